@@ -1,0 +1,20 @@
+"""The ``plinth`` command: one module per command group."""
+
+from __future__ import annotations
+
+import click
+
+from plinth import __version__
+from plinth.cli import keys, models, serve, usage
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="plinth")
+def main() -> None:
+    """Plinth: a self-hosted AI base service behind one OpenAI-compatible endpoint."""
+
+
+main.add_command(serve.serve)
+main.add_command(keys.keys)
+main.add_command(models.models)
+main.add_command(usage.usage)

@@ -1,0 +1,122 @@
+"""Admin-only routes: ``/admin/keys`` and ``/admin/usage``."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, get_args
+
+from pydantic import Field
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from plinth.api.http import error_response, json_response, parse_json, read_body
+from plinth.errors import InvalidRequest, NotFound, PlinthError
+from plinth.protocol.common import WireModel
+from plinth.services import Services, services
+from plinth.store.usage import GroupBy
+
+Handler = Callable[[Request, Services], Awaitable[Response]]
+
+
+def admin_only(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        svc = services(request)
+        try:
+            await svc.auth.authenticate(request, admin=True)
+            return await handler(request, svc)
+        except PlinthError as exc:
+            return error_response(exc)
+
+    return endpoint
+
+
+class CreateKey(WireModel):
+    name: str = Field(min_length=1, max_length=200)
+    admin: bool = False
+
+
+async def create_key(request: Request, svc: Services) -> Response:
+    body = parse_json(await read_body(request, svc.settings.max_body_bytes), CreateKey)
+    key, plaintext = await asyncio.to_thread(svc.keys.create, body.name, admin=body.admin)
+    # The only time the secret is ever shown.
+    return json_response({**key.as_json(), "key": plaintext}, status=201)
+
+
+async def list_keys(request: Request, svc: Services) -> Response:
+    keys = await asyncio.to_thread(svc.keys.list)
+    return json_response({"object": "list", "data": [k.as_json() for k in keys]})
+
+
+async def revoke_key(request: Request, svc: Services) -> Response:
+    key = await asyncio.to_thread(svc.keys.revoke, request.path_params["key_id"])
+    svc.auth.forget(key.id)
+    return json_response(key.as_json())
+
+
+def parse_since(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidRequest(
+            f"since must be an ISO-8601 date or time, not '{value}'", param="since"
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def to_csv(rows: list[dict[str, Any]]) -> str:
+    out = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return out.getvalue()
+
+
+async def usage_summary(request: Request, svc: Services) -> Response:
+    by = request.query_params.get("by", "model")
+    if by not in get_args(GroupBy):
+        raise InvalidRequest("by must be one of: key, model, day", param="by")
+    since = parse_since(request.query_params.get("since"))
+    await svc.recorder.flush()  # what this process served is readable at once
+    rows = await asyncio.to_thread(svc.usage.summary, by, since=since)  # type: ignore[arg-type]
+    if request.query_params.get("format") == "csv":
+        return Response(to_csv(rows), media_type="text/csv")
+    return json_response({"object": "list", "by": by, "data": rows})
+
+
+async def usage_requests(request: Request, svc: Services) -> Response:
+    try:
+        limit = int(request.query_params.get("limit", "100"))
+    except ValueError:
+        raise InvalidRequest("limit must be an integer", param="limit") from None
+    if not 1 <= limit <= 10_000:
+        raise InvalidRequest("limit must be between 1 and 10000", param="limit")
+    since = parse_since(request.query_params.get("since"))
+    await svc.recorder.flush()
+    rows = await asyncio.to_thread(svc.usage.rows, since=since, limit=limit)
+    return json_response({"object": "list", "data": rows})
+
+
+async def usage_request(request: Request, svc: Services) -> Response:
+    await svc.recorder.flush()
+    row = await asyncio.to_thread(svc.usage.get, request.path_params["request_id"])
+    if row is None:
+        raise NotFound("No ledger row for that request id", param="request_id")
+    return json_response(row)
+
+
+routes = [
+    Route("/admin/keys", admin_only(list_keys), methods=["GET"]),
+    Route("/admin/keys", admin_only(create_key), methods=["POST"]),
+    Route("/admin/keys/{key_id}", admin_only(revoke_key), methods=["DELETE"]),
+    Route("/admin/usage", admin_only(usage_summary), methods=["GET"]),
+    Route("/admin/usage/requests", admin_only(usage_requests), methods=["GET"]),
+    Route("/admin/usage/requests/{request_id}", admin_only(usage_request), methods=["GET"]),
+]

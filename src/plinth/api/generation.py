@@ -1,0 +1,121 @@
+"""``POST /v1/chat/completions`` and ``POST /v1/completions``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from plinth.api.http import (
+    REQUEST_ID_HEADER,
+    error_response,
+    json_response,
+    new_request_id,
+    parse_json,
+    peek_model,
+    read_body,
+    sse_frames,
+)
+from plinth.errors import PlinthError
+from plinth.gateway import Accounting
+from plinth.protocol.chat import ChatCompletionRequest
+from plinth.protocol.completions import CompletionRequest
+from plinth.protocol.embeddings import EmbeddingRequest
+from plinth.services import Services, services
+
+log = logging.getLogger(__name__)
+
+Body = ChatCompletionRequest | CompletionRequest | EmbeddingRequest
+
+
+def failure(exc: BaseException, request_id: str) -> Response:
+    if not isinstance(exc, PlinthError):
+        log.exception("request %s failed unexpectedly", request_id, exc_info=exc)
+    return error_response(exc, request_id)
+
+
+async def admit(
+    request: Request, endpoint: str, model_cls: type[Body]
+) -> tuple[Services, Accounting, Any] | Response:
+    """Authenticate, read and validate; a failure comes back as the response to send."""
+    svc, request_id = services(request), new_request_id()
+    try:
+        principal = await svc.auth.authenticate(request)
+    except PlinthError as exc:
+        svc.metrics.requests.labels(endpoint, "", "unauthenticated").inc()
+        return error_response(exc, request_id)
+    acct = svc.gateway.open(request_id, endpoint, "", principal)
+    try:
+        raw = await read_body(request, svc.settings.max_body_bytes)
+        acct.model = peek_model(raw) or ""
+        return svc, acct, parse_json(raw, model_cls)
+    except PlinthError as exc:
+        svc.gateway.fail(acct, exc)
+        return error_response(exc, request_id)
+
+
+async def _prepend(first: Any, rest: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    try:
+        yield first
+        async for item in rest:
+            yield item
+    finally:
+        await rest.aclose()  # type: ignore[attr-defined]
+
+
+async def _generate(request: Request, endpoint: str, model_cls: type[Body]) -> Response:
+    admitted = await admit(request, endpoint, model_cls)
+    if isinstance(admitted, Response):
+        return admitted
+    svc, acct, body = admitted
+    if not body.stream:
+        try:
+            result = await svc.gateway.generate(acct, body)
+        except Exception as exc:
+            return failure(exc, acct.request_id)
+        return json_response(result, acct.request_id)
+    chunks = svc.gateway.generate_stream(acct, body)
+    # Wait for the first chunk before sending headers: anything that fails
+    # before output starts gets a real HTTP status, not an SSE error frame.
+    try:
+        first = await anext(chunks)
+    except StopAsyncIteration:
+        return failure(RuntimeError("the engine produced an empty stream"), acct.request_id)
+    except Exception as exc:
+        return failure(exc, acct.request_id)
+    return StreamingResponse(
+        sse_frames(_prepend(first, chunks), acct.request_id),
+        media_type="text/event-stream",
+        headers={REQUEST_ID_HEADER: acct.request_id, "cache-control": "no-cache"},
+    )
+
+
+async def chat_completions(request: Request) -> Response:
+    return await _generate(request, "chat.completions", ChatCompletionRequest)
+
+
+async def completions(request: Request) -> Response:
+    return await _generate(request, "completions", CompletionRequest)
+
+
+async def embeddings(request: Request) -> Response:
+    admitted = await admit(request, "embeddings", EmbeddingRequest)
+    if isinstance(admitted, Response):
+        return admitted
+    svc, acct, body = admitted
+    try:
+        result = await svc.gateway.embed(acct, body)
+    except Exception as exc:
+        return failure(exc, acct.request_id)
+    return json_response(result, acct.request_id)
+
+
+routes = [
+    Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+    Route("/v1/completions", completions, methods=["POST"]),
+    Route("/v1/embeddings", embeddings, methods=["POST"]),
+]

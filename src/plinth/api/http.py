@@ -1,0 +1,111 @@
+"""HTTP plumbing shared by the routers: body parsing, responses, SSE frames."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import AsyncIterator
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+
+from plinth.errors import InvalidRequest, PayloadTooLarge, UnsupportedParameter, error_body
+
+M = TypeVar("M", bound=BaseModel)
+
+REQUEST_ID_HEADER = "x-request-id"
+
+
+def new_request_id() -> str:
+    return "req_" + secrets.token_hex(12)
+
+
+def _dumps(data: Any) -> bytes:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def json_response(data: Any, request_id: str | None = None, status: int = 200) -> Response:
+    headers = {REQUEST_ID_HEADER: request_id} if request_id else None
+    return Response(_dumps(data), status, headers=headers, media_type="application/json")
+
+
+def error_response(exc: BaseException, request_id: str | None = None) -> Response:
+    status, body = error_body(exc, request_id)
+    headers = {REQUEST_ID_HEADER: request_id} if request_id else {}
+    if status == 401:
+        headers["www-authenticate"] = "Bearer"
+    return Response(_dumps(body), status, headers=headers, media_type="application/json")
+
+
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise PayloadTooLarge(f"Request body is {declared} bytes; the limit is {max_bytes}")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise PayloadTooLarge(f"Request body exceeds the limit of {max_bytes} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _param_path(loc: tuple[Any, ...]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif not path:
+            path = str(part)
+        elif not str(part).startswith(("function-", "union[", "list[", "str", "dict[", "int")):
+            path += f".{part}"  # pydantic's union-branch labels are noise to a client
+    return path
+
+
+def validation_error(exc: ValidationError) -> InvalidRequest:
+    first = exc.errors()[0]
+    param = _param_path(tuple(first["loc"])) or None
+    if first["type"] == "extra_forbidden":
+        return UnsupportedParameter(f"Unrecognized request argument supplied: {param}", param=param)
+    if first["type"] == "missing":
+        return InvalidRequest(f"Missing required parameter: '{param}'", param=param)
+    where = f" at '{param}'" if param else ""
+    return InvalidRequest(f"Invalid value{where}: {first['msg']}", param=param)
+
+
+def parse_json(raw: bytes, model: type[M]) -> M:
+    if not raw.strip():
+        raise InvalidRequest("The request body is empty; send a JSON object")
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidRequest(f"The request body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise InvalidRequest("The request body must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+
+
+def peek_model(raw: bytes) -> str | None:
+    """The ``model`` field, if readable, so even a rejected request is booked to its model."""
+    try:
+        value = json.loads(raw).get("model")
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+async def sse_frames(chunks: AsyncIterator[Any], request_id: str) -> AsyncIterator[bytes]:
+    """Server-sent events as OpenAI sends them; a failure becomes an error frame."""
+    try:
+        async for chunk in chunks:
+            yield b"data: " + _dumps(chunk) + b"\n\n"
+    except Exception as exc:  # noqa: BLE001 - the status line is sent; an error frame is all we can do
+        _, body = error_body(exc, request_id)
+        yield b"data: " + _dumps(body) + b"\n\n"
+        return
+    yield b"data: [DONE]\n\n"

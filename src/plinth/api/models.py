@@ -1,0 +1,43 @@
+"""``GET /v1/models`` and ``GET /v1/models/{model}``."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from plinth.api.http import error_response, json_response
+from plinth.engines.base import Engine
+from plinth.errors import PlinthError
+from plinth.services import services
+
+
+def _model_json(engine: Engine, created: int) -> dict[str, object]:
+    return {"id": engine.model_id, "object": "model", "created": created, "owned_by": "plinth"}
+
+
+async def list_models(request: Request) -> Response:
+    svc = services(request)
+    try:
+        await svc.auth.authenticate(request)
+    except PlinthError as exc:
+        return error_response(exc)
+    created = request.app.state.started_at
+    data = [_model_json(engine, created) for engine in svc.engines.all()]
+    return json_response({"object": "list", "data": data})
+
+
+async def get_model(request: Request) -> Response:
+    svc = services(request)
+    try:
+        await svc.auth.authenticate(request)
+        engine = svc.engines.get(request.path_params["model"])
+    except PlinthError as exc:
+        return error_response(exc)
+    return json_response(_model_json(engine, request.app.state.started_at))
+
+
+routes = [
+    Route("/v1/models", list_models, methods=["GET"]),
+    Route("/v1/models/{model:path}", get_model, methods=["GET"]),
+]

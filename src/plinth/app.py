@@ -1,0 +1,98 @@
+"""``create_app(settings)``: the ASGI app, composed explicitly.
+
+Nothing happens at import time. The lifespan opens the database, makes sure
+an admin key exists, loads the models and starts the usage recorder; it
+undoes all of that on shutdown, flushing the ledger last.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from plinth.api import admin, generation, health, models
+from plinth.api.http import error_response
+from plinth.auth import Authenticator
+from plinth.bootstrap import bootstrap_admin_key, build_engines
+from plinth.engines.base import Engine
+from plinth.engines.pool import EnginePool
+from plinth.errors import InvalidRequest, NotFound, PlinthError
+from plinth.gateway import Gateway
+from plinth.metering.recorder import UsageRecorder
+from plinth.metrics import Metrics
+from plinth.services import Services
+from plinth.settings import Settings
+from plinth.store.database import open_database
+from plinth.store.keys import KeyStore
+from plinth.store.models import ModelStore
+from plinth.store.usage import UsageStore
+
+log = logging.getLogger(__name__)
+
+
+class MethodNotAllowed(PlinthError):
+    status_code = 405
+    error_type = "invalid_request_error"
+    default_code = "method_not_allowed"
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    mapped: PlinthError
+    if exc.status_code == 404:
+        mapped = NotFound(f"Unknown route: {request.method} {request.url.path}")
+    elif exc.status_code == 405:
+        mapped = MethodNotAllowed(f"Method {request.method} is not allowed on {request.url.path}")
+    else:
+        mapped = InvalidRequest(str(exc.detail))
+    return error_response(mapped)
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(exc)
+
+
+def create_app(settings: Settings, *, engines: list[Engine] | None = None) -> Starlette:
+    """Build the app; ``engines`` replaces the catalog's models (tests use it)."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        db = open_database(settings.resolved_database_url)
+        keys = KeyStore(db)
+        bootstrap_admin_key(keys, settings)
+        pool = EnginePool(engines if engines is not None else build_engines(settings, ModelStore(db)))
+        await pool.start()
+        metrics, usage = Metrics(), UsageStore(db)
+        recorder = UsageRecorder(usage)
+        await recorder.start()
+        app.state.services = Services(
+            settings=settings,
+            keys=keys,
+            usage=usage,
+            recorder=recorder,
+            metrics=metrics,
+            engines=pool,
+            auth=Authenticator(keys),
+            gateway=Gateway(pool, recorder, metrics),
+        )
+        app.state.started_at = int(time.time())
+        try:
+            yield
+        finally:
+            await pool.close()
+            await recorder.close()
+            db.dispose()
+
+    return Starlette(
+        routes=[*generation.routes, *models.routes, *admin.routes, *health.routes],
+        exception_handlers={HTTPException: _http_error, Exception: _unexpected_error},
+        lifespan=lifespan,
+    )

@@ -1,0 +1,66 @@
+"""Bearer-key authentication for every ``/v1`` and ``/admin`` route."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+from starlette.requests import Request
+
+from plinth.errors import AuthenticationFailed, PermissionDenied
+from plinth.store.keys import KeyStore, display_form, hash_key
+
+# A revoked key stops working within this many seconds in other processes
+# (the CLI revokes in the database); the admin API's revoke is immediate.
+CACHE_TTL_S = 5.0
+
+
+@dataclass(frozen=True)
+class Principal:
+    key_id: str
+    name: str
+    is_admin: bool
+
+
+class Authenticator:
+    def __init__(self, keys: KeyStore):
+        self._keys = keys
+        self._cache: dict[str, tuple[Principal | None, float]] = {}
+
+    async def authenticate(self, request: Request, *, admin: bool = False) -> Principal:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise AuthenticationFailed(
+                "Missing API key: send it as 'Authorization: Bearer <key>'",
+                code="missing_api_key",
+            )
+        principal = await self._lookup(token)
+        if principal is None:
+            raise AuthenticationFailed(f"Incorrect API key provided: {display_form(token)}")
+        if admin and not principal.is_admin:
+            raise PermissionDenied("This route needs an admin key")
+        return principal
+
+    async def _lookup(self, token: str) -> Principal | None:
+        digest = hash_key(token)
+        cached = self._cache.get(digest)
+        now = time.monotonic()
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        key = await asyncio.to_thread(self._keys.find_active, token)
+        principal = Principal(key.id, key.name, key.is_admin) if key else None
+        if len(self._cache) > 10_000:
+            self._cache.clear()  # bounded: a flood of bad keys must not grow memory
+        self._cache[digest] = (principal, now + CACHE_TTL_S)
+        return principal
+
+    def forget(self, key_id: str) -> None:
+        """Drop a revoked key from the cache at once."""
+        self._cache = {
+            digest: entry
+            for digest, entry in self._cache.items()
+            if entry[0] is None or entry[0].key_id != key_id
+        }

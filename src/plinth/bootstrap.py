@@ -1,0 +1,55 @@
+"""Start-up steps that touch the outside world: the first admin key, the models."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from plinth.catalog.catalog import model_specs
+from plinth.engines.base import Engine
+from plinth.engines.registry import engine_factory
+from plinth.settings import Settings
+from plinth.store.keys import KeyStore
+from plinth.store.models import ModelStore
+
+log = logging.getLogger(__name__)
+
+
+def bootstrap_admin_key(keys: KeyStore, settings: Settings) -> None:
+    """Honour ``PLINTH_ADMIN_KEY``; else create and print one admin key, once ever."""
+    if settings.admin_key is not None:
+        keys.ensure(settings.admin_key.get_secret_value(), "admin (PLINTH_ADMIN_KEY)", admin=True)
+        return
+    if keys.count_active_admins() > 0:
+        return
+    _, plaintext = keys.create("admin (first start)", admin=True)
+    print(
+        "\n  Created the first admin API key. It is shown only this once; store it now:\n\n"
+        f"    {plaintext}\n\n"
+        "  Use it as OPENAI_API_KEY, or create more with `plinth keys create`.\n",
+        file=sys.stdout,
+        flush=True,
+    )
+
+
+def build_engines(settings: Settings, models: ModelStore) -> list[Engine]:
+    """One llama.cpp engine per model in the catalog (converting bundled ones if needed)."""
+    from plinth.engines.llamacpp import LlamaCppOptions
+
+    llama = settings.llamacpp
+    verbosity = 3 if settings.log_level == "debug" else 0
+    chat_options = LlamaCppOptions(
+        llama.parallel_slots, llama.context_per_slot, llama.threads, verbosity
+    )
+    embed_options = LlamaCppOptions(llama.embedding_slots, 512, llama.threads, verbosity)
+    factory = engine_factory("llamacpp")
+    specs = model_specs(
+        settings.data_dir,
+        models,
+        include_bundled=settings.load_bundled_models,
+        progress=sys.stderr.isatty(),
+    )
+    return [
+        factory(spec.id, spec.kind, spec.path, chat_options if spec.kind == "chat" else embed_options)
+        for spec in specs
+    ]

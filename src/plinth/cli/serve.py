@@ -1,0 +1,39 @@
+"""``plinth serve``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from plinth.cli.common import configure_logging, data_dir_option, settings_or_exit
+
+
+@click.command()
+@click.option("--host", default=None, help="Address to bind [default: 127.0.0.1].")
+@click.option("--port", type=int, default=None, help="Port to bind [default: 8000].")
+@data_dir_option
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default=None,
+    help="debug also shows llama.cpp's own log and every request [default: info].",
+)
+def serve(host: str | None, port: int | None, data_dir: Path | None, log_level: str | None) -> None:
+    """Start the OpenAI-compatible server on the bundled and added models."""
+    import uvicorn
+
+    from plinth.app import create_app
+
+    settings = settings_or_exit(host=host, port=port, data_dir=data_dir, log_level=log_level)
+    configure_logging(settings.log_level)
+    app = create_app(settings)
+    click.echo(f"Plinth data dir: {settings.data_dir}", err=True)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=settings.log_level == "debug",
+        timeout_graceful_shutdown=10,
+    )

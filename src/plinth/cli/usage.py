@@ -1,0 +1,38 @@
+"""``plinth usage``: the ledger, summarised."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+
+import click
+
+from plinth.api.admin import parse_since
+from plinth.cli.common import data_dir_option, open_db, print_json, print_table
+from plinth.errors import InvalidRequest
+from plinth.store.usage import UsageStore
+
+
+@click.command()
+@click.option("--by", type=click.Choice(["key", "model", "day"]), default="model", show_default=True)
+@click.option("--since", default=None, help="ISO date or time (UTC unless it names a zone).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table")
+@data_dir_option
+def usage(by: str, since: str | None, fmt: str, data_dir: Path | None) -> None:
+    """Requests and tokens per key, model or day."""
+    try:
+        since_at = parse_since(since)
+    except InvalidRequest as exc:
+        raise click.BadParameter(exc.message, param_hint="--since") from None
+    rows = UsageStore(open_db(data_dir)).summary(by, since=since_at)  # type: ignore[arg-type]
+    if fmt == "json":
+        print_json(rows)
+    elif fmt == "csv":
+        if rows:
+            writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    else:
+        columns = [by, "requests", "failed", "prompt_tokens", "completion_tokens", "avg_latency_ms"]
+        print_table(rows, columns)

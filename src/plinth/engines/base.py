@@ -1,0 +1,73 @@
+"""The engine contract: what the gateway needs from any model backend.
+
+Engines speak OpenAI wire dicts both ways, so a remote OpenAI-compatible
+backend is a thin pass-through and a local one adapts its runtime to them.
+The gateway owns everything else: auth, validation, usage, metrics, errors.
+
+- ``chat`` / ``complete`` return one OpenAI response dict (with ``usage``).
+- ``chat_stream`` / ``complete_stream`` yield OpenAI chunk dicts; the last one
+  carries ``usage`` (the gateway asks for it and strips it if the client did
+  not). Closing the iterator early (``aclose``) must stop generation.
+- ``embed`` returns vectors in input order plus the prompt tokens counted.
+- Failures raise :class:`plinth.errors.PlinthError` subclasses.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from plinth.errors import InvalidRequest
+
+ModelKind = Literal["chat", "embedding"]
+Json = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class EmbeddingResult:
+    vectors: list[list[float]]
+    prompt_tokens: int
+
+
+class Engine(ABC):
+    """One loaded model (or one upstream deployment) of one kind."""
+
+    def __init__(self, model_id: str, kind: ModelKind):
+        self.model_id = model_id
+        self.kind = kind
+
+    @abstractmethod
+    async def start(self) -> None:
+        """Load or connect; called once before the first request."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Release native resources; in-flight calls may be cut off."""
+
+    def _unsupported(self, what: str) -> InvalidRequest:
+        return InvalidRequest(
+            f"Model '{self.model_id}' is a {self.kind} model and does not support {what}",
+            param="model",
+            code="model_not_supported",
+        )
+
+    async def chat(self, body: Json) -> Json:
+        raise self._unsupported("chat completions")
+
+    def chat_stream(self, body: Json) -> AsyncIterator[Json]:
+        raise self._unsupported("chat completions")
+
+    async def complete(self, body: Json) -> Json:
+        raise self._unsupported("text completions")
+
+    def complete_stream(self, body: Json) -> AsyncIterator[Json]:
+        raise self._unsupported("text completions")
+
+    async def embed(self, inputs: list[str] | list[list[int]]) -> EmbeddingResult:
+        raise self._unsupported("embeddings")
+
+    def describe(self) -> Json:
+        """Facts for ``/v1/models`` and ``plinth models list``."""
+        return {"kind": self.kind}

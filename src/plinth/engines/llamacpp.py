@@ -1,0 +1,171 @@
+"""GGUF models in-process on llama.cpp, through xllamacpp's native server.
+
+xllamacpp's ``handle_*`` calls block (with the GIL released) until a request
+finishes, so each runs on a worker thread while llama.cpp batches all active
+slots together (continuous batching). Stream chunks arrive through a callback
+on that thread and are handed to the event loop; the callback's return value
+is how a closed client stream cancels generation at the next token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import threading
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from plinth.engines.base import EmbeddingResult, Engine, Json, ModelKind
+from plinth.errors import EngineError
+from plinth.engines.llamacpp_errors import raise_for_engine_error, reject_non_text_parts
+
+log = logging.getLogger(__name__)
+
+_STREAM_END = object()
+
+
+@dataclass(frozen=True)
+class LlamaCppOptions:
+    parallel_slots: int = 8
+    context_per_slot: int = 2048
+    threads: int = 0
+    verbosity: int = 0  # llama.cpp's own log: 0 silent, 1 errors, 3 chatty
+
+
+class LlamaCppEngine(Engine):
+    def __init__(self, model_id: str, kind: ModelKind, path: Path, options: LlamaCppOptions):
+        super().__init__(model_id, kind)
+        self.path = path
+        self.options = options
+        self._server: Any = None
+        # One thread per in-flight call: llama.cpp queues beyond its slots itself.
+        self._pool = ThreadPoolExecutor(
+            max_workers=max(32, 4 * options.parallel_slots),
+            thread_name_prefix=f"llamacpp-{model_id}",
+        )
+
+    def _params(self) -> Any:
+        import xllamacpp
+
+        opts = self.options
+        params = xllamacpp.CommonParams()
+        params.model.path = str(self.path)
+        params.n_parallel = opts.parallel_slots
+        params.n_ctx = opts.parallel_slots * opts.context_per_slot
+        threads = opts.threads or os.cpu_count() or 1
+        params.cpuparams.n_threads = threads
+        params.cpuparams_batch.n_threads = threads
+        params.verbosity = opts.verbosity
+        params.warmup = False
+        params.endpoint_metrics = True
+        # xllamacpp also opens llama.cpp's own HTTP listener on loopback, open to
+        # anyone and any origin by default. A random per-process key nobody
+        # knows closes that door; in-process handle_* calls are unaffected.
+        params.api_keys = [secrets.token_urlsafe(32)]
+        params.cors_origins = "http://127.0.0.1:1"
+        if self.kind == "embedding":
+            params.embedding = True
+            params.embd_normalize = 2  # L2, as OpenAI and sentence-transformers return
+        return params
+
+    async def start(self) -> None:
+        import xllamacpp
+
+        params = self._params()
+        try:
+            self._server = await self._run(xllamacpp.Server, params)
+        except RuntimeError as exc:
+            raise RuntimeError(
+                f"llama.cpp could not load '{self.model_id}' from {self.path}: {exc}"
+                " (rerun with --log-level debug for llama.cpp's own log)"
+            ) from exc
+
+    async def close(self) -> None:
+        self._server = None
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _run(self, fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
+        return asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    async def _call(self, method: str, body: Json) -> Json:
+        try:
+            result: Json = await self._run(getattr(self._server, method), body)
+        except RuntimeError as exc:
+            raise EngineError(f"Model '{self.model_id}' failed: {exc}") from exc
+        raise_for_engine_error(result, self.model_id)
+        return result
+
+    def _stream(self, method: str, body: Json) -> AsyncIterator[Json]:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        cancelled = threading.Event()
+        body = {**body, "stream": True, "stream_options": {"include_usage": True}}
+        # Per-chunk timings tell how many tokens were used even when a stream is cut.
+        body["timings_per_token"] = True
+
+        def on_chunk(chunk: Json) -> bool:
+            loop.call_soon_threadsafe(queue.put_nowait, chunk)
+            return cancelled.is_set()
+
+        def run() -> None:
+            try:
+                getattr(self._server, method)(body, on_chunk)
+            except BaseException as exc:  # noqa: BLE001 - handed to the event loop below
+                loop.call_soon_threadsafe(queue.put_nowait, exc)
+            finally:
+                loop.call_soon_threadsafe(queue.put_nowait, _STREAM_END)
+
+        async def chunks() -> AsyncIterator[Json]:
+            self._pool.submit(run)
+            try:
+                while (item := await queue.get()) is not _STREAM_END:
+                    if isinstance(item, RuntimeError):
+                        raise EngineError(f"Model '{self.model_id}' failed: {item}") from item
+                    if isinstance(item, BaseException):
+                        raise item
+                    raise_for_engine_error(item, self.model_id)
+                    yield item
+            finally:
+                cancelled.set()
+
+        return chunks()
+
+    async def chat(self, body: Json) -> Json:
+        reject_non_text_parts(body)
+        return await self._call("handle_chat_completions", body)
+
+    def chat_stream(self, body: Json) -> AsyncIterator[Json]:
+        reject_non_text_parts(body)
+        return self._stream("handle_chat_completions", body)
+
+    async def complete(self, body: Json) -> Json:
+        return await self._call("handle_completions", body)
+
+    def complete_stream(self, body: Json) -> AsyncIterator[Json]:
+        return self._stream("handle_completions", body)
+
+    async def embed(self, inputs: list[str] | list[list[int]]) -> EmbeddingResult:
+        result = await self._call("handle_embeddings", {"input": inputs})
+        data = sorted(result["data"], key=lambda item: item["index"])
+        usage = result.get("usage") or {}
+        return EmbeddingResult(
+            vectors=[item["embedding"] for item in data],
+            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+        )
+
+    def describe(self) -> Json:
+        return {
+            "kind": self.kind,
+            "engine": "llamacpp",
+            "path": str(self.path),
+            "parallel_slots": self.options.parallel_slots,
+        }
+
+    def native_metrics(self) -> str:
+        """llama.cpp's own Prometheus text (tokens predicted, slots busy…)."""
+        return str(self._server.handle_metrics()) if self._server else ""

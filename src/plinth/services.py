@@ -1,0 +1,33 @@
+"""The long-lived objects one app holds, created in ``app.create_app``'s lifespan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.requests import Request
+
+from plinth.auth import Authenticator
+from plinth.engines.pool import EnginePool
+from plinth.gateway import Gateway
+from plinth.metering.recorder import UsageRecorder
+from plinth.metrics import Metrics
+from plinth.settings import Settings
+from plinth.store.keys import KeyStore
+from plinth.store.usage import UsageStore
+
+
+@dataclass
+class Services:
+    settings: Settings
+    keys: KeyStore
+    usage: UsageStore
+    recorder: UsageRecorder
+    metrics: Metrics
+    engines: EnginePool
+    auth: Authenticator
+    gateway: Gateway
+
+
+def services(request: Request) -> Services:
+    svc: Services = request.app.state.services
+    return svc

@@ -1,0 +1,90 @@
+"""Typed settings, read once at start-up and passed down.
+
+Sources, highest priority first: explicit constructor arguments (the CLI's
+flags), ``PLINTH_*`` environment variables, ``plinth.toml`` (in the working
+directory, or the file named by ``PLINTH_CONFIG``), then the defaults below.
+Nothing here is read at import time: :func:`load_settings` does the reading.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+LogLevel = Literal["debug", "info", "warning", "error"]
+
+
+def default_data_dir() -> Path:
+    """``$PLINTH_DATA_DIR`` is handled by the settings source; this is the fallback."""
+    xdg = os.environ.get("XDG_DATA_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".local" / "share"
+    return base / "plinth"
+
+
+class LlamaCppSettings(BaseSettings):
+    """How bundled and added GGUF models run in-process."""
+
+    model_config = SettingsConfigDict(extra="forbid")
+
+    parallel_slots: int = Field(8, ge=1, le=256, description="Concurrent sequences per chat model.")
+    context_per_slot: int = Field(2048, ge=256, description="Context tokens each slot can hold.")
+    threads: int = Field(0, ge=0, description="CPU threads; 0 = all cores.")
+    embedding_slots: int = Field(2, ge=1, le=64, description="Parallel slots per embedding model.")
+
+
+class Settings(BaseSettings):
+    """Everything Plinth can be configured with. See the README's reference."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PLINTH_",
+        env_nested_delimiter="__",
+        extra="forbid",
+    )
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; defaults to SQLite at <data_dir>/plinth.db."
+    )
+    admin_key: SecretStr | None = Field(
+        None, description="Bootstraps an admin key with this exact value."
+    )
+    log_level: LogLevel = "info"
+    max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="Larger bodies get 413.")
+    load_bundled_models: bool = True
+    llamacpp: LlamaCppSettings = Field(default_factory=LlamaCppSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = Path(os.environ.get("PLINTH_CONFIG", "plinth.toml"))
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=toml_path),
+        )
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'plinth.db'}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings once; ``None`` overrides (unset CLI flags) are ignored."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})

@@ -1,0 +1,47 @@
+"""Ordered schema migrations: append new steps, never edit applied ones.
+
+Each step is ``(version, name, function(connection))``; the applied versions
+are recorded in ``schema_migrations`` so a step runs exactly once per database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, Engine, inspect, select
+
+from plinth.store import schema
+
+Step = tuple[int, str, Callable[[Connection], None]]
+
+
+def _initial(conn: Connection) -> None:
+    tables = [schema.api_keys, schema.usage, schema.models]
+    schema.metadata.create_all(conn, tables=tables)
+
+
+MIGRATIONS: list[Step] = [
+    (1, "keys, usage ledger, added models", _initial),
+]
+
+
+def migrate(engine: Engine) -> list[int]:
+    """Apply pending steps in order; return the versions applied now."""
+    applied_now: list[int] = []
+    with engine.begin() as conn:
+        if not inspect(conn).has_table("schema_migrations"):
+            schema.schema_migrations.create(conn)
+        done = set(conn.scalars(select(schema.schema_migrations.c.version)))
+    for version, name, step in MIGRATIONS:
+        if version in done:
+            continue
+        with engine.begin() as conn:
+            step(conn)
+            conn.execute(
+                schema.schema_migrations.insert().values(
+                    version=version, name=name, applied_at=datetime.now(UTC)
+                )
+            )
+        applied_now.append(version)
+    return applied_now

@@ -1,0 +1,75 @@
+"""Table definitions (SQLAlchemy Core), shared by SQLite and PostgreSQL.
+
+The tables are created and changed only by :mod:`plinth.store.migrations`.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+schema_migrations = Table(
+    "schema_migrations",
+    metadata,
+    Column("version", Integer, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("applied_at", DateTime(timezone=True), nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("name", String(200), nullable=False),
+    # SHA-256 of the full key: keys are 256-bit random, so a slow hash buys nothing.
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("display", String(40), nullable=False),
+    Column("is_admin", Boolean, nullable=False, default=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+)
+
+# Append-only: one row per request, success or failure, keyed by the request id
+# the client saw in ``x-request-id``.
+usage = Table(
+    "usage",
+    metadata,
+    Column("request_id", String(64), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("key_id", String(40), nullable=True),
+    Column("endpoint", String(40), nullable=False),
+    Column("model", String(200), nullable=True),
+    Column("status", String(32), nullable=False),
+    Column("http_status", Integer, nullable=False),
+    Column("finish_reason", String(32), nullable=True),
+    Column("prompt_tokens", BigInteger, nullable=False, default=0),
+    Column("completion_tokens", BigInteger, nullable=False, default=0),
+    Column("latency_ms", Float, nullable=False),
+    Column("ttft_ms", Float, nullable=True),
+    Column("error_code", String(64), nullable=True),
+    Column("stream", Boolean, nullable=False, default=False),
+    Index("ix_usage_created_at", "created_at"),
+    Index("ix_usage_key_id", "key_id"),
+)
+
+models = Table(
+    "models",
+    metadata,
+    Column("id", String(200), primary_key=True),
+    Column("kind", String(20), nullable=False),
+    Column("path", Text, nullable=False),
+    Column("added_at", DateTime(timezone=True), nullable=False),
+)

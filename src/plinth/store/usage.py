@@ -1,0 +1,93 @@
+"""The usage ledger: one append-only row per request, and its summaries."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from sqlalchemy import Engine, Text, case, func, select
+
+from plinth.store.schema import usage
+
+GroupBy = Literal["key", "model", "day"]
+
+
+@dataclass
+class UsageRecord:
+    request_id: str
+    created_at: datetime
+    key_id: str | None
+    endpoint: str
+    model: str | None
+    status: str  # ok | error | client_disconnected
+    http_status: int
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_ms: float = 0.0
+    ttft_ms: float | None = None
+    finish_reason: str | None = None
+    error_code: str | None = None
+    stream: bool = False
+
+
+class UsageStore:
+    def __init__(self, engine: Engine):
+        self._engine = engine
+
+    def append(self, records: list[UsageRecord]) -> None:
+        if records:
+            with self._engine.begin() as conn:
+                conn.execute(usage.insert(), [asdict(r) for r in records])
+
+    def rows(self, *, since: datetime | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        query = select(usage).order_by(usage.c.created_at.desc()).limit(limit)
+        if since is not None:
+            query = query.where(usage.c.created_at >= since)
+        with self._engine.connect() as conn:
+            return [_jsonable(dict(row)) for row in conn.execute(query).mappings()]
+
+    def get(self, request_id: str) -> dict[str, Any] | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(select(usage).where(usage.c.request_id == request_id)).mappings()
+            first = row.first()
+        return _jsonable(dict(first)) if first else None
+
+    def summary(self, by: GroupBy, *, since: datetime | None = None) -> list[dict[str, Any]]:
+        """Totals per key, model or UTC day, ordered by the group."""
+        group = {
+            "key": usage.c.key_id,
+            "model": usage.c.model,
+            "day": func.substr(func.cast(usage.c.created_at, Text), 1, 10),
+        }[by]
+        query = (
+            select(
+                group.label(by),
+                func.count().label("requests"),
+                func.sum(case((usage.c.status != "ok", 1), else_=0)).label("failed"),
+                func.coalesce(func.sum(usage.c.prompt_tokens), 0).label("prompt_tokens"),
+                func.coalesce(func.sum(usage.c.completion_tokens), 0).label("completion_tokens"),
+                func.avg(usage.c.latency_ms).label("avg_latency_ms"),
+            )
+            .group_by(group)
+            .order_by(group)
+        )
+        if since is not None:
+            query = query.where(usage.c.created_at >= since)
+        with self._engine.connect() as conn:
+            result = [dict(row) for row in conn.execute(query).mappings()]
+        for row in result:
+            row["failed"] = int(row["failed"] or 0)
+            row["prompt_tokens"] = int(row["prompt_tokens"])
+            row["completion_tokens"] = int(row["completion_tokens"])
+            row["total_tokens"] = row["prompt_tokens"] + row["completion_tokens"]
+            row["avg_latency_ms"] = round(float(row["avg_latency_ms"] or 0.0), 1)
+        return result
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    created = row["created_at"]
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=UTC)
+    row["created_at"] = created.isoformat()
+    return row
