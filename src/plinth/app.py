@@ -68,7 +68,9 @@ def create_app(settings: Settings, *, engines: list[Engine] | None = None) -> St
         db = open_database(settings.resolved_database_url)
         keys = KeyStore(db)
         bootstrap_admin_key(keys, settings)
-        pool = EnginePool(engines if engines is not None else build_engines(settings, ModelStore(db)))
+        pool = EnginePool(
+            engines if engines is not None else build_engines(settings, ModelStore(db))
+        )
         await pool.start()
         metrics, usage = Metrics(), UsageStore(db)
         recorder = UsageRecorder(usage)

@@ -50,6 +50,8 @@ def build_engines(settings: Settings, models: ModelStore) -> list[Engine]:
         progress=sys.stderr.isatty(),
     )
     return [
-        factory(spec.id, spec.kind, spec.path, chat_options if spec.kind == "chat" else embed_options)
+        factory(
+            spec.id, spec.kind, spec.path, chat_options if spec.kind == "chat" else embed_options
+        )
         for spec in specs
     ]

@@ -61,7 +61,13 @@ class Accounting:
             self.completion_tokens = int(timings.get("predicted_n", 0))
 
     def close(
-        self, recorder: UsageRecorder, metrics: Metrics, status: str, exc: BaseException | None = None
+        self,
+        recorder: UsageRecorder,
+        metrics: Metrics,
+        status: str,
+        exc: BaseException | None = None,
+        *,
+        model_label: str,
     ) -> None:
         if self.closed:
             return
@@ -77,7 +83,7 @@ class Accounting:
                 created_at=datetime.now(UTC),
                 key_id=self.principal.key_id if self.principal else None,
                 endpoint=self.endpoint,
-                model=self.model,
+                model=self.model[:200] or None,
                 status=status,
                 http_status=http_status,
                 prompt_tokens=self.prompt_tokens,
@@ -89,12 +95,12 @@ class Accounting:
                 stream=self.stream,
             )
         )
-        metrics.requests.labels(self.endpoint, self.model, status).inc()
-        metrics.latency.labels(self.endpoint, self.model, status).observe(latency)
+        metrics.requests.labels(self.endpoint, model_label, status).inc()
+        metrics.latency.labels(self.endpoint, model_label, status).observe(latency)
         if self.ttft_s is not None:
-            metrics.ttft.labels(self.endpoint, self.model).observe(self.ttft_s)
-        metrics.tokens.labels(self.model, "prompt").inc(self.prompt_tokens)
-        metrics.tokens.labels(self.model, "completion").inc(self.completion_tokens)
+            metrics.ttft.labels(self.endpoint, model_label).observe(self.ttft_s)
+        metrics.tokens.labels(model_label, "prompt").inc(self.prompt_tokens)
+        metrics.tokens.labels(model_label, "completion").inc(self.completion_tokens)
 
 
 def _has_output(chunk: Json) -> bool:
@@ -111,15 +117,22 @@ class Gateway:
         self.recorder = recorder
         self.metrics = metrics
 
-    def open(self, request_id: str, endpoint: str, model: str, principal: Principal | None) -> Accounting:
+    def open(
+        self, request_id: str, endpoint: str, model: str, principal: Principal | None
+    ) -> Accounting:
         return Accounting(request_id, endpoint, model, principal)
 
+    def _label(self, model: str) -> str:
+        # Metric labels only name served models: arbitrary client strings would
+        # grow the series without bound.
+        return model if self.engines.has(model) else "unknown"
+
     def _finish(self, acct: Accounting, status: str, exc: BaseException | None = None) -> None:
-        acct.close(self.recorder, self.metrics, status, exc)
+        acct.close(self.recorder, self.metrics, status, exc, model_label=self._label(acct.model))
 
     async def generate(self, acct: Accounting, request: GenerationRequest) -> Json:
         """A non-streaming chat or text completion."""
-        in_flight = self.metrics.in_flight.labels(acct.endpoint, acct.model)
+        in_flight = self.metrics.in_flight.labels(acct.endpoint, self._label(acct.model))
         in_flight.inc()
         try:
             engine = self.engines.get(request.model)
@@ -135,19 +148,23 @@ class Gateway:
             result["model"] = request.model
             result["usage"] = _usage(acct)
         except BaseException as exc:
-            self._finish(acct, "error" if isinstance(exc, Exception) else "client_disconnected", exc)
+            self._finish(
+                acct, "error" if isinstance(exc, Exception) else "client_disconnected", exc
+            )
             raise
         finally:
             in_flight.dec()
         self._finish(acct, "ok")
         return result
 
-    async def generate_stream(self, acct: Accounting, request: GenerationRequest) -> AsyncIterator[Json]:
+    async def generate_stream(
+        self, acct: Accounting, request: GenerationRequest
+    ) -> AsyncIterator[Json]:
         """Chunks for the client; the usage chunk only if it asked for it."""
         acct.stream = True
         is_chat = isinstance(request, ChatCompletionRequest)
         id_prefix = "chatcmpl-" if is_chat else "cmpl-"
-        in_flight = self.metrics.in_flight.labels(acct.endpoint, acct.model)
+        in_flight = self.metrics.in_flight.labels(acct.endpoint, self._label(acct.model))
         in_flight.inc()
         chunks: AsyncIterator[Json] | None = None
         status, error = "client_disconnected", None
@@ -197,7 +214,9 @@ class Gateway:
             acct.prompt_tokens = result.prompt_tokens
             acct.first_token()
         except BaseException as exc:
-            self._finish(acct, "error" if isinstance(exc, Exception) else "client_disconnected", exc)
+            self._finish(
+                acct, "error" if isinstance(exc, Exception) else "client_disconnected", exc
+            )
             raise
         self._finish(acct, "ok")
         encode = _base64_vector if request.encoding_format == "base64" else list
@@ -223,4 +242,3 @@ def _usage(acct: Accounting) -> Json:
 def _base64_vector(vector: list[float]) -> Any:
     # OpenAI's base64 format: little-endian float32, which the SDK decodes with numpy.
     return base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode("ascii")
-

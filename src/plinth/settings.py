@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -30,10 +30,10 @@ def default_data_dir() -> Path:
     return base / "plinth"
 
 
-class LlamaCppSettings(BaseSettings):
+class LlamaCppSettings(BaseModel):
     """How bundled and added GGUF models run in-process."""
 
-    model_config = SettingsConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid")
 
     parallel_slots: int = Field(8, ge=1, le=256, description="Concurrent sequences per chat model.")
     context_per_slot: int = Field(2048, ge=256, description="Context tokens each slot can hold.")

@@ -75,7 +75,7 @@ async def _generate(request: Request, endpoint: str, model_cls: type[Body]) -> R
     if not body.stream:
         try:
             result = await svc.gateway.generate(acct, body)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the boundary: every error becomes a response
             return failure(exc, acct.request_id)
         return json_response(result, acct.request_id)
     chunks = svc.gateway.generate_stream(acct, body)
@@ -85,7 +85,7 @@ async def _generate(request: Request, endpoint: str, model_cls: type[Body]) -> R
         first = await anext(chunks)
     except StopAsyncIteration:
         return failure(RuntimeError("the engine produced an empty stream"), acct.request_id)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the boundary: every error becomes a response
         return failure(exc, acct.request_id)
     return StreamingResponse(
         sse_frames(_prepend(first, chunks), acct.request_id),
@@ -109,7 +109,7 @@ async def embeddings(request: Request) -> Response:
     svc, acct, body = admitted
     try:
         result = await svc.gateway.embed(acct, body)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the boundary: every error becomes a response
         return failure(exc, acct.request_id)
     return json_response(result, acct.request_id)
 

@@ -33,7 +33,9 @@ def model_specs(
             except BundledModelMissing as exc:
                 log.warning("%s", exc)
                 continue
-            specs.append(ModelSpec(bundled.id, bundled.kind, path, f"bundled ({bundled.distribution})"))
+            specs.append(
+                ModelSpec(bundled.id, bundled.kind, path, f"bundled ({bundled.distribution})")
+            )
     for row in store.list():
         specs.append(ModelSpec(row["id"], row["kind"], Path(row["path"]), "added"))
     return specs

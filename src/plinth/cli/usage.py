@@ -15,7 +15,9 @@ from plinth.store.usage import UsageStore
 
 
 @click.command()
-@click.option("--by", type=click.Choice(["key", "model", "day"]), default="model", show_default=True)
+@click.option(
+    "--by", type=click.Choice(["key", "model", "day"]), default="model", show_default=True
+)
 @click.option("--since", default=None, help="ISO date or time (UTC unless it names a zone).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table")
 @data_dir_option

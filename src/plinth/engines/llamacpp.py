@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from plinth.engines.base import EmbeddingResult, Engine, Json, ModelKind
-from plinth.errors import EngineError
 from plinth.engines.llamacpp_errors import raise_for_engine_error, reject_non_text_parts
+from plinth.errors import EngineError
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,12 @@ class LlamaCppEngine(Engine):
         self.path = path
         self.options = options
         self._server: Any = None
+        # Tokens llama.cpp produced after a stream was cancelled, over the
+        # engine's life: the callback stops generation at the next token, so
+        # each cancelled stream adds at most one. Tests and /health read it.
+        self.tokens_after_cancel = 0
+        self.active_streams = 0
+        self._counters_lock = threading.Lock()
         # One thread per in-flight call: llama.cpp queues beyond its slots itself.
         self._pool = ThreadPoolExecutor(
             max_workers=max(32, 4 * options.parallel_slots),
@@ -109,8 +115,12 @@ class LlamaCppEngine(Engine):
         body["timings_per_token"] = True
 
         def on_chunk(chunk: Json) -> bool:
+            if cancelled.is_set():
+                with self._counters_lock:
+                    self.tokens_after_cancel += 1
+                return True
             loop.call_soon_threadsafe(queue.put_nowait, chunk)
-            return cancelled.is_set()
+            return False
 
         def run() -> None:
             try:
@@ -118,9 +128,14 @@ class LlamaCppEngine(Engine):
             except BaseException as exc:  # noqa: BLE001 - handed to the event loop below
                 loop.call_soon_threadsafe(queue.put_nowait, exc)
             finally:
-                loop.call_soon_threadsafe(queue.put_nowait, _STREAM_END)
+                with self._counters_lock:
+                    self.active_streams -= 1
+                if not loop.is_closed():
+                    loop.call_soon_threadsafe(queue.put_nowait, _STREAM_END)
 
         async def chunks() -> AsyncIterator[Json]:
+            with self._counters_lock:
+                self.active_streams += 1
             self._pool.submit(run)
             try:
                 while (item := await queue.get()) is not _STREAM_END:

@@ -25,6 +25,9 @@ class EnginePool:
             )
         return engine
 
+    def has(self, model_id: str) -> bool:
+        return model_id in self._engines
+
     def all(self) -> list[Engine]:
         return list(self._engines.values())
 

@@ -77,4 +77,6 @@ class UsageRecorder:
                 try:
                     self._store.append([row])
                 except IntegrityError:
-                    log.error("ledger row for request %s was rejected as a duplicate", row.request_id)
+                    log.error(
+                        "ledger row for request %s was rejected as a duplicate", row.request_id
+                    )

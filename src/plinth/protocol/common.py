@@ -66,7 +66,9 @@ def usage_from(raw: dict[str, Any] | None) -> Usage | None:
         return None
     prompt = int(raw.get("prompt_tokens") or 0)
     completion = int(raw.get("completion_tokens") or 0)
-    return Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)
+    return Usage(
+        prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion
+    )
 
 
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]

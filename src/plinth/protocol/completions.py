@@ -20,15 +20,17 @@ class CompletionRequest(SamplingParams):
     def _one_prompt(self) -> CompletionRequest:
         from plinth.errors import UnsupportedParameter
 
-        if isinstance(self.prompt, list) and self.prompt and isinstance(self.prompt[0], str):
-            if len(self.prompt) != 1:
-                raise UnsupportedParameter("Only one prompt per request is supported", param="prompt")
+        is_text_list = isinstance(self.prompt, list) and bool(self.prompt)
+        if is_text_list and isinstance(self.prompt[0], str) and len(self.prompt) != 1:
+            raise UnsupportedParameter("Only one prompt per request is supported", param="prompt")
         if self.best_of not in (None, 1):
             raise UnsupportedParameter("Only best_of=1 is supported", param="best_of")
         if self.echo:
             raise UnsupportedParameter("echo is not supported", param="echo")
         if self.suffix is not None:
-            raise UnsupportedParameter("suffix (fill-in-the-middle) is not supported", param="suffix")
+            raise UnsupportedParameter(
+                "suffix (fill-in-the-middle) is not supported", param="suffix"
+            )
         return self
 
     def engine_body(self) -> dict[str, Any]:

@@ -70,7 +70,9 @@ class KeyStore:
     def __init__(self, engine: Engine):
         self._engine = engine
 
-    def create(self, name: str, *, admin: bool = False, plaintext: str | None = None) -> tuple[ApiKey, str]:
+    def create(
+        self, name: str, *, admin: bool = False, plaintext: str | None = None
+    ) -> tuple[ApiKey, str]:
         """Store a new key; return it with its plaintext, which is never stored."""
         plaintext = plaintext or KEY_PREFIX + secrets.token_urlsafe(32)
         values = {

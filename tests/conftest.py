@@ -1,0 +1,74 @@
+"""Shared fixtures: one real app on the bundled models, driven in-process.
+
+The app (SmolLM2 + MiniLM on llama.cpp) starts once per test session; each
+test gets its own keys so ledger assertions stay independent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from plinth.app import create_app
+from plinth.settings import Settings
+
+ADMIN_KEY = "sk-plinth-test-admin-0123456789"
+CHAT_MODEL = "smollm2-135m-instruct"
+EMBED_MODEL = "all-minilm-l6-v2"
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("plinth-data")
+
+
+@pytest.fixture(scope="session")
+def settings(data_dir: Path) -> Settings:
+    return Settings(
+        data_dir=data_dir,
+        admin_key=ADMIN_KEY,  # type: ignore[arg-type]
+        max_body_bytes=64 * 1024,
+        llamacpp={"parallel_slots": 4, "context_per_slot": 1024},  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture(scope="session")
+def app_client(settings: Settings) -> Iterator[TestClient]:
+    """A client with no credentials, on the real app (models loaded once)."""
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        yield client
+
+
+@pytest.fixture
+def admin(app_client: TestClient) -> Iterator[TestClient]:
+    app_client.headers["authorization"] = f"Bearer {ADMIN_KEY}"
+    yield app_client
+    app_client.headers.pop("authorization", None)
+
+
+@pytest.fixture
+def user_key(app_client: TestClient, request: pytest.FixtureRequest) -> str:
+    """A fresh non-admin key, named after the test."""
+    response = app_client.post(
+        "/admin/keys",
+        json={"name": request.node.name[:200]},
+        headers={"authorization": f"Bearer {ADMIN_KEY}"},
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["key"])
+
+
+@pytest.fixture
+def client(app_client: TestClient, user_key: str) -> Iterator[TestClient]:
+    """The shared client, authenticated with a fresh non-admin key."""
+    app_client.headers["authorization"] = f"Bearer {user_key}"
+    yield app_client
+    app_client.headers.pop("authorization", None)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"

@@ -1,0 +1,114 @@
+"""The llama.cpp engine on the bundled chat model, without HTTP in between."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from plinth.catalog.bundled import BUNDLED_MODELS
+from plinth.engines.llamacpp import LlamaCppEngine, LlamaCppOptions
+from plinth.errors import ContextLengthExceeded, UnsupportedParameter
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[LlamaCppEngine]:
+    chat = next(m for m in BUNDLED_MODELS if m.kind == "chat")
+    engine = LlamaCppEngine(
+        chat.id, "chat", chat.locate(tmp_path, False), LlamaCppOptions(parallel_slots=4)
+    )
+    await engine.start()
+    yield engine
+    await engine.close()
+
+
+def body(content: str, max_tokens: int) -> dict[str, object]:
+    return {"messages": [{"role": "user", "content": content}], "max_tokens": max_tokens}
+
+
+async def wait_for_idle(engine: LlamaCppEngine) -> None:
+    deadline = time.monotonic() + 30
+    while engine.active_streams and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    assert engine.active_streams == 0
+
+
+async def test_closing_a_stream_stops_generation_within_one_token(engine: LlamaCppEngine) -> None:
+    for _ in range(3):
+        before = engine.tokens_after_cancel
+        stream = engine.chat_stream(body("Write a very long story about the sea.", 400))
+        received = 0
+        async for chunk in stream:
+            if chunk.get("choices") and chunk["choices"][0]["delta"].get("content"):
+                received += 1
+                if received == 3:
+                    break
+        await stream.aclose()  # type: ignore[attr-defined]
+        await wait_for_idle(engine)
+        assert engine.tokens_after_cancel - before <= 1
+
+
+async def test_streams_share_slots_concurrently(engine: LlamaCppEngine) -> None:
+    """With 4 slots, 4 streams all start before any finishes (continuous batching)."""
+    first_token: list[float] = []
+    finished: list[float] = []
+
+    async def run(i: int) -> None:
+        got_first = False
+        async for chunk in engine.chat_stream(body(f"Tell me fact number {i}.", 24)):
+            choices = chunk.get("choices") or []
+            if not got_first and choices and choices[0]["delta"].get("content"):
+                got_first = True
+                first_token.append(time.monotonic())
+        finished.append(time.monotonic())
+
+    await asyncio.gather(*(run(i) for i in range(4)))
+    assert len(first_token) == 4
+    assert max(first_token) < min(finished)
+
+
+async def test_event_loop_keeps_running_during_generation(engine: LlamaCppEngine) -> None:
+    task = asyncio.create_task(engine.chat(body("Describe the ocean.", 48)))
+    ticks = 0
+    while not task.done() and ticks < 5:
+        await asyncio.sleep(0.001)
+        ticks += 1
+    assert ticks == 5 and not task.done(), "the engine call blocked the event loop"
+    result = await task
+    assert result["usage"]["completion_tokens"] > 0
+
+
+async def test_engine_errors_are_mapped(engine: LlamaCppEngine) -> None:
+    with pytest.raises(ContextLengthExceeded):
+        await engine.chat(body("word " * 3000, 4))
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,AA=="}}
+    with pytest.raises(UnsupportedParameter) as unsupported:
+        await engine.chat({"messages": [{"role": "user", "content": [image]}]})
+    assert unsupported.value.param == "messages[0].content"
+
+
+def test_native_listener_refuses_requests_without_plinths_secret(tmp_path: Path) -> None:
+    """xllamacpp's own HTTP listener must not serve the model to anyone (DESIGN: every door)."""
+    import httpx
+
+    async def probe() -> tuple[int, int]:
+        chat = next(m for m in BUNDLED_MODELS if m.kind == "chat")
+        engine = LlamaCppEngine(chat.id, "chat", chat.locate(tmp_path, False), LlamaCppOptions())
+        await engine.start()
+        try:
+            address = engine._server.listening_address
+            async with httpx.AsyncClient(base_url=address, timeout=10) as http:
+                models = await http.get("/v1/models")
+                chat_reply = await http.post(
+                    "/v1/chat/completions", json=body("hi", 2) | {"model": "x"}
+                )
+            return models.status_code, chat_reply.status_code
+        finally:
+            await engine.close()
+
+    assert asyncio.run(probe()) == (401, 401)
