@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
-from typing import Any, get_args
+from typing import get_args
 
 from pydantic import Field
 from starlette.requests import Request
@@ -17,6 +14,7 @@ from starlette.routing import Route
 from plinth.api.http import error_response, json_response, parse_json, read_body
 from plinth.errors import InvalidRequest, NotFound, PlinthError
 from plinth.protocol.common import WireModel
+from plinth.reporting import parse_since, to_csv
 from plinth.services import Services, services
 from plinth.store.usage import GroupBy
 
@@ -56,27 +54,6 @@ async def revoke_key(request: Request, svc: Services) -> Response:
     key = await asyncio.to_thread(svc.keys.revoke, request.path_params["key_id"])
     svc.auth.forget(key.id)
     return json_response(key.as_json())
-
-
-def parse_since(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidRequest(
-            f"since must be an ISO-8601 date or time, not '{value}'", param="since"
-        ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def to_csv(rows: list[dict[str, Any]]) -> str:
-    out = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return out.getvalue()
 
 
 async def usage_summary(request: Request, svc: Services) -> Response:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import sys
 from pathlib import Path
 
 import click
 
-from plinth.api.admin import parse_since
 from plinth.cli.common import data_dir_option, open_db, print_json, print_table
 from plinth.errors import InvalidRequest
+from plinth.reporting import parse_since, to_csv
 from plinth.store.usage import UsageStore
 
 
@@ -31,10 +29,7 @@ def usage(by: str, since: str | None, fmt: str, data_dir: Path | None) -> None:
     if fmt == "json":
         print_json(rows)
     elif fmt == "csv":
-        if rows:
-            writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
+        click.echo(to_csv(rows), nl=False)
     else:
         columns = [by, "requests", "failed", "prompt_tokens", "completion_tokens", "avg_latency_ms"]
         print_table(rows, columns)
