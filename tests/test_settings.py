@@ -1,0 +1,57 @@
+"""Settings: flags over environment over plinth.toml over defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from plinth.settings import load_settings
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("PLINTH_PORT", "PLINTH_DATA_DIR", "PLINTH_LLAMACPP__PARALLEL_SLOTS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PLINTH_CONFIG", str(tmp_path / "plinth.toml"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+
+
+def test_defaults(tmp_path: Path) -> None:
+    settings = load_settings()
+    assert settings.host == "127.0.0.1" and settings.port == 8000
+    assert settings.data_dir == tmp_path / "xdg" / "plinth"
+    assert (
+        settings.resolved_database_url == f"sqlite:///{tmp_path / 'xdg' / 'plinth' / 'plinth.db'}"
+    )
+
+
+def test_precedence_flag_env_toml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "plinth.toml").write_text(
+        'port = 7000\nlog_level = "warning"\n[llamacpp]\nparallel_slots = 3\n'
+    )
+    settings = load_settings()
+    assert (settings.port, settings.log_level, settings.llamacpp.parallel_slots) == (
+        7000,
+        "warning",
+        3,
+    )
+    monkeypatch.setenv("PLINTH_PORT", "7100")
+    monkeypatch.setenv("PLINTH_LLAMACPP__PARALLEL_SLOTS", "5")
+    settings = load_settings()
+    assert (settings.port, settings.llamacpp.parallel_slots) == (7100, 5)
+    assert load_settings(port=7200, host=None).port == 7200  # None = flag not given
+
+
+def test_data_dir_from_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PLINTH_DATA_DIR", str(tmp_path / "d"))
+    assert load_settings().data_dir == tmp_path / "d"
+
+
+def test_invalid_values_and_unknown_keys_are_rejected(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError):
+        load_settings(port=70000)
+    (tmp_path / "plinth.toml").write_text("prot = 1\n")
+    with pytest.raises(ValidationError):
+        load_settings()
