@@ -6,6 +6,7 @@ import logging
 import sys
 
 from plinth.catalog.catalog import model_specs
+from plinth.catalog.wordpiece import WordPieceTokenizer
 from plinth.engines.base import Engine
 from plinth.engines.registry import engine_factory
 from plinth.settings import Settings
@@ -49,9 +50,11 @@ def build_engines(settings: Settings, models: ModelStore) -> list[Engine]:
         include_bundled=settings.load_bundled_models,
         progress=sys.stderr.isatty(),
     )
-    return [
-        factory(
-            spec.id, spec.kind, spec.path, chat_options if spec.kind == "chat" else embed_options
+    engines = []
+    for spec in specs:
+        options = chat_options if spec.kind == "chat" else embed_options
+        tokenizer = (
+            WordPieceTokenizer.from_model_dir(spec.tokenizer_dir) if spec.tokenizer_dir else None
         )
-        for spec in specs
-    ]
+        engines.append(factory(spec.id, spec.kind, spec.path, options, tokenizer=tokenizer))
+    return engines

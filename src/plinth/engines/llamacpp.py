@@ -18,15 +18,27 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from plinth.engines.base import EmbeddingResult, Engine, Json, ModelKind
-from plinth.engines.llamacpp_errors import raise_for_engine_error, reject_non_text_parts
+from plinth.engines.llamacpp_errors import (
+    check_input_lengths,
+    raise_for_engine_error,
+    reject_non_text_parts,
+)
 from plinth.errors import EngineError
 
 log = logging.getLogger(__name__)
 
 _STREAM_END = object()
+
+
+class TextTokenizer(Protocol):
+    """A model's own tokenizer, used where llama.cpp's built-in one differs."""
+
+    max_tokens: int
+
+    def encode_batch(self, texts: list[str]) -> list[list[int]]: ...
 
 
 @dataclass(frozen=True)
@@ -38,10 +50,19 @@ class LlamaCppOptions:
 
 
 class LlamaCppEngine(Engine):
-    def __init__(self, model_id: str, kind: ModelKind, path: Path, options: LlamaCppOptions):
+    def __init__(
+        self,
+        model_id: str,
+        kind: ModelKind,
+        path: Path,
+        options: LlamaCppOptions,
+        *,
+        tokenizer: TextTokenizer | None = None,
+    ):
         super().__init__(model_id, kind)
         self.path = path
         self.options = options
+        self.tokenizer = tokenizer
         self._server: Any = None
         # Tokens llama.cpp produced after a stream was cancelled, over the
         # engine's life: the callback stops generation at the next token, so
@@ -165,6 +186,10 @@ class LlamaCppEngine(Engine):
         return self._stream("handle_completions", body)
 
     async def embed(self, inputs: list[str] | list[list[int]]) -> EmbeddingResult:
+        if self.tokenizer is not None:
+            if isinstance(inputs[0], str):
+                inputs = self.tokenizer.encode_batch(inputs)
+            check_input_lengths(inputs, self.tokenizer.max_tokens, self.model_id)
         result = await self._call("handle_embeddings", {"input": inputs})
         data = sorted(result["data"], key=lambda item: item["index"])
         usage = result.get("usage") or {}

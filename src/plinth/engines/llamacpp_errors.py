@@ -26,6 +26,12 @@ def raise_for_engine_error(result: Any, model_id: str) -> None:
             f"'{model_id}' has {error.get('n_ctx')} per request; shorten the input",
             param="messages",
         )
+    if "too large to process" in message:
+        # An embedding input longer than the model reads: a client error, not a crash.
+        raise ContextLengthExceeded(
+            f"An input is too long for model '{model_id}': {message.split('. ')[0]}",
+            param="input",
+        )
     if error.get("code") == 400 or kind == "invalid_request_error":
         raise InvalidRequest(f"Model '{model_id}' rejected the request: {message}")
     raise EngineError(f"Model '{model_id}' failed: {message}")
@@ -47,3 +53,14 @@ def reject_non_text_parts(body: dict[str, Any]) -> None:
         raise UnsupportedParameter(
             "Tool calling is not supported by this local model", param="tools"
         )
+
+
+def check_input_lengths(token_ids: list[list[int]], max_tokens: int, model_id: str) -> None:
+    """Reject over-long embedding inputs up front: nothing is silently truncated."""
+    for index, ids in enumerate(token_ids):
+        if len(ids) > max_tokens:
+            raise ContextLengthExceeded(
+                f"input[{index}] is {len(ids)} tokens; model '{model_id}' reads at most "
+                f"{max_tokens}. Split the text into shorter pieces",
+                param="input",
+            )
