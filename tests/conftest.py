@@ -14,10 +14,7 @@ from starlette.testclient import TestClient
 
 from plinth.app import create_app
 from plinth.settings import Settings
-
-ADMIN_KEY = "sk-plinth-test-admin-0123456789"
-CHAT_MODEL = "smollm2-135m-instruct"
-EMBED_MODEL = "all-minilm-l6-v2"
+from testsupport import ADMIN_KEY
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,389 @@
+"""Plinth over HTTP versus the same model on bare xllamacpp, in one run.
+
+For each concurrency level, the same streamed chat requests (same prompts,
+temperature 0, same seed, same max_tokens) go first to a bare in-process
+``xllamacpp.Server`` built with exactly the parameters Plinth's engine uses,
+then to a real ``plinth serve`` subprocess over HTTP. Reported per level:
+aggregate output tokens/s, TTFT p50/p95, and Plinth's ratio and overhead.
+The two sides never run at the same time (they would share the CPU).
+
+    .venv/bin/python benchmarks/local_inference.py            # full run
+    .venv/bin/python benchmarks/local_inference.py --quick    # smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from plinth.catalog.bundled import BUNDLED_MODELS
+from plinth.engines.llamacpp import LlamaCppEngine, LlamaCppOptions
+
+MODEL = "smollm2-135m-instruct"
+ADMIN_KEY = "sk-plinth-bench-0123456789"
+RESULTS = Path(__file__).parent / "results"
+PROMPTS = [
+    "Write a short story about a lighthouse keeper.",
+    "Explain how a bicycle works to a child.",
+    "List some ideas for a rainy weekend.",
+    "Describe the water cycle in simple words.",
+    "What makes a good cup of tea?",
+    "Tell me about the history of paper.",
+    "Give advice for learning a new language.",
+    "Describe a busy market in the morning.",
+]
+
+
+@dataclass
+class Sample:
+    ttft_s: float
+    latency_s: float
+    output_tokens: int
+
+
+@dataclass
+class Level:
+    side: str
+    concurrency: int
+    requests: int
+    wall_s: float
+    output_tokens: int
+    tokens_per_s: float
+    ttft_p50_ms: float
+    ttft_p95_ms: float
+    latency_p50_ms: float
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def request_body(i: int, max_tokens: int) -> dict[str, Any]:
+    return {
+        "model": MODEL,
+        "messages": [{"role": "user", "content": PROMPTS[i % len(PROMPTS)]}],
+        "max_tokens": max_tokens,
+        "temperature": 0,
+        "seed": 42,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+
+
+def has_content(chunk: dict[str, Any]) -> bool:
+    choices = chunk.get("choices") or []
+    return bool(choices and (choices[0].get("delta") or {}).get("content"))
+
+
+async def run_level(
+    side: str, concurrency: int, requests: int, one: Callable[[int], Awaitable[Sample]]
+) -> Level:
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(requests):
+        queue.put_nowait(i)
+    samples: list[Sample] = []
+
+    async def worker() -> None:
+        while not queue.empty():
+            samples.append(await one(queue.get_nowait()))
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    wall = time.perf_counter() - started
+    tokens = sum(s.output_tokens for s in samples)
+    ttfts = [s.ttft_s * 1000 for s in samples]
+    return Level(
+        side=side,
+        concurrency=concurrency,
+        requests=requests,
+        wall_s=round(wall, 3),
+        output_tokens=tokens,
+        tokens_per_s=round(tokens / wall, 2),
+        ttft_p50_ms=round(percentile(ttfts, 50), 2),
+        ttft_p95_ms=round(percentile(ttfts, 95), 2),
+        latency_p50_ms=round(percentile([s.latency_s * 1000 for s in samples], 50), 2),
+    )
+
+
+def bare_driver(engine: LlamaCppEngine, max_tokens: int) -> Callable[[int], Awaitable[Sample]]:
+    """One request on bare xllamacpp: the blocking call on a worker thread, as Plinth does."""
+    import xllamacpp
+
+    server = xllamacpp.Server(engine._params())
+    pool = ThreadPoolExecutor(max_workers=64)
+
+    def blocking(i: int) -> Sample:
+        started = time.perf_counter()
+        first: list[float] = []
+        usage: dict[str, Any] = {}
+
+        def on_chunk(chunk: dict[str, Any]) -> bool:
+            if not first and has_content(chunk):
+                first.append(time.perf_counter())
+            if chunk.get("usage"):
+                usage.update(chunk["usage"])
+            return False
+
+        body = request_body(i, max_tokens)
+        del body["model"]
+        server.handle_chat_completions(body, on_chunk)
+        end = time.perf_counter()
+        return Sample(first[0] - started, end - started, int(usage["completion_tokens"]))
+
+    async def one(i: int) -> Sample:
+        return await asyncio.get_running_loop().run_in_executor(pool, blocking, i)
+
+    one.server = server  # type: ignore[attr-defined]  # keeps it alive for the phase
+    return one
+
+
+def http_driver(client: httpx.AsyncClient, max_tokens: int) -> Callable[[int], Awaitable[Sample]]:
+    async def one(i: int) -> Sample:
+        started = time.perf_counter()
+        first = 0.0
+        tokens = 0
+        async with client.stream(
+            "POST", "/v1/chat/completions", json=request_body(i, max_tokens)
+        ) as response:
+            response.raise_for_status()
+            async for line in response.aiter_lines():
+                if not line.startswith("data: ") or line == "data: [DONE]":
+                    continue
+                chunk = json.loads(line[6:])
+                if not first and has_content(chunk):
+                    first = time.perf_counter()
+                if chunk.get("usage"):
+                    tokens = int(chunk["usage"]["completion_tokens"])
+        return Sample(first - started, time.perf_counter() - started, tokens)
+
+    return one
+
+
+async def sweep(side: str, one: Callable[[int], Awaitable[Sample]], args: Any) -> list[Level]:
+    await run_level(side, 2, 2, one)  # warm-up: page in weights, fill caches
+    levels = []
+    for concurrency in args.concurrency:
+        requests = args.requests_per_level or max(8, 4 * concurrency)
+        level = await run_level(side, concurrency, requests, one)
+        print(
+            f"  {side:6} c={concurrency}: {level.tokens_per_s} tok/s, "
+            f"TTFT p50 {level.ttft_p50_ms} ms",
+            file=sys.stderr,
+        )
+        levels.append(level)
+    return levels
+
+
+def start_plinth(args: Any, data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "PLINTH_ADMIN_KEY": ADMIN_KEY,
+        "PLINTH_LLAMACPP__PARALLEL_SLOTS": str(args.slots),
+        "PLINTH_LLAMACPP__CONTEXT_PER_SLOT": str(args.context),
+        "PLINTH_LOG_LEVEL": "warning",
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "plinth",
+        "serve",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+    ]
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+
+
+async def wait_ready(base_url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 180
+    async with httpx.AsyncClient() as client:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise SystemExit("plinth serve exited during start-up")
+            try:
+                if (await client.get(f"{base_url}/health")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.2)
+    raise SystemExit("plinth serve did not become ready in 180 s")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def main(args: Any) -> None:
+    chat = next(m for m in BUNDLED_MODELS if m.id == MODEL)
+    data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="plinth-bench-"))
+    options = LlamaCppOptions(args.slots, args.context, 0, 0)
+    engine = LlamaCppEngine(MODEL, "chat", chat.locate(data_dir, False), options)
+    bare_runs, plinth_runs = [], []
+    for repeat in range(args.repeats):
+        print(f"repeat {repeat + 1}/{args.repeats}: bare xllamacpp", file=sys.stderr)
+        one = bare_driver(engine, args.max_tokens)
+        bare_runs.append(await sweep("bare", one, args))
+        del one
+        gc.collect()
+        print(f"repeat {repeat + 1}/{args.repeats}: plinth over HTTP", file=sys.stderr)
+        port = free_port()
+        process = start_plinth(args, data_dir, port)
+        try:
+            base_url = f"http://127.0.0.1:{port}"
+            await wait_ready(base_url, process)
+            limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+            async with httpx.AsyncClient(
+                base_url=base_url,
+                timeout=120,
+                limits=limits,
+                headers={"authorization": f"Bearer {ADMIN_KEY}"},
+            ) as client:
+                plinth_runs.append(
+                    await sweep("plinth", http_driver(client, args.max_tokens), args)
+                )
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    report(args, bare_runs, plinth_runs)
+
+
+def median_level(runs: list[list[Level]], index: int) -> Level:
+    """The repeat with the median throughput at this level (keeps its TTFTs together)."""
+    candidates = sorted((run[index] for run in runs), key=lambda level: level.tokens_per_s)
+    return candidates[len(candidates) // 2]
+
+
+def report(args: Any, bare_runs: list[list[Level]], plinth_runs: list[list[Level]]) -> None:
+    import xllamacpp
+
+    rows = []
+    for i, concurrency in enumerate(args.concurrency):
+        bare, plinth = median_level(bare_runs, i), median_level(plinth_runs, i)
+        ratio = plinth.tokens_per_s / bare.tokens_per_s * 100
+        overhead = plinth.ttft_p50_ms - bare.ttft_p50_ms
+        rows.append(
+            {
+                "concurrency": concurrency,
+                "bare": asdict(bare),
+                "plinth": asdict(plinth),
+                "throughput_ratio_pct": round(ratio, 1),
+                "ttft_p50_overhead_ms": round(overhead, 2),
+                "throughput_target_met": ratio >= 95.0,
+                "ttft_target_met": overhead <= 5.0,
+            }
+        )
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    facts = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "xllamacpp": xllamacpp.__version__,
+        "model": MODEL,
+        "command": "python benchmarks/local_inference.py " + " ".join(sys.argv[1:]),
+        "settings": {
+            "slots": args.slots,
+            "context_per_slot": args.context,
+            "max_tokens": args.max_tokens,
+            "repeats": args.repeats,
+            "temperature": 0,
+            "seed": 42,
+        },
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "local_inference.json").write_text(
+        json.dumps(
+            {
+                "facts": facts,
+                "levels": rows,
+                "raw": {
+                    "bare": [[asdict(level) for level in run] for run in bare_runs],
+                    "plinth": [[asdict(level) for level in run] for run in plinth_runs],
+                },
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    lines = [
+        "# Local inference: Plinth over HTTP vs bare xllamacpp",
+        "",
+        f"- date: {facts['date']}; CPU: {cpu}, {facts['cores']} cores; "
+        f"Python {facts['python']}; xllamacpp {facts['xllamacpp']}",
+        f"- model: `{MODEL}`; {args.slots} slots × {args.context} context; "
+        f"max_tokens {args.max_tokens}, temperature 0, seed 42; streamed",
+        f"- median of {args.repeats} repeats per level (the repeat with the median throughput)",
+        f"- command: `{facts['command']}`",
+        "",
+        "| concurrency | bare tok/s | Plinth tok/s | ratio | bare TTFT p50 / p95 ms "
+        "| Plinth TTFT p50 / p95 ms | TTFT p50 overhead ms | targets (≥95 %, ≤5 ms) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in rows:
+        bare, plinth = row["bare"], row["plinth"]
+        verdict = "pass" if row["throughput_target_met"] and row["ttft_target_met"] else "FAIL"
+        lines.append(
+            f"| {row['concurrency']} | {bare['tokens_per_s']} | {plinth['tokens_per_s']} "
+            f"| {row['throughput_ratio_pct']} % | {bare['ttft_p50_ms']} / {bare['ttft_p95_ms']} "
+            f"| {plinth['ttft_p50_ms']} / {plinth['ttft_p95_ms']} "
+            f"| {row['ttft_p50_overhead_ms']} | {verdict} |"
+        )
+    (RESULTS / "local_inference.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+def parse_args() -> Any:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--concurrency", type=lambda s: [int(x) for x in s.split(",")], default=[1, 4, 8]
+    )
+    parser.add_argument(
+        "--requests-per-level", type=int, default=0, help="default: max(8, 4 × concurrency)"
+    )
+    parser.add_argument("--max-tokens", type=int, default=128)
+    parser.add_argument("--slots", type=int, default=8)
+    parser.add_argument("--context", type=int, default=2048)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--data-dir", default=None, help="reuse a data dir (skips conversion)")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 1 repeat, few requests")
+    args = parser.parse_args()
+    if args.quick:
+        args.repeats, args.requests_per_level, args.max_tokens = 1, 4, 32
+    return args
+
+
+if __name__ == "__main__":
+    asyncio.run(main(parse_args()))

@@ -1,0 +1,109 @@
+"""The ``plinth`` command, run through click's test runner on a temporary data dir."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from plinth.catalog.bundled import BUNDLED_MODELS
+from plinth.cli import main
+from plinth.store.database import open_database
+from plinth.store.usage import UsageRecord, UsageStore
+
+
+@pytest.fixture
+def run(tmp_path: Path):  # type: ignore[no-untyped-def]
+    runner = CliRunner()
+
+    def invoke(*args: str) -> Result:
+        return runner.invoke(main, [*args, "--data-dir", str(tmp_path)])
+
+    return invoke
+
+
+def test_keys_create_list_revoke(run) -> None:  # type: ignore[no-untyped-def]
+    created = run("keys", "create", "--name", "ci-bot")
+    assert created.exit_code == 0, created.output
+    secret = created.stdout.strip().splitlines()[-1]
+    assert secret.startswith("sk-plinth-")
+    listing = run("keys", "list")
+    assert "ci-bot" in listing.output and secret not in listing.output
+    keys = json.loads(run("keys", "list", "--format", "json").stdout)
+    key_id = next(k["id"] for k in keys if k["name"] == "ci-bot")
+    assert run("keys", "revoke", key_id).exit_code == 0
+    assert "revoked" in run("keys", "list").output
+    missing = run("keys", "revoke", "key_nope")
+    assert missing.exit_code != 0 and "No API key" in missing.output
+    assert "Traceback" not in missing.output
+
+
+def test_models_add_list_remove(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    not_gguf = tmp_path / "notes.txt"
+    not_gguf.write_text("hello")
+    refused = run("models", "add", str(not_gguf), "--id", "notes")
+    assert refused.exit_code != 0 and "not a GGUF file" in refused.output
+
+    chat = next(m for m in BUNDLED_MODELS if m.kind == "chat")
+    gguf = chat.locate(tmp_path, False)
+    assert run("models", "add", str(gguf), "--id", "my-smol").exit_code == 0
+    duplicate = run("models", "add", str(gguf), "--id", "my-smol")
+    assert duplicate.exit_code != 0 and "already exists" in duplicate.output
+    bundled = run("models", "add", str(gguf), "--id", chat.id)
+    assert bundled.exit_code != 0 and "bundled" in bundled.output
+    assert run("models", "add", str(gguf), "--id", "bad id!").exit_code != 0
+
+    rows = json.loads(run("models", "list", "--format", "json").stdout)
+    by_id = {r["id"]: r for r in rows}
+    assert by_id["my-smol"]["source"] == "added" and by_id["my-smol"]["status"] == "ok"
+    assert by_id[chat.id]["status"] == "installed"
+    assert run("models", "remove", "my-smol").exit_code == 0
+    assert run("models", "remove", "my-smol").exit_code != 0
+
+
+def test_usage_formats(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    store = UsageStore(open_database(f"sqlite:///{tmp_path / 'plinth.db'}"))
+    now = datetime.now(UTC)
+    store.append(
+        [
+            UsageRecord(f"req_{i}", now, "key_a", "chat.completions", "m1", "ok", 200, 10, 5, 12.5)
+            for i in range(3)
+        ]
+        + [UsageRecord("req_x", now, "key_b", "embeddings", "m2", "error", 404, 0, 0, 1.0)]
+    )
+    rows = json.loads(run("usage", "--by", "model", "--format", "json").stdout)
+    assert rows == [
+        {
+            "model": "m1",
+            "requests": 3,
+            "failed": 0,
+            "prompt_tokens": 30,
+            "completion_tokens": 15,
+            "avg_latency_ms": 12.5,
+            "total_tokens": 45,
+        },
+        {
+            "model": "m2",
+            "requests": 1,
+            "failed": 1,
+            "prompt_tokens": 0,
+            "completion_tokens": 0,
+            "avg_latency_ms": 1.0,
+            "total_tokens": 0,
+        },
+    ]
+    csv_out = run("usage", "--by", "key", "--format", "csv").stdout.splitlines()
+    assert csv_out[0].startswith("key,requests") and csv_out[1].startswith("key_a,3,0,30,15")
+    table = run("usage", "--by", "day").stdout
+    assert now.date().isoformat() in table
+    bad = run("usage", "--since", "not-a-date")
+    assert bad.exit_code != 0 and "ISO-8601" in bad.output and "Traceback" not in bad.output
+
+
+def test_serve_help_lists_its_options() -> None:
+    help_text = CliRunner().invoke(main, ["serve", "--help"]).output
+    for option in ("--host", "--port", "--data-dir", "--log-level"):
+        assert option in help_text
