@@ -143,3 +143,9 @@ def test_client_disconnect_stops_generation(server: Server) -> None:
     # Tokens generated before the cancel reached llama.cpp: the ones sent, plus the
     # few in flight on the socket; far from the 400 the request allowed.
     assert received <= row["completion_tokens"] < received + 10
+
+
+def test_llama_cpp_log_is_quiet_by_default(server: Server) -> None:
+    log = server.log_path.read_text(errors="replace")
+    assert "Uvicorn running on" in log or "Application startup complete" in log
+    assert "load_model" not in log and "llama" not in log.lower().replace("llamacpp", "")

@@ -171,21 +171,30 @@ class LlamaCppEngine(Engine):
 
         return chunks()
 
+    def _require(self, kind: ModelKind, what: str) -> None:
+        if self.kind != kind:
+            raise self._unsupported(what)
+
     async def chat(self, body: Json) -> Json:
+        self._require("chat", "chat completions")
         reject_non_text_parts(body)
         return await self._call("handle_chat_completions", body)
 
     def chat_stream(self, body: Json) -> AsyncIterator[Json]:
+        self._require("chat", "chat completions")
         reject_non_text_parts(body)
         return self._stream("handle_chat_completions", body)
 
     async def complete(self, body: Json) -> Json:
+        self._require("chat", "text completions")
         return await self._call("handle_completions", body)
 
     def complete_stream(self, body: Json) -> AsyncIterator[Json]:
+        self._require("chat", "text completions")
         return self._stream("handle_completions", body)
 
     async def embed(self, inputs: list[str] | list[list[int]]) -> EmbeddingResult:
+        self._require("embedding", "embeddings")
         if self.tokenizer is not None:
             if isinstance(inputs[0], str):
                 inputs = self.tokenizer.encode_batch(inputs)
