@@ -10,7 +10,7 @@ from pydantic import SecretStr
 from plinth.bootstrap import bootstrap_admin_key
 from plinth.settings import Settings
 from plinth.store.database import open_database
-from plinth.store.keys import KeyStore
+from plinth.store.keys import KeyStore, RevokedKeyReused
 
 
 def keys(tmp_path: Path) -> KeyStore:
@@ -40,5 +40,5 @@ def test_admin_key_from_settings(tmp_path: Path, capsys: pytest.CaptureFixture[s
     found = store.find_active("sk-plinth-chosen-by-me-12345")
     assert found is not None and found.is_admin and len(store.list()) == 1
     store.revoke(found.id)
-    with pytest.raises(PermissionError, match="revoked"):
+    with pytest.raises(RevokedKeyReused, match="revoked"):
         bootstrap_admin_key(store, settings)

@@ -5,8 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
+from plinth.bootstrap import bootstrap_admin_key
 from plinth.cli.common import configure_logging, data_dir_option, settings_or_exit
+from plinth.settings import Settings
+from plinth.store.database import open_database
+from plinth.store.keys import KeyStore, RevokedKeyReused
+
+
+def preflight(settings: Settings) -> None:
+    """Fail with one clear line, before the server starts, on what a user can fix."""
+    try:
+        bootstrap_admin_key(KeyStore(open_database(settings.resolved_database_url)), settings)
+    except (RevokedKeyReused, SQLAlchemyError, OSError) as exc:
+        raise click.ClickException(f"cannot start: {exc}") from None
 
 
 @click.command()
@@ -27,6 +40,7 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, log_level: 
 
     settings = settings_or_exit(host=host, port=port, data_dir=data_dir, log_level=log_level)
     configure_logging(settings.log_level)
+    preflight(settings)
     app = create_app(settings)
     click.echo(f"Plinth data dir: {settings.data_dir}", err=True)
     uvicorn.run(

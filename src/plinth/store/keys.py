@@ -15,6 +15,10 @@ from plinth.store.schema import api_keys
 KEY_PREFIX = "sk-plinth-"
 
 
+class RevokedKeyReused(Exception):
+    """A configured key (e.g. ``PLINTH_ADMIN_KEY``) names a key that was revoked."""
+
+
 def hash_key(plaintext: str) -> str:
     return hashlib.sha256(plaintext.encode()).hexdigest()
 
@@ -139,5 +143,5 @@ class KeyStore:
             ).first()
         if revoked is not None:
             # A revoked value stays revoked, even if the environment still names it.
-            raise PermissionError("PLINTH_ADMIN_KEY names a key that was revoked")
+            raise RevokedKeyReused(f"The key given for '{name}' was revoked; choose a new value")
         return self.create(name, admin=admin, plaintext=plaintext)[0]
