@@ -45,9 +45,10 @@ class Accounting:
     ttft_s: float | None = None
     closed: bool = False
 
-    def first_token(self) -> None:
+    def first_token(self, decode_s: float = 0.0) -> None:
+        """Mark the first output; a whole (non-streamed) answer passes its decode time."""
         if self.ttft_s is None:
-            self.ttft_s = time.perf_counter() - self.started
+            self.ttft_s = max(0.0, time.perf_counter() - self.started - decode_s)
 
     def take_usage(self, usage: Json | None) -> None:
         if usage:
@@ -139,14 +140,13 @@ class Gateway:
             body = request.engine_body()
             is_chat = isinstance(request, ChatCompletionRequest)
             result = await (engine.chat(body) if is_chat else engine.complete(body))
-            acct.first_token()
+            acct.first_token(decode_s=_decode_seconds(result.pop("timings", None)))
             acct.take_usage(result.get("usage"))
             choices = result.get("choices") or [{}]
             acct.finish_reason = choices[0].get("finish_reason")
-            result.pop("timings", None)
             result["id"] = ("chatcmpl-" if is_chat else "cmpl-") + acct.request_id
             result["model"] = request.model
-            result["usage"] = _usage(acct)
+            result["usage"] = _usage(acct, result.get("usage"))
         except BaseException as exc:
             self._finish(
                 acct, "error" if isinstance(exc, Exception) else "client_disconnected", exc
@@ -180,7 +180,7 @@ class Gateway:
                     acct.take_usage(chunk["usage"])
                     if not request.include_usage:
                         continue
-                    chunk["usage"] = _usage(acct)
+                    chunk["usage"] = _usage(acct, chunk["usage"])
                 for choice in chunk.get("choices") or ():
                     acct.finish_reason = choice.get("finish_reason") or acct.finish_reason
                 if _has_output(chunk):
@@ -231,12 +231,24 @@ class Gateway:
         }
 
 
-def _usage(acct: Accounting) -> Json:
-    return {
+def _usage(acct: Accounting, reported: Json | None = None) -> Json:
+    usage: Json = {
         "prompt_tokens": acct.prompt_tokens,
         "completion_tokens": acct.completion_tokens,
         "total_tokens": acct.prompt_tokens + acct.completion_tokens,
     }
+    if reported and reported.get("prompt_tokens_details"):
+        usage["prompt_tokens_details"] = reported["prompt_tokens_details"]  # cached tokens
+    return usage
+
+
+def _decode_seconds(timings: Json | None) -> float:
+    """Time spent generating after the first token, from llama.cpp's timings."""
+    if not timings:
+        return 0.0
+    total_ms = float(timings.get("predicted_ms") or 0.0)
+    per_token_ms = float(timings.get("predicted_per_token_ms") or 0.0)
+    return max(0.0, total_ms - per_token_ms) / 1000
 
 
 def _base64_vector(vector: list[float]) -> Any:
