@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 from collections.abc import AsyncIterator
 from typing import Any, TypeVar
@@ -11,9 +12,16 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from plinth.errors import InvalidRequest, PayloadTooLarge, UnsupportedParameter, error_body
+from plinth.errors import (
+    InvalidRequest,
+    PayloadTooLarge,
+    PlinthError,
+    UnsupportedParameter,
+    error_body,
+)
 
 M = TypeVar("M", bound=BaseModel)
+log = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "x-request-id"
 
@@ -104,7 +112,9 @@ async def sse_frames(chunks: AsyncIterator[Any], request_id: str) -> AsyncIterat
     try:
         async for chunk in chunks:
             yield b"data: " + _dumps(chunk) + b"\n\n"
-    except Exception as exc:  # noqa: BLE001 - the status line is sent; an error frame is all we can do
+    except Exception as exc:  # the status line is sent: an error frame is all we can do
+        if not isinstance(exc, PlinthError):
+            log.exception("stream %s failed unexpectedly", request_id, exc_info=exc)
         _, body = error_body(exc, request_id)
         yield b"data: " + _dumps(body) + b"\n\n"
         return

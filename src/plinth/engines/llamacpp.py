@@ -66,7 +66,7 @@ class LlamaCppEngine(Engine):
         self._server: Any = None
         # Tokens llama.cpp produced after a stream was cancelled, over the
         # engine's life: the callback stops generation at the next token, so
-        # each cancelled stream adds at most one. Tests and /health read it.
+        # each cancelled stream adds at most one. A test holds it to that.
         self.tokens_after_cancel = 0
         self.active_streams = 0
         self._counters_lock = threading.Lock()
