@@ -155,6 +155,25 @@ def bare_driver(engine: LlamaCppEngine, max_tokens: int) -> Callable[[int], Awai
     return one
 
 
+def engine_driver(engine: LlamaCppEngine, max_tokens: int) -> Callable[[int], Awaitable[Sample]]:
+    """Plinth's engine without HTTP: separates the engine's cost from the server's."""
+
+    async def one(i: int) -> Sample:
+        body = request_body(i, max_tokens)
+        del body["model"]
+        started = time.perf_counter()
+        first = 0.0
+        tokens = 0
+        async for chunk in engine.chat_stream(body):
+            if not first and has_content(chunk):
+                first = time.perf_counter()
+            if chunk.get("usage"):
+                tokens = int(chunk["usage"]["completion_tokens"])
+        return Sample(first - started, time.perf_counter() - started, tokens)
+
+    return one
+
+
 def http_driver(client: httpx.AsyncClient, max_tokens: int) -> Callable[[int], Awaitable[Sample]]:
     async def one(i: int) -> Sample:
         started = time.perf_counter()
@@ -241,12 +260,18 @@ async def main(args: Any) -> None:
     data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="plinth-bench-"))
     options = LlamaCppOptions(args.slots, args.context, 0, 0)
     engine = LlamaCppEngine(MODEL, "chat", chat.locate(data_dir, False), options)
-    bare_runs, plinth_runs = [], []
+    bare_runs, engine_runs, plinth_runs = [], [], []
     for repeat in range(args.repeats):
         print(f"repeat {repeat + 1}/{args.repeats}: bare xllamacpp", file=sys.stderr)
         one = bare_driver(engine, args.max_tokens)
         bare_runs.append(await sweep("bare", one, args))
         del one
+        gc.collect()
+        print(f"repeat {repeat + 1}/{args.repeats}: Plinth's engine, no HTTP", file=sys.stderr)
+        await engine.start()
+        engine_runs.append(await sweep("engine", engine_driver(engine, args.max_tokens), args))
+        await engine.close()
+        engine = LlamaCppEngine(MODEL, "chat", engine.path, options)
         gc.collect()
         print(f"repeat {repeat + 1}/{args.repeats}: plinth over HTTP", file=sys.stderr)
         port = free_port()
@@ -270,7 +295,7 @@ async def main(args: Any) -> None:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
-    report(args, bare_runs, plinth_runs)
+    report(args, bare_runs, engine_runs, plinth_runs)
 
 
 def median_level(runs: list[list[Level]], index: int) -> Level:
@@ -279,18 +304,26 @@ def median_level(runs: list[list[Level]], index: int) -> Level:
     return candidates[len(candidates) // 2]
 
 
-def report(args: Any, bare_runs: list[list[Level]], plinth_runs: list[list[Level]]) -> None:
+def report(
+    args: Any,
+    bare_runs: list[list[Level]],
+    engine_runs: list[list[Level]],
+    plinth_runs: list[list[Level]],
+) -> None:
     import xllamacpp
 
     rows = []
     for i, concurrency in enumerate(args.concurrency):
         bare, plinth = median_level(bare_runs, i), median_level(plinth_runs, i)
+        engine = median_level(engine_runs, i)
         ratio = plinth.tokens_per_s / bare.tokens_per_s * 100
         overhead = plinth.ttft_p50_ms - bare.ttft_p50_ms
         rows.append(
             {
                 "concurrency": concurrency,
                 "bare": asdict(bare),
+                "engine": asdict(engine),
+                "engine_ratio_pct": round(engine.tokens_per_s / bare.tokens_per_s * 100, 1),
                 "plinth": asdict(plinth),
                 "throughput_ratio_pct": round(ratio, 1),
                 "ttft_p50_overhead_ms": round(overhead, 2),
@@ -331,6 +364,7 @@ def report(args: Any, bare_runs: list[list[Level]], plinth_runs: list[list[Level
                 "levels": rows,
                 "raw": {
                     "bare": [[asdict(level) for level in run] for run in bare_runs],
+                    "engine": [[asdict(level) for level in run] for run in engine_runs],
                     "plinth": [[asdict(level) for level in run] for run in plinth_runs],
                 },
             },
@@ -348,16 +382,19 @@ def report(args: Any, bare_runs: list[list[Level]], plinth_runs: list[list[Level
         f"- median of {args.repeats} repeats per level (the repeat with the median throughput)",
         f"- command: `{facts['command']}`",
         "",
-        "| concurrency | bare tok/s | Plinth tok/s | ratio | bare TTFT p50 / p95 ms "
-        "| Plinth TTFT p50 / p95 ms | TTFT p50 overhead ms | targets (≥95 %, ≤5 ms) |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| concurrency | bare tok/s | engine only tok/s (ratio) | Plinth HTTP tok/s | ratio "
+        "| bare TTFT p50 / p95 ms | engine TTFT p50 ms | Plinth TTFT p50 / p95 ms "
+        "| TTFT p50 overhead ms | targets (≥95 %, ≤5 ms) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in rows:
-        bare, plinth = row["bare"], row["plinth"]
+        bare, engine, plinth = row["bare"], row["engine"], row["plinth"]
         verdict = "pass" if row["throughput_target_met"] and row["ttft_target_met"] else "FAIL"
         lines.append(
-            f"| {row['concurrency']} | {bare['tokens_per_s']} | {plinth['tokens_per_s']} "
+            f"| {row['concurrency']} | {bare['tokens_per_s']} "
+            f"| {engine['tokens_per_s']} ({row['engine_ratio_pct']} %) | {plinth['tokens_per_s']} "
             f"| {row['throughput_ratio_pct']} % | {bare['ttft_p50_ms']} / {bare['ttft_p95_ms']} "
+            f"| {engine['ttft_p50_ms']} "
             f"| {plinth['ttft_p50_ms']} / {plinth['ttft_p95_ms']} "
             f"| {row['ttft_p50_overhead_ms']} | {verdict} |"
         )
