@@ -196,9 +196,9 @@ class Gateway:
                 await chunks.aclose()  # type: ignore[attr-defined]
             self._finish(acct, status, error)
 
-    def fail(self, acct: Accounting, exc: BaseException) -> None:
+    def fail(self, acct: Accounting, exc: BaseException, *, status: str = "error") -> None:
         """Book a request that failed before reaching the gateway (e.g. a bad body)."""
-        self._finish(acct, "error", exc)
+        self._finish(acct, status, exc)
 
     async def embed(self, acct: Accounting, request: EmbeddingRequest) -> Json:
         try:

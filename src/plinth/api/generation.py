@@ -6,7 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
@@ -20,7 +20,7 @@ from plinth.api.http import (
     read_body,
     sse_frames,
 )
-from plinth.errors import PlinthError
+from plinth.errors import InvalidRequest, PlinthError
 from plinth.gateway import Accounting
 from plinth.protocol.chat import ChatCompletionRequest
 from plinth.protocol.completions import CompletionRequest
@@ -46,7 +46,7 @@ async def admit(
     try:
         principal = await svc.auth.authenticate(request)
     except PlinthError as exc:
-        svc.metrics.requests.labels(endpoint, "", "unauthenticated").inc()
+        svc.metrics.requests.labels(endpoint, "unknown", "unauthenticated").inc()
         return error_response(exc, request_id)
     acct = svc.gateway.open(request_id, endpoint, "", principal)
     try:
@@ -56,6 +56,14 @@ async def admit(
     except PlinthError as exc:
         svc.gateway.fail(acct, exc)
         return error_response(exc, request_id)
+    except ClientDisconnect:
+        # Gone while sending its body: book it; the response reaches nobody.
+        svc.gateway.fail(
+            acct,
+            InvalidRequest("client disconnected before its body arrived"),
+            status="client_disconnected",
+        )
+        return Response(status_code=400)
 
 
 async def _prepend(first: Any, rest: AsyncIterator[Any]) -> AsyncIterator[Any]:
