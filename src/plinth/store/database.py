@@ -27,6 +27,9 @@ def _tune_sqlite(dbapi_conn: Any, _record: Any) -> None:
 
 def open_database(url: str) -> Engine:
     """Create the engine for ``url`` (creating a SQLite file's folder) and migrate it."""
+    if url.startswith(("postgresql://", "postgres://")):
+        # Plinth ships the psycopg 3 driver (extra "postgres"), not SQLAlchemy's default psycopg2.
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False})
