@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from plinth.api import admin, generation, health, models
-from plinth.api.http import error_response
+from plinth.api.http import error_response, new_request_id
 from plinth.auth import Authenticator
 from plinth.bootstrap import bootstrap_admin_key, build_engines
 from plinth.engines.base import Engine
@@ -52,7 +52,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         mapped = MethodNotAllowed(f"Method {request.method} is not allowed on {request.url.path}")
     else:
         mapped = InvalidRequest(str(exc.detail))
-    return error_response(mapped)
+    # Every /v1 error names a request id, as OpenAI's do.
+    request_id = new_request_id() if request.url.path.startswith("/v1/") else None
+    return error_response(mapped, request_id)
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:

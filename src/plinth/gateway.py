@@ -176,16 +176,19 @@ class Gateway:
                 acct.take_timings(chunk.pop("timings", None))
                 chunk["id"] = id_prefix + acct.request_id
                 chunk["model"] = request.model
-                if chunk.get("usage"):
-                    acct.take_usage(chunk["usage"])
-                    if not request.include_usage:
-                        continue
-                    chunk["usage"] = _usage(acct, chunk["usage"])
-                for choice in chunk.get("choices") or ():
-                    acct.finish_reason = choice.get("finish_reason") or acct.finish_reason
-                if _has_output(chunk):
-                    acct.first_token()
-                yield chunk
+                usage = chunk.pop("usage", None)
+                if usage:
+                    acct.take_usage(usage)
+                if chunk.get("choices"):
+                    for choice in chunk["choices"]:
+                        acct.finish_reason = choice.get("finish_reason") or acct.finish_reason
+                    if _has_output(chunk):
+                        acct.first_token()
+                    yield chunk
+                if usage and request.include_usage:
+                    # Its own last chunk with no choices, as OpenAI sends it, even
+                    # where an engine put the finish reason and usage in one.
+                    yield {**chunk, "choices": [], "usage": _usage(acct, usage)}
             status = "ok"
         except Exception as exc:
             status, error = "error", exc

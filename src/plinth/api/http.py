@@ -60,6 +60,15 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
+_BRANCH_PREFIXES = ("function-", "union[", "list[", "dict[", "tagged-union[", "literal[")
+_BRANCH_NAMES = {"str", "int", "float", "bool", "none"}
+
+
+def _is_branch_label(part: str) -> bool:
+    """Pydantic's union-branch labels in an error location are noise to a client."""
+    return part in _BRANCH_NAMES or part.startswith(_BRANCH_PREFIXES)
+
+
 def _param_path(loc: tuple[Any, ...]) -> str:
     path = ""
     for part in loc:
@@ -67,8 +76,8 @@ def _param_path(loc: tuple[Any, ...]) -> str:
             path += f"[{part}]"
         elif not path:
             path = str(part)
-        elif not str(part).startswith(("function-", "union[", "list[", "str", "dict[", "int")):
-            path += f".{part}"  # pydantic's union-branch labels are noise to a client
+        elif not _is_branch_label(str(part)):
+            path += f".{part}"
     return path
 
 

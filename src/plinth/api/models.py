@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from plinth.api.http import error_response, json_response
+from plinth.api.http import error_response, json_response, new_request_id
 from plinth.engines.base import Engine
 from plinth.errors import PlinthError
 from plinth.services import services
@@ -21,7 +21,7 @@ async def list_models(request: Request) -> Response:
     try:
         await svc.auth.authenticate(request)
     except PlinthError as exc:
-        return error_response(exc)
+        return error_response(exc, new_request_id())
     created = request.app.state.started_at
     data = [_model_json(engine, created) for engine in svc.engines.all()]
     return json_response({"object": "list", "data": data})
@@ -33,7 +33,7 @@ async def get_model(request: Request) -> Response:
         await svc.auth.authenticate(request)
         engine = svc.engines.get(request.path_params["model"])
     except PlinthError as exc:
-        return error_response(exc)
+        return error_response(exc, new_request_id())
     return json_response(_model_json(engine, request.app.state.started_at))
 
 

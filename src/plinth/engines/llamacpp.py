@@ -33,6 +33,11 @@ log = logging.getLogger(__name__)
 _STREAM_END = object()
 
 
+def _prompt_param(method: str) -> str:
+    """The request field a context overflow is blamed on."""
+    return "prompt" if method == "handle_completions" else "messages"
+
+
 class TextTokenizer(Protocol):
     """A model's own tokenizer, used where llama.cpp's built-in one differs."""
 
@@ -124,7 +129,7 @@ class LlamaCppEngine(Engine):
             result: Json = await self._run(getattr(self._server, method), body)
         except RuntimeError as exc:
             raise EngineError(f"Model '{self.model_id}' failed: {exc}") from exc
-        raise_for_engine_error(result, self.model_id)
+        raise_for_engine_error(result, self.model_id, prompt_param=_prompt_param(method))
         return result
 
     def _stream(self, method: str, body: Json) -> AsyncIterator[Json]:
@@ -164,7 +169,9 @@ class LlamaCppEngine(Engine):
                         raise EngineError(f"Model '{self.model_id}' failed: {item}") from item
                     if isinstance(item, BaseException):
                         raise item
-                    raise_for_engine_error(item, self.model_id)
+                    raise_for_engine_error(
+                        item, self.model_id, prompt_param=_prompt_param(method)
+                    )
                     yield item
             finally:
                 cancelled.set()

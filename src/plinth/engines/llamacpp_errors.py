@@ -7,7 +7,7 @@ from typing import Any
 from plinth.errors import ContextLengthExceeded, EngineError, InvalidRequest, UnsupportedParameter
 
 
-def raise_for_engine_error(result: Any, model_id: str) -> None:
+def raise_for_engine_error(result: Any, model_id: str, *, prompt_param: str = "messages") -> None:
     """Raise if ``result`` is one of llama.cpp's error shapes; return otherwise."""
     if not isinstance(result, dict):
         raise EngineError(f"Model '{model_id}' returned an unreadable response")
@@ -24,7 +24,7 @@ def raise_for_engine_error(result: Any, model_id: str) -> None:
         raise ContextLengthExceeded(
             f"This request needs {error.get('n_prompt_tokens')} tokens but model "
             f"'{model_id}' has {error.get('n_ctx')} per request; shorten the input",
-            param="messages",
+            param=prompt_param,
         )
     if "too large to process" in message:
         # An embedding input longer than the model reads: a client error, not a crash.

@@ -67,6 +67,19 @@ class ChatCompletionRequest(SamplingParams):
     metadata: dict[str, str] | None = None
     store: bool | None = None
 
+    @model_validator(mode="after")
+    def _contents_present(self) -> ChatCompletionRequest:
+        from plinth.errors import InvalidRequest
+
+        for index, message in enumerate(self.messages):
+            # Only an assistant turn that calls tools may go without content.
+            if message.content is None and message.role != "assistant":
+                raise InvalidRequest(
+                    f"A '{message.role}' message needs content",
+                    param=f"messages[{index}].content",
+                )
+        return self
+
     @property
     def token_limit(self) -> int | None:
         return self.max_completion_tokens or self.max_tokens

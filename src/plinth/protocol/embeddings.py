@@ -27,8 +27,8 @@ class EmbeddingRequest(WireModel):
             raise InvalidRequest("input must not be empty", param="input")
         if len(items) > MAX_INPUTS:
             raise InvalidRequest(f"At most {MAX_INPUTS} inputs per request", param="input")
-        if any(isinstance(i, str) and not i for i in items):
-            raise InvalidRequest("input strings must not be empty", param="input")
+        if any(isinstance(i, str | list) and not i for i in items):
+            raise InvalidRequest("input strings and token lists must not be empty", param="input")
         return self
 
     def input_list(self) -> list[str] | list[list[int]]:

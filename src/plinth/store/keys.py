@@ -24,8 +24,13 @@ def hash_key(plaintext: str) -> str:
 
 
 def display_form(plaintext: str) -> str:
-    """What listings show: enough to recognise a key, too little to use it."""
-    return f"{plaintext[:14]}…{plaintext[-4:]}"
+    """What listings and errors show: enough to recognise a key, too little to use it.
+
+    Never more than half of the text, so a short wrong key is not echoed whole.
+    """
+    shown = min(14, len(plaintext) // 3)
+    tail = min(4, len(plaintext) // 4)
+    return f"{plaintext[:shown]}…{plaintext[-tail:] if tail else ''}"
 
 
 @dataclass(frozen=True)
