@@ -137,8 +137,11 @@ def spend(admin: TestClient, key: str) -> list[dict[str, Any]]:
     for content in ("hi", "hello"):
         response = admin.post(
             "/v1/chat/completions",
-            json={"model": CHAT_MODEL, "messages": [{"role": "user", "content": content}],
-                  "max_tokens": 3},
+            json={
+                "model": CHAT_MODEL,
+                "messages": [{"role": "user", "content": content}],
+                "max_tokens": 3,
+            },
             headers=bearer(key),
         )
         assert response.status_code == 200, response.text
@@ -211,9 +214,12 @@ def test_usage_csv_matches_json(admin: TestClient, by: str) -> None:
 
 def test_usage_since_the_future_is_empty(admin: TestClient) -> None:
     assert admin.get("/admin/usage", params={"since": "2999-01-01"}).json()["data"] == []
-    assert admin.get("/admin/usage/requests", params={"since": "2999-01-01T00:00:00+00:00"}).json()[
-        "data"
-    ] == []
+    assert (
+        admin.get("/admin/usage/requests", params={"since": "2999-01-01T00:00:00+00:00"}).json()[
+            "data"
+        ]
+        == []
+    )
 
 
 @pytest.mark.parametrize(

@@ -30,7 +30,7 @@ def post(client: TestClient, body: dict[str, Any]) -> Any:
 
 
 def assert_usage(usage: dict[str, Any], *, limit: int) -> None:
-    assert USAGE_KEYS <= set(usage)
+    assert set(usage) >= USAGE_KEYS
     assert all(type(usage[k]) is int for k in USAGE_KEYS)
     assert usage["prompt_tokens"] > 0
     assert 1 <= usage["completion_tokens"] <= limit
@@ -51,9 +51,7 @@ def sse(response: Any) -> list[dict[str, Any]]:
 
 
 def streamed_text(chunks: list[dict[str, Any]]) -> str:
-    return "".join(
-        c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"]
-    )
+    return "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
 
 
 def test_non_streaming_shape(client: TestClient) -> None:
@@ -162,7 +160,10 @@ def test_json_schema_output_parses(client: TestClient) -> None:
     body = chat(
         "Are you ok? Answer in JSON.",
         max_tokens=32,
-        response_format={"type": "json_schema", "json_schema": {"name": "status", "schema": schema}},
+        response_format={
+            "type": "json_schema",
+            "json_schema": {"name": "status", "schema": schema},
+        },
     )
     choice = post(client, body).json()["choices"][0]
     assert choice["finish_reason"] == "stop"

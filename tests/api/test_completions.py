@@ -82,9 +82,7 @@ def test_streaming(client: TestClient) -> None:
 
 def test_streaming_reports_how_it_finished(client: TestClient) -> None:
     """The client must learn the finish reason even without asking for usage."""
-    chunks = sse(
-        client.post("/v1/completions", json=completion("Once upon a time", stream=True))
-    )
+    chunks = sse(client.post("/v1/completions", json=completion("Once upon a time", stream=True)))
     finishes = [c["choices"][0]["finish_reason"] for c in chunks if c["choices"]]
     assert finishes[-1] == "length"
     assert all(f is None for f in finishes[:-1])
@@ -130,9 +128,7 @@ def test_best_of_one_is_accepted(client: TestClient) -> None:
         ({"stream_options": {"include_usage": True}}, "stream_options"),
     ],
 )
-def test_unsupported_options_are_400(
-    client: TestClient, extra: dict[str, Any], param: str
-) -> None:
+def test_unsupported_options_are_400(client: TestClient, extra: dict[str, Any], param: str) -> None:
     response = client.post("/v1/completions", json=completion() | extra)
     assert response.status_code == 400, response.text
     error = response.json()["error"]

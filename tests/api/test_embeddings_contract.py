@@ -128,9 +128,7 @@ def test_dimensions_equal_to_the_model_is_accepted(client: TestClient) -> None:
 def test_bad_requests_are_400(
     client: TestClient, body: dict[str, Any], param: str, code: str | None
 ) -> None:
-    assert_refused(
-        client.post("/v1/embeddings", json={"model": EMBED_MODEL, **body}), param, code
-    )
+    assert_refused(client.post("/v1/embeddings", json={"model": EMBED_MODEL, **body}), param, code)
 
 
 def test_chat_model_cannot_embed(client: TestClient) -> None:

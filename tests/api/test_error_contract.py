@@ -55,7 +55,9 @@ def chat(content: Any = "hi", **extra: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/completions", "/v1/embeddings"])
 def test_invalid_json_is_400_on_every_endpoint(client: TestClient, path: str) -> None:
-    response = client.post(path, content=b'{"model": ', headers={"content-type": "application/json"})
+    response = client.post(
+        path, content=b'{"model": ', headers={"content-type": "application/json"}
+    )
     error = assert_error(response, 400, "invalid_request_error")
     assert error["message"].startswith("The request body is not valid JSON")
     assert REQUEST_ID.match(response.headers["x-request-id"])
@@ -72,7 +74,9 @@ def test_invalid_json_is_400_on_every_endpoint(client: TestClient, path: str) ->
         (b'{"model": "\xff"}', "not valid JSON"),
     ],
 )
-def test_bodies_that_are_not_json_objects(client: TestClient, raw: bytes, message_part: str) -> None:
+def test_bodies_that_are_not_json_objects(
+    client: TestClient, raw: bytes, message_part: str
+) -> None:
     response = client.post(
         "/v1/chat/completions", content=raw, headers={"content-type": "application/json"}
     )
@@ -97,7 +101,10 @@ def test_bodies_that_are_not_json_objects(client: TestClient, raw: bytes, messag
         (chat(5), "messages[0].content"),
         ({"model": CHAT_MODEL, "messages": []}, "messages"),
         ({"model": CHAT_MODEL, "messages": "hi"}, "messages"),
-        ({"model": CHAT_MODEL, "messages": [{"role": "wizard", "content": "x"}]}, "messages[0].role"),
+        (
+            {"model": CHAT_MODEL, "messages": [{"role": "wizard", "content": "x"}]},
+            "messages[0].role",
+        ),
         (
             {
                 "model": CHAT_MODEL,
@@ -514,7 +521,9 @@ def sse_frames(response: Any) -> list[str]:
 def test_stream_failing_after_output_ends_with_exactly_one_error_frame(
     failing_app: Callable[[Engine], TestClient],
 ) -> None:
-    engine = FailingEngine(EngineError("Model 'failing' failed: decode error"), chunks=[chunk("Hi")])
+    engine = FailingEngine(
+        EngineError("Model 'failing' failed: decode error"), chunks=[chunk("Hi")]
+    )
     with failing_app(engine) as c:
         response = c.post("/v1/chat/completions", json=failing_chat(stream=True))
     request_id = response.headers["x-request-id"]

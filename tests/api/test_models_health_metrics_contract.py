@@ -109,11 +109,13 @@ def test_metrics_move_by_one_chat_request(client: TestClient, app_client: TestCl
     assert delta("plinth_request_duration_seconds_bucket", **ok, le="+Inf") == 1
     ttft = {"endpoint": "chat.completions", "model": CHAT_MODEL}
     assert delta("plinth_time_to_first_token_seconds_count", **ttft) == 1
-    assert delta("plinth_tokens_total", model=CHAT_MODEL, direction="completion") == (
-        usage["completion_tokens"]
+    assert (
+        delta("plinth_tokens_total", model=CHAT_MODEL, direction="completion")
+        == (usage["completion_tokens"])
     )
-    assert delta("plinth_tokens_total", model=CHAT_MODEL, direction="prompt") == (
-        usage["prompt_tokens"]
+    assert (
+        delta("plinth_tokens_total", model=CHAT_MODEL, direction="prompt")
+        == (usage["prompt_tokens"])
     )
     assert value(after, "plinth_requests_in_flight", **ttft) == 0
     assert ("plinth_requests_in_flight", frozenset(ttft.items())) in after
@@ -125,9 +127,10 @@ def test_metrics_count_a_stream(client: TestClient, app_client: TestClient) -> N
     assert response.status_code == 200 and response.text.endswith("data: [DONE]\n\n")
     after = samples(app_client)
     ok = {"endpoint": "chat.completions", "model": CHAT_MODEL, "status": "ok"}
-    assert value(after, "plinth_requests_total", **ok) - value(
-        before, "plinth_requests_total", **ok
-    ) == 1
+    assert (
+        value(after, "plinth_requests_total", **ok) - value(before, "plinth_requests_total", **ok)
+        == 1
+    )
     in_flight = {"endpoint": "chat.completions", "model": CHAT_MODEL}
     assert value(after, "plinth_requests_in_flight", **in_flight) == 0
 
@@ -138,13 +141,16 @@ def test_metrics_count_embeddings(client: TestClient, app_client: TestClient) ->
     assert response.status_code == 200
     after = samples(app_client)
     ok = {"endpoint": "embeddings", "model": EMBED_MODEL, "status": "ok"}
-    assert value(after, "plinth_requests_total", **ok) - value(
-        before, "plinth_requests_total", **ok
-    ) == 1
+    assert (
+        value(after, "plinth_requests_total", **ok) - value(before, "plinth_requests_total", **ok)
+        == 1
+    )
     prompt = {"model": EMBED_MODEL, "direction": "prompt"}
-    assert value(after, "plinth_tokens_total", **prompt) - value(
-        before, "plinth_tokens_total", **prompt
-    ) == response.json()["usage"]["prompt_tokens"]
+    assert (
+        value(after, "plinth_tokens_total", **prompt)
+        - value(before, "plinth_tokens_total", **prompt)
+        == response.json()["usage"]["prompt_tokens"]
+    )
 
 
 def test_unknown_model_names_never_become_labels(
@@ -155,9 +161,11 @@ def test_unknown_model_names_never_become_labels(
     assert chat(client, raw_name).status_code == 404
     after = samples(app_client)
     labels = {"endpoint": "chat.completions", "model": "unknown", "status": "error"}
-    assert value(after, "plinth_requests_total", **labels) - value(
-        before, "plinth_requests_total", **labels
-    ) == 1
+    assert (
+        value(after, "plinth_requests_total", **labels)
+        - value(before, "plinth_requests_total", **labels)
+        == 1
+    )
     assert raw_name not in app_client.get("/metrics").text
 
 
@@ -167,9 +175,11 @@ def test_unauthenticated_requests_are_counted_as_such(app_client: TestClient) ->
     assert app_client.post("/v1/chat/completions", json=body).status_code == 401
     after = samples(app_client)
     labels = {"endpoint": "chat.completions", "model": "unknown", "status": "unauthenticated"}
-    assert value(after, "plinth_requests_total", **labels) - value(
-        before, "plinth_requests_total", **labels
-    ) == 1
+    assert (
+        value(after, "plinth_requests_total", **labels)
+        - value(before, "plinth_requests_total", **labels)
+        == 1
+    )
     # Without a key, the body is never read: the named model gets nothing.
     ok = {"endpoint": "chat.completions", "model": CHAT_MODEL, "status": "ok"}
     assert value(after, "plinth_requests_total", **ok) == value(
@@ -178,9 +188,9 @@ def test_unauthenticated_requests_are_counted_as_such(app_client: TestClient) ->
 
 
 def test_metrics_need_no_key_and_name_every_family(app_client: TestClient) -> None:
-    names = {family.name for family in text_string_to_metric_families(
-        app_client.get("/metrics").text
-    )}
+    names = {
+        family.name for family in text_string_to_metric_families(app_client.get("/metrics").text)
+    }
     assert {
         "plinth_requests",
         "plinth_request_duration_seconds",
