@@ -7,6 +7,7 @@ undoes all of that on shutdown, flushing the ledger last.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -27,9 +28,12 @@ from plinth.errors import InvalidRequest, NotFound, PlinthError
 from plinth.gateway import Gateway
 from plinth.metering.recorder import UsageRecorder
 from plinth.metrics import Metrics
+from plinth.routing.router import Router
+from plinth.routing.sync import DeploymentSync
 from plinth.services import Services
 from plinth.settings import Settings
 from plinth.store.database import open_database
+from plinth.store.deployments import DeploymentStore
 from plinth.store.keys import KeyStore
 from plinth.store.models import ModelStore
 from plinth.store.usage import UsageStore
@@ -74,9 +78,15 @@ def create_app(settings: Settings, *, engines: list[Engine] | None = None) -> St
             engines if engines is not None else build_engines(settings, ModelStore(db))
         )
         await pool.start()
+        router = Router(settings.routing, pool)
+        sync = DeploymentSync(router, settings.deployments, DeploymentStore(db))
+        await sync.refresh(force=True)
         metrics, usage = Metrics(), UsageStore(db)
         recorder = UsageRecorder(usage)
         await recorder.start()
+        background = [asyncio.create_task(sync.run(settings.routing.refresh_interval_s))]
+        if settings.routing.health_interval_s > 0:
+            background.append(asyncio.create_task(router.run_health_checks()))
         app.state.services = Services(
             settings=settings,
             keys=keys,
@@ -84,13 +94,19 @@ def create_app(settings: Settings, *, engines: list[Engine] | None = None) -> St
             recorder=recorder,
             metrics=metrics,
             engines=pool,
+            router=router,
+            deployments=sync,
             auth=Authenticator(keys),
-            gateway=Gateway(pool, recorder, metrics),
+            gateway=Gateway(router, recorder, metrics, settings.routing),
         )
         app.state.started_at = int(time.time())
         try:
             yield
         finally:
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+            await router.close()
             await pool.close()
             await recorder.close()
             db.dispose()

@@ -11,8 +11,19 @@
     ├── NotFound                     404 invalid_request_error / not_found
     │   └── ModelNotFound            404 invalid_request_error / model_not_found
     ├── PayloadTooLarge              413 invalid_request_error / payload_too_large
+    ├── RateLimited                  429 rate_limit_error / rate_limit_exceeded
     └── EngineError                  500 server_error / engine_error
-        └── EngineUnavailable        503 server_error / engine_unavailable
+        ├── EngineUnavailable        503 server_error / engine_unavailable
+        │   └── NoDeploymentAvailable 503 server_error / no_deployment_available
+        └── UpstreamError            502 server_error / upstream_error
+            ├── UpstreamUnreachable  502 server_error / upstream_unreachable
+            ├── UpstreamBadResponse  502 server_error / upstream_bad_response
+            ├── UpstreamTimeout      504 server_error / upstream_timeout
+            └── UpstreamRateLimited  429 rate_limit_error / upstream_rate_limited
+
+``UpstreamError`` and its subclasses are *retryable*: the router may try the
+request again, on the same or another deployment, as long as no output has
+reached the client yet.
 
 Every error a client sees, as a JSON body or as an SSE error frame, is built
 by :func:`error_body` from one of these; anything else becomes a 500 whose
@@ -86,6 +97,57 @@ class EngineError(PlinthError):
 class EngineUnavailable(EngineError):
     status_code = 503
     default_code = "engine_unavailable"
+
+
+class RateLimited(PlinthError):
+    status_code = 429
+    error_type = "rate_limit_error"
+    default_code = "rate_limit_exceeded"
+
+
+class NoDeploymentAvailable(EngineUnavailable):
+    default_code = "no_deployment_available"
+
+
+class UpstreamError(EngineError):
+    """An upstream failed in a way another attempt may not (5xx, bad credentials…)."""
+
+    status_code = 502
+    default_code = "upstream_error"
+    #: Whether the same deployment may be tried again (False: only others).
+    same_deployment_ok: bool = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        retry_after_s: float | None = None,
+        same_deployment_ok: bool = True,
+    ):
+        super().__init__(message, param=param, code=code)
+        self.retry_after_s = retry_after_s
+        self.same_deployment_ok = same_deployment_ok
+
+
+class UpstreamUnreachable(UpstreamError):
+    default_code = "upstream_unreachable"
+
+
+class UpstreamBadResponse(UpstreamError):
+    default_code = "upstream_bad_response"
+
+
+class UpstreamTimeout(UpstreamError):
+    status_code = 504
+    default_code = "upstream_timeout"
+
+
+class UpstreamRateLimited(UpstreamError):
+    status_code = 429
+    error_type = "rate_limit_error"
+    default_code = "upstream_rate_limited"
 
 
 def error_body(exc: BaseException, request_id: str | None = None) -> tuple[int, dict[str, Any]]:

@@ -1,32 +1,61 @@
-"""The request pipeline: resolve the model, call its engine, account for usage.
+"""The request pipeline: pick deployments, call them with retries, account for usage.
 
-Every request, whatever way it ends, produces exactly one ledger row and one
-set of metric observations, written by :class:`Accounting` when it closes.
+Every request, whatever way it ends, produces exactly one ledger row (plus one
+row per failed attempt) and one set of metric observations, written by
+:class:`Accounting` when it closes.
+
+Retries: an attempt that fails with an :class:`UpstreamError` (unreachable,
+timeout, 429, 5xx, bad response) is retried on the next deployment in the
+router's order — or the same one after a backoff — up to
+``routing.max_attempts``, but only while nothing has been sent to the client.
+Once a stream's first output chunk is on its way, a failure ends the stream
+with an error frame; it is never retried, so no output is duplicated and
+nothing is billed twice.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from plinth.auth import Principal
 from plinth.engines.base import Json
-from plinth.engines.pool import EnginePool
-from plinth.errors import UnsupportedParameter, error_body
+from plinth.errors import PlinthError, UnsupportedParameter, UpstreamError, error_body
+from plinth.metering.estimate import (
+    Estimate,
+    chunk_text,
+    estimate_tokens,
+    request_text,
+    response_text,
+)
 from plinth.metering.recorder import UsageRecorder
 from plinth.metrics import Metrics
 from plinth.protocol.chat import ChatCompletionRequest
 from plinth.protocol.completions import CompletionRequest
 from plinth.protocol.embeddings import EmbeddingRequest
-from plinth.store.usage import UsageRecord
+from plinth.routing.deployment import Locality
+from plinth.routing.router import Router
+from plinth.routing.state import DeploymentState
+from plinth.settings import RoutingSettings
+from plinth.store.usage import AttemptRecord, UsageRecord
 
 GenerationRequest = ChatCompletionRequest | CompletionRequest
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Constraints:
+    """Limits a policy puts on where a request may go."""
+
+    localities: frozenset[Locality] | None = None
+    reason: str = ""
 
 
 @dataclass
@@ -41,8 +70,11 @@ class Accounting:
     started: float = field(default_factory=time.perf_counter)
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    usage_source: str | None = None  # "engine", "upstream" or "estimate"
     finish_reason: str | None = None
     ttft_s: float | None = None
+    deployment: str | None = None
+    failed_attempts: list[AttemptRecord] = field(default_factory=list)
     closed: bool = False
 
     def first_token(self, decode_s: float = 0.0) -> None:
@@ -50,16 +82,25 @@ class Accounting:
         if self.ttft_s is None:
             self.ttft_s = max(0.0, time.perf_counter() - self.started - decode_s)
 
-    def take_usage(self, usage: Json | None) -> None:
+    def take_usage(self, usage: Json | None, source: str) -> None:
         if usage:
             self.prompt_tokens = int(usage.get("prompt_tokens") or 0)
             self.completion_tokens = int(usage.get("completion_tokens") or 0)
+            self.usage_source = source
 
     def take_timings(self, timings: Json | None) -> None:
         """llama.cpp's per-chunk counters: the usage of a stream cut short."""
         if timings:
             self.prompt_tokens = int(timings.get("prompt_n", 0)) + int(timings.get("cache_n", 0))
             self.completion_tokens = int(timings.get("predicted_n", 0))
+            self.usage_source = "engine"
+
+    def estimate(self, prompt_text: str, output_text: str) -> None:
+        """No reported usage: count locally, and say so in the ledger."""
+        if self.usage_source is None:
+            self.prompt_tokens = estimate_tokens(prompt_text)
+            self.completion_tokens = estimate_tokens(output_text)
+            self.usage_source = "estimate"
 
     def close(
         self,
@@ -94,6 +135,10 @@ class Accounting:
                 finish_reason=self.finish_reason,
                 error_code=error_code,
                 stream=self.stream,
+                deployment=self.deployment,
+                usage_source=self.usage_source,
+                attempts=len(self.failed_attempts) + (1 if self.deployment else 0),
+                failed_attempts=self.failed_attempts,
             )
         )
         metrics.requests.labels(self.endpoint, model_label, status).inc()
@@ -112,11 +157,18 @@ def _has_output(chunk: Json) -> bool:
     return False
 
 
+def _source(state: DeploymentState) -> str:
+    return "engine" if state.deployment.engine == "llamacpp" else "upstream"
+
+
 class Gateway:
-    def __init__(self, engines: EnginePool, recorder: UsageRecorder, metrics: Metrics):
-        self.engines = engines
+    def __init__(
+        self, router: Router, recorder: UsageRecorder, metrics: Metrics, routing: RoutingSettings
+    ):
+        self.router = router
         self.recorder = recorder
         self.metrics = metrics
+        self.routing = routing
 
     def open(
         self, request_id: str, endpoint: str, model: str, principal: Principal | None
@@ -126,22 +178,133 @@ class Gateway:
     def _label(self, model: str) -> str:
         # Metric labels only name served models: arbitrary client strings would
         # grow the series without bound.
-        return model if self.engines.has(model) else "unknown"
+        return model if self.router.has(model) else "unknown"
 
     def _finish(self, acct: Accounting, status: str, exc: BaseException | None = None) -> None:
         acct.close(self.recorder, self.metrics, status, exc, model_label=self._label(acct.model))
 
-    async def generate(self, acct: Accounting, request: GenerationRequest) -> Json:
+    def fail(self, acct: Accounting, exc: BaseException, *, status: str = "error") -> None:
+        """Book a request that failed before reaching the gateway (e.g. a bad body)."""
+        self._finish(acct, status, exc)
+
+    # --- attempts -----------------------------------------------------------------------
+
+    async def _attempts(
+        self,
+        acct: Accounting,
+        plan: list[DeploymentState],
+        call: Callable[[DeploymentState], Awaitable[T]],
+    ) -> tuple[T, DeploymentState]:
+        """Call deployments in plan order until one succeeds or attempts run out.
+
+        On success the deployment's ``outstanding`` count is still held: the
+        caller releases it when the response (or stream) is done.
+        """
+        routing = self.routing
+        excluded: set[str] = set()
+        tried: dict[str, UpstreamError] = {}
+        last: UpstreamError | None = None
+        number = 0
+        while number < routing.max_attempts:
+            candidates = [s for s in plan if s.id not in excluded]
+            if not candidates:
+                break
+            fresh = [s for s in candidates if s.id not in tried]
+            state = fresh[0] if fresh else candidates[number % len(candidates)]
+            if state.id in tried:  # a repeat: back off first
+                wait = self._backoff(number, tried[state.id])
+                if wait is None:
+                    excluded.add(state.id)
+                    continue
+                await asyncio.sleep(wait)
+            number += 1
+            state.outstanding += 1
+            state.breaker.begin()
+            started = time.perf_counter()
+            try:
+                result = await call(state)
+            except UpstreamError as exc:
+                state.outstanding -= 1
+                state.failures += 1
+                state.breaker.failure(hold_s=exc.retry_after_s)
+                self._record_attempt(acct, state, exc, started)
+                tried[state.id], last = exc, exc
+                if not exc.same_deployment_ok:
+                    excluded.add(state.id)
+                continue
+            except BaseException:
+                state.outstanding -= 1
+                state.breaker.release()
+                raise
+            state.breaker.success()
+            state.requests += 1
+            acct.deployment = state.id
+            return result, state
+        assert last is not None  # the plan is never empty
+        if len(acct.failed_attempts) > 1:
+            last.message += f" (gave up after {len(acct.failed_attempts)} attempts)"
+        raise last
+
+    def _backoff(self, number: int, error: UpstreamError) -> float | None:
+        """Seconds to wait before trying a deployment again; None: don't."""
+        routing = self.routing
+        if error.retry_after_s is not None:
+            return error.retry_after_s if error.retry_after_s <= routing.backoff_max_s else None
+        backoff: float = routing.backoff_initial_s * 2.0 ** max(0, number - 1)
+        return min(routing.backoff_max_s, backoff)
+
+    def _record_attempt(
+        self, acct: Accounting, state: DeploymentState, exc: PlinthError, started: float
+    ) -> None:
+        http_status, body = error_body(exc)
+        acct.failed_attempts.append(
+            AttemptRecord(
+                request_id=acct.request_id,
+                attempt=len(acct.failed_attempts) + 1,
+                created_at=datetime.now(UTC),
+                deployment=state.id,
+                error_code=body["error"]["code"],
+                http_status=http_status,
+                message=exc.message[:500],
+                latency_ms=round((time.perf_counter() - started) * 1000, 3),
+            )
+        )
+        self.metrics.upstream_failures.labels(state.id, body["error"]["code"] or "error").inc()
+
+    def _plan(
+        self, model: str, body: Json, constraints: Constraints | None
+    ) -> list[DeploymentState]:
+        return self.router.plan(
+            model,
+            Estimate(body),
+            localities=constraints.localities if constraints else None,
+            why_restricted=constraints.reason if constraints else "",
+        )
+
+    # --- endpoints ----------------------------------------------------------------------
+
+    async def generate(
+        self, acct: Accounting, request: GenerationRequest, constraints: Constraints | None = None
+    ) -> Json:
         """A non-streaming chat or text completion."""
         in_flight = self.metrics.in_flight.labels(acct.endpoint, self._label(acct.model))
         in_flight.inc()
+        state: DeploymentState | None = None
         try:
-            engine = self.engines.get(request.model)
             body = request.engine_body()
             is_chat = isinstance(request, ChatCompletionRequest)
-            result = await (engine.chat(body) if is_chat else engine.complete(body))
+
+            async def call(s: DeploymentState) -> Json:
+                return await (s.engine.chat(body) if is_chat else s.engine.complete(body))
+
+            result, state = await self._attempts(
+                acct, self._plan(request.model, body, constraints), call
+            )
             acct.first_token(decode_s=_decode_seconds(result.pop("timings", None)))
-            acct.take_usage(result.get("usage"))
+            if acct.ttft_s is not None:
+                state.observe_ttft(acct.ttft_s)
+            acct.take_usage(result.get("usage"), _source(state))
+            acct.estimate(request_text(body), response_text(result))
             choices = result.get("choices") or [{}]
             acct.finish_reason = choices[0].get("finish_reason")
             result["id"] = ("chatcmpl-" if is_chat else "cmpl-") + acct.request_id
@@ -154,11 +317,39 @@ class Gateway:
             raise
         finally:
             in_flight.dec()
+            if state is not None:
+                state.outstanding -= 1
         self._finish(acct, "ok")
         return result
 
+    async def _open_stream(
+        self, acct: Accounting, body: Json, is_chat: bool, plan: list[DeploymentState]
+    ) -> tuple[tuple[list[Json], AsyncIterator[Json]], DeploymentState]:
+        """Start a stream on the first deployment that produces output.
+
+        Chunks before the first output (a role-only delta) are held back, so a
+        deployment that fails before saying anything can still be replaced.
+        """
+
+        async def call(s: DeploymentState) -> tuple[list[Json], AsyncIterator[Json]]:
+            chunks = s.engine.chat_stream(body) if is_chat else s.engine.complete_stream(body)
+            held: list[Json] = []
+            try:
+                async for chunk in chunks:
+                    held.append(chunk)
+                    if _has_output(chunk) or chunk.get("usage"):
+                        break
+                    if any(c.get("finish_reason") for c in chunk.get("choices") or ()):
+                        break
+            except BaseException:
+                await chunks.aclose()  # type: ignore[attr-defined]
+                raise
+            return held, chunks
+
+        return await self._attempts(acct, plan, call)
+
     async def generate_stream(
-        self, acct: Accounting, request: GenerationRequest
+        self, acct: Accounting, request: GenerationRequest, constraints: Constraints | None = None
     ) -> AsyncIterator[Json]:
         """Chunks for the client; the usage chunk only if it asked for it."""
         acct.stream = True
@@ -167,23 +358,37 @@ class Gateway:
         in_flight = self.metrics.in_flight.labels(acct.endpoint, self._label(acct.model))
         in_flight.inc()
         chunks: AsyncIterator[Json] | None = None
+        state: DeploymentState | None = None
         status, error = "client_disconnected", None
+        body: Json = {}
+        output: list[str] = []
         try:
-            engine = self.engines.get(request.model)
             body = request.engine_body()
-            chunks = engine.chat_stream(body) if is_chat else engine.complete_stream(body)
-            async for chunk in chunks:
+            plan = self._plan(request.model, body, constraints)
+            (held, chunks), state = await self._open_stream(acct, body, is_chat, plan)
+            source = _source(state)
+
+            async def all_chunks() -> AsyncIterator[Json]:
+                for chunk in held:
+                    yield chunk
+                async for chunk in chunks:
+                    yield chunk
+
+            async for chunk in all_chunks():
                 acct.take_timings(chunk.pop("timings", None))
                 chunk["id"] = id_prefix + acct.request_id
                 chunk["model"] = request.model
                 usage = chunk.pop("usage", None)
                 if usage:
-                    acct.take_usage(usage)
+                    acct.take_usage(usage, source)
                 if chunk.get("choices"):
                     for choice in chunk["choices"]:
                         acct.finish_reason = choice.get("finish_reason") or acct.finish_reason
                     if _has_output(chunk):
-                        acct.first_token()
+                        if acct.ttft_s is None:
+                            acct.first_token()
+                            state.observe_ttft(acct.ttft_s or 0.0)
+                        output.append(chunk_text(chunk))
                     yield chunk
                 if usage and request.include_usage:
                     # Its own last chunk with no choices, as OpenAI sends it, even
@@ -195,18 +400,22 @@ class Gateway:
             raise
         finally:
             in_flight.dec()
+            if state is not None:
+                state.outstanding -= 1
             if chunks is not None:
                 await chunks.aclose()  # type: ignore[attr-defined]
+            if state is not None:
+                acct.estimate(request_text(body), "".join(output))
             self._finish(acct, status, error)
 
-    def fail(self, acct: Accounting, exc: BaseException, *, status: str = "error") -> None:
-        """Book a request that failed before reaching the gateway (e.g. a bad body)."""
-        self._finish(acct, status, exc)
-
-    async def embed(self, acct: Accounting, request: EmbeddingRequest) -> Json:
+    async def embed(
+        self, acct: Accounting, request: EmbeddingRequest, constraints: Constraints | None = None
+    ) -> Json:
+        state: DeploymentState | None = None
         try:
-            engine = self.engines.get(request.model)
-            result = await engine.embed(request.input_list())
+            inputs = request.input_list()
+            plan = self._plan(request.model, {}, constraints)
+            result, state = await self._attempts(acct, plan, lambda s: s.engine.embed(inputs))
             dims = len(result.vectors[0]) if result.vectors else 0
             if request.dimensions is not None and request.dimensions != dims:
                 raise UnsupportedParameter(
@@ -215,12 +424,19 @@ class Gateway:
                     param="dimensions",
                 )
             acct.prompt_tokens = result.prompt_tokens
+            acct.usage_source = _source(state)
+            if not result.prompt_tokens and isinstance(inputs[0], str):
+                acct.usage_source = None
+                acct.estimate("\n".join(inputs), "")
             acct.first_token()
         except BaseException as exc:
             self._finish(
                 acct, "error" if isinstance(exc, Exception) else "client_disconnected", exc
             )
             raise
+        finally:
+            if state is not None:
+                state.outstanding -= 1
         self._finish(acct, "ok")
         encode = _base64_vector if request.encoding_format == "base64" else list
         return {

@@ -43,5 +43,12 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.upstream_failures = Counter(
+            "plinth_deployment_failures",
+            "Failed attempts, by deployment and error code (each may have been retried).",
+            ["deployment", "code"],
+            registry=self.registry,
+        )
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -11,6 +11,8 @@ from plinth.engines.pool import EnginePool
 from plinth.gateway import Gateway
 from plinth.metering.recorder import UsageRecorder
 from plinth.metrics import Metrics
+from plinth.routing.router import Router
+from plinth.routing.sync import DeploymentSync
 from plinth.settings import Settings
 from plinth.store.keys import KeyStore
 from plinth.store.usage import UsageStore
@@ -24,6 +26,8 @@ class Services:
     recorder: UsageRecorder
     metrics: Metrics
     engines: EnginePool
+    router: Router
+    deployments: DeploymentSync
     auth: Authenticator
     gateway: Gateway
 

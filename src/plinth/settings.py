@@ -9,6 +9,7 @@ Nothing here is read at import time: :func:`load_settings` does the reading.
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,6 +20,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from plinth.routing.deployment import Deployment
 
 LogLevel = Literal["debug", "info", "warning", "error"]
 
@@ -39,6 +42,38 @@ class LlamaCppSettings(BaseModel):
     context_per_slot: int = Field(2048, ge=256, description="Context tokens each slot can hold.")
     threads: int = Field(0, ge=0, description="CPU threads; 0 = all cores.")
     embedding_slots: int = Field(2, ge=1, le=64, description="Parallel slots per embedding model.")
+
+
+RoutingStrategy = Literal[
+    "priority", "weighted", "least_outstanding", "lowest_latency", "lowest_cost"
+]
+
+
+class RoutingSettings(BaseModel):
+    """How a request picks among a model's deployments, and when it tries again."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    strategy: RoutingStrategy = "priority"
+    strategies: dict[str, RoutingStrategy] = Field(
+        default_factory=dict, description="Per public model name, overriding `strategy`."
+    )
+    max_attempts: int = Field(3, ge=1, le=10, description="Attempts per request, all included.")
+    backoff_initial_s: float = Field(0.1, ge=0, description="Wait before retrying a deployment.")
+    backoff_max_s: float = Field(
+        2.0, ge=0, description="Longest wait; a longer Retry-After moves on instead."
+    )
+    breaker_failures: int = Field(5, ge=1, description="Consecutive failures that open it.")
+    breaker_cooldown_s: float = Field(30.0, gt=0)
+    health_interval_s: float = Field(30.0, ge=0, description="0 disables health checks.")
+    refresh_interval_s: float = Field(
+        5.0, gt=0, description="How often deployments added via API/CLI are re-read."
+    )
+    latency_ewma_alpha: float = Field(0.2, gt=0, le=1)
+    usd_per_unit: dict[str, Decimal] = Field(
+        default_factory=lambda: {"USD": Decimal(1), "CNY": Decimal("0.14")},
+        description="Exchange rates the lowest_cost strategy uses to compare prices.",
+    )
 
 
 class Settings(BaseSettings):
@@ -63,6 +98,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="Larger bodies get 413.")
     load_bundled_models: bool = True
     llamacpp: LlamaCppSettings = Field(default_factory=LlamaCppSettings)
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    deployments: list[Deployment] = Field(
+        default_factory=list, description="[[deployments]] tables: public names → upstreams."
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -14,7 +14,7 @@ from plinth.services import services
 
 async def health(request: Request) -> Response:
     svc = services(request)
-    models = [{"id": e.model_id, "kind": e.kind} for e in svc.engines.all()]
+    models = [{"id": name, "kind": kind} for name, kind in svc.router.public_models()]
     return json_response({"status": "ok", "version": __version__, "models": models})
 
 

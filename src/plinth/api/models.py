@@ -7,13 +7,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from plinth.api.http import error_response, json_response, new_request_id
-from plinth.engines.base import Engine
 from plinth.errors import PlinthError
 from plinth.services import services
 
 
-def _model_json(engine: Engine, created: int) -> dict[str, object]:
-    return {"id": engine.model_id, "object": "model", "created": created, "owned_by": "plinth"}
+def _model_json(name: str, created: int) -> dict[str, object]:
+    return {"id": name, "object": "model", "created": created, "owned_by": "plinth"}
 
 
 async def list_models(request: Request) -> Response:
@@ -23,7 +22,7 @@ async def list_models(request: Request) -> Response:
     except PlinthError as exc:
         return error_response(exc, new_request_id())
     created = request.app.state.started_at
-    data = [_model_json(engine, created) for engine in svc.engines.all()]
+    data = [_model_json(name, created) for name, _ in svc.router.public_models()]
     return json_response({"object": "list", "data": data})
 
 
@@ -31,10 +30,11 @@ async def get_model(request: Request) -> Response:
     svc = services(request)
     try:
         await svc.auth.authenticate(request)
-        engine = svc.engines.get(request.path_params["model"])
+        name = request.path_params["model"]
+        svc.router.kind(name)  # raises ModelNotFound
     except PlinthError as exc:
         return error_response(exc, new_request_id())
-    return json_response(_model_json(engine, request.app.state.started_at))
+    return json_response(_model_json(name, request.app.state.started_at))
 
 
 routes = [

@@ -68,6 +68,9 @@ class Engine(ABC):
     async def embed(self, inputs: list[str] | list[list[int]]) -> EmbeddingResult:
         raise self._unsupported("embeddings")
 
+    async def health(self) -> None:  # noqa: B027 - optional hook; in-process engines are alive
+        """Raise if the engine cannot serve now; the router probes remote ones."""
+
     def describe(self) -> Json:
         """Facts for ``/v1/models`` and ``plinth models list``."""
         return {"kind": self.kind}

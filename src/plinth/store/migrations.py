@@ -21,8 +21,31 @@ def _initial(conn: Connection) -> None:
     schema.metadata.create_all(conn, tables=tables)
 
 
+def _add_columns(conn: Connection, table: str, columns: dict[str, str]) -> None:
+    """ALTER TABLE … ADD COLUMN for the ones missing: step 1 creates tables from
+    today's schema, so on a new database they are already there."""
+    existing = {column["name"] for column in inspect(conn).get_columns(table)}
+    for name, ddl in columns.items():
+        if name not in existing:
+            conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {name} {ddl}")
+
+
+def _routing(conn: Connection) -> None:
+    _add_columns(
+        conn,
+        "usage",
+        {
+            "deployment": "VARCHAR(200)",
+            "usage_source": "VARCHAR(16)",
+            "attempts": "INTEGER NOT NULL DEFAULT 1",
+        },
+    )
+    schema.metadata.create_all(conn, tables=[schema.usage_attempts, schema.deployments])
+
+
 MIGRATIONS: list[Step] = [
     (1, "keys, usage ledger, added models", _initial),
+    (2, "deployments; serving deployment, usage source and attempts in the ledger", _routing),
 ]
 
 

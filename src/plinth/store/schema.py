@@ -61,6 +61,11 @@ usage = Table(
     Column("ttft_ms", Float, nullable=True),
     Column("error_code", String(64), nullable=True),
     Column("stream", Boolean, nullable=False, default=False),
+    # Added by migration 2: who served it, where the token counts came from
+    # ("engine", "upstream" or "estimate"), and how many attempts it took.
+    Column("deployment", String(200), nullable=True),
+    Column("usage_source", String(16), nullable=True),
+    Column("attempts", Integer, nullable=False, default=1),
     Index("ix_usage_created_at", "created_at"),
     Index("ix_usage_key_id", "key_id"),
 )
@@ -72,4 +77,31 @@ models = Table(
     Column("kind", String(20), nullable=False),
     Column("path", Text, nullable=False),
     Column("added_at", DateTime(timezone=True), nullable=False),
+)
+
+# Every attempt of a request that failed (the one that served it is in ``usage``).
+usage_attempts = Table(
+    "usage_attempts",
+    metadata,
+    Column("request_id", String(64), primary_key=True),
+    Column("attempt", Integer, primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("deployment", String(200), nullable=False),
+    Column("error_code", String(64), nullable=True),
+    Column("http_status", Integer, nullable=False),
+    Column("message", Text, nullable=True),
+    Column("latency_ms", Float, nullable=False),
+)
+
+# Deployments added through the admin API or CLI (those in plinth.toml are not
+# stored). ``spec`` is the Deployment as JSON: it names the environment
+# variable holding the API key, never the key itself.
+deployments = Table(
+    "deployments",
+    metadata,
+    Column("id", String(200), primary_key=True),
+    Column("model", String(200), nullable=False),
+    Column("spec", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )

@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from sqlalchemy import Engine, Text, case, func, select
 
-from plinth.store.schema import usage
+from plinth.store.schema import usage, usage_attempts
 
 GroupBy = Literal["key", "model", "day"]
+
+
+@dataclass
+class AttemptRecord:
+    """One failed attempt of a request, on one deployment."""
+
+    request_id: str
+    attempt: int
+    created_at: datetime
+    deployment: str
+    error_code: str | None
+    http_status: int
+    message: str
+    latency_ms: float
 
 
 @dataclass
@@ -29,6 +43,15 @@ class UsageRecord:
     finish_reason: str | None = None
     error_code: str | None = None
     stream: bool = False
+    deployment: str | None = None  # the deployment that served it, if any did
+    usage_source: str | None = None  # engine | upstream | estimate
+    attempts: int = 0
+    failed_attempts: list[AttemptRecord] = field(default_factory=list)
+
+    def row(self) -> dict[str, Any]:
+        values = asdict(self)
+        del values["failed_attempts"]
+        return values
 
 
 class UsageStore:
@@ -37,8 +60,11 @@ class UsageStore:
 
     def append(self, records: list[UsageRecord]) -> None:
         if records:
+            attempts = [asdict(a) for r in records for a in r.failed_attempts]
             with self._engine.begin() as conn:
-                conn.execute(usage.insert(), [asdict(r) for r in records])
+                conn.execute(usage.insert(), [r.row() for r in records])
+                if attempts:
+                    conn.execute(usage_attempts.insert(), attempts)
 
     def rows(self, *, since: datetime | None = None, limit: int = 100) -> list[dict[str, Any]]:
         query = select(usage).order_by(usage.c.created_at.desc()).limit(limit)
@@ -48,10 +74,21 @@ class UsageStore:
             return [_jsonable(dict(row)) for row in conn.execute(query).mappings()]
 
     def get(self, request_id: str) -> dict[str, Any] | None:
+        """The ledger row, with the failed attempts before it under ``failed_attempts``."""
         with self._engine.connect() as conn:
             row = conn.execute(select(usage).where(usage.c.request_id == request_id)).mappings()
             first = row.first()
-        return _jsonable(dict(first)) if first else None
+            if first is None:
+                return None
+            attempts = conn.execute(
+                select(usage_attempts)
+                .where(usage_attempts.c.request_id == request_id)
+                .order_by(usage_attempts.c.attempt)
+            ).mappings()
+            failed = [_jsonable(dict(a)) for a in attempts]
+        for attempt in failed:
+            del attempt["request_id"]
+        return {**_jsonable(dict(first)), "failed_attempts": failed}
 
     def summary(self, by: GroupBy, *, since: datetime | None = None) -> list[dict[str, Any]]:
         """Totals per key, model or UTC day, ordered by the group."""

@@ -1,0 +1,117 @@
+"""Any OpenAI-compatible upstream: hosted APIs, vLLM, llama-server, Ollama,
+another Plinth.
+
+A thin pass-through: the body goes on with the upstream's model name, streams
+always ask for usage (the gateway strips it if the client did not), and every
+failure becomes one of Plinth's errors so the router can decide on a retry.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import AsyncIterator
+
+import numpy as np
+
+from plinth.engines.base import EmbeddingResult, Engine, Json
+from plinth.engines.upstream_http import UpstreamClient, parse_json_text
+from plinth.errors import UpstreamBadResponse, UpstreamError
+from plinth.routing.deployment import Deployment
+
+
+def auth_headers(deployment: Deployment) -> dict[str, str]:
+    key = deployment.api_key()
+    if not key or deployment.auth == "none":
+        return {}
+    if deployment.auth == "api-key":  # Azure OpenAI
+        return {"api-key": key}
+    if deployment.auth == "x-api-key":
+        return {"x-api-key": key}
+    return {"authorization": f"Bearer {key}"}
+
+
+class OpenAICompatEngine(Engine):
+    def __init__(self, deployment: Deployment):
+        super().__init__(deployment.model, deployment.kind)
+        self.deployment = deployment
+        self.client = UpstreamClient(deployment, auth_headers(deployment))
+
+    async def start(self) -> None:
+        """Connections open lazily, on the first request."""
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    def _body(self, body: Json, *, stream: bool) -> Json:
+        out = {**body, "model": self.deployment.target_model}
+        if stream:
+            out["stream"] = True
+            out["stream_options"] = {"include_usage": True}
+        else:
+            out.pop("stream", None)
+            out.pop("stream_options", None)
+        return out
+
+    async def _whole(self, path: str, body: Json) -> Json:
+        result = await self.client.post_json(path, self._body(body, stream=False))
+        if "error" in result:
+            raise UpstreamError(f"Upstream deployment '{self.deployment.id}': {result['error']}")
+        if not isinstance(result.get("choices"), list):
+            raise UpstreamBadResponse(
+                f"Upstream deployment '{self.deployment.id}' sent a response without choices"
+            )
+        return result
+
+    async def _chunks(self, path: str, body: Json) -> AsyncIterator[Json]:
+        where = f"deployment '{self.deployment.id}'"
+        events = self.client.post_sse(path, self._body(body, stream=True))
+        try:
+            async for _event, data in events:
+                if data == "[DONE]":
+                    return
+                chunk = parse_json_text(data, where)
+                if "error" in chunk:
+                    message = chunk["error"]
+                    if isinstance(message, dict):
+                        message = message.get("message")
+                    raise UpstreamError(f"Upstream {where} failed mid-stream: {message}")
+                yield chunk
+        finally:
+            await events.aclose()  # type: ignore[attr-defined]
+
+    async def chat(self, body: Json) -> Json:
+        return await self._whole("/chat/completions", body)
+
+    def chat_stream(self, body: Json) -> AsyncIterator[Json]:
+        return self._chunks("/chat/completions", body)
+
+    async def complete(self, body: Json) -> Json:
+        return await self._whole("/completions", body)
+
+    def complete_stream(self, body: Json) -> AsyncIterator[Json]:
+        return self._chunks("/completions", body)
+
+    async def embed(self, inputs: list[str] | list[list[int]]) -> EmbeddingResult:
+        body = {"model": self.deployment.target_model, "input": inputs}
+        result = await self.client.post_json("/embeddings", {**body, "encoding_format": "float"})
+        try:
+            data = sorted(result["data"], key=lambda item: item["index"])
+            vectors = [_vector(item["embedding"]) for item in data]
+        except (KeyError, TypeError, ValueError):
+            raise UpstreamBadResponse(
+                f"Upstream deployment '{self.deployment.id}' sent an unreadable embeddings answer"
+            ) from None
+        usage = result.get("usage") or {}
+        return EmbeddingResult(vectors=vectors, prompt_tokens=int(usage.get("prompt_tokens") or 0))
+
+    async def health(self) -> None:
+        await self.client.get_ok("/models", timeout_s=min(5.0, self.deployment.total_timeout_s))
+
+    def describe(self) -> Json:
+        return {"kind": self.kind, "engine": "openai", "deployment": self.deployment.id}
+
+
+def _vector(value: list[float] | str) -> list[float]:
+    if isinstance(value, str):  # some servers answer base64 whatever was asked
+        return np.frombuffer(base64.b64decode(value), dtype="<f4").tolist()  # type: ignore[no-any-return]
+    return [float(x) for x in value]

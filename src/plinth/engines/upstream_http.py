@@ -1,0 +1,254 @@
+"""HTTP plumbing shared by engines that call a remote API: one pooled client,
+timeouts, server-sent events, and upstream failures mapped to Plinth's errors.
+
+Timeouts, per deployment:
+
+- ``connect_timeout_s``: opening the TCP (and TLS) connection;
+- ``first_token_timeout_s``: from sending the request to the response headers
+  and, for a stream, to its first event;
+- ``idle_timeout_s``: the longest silence between two stream events, which is
+  what catches a stalled stream;
+- ``total_timeout_s``: the whole exchange, body included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+
+from plinth.errors import (
+    InvalidRequest,
+    PlinthError,
+    UpstreamBadResponse,
+    UpstreamError,
+    UpstreamRateLimited,
+    UpstreamTimeout,
+    UpstreamUnreachable,
+)
+from plinth.routing.deployment import Deployment
+
+log = logging.getLogger(__name__)
+
+Json = dict[str, Any]
+_MAX_ERROR_TEXT = 300
+
+
+class UpstreamClient:
+    """One deployment's connection pool and the calls engines make through it."""
+
+    def __init__(self, deployment: Deployment, auth_headers: dict[str, str]):
+        self.deployment = deployment
+        self.base_url = deployment.base_url or ""
+        self._headers = {"content-type": "application/json", **deployment.headers, **auth_headers}
+        self._session: aiohttp.ClientSession | None = None
+
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            d = self.deployment
+            connector = aiohttp.TCPConnector(limit=512, ttl_dns_cache=300)
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=aiohttp.ClientTimeout(
+                    total=None, connect=d.connect_timeout_s, sock_read=d.idle_timeout_s
+                ),
+                headers=self._headers,
+                # Plinth serialises bodies itself; aiohttp's own JSON is not used.
+                skip_auto_headers=("user-agent",),
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    def _where(self) -> str:
+        return f"deployment '{self.deployment.id}'"
+
+    async def post_json(self, path: str, body: Json) -> Json:
+        """POST and read one JSON object, within the deployment's timeouts."""
+        d = self.deployment
+        deadline = time.monotonic() + d.total_timeout_s
+        try:
+            async with asyncio.timeout(min(d.first_token_timeout_s, d.total_timeout_s)):
+                response = await self.session().post(self.base_url + path, data=_dumps(body))
+            async with response, asyncio.timeout_at(_loop_deadline(deadline)):
+                raw = await response.read()
+                if response.status >= 400:
+                    raise upstream_status_error(response, raw, self._where())
+                return parse_json_object(response, raw, self._where())
+        except PlinthError:
+            raise
+        except Exception as exc:
+            raise transport_error(exc, self._where()) from exc
+
+    async def post_sse(self, path: str, body: Json) -> AsyncIterator[tuple[str, str]]:
+        """POST and yield ``(event, data)`` of each server-sent event as it arrives.
+
+        Nothing is buffered: each event is handed on when its blank line is read.
+        """
+        d = self.deployment
+        deadline = time.monotonic() + d.total_timeout_s
+        try:
+            async with asyncio.timeout(min(d.first_token_timeout_s, d.total_timeout_s)):
+                response = await self.session().post(self.base_url + path, data=_dumps(body))
+            async with response:
+                if response.status >= 400:
+                    async with asyncio.timeout(d.idle_timeout_s):
+                        raw = await response.read()
+                    raise upstream_status_error(response, raw, self._where())
+                content_type = response.headers.get("content-type", "")
+                if not content_type.startswith("text/event-stream"):
+                    raise UpstreamBadResponse(
+                        f"Upstream {self._where()} answered a stream request with "
+                        f"content type '{content_type or 'none'}', not text/event-stream"
+                    )
+                first = True
+                event, data_lines = "message", list[str]()
+                while True:
+                    limit = d.first_token_timeout_s if first else d.idle_timeout_s
+                    async with asyncio.timeout_at(_loop_deadline(deadline, limit)):
+                        line = await response.content.readline()
+                    if not line:
+                        if data_lines:
+                            yield event, "\n".join(data_lines)
+                        return
+                    text = line.decode("utf-8", "replace").rstrip("\r\n")
+                    if not text:
+                        if data_lines:
+                            first = False
+                            yield event, "\n".join(data_lines)
+                        event, data_lines = "message", []
+                    elif text.startswith("data:"):
+                        data_lines.append(text[5:].lstrip(" "))
+                    elif text.startswith("event:"):
+                        event = text[6:].strip()
+                    # Comments (":") and other fields (id, retry) carry nothing for us.
+        except PlinthError:
+            raise
+        except Exception as exc:
+            raise transport_error(exc, self._where()) from exc
+
+    async def get_ok(self, path: str, timeout_s: float) -> None:
+        """A health probe: any 2xx within the time counts as alive."""
+        try:
+            async with asyncio.timeout(timeout_s):
+                async with self.session().get(self.base_url + path) as response:
+                    await response.read()
+                    if response.status >= 400:
+                        raise upstream_status_error(response, b"", self._where())
+        except PlinthError:
+            raise
+        except Exception as exc:
+            raise transport_error(exc, self._where()) from exc
+
+
+def _dumps(body: Json) -> bytes:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _loop_deadline(deadline: float, limit: float | None = None) -> float:
+    """``asyncio.timeout_at`` wants loop time; the earlier of the two limits."""
+    loop_now = asyncio.get_running_loop().time()
+    remaining = deadline - time.monotonic()
+    if limit is not None:
+        remaining = min(remaining, limit)
+    return loop_now + max(0.0, remaining)
+
+
+def parse_json_object(response: aiohttp.ClientResponse, raw: bytes, where: str) -> Json:
+    content_type = response.headers.get("content-type", "")
+    if "json" not in content_type:
+        raise UpstreamBadResponse(
+            f"Upstream {where} answered with content type '{content_type or 'none'}', not JSON"
+        )
+    return parse_json_text(raw, where)
+
+
+def parse_json_text(raw: bytes | str, where: str) -> Json:
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise UpstreamBadResponse(
+            f"Upstream {where} sent malformed JSON: {_snippet(raw)!r}"
+        ) from None
+    if not isinstance(data, dict):
+        raise UpstreamBadResponse(f"Upstream {where} sent JSON that is not an object")
+    return data
+
+
+def _snippet(raw: bytes | str) -> str:
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    return text[:_MAX_ERROR_TEXT]
+
+
+def _error_message(raw: bytes) -> tuple[str, str | None, str | None]:
+    """The upstream's own error message, param and code, from OpenAI or Anthropic shapes."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return _snippet(raw) or "no details", None, None
+    error = data.get("error") if isinstance(data, dict) else None
+    if isinstance(error, dict):
+        code = error.get("code") if isinstance(error.get("code"), str) else error.get("type")
+        param = error.get("param") if isinstance(error.get("param"), str) else None
+        return str(error.get("message") or "no details")[:_MAX_ERROR_TEXT], param, code
+    if isinstance(error, str):
+        return error[:_MAX_ERROR_TEXT], None, None
+    return _snippet(raw) or "no details", None, None
+
+
+def _retry_after(response: aiohttp.ClientResponse) -> float | None:
+    value = response.headers.get("retry-after")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None  # an HTTP date: rare from APIs; the router's own backoff applies
+
+
+def upstream_status_error(response: aiohttp.ClientResponse, raw: bytes, where: str) -> PlinthError:
+    """Map an upstream HTTP error status to the error the client (or the router) sees."""
+    status = response.status
+    message, param, code = _error_message(raw)
+    if status == 429:
+        return UpstreamRateLimited(
+            f"Upstream {where} is rate limiting: {message}", retry_after_s=_retry_after(response)
+        )
+    if status in (408, 504):
+        return UpstreamTimeout(f"Upstream {where} timed out ({status}): {message}")
+    if status in (401, 403):
+        # Plinth's credentials for that upstream are wrong: the client did nothing
+        # wrong and another deployment may serve it; this one will not.
+        return UpstreamError(
+            f"Upstream {where} rejected Plinth's credentials ({status}): {message}",
+            code="upstream_auth_failed",
+            same_deployment_ok=False,
+        )
+    if status == 404:
+        return UpstreamError(
+            f"Upstream {where} does not know the model or route ({status}): {message}",
+            code="upstream_not_found",
+            same_deployment_ok=False,
+        )
+    if 400 <= status < 500:
+        # The request itself is at fault (too long, bad value): pass the verdict on.
+        return InvalidRequest(f"Upstream rejected the request: {message}", param=param, code=code)
+    return UpstreamError(f"Upstream {where} failed ({status}): {message}")
+
+
+def transport_error(exc: BaseException, where: str) -> UpstreamError:
+    if isinstance(exc, TimeoutError | asyncio.TimeoutError | aiohttp.ServerTimeoutError):
+        return UpstreamTimeout(f"Upstream {where} did not answer in time")
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return UpstreamUnreachable(f"Cannot connect to upstream {where}: {exc.os_error}")
+    if isinstance(exc, aiohttp.ClientPayloadError | aiohttp.ServerDisconnectedError):
+        return UpstreamUnreachable(f"Upstream {where} closed the connection mid-response")
+    if isinstance(exc, aiohttp.ClientError | ConnectionError | OSError):
+        return UpstreamUnreachable(f"Connection to upstream {where} failed: {exc}")
+    log.exception("unexpected error talking to upstream %s", where, exc_info=exc)
+    return UpstreamError(f"Talking to upstream {where} failed unexpectedly")

@@ -1,0 +1,1 @@
+"""Public model names mapped to deployments, and how a request picks one."""

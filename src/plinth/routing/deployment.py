@@ -1,0 +1,81 @@
+"""One deployment: a place that can serve a public model name.
+
+A public model name (what clients put in ``model``) maps to one or more
+deployments: the bundled llama.cpp model in this process, a vLLM box down the
+hall, DeepSeek's API. Deployments come from ``[[deployments]]`` in
+``plinth.toml``, from the admin API (stored in the database), and implicitly
+from every local catalog model (``<id>`` served by llama.cpp).
+
+API keys are never stored: a deployment names the environment variable that
+holds its key, read when the engine is built.
+"""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+EngineKind = Literal["llamacpp", "openai", "anthropic"]
+Locality = Literal["local", "cloud"]
+AuthStyle = Literal["bearer", "api-key", "x-api-key", "none"]
+DeploymentKind = Literal["chat", "embedding"]
+
+
+class Deployment(BaseModel):
+    """How to reach one deployment; validated the same from TOML, the API and the CLI."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field("", max_length=200, description="Unique; defaults to '<model>@<host>'.")
+    model: str = Field(min_length=1, max_length=200, description="The public model name.")
+    engine: EngineKind = "openai"
+    kind: DeploymentKind = "chat"
+    provider: str | None = Field(None, description="Catalog preset it was made from, if any.")
+    base_url: str | None = Field(None, description="Upstream base URL, up to and with '/v1'.")
+    api_key_env: str | None = Field(
+        None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="Env var holding the API key."
+    )
+    auth: AuthStyle = "bearer"
+    upstream_model: str | None = Field(
+        None, description="The model name the upstream knows; defaults to the public name."
+    )
+    locality: Locality = "cloud"
+    region: str | None = None
+    weight: float = Field(1.0, gt=0)
+    priority: int = Field(0, description="Lower is tried first by the 'priority' strategy.")
+    connect_timeout_s: float = Field(5.0, gt=0)
+    first_token_timeout_s: float = Field(60.0, gt=0, description="Until headers / first chunk.")
+    idle_timeout_s: float = Field(60.0, gt=0, description="Longest gap between stream chunks.")
+    total_timeout_s: float = Field(600.0, gt=0)
+    input_price_per_mtok: Decimal | None = Field(None, ge=0)
+    output_price_per_mtok: Decimal | None = Field(None, ge=0)
+    cached_input_price_per_mtok: Decimal | None = Field(None, ge=0)
+    currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
+    headers: dict[str, str] = Field(default_factory=dict, description="Extra static headers.")
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("base_url must start with http:// or https://")
+        return value.rstrip("/") if value else value
+
+    @model_validator(mode="after")
+    def _complete(self) -> Deployment:
+        if self.engine != "llamacpp" and not self.base_url:
+            raise ValueError(f"a deployment with engine '{self.engine}' needs a base_url")
+        if not self.id:
+            where = self.base_url.split("://", 1)[1].split("/", 1)[0] if self.base_url else "local"
+            object.__setattr__(self, "id", f"{self.model}@{where}")
+        return self
+
+    @property
+    def target_model(self) -> str:
+        return self.upstream_model or self.model
+
+    def api_key(self) -> str | None:
+        """The key, read from the environment now; never persisted or logged."""
+        return os.environ.get(self.api_key_env) if self.api_key_env else None

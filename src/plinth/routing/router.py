@@ -1,0 +1,213 @@
+"""The router: public model names, their deployments, and the order to try them.
+
+It owns one :class:`DeploymentState` per deployment (engine, circuit breaker,
+outstanding requests, moving-average TTFT, health) and rebuilds the table when
+deployments change: from ``plinth.toml`` at start, from the database whenever
+the admin API or the CLI changes it (polled, so every replica converges), and
+from the local model catalog. Unchanged deployments keep their state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+
+from plinth.engines.base import Engine, ModelKind
+from plinth.engines.pool import EnginePool
+from plinth.engines.registry import engine_factory
+from plinth.errors import ModelNotFound, NoDeploymentAvailable, PermissionDenied
+from plinth.metering.estimate import Estimate
+from plinth.routing.breaker import CircuitBreaker
+from plinth.routing.deployment import Deployment, Locality
+from plinth.routing.state import DeploymentState
+from plinth.routing.strategies import STRATEGIES
+from plinth.settings import RoutingSettings
+
+log = logging.getLogger(__name__)
+
+Sourced = tuple[Deployment, str]  # a deployment and where it was defined
+
+
+def local_deployment(engine: Engine) -> Deployment:
+    """The implicit deployment of a local catalog model under its own name."""
+    return Deployment(
+        id=engine.model_id,
+        model=engine.model_id,
+        engine="llamacpp",
+        kind=engine.kind,
+        upstream_model=engine.model_id,
+        locality="local",
+    )
+
+
+class Router:
+    def __init__(self, settings: RoutingSettings, local: EnginePool):
+        self.settings = settings
+        self.local = local
+        self._states: dict[str, DeploymentState] = {}
+        self._routes: dict[str, list[DeploymentState]] = {}
+        self._lock = asyncio.Lock()
+
+    # --- the table ------------------------------------------------------------------
+
+    def public_models(self) -> list[tuple[str, ModelKind]]:
+        return [(name, states[0].deployment.kind) for name, states in self._routes.items()]
+
+    def has(self, model: str) -> bool:
+        return model in self._routes
+
+    def states(self) -> list[DeploymentState]:
+        return list(self._states.values())
+
+    def state(self, deployment_id: str) -> DeploymentState | None:
+        return self._states.get(deployment_id)
+
+    async def load(self, deployments: Iterable[Sourced]) -> None:
+        """Make the table match ``deployments`` plus the local catalog models."""
+        wanted: dict[str, Sourced] = {}
+        for engine in self.local.all():
+            wanted[engine.model_id] = (local_deployment(engine), "catalog")
+        for deployment, source in deployments:
+            if deployment.id in wanted and wanted[deployment.id][1] != "catalog":
+                log.warning("deployment id %r is defined twice; keeping the first", deployment.id)
+                continue
+            wanted[deployment.id] = (deployment, source)
+        async with self._lock:
+            states: dict[str, DeploymentState] = {}
+            stale: list[DeploymentState] = []
+            for deployment_id, (deployment, source) in wanted.items():
+                current = self._states.get(deployment_id)
+                if current is not None and current.deployment == deployment:
+                    current.source = source
+                    states[deployment_id] = current
+                    continue
+                if current is not None:
+                    stale.append(current)
+                built = self._build(deployment, source)
+                if built is not None:
+                    states[deployment_id] = built
+            stale += [s for i, s in self._states.items() if i not in states]
+            routes: dict[str, list[DeploymentState]] = {}
+            for state in states.values():
+                routes.setdefault(state.deployment.model, []).append(state)
+            self._states, self._routes = states, routes
+        for state in stale:
+            if state.deployment.engine != "llamacpp":  # local engines belong to the pool
+                await state.engine.close()
+
+    def _build(self, deployment: Deployment, source: str) -> DeploymentState | None:
+        settings = self.settings
+        if deployment.engine == "llamacpp":
+            target = deployment.target_model
+            if not self.local.has(target):
+                log.error(
+                    "deployment %r names local model %r, which is not loaded; skipping it",
+                    deployment.id,
+                    target,
+                )
+                return None
+            engine = self.local.get(target)
+        else:
+            try:
+                engine = engine_factory(deployment.engine)(deployment)
+            except Exception:
+                log.exception("cannot build deployment %r; skipping it", deployment.id)
+                return None
+            if deployment.api_key_env and deployment.api_key() is None:
+                log.warning(
+                    "deployment %r: environment variable %s is not set; it will send no key",
+                    deployment.id,
+                    deployment.api_key_env,
+                )
+        return DeploymentState(
+            deployment,
+            engine,
+            CircuitBreaker(settings.breaker_failures, settings.breaker_cooldown_s),
+            source=source,
+            usd_per_unit=settings.usd_per_unit.get(deployment.currency),
+            ewma_alpha=settings.latency_ewma_alpha,
+        )
+
+    async def close(self) -> None:
+        async with self._lock:
+            for state in self._states.values():
+                if state.deployment.engine != "llamacpp":
+                    await state.engine.close()
+            self._states, self._routes = {}, {}
+
+    # --- choosing -------------------------------------------------------------------
+
+    def kind(self, model: str) -> ModelKind:
+        return self._route(model)[0].deployment.kind
+
+    def _route(self, model: str) -> list[DeploymentState]:
+        states = self._routes.get(model)
+        if not states:
+            raise ModelNotFound(
+                f"The model '{model}' does not exist or is not served here; "
+                "GET /v1/models lists the available ones",
+                param="model",
+            )
+        return states
+
+    def plan(
+        self,
+        model: str,
+        estimate: Estimate,
+        *,
+        localities: frozenset[Locality] | None = None,
+        why_restricted: str = "",
+    ) -> list[DeploymentState]:
+        """The deployments to try, in order; raises if none may serve now."""
+        states = self._route(model)
+        if localities is not None:
+            states = [s for s in states if s.deployment.locality in localities]
+            if not states:
+                allowed = " or ".join(sorted(localities))
+                raise PermissionDenied(
+                    f"Model '{model}' has no {allowed} deployment, and {why_restricted or 'policy'}"
+                    f" allows only {allowed} processing for this request",
+                    param="model",
+                    code="locality_not_available",
+                )
+        usable = [s for s in states if s.usable()]
+        if not usable:
+            reasons = "; ".join(f"{s.id}: {_unusable_reason(s)}" for s in states)
+            raise NoDeploymentAvailable(
+                f"No deployment of model '{model}' can serve now ({reasons}); retry later"
+            )
+        strategy = self.settings.strategies.get(model, self.settings.strategy)
+        return STRATEGIES[strategy](usable, estimate)
+
+    # --- health ---------------------------------------------------------------------
+
+    async def check_health(self) -> None:
+        """Probe every remote deployment once, concurrently."""
+        remote = [s for s in self._states.values() if s.deployment.engine != "llamacpp"]
+        await asyncio.gather(*(self._probe(s) for s in remote))
+
+    async def _probe(self, state: DeploymentState) -> None:
+        try:
+            await state.engine.health()
+        except Exception as exc:  # noqa: BLE001 - a failed probe is a state, not a crash
+            state.health_failed(str(exc)[:300])
+            log.warning("health check failed for %s: %s", state.id, exc)
+        else:
+            state.health_passed()
+
+    async def run_health_checks(self) -> None:
+        """Forever: probe every ``health_interval_s`` seconds (cancel to stop)."""
+        interval = self.settings.health_interval_s
+        while True:
+            await asyncio.sleep(interval)
+            with contextlib.suppress(Exception):
+                await self.check_health()
+
+
+def _unusable_reason(state: DeploymentState) -> str:
+    if state.healthy is False:
+        return f"health check failing ({state.last_health_error})"
+    breaker = state.breaker.snapshot()
+    return f"circuit {breaker['state']} after {breaker['consecutive_failures']} failures"
