@@ -169,9 +169,7 @@ class LlamaCppEngine(Engine):
                         raise EngineError(f"Model '{self.model_id}' failed: {item}") from item
                     if isinstance(item, BaseException):
                         raise item
-                    raise_for_engine_error(
-                        item, self.model_id, prompt_param=_prompt_param(method)
-                    )
+                    raise_for_engine_error(item, self.model_id, prompt_param=_prompt_param(method))
                     yield item
             finally:
                 cancelled.set()
