@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from plinth.api import admin, generation, health, models
+from plinth.api import admin, deployments, generation, health, models
 from plinth.api.http import error_response, new_request_id
 from plinth.auth import Authenticator
 from plinth.bootstrap import bootstrap_admin_key, build_engines
@@ -112,7 +112,13 @@ def create_app(settings: Settings, *, engines: list[Engine] | None = None) -> St
             db.dispose()
 
     return Starlette(
-        routes=[*generation.routes, *models.routes, *admin.routes, *health.routes],
+        routes=[
+            *generation.routes,
+            *models.routes,
+            *admin.routes,
+            *deployments.routes,
+            *health.routes,
+        ],
         exception_handlers={HTTPException: _http_error, Exception: _unexpected_error},
         lifespan=lifespan,
     )

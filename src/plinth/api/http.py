@@ -44,6 +44,9 @@ def error_response(exc: BaseException, request_id: str | None = None) -> Respons
     headers = {REQUEST_ID_HEADER: request_id} if request_id else {}
     if status == 401:
         headers["www-authenticate"] = "Bearer"
+    retry_after = getattr(exc, "retry_after_s", None)
+    if retry_after is not None:
+        headers["retry-after"] = str(max(1, round(retry_after)))
     return Response(_dumps(body), status, headers=headers, media_type="application/json")
 
 
