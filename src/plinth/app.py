@@ -21,7 +21,7 @@ from starlette.responses import Response
 from plinth.api import admin, deployments, generation, health, models
 from plinth.api.http import error_response, new_request_id
 from plinth.auth import Authenticator
-from plinth.bootstrap import bootstrap_admin_key, build_engines
+from plinth.bootstrap import bootstrap_admin_key, build_engines, privacy_guard
 from plinth.engines.base import Engine
 from plinth.engines.pool import EnginePool
 from plinth.errors import InvalidRequest, NotFound, PlinthError
@@ -32,6 +32,7 @@ from plinth.routing.router import Router
 from plinth.routing.sync import DeploymentSync
 from plinth.services import Services
 from plinth.settings import Settings
+from plinth.store.audit import AuditStore
 from plinth.store.database import open_database
 from plinth.store.deployments import DeploymentStore
 from plinth.store.keys import KeyStore
@@ -74,6 +75,7 @@ def create_app(settings: Settings, *, engines: list[Engine] | None = None) -> St
         db = open_database(settings.resolved_database_url)
         keys = KeyStore(db)
         bootstrap_admin_key(keys, settings)
+        guard = privacy_guard(settings)
         pool = EnginePool(
             engines if engines is not None else build_engines(settings, ModelStore(db))
         )
@@ -97,7 +99,9 @@ def create_app(settings: Settings, *, engines: list[Engine] | None = None) -> St
             router=router,
             deployments=sync,
             auth=Authenticator(keys),
-            gateway=Gateway(router, recorder, metrics, settings.routing),
+            privacy=guard,
+            audit=AuditStore(db),
+            gateway=Gateway(router, recorder, metrics, settings.routing, guard),
         )
         app.state.started_at = int(time.time())
         try:

@@ -21,6 +21,7 @@ class Principal:
     key_id: str
     name: str
     is_admin: bool
+    privacy_policy: str | None = None
 
 
 class Authenticator:
@@ -51,7 +52,7 @@ class Authenticator:
         if cached is not None and cached[1] > now:
             return cached[0]
         key = await asyncio.to_thread(self._keys.find_active, token)
-        principal = Principal(key.id, key.name, key.is_admin) if key else None
+        principal = Principal(key.id, key.name, key.is_admin, key.privacy_policy) if key else None
         if len(self._cache) > 10_000:
             self._cache.clear()  # bounded: a flood of bad keys must not grow memory
         self._cache[digest] = (principal, now + CACHE_TTL_S)

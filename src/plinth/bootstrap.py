@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+import os
+import secrets
 import sys
 
 from plinth.catalog.catalog import model_specs
 from plinth.catalog.wordpiece import WordPieceTokenizer
 from plinth.engines.base import Engine
 from plinth.engines.registry import engine_factory
+from plinth.privacy.guard import PrivacyGuard
 from plinth.settings import Settings
 from plinth.store.keys import KeyStore
 from plinth.store.models import ModelStore
@@ -58,3 +61,26 @@ def build_engines(settings: Settings, models: ModelStore) -> list[Engine]:
         )
         engines.append(factory(spec.id, spec.kind, spec.path, options, tokenizer=tokenizer))
     return engines
+
+
+def audit_key(settings: Settings) -> bytes:
+    """The privacy audit's hash key: configured, or made once in the data dir.
+
+    Replicas sharing a database must share this key (set
+    ``PLINTH_PRIVACY__AUDIT_KEY``), or equal values hash differently per replica.
+    """
+    if settings.privacy.audit_key is not None:
+        return settings.privacy.audit_key.get_secret_value().encode()
+    path = settings.data_dir / "audit.key"
+    if not path.exists():
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    return path.read_text().strip().encode()
+
+
+def privacy_guard(settings: Settings) -> PrivacyGuard:
+    return PrivacyGuard(
+        settings.privacy.policies, settings.privacy.default_policy, audit_key(settings)
+    )

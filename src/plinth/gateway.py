@@ -26,8 +26,14 @@ from typing import Any, TypeVar
 import numpy as np
 
 from plinth.auth import Principal
-from plinth.engines.base import Json
-from plinth.errors import PlinthError, UnsupportedParameter, UpstreamError, error_body
+from plinth.engines.base import EmbeddingResult, Json
+from plinth.errors import (
+    PermissionDenied,
+    PlinthError,
+    UnsupportedParameter,
+    UpstreamError,
+    error_body,
+)
 from plinth.metering.estimate import (
     Estimate,
     chunk_text,
@@ -37,6 +43,8 @@ from plinth.metering.estimate import (
 )
 from plinth.metering.recorder import UsageRecorder
 from plinth.metrics import Metrics
+from plinth.privacy.guard import Inspection, PrivacyGuard
+from plinth.privacy.redaction import ChunkRestorer, restore_answer
 from plinth.protocol.chat import ChatCompletionRequest
 from plinth.protocol.completions import CompletionRequest
 from plinth.protocol.embeddings import EmbeddingRequest
@@ -44,6 +52,7 @@ from plinth.routing.deployment import Locality
 from plinth.routing.router import Router
 from plinth.routing.state import DeploymentState
 from plinth.settings import RoutingSettings
+from plinth.store.audit import AuditRecord
 from plinth.store.usage import AttemptRecord, UsageRecord
 
 GenerationRequest = ChatCompletionRequest | CompletionRequest
@@ -74,7 +83,10 @@ class Accounting:
     finish_reason: str | None = None
     ttft_s: float | None = None
     deployment: str | None = None
+    locality: str | None = None
     failed_attempts: list[AttemptRecord] = field(default_factory=list)
+    privacy: Inspection | None = None
+    redacted: bool = False  # the serving deployment got placeholders, not values
     closed: bool = False
 
     def first_token(self, decode_s: float = 0.0) -> None:
@@ -119,11 +131,29 @@ class Accounting:
         if exc is not None:
             http_status, body = error_body(exc)
             error_code = body["error"]["code"]
+        now = datetime.now(UTC)
+        key_id = self.principal.key_id if self.principal else None
+        audit = None
+        if self.privacy is not None:
+            audit = AuditRecord(
+                request_id=self.request_id,
+                created_at=now,
+                key_id=key_id,
+                endpoint=self.endpoint,
+                model=self.model[:200] or None,
+                policy=self.privacy.policy,
+                action=self.privacy.action,
+                entities=self.privacy.counts,
+                value_hashes=self.privacy.value_hashes,
+                deployment=self.deployment,
+                locality=self.locality,
+                redacted=self.redacted,
+            )
         recorder.record(
             UsageRecord(
                 request_id=self.request_id,
-                created_at=datetime.now(UTC),
-                key_id=self.principal.key_id if self.principal else None,
+                created_at=now,
+                key_id=key_id,
                 endpoint=self.endpoint,
                 model=self.model[:200] or None,
                 status=status,
@@ -139,6 +169,7 @@ class Accounting:
                 usage_source=self.usage_source,
                 attempts=len(self.failed_attempts) + (1 if self.deployment else 0),
                 failed_attempts=self.failed_attempts,
+                audit=audit,
             )
         )
         metrics.requests.labels(self.endpoint, model_label, status).inc()
@@ -163,12 +194,18 @@ def _source(state: DeploymentState) -> str:
 
 class Gateway:
     def __init__(
-        self, router: Router, recorder: UsageRecorder, metrics: Metrics, routing: RoutingSettings
+        self,
+        router: Router,
+        recorder: UsageRecorder,
+        metrics: Metrics,
+        routing: RoutingSettings,
+        privacy: PrivacyGuard | None = None,
     ):
         self.router = router
         self.recorder = recorder
         self.metrics = metrics
         self.routing = routing
+        self.privacy = privacy
 
     def open(
         self, request_id: str, endpoint: str, model: str, principal: Principal | None
@@ -238,7 +275,8 @@ class Gateway:
                 raise
             state.breaker.success()
             state.requests += 1
-            acct.deployment = state.id
+            acct.deployment, acct.locality = state.id, state.deployment.locality
+            acct.redacted = self._redacts(acct, state)
             return result, state
         assert last is not None  # the plan is never empty
         if len(acct.failed_attempts) > 1:
@@ -271,6 +309,45 @@ class Gateway:
         )
         self.metrics.upstream_failures.labels(state.id, body["error"]["code"] or "error").inc()
 
+    # --- privacy ------------------------------------------------------------------------
+
+    def _screen(self, acct: Accounting, body: Json) -> Constraints | None:
+        """Apply the key's privacy policy: block, restrict to local, or prepare redaction."""
+        if self.privacy is None:
+            return None
+        policy = acct.principal.privacy_policy if acct.principal else None
+        inspection = self.privacy.inspect(body, policy)
+        acct.privacy = inspection
+        found = ", ".join(f"{n} × {e}" for e, n in inspection.counts.items())
+        if inspection.action == "block":
+            raise PermissionDenied(
+                f"The request contains personal data or secrets ({found}); privacy policy "
+                f"'{inspection.policy}' refuses such requests",
+                code="sensitive_data_blocked",
+            )
+        if inspection.action == "local_only":
+            return Constraints(
+                frozenset({"local"}),
+                reason=f"privacy policy '{inspection.policy}' (the request contains {found})",
+            )
+        return None
+
+    @staticmethod
+    def _redacts(acct: Accounting, state: DeploymentState) -> bool:
+        inspection = acct.privacy
+        return (
+            inspection is not None
+            and inspection.redacted_body is not None
+            and state.deployment.locality == "cloud"
+        )
+
+    def _body_for(self, acct: Accounting, body: Json, state: DeploymentState) -> Json:
+        """What this deployment may see: placeholders if it is in the cloud and policy says so."""
+        if self._redacts(acct, state):
+            assert acct.privacy is not None and acct.privacy.redacted_body is not None
+            return acct.privacy.redacted_body
+        return body
+
     def _plan(
         self, model: str, body: Json, constraints: Constraints | None
     ) -> list[DeploymentState]:
@@ -293,13 +370,16 @@ class Gateway:
         try:
             body = request.engine_body()
             is_chat = isinstance(request, ChatCompletionRequest)
+            constraints = self._screen(acct, body) or constraints
 
             async def call(s: DeploymentState) -> Json:
-                return await (s.engine.chat(body) if is_chat else s.engine.complete(body))
+                sent = self._body_for(acct, body, s)
+                return await (s.engine.chat(sent) if is_chat else s.engine.complete(sent))
 
-            result, state = await self._attempts(
-                acct, self._plan(request.model, body, constraints), call
-            )
+            plan = self._plan(request.model, body, constraints)
+            result, state = await self._attempts(acct, plan, call)
+            if acct.redacted and acct.privacy and acct.privacy.redactor:
+                restore_answer(result, acct.privacy.redactor)
             acct.first_token(decode_s=_decode_seconds(result.pop("timings", None)))
             if acct.ttft_s is not None:
                 state.observe_ttft(acct.ttft_s)
@@ -332,7 +412,8 @@ class Gateway:
         """
 
         async def call(s: DeploymentState) -> tuple[list[Json], AsyncIterator[Json]]:
-            chunks = s.engine.chat_stream(body) if is_chat else s.engine.complete_stream(body)
+            sent = self._body_for(acct, body, s)
+            chunks = s.engine.chat_stream(sent) if is_chat else s.engine.complete_stream(sent)
             held: list[Json] = []
             try:
                 async for chunk in chunks:
@@ -364,9 +445,13 @@ class Gateway:
         output: list[str] = []
         try:
             body = request.engine_body()
+            constraints = self._screen(acct, body) or constraints
             plan = self._plan(request.model, body, constraints)
             (held, chunks), state = await self._open_stream(acct, body, is_chat, plan)
             source = _source(state)
+            restorer = None
+            if acct.redacted and acct.privacy and acct.privacy.redactor:
+                restorer = ChunkRestorer(acct.privacy.redactor)
 
             async def all_chunks() -> AsyncIterator[Json]:
                 for chunk in held:
@@ -375,6 +460,8 @@ class Gateway:
                     yield chunk
 
             async for chunk in all_chunks():
+                if restorer is not None:
+                    restorer.process(chunk)
                 acct.take_timings(chunk.pop("timings", None))
                 chunk["id"] = id_prefix + acct.request_id
                 chunk["model"] = request.model
@@ -394,6 +481,15 @@ class Gateway:
                     # Its own last chunk with no choices, as OpenAI sends it, even
                     # where an engine put the finish reason and usage in one.
                     yield {**chunk, "choices": [], "usage": _usage(acct, usage)}
+            for index, text in restorer.leftovers() if restorer is not None else ():
+                key = "delta" if is_chat else "text"
+                value: Any = {"content": text} if is_chat else text
+                yield {
+                    "id": id_prefix + acct.request_id,
+                    "object": "chat.completion.chunk" if is_chat else "text_completion",
+                    "model": request.model,
+                    "choices": [{"index": index, key: value, "finish_reason": None}],
+                }
             status = "ok"
         except Exception as exc:
             status, error = "error", exc
@@ -414,8 +510,14 @@ class Gateway:
         state: DeploymentState | None = None
         try:
             inputs = request.input_list()
+            texts: Json = {"input": inputs} if isinstance(inputs[0], str) else {}
+            constraints = self._screen(acct, texts) or constraints
+
+            async def call(s: DeploymentState) -> EmbeddingResult:
+                return await s.engine.embed(self._body_for(acct, texts, s).get("input", inputs))
+
             plan = self._plan(request.model, {}, constraints)
-            result, state = await self._attempts(acct, plan, lambda s: s.engine.embed(inputs))
+            result, state = await self._attempts(acct, plan, call)
             dims = len(result.vectors[0]) if result.vectors else 0
             if request.dimensions is not None and request.dimensions != dims:
                 raise UnsupportedParameter(

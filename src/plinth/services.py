@@ -11,9 +11,11 @@ from plinth.engines.pool import EnginePool
 from plinth.gateway import Gateway
 from plinth.metering.recorder import UsageRecorder
 from plinth.metrics import Metrics
+from plinth.privacy.guard import PrivacyGuard
 from plinth.routing.router import Router
 from plinth.routing.sync import DeploymentSync
 from plinth.settings import Settings
+from plinth.store.audit import AuditStore
 from plinth.store.keys import KeyStore
 from plinth.store.usage import UsageStore
 
@@ -29,6 +31,8 @@ class Services:
     router: Router
     deployments: DeploymentSync
     auth: Authenticator
+    privacy: PrivacyGuard
+    audit: AuditStore
     gateway: Gateway
 
 

@@ -21,6 +21,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from plinth.privacy.policy import PrivacyPolicy
 from plinth.routing.deployment import Deployment
 
 LogLevel = Literal["debug", "info", "warning", "error"]
@@ -76,6 +77,24 @@ class RoutingSettings(BaseModel):
     )
 
 
+class PrivacySettings(BaseModel):
+    """Personal-data handling; see ``plinth.privacy.policy`` for the actions."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    default_policy: str = Field(
+        "allow", description="Policy for keys that name none: a built-in or one of `policies`."
+    )
+    policies: dict[str, PrivacyPolicy] = Field(
+        default_factory=dict, description="Named policies: default_action + per-entity rules."
+    )
+    audit_key: SecretStr | None = Field(
+        None,
+        description="Key of the audit trail's value hashes; default: <data_dir>/audit.key, "
+        "made on first start. Replicas must share it.",
+    )
+
+
 class Settings(BaseSettings):
     """Everything Plinth can be configured with. See the README's reference."""
 
@@ -99,6 +118,7 @@ class Settings(BaseSettings):
     load_bundled_models: bool = True
     llamacpp: LlamaCppSettings = Field(default_factory=LlamaCppSettings)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     deployments: list[Deployment] = Field(
         default_factory=list, description="[[deployments]] tables: public names → upstreams."
     )

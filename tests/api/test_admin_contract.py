@@ -14,7 +14,16 @@ from starlette.testclient import TestClient
 
 from testsupport import CHAT_MODEL, EMBED_MODEL
 
-KEY_JSON = ["admin", "created_at", "display", "id", "name", "object", "revoked_at"]
+KEY_JSON = [
+    "admin",
+    "created_at",
+    "display",
+    "id",
+    "name",
+    "object",
+    "privacy_policy",
+    "revoked_at",
+]
 SUMMARY_COLUMNS = [
     "requests",
     "failed",

@@ -36,11 +36,16 @@ def admin_only(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
 class CreateKey(WireModel):
     name: str = Field(min_length=1, max_length=200)
     admin: bool = False
+    privacy_policy: str | None = Field(None, min_length=1, max_length=100)
 
 
 async def create_key(request: Request, svc: Services) -> Response:
     body = parse_json(await read_body(request, svc.settings.max_body_bytes), CreateKey)
-    key, plaintext = await asyncio.to_thread(svc.keys.create, body.name, admin=body.admin)
+    if body.privacy_policy is not None:
+        svc.privacy.check_policy_name(body.privacy_policy)
+    key, plaintext = await asyncio.to_thread(
+        svc.keys.create, body.name, admin=body.admin, privacy_policy=body.privacy_policy
+    )
     # The only time the secret is ever shown.
     return json_response({**key.as_json(), "key": plaintext}, status=201)
 
@@ -89,11 +94,30 @@ async def usage_request(request: Request, svc: Services) -> Response:
     return json_response(row)
 
 
+async def privacy_audit(request: Request, svc: Services) -> Response:
+    try:
+        limit = int(request.query_params.get("limit", "100"))
+    except ValueError:
+        raise InvalidRequest("limit must be an integer", param="limit") from None
+    if not 1 <= limit <= 10_000:
+        raise InvalidRequest("limit must be between 1 and 10000", param="limit")
+    action = request.query_params.get("action")
+    if action is not None and action not in ("allow", "redact", "local_only", "block"):
+        raise InvalidRequest(
+            "action must be one of: allow, redact, local_only, block", param="action"
+        )
+    since = parse_since(request.query_params.get("since"))
+    await svc.recorder.flush()
+    rows = await asyncio.to_thread(svc.audit.rows, since=since, limit=limit, action=action)
+    return json_response({"object": "list", "data": rows})
+
+
 routes = [
     Route("/admin/keys", admin_only(list_keys), methods=["GET"]),
     Route("/admin/keys", admin_only(create_key), methods=["POST"]),
     Route("/admin/keys/{key_id}", admin_only(revoke_key), methods=["DELETE"]),
     Route("/admin/usage", admin_only(usage_summary), methods=["GET"]),
+    Route("/admin/audit", admin_only(privacy_audit), methods=["GET"]),
     Route("/admin/usage/requests", admin_only(usage_requests), methods=["GET"]),
     Route("/admin/usage/requests/{request_id}", admin_only(usage_request), methods=["GET"]),
 ]

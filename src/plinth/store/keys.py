@@ -41,6 +41,7 @@ class ApiKey:
     is_admin: bool
     created_at: datetime
     revoked_at: datetime | None
+    privacy_policy: str | None = None  # None: the server's privacy.default_policy
 
     @property
     def active(self) -> bool:
@@ -55,6 +56,7 @@ class ApiKey:
             "admin": self.is_admin,
             "created_at": int(self.created_at.timestamp()),
             "revoked_at": int(self.revoked_at.timestamp()) if self.revoked_at else None,
+            "privacy_policy": self.privacy_policy,
         }
 
 
@@ -72,6 +74,7 @@ def _from_row(row: RowMapping) -> ApiKey:
         is_admin=row["is_admin"],
         created_at=created,
         revoked_at=aware(row["revoked_at"]),
+        privacy_policy=row.get("privacy_policy"),
     )
 
 
@@ -80,7 +83,12 @@ class KeyStore:
         self._engine = engine
 
     def create(
-        self, name: str, *, admin: bool = False, plaintext: str | None = None
+        self,
+        name: str,
+        *,
+        admin: bool = False,
+        plaintext: str | None = None,
+        privacy_policy: str | None = None,
     ) -> tuple[ApiKey, str]:
         """Store a new key; return it with its plaintext, which is never stored."""
         plaintext = plaintext or KEY_PREFIX + secrets.token_urlsafe(32)
@@ -92,6 +100,7 @@ class KeyStore:
             "is_admin": admin,
             "created_at": datetime.now(UTC),
             "revoked_at": None,
+            "privacy_policy": privacy_policy,
         }
         with self._engine.begin() as conn:
             conn.execute(api_keys.insert().values(**values))

@@ -43,9 +43,15 @@ def _routing(conn: Connection) -> None:
     schema.metadata.create_all(conn, tables=[schema.usage_attempts, schema.deployments])
 
 
+def _privacy(conn: Connection) -> None:
+    _add_columns(conn, "api_keys", {"privacy_policy": "VARCHAR(100)"})
+    schema.metadata.create_all(conn, tables=[schema.privacy_audit])
+
+
 MIGRATIONS: list[Step] = [
     (1, "keys, usage ledger, added models", _initial),
     (2, "deployments; serving deployment, usage source and attempts in the ledger", _routing),
+    (3, "privacy policy per key; privacy audit trail", _privacy),
 ]
 
 

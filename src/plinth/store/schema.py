@@ -40,6 +40,8 @@ api_keys = Table(
     Column("is_admin", Boolean, nullable=False, default=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
+    # Added by migration 3: the privacy policy's name; NULL means the default.
+    Column("privacy_policy", String(100), nullable=True),
 )
 
 # Append-only: one row per request, success or failure, keyed by the request id
@@ -104,4 +106,24 @@ deployments = Table(
     Column("spec", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# One row per request: the privacy decision. Values never appear, only keyed
+# hashes (HMAC-SHA256 with the audit key), so equal values can be correlated.
+privacy_audit = Table(
+    "privacy_audit",
+    metadata,
+    Column("request_id", String(64), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("key_id", String(40), nullable=True),
+    Column("endpoint", String(40), nullable=False),
+    Column("model", String(200), nullable=True),
+    Column("policy", String(100), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("entities", Text, nullable=False),  # JSON: {"CN_MOBILE": 2, ...}
+    Column("value_hashes", Text, nullable=False),  # JSON: [{"entity", "hash"}, ...]
+    Column("deployment", String(200), nullable=True),
+    Column("locality", String(16), nullable=True),
+    Column("redacted", Boolean, nullable=False, default=False),
+    Index("ix_privacy_audit_created_at", "created_at"),
 )

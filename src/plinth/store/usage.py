@@ -8,7 +8,8 @@ from typing import Any, Literal
 
 from sqlalchemy import Engine, Text, case, func, select
 
-from plinth.store.schema import usage, usage_attempts
+from plinth.store.audit import AuditRecord
+from plinth.store.schema import privacy_audit, usage, usage_attempts
 
 GroupBy = Literal["key", "model", "day"]
 
@@ -47,10 +48,11 @@ class UsageRecord:
     usage_source: str | None = None  # engine | upstream | estimate
     attempts: int = 0
     failed_attempts: list[AttemptRecord] = field(default_factory=list)
+    audit: AuditRecord | None = None  # the privacy decision, stored beside the row
 
     def row(self) -> dict[str, Any]:
         values = asdict(self)
-        del values["failed_attempts"]
+        del values["failed_attempts"], values["audit"]
         return values
 
 
@@ -61,10 +63,13 @@ class UsageStore:
     def append(self, records: list[UsageRecord]) -> None:
         if records:
             attempts = [asdict(a) for r in records for a in r.failed_attempts]
+            audits = [r.audit.row() for r in records if r.audit is not None]
             with self._engine.begin() as conn:
                 conn.execute(usage.insert(), [r.row() for r in records])
                 if attempts:
                     conn.execute(usage_attempts.insert(), attempts)
+                if audits:
+                    conn.execute(privacy_audit.insert(), audits)
 
     def rows(self, *, since: datetime | None = None, limit: int = 100) -> list[dict[str, Any]]:
         query = select(usage).order_by(usage.c.created_at.desc()).limit(limit)
