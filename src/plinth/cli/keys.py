@@ -6,8 +6,15 @@ from pathlib import Path
 
 import click
 
-from plinth.cli.common import data_dir_option, open_db, print_json, print_table
+from plinth.cli.common import (
+    data_dir_option,
+    open_db,
+    print_json,
+    print_table,
+    settings_or_exit,
+)
 from plinth.errors import NotFound
+from plinth.privacy.policy import BUILT_IN
 from plinth.store.keys import KeyStore
 
 
@@ -19,10 +26,25 @@ def keys() -> None:
 @keys.command()
 @click.option("--name", required=True, help="What the key is for (shown in listings).")
 @click.option("--admin", is_flag=True, help="Allow the /admin routes.")
+@click.option(
+    "--privacy-policy",
+    default=None,
+    help="allow, redact, local_only, block, or a policy from plinth.toml "
+    "[default: privacy.default_policy].",
+)
 @data_dir_option
-def create(name: str, admin: bool, data_dir: Path | None) -> None:
+def create(name: str, admin: bool, privacy_policy: str | None, data_dir: Path | None) -> None:
     """Create a key and print it (the only time it is shown)."""
-    key, plaintext = KeyStore(open_db(data_dir)).create(name, admin=admin)
+    if privacy_policy is not None:
+        known = {*BUILT_IN, *settings_or_exit(data_dir=data_dir).privacy.policies}
+        if privacy_policy not in known:
+            raise click.BadParameter(
+                f"unknown policy '{privacy_policy}' (known: {', '.join(sorted(known))})",
+                param_hint="--privacy-policy",
+            )
+    key, plaintext = KeyStore(open_db(data_dir)).create(
+        name, admin=admin, privacy_policy=privacy_policy
+    )
     click.echo(f"Created {'admin ' if admin else ''}key {key.id} ({name}). Store it now:", err=True)
     click.echo(plaintext)
 
@@ -38,7 +60,7 @@ def list_keys(fmt: str, data_dir: Path | None) -> None:
     else:
         for row in rows:
             row["status"] = "revoked" if row["revoked_at"] else "active"
-        print_table(rows, ["id", "name", "display", "admin", "status"])
+        print_table(rows, ["id", "name", "display", "admin", "privacy_policy", "status"])
 
 
 @keys.command()

@@ -1,0 +1,47 @@
+"""``plinth audit``: the privacy decisions, newest first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from plinth.cli.common import data_dir_option, open_db, print_json, print_table
+from plinth.errors import InvalidRequest
+from plinth.reporting import parse_since, to_csv
+from plinth.store.audit import AuditStore
+
+
+@click.command()
+@click.option("--since", default=None, help="ISO date or time (UTC unless it names a zone).")
+@click.option(
+    "--action", type=click.Choice(["allow", "redact", "local_only", "block"]), default=None
+)
+@click.option("--limit", type=click.IntRange(1, 100_000), default=100, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table")
+@data_dir_option
+def audit(
+    since: str | None, action: str | None, limit: int, fmt: str, data_dir: Path | None
+) -> None:
+    """What each request contained (entity types, keyed hashes) and where it went."""
+    try:
+        since_at = parse_since(since)
+    except InvalidRequest as exc:
+        raise click.BadParameter(exc.message, param_hint="--since") from None
+    rows = AuditStore(open_db(data_dir)).rows(since=since_at, limit=limit, action=action)
+    if fmt == "json":
+        print_json(rows)
+        return
+    flat = [
+        {
+            **row,
+            "entities": " ".join(f"{e}×{n}" for e, n in row["entities"].items()),
+            "value_hashes": " ".join(f"{h['entity']}:{h['hash']}" for h in row["value_hashes"]),
+        }
+        for row in rows
+    ]
+    if fmt == "csv":
+        click.echo(to_csv(flat), nl=False)
+    else:
+        columns = ["created_at", "request_id", "policy", "action", "entities"]
+        print_table(flat, [*columns, "deployment", "locality", "redacted"])
