@@ -55,3 +55,47 @@ def test_invalid_values_and_unknown_keys_are_rejected(tmp_path: Path) -> None:
     (tmp_path / "plinth.toml").write_text("prot = 1\n")
     with pytest.raises(ValidationError):
         load_settings()
+
+
+def _readme_toml(heading: str) -> str:
+    """The first ```toml block after ``heading`` in the README: the docs must load."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = readme[readme.index(heading) :]
+    start = section.index("```toml\n") + len("```toml\n")
+    return section[start : section.index("```", start)]
+
+
+def test_readme_deployments_example_loads(tmp_path: Path) -> None:
+    (tmp_path / "plinth.toml").write_text(_readme_toml("## Upstreams and routing"))
+    settings = load_settings()
+    local, cloud = settings.deployments
+    assert (local.id, local.engine, local.locality) == ("assistant@local", "llamacpp", "local")
+    assert (cloud.id, cloud.target_model, cloud.priority) == (
+        "assistant@api.deepseek.com",
+        "deepseek-chat",
+        1,
+    )
+
+
+def test_readme_privacy_example_loads(tmp_path: Path) -> None:
+    (tmp_path / "plinth.toml").write_text(_readme_toml("## Privacy"))
+    settings = load_settings()
+    policy = settings.privacy.policies["hr"]
+    assert settings.privacy.default_policy == "hr"
+    assert policy.decide(["EMAIL"]) == "redact"
+    assert policy.decide(["IPV4"]) == "allow"
+    assert policy.decide(["EMAIL", "CN_RESIDENT_ID"]) == "local_only"
+    assert policy.decide(["PRIVATE_KEY", "CN_RESIDENT_ID"]) == "block"
+
+
+def test_deployment_errors_name_the_field(tmp_path: Path) -> None:
+    (tmp_path / "plinth.toml").write_text('[[deployments]]\nmodel = "x"\nengine = "openai"\n')
+    with pytest.raises(ValidationError, match="needs a base_url"):
+        load_settings()
+
+
+def test_duplicate_deployment_ids_are_refused(tmp_path: Path) -> None:
+    one = '[[deployments]]\nmodel = "x"\nbase_url = "http://a/v1"\n'
+    (tmp_path / "plinth.toml").write_text(one + one)
+    with pytest.raises(ValidationError, match="two deployments have the id 'x@a'"):
+        load_settings()

@@ -13,7 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -138,6 +138,17 @@ class Settings(BaseSettings):
             env_settings,
             TomlConfigSettingsSource(settings_cls, toml_file=toml_path),
         )
+
+    @model_validator(mode="after")
+    def _unique_deployment_ids(self) -> Settings:
+        seen: set[str] = set()
+        for deployment in self.deployments:
+            if deployment.id in seen:
+                raise ValueError(
+                    f"two deployments have the id '{deployment.id}'; give one an explicit id"
+                )
+            seen.add(deployment.id)
+        return self
 
     @property
     def resolved_database_url(self) -> str:
