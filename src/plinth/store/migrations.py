@@ -48,10 +48,15 @@ def _privacy(conn: Connection) -> None:
     schema.metadata.create_all(conn, tables=[schema.privacy_audit])
 
 
+def _files(conn: Connection) -> None:
+    schema.metadata.create_all(conn, tables=[schema.files])
+
+
 MIGRATIONS: list[Step] = [
     (1, "keys, usage ledger, added models", _initial),
     (2, "deployments; serving deployment, usage source and attempts in the ledger", _routing),
     (3, "privacy policy per key; privacy audit trail", _privacy),
+    (4, "uploaded files", _files),
 ]
 
 

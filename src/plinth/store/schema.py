@@ -127,3 +127,19 @@ privacy_audit = Table(
     Column("redacted", Boolean, nullable=False, default=False),
     Index("ix_privacy_audit_created_at", "created_at"),
 )
+
+# Uploaded files (the bytes live in the file storage, named by id). Visible to
+# the key that uploaded them and to admins.
+files = Table(
+    "files",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("key_id", String(40), nullable=True),
+    Column("filename", String(512), nullable=False),
+    Column("purpose", String(32), nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),  # Unix seconds, as the API shows it
+    Column("expires_at", BigInteger, nullable=True),
+    Index("ix_files_key_created", "key_id", "created_at"),
+)
