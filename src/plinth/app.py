@@ -18,13 +18,14 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from plinth.api import admin, deployments, generation, health, models
+from plinth.api import admin, deployments, files, generation, health, models
 from plinth.api.http import error_response, new_request_id
 from plinth.auth import Authenticator
 from plinth.bootstrap import bootstrap_admin_key, build_engines, privacy_guard
 from plinth.engines.base import Engine
 from plinth.engines.pool import EnginePool
 from plinth.errors import InvalidRequest, NotFound, PlinthError
+from plinth.files.storage import LocalFileStorage
 from plinth.gateway import Gateway
 from plinth.metering.recorder import UsageRecorder
 from plinth.metrics import Metrics
@@ -35,6 +36,7 @@ from plinth.settings import Settings
 from plinth.store.audit import AuditStore
 from plinth.store.database import open_database
 from plinth.store.deployments import DeploymentStore
+from plinth.store.files import FileStore
 from plinth.store.keys import KeyStore
 from plinth.store.models import ModelStore
 from plinth.store.usage import UsageStore
@@ -101,6 +103,8 @@ def create_app(settings: Settings, *, engines: list[Engine] | None = None) -> St
             auth=Authenticator(keys),
             privacy=guard,
             audit=AuditStore(db),
+            files=FileStore(db),
+            file_storage=LocalFileStorage(settings.data_dir / "files"),
             gateway=Gateway(router, recorder, metrics, settings.routing, guard),
         )
         app.state.started_at = int(time.time())
@@ -119,6 +123,7 @@ def create_app(settings: Settings, *, engines: list[Engine] | None = None) -> St
         routes=[
             *generation.routes,
             *models.routes,
+            *files.routes,
             *admin.routes,
             *deployments.routes,
             *health.routes,

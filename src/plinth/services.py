@@ -8,6 +8,7 @@ from starlette.requests import Request
 
 from plinth.auth import Authenticator
 from plinth.engines.pool import EnginePool
+from plinth.files.storage import FileStorage
 from plinth.gateway import Gateway
 from plinth.metering.recorder import UsageRecorder
 from plinth.metrics import Metrics
@@ -16,6 +17,7 @@ from plinth.routing.router import Router
 from plinth.routing.sync import DeploymentSync
 from plinth.settings import Settings
 from plinth.store.audit import AuditStore
+from plinth.store.files import FileStore
 from plinth.store.keys import KeyStore
 from plinth.store.usage import UsageStore
 
@@ -33,6 +35,8 @@ class Services:
     auth: Authenticator
     privacy: PrivacyGuard
     audit: AuditStore
+    files: FileStore
+    file_storage: FileStorage
     gateway: Gateway
 
 

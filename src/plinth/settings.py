@@ -115,6 +115,9 @@ class Settings(BaseSettings):
     )
     log_level: LogLevel = "info"
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="Larger bodies get 413.")
+    files_max_bytes: int = Field(
+        512 * 1024 * 1024, ge=1024, description="Largest upload to /v1/files."
+    )
     load_bundled_models: bool = True
     llamacpp: LlamaCppSettings = Field(default_factory=LlamaCppSettings)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)

@@ -1,0 +1,1 @@
+"""Uploaded files: the OpenAI Files API's storage and records."""
