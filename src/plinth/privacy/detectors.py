@@ -154,13 +154,27 @@ class PatternDetector:
     # Substrings one of which every match contains: a cheap test that skips the
     # regex scan for most prompts (detection runs on every request).
     needs: tuple[str, ...] = ()
-    # Matches lie inside a run of digits (see ``_digit_windows``): scan only those.
+    # Matches lie around a run of digits (see ``_digit_windows``): scan only there,
+    # from ``reach[0]`` characters before a run to ``reach[1]`` after it.
     numeric: bool = False
+    reach: tuple[int, int] = (4, 1)
+    # Or inside a run of these characters: one fast character-class scan finds
+    # the runs, and the (slower) pattern runs only there.
+    within: re.Pattern[str] | None = None
 
     def find(self, text: str, windows: list[tuple[int, int]] | None = None) -> Iterator[Finding]:
         if self.needs and not any(n in text for n in self.needs):
             return
-        spans = windows if self.numeric and windows is not None else [(0, len(text))]
+        if self.numeric and windows is not None:
+            spans = _widen(windows, self.reach, len(text))
+        elif self.within is not None:
+            # Widened by one character so the pattern's lookarounds see the neighbours.
+            spans = [
+                (max(0, m.start() - 1), min(len(text), m.end() + 1))
+                for m in self.within.finditer(text)
+            ]
+        else:
+            spans = [(0, len(text))]
         for start, end in spans:
             for match in self.pattern.finditer(text, start, end):
                 value = match.group(0)
@@ -172,9 +186,21 @@ _DIGIT_RUN = re.compile(r"\d[\d .()-]{5,}\d")
 
 
 def _digit_windows(text: str) -> list[tuple[int, int]]:
-    """Runs of 7+ digit-ish characters, widened for a "+86 " before and one character
-    after (the lookarounds must see it): one cheap scan instead of one per detector."""
-    return [(max(0, m.start() - 4), min(len(text), m.end() + 1)) for m in _DIGIT_RUN.finditer(text)]
+    """Runs of 7+ digit-ish characters: one cheap scan shared by the numeric detectors."""
+    return [m.span() for m in _DIGIT_RUN.finditer(text)]
+
+
+def _widen(runs: list[tuple[int, int]], reach: tuple[int, int], size: int) -> list[tuple[int, int]]:
+    """Each run widened by ``reach`` (the lookarounds must see a neighbour, and a
+    "+86 " or an IBAN's letters lie before the digits), overlaps merged."""
+    spans: list[tuple[int, int]] = []
+    for start, end in runs:
+        start, end = max(0, start - reach[0]), min(size, end + reach[1])
+        if spans and start <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(end, spans[-1][1]))
+        else:
+            spans.append((start, end))
+    return spans
 
 
 def _p(regex: str, flags: int = 0) -> re.Pattern[str]:
@@ -195,7 +221,12 @@ DETECTORS: tuple[PatternDetector, ...] = (
         numeric=True,
     ),
     PatternDetector(
-        "CN_USCC", _p(_L + r"[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}" + _R), _valid_uscc
+        "CN_USCC",
+        _p(_L + r"[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}" + _R),
+        _valid_uscc,
+        # Characters 2–8 are digits in every code (type, then the region code).
+        numeric=True,
+        reach=(2, 11),
     ),
     PatternDetector(
         "CN_BANK_CARD",
@@ -238,11 +269,14 @@ DETECTORS: tuple[PatternDetector, ...] = (
             r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
             r"\.[A-Za-z]{2,24}(?![A-Za-z0-9-])"
         ),
+        needs=("@",),
     ),
     PatternDetector(
         "IBAN",
         _p(_L + r"[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?" + _R),
         _valid_iban,
+        numeric=True,
+        reach=(42, 42),  # at most 34 characters plus 8 group spaces
     ),
     PatternDetector("US_SSN", _p(_L + r"\d{3}-\d{2}-\d{4}" + _R), _valid_ssn, ("-",), numeric=True),
     PatternDetector(
@@ -259,16 +293,23 @@ DETECTORS: tuple[PatternDetector, ...] = (
             r"(?![0-9A-Fa-f:])"
         ),
         _valid_ip,
+        needs=(":",),
+        within=_p(r"[0-9A-Fa-f:]*:[0-9A-Fa-f:]*:[0-9A-Fa-f:]*"),
     ),
-    PatternDetector("CLOUD_ACCESS_KEY", _p(_L + r"(?:AKIA|ASIA)[0-9A-Z]{16}" + _R)),
+    PatternDetector(
+        "CLOUD_ACCESS_KEY", _p(_L + r"(?:AKIA|ASIA)[0-9A-Z]{16}" + _R), needs=("AKIA", "ASIA")
+    ),
     PatternDetector(
         "API_KEY",
         _p(
             _L + r"(?:sk-[A-Za-z0-9_-]{20,}|ghp_[A-Za-z0-9]{36}|"
             r"AIza[0-9A-Za-z_-]{35}|xox[abposr]-[A-Za-z0-9-]{10,})" + _R
         ),
+        needs=("sk-", "ghp_", "AIza", "xox"),
     ),
-    PatternDetector("BEARER_TOKEN", _p(r"(?<=Bearer )[A-Za-z0-9._~+/-]{20,}=*")),
+    PatternDetector(
+        "BEARER_TOKEN", _p(r"(?<=Bearer )[A-Za-z0-9._~+/-]{20,}=*"), needs=("Bearer ",)
+    ),
 )
 
 

@@ -15,6 +15,9 @@ from plinth.metering.estimate import Estimate
 from plinth.routing.state import DeploymentState
 
 Strategy = Literal["priority", "weighted", "least_outstanding", "lowest_latency", "lowest_cost"]
+# One generator for the process: seeding a new one per request reads os.urandom.
+_RNG = random.Random()
+
 Order = Callable[[Sequence[DeploymentState], Estimate], list[DeploymentState]]
 
 
@@ -30,32 +33,32 @@ def priority(states: Sequence[DeploymentState], _: Estimate) -> list[DeploymentS
     ordered: list[DeploymentState] = []
     for level in sorted({s.deployment.priority for s in states}):
         group = [s for s in states if s.deployment.priority == level]
-        ordered += _weighted_shuffle(group, random.Random())
+        ordered += _weighted_shuffle(group, _RNG)
     return ordered
 
 
 def weighted(states: Sequence[DeploymentState], _: Estimate) -> list[DeploymentState]:
-    return _weighted_shuffle(states, random.Random())
+    return _weighted_shuffle(states, _RNG)
 
 
 def least_outstanding(states: Sequence[DeploymentState], _: Estimate) -> list[DeploymentState]:
     """Fewest requests in flight first; ties broken at random so load spreads."""
     shuffled = list(states)
-    random.shuffle(shuffled)
+    _RNG.shuffle(shuffled)
     return sorted(shuffled, key=lambda s: s.outstanding / s.deployment.weight)
 
 
 def lowest_latency(states: Sequence[DeploymentState], _: Estimate) -> list[DeploymentState]:
     """Lowest moving-average time to first token; unmeasured ones first, to measure them."""
     shuffled = list(states)
-    random.shuffle(shuffled)
+    _RNG.shuffle(shuffled)
     return sorted(shuffled, key=lambda s: s.ttft_ewma_s if s.ttft_ewma_s is not None else -1.0)
 
 
 def lowest_cost(states: Sequence[DeploymentState], estimate: Estimate) -> list[DeploymentState]:
     """Cheapest expected cost in USD first; deployments without prices last."""
     shuffled = list(states)
-    random.shuffle(shuffled)
+    _RNG.shuffle(shuffled)
 
     def cost(state: DeploymentState) -> Decimal:
         value = state.expected_cost_usd(estimate.prompt_tokens, estimate.completion_tokens)

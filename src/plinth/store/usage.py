@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -51,7 +51,8 @@ class UsageRecord:
     audit: AuditRecord | None = None  # the privacy decision, stored beside the row
 
     def row(self) -> dict[str, Any]:
-        values = asdict(self)
+        # Not dataclasses.asdict: it deep-copies every value, on the hot path.
+        values = dict(self.__dict__)
         del values["failed_attempts"], values["audit"]
         return values
 
@@ -62,7 +63,7 @@ class UsageStore:
 
     def append(self, records: list[UsageRecord]) -> None:
         if records:
-            attempts = [asdict(a) for r in records for a in r.failed_attempts]
+            attempts = [dict(a.__dict__) for r in records for a in r.failed_attempts]
             audits = [r.audit.row() for r in records if r.audit is not None]
             with self._engine.begin() as conn:
                 conn.execute(usage.insert(), [r.row() for r in records])
