@@ -6,15 +6,19 @@ test gets its own keys so ledger assertions stay independent.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
+from gatewaysupport import ADMIN, UPSTREAM_KEY, AppFactory
 from plinth.app import create_app
 from plinth.settings import Settings
 from testsupport import ADMIN_KEY
+from upstreamfake import FakeUpstream
 
 
 @pytest.fixture(scope="session")
@@ -69,3 +73,31 @@ def client(app_client: TestClient, user_key: str) -> Iterator[TestClient]:
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture
+def upstreams() -> Iterator[Callable[[], FakeUpstream]]:
+    with ExitStack() as stack:
+        yield lambda: stack.enter_context(FakeUpstream())
+
+
+@pytest.fixture
+def gateway_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[AppFactory]:
+    """``gateway_app(deployments=[...], routing={...})``: a started app, admin-authenticated."""
+    monkeypatch.setenv("FAKE_UPSTREAM_KEY", UPSTREAM_KEY)
+    with ExitStack() as stack:
+
+        def make(deployments: list[dict[str, Any]], **routing: Any) -> TestClient:
+            settings = Settings(
+                data_dir=tmp_path,
+                admin_key=ADMIN,  # type: ignore[arg-type]
+                load_bundled_models=False,
+                deployments=deployments,  # type: ignore[arg-type]
+                routing={"health_interval_s": 0, "backoff_initial_s": 0.01, **routing},  # type: ignore[arg-type]
+            )
+            client = TestClient(create_app(settings), raise_server_exceptions=False)
+            stack.enter_context(client)
+            client.headers["authorization"] = f"Bearer {ADMIN}"
+            return client
+
+        yield make

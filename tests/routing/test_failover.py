@@ -14,7 +14,7 @@ from typing import Any
 
 from starlette.testclient import TestClient
 
-from routing.conftest import UPSTREAM_KEY, AppFactory, deployment
+from gatewaysupport import UPSTREAM_KEY, AppFactory, deployment
 from upstreamfake import FakeUpstream, Fault
 
 Ups = Callable[[], FakeUpstream]
