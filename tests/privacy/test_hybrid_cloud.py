@@ -152,7 +152,9 @@ def test_redact_sends_placeholders_and_restores_the_answer(
     assert row["redacted"] is True and row["locality"] == "cloud"
 
 
-def test_redact_covers_tool_call_arguments_sent_upstream(app_client: TestClient, hybrid: FakeUpstream) -> None:
+def test_redact_covers_tool_call_arguments_sent_upstream(
+    app_client: TestClient, hybrid: FakeUpstream
+) -> None:
     hybrid.reply = None
     body = ask(f"call {PHONE}") | {
         "tools": [
