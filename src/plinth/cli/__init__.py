@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from plinth import __version__
-from plinth.cli import keys, models, serve, usage
+from plinth.cli import audit, deployments, keys, models, providers, serve, usage
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -18,3 +18,6 @@ main.add_command(serve.serve)
 main.add_command(keys.keys)
 main.add_command(models.models)
 main.add_command(usage.usage)
+main.add_command(deployments.deployments)
+main.add_command(audit.audit)
+main.add_command(providers.providers)

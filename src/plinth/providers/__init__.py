@@ -1,0 +1,1 @@
+"""The provider catalog: presets for hosted APIs and self-hosted servers."""

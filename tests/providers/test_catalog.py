@@ -1,0 +1,150 @@
+"""The provider catalog: it loads, every price is sourced, presets make deployments."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from plinth.cli import main
+from plinth.providers.catalog import deployment_from_preset, load_catalog, provider
+
+REQUIRED = {
+    "openai",
+    "azure-openai",
+    "deepseek",
+    "qwen",
+    "zhipu",
+    "moonshot",
+    "qianfan",
+    "spark",
+    "gemini",
+    "bedrock",
+    "anthropic",
+    "vllm",
+    "llama-server",
+    "ollama",
+    "plinth",
+}
+
+
+def test_every_required_provider_is_there() -> None:
+    assert set(load_catalog()) >= REQUIRED
+
+
+def test_every_price_has_a_date_and_a_source() -> None:
+    for key, preset in load_catalog().items():
+        priced = [m for m in preset.models if m.input is not None or m.output is not None]
+        hosted = preset.locality == "cloud"
+        if priced and hosted:
+            assert preset.prices_read_on and preset.prices_source, key
+            assert preset.prices_source.startswith("https://"), key
+        for model in priced:
+            assert all(p is None or p >= 0 for p in (model.input, model.output, model.cached_input))
+        if hosted and not priced:
+            assert preset.prices_note, f"{key}: say why there are no prices"
+        for fact in preset.facts:
+            assert fact.source.startswith("https://"), key
+
+
+def test_deepseek_preset_makes_a_priced_deployment() -> None:
+    d = deployment_from_preset("deepseek", "deepseek-chat")
+    assert (d.id, d.engine, d.base_url) == (
+        "deepseek-chat@api.deepseek.com",
+        "openai",
+        "https://api.deepseek.com/v1",
+    )
+    assert (
+        d.api_key_env == "DEEPSEEK_API_KEY" and d.locality == "cloud" and d.provider == "deepseek"
+    )
+    assert (d.input_price_per_mtok, d.output_price_per_mtok) == (Decimal("0.56"), Decimal("1.68"))
+
+
+def test_placeholders_are_filled_or_refused() -> None:
+    d = deployment_from_preset("bedrock", "openai.gpt-oss-20b-1:0", region="eu-west-1")
+    assert d.base_url == "https://bedrock-runtime.eu-west-1.amazonaws.com/openai/v1"
+    with pytest.raises(ValueError, match="--resource"):
+        deployment_from_preset("azure-openai", "gpt-4o")
+    azure = deployment_from_preset("azure-openai", "gpt-4o", resource="acme")
+    assert azure.base_url == "https://acme.openai.azure.com/openai/v1" and azure.auth == "api-key"
+
+
+def test_anthropic_preset_uses_the_messages_engine() -> None:
+    d = deployment_from_preset("anthropic", "claude-sonnet-4-20250514", public_name="claude")
+    assert (d.engine, d.auth, d.model) == ("anthropic", "x-api-key", "claude")
+    assert d.headers == {"anthropic-version": "2023-06-01"}
+
+
+def test_unknown_models_are_allowed_without_prices_and_unknown_providers_named() -> None:
+    d = deployment_from_preset("ollama", "qwen2.5:7b")
+    assert d.locality == "local" and d.input_price_per_mtok is None
+    with pytest.raises(LookupError, match=r"known: .*deepseek"):
+        provider("nope")
+
+
+def test_cli_lists_shows_and_adds_from_presets(tmp_path: Path) -> None:
+    runner = CliRunner()
+    listed = runner.invoke(main, ["providers", "list"])
+    assert listed.exit_code == 0 and "deepseek" in listed.output
+    as_json = json.loads(runner.invoke(main, ["providers", "list", "--format", "json"]).output)
+    assert {p["key"] for p in as_json} >= REQUIRED
+    shown = runner.invoke(main, ["providers", "show", "deepseek"])
+    assert "api-docs.deepseek.com/quick_start/pricing" in shown.output
+    unknown = runner.invoke(main, ["providers", "show", "nope"])
+    assert unknown.exit_code == 2 and "Traceback" not in unknown.output
+
+    data = ["--data-dir", str(tmp_path)]
+    added = runner.invoke(
+        main,
+        [
+            "deployments",
+            "add",
+            "--provider",
+            "deepseek",
+            "--model",
+            "deepseek-chat",
+            "--api-key-env",
+            "DEEPSEEK_API_KEY",
+            *data,
+        ],
+    )
+    assert added.exit_code == 0, added.output
+    assert "deepseek-chat@api.deepseek.com" in added.output
+    rows = json.loads(
+        runner.invoke(main, ["deployments", "list", "--format", "json", *data]).output
+    )
+    assert [(r["id"], r["source"], r["input_price_per_mtok"]) for r in rows] == [
+        ("deepseek-chat@api.deepseek.com", "api", "0.56")
+    ]
+    again = runner.invoke(
+        main, ["deployments", "add", "--provider", "deepseek", "--model", "deepseek-chat", *data]
+    )
+    assert again.exit_code == 1 and "exists already" in again.output
+    missing = runner.invoke(
+        main, ["deployments", "add", "--provider", "azure-openai", "--model", "gpt-4o", *data]
+    )
+    assert missing.exit_code == 1 and "--resource" in missing.output
+    custom = runner.invoke(
+        main,
+        [
+            "deployments",
+            "add",
+            "--model",
+            "llama3",
+            "--base-url",
+            "http://gpu-box:8000/v1",
+            "--locality",
+            "local",
+            "--name",
+            "team-llama",
+            *data,
+        ],
+    )
+    assert custom.exit_code == 0, custom.output
+    removed = runner.invoke(main, ["deployments", "remove", "team-llama@gpu-box:8000", *data])
+    assert removed.exit_code == 0, removed.output
+    gone = runner.invoke(main, ["deployments", "remove", "team-llama@gpu-box:8000", *data])
+    assert gone.exit_code == 1
