@@ -39,9 +39,9 @@ def test_every_price_has_a_date_and_a_source() -> None:
     for key, preset in load_catalog().items():
         priced = [m for m in preset.models if m.input is not None or m.output is not None]
         hosted = preset.locality == "cloud"
-        if priced and hosted:
-            assert preset.prices_read_on and preset.prices_source, key
-            assert preset.prices_source.startswith("https://"), key
+        for model in priced if hosted else []:
+            read_on, source = preset.price_provenance(model)
+            assert read_on and source and source.startswith("https://"), (key, model.id)
         for model in priced:
             assert all(p is None or p >= 0 for p in (model.input, model.output, model.cached_input))
         if hosted and not priced:
@@ -148,3 +148,49 @@ def test_cli_lists_shows_and_adds_from_presets(tmp_path: Path) -> None:
     assert removed.exit_code == 0, removed.output
     gone = runner.invoke(main, ["deployments", "remove", "team-llama@gpu-box:8000", *data])
     assert gone.exit_code == 1
+
+
+def test_per_model_prices_name_their_own_page_and_date() -> None:
+    for key, preset in load_catalog().items():
+        for model in preset.models:
+            if not model.priced or preset.locality != "cloud":
+                continue
+            read_on, source = preset.price_provenance(model)
+            assert read_on and source and source.startswith("https://"), (key, model.id)
+            assert all(isinstance(p, Decimal) for p in (model.input, model.output) if p)
+    flash = provider("deepseek").model("deepseek-flash")
+    assert flash is not None and flash.prices_source and "deepseek.com" in flash.prices_source
+    d = deployment_from_preset("deepseek", "deepseek-flash")
+    assert (d.input_price_per_mtok, d.cached_input_price_per_mtok) == (
+        Decimal("0.3"),
+        Decimal("0.006"),
+    )
+    assert d.currency == "USD" and d.upstream_model == "deepseek-flash"
+
+
+def test_upstream_model_and_overrides() -> None:
+    d = deployment_from_preset(
+        "vllm", "qwen", upstream_model="Qwen/Qwen3-8B", base_url="http://gpu:8000/v1", weight=2.0
+    )
+    assert (d.model, d.target_model, d.base_url, d.weight) == (
+        "qwen",
+        "Qwen/Qwen3-8B",
+        "http://gpu:8000/v1",
+        2.0,
+    )
+    glm = deployment_from_preset("zhipu", "glm-5.3")
+    assert glm.currency == "CNY" and glm.output_price_per_mtok == Decimal("28")
+
+
+def test_facts_cover_the_selection_criteria_with_sources() -> None:
+    criteria = {f.criterion for p in load_catalog().values() for f in p.facts}
+    assert criteria == {"usability", "scalability", "security_compliance", "ecosystem"}
+    anthropic = provider("anthropic")
+    assert any("SOC 2" in f.text for f in anthropic.facts)
+
+
+def test_show_prints_per_model_sources() -> None:
+    shown = CliRunner().invoke(main, ["providers", "show", "anthropic"])
+    assert shown.exit_code == 0, shown.output
+    assert "claude-opus-5: prices read 2026-11-28 from https://platform.claude.com" in shown.output
+    assert "SOC 2" in shown.output

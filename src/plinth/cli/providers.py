@@ -67,5 +67,10 @@ def show(name: str) -> None:
         click.echo(f"prices read {preset.prices_read_on} from {preset.prices_source}")
     if preset.prices_note:
         click.echo(f"note: {preset.prices_note}")
+    for m in preset.models:
+        if m.prices_source:
+            click.echo(f"{m.id}: prices read {m.prices_read_on} from {m.prices_source}")
+        if m.prices_note:
+            click.echo(f"{m.id}: {m.prices_note}")
     for fact in preset.facts:
         click.echo(f"- [{fact.criterion}] {fact.text} ({fact.source})")

@@ -8,11 +8,12 @@ from functools import cache
 from importlib.resources import files
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from plinth.routing.deployment import AuthStyle, Deployment, EngineKind, Locality
 
 Criterion = Literal["usability", "scalability", "security_compliance", "ecosystem"]
+_ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
 
 
 class Fact(BaseModel):
@@ -32,6 +33,14 @@ class ProviderModel(BaseModel):
     input: Decimal | None = Field(None, ge=0, description="Per 1M input tokens.")
     output: Decimal | None = Field(None, ge=0, description="Per 1M output tokens.")
     cached_input: Decimal | None = Field(None, ge=0, description="Per 1M cached input tokens.")
+    # Where this model's prices came from, when they differ from the provider's.
+    prices_read_on: str | None = Field(None, pattern=_ISO_DATE)
+    prices_source: str | None = None
+    prices_note: str | None = None
+
+    @property
+    def priced(self) -> bool:
+        return any(p is not None for p in (self.input, self.output, self.cached_input))
 
 
 class Provider(BaseModel):
@@ -48,16 +57,30 @@ class Provider(BaseModel):
     data_residency: str
     openai_compatible: bool
     docs_url: str | None = None
-    prices_read_on: str | None = None
+    prices_read_on: str | None = Field(None, pattern=_ISO_DATE)
     prices_source: str | None = None
     prices_note: str | None = None
-    currency: str = "USD"
+    currency: str = Field("USD", pattern=r"^(USD|CNY)$")
     headers: dict[str, str] = Field(default_factory=dict)
     models: list[ProviderModel] = Field(default_factory=list)
     facts: list[Fact] = Field(default_factory=list)
 
     def model(self, model_id: str) -> ProviderModel | None:
         return next((m for m in self.models if m.id == model_id), None)
+
+    def price_provenance(self, model: ProviderModel) -> tuple[str | None, str | None]:
+        """(read on, source) of a model's prices: its own, else the provider's."""
+        if model.prices_source:
+            return model.prices_read_on, model.prices_source
+        return self.prices_read_on, self.prices_source
+
+    @model_validator(mode="after")
+    def _sourced(self) -> Provider:
+        for m in self.models:
+            read_on, source = self.price_provenance(m)
+            if self.locality == "cloud" and m.priced and not (read_on and source):
+                raise ValueError(f"model '{m.id}' has prices but no prices_read_on/prices_source")
+        return self
 
 
 @cache
@@ -92,15 +115,23 @@ def deployment_from_preset(
     base_url: str | None = None,
     region: str | None = None,
     resource: str | None = None,
+    upstream_model: str | None = None,
     public_name: str | None = None,
     **overrides: Any,
 ) -> Deployment:
-    """A deployment of ``model`` at a provider; the catalog's prices come along if known."""
+    """A deployment of ``model`` at a provider; the catalog's prices come along if known.
+
+    ``base_url`` replaces the preset's URL; otherwise its ``{region}`` / ``{resource}``
+    placeholders are filled from ``region`` / ``resource`` (ValueError when one is
+    missing). ``upstream_model`` is the name sent upstream [default: ``model``];
+    ``public_name`` is the name clients use [default: ``model``]. Any other Deployment
+    field can be given in ``overrides``.
+    """
     preset = provider(provider_name)
     known = preset.model(model)
     fields: dict[str, Any] = {
         "model": public_name or model,
-        "upstream_model": model,
+        "upstream_model": upstream_model or model,
         "engine": preset.engine,
         "kind": known.kind if known else "chat",
         "provider": provider_name,
