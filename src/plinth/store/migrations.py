@@ -52,11 +52,18 @@ def _files(conn: Connection) -> None:
     schema.metadata.create_all(conn, tables=[schema.files])
 
 
+def _tenants(conn: Connection) -> None:
+    schema.metadata.create_all(conn, tables=[schema.tenants])
+    _add_columns(conn, "api_keys", {"tenant_id": "VARCHAR(40)"})
+    _add_columns(conn, "usage", {"tenant_id": "VARCHAR(40)"})
+
+
 MIGRATIONS: list[Step] = [
     (1, "keys, usage ledger, added models", _initial),
     (2, "deployments; serving deployment, usage source and attempts in the ledger", _routing),
     (3, "privacy policy per key; privacy audit trail", _privacy),
     (4, "uploaded files", _files),
+    (5, "tenants own keys; ledger rows name the tenant", _tenants),
 ]
 
 

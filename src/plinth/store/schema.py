@@ -40,8 +40,11 @@ api_keys = Table(
     Column("is_admin", Boolean, nullable=False, default=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
-    # Added by migration 3: the privacy policy's name; NULL means the default.
+    # Added by migration 3: the privacy policy's name; NULL means the tenant's
+    # policy, else the server default.
     Column("privacy_policy", String(100), nullable=True),
+    # Added by migration 5: the organisation that owns the key (NULL: none).
+    Column("tenant_id", String(40), nullable=True),
 )
 
 # Append-only: one row per request, success or failure, keyed by the request id
@@ -68,6 +71,7 @@ usage = Table(
     Column("deployment", String(200), nullable=True),
     Column("usage_source", String(16), nullable=True),
     Column("attempts", Integer, nullable=False, default=1),
+    Column("tenant_id", String(40), nullable=True),  # migration 5
     Index("ix_usage_created_at", "created_at"),
     Index("ix_usage_key_id", "key_id"),
 )
@@ -142,4 +146,14 @@ files = Table(
     Column("created_at", BigInteger, nullable=False),  # Unix seconds, as the API shows it
     Column("expires_at", BigInteger, nullable=True),
     Index("ix_files_key_created", "key_id", "created_at"),
+)
+
+# Organisations: they own keys, and give their keys a default privacy policy.
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("privacy_policy", String(100), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
 )
