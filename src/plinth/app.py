@@ -39,6 +39,7 @@ from plinth.store.deployments import DeploymentStore
 from plinth.store.files import FileStore
 from plinth.store.keys import KeyStore
 from plinth.store.models import ModelStore
+from plinth.store.tenants import TenantStore
 from plinth.store.usage import UsageStore
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,7 @@ def create_app(settings: Settings, *, engines: list[Engine] | None = None) -> St
         app.state.services = Services(
             settings=settings,
             keys=keys,
+            tenants=TenantStore(db),
             usage=usage,
             recorder=recorder,
             metrics=metrics,

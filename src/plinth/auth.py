@@ -21,7 +21,8 @@ class Principal:
     key_id: str
     name: str
     is_admin: bool
-    privacy_policy: str | None = None
+    privacy_policy: str | None = None  # the key's own, else its tenant's
+    tenant_id: str | None = None
 
 
 class Authenticator:
@@ -52,11 +53,18 @@ class Authenticator:
         if cached is not None and cached[1] > now:
             return cached[0]
         key = await asyncio.to_thread(self._keys.find_active, token)
-        principal = Principal(key.id, key.name, key.is_admin, key.privacy_policy) if key else None
+        principal = None
+        if key is not None:
+            policy = key.privacy_policy or key.tenant_privacy_policy
+            principal = Principal(key.id, key.name, key.is_admin, policy, key.tenant_id)
         if len(self._cache) > 10_000:
             self._cache.clear()  # bounded: a flood of bad keys must not grow memory
         self._cache[digest] = (principal, now + CACHE_TTL_S)
         return principal
+
+    def clear(self) -> None:
+        """Forget every cached key (after a change that affects many, e.g. a tenant's)."""
+        self._cache = {}
 
     def forget(self, key_id: str) -> None:
         """Drop a revoked key from the cache at once."""

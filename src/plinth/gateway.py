@@ -168,6 +168,7 @@ class Accounting:
                 deployment=self.deployment,
                 usage_source=self.usage_source,
                 attempts=len(self.failed_attempts) + (1 if self.deployment else 0),
+                tenant_id=self.principal.tenant_id if self.principal else None,
                 failed_attempts=self.failed_attempts,
                 audit=audit,
             )

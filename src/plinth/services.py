@@ -19,6 +19,7 @@ from plinth.settings import Settings
 from plinth.store.audit import AuditStore
 from plinth.store.files import FileStore
 from plinth.store.keys import KeyStore
+from plinth.store.tenants import TenantStore
 from plinth.store.usage import UsageStore
 
 
@@ -26,6 +27,7 @@ from plinth.store.usage import UsageStore
 class Services:
     settings: Settings
     keys: KeyStore
+    tenants: TenantStore
     usage: UsageStore
     recorder: UsageRecorder
     metrics: Metrics

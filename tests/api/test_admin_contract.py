@@ -23,6 +23,7 @@ KEY_JSON = [
     "object",
     "privacy_policy",
     "revoked_at",
+    "tenant_id",
 ]
 SUMMARY_COLUMNS = [
     "requests",

@@ -107,3 +107,21 @@ def test_serve_help_lists_its_options() -> None:
     help_text = CliRunner().invoke(main, ["serve", "--help"]).output
     for option in ("--host", "--port", "--data-dir", "--log-level"):
         assert option in help_text
+
+
+def test_tenants_and_keys_with_a_tenant(run) -> None:  # type: ignore[no-untyped-def]
+    created = run("tenants", "create", "acme", "--privacy-policy", "redact")
+    assert created.exit_code == 0, created.output
+    assert run("tenants", "create", "acme").exit_code == 1
+    assert run("tenants", "create", "x", "--privacy-policy", "paranoid").exit_code == 2
+    listed = json.loads(run("tenants", "list", "--format", "json").output)
+    assert [(t["name"], t["privacy_policy"]) for t in listed] == [("acme", "redact")]
+    key = run("keys", "create", "--name", "bot", "--tenant", "acme")
+    assert key.exit_code == 0, key.output
+    keys = json.loads(run("keys", "list", "--format", "json").output)
+    assert keys[-1]["tenant_id"] == listed[0]["id"]
+    assert run("keys", "create", "--name", "x", "--tenant", "nobody").exit_code == 2
+    assert run("tenants", "set-policy", "acme", "none").exit_code == 0
+    assert (
+        json.loads(run("tenants", "list", "--format", "json").output)[0]["privacy_policy"] is None
+    )

@@ -37,14 +37,31 @@ class CreateKey(WireModel):
     name: str = Field(min_length=1, max_length=200)
     admin: bool = False
     privacy_policy: str | None = Field(None, min_length=1, max_length=100)
+    tenant: str | None = Field(None, min_length=1, max_length=200, description="Id or name.")
+
+
+class CreateTenant(WireModel):
+    name: str = Field(min_length=1, max_length=200)
+    privacy_policy: str | None = Field(None, min_length=1, max_length=100)
+
+
+class UpdateTenant(WireModel):
+    privacy_policy: str | None = Field(None, min_length=1, max_length=100)
 
 
 async def create_key(request: Request, svc: Services) -> Response:
     body = parse_json(await read_body(request, svc.settings.max_body_bytes), CreateKey)
     if body.privacy_policy is not None:
         svc.privacy.check_policy_name(body.privacy_policy)
+    tenant_id = None
+    if body.tenant is not None:
+        tenant_id = (await asyncio.to_thread(svc.tenants.get, body.tenant)).id
     key, plaintext = await asyncio.to_thread(
-        svc.keys.create, body.name, admin=body.admin, privacy_policy=body.privacy_policy
+        svc.keys.create,
+        body.name,
+        admin=body.admin,
+        privacy_policy=body.privacy_policy,
+        tenant_id=tenant_id,
     )
     # The only time the secret is ever shown.
     return json_response({**key.as_json(), "key": plaintext}, status=201)
@@ -112,12 +129,41 @@ async def privacy_audit(request: Request, svc: Services) -> Response:
     return json_response({"object": "list", "data": rows})
 
 
+async def list_tenants(request: Request, svc: Services) -> Response:
+    tenants = await asyncio.to_thread(svc.tenants.list)
+    return json_response({"object": "list", "data": [t.as_json() for t in tenants]})
+
+
+async def create_tenant(request: Request, svc: Services) -> Response:
+    body = parse_json(await read_body(request, svc.settings.max_body_bytes), CreateTenant)
+    if body.privacy_policy is not None:
+        svc.privacy.check_policy_name(body.privacy_policy)
+    tenant = await asyncio.to_thread(
+        svc.tenants.create, body.name, privacy_policy=body.privacy_policy
+    )
+    return json_response(tenant.as_json(), status=201)
+
+
+async def update_tenant(request: Request, svc: Services) -> Response:
+    body = parse_json(await read_body(request, svc.settings.max_body_bytes), UpdateTenant)
+    if body.privacy_policy is not None:
+        svc.privacy.check_policy_name(body.privacy_policy)
+    tenant = await asyncio.to_thread(
+        svc.tenants.set_privacy_policy, request.path_params["tenant"], body.privacy_policy
+    )
+    svc.auth.clear()  # keys pick up their tenant's new policy at once
+    return json_response(tenant.as_json())
+
+
 routes = [
     Route("/admin/keys", admin_only(list_keys), methods=["GET"]),
     Route("/admin/keys", admin_only(create_key), methods=["POST"]),
     Route("/admin/keys/{key_id}", admin_only(revoke_key), methods=["DELETE"]),
     Route("/admin/usage", admin_only(usage_summary), methods=["GET"]),
     Route("/admin/audit", admin_only(privacy_audit), methods=["GET"]),
+    Route("/admin/tenants", admin_only(list_tenants), methods=["GET"]),
+    Route("/admin/tenants", admin_only(create_tenant), methods=["POST"]),
+    Route("/admin/tenants/{tenant}", admin_only(update_tenant), methods=["PATCH"]),
     Route("/admin/usage/requests", admin_only(usage_requests), methods=["GET"]),
     Route("/admin/usage/requests/{request_id}", admin_only(usage_request), methods=["GET"]),
 ]

@@ -16,6 +16,7 @@ from plinth.cli.common import (
 from plinth.errors import NotFound
 from plinth.privacy.policy import BUILT_IN
 from plinth.store.keys import KeyStore
+from plinth.store.tenants import TenantStore
 
 
 @click.group()
@@ -32,8 +33,11 @@ def keys() -> None:
     help="allow, redact, local_only, block, or a policy from plinth.toml "
     "[default: privacy.default_policy].",
 )
+@click.option("--tenant", default=None, help="The tenant (id or name) that owns the key.")
 @data_dir_option
-def create(name: str, admin: bool, privacy_policy: str | None, data_dir: Path | None) -> None:
+def create(
+    name: str, admin: bool, privacy_policy: str | None, tenant: str | None, data_dir: Path | None
+) -> None:
     """Create a key and print it (the only time it is shown)."""
     if privacy_policy is not None:
         known = {*BUILT_IN, *settings_or_exit(data_dir=data_dir).privacy.policies}
@@ -42,8 +46,15 @@ def create(name: str, admin: bool, privacy_policy: str | None, data_dir: Path | 
                 f"unknown policy '{privacy_policy}' (known: {', '.join(sorted(known))})",
                 param_hint="--privacy-policy",
             )
-    key, plaintext = KeyStore(open_db(data_dir)).create(
-        name, admin=admin, privacy_policy=privacy_policy
+    db = open_db(data_dir)
+    tenant_id = None
+    if tenant is not None:
+        try:
+            tenant_id = TenantStore(db).get(tenant).id
+        except NotFound as exc:
+            raise click.BadParameter(exc.message, param_hint="--tenant") from None
+    key, plaintext = KeyStore(db).create(
+        name, admin=admin, privacy_policy=privacy_policy, tenant_id=tenant_id
     )
     click.echo(f"Created {'admin ' if admin else ''}key {key.id} ({name}). Store it now:", err=True)
     click.echo(plaintext)
@@ -60,7 +71,8 @@ def list_keys(fmt: str, data_dir: Path | None) -> None:
     else:
         for row in rows:
             row["status"] = "revoked" if row["revoked_at"] else "active"
-        print_table(rows, ["id", "name", "display", "admin", "privacy_policy", "status"])
+        columns = ["id", "name", "display", "admin", "tenant_id", "privacy_policy", "status"]
+        print_table(rows, columns)
 
 
 @keys.command()

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, RowMapping, func, select
 
 from plinth.errors import NotFound
-from plinth.store.schema import api_keys
+from plinth.store.schema import api_keys, tenants
 
 KEY_PREFIX = "sk-plinth-"
 
@@ -41,7 +41,9 @@ class ApiKey:
     is_admin: bool
     created_at: datetime
     revoked_at: datetime | None
-    privacy_policy: str | None = None  # None: the server's privacy.default_policy
+    privacy_policy: str | None = None  # None: the tenant's, else privacy.default_policy
+    tenant_id: str | None = None
+    tenant_privacy_policy: str | None = None  # read with the key, for policy resolution
 
     @property
     def active(self) -> bool:
@@ -57,6 +59,7 @@ class ApiKey:
             "created_at": int(self.created_at.timestamp()),
             "revoked_at": int(self.revoked_at.timestamp()) if self.revoked_at else None,
             "privacy_policy": self.privacy_policy,
+            "tenant_id": self.tenant_id,
         }
 
 
@@ -75,6 +78,8 @@ def _from_row(row: RowMapping) -> ApiKey:
         created_at=created,
         revoked_at=aware(row["revoked_at"]),
         privacy_policy=row.get("privacy_policy"),
+        tenant_id=row.get("tenant_id"),
+        tenant_privacy_policy=row.get("tenant_privacy_policy"),
     )
 
 
@@ -89,6 +94,7 @@ class KeyStore:
         admin: bool = False,
         plaintext: str | None = None,
         privacy_policy: str | None = None,
+        tenant_id: str | None = None,
     ) -> tuple[ApiKey, str]:
         """Store a new key; return it with its plaintext, which is never stored."""
         plaintext = plaintext or KEY_PREFIX + secrets.token_urlsafe(32)
@@ -101,6 +107,7 @@ class KeyStore:
             "created_at": datetime.now(UTC),
             "revoked_at": None,
             "privacy_policy": privacy_policy,
+            "tenant_id": tenant_id,
         }
         with self._engine.begin() as conn:
             conn.execute(api_keys.insert().values(**values))
@@ -132,8 +139,11 @@ class KeyStore:
         return self.get(key_id)
 
     def find_active(self, plaintext: str) -> ApiKey | None:
-        query = select(api_keys).where(
-            api_keys.c.key_hash == hash_key(plaintext), api_keys.c.revoked_at.is_(None)
+        """The key, with its tenant's privacy policy, if it exists and is not revoked."""
+        query = (
+            select(api_keys, tenants.c.privacy_policy.label("tenant_privacy_policy"))
+            .outerjoin(tenants, tenants.c.id == api_keys.c.tenant_id)
+            .where(api_keys.c.key_hash == hash_key(plaintext), api_keys.c.revoked_at.is_(None))
         )
         with self._engine.connect() as conn:
             row = conn.execute(query).mappings().first()

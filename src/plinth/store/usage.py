@@ -47,6 +47,7 @@ class UsageRecord:
     deployment: str | None = None  # the deployment that served it, if any did
     usage_source: str | None = None  # engine | upstream | estimate
     attempts: int = 0
+    tenant_id: str | None = None
     failed_attempts: list[AttemptRecord] = field(default_factory=list)
     audit: AuditRecord | None = None  # the privacy decision, stored beside the row
 

@@ -1,0 +1,77 @@
+"""``plinth tenants create|list|set-policy``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from plinth.cli.common import (
+    data_dir_option,
+    open_db,
+    print_json,
+    print_table,
+    settings_or_exit,
+)
+from plinth.errors import PlinthError
+from plinth.privacy.policy import BUILT_IN
+from plinth.store.tenants import TenantStore
+
+
+@click.group()
+def tenants() -> None:
+    """Organisations that own keys."""
+
+
+def _check_policy(policy: str | None, data_dir: Path | None) -> None:
+    if policy is None:
+        return
+    known = {*BUILT_IN, *settings_or_exit(data_dir=data_dir).privacy.policies}
+    if policy not in known:
+        raise click.BadParameter(
+            f"unknown policy '{policy}' (known: {', '.join(sorted(known))})",
+            param_hint="--privacy-policy",
+        )
+
+
+@tenants.command()
+@click.argument("name")
+@click.option("--privacy-policy", default=None, help="Default policy of the tenant's keys.")
+@data_dir_option
+def create(name: str, privacy_policy: str | None, data_dir: Path | None) -> None:
+    """Create a tenant."""
+    _check_policy(privacy_policy, data_dir)
+    try:
+        tenant = TenantStore(open_db(data_dir)).create(name, privacy_policy=privacy_policy)
+    except PlinthError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"Created tenant {tenant.id} ({tenant.name}).")
+
+
+@tenants.command("list")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@data_dir_option
+def list_tenants(fmt: str, data_dir: Path | None) -> None:
+    """List tenants."""
+    rows = [t.as_json() for t in TenantStore(open_db(data_dir)).list()]
+    if fmt == "json":
+        print_json(rows)
+    else:
+        print_table(rows, ["id", "name", "privacy_policy"])
+
+
+@tenants.command("set-policy")
+@click.argument("tenant")
+@click.argument("policy")
+@data_dir_option
+def set_policy(tenant: str, policy: str, data_dir: Path | None) -> None:
+    """Set the default privacy policy of a tenant's keys ('none' clears it)."""
+    value = None if policy == "none" else policy
+    _check_policy(value, data_dir)
+    try:
+        updated = TenantStore(open_db(data_dir)).set_privacy_policy(tenant, value)
+    except PlinthError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(
+        f"Tenant {updated.name}: privacy policy {updated.privacy_policy or '(server default)'}."
+    )
