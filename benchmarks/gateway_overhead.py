@@ -285,7 +285,7 @@ def loadgen_main(args: argparse.Namespace) -> None:
     except ImportError:
         pass
     result = asyncio.run(_load(args.url, args.concurrency, args.duration, args.warmup, args.stream))
-    print(json.dumps(result))
+    Path(args.out).write_text(json.dumps(result))
 
 
 @dataclass
@@ -314,9 +314,10 @@ def measure(
     gateway_pid: int | None,
     mock_pid: int,
 ) -> dict[str, Any]:
+    out = Path(tempfile.mkstemp(prefix="gw-load-", suffix=".json")[1])
     cpu_gateway0 = cpu_seconds(gateway_pid) if gateway_pid else 0.0
     cpu_mock0 = cpu_seconds(mock_pid)
-    proc = subprocess.run(
+    subprocess.run(
         [
             PYTHON,
             __file__,
@@ -329,13 +330,16 @@ def measure(
             str(duration),
             "--warmup",
             str(warmup),
+            "--out",
+            str(out),
         ]
         + (["--stream"] if stream else []),
         capture_output=True,
         text=True,
         check=True,
     )
-    result = json.loads(proc.stdout)
+    result = json.loads(out.read_text())
+    out.unlink()
     # CPU is read over warm-up + window; scale it to the measured share of requests.
     total_window = warmup + duration
     result["gateway_cpu_s"] = (
@@ -416,6 +420,8 @@ def profile_plinth(pid: int, url: str, out: Path, procs: Processes) -> None:
             "7",
             "--warmup",
             "0",
+            "--out",
+            str(out.with_suffix(".load.json")),
         ],
         capture_output=True,
         check=True,
@@ -516,6 +522,7 @@ def main() -> None:
     lg.add_argument("--duration", type=float, required=True)
     lg.add_argument("--warmup", type=float, default=1.0)
     lg.add_argument("--stream", action="store_true")
+    lg.add_argument("--out", required=True, help="where to write the JSON result")
     parser.add_argument("--sides", default="plinth,litellm,bare")
     parser.add_argument("--concurrency", default="1,16,64")
     parser.add_argument("--duration", type=float, default=10.0)
