@@ -132,6 +132,7 @@ class FakeUpstream:
 
         def run() -> None:
             loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
             self._loop = loop
             app = web.Application()
             app.router.add_get("/v1/models", self._models)
@@ -146,6 +147,12 @@ class FakeUpstream:
             self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
             ready.set()
             loop.run_forever()
+            # Handlers still running (stalled streams) end here, not at exit.
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             loop.run_until_complete(self._runner.cleanup())
             loop.close()
 

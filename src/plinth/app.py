@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from plinth.api import admin, deployments, files, generation, health, models
+from plinth.api.fastpath import FastPathApp
 from plinth.api.http import error_response, new_request_id
 from plinth.auth import Authenticator
 from plinth.bootstrap import bootstrap_admin_key, build_engines, privacy_guard
@@ -70,7 +71,7 @@ async def _unexpected_error(request: Request, exc: Exception) -> Response:
     return error_response(exc)
 
 
-def create_app(settings: Settings, *, engines: list[Engine] | None = None) -> Starlette:
+def create_app(settings: Settings, *, engines: list[Engine] | None = None) -> FastPathApp:
     """Build the app; ``engines`` replaces the catalog's models (tests use it)."""
 
     @asynccontextmanager
@@ -121,7 +122,7 @@ def create_app(settings: Settings, *, engines: list[Engine] | None = None) -> St
             await recorder.close()
             db.dispose()
 
-    return Starlette(
+    app = Starlette(
         routes=[
             *generation.routes,
             *models.routes,
@@ -133,3 +134,4 @@ def create_app(settings: Settings, *, engines: list[Engine] | None = None) -> St
         exception_handlers={HTTPException: _http_error, Exception: _unexpected_error},
         lifespan=lifespan,
     )
+    return FastPathApp(app, generation.endpoints)

@@ -454,19 +454,15 @@ class Gateway:
             if acct.redacted and acct.privacy and acct.privacy.redactor:
                 restorer = ChunkRestorer(acct.privacy.redactor)
 
-            async def all_chunks() -> AsyncIterator[Json]:
-                for chunk in held:
-                    yield chunk
-                async for chunk in chunks:
-                    yield chunk
-
-            async for chunk in all_chunks():
+            def shaped(chunk: Json) -> list[Json]:
+                """One engine chunk as the client gets it (zero, one or two chunks)."""
                 if restorer is not None:
                     restorer.process(chunk)
                 acct.take_timings(chunk.pop("timings", None))
                 chunk["id"] = id_prefix + acct.request_id
                 chunk["model"] = request.model
                 usage = chunk.pop("usage", None)
+                out = []
                 if usage:
                     acct.take_usage(usage, source)
                 if chunk.get("choices"):
@@ -475,13 +471,22 @@ class Gateway:
                     if _has_output(chunk):
                         if acct.ttft_s is None:
                             acct.first_token()
-                            state.observe_ttft(acct.ttft_s or 0.0)
+                            serving.observe_ttft(acct.ttft_s or 0.0)
                         output.append(chunk_text(chunk))
-                    yield chunk
+                    out.append(chunk)
                 if usage and request.include_usage:
                     # Its own last chunk with no choices, as OpenAI sends it, even
                     # where an engine put the finish reason and usage in one.
-                    yield {**chunk, "choices": [], "usage": _usage(acct, usage)}
+                    out.append({**chunk, "choices": [], "usage": _usage(acct, usage)})
+                return out
+
+            serving = state
+            for chunk in held:
+                for piece in shaped(chunk):
+                    yield piece
+            async for chunk in chunks:
+                for piece in shaped(chunk):
+                    yield piece
             for index, text in restorer.leftovers() if restorer is not None else ():
                 key = "delta" if is_chat else "text"
                 value: Any = {"content": text} if is_chat else text

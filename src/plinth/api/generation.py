@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
@@ -66,15 +65,6 @@ async def admit(
         return Response(status_code=400)
 
 
-async def _prepend(first: Any, rest: AsyncIterator[Any]) -> AsyncIterator[Any]:
-    try:
-        yield first
-        async for item in rest:
-            yield item
-    finally:
-        await rest.aclose()  # type: ignore[attr-defined]
-
-
 async def _generate(request: Request, endpoint: str, model_cls: type[Body]) -> Response:
     admitted = await admit(request, endpoint, model_cls)
     if isinstance(admitted, Response):
@@ -96,7 +86,7 @@ async def _generate(request: Request, endpoint: str, model_cls: type[Body]) -> R
     except Exception as exc:  # noqa: BLE001 - the boundary: every error becomes a response
         return failure(exc, acct.request_id)
     return StreamingResponse(
-        sse_frames(_prepend(first, chunks), acct.request_id),
+        sse_frames(chunks, acct.request_id, first=first),
         media_type="text/event-stream",
         headers={REQUEST_ID_HEADER: acct.request_id, "cache-control": "no-cache"},
     )
@@ -122,8 +112,11 @@ async def embeddings(request: Request) -> Response:
     return json_response(result, acct.request_id)
 
 
-routes = [
-    Route("/v1/chat/completions", chat_completions, methods=["POST"]),
-    Route("/v1/completions", completions, methods=["POST"]),
-    Route("/v1/embeddings", embeddings, methods=["POST"]),
-]
+endpoints = {
+    "/v1/chat/completions": chat_completions,
+    "/v1/completions": completions,
+    "/v1/embeddings": embeddings,
+}
+# Also as Starlette routes: a GET on them is a 405 from the router, and the
+# fast path (api/fastpath.py) serves the POSTs.
+routes = [Route(path, endpoint, methods=["POST"]) for path, endpoint in endpoints.items()]

@@ -119,9 +119,18 @@ def peek_model(raw: bytes) -> str | None:
     return value if isinstance(value, str) else None
 
 
-async def sse_frames(chunks: AsyncIterator[Any], request_id: str) -> AsyncIterator[bytes]:
-    """Server-sent events as OpenAI sends them; a failure becomes an error frame."""
+async def sse_frames(
+    chunks: AsyncIterator[Any], request_id: str, *, first: Any = None
+) -> AsyncIterator[bytes]:
+    """Server-sent events as OpenAI sends them; a failure becomes an error frame.
+
+    ``first`` is a chunk already taken from ``chunks`` (to learn, before the
+    status line, whether the stream starts at all). The iterator is closed on
+    the way out, whoever ends the stream.
+    """
     try:
+        if first is not None:
+            yield b"data: " + _dumps(first) + b"\n\n"
         async for chunk in chunks:
             yield b"data: " + _dumps(chunk) + b"\n\n"
     except Exception as exc:  # the status line is sent: an error frame is all we can do
@@ -130,4 +139,6 @@ async def sse_frames(chunks: AsyncIterator[Any], request_id: str) -> AsyncIterat
         _, body = error_body(exc, request_id)
         yield b"data: " + _dumps(body) + b"\n\n"
         return
+    finally:
+        await chunks.aclose()  # type: ignore[attr-defined]
     yield b"data: [DONE]\n\n"

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -54,9 +53,8 @@ class UpstreamClient:
             connector = aiohttp.TCPConnector(limit=512, ttl_dns_cache=300)
             self._session = aiohttp.ClientSession(
                 connector=connector,
-                timeout=aiohttp.ClientTimeout(
-                    total=None, connect=d.connect_timeout_s, sock_read=d.idle_timeout_s
-                ),
+                # Reads are timed by the callers (per event, not per socket read).
+                timeout=aiohttp.ClientTimeout(total=None, connect=d.connect_timeout_s),
                 headers=self._headers,
                 # Plinth serialises bodies itself; aiohttp's own JSON is not used.
                 skip_auto_headers=("user-agent",),
@@ -73,11 +71,12 @@ class UpstreamClient:
     async def post_json(self, path: str, body: Json) -> Json:
         """POST and read one JSON object, within the deployment's timeouts."""
         d = self.deployment
-        deadline = time.monotonic() + d.total_timeout_s
+        loop = asyncio.get_running_loop()
+        total_at = loop.time() + d.total_timeout_s
         try:
-            async with asyncio.timeout(min(d.first_token_timeout_s, d.total_timeout_s)):
+            async with asyncio.timeout_at(min(total_at, loop.time() + d.first_token_timeout_s)):
                 response = await self.session().post(self.base_url + path, data=_dumps(body))
-            async with response, asyncio.timeout_at(_loop_deadline(deadline)):
+            async with response, asyncio.timeout_at(min(total_at, loop.time() + d.idle_timeout_s)):
                 raw = await response.read()
                 if response.status >= 400:
                     raise upstream_status_error(response, raw, self._where())
@@ -91,11 +90,15 @@ class UpstreamClient:
         """POST and yield ``(event, data)`` of each server-sent event as it arrives.
 
         Nothing is buffered: each event is handed on when its blank line is read.
+        One timeout per event (not per line, not per chunk): the first must come
+        within ``first_token_timeout_s``, each next one within ``idle_timeout_s``,
+        all within ``total_timeout_s``.
         """
         d = self.deployment
-        deadline = time.monotonic() + d.total_timeout_s
+        loop = asyncio.get_running_loop()
+        total_at = loop.time() + d.total_timeout_s
         try:
-            async with asyncio.timeout(min(d.first_token_timeout_s, d.total_timeout_s)):
+            async with asyncio.timeout_at(min(total_at, loop.time() + d.first_token_timeout_s)):
                 response = await self.session().post(self.base_url + path, data=_dumps(body))
             async with response:
                 if response.status >= 400:
@@ -108,27 +111,14 @@ class UpstreamClient:
                         f"Upstream {self._where()} answered a stream request with "
                         f"content type '{content_type or 'none'}', not text/event-stream"
                     )
-                first = True
-                event, data_lines = "message", list[str]()
+                limit = d.first_token_timeout_s
                 while True:
-                    limit = d.first_token_timeout_s if first else d.idle_timeout_s
-                    async with asyncio.timeout_at(_loop_deadline(deadline, limit)):
-                        line = await response.content.readline()
-                    if not line:
-                        if data_lines:
-                            yield event, "\n".join(data_lines)
+                    async with asyncio.timeout_at(min(total_at, loop.time() + limit)):
+                        event = await _read_event(response.content)
+                    if event is None:
                         return
-                    text = line.decode("utf-8", "replace").rstrip("\r\n")
-                    if not text:
-                        if data_lines:
-                            first = False
-                            yield event, "\n".join(data_lines)
-                        event, data_lines = "message", []
-                    elif text.startswith("data:"):
-                        data_lines.append(text[5:].lstrip(" "))
-                    elif text.startswith("event:"):
-                        event = text[6:].strip()
-                    # Comments (":") and other fields (id, retry) carry nothing for us.
+                    limit = d.idle_timeout_s
+                    yield event
         except PlinthError:
             raise
         except Exception as exc:
@@ -148,17 +138,27 @@ class UpstreamClient:
             raise transport_error(exc, self._where()) from exc
 
 
+async def _read_event(content: aiohttp.StreamReader) -> tuple[str, str] | None:
+    """The next event's name and data lines; None at the end of the stream."""
+    event, data_lines = "message", list[str]()
+    while True:
+        line = await content.readline()
+        if not line:
+            return (event, "\n".join(data_lines)) if data_lines else None
+        text = line.decode("utf-8", "replace").rstrip("\r\n")
+        if not text:
+            if data_lines:
+                return event, "\n".join(data_lines)
+            event = "message"
+        elif text.startswith("data:"):
+            data_lines.append(text[5:].lstrip(" "))
+        elif text.startswith("event:"):
+            event = text[6:].strip()
+        # Comments (":") and other fields (id, retry) carry nothing for us.
+
+
 def _dumps(body: Json) -> bytes:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def _loop_deadline(deadline: float, limit: float | None = None) -> float:
-    """``asyncio.timeout_at`` wants loop time; the earlier of the two limits."""
-    loop_now = asyncio.get_running_loop().time()
-    remaining = deadline - time.monotonic()
-    if limit is not None:
-        remaining = min(remaining, limit)
-    return loop_now + max(0.0, remaining)
 
 
 def parse_json_object(response: aiohttp.ClientResponse, raw: bytes, where: str) -> Json:
