@@ -421,7 +421,7 @@ def profile_plinth(pid: int, url: str, out: Path, procs: Processes) -> None:
             "--warmup",
             "0",
             "--out",
-            str(out.with_suffix(".load.json")),
+            tempfile.mkstemp(prefix="gw-profile-load-", suffix=".json")[1],
         ],
         capture_output=True,
         check=True,
