@@ -58,12 +58,23 @@ def _tenants(conn: Connection) -> None:
     _add_columns(conn, "usage", {"tenant_id": "VARCHAR(40)"})
 
 
+def _billing(conn: Connection) -> None:
+    _add_columns(
+        conn,
+        "usage",
+        {"cost_micros": "BIGINT NOT NULL DEFAULT 0", "price_id": "INTEGER"},
+    )
+    tables = [schema.prices, schema.limits, schema.wallet_entries]
+    schema.metadata.create_all(conn, tables=tables)
+
+
 MIGRATIONS: list[Step] = [
     (1, "keys, usage ledger, added models", _initial),
     (2, "deployments; serving deployment, usage source and attempts in the ledger", _routing),
     (3, "privacy policy per key; privacy audit trail", _privacy),
     (4, "uploaded files", _files),
     (5, "tenants own keys; ledger rows name the tenant", _tenants),
+    (6, "price book, limits, wallets; cost on every ledger row", _billing),
 ]
 
 

@@ -72,6 +72,10 @@ usage = Table(
     Column("usage_source", String(16), nullable=True),
     Column("attempts", Integer, nullable=False, default=1),
     Column("tenant_id", String(40), nullable=True),  # migration 5
+    # Migration 6: what the request cost, in micro-units of the billing currency,
+    # and the price-book row it was priced with.
+    Column("cost_micros", BigInteger, nullable=False, default=0),
+    Column("price_id", Integer, nullable=True),
     Index("ix_usage_created_at", "created_at"),
     Index("ix_usage_key_id", "key_id"),
 )
@@ -156,4 +160,50 @@ tenants = Table(
     Column("name", String(200), nullable=False, unique=True),
     Column("privacy_policy", String(100), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# The price book: versioned per model. A row applies from ``effective_from`` until
+# a later row for the same model takes over; rows are never edited. Money is in
+# integer micro-units (1e-6) of the billing currency.
+prices = Table(
+    "prices",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model", String(200), nullable=False),
+    Column("input_micros_per_mtok", BigInteger, nullable=False, default=0),
+    Column("output_micros_per_mtok", BigInteger, nullable=False, default=0),
+    Column("cached_input_micros_per_mtok", BigInteger, nullable=False, default=0),
+    Column("request_micros", BigInteger, nullable=False, default=0),
+    Column("effective_from", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_prices_model_effective", "model", "effective_from"),
+)
+
+# Limits of one key or one tenant: spend per period, requests and tokens per
+# minute, requests in flight. ``subject`` is "key:<id>" or "tenant:<id>".
+limits = Table(
+    "limits",
+    metadata,
+    Column("subject", String(80), primary_key=True),
+    Column("spend_micros", BigInteger, nullable=True),
+    Column("spend_period", String(8), nullable=False, default="month"),
+    Column("timezone", String(64), nullable=False, default="UTC"),
+    Column("requests_per_minute", Integer, nullable=True),
+    Column("tokens_per_minute", BigInteger, nullable=True),
+    Column("max_concurrent", Integer, nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# Pay-as-you-go wallets: append-only top-ups and credits per tenant. The
+# balance is their sum, plus the credit limit, less the ledger's costs.
+wallet_entries = Table(
+    "wallet_entries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(40), nullable=False),
+    Column("kind", String(16), nullable=False),  # topup | credit_limit
+    Column("amount_micros", BigInteger, nullable=False),
+    Column("note", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_wallet_entries_tenant", "tenant_id"),
 )
