@@ -18,11 +18,11 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from plinth.api import admin, deployments, files, generation, health, models
+from plinth.api import admin, billing, deployments, files, generation, health, models
 from plinth.api.fastpath import FastPathApp
 from plinth.api.http import error_response, new_request_id
 from plinth.auth import Authenticator
-from plinth.bootstrap import bootstrap_admin_key, build_engines, privacy_guard
+from plinth.bootstrap import bootstrap_admin_key, build_billing, build_engines, privacy_guard
 from plinth.engines.base import Engine
 from plinth.engines.pool import EnginePool
 from plinth.errors import InvalidRequest, NotFound, PlinthError
@@ -88,6 +88,7 @@ def create_app(settings: Settings, *, engines: list[Engine] | None = None) -> Fa
         sync = DeploymentSync(router, settings.deployments, DeploymentStore(db))
         await sync.refresh(force=True)
         metrics, usage = Metrics(), UsageStore(db)
+        billing = build_billing(settings, db)
         recorder = UsageRecorder(usage)
         await recorder.start()
         background = [asyncio.create_task(sync.run(settings.routing.refresh_interval_s))]
@@ -108,7 +109,8 @@ def create_app(settings: Settings, *, engines: list[Engine] | None = None) -> Fa
             audit=AuditStore(db),
             files=FileStore(db),
             file_storage=LocalFileStorage(settings.data_dir / "files"),
-            gateway=Gateway(router, recorder, metrics, settings.routing, guard),
+            billing=billing,
+            gateway=Gateway(router, recorder, metrics, settings.routing, guard, billing),
         )
         app.state.started_at = int(time.time())
         try:
@@ -117,8 +119,10 @@ def create_app(settings: Settings, *, engines: list[Engine] | None = None) -> Fa
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
+            await app.state.services.gateway.drain()
             await router.close()
             await pool.close()
+            await billing.close()
             await recorder.close()
             db.dispose()
 
@@ -129,6 +133,7 @@ def create_app(settings: Settings, *, engines: list[Engine] | None = None) -> Fa
             *files.routes,
             *admin.routes,
             *deployments.routes,
+            *billing.routes,
             *health.routes,
         ],
         exception_handlers={HTTPException: _http_error, Exception: _unexpected_error},

@@ -7,6 +7,11 @@ import os
 import secrets
 import sys
 
+import sqlalchemy
+
+from plinth.billing.guard import Billing
+from plinth.billing.meter import LocalMeter, Meter, RedisMeter
+from plinth.billing.prices import PriceBook
 from plinth.catalog.catalog import model_specs
 from plinth.catalog.wordpiece import WordPieceTokenizer
 from plinth.engines.base import Engine
@@ -84,3 +89,10 @@ def privacy_guard(settings: Settings) -> PrivacyGuard:
     return PrivacyGuard(
         settings.privacy.policies, settings.privacy.default_policy, audit_key(settings)
     )
+
+
+def build_billing(settings: Settings, db: sqlalchemy.Engine) -> Billing:
+    """Reservations in Redis when ``redis_url`` is set (shared by replicas), else in memory."""
+    ttl = settings.billing.reservation_ttl_s
+    meter: Meter = RedisMeter(settings.redis_url, ttl) if settings.redis_url else LocalMeter(ttl)
+    return Billing(db, meter, PriceBook(db), assumed_max_tokens=settings.billing.assumed_max_tokens)

@@ -104,6 +104,10 @@ class RateLimited(PlinthError):
     error_type = "rate_limit_error"
     default_code = "rate_limit_exceeded"
 
+    def __init__(self, message: str, *, retry_after_s: float | None = None):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
 
 class NoDeploymentAvailable(EngineUnavailable):
     default_code = "no_deployment_available"

@@ -26,6 +26,9 @@ from typing import Any, TypeVar
 import numpy as np
 
 from plinth.auth import Principal
+from plinth.billing.guard import Billing
+from plinth.billing.meter import Reservation
+from plinth.billing.prices import Price
 from plinth.engines.base import EmbeddingResult, Json
 from plinth.errors import (
     PermissionDenied,
@@ -87,6 +90,10 @@ class Accounting:
     failed_attempts: list[AttemptRecord] = field(default_factory=list)
     privacy: Inspection | None = None
     redacted: bool = False  # the serving deployment got placeholders, not values
+    reservation: Reservation | None = None
+    price: Price | None = None
+    cached_tokens: int = 0
+    cost_micros: int = 0
     closed: bool = False
 
     def first_token(self, decode_s: float = 0.0) -> None:
@@ -98,7 +105,16 @@ class Accounting:
         if usage:
             self.prompt_tokens = int(usage.get("prompt_tokens") or 0)
             self.completion_tokens = int(usage.get("completion_tokens") or 0)
+            details = usage.get("prompt_tokens_details") or {}
+            self.cached_tokens = int(details.get("cached_tokens") or 0)
             self.usage_source = source
+
+    def charge(self, exc: BaseException | None) -> int:
+        """The cost of this request: nothing if it failed before any output reached
+        the client, else its counted tokens at its price row."""
+        if self.price is None or (exc is not None and self.ttft_s is None):
+            return 0
+        return self.price.cost(self.prompt_tokens, self.completion_tokens, self.cached_tokens)
 
     def take_timings(self, timings: Json | None) -> None:
         """llama.cpp's per-chunk counters: the usage of a stream cut short."""
@@ -169,6 +185,8 @@ class Accounting:
                 usage_source=self.usage_source,
                 attempts=len(self.failed_attempts) + (1 if self.deployment else 0),
                 tenant_id=self.principal.tenant_id if self.principal else None,
+                cost_micros=self.cost_micros,
+                price_id=self.price.id if self.price is not None and self.cost_micros else None,
                 failed_attempts=self.failed_attempts,
                 audit=audit,
             )
@@ -201,12 +219,15 @@ class Gateway:
         metrics: Metrics,
         routing: RoutingSettings,
         privacy: PrivacyGuard | None = None,
+        billing: Billing | None = None,
     ):
         self.router = router
         self.recorder = recorder
         self.metrics = metrics
         self.routing = routing
         self.privacy = privacy
+        self.billing = billing
+        self._settling: set[asyncio.Task[None]] = set()
 
     def open(
         self, request_id: str, endpoint: str, model: str, principal: Principal | None
@@ -219,7 +240,39 @@ class Gateway:
         return model if self.router.has(model) else "unknown"
 
     def _finish(self, acct: Accounting, status: str, exc: BaseException | None = None) -> None:
+        if acct.closed:
+            return
+        acct.cost_micros = acct.charge(exc)
         acct.close(self.recorder, self.metrics, status, exc, model_label=self._label(acct.model))
+        if acct.reservation is not None and self.billing is not None:
+            tokens = acct.prompt_tokens + acct.completion_tokens
+            settle = self.billing.settle(acct.reservation, acct.cost_micros, tokens)
+            try:
+                task = asyncio.get_running_loop().create_task(settle)
+            except RuntimeError:  # no loop (interpreter exit): the reservation expires
+                settle.close()
+                return
+            self._settling.add(task)
+            task.add_done_callback(self._settling.discard)
+
+    async def drain(self) -> None:
+        """Wait for pending settlements (shutdown)."""
+        if self._settling:
+            await asyncio.gather(*self._settling, return_exceptions=True)
+
+    async def _reserve(self, acct: Accounting, model: str, body: Json) -> None:
+        """Hold the worst-case cost and the rate-limit slots; raises 402/429 if refused."""
+        if self.billing is None:
+            return
+        estimate = Estimate(body)
+        limit = body.get("max_tokens")
+        acct.reservation, acct.price = await self.billing.reserve(
+            acct.request_id,
+            acct.principal,
+            model,
+            estimate.prompt_tokens,
+            int(limit) if isinstance(limit, int) else (0 if "input" in body else None),
+        )
 
     def fail(self, acct: Accounting, exc: BaseException, *, status: str = "error") -> None:
         """Book a request that failed before reaching the gateway (e.g. a bad body)."""
@@ -372,6 +425,7 @@ class Gateway:
             body = request.engine_body()
             is_chat = isinstance(request, ChatCompletionRequest)
             constraints = self._screen(acct, body) or constraints
+            await self._reserve(acct, request.model, body)
 
             async def call(s: DeploymentState) -> Json:
                 sent = self._body_for(acct, body, s)
@@ -447,6 +501,7 @@ class Gateway:
         try:
             body = request.engine_body()
             constraints = self._screen(acct, body) or constraints
+            await self._reserve(acct, request.model, body)
             plan = self._plan(request.model, body, constraints)
             (held, chunks), state = await self._open_stream(acct, body, is_chat, plan)
             source = _source(state)
@@ -518,6 +573,7 @@ class Gateway:
             inputs = request.input_list()
             texts: Json = {"input": inputs} if isinstance(inputs[0], str) else {}
             constraints = self._screen(acct, texts) or constraints
+            await self._reserve(acct, request.model, texts or {"input": []})
 
             async def call(s: DeploymentState) -> EmbeddingResult:
                 return await s.engine.embed(self._body_for(acct, texts, s).get("input", inputs))

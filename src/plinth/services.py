@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from plinth.auth import Authenticator
+from plinth.billing.guard import Billing
 from plinth.engines.pool import EnginePool
 from plinth.files.storage import FileStorage
 from plinth.gateway import Gateway
@@ -39,6 +40,7 @@ class Services:
     audit: AuditStore
     files: FileStore
     file_storage: FileStorage
+    billing: Billing
     gateway: Gateway
 
 

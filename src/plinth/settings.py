@@ -95,6 +95,19 @@ class PrivacySettings(BaseModel):
     )
 
 
+class BillingSettings(BaseModel):
+    """How requests are held against budgets, wallets and rate limits."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reservation_ttl_s: float = Field(
+        900.0, gt=0, description="A reservation whose process died stops counting after this."
+    )
+    assumed_max_tokens: int = Field(
+        4096, ge=1, description="Output tokens reserved for a request that sets no max_tokens."
+    )
+
+
 class Settings(BaseSettings):
     """Everything Plinth can be configured with. See the README's reference."""
 
@@ -122,6 +135,10 @@ class Settings(BaseSettings):
     llamacpp: LlamaCppSettings = Field(default_factory=LlamaCppSettings)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    billing: BillingSettings = Field(default_factory=BillingSettings)
+    redis_url: str | None = Field(
+        None, description="redis://… shares budgets and rate limits across replicas."
+    )
     deployments: list[Deployment] = Field(
         default_factory=list, description="[[deployments]] tables: public names → upstreams."
     )

@@ -36,6 +36,9 @@ def request_text(body: dict[str, Any]) -> str:
     """All the text a chat or completion request sends."""
     if "messages" in body:
         return "\n".join(_content_text(m.get("content")) for m in body["messages"])
+    inputs = body.get("input")
+    if isinstance(inputs, list) and inputs and isinstance(inputs[0], str):
+        return "\n".join(inputs)
     prompt = body.get("prompt")
     if isinstance(prompt, str):
         return prompt

@@ -48,6 +48,8 @@ class UsageRecord:
     usage_source: str | None = None  # engine | upstream | estimate
     attempts: int = 0
     tenant_id: str | None = None
+    cost_micros: int = 0
+    price_id: int | None = None
     failed_attempts: list[AttemptRecord] = field(default_factory=list)
     audit: AuditRecord | None = None  # the privacy decision, stored beside the row
 

@@ -1,0 +1,167 @@
+"""``/admin/prices``, ``/admin/limits``, ``/admin/tenants/{tenant}/wallet``.
+
+Amounts go in and out as decimal strings in units of the billing currency
+("0.56"); they are stored as integer micro-units.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import Field
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from plinth.api.admin import admin_only
+from plinth.api.http import json_response, parse_json, read_body
+from plinth.billing.accounts import Limits, spent_since
+from plinth.billing.money import from_micros, to_micros
+from plinth.errors import InvalidRequest, NotFound
+from plinth.protocol.common import WireModel
+from plinth.services import Services
+
+Amount = Decimal
+
+
+class NewPrice(WireModel):
+    model: str = Field(min_length=1, max_length=200)
+    input_per_mtok: Amount = Field(Decimal(0), ge=0)
+    output_per_mtok: Amount = Field(Decimal(0), ge=0)
+    cached_input_per_mtok: Amount = Field(Decimal(0), ge=0)
+    per_request: Amount = Field(Decimal(0), ge=0)
+    effective_from: datetime | None = None
+
+
+class NewLimits(WireModel):
+    spend: Amount | None = Field(None, ge=0)
+    spend_period: Literal["day", "month", "total"] = "month"
+    timezone: str = "UTC"
+    requests_per_minute: int | None = Field(None, ge=1)
+    tokens_per_minute: int | None = Field(None, ge=1)
+    max_concurrent: int | None = Field(None, ge=1)
+
+
+class WalletEntry(WireModel):
+    amount: Amount = Field(ge=0)
+    note: str | None = Field(None, max_length=500)
+
+
+def _price_json(price: object) -> dict[str, object]:
+    data = price.as_json()  # type: ignore[attr-defined]
+    for name in ("input", "output", "cached_input"):
+        data[f"{name}_per_mtok"] = str(from_micros(data.pop(f"{name}_micros_per_mtok")))
+    data["per_request"] = str(from_micros(data.pop("request_micros")))
+    return dict(data)
+
+
+async def list_prices(request: Request, svc: Services) -> Response:
+    rows = await asyncio.to_thread(svc.billing.prices.all)
+    return json_response({"object": "list", "data": [_price_json(p) for p in rows]})
+
+
+async def add_price(request: Request, svc: Services) -> Response:
+    body = parse_json(await read_body(request, svc.settings.max_body_bytes), NewPrice)
+    effective = body.effective_from
+    if effective is not None and effective.tzinfo is None:
+        effective = effective.replace(tzinfo=UTC)
+    price = await asyncio.to_thread(
+        svc.billing.prices.add,
+        body.model,
+        input_micros_per_mtok=to_micros(body.input_per_mtok),
+        output_micros_per_mtok=to_micros(body.output_per_mtok),
+        cached_input_micros_per_mtok=to_micros(body.cached_input_per_mtok),
+        request_micros=to_micros(body.per_request),
+        effective_from=effective,
+    )
+    return json_response(_price_json(price), status=201)
+
+
+async def _subject(svc: Services, raw: str) -> str:
+    kind, _, ref = raw.partition(":")
+    if kind == "key" and ref:
+        await asyncio.to_thread(svc.keys.get, ref)  # 404 if unknown
+        return raw
+    if kind == "tenant" and ref:
+        return "tenant:" + (await asyncio.to_thread(svc.tenants.get, ref)).id
+    raise InvalidRequest("subject must be 'key:<id>' or 'tenant:<id or name>'", param="subject")
+
+
+async def set_limits(request: Request, svc: Services) -> Response:
+    subject = await _subject(svc, request.path_params["subject"])
+    body = parse_json(await read_body(request, svc.settings.max_body_bytes), NewLimits)
+    try:
+        from zoneinfo import ZoneInfo
+
+        ZoneInfo(body.timezone)
+    except Exception:  # noqa: BLE001 - any failure means an unknown zone
+        raise InvalidRequest(f"Unknown time zone '{body.timezone}'", param="timezone") from None
+    limits = Limits(
+        subject=subject,
+        spend_micros=to_micros(body.spend) if body.spend is not None else None,
+        spend_period=body.spend_period,
+        timezone=body.timezone,
+        requests_per_minute=body.requests_per_minute,
+        tokens_per_minute=body.tokens_per_minute,
+        max_concurrent=body.max_concurrent,
+    )
+    await asyncio.to_thread(svc.billing.limits.set, limits)
+    svc.billing.forget()
+    return json_response({"object": "limits", **limits.as_json()})
+
+
+async def list_limits(request: Request, svc: Services) -> Response:
+    rows = await asyncio.to_thread(svc.billing.limits.all)
+    return json_response({"object": "list", "data": [r.as_json() for r in rows]})
+
+
+async def _wallet_json(svc: Services, tenant_id: str) -> dict[str, object]:
+    funds = await asyncio.to_thread(svc.billing.wallets.funds, tenant_id)
+    spent = await asyncio.to_thread(
+        spent_since, svc.billing.engine, "tenant:" + tenant_id, datetime(1970, 1, 1, tzinfo=UTC)
+    )
+    return {
+        "object": "wallet",
+        "tenant_id": tenant_id,
+        "funds": str(from_micros(funds)) if funds is not None else None,
+        "spent": str(from_micros(spent)),
+        "balance": str(from_micros(funds - spent)) if funds is not None else None,
+    }
+
+
+async def wallet(request: Request, svc: Services) -> Response:
+    tenant = await asyncio.to_thread(svc.tenants.get, request.path_params["tenant"])
+    await svc.recorder.flush()
+    return json_response(await _wallet_json(svc, tenant.id))
+
+
+async def wallet_entry(request: Request, svc: Services) -> Response:
+    tenant = await asyncio.to_thread(svc.tenants.get, request.path_params["tenant"])
+    body = parse_json(await read_body(request, svc.settings.max_body_bytes), WalletEntry)
+    kinds = {"topups": "topup", "credit-limit": "credit_limit"}
+    if request.path_params["kind"] not in kinds:
+        raise NotFound("Wallet entries are 'topups' or 'credit-limit'", param="kind")
+    kind = kinds[request.path_params["kind"]]
+    await asyncio.to_thread(
+        svc.billing.wallets.add, tenant.id, kind, to_micros(body.amount), body.note
+    )
+    svc.billing.forget()
+    await svc.recorder.flush()
+    return json_response(await _wallet_json(svc, tenant.id), status=201)
+
+
+routes = [
+    Route("/admin/prices", admin_only(list_prices), methods=["GET"]),
+    Route("/admin/prices", admin_only(add_price), methods=["POST"]),
+    Route("/admin/limits", admin_only(list_limits), methods=["GET"]),
+    Route("/admin/limits/{subject}", admin_only(set_limits), methods=["PUT"]),
+    Route("/admin/tenants/{tenant}/wallet", admin_only(wallet), methods=["GET"]),
+    Route(
+        "/admin/tenants/{tenant}/wallet/{kind:str}",
+        admin_only(wallet_entry),
+        methods=["POST"],
+    ),
+]

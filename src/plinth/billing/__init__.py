@@ -1,0 +1,1 @@
+"""Money: prices, limits, wallets, and the reserve-then-settle meter."""

@@ -1,0 +1,174 @@
+"""Billing in the request path: what to reserve before a request, what to charge after.
+
+The worst case reserved is the price of the estimated prompt (with a margin:
+the estimate is not a tokenizer) plus ``max_tokens`` of output (or
+``billing.assumed_max_tokens`` when the request sets none), plus the request
+fee. The charge is computed from the counted usage and the same price row.
+Zero-priced models are never held back by money limits; request and token
+limits still apply to them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine
+
+from plinth.auth import Principal
+from plinth.billing.accounts import (
+    Limits,
+    LimitStore,
+    WalletStore,
+    period_bounds,
+    period_end,
+    spent_since,
+)
+from plinth.billing.meter import BudgetCheck, Demand, Meter, RateCheck, Refused, Reservation
+from plinth.billing.prices import Price, PriceBook
+from plinth.errors import PlinthError, RateLimited
+
+_CACHE_TTL_S = 2.0
+
+
+class InsufficientFunds(PlinthError):
+    status_code = 402
+    error_type = "insufficient_quota"
+    default_code = "budget_exceeded"
+
+
+class Billing:
+    def __init__(
+        self,
+        engine: Engine,
+        meter: Meter,
+        prices: PriceBook,
+        *,
+        assumed_max_tokens: int,
+        prompt_margin: float = 1.25,
+    ):
+        self.engine = engine
+        self.meter = meter
+        self.prices = prices
+        self.limits = LimitStore(engine)
+        self.wallets = WalletStore(engine)
+        self.assumed_max_tokens = assumed_max_tokens
+        self.prompt_margin = prompt_margin
+        self._cache: dict[str, tuple[Any, float]] = {}
+
+    async def _cached(self, key: str, load: Any) -> Any:
+        hit = self._cache.get(key)
+        now = time.monotonic()
+        if hit is not None and hit[1] > now:
+            return hit[0]
+        value = await asyncio.to_thread(load)
+        self._cache[key] = (value, now + _CACHE_TTL_S)
+        return value
+
+    def forget(self) -> None:
+        """Drop cached limits and wallet funds (after the admin API changed them)."""
+        self._cache.clear()
+
+    async def reserve(
+        self,
+        request_id: str,
+        principal: Principal | None,
+        model: str,
+        prompt_tokens_estimate: int,
+        max_tokens: int | None,
+    ) -> tuple[Reservation | None, Price | None]:
+        price = self.prices.price_for(model)
+        if principal is None:
+            return None, price
+        prompt = int(prompt_tokens_estimate * self.prompt_margin) + 16
+        output = max_tokens if max_tokens is not None else self.assumed_max_tokens
+        worst = price.cost(prompt, output) if price is not None else 0
+        subjects = [f"key:{principal.key_id}"]
+        if principal.tenant_id:
+            subjects.append(f"tenant:{principal.tenant_id}")
+        demand = Demand(request_id, tokens=prompt + output)
+        now = datetime.now(UTC)
+        for subject in subjects:
+            limits: Limits | None = await self._cached(
+                "limits:" + subject, lambda s=subject: self.limits.get(s)
+            )
+            if limits is None:
+                continue
+            if limits.spend_micros is not None and worst > 0:
+                period_id, start = period_bounds(limits.spend_period, limits.timezone, now)
+                end = period_end(limits.spend_period, limits.timezone, now)
+                demand.budgets.append(
+                    BudgetCheck(
+                        counter=f"{subject}:{period_id}",
+                        limit_micros=limits.spend_micros,
+                        amount_micros=worst,
+                        seed=functools.partial(spent_since, self.engine, subject, start),
+                        expire_at=end.timestamp() if end else None,
+                    )
+                )
+            if (
+                limits.requests_per_minute is not None
+                or limits.tokens_per_minute is not None
+                or limits.max_concurrent is not None
+            ):
+                demand.rates.append(
+                    RateCheck(
+                        subject,
+                        limits.requests_per_minute,
+                        limits.tokens_per_minute,
+                        limits.max_concurrent,
+                    )
+                )
+        if principal.tenant_id and worst > 0:
+            tenant = f"tenant:{principal.tenant_id}"
+            funds = await self._cached(
+                "wallet:" + tenant, lambda: self.wallets.funds(principal.tenant_id or "")
+            )
+            if funds is not None:
+                demand.budgets.append(
+                    BudgetCheck(
+                        counter=f"{tenant}:wallet",
+                        limit_micros=funds,
+                        amount_micros=worst,
+                        seed=lambda: spent_since(
+                            self.engine, tenant, datetime(1970, 1, 1, tzinfo=UTC)
+                        ),
+                    )
+                )
+        if not demand.budgets and not demand.rates:
+            return None, price
+        try:
+            return await self.meter.reserve(demand), price
+        except Refused as refused:
+            raise _refusal(refused, model) from None
+
+    async def close(self) -> None:
+        close = getattr(self.meter, "close", None)
+        if close is not None:
+            await close()
+
+    async def settle(self, reservation: Reservation | None, cost_micros: int, tokens: int) -> None:
+        if reservation is not None:
+            await self.meter.settle(reservation, cost_micros, tokens)
+
+
+def _refusal(refused: Refused, model: str) -> PlinthError:
+    who = refused.subject.split(":")[0]
+    if refused.kind == "budget":
+        what = "wallet" if refused.subject.endswith(":wallet") else "spend budget"
+        return InsufficientFunds(
+            f"This request could cost more than the {who}'s remaining {what} allows "
+            f"(model '{model}'); top up, raise the limit, or lower max_tokens",
+        )
+    limit = {
+        "requests": "requests per minute",
+        "tokens": "tokens per minute",
+        "concurrency": "concurrent requests",
+    }[refused.kind]
+    return RateLimited(
+        f"Rate limit reached: the {who}'s {limit}; retry later",
+        retry_after_s=refused.retry_after_s,
+    )

@@ -1,0 +1,21 @@
+"""Money as integer micro-units (10⁻⁶ of the billing currency): never floats."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+MICROS = 1_000_000
+
+
+def to_micros(value: Decimal | str | int) -> int:
+    """An amount in currency units as micro-units, rounded half up at the sixth place."""
+    return int((Decimal(value) * MICROS).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def from_micros(micros: int) -> Decimal:
+    return Decimal(micros) / MICROS
+
+
+def per_mtok(tokens: int, micros_per_mtok: int) -> int:
+    """Exact micro-units for ``tokens`` at a price per million, rounded up (never under-billed)."""
+    return -(-tokens * micros_per_mtok // 1_000_000)

@@ -1,0 +1,127 @@
+"""The price book: versioned prices per public model, and what a request costs.
+
+Rows are only ever added; the row in force for a model at a time is the one
+with the latest ``effective_from`` not after it. Every ledger row stores its
+cost and the id of the row it was priced with, so a later price change never
+rewrites history. A model with no row costs nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, select
+
+from plinth.billing.money import per_mtok
+from plinth.store.schema import prices
+
+
+@dataclass(frozen=True)
+class Price:
+    id: int
+    model: str
+    input_micros_per_mtok: int
+    output_micros_per_mtok: int
+    cached_input_micros_per_mtok: int
+    request_micros: int
+    effective_from: datetime
+
+    @property
+    def free(self) -> bool:
+        return not (
+            self.input_micros_per_mtok
+            or self.output_micros_per_mtok
+            or self.cached_input_micros_per_mtok
+            or self.request_micros
+        )
+
+    def cost(self, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0) -> int:
+        """Micro-units for one request; cached prompt tokens at their own rate."""
+        cached = min(cached_tokens, prompt_tokens)
+        return (
+            per_mtok(prompt_tokens - cached, self.input_micros_per_mtok)
+            + per_mtok(cached, self.cached_input_micros_per_mtok)
+            + per_mtok(completion_tokens, self.output_micros_per_mtok)
+            + self.request_micros
+        )
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "object": "price",
+            "model": self.model,
+            "input_micros_per_mtok": self.input_micros_per_mtok,
+            "output_micros_per_mtok": self.output_micros_per_mtok,
+            "cached_input_micros_per_mtok": self.cached_input_micros_per_mtok,
+            "request_micros": self.request_micros,
+            "effective_from": self.effective_from.isoformat(),
+        }
+
+
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+class PriceBook:
+    """All price rows, cached in memory and re-read at most every ``ttl_s`` seconds."""
+
+    def __init__(self, engine: Engine, *, ttl_s: float = 5.0):
+        self._engine = engine
+        self._ttl_s = ttl_s
+        self._rows: dict[str, list[Price]] = {}
+        self._read_at = float("-inf")
+
+    def add(
+        self,
+        model: str,
+        *,
+        input_micros_per_mtok: int = 0,
+        output_micros_per_mtok: int = 0,
+        cached_input_micros_per_mtok: int = 0,
+        request_micros: int = 0,
+        effective_from: datetime | None = None,
+    ) -> Price:
+        now = datetime.now(UTC)
+        values = {
+            "model": model,
+            "input_micros_per_mtok": input_micros_per_mtok,
+            "output_micros_per_mtok": output_micros_per_mtok,
+            "cached_input_micros_per_mtok": cached_input_micros_per_mtok,
+            "request_micros": request_micros,
+            "effective_from": effective_from or now,
+            "created_at": now,
+        }
+        with self._engine.begin() as conn:
+            inserted = conn.execute(prices.insert().values(**values)).inserted_primary_key
+            assert inserted is not None
+            row_id = inserted[0]
+        self._read_at = float("-inf")
+        del values["created_at"]
+        return Price(id=int(row_id), **values)  # type: ignore[arg-type]
+
+    def all(self) -> list[Price]:
+        self._refresh()
+        return [p for rows in self._rows.values() for p in rows]
+
+    def _refresh(self) -> None:
+        if time.monotonic() - self._read_at < self._ttl_s:
+            return
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(prices).order_by(prices.c.effective_from)).mappings()
+            table: dict[str, list[Price]] = {}
+            for row in rows:
+                values = {k: v for k, v in row.items() if k != "created_at"}
+                values["effective_from"] = _aware(values["effective_from"])
+                table.setdefault(row["model"], []).append(Price(**values))
+        self._rows, self._read_at = table, time.monotonic()
+
+    def price_for(self, model: str, at: datetime | None = None) -> Price | None:
+        self._refresh()
+        when = at or datetime.now(UTC)
+        current = None
+        for price in self._rows.get(model, ()):
+            if price.effective_from <= when:
+                current = price
+        return current
