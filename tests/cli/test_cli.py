@@ -125,3 +125,29 @@ def test_tenants_and_keys_with_a_tenant(run) -> None:  # type: ignore[no-untyped
     assert (
         json.loads(run("tenants", "list", "--format", "json").output)[0]["privacy_policy"] is None
     )
+
+
+def test_prices_limits_and_wallet(run) -> None:  # type: ignore[no-untyped-def]
+    assert run("prices", "set", "gpt-x", "--input", "0.5", "--output", "1.5").exit_code == 0
+    assert (
+        run("prices", "set", "gpt-x", "--input", "0.4", "--effective", "2030-01-01").exit_code == 0
+    )
+    listed = json.loads(run("prices", "list", "--format", "json").output)
+    assert [(p["input_per_mtok"], p["output_per_mtok"]) for p in listed] == [
+        ("0.5", "1.5"),
+        ("0.4", "0"),
+    ]
+    assert run("prices", "set", "gpt-x", "--input", "-1").exit_code == 2
+    assert run("tenants", "create", "acme").exit_code == 0
+    limited = run("limits", "set", "tenant:acme", "--spend", "10", "--period", "day", "--rpm", "60")
+    assert limited.exit_code == 0, limited.output
+    assert json.loads(run("limits", "list").output)[0]["spend_micros"] == 10_000_000
+    assert run("limits", "set", "key:key_nope", "--rpm", "1").exit_code == 2
+    topped = run("wallet", "topup", "acme", "12.34")
+    assert (
+        topped.exit_code == 0
+        and "funds 12.34" in topped.output
+        and "balance 12.34" in topped.output
+    )
+    assert "no wallet" not in run("wallet", "show", "acme").output
+    assert run("wallet", "topup", "nobody", "1").exit_code == 2

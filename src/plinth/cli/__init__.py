@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from plinth import __version__
-from plinth.cli import audit, deployments, keys, models, providers, serve, tenants, usage
+from plinth.cli import audit, billing, deployments, keys, models, providers, serve, tenants, usage
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -22,3 +22,6 @@ main.add_command(deployments.deployments)
 main.add_command(audit.audit)
 main.add_command(providers.providers)
 main.add_command(tenants.tenants)
+main.add_command(billing.prices)
+main.add_command(billing.limits)
+main.add_command(billing.wallet)

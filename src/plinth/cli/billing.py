@@ -1,0 +1,191 @@
+"""``plinth prices``, ``plinth limits``, ``plinth wallet``: the billing set-up."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+import click
+from sqlalchemy import Engine
+
+from plinth.billing.accounts import Limits, LimitStore, WalletStore, spent_since
+from plinth.billing.money import from_micros, to_micros
+from plinth.billing.prices import PriceBook
+from plinth.cli.common import data_dir_option, open_db, print_json, print_table
+from plinth.errors import NotFound
+from plinth.store.keys import KeyStore
+from plinth.store.tenants import TenantStore
+
+
+def _amount(value: str, option: str) -> int:
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        raise click.BadParameter(f"'{value}' is not a decimal amount", param_hint=option) from None
+    if amount < 0:
+        raise click.BadParameter("must not be negative", param_hint=option)
+    return to_micros(amount)
+
+
+@click.group()
+def prices() -> None:
+    """The price book: what each model costs, per 1M tokens and per request."""
+
+
+@prices.command("set")
+@click.argument("model")
+@click.option("--input", "input_", default="0", help="Per 1M input tokens.")
+@click.option("--output", default="0", help="Per 1M output tokens.")
+@click.option("--cached-input", default="0", help="Per 1M cached input tokens.")
+@click.option("--per-request", default="0", help="Per request.")
+@click.option("--effective", default=None, help="ISO date or time it applies from [now].")
+@data_dir_option
+def set_price(
+    model: str,
+    input_: str,
+    output: str,
+    cached_input: str,
+    per_request: str,
+    effective: str | None,
+    data_dir: Path | None,
+) -> None:
+    """Add a price version for MODEL (earlier versions stay for the ledger)."""
+    when = None
+    if effective is not None:
+        try:
+            when = datetime.fromisoformat(effective)
+        except ValueError:
+            raise click.BadParameter("not an ISO date or time", param_hint="--effective") from None
+        when = when if when.tzinfo else when.replace(tzinfo=UTC)
+    price = PriceBook(open_db(data_dir)).add(
+        model,
+        input_micros_per_mtok=_amount(input_, "--input"),
+        output_micros_per_mtok=_amount(output, "--output"),
+        cached_input_micros_per_mtok=_amount(cached_input, "--cached-input"),
+        request_micros=_amount(per_request, "--per-request"),
+        effective_from=when,
+    )
+    click.echo(f"Price {price.id} for '{model}' applies from {price.effective_from.isoformat()}.")
+
+
+@prices.command("list")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@data_dir_option
+def list_prices(fmt: str, data_dir: Path | None) -> None:
+    """Every price version."""
+    rows = []
+    for p in PriceBook(open_db(data_dir)).all():
+        rows.append(
+            {
+                "id": p.id,
+                "model": p.model,
+                "input_per_mtok": str(from_micros(p.input_micros_per_mtok)),
+                "output_per_mtok": str(from_micros(p.output_micros_per_mtok)),
+                "cached_input_per_mtok": str(from_micros(p.cached_input_micros_per_mtok)),
+                "per_request": str(from_micros(p.request_micros)),
+                "effective_from": p.effective_from.isoformat(),
+            }
+        )
+    if fmt == "json":
+        print_json(rows)
+    else:
+        print_table(rows, list(rows[0]) if rows else ["id"])
+
+
+@click.group()
+def limits() -> None:
+    """Spend budgets and rate limits of keys and tenants."""
+
+
+@limits.command("set")
+@click.argument("subject")
+@click.option("--spend", default=None, help="Budget per period, in currency units.")
+@click.option("--period", type=click.Choice(["day", "month", "total"]), default="month")
+@click.option("--timezone", default="UTC", show_default=True)
+@click.option("--rpm", type=click.IntRange(min=1), default=None, help="Requests per minute.")
+@click.option("--tpm", type=click.IntRange(min=1), default=None, help="Tokens per minute.")
+@click.option("--concurrent", type=click.IntRange(min=1), default=None)
+@data_dir_option
+def set_limits(
+    subject: str,
+    spend: str | None,
+    period: str,
+    timezone: str,
+    rpm: int | None,
+    tpm: int | None,
+    concurrent: int | None,
+    data_dir: Path | None,
+) -> None:
+    """SUBJECT is key:<key id> or tenant:<tenant id or name>; replaces its limits."""
+    db = open_db(data_dir)
+    kind, _, ref = subject.partition(":")
+    try:
+        if kind == "key" and ref:
+            KeyStore(db).get(ref)
+        elif kind == "tenant" and ref:
+            subject = "tenant:" + TenantStore(db).get(ref).id
+        else:
+            raise click.BadParameter("use key:<id> or tenant:<id or name>", param_hint="SUBJECT")
+    except NotFound as exc:
+        raise click.BadParameter(exc.message, param_hint="SUBJECT") from None
+    value = Limits(
+        subject=subject,
+        spend_micros=_amount(spend, "--spend") if spend is not None else None,
+        spend_period=period,  # type: ignore[arg-type]
+        timezone=timezone,
+        requests_per_minute=rpm,
+        tokens_per_minute=tpm,
+        max_concurrent=concurrent,
+    )
+    LimitStore(db).set(value)
+    click.echo(f"Limits of {subject} set (running servers apply them within 2 seconds).")
+
+
+@limits.command("list")
+@data_dir_option
+def list_limits(data_dir: Path | None) -> None:
+    print_json([v.as_json() for v in LimitStore(open_db(data_dir)).all()])
+
+
+@click.group()
+def wallet() -> None:
+    """Pay-as-you-go wallets of tenants."""
+
+
+@wallet.command()
+@click.argument("tenant")
+@click.argument("amount")
+@click.option("--note", default=None)
+@data_dir_option
+def topup(tenant: str, amount: str, note: str | None, data_dir: Path | None) -> None:
+    """Add AMOUNT (currency units) to TENANT's wallet."""
+    db = open_db(data_dir)
+    try:
+        found = TenantStore(db).get(tenant)
+    except NotFound as exc:
+        raise click.BadParameter(exc.message, param_hint="TENANT") from None
+    WalletStore(db).add(found.id, "topup", _amount(amount, "AMOUNT"), note)
+    _show(db, found.id)
+
+
+@wallet.command()
+@click.argument("tenant")
+@data_dir_option
+def show(tenant: str, data_dir: Path | None) -> None:
+    """Funds, spend and balance."""
+    db = open_db(data_dir)
+    try:
+        _show(db, TenantStore(db).get(tenant).id)
+    except NotFound as exc:
+        raise click.BadParameter(exc.message, param_hint="TENANT") from None
+
+
+def _show(db: Engine, tenant_id: str) -> None:
+    funds = WalletStore(db).funds(tenant_id)
+    spent = spent_since(db, "tenant:" + tenant_id, datetime(1970, 1, 1, tzinfo=UTC))
+    balance = from_micros(funds - spent) if funds is not None else None
+    click.echo(
+        f"tenant {tenant_id}: funds {from_micros(funds) if funds is not None else '(no wallet)'}, "
+        f"spent {from_micros(spent)}, balance {balance if balance is not None else '-'}"
+    )
