@@ -103,3 +103,39 @@ def test_zero_priced_models_ignore_money_limits_not_rate_limits(gateway_app: App
         free = {**ask(), "model": "free"}
         assert client.post("/v1/chat/completions", json=free, headers=headers).status_code == 200
         assert client.post("/v1/chat/completions", json=ask(), headers=headers).status_code == 402
+
+
+def test_invoice_reconciles_with_the_ledger_to_the_micro_unit(gateway_app: AppFactory) -> None:
+    from datetime import UTC, datetime
+
+    with FakeUpstream() as up:
+        client = gateway_app([deployment(up), deployment(up, model="other", id="other")])
+        who = setup(client)
+        headers = {"authorization": who["authorization"]}
+        client.post("/admin/prices", json={"model": "other", "per_request": "0.0033"})
+        client.post("/admin/tenants/acme/wallet/topups", json={"amount": "5", "note": "PO-7"})
+        for model in ("gpt-fake", "gpt-fake", "other"):
+            assert (
+                client.post(
+                    "/v1/chat/completions", json={**ask(), "model": model}, headers=headers
+                ).status_code
+                == 200
+            )
+        period = datetime.now(UTC).strftime("%Y-%m")
+        invoice = client.get(f"/admin/tenants/acme/invoices/{period}").json()
+        rows = client.get("/admin/usage/requests?limit=10000").json()["data"]
+        ledger = sum(r["cost_micros"] for r in rows if r["tenant_id"] == who["tenant"])
+        assert invoice["usage_micros"] == ledger == 2 * 9_000 + 3_300
+        assert {(line["model"], line["requests"]) for line in invoice["lines"]} == {
+            ("gpt-fake", 2),
+            ("other", 1),
+        }
+        assert [(w["kind"], w["amount_micros"], w["note"]) for w in invoice["wallet"]] == [
+            ("topup", 5_000_000, "PO-7")
+        ]
+        csv_text = client.get(f"/admin/tenants/acme/invoices/{period}?format=csv").text
+        assert csv_text.splitlines()[-1] == "total,,,,0.0213"
+        page = client.get(f"/admin/tenants/acme/invoices/{period}?format=html").text
+        assert "0.0213" in page and "<script" not in page and "http" not in page.split("<body>")[1]
+        bad = client.get("/admin/tenants/acme/invoices/2026-13")
+        assert bad.status_code == 400 and bad.json()["error"]["param"] == "period"

@@ -151,3 +151,15 @@ def test_prices_limits_and_wallet(run) -> None:  # type: ignore[no-untyped-def]
     )
     assert "no wallet" not in run("wallet", "show", "acme").output
     assert run("wallet", "topup", "nobody", "1").exit_code == 2
+
+
+def test_invoices_command(run) -> None:  # type: ignore[no-untyped-def]
+    assert run("tenants", "create", "acme").exit_code == 0
+    assert run("wallet", "topup", "acme", "3").exit_code == 0
+    period = datetime.now(UTC).strftime("%Y-%m")
+    shown = run("invoices", "acme", "--period", period)
+    assert shown.exit_code == 0, shown.output
+    invoice = json.loads(shown.output)
+    assert invoice["usage_micros"] == 0 and invoice["wallet"][0]["amount_micros"] == 3_000_000
+    assert "<html>" in run("invoices", "acme", "--period", period, "--format", "html").output
+    assert run("invoices", "acme", "--period", "nope").exit_code == 2

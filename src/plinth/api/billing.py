@@ -19,6 +19,9 @@ from starlette.routing import Route
 from plinth.api.admin import admin_only
 from plinth.api.http import json_response, parse_json, read_body
 from plinth.billing.accounts import Limits, spent_since
+from plinth.billing.invoices import build_invoice
+from plinth.billing.invoices import to_csv as invoice_csv
+from plinth.billing.invoices import to_html as invoice_html
 from plinth.billing.money import from_micros, to_micros
 from plinth.errors import InvalidRequest, NotFound
 from plinth.protocol.common import WireModel
@@ -153,12 +156,35 @@ async def wallet_entry(request: Request, svc: Services) -> Response:
     return json_response(await _wallet_json(svc, tenant.id), status=201)
 
 
+async def invoice(request: Request, svc: Services) -> Response:
+    tenant = await asyncio.to_thread(svc.tenants.get, request.path_params["tenant"])
+    await svc.recorder.flush()
+    timezone = request.query_params.get("timezone", "UTC")
+    built = await asyncio.to_thread(
+        build_invoice,
+        svc.billing.engine,
+        tenant.id,
+        tenant.name,
+        request.path_params["period"],
+        timezone,
+    )
+    fmt = request.query_params.get("format", "json")
+    if fmt == "csv":
+        return Response(invoice_csv(built), media_type="text/csv")
+    if fmt == "html":
+        return Response(invoice_html(built), media_type="text/html")
+    if fmt != "json":
+        raise InvalidRequest("format must be json, csv or html", param="format")
+    return json_response(built.as_json())
+
+
 routes = [
     Route("/admin/prices", admin_only(list_prices), methods=["GET"]),
     Route("/admin/prices", admin_only(add_price), methods=["POST"]),
     Route("/admin/limits", admin_only(list_limits), methods=["GET"]),
     Route("/admin/limits/{subject}", admin_only(set_limits), methods=["PUT"]),
     Route("/admin/tenants/{tenant}/wallet", admin_only(wallet), methods=["GET"]),
+    Route("/admin/tenants/{tenant}/invoices/{period}", admin_only(invoice), methods=["GET"]),
     Route(
         "/admin/tenants/{tenant}/wallet/{kind:str}",
         admin_only(wallet_entry),

@@ -10,10 +10,14 @@ import click
 from sqlalchemy import Engine
 
 from plinth.billing.accounts import Limits, LimitStore, WalletStore, spent_since
+from plinth.billing.invoices import build_invoice
+from plinth.billing.invoices import to_csv as invoice_csv
+from plinth.billing.invoices import to_html as invoice_html
+from plinth.billing.invoices import to_json as invoice_json
 from plinth.billing.money import from_micros, to_micros
 from plinth.billing.prices import PriceBook
 from plinth.cli.common import data_dir_option, open_db, print_json, print_table
-from plinth.errors import NotFound
+from plinth.errors import NotFound, PlinthError
 from plinth.store.keys import KeyStore
 from plinth.store.tenants import TenantStore
 
@@ -189,3 +193,21 @@ def _show(db: Engine, tenant_id: str) -> None:
         f"tenant {tenant_id}: funds {from_micros(funds) if funds is not None else '(no wallet)'}, "
         f"spent {from_micros(spent)}, balance {balance if balance is not None else '-'}"
     )
+
+
+@click.command()
+@click.argument("tenant")
+@click.option("--period", required=True, help="YYYY-MM")
+@click.option("--timezone", default="UTC", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["json", "csv", "html"]), default="json")
+@data_dir_option
+def invoices(tenant: str, period: str, timezone: str, fmt: str, data_dir: Path | None) -> None:
+    """A tenant's invoice for one month, from the ledger."""
+    db = open_db(data_dir)
+    try:
+        found = TenantStore(db).get(tenant)
+        built = build_invoice(db, found.id, found.name, period, timezone)
+    except PlinthError as exc:
+        raise click.BadParameter(exc.message) from None
+    text = {"json": invoice_json, "csv": invoice_csv, "html": invoice_html}[fmt](built)
+    click.echo(text, nl=False)
