@@ -90,13 +90,19 @@ async def usage_summary(request: Request, svc: Services) -> Response:
     return json_response({"object": "list", "by": by, "data": rows})
 
 
-async def usage_requests(request: Request, svc: Services) -> Response:
+def _limit(request: Request, default: int = 100, most: int = 10_000) -> int:
+    """The ``limit`` query parameter of a listing."""
     try:
-        limit = int(request.query_params.get("limit", "100"))
+        limit = int(request.query_params.get("limit", str(default)))
     except ValueError:
         raise InvalidRequest("limit must be an integer", param="limit") from None
-    if not 1 <= limit <= 10_000:
-        raise InvalidRequest("limit must be between 1 and 10000", param="limit")
+    if not 1 <= limit <= most:
+        raise InvalidRequest(f"limit must be between 1 and {most}", param="limit")
+    return limit
+
+
+async def usage_requests(request: Request, svc: Services) -> Response:
+    limit = _limit(request)
     since = parse_since(request.query_params.get("since"))
     await svc.recorder.flush()
     rows = await asyncio.to_thread(svc.usage.rows, since=since, limit=limit)
@@ -112,12 +118,7 @@ async def usage_request(request: Request, svc: Services) -> Response:
 
 
 async def privacy_audit(request: Request, svc: Services) -> Response:
-    try:
-        limit = int(request.query_params.get("limit", "100"))
-    except ValueError:
-        raise InvalidRequest("limit must be an integer", param="limit") from None
-    if not 1 <= limit <= 10_000:
-        raise InvalidRequest("limit must be between 1 and 10000", param="limit")
+    limit = _limit(request)
     action = request.query_params.get("action")
     if action is not None and action not in ("allow", "redact", "local_only", "block"):
         raise InvalidRequest(

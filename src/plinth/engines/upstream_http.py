@@ -68,15 +68,23 @@ class UpstreamClient:
     def _where(self) -> str:
         return f"deployment '{self.deployment.id}'"
 
-    async def post_json(self, path: str, body: Json) -> Json:
-        """POST and read one JSON object, within the deployment's timeouts."""
+    async def _send(self, path: str, body: Json) -> tuple[aiohttp.ClientResponse, float]:
+        """POST; the response (headers read) within the first-token timeout, and the
+        loop time by which the whole exchange must be over."""
         d = self.deployment
         loop = asyncio.get_running_loop()
         total_at = loop.time() + d.total_timeout_s
+        async with asyncio.timeout_at(min(total_at, loop.time() + d.first_token_timeout_s)):
+            response = await self.session().post(self.base_url + path, data=_dumps(body))
+        return response, total_at
+
+    async def post_json(self, path: str, body: Json) -> Json:
+        """POST and read one JSON object, within the deployment's timeouts."""
+        loop = asyncio.get_running_loop()
         try:
-            async with asyncio.timeout_at(min(total_at, loop.time() + d.first_token_timeout_s)):
-                response = await self.session().post(self.base_url + path, data=_dumps(body))
-            async with response, asyncio.timeout_at(min(total_at, loop.time() + d.idle_timeout_s)):
+            response, total_at = await self._send(path, body)
+            idle_at = loop.time() + self.deployment.idle_timeout_s
+            async with response, asyncio.timeout_at(min(total_at, idle_at)):
                 raw = await response.read()
                 if response.status >= 400:
                     raise upstream_status_error(response, raw, self._where())
@@ -96,10 +104,8 @@ class UpstreamClient:
         """
         d = self.deployment
         loop = asyncio.get_running_loop()
-        total_at = loop.time() + d.total_timeout_s
         try:
-            async with asyncio.timeout_at(min(total_at, loop.time() + d.first_token_timeout_s)):
-                response = await self.session().post(self.base_url + path, data=_dumps(body))
+            response, total_at = await self._send(path, body)
             async with response:
                 if response.status >= 400:
                     async with asyncio.timeout(d.idle_timeout_s):
