@@ -1,102 +1,250 @@
-"""OpenAI Chat Completions ⇄ Anthropic Messages, as pure functions.
+"""OpenAI Chat Completions ⇄ Anthropic Messages API, as pure functions (no I/O).
 
-Requests: system and developer messages become the top-level ``system``;
-consecutive turns of the same role merge (the Messages API wants user and
-assistant to alternate); tool results become ``tool_result`` blocks in a user
-turn; image parts become image blocks (data URLs as base64, others by URL).
-OpenAI's temperature runs 0–2, Anthropic's 0–1: values above 1 are clamped.
-Parameters with no Messages equivalent (logprobs, penalties, seed, logit_bias,
-JSON-schema output) are refused with a 400 naming them, never dropped
-silently; ``response_format`` ``text`` is accepted.
+The engine (:mod:`plinth.engines.anthropic`) moves the bytes; everything about
+the two wire formats lives here.
 
-Answers and stream events map back: stop reasons to finish reasons, usage with
-cache reads counted as cached prompt tokens, ``tool_use`` blocks to tool calls.
+Requests (:func:`to_messages_request`)
+    * ``system`` and ``developer`` messages, wherever they stand, are joined in
+      order (blank line between) into the top-level ``system`` string.
+    * The Messages API wants user and assistant turns to alternate, so
+      consecutive turns of the same role are merged into one. ``tool`` messages
+      become ``tool_result`` blocks of a user turn; in any user turn the
+      ``tool_result`` blocks are put first, as Anthropic requires.
+    * ``image_url`` parts become image blocks: ``data:`` URLs (base64, JPEG,
+      PNG, GIF or WebP) as a base64 source, http(s) URLs as a URL source.
+      ``file`` parts carrying a base64 PDF become document blocks. ``refusal``
+      parts of assistant turns are sent as text. Audio, file ids and other
+      part types are refused. A message's ``name`` and an image's ``detail``
+      have no equivalent and are dropped.
+    * Assistant ``tool_calls`` become ``tool_use`` blocks (their arguments
+      must be a JSON object); function tools become Anthropic tools
+      (``parameters`` → ``input_schema``; ``strict`` is dropped: not enforced).
+    * ``tool_choice``: auto → auto, none → none, required → any, a named
+      function → tool. ``parallel_tool_calls: false`` → ``disable_parallel_tool_use``.
+    * ``max_tokens`` is required upstream: ``max_completion_tokens``, else
+      ``max_tokens``, else :data:`DEFAULT_MAX_TOKENS`.
+    * ``temperature``: OpenAI accepts 0–2, Anthropic 0–1. Values are *clamped*
+      into 0–1 (not rescaled), so 0–1 means the same on both sides and
+      anything hotter becomes Anthropic's hottest, 1.
+    * ``top_p``, ``stop`` (→ ``stop_sequences``), ``stream`` and ``user``
+      (→ ``metadata.user_id``) carry over; ``stream_options``, ``store``,
+      ``metadata`` and ``service_tier`` only concern Plinth or OpenAI and are
+      ignored.
+    * Refused with :class:`~plinth.errors.UnsupportedParameter` naming the
+      parameter, never dropped silently: ``logprobs``/``top_logprobs``,
+      ``logit_bias``, non-zero ``presence_penalty``/``frequency_penalty``,
+      ``seed``, ``n`` > 1, ``response_format`` ``json_schema``, audio output,
+      ``prediction``, ``reasoning_effort``, ``web_search_options``.
+    * ``response_format`` ``json_object`` is accepted but not enforced: OpenAI
+      only honours it when the prompt itself asks for JSON, and that
+      instruction reaches Claude unchanged. ``json_schema`` promises a schema
+      that nothing here could guarantee, so it is refused.
+
+Answers (:func:`from_messages_response`, :class:`StreamTranslator`)
+    Text blocks join into ``content``; ``tool_use`` blocks become
+    ``tool_calls``; stop reasons map to finish reasons (:data:`FINISH_REASONS`);
+    usage counts cache reads and cache writes as prompt tokens, cache reads
+    also as ``prompt_tokens_details.cached_tokens``. ``thinking`` and
+    ``redacted_thinking`` blocks (and their stream deltas), citations and
+    server-tool blocks have no Chat Completions field and are left out; Plinth
+    never asks for them.
 """
 
 from __future__ import annotations
 
 import json
 import time
+import uuid
+from collections.abc import Mapping
 from typing import Any
 
-from plinth.errors import InvalidRequest, UnsupportedParameter, UpstreamError
+from plinth.errors import (
+    EngineError,
+    InvalidRequest,
+    UnsupportedParameter,
+    UpstreamError,
+    UpstreamRateLimited,
+)
 
 Json = dict[str, Any]
 
+#: The Messages API requires ``max_tokens``; used when the client sets no limit.
 DEFAULT_MAX_TOKENS = 4096
-_UNSUPPORTED = (
-    "logprobs",
-    "top_logprobs",
-    "logit_bias",
-    "presence_penalty",
-    "frequency_penalty",
-    "seed",
-)
-FINISH_REASONS = {
+
+#: Anthropic ``stop_reason`` → OpenAI ``finish_reason``; anything else is "stop".
+FINISH_REASONS: Mapping[str, str] = {
     "end_turn": "stop",
     "stop_sequence": "stop",
     "pause_turn": "stop",
     "max_tokens": "length",
+    "model_context_window_exceeded": "length",
     "tool_use": "tool_calls",
     "refusal": "content_filter",
 }
 
+_IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 
-def _text(content: Any) -> str:
+#: Anthropic error type for an HTTP status, when the body does not say.
+_ERROR_TYPE_BY_STATUS: Mapping[int, str] = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "billing_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    504: "timeout_error",
+    529: "overloaded_error",
+}
+
+
+# ---------------------------------------------------------------------------
+# Requests
+# ---------------------------------------------------------------------------
+
+
+def _refuse(param: str, why: str) -> UnsupportedParameter:
+    return UnsupportedParameter(
+        f"'{param}' is not supported for Anthropic models: {why}", param=param
+    )
+
+
+def _check_unsupported(body: Json) -> None:
+    """Raise for every OpenAI parameter whose effect the Messages API cannot give."""
+    if body.get("logprobs"):
+        raise _refuse("logprobs", "the Messages API returns no log probabilities")
+    if body.get("top_logprobs"):
+        raise _refuse("top_logprobs", "the Messages API returns no log probabilities")
+    if body.get("logit_bias"):
+        raise _refuse("logit_bias", "token biases cannot be set")
+    for name in ("presence_penalty", "frequency_penalty"):
+        if body.get(name):  # 0 is the neutral value and may pass
+            raise _refuse(name, "repetition penalties cannot be set")
+    if body.get("seed") is not None:
+        raise _refuse("seed", "sampling cannot be seeded")
+    n = body.get("n")
+    if n is not None and n != 1:
+        raise _refuse("n", "only one choice (n=1) can be generated per request")
+    response_format = body.get("response_format") or {}
+    kind = response_format.get("type") if isinstance(response_format, dict) else None
+    if kind not in (None, "text", "json_object"):
+        raise _refuse("response_format", f"type '{kind}' cannot be enforced")
+    modalities = body.get("modalities") or ()
+    if body.get("audio") is not None or any(m != "text" for m in modalities):
+        raise _refuse("modalities" if modalities else "audio", "only text output is available")
+    for name, why in (
+        ("prediction", "predicted outputs are not available"),
+        ("reasoning_effort", "extended thinking is not exposed through this gateway"),
+        ("web_search_options", "web search is not available"),
+    ):
+        if body.get(name) is not None:
+            raise _refuse(name, why)
+
+
+def _text_of(content: Any) -> str:
+    """The text of a string or of a list of text parts (other parts ignored)."""
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+        return "".join(
+            str(part.get("text") or "")
+            for part in content
+            if isinstance(part, dict) and part.get("type") == "text"
+        )
     return ""
 
 
+def _data_url(url: str, where: str) -> tuple[str, str]:
+    """``data:<media type>;base64,<data>`` → (media type, data)."""
+    header, comma, data = url[len("data:") :].partition(",")
+    media_type, *params = header.split(";")
+    if not comma or "base64" not in params or not data:
+        raise InvalidRequest("A data: URL must be base64-encoded and not empty", param=where)
+    return media_type.strip().lower(), data
+
+
 def _image_block(part: Json, where: str) -> Json:
-    url = (part.get("image_url") or {}).get("url", "")
+    image = part.get("image_url")
+    url = image.get("url") if isinstance(image, dict) else image
+    where = f"{where}.image_url.url"
+    if not isinstance(url, str) or not url:
+        raise InvalidRequest("An image_url part needs a url", param=where)
     if url.startswith("data:"):
-        header, _, data = url.partition(",")
-        media_type = header[5:].split(";")[0]
-        if ";base64" not in header or not data:
-            raise InvalidRequest("Image data URLs must be base64", param=where)
+        media_type, data = _data_url(url, where)
+        if media_type not in _IMAGE_TYPES:
+            raise InvalidRequest(
+                f"Image type '{media_type}' is not supported; use JPEG, PNG, GIF or WebP",
+                param=where,
+            )
         return {
             "type": "image",
             "source": {"type": "base64", "media_type": media_type, "data": data},
         }
     if url.startswith(("http://", "https://")):
         return {"type": "image", "source": {"type": "url", "url": url}}
-    raise InvalidRequest("image_url.url must be an http(s) or data: URL", param=where)
+    raise InvalidRequest("An image URL must be an http(s) URL or a base64 data: URL", param=where)
 
 
-def _blocks(content: Any, where: str) -> list[Json]:
+def _document_block(part: Json, where: str) -> Json:
+    file = part.get("file")
+    data = file.get("file_data") if isinstance(file, dict) else None
+    if not isinstance(data, str) or not data:
+        raise _refuse(f"{where}.file", "only files sent inline as base64 PDF (file_data) can go")
+    media_type = "application/pdf"
+    if data.startswith("data:"):
+        media_type, data = _data_url(data, f"{where}.file.file_data")
+    if media_type != "application/pdf":
+        raise _refuse(f"{where}.file", f"files of type '{media_type}' cannot be sent")
+    return {
+        "type": "document",
+        "source": {"type": "base64", "media_type": media_type, "data": data},
+    }
+
+
+def _content_blocks(content: Any, where: str) -> list[Json]:
+    """OpenAI message content → Anthropic content blocks (empty text left out)."""
     if content is None:
         return []
     if isinstance(content, str):
         return [{"type": "text", "text": content}] if content else []
+    if not isinstance(content, list):
+        raise InvalidRequest("Message content must be a string or a list of parts", param=where)
     blocks: list[Json] = []
     for index, part in enumerate(content):
-        kind = part.get("type")
+        here = f"{where}[{index}]"
+        kind = part.get("type") if isinstance(part, dict) else None
         if kind == "text":
-            blocks.append({"type": "text", "text": part.get("text", "")})
+            if part.get("text"):
+                blocks.append({"type": "text", "text": part["text"]})
+        elif kind == "refusal":
+            if part.get("refusal"):
+                blocks.append({"type": "text", "text": part["refusal"]})
         elif kind == "image_url":
-            blocks.append(_image_block(part, f"{where}[{index}]"))
+            blocks.append(_image_block(part, here))
+        elif kind == "file":
+            blocks.append(_document_block(part, here))
         else:
-            raise UnsupportedParameter(
-                f"Content parts of type '{kind}' cannot be sent to this Anthropic model",
-                param=f"{where}[{index}]",
-            )
+            raise _refuse(here, f"content parts of type '{kind}' cannot be sent")
     return blocks
 
 
-def _tool_use_blocks(message: Json, where: str) -> list[Json]:
-    blocks = []
-    for index, call in enumerate(message.get("tool_calls") or ()):
+def _tool_use_blocks(calls: Any, where: str) -> list[Json]:
+    blocks: list[Json] = []
+    for index, call in enumerate(calls or ()):
+        here = f"{where}.tool_calls[{index}]"
+        if call.get("type", "function") != "function":
+            raise _refuse(f"{here}.type", "only function tool calls can be sent")
         function = call.get("function") or {}
+        raw = function.get("arguments")
         try:
-            arguments = json.loads(function.get("arguments") or "{}")
-        except ValueError:
+            arguments = json.loads(raw) if raw else {}
+        except (TypeError, ValueError):
+            arguments = None
+        if not isinstance(arguments, dict):
             raise InvalidRequest(
-                "Tool call arguments must be a JSON object",
-                param=f"{where}.tool_calls[{index}].function.arguments",
-            ) from None
+                "Tool call arguments must be a JSON object", param=f"{here}.function.arguments"
+            )
         blocks.append(
             {
                 "type": "tool_use",
@@ -108,11 +256,22 @@ def _tool_use_blocks(message: Json, where: str) -> list[Json]:
     return blocks
 
 
+def _tool_result_block(message: Json, where: str) -> Json:
+    call_id = message.get("tool_call_id")
+    if not call_id:
+        raise InvalidRequest("A tool message needs its tool_call_id", param=f"{where}.tool_call_id")
+    return {
+        "type": "tool_result",
+        "tool_use_id": call_id,
+        "content": _text_of(message.get("content")),
+    }
+
+
 def _tools(tools: list[Json]) -> list[Json]:
-    out = []
+    out: list[Json] = []
     for index, tool in enumerate(tools):
         if tool.get("type") != "function":
-            raise UnsupportedParameter("Only function tools are supported", param=f"tools[{index}]")
+            raise _refuse(f"tools[{index}]", "only function tools can be sent")
         function = tool.get("function") or {}
         spec: Json = {
             "name": function.get("name"),
@@ -124,132 +283,164 @@ def _tools(tools: list[Json]) -> list[Json]:
     return out
 
 
-def _tool_choice(choice: Any, parallel: bool | None) -> Json | None:
-    mapped: Json | None
-    if choice is None:
-        mapped = {"type": "auto"} if parallel is False else None
-    elif choice == "auto":
-        mapped = {"type": "auto"}
+def _tool_choice(choice: Any, parallel: Any, has_tools: bool) -> Json | None:
+    if choice is None or choice == "auto":
+        mapped: Json | None = {"type": "auto"} if choice == "auto" or parallel is False else None
     elif choice == "none":
         mapped = {"type": "none"}
     elif choice == "required":
         mapped = {"type": "any"}
     elif isinstance(choice, dict) and choice.get("type") == "function":
-        mapped = {"type": "tool", "name": (choice.get("function") or {}).get("name")}
+        name = (choice.get("function") or {}).get("name")
+        if not name:
+            raise InvalidRequest(
+                "tool_choice must name the function", param="tool_choice.function.name"
+            )
+        mapped = {"type": "tool", "name": name}
     else:
-        raise UnsupportedParameter(f"tool_choice {choice!r} is not supported", param="tool_choice")
+        raise _refuse("tool_choice", f"the choice {choice!r} has no equivalent")
+    if not has_tools:
+        if mapped is not None and mapped["type"] in ("any", "tool"):
+            raise InvalidRequest("tool_choice requires tools", param="tool_choice")
+        return None  # nothing to choose from: leave the field out
     if mapped is not None and parallel is False and mapped["type"] != "none":
         mapped["disable_parallel_tool_use"] = True
     return mapped
 
 
-def to_messages_request(body: Json, upstream_model: str) -> Json:
-    """An OpenAI chat body as a Messages API body for ``upstream_model``."""
-    for name in _UNSUPPORTED:
-        if body.get(name) not in (None, False):
-            raise UnsupportedParameter(f"'{name}' has no equivalent in Anthropic's API", param=name)
-    response_format = body.get("response_format") or {}
-    if response_format.get("type") not in (None, "text"):
-        raise UnsupportedParameter(
-            "response_format other than 'text' is not supported for Anthropic models",
-            param="response_format",
-        )
-    system: list[str] = []
-    turns: list[Json] = []
+class _Turns:
+    """Builds the alternating user/assistant list the Messages API wants."""
 
-    def add(role: str, blocks: list[Json]) -> None:
+    def __init__(self) -> None:
+        self.turns: list[Json] = []
+
+    def add(self, role: str, blocks: list[Json]) -> None:
         if not blocks:
             return
-        if turns and turns[-1]["role"] == role:
-            turns[-1]["content"].extend(blocks)
+        if self.turns and self.turns[-1]["role"] == role:
+            content: list[Json] = self.turns[-1]["content"]
+            content.extend(blocks)
         else:
-            turns.append({"role": role, "content": blocks})
+            content = list(blocks)
+            self.turns.append({"role": role, "content": content})
+        if role == "user":
+            # tool_result blocks must lead their user turn; keep each group's order.
+            content.sort(key=lambda block: block.get("type") != "tool_result")
 
+
+def to_messages_request(body: Json, upstream_model: str) -> Json:
+    """An OpenAI chat completion body as a Messages API body for ``upstream_model``.
+
+    Raises :class:`~plinth.errors.UnsupportedParameter` for parameters that
+    cannot be expressed and :class:`~plinth.errors.InvalidRequest` for content
+    that cannot be translated, each naming the offending parameter.
+    """
+    _check_unsupported(body)
+    system: list[str] = []
+    turns = _Turns()
     for index, message in enumerate(body.get("messages") or ()):
         role, where = message.get("role"), f"messages[{index}]"
+        content = message.get("content")
         if role in ("system", "developer"):
-            system.append(_text(message.get("content")))
+            text = _text_of(content)
+            if text:
+                system.append(text)
         elif role == "user":
-            add("user", _blocks(message.get("content"), f"{where}.content"))
+            turns.add("user", _content_blocks(content, f"{where}.content"))
         elif role == "assistant":
-            blocks = _blocks(message.get("content"), f"{where}.content") + _tool_use_blocks(
-                message, where
-            )
-            add("assistant", blocks)
+            blocks = _content_blocks(content, f"{where}.content")
+            turns.add("assistant", blocks + _tool_use_blocks(message.get("tool_calls"), where))
         elif role == "tool":
-            add(
-                "user",
-                [
-                    {
-                        "type": "tool_result",
-                        "tool_use_id": message.get("tool_call_id"),
-                        "content": _text(message.get("content")),
-                    }
-                ],
+            turns.add("user", [_tool_result_block(message, where)])
+        else:
+            raise InvalidRequest(
+                f"Messages with role '{role}' cannot be sent", param=f"{where}.role"
             )
+    if not turns.turns:
+        raise InvalidRequest("At least one user or assistant message is needed", param="messages")
+
     out: Json = {
         "model": upstream_model,
-        "messages": turns,
-        "max_tokens": body.get("max_tokens")
-        or body.get("max_completion_tokens")
-        or DEFAULT_MAX_TOKENS,
+        "max_tokens": int(
+            body.get("max_completion_tokens") or body.get("max_tokens") or DEFAULT_MAX_TOKENS
+        ),
+        "messages": turns.turns,
     }
     if system:
-        out["system"] = "\n\n".join(s for s in system if s)
-    if body.get("temperature") is not None:
-        out["temperature"] = min(1.0, float(body["temperature"]))
+        out["system"] = "\n\n".join(system)
+    temperature = body.get("temperature")
+    if temperature is not None:
+        out["temperature"] = min(1.0, max(0.0, float(temperature)))
     if body.get("top_p") is not None:
         out["top_p"] = body["top_p"]
     stop = body.get("stop")
-    if stop:
-        out["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
-    if body.get("tools"):
-        out["tools"] = _tools(body["tools"])
-    choice = _tool_choice(body.get("tool_choice"), body.get("parallel_tool_calls"))
+    sequences = [stop] if isinstance(stop, str) else list(stop or ())
+    sequences = [s for s in sequences if s]
+    if sequences:
+        out["stop_sequences"] = sequences
+    tools = body.get("tools") or []
+    if tools:
+        out["tools"] = _tools(tools)
+    choice = _tool_choice(body.get("tool_choice"), body.get("parallel_tool_calls"), bool(tools))
     if choice is not None:
         out["tool_choice"] = choice
     if body.get("user"):
-        out["metadata"] = {"user_id": body["user"]}
+        out["metadata"] = {"user_id": str(body["user"])}
     if body.get("stream"):
         out["stream"] = True
     return out
 
 
-def usage_from(usage: Json) -> Json:
-    """Anthropic usage as OpenAI's: cache reads and writes are prompt tokens too."""
-    cached = int(usage.get("cache_read_input_tokens") or 0)
-    prompt = (
-        int(usage.get("input_tokens") or 0)
-        + cached
-        + int(usage.get("cache_creation_input_tokens") or 0)
-    )
+# ---------------------------------------------------------------------------
+# Answers
+# ---------------------------------------------------------------------------
+
+
+def finish_reason(stop_reason: Any) -> str:
+    """An Anthropic ``stop_reason`` as an OpenAI ``finish_reason``."""
+    return FINISH_REASONS.get(str(stop_reason), "stop")
+
+
+def openai_usage(usage: Mapping[str, Any]) -> Json:
+    """Anthropic usage as OpenAI's; cache reads and writes count as prompt tokens."""
+    cache_read = int(usage.get("cache_read_input_tokens") or 0)
+    cache_write = int(usage.get("cache_creation_input_tokens") or 0)
+    prompt = int(usage.get("input_tokens") or 0) + cache_read + cache_write
     completion = int(usage.get("output_tokens") or 0)
     return {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
-        "prompt_tokens_details": {"cached_tokens": cached},
+        "prompt_tokens_details": {"cached_tokens": cache_read},
     }
 
 
-def from_messages_response(answer: Json, public_model: str) -> Json:
-    text = "".join(
-        b.get("text", "") for b in answer.get("content") or () if b.get("type") == "text"
-    )
+def _arguments(value: Any) -> str:
+    return json.dumps(value if value is not None else {}, ensure_ascii=False, separators=(",", ":"))
+
+
+def _new_id() -> str:
+    return f"chatcmpl-{uuid.uuid4().hex}"
+
+
+def from_messages_response(resp: Json, public_model: str) -> Json:
+    """A Messages API answer as an OpenAI ``chat.completion`` for ``public_model``."""
+    blocks = [b for b in resp.get("content") or () if isinstance(b, dict)]
+    text = "".join(str(b.get("text") or "") for b in blocks if b.get("type") == "text")
     calls = [
         {
             "id": b.get("id"),
             "type": "function",
-            "function": {"name": b.get("name"), "arguments": json.dumps(b.get("input") or {})},
+            "function": {"name": b.get("name"), "arguments": _arguments(b.get("input"))},
         }
-        for b in answer.get("content") or ()
+        for b in blocks
         if b.get("type") == "tool_use"
     ]
     message: Json = {"role": "assistant", "content": text or None}
     if calls:
         message["tool_calls"] = calls
     return {
-        "id": answer.get("id"),
+        "id": resp.get("id") or _new_id(),
         "object": "chat.completion",
         "created": int(time.time()),
         "model": public_model,
@@ -257,81 +448,153 @@ def from_messages_response(answer: Json, public_model: str) -> Json:
             {
                 "index": 0,
                 "message": message,
-                "finish_reason": FINISH_REASONS.get(str(answer.get("stop_reason")), "stop"),
+                "logprobs": None,
+                "finish_reason": finish_reason(resp.get("stop_reason")),
             }
         ],
-        "usage": usage_from(answer.get("usage") or {}),
+        "usage": openai_usage(resp.get("usage") or {}),
     }
 
 
+def error_from_anthropic(status: int, body: Json | None) -> tuple[str, str]:
+    """``(error type, message)`` of an Anthropic error answer.
+
+    Reads ``{"type": "error", "error": {"type": ..., "message": ...}}``; when
+    the body lacks either, the type follows from the HTTP status and the
+    message says what little is known.
+    """
+    error = body.get("error") if isinstance(body, dict) else None
+    error_type: Any = None
+    message: Any = None
+    if isinstance(error, dict):
+        error_type, message = error.get("type"), error.get("message")
+    elif isinstance(error, str):
+        message = error
+    elif isinstance(body, dict):
+        message = body.get("message")
+    if not isinstance(error_type, str) or not error_type:
+        error_type = _ERROR_TYPE_BY_STATUS.get(status) or (
+            "api_error" if status >= 500 else "invalid_request_error"
+        )
+    if not isinstance(message, str) or not message:
+        message = f"Anthropic answered HTTP {status} without details"
+    return error_type, message
+
+
+def stream_error(error: Any) -> EngineError:
+    """The exception for an ``error`` event that arrives inside a stream.
+
+    The HTTP status was 200 by then, so these are upstream failures (usually
+    ``overloaded_error`` or ``api_error``): retryable while nothing has reached
+    the client, and rate limits say so.
+    """
+    error = error if isinstance(error, dict) else {}
+    error_type = str(error.get("type") or "error")
+    message = f"Anthropic stream failed ({error_type}): {error.get('message') or 'no details'}"
+    if error_type == "rate_limit_error":
+        return UpstreamRateLimited(message)
+    return UpstreamError(message, code="upstream_error")
+
+
 class StreamTranslator:
-    """Anthropic stream events in, OpenAI ``chat.completion.chunk`` dicts out."""
+    """Anthropic stream events in, OpenAI ``chat.completion.chunk`` dicts out.
+
+    Feed each event in order; every chunk shares one id, ``created`` and
+    model. The last chunk (at ``message_stop``) has ``choices: []`` and the
+    usage, as OpenAI sends it with ``stream_options.include_usage``.
+    """
 
     def __init__(self, public_model: str, response_id: str | None = None):
         self.public_model = public_model
         self.response_id = response_id
         self.created = int(time.time())
         self._usage: Json = {}
-        self._tool_index: dict[int, int] = {}  # content block index → tool call index
+        self._tool_calls: dict[int, int] = {}  # content block index → tool call index
+        self._started = False
+        self._finished = False
 
     def _chunk(self, delta: Json, finish: str | None = None) -> Json:
+        if self.response_id is None:
+            self.response_id = _new_id()
         return {
             "id": self.response_id,
             "object": "chat.completion.chunk",
             "created": self.created,
             "model": self.public_model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
         }
 
+    def _take_usage(self, usage: Any) -> None:
+        if isinstance(usage, dict):
+            self._usage.update({k: v for k, v in usage.items() if v is not None})
+
+    def _opening(self) -> list[Json]:
+        """The role chunk, unless it went out already."""
+        if self._started:
+            return []
+        self._started = True
+        return [self._chunk({"role": "assistant", "content": ""})]
+
     def feed(self, event: str, data: Json) -> list[Json]:
-        kind = data.get("type", event)
+        """The chunks for one SSE event (``event`` name, parsed ``data``)."""
+        kind = data.get("type") or event
         if kind == "message_start":
             message = data.get("message") or {}
-            self.response_id = self.response_id or message.get("id")
-            self._usage = dict(message.get("usage") or {})
-            return [self._chunk({"role": "assistant", "content": ""})]
+            if self.response_id is None and message.get("id"):
+                self.response_id = str(message["id"])
+            self._take_usage(message.get("usage"))
+            return self._opening()
         if kind == "content_block_start":
-            block = data.get("content_block") or {}
-            if block.get("type") == "tool_use":
-                index = self._tool_index.setdefault(
-                    int(data.get("index", 0)), len(self._tool_index)
-                )
-                call = {
-                    "index": index,
-                    "id": block.get("id"),
-                    "type": "function",
-                    "function": {"name": block.get("name"), "arguments": ""},
-                }
-                return [self._chunk({"tool_calls": [call]})]
-            if block.get("type") == "text" and block.get("text"):
-                return [self._chunk({"content": block["text"]})]
-            return []
+            return self._opening() + self._block_start(data)
         if kind == "content_block_delta":
-            delta = data.get("delta") or {}
-            if delta.get("type") == "text_delta":
-                return [self._chunk({"content": delta.get("text", "")})]
-            if delta.get("type") == "input_json_delta":
-                index = self._tool_index.get(int(data.get("index", 0)), 0)
-                fragment = {
-                    "index": index,
-                    "function": {"arguments": delta.get("partial_json", "")},
-                }
-                return [self._chunk({"tool_calls": [fragment]})]
-            return []  # thinking and signature deltas have no OpenAI equivalent
+            return self._opening() + self._block_delta(data)
         if kind == "message_delta":
-            self._usage.update(
-                {k: v for k, v in (data.get("usage") or {}).items() if v is not None}
-            )
+            self._take_usage(data.get("usage"))
             reason = (data.get("delta") or {}).get("stop_reason")
-            return [self._chunk({}, FINISH_REASONS.get(str(reason), "stop"))] if reason else []
+            if reason is None or self._finished:
+                return []
+            self._finished = True
+            return [*self._opening(), self._chunk({}, finish_reason(reason))]
         if kind == "message_stop":
+            out = self._opening()
+            if not self._finished:  # a stream without a stop reason still ends cleanly
+                self._finished = True
+                out.append(self._chunk({}, "stop"))
             final = self._chunk({})
             final["choices"] = []
-            final["usage"] = usage_from(self._usage)
-            return [final]
+            final["usage"] = openai_usage(self._usage)
+            return [*out, final]
         if kind == "error":
-            error = data.get("error") or {}
-            raise UpstreamError(
-                f"Anthropic stream failed: {error.get('type', 'error')}: {error.get('message', '')}"
-            )
-        return []  # ping and future event types
+            raise stream_error(data.get("error"))
+        return []  # ping, content_block_stop and event types added later
+
+    def _block_start(self, data: Json) -> list[Json]:
+        block = data.get("content_block") or {}
+        if block.get("type") == "text":
+            return [self._chunk({"content": block["text"]})] if block.get("text") else []
+        if block.get("type") != "tool_use":
+            return []  # thinking, redacted thinking, server tools: no OpenAI field
+        position = int(data.get("index", 0))
+        index = self._tool_calls.setdefault(position, len(self._tool_calls))
+        call = {
+            "index": index,
+            "id": block.get("id"),
+            "type": "function",
+            "function": {"name": block.get("name"), "arguments": ""},
+        }
+        return [self._chunk({"tool_calls": [call]})]
+
+    def _block_delta(self, data: Json) -> list[Json]:
+        delta = data.get("delta") or {}
+        kind = delta.get("type")
+        if kind == "text_delta":
+            text = delta.get("text") or ""
+            return [self._chunk({"content": text})] if text else []
+        if kind == "input_json_delta":
+            fragment = delta.get("partial_json") or ""
+            index = self._tool_calls.get(int(data.get("index", 0)))
+            if not fragment or index is None:
+                return []
+            call = {"index": index, "function": {"arguments": fragment}}
+            return [self._chunk({"tool_calls": [call]})]
+        return []  # thinking, signature and citation deltas: no OpenAI field
