@@ -1,8 +1,9 @@
 """Gateway overhead: Plinth vs LiteLLM's proxy vs a bare pass-through, one mock upstream.
 
     .venv/bin/python benchmarks/gateway_overhead.py              # full run, writes results/
-    .venv/bin/python benchmarks/gateway_overhead.py --quick      # smoke run, writes nothing
+    .venv/bin/python benchmarks/gateway_overhead.py --quick      # 2 s points, to a temp dir
     .venv/bin/python benchmarks/gateway_overhead.py --profile    # also py-spy Plinth at c=16
+    .venv/bin/python benchmarks/gateway_overhead.py --quick --sides bare,litellm
 
 Every side fronts the same fixed-latency mock upstream
 (``gateway_mock_upstream.py``, its own process) and is driven by the same
@@ -21,10 +22,15 @@ one side at a time so they never share the CPU:
   ``~/.cache/plinth-bench/litellm-venv``.
 
 For each side, streaming and not, at each concurrency: requests/s, latency
-p50/p99 and the added latency (side minus direct, same concurrency), errors,
-and CPU per request of the gateway process (user+system time from /proc over
-the measured window ÷ requests completed). The machine's split is reported
-too: the mock's and the load generator's CPU per request.
+p50/p99 and the added latency (side minus direct, same concurrency), TTFT p50
+for streams, errors, and CPU per request of the gateway process tree
+(user+system time from /proc, read by the load generator at the exact edges of
+the measured window, ÷ requests completed in it). The machine's split is
+reported too: the mock's and the load generator's CPU per request.
+
+A side that does not start or fails mid-run is reported as such (in the
+output and in the results' meta) and the run goes on with the others. Every
+child process is killed on exit, Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
@@ -96,7 +102,7 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 120) ->
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args} exited with {proc.returncode}")
+            raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}")
         try:
             request = urllib.request.Request(url, headers={"authorization": f"Bearer {KEY}"})
             with urllib.request.urlopen(request, timeout=2) as response:
@@ -188,7 +194,8 @@ def start_side(
         config.write_text(
             'load_bundled_models = false\nlog_level = "warning"\n\n'
             "[routing]\nhealth_interval_s = 0\n\n"
-            f'[[deployments]]\nmodel = "mock-gpt"\nbase_url = "{upstream}/v1"\n'
+            '[[deployments]]\nmodel = "mock-gpt"\nengine = "openai"\n'
+            f'base_url = "{upstream}/v1"\n'
             'api_key_env = "MOCK_UPSTREAM_KEY"\nlocality = "cloud"\n'
         )
         data = work / "plinth-data"
@@ -213,6 +220,8 @@ def start_side(
             "LITELLM_LOG": "ERROR",
             "LITELLM_TELEMETRY": "False",
             "DISABLE_SCHEMA_UPDATE": "true",
+            # the model price map ships with the package; no fetch from GitHub at start
+            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
         }
         proc = procs.start(
             [str(exe), "--config", str(config), "--port", str(port), "--num_workers", "1"],
@@ -229,7 +238,12 @@ def start_side(
 
 
 async def _load(
-    url: str, concurrency: int, duration: float, warmup: float, stream: bool
+    url: str,
+    concurrency: int,
+    duration: float,
+    warmup: float,
+    stream: bool,
+    pids: dict[str, int],
 ) -> dict[str, Any]:
     import aiohttp
 
@@ -238,42 +252,73 @@ async def _load(
             "model": "mock-gpt",
             "messages": [PROMPT],
             "max_tokens": 32,
-            **({"stream": True} if stream else {}),
+            **({"stream": True, "stream_options": {"include_usage": True}} if stream else {}),
         }
     ).encode()
     headers = {"authorization": f"Bearer {KEY}", "content-type": "application/json"}
     latencies: list[float] = []
+    ttfts: list[float] = []
     errors = 0
+    error_kinds: dict[str, int] = {}
+    cpu: dict[str, float] = {}
     connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector) as session:
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         started = time.perf_counter()
         measure_from = started + warmup
         end = measure_from + duration
 
+        async def sample_cpu() -> None:
+            # CPU of every process is read exactly at the window's edges, so the
+            # warm-up never counts; the load generator's own time comes from
+            # time.process_time() at the same instants.
+            await asyncio.sleep(max(0.0, measure_from - time.perf_counter()))
+            before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+            own = time.process_time()
+            await asyncio.sleep(max(0.0, end - time.perf_counter()))
+            cpu["loadgen"] = time.process_time() - own
+            for name, pid in pids.items():
+                cpu[name] = cpu_seconds(pid) - before[name]
+
         async def worker() -> None:
             nonlocal errors
             while (now := time.perf_counter()) < end:
+                first: float | None = None
                 try:
                     async with session.post(url, data=body, headers=headers) as response:
-                        payload = await response.read()
-                        ok = response.status == 200 and (not stream or b"[DONE]" in payload)
-                except aiohttp.ClientError:
-                    ok = False
+                        if stream:
+                            tail = b""
+                            async for chunk in response.content.iter_any():
+                                if first is None:
+                                    first = time.perf_counter()
+                                tail = (tail + chunk)[-64:]
+                            ok = response.status == 200 and b"[DONE]" in tail
+                        else:
+                            await response.read()
+                            ok = response.status == 200
+                        kind = f"HTTP {response.status}"
+                except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                    ok, kind = False, type(exc).__name__
                 done = time.perf_counter()
-                if now >= measure_from and done <= end:
+                if measure_from <= done <= end:
                     if ok:
                         latencies.append(done - now)
+                        if first is not None:
+                            ttfts.append(first - now)
                     else:
                         errors += 1
+                        error_kinds[kind] = error_kinds.get(kind, 0) + 1
+                if not ok:
+                    await asyncio.sleep(0.01)  # a failing side must not spin the CPU
 
-        cpu0 = time.process_time()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        loadgen_cpu = time.process_time() - cpu0
+        await asyncio.gather(sample_cpu(), *(worker() for _ in range(concurrency)))
     return {
         "latencies": latencies,
+        "ttfts": ttfts,
         "errors": errors,
+        "error_kinds": error_kinds,
         "duration": duration,
-        "loadgen_cpu_s": loadgen_cpu,
+        "cpu_s": cpu,
     }
 
 
@@ -284,7 +329,17 @@ def loadgen_main(args: argparse.Namespace) -> None:
         uvloop.install()
     except ImportError:
         pass
-    result = asyncio.run(_load(args.url, args.concurrency, args.duration, args.warmup, args.stream))
+    pids = dict(item.split("=", 1) for item in args.pids.split(",") if item)
+    result = asyncio.run(
+        _load(
+            args.url,
+            args.concurrency,
+            args.duration,
+            args.warmup,
+            args.stream,
+            {name: int(pid) for name, pid in pids.items()},
+        )
+    )
     Path(args.out).write_text(json.dumps(result))
 
 
@@ -299,54 +354,55 @@ class Point:
     p99_ms: float
     added_p50_ms: float | None
     added_p99_ms: float | None
+    ttft_p50_ms: float | None
     errors: int
     gateway_cpu_ms_per_req: float | None
-    mock_cpu_ms_per_req: float
-    loadgen_cpu_ms_per_req: float
+    mock_cpu_ms_per_req: float | None
+    loadgen_cpu_ms_per_req: float | None
+    error_kinds: dict[str, int] | None = None
 
 
-def measure(
+def run_loadgen(
     url: str,
     concurrency: int,
     stream: bool,
     duration: float,
     warmup: float,
-    gateway_pid: int | None,
-    mock_pid: int,
+    pids: dict[str, int],
+    out: Path | None = None,
 ) -> dict[str, Any]:
-    out = Path(tempfile.mkstemp(prefix="gw-load-", suffix=".json")[1])
-    cpu_gateway0 = cpu_seconds(gateway_pid) if gateway_pid else 0.0
-    cpu_mock0 = cpu_seconds(mock_pid)
-    subprocess.run(
-        [
-            PYTHON,
-            __file__,
-            "loadgen",
-            "--url",
-            url,
-            "--concurrency",
-            str(concurrency),
-            "--duration",
-            str(duration),
-            "--warmup",
-            str(warmup),
-            "--out",
-            str(out),
-        ]
-        + (["--stream"] if stream else []),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    result = json.loads(out.read_text())
-    out.unlink()
-    # CPU is read over warm-up + window; scale it to the measured share of requests.
-    total_window = warmup + duration
-    result["gateway_cpu_s"] = (
-        (cpu_seconds(gateway_pid) - cpu_gateway0) * duration / total_window if gateway_pid else None
-    )
-    result["mock_cpu_s"] = (cpu_seconds(mock_pid) - cpu_mock0) * duration / total_window
-    return result
+    """Runs the load generator in its own process; its result comes back through a file."""
+    result_file = out or Path(tempfile.mkstemp(prefix="gw-load-", suffix=".json")[1])
+    try:
+        subprocess.run(
+            [
+                PYTHON,
+                __file__,
+                "loadgen",
+                "--url",
+                url,
+                "--concurrency",
+                str(concurrency),
+                "--duration",
+                str(duration),
+                "--warmup",
+                str(warmup),
+                "--pids",
+                ",".join(f"{name}={pid}" for name, pid in pids.items()),
+                "--out",
+                str(result_file),
+            ]
+            + (["--stream"] if stream else []),
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return dict(json.loads(result_file.read_text()))
+    except subprocess.CalledProcessError as exc:
+        raise RuntimeError(f"load generator failed: {exc.stderr.strip()[-2000:]}") from exc
+    finally:
+        if out is None:
+            result_file.unlink(missing_ok=True)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -365,7 +421,11 @@ def summarise(
     n = len(lat)
     p50, p99 = percentile(lat, 0.5) * 1000, percentile(lat, 0.99) * 1000
     base = direct.get((stream, concurrency)) if direct else None
-    per = lambda s: round(s * 1000 / n, 3) if n and s is not None else None  # noqa: E731
+    cpu = raw["cpu_s"]
+
+    def per(name: str) -> float | None:
+        return round(cpu[name] * 1000 / n, 3) if n and name in cpu else None
+
     return Point(
         side=side,
         stream=stream,
@@ -374,76 +434,86 @@ def summarise(
         rps=round(n / raw["duration"], 1),
         p50_ms=round(p50, 3),
         p99_ms=round(p99, 3),
-        added_p50_ms=round(p50 - base.p50_ms, 3) if base else None,
-        added_p99_ms=round(p99 - base.p99_ms, 3) if base else None,
+        added_p50_ms=round(p50 - base.p50_ms, 3) if base and n else None,
+        added_p99_ms=round(p99 - base.p99_ms, 3) if base and n else None,
+        ttft_p50_ms=round(percentile(raw["ttfts"], 0.5) * 1000, 3) if raw["ttfts"] else None,
         errors=raw["errors"],
-        gateway_cpu_ms_per_req=per(raw["gateway_cpu_s"]),
-        mock_cpu_ms_per_req=per(raw["mock_cpu_s"]) or 0.0,
-        loadgen_cpu_ms_per_req=per(raw["loadgen_cpu_s"] * raw["duration"] / (raw["duration"]))
-        or 0.0,
+        gateway_cpu_ms_per_req=per("gateway"),
+        mock_cpu_ms_per_req=per("mock"),
+        loadgen_cpu_ms_per_req=per("loadgen"),
+        error_kinds=raw["error_kinds"] or None,
     )
 
 
-def profile_plinth(pid: int, url: str, out: Path, procs: Processes) -> None:
+def _package(where: str) -> str:
+    """Top-level package of a py-spy frame location ("plinth/gateway.py:12" → "plinth")."""
+    path = where.rsplit(":", 1)[0]
+    if path.startswith("/") or "/" not in path:
+        return Path(path).name or "?"  # a script, a stdlib module or "<string>"
+    return path.split("/", 1)[0]
+
+
+def profile_plinth(
+    pid: int, url: str, mock_pid: int, out: Path, procs: Processes, seconds: float = 6
+) -> None:
+    """py-spy (GIL-holding samples) on the running Plinth at c=16, non-streamed then streamed."""
     spy = BIN / "py-spy"
     if not spy.exists():
-        subprocess.run([str(BIN / "pip"), "install", "-q", "py-spy"], check=True)
-    raw = out.with_suffix(".raw")
-    recorder = procs.start(
-        [
-            str(spy),
-            "record",
-            "-p",
-            str(pid),
-            "-d",
-            "8",
-            "-r",
-            "250",
-            "--gil",
-            "-f",
-            "raw",
-            "-o",
-            str(raw),
-        ]
-    )
-    time.sleep(1)
-    subprocess.run(
-        [
-            PYTHON,
-            __file__,
-            "loadgen",
-            "--url",
-            url,
-            "--concurrency",
-            "16",
-            "--duration",
-            "7",
-            "--warmup",
-            "0",
-            "--out",
-            tempfile.mkstemp(prefix="gw-profile-load-", suffix=".json")[1],
-        ],
-        capture_output=True,
-        check=True,
-    )
-    recorder.wait(30)
-    inclusive: dict[str, int] = {}
-    total = 0
-    for line in raw.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        n = int(count)
-        total += n
-        for frame in {f.split(" (")[0] for f in stack.split(";")}:
-            inclusive[frame] = inclusive.get(frame, 0) + n
-    top = sorted(inclusive.items(), key=lambda kv: -kv[1])[:60]
+        subprocess.run([str(BIN / "pip"), "install", "py-spy"], check=True)
     lines = [
-        f"# py-spy --gil, Plinth under 16 concurrent non-streamed requests; {total} samples",
-        "# inclusive share of GIL-holding samples per function",
-        "",
+        "# Where Plinth's time goes: py-spy record --gil -r 250 on the `plinth serve`",
+        f"# process while the load generator keeps 16 requests in flight for {seconds:g} s",
+        "# (same mock upstream as the table). Only samples holding the GIL count, so",
+        "# this is Python CPU time; time waiting on the network is not in it.",
     ]
-    lines += [f"{n / total * 100:5.1f}%  {name}" for name, n in top]
+    for stream in (False, True):
+        raw = Path(tempfile.mkdtemp(prefix="gw-profile-")) / "py-spy.raw"
+        record = ["record", "-p", str(pid), "-d", str(int(seconds) + 2), "-r", "250", "--gil"]
+        recorder = procs.start([str(spy), *record, "-f", "raw", "-o", str(raw)])
+        time.sleep(1)
+        run_loadgen(url, 16, stream, seconds, 0.0, {"gateway": pid, "mock": mock_pid})
+        recorder.wait(60)
+        procs.running.remove(recorder)
+        inclusive: dict[str, int] = {}
+        own: dict[str, int] = {}
+        packages: dict[str, int] = {}
+        total = 0
+        for line in raw.read_text().splitlines():
+            stack, _, count = line.rpartition(" ")
+            n = int(count)
+            total += n
+            frames = stack.split(";")
+            for frame in {f for f in frames if "(plinth/" in f or "/plinth/" in f}:
+                name = frame.split(" (")[0]
+                inclusive[name] = inclusive.get(name, 0) + n
+            leaf = frames[-1]
+            name, _, where = leaf.partition(" (")
+            short = f"{name} ({Path(where.rstrip(')').split(':')[0]).name})"
+            own[short] = own.get(short, 0) + n
+            package = _package(where.rstrip(")"))
+            packages[package] = packages.get(package, 0) + n
+        shutil.rmtree(raw.parent, ignore_errors=True)
+        if not total:
+            lines += ["", f"## {'streamed' if stream else 'non-streamed'}: no samples"]
+            continue
+
+        def pct(n: int, total: int = total) -> str:
+            return f"{n / total * 100:5.1f}%"
+
+        lines += [
+            "",
+            f"## {'streamed' if stream else 'non-streamed'}, c=16: {total} samples",
+            "",
+            "### self time by top-level package of the leaf frame",
+            "",
+        ]
+        lines += [f"{pct(n)}  {k}" for k, n in sorted(packages.items(), key=lambda kv: -kv[1])]
+        lines += ["", "### self time, top 30 functions", ""]
+        lines += [f"{pct(n)}  {k}" for k, n in sorted(own.items(), key=lambda kv: -kv[1])[:30]]
+        lines += ["", "### inclusive time of Plinth's own functions, top 30", ""]
+        top = sorted(inclusive.items(), key=lambda kv: -kv[1])[:30]
+        lines += [f"{pct(n)}  {k}" for k, n in top]
     out.write_text("\n".join(lines) + "\n")
-    raw.unlink(missing_ok=True)
 
 
 # --- report -----------------------------------------------------------------------------
@@ -485,30 +555,90 @@ def verdicts(points: list[Point]) -> list[str]:
     return out
 
 
+def _cell(value: Any) -> str:
+    return "–" if value is None else str(value)
+
+
 def write_report(points: list[Point], meta: dict[str, Any], out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "gateway_overhead.json").write_text(
         json.dumps({"meta": meta, "points": [asdict(p) for p in points]}, indent=2) + "\n"
     )
     lines = ["# Gateway overhead: Plinth vs LiteLLM proxy vs bare pass-through", ""]
-    lines += [f"- {k}: {v}" for k, v in meta.items()]
+    for key, value in meta.items():
+        if isinstance(value, dict):
+            lines.append(f"- {key}:")
+            lines += [f"  - {k}: {v}" for k, v in value.items()]
+        else:
+            lines.append(f"- {key}: {value}")
     lines += [
         "",
+        "Added latency = the side's percentile minus the direct (load generator → mock)",
+        "percentile at the same concurrency and streaming mode; a difference of",
+        "percentiles, so an added p99 can come out negative. TTFT = time to the first",
+        "body bytes of a streamed response. CPU columns = user+system time of that",
+        "process tree over the measured window ÷ requests completed in it (gateway =",
+        "the side's server only; mock and load generator shown so the 2-core split is",
+        "visible).",
+        "",
         "| side | stream | c | req/s | p50 ms | p99 ms | added p50 ms | added p99 ms | "
-        "gateway CPU ms/req | mock CPU ms/req | loadgen CPU ms/req | errors |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "TTFT p50 ms | gateway CPU ms/req | mock CPU ms/req | loadgen CPU ms/req | errors |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for p in points:
-        lines.append(
-            f"| {p.side} | {'yes' if p.stream else 'no'} | {p.concurrency} | {p.rps} | "
-            f"{p.p50_ms} | "
-            f"{p.p99_ms} | {p.added_p50_ms if p.added_p50_ms is not None else '–'} | "
-            f"{p.added_p99_ms if p.added_p99_ms is not None else '–'} | "
-            f"{p.gateway_cpu_ms_per_req if p.gateway_cpu_ms_per_req is not None else '–'} | "
-            f"{p.mock_cpu_ms_per_req} | {p.loadgen_cpu_ms_per_req} | {p.errors} |"
-        )
-    lines += ["", "## Targets", ""] + [f"- {v}" for v in verdicts(points)]
+        cells = [
+            p.side,
+            "yes" if p.stream else "no",
+            p.concurrency,
+            p.rps,
+            p.p50_ms,
+            p.p99_ms,
+            p.added_p50_ms,
+            p.added_p99_ms,
+            p.ttft_p50_ms,
+            p.gateway_cpu_ms_per_req,
+            p.mock_cpu_ms_per_req,
+            p.loadgen_cpu_ms_per_req,
+            p.errors if not p.error_kinds else f"{p.errors} {p.error_kinds}",
+        ]
+        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    lines += ["", "## Targets", ""] + [f"- {v}" for v in verdicts(points) or ["(no Plinth data)"]]
     (out_dir / "gateway_overhead.md").write_text("\n".join(lines) + "\n")
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version(), "litellm": litellm_version()}
+    for name in ("plinth", "starlette", "uvicorn", "uvloop", "httptools", "aiohttp"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+SETTINGS = {
+    "direct": "load generator straight at the mock (baseline for added latency)",
+    "bare": "gateway_passthrough.py: uvicorn + uvloop + httptools, raw ASGI, one pooled "
+    "aiohttp session; no auth, no parsing, no metering",
+    "plinth": "plinth serve, one `openai` deployment (locality cloud) at the mock, admin key "
+    "as the bearer, SQLite ledger and privacy screen at their defaults, "
+    "load_bundled_models = false, log_level warning, health probes off",
+    "litellm": "litellm --config … --num_workers 1 (uvicorn, uvloop), model openai/mock-gpt "
+    "with api_base at the mock, general_settings.master_key set (bearer auth), no "
+    "database, no callbacks, LITELLM_LOG=ERROR, LITELLM_LOCAL_MODEL_COST_MAP=True",
+}
 
 
 def main() -> None:
@@ -516,32 +646,46 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = parser.add_subparsers(dest="mode")
-    lg = sub.add_parser("loadgen")
+    lg = sub.add_parser("loadgen", help="internal: the load generator process")
     lg.add_argument("--url", required=True)
     lg.add_argument("--concurrency", type=int, required=True)
     lg.add_argument("--duration", type=float, required=True)
     lg.add_argument("--warmup", type=float, default=1.0)
     lg.add_argument("--stream", action="store_true")
+    lg.add_argument("--pids", default="", help="name=pid,… whose CPU to read over the window")
     lg.add_argument("--out", required=True, help="where to write the JSON result")
-    parser.add_argument("--sides", default="plinth,litellm,bare")
+    parser.add_argument("--sides", default="plinth,litellm,bare", help="direct always runs")
     parser.add_argument("--concurrency", default="1,16,64")
-    parser.add_argument("--duration", type=float, default=10.0)
-    parser.add_argument("--warmup", type=float, default=2.0)
-    parser.add_argument("--latency-ms", type=float, default=10.0)
+    parser.add_argument("--duration", type=float, default=10.0, help="measured s per point")
+    parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured s before each")
+    parser.add_argument("--latency-ms", type=float, default=10.0, help="the mock's fixed latency")
     parser.add_argument("--quick", action="store_true", help="2 s points; results go to a temp dir")
-    parser.add_argument("--profile", action="store_true", help="py-spy Plinth at c=16")
+    parser.add_argument(
+        "--profile", action="store_true", help="also py-spy Plinth at c=16 (both modes)"
+    )
+    parser.add_argument("--out-dir", type=Path, help="where to write (default results/)")
     args = parser.parse_args()
     if args.mode == "loadgen":
         loadgen_main(args)
         return
+    command = (
+        f"{os.path.relpath(PYTHON, Path.cwd())} {os.path.relpath(__file__, Path.cwd())} "
+        + " ".join(sys.argv[1:])
+    ).strip()
     if args.quick:
         args.duration, args.warmup = 2.0, 0.5
     levels = [int(c) for c in args.concurrency.split(",")]
     sides = [s for s in args.sides.split(",") if s]
-    out_dir = Path(tempfile.mkdtemp(prefix="gw-quick-")) if args.quick else RESULTS
+    out_dir = args.out_dir or (
+        Path(tempfile.mkdtemp(prefix="gw-quick-")) if args.quick else RESULTS
+    )
+    # SIGTERM (and SIGHUP) unwind like Ctrl-C, so the finally below kills every child.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda *_: sys.exit(130))
     procs = Processes()
     work = Path(tempfile.mkdtemp(prefix="gw-bench-"))
     points: list[Point] = []
+    failed: dict[str, str] = {}
     try:
         mock_port = free_port()
         upstream = f"http://127.0.0.1:{mock_port}"
@@ -560,14 +704,13 @@ def main() -> None:
         direct: dict[tuple[bool, int], Point] = {}
         for stream in (False, True):
             for c in levels:
-                raw = measure(
+                raw = run_loadgen(
                     upstream + "/v1/chat/completions",
                     c,
                     stream,
                     args.duration,
                     args.warmup,
-                    None,
-                    mock.pid,
+                    {"mock": mock.pid},
                 )
                 point = summarise("direct", stream, c, raw, None)
                 direct[(stream, c)] = point
@@ -581,37 +724,62 @@ def main() -> None:
             try:
                 proc, base = start_side(side, procs, upstream, work)
             except Exception as exc:  # noqa: BLE001 - report and go on with the other sides
+                failed[side] = f"did not start: {exc}"
                 print(f"{side}: could not start ({exc}); see {work / (side + '.log')}", flush=True)
                 continue
             url = base + "/v1/chat/completions"
-            for stream in (False, True):
-                for c in levels:
-                    raw = measure(url, c, stream, args.duration, args.warmup, proc.pid, mock.pid)
-                    point = summarise(side, stream, c, raw, direct)
-                    points.append(point)
-                    print(
-                        f"{side:8} stream={stream!s:5} c={c:3} {point.rps:8.1f} req/s "
-                        f"p50 {point.p50_ms} ms (+{point.added_p50_ms}) "
-                        f"cpu {point.gateway_cpu_ms_per_req} ms/req errors {point.errors}",
-                        flush=True,
-                    )
-            if side == "plinth" and args.profile:
-                profile_plinth(proc.pid, url, out_dir / "gateway_overhead_profile.txt", procs)
+            try:
+                for stream in (False, True):
+                    for c in levels:
+                        raw = run_loadgen(
+                            url,
+                            c,
+                            stream,
+                            args.duration,
+                            args.warmup,
+                            {"gateway": proc.pid, "mock": mock.pid},
+                        )
+                        point = summarise(side, stream, c, raw, direct)
+                        points.append(point)
+                        print(
+                            f"{side:8} stream={stream!s:5} c={c:3} {point.rps:8.1f} req/s "
+                            f"p50 {point.p50_ms} ms (+{point.added_p50_ms}) "
+                            f"cpu {point.gateway_cpu_ms_per_req} ms/req errors {point.errors}"
+                            + (f" {point.error_kinds}" if point.error_kinds else ""),
+                            flush=True,
+                        )
+                        if proc.poll() is not None:
+                            raise RuntimeError(f"{side} exited with {proc.returncode}")
+                if side == "plinth" and args.profile:
+                    profile = out_dir / "gateway_overhead_profile.txt"
+                    profile_plinth(proc.pid, url, mock.pid, profile, procs)
+                    print("wrote", profile, flush=True)
+            except Exception as exc:  # noqa: BLE001 - report and go on with the other sides
+                failed[side] = f"failed while measured: {exc}"
+                print(f"{side}: {exc}; see {work / (side + '.log')}", flush=True)
             procs.stop(proc)
     finally:
         procs.stop_all()
-    meta = {
+    meta: dict[str, Any] = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}",
-        "litellm": litellm_version(),
-        "mock upstream latency": f"{args.latency_ms} ms",
-        "points": f"{args.duration} s measured after {args.warmup} s warm-up, closed loop",
-        "command": "python benchmarks/gateway_overhead.py " + " ".join(sys.argv[1:]),
+        "machine": f"{cpu_model()}, {os.cpu_count()} cores, {platform.system()} "
+        f"{platform.release()}",
+        "versions": versions(),
+        "mock upstream": f"gateway_mock_upstream.py (aiohttp, uvloop), {args.latency_ms} ms "
+        "fixed latency before the answer / first chunk; streams: role chunk, 8 content "
+        "chunks, finish chunk, usage chunk, [DONE]",
+        "load generator": f"this script's loadgen mode in its own process (aiohttp, uvloop), "
+        f"closed loop, c workers on a pool of c connections; {args.duration} s measured "
+        f"after {args.warmup} s warm-up per point; sides run one after the other",
+        "settings": {side: SETTINGS[side] for side in ["direct", *sides] if side in SETTINGS},
+        "command": command,
     }
+    if failed:
+        meta["sides that did not complete"] = failed
     write_report(points, meta, out_dir)
     print("\n".join(verdicts(points)))
     print("wrote", out_dir / "gateway_overhead.md")
+    print("server logs in", work)
 
 
 if __name__ == "__main__":
