@@ -68,6 +68,10 @@ def _billing(conn: Connection) -> None:
     schema.metadata.create_all(conn, tables=tables)
 
 
+def _bench(conn: Connection) -> None:
+    schema.metadata.create_all(conn, tables=[schema.bench_runs, schema.bench_requests])
+
+
 MIGRATIONS: list[Step] = [
     (1, "keys, usage ledger, added models", _initial),
     (2, "deployments; serving deployment, usage source and attempts in the ledger", _routing),
@@ -75,6 +79,7 @@ MIGRATIONS: list[Step] = [
     (4, "uploaded files", _files),
     (5, "tenants own keys; ledger rows name the tenant", _tenants),
     (6, "price book, limits, wallets; cost on every ledger row", _billing),
+    (7, "selection bench runs and their per-request records", _bench),
 ]
 
 
