@@ -72,6 +72,10 @@ def _bench(conn: Connection) -> None:
     schema.metadata.create_all(conn, tables=[schema.bench_runs, schema.bench_requests])
 
 
+def _knowledge(conn: Connection) -> None:
+    schema.metadata.create_all(conn, tables=[schema.kb_stores, schema.kb_files, schema.kb_chunks])
+
+
 MIGRATIONS: list[Step] = [
     (1, "keys, usage ledger, added models", _initial),
     (2, "deployments; serving deployment, usage source and attempts in the ledger", _routing),
@@ -80,6 +84,7 @@ MIGRATIONS: list[Step] = [
     (5, "tenants own keys; ledger rows name the tenant", _tenants),
     (6, "price book, limits, wallets; cost on every ledger row", _billing),
     (7, "selection bench runs and their per-request records", _bench),
+    (8, "knowledge bases: stores, files, chunks with terms and vectors", _knowledge),
 ]
 
 

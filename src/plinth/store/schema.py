@@ -241,3 +241,48 @@ bench_requests = Table(
     Column("error", Text, nullable=True),
     Index("ix_bench_requests_run", "run_id"),
 )
+
+# Knowledge bases (plinth.knowledge). A store's ``version`` goes up in the same
+# transaction as every change to its files, so another process (or replica)
+# holding the store's in-memory index notices and reloads it.
+from sqlalchemy import LargeBinary  # noqa: E402 (appended with the kb_ tables)
+
+kb_stores = Table(
+    "kb_stores",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("dims", Integer, nullable=True),  # None: lexical only
+    Column("version", BigInteger, nullable=False, default=0),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+# One row per file in a store: its attributes (JSON) for search filters.
+kb_files = Table(
+    "kb_files",
+    metadata,
+    Column("store_id", String(64), primary_key=True),
+    Column("file_id", String(64), primary_key=True),
+    Column("attributes", Text, nullable=False, default="{}"),
+    Column("chunks", Integer, nullable=False, default=0),
+    Column("tokens", BigInteger, nullable=False, default=0),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+# Chunks with their BM25 terms (space-joined, analysed once) and their
+# embedding as float32 bytes; the in-memory indexes are rebuilt from these.
+kb_chunks = Table(
+    "kb_chunks",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("store_id", String(64), nullable=False),
+    Column("file_id", String(64), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("terms", Text, nullable=False),
+    Column("tokens", Integer, nullable=False),
+    Column("vector", LargeBinary, nullable=True),
+    Index("ix_kb_chunks_store_file", "store_id", "file_id"),
+    Index("ix_kb_chunks_store_id", "store_id", "id"),
+)
