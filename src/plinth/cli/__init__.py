@@ -5,7 +5,18 @@ from __future__ import annotations
 import click
 
 from plinth import __version__
-from plinth.cli import audit, billing, deployments, keys, models, providers, serve, tenants, usage
+from plinth.cli import (
+    audit,
+    bench,
+    billing,
+    deployments,
+    keys,
+    models,
+    providers,
+    serve,
+    tenants,
+    usage,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -26,3 +37,4 @@ main.add_command(billing.prices)
 main.add_command(billing.limits)
 main.add_command(billing.wallet)
 main.add_command(billing.invoices)
+main.add_command(bench.bench)
