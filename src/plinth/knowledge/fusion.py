@@ -1,0 +1,98 @@
+"""Combining the lexical and dense rankings into one 0–1 score.
+
+- ``rrf`` (reciprocal-rank fusion): Σ wᵢ / (k + rankᵢ), divided by its best
+  possible value Σ wᵢ / (k + 1), so a chunk ranked first by every list scores
+  1.0. Only ranks matter, so it needs no calibration between BM25 and cosine.
+- ``weighted``: each list's scores min-max normalised over its candidates
+  (best → 1, absent → 0), then the weighted mean. This is "relative score
+  fusion": it keeps how far apart candidates are, which ranks cannot. The
+  minimum is the list's natural floor where it has one: 0 for BM25 (what a
+  chunk without any query term scores; otherwise the weakest of two matches
+  would count as no match at all), the weakest candidate for cosine.
+
+A single list gets a 0–1 score too: cosine clipped to [0, 1] (absolute), and
+BM25 divided by the best BM25 among the candidates (relative: BM25 has no
+upper bound).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+FusionMethod = Literal["rrf", "weighted"]
+RRF_K = 60
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """Candidates best first: keys (row numbers or chunk ids) and their raw scores."""
+
+    keys: NDArray[np.int64]
+    scores: NDArray[np.float32]
+
+
+def _accumulate(parts: list[tuple[NDArray[np.int64], NDArray[np.float64]]]) -> Ranked:
+    keys = np.concatenate([k for k, _ in parts]) if parts else np.zeros(0, np.int64)
+    values = np.concatenate([v for _, v in parts]) if parts else np.zeros(0)
+    unique, inverse = np.unique(keys, return_inverse=True)
+    totals = np.zeros(len(unique))
+    np.add.at(totals, inverse, values)
+    order = np.argsort(-totals, kind="stable")
+    return Ranked(unique[order].astype(np.int64), totals[order].astype(np.float32))
+
+
+def rrf(lists: list[Ranked], weights: list[float], k: int = RRF_K) -> Ranked:
+    best = sum(w / (k + 1) for w in weights) or 1.0
+    parts = [
+        (ranked.keys, w / (k + 1 + np.arange(len(ranked.keys), dtype=np.float64)) / best)
+        for ranked, w in zip(lists, weights, strict=True)
+    ]
+    return _accumulate(parts)
+
+
+def min_max(scores: NDArray[np.float32], floor: float | None = None) -> NDArray[np.float64]:
+    if len(scores) == 0:
+        return np.zeros(0)
+    low = float(scores.min()) if floor is None else floor
+    high = float(scores.max())
+    if high - low < 1e-12:
+        return np.ones(len(scores))
+    return (scores.astype(np.float64) - low) / (high - low)
+
+
+def weighted(
+    lists: list[Ranked], weights: list[float], floors: list[float | None] | None = None
+) -> Ranked:
+    total = sum(weights) or 1.0
+    floors = floors or [None] * len(lists)
+    parts = [
+        (ranked.keys, w / total * min_max(ranked.scores, floor))
+        for ranked, w, floor in zip(lists, weights, floors, strict=True)
+    ]
+    return _accumulate(parts)
+
+
+def lexical_alone(ranked: Ranked) -> Ranked:
+    top = float(ranked.scores[0]) if len(ranked.scores) else 1.0
+    return Ranked(ranked.keys, (ranked.scores / (top or 1.0)).astype(np.float32))
+
+
+def dense_alone(ranked: Ranked) -> Ranked:
+    return Ranked(ranked.keys, np.clip(ranked.scores, 0.0, 1.0).astype(np.float32))
+
+
+def top_k(scores: NDArray[np.float32], allowed: NDArray[np.bool_], k: int) -> Ranked:
+    """The ``k`` best allowed rows (argpartition, then a sort of only those)."""
+    candidates = np.flatnonzero(allowed)
+    if len(candidates) == 0 or k <= 0:
+        return Ranked(np.zeros(0, np.int64), np.zeros(0, np.float32))
+    values = scores[candidates]
+    if len(candidates) > k:
+        part = np.argpartition(-values, k - 1)[:k]
+        candidates, values = candidates[part], values[part]
+    order = np.argsort(-values, kind="stable")
+    return Ranked(candidates[order].astype(np.int64), values[order].astype(np.float32))
