@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from plinth.bench.scorers import json_schema, qa, qa_zh, schema_valid, token_f1
+from plinth.bench.scorers import json_schema, keywords, qa, qa_zh, schema_valid, token_f1
 from plinth.bench.workloads import BUILTIN, load_workload
 
 SCHEMA = {
@@ -56,3 +56,9 @@ def test_user_jsonl_and_errors(tmp_path: Path) -> None:
         load_workload(str(path))
     with pytest.raises(ValueError, match="not available"):
         load_workload("rag_qa")
+
+
+def test_keyword_recall() -> None:
+    assert keywords("The Bakery was sold by Rosa.", ["bakery", "rosa", "olive bread"]) == (
+        pytest.approx(2 / 3)
+    )

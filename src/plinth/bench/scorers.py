@@ -57,6 +57,14 @@ def qa_zh(reply: str, reference: Any, _schema: dict[str, Any] | None = None) -> 
     return char_f1(reply, reference)
 
 
+def keywords(reply: str, reference: Any, _schema: dict[str, Any] | None = None) -> float:
+    """Share of the reference's key phrases that the reply mentions (for summaries)."""
+    phrases = [normalise(p) for p in (reference if isinstance(reference, list) else [reference])]
+    phrases = [p for p in phrases if p]
+    text = f" {normalise(reply)} "
+    return sum(f" {p} " in text for p in phrases) / len(phrases) if phrases else 0.0
+
+
 def nonempty(reply: str, _reference: Any = None, _schema: dict[str, Any] | None = None) -> float:
     return float(bool(reply.strip()))
 
@@ -114,6 +122,7 @@ SCORERS: dict[str, Scorer] = {
     "qa": qa,
     "qa_zh": qa_zh,
     "json_schema": json_schema,
+    "keywords": keywords,
 }
 
 

@@ -18,6 +18,7 @@ BUILTIN = {
     "closed_qa": "Closed-book QA with reference answers: exact match and token F1.",
     "json_extraction": "JSON extraction against a schema: validity and field accuracy.",
     "chinese_qa": "Chinese QA with reference answers: exact match and character F1.",
+    "long_summary": "Article summaries (~150–200 words in): recall of the key phrases.",
 }
 # Needs the knowledge base's vector-store API, which does not exist yet.
 UNAVAILABLE = {"rag_qa": "RAG QA over a Plinth vector store: not available yet (no vector stores)."}
