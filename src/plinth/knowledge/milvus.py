@@ -1,0 +1,269 @@
+"""The Milvus backend (pymilvus; milvus-lite for a local file, a server URI at scale).
+
+One collection per store. BM25 runs inside Milvus (its built-in BM25
+function over a sparse field), dense search on a FLAT inner-product index,
+and the two rankings are fused here exactly as in the embedded backend, so
+scores mean the same on both. Milvus's own analyzers cannot do our
+stemming, so Plinth analyses text itself (``segment.analyze``) and stores
+each term as a short hash token that Milvus's ``standard`` tokenizer keeps
+whole: the BM25 terms are then identical to the embedded backend's.
+Attributes are a JSON field on every chunk; filters become Milvus
+expressions. All reads use Strong consistency, so a search sees every
+completed upsert and delete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from plinth.knowledge import fusion
+from plinth.knowledge.filters import AttributeValue, Comparison, Filter
+from plinth.knowledge.index import ChunkRecord, FileInfo, Hit, SearchRequest, StoreNotFound
+from plinth.knowledge.memory import finish
+from plinth.knowledge.segment import analyze
+
+_OPS = {"eq": "==", "ne": "!=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+_FIELDS = ["file_id", "seq", "text", "attributes"]
+
+
+def term_tokens(terms: list[str]) -> str:
+    """Each analysed term as ``t`` + 12 hex digits: one token for Milvus's tokenizer."""
+    return " ".join("t" + hashlib.blake2b(t.encode(), digest_size=6).hexdigest() for t in terms)
+
+
+def _literal(value: AttributeValue) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def filter_expression(flt: Filter) -> str:
+    """An OpenAI filter as a Milvus boolean expression over the ``attributes`` JSON field."""
+    if isinstance(flt, Comparison):
+        field = f"attributes[{json.dumps(flt.key, ensure_ascii=False)}]"
+        compare = f"{field} {_OPS[flt.op]} {_literal(flt.value)}"
+        return f"(exists {field} and {compare})"
+    joiner = " and " if flt.op == "and" else " or "
+    return "(" + joiner.join(filter_expression(f) for f in flt.filters) + ")"
+
+
+class MilvusIndex:
+    def __init__(self, uri: str, *, token: str = "", k1: float = 0.9, b: float = 0.4):
+        from pymilvus import MilvusClient  # type: ignore[import-untyped]
+
+        self._client: Any = MilvusClient(uri=uri, token=token)
+        self.k1, self.b = k1, b
+
+    def close(self) -> None:
+        self._client.close()
+
+    @staticmethod
+    def collection(store_id: str) -> str:
+        safe = re.sub(r"[^A-Za-z0-9_]", "_", store_id)
+        digest = hashlib.blake2b(store_id.encode(), digest_size=4).hexdigest()
+        return f"kb_{safe[:200]}_{digest}"
+
+    def _require(self, store_id: str) -> str:
+        name = self.collection(store_id)
+        if not self._client.has_collection(name):
+            raise StoreNotFound(store_id)
+        return name
+
+    def create_store(self, store_id: str, dims: int | None) -> None:
+        from pymilvus import DataType, Function, FunctionType  # type: ignore[import-untyped]
+
+        schema = self._client.create_schema(auto_id=True)
+        schema.add_field("id", DataType.INT64, is_primary=True)
+        schema.add_field("file_id", DataType.VARCHAR, max_length=64)
+        schema.add_field("seq", DataType.INT64)
+        schema.add_field("tokens", DataType.INT64)
+        schema.add_field("text", DataType.VARCHAR, max_length=65535)
+        analyzer = {"tokenizer": "standard"}
+        schema.add_field(
+            "terms",
+            DataType.VARCHAR,
+            max_length=65535,
+            enable_analyzer=True,
+            analyzer_params=analyzer,
+        )
+        schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+        # Milvus needs a dense field; a lexical-only store carries a 2-dim placeholder.
+        schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dims or 2)
+        schema.add_field("attributes", DataType.JSON)
+        schema.add_function(
+            Function(
+                name="bm25",
+                function_type=FunctionType.BM25,
+                input_field_names=["terms"],
+                output_field_names=["sparse"],
+            )
+        )
+        index = self._client.prepare_index_params()
+        index.add_index(field_name="vector", index_type="FLAT", metric_type="IP")
+        index.add_index(
+            field_name="sparse",
+            index_type="SPARSE_INVERTED_INDEX",
+            metric_type="BM25",
+            params={"bm25_k1": self.k1, "bm25_b": self.b},
+        )
+        self._client.create_collection(
+            self.collection(store_id),
+            schema=schema,
+            index_params=index,
+            consistency_level="Strong",
+            properties={"plinth.dims": str(dims or 0)},
+        )
+
+    def delete_store(self, store_id: str) -> bool:
+        name = self.collection(store_id)
+        if not self._client.has_collection(name):
+            return False
+        self._client.drop_collection(name)
+        return True
+
+    def _dims(self, name: str) -> int:
+        for field in self._client.describe_collection(name)["fields"]:
+            if field["name"] == "vector":
+                return int(field["params"]["dim"])
+        raise RuntimeError(f"collection {name} has no vector field")
+
+    def upsert_file(
+        self,
+        store_id: str,
+        file_id: str,
+        chunks: Sequence[ChunkRecord],
+        attributes: dict[str, AttributeValue],
+    ) -> None:
+        name = self._require(store_id)
+        dims = self._dims(name)
+        rows = []
+        for seq, chunk in enumerate(chunks):
+            vector = np.zeros(dims, np.float32) if chunk.vector is None else chunk.vector
+            norm = float(np.linalg.norm(vector)) or 1.0
+            rows.append(
+                {
+                    "file_id": file_id,
+                    "seq": seq,
+                    "tokens": chunk.tokens,
+                    "text": chunk.text,
+                    "terms": term_tokens(chunk.terms),
+                    "vector": (np.asarray(vector, np.float32) / norm).tolist(),
+                    "attributes": attributes,
+                }
+            )
+        # Milvus has no transactions: the new chunks go in before the old ones
+        # go, so a concurrent search sees the file (twice at worst), never none.
+        old = self._ids(name, file_id)
+        if rows:
+            self._client.insert(name, rows)
+        if old:
+            self._client.delete(name, ids=old)
+
+    def _ids(self, name: str, file_id: str) -> list[int]:
+        found = self._client.query(
+            name, filter=f"file_id == {json.dumps(file_id)}", output_fields=["id"]
+        )
+        return [int(row["id"]) for row in found]
+
+    def delete_file(self, store_id: str, file_id: str) -> bool:
+        name = self._require(store_id)
+        old = self._ids(name, file_id)
+        if old:
+            self._client.delete(name, ids=old)
+        return bool(old)
+
+    def update_attributes(
+        self, store_id: str, file_id: str, attributes: dict[str, AttributeValue]
+    ) -> bool:
+        name = self._require(store_id)
+        rows = self._client.query(
+            name,
+            filter=f"file_id == {json.dumps(file_id)}",
+            output_fields=["id", "file_id", "seq", "tokens", "text", "terms", "vector"],
+        )
+        if not rows:
+            return False
+        fresh = [
+            {k: v for k, v in r.items() if k != "id"} | {"attributes": attributes} for r in rows
+        ]
+        for row in fresh:
+            row["vector"] = [float(x) for x in row["vector"]]
+        self._client.insert(name, fresh)
+        self._client.delete(name, ids=[int(r["id"]) for r in rows])
+        return True
+
+    def get_file(self, store_id: str, file_id: str) -> FileInfo | None:
+        name = self._require(store_id)
+        rows = self._client.query(
+            name,
+            filter=f"file_id == {json.dumps(file_id)}",
+            output_fields=["tokens", "attributes"],
+        )
+        if not rows:
+            return None
+        return FileInfo(
+            file_id, len(rows), sum(int(r["tokens"]) for r in rows), rows[0]["attributes"]
+        )
+
+    def _ranked(
+        self, results: Any, entities: dict[int, dict[str, Any]], lexical: bool
+    ) -> fusion.Ranked:
+        hits = results[0] if results else []
+        for hit in hits:
+            entities[int(hit["id"])] = hit["entity"]
+        keys = np.asarray([int(h["id"]) for h in hits], dtype=np.int64)
+        # milvus-lite reports BM25 as a negated distance; only its size matters.
+        raw = [abs(float(h["distance"])) if lexical else float(h["distance"]) for h in hits]
+        return fusion.Ranked(keys, np.asarray(raw, dtype=np.float32))
+
+    def search(self, store_id: str, request: SearchRequest) -> list[Hit]:
+        name = self._require(store_id)
+        expr = "" if request.filters is None else filter_expression(request.filters)
+        depth = max(request.candidates, request.k)
+        entities: dict[int, dict[str, Any]] = {}
+        lexical = dense = None
+        if request.mode in ("lexical", "hybrid") and request.text:
+            tokens = term_tokens(analyze(request.text))
+            if tokens:
+                found = self._client.search(
+                    name,
+                    [tokens],
+                    anns_field="sparse",
+                    limit=depth,
+                    filter=expr,
+                    output_fields=_FIELDS,
+                )
+                lexical = self._ranked(found, entities, lexical=True)
+            else:
+                lexical = fusion.Ranked(np.zeros(0, np.int64), np.zeros(0, np.float32))
+        if request.mode in ("dense", "hybrid") and request.vector is not None:
+            vector = np.asarray(request.vector, np.float32)
+            vector = vector / (float(np.linalg.norm(vector)) or 1.0)
+            found = self._client.search(
+                name,
+                [vector.tolist()],
+                anns_field="vector",
+                limit=depth,
+                filter=expr,
+                output_fields=_FIELDS,
+                search_params={"metric_type": "IP"},
+            )
+            dense = self._ranked(found, entities, lexical=False)
+        ranked = finish(lexical, dense, request)
+        return [
+            Hit(
+                entities[key]["file_id"],
+                key,
+                int(entities[key]["seq"]),
+                entities[key]["text"],
+                float(score),
+                dict(entities[key]["attributes"] or {}),
+            )
+            for key, score in zip(ranked.keys.tolist(), ranked.scores.tolist(), strict=True)
+        ]
