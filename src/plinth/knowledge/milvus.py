@@ -76,7 +76,7 @@ class MilvusIndex:
         return name
 
     def create_store(self, store_id: str, dims: int | None) -> None:
-        from pymilvus import DataType, Function, FunctionType  # type: ignore[import-untyped]
+        from pymilvus import DataType, Function, FunctionType
 
         schema = self._client.create_schema(auto_id=True)
         schema.add_field("id", DataType.INT64, is_primary=True)
