@@ -76,6 +76,10 @@ def _knowledge(conn: Connection) -> None:
     schema.metadata.create_all(conn, tables=[schema.kb_stores, schema.kb_files, schema.kb_chunks])
 
 
+def _bench_judge(conn: Connection) -> None:
+    _add_columns(conn, "bench_requests", {"judge_score": "FLOAT"})
+
+
 MIGRATIONS: list[Step] = [
     (1, "keys, usage ledger, added models", _initial),
     (2, "deployments; serving deployment, usage source and attempts in the ledger", _routing),
@@ -85,6 +89,7 @@ MIGRATIONS: list[Step] = [
     (6, "price book, limits, wallets; cost on every ledger row", _billing),
     (7, "selection bench runs and their per-request records", _bench),
     (8, "knowledge bases: stores, files, chunks with terms and vectors", _knowledge),
+    (9, "selection bench: LLM-as-judge score per request", _bench_judge),
 ]
 
 

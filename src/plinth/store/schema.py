@@ -239,6 +239,7 @@ bench_requests = Table(
     Column("output_tokens", Integer, nullable=True),
     Column("score", Float, nullable=True),
     Column("error", Text, nullable=True),
+    Column("judge_score", Float, nullable=True),  # LLM-as-judge, 0–1, when asked for
     Index("ix_bench_requests_run", "run_id"),
 )
 
