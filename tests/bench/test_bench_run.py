@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from plinth.cli import main
@@ -128,3 +129,39 @@ def _assert_charts_carry(html: str, summary: dict) -> None:  # type: ignore[type
         for criterion, value in row["scores"].items():
             assert (row["candidate"], criterion, fmt(value)) in radar
     assert f"{summary['matrix'][0]['total']:.3f}" in html
+
+
+def test_llm_as_judge_grades_every_reply(tmp_path: Path) -> None:
+    runner = CliRunner()
+    data = ["--data-dir", str(tmp_path / "data")]
+    with FakeUpstream() as model, FakeUpstream(reply="Grade: 8") as judge:
+        config = tmp_path / "bench.json"
+        config.write_text(
+            json.dumps(
+                {
+                    "workloads": ["closed_qa"],
+                    "profile": {"requests": 3},
+                    "candidates": [{"name": "m", "model": "x", "base_url": model.base_url}],
+                    "judge": {"model": "j", "base_url": judge.base_url, "api_key": "sk-judge"},
+                }
+            ),
+            "utf-8",
+        )
+        result = runner.invoke(main, ["bench", "run", "--config", str(config), *data])
+        assert result.exit_code == 0, result.output
+        graded = [r.body for r in judge.generation_requests()]
+    assert len(graded) == 3
+    assert "What is the capital of France?" in graded[0]["messages"][0]["content"]
+    run_id = json.loads(runner.invoke(main, ["bench", "list", "--json", *data]).output)[0]["id"]
+    shown = runner.invoke(main, ["bench", "show", run_id, "--format", "json", "--records", *data])
+    run = json.loads(shown.output)
+    assert "sk-judge" not in shown.output
+    assert [r["judge_score"] for r in run["records"]] == [0.8, 0.8, 0.8]
+    assert run["summary"]["candidates"]["m"]["judge_quality"] == pytest.approx(0.8)
+
+
+def test_parse_grade() -> None:
+    from plinth.bench.judge import parse_grade
+
+    assert parse_grade("10") == 1.0 and parse_grade("I'd say 7/10") == 0.7
+    assert parse_grade("no idea") is None

@@ -28,9 +28,11 @@ def _candidate_figures(config: BenchConfig, points: list[PointResult]) -> dict[s
             scores = [r.score for p in wpoints for r in p.records if r.score is not None]
             quality[workload] = fmean(scores) if scores else 0.0
         done = [r for p in mine for r in p.records if r.ok]
+        judged = [r.judge_score for r in done if r.judge_score is not None]
         figures[name] = {
             "quality_by_workload": quality,
             "quality": fmean(quality.values()) if quality else 0.0,
+            "judge_quality": fmean(judged) if judged else None,
             "speed_metric": speed_key,
             # Peak over the profile points, averaged over workloads.
             "speed_rps": fmean(max(p.summary[speed_key] for p in w) for w in per_workload.values()),

@@ -24,6 +24,7 @@ class RequestRecord:
     output_tokens: int | None = None
     score: float | None = None
     error: str | None = None
+    judge_score: float | None = None
     text: str = ""
 
     @property

@@ -71,6 +71,17 @@ class Slo(BaseModel):
     e2e_s: float | None = None
 
 
+class Judge(BaseModel):
+    """A model that grades replies (LLM-as-judge); on the run's Plinth unless base_url is set."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str
+    base_url: str | None = None
+    api_key: str | None = None
+    api_key_env: str | None = None
+
+
 class BenchConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -85,6 +96,7 @@ class BenchConfig(BaseModel):
     max_tokens: int = Field(128, ge=1)
     timeout_s: float = Field(120.0, gt=0)
     monthly_requests: int = Field(100_000, ge=0)
+    judge: Judge | None = None
 
     @model_validator(mode="after")
     def _check(self) -> BenchConfig:

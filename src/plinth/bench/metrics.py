@@ -40,6 +40,7 @@ def summarise(records: Sequence[RequestRecord], duration_s: float, slo: Slo) -> 
     duration = max(duration_s, 1e-9)
     output_tokens = sum(r.output_tokens or 0 for r in done)
     scores = [r.score for r in done if r.score is not None]
+    judged = [r.judge_score for r in done if r.judge_score is not None]
     summary: dict[str, Any] = {
         "requests": len(records),
         "completed": len(done),
@@ -52,6 +53,7 @@ def summarise(records: Sequence[RequestRecord], duration_s: float, slo: Slo) -> 
         "total_output_tokens": output_tokens,
         "goodput_rps": sum(meets_slo(r, slo) for r in done) / duration,
         "mean_score": sum(scores) / len(scores) if scores else None,
+        "mean_judge_score": sum(judged) / len(judged) if judged else None,
     }
     summary |= _stats("ttft", [r.ttft_s for r in done if r.ttft_s is not None])
     summary |= _stats("tpot", [t for r in done if (t := r.tpot_s) is not None])

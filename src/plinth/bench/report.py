@@ -26,6 +26,7 @@ POINT_COLUMNS = (
     ("p99_itl_ms", "ITL p99 ms"),
     ("p95_e2el_ms", "E2E p95 ms"),
     ("mean_score", "quality"),
+    ("mean_judge_score", "judge"),
 )
 
 

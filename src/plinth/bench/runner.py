@@ -14,7 +14,8 @@ import aiohttp
 
 from plinth.bench import profiles
 from plinth.bench.client import Endpoint, RequestRecord, stream_chat
-from plinth.bench.config import BenchConfig, Candidate
+from plinth.bench.config import BenchConfig, Candidate, Judge
+from plinth.bench.judge import grade
 from plinth.bench.metrics import summarise
 from plinth.bench.scorers import score
 from plinth.bench.workloads import Item, Workload, load_workload
@@ -34,7 +35,7 @@ class PointResult:
         return f"{self.kind}={self.value:g}"
 
 
-def endpoint_for(config: BenchConfig, candidate: Candidate) -> Endpoint:
+def endpoint_for(config: BenchConfig, candidate: Candidate | Judge) -> Endpoint:
     base_url = candidate.base_url or config.base_url
     api_key = candidate.api_key
     if api_key is None and candidate.api_key_env:
@@ -82,7 +83,14 @@ async def _point(
         point.records = await profiles.poisson(jobs, value, config.profile.seed)
     else:
         point.records = await profiles.at_concurrency(jobs, int(value))
-    point.summary = summarise(point.records, time.perf_counter() - started, config.slo)
+    duration = time.perf_counter() - started
+    if config.judge is not None:
+        judge = endpoint_for(config, config.judge)
+        by_id = {item.id: item for item in workload.items}
+        for record in point.records:
+            if record.ok:
+                record.judge_score = await grade(session, judge, by_id[record.item_id], record.text)
+    point.summary = summarise(point.records, duration, config.slo)
     return point
 
 

@@ -31,6 +31,8 @@ def _merge_flags(data: dict[str, Any], flags: dict[str, Any]) -> dict[str, Any]:
     for key in ("name", "base_url", "api_key", "max_tokens", "monthly_requests"):
         if flags[key] is not None:
             data[key] = flags[key]
+    if flags["judge"]:
+        data["judge"] = {"model": flags["judge"]}
     if flags["workload"]:
         data["workloads"] = list(flags["workload"])
     candidates = list(data.get("candidates", []))
@@ -76,6 +78,7 @@ def _merge_flags(data: dict[str, Any], flags: dict[str, Any]) -> dict[str, Any]:
 @click.option("--slo-tpot", "slo_tpot_s", type=float, default=None, help="Seconds.")
 @click.option("--slo-e2e", "slo_e2e_s", type=float, default=None, help="Seconds.")
 @click.option("--weight", multiple=True, help=f"criterion=weight; criteria: {', '.join(CRITERIA)}.")
+@click.option("--judge", default=None, help="A model on this Plinth that grades replies 0–10.")
 @click.option("--monthly-requests", type=int, default=None, help="Volume for the TCO.")
 @click.option(
     "--out",
@@ -99,8 +102,8 @@ def run(config_path: Path | None, out: Path | None, data_dir: Path | None, **fla
     store = BenchStore(open_db(data_dir))
     run_id = new_run_id()
     stored_config = config.model_dump(mode="json", exclude={"api_key"})
-    for candidate in stored_config["candidates"]:
-        candidate.pop("api_key", None)  # keys never go into the database
+    for part in [*stored_config["candidates"], stored_config.get("judge") or {}]:
+        part.pop("api_key", None)  # keys never go into the database
     store.start(run_id, config.name, stored_config)
     with tqdm(total=runner.total_requests(config, workloads), unit="req") as bar:
         try:
