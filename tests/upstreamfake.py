@@ -162,8 +162,8 @@ class FakeUpstream:
 
     def stop(self) -> None:
         loop = self._loop
-        if loop is None:
-            return
+        if loop is None or loop.is_closed():
+            return  # never started, or stopped already
         for event in list(self._stalls):
             loop.call_soon_threadsafe(event.set)
         loop.call_soon_threadsafe(loop.stop)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -59,6 +60,10 @@ from plinth.store.audit import AuditRecord
 from plinth.store.usage import AttemptRecord, UsageRecord
 
 GenerationRequest = ChatCompletionRequest | CompletionRequest
+# How long a response waits for its ledger row before going out anyway (the
+# row stays queued and is retried; the wait is logged).
+LEDGER_WAIT_S = 5.0
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
@@ -94,6 +99,7 @@ class Accounting:
     price: Price | None = None
     cached_tokens: int = 0
     cost_micros: int = 0
+    stored: asyncio.Future[None] | None = None  # resolves when the ledger row is committed
     closed: bool = False
 
     def first_token(self, decode_s: float = 0.0) -> None:
@@ -165,7 +171,7 @@ class Accounting:
                 locality=self.locality,
                 redacted=self.redacted,
             )
-        recorder.record(
+        self.stored = recorder.record(
             UsageRecord(
                 request_id=self.request_id,
                 created_at=now,
@@ -254,6 +260,16 @@ class Gateway:
                 return
             self._settling.add(task)
             task.add_done_callback(self._settling.discard)
+
+    @staticmethod
+    async def _stored(acct: Accounting) -> None:
+        """Wait until the request's ledger row is committed (before its last byte)."""
+        if acct.stored is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(acct.stored), LEDGER_WAIT_S)
+        except TimeoutError:
+            log.error("ledger row of %s not committed within %s s", acct.request_id, LEDGER_WAIT_S)
 
     async def drain(self) -> None:
         """Wait for pending settlements (shutdown)."""
@@ -455,6 +471,7 @@ class Gateway:
             if state is not None:
                 state.outstanding -= 1
         self._finish(acct, "ok")
+        await self._stored(acct)
         return result
 
     async def _open_stream(
@@ -564,6 +581,8 @@ class Gateway:
             if state is not None:
                 acct.estimate(request_text(body), "".join(output))
             self._finish(acct, status, error)
+            if status == "ok":
+                await self._stored(acct)  # before the stream's last bytes
 
     async def embed(
         self, acct: Accounting, request: EmbeddingRequest, constraints: Constraints | None = None
@@ -602,6 +621,7 @@ class Gateway:
             if state is not None:
                 state.outstanding -= 1
         self._finish(acct, "ok")
+        await self._stored(acct)
         encode = _base64_vector if request.encoding_format == "base64" else list
         return {
             "object": "list",

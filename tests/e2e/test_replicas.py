@@ -9,10 +9,12 @@ one on loopback.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -30,6 +32,7 @@ PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/0"
 ADMIN = "sk-plinth-replicas-admin-0123456789"
 N = 37  # requests the budget allows
+RESERVATION_TTL_S = 8
 PER_REQUEST = "0.001"
 
 
@@ -56,6 +59,7 @@ def start_replica(
         "PLINTH_ADMIN_KEY": ADMIN,
         "PLINTH_CONFIG": str(config),
         "PLINTH_PRIVACY__AUDIT_KEY": "shared-audit-key-for-both-replicas",
+        "PLINTH_BILLING__RESERVATION_TTL_S": str(RESERVATION_TTL_S),
     }
     log = (tmp / f"replica{index}.log").open("wb")
     command = [
@@ -85,7 +89,9 @@ def start_replica(
 
 
 @pytest.fixture
-def replicas(tmp_path: Path, database: str) -> Iterator[tuple[list[str], FakeUpstream]]:
+def replicas(
+    tmp_path: Path, database: str
+) -> Iterator[tuple[list[str], FakeUpstream, list[subprocess.Popen[bytes]]]]:
     with FakeUpstream() as up:
         config = tmp_path / "plinth.toml"
         config.write_text(
@@ -99,10 +105,11 @@ def replicas(tmp_path: Path, database: str) -> Iterator[tuple[list[str], FakeUps
             processes.append(first)
             second, base2 = start_replica(tmp_path, 2, database, config)
             processes.append(second)
-            yield [base1, base2], up
+            yield [base1, base2], up, processes
         finally:
             for process in processes:
-                process.send_signal(signal.SIGINT)
+                if process.poll() is None:
+                    process.send_signal(signal.SIGINT)
             for process in processes:
                 try:
                     process.wait(20)
@@ -144,9 +151,9 @@ async def fire(bases: list[str], key: str, count: int) -> list[httpx.Response]:
 
 @pytest.mark.e2e
 def test_a_budget_for_n_requests_admits_exactly_n_across_replicas(
-    replicas: tuple[list[str], FakeUpstream],
+    replicas: tuple[list[str], FakeUpstream, list[subprocess.Popen[bytes]]],
 ) -> None:
-    bases, up = replicas
+    bases, up, _ = replicas
     admin(bases[0], "POST", "/admin/tenants", name="acme")
     key = admin(bases[0], "POST", "/admin/keys", name="burst", tenant="acme")
     admin(bases[0], "POST", "/admin/prices", model="gpt-fake", per_request=PER_REQUEST)
@@ -174,11 +181,103 @@ def test_a_budget_for_n_requests_admits_exactly_n_across_replicas(
 
 
 @pytest.mark.e2e
-def test_requests_per_minute_hold_across_replicas(replicas: tuple[list[str], FakeUpstream]) -> None:
-    bases, _ = replicas
+def test_requests_per_minute_hold_across_replicas(
+    replicas: tuple[list[str], FakeUpstream, list[subprocess.Popen[bytes]]],
+) -> None:
+    bases, _, _ = replicas
     key = admin(bases[0], "POST", "/admin/keys", name="limited")
     admin(bases[0], "PUT", f"/admin/limits/key:{key['id']}", requests_per_minute=30)
     if time.time() % 60 > 45:  # keep the burst inside one minute window
         time.sleep(61 - time.time() % 60)
     codes = [r.status_code for r in asyncio.run(fire(bases, str(key["key"]), 60))]
     assert codes.count(200) == 30 and codes.count(429) == 30
+
+
+async def load_then_kill(base: str, key: str, victim: subprocess.Popen[bytes]) -> list[str]:
+    """120 concurrent requests; SIGKILL the replica once 20 answers are in.
+
+    Returns the request ids of the responses that arrived whole.
+    """
+    body = {"model": "gpt-fake", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}
+    received: list[str] = []
+    async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=120)) as client:
+
+        async def one() -> None:
+            try:
+                response = await client.post(
+                    base + "/v1/chat/completions",
+                    json=body,
+                    headers={"authorization": f"Bearer {key}"},
+                )
+                if response.status_code == 200 and response.json()["choices"]:
+                    received.append(response.headers["x-request-id"])
+            except (httpx.HTTPError, ValueError):
+                pass  # cut off by the kill: not a response the client received
+
+        tasks = [asyncio.create_task(one()) for _ in range(120)]
+        while len(received) < 20 and not all(t.done() for t in tasks):
+            await asyncio.sleep(0.002)
+        victim.send_signal(signal.SIGKILL)
+        await asyncio.gather(*tasks)
+    return received
+
+
+@pytest.mark.e2e
+def test_sigkill_under_load_loses_no_received_response_and_frees_its_reservations(
+    replicas: tuple[list[str], FakeUpstream, list[subprocess.Popen[bytes]]],
+) -> None:
+    from upstreamfake import Fault
+
+    bases, up, processes = replicas
+    busy = admin(bases[1], "POST", "/admin/keys", name="busy")
+    admin(bases[1], "PUT", f"/admin/limits/key:{busy['id']}", max_concurrent=3)
+    loaded = admin(bases[1], "POST", "/admin/keys", name="loaded")
+
+    # Three slow requests hold all of "busy"'s slots on replica 1.
+    up.push(Fault.latency(60), Fault.latency(60), Fault.latency(60))
+    body = {"model": "gpt-fake", "max_tokens": 5, "messages": [{"role": "user", "content": "slow"}]}
+
+    def hang() -> None:
+        with contextlib.suppress(httpx.HTTPError):
+            httpx.post(
+                bases[0] + "/v1/chat/completions",
+                json=body,
+                headers={"authorization": f"Bearer {busy['key']}"},
+                timeout=90,
+            )
+
+    for _ in range(3):
+        threading.Thread(target=hang, daemon=True).start()
+
+    def ask_busy() -> int:
+        return httpx.post(
+            bases[1] + "/v1/chat/completions",
+            json=body,
+            headers={"authorization": f"Bearer {busy['key']}"},
+            timeout=30,
+        ).status_code
+
+    try:
+        deadline = time.monotonic() + 10
+        while len(up.generation_requests()) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(up.generation_requests()) == 3
+        reserved_at = time.monotonic()  # the slow requests' slots were taken just before
+        assert ask_busy() == 429  # replica 2 sees replica 1's three slots taken
+
+        received = asyncio.run(load_then_kill(bases[0], str(loaded["key"]), processes[0]))
+        assert processes[0].wait(10) == -signal.SIGKILL
+        assert received, "no response arrived before the kill"
+        for request_id in received:  # every response received whole has its ledger row
+            row = httpx.get(
+                f"{bases[1]}/admin/usage/requests/{request_id}",
+                headers={"authorization": f"Bearer {ADMIN}"},
+            )
+            assert row.status_code == 200, request_id
+
+        # Replica 1 is dead: nothing will ever settle its three requests. Their
+        # reservations stop counting when they expire.
+        time.sleep(max(0.0, reserved_at + RESERVATION_TTL_S + 0.5 - time.monotonic()))
+        assert ask_busy() == 200
+    finally:
+        up.stop()  # ends the three hanging requests

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -37,10 +38,11 @@ def db(tmp_path: Path) -> Engine:
 
 async def test_rows_are_written_in_the_background_and_on_close(db: Engine) -> None:
     store = UsageStore(db)
-    recorder = UsageRecorder(store, interval_s=0.01)
+    recorder = UsageRecorder(store)
     await recorder.start()
-    for i in range(1200):  # more than one batch
-        recorder.record(row(f"req_{i}"))
+    stored = [recorder.record(row(f"req_{i}")) for i in range(1200)]  # more than one batch
+    await asyncio.wait_for(asyncio.gather(*stored), 10)  # each resolves once committed
+    assert store.get("req_1199") is not None
     await recorder.close()
     summary = store.summary("model")
     assert summary[0]["requests"] == 1200
@@ -76,3 +78,14 @@ async def test_rows_survive_a_failed_write(db: Engine, monkeypatch: pytest.Monke
         await recorder.flush()
     await recorder.flush()
     assert store.get("req_keep") is not None
+
+
+async def test_the_future_resolves_only_after_the_commit(db: Engine) -> None:
+    store = UsageStore(db)
+    recorder = UsageRecorder(store)
+    stored = recorder.record(row("req_late"))
+    assert not stored.done() and store.get("req_late") is None
+    await recorder.start()
+    await asyncio.wait_for(stored, 5)
+    assert store.get("req_late") is not None
+    await recorder.close()

@@ -1,10 +1,13 @@
-"""Writes ledger rows off the request path, in batches.
+"""Writes ledger rows off the request path, with group commit.
 
-A request never waits for its ledger row: rows go to a queue that a
-background task writes in one transaction per batch, on a worker thread.
-``flush`` waits until every row queued so far is stored (reads of the ledger
-and shutdown call it), so a row is only at risk if the process is killed
-within one batch interval of its response (documented in the README).
+A row goes to a queue; one background task writes everything queued so far
+in one transaction (on a worker thread), then the next batch: under load the
+batches grow, with one request alone a batch is one row. ``record`` returns a
+future that resolves when the row is committed, and the gateway waits for it
+before the last byte of a response, so every response a client received in
+full has its ledger row even if the process is killed right after (SIGKILL
+included). ``flush`` waits until every row queued so far is stored (reads of
+the ledger and shutdown call it).
 """
 
 from __future__ import annotations
@@ -19,20 +22,24 @@ from plinth.store.usage import UsageRecord, UsageStore
 
 log = logging.getLogger(__name__)
 
+Entry = tuple[UsageRecord, "asyncio.Future[None]"]
+
 
 class UsageRecorder:
-    def __init__(self, store: UsageStore, *, interval_s: float = 0.05, max_batch: int = 500):
+    def __init__(self, store: UsageStore, *, max_batch: int = 500):
         self._store = store
-        self._interval = interval_s
         self._max_batch = max_batch
-        self._queue: asyncio.Queue[UsageRecord] = asyncio.Queue()
+        self._queue: asyncio.Queue[Entry] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._pending = asyncio.Event()
 
-    def record(self, row: UsageRecord) -> None:
-        self._queue.put_nowait(row)
+    def record(self, row: UsageRecord) -> asyncio.Future[None]:
+        """Queue a row; the future resolves once it is committed."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((row, done))
         self._pending.set()
+        return done
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="usage-recorder")
@@ -50,16 +57,18 @@ class UsageRecorder:
                 size = min(self._queue.qsize(), self._max_batch)
                 batch = [self._queue.get_nowait() for _ in range(size)]
                 try:
-                    await asyncio.to_thread(self._write, batch)
+                    await asyncio.to_thread(self._write, [row for row, _ in batch])
                 except Exception:
-                    for row in batch:  # keep them for the next try
-                        self._queue.put_nowait(row)
+                    for entry in batch:  # keep them for the next try
+                        self._queue.put_nowait(entry)
                     raise
+                for _, done in batch:
+                    if not done.done():
+                        done.set_result(None)
 
     async def _run(self) -> None:
         while True:
             await self._pending.wait()
-            await asyncio.sleep(self._interval)
             self._pending.clear()
             try:
                 await self.flush()
