@@ -80,6 +80,10 @@ def _bench_judge(conn: Connection) -> None:
     _add_columns(conn, "bench_requests", {"judge_score": "FLOAT"})
 
 
+def _bench_reply(conn: Connection) -> None:
+    _add_columns(conn, "bench_requests", {"reply": "TEXT"})
+
+
 MIGRATIONS: list[Step] = [
     (1, "keys, usage ledger, added models", _initial),
     (2, "deployments; serving deployment, usage source and attempts in the ledger", _routing),
@@ -90,6 +94,7 @@ MIGRATIONS: list[Step] = [
     (7, "selection bench runs and their per-request records", _bench),
     (8, "knowledge bases: stores, files, chunks with terms and vectors", _knowledge),
     (9, "selection bench: LLM-as-judge score per request", _bench_judge),
+    (10, "selection bench: reply text per request", _bench_reply),
 ]
 
 

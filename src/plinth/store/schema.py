@@ -240,6 +240,7 @@ bench_requests = Table(
     Column("score", Float, nullable=True),
     Column("error", Text, nullable=True),
     Column("judge_score", Float, nullable=True),  # LLM-as-judge, 0–1, when asked for
+    Column("reply", Text, nullable=True),  # the reply text, so a score can be checked
     Index("ix_bench_requests_run", "run_id"),
 )
 
