@@ -71,6 +71,7 @@ def test_bench_run_list_show_and_report(tmp_path: Path) -> None:
     assert "sk-never-stored" not in shown.output
     records = run["records"]
     assert len(records) == 48 and all(r["error"] is None for r in records)
+    assert all(r["reply"] for r in records if r["candidate"] == "quick")
     assert all(r["ttft_s"] is not None and r["e2e_s"] >= r["ttft_s"] for r in records)
     slow_ttft = [r["ttft_s"] for r in records if r["candidate"] == "slow"]
     assert min(slow_ttft) >= 0.15  # the injected latency is seen by the client

@@ -42,7 +42,7 @@ class RequestRecord:
 
     def row(self) -> dict[str, Any]:
         data = asdict(self)
-        data.pop("text")
+        data["reply"] = data.pop("text")
         return data
 
 
