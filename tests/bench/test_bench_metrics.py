@@ -53,6 +53,7 @@ def test_cost_tco_and_break_even() -> None:
     even = cost.break_even(a, b)
     assert even["requests_per_month"] == pytest.approx(365_000)
     assert even["note"].startswith("cloud is cheaper below")
+    assert cost.break_even(b, b)["note"] == "equal cost at any volume"
 
 
 def test_catalog_prices_are_used() -> None:

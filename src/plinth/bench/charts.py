@@ -10,30 +10,47 @@ import math
 from html import escape
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
-W, H, PAD = 520, 300, 50
+W, H, PAD = 720, 300, 60
+RIGHT = 500  # the plot ends here; the legend sits to its right
 
 
 def _fmt(value: float) -> str:
     return f"{value:.4g}"
 
 
-def _axes(title: str, x_label: str, y_label: str, x_max: float, y_max: float) -> list[str]:
+def _title(title: str) -> str:
+    return (
+        f'<text x="{RIGHT / 2}" y="18" text-anchor="middle" font-weight="bold">'
+        f"{escape(title)}</text>"
+    )
+
+
+def _axes(
+    title: str,
+    x_label: str,
+    y_label: str,
+    x_max: float,
+    y_max: float,
+    x_ticks: list[float] | None = None,
+) -> list[str]:
     parts = [
-        f'<text x="{W / 2}" y="18" text-anchor="middle" font-weight="bold">{escape(title)}</text>',
-        f'<line x1="{PAD}" y1="{H - PAD}" x2="{W - 20}" y2="{H - PAD}" stroke="#333"/>',
+        _title(title),
+        f'<line x1="{PAD}" y1="{H - PAD}" x2="{RIGHT}" y2="{H - PAD}" stroke="#333"/>',
         f'<line x1="{PAD}" y1="{H - PAD}" x2="{PAD}" y2="30" stroke="#333"/>',
-        f'<text x="{W / 2}" y="{H - 12}" text-anchor="middle">{escape(x_label)}</text>',
+        f'<text x="{(PAD + RIGHT) / 2}" y="{H - 12}" text-anchor="middle">{escape(x_label)}</text>',
         f'<text x="14" y="{H / 2}" text-anchor="middle" '
         f'transform="rotate(-90 14 {H / 2})">{escape(y_label)}</text>',
     ]
-    for i in range(5):
-        fx, fy = i / 4, i / 4
-        x = PAD + fx * (W - 20 - PAD)
-        y = H - PAD - fy * (H - PAD - 30)
+    ticks = x_ticks if x_ticks is not None else [x_max * i / 4 for i in range(5)]
+    for tick in ticks:
+        x = PAD + tick / (x_max or 1.0) * (RIGHT - PAD)
         parts.append(
-            f'<text x="{x}" y="{H - PAD + 14}" text-anchor="middle" font-size="10">'
-            f"{_fmt(x_max * fx)}</text>"
+            f'<text x="{x:.1f}" y="{H - PAD + 14}" text-anchor="middle" font-size="10">'
+            f"{_fmt(tick)}</text>"
         )
+    for i in range(5):
+        fy = i / 4
+        y = H - PAD - fy * (H - PAD - 30)
         parts.append(
             f'<text x="{PAD - 4}" y="{y + 3}" text-anchor="end" font-size="10">'
             f"{_fmt(y_max * fy)}</text>"
@@ -42,7 +59,7 @@ def _axes(title: str, x_label: str, y_label: str, x_max: float, y_max: float) ->
 
 
 def _xy(x: float, y: float, x_max: float, y_max: float) -> tuple[float, float]:
-    px = PAD + (x / (x_max or 1.0)) * (W - 20 - PAD)
+    px = PAD + (x / (x_max or 1.0)) * (RIGHT - PAD)
     py = H - PAD - (y / (y_max or 1.0)) * (H - PAD - 30)
     return round(px, 1), round(py, 1)
 
@@ -58,8 +75,7 @@ def _svg(parts: list[str], label: str) -> str:
 
 def _legend(names: list[str]) -> list[str]:
     return [
-        f'<text x="{W - 20}" y="{40 + 14 * i}" text-anchor="end" fill="{PALETTE[i % 6]}">'
-        f"{escape(name)}</text>"
+        f'<text x="{RIGHT + 15}" y="{40 + 16 * i}" fill="{PALETTE[i % 6]}">{escape(name)}</text>'
         for i, name in enumerate(names)
     ]
 
@@ -71,7 +87,8 @@ def line_chart(
     points = [p for s in series.values() for p in s]
     x_max = max((x for x, _ in points), default=1.0) * 1.05 or 1.0
     y_max = max((y for _, y in points), default=1.0) * 1.1 or 1.0
-    parts = _axes(title, x_label, y_label, x_max, y_max)
+    x_ticks = sorted({x for x, _ in points})
+    parts = _axes(title, x_label, y_label, x_max, y_max, x_ticks)
     for i, (name, values) in enumerate(series.items()):
         colour = PALETTE[i % 6]
         coords = [_xy(x, y, x_max, y_max) for x, y in sorted(values)]
@@ -104,10 +121,8 @@ def scatter(title: str, x_label: str, y_label: str, points: dict[str, tuple[floa
 
 def radar(title: str, axes: list[str], series: dict[str, dict[str, float]]) -> str:
     """Scores in [0, 1] on each axis."""
-    cx, cy, radius = W / 2, H / 2 + 10, 105
-    parts = [
-        f'<text x="{W / 2}" y="18" text-anchor="middle" font-weight="bold">{escape(title)}</text>'
-    ]
+    cx, cy, radius = RIGHT / 2, H / 2 + 10, 105
+    parts = [_title(title)]
 
     def at(index: int, r: float) -> tuple[float, float]:
         angle = -math.pi / 2 + 2 * math.pi * index / len(axes)

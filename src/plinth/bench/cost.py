@@ -98,6 +98,8 @@ def break_even(a: CostEstimate, b: CostEstimate) -> dict[str, Any]:
         return pair | {"requests_per_month": None, "note": "different currencies"}
     variable = a.per_request - b.per_request
     fixed = b.monthly_hardware - a.monthly_hardware
+    if variable == 0 and fixed == 0:
+        return pair | {"requests_per_month": None, "note": "equal cost at any volume"}
     if variable == 0 or fixed / variable <= 0:
         cheaper = a.candidate if a.monthly_tco <= b.monthly_tco else b.candidate
         return pair | {"requests_per_month": None, "note": f"{cheaper} is cheaper at any volume"}
