@@ -89,7 +89,7 @@ def create_app(settings: Settings, *, engines: list[Engine] | None = None) -> Fa
         await sync.refresh(force=True)
         metrics, usage = Metrics(), UsageStore(db)
         billing = build_billing(settings, db)
-        recorder = UsageRecorder(usage)
+        recorder = UsageRecorder(usage, inline=db.dialect.name == "sqlite")
         await recorder.start()
         background = [asyncio.create_task(sync.run(settings.routing.refresh_interval_s))]
         if settings.routing.health_interval_s > 0:

@@ -26,8 +26,12 @@ Entry = tuple[UsageRecord, "asyncio.Future[None]"]
 
 
 class UsageRecorder:
-    def __init__(self, store: UsageStore, *, max_batch: int = 500):
+    def __init__(self, store: UsageStore, *, max_batch: int = 500, inline: bool = False):
         self._store = store
+        # SQLite commits a small batch in well under a millisecond: doing it on the
+        # event loop is cheaper than the thread hop. A network database goes to a
+        # worker thread.
+        self._inline = inline
         self._max_batch = max_batch
         self._queue: asyncio.Queue[Entry] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
@@ -56,8 +60,12 @@ class UsageRecorder:
             while not self._queue.empty():
                 size = min(self._queue.qsize(), self._max_batch)
                 batch = [self._queue.get_nowait() for _ in range(size)]
+                rows = [row for row, _ in batch]
                 try:
-                    await asyncio.to_thread(self._write, [row for row, _ in batch])
+                    if self._inline:
+                        self._write(rows)
+                    else:
+                        await asyncio.to_thread(self._write, rows)
                 except Exception:
                     for entry in batch:  # keep them for the next try
                         self._queue.put_nowait(entry)
