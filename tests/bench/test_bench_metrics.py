@@ -50,6 +50,7 @@ def test_cost_tco_and_break_even() -> None:
     assert a.monthly_tco == pytest.approx(200.0)
     b = cost.estimate(local, 1000, 500, capacity_rps=10, monthly_requests=100_000)
     assert b.monthly_tco == pytest.approx(730.0) and b.instances == 1
+    assert b.tco_per_1k_requests == pytest.approx(7.30)
     even = cost.break_even(a, b)
     assert even["requests_per_month"] == pytest.approx(365_000)
     assert even["note"].startswith("cloud is cheaper below")

@@ -124,7 +124,7 @@ def _assert_charts_carry(html: str, summary: dict) -> None:  # type: ignore[type
     scatter = _points_of(_chart(html, "Quality vs cost"))
     costs = {c["candidate"]: c for c in summary["costs"]}
     for name, fig in summary["candidates"].items():
-        assert (name, fmt(costs[name]["per_1k_requests"]), fmt(fig["quality"])) in scatter
+        assert (name, fmt(costs[name]["tco_per_1k_requests"]), fmt(fig["quality"])) in scatter
     radar = _points_of(_chart(html, "Selection matrix"))
     for row in summary["matrix"]:
         for criterion, value in row["scores"].items():

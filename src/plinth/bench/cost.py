@@ -55,6 +55,7 @@ class CostEstimate:
     monthly_tokens: float
     monthly_hardware: float
     monthly_tco: float
+    tco_per_1k_requests: float  # monthly TCO spread over the monthly volume
 
     def dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -88,6 +89,9 @@ def estimate(
         monthly_tokens=tokens,
         monthly_hardware=hardware,
         monthly_tco=tokens + hardware,
+        tco_per_1k_requests=(tokens + hardware) / monthly_requests * 1000
+        if monthly_requests
+        else 0.0,
     )
 
 

@@ -51,7 +51,7 @@ def chart_svgs(summary: dict[str, Any]) -> dict[str, str]:
     axis = "concurrency" if all(p["kind"] == "concurrency" for p in points) else "rate (req/s)"
     costs = {c["candidate"]: c for c in summary["costs"]}
     quality = {
-        name: (costs[name]["per_1k_requests"], fig["quality"])
+        name: (costs[name]["tco_per_1k_requests"], fig["quality"])
         for name, fig in summary["candidates"].items()
         if name in costs
     }
@@ -63,7 +63,7 @@ def chart_svgs(summary: dict[str, Any]) -> dict[str, str]:
             f"Output throughput vs {axis}", axis, "tokens/s", _series(points, "output_tokens_per_s")
         ),
         "quality_cost": charts.scatter(
-            "Quality vs cost", "cost per 1K requests", "quality (0–1)", quality
+            "Quality vs cost", "TCO per 1K requests at the monthly volume", "quality (0–1)", quality
         ),
         "radar": charts.radar(
             "Selection matrix",
