@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
 
-from upstreamfake import FakeUpstream, Fault  # noqa: E402
+from upstreamfake import FakeUpstream, Fault
 
 
 def main() -> None:
