@@ -20,7 +20,7 @@ import base64
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -28,8 +28,6 @@ import numpy as np
 
 from plinth.auth import Principal
 from plinth.billing.guard import Billing
-from plinth.billing.meter import Reservation
-from plinth.billing.prices import Price
 from plinth.engines.base import EmbeddingResult, Json
 from plinth.errors import (
     PermissionDenied,
@@ -38,16 +36,16 @@ from plinth.errors import (
     UpstreamError,
     error_body,
 )
+from plinth.metering.accounting import Accounting
 from plinth.metering.estimate import (
     Estimate,
     chunk_text,
-    estimate_tokens,
     request_text,
     response_text,
 )
 from plinth.metering.recorder import UsageRecorder
 from plinth.metrics import Metrics
-from plinth.privacy.guard import Inspection, PrivacyGuard
+from plinth.privacy.guard import PrivacyGuard
 from plinth.privacy.redaction import ChunkRestorer, restore_answer
 from plinth.protocol.chat import ChatCompletionRequest
 from plinth.protocol.completions import CompletionRequest
@@ -56,8 +54,7 @@ from plinth.routing.deployment import Locality
 from plinth.routing.router import Router
 from plinth.routing.state import DeploymentState
 from plinth.settings import RoutingSettings
-from plinth.store.audit import AuditRecord
-from plinth.store.usage import AttemptRecord, UsageRecord
+from plinth.store.usage import AttemptRecord
 
 GenerationRequest = ChatCompletionRequest | CompletionRequest
 # How long a response waits for its ledger row before going out anyway (the
@@ -73,136 +70,6 @@ class Constraints:
 
     localities: frozenset[Locality] | None = None
     reason: str = ""
-
-
-@dataclass
-class Accounting:
-    """What one request used and how it ended; ``close`` books it once."""
-
-    request_id: str
-    endpoint: str
-    model: str
-    principal: Principal | None
-    stream: bool = False
-    started: float = field(default_factory=time.perf_counter)
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    usage_source: str | None = None  # "engine", "upstream" or "estimate"
-    finish_reason: str | None = None
-    ttft_s: float | None = None
-    deployment: str | None = None
-    locality: str | None = None
-    failed_attempts: list[AttemptRecord] = field(default_factory=list)
-    privacy: Inspection | None = None
-    redacted: bool = False  # the serving deployment got placeholders, not values
-    reservation: Reservation | None = None
-    price: Price | None = None
-    cached_tokens: int = 0
-    cost_micros: int = 0
-    stored: asyncio.Future[None] | None = None  # resolves when the ledger row is committed
-    closed: bool = False
-
-    def first_token(self, decode_s: float = 0.0) -> None:
-        """Mark the first output; a whole (non-streamed) answer passes its decode time."""
-        if self.ttft_s is None:
-            self.ttft_s = max(0.0, time.perf_counter() - self.started - decode_s)
-
-    def take_usage(self, usage: Json | None, source: str) -> None:
-        if usage:
-            self.prompt_tokens = int(usage.get("prompt_tokens") or 0)
-            self.completion_tokens = int(usage.get("completion_tokens") or 0)
-            details = usage.get("prompt_tokens_details") or {}
-            self.cached_tokens = int(details.get("cached_tokens") or 0)
-            self.usage_source = source
-
-    def charge(self, exc: BaseException | None) -> int:
-        """The cost of this request: nothing if it failed before any output reached
-        the client, else its counted tokens at its price row."""
-        if self.price is None or (exc is not None and self.ttft_s is None):
-            return 0
-        return self.price.cost(self.prompt_tokens, self.completion_tokens, self.cached_tokens)
-
-    def take_timings(self, timings: Json | None) -> None:
-        """llama.cpp's per-chunk counters: the usage of a stream cut short."""
-        if timings:
-            self.prompt_tokens = int(timings.get("prompt_n", 0)) + int(timings.get("cache_n", 0))
-            self.completion_tokens = int(timings.get("predicted_n", 0))
-            self.usage_source = "engine"
-
-    def estimate(self, prompt_text: str, output_text: str) -> None:
-        """No reported usage: count locally, and say so in the ledger."""
-        if self.usage_source is None:
-            self.prompt_tokens = estimate_tokens(prompt_text)
-            self.completion_tokens = estimate_tokens(output_text)
-            self.usage_source = "estimate"
-
-    def close(
-        self,
-        recorder: UsageRecorder,
-        metrics: Metrics,
-        status: str,
-        exc: BaseException | None = None,
-        *,
-        model_label: str,
-    ) -> None:
-        if self.closed:
-            return
-        self.closed = True
-        latency = time.perf_counter() - self.started
-        http_status, error_code = 200, None
-        if exc is not None:
-            http_status, body = error_body(exc)
-            error_code = body["error"]["code"]
-        now = datetime.now(UTC)
-        key_id = self.principal.key_id if self.principal else None
-        audit = None
-        if self.privacy is not None:
-            audit = AuditRecord(
-                request_id=self.request_id,
-                created_at=now,
-                key_id=key_id,
-                endpoint=self.endpoint,
-                model=self.model[:200] or None,
-                policy=self.privacy.policy,
-                action=self.privacy.action,
-                entities=self.privacy.counts,
-                value_hashes=self.privacy.value_hashes,
-                deployment=self.deployment,
-                locality=self.locality,
-                redacted=self.redacted,
-            )
-        self.stored = recorder.record(
-            UsageRecord(
-                request_id=self.request_id,
-                created_at=now,
-                key_id=key_id,
-                endpoint=self.endpoint,
-                model=self.model[:200] or None,
-                status=status,
-                http_status=http_status,
-                prompt_tokens=self.prompt_tokens,
-                completion_tokens=self.completion_tokens,
-                latency_ms=round(latency * 1000, 3),
-                ttft_ms=round(self.ttft_s * 1000, 3) if self.ttft_s is not None else None,
-                finish_reason=self.finish_reason,
-                error_code=error_code,
-                stream=self.stream,
-                deployment=self.deployment,
-                usage_source=self.usage_source,
-                attempts=len(self.failed_attempts) + (1 if self.deployment else 0),
-                tenant_id=self.principal.tenant_id if self.principal else None,
-                cost_micros=self.cost_micros,
-                price_id=self.price.id if self.price is not None and self.cost_micros else None,
-                failed_attempts=self.failed_attempts,
-                audit=audit,
-            )
-        )
-        metrics.requests.labels(self.endpoint, model_label, status).inc()
-        metrics.latency.labels(self.endpoint, model_label, status).observe(latency)
-        if self.ttft_s is not None:
-            metrics.ttft.labels(self.endpoint, model_label).observe(self.ttft_s)
-        metrics.tokens.labels(model_label, "prompt").inc(self.prompt_tokens)
-        metrics.tokens.labels(model_label, "completion").inc(self.completion_tokens)
 
 
 def _has_output(chunk: Json) -> bool:

@@ -20,7 +20,7 @@ from plinth.api.http import (
     sse_frames,
 )
 from plinth.errors import InvalidRequest, PlinthError
-from plinth.gateway import Accounting
+from plinth.metering.accounting import Accounting
 from plinth.protocol.chat import ChatCompletionRequest
 from plinth.protocol.completions import CompletionRequest
 from plinth.protocol.embeddings import EmbeddingRequest
