@@ -10,7 +10,6 @@ from the local model catalog. Unchanged deployments keep their state.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Iterable
 
@@ -202,8 +201,10 @@ class Router:
         interval = self.settings.health_interval_s
         while True:
             await asyncio.sleep(interval)
-            with contextlib.suppress(Exception):
+            try:
                 await self.check_health()
+            except Exception:  # each probe records its own failure; this is anything else
+                log.exception("health checks failed; trying again next interval")
 
 
 def _unusable_reason(state: DeploymentState) -> str:
