@@ -37,6 +37,20 @@ def settings_or_exit(**overrides: Any) -> Settings:
         raise click.ClickException("invalid settings:\n" + "\n".join(lines)) from None
 
 
+def check_privacy_policy(policy: str | None, data_dir: Path | None) -> None:
+    """A built-in policy or one named in plinth.toml, else a usage error (exit 2)."""
+    if policy is None:
+        return
+    from plinth.privacy.policy import BUILT_IN
+
+    known = {*BUILT_IN, *settings_or_exit(data_dir=data_dir).privacy.policies}
+    if policy not in known:
+        raise click.BadParameter(
+            f"unknown policy '{policy}' (known: {', '.join(sorted(known))})",
+            param_hint="--privacy-policy",
+        )
+
+
 def open_db(data_dir: Path | None) -> Engine:
     return open_database(settings_or_exit(data_dir=data_dir).resolved_database_url)
 

@@ -7,14 +7,13 @@ from pathlib import Path
 import click
 
 from plinth.cli.common import (
+    check_privacy_policy,
     data_dir_option,
     open_db,
     print_json,
     print_table,
-    settings_or_exit,
 )
 from plinth.errors import NotFound
-from plinth.privacy.policy import BUILT_IN
 from plinth.store.keys import KeyStore
 from plinth.store.tenants import TenantStore
 
@@ -39,13 +38,7 @@ def create(
     name: str, admin: bool, privacy_policy: str | None, tenant: str | None, data_dir: Path | None
 ) -> None:
     """Create a key and print it (the only time it is shown)."""
-    if privacy_policy is not None:
-        known = {*BUILT_IN, *settings_or_exit(data_dir=data_dir).privacy.policies}
-        if privacy_policy not in known:
-            raise click.BadParameter(
-                f"unknown policy '{privacy_policy}' (known: {', '.join(sorted(known))})",
-                param_hint="--privacy-policy",
-            )
+    check_privacy_policy(privacy_policy, data_dir)
     db = open_db(data_dir)
     tenant_id = None
     if tenant is not None:

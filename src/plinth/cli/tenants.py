@@ -7,14 +7,13 @@ from pathlib import Path
 import click
 
 from plinth.cli.common import (
+    check_privacy_policy,
     data_dir_option,
     open_db,
     print_json,
     print_table,
-    settings_or_exit,
 )
 from plinth.errors import PlinthError
-from plinth.privacy.policy import BUILT_IN
 from plinth.store.tenants import TenantStore
 
 
@@ -23,24 +22,13 @@ def tenants() -> None:
     """Organisations that own keys."""
 
 
-def _check_policy(policy: str | None, data_dir: Path | None) -> None:
-    if policy is None:
-        return
-    known = {*BUILT_IN, *settings_or_exit(data_dir=data_dir).privacy.policies}
-    if policy not in known:
-        raise click.BadParameter(
-            f"unknown policy '{policy}' (known: {', '.join(sorted(known))})",
-            param_hint="--privacy-policy",
-        )
-
-
 @tenants.command()
 @click.argument("name")
 @click.option("--privacy-policy", default=None, help="Default policy of the tenant's keys.")
 @data_dir_option
 def create(name: str, privacy_policy: str | None, data_dir: Path | None) -> None:
     """Create a tenant."""
-    _check_policy(privacy_policy, data_dir)
+    check_privacy_policy(privacy_policy, data_dir)
     try:
         tenant = TenantStore(open_db(data_dir)).create(name, privacy_policy=privacy_policy)
     except PlinthError as exc:
@@ -67,7 +55,7 @@ def list_tenants(fmt: str, data_dir: Path | None) -> None:
 def set_policy(tenant: str, policy: str, data_dir: Path | None) -> None:
     """Set the default privacy policy of a tenant's keys ('none' clears it)."""
     value = None if policy == "none" else policy
-    _check_policy(value, data_dir)
+    check_privacy_policy(value, data_dir)
     try:
         updated = TenantStore(open_db(data_dir)).set_privacy_policy(tenant, value)
     except PlinthError as exc:
