@@ -80,6 +80,8 @@ class Billing:
         prompt_tokens_estimate: int,
         max_tokens: int | None,
     ) -> tuple[Reservation | None, Price | None]:
+        if self.prices.stale:  # re-read off the event loop; price_for then uses the cache
+            await asyncio.to_thread(self.prices.all)
         price = self.prices.price_for(model)
         if principal is None:
             return None, price

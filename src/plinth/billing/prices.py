@@ -105,8 +105,12 @@ class PriceBook:
         self._refresh()
         return [p for rows in self._rows.values() for p in rows]
 
+    @property
+    def stale(self) -> bool:
+        return time.monotonic() - self._read_at >= self._ttl_s
+
     def _refresh(self) -> None:
-        if time.monotonic() - self._read_at < self._ttl_s:
+        if not self.stale:
             return
         with self._engine.connect() as conn:
             rows = conn.execute(select(prices).order_by(prices.c.effective_from)).mappings()
