@@ -7,11 +7,12 @@ never leaves a half file under a real id.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 
 class TooLarge(Exception):
@@ -32,6 +33,11 @@ class FileStorage(Protocol):
     def delete(self, file_id: str) -> None: ...
 
 
+def _sync(out: BinaryIO) -> None:
+    out.flush()
+    os.fsync(out.fileno())
+
+
 class LocalFileStorage:
     def __init__(self, root: Path):
         self.root = root
@@ -50,9 +56,9 @@ class LocalFileStorage:
                     if size > limit:
                         raise TooLarge(limit)
                     digest.update(chunk)
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
+                    # Disk writes (and the fsync) off the event loop.
+                    await asyncio.to_thread(out.write, chunk)
+                await asyncio.to_thread(_sync, out)
             partial.rename(self.path(file_id))
         finally:
             partial.unlink(missing_ok=True)
