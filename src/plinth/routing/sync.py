@@ -24,9 +24,6 @@ class DeploymentSync:
         self.store = store
         self._seen: list[Deployment] | None = None
 
-    def configured_ids(self) -> set[str]:
-        return {d.id for d in self.configured}
-
     async def refresh(self, *, force: bool = False) -> None:
         stored = await asyncio.to_thread(self.store.list)
         if not force and stored == self._seen:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, or_, select
+from sqlalchemy import Engine, or_, select
 
 from plinth.store.schema import files
 
@@ -100,10 +100,6 @@ class FileStore:
     def delete(self, file_id: str) -> None:
         with self._engine.begin() as conn:
             conn.execute(files.delete().where(files.c.id == file_id))
-
-    def total_bytes(self) -> int:
-        with self._engine.connect() as conn:
-            return int(conn.scalar(select(func.coalesce(func.sum(files.c.bytes), 0))) or 0)
 
 
 def _visible(query: Any, key_id: str | None, now: int) -> Any:
