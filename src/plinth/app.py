@@ -28,6 +28,7 @@ from plinth.engines.pool import EnginePool
 from plinth.errors import InvalidRequest, NotFound, PlinthError
 from plinth.files.storage import LocalFileStorage
 from plinth.gateway import Gateway
+from plinth.knowledge.setup import build_knowledge
 from plinth.metering.recorder import UsageRecorder
 from plinth.metrics import Metrics
 from plinth.routing.router import Router
@@ -89,6 +90,7 @@ def create_app(settings: Settings, *, engines: list[Engine] | None = None) -> Fa
         await sync.refresh(force=True)
         metrics, usage = Metrics(), UsageStore(db)
         billing = build_billing(settings, db)
+        knowledge = await build_knowledge(settings.knowledge, db, pool)
         recorder = UsageRecorder(usage, inline=db.dialect.name == "sqlite")
         await recorder.start()
         background = [asyncio.create_task(sync.run(settings.routing.refresh_interval_s))]
@@ -109,6 +111,7 @@ def create_app(settings: Settings, *, engines: list[Engine] | None = None) -> Fa
             audit=AuditStore(db),
             files=FileStore(db),
             file_storage=LocalFileStorage(settings.data_dir / "files"),
+            knowledge=knowledge,
             billing=billing,
             gateway=Gateway(router, recorder, metrics, settings.routing, guard, billing),
         )
@@ -124,6 +127,7 @@ def create_app(settings: Settings, *, engines: list[Engine] | None = None) -> Fa
             await pool.close()
             await billing.close()
             await recorder.close()
+            knowledge.index.close()
             db.dispose()
 
     app = Starlette(

@@ -11,6 +11,7 @@ from plinth.billing.guard import Billing
 from plinth.engines.pool import EnginePool
 from plinth.files.storage import FileStorage
 from plinth.gateway import Gateway
+from plinth.knowledge.service import KnowledgeBase
 from plinth.metering.recorder import UsageRecorder
 from plinth.metrics import Metrics
 from plinth.privacy.guard import PrivacyGuard
@@ -40,6 +41,7 @@ class Services:
     audit: AuditStore
     files: FileStore
     file_storage: FileStorage
+    knowledge: KnowledgeBase
     billing: Billing
     gateway: Gateway
 

@@ -108,6 +108,33 @@ class BillingSettings(BaseModel):
     )
 
 
+class KnowledgeSettings(BaseModel):
+    """Where vector stores live and which local model embeds them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    backend: Literal["embedded", "milvus"] = Field(
+        "embedded",
+        description="embedded: Plinth's own database; milvus: a Milvus server or milvus-lite file.",
+    )
+    milvus_uri: str | None = Field(
+        None, description="http://host:19530 or a milvus-lite file path (backend = milvus)."
+    )
+    milvus_token_env: str | None = Field(
+        None, description="Environment variable holding the Milvus token, if it needs one."
+    )
+    embedding_model: str = Field(
+        "all-minilm-l6-v2",
+        description="Local embedding model for chunks and queries; without it search is lexical.",
+    )
+
+    @model_validator(mode="after")
+    def _milvus_needs_uri(self) -> KnowledgeSettings:
+        if self.backend == "milvus" and not self.milvus_uri:
+            raise ValueError("knowledge.backend = 'milvus' needs knowledge.milvus_uri")
+        return self
+
+
 class Settings(BaseSettings):
     """Everything Plinth can be configured with. See the README's reference."""
 
@@ -136,6 +163,7 @@ class Settings(BaseSettings):
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     billing: BillingSettings = Field(default_factory=BillingSettings)
+    knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
     redis_url: str | None = Field(
         None, description="redis://… shares budgets and rate limits across replicas."
     )

@@ -206,6 +206,9 @@ class EmbeddedIndex:
             memory.add_file(file_id, json.loads(attributes), by_file.get(file_id, []))
         return memory
 
+    def close(self) -> None:
+        """Nothing of its own to release: the database belongs to the app."""
+
     def search(self, store_id: str, request: SearchRequest) -> list[Hit]:
         with self._lock(store_id):
             memory = self._memory(store_id)
