@@ -22,6 +22,7 @@ from plinth.api import admin, billing, deployments, files, generation, health, m
 from plinth.api.fastpath import FastPathApp
 from plinth.api.http import error_response, new_request_id
 from plinth.auth import Authenticator
+from plinth.billing.storage import StorageMeter
 from plinth.bootstrap import bootstrap_admin_key, build_billing, build_engines, privacy_guard
 from plinth.engines.base import Engine
 from plinth.engines.pool import EnginePool
@@ -112,6 +113,7 @@ def create_app(settings: Settings, *, engines: list[Engine] | None = None) -> Fa
             files=FileStore(db),
             file_storage=LocalFileStorage(settings.data_dir / "files"),
             knowledge=knowledge,
+            storage_meter=StorageMeter(db),
             billing=billing,
             gateway=Gateway(router, recorder, metrics, settings.routing, guard, billing),
         )

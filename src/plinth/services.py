@@ -8,6 +8,7 @@ from starlette.requests import Request
 
 from plinth.auth import Authenticator
 from plinth.billing.guard import Billing
+from plinth.billing.storage import StorageMeter
 from plinth.engines.pool import EnginePool
 from plinth.files.storage import FileStorage
 from plinth.gateway import Gateway
@@ -42,6 +43,7 @@ class Services:
     files: FileStore
     file_storage: FileStorage
     knowledge: KnowledgeBase
+    storage_meter: StorageMeter
     billing: Billing
     gateway: Gateway
 

@@ -84,6 +84,10 @@ def _bench_reply(conn: Connection) -> None:
     _add_columns(conn, "bench_requests", {"reply": "TEXT"})
 
 
+def _storage_spans(conn: Connection) -> None:
+    schema.metadata.create_all(conn, tables=[schema.storage_spans])
+
+
 MIGRATIONS: list[Step] = [
     (1, "keys, usage ledger, added models", _initial),
     (2, "deployments; serving deployment, usage source and attempts in the ledger", _routing),
@@ -95,6 +99,7 @@ MIGRATIONS: list[Step] = [
     (8, "knowledge bases: stores, files, chunks with terms and vectors", _knowledge),
     (9, "selection bench: LLM-as-judge score per request", _bench_judge),
     (10, "selection bench: reply text per request", _bench_reply),
+    (11, "stored bytes over time (knowledge-base storage metering)", _storage_spans),
 ]
 
 

@@ -208,6 +208,24 @@ wallet_entries = Table(
     Index("ix_wallet_entries_tenant", "tenant_id"),
 )
 
+# Stored bytes over time, for per-GB-month billing: one row per span during
+# which a resource (a vector store) held a constant size. A size change ends
+# the open span and starts the next; byte-seconds are summed per period.
+storage_spans = Table(
+    "storage_spans",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("resource", String(80), nullable=False),  # e.g. "vs_…"
+    Column("kind", String(32), nullable=False),  # vector_store
+    Column("tenant_id", String(40), nullable=True),
+    Column("key_id", String(40), nullable=True),
+    Column("bytes", BigInteger, nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True), nullable=True),
+    Index("ix_storage_spans_resource_open", "resource", "ended_at"),
+    Index("ix_storage_spans_tenant", "tenant_id", "started_at"),
+)
+
 # Selection bench runs (``plinth bench``): one row per run with its config and
 # summary as JSON, and one row per measured request (the raw records).
 bench_runs = Table(
