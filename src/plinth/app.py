@@ -18,7 +18,17 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from plinth.api import admin, billing, deployments, files, generation, health, models
+from plinth.api import (
+    admin,
+    billing,
+    deployments,
+    dify,
+    files,
+    generation,
+    health,
+    models,
+    vector_stores,
+)
 from plinth.api.fastpath import FastPathApp
 from plinth.api.http import error_response, new_request_id
 from plinth.auth import Authenticator
@@ -30,6 +40,7 @@ from plinth.errors import InvalidRequest, NotFound, PlinthError
 from plinth.files.storage import LocalFileStorage
 from plinth.gateway import Gateway
 from plinth.knowledge.setup import build_knowledge
+from plinth.knowledge.stores import VectorStores
 from plinth.metering.recorder import UsageRecorder
 from plinth.metrics import Metrics
 from plinth.routing.router import Router
@@ -44,6 +55,7 @@ from plinth.store.keys import KeyStore
 from plinth.store.models import ModelStore
 from plinth.store.tenants import TenantStore
 from plinth.store.usage import UsageStore
+from plinth.store.vector_stores import VectorStoreCatalog
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +129,14 @@ def create_app(settings: Settings, *, engines: list[Engine] | None = None) -> Fa
             billing=billing,
             gateway=Gateway(router, recorder, metrics, settings.routing, guard, billing),
         )
+        file_storage = app.state.services.file_storage
+        app.state.services.vector_stores = VectorStores(
+            VectorStoreCatalog(db),
+            knowledge,
+            app.state.services.storage_meter,
+            file_storage.path,
+        )
+        await app.state.services.vector_stores.ingestor.start()
         app.state.started_at = int(time.time())
         try:
             yield
@@ -124,6 +144,7 @@ def create_app(settings: Settings, *, engines: list[Engine] | None = None) -> Fa
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
+            await app.state.services.vector_stores.ingestor.close()
             await app.state.services.gateway.drain()
             await router.close()
             await pool.close()
@@ -137,6 +158,8 @@ def create_app(settings: Settings, *, engines: list[Engine] | None = None) -> Fa
             *generation.routes,
             *models.routes,
             *files.routes,
+            *vector_stores.routes,
+            *dify.routes,
             *admin.routes,
             *deployments.routes,
             *billing.routes,

@@ -13,6 +13,7 @@ from plinth.engines.pool import EnginePool
 from plinth.files.storage import FileStorage
 from plinth.gateway import Gateway
 from plinth.knowledge.service import KnowledgeBase
+from plinth.knowledge.stores import VectorStores
 from plinth.metering.recorder import UsageRecorder
 from plinth.metrics import Metrics
 from plinth.privacy.guard import PrivacyGuard
@@ -46,6 +47,9 @@ class Services:
     storage_meter: StorageMeter
     billing: Billing
     gateway: Gateway
+    # The OpenAI Vector Stores API over ``knowledge`` (None only where an app is
+    # assembled without it, e.g. a test building Services by hand).
+    vector_stores: VectorStores | None = None
 
 
 def services(request: Request) -> Services:

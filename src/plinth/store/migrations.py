@@ -88,6 +88,11 @@ def _storage_spans(conn: Connection) -> None:
     schema.metadata.create_all(conn, tables=[schema.storage_spans])
 
 
+def _vector_stores(conn: Connection) -> None:
+    tables = [schema.vector_stores, schema.vector_store_files, schema.vector_store_file_batches]
+    schema.metadata.create_all(conn, tables=tables)
+
+
 MIGRATIONS: list[Step] = [
     (1, "keys, usage ledger, added models", _initial),
     (2, "deployments; serving deployment, usage source and attempts in the ledger", _routing),
@@ -100,6 +105,7 @@ MIGRATIONS: list[Step] = [
     (9, "selection bench: LLM-as-judge score per request", _bench_judge),
     (10, "selection bench: reply text per request", _bench_reply),
     (11, "stored bytes over time (knowledge-base storage metering)", _storage_spans),
+    (12, "OpenAI vector stores, their files' ingestion state, file batches", _vector_stores),
 ]
 
 

@@ -306,3 +306,48 @@ kb_chunks = Table(
     Index("ix_kb_chunks_store_file", "store_id", "file_id"),
     Index("ix_kb_chunks_store_id", "store_id", "id"),
 )
+
+# OpenAI vector stores (plinth.knowledge.stores): the API's view of a knowledge
+# store — owner, name, metadata, expiry — and each file's ingestion state. The
+# chunks themselves live in the index (kb_* tables or Milvus) under the same id.
+vector_stores = Table(
+    "vector_stores",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("key_id", String(40), nullable=True),  # None: created by an admin tool (CLI)
+    Column("tenant_id", String(40), nullable=True),
+    Column("name", String(256), nullable=False),
+    Column("meta", Text, nullable=False),  # JSON object, OpenAI's `metadata`
+    Column("expires_after_days", Integer, nullable=True),
+    Column("usage_bytes", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("last_active_at", BigInteger, nullable=False),
+    Index("ix_vector_stores_key", "key_id", "created_at"),
+)
+
+vector_store_files = Table(
+    "vector_store_files",
+    metadata,
+    Column("vector_store_id", String(64), primary_key=True),
+    Column("file_id", String(64), primary_key=True),
+    Column("batch_id", String(64), nullable=True),
+    Column("filename", String(512), nullable=False),
+    Column("status", String(16), nullable=False),  # in_progress|completed|failed|cancelled
+    Column("error_code", String(32), nullable=True),
+    Column("error_message", Text, nullable=True),
+    Column("chunking", Text, nullable=False),  # JSON, OpenAI's static strategy
+    Column("attributes", Text, nullable=False),  # JSON object
+    Column("usage_bytes", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_vector_store_files_batch", "batch_id"),
+    Index("ix_vector_store_files_status", "status"),
+)
+
+vector_store_file_batches = Table(
+    "vector_store_file_batches",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("vector_store_id", String(64), nullable=False),
+    Column("cancelled", Boolean, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)

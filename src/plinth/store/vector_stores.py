@@ -1,0 +1,369 @@
+"""Vector stores, their files and file batches as rows: the OpenAI API's bookkeeping.
+
+The chunks live in the knowledge index; these tables hold what the API
+reports about them — owner, name, metadata, expiry, and each file's
+ingestion status. A file's status only ever leaves ``in_progress`` through
+:meth:`VectorStoreCatalog.finish_file`, which refuses when the file was
+cancelled or removed meanwhile, so a late-finishing ingestion cannot
+resurrect it.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, Table, and_, func, or_, select, update
+
+from plinth.store.schema import vector_store_file_batches as batches
+from plinth.store.schema import vector_store_files as vs_files
+from plinth.store.schema import vector_stores as stores
+
+FILE_STATUSES = ("in_progress", "completed", "failed", "cancelled")
+DAY_S = 86_400
+
+
+@dataclass(frozen=True)
+class StoreRow:
+    id: str
+    key_id: str | None
+    tenant_id: str | None
+    name: str
+    metadata: dict[str, str]
+    expires_after_days: int | None
+    usage_bytes: int
+    created_at: int
+    last_active_at: int
+
+    @property
+    def expires_at(self) -> int | None:
+        if self.expires_after_days is None:
+            return None
+        return self.last_active_at + self.expires_after_days * DAY_S
+
+    def expired(self, now: int) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
+
+
+@dataclass(frozen=True)
+class FileRow:
+    vector_store_id: str
+    file_id: str
+    batch_id: str | None
+    filename: str
+    status: str
+    error_code: str | None
+    error_message: str | None
+    chunking: dict[str, Any]
+    attributes: dict[str, Any]
+    usage_bytes: int
+    created_at: int
+
+
+@dataclass(frozen=True)
+class BatchRow:
+    id: str
+    vector_store_id: str
+    cancelled: bool
+    created_at: int
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[Any]
+    has_more: bool
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """OpenAI's cursor pagination: ``after``/``before`` are ids of the previous page's ends."""
+
+    limit: int = 20
+    descending: bool = True
+    after: str | None = None
+    before: str | None = None
+
+
+def new_store_id() -> str:
+    return "vs_" + secrets.token_hex(12)
+
+
+def new_batch_id() -> str:
+    return "vsfb_" + secrets.token_hex(12)
+
+
+def _store(row: Any) -> StoreRow:
+    values = dict(row)
+    values["metadata"] = json.loads(values.pop("meta"))
+    return StoreRow(**values)
+
+
+def _file(row: Any) -> FileRow:
+    values = dict(row)
+    values["chunking"] = json.loads(values["chunking"])
+    values["attributes"] = json.loads(values["attributes"])
+    return FileRow(**values)
+
+
+def _page(conn: Any, query: Any, table: Table, id_col: str, request: PageRequest) -> Page:
+    """One page ordered by (created_at, id); ``before`` reads backwards and flips back."""
+    created, ident = table.c.created_at, table.c[id_col]
+    backwards = request.before is not None
+    descending = request.descending != backwards
+    cursor_id = request.before if backwards else request.after
+    if cursor_id is not None:
+        cursor = conn.execute(
+            select(created).select_from(table).where(ident == cursor_id)
+        ).scalar_one_or_none()
+        if cursor is not None:
+            if descending:
+                query = query.where(
+                    or_(created < cursor, and_(created == cursor, ident < cursor_id))
+                )
+            else:
+                query = query.where(
+                    or_(created > cursor, and_(created == cursor, ident > cursor_id))
+                )
+    order = (created.desc(), ident.desc()) if descending else (created.asc(), ident.asc())
+    rows = conn.execute(query.order_by(*order).limit(request.limit + 1)).mappings().all()
+    page = list(rows[: request.limit])
+    if backwards:
+        page.reverse()
+    return Page(page, len(rows) > request.limit)
+
+
+class VectorStoreCatalog:
+    """Synchronous database access; async callers run it on a worker thread."""
+
+    def __init__(self, engine: Engine):
+        self._engine = engine
+
+    # -- stores -----------------------------------------------------------------
+
+    def create_store(
+        self,
+        *,
+        key_id: str | None,
+        tenant_id: str | None,
+        name: str,
+        metadata: dict[str, str],
+        expires_after_days: int | None,
+        now: int,
+    ) -> StoreRow:
+        row = StoreRow(
+            new_store_id(), key_id, tenant_id, name, metadata, expires_after_days, 0, now, now
+        )
+        values = {**row.__dict__, "meta": json.dumps(metadata)}
+        del values["metadata"]
+        with self._engine.begin() as conn:
+            conn.execute(stores.insert().values(**values))
+        return row
+
+    def get_store(self, store_id: str, *, key_id: str | None) -> StoreRow | None:
+        """The store if ``key_id`` may see it (None: admin, sees all)."""
+        query = select(stores).where(stores.c.id == store_id)
+        if key_id is not None:
+            query = query.where(stores.c.key_id == key_id)
+        with self._engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return _store(row) if row else None
+
+    def find_by_name(self, name: str) -> list[StoreRow]:
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(stores).where(stores.c.name == name)).mappings().all()
+        return [_store(r) for r in rows]
+
+    def page_stores(self, *, key_id: str | None, request: PageRequest) -> Page:
+        query = select(stores)
+        if key_id is not None:
+            query = query.where(stores.c.key_id == key_id)
+        with self._engine.connect() as conn:
+            page = _page(conn, query, stores, "id", request)
+        return Page([_store(r) for r in page.rows], page.has_more)
+
+    def update_store(self, store_id: str, changes: dict[str, Any]) -> None:
+        """``changes`` may hold name, metadata, expires_after_days, last_active_at."""
+        values = dict(changes)
+        if "metadata" in values:
+            values["meta"] = json.dumps(values.pop("metadata"))
+        if values:
+            with self._engine.begin() as conn:
+                conn.execute(update(stores).where(stores.c.id == store_id).values(**values))
+
+    def delete_store(self, store_id: str) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(vs_files.delete().where(vs_files.c.vector_store_id == store_id))
+            conn.execute(batches.delete().where(batches.c.vector_store_id == store_id))
+            conn.execute(stores.delete().where(stores.c.id == store_id))
+
+    def refresh_usage(self, store_id: str) -> int:
+        """Sum the completed files' bytes into the store's ``usage_bytes``; return it."""
+        with self._engine.begin() as conn:
+            total = conn.execute(
+                select(func.coalesce(func.sum(vs_files.c.usage_bytes), 0)).where(
+                    vs_files.c.vector_store_id == store_id, vs_files.c.status == "completed"
+                )
+            ).scalar_one()
+            conn.execute(
+                update(stores).where(stores.c.id == store_id).values(usage_bytes=int(total))
+            )
+        return int(total)
+
+    # -- files ------------------------------------------------------------------
+
+    def add_file(
+        self,
+        store_id: str,
+        file_id: str,
+        *,
+        filename: str,
+        chunking: dict[str, Any],
+        attributes: dict[str, Any],
+        batch_id: str | None,
+        now: int,
+    ) -> FileRow:
+        """Attach (or re-attach, restarting ingestion) a file; it starts ``in_progress``."""
+        row = FileRow(
+            store_id, file_id, batch_id, filename, "in_progress", None, None,
+            chunking, attributes, 0, now,
+        )  # fmt: skip
+        values = {
+            **row.__dict__,
+            "chunking": json.dumps(chunking),
+            "attributes": json.dumps(attributes),
+        }
+        with self._engine.begin() as conn:
+            conn.execute(
+                vs_files.delete().where(
+                    vs_files.c.vector_store_id == store_id, vs_files.c.file_id == file_id
+                )
+            )
+            conn.execute(vs_files.insert().values(**values))
+        return row
+
+    def get_file(self, store_id: str, file_id: str) -> FileRow | None:
+        query = select(vs_files).where(
+            vs_files.c.vector_store_id == store_id, vs_files.c.file_id == file_id
+        )
+        with self._engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return _file(row) if row else None
+
+    def page_files(
+        self,
+        store_id: str,
+        request: PageRequest,
+        *,
+        status: str | None = None,
+        batch_id: str | None = None,
+    ) -> Page:
+        query = select(vs_files).where(vs_files.c.vector_store_id == store_id)
+        if status is not None:
+            query = query.where(vs_files.c.status == status)
+        if batch_id is not None:
+            query = query.where(vs_files.c.batch_id == batch_id)
+        with self._engine.connect() as conn:
+            page = _page(conn, query, vs_files, "file_id", request)
+        return Page([_file(r) for r in page.rows], page.has_more)
+
+    def in_progress_files(self) -> list[FileRow]:
+        """Files some process was ingesting (at start-up: one that died doing so)."""
+        query = select(vs_files).where(vs_files.c.status == "in_progress")
+        with self._engine.connect() as conn:
+            rows = conn.execute(query.order_by(vs_files.c.created_at)).mappings().all()
+        return [_file(r) for r in rows]
+
+    def finish_file(
+        self,
+        store_id: str,
+        file_id: str,
+        *,
+        status: str,
+        usage_bytes: int = 0,
+        error: tuple[str, str] | None = None,
+    ) -> bool:
+        """Move an ``in_progress`` file to its outcome; False if it is no longer in progress."""
+        code, message = error if error is not None else (None, None)
+        with self._engine.begin() as conn:
+            result = conn.execute(
+                update(vs_files)
+                .where(
+                    vs_files.c.vector_store_id == store_id,
+                    vs_files.c.file_id == file_id,
+                    vs_files.c.status == "in_progress",
+                )
+                .values(
+                    status=status,
+                    usage_bytes=usage_bytes,
+                    error_code=code,
+                    error_message=None if message is None else message[:2000],
+                )
+            )
+        return bool(result.rowcount)
+
+    def set_attributes(self, store_id: str, file_id: str, attributes: dict[str, Any]) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(vs_files)
+                .where(vs_files.c.vector_store_id == store_id, vs_files.c.file_id == file_id)
+                .values(attributes=json.dumps(attributes))
+            )
+
+    def delete_file(self, store_id: str, file_id: str) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(
+                vs_files.delete().where(
+                    vs_files.c.vector_store_id == store_id, vs_files.c.file_id == file_id
+                )
+            )
+
+    def file_counts(self, store_id: str, *, batch_id: str | None = None) -> dict[str, int]:
+        query = (
+            select(vs_files.c.status, func.count())
+            .where(vs_files.c.vector_store_id == store_id)
+            .group_by(vs_files.c.status)
+        )
+        if batch_id is not None:
+            query = query.where(vs_files.c.batch_id == batch_id)
+        counts = dict.fromkeys(FILE_STATUSES, 0)
+        with self._engine.connect() as conn:
+            for status, count in conn.execute(query):
+                counts[status] = int(count)
+        counts["total"] = sum(counts.values())
+        return counts
+
+    # -- batches ----------------------------------------------------------------
+
+    def create_batch(self, store_id: str, *, now: int) -> BatchRow:
+        row = BatchRow(new_batch_id(), store_id, False, now)
+        with self._engine.begin() as conn:
+            conn.execute(batches.insert().values(**row.__dict__))
+        return row
+
+    def get_batch(self, store_id: str, batch_id: str) -> BatchRow | None:
+        query = select(batches).where(
+            batches.c.id == batch_id, batches.c.vector_store_id == store_id
+        )
+        with self._engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return BatchRow(**row) if row else None
+
+    def cancel_batch(self, batch_id: str) -> list[str]:
+        """Mark the batch cancelled and its pending files too; return those files' ids."""
+        with self._engine.begin() as conn:
+            conn.execute(update(batches).where(batches.c.id == batch_id).values(cancelled=True))
+            pending = list(
+                conn.scalars(
+                    select(vs_files.c.file_id).where(
+                        vs_files.c.batch_id == batch_id, vs_files.c.status == "in_progress"
+                    )
+                )
+            )
+            conn.execute(
+                update(vs_files)
+                .where(vs_files.c.batch_id == batch_id, vs_files.c.status == "in_progress")
+                .values(status="cancelled")
+            )
+        return pending
