@@ -7,7 +7,6 @@ from collections.abc import Iterator
 
 import pytest
 from starlette.testclient import TestClient
-
 from vssupport import fake_app, new_key, sdk
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import openai
 import pytest
 from starlette.testclient import TestClient
+from vssupport import ADMIN, fake_app, new_key, sdk
 
 from plinth.store.database import open_database
 from plinth.store.vector_stores import VectorStoreCatalog
-from vssupport import ADMIN, fake_app, new_key, sdk
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 RETURNS = "Refunds: items may be returned within 30 days of delivery with the receipt."

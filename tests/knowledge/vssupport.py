@@ -7,9 +7,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import openai
+from kbsupport import fake_embed
 from starlette.testclient import TestClient
 
-from kbsupport import fake_embed
 from plinth.app import create_app
 from plinth.engines.base import EmbeddingResult, Engine
 from plinth.settings import Settings

@@ -339,7 +339,8 @@ def _file_response(data: dict[str, Any]) -> Response:
 async def create_file(request: Request, svc: Services, principal: Principal) -> Any:
     store = _live(await _store(request, svc, principal))
     body: CreateFile = await _body(request, CreateFile)
-    item = await _attachment(svc, principal, body.file_id, body.attributes, body.chunking_strategy)
+    chunking = body.chunking_strategy or store.chunking  # the store's default, if it has one
+    item = await _attachment(svc, principal, body.file_id, body.attributes, chunking)
     rows = await _stores(svc).attach(store, [item])
     return _file_response(file_json(rows[0]))
 
@@ -419,6 +420,7 @@ async def create_batch(request: Request, svc: Services, principal: Principal) ->
         raise InvalidRequest("A file batch needs at least one file", param="file_ids")
     items = {}
     for file_id, attributes, chunking in wanted:  # a repeated id: the last one counts
+        chunking = chunking or store.chunking
         items[file_id] = await _attachment(svc, principal, file_id, attributes, chunking)
     vs = _stores(svc)
     batch = await asyncio.to_thread(vs.catalog.create_batch, store.id, now=now_s())

@@ -10,6 +10,7 @@ from plinth.cli import (
     bench,
     billing,
     deployments,
+    kb,
     keys,
     models,
     providers,
@@ -38,3 +39,4 @@ main.add_command(billing.limits)
 main.add_command(billing.wallet)
 main.add_command(billing.invoices)
 main.add_command(bench.bench)
+main.add_command(kb.kb)

@@ -91,6 +91,7 @@ class VectorStores:
         *,
         metadata: Mapping[str, str] | None = None,
         expires_after_days: int | None = None,
+        chunking: dict[str, Any] | None = None,
     ) -> StoreRow:
         store = await asyncio.to_thread(
             self.catalog.create_store,
@@ -99,6 +100,7 @@ class VectorStores:
             name=name,
             metadata=dict(metadata or {}),
             expires_after_days=expires_after_days,
+            chunking=chunking,
             now=now_s(),
         )
         await self.knowledge.create_store(store.id)
@@ -118,9 +120,14 @@ class VectorStores:
     # -- files ------------------------------------------------------------------
 
     async def attach(
-        self, store: StoreRow, files: list[Attachment], *, batch_id: str | None = None
+        self,
+        store: StoreRow,
+        files: list[Attachment],
+        *,
+        batch_id: str | None = None,
+        queue: bool = True,
     ) -> list[FileRow]:
-        """Record the files ``in_progress`` and queue them; ingestion happens later."""
+        """Record the files ``in_progress`` and queue them (unless the caller ingests them)."""
         rows = []
         for item in files:
             row = await asyncio.to_thread(
@@ -134,7 +141,8 @@ class VectorStores:
                 now=now_s(),
             )
             rows.append(row)
-            self.ingestor.submit(store.id, item.file_id)
+            if queue:
+                self.ingestor.submit(store.id, item.file_id)
         await self.touch(store)
         return rows
 

@@ -319,6 +319,8 @@ vector_stores = Table(
     Column("name", String(256), nullable=False),
     Column("meta", Text, nullable=False),  # JSON object, OpenAI's `metadata`
     Column("expires_after_days", Integer, nullable=True),
+    # Default chunking (JSON) for files attached without one (`plinth kb create`).
+    Column("chunking", Text, nullable=True),
     Column("usage_bytes", BigInteger, nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("last_active_at", BigInteger, nullable=False),

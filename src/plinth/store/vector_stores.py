@@ -33,6 +33,7 @@ class StoreRow:
     name: str
     metadata: dict[str, str]
     expires_after_days: int | None
+    chunking: dict[str, Any] | None
     usage_bytes: int
     created_at: int
     last_active_at: int
@@ -97,6 +98,7 @@ def new_batch_id() -> str:
 def _store(row: Any) -> StoreRow:
     values = dict(row)
     values["metadata"] = json.loads(values.pop("meta"))
+    values["chunking"] = None if values["chunking"] is None else json.loads(values["chunking"])
     return StoreRow(**values)
 
 
@@ -138,7 +140,7 @@ class VectorStoreCatalog:
     """Synchronous database access; async callers run it on a worker thread."""
 
     def __init__(self, engine: Engine):
-        self._engine = engine
+        self.engine = engine
 
     # -- stores -----------------------------------------------------------------
 
@@ -150,14 +152,17 @@ class VectorStoreCatalog:
         name: str,
         metadata: dict[str, str],
         expires_after_days: int | None,
+        chunking: dict[str, Any] | None = None,
         now: int,
     ) -> StoreRow:
         row = StoreRow(
-            new_store_id(), key_id, tenant_id, name, metadata, expires_after_days, 0, now, now
-        )
+            new_store_id(), key_id, tenant_id, name, metadata, expires_after_days, chunking,
+            0, now, now,
+        )  # fmt: skip
         values = {**row.__dict__, "meta": json.dumps(metadata)}
+        values["chunking"] = None if chunking is None else json.dumps(chunking)
         del values["metadata"]
-        with self._engine.begin() as conn:
+        with self.engine.begin() as conn:
             conn.execute(stores.insert().values(**values))
         return row
 
@@ -166,12 +171,12 @@ class VectorStoreCatalog:
         query = select(stores).where(stores.c.id == store_id)
         if key_id is not None:
             query = query.where(stores.c.key_id == key_id)
-        with self._engine.connect() as conn:
+        with self.engine.connect() as conn:
             row = conn.execute(query).mappings().first()
         return _store(row) if row else None
 
     def find_by_name(self, name: str) -> list[StoreRow]:
-        with self._engine.connect() as conn:
+        with self.engine.connect() as conn:
             rows = conn.execute(select(stores).where(stores.c.name == name)).mappings().all()
         return [_store(r) for r in rows]
 
@@ -179,7 +184,7 @@ class VectorStoreCatalog:
         query = select(stores)
         if key_id is not None:
             query = query.where(stores.c.key_id == key_id)
-        with self._engine.connect() as conn:
+        with self.engine.connect() as conn:
             page = _page(conn, query, stores, "id", request)
         return Page([_store(r) for r in page.rows], page.has_more)
 
@@ -189,18 +194,18 @@ class VectorStoreCatalog:
         if "metadata" in values:
             values["meta"] = json.dumps(values.pop("metadata"))
         if values:
-            with self._engine.begin() as conn:
+            with self.engine.begin() as conn:
                 conn.execute(update(stores).where(stores.c.id == store_id).values(**values))
 
     def delete_store(self, store_id: str) -> None:
-        with self._engine.begin() as conn:
+        with self.engine.begin() as conn:
             conn.execute(vs_files.delete().where(vs_files.c.vector_store_id == store_id))
             conn.execute(batches.delete().where(batches.c.vector_store_id == store_id))
             conn.execute(stores.delete().where(stores.c.id == store_id))
 
     def refresh_usage(self, store_id: str) -> int:
         """Sum the completed files' bytes into the store's ``usage_bytes``; return it."""
-        with self._engine.begin() as conn:
+        with self.engine.begin() as conn:
             total = conn.execute(
                 select(func.coalesce(func.sum(vs_files.c.usage_bytes), 0)).where(
                     vs_files.c.vector_store_id == store_id, vs_files.c.status == "completed"
@@ -234,7 +239,7 @@ class VectorStoreCatalog:
             "chunking": json.dumps(chunking),
             "attributes": json.dumps(attributes),
         }
-        with self._engine.begin() as conn:
+        with self.engine.begin() as conn:
             conn.execute(
                 vs_files.delete().where(
                     vs_files.c.vector_store_id == store_id, vs_files.c.file_id == file_id
@@ -247,7 +252,7 @@ class VectorStoreCatalog:
         query = select(vs_files).where(
             vs_files.c.vector_store_id == store_id, vs_files.c.file_id == file_id
         )
-        with self._engine.connect() as conn:
+        with self.engine.connect() as conn:
             row = conn.execute(query).mappings().first()
         return _file(row) if row else None
 
@@ -264,14 +269,14 @@ class VectorStoreCatalog:
             query = query.where(vs_files.c.status == status)
         if batch_id is not None:
             query = query.where(vs_files.c.batch_id == batch_id)
-        with self._engine.connect() as conn:
+        with self.engine.connect() as conn:
             page = _page(conn, query, vs_files, "file_id", request)
         return Page([_file(r) for r in page.rows], page.has_more)
 
     def in_progress_files(self) -> list[FileRow]:
         """Files some process was ingesting (at start-up: one that died doing so)."""
         query = select(vs_files).where(vs_files.c.status == "in_progress")
-        with self._engine.connect() as conn:
+        with self.engine.connect() as conn:
             rows = conn.execute(query.order_by(vs_files.c.created_at)).mappings().all()
         return [_file(r) for r in rows]
 
@@ -286,7 +291,7 @@ class VectorStoreCatalog:
     ) -> bool:
         """Move an ``in_progress`` file to its outcome; False if it is no longer in progress."""
         code, message = error if error is not None else (None, None)
-        with self._engine.begin() as conn:
+        with self.engine.begin() as conn:
             result = conn.execute(
                 update(vs_files)
                 .where(
@@ -304,7 +309,7 @@ class VectorStoreCatalog:
         return bool(result.rowcount)
 
     def set_attributes(self, store_id: str, file_id: str, attributes: dict[str, Any]) -> None:
-        with self._engine.begin() as conn:
+        with self.engine.begin() as conn:
             conn.execute(
                 update(vs_files)
                 .where(vs_files.c.vector_store_id == store_id, vs_files.c.file_id == file_id)
@@ -312,7 +317,7 @@ class VectorStoreCatalog:
             )
 
     def delete_file(self, store_id: str, file_id: str) -> None:
-        with self._engine.begin() as conn:
+        with self.engine.begin() as conn:
             conn.execute(
                 vs_files.delete().where(
                     vs_files.c.vector_store_id == store_id, vs_files.c.file_id == file_id
@@ -328,7 +333,7 @@ class VectorStoreCatalog:
         if batch_id is not None:
             query = query.where(vs_files.c.batch_id == batch_id)
         counts = dict.fromkeys(FILE_STATUSES, 0)
-        with self._engine.connect() as conn:
+        with self.engine.connect() as conn:
             for status, count in conn.execute(query):
                 counts[status] = int(count)
         counts["total"] = sum(counts.values())
@@ -338,7 +343,7 @@ class VectorStoreCatalog:
 
     def create_batch(self, store_id: str, *, now: int) -> BatchRow:
         row = BatchRow(new_batch_id(), store_id, False, now)
-        with self._engine.begin() as conn:
+        with self.engine.begin() as conn:
             conn.execute(batches.insert().values(**row.__dict__))
         return row
 
@@ -346,13 +351,13 @@ class VectorStoreCatalog:
         query = select(batches).where(
             batches.c.id == batch_id, batches.c.vector_store_id == store_id
         )
-        with self._engine.connect() as conn:
+        with self.engine.connect() as conn:
             row = conn.execute(query).mappings().first()
         return BatchRow(**row) if row else None
 
     def cancel_batch(self, batch_id: str) -> list[str]:
         """Mark the batch cancelled and its pending files too; return those files' ids."""
-        with self._engine.begin() as conn:
+        with self.engine.begin() as conn:
             conn.execute(update(batches).where(batches.c.id == batch_id).values(cancelled=True))
             pending = list(
                 conn.scalars(

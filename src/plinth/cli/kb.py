@@ -1,0 +1,297 @@
+"""``plinth kb create|add|search|list|rm``: knowledge bases (vector stores) from the shell.
+
+The commands work in-process on the database and the file storage, through
+the same :class:`VectorStores` code as the server: files added here are
+stored as Files (purpose ``assistants``) and show up in the API. Stores made
+here have no owning key, so over the API only admin keys see them (or pass
+``--owner KEY_ID``). Embedding runs on the bundled MiniLM, loaded here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from plinth.billing.storage import StorageMeter
+from plinth.cli.common import data_dir_option, print_json, print_table, settings_or_exit
+from plinth.files.storage import LocalFileStorage
+from plinth.knowledge.chunking import AUTO, ChunkingError, ChunkingStrategy, WordPieceSpans
+from plinth.knowledge.embedding import WindowedEmbedder
+from plinth.knowledge.service import KnowledgeBase
+from plinth.knowledge.setup import open_index
+from plinth.knowledge.stores import Attachment, Owner, SearchOptions, VectorStores
+from plinth.settings import Settings
+from plinth.store.database import open_database
+from plinth.store.files import FileRecord, FileStore, new_file_id, utc_now
+from plinth.store.vector_stores import PageRequest, StoreRow, VectorStoreCatalog
+
+log = logging.getLogger(__name__)
+BUNDLED_EMBEDDER = "all-minilm-l6-v2"
+
+
+async def open_embedder(settings: Settings) -> tuple[Any, WindowedEmbedder | None]:
+    """The bundled embedder (engine, embedder), or (None, None): search is then lexical."""
+    if settings.knowledge.embedding_model != BUNDLED_EMBEDDER or not settings.load_bundled_models:
+        click.echo(
+            f"note: embedding model {settings.knowledge.embedding_model!r} is not the bundled "
+            "one; this command indexes and searches lexically only",
+            err=True,
+        )
+        return None, None
+    from plinth.knowledge.embedding import open_bundled_embedder
+
+    return await open_bundled_embedder(settings.data_dir)
+
+
+@asynccontextmanager
+async def opened(
+    data_dir: Path | None, *, embed: bool = True
+) -> AsyncIterator[tuple[Settings, VectorStores]]:
+    settings = settings_or_exit(data_dir=data_dir)
+    db = open_database(settings.resolved_database_url)
+    engine, embedder = await open_embedder(settings) if embed else (None, None)
+    dims = None
+    if embedder is not None:
+        dims = len((await embedder.embed(["dimension probe"]))[0])
+    index = open_index(settings.knowledge, db)
+    knowledge = KnowledgeBase(index, WordPieceSpans.bundled(), embedder, dims)
+    files = LocalFileStorage(settings.data_dir / "files")
+    try:
+        catalog = VectorStoreCatalog(db)
+        yield settings, VectorStores(catalog, knowledge, StorageMeter(db), files.path)
+    finally:
+        index.close()
+        if engine is not None:
+            await engine.close()
+        db.dispose()
+
+
+async def resolve(stores: VectorStores, name_or_id: str) -> StoreRow:
+    store = await asyncio.to_thread(stores.catalog.get_store, name_or_id, key_id=None)
+    if store is not None:
+        return store
+    named = await asyncio.to_thread(stores.catalog.find_by_name, name_or_id)
+    if len(named) == 1:
+        return named[0]
+    if named:
+        ids = ", ".join(s.id for s in named)
+        raise click.ClickException(f"several stores are named '{name_or_id}' ({ids}): use an id")
+    raise click.ClickException(f"no vector store with id or name '{name_or_id}'")
+
+
+def walk(paths: tuple[Path, ...]) -> Iterator[Path]:
+    """Files under ``paths`` (folders recursively), skipping hidden files and folders."""
+    for path in paths:
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                relative = child.relative_to(path).parts
+                if child.is_file() and not any(p.startswith(".") for p in relative):
+                    yield child
+        elif path.is_file():
+            yield path
+
+
+@click.group()
+def kb() -> None:
+    """Knowledge bases: OpenAI vector stores, managed in-process."""
+
+
+@kb.command()
+@click.argument("name")
+@click.option("--chunk-size", type=int, default=None, help="Tokens per chunk (100–4096).")
+@click.option("--chunk-overlap", type=int, default=None, help="Tokens shared by neighbours.")
+@click.option("--owner", default=None, help="Key id that owns the store (default: admins only).")
+@data_dir_option
+def create(
+    name: str,
+    chunk_size: int | None,
+    chunk_overlap: int | None,
+    owner: str | None,
+    data_dir: Path | None,
+) -> None:
+    """Create a vector store."""
+    try:
+        strategy = (
+            None
+            if chunk_size is None and chunk_overlap is None
+            else ChunkingStrategy(
+                chunk_size or AUTO.max_chunk_size_tokens,
+                chunk_overlap if chunk_overlap is not None else (chunk_size or 800) // 4,
+            )
+        )
+    except ChunkingError as exc:
+        raise click.BadParameter(str(exc), param_hint="--chunk-size/--chunk-overlap") from None
+
+    async def run() -> StoreRow:
+        # With the embedder loaded, so the index is made with its dimensions.
+        async with opened(data_dir) as (_, stores):
+            return await stores.create(
+                Owner(key_id=owner),
+                name,
+                chunking=None if strategy is None else strategy.to_openai(),
+            )
+
+    store = asyncio.run(run())
+    click.echo(f"Created vector store {store.id} ({store.name}).")
+
+
+@kb.command()
+@click.argument("store")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@data_dir_option
+def add(store: str, paths: tuple[Path, ...], data_dir: Path | None) -> None:
+    """Add files (folders recursively) to a store; failures are listed at the end."""
+    from tqdm import tqdm
+
+    failures: list[tuple[Path, str]] = []
+
+    async def run() -> int:
+        async with opened(data_dir) as (settings, stores):
+            target = await resolve(stores, store)
+            strategy = ChunkingStrategy.from_openai(target.chunking)
+            storage = LocalFileStorage(settings.data_dir / "files")
+            files = FileStore(stores.catalog.engine)
+            todo = list(walk(paths))
+            done = 0
+            for path in tqdm(todo, desc=f"adding to {target.name or target.id}", unit="file"):
+                try:
+                    data = path.read_bytes()
+                    if len(data) > settings.files_max_bytes:
+                        raise ValueError(f"larger than files_max_bytes ({len(data)} bytes)")
+                    file_id = await _store_file(storage, files, target, path.name, data)
+                    await stores.attach(
+                        target, [Attachment(file_id, path.name, strategy, {})], queue=False
+                    )
+                    status = await stores.ingestor.ingest(target.id, file_id)
+                    if status != "completed":
+                        row = stores.catalog.get_file(target.id, file_id)
+                        raise ValueError(row.error_message if row else status)
+                    done += 1
+                except (OSError, ValueError) as exc:  # report per file, keep going
+                    failures.append((path, str(exc) or type(exc).__name__))
+            return done
+
+    done = asyncio.run(run())
+    click.echo(f"Added {done} file(s).")
+    if failures:
+        click.echo(f"{len(failures)} file(s) failed:", err=True)
+        for path, reason in failures:
+            click.echo(f"  {path}: {reason}", err=True)
+        raise SystemExit(1)
+
+
+async def _store_file(
+    storage: LocalFileStorage, files: FileStore, store: StoreRow, name: str, data: bytes
+) -> str:
+    """Save the bytes as a File (purpose ``assistants``) owned like the store."""
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield data
+
+    file_id = new_file_id()
+    size, sha256 = await storage.save(file_id, chunks(), len(data) + 1)
+    record = FileRecord(
+        id=file_id,
+        key_id=store.key_id,
+        filename=name[:512],
+        purpose="assistants",
+        bytes=size,
+        sha256=sha256,
+        created_at=utc_now(),
+        expires_at=None,
+    )
+    await asyncio.to_thread(files.add, record)
+    return file_id
+
+
+@kb.command()
+@click.argument("store")
+@click.argument("query")
+@click.option("-n", "--max-results", default=5, type=click.IntRange(1, 50))
+@click.option("--json", "as_json", is_flag=True, help="Print the hits as JSON.")
+@data_dir_option
+def search(store: str, query: str, max_results: int, as_json: bool, data_dir: Path | None) -> None:
+    """Search a store (hybrid: BM25 + embeddings)."""
+
+    async def run() -> list[dict[str, Any]]:
+        async with opened(data_dir) as (_, stores):
+            target = await resolve(stores, store)
+            results = await stores.search(
+                target, [query], SearchOptions(max_num_results=max_results)
+            )
+            return [
+                {
+                    "file_id": hit.file_id,
+                    "filename": name,
+                    "score": round(hit.score, 4),
+                    "attributes": hit.attributes,
+                    "text": hit.text,
+                }
+                for hit, name in results
+            ]
+
+    hits = asyncio.run(run())
+    if as_json:
+        print_json(hits)
+        return
+    if not hits:
+        click.echo("(no results)")
+    for rank, hit in enumerate(hits, 1):
+        snippet = " ".join(hit["text"].split())[:200]
+        click.echo(f"{rank}. {hit['score']:.3f}  {hit['filename']}  ({hit['file_id']})")
+        click.echo(f"   {snippet}")
+
+
+@kb.command("list")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@data_dir_option
+def list_stores(fmt: str, data_dir: Path | None) -> None:
+    """List vector stores (all owners)."""
+    settings = settings_or_exit(data_dir=data_dir)
+    catalog = VectorStoreCatalog(open_database(settings.resolved_database_url))
+    rows = []
+    after = None
+    while True:
+        page = catalog.page_stores(key_id=None, request=PageRequest(100, True, after))
+        for store in page.rows:
+            counts = catalog.file_counts(store.id)
+            rows.append(
+                {
+                    "id": store.id,
+                    "name": store.name,
+                    "files": counts["total"],
+                    "completed": counts["completed"],
+                    "failed": counts["failed"],
+                    "usage_bytes": store.usage_bytes,
+                    "owner": store.key_id,
+                }
+            )
+        if not page.has_more:
+            break
+        after = page.rows[-1].id
+    if fmt == "json":
+        print_json(rows)
+    else:
+        print_table(rows, ["id", "name", "files", "completed", "failed", "usage_bytes", "owner"])
+
+
+@kb.command()
+@click.argument("store")
+@data_dir_option
+def rm(store: str, data_dir: Path | None) -> None:
+    """Delete a vector store and its index (the Files stay)."""
+
+    async def run() -> StoreRow:
+        async with opened(data_dir, embed=False) as (_, stores):
+            target = await resolve(stores, store)
+            await stores.delete(target)
+            return target
+
+    target = asyncio.run(run())
+    click.echo(f"Deleted vector store {target.id} ({target.name}).")
