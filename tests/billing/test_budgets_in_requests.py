@@ -134,7 +134,7 @@ def test_invoice_reconciles_with_the_ledger_to_the_micro_unit(gateway_app: AppFa
             ("topup", 5_000_000, "PO-7")
         ]
         csv_text = client.get(f"/admin/tenants/acme/invoices/{period}?format=csv").text
-        assert csv_text.splitlines()[-1] == "total,,,,0.0213"
+        assert csv_text.splitlines()[-1] == "total due,,,,,,0.0213"
         page = client.get(f"/admin/tenants/acme/invoices/{period}?format=html").text
         assert "0.0213" in page and "<script" not in page and "http" not in page.split("<body>")[1]
         bad = client.get("/admin/tenants/acme/invoices/2026-13")

@@ -1,4 +1,6 @@
-"""``/admin/prices``, ``/admin/limits``, ``/admin/tenants/{tenant}/wallet``.
+"""``/admin/prices``, ``/admin/limits``, ``/admin/tenants/{tenant}/wallet``, invoices.
+
+The routes of :mod:`plinth.api.plans` are served with these.
 
 Amounts go in and out as decimal strings in units of the billing currency
 ("0.56"); they are stored as integer micro-units.
@@ -18,11 +20,13 @@ from starlette.routing import Route
 
 from plinth.api.admin import admin_only
 from plinth.api.http import json_response, parse_json, read_body
+from plinth.api.plans import routes as plan_routes
 from plinth.billing.accounts import Limits, spent_since
+from plinth.billing.invoice_render import to_csv as invoice_csv
+from plinth.billing.invoice_render import to_html as invoice_html
 from plinth.billing.invoices import build_invoice
-from plinth.billing.invoices import to_csv as invoice_csv
-from plinth.billing.invoices import to_html as invoice_html
 from plinth.billing.money import from_micros, to_micros
+from plinth.billing.prices import STORAGE_PREFIX
 from plinth.errors import InvalidRequest, NotFound
 from plinth.protocol.common import WireModel
 from plinth.services import Services
@@ -36,6 +40,8 @@ class NewPrice(WireModel):
     output_per_mtok: Amount = Field(Decimal(0), ge=0)
     cached_input_per_mtok: Amount = Field(Decimal(0), ge=0)
     per_request: Amount = Field(Decimal(0), ge=0)
+    per_second: Amount = Field(Decimal(0), ge=0)  # of serving time (local compute)
+    storage_per_gb_month: Amount = Field(Decimal(0), ge=0)  # only on "storage:<kind>"
     effective_from: datetime | None = None
 
 
@@ -58,6 +64,8 @@ def _price_json(price: object) -> dict[str, object]:
     for name in ("input", "output", "cached_input"):
         data[f"{name}_per_mtok"] = str(from_micros(data.pop(f"{name}_micros_per_mtok")))
     data["per_request"] = str(from_micros(data.pop("request_micros")))
+    data["per_second"] = str(from_micros(data.pop("compute_second_micros")))
+    data["storage_per_gb_month"] = str(from_micros(data.pop("storage_gb_month_micros")))
     return dict(data)
 
 
@@ -68,6 +76,24 @@ async def list_prices(request: Request, svc: Services) -> Response:
 
 async def add_price(request: Request, svc: Services) -> Response:
     body = parse_json(await read_body(request, svc.settings.max_body_bytes), NewPrice)
+    storage = body.model.startswith(STORAGE_PREFIX)
+    usage_prices = (
+        body.input_per_mtok,
+        body.output_per_mtok,
+        body.cached_input_per_mtok,
+        body.per_request,
+        body.per_second,
+    )
+    if storage and any(usage_prices):
+        raise InvalidRequest(
+            "A storage price row ('storage:<kind>') only takes storage_per_gb_month",
+            param="model",
+        )
+    if not storage and body.storage_per_gb_month:
+        raise InvalidRequest(
+            "storage_per_gb_month goes on the model 'storage:vector_store'",
+            param="storage_per_gb_month",
+        )
     effective = body.effective_from
     if effective is not None and effective.tzinfo is None:
         effective = effective.replace(tzinfo=UTC)
@@ -78,6 +104,8 @@ async def add_price(request: Request, svc: Services) -> Response:
         output_micros_per_mtok=to_micros(body.output_per_mtok),
         cached_input_micros_per_mtok=to_micros(body.cached_input_per_mtok),
         request_micros=to_micros(body.per_request),
+        compute_second_micros=to_micros(body.per_second),
+        storage_gb_month_micros=to_micros(body.storage_per_gb_month),
         effective_from=effective,
     )
     return json_response(_price_json(price), status=201)
@@ -159,7 +187,7 @@ async def wallet_entry(request: Request, svc: Services) -> Response:
 async def invoice(request: Request, svc: Services) -> Response:
     tenant = await asyncio.to_thread(svc.tenants.get, request.path_params["tenant"])
     await svc.recorder.flush()
-    timezone = request.query_params.get("timezone", "UTC")
+    timezone = request.query_params.get("timezone")  # default: the tenant's plan's
     built = await asyncio.to_thread(
         build_invoice,
         svc.billing.engine,
@@ -190,4 +218,5 @@ routes = [
         admin_only(wallet_entry),
         methods=["POST"],
     ),
+    *plan_routes,
 ]

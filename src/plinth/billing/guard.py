@@ -3,9 +3,14 @@
 The worst case reserved is the price of the estimated prompt (with a margin:
 the estimate is not a tokenizer) plus ``max_tokens`` of output (or
 ``billing.assumed_max_tokens`` when the request sets none), plus the request
-fee. The charge is computed from the counted usage and the same price row.
-Zero-priced models are never held back by money limits; request and token
-limits still apply to them.
+fee, plus the per-second price for the longest a request may be held
+(the reservation TTL). The charge is computed from the counted usage and the
+same price row. Zero-priced models are never held back by money limits;
+request and token limits still apply to them.
+
+A tenant on a subscription plan is not held to its wallet (it is invoiced);
+a hard-stop plan adds one more budget to the same atomic reservation: the
+plan period's included usage, so concurrent requests cannot spend past it.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from plinth.billing.accounts import (
     spent_since,
 )
 from plinth.billing.meter import BudgetCheck, Demand, Meter, RateCheck, Refused, Reservation
+from plinth.billing.plans import PlanStore, PlanTerm
 from plinth.billing.prices import Price, PriceBook
 from plinth.errors import PlinthError, RateLimited
 
@@ -49,12 +55,17 @@ class Billing:
         *,
         assumed_max_tokens: int,
         prompt_margin: float = 1.25,
+        longest_request_s: float | None = None,
     ):
         self.engine = engine
         self.meter = meter
         self.prices = prices
         self.limits = LimitStore(engine)
         self.wallets = WalletStore(engine)
+        self.plans = PlanStore(engine)
+        # Serving time is only known at the end: hold the per-second price for the
+        # longest a reservation counts (a request outliving it stops counting anyway).
+        self.longest_request_ms = int(1000 * (longest_request_s or meter.ttl_s))
         self.assumed_max_tokens = assumed_max_tokens
         self.prompt_margin = prompt_margin
         self._cache: dict[str, tuple[Any, float]] = {}
@@ -87,7 +98,9 @@ class Billing:
             return None, price
         prompt = int(prompt_tokens_estimate * self.prompt_margin) + 16
         output = max_tokens if max_tokens is not None else self.assumed_max_tokens
-        worst = price.cost(prompt, output) if price is not None else 0
+        worst = 0
+        if price is not None:
+            worst = price.cost(prompt, output) + price.compute_cost(self.longest_request_ms)
         subjects = [f"key:{principal.key_id}"]
         if principal.tenant_id:
             subjects.append(f"tenant:{principal.tenant_id}")
@@ -124,7 +137,22 @@ class Billing:
                         limits.max_concurrent,
                     )
                 )
-        if principal.tenant_id and worst > 0:
+        term = None
+        if principal.tenant_id:
+            term = await self._plan_term(principal.tenant_id, now)
+        if principal.tenant_id and worst > 0 and term is not None:
+            tenant = f"tenant:{principal.tenant_id}"
+            if term.plan.overage == "stop":
+                demand.budgets.append(
+                    BudgetCheck(
+                        counter=f"{tenant}:plan:{term.subscription_id}:{term.period_id}",
+                        limit_micros=term.plan.included_micros,
+                        amount_micros=worst,
+                        seed=functools.partial(spent_since, self.engine, tenant, term.starts),
+                        expire_at=term.ends.timestamp(),
+                    )
+                )
+        elif principal.tenant_id and worst > 0:
             tenant = f"tenant:{principal.tenant_id}"
             funds = await self._cached(
                 "wallet:" + tenant, lambda: self.wallets.funds(principal.tenant_id or "")
@@ -145,7 +173,18 @@ class Billing:
         try:
             return await self.meter.reserve(demand), price
         except Refused as refused:
-            raise _refusal(refused, model) from None
+            raise _refusal(refused, model, term) from None
+
+    async def _plan_term(self, tenant_id: str, now: datetime) -> PlanTerm | None:
+        term: PlanTerm | None = await self._cached(
+            "plan:" + tenant_id, lambda: self.plans.term_at(tenant_id, now)
+        )
+        if term is not None and term.ends <= now:  # cached across a period boundary
+            self._cache.pop("plan:" + tenant_id, None)
+            term = await self._cached(
+                "plan:" + tenant_id, lambda: self.plans.term_at(tenant_id, now)
+            )
+        return term
 
     async def close(self) -> None:
         close = getattr(self.meter, "close", None)
@@ -157,8 +196,15 @@ class Billing:
             await self.meter.settle(reservation, cost_micros, tokens)
 
 
-def _refusal(refused: Refused, model: str) -> PlinthError:
+def _refusal(refused: Refused, model: str, term: PlanTerm | None) -> PlinthError:
     who = refused.subject.split(":")[0]
+    if refused.kind == "budget" and term is not None and ":plan:" in refused.subject:
+        return InsufficientFunds(
+            f"The included usage of plan '{term.plan.name}' for this period is used up "
+            f"(model '{model}'); requests are refused until the next period starts at "
+            f"{term.ends.isoformat()}",
+            code="included_usage_exhausted",
+        )
     if refused.kind == "budget":
         what = "wallet" if refused.subject.endswith(":wallet") else "spend budget"
         return InsufficientFunds(

@@ -1,17 +1,16 @@
-"""Invoices: a tenant's month, built from the ledger and the wallet entries.
+"""Invoices: a tenant's month, built from the ledger, plans, storage and the wallet.
 
 An invoice is derived, never stored: per-model line items summed from the
 ledger rows of the period (their stored costs, so later price changes do not
-alter it), the top-ups and credit changes of the period, and the total usage.
-Subscription fees and included usage come with plans (not built yet).
+alter it), the plan periods' fees, included usage and overage (for a
+subscribed tenant), storage charges, and the top-ups and credit changes of
+the period (pay-as-you-go). The amount due is
+fees + overage + pay-as-you-go usage + storage; the usage total always equals
+the ledger's sum for the month. Rendering is in :mod:`invoice_render`.
 """
 
 from __future__ import annotations
 
-import csv
-import html
-import io
-import json
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -19,6 +18,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import Engine, func, select
 
 from plinth.billing.money import from_micros
+from plinth.billing.plan_usage import PlanLine, invoice_timezone, plan_lines
+from plinth.billing.prices import PriceBook
+from plinth.billing.storage import StorageMeter
+from plinth.billing.storage_charges import StorageLine, storage_lines
 from plinth.errors import InvalidRequest
 from plinth.store.schema import usage, wallet_entries
 
@@ -50,18 +53,59 @@ class Invoice:
     ends: str
     lines: list[Line] = field(default_factory=list)
     wallet: list[WalletLine] = field(default_factory=list)
+    plan: list[PlanLine] = field(default_factory=list)
+    storage: list[StorageLine] = field(default_factory=list)
 
     @property
     def usage_micros(self) -> int:
+        """Every ledger cost of the month, at the price book (plan or not)."""
         return sum(line.cost_micros for line in self.lines)
+
+    @property
+    def subscription_fee_micros(self) -> int:
+        return sum(line.fee_micros for line in self.plan)
+
+    @property
+    def included_used_micros(self) -> int:
+        return sum(line.included_used_micros for line in self.plan)
+
+    @property
+    def overage_micros(self) -> int:
+        return sum(line.overage_micros for line in self.plan)
+
+    @property
+    def payg_usage_micros(self) -> int:
+        """Usage outside any plan period: billed as it was priced."""
+        return self.usage_micros - sum(line.usage_micros for line in self.plan)
+
+    @property
+    def storage_micros(self) -> int:
+        return sum(line.cost_micros for line in self.storage)
+
+    @property
+    def total_due_micros(self) -> int:
+        return (
+            self.subscription_fee_micros
+            + self.overage_micros
+            + self.payg_usage_micros
+            + self.storage_micros
+        )
 
     def as_json(self) -> dict[str, object]:
         data = asdict(self)
         data["object"] = "invoice"
-        data["usage_micros"] = self.usage_micros
-        data["usage"] = str(from_micros(self.usage_micros))
-        data["subscription_fee_micros"] = 0
-        data["total_due_micros"] = self.usage_micros
+        for name in (
+            "usage",
+            "subscription_fee",
+            "included_used",
+            "overage",
+            "payg_usage",
+            "storage",
+            "total_due",
+        ):
+            micros = getattr(self, f"{name}_micros")
+            data[f"{name}_micros"] = micros
+            data[name] = str(from_micros(micros))
         return data
 
 
@@ -79,8 +123,10 @@ def month_bounds(period: str, timezone: str) -> tuple[datetime, datetime]:
 
 
 def build_invoice(
-    engine: Engine, tenant_id: str, tenant_name: str, period: str, timezone: str = "UTC"
+    engine: Engine, tenant_id: str, tenant_name: str, period: str, timezone: str | None = None
 ) -> Invoice:
+    """The tenant's invoice for ``period`` (YYYY-MM) in ``timezone`` (default: its plan's)."""
+    timezone = timezone or invoice_timezone(engine, tenant_id)
     start, end = month_bounds(period, timezone)
     in_period = (
         (usage.c.tenant_id == tenant_id)
@@ -123,56 +169,14 @@ def build_invoice(
             for row in conn.execute(entries).mappings()
         ]
     return Invoice(
-        tenant_id, tenant_name, period, timezone, start.isoformat(), end.isoformat(), lines, wallet
+        tenant_id,
+        tenant_name,
+        period,
+        timezone,
+        start.isoformat(),
+        end.isoformat(),
+        lines,
+        wallet,
+        plan=plan_lines(engine, tenant_id, start, end),
+        storage=storage_lines(StorageMeter(engine), PriceBook(engine), tenant_id, start, end),
     )
-
-
-def to_csv(invoice: Invoice) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["model", "requests", "prompt_tokens", "completion_tokens", "cost"])
-    for line in invoice.lines:
-        writer.writerow(
-            [
-                line.model,
-                line.requests,
-                line.prompt_tokens,
-                line.completion_tokens,
-                from_micros(line.cost_micros),
-            ]
-        )
-    writer.writerow(["total", "", "", "", from_micros(invoice.usage_micros)])
-    return out.getvalue()
-
-
-def to_html(invoice: Invoice) -> str:
-    """A printable page: no scripts, no external resources."""
-    esc = html.escape
-    rows = "".join(
-        f"<tr><td>{esc(line.model)}</td><td>{line.requests}</td><td>{line.prompt_tokens}</td>"
-        f"<td>{line.completion_tokens}</td><td>{from_micros(line.cost_micros)}</td></tr>"
-        for line in invoice.lines
-    )
-    wallet = "".join(
-        f"<tr><td>{esc(w.created_at[:10])}</td><td>{esc(w.kind)}</td>"
-        f"<td>{from_micros(w.amount_micros)}</td><td>{esc(w.note or '')}</td></tr>"
-        for w in invoice.wallet
-    )
-    return f"""<!doctype html><html><head><meta charset="utf-8">
-<title>Invoice {esc(invoice.tenant_name)} {esc(invoice.period)}</title>
-<style>body{{font:14px system-ui,sans-serif;margin:2em}}table{{border-collapse:collapse;
-margin:1em 0}}td,th{{border:1px solid #999;padding:4px 8px;text-align:right}}
-td:first-child,th:first-child{{text-align:left}}@media print{{body{{margin:0}}}}</style>
-</head><body><h1>Invoice</h1>
-<p>Tenant <b>{esc(invoice.tenant_name)}</b> ({esc(invoice.tenant_id)}) — period
-{esc(invoice.period)} ({esc(invoice.timezone)}: {esc(invoice.starts)} to {esc(invoice.ends)})</p>
-<table><tr><th>model</th><th>requests</th><th>prompt tokens</th><th>completion tokens</th>
-<th>cost</th></tr>{rows}<tr><th>total usage</th><td></td><td></td><td></td>
-<th>{from_micros(invoice.usage_micros)}</th></tr></table>
-<h2>Wallet</h2><table><tr><th>date</th><th>kind</th><th>amount</th><th>note</th></tr>{wallet}
-</table><p>Total due: <b>{from_micros(invoice.usage_micros)}</b></p></body></html>
-"""
-
-
-def to_json(invoice: Invoice) -> str:
-    return json.dumps(invoice.as_json(), indent=2, default=str)

@@ -70,6 +70,8 @@ class Refused(Exception):
 
 
 class Meter(Protocol):
+    ttl_s: float  # a reservation not settled within this stops counting
+
     async def reserve(self, demand: Demand) -> Reservation: ...
 
     async def settle(self, reservation: Reservation, cost_micros: int, tokens: int) -> None: ...

@@ -19,3 +19,13 @@ def from_micros(micros: int) -> Decimal:
 def per_mtok(tokens: int, micros_per_mtok: int) -> int:
     """Exact micro-units for ``tokens`` at a price per million, rounded up (never under-billed)."""
     return -(-tokens * micros_per_mtok // 1_000_000)
+
+
+def per_second(milliseconds: int, micros_per_second: int) -> int:
+    """Exact micro-units for whole ``milliseconds`` at a price per second, rounded up."""
+    return -(-milliseconds * micros_per_second // 1_000)
+
+
+def per_gb_month(byte_seconds: int, micros_per_gb_month: int, gb_month_byte_seconds: int) -> int:
+    """Exact micro-units for stored byte-seconds at a price per GB-month, rounded up once."""
+    return -(-byte_seconds * micros_per_gb_month // gb_month_byte_seconds)

@@ -4,6 +4,11 @@ Rows are only ever added; the row in force for a model at a time is the one
 with the latest ``effective_from`` not after it. Every ledger row stores its
 cost and the id of the row it was priced with, so a later price change never
 rewrites history. A model with no row costs nothing.
+
+Besides tokens and requests a row may price compute seconds (the serving
+attempt's duration, see :meth:`Price.compute_cost`). Storage is priced on
+pseudo-model rows named ``storage:<kind>`` (``storage:vector_store``) whose
+only price is ``storage_gb_month_micros``.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine, select
 
-from plinth.billing.money import per_mtok
+from plinth.billing.money import per_mtok, per_second
 from plinth.store.schema import prices
 
 
@@ -27,6 +32,8 @@ class Price:
     cached_input_micros_per_mtok: int
     request_micros: int
     effective_from: datetime
+    compute_second_micros: int = 0
+    storage_gb_month_micros: int = 0
 
     @property
     def free(self) -> bool:
@@ -35,6 +42,7 @@ class Price:
             or self.output_micros_per_mtok
             or self.cached_input_micros_per_mtok
             or self.request_micros
+            or self.compute_second_micros
         )
 
     def cost(self, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0) -> int:
@@ -47,6 +55,10 @@ class Price:
             + self.request_micros
         )
 
+    def compute_cost(self, milliseconds: int) -> int:
+        """Micro-units for ``milliseconds`` of serving time at the per-second price."""
+        return per_second(milliseconds, self.compute_second_micros)
+
     def as_json(self) -> dict[str, object]:
         return {
             "id": self.id,
@@ -56,6 +68,8 @@ class Price:
             "output_micros_per_mtok": self.output_micros_per_mtok,
             "cached_input_micros_per_mtok": self.cached_input_micros_per_mtok,
             "request_micros": self.request_micros,
+            "compute_second_micros": self.compute_second_micros,
+            "storage_gb_month_micros": self.storage_gb_month_micros,
             "effective_from": self.effective_from.isoformat(),
         }
 
@@ -81,6 +95,8 @@ class PriceBook:
         output_micros_per_mtok: int = 0,
         cached_input_micros_per_mtok: int = 0,
         request_micros: int = 0,
+        compute_second_micros: int = 0,
+        storage_gb_month_micros: int = 0,
         effective_from: datetime | None = None,
     ) -> Price:
         now = datetime.now(UTC)
@@ -90,6 +106,8 @@ class PriceBook:
             "output_micros_per_mtok": output_micros_per_mtok,
             "cached_input_micros_per_mtok": cached_input_micros_per_mtok,
             "request_micros": request_micros,
+            "compute_second_micros": compute_second_micros,
+            "storage_gb_month_micros": storage_gb_month_micros,
             "effective_from": effective_from or now,
             "created_at": now,
         }
@@ -121,6 +139,11 @@ class PriceBook:
                 table.setdefault(row["model"], []).append(Price(**values))
         self._rows, self._read_at = table, time.monotonic()
 
+    def versions(self, model: str) -> list[Price]:
+        """Every row of ``model``, oldest ``effective_from`` first."""
+        self._refresh()
+        return list(self._rows.get(model, ()))
+
     def price_for(self, model: str, at: datetime | None = None) -> Price | None:
         self._refresh()
         when = at or datetime.now(UTC)
@@ -129,3 +152,11 @@ class PriceBook:
             if price.effective_from <= when:
                 current = price
         return current
+
+
+STORAGE_PREFIX = "storage:"
+
+
+def storage_model(kind: str) -> str:
+    """The pseudo-model that prices stored bytes of ``kind`` (e.g. ``vector_store``)."""
+    return STORAGE_PREFIX + kind

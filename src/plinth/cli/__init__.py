@@ -13,6 +13,7 @@ from plinth.cli import (
     kb,
     keys,
     models,
+    plans,
     providers,
     serve,
     tenants,
@@ -38,5 +39,6 @@ main.add_command(billing.prices)
 main.add_command(billing.limits)
 main.add_command(billing.wallet)
 main.add_command(billing.invoices)
+main.add_command(plans.plans)
 main.add_command(bench.bench)
 main.add_command(kb.kb)

@@ -1,4 +1,7 @@
-"""``plinth prices``, ``plinth limits``, ``plinth wallet``: the billing set-up."""
+"""``plinth prices``, ``plinth limits``, ``plinth wallet``, ``plinth invoices``.
+
+Plans are in :mod:`plinth.cli.plans`.
+"""
 
 from __future__ import annotations
 
@@ -10,19 +13,31 @@ import click
 from sqlalchemy import Engine
 
 from plinth.billing.accounts import Limits, LimitStore, WalletStore, spent_since
+from plinth.billing.invoice_render import to_csv as invoice_csv
+from plinth.billing.invoice_render import to_html as invoice_html
+from plinth.billing.invoice_render import to_json as invoice_json
 from plinth.billing.invoices import build_invoice
-from plinth.billing.invoices import to_csv as invoice_csv
-from plinth.billing.invoices import to_html as invoice_html
-from plinth.billing.invoices import to_json as invoice_json
 from plinth.billing.money import from_micros, to_micros
-from plinth.billing.prices import PriceBook
+from plinth.billing.prices import PriceBook, storage_model
 from plinth.cli.common import data_dir_option, open_db, print_json, print_table
 from plinth.errors import NotFound, PlinthError
 from plinth.store.keys import KeyStore
 from plinth.store.tenants import TenantStore
 
 
-def _amount(value: str, option: str) -> int:
+def when_option(effective: str | None) -> datetime | None:
+    """``--effective``: an ISO date or time (UTC unless it says otherwise)."""
+    if effective is None:
+        return None
+    try:
+        when = datetime.fromisoformat(effective)
+    except ValueError:
+        raise click.BadParameter("not an ISO date or time", param_hint="--effective") from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def amount_micros(value: str, option: str) -> int:
+    """A decimal amount from the command line as micro-units (BadParameter if not one)."""
     try:
         amount = Decimal(value)
     except InvalidOperation:
@@ -34,7 +49,7 @@ def _amount(value: str, option: str) -> int:
 
 @click.group()
 def prices() -> None:
-    """The price book: what each model costs, per 1M tokens and per request."""
+    """The price book: per 1M tokens, per request, per second; storage per GB-month."""
 
 
 @prices.command("set")
@@ -43,6 +58,7 @@ def prices() -> None:
 @click.option("--output", default="0", help="Per 1M output tokens.")
 @click.option("--cached-input", default="0", help="Per 1M cached input tokens.")
 @click.option("--per-request", default="0", help="Per request.")
+@click.option("--per-second", default="0", help="Per second of serving time (local compute).")
 @click.option("--effective", default=None, help="ISO date or time it applies from [now].")
 @data_dir_option
 def set_price(
@@ -51,24 +67,40 @@ def set_price(
     output: str,
     cached_input: str,
     per_request: str,
+    per_second: str,
     effective: str | None,
     data_dir: Path | None,
 ) -> None:
     """Add a price version for MODEL (earlier versions stay for the ledger)."""
-    when = None
-    if effective is not None:
-        try:
-            when = datetime.fromisoformat(effective)
-        except ValueError:
-            raise click.BadParameter("not an ISO date or time", param_hint="--effective") from None
-        when = when if when.tzinfo else when.replace(tzinfo=UTC)
+    if model.startswith("storage:"):
+        raise click.BadParameter("storage is priced with 'prices set-storage'", param_hint="MODEL")
+    when = when_option(effective)
     price = PriceBook(open_db(data_dir)).add(
         model,
-        input_micros_per_mtok=_amount(input_, "--input"),
-        output_micros_per_mtok=_amount(output, "--output"),
-        cached_input_micros_per_mtok=_amount(cached_input, "--cached-input"),
-        request_micros=_amount(per_request, "--per-request"),
+        input_micros_per_mtok=amount_micros(input_, "--input"),
+        output_micros_per_mtok=amount_micros(output, "--output"),
+        cached_input_micros_per_mtok=amount_micros(cached_input, "--cached-input"),
+        request_micros=amount_micros(per_request, "--per-request"),
+        compute_second_micros=amount_micros(per_second, "--per-second"),
         effective_from=when,
+    )
+    click.echo(f"Price {price.id} for '{model}' applies from {price.effective_from.isoformat()}.")
+
+
+@prices.command("set-storage")
+@click.argument("per_gb_month")
+@click.option("--kind", default="vector_store", show_default=True, help="What is stored.")
+@click.option("--effective", default=None, help="ISO date or time it applies from [now].")
+@data_dir_option
+def set_storage_price(
+    per_gb_month: str, kind: str, effective: str | None, data_dir: Path | None
+) -> None:
+    """Price stored bytes: PER_GB_MONTH per 10^9 bytes held for 30 days."""
+    model = storage_model(kind)
+    price = PriceBook(open_db(data_dir)).add(
+        model,
+        storage_gb_month_micros=amount_micros(per_gb_month, "PER_GB_MONTH"),
+        effective_from=when_option(effective),
     )
     click.echo(f"Price {price.id} for '{model}' applies from {price.effective_from.isoformat()}.")
 
@@ -88,6 +120,8 @@ def list_prices(fmt: str, data_dir: Path | None) -> None:
                 "output_per_mtok": str(from_micros(p.output_micros_per_mtok)),
                 "cached_input_per_mtok": str(from_micros(p.cached_input_micros_per_mtok)),
                 "per_request": str(from_micros(p.request_micros)),
+                "per_second": str(from_micros(p.compute_second_micros)),
+                "storage_per_gb_month": str(from_micros(p.storage_gb_month_micros)),
                 "effective_from": p.effective_from.isoformat(),
             }
         )
@@ -135,7 +169,7 @@ def set_limits(
         raise click.BadParameter(exc.message, param_hint="SUBJECT") from None
     value = Limits(
         subject=subject,
-        spend_micros=_amount(spend, "--spend") if spend is not None else None,
+        spend_micros=amount_micros(spend, "--spend") if spend is not None else None,
         spend_period=period,  # type: ignore[arg-type]
         timezone=timezone,
         requests_per_minute=rpm,
@@ -169,7 +203,7 @@ def topup(tenant: str, amount: str, note: str | None, data_dir: Path | None) -> 
         found = TenantStore(db).get(tenant)
     except NotFound as exc:
         raise click.BadParameter(exc.message, param_hint="TENANT") from None
-    WalletStore(db).add(found.id, "topup", _amount(amount, "AMOUNT"), note)
+    WalletStore(db).add(found.id, "topup", amount_micros(amount, "AMOUNT"), note)
     _show(db, found.id)
 
 
@@ -198,10 +232,12 @@ def _show(db: Engine, tenant_id: str) -> None:
 @click.command()
 @click.argument("tenant")
 @click.option("--period", required=True, help="YYYY-MM")
-@click.option("--timezone", default="UTC", show_default=True)
+@click.option("--timezone", default=None, help="Default: the tenant's plan's, else UTC.")
 @click.option("--format", "fmt", type=click.Choice(["json", "csv", "html"]), default="json")
 @data_dir_option
-def invoices(tenant: str, period: str, timezone: str, fmt: str, data_dir: Path | None) -> None:
+def invoices(
+    tenant: str, period: str, timezone: str | None, fmt: str, data_dir: Path | None
+) -> None:
     """A tenant's invoice for one month, from the ledger."""
     db = open_db(data_dir)
     try:

@@ -52,6 +52,24 @@ class Accounting:
     cost_micros: int = 0
     stored: asyncio.Future[None] | None = None  # resolves when the ledger row is committed
     closed: bool = False
+    ended: float | None = None  # perf_counter at the end: the charge and the ledger agree
+
+    def latency_s(self) -> float:
+        """Seconds from the start to the end of the request (fixed on first call)."""
+        if self.ended is None:
+            self.ended = time.perf_counter()
+        return self.ended - self.started
+
+    def compute_ms(self) -> int:
+        """The serving time billed per second: the ledger row's ``latency_ms`` less its
+        failed attempts' ``latency_ms``, rounded up to the whole millisecond.
+
+        Computed from the values as the ledger stores them (rounded to the
+        microsecond), so the charge can be re-derived from the ledger.
+        """
+        total_us = round(round(self.latency_s() * 1000, 3) * 1000)
+        failed_us = sum(round(attempt.latency_ms * 1000) for attempt in self.failed_attempts)
+        return max(0, -(-(total_us - failed_us) // 1000))
 
     def first_token(self, decode_s: float = 0.0) -> None:
         """Mark the first output; a whole (non-streamed) answer passes its decode time."""
@@ -68,10 +86,13 @@ class Accounting:
 
     def charge(self, exc: BaseException | None) -> int:
         """The cost of this request: nothing if it failed before any output reached
-        the client, else its counted tokens at its price row."""
+        the client, else its counted tokens and its serving time at its price row."""
         if self.price is None or (exc is not None and self.ttft_s is None):
             return 0
-        return self.price.cost(self.prompt_tokens, self.completion_tokens, self.cached_tokens)
+        tokens = self.price.cost(self.prompt_tokens, self.completion_tokens, self.cached_tokens)
+        if not self.price.compute_second_micros:
+            return tokens
+        return tokens + self.price.compute_cost(self.compute_ms())
 
     def take_timings(self, timings: Json | None) -> None:
         """llama.cpp's per-chunk counters: the usage of a stream cut short."""
@@ -99,7 +120,7 @@ class Accounting:
         if self.closed:
             return
         self.closed = True
-        latency = time.perf_counter() - self.started
+        latency = self.latency_s()
         http_status, error_code = 200, None
         if exc is not None:
             http_status, body = error_body(exc)

@@ -93,6 +93,18 @@ def _vector_stores(conn: Connection) -> None:
     schema.metadata.create_all(conn, tables=tables)
 
 
+def _plans(conn: Connection) -> None:
+    _add_columns(
+        conn,
+        "prices",
+        {
+            "compute_second_micros": "BIGINT NOT NULL DEFAULT 0",
+            "storage_gb_month_micros": "BIGINT NOT NULL DEFAULT 0",
+        },
+    )
+    schema.metadata.create_all(conn, tables=[schema.plans, schema.subscriptions])
+
+
 MIGRATIONS: list[Step] = [
     (1, "keys, usage ledger, added models", _initial),
     (2, "deployments; serving deployment, usage source and attempts in the ledger", _routing),
@@ -106,6 +118,7 @@ MIGRATIONS: list[Step] = [
     (10, "selection bench: reply text per request", _bench_reply),
     (11, "stored bytes over time (knowledge-base storage metering)", _storage_spans),
     (12, "OpenAI vector stores, their files' ingestion state, file batches", _vector_stores),
+    (13, "subscription plans; per-second and per-GB-month prices", _plans),
 ]
 
 

@@ -174,6 +174,10 @@ prices = Table(
     Column("output_micros_per_mtok", BigInteger, nullable=False, default=0),
     Column("cached_input_micros_per_mtok", BigInteger, nullable=False, default=0),
     Column("request_micros", BigInteger, nullable=False, default=0),
+    # Per second of the serving attempt (local compute), and per GB-month of
+    # stored bytes (only on the pseudo-model rows "storage:<kind>").
+    Column("compute_second_micros", BigInteger, nullable=False, default=0),
+    Column("storage_gb_month_micros", BigInteger, nullable=False, default=0),
     Column("effective_from", DateTime(timezone=True), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_prices_model_effective", "model", "effective_from"),
@@ -224,6 +228,35 @@ storage_spans = Table(
     Column("ended_at", DateTime(timezone=True), nullable=True),
     Index("ix_storage_spans_resource_open", "resource", "ended_at"),
     Index("ix_storage_spans_tenant", "tenant_id", "started_at"),
+)
+
+# Subscription plans: a fee and included usage per period (day or month in a
+# time zone); past it, overage billed at the price book (× overage_percent/100)
+# or requests refused until the next period. Plans are never edited.
+plans = Table(
+    "plans",
+    metadata,
+    Column("name", String(80), primary_key=True),
+    Column("period", String(8), nullable=False),  # day | month
+    Column("timezone", String(64), nullable=False),
+    Column("fee_micros", BigInteger, nullable=False),
+    Column("included_micros", BigInteger, nullable=False),
+    Column("overage", String(8), nullable=False),  # bill | stop
+    Column("overage_percent", Integer, nullable=False, default=100),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# Which plan a tenant is on from when: append-only; the row in force is the
+# latest ``effective_from`` not after a time. ``plan`` None means pay-as-you-go.
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(40), nullable=False),
+    Column("plan", String(80), nullable=True),
+    Column("effective_from", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_subscriptions_tenant", "tenant_id", "effective_from"),
 )
 
 # Selection bench runs (``plinth bench``): one row per run with its config and

@@ -1,0 +1,112 @@
+"""``/admin/plans`` and ``/admin/tenants/{tenant}/plan``: subscription plans.
+
+Amounts go in and out as decimal strings in units of the billing currency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import Field
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from plinth.api.admin import admin_only
+from plinth.api.http import json_response, parse_json, read_body
+from plinth.billing.money import from_micros, to_micros
+from plinth.billing.plans import Plan, Subscription
+from plinth.protocol.common import WireModel
+from plinth.services import Services
+
+
+class NewPlan(WireModel):
+    name: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_.-]+$")
+    period: Literal["day", "month"] = "month"
+    timezone: str = "UTC"
+    fee: Decimal = Field(Decimal(0), ge=0)
+    included: Decimal = Field(Decimal(0), ge=0)
+    overage: Literal["bill", "stop"] = "bill"
+    overage_percent: int = Field(100, ge=0, le=10_000)
+
+
+class PlanChoice(WireModel):
+    plan: str | None  # None: back to pay-as-you-go
+    effective_from: datetime | None = None  # default: when the current period ends
+
+
+def plan_json(plan: Plan) -> dict[str, object]:
+    return {
+        "object": "plan",
+        "name": plan.name,
+        "period": plan.period,
+        "timezone": plan.timezone,
+        "fee": str(from_micros(plan.fee_micros)),
+        "included": str(from_micros(plan.included_micros)),
+        "overage": plan.overage,
+        "overage_percent": plan.overage_percent,
+    }
+
+
+def subscription_json(row: Subscription) -> dict[str, object]:
+    return {
+        "object": "subscription",
+        "id": row.id,
+        "tenant_id": row.tenant_id,
+        "plan": row.plan,
+        "effective_from": row.effective_from.isoformat(),
+    }
+
+
+async def list_plans(request: Request, svc: Services) -> Response:
+    rows = await asyncio.to_thread(svc.billing.plans.all)
+    return json_response({"object": "list", "data": [plan_json(p) for p in rows]})
+
+
+async def create_plan(request: Request, svc: Services) -> Response:
+    body = parse_json(await read_body(request, svc.settings.max_body_bytes), NewPlan)
+    plan = Plan(
+        name=body.name,
+        period=body.period,
+        timezone=body.timezone,
+        fee_micros=to_micros(body.fee),
+        included_micros=to_micros(body.included),
+        overage=body.overage,
+        overage_percent=body.overage_percent,
+    )
+    await asyncio.to_thread(svc.billing.plans.create, plan)
+    return json_response(plan_json(plan), status=201)
+
+
+async def show_plan(request: Request, svc: Services) -> Response:
+    plan = await asyncio.to_thread(svc.billing.plans.get, request.path_params["name"])
+    return json_response(plan_json(plan))
+
+
+async def subscribe(request: Request, svc: Services) -> Response:
+    tenant = await asyncio.to_thread(svc.tenants.get, request.path_params["tenant"])
+    body = parse_json(await read_body(request, svc.settings.max_body_bytes), PlanChoice)
+    effective = body.effective_from
+    if effective is not None and effective.tzinfo is None:
+        effective = effective.replace(tzinfo=UTC)
+    row = await asyncio.to_thread(svc.billing.plans.subscribe, tenant.id, body.plan, effective)
+    svc.billing.forget()
+    return json_response(subscription_json(row))
+
+
+async def subscriptions(request: Request, svc: Services) -> Response:
+    tenant = await asyncio.to_thread(svc.tenants.get, request.path_params["tenant"])
+    rows = await asyncio.to_thread(svc.billing.plans.subscriptions, tenant.id)
+    return json_response({"object": "list", "data": [subscription_json(r) for r in rows]})
+
+
+routes = [
+    Route("/admin/plans", admin_only(list_plans), methods=["GET"]),
+    Route("/admin/plans", admin_only(create_plan), methods=["POST"]),
+    Route("/admin/plans/{name}", admin_only(show_plan), methods=["GET"]),
+    Route("/admin/tenants/{tenant}/plan", admin_only(subscribe), methods=["PUT"]),
+    Route("/admin/tenants/{tenant}/plan", admin_only(subscriptions), methods=["GET"]),
+]

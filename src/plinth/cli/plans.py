@@ -1,0 +1,123 @@
+"""``plinth plans``: subscription plans and which tenant is on which."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from plinth.billing.money import from_micros
+from plinth.billing.plans import Plan, PlanStore
+from plinth.cli.billing import amount_micros, when_option
+from plinth.cli.common import data_dir_option, open_db, print_json, print_table
+from plinth.errors import PlinthError
+from plinth.store.tenants import TenantStore
+
+
+def _plan_row(plan: Plan) -> dict[str, object]:
+    return {
+        "name": plan.name,
+        "period": plan.period,
+        "timezone": plan.timezone,
+        "fee": str(from_micros(plan.fee_micros)),
+        "included": str(from_micros(plan.included_micros)),
+        "overage": plan.overage,
+        "overage_percent": plan.overage_percent,
+    }
+
+
+@click.group()
+def plans() -> None:
+    """Subscription plans: a fee and included usage per period, then overage or a stop."""
+
+
+@plans.command("create")
+@click.argument("name")
+@click.option("--period", type=click.Choice(["day", "month"]), default="month", show_default=True)
+@click.option("--timezone", default="UTC", show_default=True)
+@click.option("--fee", default="0", help="Per period, in currency units.")
+@click.option("--included", default="0", help="Usage included per period, in currency units.")
+@click.option(
+    "--overage",
+    type=click.Choice(["bill", "stop"]),
+    default="bill",
+    show_default=True,
+    help="Past the included usage: bill it, or refuse requests until the next period.",
+)
+@click.option(
+    "--overage-percent",
+    type=click.IntRange(min=0, max=10_000),
+    default=100,
+    show_default=True,
+    help="Overage billed at the price book × this / 100.",
+)
+@data_dir_option
+def create(
+    name: str,
+    period: str,
+    timezone: str,
+    fee: str,
+    included: str,
+    overage: str,
+    overage_percent: int,
+    data_dir: Path | None,
+) -> None:
+    """Create plan NAME (plans are never edited: new terms, new name)."""
+    plan = Plan(
+        name=name,
+        period=period,  # type: ignore[arg-type]
+        timezone=timezone,
+        fee_micros=amount_micros(fee, "--fee"),
+        included_micros=amount_micros(included, "--included"),
+        overage=overage,  # type: ignore[arg-type]
+        overage_percent=overage_percent,
+    )
+    try:
+        PlanStore(open_db(data_dir)).create(plan)
+    except PlinthError as exc:
+        raise click.BadParameter(exc.message) from None
+    click.echo(f"Plan '{name}' created.")
+
+
+@plans.command("list")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@data_dir_option
+def list_plans(fmt: str, data_dir: Path | None) -> None:
+    rows = [_plan_row(p) for p in PlanStore(open_db(data_dir)).all()]
+    if fmt == "json":
+        print_json(rows)
+    else:
+        print_table(rows, list(rows[0]) if rows else ["name"])
+
+
+@plans.command("show")
+@click.argument("name")
+@data_dir_option
+def show(name: str, data_dir: Path | None) -> None:
+    try:
+        print_json(_plan_row(PlanStore(open_db(data_dir)).get(name)))
+    except PlinthError as exc:
+        raise click.BadParameter(exc.message, param_hint="NAME") from None
+
+
+@plans.command("subscribe")
+@click.argument("tenant")
+@click.argument("plan")
+@click.option(
+    "--effective",
+    default=None,
+    help="ISO time it applies from [the end of the current plan's period; now if none].",
+)
+@data_dir_option
+def subscribe(tenant: str, plan: str, effective: str | None, data_dir: Path | None) -> None:
+    """Put TENANT on PLAN ('payg': back to pay-as-you-go)."""
+    db = open_db(data_dir)
+    try:
+        found = TenantStore(db).get(tenant)
+        row = PlanStore(db).subscribe(
+            found.id, None if plan == "payg" else plan, when_option(effective)
+        )
+    except PlinthError as exc:
+        raise click.BadParameter(exc.message) from None
+    what = f"plan '{row.plan}'" if row.plan else "pay-as-you-go"
+    click.echo(f"Tenant {found.name} is on {what} from {row.effective_from.isoformat()}.")
