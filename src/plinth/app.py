@@ -29,6 +29,7 @@ from plinth.api import (
     models,
     vector_stores,
 )
+from plinth.api import responses as responses_api
 from plinth.api.fastpath import FastPathApp
 from plinth.api.http import error_response, new_request_id
 from plinth.auth import Authenticator
@@ -156,6 +157,7 @@ def create_app(settings: Settings, *, engines: list[Engine] | None = None) -> Fa
     app = Starlette(
         routes=[
             *generation.routes,
+            *responses_api.routes,
             *models.routes,
             *files.routes,
             *vector_stores.routes,

@@ -1,0 +1,246 @@
+"""``POST /v1/responses`` request model: plain text turns and the ``file_search`` tool.
+
+What Plinth cannot honour is a 400 naming the parameter (other tool types,
+image or file inputs, ``previous_response_id``, ``reasoning``…), never
+silently ignored. Input items become chat messages; the gateway then treats
+the request exactly like a chat completion.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypeVar
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from plinth.errors import InvalidRequest, UnsupportedParameter
+from plinth.protocol.common import WireModel
+
+M = TypeVar("M", bound=BaseModel)
+FILE_SEARCH_RESULTS = "file_search_call.results"
+DEFAULT_MAX_NUM_RESULTS = 10
+
+
+class HybridSearch(WireModel):
+    embedding_weight: float = Field(ge=0)
+    text_weight: float = Field(ge=0)
+
+
+class RankingOptions(WireModel):
+    ranker: Literal["auto", "default-2024-11-15", "none"] | None = None
+    score_threshold: float | None = Field(None, ge=0, le=1)
+    hybrid_search: HybridSearch | None = None
+
+
+class FileSearchTool(WireModel):
+    type: Literal["file_search"]
+    vector_store_ids: list[str] = Field(min_length=1)
+    max_num_results: int | None = Field(None, ge=1, le=50)
+    # Checked by the knowledge base's own parser, which names what is wrong.
+    filters: dict[str, Any] | None = None
+    ranking_options: RankingOptions | None = None
+
+    def echo(self) -> dict[str, Any]:
+        """The tool as the response object repeats it, defaults filled in."""
+        ranking = self.ranking_options or RankingOptions()
+        return {
+            "type": "file_search",
+            "vector_store_ids": self.vector_store_ids,
+            "filters": self.filters,
+            "max_num_results": self.max_num_results or DEFAULT_MAX_NUM_RESULTS,
+            "ranking_options": {
+                "ranker": ranking.ranker or "auto",
+                "score_threshold": ranking.score_threshold or 0.0,
+                **(
+                    {"hybrid_search": ranking.hybrid_search.model_dump()}
+                    if ranking.hybrid_search
+                    else {}
+                ),
+            },
+        }
+
+
+class InputTextPart(BaseModel):
+    # Input and output text parts (a replayed assistant turn carries annotations).
+    model_config = ConfigDict(extra="allow")
+    type: Literal["input_text", "output_text"]
+    text: str
+
+
+class InputMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")  # id, status, phase of a replayed output item
+    type: Literal["message"] | None = None
+    role: Literal["user", "system", "developer", "assistant"]
+    content: str | list[dict[str, Any]]
+
+    def text(self, where: str) -> str:
+        if isinstance(self.content, str):
+            return self.content
+        texts = []
+        for index, part in enumerate(self.content):
+            kind = part.get("type")
+            if kind not in ("input_text", "output_text"):
+                raise UnsupportedParameter(
+                    f"Content parts of type {kind!r} are not supported; "
+                    "send text ('input_text') only",
+                    param=f"{where}.content[{index}].type",
+                )
+            texts.append(InputTextPart.model_validate(part).text)
+        return "\n".join(texts)
+
+
+class TextFormat(WireModel):
+    type: Literal["text"]
+
+
+class TextConfig(WireModel):
+    format: TextFormat | None = None
+    verbosity: Literal["low", "medium", "high"] | None = None
+
+
+class ResponsesStreamOptions(WireModel):
+    include_obfuscation: bool | None = None  # a no-op here, as for chat
+
+
+class ResponsesRequest(WireModel):
+    model: str = Field(min_length=1)
+    input: str | list[dict[str, Any]]
+    instructions: str | None = None
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    include: list[str] | None = None
+    max_output_tokens: int | None = Field(None, ge=1)
+    temperature: float | None = Field(None, ge=0, le=2)
+    top_p: float | None = Field(None, gt=0, le=1)
+    stream: bool = False
+    stream_options: ResponsesStreamOptions | None = None
+    metadata: dict[str, str] | None = None
+    store: bool | None = None
+    parallel_tool_calls: bool | None = None
+    previous_response_id: str | None = None
+    text: TextConfig | None = None
+    truncation: Literal["disabled"] | None = None
+    user: str | None = Field(None, max_length=256)
+
+    _file_search: FileSearchTool | None = PrivateAttr(None)
+
+    @field_validator("previous_response_id")
+    @classmethod
+    def _no_stored_responses(cls, value: str | None) -> str | None:
+        if value is not None:
+            raise UnsupportedParameter(
+                "Plinth does not store responses, so previous_response_id cannot be used; "
+                "send the earlier turns in 'input' instead",
+                param="previous_response_id",
+            )
+        return value
+
+    @field_validator("include")
+    @classmethod
+    def _known_includes(cls, value: list[str] | None) -> list[str] | None:
+        for index, item in enumerate(value or ()):
+            if item != FILE_SEARCH_RESULTS:
+                raise UnsupportedParameter(
+                    f"include value {item!r} is not supported; only '{FILE_SEARCH_RESULTS}' is",
+                    param=f"include[{index}]",
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _tools_and_choice(self) -> ResponsesRequest:
+        self._file_search = self._parse_tools()
+        choice = self.tool_choice
+        if choice is None or choice in ("auto", "none"):
+            return self
+        wants_search = choice == "required" or (
+            isinstance(choice, dict) and choice.get("type") == "file_search"
+        )
+        if not wants_search:
+            raise UnsupportedParameter(
+                f"tool_choice {choice!r} is not supported; use 'auto', 'required', 'none' "
+                "or {'type': 'file_search'}",
+                param="tool_choice",
+            )
+        if self._file_search is None:
+            raise InvalidRequest(
+                "tool_choice asks for a tool call, but no file_search tool is given",
+                param="tool_choice",
+            )
+        return self
+
+    def _parse_tools(self) -> FileSearchTool | None:
+        found: FileSearchTool | None = None
+        for index, raw in enumerate(self.tools or ()):
+            kind = raw.get("type")
+            if kind != "file_search":
+                raise UnsupportedParameter(
+                    f"Tool type {kind!r} is not supported; Plinth's Responses API offers "
+                    "'file_search' only",
+                    param=f"tools[{index}].type",
+                )
+            if found is not None:
+                raise InvalidRequest(
+                    "At most one file_search tool may be given; list several "
+                    "vector_store_ids in it instead",
+                    param=f"tools[{index}]",
+                )
+            found = _validated(FileSearchTool, raw, f"tools[{index}]")
+        return found
+
+    @property
+    def file_search_tool(self) -> FileSearchTool | None:
+        """The file_search tool as declared (echoed in the response even when not run)."""
+        return self._file_search
+
+    @property
+    def file_search(self) -> FileSearchTool | None:
+        """The tool to run, or None (absent, or switched off by tool_choice 'none')."""
+        return None if self.tool_choice == "none" else self._file_search
+
+    @property
+    def include_results(self) -> bool:
+        return FILE_SEARCH_RESULTS in (self.include or ())
+
+    def messages(self) -> list[dict[str, str]]:
+        """Instructions and input items as chat messages (text only)."""
+        messages = []
+        if self.instructions:
+            messages.append({"role": "system", "content": self.instructions})
+        if isinstance(self.input, str):
+            messages.append({"role": "user", "content": self.input})
+            return messages
+        if not self.input:
+            raise InvalidRequest("input must not be empty", param="input")
+        for index, raw in enumerate(self.input):
+            where = f"input[{index}]"
+            if raw.get("type", "message") != "message":
+                raise UnsupportedParameter(
+                    f"Input items of type {raw.get('type')!r} are not supported; "
+                    "send messages only",
+                    param=f"{where}.type",
+                )
+            item = _validated(InputMessage, raw, where)
+            messages.append({"role": item.role, "content": item.text(where)})
+        return messages
+
+
+def _validated(model: type[M], raw: dict[str, Any], where: str) -> M:
+    """Validate a nested item, naming its full parameter path in the error."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"])
+        param = where + path
+        if first["type"] == "extra_forbidden":
+            raise UnsupportedParameter(f"Unrecognized argument: {param}", param=param) from None
+        if first["type"] == "missing":
+            raise InvalidRequest(f"Missing required parameter: '{param}'", param=param) from None
+        raise InvalidRequest(f"Invalid value at '{param}': {first['msg']}", param=param) from None

@@ -1,0 +1,111 @@
+"""A live Plinth (uvicorn on a loopback port) in front of a fake upstream, for the SDK.
+
+The server runs its own event loop on a thread; ``call`` runs a coroutine on
+that loop, which is how tests fill the knowledge base (its objects belong to
+the server's loop). No bundled models are loaded: stores search lexically.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import threading
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import openai
+import uvicorn
+
+from gatewaysupport import ADMIN, deployment
+from plinth.app import create_app
+from plinth.services import Services
+from plinth.settings import Settings
+from plinth.store.files import FileRecord, utc_now
+from upstreamfake import FakeUpstream
+
+T = TypeVar("T")
+
+
+class LiveServer:
+    def __init__(self, data_dir: Path, upstream: FakeUpstream):
+        settings = Settings(
+            data_dir=data_dir,
+            admin_key=ADMIN,  # type: ignore[arg-type]
+            load_bundled_models=False,
+            deployments=[deployment(upstream)],  # type: ignore[list-item]
+            routing={"health_interval_s": 0},  # type: ignore[arg-type]
+        )
+        self.app = create_app(settings)
+        config = uvicorn.Config(
+            self.app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"
+        )
+        self.server = uvicorn.Server(config)
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._run, name="plinth-live", daemon=True)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_until_complete(self.server.serve())
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        for _ in range(500):
+            if self.server.started:
+                break
+            self.thread.join(0.02)
+        assert self.server.started, "the live server did not start"
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+    @property
+    def port(self) -> int:
+        return int(self.server.servers[0].sockets[0].getsockname()[1])
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def services(self) -> Services:
+        services: Services = self.app.state.services
+        return services
+
+    def call(self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(30)
+
+    def sdk(self) -> openai.OpenAI:
+        return openai.OpenAI(api_key=ADMIN, base_url=f"{self.base_url}/v1", max_retries=0)
+
+    def admin_get(self, path: str) -> Any:
+        response = httpx.get(self.base_url + path, headers={"authorization": f"Bearer {ADMIN}"})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def add_document(
+        self,
+        store_id: str,
+        file_id: str,
+        filename: str,
+        text: str,
+        attributes: dict[str, Any] | None = None,
+    ) -> None:
+        """Register a file in the Files table and index it into ``store_id``."""
+        kb, data = self.services.knowledge, text.encode()
+        self.services.files.add(
+            FileRecord(
+                id=file_id,
+                key_id=None,
+                filename=filename,
+                purpose="assistants",
+                bytes=len(data),
+                sha256=hashlib.sha256(data).hexdigest(),
+                created_at=utc_now(),
+                expires_at=None,
+            )
+        )
+        self.call(kb.add_file(store_id, file_id, data, filename, attributes=attributes))
