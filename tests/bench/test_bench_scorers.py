@@ -54,8 +54,7 @@ def test_user_jsonl_and_errors(tmp_path: Path) -> None:
     path.write_text('{"prompt": "x", "scorer": "bleu"}\n', "utf-8")
     with pytest.raises(ValueError, match="unknown scorer"):
         load_workload(str(path))
-    with pytest.raises(ValueError, match="not available"):
-        load_workload("rag_qa")
+    assert load_workload("rag_qa").corpus == "rag_qa_corpus.jsonl"
 
 
 def test_keyword_recall() -> None:

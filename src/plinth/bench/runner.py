@@ -17,6 +17,7 @@ from plinth.bench.client import Endpoint, RequestRecord, stream_chat
 from plinth.bench.config import BenchConfig, Candidate, Judge
 from plinth.bench.judge import grade
 from plinth.bench.metrics import summarise
+from plinth.bench.rag import ground
 from plinth.bench.scorers import score
 from plinth.bench.workloads import Item, Workload, load_workload
 
@@ -107,6 +108,10 @@ async def run_points(config: BenchConfig, tick: Callable[[], None]) -> list[Poin
     run_start = time.perf_counter()
     results = []
     async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
+        workloads = [
+            await ground(session, config.base_url, config.api_key, w) if w.corpus else w
+            for w in workloads
+        ]
         for candidate in config.candidates:
             for workload in workloads:
                 for kind, value in config.profile.points():

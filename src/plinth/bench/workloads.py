@@ -19,9 +19,10 @@ BUILTIN = {
     "json_extraction": "JSON extraction against a schema: validity and field accuracy.",
     "chinese_qa": "Chinese QA with reference answers: exact match and character F1.",
     "long_summary": "Article summaries (~150–200 words in): recall of the key phrases.",
+    "rag_qa": "RAG QA: questions answered from passages retrieved from a Plinth vector store.",
 }
-# Needs the knowledge base's vector-store API, which does not exist yet.
-UNAVAILABLE = {"rag_qa": "RAG QA over a Plinth vector store: not available yet (no vector stores)."}
+# Workloads grounded in a document corpus (``bench/rag.py`` puts it into a vector store).
+CORPORA = {"rag_qa": "rag_qa_corpus.jsonl"}
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class Item:
 class Workload:
     name: str
     items: list[Item]
+    corpus: str | None = None  # a corpus file in bench/data: prompts are grounded first
 
 
 def parse_items(lines: list[str], source: str) -> list[Item]:
@@ -65,11 +67,9 @@ def parse_items(lines: list[str], source: str) -> list[Item]:
 
 def load_workload(name: str) -> Workload:
     """A built-in task set by name, or a user JSONL file by path."""
-    if name in UNAVAILABLE:
-        raise ValueError(UNAVAILABLE[name])
     if name in BUILTIN:
         text = files("plinth.bench").joinpath("data", f"{name}.jsonl").read_text("utf-8")
-        return Workload(name, parse_items(text.splitlines(), name))
+        return Workload(name, parse_items(text.splitlines(), name), CORPORA.get(name))
     path = Path(name)
     if not path.is_file():
         known = ", ".join(sorted(BUILTIN))

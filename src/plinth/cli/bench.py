@@ -13,7 +13,7 @@ from tqdm import tqdm
 from plinth.bench import analysis, report, runner
 from plinth.bench.config import CRITERIA, BenchConfig, load_config
 from plinth.bench.store import BenchStore, new_run_id
-from plinth.bench.workloads import BUILTIN, UNAVAILABLE, load_workload
+from plinth.bench.workloads import BUILTIN, load_workload
 from plinth.cli.common import data_dir_option, open_db, print_json, print_table
 
 
@@ -188,5 +188,5 @@ def show(run_id: str, fmt: str, records: bool, out: Path | None, data_dir: Path 
 @bench.command()
 def workloads() -> None:
     """The built-in task sets."""
-    for name, description in {**BUILTIN, **UNAVAILABLE}.items():
+    for name, description in BUILTIN.items():
         click.echo(f"{name:16} {description}")
