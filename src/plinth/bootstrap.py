@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import secrets
@@ -61,6 +62,8 @@ def build_engines(settings: Settings, models: ModelStore) -> list[Engine]:
     engines = []
     for spec in specs:
         options = chat_options if spec.kind == "chat" else embed_options
+        if spec.chat_template:
+            options = dataclasses.replace(options, chat_template=spec.chat_template)
         tokenizer = (
             WordPieceTokenizer.from_model_dir(spec.tokenizer_dir) if spec.tokenizer_dir else None
         )

@@ -21,6 +21,7 @@ class ModelSpec:
     path: Path
     source: str  # "bundled (<distribution>)" or "added"
     tokenizer_dir: Path | None = None
+    chat_template: str | None = None  # None: the template in the GGUF, else ChatML
 
 
 def model_specs(
@@ -39,7 +40,11 @@ def model_specs(
             source = f"bundled ({bundled.distribution})"
             specs.append(ModelSpec(bundled.id, bundled.kind, path, source, tokenizer_dir))
     for row in store.list():
-        specs.append(ModelSpec(row["id"], row["kind"], Path(row["path"]), "added"))
+        specs.append(
+            ModelSpec(
+                row["id"], row["kind"], Path(row["path"]), "added", None, row["chat_template"]
+            )
+        )
     return specs
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from plinth.catalog.bundled import BUNDLED_MODELS, BundledModelMissing, package_dir
 from plinth.cli.common import data_dir_option, open_db, print_json, print_table
+from plinth.engines.llamacpp import BUILTIN_CHAT_TEMPLATES
 from plinth.store.models import ModelStore
 
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")
@@ -29,12 +30,41 @@ def _check_gguf(path: Path) -> None:
             )
 
 
+def _chat_template(value: str | None, kind: str) -> str | None:
+    """A built-in template name as given, or a Jinja template file's text."""
+    if value is None:
+        return None
+    if kind != "chat":
+        raise click.ClickException("--chat-template applies to chat models only")
+    if value in BUILTIN_CHAT_TEMPLATES:
+        return value
+    path = Path(value)
+    if not path.is_file():
+        names = ", ".join(sorted(BUILTIN_CHAT_TEMPLATES))
+        raise click.ClickException(
+            f"--chat-template '{value}' is neither a built-in template ({names}) nor a file"
+        )
+    text = path.read_text("utf-8")
+    if "{{" not in text and "{%" not in text:
+        raise click.ClickException(f"{path} does not look like a Jinja chat template")
+    return text
+
+
 @models.command()
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--id", "model_id", required=True, help="Public model name clients will use.")
 @click.option("--kind", type=click.Choice(["chat", "embedding"]), default="chat", show_default=True)
+@click.option(
+    "--chat-template",
+    "chat_template",
+    default=None,
+    help="For a GGUF without one (llama.cpp falls back to ChatML): a built-in name "
+    "such as gemma or llama3, or a Jinja template file.",
+)
 @data_dir_option
-def add(path: Path, model_id: str, kind: str, data_dir: Path | None) -> None:
+def add(
+    path: Path, model_id: str, kind: str, chat_template: str | None, data_dir: Path | None
+) -> None:
     """Serve another GGUF model (from the next `plinth serve` on)."""
     if not _ID_PATTERN.match(model_id):
         raise click.ClickException(
@@ -44,8 +74,9 @@ def add(path: Path, model_id: str, kind: str, data_dir: Path | None) -> None:
     if model_id in {m.id for m in BUNDLED_MODELS}:
         raise click.ClickException(f"'{model_id}' is a bundled model's name; choose another --id")
     _check_gguf(path)
+    template = _chat_template(chat_template, kind)
     try:
-        ModelStore(open_db(data_dir)).add(model_id, kind, str(path.resolve()))
+        ModelStore(open_db(data_dir)).add(model_id, kind, str(path.resolve()), template)
     except IntegrityError:
         raise click.ClickException(f"A model named '{model_id}' already exists") from None
     click.echo(
@@ -73,6 +104,12 @@ def _bundled_rows() -> list[dict[str, Any]]:
     return rows
 
 
+def _template_note(template: str | None) -> str:
+    if template is None:
+        return ""
+    return f" (template {template})" if template in BUILTIN_CHAT_TEMPLATES else " (Jinja template)"
+
+
 @models.command("list")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @data_dir_option
@@ -87,7 +124,7 @@ def list_models(fmt: str, data_dir: Path | None) -> None:
                 "kind": row["kind"],
                 "source": "added",
                 "status": "ok" if exists else "file missing",
-                "description": row["path"],
+                "description": row["path"] + _template_note(row["chat_template"]),
             }
         )
     if fmt == "json":

@@ -31,6 +31,43 @@ from plinth.errors import EngineError
 log = logging.getLogger(__name__)
 
 _STREAM_END = object()
+# Templates llama.cpp carries built in (its llama-chat.cpp), long-standing ones.
+BUILTIN_CHAT_TEMPLATES = frozenset(
+    [
+        "chatml",
+        "llama2",
+        "llama2-sys",
+        "llama3",
+        "llama4",
+        "mistral-v1",
+        "mistral-v3",
+        "mistral-v7",
+        "phi3",
+        "phi4",
+        "falcon3",
+        "zephyr",
+        "monarch",
+        "gemma",
+        "orion",
+        "openchat",
+        "vicuna",
+        "deepseek",
+        "deepseek2",
+        "deepseek3",
+        "command-r",
+        "chatglm3",
+        "chatglm4",
+        "glmedge",
+        "minicpm",
+        "exaone3",
+        "rwkv-world",
+        "granite",
+        "megrez",
+        "yandex",
+        "bailing",
+        "smolvlm",
+    ]
+)
 
 
 def _prompt_param(method: str) -> str:
@@ -52,6 +89,9 @@ class LlamaCppOptions:
     context_per_slot: int = 2048
     threads: int = 0
     verbosity: int = 0  # llama.cpp's own log: 0 silent, 1 errors, 3 chatty
+    # A llama.cpp built-in template name ("gemma", "llama3", …) or a Jinja
+    # template's text; None uses the GGUF's own template (ChatML if it has none).
+    chat_template: str | None = None
 
 
 class LlamaCppEngine(Engine):
@@ -100,6 +140,11 @@ class LlamaCppEngine(Engine):
         # knows closes that door; in-process handle_* calls are unaffected.
         params.api_keys = [secrets.token_urlsafe(32)]
         params.cors_origins = "http://127.0.0.1:1"
+        if opts.chat_template:
+            params.chat_template = opts.chat_template
+            # llama.cpp matches built-in names only outside its Jinja engine;
+            # under Jinja a bare name would be rendered as literal text.
+            params.use_jinja = opts.chat_template not in BUILTIN_CHAT_TEMPLATES
         if self.kind == "embedding":
             params.embedding = True
             params.embd_normalize = 2  # L2, as OpenAI and sentence-transformers return

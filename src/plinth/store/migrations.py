@@ -105,6 +105,10 @@ def _plans(conn: Connection) -> None:
     schema.metadata.create_all(conn, tables=[schema.plans, schema.subscriptions])
 
 
+def _chat_templates(conn: Connection) -> None:
+    _add_columns(conn, "models", {"chat_template": "TEXT"})
+
+
 MIGRATIONS: list[Step] = [
     (1, "keys, usage ledger, added models", _initial),
     (2, "deployments; serving deployment, usage source and attempts in the ledger", _routing),
@@ -119,6 +123,7 @@ MIGRATIONS: list[Step] = [
     (11, "stored bytes over time (knowledge-base storage metering)", _storage_spans),
     (12, "OpenAI vector stores, their files' ingestion state, file batches", _vector_stores),
     (13, "subscription plans; per-second and per-GB-month prices", _plans),
+    (14, "a chat template per added model", _chat_templates),
 ]
 
 

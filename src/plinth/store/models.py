@@ -14,11 +14,15 @@ class ModelStore:
     def __init__(self, engine: Engine):
         self._engine = engine
 
-    def add(self, model_id: str, kind: str, path: str) -> None:
+    def add(self, model_id: str, kind: str, path: str, chat_template: str | None = None) -> None:
         with self._engine.begin() as conn:
             conn.execute(
                 models.insert().values(
-                    id=model_id, kind=kind, path=path, added_at=datetime.now(UTC)
+                    id=model_id,
+                    kind=kind,
+                    path=path,
+                    added_at=datetime.now(UTC),
+                    chat_template=chat_template,
                 )
             )
 

@@ -87,6 +87,8 @@ models = Table(
     Column("kind", String(20), nullable=False),
     Column("path", Text, nullable=False),
     Column("added_at", DateTime(timezone=True), nullable=False),
+    # A llama.cpp built-in template name, or a Jinja template's text (migration 14).
+    Column("chat_template", Text, nullable=True),
 )
 
 # Every attempt of a request that failed (the one that served it is in ``usage``).
