@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from starlette.testclient import TestClient
-from vssupport import fake_app, new_key, sdk
+from vssupport import ADMIN, fake_app, new_key, sdk
 
 
 @pytest.fixture(scope="module")
@@ -114,3 +114,19 @@ def test_errors_in_difys_shape(setup: tuple[TestClient, str, str]) -> None:
     assert _retrieve(app, f"Bearer {stranger}", body)[1]["error_code"] == 2001
     status, error = _retrieve(app, f"Bearer {key}", {"knowledge_id": store_id, "query": "x"})
     assert status == 400 and "retrieval_setting" in error["error_msg"]
+
+
+def test_visibility_follows_the_vector_stores_api(setup: tuple[TestClient, str, str]) -> None:
+    """A key reads only its own stores (another key's answers as unknown); an admin reads all."""
+    app, _, store_id = setup
+    body = {
+        "knowledge_id": store_id,
+        "query": "paid leave",
+        "retrieval_setting": {"top_k": 2, "score_threshold": 0.0},
+    }
+    stranger = new_key(app, "dify-stranger")
+    hidden = _retrieve(app, f"Bearer {stranger}", body)
+    assert hidden == _retrieve(app, f"Bearer {stranger}", {**body, "knowledge_id": "vs_none"})
+    assert hidden == (404, {"error_code": 2001, "error_msg": "The knowledge does not exist"})
+    status, found = _retrieve(app, f"Bearer {ADMIN}", body)
+    assert status == 200 and found["records"][0]["title"] == "leave.txt"

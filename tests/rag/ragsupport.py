@@ -17,12 +17,15 @@ from typing import Any, TypeVar
 import httpx
 import openai
 import uvicorn
+from sqlalchemy import update
 
 from gatewaysupport import ADMIN, deployment
 from plinth.app import create_app
+from plinth.knowledge.stores import now_s
 from plinth.services import Services
 from plinth.settings import Settings
 from plinth.store.files import FileRecord, utc_now
+from plinth.store.schema import vector_stores as stores
 from upstreamfake import FakeUpstream
 
 T = TypeVar("T")
@@ -86,6 +89,25 @@ class LiveServer:
         assert response.status_code == 200, response.text
         return response.json()
 
+    def create_store(
+        self, store_id: str, *, key_id: str | None = None, expires_after_days: int | None = None
+    ) -> None:
+        """A vector store with a readable id, owned by ``key_id`` (None: admin-only)."""
+        vs = self.services.vector_stores
+        assert vs is not None
+        row = vs.catalog.create_store(
+            key_id=key_id,
+            tenant_id=None,
+            name=store_id,
+            metadata={},
+            expires_after_days=expires_after_days,
+            now=now_s(),
+        )
+        # The catalog draws random ids; the tests name their stores.
+        with vs.catalog.engine.begin() as conn:
+            conn.execute(update(stores).where(stores.c.id == row.id).values(id=store_id))
+        self.call(self.services.knowledge.create_store(store_id))
+
     def add_document(
         self,
         store_id: str,
@@ -94,8 +116,9 @@ class LiveServer:
         text: str,
         attributes: dict[str, Any] | None = None,
     ) -> None:
-        """Register a file in the Files table and index it into ``store_id``."""
+        """Register a file in the Files table and the store, and index it into ``store_id``."""
         kb, data = self.services.knowledge, text.encode()
+        catalog = self.services.vector_stores.catalog  # type: ignore[union-attr]
         self.services.files.add(
             FileRecord(
                 id=file_id,
@@ -108,4 +131,14 @@ class LiveServer:
                 expires_at=None,
             )
         )
+        catalog.add_file(
+            store_id,
+            file_id,
+            filename=filename,
+            chunking={},
+            attributes=attributes or {},
+            batch_id=None,
+            now=now_s(),
+        )
         self.call(kb.add_file(store_id, file_id, data, filename, attributes=attributes))
+        assert catalog.finish_file(store_id, file_id, status="completed", usage_bytes=len(data))

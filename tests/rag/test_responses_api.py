@@ -33,9 +33,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer,
             FakeUpstream() as upstream,
             LiveServer(tmp_path_factory.mktemp("rag"), upstream) as server,
         ):
-            kb = server.services.knowledge
-            server.call(kb.create_store("vs_geo"))
-            server.call(kb.create_store("vs_food"))
+            server.create_store("vs_geo")
+            server.create_store("vs_food")
             server.add_document("vs_geo", "file-paris", "paris.txt", PARIS, {"region": "europe"})
             server.add_document("vs_geo", "file-tokyo", "tokyo.txt", TOKYO, {"region": "asia"})
             server.add_document("vs_food", "file-bread", "bread.md", BREAD)
@@ -289,7 +288,7 @@ def test_tool_choice_none_skips_the_search(server: LiveServer, upstream: FakeUps
 
 
 def test_chinese_document_and_query(server: LiveServer, upstream: FakeUpstream) -> None:
-    server.call(server.services.knowledge.create_store("vs_zh"))
+    server.create_store("vs_zh")
     server.add_document(
         "vs_zh", "file-zh", "长城.txt", "长城是中国古代的军事防御工程，总长度超过两万公里。"
     )
@@ -380,4 +379,139 @@ def test_sdk_raises_not_found_for_an_unknown_store(server: LiveServer) -> None:
             model=MODEL,
             input="hello",
             tools=[{"type": "file_search", "vector_store_ids": ["vs_nope"]}],
+        )
+
+
+# --- whose stores a key may search -------------------------------------------------------
+
+
+def new_key(server: LiveServer, name: str) -> tuple[str, str]:
+    """A fresh non-admin key: (the secret, its id)."""
+    response = httpx.post(
+        f"{server.base_url}/admin/keys",
+        json={"name": name},
+        headers={"authorization": f"Bearer {ADMIN}"},
+    )
+    assert response.status_code == 201, response.text
+    return response.json()["key"], response.json()["id"]
+
+
+def search_as(server: LiveServer, key: str, store_ids: list[str], stream: bool) -> httpx.Response:
+    return httpx.post(
+        f"{server.base_url}/v1/responses",
+        json={
+            "model": MODEL,
+            "input": "When is the launch?",
+            "tools": [{"type": "file_search", "vector_store_ids": store_ids}],
+            "include": ["file_search_call.results"],
+            "stream": stream,
+        },
+        headers={"authorization": f"Bearer {key}"},
+    )
+
+
+@pytest.fixture(scope="module")
+def owners(live: tuple[LiveServer, FakeUpstream]) -> tuple[str, str]:
+    """Key A owns ``vs_a_secret``; key B owns ``vs_b_own``. Returns (A's key, B's key)."""
+    server = live[0]
+    key_a, id_a = new_key(server, "owner-a")
+    key_b, id_b = new_key(server, "owner-b")
+    server.create_store("vs_a_secret", key_id=id_a)
+    server.add_document("vs_a_secret", "file-launch", "launch.txt", "The launch is on 3 May.")
+    server.create_store("vs_b_own", key_id=id_b)
+    server.add_document("vs_b_own", "file-b", "b.txt", "Key B keeps its launch notes here.")
+    return key_a, key_b
+
+
+def test_a_key_searches_only_its_own_stores(
+    server: LiveServer, upstream: FakeUpstream, owners: tuple[str, str]
+) -> None:
+    key_a, key_b = owners
+    upstream.reply = "On 3 May [1]."
+    mine = search_as(server, key_a, ["vs_a_secret"], stream=False)
+    assert mine.status_code == 200, mine.text
+    [call, _] = mine.json()["output"]
+    assert [r["filename"] for r in call["results"]] == ["launch.txt"]
+    upstream.requests.clear()
+
+    def error(response: httpx.Response, store_id: str) -> dict[str, Any]:
+        assert response.status_code == 404, response.text
+        body: dict[str, Any] = response.json()["error"]
+        # Named, but otherwise word for word what an unknown store gets.
+        assert store_id in body["message"]
+        return {**body, "message": body["message"].replace(store_id, "<id>")}
+
+    for stream in (False, True):
+        unknown = error(search_as(server, key_b, ["vs_never_made"], stream), "vs_never_made")
+        assert unknown["param"] == "tools[0].vector_store_ids"
+        # Another key's store, alone or next to one of B's own; and the admin's stores.
+        for ids, hidden in [
+            (["vs_a_secret"], "vs_a_secret"),
+            (["vs_b_own", "vs_a_secret"], "vs_a_secret"),
+            (["vs_geo"], "vs_geo"),
+        ]:
+            assert error(search_as(server, key_b, ids, stream), hidden) == unknown
+    # Nothing was searched for the model on B's behalf.
+    assert upstream.generation_requests() == []
+
+    upstream.reply = "B's notes [1]."
+    own = search_as(server, key_b, ["vs_b_own"], stream=False)
+    assert own.status_code == 200, own.text
+    assert [r["file_id"] for r in own.json()["output"][0]["results"]] == ["file-b"]
+
+
+def test_an_admin_searches_every_store(
+    server: LiveServer, upstream: FakeUpstream, owners: tuple[str, str]
+) -> None:
+    upstream.reply = "On 3 May [1]."
+    response = server.sdk().responses.create(
+        model=MODEL,
+        input="When is the launch?",
+        tools=[{"type": "file_search", "vector_store_ids": ["vs_a_secret", "vs_b_own"]}],
+        include=["file_search_call.results"],
+    )
+    results = response.output[0].results or []  # type: ignore[union-attr]
+    assert {r.filename for r in results} == {"launch.txt", "b.txt"}
+    cited = response.output[1].content[0].annotations[0]  # type: ignore[union-attr]
+    # [1] is the best hit, named for the admin too.
+    assert cited.filename == results[0].filename  # type: ignore[union-attr]
+
+
+def test_an_expired_store_is_refused_like_the_search_endpoint(
+    server: LiveServer, upstream: FakeUpstream, owners: tuple[str, str]
+) -> None:
+    key_a, key_b = owners
+    vs = server.services.vector_stores
+    assert vs is not None
+    server.create_store("vs_stale", key_id=None, expires_after_days=1)
+    vs.catalog.update_store("vs_stale", {"last_active_at": 1_000})  # long ago
+    own = vs.catalog.get_store("vs_a_secret", key_id=None)
+    assert own is not None
+    vs.catalog.update_store("vs_a_secret", {"expires_after_days": 1, "last_active_at": 1_000})
+    try:
+        for stream in (False, True):
+            response = search_as(server, ADMIN, ["vs_geo", "vs_stale"], stream)
+            assert response.status_code == 400, response.text
+            error = response.json()["error"]
+            assert error["code"] == "vector_store_expired"
+            assert error["param"] == "tools[0].vector_store_ids"
+            assert "vs_stale" in error["message"]
+            # The search endpoint agrees.
+            direct = httpx.post(
+                f"{server.base_url}/v1/vector_stores/vs_stale/search",
+                json={"query": "capital"},
+                headers={"authorization": f"Bearer {ADMIN}"},
+            )
+            assert (direct.status_code, direct.json()["error"]["code"]) == (
+                400,
+                "vector_store_expired",
+            )
+            # Someone else's expired store is still just "not found" (no existence leak).
+            assert search_as(server, key_b, ["vs_a_secret"], stream).status_code == 404
+            assert search_as(server, key_a, ["vs_a_secret"], stream).status_code == 400
+        assert upstream.generation_requests() == []
+    finally:
+        vs.catalog.update_store(
+            "vs_a_secret",
+            {"expires_after_days": own.expires_after_days, "last_active_at": own.last_active_at},
         )

@@ -1,9 +1,10 @@
 """``POST /v1/responses``: a chat turn, optionally grounded by the ``file_search`` tool.
 
 One request: admit (auth, body, 400s) → if file_search is on, search the
-vector stores with the last user turn's text → put the numbered sources into
-that turn → hand the result to the gateway as a chat completion, so privacy
-screening, billing, failover and the one ledger row are exactly those of
+vector stores (those the caller's key may see, as in the Vector Stores API)
+with the last user turn's text → put the numbered sources into that turn →
+hand the result to the gateway as a chat completion, so privacy screening,
+billing, failover and the one ledger row are exactly those of
 ``/v1/chat/completions`` (endpoint label ``responses``) → shape the answer as
 a Response object, the model's ``[n]`` markers turned into file citations.
 Streaming is in ``responses_stream``.
@@ -12,7 +13,6 @@ Streaming is in ``responses_stream``.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
 from typing import Any, cast
 
 from starlette.requests import Request
@@ -23,15 +23,16 @@ from plinth.api.generation import admit, failure
 from plinth.api.http import REQUEST_ID_HEADER, json_response
 from plinth.api.responses_objects import FileSearchRun, Turn, ending, usage
 from plinth.api.responses_stream import response_events
+from plinth.auth import Principal
 from plinth.engines.base import Json
 from plinth.errors import InvalidRequest
+from plinth.metering.accounting import Accounting
 from plinth.protocol.chat import ChatCompletionRequest
 from plinth.protocol.responses import DEFAULT_MAX_NUM_RESULTS, ResponsesRequest
 from plinth.rag.citations import cite
 from plinth.rag.prompt import grounded_messages, search_query
 from plinth.rag.retrieve import SearchOptions, retrieve
 from plinth.services import Services
-from plinth.store.files import FileStore, utc_now
 
 ENDPOINT = "responses"
 
@@ -39,18 +40,11 @@ ENDPOINT = "responses"
 # --- before the model call ---------------------------------------------------------------
 
 
-def filename_lookup(files: FileStore) -> Any:
-    def lookup(file_ids: Sequence[str]) -> dict[str, str]:
-        now = utc_now()
-        # Admin view (key_id None): the file is in a store the caller searched.
-        records = (files.get(file_id, key_id=None, now=now) for file_id in file_ids)
-        return {r.id: r.filename for r in records if r is not None}
-
-    return lookup
-
-
 async def run_file_search(
-    svc: Services, body: ResponsesRequest, messages: list[dict[str, str]]
+    svc: Services,
+    principal: Principal | None,
+    body: ResponsesRequest,
+    messages: list[dict[str, str]],
 ) -> FileSearchRun | None:
     tool = body.file_search
     if tool is None:
@@ -71,18 +65,18 @@ async def run_file_search(
         dense_weight=hybrid.embedding_weight if hybrid else 1.0,
         param=f"tools[{index}]",
     )
-    sources = await retrieve(
-        svc.knowledge, filename_lookup(svc.files), tool.vector_store_ids, query, options
-    )
+    # The Vector Stores API's rule: a key searches the stores it created, an admin any.
+    key_id = None if principal is None or principal.is_admin else principal.key_id
+    sources = await retrieve(svc.vector_stores, key_id, tool.vector_store_ids, query, options)
     return FileSearchRun("fs_" + secrets.token_hex(16), query, sources)
 
 
 async def prepare(
-    svc: Services, body: ResponsesRequest, request_id: str
+    svc: Services, body: ResponsesRequest, acct: Accounting
 ) -> tuple[Turn, ChatCompletionRequest]:
-    """Search (if asked) and build the chat request the gateway runs."""
+    """Search (if asked, as the caller) and build the chat request the gateway runs."""
     messages = body.messages()
-    search = await run_file_search(svc, body, messages)
+    search = await run_file_search(svc, acct.principal, body, messages)
     if search is not None:
         messages = grounded_messages(messages, search.sources)
     chat: Json = {"model": body.model, "messages": messages, "stream": body.stream}
@@ -96,7 +90,7 @@ async def prepare(
         chat["stream_options"] = {"include_usage": True}  # the usage of response.completed
     if body.user is not None:
         chat["user"] = body.user
-    return Turn(body, request_id, search), ChatCompletionRequest.model_validate(chat)
+    return Turn(body, acct.request_id, search), ChatCompletionRequest.model_validate(chat)
 
 
 # --- the route ---------------------------------------------------------------------------
@@ -122,7 +116,7 @@ async def create_response(request: Request) -> Response:
     svc, acct, body = admitted
     body = cast(ResponsesRequest, body)
     try:
-        turn, chat = await prepare(svc, body, acct.request_id)
+        turn, chat = await prepare(svc, body, acct)
     except BaseException as exc:  # the boundary: every error becomes a response
         if not isinstance(exc, Exception):  # cancelled (client gone): book it, then go
             svc.gateway.fail(acct, exc, status="client_disconnected")

@@ -1,24 +1,28 @@
 """Search several vector stores for one query and merge what they found.
 
-Each store is searched on its own (concurrently); the hits are merged by
-score, best first. The same chunk can live in two stores (one file added to
-both): it is kept once, with its better score. Filenames come from the Files
-table, looked up once per distinct file.
+Stores are looked up with the caller's visibility first, all of them before
+any search runs: a store the key may not see is answered exactly like an
+unknown one (no hint that it exists), and an expired one is refused as the
+Vector Stores search endpoint refuses it. Each store is then searched through
+:meth:`VectorStores.search` — the endpoint's own path, so a search here keeps
+the store alive and names files from the store's own rows, skipping a file
+removed meanwhile. The hits are merged by score, best first; the same chunk
+can live in two stores (one file added to both): it is kept once, with its
+better score.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from plinth.errors import InvalidRequest, NotFound
+from plinth.knowledge import stores as kb_stores
 from plinth.knowledge.filters import AttributeValue, FilterError
 from plinth.knowledge.index import Hit, StoreNotFound
-from plinth.knowledge.service import KnowledgeBase
-
-# file ids -> filenames, for the ids it knows (synchronous: runs on a worker thread).
-FilenameLookup = Callable[[Sequence[str]], Mapping[str, str]]
+from plinth.knowledge.stores import VectorStores, now_s
+from plinth.store.vector_stores import StoreRow
 
 
 @dataclass(frozen=True)
@@ -54,21 +58,29 @@ class Source:
 
 
 async def retrieve(
-    kb: KnowledgeBase,
-    filenames: FilenameLookup,
+    stores: VectorStores | None,
+    key_id: str | None,
     store_ids: Sequence[str],
     query: str,
     options: SearchOptions,
 ) -> list[Source]:
-    """The best ``max_num_results`` chunks over all stores; client mistakes raise 400/404."""
+    """The best ``max_num_results`` chunks over all stores; client mistakes raise 400/404.
+
+    ``key_id`` is the caller's key, or None for an admin (who sees every store).
+    """
     unique_ids = list(dict.fromkeys(store_ids))
-    found = await asyncio.gather(*(_search(kb, s, query, options) for s in unique_ids))
-    hits = merge([hit for store_hits in found for hit in store_hits], options.max_num_results)
-    names = await asyncio.to_thread(filenames, list(dict.fromkeys(h.file_id for h in hits)))
-    return [
-        Source(h.file_id, names.get(h.file_id, h.file_id), h.text, h.score, dict(h.attributes))
-        for h in hits
-    ]
+    if not unique_ids:
+        return []
+    if stores is None:  # an app assembled without the Vector Stores API has no stores
+        raise _not_found(unique_ids[0], options)
+    # Every store is checked before any is searched: one bad id costs no search.
+    rows = [await _visible(stores, key_id, s, options) for s in unique_ids]
+    found = await asyncio.gather(*(_search(stores, row, query, options) for row in rows))
+    pairs = [pair for store_pairs in found for pair in store_pairs]
+    # A file's name is the same in every store that holds it (its Files name at attach time).
+    names = {hit.file_id: filename for hit, filename in pairs}
+    hits = merge([hit for hit, _ in pairs], options.max_num_results)
+    return [Source(h.file_id, names[h.file_id], h.text, h.score, dict(h.attributes)) for h in hits]
 
 
 def merge(hits: list[Hit], limit: int) -> list[Hit]:
@@ -83,25 +95,47 @@ def merge(hits: list[Hit], limit: int) -> list[Hit]:
     return ranked[:limit]
 
 
-async def _search(
-    kb: KnowledgeBase, store_id: str, query: str, options: SearchOptions
-) -> list[Hit]:
-    try:
-        return await kb.search(
-            store_id,
-            query,
-            max_num_results=options.max_num_results,
-            filters=options.filters,
-            score_threshold=options.score_threshold,
-            lexical_weight=options.lexical_weight,
-            dense_weight=options.dense_weight,
-        )
-    except StoreNotFound:
-        raise NotFound(
-            f"Vector store '{store_id}' not found",
+def _not_found(store_id: str, options: SearchOptions) -> NotFound:
+    return NotFound(
+        f"Vector store '{store_id}' not found",
+        param=f"{options.param}.vector_store_ids",
+        code="vector_store_not_found",
+    )
+
+
+async def _visible(
+    stores: VectorStores, key_id: str | None, store_id: str, options: SearchOptions
+) -> StoreRow:
+    """The store if the caller may search it: the Vector Stores API's ownership rule."""
+    row = await asyncio.to_thread(stores.catalog.get_store, store_id, key_id=key_id)
+    if row is None:  # unknown and someone else's read the same: no existence leak
+        raise _not_found(store_id, options)
+    if row.expired(now_s()):
+        raise InvalidRequest(
+            f"Vector store '{store_id}' has expired",
             param=f"{options.param}.vector_store_ids",
-            code="vector_store_not_found",
-        ) from None
+            code="vector_store_expired",
+        )
+    return row
+
+
+async def _search(
+    stores: VectorStores, store: StoreRow, query: str, options: SearchOptions
+) -> list[tuple[Hit, str]]:
+    try:
+        return await stores.search(
+            store,
+            [query],
+            kb_stores.SearchOptions(
+                max_num_results=options.max_num_results,
+                filters=options.filters,
+                score_threshold=options.score_threshold,
+                lexical_weight=options.lexical_weight,
+                dense_weight=options.dense_weight,
+            ),
+        )
+    except StoreNotFound:  # deleted between the lookup and the search
+        raise _not_found(store.id, options) from None
     except FilterError as exc:
         raise InvalidRequest(f"Invalid filters: {exc}", param=f"{options.param}.filters") from None
     except ValueError as exc:
