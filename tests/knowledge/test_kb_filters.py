@@ -37,6 +37,26 @@ ATTRS = {"author": "ada", "year": 2021, "draft": False}
             {"type": "or", "filters": [{"type": "eq", "key": "author", "value": "bob"}]},
             False,
         ),
+        ({"type": "in", "key": "author", "value": ["bob", "ada"]}, True),
+        ({"type": "in", "key": "author", "value": ["bob"]}, False),
+        ({"type": "in", "key": "year", "value": [2020, 2021.0]}, True),
+        ({"type": "in", "key": "year", "value": ["2021"]}, False),  # a string is not a number
+        ({"type": "in", "key": "draft", "value": [0, "false"]}, False),  # nor a boolean
+        ({"type": "in", "key": "missing", "value": ["x"]}, False),
+        ({"type": "nin", "key": "author", "value": ["bob", "eve"]}, True),
+        ({"type": "nin", "key": "author", "value": ["bob", "ada"]}, False),
+        ({"type": "nin", "key": "year", "value": ["2021", 1999]}, True),
+        ({"type": "nin", "key": "missing", "value": ["x"]}, False),  # like ne: needs the key
+        (
+            {
+                "type": "and",
+                "filters": [
+                    {"type": "in", "key": "author", "value": ["ada"]},
+                    {"type": "nin", "key": "year", "value": [2020]},
+                ],
+            },
+            True,
+        ),
     ],
 )
 def test_filters(raw: dict[str, object], expected: bool) -> None:
@@ -49,6 +69,11 @@ def test_filters(raw: dict[str, object], expected: bool) -> None:
         {"type": "like", "key": "a", "value": 1},
         {"type": "eq", "value": 1},
         {"type": "eq", "key": "a", "value": [1]},
+        {"type": "in", "key": "a", "value": "x"},  # in/nin take a list
+        {"type": "nin", "key": "a", "value": []},
+        {"type": "in", "key": "a", "value": [True]},  # of strings and numbers only
+        {"type": "in", "key": "a", "value": [["x"]]},
+        {"type": "in", "value": ["x"]},
         {"type": "and", "filters": []},
         "eq",
     ],

@@ -114,6 +114,35 @@ def test_filters_and_max_results(index: KnowledgeIndex) -> None:
     assert len(hits) == 2 and all(h.attributes["kind"] != "code" for h in hits)
 
 
+def test_in_and_nin_filters(index: KnowledgeIndex) -> None:
+    fill(index)
+    index.upsert_file("vs_1", "odd", [record("An odd programming note.")], {"kind": True})
+
+    def found(raw: dict[str, object]) -> set[str]:
+        hits = index.search("vs_1", ask("programming language 首都 猫", filters=parse_filter(raw)))
+        return {h.file_id for h in hits}
+
+    everything = set(DOCS) | {"odd"}
+    assert found({"type": "in", "key": "kind", "value": ["code", "place"]}) == {
+        "rust",
+        "python",
+        "beijing",
+        "shanghai",
+    }
+    # Numbers and strings mixed in one list; each value compares as eq would.
+    assert found({"type": "in", "key": "year", "value": [1991, "2015", 2020.0]}) == {
+        "python",
+        "cats",
+    }
+    # nin is ne against every value: a boolean differs from any string; no "year", no match.
+    assert found({"type": "nin", "key": "kind", "value": ["code", "animal"]}) == {
+        "beijing",
+        "shanghai",
+        "odd",
+    }
+    assert found({"type": "nin", "key": "year", "value": [2015]}) == everything - {"rust", "odd"}
+
+
 def test_upserts_and_deletes_are_visible_to_the_next_search(index: KnowledgeIndex) -> None:
     fill(index)
     index.upsert_file("vs_1", "go", [record("Go is a programming language with goroutines.")], {})

@@ -176,6 +176,22 @@ def test_filters_and_score_threshold_narrow_the_search(
         assert "found nothing relevant" in last_prompt(upstream)[-1]["content"]
 
 
+def test_in_and_nin_filters_reach_the_search(server: LiveServer, upstream: FakeUpstream) -> None:
+    upstream.reply = "Cities [1]."
+    for flt, expected in [
+        ({"type": "in", "key": "region", "value": ["asia", "africa"]}, ["file-tokyo"]),
+        ({"type": "nin", "key": "region", "value": ["asia"]}, ["file-paris"]),
+    ]:
+        response = server.sdk().responses.create(
+            model=MODEL,
+            input="capital city",
+            tools=[{**FILE_SEARCH, "filters": flt}],  # type: ignore[list-item]
+            include=["file_search_call.results"],
+        )
+        results = response.output[0].results or []  # type: ignore[union-attr]
+        assert [r.file_id for r in results] == expected
+
+
 def test_streamed_events_follow_openais_order(server: LiveServer, upstream: FakeUpstream) -> None:
     upstream.reply = "Paris is the capital [1]. Tokyo is another [2]."
     events = list(

@@ -1,11 +1,14 @@
 """OpenAI vector-store search filters over per-file attributes.
 
-A comparison ``{"type": "eq"|"ne"|"gt"|"gte"|"lt"|"lte", "key", "value"}`` or a
-compound ``{"type": "and"|"or", "filters": [...]}``. A missing attribute fails
-every comparison, ``ne`` included (as in OpenAI: the filter selects files
-that *have* the attribute). Ordering comparisons need both sides numbers or
-both strings; booleans compare only for (in)equality. Filters are checked
-once at parse time, so a bad one is a 400 before any search runs.
+A comparison ``{"type": "eq"|"ne"|"gt"|"gte"|"lt"|"lte", "key", "value"}``, a
+membership test ``{"type": "in"|"nin", "key", "value": [strings or numbers]}``
+or a compound ``{"type": "and"|"or", "filters": [...]}``. A missing attribute
+fails every comparison, ``ne`` and ``nin`` included (as in OpenAI: the filter
+selects files that *have* the attribute). Ordering comparisons need both sides
+numbers or both strings; booleans compare only for (in)equality. ``in`` is
+``eq`` against any listed value, ``nin`` is ``ne`` against all of them.
+Filters are checked once at parse time, so a bad one is a 400 before any
+search runs.
 """
 
 from __future__ import annotations
@@ -16,8 +19,11 @@ from typing import Literal
 
 AttributeValue = str | int | float | bool
 Attributes = Mapping[str, AttributeValue]
+# The members of an in/nin list: OpenAI's type allows strings and numbers, not booleans.
+ListValue = tuple[str | int | float, ...]
 ComparisonOp = Literal["eq", "ne", "gt", "gte", "lt", "lte"]
 COMPARISONS = ("eq", "ne", "gt", "gte", "lt", "lte")
+LIST_COMPARISONS = ("in", "nin")
 MAX_ATTRIBUTES = 16  # OpenAI's limit per file
 
 
@@ -33,12 +39,21 @@ class Comparison:
 
 
 @dataclass(frozen=True)
+class Membership:
+    """``in`` / ``nin``: the attribute equals one of / none of ``values``."""
+
+    op: Literal["in", "nin"]
+    key: str
+    values: ListValue
+
+
+@dataclass(frozen=True)
 class Compound:
     op: Literal["and", "or"]
     filters: tuple[Filter, ...]
 
 
-Filter = Comparison | Compound
+Filter = Comparison | Membership | Compound
 
 
 def parse_filter(raw: object) -> Filter:
@@ -50,14 +65,27 @@ def parse_filter(raw: object) -> Filter:
         if not isinstance(items, list) or not items:
             raise FilterError(f"an '{kind}' filter needs a non-empty 'filters' list")
         return Compound(kind, tuple(parse_filter(item) for item in items))
-    if kind in COMPARISONS:
+    if kind in COMPARISONS or kind in LIST_COMPARISONS:
         key, value = raw.get("key"), raw.get("value")
         if not isinstance(key, str) or not key:
             raise FilterError("a comparison filter needs a string 'key'")
+        if kind in LIST_COMPARISONS:
+            return Membership(kind, key, _list_value(kind, value))
         if not isinstance(value, str | int | float | bool):
             raise FilterError("a comparison filter's 'value' must be a string, number or boolean")
         return Comparison(kind, key, value)
     raise FilterError(f"unknown filter type {kind!r}")
+
+
+def _list_value(kind: str, value: object) -> ListValue:
+    # Empty is refused rather than given a meaning (match nothing / everything):
+    # it is almost surely a client bug, and Milvus cannot express ``in []`` anyway.
+    if not isinstance(value, list) or not value:
+        raise FilterError(f"an '{kind}' filter's 'value' must be a non-empty list")
+    for item in value:
+        if isinstance(item, bool) or not isinstance(item, str | int | float):
+            raise FilterError(f"an '{kind}' filter's list holds only strings and numbers")
+    return tuple(value)
 
 
 def validate_attributes(attributes: Mapping[str, object] | None) -> dict[str, AttributeValue]:
@@ -106,4 +134,9 @@ def matches(flt: Filter, attributes: Attributes) -> bool:
         return all(results) if flt.op == "and" else any(results)
     if flt.key not in attributes:
         return False
-    return _compare(flt.op, attributes[flt.key], flt.value)
+    have = attributes[flt.key]
+    if isinstance(flt, Membership):
+        if flt.op == "in":
+            return any(_compare("eq", have, want) for want in flt.values)
+        return all(_compare("ne", have, want) for want in flt.values)
+    return _compare(flt.op, have, flt.value)

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from plinth.knowledge import fusion
-from plinth.knowledge.filters import AttributeValue, Comparison, Filter
+from plinth.knowledge.filters import AttributeValue, Comparison, Filter, Membership
 from plinth.knowledge.index import ChunkRecord, FileInfo, Hit, SearchRequest, StoreNotFound
 from plinth.knowledge.memory import finish
 from plinth.knowledge.segment import analyze
@@ -59,9 +59,16 @@ def _literal(value: AttributeValue) -> str:
 
 def filter_expression(flt: Filter) -> str:
     """An OpenAI filter as a Milvus boolean expression over the ``attributes`` JSON field."""
-    if isinstance(flt, Comparison):
+    if isinstance(flt, Comparison | Membership):
         field = f"attributes[{json.dumps(flt.key, ensure_ascii=False)}]"
-        compare = f"{field} {_OPS[flt.op]} {_literal(flt.value)}"
+        if isinstance(flt, Comparison):
+            compare = f"{field} {_OPS[flt.op]} {_literal(flt.value)}"
+        else:
+            # Spelled as ==/!= per value, not ``field in [...]``: Milvus Lite refuses
+            # ``in`` on a JSON path ("left side of 'in' must be a field reference"),
+            # and per-value tests keep eq/ne's handling of mixed types exactly.
+            op, joiner = ("==", " or ") if flt.op == "in" else ("!=", " and ")
+            compare = "(" + joiner.join(f"{field} {op} {_literal(v)}" for v in flt.values) + ")"
         return f"(exists {field} and {compare})"
     joiner = " and " if flt.op == "and" else " or "
     return "(" + joiner.join(filter_expression(f) for f in flt.filters) + ")"
