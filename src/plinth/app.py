@@ -27,6 +27,7 @@ from plinth.api import (
     generation,
     health,
     models,
+    vector_store_batches,
     vector_stores,
 )
 from plinth.api import responses as responses_api
@@ -161,6 +162,7 @@ def create_app(settings: Settings, *, engines: list[Engine] | None = None) -> Fa
             *models.routes,
             *files.routes,
             *vector_stores.routes,
+            *vector_store_batches.routes,
             *dify.routes,
             *admin.routes,
             *deployments.routes,

@@ -1,9 +1,10 @@
-"""The OpenAI Vector Stores API: ``/v1/vector_stores`` and its files, file batches, search.
+"""The OpenAI Vector Stores API: ``/v1/vector_stores``, its files and search.
 
 A key sees the stores it created (admins see all) and may attach only files
 it can see. Attaching is asynchronous: the file is ``in_progress`` until the
 ingestion workers finish it (see ``knowledge/ingest.py``). Search takes
 OpenAI's parameters plus Plinth's ``hybrid_search`` (mode and list weights).
+File batches are in ``vector_store_batches``, on the helpers defined here.
 """
 
 from __future__ import annotations
@@ -37,58 +38,53 @@ from plinth.store.files import utc_now
 from plinth.store.vector_stores import FILE_STATUSES, PageRequest, StoreRow
 
 _MAX_BODY = 4 * 1024 * 1024
-_MAX_BATCH = 2000
+MAX_BATCH = 2000  # file ids in one request (a store's creation or a file batch)
 
 
-class _Body(BaseModel):
+class StrictBody(BaseModel):
+    """A request body: an unknown field is a 400, not silently ignored."""
+
     model_config = ConfigDict(extra="forbid")
 
 
-class ExpiresAfter(_Body):
+class ExpiresAfter(StrictBody):
     anchor: Literal["last_active_at"]
     days: int = Field(ge=1, le=365)
 
 
-class CreateStore(_Body):
+class CreateStore(StrictBody):
     name: str = Field("", max_length=256)
     description: str | None = Field(None, max_length=512)  # accepted, not kept
-    file_ids: list[str] = Field(default_factory=list, max_length=_MAX_BATCH)
+    file_ids: list[str] = Field(default_factory=list, max_length=MAX_BATCH)
     chunking_strategy: dict[str, Any] | None = None
     metadata: dict[str, str] | None = None
     expires_after: ExpiresAfter | None = None
 
 
-class UpdateStore(_Body):
+class UpdateStore(StrictBody):
     name: str | None = Field(None, max_length=256)
     metadata: dict[str, str] | None = None
     expires_after: ExpiresAfter | None = None
 
 
-class CreateFile(_Body):
+class CreateFile(StrictBody):
     file_id: str
     attributes: dict[str, AttributeValue] | None = None
     chunking_strategy: dict[str, Any] | None = None
 
 
-class UpdateFile(_Body):
+class UpdateFile(StrictBody):
     attributes: dict[str, AttributeValue] | None
 
 
-class CreateBatch(_Body):
-    file_ids: list[str] | None = Field(None, max_length=_MAX_BATCH)
-    files: list[CreateFile] | None = Field(None, max_length=_MAX_BATCH)
-    attributes: dict[str, AttributeValue] | None = None
-    chunking_strategy: dict[str, Any] | None = None
-
-
-class RankingOptions(_Body):
+class RankingOptions(StrictBody):
     # "none"/"auto"/"default-2024-11-15" fuse by reciprocal rank; "rrf" and
     # "weighted" (min-max normalised scores) choose Plinth's fusion directly.
     ranker: Literal["none", "auto", "default-2024-11-15", "rrf", "weighted"] = "auto"
     score_threshold: float = Field(0.0, ge=0.0, le=1.0)
 
 
-class HybridSearch(_Body):
+class HybridSearch(StrictBody):
     """Plinth's extension: which lists to read and how much each weighs in the fusion."""
 
     mode: Literal["hybrid", "lexical", "dense"] = "hybrid"
@@ -96,7 +92,7 @@ class HybridSearch(_Body):
     dense_weight: float = Field(1.0, ge=0.0)
 
 
-class Search(_Body):
+class Search(StrictBody):
     query: str | list[str]
     filters: dict[str, Any] | None = None
     max_num_results: int = Field(10, ge=1, le=50)
@@ -128,7 +124,8 @@ def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     return run
 
 
-def _stores(svc: Services) -> VectorStores:
+def enabled_stores(svc: Services) -> VectorStores:
+    """The Vector Stores service; a 404 for every route where the app runs without it."""
     if svc.vector_stores is None:
         raise NotFound("Vector stores are not enabled on this server")
     return svc.vector_stores
@@ -138,21 +135,23 @@ def _owner_filter(principal: Principal) -> str | None:
     return None if principal.is_admin else principal.key_id
 
 
-async def _body(request: Request, model: type[Any]) -> Any:
+async def read_model(request: Request, model: type[Any]) -> Any:
     return parse_json(await read_body(request, _MAX_BODY), model)
 
 
-async def _store(request: Request, svc: Services, principal: Principal) -> StoreRow:
+async def path_store(request: Request, svc: Services, principal: Principal) -> StoreRow:
+    """The store in the path if the caller may see it; another key's reads as unknown (404)."""
     store_id = request.path_params["vector_store_id"]
     store = await asyncio.to_thread(
-        _stores(svc).catalog.get_store, store_id, key_id=_owner_filter(principal)
+        enabled_stores(svc).catalog.get_store, store_id, key_id=_owner_filter(principal)
     )
     if store is None:
         raise NotFound(f"No vector store found with id '{store_id}'", param="vector_store_id")
     return store
 
 
-def _live(store: StoreRow) -> StoreRow:
+def live(store: StoreRow) -> StoreRow:
+    """The store, unless expired: an expired store is still listed but takes no new work."""
     if store.expired(now_s()):
         raise InvalidRequest(f"Vector store '{store.id}' has expired", code="vector_store_expired")
     return store
@@ -173,7 +172,8 @@ def _check_metadata(metadata: dict[str, str] | None) -> dict[str, str] | None:
     return metadata
 
 
-def _page_request(request: Request) -> PageRequest:
+def page_request(request: Request) -> PageRequest:
+    """OpenAI's ``limit``/``order``/``after``/``before`` query parameters, checked."""
     params = request.query_params
     try:
         limit = int(params.get("limit", "20"))
@@ -187,7 +187,7 @@ def _page_request(request: Request) -> PageRequest:
     return PageRequest(limit, order == "desc", params.get("after"), params.get("before"))
 
 
-def _list(data: list[dict[str, Any]], has_more: bool, id_key: str = "id") -> dict[str, Any]:
+def list_page(data: list[dict[str, Any]], has_more: bool, id_key: str = "id") -> dict[str, Any]:
     return {
         "object": "list",
         "data": data,
@@ -197,7 +197,7 @@ def _list(data: list[dict[str, Any]], has_more: bool, id_key: str = "id") -> dic
     }
 
 
-async def _attachment(
+async def attachment(
     svc: Services,
     principal: Principal,
     file_id: str,
@@ -225,10 +225,10 @@ async def _attachment(
 
 
 async def create_store(request: Request, svc: Services, principal: Principal) -> Any:
-    body: CreateStore = await _body(request, CreateStore)
-    vs = _stores(svc)
+    body: CreateStore = await read_model(request, CreateStore)
+    vs = enabled_stores(svc)
     attachments = [
-        await _attachment(svc, principal, file_id, None, body.chunking_strategy)
+        await attachment(svc, principal, file_id, None, body.chunking_strategy)
         for file_id in dict.fromkeys(body.file_ids)
     ]
     if body.chunking_strategy is not None and not body.file_ids:
@@ -245,20 +245,20 @@ async def create_store(request: Request, svc: Services, principal: Principal) ->
 
 
 async def list_stores(request: Request, svc: Services, principal: Principal) -> Any:
-    vs = _stores(svc)
+    vs = enabled_stores(svc)
     page = await asyncio.to_thread(
-        vs.catalog.page_stores, key_id=_owner_filter(principal), request=_page_request(request)
+        vs.catalog.page_stores, key_id=_owner_filter(principal), request=page_request(request)
     )
-    return _list([await vs.store_json(s) for s in page.rows], page.has_more)
+    return list_page([await vs.store_json(s) for s in page.rows], page.has_more)
 
 
 async def retrieve_store(request: Request, svc: Services, principal: Principal) -> Any:
-    return await _stores(svc).store_json(await _store(request, svc, principal))
+    return await enabled_stores(svc).store_json(await path_store(request, svc, principal))
 
 
 async def update_store(request: Request, svc: Services, principal: Principal) -> Any:
-    store = await _store(request, svc, principal)
-    body: UpdateStore = await _body(request, UpdateStore)
+    store = await path_store(request, svc, principal)
+    body: UpdateStore = await read_model(request, UpdateStore)
     changes: dict[str, Any] = {}
     if body.name is not None:
         changes["name"] = body.name
@@ -267,20 +267,20 @@ async def update_store(request: Request, svc: Services, principal: Principal) ->
     if "expires_after" in body.model_fields_set:  # an explicit null removes the expiry
         changes["expires_after_days"] = body.expires_after and body.expires_after.days
         changes["last_active_at"] = now_s()
-    vs = _stores(svc)
+    vs = enabled_stores(svc)
     await asyncio.to_thread(vs.catalog.update_store, store.id, changes)
     return await retrieve_store(request, svc, principal)
 
 
 async def delete_store(request: Request, svc: Services, principal: Principal) -> Any:
-    store = await _store(request, svc, principal)
-    await _stores(svc).delete(store)
+    store = await path_store(request, svc, principal)
+    await enabled_stores(svc).delete(store)
     return {"id": store.id, "object": "vector_store.deleted", "deleted": True}
 
 
 async def search_store(request: Request, svc: Services, principal: Principal) -> Any:
-    store = _live(await _store(request, svc, principal))
-    body: Search = await _body(request, Search)
+    store = live(await path_store(request, svc, principal))
+    body: Search = await read_model(request, Search)
     queries = [body.query] if isinstance(body.query, str) else body.query
     queries = [q for q in queries if q.strip()]
     if not queries:
@@ -296,7 +296,7 @@ async def search_store(request: Request, svc: Services, principal: Principal) ->
         filters=body.filters,
         score_threshold=ranking.score_threshold,
     )
-    results = await _stores(svc).search(store, queries, options)
+    results = await enabled_stores(svc).search(store, queries, options)
     return {
         "object": "vector_store.search_results.page",
         # No query rewriting here: what was searched is what was sent.
@@ -321,7 +321,7 @@ async def search_store(request: Request, svc: Services, principal: Principal) ->
 
 async def _file_row(request: Request, svc: Services, store: StoreRow) -> Any:
     file_id = request.path_params["file_id"]
-    row = await asyncio.to_thread(_stores(svc).catalog.get_file, store.id, file_id)
+    row = await asyncio.to_thread(enabled_stores(svc).catalog.get_file, store.id, file_id)
     if row is None:
         raise NotFound(
             f"No file found with id '{file_id}' in vector store '{store.id}'", param="file_id"
@@ -337,24 +337,24 @@ def _file_response(data: dict[str, Any]) -> Response:
 
 
 async def create_file(request: Request, svc: Services, principal: Principal) -> Any:
-    store = _live(await _store(request, svc, principal))
-    body: CreateFile = await _body(request, CreateFile)
+    store = live(await path_store(request, svc, principal))
+    body: CreateFile = await read_model(request, CreateFile)
     chunking = body.chunking_strategy or store.chunking  # the store's default, if it has one
-    item = await _attachment(svc, principal, body.file_id, body.attributes, chunking)
-    rows = await _stores(svc).attach(store, [item])
+    item = await attachment(svc, principal, body.file_id, body.attributes, chunking)
+    rows = await enabled_stores(svc).attach(store, [item])
     return _file_response(file_json(rows[0]))
 
 
 async def list_files(request: Request, svc: Services, principal: Principal) -> Any:
-    store = await _store(request, svc, principal)
-    status = _status_filter(request)
+    store = await path_store(request, svc, principal)
+    status = status_filter(request)
     page = await asyncio.to_thread(
-        _stores(svc).catalog.page_files, store.id, _page_request(request), status=status
+        enabled_stores(svc).catalog.page_files, store.id, page_request(request), status=status
     )
-    return _list([file_json(r) for r in page.rows], page.has_more)
+    return list_page([file_json(r) for r in page.rows], page.has_more)
 
 
-def _status_filter(request: Request) -> str | None:
+def status_filter(request: Request) -> str | None:
     status = request.query_params.get("filter")
     if status is not None and status not in FILE_STATUSES:
         raise InvalidRequest(f"filter must be one of: {', '.join(FILE_STATUSES)}", param="filter")
@@ -362,31 +362,31 @@ def _status_filter(request: Request) -> str | None:
 
 
 async def retrieve_file(request: Request, svc: Services, principal: Principal) -> Any:
-    store = await _store(request, svc, principal)
+    store = await path_store(request, svc, principal)
     return _file_response(file_json(await _file_row(request, svc, store)))
 
 
 async def update_file(request: Request, svc: Services, principal: Principal) -> Any:
-    store = await _store(request, svc, principal)
+    store = await path_store(request, svc, principal)
     row = await _file_row(request, svc, store)
-    body: UpdateFile = await _body(request, UpdateFile)
+    body: UpdateFile = await read_model(request, UpdateFile)
     try:
         clean = validate_attributes(body.attributes)
     except FilterError as exc:
         raise InvalidRequest(str(exc), param="attributes") from None
-    return file_json(await _stores(svc).set_attributes(store, row, clean))
+    return file_json(await enabled_stores(svc).set_attributes(store, row, clean))
 
 
 async def delete_file(request: Request, svc: Services, principal: Principal) -> Any:
-    store = await _store(request, svc, principal)
+    store = await path_store(request, svc, principal)
     row = await _file_row(request, svc, store)
-    await _stores(svc).remove_file(store, row.file_id)
+    await enabled_stores(svc).remove_file(store, row.file_id)
     return {"id": row.file_id, "object": "vector_store.file.deleted", "deleted": True}
 
 
 async def file_content(request: Request, svc: Services, principal: Principal) -> Any:
     """The file's extracted text (what was chunked), as one text part."""
-    store = await _store(request, svc, principal)
+    store = await path_store(request, svc, principal)
     row = await _file_row(request, svc, store)
     try:
         data = await asyncio.to_thread(svc.file_storage.path(row.file_id).read_bytes)
@@ -403,87 +403,19 @@ async def file_content(request: Request, svc: Services, principal: Principal) ->
     }
 
 
-# -- file batches ---------------------------------------------------------------
-
-
-async def create_batch(request: Request, svc: Services, principal: Principal) -> Any:
-    store = _live(await _store(request, svc, principal))
-    body: CreateBatch = await _body(request, CreateBatch)
-    if (body.file_ids is None) == (body.files is None):
-        raise InvalidRequest("Send exactly one of 'file_ids' and 'files'", param="file_ids")
-    if body.files is not None:
-        wanted = [(f.file_id, f.attributes, f.chunking_strategy) for f in body.files]
-    else:
-        assert body.file_ids is not None
-        wanted = [(f, body.attributes, body.chunking_strategy) for f in body.file_ids]
-    if not wanted:
-        raise InvalidRequest("A file batch needs at least one file", param="file_ids")
-    items = {}
-    for file_id, attributes, chunking in wanted:  # a repeated id: the last one counts
-        chunking = chunking or store.chunking
-        items[file_id] = await _attachment(svc, principal, file_id, attributes, chunking)
-    vs = _stores(svc)
-    batch = await asyncio.to_thread(vs.catalog.create_batch, store.id, now=now_s())
-    await vs.attach(store, list(items.values()), batch_id=batch.id)
-    return await vs.batch_json(batch)
-
-
-async def _batch(request: Request, svc: Services, principal: Principal) -> Any:
-    store = await _store(request, svc, principal)
-    batch_id = request.path_params["batch_id"]
-    batch = await asyncio.to_thread(_stores(svc).catalog.get_batch, store.id, batch_id)
-    if batch is None:
-        raise NotFound(f"No file batch found with id '{batch_id}'", param="batch_id")
-    return batch
-
-
-async def retrieve_batch(request: Request, svc: Services, principal: Principal) -> Any:
-    data = await _stores(svc).batch_json(await _batch(request, svc, principal))
-    response = json_response(data)
-    if data["status"] == "in_progress":
-        response.headers["openai-poll-after-ms"] = str(POLL_AFTER_MS)
-    return response
-
-
-async def cancel_batch(request: Request, svc: Services, principal: Principal) -> Any:
-    batch = await _batch(request, svc, principal)
-    vs = _stores(svc)
-    await vs.cancel_batch(batch)
-    refreshed = await asyncio.to_thread(vs.catalog.get_batch, batch.vector_store_id, batch.id)
-    assert refreshed is not None
-    return await vs.batch_json(refreshed)
-
-
-async def list_batch_files(request: Request, svc: Services, principal: Principal) -> Any:
-    batch = await _batch(request, svc, principal)
-    page = await asyncio.to_thread(
-        _stores(svc).catalog.page_files,
-        batch.vector_store_id,
-        _page_request(request),
-        status=_status_filter(request),
-        batch_id=batch.id,
-    )
-    return _list([file_json(r) for r in page.rows], page.has_more)
-
-
-_STORE = "/v1/vector_stores/{vector_store_id}"
-_BATCH = _STORE + "/file_batches/{batch_id}"
+STORE_PATH = "/v1/vector_stores/{vector_store_id}"
 
 routes = [
     Route("/v1/vector_stores", endpoint(create_store), methods=["POST"]),
     Route("/v1/vector_stores", endpoint(list_stores), methods=["GET"]),
-    Route(_STORE, endpoint(retrieve_store), methods=["GET"]),
-    Route(_STORE, endpoint(update_store), methods=["POST"]),
-    Route(_STORE, endpoint(delete_store), methods=["DELETE"]),
-    Route(_STORE + "/search", endpoint(search_store), methods=["POST"]),
-    Route(_STORE + "/files", endpoint(create_file), methods=["POST"]),
-    Route(_STORE + "/files", endpoint(list_files), methods=["GET"]),
-    Route(_STORE + "/files/{file_id}", endpoint(retrieve_file), methods=["GET"]),
-    Route(_STORE + "/files/{file_id}", endpoint(update_file), methods=["POST"]),
-    Route(_STORE + "/files/{file_id}", endpoint(delete_file), methods=["DELETE"]),
-    Route(_STORE + "/files/{file_id}/content", endpoint(file_content), methods=["GET"]),
-    Route(_STORE + "/file_batches", endpoint(create_batch), methods=["POST"]),
-    Route(_BATCH, endpoint(retrieve_batch), methods=["GET"]),
-    Route(_BATCH + "/cancel", endpoint(cancel_batch), methods=["POST"]),
-    Route(_BATCH + "/files", endpoint(list_batch_files), methods=["GET"]),
+    Route(STORE_PATH, endpoint(retrieve_store), methods=["GET"]),
+    Route(STORE_PATH, endpoint(update_store), methods=["POST"]),
+    Route(STORE_PATH, endpoint(delete_store), methods=["DELETE"]),
+    Route(STORE_PATH + "/search", endpoint(search_store), methods=["POST"]),
+    Route(STORE_PATH + "/files", endpoint(create_file), methods=["POST"]),
+    Route(STORE_PATH + "/files", endpoint(list_files), methods=["GET"]),
+    Route(STORE_PATH + "/files/{file_id}", endpoint(retrieve_file), methods=["GET"]),
+    Route(STORE_PATH + "/files/{file_id}", endpoint(update_file), methods=["POST"]),
+    Route(STORE_PATH + "/files/{file_id}", endpoint(delete_file), methods=["DELETE"]),
+    Route(STORE_PATH + "/files/{file_id}/content", endpoint(file_content), methods=["GET"]),
 ]
