@@ -3,8 +3,10 @@
     .venv/bin/python benchmarks/metering.py            # writes results/metering.{md,json}
     .venv/bin/python benchmarks/metering.py --quick    # 3 s points, prints only
 
-A fast mock engine (``gateway_mock_upstream.py`` with 0 ms latency) behind
-``plinth serve``; the load generator is an aiohttp client in this process.
+Each replica is ``metering_replica.py``: the app ``plinth serve`` runs, with
+a fast in-process mock chat engine (no upstream process, no HTTP hop); the
+load generator is a minimal keep-alive HTTP/1.1 client on uvloop in this
+process. All of it shares the machine's cores with PostgreSQL and Redis.
 
 1. SQLite, one replica: the same requests with a key that has no limits and
    with a key that has a price, a spend budget and per-minute limits (so
@@ -34,8 +36,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import httpx
+import uvloop
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -101,29 +103,65 @@ def admin(base: str, method: str, path: str, **body: Any) -> Any:
     return response.json()
 
 
+async def _client(
+    url: str, request: bytes, end: float, latencies: list[float], codes: dict[int, int]
+) -> None:
+    """One keep-alive connection sending ``request`` until ``end``.
+
+    A minimal HTTP/1.1 client on asyncio streams: a fraction of aiohttp's CPU
+    per request, which on two shared cores is left to the replicas.
+    """
+    host, port = url.split("//", 1)[1].split("/", 1)[0].split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        while (started := time.perf_counter()) < end:
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head[9:12])
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line[:15].lower() == b"content-length:":
+                    length = int(line[15:])
+            await reader.readexactly(length)
+            codes[status] = codes.get(status, 0) + 1
+            if status == 200:
+                latencies.append(time.perf_counter() - started)
+    finally:
+        writer.close()
+
+
 async def load(urls: list[str], key: str, concurrency: int, seconds: float) -> dict[str, Any]:
     latencies: list[float] = []
     codes: dict[int, int] = {}
-    headers = {"authorization": f"Bearer {key}", "content-type": "application/json"}
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
-        end = time.perf_counter() + seconds
-
-        async def worker(index: int) -> None:
-            url = urls[index % len(urls)]
-            while (started := time.perf_counter()) < end:
-                async with session.post(url, data=BODY, headers=headers) as response:
-                    await response.read()
-                    codes[response.status] = codes.get(response.status, 0) + 1
-                if response.status == 200:
-                    latencies.append(time.perf_counter() - started)
-
-        await asyncio.gather(*(worker(i) for i in range(concurrency)))
+    end = time.perf_counter() + seconds
+    clients = []
+    for index in range(concurrency):
+        url = urls[index % len(urls)]
+        host_port = url.split("//", 1)[1].split("/", 1)[0]
+        path = "/" + url.split("//", 1)[1].split("/", 1)[1]
+        request = (
+            f"POST {path} HTTP/1.1\r\nhost: {host_port}\r\nauthorization: Bearer {key}\r\n"
+            f"content-type: application/json\r\ncontent-length: {len(BODY)}\r\n\r\n"
+        ).encode() + BODY
+        clients.append(_client(url, request, end, latencies, codes))
+    await asyncio.gather(*clients)
     ok = len(latencies)
     return {
         "settled_per_s": round(ok / seconds, 1),
         "p50_ms": round(statistics.median(latencies) * 1000, 3) if latencies else None,
         "codes": codes,
     }
+
+
+def replica(port: int, data_dir: Path) -> list[str]:
+    return [
+        sys.executable,
+        str(HERE / "metering_replica.py"),
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+    ]
 
 
 def plinth_env(config: Path, **extra: str) -> dict[str, str]:
@@ -156,32 +194,15 @@ def main() -> None:
     args = parser.parse_args()
     seconds = 3.0 if args.quick else args.seconds
     work = Path(tempfile.mkdtemp(prefix="metering-bench-"))
-    mock_port = free_port()
-    mock = start(
-        [
-            sys.executable,
-            str(HERE / "gateway_mock_upstream.py"),
-            "--port",
-            str(mock_port),
-            "--latency-ms",
-            "0",
-        ],
-        {},
-        work / "mock.log",
-    )
     results: dict[str, Any] = {}
-    processes = [mock]
+    processes: list[subprocess.Popen[bytes]] = []
     try:
-        wait_ready(f"http://127.0.0.1:{mock_port}/v1/models", mock)
         config = work / "plinth.toml"
-        config.write_text(
-            'load_bundled_models = false\nlog_level = "warning"\n[routing]\nhealth_interval_s = 0\n'
-            f'[[deployments]]\nmodel = "mock-gpt"\nbase_url = "http://127.0.0.1:{mock_port}/v1"\n'
-        )
+        config.write_text('log_level = "warning"\n[routing]\nhealth_interval_s = 0\n')
         # 1. SQLite, one replica.
         port = free_port()
         one = start(
-            [str(BIN / "plinth"), "serve", "--port", str(port), "--data-dir", str(work / "sqlite")],
+            replica(port, work / "sqlite"),
             plinth_env(config),
             work / "sqlite.log",
         )
@@ -190,19 +211,19 @@ def main() -> None:
         wait_ready(base + "/health", one)
         plain, metered = setup_keys(base)
         url = [base + "/v1/chat/completions"]
-        asyncio.run(load(url, plain, 4, 1.0))  # warm-up
+        uvloop.run(load(url, plain, 4, 1.0))  # warm-up
         runs = {"plain": [], "metered": []}  # type: dict[str, list[float]]
         for _ in range(3):  # alternate, so drift hits both alike
             for name, key in (("plain", plain), ("metered", metered)):
-                runs[name].append(asyncio.run(load(url, key, 1, seconds / 3))["p50_ms"])
+                runs[name].append(uvloop.run(load(url, key, 1, seconds / 3))["p50_ms"])
         plain_p50 = statistics.median(runs["plain"])
         metered_p50 = statistics.median(runs["metered"])
         results["sqlite_one_replica"] = {
             "plain_p50_ms": plain_p50,
             "metered_p50_ms": metered_p50,
             "added_p50_ms": round(metered_p50 - plain_p50, 3),
-            "metered_c32": asyncio.run(load(url, metered, 32, seconds)),
-            "plain_c32": asyncio.run(load(url, plain, 32, seconds)),
+            "metered_c32": uvloop.run(load(url, metered, 32, seconds)),
+            "plain_c32": uvloop.run(load(url, plain, 32, seconds)),
         }
         stop(one)
         # 2. PostgreSQL + Redis, two replicas.
@@ -222,14 +243,7 @@ def main() -> None:
             for index in (1, 2):
                 port = free_port()
                 proc = start(
-                    [
-                        str(BIN / "plinth"),
-                        "serve",
-                        "--port",
-                        str(port),
-                        "--data-dir",
-                        str(work / f"pg{index}"),
-                    ],
+                    replica(port, work / f"pg{index}"),
                     env,
                     work / f"pg{index}.log",
                 )
@@ -238,13 +252,13 @@ def main() -> None:
                 bases.append(f"http://127.0.0.1:{port}")
             _, metered = setup_keys(bases[0])
             urls = [b + "/v1/chat/completions" for b in bases]
-            asyncio.run(load(urls, metered, 8, 1.0))
-            run = asyncio.run(load(urls, metered, 64, seconds))
+            uvloop.run(load(urls, metered, 8, 1.0))
+            run = uvloop.run(load(urls, metered, 64, seconds))
             time.sleep(0.5)
             with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{name}") as conn:
                 rows = conn.execute("SELECT count(*) FROM usage WHERE status = 'ok'").fetchone()
             results["postgres_two_replicas"] = {**run, "ledger_ok_rows": rows[0] if rows else 0}
-            for proc in processes[2:]:
+            for proc in processes[1:]:
                 stop(proc)
         finally:
             with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
@@ -257,7 +271,7 @@ def main() -> None:
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}",
         "command": "python benchmarks/metering.py " + " ".join(sys.argv[1:]),
-        "mock": "gateway_mock_upstream.py, 0 ms latency",
+        "engine": "metering_replica.py: in-process mock chat engine, instant replies",
     }
     print(json.dumps({"meta": meta, **results}, indent=2))
     if args.quick:
@@ -283,7 +297,7 @@ def main() -> None:
         f"{two['settled_per_s']} (ledger ok rows {two['ledger_ok_rows']}) | ≥ 1000: "
         f"{'pass' if two['settled_per_s'] >= 1000 else 'FAIL'} |",
         "",
-        "Both replicas, the mock and the load generator share the machine's 2 cores.",
+        "Both replicas, PostgreSQL, Redis and the load generator share the machine's cores.",
     ]
     (RESULTS / "metering.md").write_text("\n".join(lines) + "\n")
 

@@ -68,16 +68,24 @@ class Billing:
         self.longest_request_ms = int(1000 * (longest_request_s or meter.ttl_s))
         self.assumed_max_tokens = assumed_max_tokens
         self.prompt_margin = prompt_margin
-        self._cache: dict[str, tuple[Any, float]] = {}
+        # key → (the load's future, when it goes stale). Concurrent requests that
+        # find an entry stale or missing share one load: without that, every
+        # request in flight when an entry expires queried the database at once.
+        self._cache: dict[str, tuple[asyncio.Future[Any], float]] = {}
 
     async def _cached(self, key: str, load: Any) -> Any:
         hit = self._cache.get(key)
         now = time.monotonic()
-        if hit is not None and hit[1] > now:
-            return hit[0]
-        value = await asyncio.to_thread(load)
-        self._cache[key] = (value, now + _CACHE_TTL_S)
-        return value
+        if hit is not None and (hit[1] > now or not hit[0].done()):
+            return await asyncio.shield(hit[0])
+        future: asyncio.Future[Any] = asyncio.ensure_future(asyncio.to_thread(load))
+        self._cache[key] = (future, now + _CACHE_TTL_S)
+        try:
+            return await asyncio.shield(future)
+        except Exception:
+            if self._cache.get(key, (None,))[0] is future:
+                del self._cache[key]  # a failed load is retried by the next request
+            raise
 
     def forget(self) -> None:
         """Drop cached limits and wallet funds (after the admin API changed them)."""
