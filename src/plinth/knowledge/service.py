@@ -98,7 +98,7 @@ class KnowledgeBase:
         *,
         max_num_results: int = 10,
         mode: SearchMode = "hybrid",
-        fusion: FusionMethod = "rrf",
+        fusion: FusionMethod = "weighted",
         lexical_weight: float = 1.0,
         dense_weight: float = 1.0,
         filters: Mapping[str, object] | None = None,

@@ -49,7 +49,7 @@ class Attachment:
 class SearchOptions:
     max_num_results: int = 10
     mode: SearchMode = "hybrid"
-    fusion: FusionMethod = "rrf"
+    fusion: FusionMethod = "weighted"  # see RankingOptions in api/vector_stores.py
     lexical_weight: float = 1.0
     dense_weight: float = 1.0
     filters: Mapping[str, object] | None = None
