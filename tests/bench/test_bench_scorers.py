@@ -61,3 +61,13 @@ def test_keyword_recall() -> None:
     assert keywords("The Bakery was sold by Rosa.", ["bakery", "rosa", "olive bread"]) == (
         pytest.approx(2 / 3)
     )
+
+
+def test_long_digest_is_long_and_every_key_phrase_is_in_its_articles() -> None:
+    workload = load_workload("long_digest")
+    for item in workload.items:
+        assert len(item.prompt.split()) > 1000
+        assert len(item.reference) == 32  # four key phrases for each of eight articles
+        # Most phrases are the articles' own words (a few paraphrase them, as
+        # the short summaries' do): a digest quoting the articles scores high.
+        assert keywords(item.prompt, item.reference) >= 0.8

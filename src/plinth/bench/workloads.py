@@ -19,6 +19,8 @@ BUILTIN = {
     "json_extraction": "JSON extraction against a schema: validity and field accuracy.",
     "chinese_qa": "Chinese QA with reference answers: exact match and character F1.",
     "long_summary": "Article summaries (~150–200 words in): recall of the key phrases.",
+    "long_digest": "Long-context summary: eight articles (~1,150 words, ~1,500 tokens) "
+    "digested one sentence each: recall of every article's key phrases.",
     "rag_qa": "RAG QA: questions answered from passages retrieved from a Plinth vector store.",
 }
 # Workloads grounded in a document corpus (``bench/rag.py`` puts it into a vector store).
