@@ -16,13 +16,21 @@ position — and a small companion collection records each file's chunk
 count, so every per-file operation is a primary-key lookup. A filter on
 ``file_id`` would scan the unindexed growing segments instead, and ingest
 slowed in proportion to the store's size (1.3 s per file at 20k chunks).
+
+Writes land in Milvus's growing segments, which it searches by brute force:
+on milvus-lite a BM25 search of 5k growing chunks took 0.8 s, against 20 ms
+once sealed. So a collection is flushed (its segments sealed and indexed)
+``flush_after_s`` after its last write: a burst of uploads is sealed once,
+when it ends, and searches before that are slower but see every write.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,6 +41,8 @@ from plinth.knowledge.filters import AttributeValue, Comparison, Filter, Members
 from plinth.knowledge.index import ChunkRecord, FileInfo, Hit, SearchRequest, StoreNotFound
 from plinth.knowledge.memory import finish
 from plinth.knowledge.segment import analyze
+
+log = logging.getLogger(__name__)
 
 _OPS = {"eq": "==", "ne": "!=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 _FIELDS = ["file_id", "seq", "text", "attributes"]
@@ -75,15 +85,50 @@ def filter_expression(flt: Filter) -> str:
 
 
 class MilvusIndex:
-    def __init__(self, uri: str, *, token: str = "", k1: float = 0.9, b: float = 0.4):
+    def __init__(
+        self,
+        uri: str,
+        *,
+        token: str = "",
+        k1: float = 0.9,
+        b: float = 0.4,
+        flush_after_s: float = 2.0,
+    ):
         from pymilvus import MilvusClient  # type: ignore[import-untyped]
 
         self._client: Any = MilvusClient(uri=uri, token=token)
         self.k1, self.b = k1, b
         self._dims_of: dict[str, int] = {}
+        self.flush_after_s = flush_after_s
+        self._flush_timers: dict[str, threading.Timer] = {}
+        self._timers_lock = threading.Lock()
 
     def close(self) -> None:
+        with self._timers_lock:
+            timers, self._flush_timers = list(self._flush_timers.values()), {}
+        for timer in timers:
+            timer.cancel()
         self._client.close()
+
+    def _wrote(self, name: str) -> None:
+        """Schedule the collection's flush for ``flush_after_s`` after this write."""
+        timer = threading.Timer(self.flush_after_s, self._flush, args=(name,))
+        timer.daemon = True
+        with self._timers_lock:
+            previous = self._flush_timers.pop(name, None)
+            self._flush_timers[name] = timer
+        if previous is not None:
+            previous.cancel()
+        timer.start()
+
+    def _flush(self, name: str) -> None:
+        with self._timers_lock:
+            self._flush_timers.pop(name, None)
+        try:
+            if self._client.has_collection(name):
+                self._client.flush(name)
+        except Exception:  # a later write schedules another; searches stay correct
+            log.warning("flushing Milvus collection %s failed", name, exc_info=True)
 
     @staticmethod
     def collection(store_id: str) -> str:
@@ -241,6 +286,7 @@ class MilvusIndex:
         if old > len(rows):
             self._client.delete(name, ids=[key + seq for seq in range(len(rows), old)])
         self._set_chunk_count(name, file_id, len(rows))
+        self._wrote(name)
 
     def delete_file(self, store_id: str, file_id: str) -> bool:
         name = self._require(store_id)
@@ -249,6 +295,7 @@ class MilvusIndex:
             key = file_key(file_id)
             self._client.delete(name, ids=[key + seq for seq in range(old)])
             self._set_chunk_count(name, file_id, 0)
+            self._wrote(name)
         return bool(old)
 
     def update_attributes(
@@ -263,6 +310,7 @@ class MilvusIndex:
             row["vector"] = [float(x) for x in row["vector"]]
             row.pop("sparse", None)  # derived by the BM25 function
         self._client.upsert(name, rows)
+        self._wrote(name)
         return True
 
     def get_file(self, store_id: str, file_id: str) -> FileInfo | None:
