@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
@@ -19,6 +20,7 @@ from plinth.api.http import (
     read_body,
     sse_frames,
 )
+from plinth.engines.base import Json
 from plinth.errors import InvalidRequest, PlinthError
 from plinth.metering.accounting import Accounting
 from plinth.protocol.chat import ChatCompletionRequest
@@ -35,6 +37,20 @@ def failure(exc: BaseException, request_id: str) -> Response:
     if not isinstance(exc, PlinthError):
         log.exception("request %s failed unexpectedly", request_id, exc_info=exc)
     return error_response(exc, request_id)
+
+
+async def first_chunk(chunks: AsyncIterator[Json], request_id: str) -> Json | Response:
+    """The stream's first chunk, or the error response to send instead.
+
+    Headers wait for it: anything that fails before output starts gets a real
+    HTTP status, not an SSE error frame.
+    """
+    try:
+        return await anext(chunks)
+    except StopAsyncIteration:
+        return failure(RuntimeError("the engine produced an empty stream"), request_id)
+    except Exception as exc:  # noqa: BLE001 - the boundary: every error becomes a response
+        return failure(exc, request_id)
 
 
 async def admit(
@@ -77,14 +93,9 @@ async def _generate(request: Request, endpoint: str, model_cls: type[Body]) -> R
             return failure(exc, acct.request_id)
         return json_response(result, acct.request_id)
     chunks = svc.gateway.generate_stream(acct, body)
-    # Wait for the first chunk before sending headers: anything that fails
-    # before output starts gets a real HTTP status, not an SSE error frame.
-    try:
-        first = await anext(chunks)
-    except StopAsyncIteration:
-        return failure(RuntimeError("the engine produced an empty stream"), acct.request_id)
-    except Exception as exc:  # noqa: BLE001 - the boundary: every error becomes a response
-        return failure(exc, acct.request_id)
+    first = await first_chunk(chunks, acct.request_id)
+    if isinstance(first, Response):
+        return first
     return StreamingResponse(
         sse_frames(chunks, acct.request_id, first=first),
         media_type="text/event-stream",

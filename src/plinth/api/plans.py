@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from plinth.api.admin import admin_only
 from plinth.api.http import json_response, parse_json, read_body
-from plinth.billing.money import from_micros, to_micros
+from plinth.billing.money import to_micros
 from plinth.billing.plans import Plan, Subscription
 from plinth.protocol.common import WireModel
 from plinth.services import Services
@@ -39,16 +39,7 @@ class PlanChoice(WireModel):
 
 
 def plan_json(plan: Plan) -> dict[str, object]:
-    return {
-        "object": "plan",
-        "name": plan.name,
-        "period": plan.period,
-        "timezone": plan.timezone,
-        "fee": str(from_micros(plan.fee_micros)),
-        "included": str(from_micros(plan.included_micros)),
-        "overage": plan.overage,
-        "overage_percent": plan.overage_percent,
-    }
+    return {"object": "plan", **plan.as_json()}
 
 
 def subscription_json(row: Subscription) -> dict[str, object]:

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from plinth.api.generation import admit, failure
+from plinth.api.generation import admit, failure, first_chunk
 from plinth.api.http import REQUEST_ID_HEADER, json_response
 from plinth.api.responses_objects import FileSearchRun, Turn, ending, usage
 from plinth.api.responses_stream import response_events
@@ -131,14 +131,9 @@ async def create_response(request: Request) -> Response:
         return json_response(answer(turn, result), acct.request_id)
 
     chunks = svc.gateway.generate_stream(acct, chat)
-    # As for chat: wait for the model's first chunk before the status line, so a
-    # failure before any output is a real HTTP error.
-    try:
-        first = await anext(chunks)
-    except StopAsyncIteration:
-        return failure(RuntimeError("the engine produced an empty stream"), acct.request_id)
-    except Exception as exc:  # noqa: BLE001 - the boundary: every error becomes a response
-        return failure(exc, acct.request_id)
+    first = await first_chunk(chunks, acct.request_id)
+    if isinstance(first, Response):
+        return first
     return StreamingResponse(
         response_events(turn, first, chunks),
         media_type="text/event-stream",

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import Engine, select
 
 from plinth.billing.accounts import period_bounds, period_end
+from plinth.billing.money import from_micros
 from plinth.errors import InvalidRequest, NotFound, PlinthError
 from plinth.store.schema import plans, subscriptions
 
@@ -53,7 +54,16 @@ class Plan:
         return -(-usage_micros * self.overage_percent // 100)
 
     def as_json(self) -> dict[str, object]:
-        return {"object": "plan", **self.__dict__}
+        """Money as decimal strings, as the admin API and the CLI show it."""
+        return {
+            "name": self.name,
+            "period": self.period,
+            "timezone": self.timezone,
+            "fee": str(from_micros(self.fee_micros)),
+            "included": str(from_micros(self.included_micros)),
+            "overage": self.overage,
+            "overage_percent": self.overage_percent,
+        }
 
 
 @dataclass(frozen=True)

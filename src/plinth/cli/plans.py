@@ -6,24 +6,11 @@ from pathlib import Path
 
 import click
 
-from plinth.billing.money import from_micros
 from plinth.billing.plans import Plan, PlanStore
 from plinth.cli.billing import amount_micros, when_option
 from plinth.cli.common import data_dir_option, open_db, print_json, print_table
 from plinth.errors import PlinthError
 from plinth.store.tenants import TenantStore
-
-
-def _plan_row(plan: Plan) -> dict[str, object]:
-    return {
-        "name": plan.name,
-        "period": plan.period,
-        "timezone": plan.timezone,
-        "fee": str(from_micros(plan.fee_micros)),
-        "included": str(from_micros(plan.included_micros)),
-        "overage": plan.overage,
-        "overage_percent": plan.overage_percent,
-    }
 
 
 @click.group()
@@ -83,7 +70,7 @@ def create(
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @data_dir_option
 def list_plans(fmt: str, data_dir: Path | None) -> None:
-    rows = [_plan_row(p) for p in PlanStore(open_db(data_dir)).all()]
+    rows = [p.as_json() for p in PlanStore(open_db(data_dir)).all()]
     if fmt == "json":
         print_json(rows)
     else:
@@ -95,7 +82,7 @@ def list_plans(fmt: str, data_dir: Path | None) -> None:
 @data_dir_option
 def show(name: str, data_dir: Path | None) -> None:
     try:
-        print_json(_plan_row(PlanStore(open_db(data_dir)).get(name)))
+        print_json(PlanStore(open_db(data_dir)).get(name).as_json())
     except PlinthError as exc:
         raise click.BadParameter(exc.message, param_hint="NAME") from None
 
