@@ -104,9 +104,7 @@ async def ground(
     api = _Api(session, base_url, api_key)
     corpus = load_corpus(workload.corpus)
     name = store_name(workload.name, corpus)
-    store_id = await _find_store(api, name, len(corpus)) or await _create_store(
-        api, name, corpus
-    )
+    store_id = await _find_store(api, name, len(corpus)) or await _create_store(api, name, corpus)
     items = []
     for item in workload.items:
         page = await api.call(
