@@ -8,11 +8,8 @@ from typing import Any
 import pytest
 
 from gatewaysupport import AppFactory
-from plinth.engines.anthropic_translate import (
-    StreamTranslator,
-    from_messages_response,
-    to_messages_request,
-)
+from plinth.engines.anthropic_answer import StreamTranslator, from_messages_response
+from plinth.engines.anthropic_request import to_messages_request
 from plinth.errors import InvalidRequest, UnsupportedParameter, UpstreamError
 from upstreamfake import FakeUpstream
 

@@ -8,13 +8,12 @@ from typing import Any
 
 import pytest
 
-from plinth.engines.anthropic_translate import (
-    DEFAULT_MAX_TOKENS,
+from plinth.engines.anthropic_answer import (
     StreamTranslator,
     error_from_anthropic,
     from_messages_response,
-    to_messages_request,
 )
+from plinth.engines.anthropic_request import DEFAULT_MAX_TOKENS, to_messages_request
 from plinth.errors import (
     EngineError,
     InvalidRequest,

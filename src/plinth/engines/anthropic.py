@@ -1,7 +1,8 @@
 """Anthropic's Messages API behind the OpenAI chat interface.
 
-Requests and answers are translated by :mod:`plinth.engines.anthropic_translate`
-(tools, images, stop reasons, usage, streaming events); this module only moves
+Requests are translated by :mod:`plinth.engines.anthropic_request` and answers
+by :mod:`plinth.engines.anthropic_answer` (tools, images, stop reasons, usage,
+streaming events); this module only moves
 them over HTTP with the shared upstream client, so timeouts, retries and
 error mapping behave exactly as for OpenAI-compatible upstreams.
 """
@@ -10,11 +11,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from plinth.engines.anthropic_translate import (
-    StreamTranslator,
-    from_messages_response,
-    to_messages_request,
-)
+from plinth.engines.anthropic_answer import StreamTranslator, from_messages_response
+from plinth.engines.anthropic_request import to_messages_request
 from plinth.engines.base import Engine, Json
 from plinth.engines.openai_compat import auth_headers
 from plinth.engines.upstream_http import UpstreamClient, parse_json_text
