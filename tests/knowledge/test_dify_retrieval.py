@@ -130,3 +130,18 @@ def test_visibility_follows_the_vector_stores_api(setup: tuple[TestClient, str, 
     assert hidden == (404, {"error_code": 2001, "error_msg": "The knowledge does not exist"})
     status, found = _retrieve(app, f"Bearer {ADMIN}", body)
     assert status == 200 and found["records"][0]["title"] == "leave.txt"
+
+
+def test_an_expired_store_is_refused(setup: tuple[TestClient, str, str]) -> None:
+    app, key, store_id = setup
+    client = sdk(app, key)
+    stale = client.vector_stores.create(
+        name="stale", expires_after={"anchor": "last_active_at", "days": 1}
+    )
+    catalog = app.app.state.services.vector_stores.catalog  # type: ignore[attr-defined]
+    catalog.update_store(stale.id, {"last_active_at": 1_000})  # long ago
+    query = {"query": "leave", "retrieval_setting": {"top_k": 2, "score_threshold": 0.0}}
+    status, body = _retrieve(app, f"Bearer {key}", {"knowledge_id": stale.id, **query})
+    assert status == 400 and "expired" in body["error_msg"]
+    status, _ = _retrieve(app, f"Bearer {key}", {"knowledge_id": store_id, **query})
+    assert status == 200

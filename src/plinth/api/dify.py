@@ -27,7 +27,7 @@ from starlette.routing import Route
 from plinth.api.http import read_body
 from plinth.errors import AuthenticationFailed, PlinthError
 from plinth.knowledge.filters import FilterError
-from plinth.knowledge.stores import SearchOptions
+from plinth.knowledge.stores import SearchOptions, now_s
 from plinth.services import services
 
 _MAX_BODY = 1024 * 1024
@@ -127,6 +127,8 @@ async def retrieval(request: Request) -> Response:
             store = await asyncio.to_thread(vs.catalog.get_store, body.knowledge_id, key_id=key_id)
         if vs is None or store is None:
             raise DifyError(404, 2001, "The knowledge does not exist")
+        if store.expired(now_s()):  # as the search endpoint and /v1/responses refuse it
+            raise DifyError(400, 1400, f"Vector store '{store.id}' has expired")
         try:
             options = SearchOptions(
                 max_num_results=min(body.retrieval_setting.top_k, 50),
