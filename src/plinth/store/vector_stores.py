@@ -109,16 +109,23 @@ def _file(row: Any) -> FileRow:
     return FileRow(**values)
 
 
-def _page(conn: Any, query: Any, table: Table, id_col: str, request: PageRequest) -> Page:
-    """One page ordered by (created_at, id); ``before`` reads backwards and flips back."""
+def _page(
+    conn: Any, query: Any, table: Table, id_col: str, request: PageRequest, scope: Any = None
+) -> Page:
+    """One page ordered by (created_at, id); ``before`` reads backwards and flips back.
+
+    ``scope`` narrows the cursor's lookup where the id alone is not unique (a
+    file id is attached to many stores).
+    """
     created, ident = table.c.created_at, table.c[id_col]
     backwards = request.before is not None
     descending = request.descending != backwards
     cursor_id = request.before if backwards else request.after
     if cursor_id is not None:
-        cursor = conn.execute(
-            select(created).select_from(table).where(ident == cursor_id)
-        ).scalar_one_or_none()
+        lookup = select(created).select_from(table).where(ident == cursor_id)
+        if scope is not None:
+            lookup = lookup.where(scope)
+        cursor = conn.execute(lookup).scalar_one_or_none()
         if cursor is not None:
             if descending:
                 query = query.where(
@@ -270,7 +277,8 @@ class VectorStoreCatalog:
         if batch_id is not None:
             query = query.where(vs_files.c.batch_id == batch_id)
         with self.engine.connect() as conn:
-            page = _page(conn, query, vs_files, "file_id", request)
+            scope = vs_files.c.vector_store_id == store_id
+            page = _page(conn, query, vs_files, "file_id", request, scope)
         return Page([_file(r) for r in page.rows], page.has_more)
 
     def in_progress_files(self) -> list[FileRow]:
