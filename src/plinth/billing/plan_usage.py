@@ -64,6 +64,12 @@ def plan_lines(engine: Engine, tenant_id: str, start: datetime, end: datetime) -
             used = spent_between(engine, tenant_id, billed_from, billed_to)
             included_used = min(used, max(0, plan.included_micros - before))
             overage_usage = used - included_used
+            # Rounded up once per period: this part bills what the period's overage
+            # so far costs less what its earlier parts (other invoices) billed.
+            overage_before = max(0, before - plan.included_micros)
+            overage = plan.overage_cost(overage_before + overage_usage) - plan.overage_cost(
+                overage_before
+            )
             lines.append(
                 PlanLine(
                     plan=plan.name,
@@ -75,7 +81,7 @@ def plan_lines(engine: Engine, tenant_id: str, start: datetime, end: datetime) -
                     usage_micros=used,
                     included_used_micros=included_used,
                     overage_usage_micros=overage_usage,
-                    overage_micros=plan.overage_cost(overage_usage),
+                    overage_micros=overage,
                 )
             )
     return lines

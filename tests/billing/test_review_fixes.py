@@ -1,0 +1,81 @@
+"""Regression tests for billing bugs found in review."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from sqlalchemy import Engine
+
+from plinth.billing.invoices import build_invoice
+from plinth.billing.plans import Plan, PlanStore
+from plinth.cli import main
+from plinth.store.database import open_database
+from plinth.store.schema import subscriptions
+from plinth.store.usage import UsageRecord, UsageStore
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Engine:
+    return open_database(f"sqlite:///{tmp_path}/plinth.db")
+
+
+@pytest.fixture
+def run(tmp_path: Path):  # type: ignore[no-untyped-def]
+    runner = CliRunner()
+
+    def invoke(*args: str) -> Result:
+        return runner.invoke(main, [*args, "--data-dir", str(tmp_path)])
+
+    return invoke
+
+
+def _subscribed(engine: Engine, tenant: str, plan: str, since: datetime) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            subscriptions.insert().values(
+                tenant_id=tenant, plan=plan, effective_from=since, created_at=since
+            )
+        )
+
+
+def _charge(engine: Engine, tenant: str, at: datetime, cost: int) -> None:
+    UsageStore(engine).append(
+        [
+            UsageRecord(
+                "req_" + uuid.uuid4().hex,
+                at,
+                "key_1",
+                "chat.completions",
+                "m",
+                "ok",
+                200,
+                10,
+                5,
+                1.0,
+                tenant_id=tenant,
+                cost_micros=cost,
+            )
+        ]
+    )
+
+
+# --- overage is rounded up once per plan period, not once per invoice part ----------------
+
+
+def test_overage_of_a_period_split_over_two_invoices_is_rounded_once(engine: Engine) -> None:
+    # A Shanghai month plan invoiced in UTC: November (Shanghai) straddles the UTC
+    # invoices of October and November. Overage at 150 %: 1 micro of overage usage
+    # on each side. Rounded once per period: ceil(2 × 1.5) = 3, not 2 + 2 = 4.
+    PlanStore(engine).create(Plan("pro", "month", "Asia/Shanghai", 0, 0, "bill", 150))
+    nov_shanghai = datetime(2026, 10, 31, 16, tzinfo=UTC)
+    _subscribed(engine, "t1", "pro", nov_shanghai)
+    _charge(engine, "t1", nov_shanghai + timedelta(hours=1), 1)  # Oct 31 UTC
+    _charge(engine, "t1", nov_shanghai + timedelta(hours=10), 1)  # Nov 1 UTC
+    october = build_invoice(engine, "t1", "acme", "2026-10", "UTC")
+    november = build_invoice(engine, "t1", "acme", "2026-11", "UTC")
+    assert october.usage_micros + november.usage_micros == 2
+    assert october.overage_micros + november.overage_micros == 3
