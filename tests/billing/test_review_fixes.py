@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import Engine
 
+from plinth.billing.invoice_render import to_csv
 from plinth.billing.invoices import build_invoice
 from plinth.billing.plans import Plan, PlanStore
 from plinth.cli import main
@@ -79,3 +80,17 @@ def test_overage_of_a_period_split_over_two_invoices_is_rounded_once(engine: Eng
     november = build_invoice(engine, "t1", "acme", "2026-11", "UTC")
     assert october.usage_micros + november.usage_micros == 2
     assert october.overage_micros + november.overage_micros == 3
+
+
+# --- the CSV invoice lists the wallet's top-ups and credit limits -------------------------
+
+
+def test_csv_invoice_has_the_wallet_lines(engine: Engine) -> None:
+    from plinth.billing.accounts import WalletStore
+
+    WalletStore(engine).add("t1", "topup", 5_000_000, "first")
+    WalletStore(engine).add("t1", "credit_limit", 2_000_000, None)
+    period = datetime.now(UTC).strftime("%Y-%m")
+    text = to_csv(build_invoice(engine, "t1", "acme", period, "UTC"))
+    assert "topup" in text and "5" in text.split("topup", 1)[1].splitlines()[0]
+    assert "credit_limit" in text

@@ -27,7 +27,7 @@ CSV_COLUMNS = [
 
 
 def to_csv(invoice: Invoice) -> str:
-    """One row per line: usage per model, plan fee/included/overage, storage, totals."""
+    """One row per line: usage per model, plan fee/included/overage, storage, wallet, totals."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
@@ -80,6 +80,18 @@ def to_csv(invoice: Invoice) -> str:
                 "",
                 f"{store.gb_months} GB-month",
                 from_micros(store.cost_micros),
+            ]
+        )
+    for entry in invoice.wallet:  # prepaid: listed, not part of the total due
+        writer.writerow(
+            [
+                entry.kind,
+                entry.note or "",
+                "",
+                "",
+                "",
+                entry.created_at,
+                from_micros(entry.amount_micros),
             ]
         )
     if invoice.payg_usage_micros and invoice.plan:
