@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import Engine
 
+from gatewaysupport import AppFactory, deployment
 from plinth.billing.invoice_render import to_csv
 from plinth.billing.invoices import build_invoice
 from plinth.billing.plans import Plan, PlanStore
@@ -17,6 +18,7 @@ from plinth.cli import main
 from plinth.store.database import open_database
 from plinth.store.schema import subscriptions
 from plinth.store.usage import UsageRecord, UsageStore
+from upstreamfake import FakeUpstream
 
 
 @pytest.fixture
@@ -94,3 +96,58 @@ def test_csv_invoice_has_the_wallet_lines(engine: Engine) -> None:
     text = to_csv(build_invoice(engine, "t1", "acme", period, "UTC"))
     assert "topup" in text and "5" in text.split("topup", 1)[1].splitlines()[0]
     assert "credit_limit" in text
+
+
+# --- admin API: clear 4xx, never a 500 --------------------------------------------------
+
+
+def test_admin_api_refuses_amounts_too_large_and_directory_zones(
+    gateway_app: AppFactory,
+) -> None:
+    with FakeUpstream() as up:
+        client = gateway_app([deployment(up)])
+        client.post("/admin/tenants", json={"name": "acme"})
+        for body in (
+            {"name": "big", "fee": "1e30"},
+            {"name": "big2", "included": "1e20"},
+            {"name": "zone", "timezone": "America"},
+        ):
+            answer = client.post("/admin/plans", json=body)
+            assert answer.status_code == 400, (body, answer.status_code, answer.text)
+            assert answer.json()["error"]["type"] == "invalid_request_error"
+        price = client.post("/admin/prices", json={"model": "m", "input_per_mtok": "1e30"})
+        assert price.status_code == 400, price.text
+        topup = client.post("/admin/tenants/acme/wallet/topups", json={"amount": "1e20"})
+        assert topup.status_code == 400, topup.text
+        limit = client.put("/admin/limits/tenant:acme", json={"spend": "1e30"})
+        assert limit.status_code == 400, limit.text
+        for path in (
+            "/admin/tenants/acme/invoices/2026-11?timezone=America",
+            "/admin/tenants/acme/invoices/9999-12",
+        ):
+            invoice = client.get(path)
+            assert invoice.status_code == 400, (path, invoice.status_code, invoice.text)
+
+
+# --- CLI: click errors, never a stack trace ---------------------------------------------
+
+
+@pytest.mark.parametrize("amount", ["nan", "Infinity", "1e30", "1e20"])
+def test_cli_refuses_non_finite_or_huge_amounts(run, amount: str) -> None:  # type: ignore[no-untyped-def]
+    made = run("plans", "create", "pro", "--fee", amount)
+    assert made.exit_code == 2, (made.output, made.exception)
+    assert "--fee" in made.output
+
+
+def test_cli_limits_refuse_an_unknown_time_zone(run) -> None:  # type: ignore[no-untyped-def]
+    assert run("tenants", "create", "acme").exit_code == 0
+    made = run("limits", "set", "tenant:acme", "--spend", "10", "--timezone", "Nowhere")
+    assert made.exit_code == 2, (made.output, made.exception)
+    assert "Nowhere" in made.output
+    assert "Nowhere" not in run("limits", "list").output
+
+
+def test_cli_invoice_of_a_bad_period_is_a_click_error(run) -> None:  # type: ignore[no-untyped-def]
+    assert run("tenants", "create", "acme").exit_code == 0
+    made = run("invoices", "acme", "--period", "9999-12")
+    assert made.exit_code == 2, (made.output, made.exception)

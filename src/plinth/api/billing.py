@@ -25,7 +25,7 @@ from plinth.billing.accounts import Limits, spent_since
 from plinth.billing.invoice_render import to_csv as invoice_csv
 from plinth.billing.invoice_render import to_html as invoice_html
 from plinth.billing.invoices import build_invoice
-from plinth.billing.money import from_micros, to_micros
+from plinth.billing.money import MAX_AMOUNT, from_micros, to_micros
 from plinth.billing.prices import STORAGE_PREFIX
 from plinth.errors import InvalidRequest, NotFound
 from plinth.protocol.common import WireModel
@@ -36,17 +36,19 @@ Amount = Decimal
 
 class NewPrice(WireModel):
     model: str = Field(min_length=1, max_length=200)
-    input_per_mtok: Amount = Field(Decimal(0), ge=0)
-    output_per_mtok: Amount = Field(Decimal(0), ge=0)
-    cached_input_per_mtok: Amount = Field(Decimal(0), ge=0)
-    per_request: Amount = Field(Decimal(0), ge=0)
-    per_second: Amount = Field(Decimal(0), ge=0)  # of serving time (local compute)
-    storage_per_gb_month: Amount = Field(Decimal(0), ge=0)  # only on "storage:<kind>"
+    input_per_mtok: Amount = Field(Decimal(0), ge=0, le=MAX_AMOUNT)
+    output_per_mtok: Amount = Field(Decimal(0), ge=0, le=MAX_AMOUNT)
+    cached_input_per_mtok: Amount = Field(Decimal(0), ge=0, le=MAX_AMOUNT)
+    per_request: Amount = Field(Decimal(0), ge=0, le=MAX_AMOUNT)
+    per_second: Amount = Field(Decimal(0), ge=0, le=MAX_AMOUNT)  # of serving time (local compute)
+    storage_per_gb_month: Amount = Field(
+        Decimal(0), ge=0, le=MAX_AMOUNT
+    )  # only on "storage:<kind>"
     effective_from: datetime | None = None
 
 
 class NewLimits(WireModel):
-    spend: Amount | None = Field(None, ge=0)
+    spend: Amount | None = Field(None, ge=0, le=MAX_AMOUNT)
     spend_period: Literal["day", "month", "total"] = "month"
     timezone: str = "UTC"
     requests_per_minute: int | None = Field(None, ge=1)
@@ -55,7 +57,7 @@ class NewLimits(WireModel):
 
 
 class WalletEntry(WireModel):
-    amount: Amount = Field(ge=0)
+    amount: Amount = Field(ge=0, le=MAX_AMOUNT)
     note: str | None = Field(None, max_length=500)
 
 

@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from plinth.api.admin import admin_only
 from plinth.api.http import json_response, parse_json, read_body
-from plinth.billing.money import to_micros
+from plinth.billing.money import MAX_AMOUNT, to_micros
 from plinth.billing.plans import Plan, Subscription
 from plinth.protocol.common import WireModel
 from plinth.services import Services
@@ -27,8 +27,8 @@ class NewPlan(WireModel):
     name: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_.-]+$")
     period: Literal["day", "month"] = "month"
     timezone: str = "UTC"
-    fee: Decimal = Field(Decimal(0), ge=0)
-    included: Decimal = Field(Decimal(0), ge=0)
+    fee: Decimal = Field(Decimal(0), ge=0, le=MAX_AMOUNT)
+    included: Decimal = Field(Decimal(0), ge=0, le=MAX_AMOUNT)
     overage: Literal["bill", "stop"] = "bill"
     overage_percent: int = Field(100, ge=0, le=10_000)
 

@@ -114,12 +114,14 @@ def month_bounds(period: str, timezone: str) -> tuple[datetime, datetime]:
         year, month = (int(part) for part in period.split("-"))
         zone = ZoneInfo(timezone)
         start = datetime(year, month, 1, tzinfo=zone)
-    except (ValueError, KeyError, ZoneInfoNotFoundError):
+        end = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=zone)
+        return start.astimezone(UTC), end.astimezone(UTC)
+    except (ValueError, KeyError, ZoneInfoNotFoundError, OSError, OverflowError):
+        # OSError: a zone name that is a folder ("America"); ValueError, OverflowError:
+        # a year at the ends of the calendar.
         raise InvalidRequest(
             "period must be YYYY-MM (and the time zone valid)", param="period"
         ) from None
-    end = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=zone)
-    return start.astimezone(UTC), end.astimezone(UTC)
 
 
 def build_invoice(

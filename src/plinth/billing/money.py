@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 
 MICROS = 1_000_000
+# The largest amount taken in (10^18 micro-units still fits a signed 64-bit column).
+MAX_AMOUNT = Decimal(10**12)
 
 
 def to_micros(value: Decimal | str | int) -> int:

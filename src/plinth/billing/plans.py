@@ -88,7 +88,7 @@ class PlanTerm:
 def check_timezone(name: str) -> None:
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: e.g. "America", a folder
         raise InvalidRequest(f"Unknown time zone '{name}'", param="timezone") from None
 
 

@@ -17,7 +17,8 @@ from plinth.billing.invoice_render import to_csv as invoice_csv
 from plinth.billing.invoice_render import to_html as invoice_html
 from plinth.billing.invoice_render import to_json as invoice_json
 from plinth.billing.invoices import build_invoice
-from plinth.billing.money import from_micros, to_micros
+from plinth.billing.money import MAX_AMOUNT, from_micros, to_micros
+from plinth.billing.plans import check_timezone
 from plinth.billing.prices import PriceBook, storage_model
 from plinth.cli.common import data_dir_option, open_db, print_json, print_table
 from plinth.errors import NotFound, PlinthError
@@ -42,6 +43,10 @@ def amount_micros(value: str, option: str) -> int:
         amount = Decimal(value)
     except InvalidOperation:
         raise click.BadParameter(f"'{value}' is not a decimal amount", param_hint=option) from None
+    if not amount.is_finite() or amount > MAX_AMOUNT:
+        raise click.BadParameter(
+            f"'{value}' is not an amount up to {MAX_AMOUNT}", param_hint=option
+        )
     if amount < 0:
         raise click.BadParameter("must not be negative", param_hint=option)
     return to_micros(amount)
@@ -167,6 +172,10 @@ def set_limits(
             raise click.BadParameter("use key:<id> or tenant:<id or name>", param_hint="SUBJECT")
     except NotFound as exc:
         raise click.BadParameter(exc.message, param_hint="SUBJECT") from None
+    try:
+        check_timezone(timezone)
+    except PlinthError as exc:
+        raise click.BadParameter(exc.message, param_hint="--timezone") from None
     value = Limits(
         subject=subject,
         spend_micros=amount_micros(spend, "--spend") if spend is not None else None,
