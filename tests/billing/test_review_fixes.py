@@ -151,3 +151,26 @@ def test_cli_invoice_of_a_bad_period_is_a_click_error(run) -> None:  # type: ign
     assert run("tenants", "create", "acme").exit_code == 0
     made = run("invoices", "acme", "--period", "9999-12")
     assert made.exit_code == 2, (made.output, made.exception)
+
+
+# --- a day that starts after a skipped midnight (DST at 00:00) ends at the next midnight --
+
+
+def test_day_after_a_skipped_midnight_ends_at_the_next_midnight(engine: Engine) -> None:
+    # America/Santiago skips 2026-09-06 00:00-01:00. That day still ends at
+    # 2026-09-07 00:00 local (03:00 UTC), where the next day starts: periods
+    # must not overlap, or the hour is counted in both.
+    from plinth.billing.accounts import period_bounds, period_end
+
+    zone = "America/Santiago"
+    day_6 = datetime(2026, 9, 6, 12, tzinfo=UTC)
+    _, next_start = period_bounds("day", zone, datetime(2026, 9, 7, 12, tzinfo=UTC))
+    assert period_end("day", zone, day_6) == next_start == datetime(2026, 9, 7, 3, tzinfo=UTC)
+
+    PlanStore(engine).create(Plan("daily", "day", zone, 0, 5, "bill"))
+    _subscribed(engine, "t1", "daily", datetime(2026, 9, 1, 4, tzinfo=UTC))
+    _charge(engine, "t1", datetime(2026, 9, 7, 3, 30, tzinfo=UTC), 7)  # Sep 7 00:30 local
+    invoice = build_invoice(engine, "t1", "acme", "2026-09", zone)
+    assert sum(line.usage_micros for line in invoice.plan) == invoice.usage_micros == 7
+    assert invoice.payg_usage_micros == 0
+    assert invoice.overage_micros == 2

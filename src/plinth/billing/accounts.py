@@ -43,13 +43,15 @@ def period_bounds(period: Period, timezone: str, now: datetime) -> tuple[str, da
 def period_end(period: Period, timezone: str, now: datetime) -> datetime | None:
     if period == "total":
         return None
-    _, start = period_bounds(period, timezone, now)
-    local = start.astimezone(ZoneInfo(timezone))
+    # From the local date, not the period's start: a day whose midnight was skipped
+    # (DST at 00:00) starts at 01:00, and the next still starts at midnight.
+    zone = ZoneInfo(timezone)
+    day = now.astimezone(zone).date()
     if period == "day":
-        nxt = local + timedelta(days=1)
+        nxt = day + timedelta(days=1)
     else:
-        nxt = (local.replace(day=28) + timedelta(days=4)).replace(day=1)
-    return nxt.astimezone(UTC)
+        nxt = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return datetime(nxt.year, nxt.month, nxt.day, tzinfo=zone).astimezone(UTC)
 
 
 class LimitStore:
