@@ -61,6 +61,9 @@ class Ingestor:
         self._workers = workers
         self._queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
+        # One run per (store, file) at a time: a re-attach queued while a run is
+        # indexing the same file waits for it, so the two never interleave.
+        self._running: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
 
     async def start(self) -> int:
         """Start the workers and re-queue interrupted files; return how many."""
@@ -97,6 +100,20 @@ class Ingestor:
 
     async def ingest(self, store_id: str, file_id: str) -> str:
         """Index one attached file now; return its final status."""
+        key = (store_id, file_id)
+        lock, users = self._running.get(key, (asyncio.Lock(), 0))
+        self._running[key] = (lock, users + 1)
+        try:
+            async with lock:
+                return await self._ingest(store_id, file_id)
+        finally:
+            lock, users = self._running[key]
+            if users == 1:
+                del self._running[key]
+            else:
+                self._running[key] = (lock, users - 1)
+
+    async def _ingest(self, store_id: str, file_id: str) -> str:
         row = await asyncio.to_thread(self.catalog.get_file, store_id, file_id)
         if row is None or row.status != "in_progress":
             return "gone" if row is None else row.status
@@ -116,13 +133,21 @@ class Ingestor:
             status, error = "failed", error_for(exc)
         finished = await asyncio.to_thread(
             self.catalog.finish_file, store_id, file_id, status=status, usage_bytes=usage,
-            error=error,
+            error=error, chunking=row.chunking,
         )  # fmt: skip
         if not finished:
-            # Cancelled or removed while being indexed: free what was just written.
-            await self._forget(store_id, file_id)
-            return "cancelled"
+            now = await asyncio.to_thread(self.catalog.get_file, store_id, file_id)
+            if now is None or now.status == "cancelled":
+                # Cancelled or removed while being indexed: free what was just written.
+                await self._forget(store_id, file_id)
+                return "cancelled"
+            return "superseded"  # re-attached with another strategy: its own run is queued
         if status == "completed":
+            now = await asyncio.to_thread(self.catalog.get_file, store_id, file_id)
+            if now is not None and now.attributes != row.attributes:
+                # Changed while being indexed (an update, or a re-attach): the row's win.
+                with contextlib.suppress(StoreNotFound):
+                    await self.knowledge.update_attributes(store_id, file_id, now.attributes)
             await self.report(store_id)
         return status
 

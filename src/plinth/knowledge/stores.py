@@ -155,12 +155,12 @@ class VectorStores:
     async def set_attributes(
         self, store: StoreRow, row: FileRow, attributes: dict[str, Any]
     ) -> FileRow:
-        if row.status == "completed":
-            await self.knowledge.update_attributes(store.id, row.file_id, attributes)
         await asyncio.to_thread(self.catalog.set_attributes, store.id, row.file_id, attributes)
         # A file still in progress picks the new attributes up from its row when indexed.
         updated = await asyncio.to_thread(self.catalog.get_file, store.id, row.file_id)
         assert updated is not None
+        if updated.status == "completed":
+            await self.knowledge.update_attributes(store.id, row.file_id, attributes)
         return updated
 
     async def cancel_batch(self, batch: BatchRow) -> None:

@@ -296,17 +296,25 @@ class VectorStoreCatalog:
         status: str,
         usage_bytes: int = 0,
         error: tuple[str, str] | None = None,
+        chunking: dict[str, Any] | None = None,
     ) -> bool:
-        """Move an ``in_progress`` file to its outcome; False if it is no longer in progress."""
+        """Move an ``in_progress`` file to its outcome; False if it is no longer in progress.
+
+        With ``chunking`` (the strategy the run indexed with), also False when the
+        file was re-attached meanwhile with another strategy.
+        """
         code, message = error if error is not None else (None, None)
+        where = [
+            vs_files.c.vector_store_id == store_id,
+            vs_files.c.file_id == file_id,
+            vs_files.c.status == "in_progress",
+        ]
+        if chunking is not None:
+            where.append(vs_files.c.chunking == json.dumps(chunking))
         with self.engine.begin() as conn:
             result = conn.execute(
                 update(vs_files)
-                .where(
-                    vs_files.c.vector_store_id == store_id,
-                    vs_files.c.file_id == file_id,
-                    vs_files.c.status == "in_progress",
-                )
+                .where(*where)
                 .values(
                     status=status,
                     usage_bytes=usage_bytes,
