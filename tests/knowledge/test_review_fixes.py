@@ -130,3 +130,21 @@ def test_reattaching_with_a_new_strategy_during_ingestion_uses_it(tmp_path: Path
         hits = client.vector_stores.search(store.id, query="word1", max_num_results=50)
         longest = max(len(h.content[0].text.split()) for h in hits.data)
         assert longest <= 100, longest
+
+
+def test_search_query_list_is_bounded(app: TestClient, key: str) -> None:
+    """A search took any number of queries, each embedded and searched in turn."""
+    store = sdk(app, key).vector_stores.create(name="bounded")
+    response = app.post(
+        f"/v1/vector_stores/{store.id}/search",
+        json={"query": ["refund"] * 5000},
+        headers={"authorization": f"Bearer {key}"},
+    )
+    assert response.status_code == 400, response.text[:300]
+    assert response.json()["error"]["param"] == "query"
+    ok = app.post(
+        f"/v1/vector_stores/{store.id}/search",
+        json={"query": ["refund", "shipping"]},
+        headers={"authorization": f"Bearer {key}"},
+    )
+    assert ok.status_code == 200, ok.text

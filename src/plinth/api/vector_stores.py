@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
@@ -39,6 +39,7 @@ from plinth.store.vector_stores import FILE_STATUSES, PageRequest, StoreRow
 
 _MAX_BODY = 4 * 1024 * 1024
 MAX_BATCH = 2000  # file ids in one request (a store's creation or a file batch)
+MAX_QUERIES = 20  # queries in one search: each is embedded and searched in turn
 
 
 class StrictBody(BaseModel):
@@ -95,7 +96,7 @@ class HybridSearch(StrictBody):
 
 
 class Search(StrictBody):
-    query: str | list[str]
+    query: str | Annotated[list[str], Field(max_length=MAX_QUERIES)]
     filters: dict[str, Any] | None = None
     max_num_results: int = Field(10, ge=1, le=50)
     ranking_options: RankingOptions | None = None
