@@ -34,6 +34,8 @@ def test_plans_create_list_show_subscribe(run) -> None:  # type: ignore[no-untyp
     assert "pro" in run("plans", "list").output
     assert run("plans", "create", "pro").exit_code == 2  # never edited
     assert run("plans", "create", "x", "--timezone", "Nowhere").exit_code == 2
+    odd = run("plans", "create", "pro plan/2")  # the API refuses such names too
+    assert odd.exit_code == 2 and "plan name" in odd.output
     assert run("plans", "create", "y", "--fee", "-1").exit_code == 2
     assert run("plans", "show", "nope").exit_code == 2
 

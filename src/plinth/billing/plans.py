@@ -16,6 +16,7 @@ included usage are not prorated.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,6 +29,9 @@ from plinth.billing.accounts import period_bounds, period_end
 from plinth.billing.money import from_micros
 from plinth.errors import InvalidRequest, NotFound, PlinthError
 from plinth.store.schema import plans, subscriptions
+
+# Plan names appear in URLs (/admin/plans/{name}) and CLI arguments.
+PLAN_NAME = re.compile(r"[A-Za-z0-9_.-]{1,80}")
 
 PlanPeriod = Literal["day", "month"]
 Overage = Literal["bill", "stop"]
@@ -121,6 +125,10 @@ class PlanStore:
 
     def create(self, plan: Plan) -> Plan:
         check_timezone(plan.timezone)
+        if not PLAN_NAME.fullmatch(plan.name):
+            raise InvalidRequest(
+                "a plan name is 1-80 letters, digits, '_', '.' or '-'", param="name"
+            )
         if plan.name == "payg":  # the CLI's word for "no plan"
             raise InvalidRequest("'payg' is reserved: it means no plan", param="name")
         if plan.overage_percent < 0:
