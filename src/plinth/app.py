@@ -106,6 +106,11 @@ def create_app(settings: Settings, *, engines: list[Engine] | None = None) -> Fa
         metrics, usage = Metrics(), UsageStore(db)
         billing = build_billing(settings, db)
         knowledge = await build_knowledge(settings.knowledge, db, pool)
+        file_storage = LocalFileStorage(settings.data_dir / "files")
+        storage_meter = StorageMeter(db)
+        vector_stores = VectorStores(
+            VectorStoreCatalog(db), knowledge, storage_meter, file_storage.path
+        )
         recorder = UsageRecorder(usage, inline=db.dialect.name == "sqlite")
         await recorder.start()
         background = [asyncio.create_task(sync.run(settings.routing.refresh_interval_s))]
@@ -125,20 +130,14 @@ def create_app(settings: Settings, *, engines: list[Engine] | None = None) -> Fa
             privacy=guard,
             audit=AuditStore(db),
             files=FileStore(db),
-            file_storage=LocalFileStorage(settings.data_dir / "files"),
+            file_storage=file_storage,
             knowledge=knowledge,
-            storage_meter=StorageMeter(db),
+            storage_meter=storage_meter,
+            vector_stores=vector_stores,
             billing=billing,
             gateway=Gateway(router, recorder, metrics, settings.routing, guard, billing),
         )
-        file_storage = app.state.services.file_storage
-        app.state.services.vector_stores = VectorStores(
-            VectorStoreCatalog(db),
-            knowledge,
-            app.state.services.storage_meter,
-            file_storage.path,
-        )
-        await app.state.services.vector_stores.ingestor.start()
+        await vector_stores.ingestor.start()
         app.state.started_at = int(time.time())
         try:
             yield
@@ -146,7 +145,7 @@ def create_app(settings: Settings, *, engines: list[Engine] | None = None) -> Fa
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
-            await app.state.services.vector_stores.ingestor.close()
+            await vector_stores.ingestor.close()
             await app.state.services.gateway.drain()
             await router.close()
             await pool.close()
