@@ -71,11 +71,15 @@ class _Api:
 
 
 async def _find_store(api: _Api, name: str, files_expected: int) -> str | None:
-    page = await api.call("GET", "/vector_stores", params={"limit": "100"})
-    for store in page["data"]:
-        if store["name"] == name and store["file_counts"]["completed"] == files_expected:
-            return str(store["id"])
-    return None
+    params = {"limit": "100"}
+    while True:
+        page = await api.call("GET", "/vector_stores", params=params)
+        for store in page["data"]:
+            if store["name"] == name and store["file_counts"]["completed"] == files_expected:
+                return str(store["id"])
+        if not page.get("has_more") or not page["data"]:
+            return None
+        params = {"limit": "100", "after": page["data"][-1]["id"]}
 
 
 async def _create_store(api: _Api, name: str, corpus: list[dict[str, str]]) -> str:
