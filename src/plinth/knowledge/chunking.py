@@ -14,6 +14,7 @@ chunk asks for ``static`` 254 / 64 (:data:`EMBEDDER_SIZED`).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -68,6 +69,16 @@ class TokenSpans(Protocol):
     """Where each token of a text starts and ends (character offsets), specials excluded."""
 
     def spans(self, texts: list[str]) -> list[list[tuple[int, int]]]: ...
+
+
+class WordSpans:
+    """One token per word, number or Han character: the stand-in tokenizer when
+    the bundled embedder's package is not installed (chunk sizes then count these)."""
+
+    _PATTERN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]|[^\s\u3400-\u9fff\uf900-\ufaff]+")
+
+    def spans(self, texts: list[str]) -> list[list[tuple[int, int]]]:
+        return [[m.span() for m in self._PATTERN.finditer(text)] for text in texts]
 
 
 class WordPieceSpans:

@@ -14,8 +14,9 @@ import os
 
 import sqlalchemy as sa
 
+from plinth.catalog.bundled import BundledModelMissing
 from plinth.engines.pool import EnginePool
-from plinth.knowledge.chunking import WordPieceSpans
+from plinth.knowledge.chunking import TokenSpans, WordPieceSpans, WordSpans
 from plinth.knowledge.embedded import EmbeddedIndex
 from plinth.knowledge.embedding import WindowedEmbedder
 from plinth.knowledge.index import KnowledgeIndex
@@ -42,12 +43,22 @@ async def build_knowledge(
     index = open_index(settings, db)
     # Chunk sizes are counted in the bundled embedder's word pieces either way,
     # so `max_chunk_size_tokens` means the same with or without dense vectors.
-    tokenizer = WordPieceSpans.bundled()
+    tokenizer: TokenSpans
+    try:
+        tokenizer = WordPieceSpans.bundled()
+    except BundledModelMissing as exc:
+        log.warning("%s; vector stores count chunk tokens as words", exc)
+        tokenizer = WordSpans()
     if not pool.has(settings.embedding_model):
         log.warning(
             "embedding model %r is not loaded: vector stores search lexically only",
             settings.embedding_model,
         )
+        return KnowledgeBase(index, tokenizer, None)
+    if isinstance(tokenizer, WordSpans):
+        # The embedder's windows are counted in its own word pieces; without
+        # its tokenizer they cannot be, so it is not used.
+        log.warning("no tokenizer for %r: vector stores search lexically", settings.embedding_model)
         return KnowledgeBase(index, tokenizer, None)
     engine = pool.get(settings.embedding_model)
 
