@@ -38,7 +38,7 @@ from plinth.billing.storage import StorageMeter
 from plinth.bootstrap import bootstrap_admin_key, build_billing, build_engines, privacy_guard
 from plinth.engines.base import Engine
 from plinth.engines.pool import EnginePool
-from plinth.errors import InvalidRequest, NotFound, PlinthError
+from plinth.errors import InvalidRequest, MethodNotAllowed, NotFound, PlinthError, as_plinth_error
 from plinth.files.storage import LocalFileStorage
 from plinth.gateway import Gateway
 from plinth.knowledge.setup import build_knowledge
@@ -62,12 +62,6 @@ from plinth.store.vector_stores import VectorStoreCatalog
 log = logging.getLogger(__name__)
 
 
-class MethodNotAllowed(PlinthError):
-    status_code = 405
-    error_type = "invalid_request_error"
-    default_code = "method_not_allowed"
-
-
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     mapped: PlinthError
@@ -82,7 +76,16 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return error_response(mapped, request_id)
 
 
+async def _plinth_error(request: Request, exc: Exception) -> Response:
+    """The one handler for the exception tree: routes raise, this answers."""
+    assert isinstance(exc, PlinthError)
+    # A route that assigned a request id leaves it on request.state for the error to name.
+    return error_response(exc, getattr(request.state, "request_id", None))
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    if as_plinth_error(exc) is not None:  # a library error that is the client's mistake
+        return error_response(exc)
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(exc)
 
@@ -168,7 +171,11 @@ def create_app(settings: Settings, *, engines: list[Engine] | None = None) -> Fa
             *billing.routes,
             *health.routes,
         ],
-        exception_handlers={HTTPException: _http_error, Exception: _unexpected_error},
+        exception_handlers={
+            HTTPException: _http_error,
+            PlinthError: _plinth_error,
+            Exception: _unexpected_error,
+        },
         lifespan=lifespan,
     )
     return FastPathApp(app, generation.endpoints)

@@ -5,13 +5,19 @@
     PlinthError                      500 server_error
     ├── InvalidRequest               400 invalid_request_error
     │   ├── UnsupportedParameter     400 invalid_request_error / unsupported_parameter
-    │   └── ContextLengthExceeded    400 invalid_request_error / context_length_exceeded
+    │   ├── ContextLengthExceeded    400 invalid_request_error / context_length_exceeded
+    │   └── InvalidFile              400 invalid_request_error / invalid_file
     ├── AuthenticationFailed         401 authentication_error / invalid_api_key
+    ├── InsufficientFunds            402 insufficient_quota / budget_exceeded
     ├── PermissionDenied             403 permission_error
     ├── NotFound                     404 invalid_request_error / not_found
     │   └── ModelNotFound            404 invalid_request_error / model_not_found
+    ├── MethodNotAllowed             405 invalid_request_error / method_not_allowed
+    ├── Conflict                     409 invalid_request_error / conflict
+    │   └── AlreadyExists            409 invalid_request_error / already_exists
     ├── PayloadTooLarge              413 invalid_request_error / payload_too_large
     ├── RateLimited                  429 rate_limit_error / rate_limit_exceeded
+    ├── ServiceBusy                  503 server_error / server_busy
     └── EngineError                  500 server_error / engine_error
         ├── EngineUnavailable        503 server_error / engine_unavailable
         │   └── NoDeploymentAvailable 503 server_error / no_deployment_available
@@ -25,6 +31,12 @@
 request again, on the same or another deployment, as long as no output has
 reached the client yet.
 
+Every "already exists" is an :class:`AlreadyExists` (409), whatever the
+resource. Errors raised by libraries Plinth calls (pydantic, json, sqlite
+overflow …) are mapped in one table, :data:`LIBRARY_ERRORS`, by
+:func:`as_plinth_error`; the app registers one handler for ``PlinthError``
+and routes do not catch it themselves except to add context.
+
 Every error a client sees, as a JSON body or as an SSE error frame, is built
 by :func:`error_body` from one of these; anything else becomes a 500 whose
 message names the request id and nothing of the internals.
@@ -32,6 +44,7 @@ message names the request id and nothing of the internals.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 
@@ -60,6 +73,12 @@ class ContextLengthExceeded(InvalidRequest):
     default_code = "context_length_exceeded"
 
 
+class InvalidFile(InvalidRequest):
+    """An uploaded file that cannot be read within the limits (bombs, bad formats)."""
+
+    default_code = "invalid_file"
+
+
 class AuthenticationFailed(PlinthError):
     status_code = 401
     error_type = "authentication_error"
@@ -72,6 +91,12 @@ class PermissionDenied(PlinthError):
     default_code = "insufficient_permissions"
 
 
+class InsufficientFunds(PlinthError):
+    status_code = 402
+    error_type = "insufficient_quota"
+    default_code = "budget_exceeded"
+
+
 class NotFound(PlinthError):
     status_code = 404
     error_type = "invalid_request_error"
@@ -80,6 +105,30 @@ class NotFound(PlinthError):
 
 class ModelNotFound(NotFound):
     default_code = "model_not_found"
+
+
+class MethodNotAllowed(PlinthError):
+    status_code = 405
+    error_type = "invalid_request_error"
+    default_code = "method_not_allowed"
+
+
+class Conflict(PlinthError):
+    status_code = 409
+    error_type = "invalid_request_error"
+    default_code = "conflict"
+
+
+class AlreadyExists(Conflict):
+    default_code = "already_exists"
+
+
+class ServiceBusy(PlinthError):
+    """The server is at a capacity limit it set itself (connections, heavy work)."""
+
+    status_code = 503
+    error_type = "server_error"
+    default_code = "server_busy"
 
 
 class PayloadTooLarge(PlinthError):
@@ -154,11 +203,30 @@ class UpstreamRateLimited(UpstreamError):
     default_code = "upstream_rate_limited"
 
 
+#: Exceptions raised by libraries that mean the *client* sent something wrong,
+#: mapped once here instead of in every route: (type, PlinthError factory).
+LIBRARY_ERRORS: list[tuple[type[BaseException], Callable[[BaseException], PlinthError]]] = [
+    (RecursionError, lambda _: InvalidRequest("The request is nested too deeply")),
+    (UnicodeDecodeError, lambda _: InvalidRequest("The request body is not valid UTF-8")),
+]
+
+
+def as_plinth_error(exc: BaseException) -> PlinthError | None:
+    """The ``PlinthError`` an exception stands for, or None for a real server fault."""
+    if isinstance(exc, PlinthError):
+        return exc
+    for kind, make in LIBRARY_ERRORS:
+        if isinstance(exc, kind):
+            return make(exc)
+    return None
+
+
 def error_body(exc: BaseException, request_id: str | None = None) -> tuple[int, dict[str, Any]]:
     """Map any exception to ``(status, {"error": {message, type, param, code}})``."""
-    if isinstance(exc, PlinthError):
-        status, message = exc.status_code, exc.message
-        error_type, param, code = exc.error_type, exc.param, exc.code
+    mapped = as_plinth_error(exc)
+    if mapped is not None:
+        status, message = mapped.status_code, mapped.message
+        error_type, param, code = mapped.error_type, mapped.param, mapped.code
     else:
         status, error_type, param, code = 500, "server_error", None, "internal_error"
         message = "Internal server error"
