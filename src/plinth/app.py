@@ -52,6 +52,7 @@ from plinth.settings import Settings
 from plinth.store.audit import AuditStore
 from plinth.store.database import open_database
 from plinth.store.deployments import DeploymentStore
+from plinth.store.door import Database
 from plinth.store.files import FileStore
 from plinth.store.keys import KeyStore
 from plinth.store.models import ModelStore
@@ -96,6 +97,7 @@ def create_app(settings: Settings, *, engines: list[Engine] | None = None) -> Fa
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         db = open_database(settings.resolved_database_url)
+        database = Database(db)
         keys = KeyStore(db)
         bootstrap_admin_key(keys, settings)
         guard = privacy_guard(settings)
@@ -121,6 +123,7 @@ def create_app(settings: Settings, *, engines: list[Engine] | None = None) -> Fa
             background.append(asyncio.create_task(router.run_health_checks()))
         app.state.services = Services(
             settings=settings,
+            db=database,
             keys=keys,
             tenants=TenantStore(db),
             usage=usage,
@@ -155,7 +158,7 @@ def create_app(settings: Settings, *, engines: list[Engine] | None = None) -> Fa
             await billing.close()
             await recorder.close()
             knowledge.index.close()
-            db.dispose()
+            database.close()
 
     app = Starlette(
         routes=[

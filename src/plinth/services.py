@@ -21,6 +21,7 @@ from plinth.routing.router import Router
 from plinth.routing.sync import DeploymentSync
 from plinth.settings import Settings
 from plinth.store.audit import AuditStore
+from plinth.store.door import Database
 from plinth.store.files import FileStore
 from plinth.store.keys import KeyStore
 from plinth.store.tenants import TenantStore
@@ -30,6 +31,8 @@ from plinth.store.usage import UsageStore
 @dataclass
 class Services:
     settings: Settings
+    # The one async door to the database: handlers await ``db.run(fn, ...)``.
+    db: Database
     keys: KeyStore
     tenants: TenantStore
     usage: UsageStore
