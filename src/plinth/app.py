@@ -38,7 +38,14 @@ from plinth.billing.storage import StorageMeter
 from plinth.bootstrap import bootstrap_admin_key, build_billing, build_engines, privacy_guard
 from plinth.engines.base import Engine
 from plinth.engines.pool import EnginePool
-from plinth.errors import InvalidRequest, MethodNotAllowed, NotFound, PlinthError, as_plinth_error
+from plinth.errors import (
+    LIBRARY_ERRORS,
+    InvalidRequest,
+    MethodNotAllowed,
+    NotFound,
+    PlinthError,
+    as_plinth_error,
+)
 from plinth.files.storage import LocalFileStorage
 from plinth.gateway import Gateway
 from plinth.knowledge.setup import build_knowledge
@@ -81,6 +88,11 @@ async def _plinth_error(request: Request, exc: Exception) -> Response:
     """The one handler for the exception tree: routes raise, this answers."""
     assert isinstance(exc, PlinthError)
     # A route that assigned a request id leaves it on request.state for the error to name.
+    return error_response(exc, getattr(request.state, "request_id", None))
+
+
+async def _library_error(request: Request, exc: Exception) -> Response:
+    """A library exception that stands for a client mistake (see ``LIBRARY_ERRORS``)."""
     return error_response(exc, getattr(request.state, "request_id", None))
 
 
@@ -177,6 +189,9 @@ def create_app(settings: Settings, *, engines: list[Engine] | None = None) -> Fa
         exception_handlers={
             HTTPException: _http_error,
             PlinthError: _plinth_error,
+            # Handled by type, so Starlette answers them without re-raising to the
+            # server (which would log a traceback and drop the keep-alive connection).
+            **{kind: _library_error for kind, _ in LIBRARY_ERRORS},
             Exception: _unexpected_error,
         },
         lifespan=lifespan,

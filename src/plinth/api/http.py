@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from plinth.api.json_body import load_json
 from plinth.errors import (
     InvalidRequest,
     PayloadTooLarge,
@@ -42,6 +43,9 @@ def json_response(data: Any, request_id: str | None = None, status: int = 200) -
 def error_response(exc: BaseException, request_id: str | None = None) -> Response:
     status, body = error_body(exc, request_id)
     headers = {REQUEST_ID_HEADER: request_id} if request_id else {}
+    if body["error"]["code"] == "internal_error":
+        # A real fault: the server may drop this connection after answering, so say so.
+        headers["connection"] = "close"
     if status == 401:
         headers["www-authenticate"] = "Bearer"
     retry_after = getattr(exc, "retry_after_s", None)
@@ -95,15 +99,18 @@ def validation_error(exc: ValidationError) -> InvalidRequest:
     return InvalidRequest(f"Invalid value{where}: {first['msg']}", param=param)
 
 
-def parse_json(raw: bytes, model: type[M]) -> M:
+def load_json_object(raw: bytes) -> dict[str, Any]:
+    """A body that must be one JSON object, read within :mod:`plinth.api.json_body`'s bounds."""
     if not raw.strip():
         raise InvalidRequest("The request body is empty; send a JSON object")
-    try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidRequest(f"The request body is not valid JSON: {exc}") from None
+    data = load_json(raw)
     if not isinstance(data, dict):
         raise InvalidRequest("The request body must be a JSON object")
+    return data
+
+
+def parse_json(raw: bytes, model: type[M]) -> M:
+    data = load_json_object(raw)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -114,7 +121,7 @@ def peek_model(raw: bytes) -> str | None:
     """The ``model`` field, if readable, so even a rejected request is booked to its model."""
     try:
         value = json.loads(raw).get("model")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         return None
     return value if isinstance(value, str) else None
 

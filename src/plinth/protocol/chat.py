@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from plinth.protocol.common import SamplingParams, WireModel
+from plinth.protocol.common import MAX_TOKENS_LIMIT, SamplingParams, WireModel
+from plinth.protocol.json_schema import check_schema
 
 
 class TextPart(WireModel):
@@ -38,6 +39,12 @@ class JsonSchemaFormat(WireModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
+    @field_validator("schema_")
+    @classmethod
+    def _bounded(cls, schema: dict[str, Any]) -> dict[str, Any]:
+        check_schema(schema, "response_format.json_schema.schema")
+        return schema
+
 
 class ResponseFormat(WireModel):
     type: Literal["text", "json_object", "json_schema"]
@@ -57,7 +64,7 @@ class ResponseFormat(WireModel):
 
 class ChatCompletionRequest(SamplingParams):
     messages: list[ChatMessage] = Field(min_length=1)
-    max_completion_tokens: int | None = Field(None, ge=1)
+    max_completion_tokens: int | None = Field(None, ge=1, le=MAX_TOKENS_LIMIT)
     response_format: ResponseFormat | None = None
     logprobs: bool | None = None
     top_logprobs: int | None = Field(None, ge=0, le=20)
@@ -78,6 +85,12 @@ class ChatCompletionRequest(SamplingParams):
                     f"A '{message.role}' message needs content",
                     param=f"messages[{index}].content",
                 )
+        for index, tool in enumerate(self.tools or []):
+            # Engines compile a tool's parameters to a grammar, as they do response schemas.
+            function = tool.get("function")
+            parameters = function.get("parameters") if isinstance(function, dict) else None
+            if isinstance(parameters, dict):
+                check_schema(parameters, f"tools[{index}].function.parameters")
         return self
 
     @property

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+#: Largest token limit a request may ask for: it fits the 32-bit integers engines
+#: (llama.cpp, most upstreams) keep it in, so it can never wrap to a small number.
+MAX_TOKENS_LIMIT = 2**31 - 1
+#: ``seed`` is a signed 64-bit integer, as in OpenAI's API reference.
+SEED_MIN, SEED_MAX = -(2**63), 2**63 - 1
+#: OpenAI's bounds for one ``logit_bias`` value, and at most this many entries.
+LOGIT_BIAS_MAX, LOGIT_BIAS_ENTRIES = 100.0, 1024
 
 
 class WireModel(BaseModel):
@@ -27,13 +35,15 @@ class SamplingParams(WireModel):
     stream_options: StreamOptions | None = None
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, gt=0, le=1)
-    max_tokens: int | None = Field(None, ge=1)
+    max_tokens: int | None = Field(None, ge=1, le=MAX_TOKENS_LIMIT)
     stop: str | list[str] | None = None
-    seed: int | None = None
-    n: int | None = Field(None, ge=1)
+    seed: int | None = Field(None, ge=SEED_MIN, le=SEED_MAX)
+    n: int | None = Field(None, ge=1, le=128)
     presence_penalty: float | None = Field(None, ge=-2, le=2)
     frequency_penalty: float | None = Field(None, ge=-2, le=2)
-    logit_bias: dict[str, float] | None = None
+    logit_bias: dict[str, Annotated[float, Field(ge=-LOGIT_BIAS_MAX, le=LOGIT_BIAS_MAX)]] | None = (
+        Field(None, max_length=LOGIT_BIAS_ENTRIES)
+    )
     user: str | None = Field(None, max_length=256)
 
     @model_validator(mode="after")

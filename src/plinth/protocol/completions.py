@@ -14,7 +14,7 @@ class CompletionRequest(SamplingParams):
     echo: bool | None = None
     logprobs: int | None = Field(None, ge=0, le=5)
     suffix: str | None = None
-    best_of: int | None = Field(None, ge=1)
+    best_of: int | None = Field(None, ge=1, le=20)
 
     @model_validator(mode="after")
     def _one_prompt(self) -> CompletionRequest:

@@ -15,7 +15,7 @@ class EmbeddingRequest(WireModel):
     model: str = Field(min_length=1)
     input: str | list[str] | list[int] | list[list[int]]
     encoding_format: Literal["float", "base64"] = "float"
-    dimensions: int | None = Field(None, ge=1)
+    dimensions: int | None = Field(None, ge=1, le=65536)
     user: str | None = Field(None, max_length=256)
 
     @model_validator(mode="after")

@@ -21,7 +21,7 @@ from pydantic import (
 )
 
 from plinth.errors import InvalidRequest, UnsupportedParameter
-from plinth.protocol.common import WireModel
+from plinth.protocol.common import MAX_TOKENS_LIMIT, WireModel
 
 M = TypeVar("M", bound=BaseModel)
 FILE_SEARCH_RESULTS = "file_search_call.results"
@@ -116,7 +116,7 @@ class ResponsesRequest(WireModel):
     tools: list[dict[str, Any]] | None = None
     tool_choice: str | dict[str, Any] | None = None
     include: list[str] | None = None
-    max_output_tokens: int | None = Field(None, ge=1)
+    max_output_tokens: int | None = Field(None, ge=1, le=MAX_TOKENS_LIMIT)
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, gt=0, le=1)
     stream: bool = False
