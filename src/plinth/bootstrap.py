@@ -15,6 +15,7 @@ from plinth.billing.meter import LocalMeter, Meter, RedisMeter
 from plinth.billing.prices import PriceBook
 from plinth.catalog.catalog import model_specs
 from plinth.catalog.wordpiece import WordPieceTokenizer
+from plinth.engine_kinds import CATALOG_ENGINE
 from plinth.engines.base import Engine
 from plinth.engines.registry import engine_factory
 from plinth.privacy.guard import PrivacyGuard
@@ -52,7 +53,7 @@ def build_engines(settings: Settings, models: ModelStore) -> list[Engine]:
         llama.parallel_slots, llama.context_per_slot, llama.threads, verbosity
     )
     embed_options = LlamaCppOptions(llama.embedding_slots, 512, llama.threads, verbosity)
-    factory = engine_factory("llamacpp")
+    factory = engine_factory(CATALOG_ENGINE)
     specs = model_specs(
         settings.data_dir,
         models,

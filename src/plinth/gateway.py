@@ -18,8 +18,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -28,6 +28,7 @@ import numpy as np
 
 from plinth.auth import Principal
 from plinth.billing.guard import Billing
+from plinth.deployment import Locality
 from plinth.engines.base import EmbeddingResult, Json
 from plinth.errors import (
     PermissionDenied,
@@ -37,12 +38,6 @@ from plinth.errors import (
     error_body,
 )
 from plinth.metering.accounting import Accounting
-from plinth.metering.estimate import (
-    Estimate,
-    chunk_text,
-    request_text,
-    response_text,
-)
 from plinth.metering.recorder import UsageRecorder
 from plinth.metrics import Metrics
 from plinth.privacy.guard import PrivacyGuard
@@ -50,11 +45,16 @@ from plinth.privacy.redaction import ChunkRestorer, restore_answer
 from plinth.protocol.chat import ChatCompletionRequest
 from plinth.protocol.completions import CompletionRequest
 from plinth.protocol.embeddings import EmbeddingRequest
-from plinth.routing.deployment import Locality
 from plinth.routing.router import Router
-from plinth.routing.state import DeploymentState
+from plinth.routing.state import Attempt, DeploymentState
 from plinth.settings import RoutingSettings
 from plinth.store.usage import AttemptRecord
+from plinth.tokens import (
+    Estimate,
+    chunk_text,
+    request_text,
+    response_text,
+)
 
 GenerationRequest = ChatCompletionRequest | CompletionRequest
 # How long a response waits for its ledger row before going out anyway (the
@@ -81,7 +81,14 @@ def _has_output(chunk: Json) -> bool:
 
 
 def _source(state: DeploymentState) -> str:
-    return "engine" if state.deployment.engine == "llamacpp" else "upstream"
+    return "engine" if state.deployment.is_local else "upstream"
+
+
+@dataclass
+class _Served:
+    """The attempt that serves a request; closed (the deployment freed) when it is done."""
+
+    attempt: Attempt | None = None
 
 
 class Gateway:
@@ -91,8 +98,8 @@ class Gateway:
         recorder: UsageRecorder,
         metrics: Metrics,
         routing: RoutingSettings,
-        privacy: PrivacyGuard | None = None,
-        billing: Billing | None = None,
+        privacy: PrivacyGuard,
+        billing: Billing,
     ):
         self.router = router
         self.recorder = recorder
@@ -117,7 +124,7 @@ class Gateway:
             return
         acct.cost_micros = acct.charge(exc)
         acct.close(self.recorder, self.metrics, status, exc, model_label=self._label(acct.model))
-        if acct.reservation is not None and self.billing is not None:
+        if acct.reservation is not None:
             tokens = acct.prompt_tokens + acct.completion_tokens
             settle = self.billing.settle(acct.reservation, acct.cost_micros, tokens)
             try:
@@ -145,8 +152,6 @@ class Gateway:
 
     async def _reserve(self, acct: Accounting, model: str, body: Json) -> None:
         """Hold the worst-case cost and the rate-limit slots; raises 402/429 if refused."""
-        if self.billing is None:
-            return
         estimate = Estimate(body)
         limit = body.get("max_tokens")
         acct.reservation, acct.price = await self.billing.reserve(
@@ -168,11 +173,11 @@ class Gateway:
         acct: Accounting,
         plan: list[DeploymentState],
         call: Callable[[DeploymentState], Awaitable[T]],
-    ) -> tuple[T, DeploymentState]:
+    ) -> tuple[T, Attempt]:
         """Call deployments in plan order until one succeeds or attempts run out.
 
-        On success the deployment's ``outstanding`` count is still held: the
-        caller releases it when the response (or stream) is done.
+        The successful attempt is still open (its deployment busy): the caller
+        closes it when the response (or stream) is done.
         """
         routing = self.routing
         excluded: set[str] = set()
@@ -192,29 +197,18 @@ class Gateway:
                     continue
                 await asyncio.sleep(wait)
             number += 1
-            state.outstanding += 1
-            state.breaker.begin()
-            started = time.perf_counter()
             try:
-                result = await call(state)
+                with state.attempt() as attempt:
+                    result = await call(state)
             except UpstreamError as exc:
-                state.outstanding -= 1
-                state.failures += 1
-                state.breaker.failure(hold_s=exc.retry_after_s)
-                self._record_attempt(acct, state, exc, started)
+                self._record_attempt(acct, attempt, exc)
                 tried[state.id], last = exc, exc
                 if not exc.same_deployment_ok:
                     excluded.add(state.id)
                 continue
-            except BaseException:
-                state.outstanding -= 1
-                state.breaker.release()
-                raise
-            state.breaker.success()
-            state.requests += 1
             acct.deployment, acct.locality = state.id, state.deployment.locality
             acct.redacted = self._redacts(acct, state)
-            return result, state
+            return result, attempt
         assert last is not None  # the plan is never empty
         if len(acct.failed_attempts) > 1:
             last.message += f" (gave up after {len(acct.failed_attempts)} attempts)"
@@ -228,9 +222,8 @@ class Gateway:
         backoff: float = routing.backoff_initial_s * 2.0 ** max(0, number - 1)
         return min(routing.backoff_max_s, backoff)
 
-    def _record_attempt(
-        self, acct: Accounting, state: DeploymentState, exc: PlinthError, started: float
-    ) -> None:
+    def _record_attempt(self, acct: Accounting, attempt: Attempt, exc: PlinthError) -> None:
+        state = attempt.state
         http_status, body = error_body(exc)
         acct.failed_attempts.append(
             AttemptRecord(
@@ -241,7 +234,7 @@ class Gateway:
                 error_code=body["error"]["code"],
                 http_status=http_status,
                 message=exc.message[:500],
-                latency_ms=round((time.perf_counter() - started) * 1000, 3),
+                latency_ms=attempt.latency_ms,
             )
         )
         self.metrics.upstream_failures.labels(state.id, body["error"]["code"] or "error").inc()
@@ -250,8 +243,6 @@ class Gateway:
 
     def _screen(self, acct: Accounting, body: Json) -> Constraints | None:
         """Apply the key's privacy policy: block, restrict to local, or prepare redaction."""
-        if self.privacy is None:
-            return None
         policy = acct.principal.privacy_policy if acct.principal else None
         inspection = self.privacy.inspect(body, policy)
         acct.privacy = inspection
@@ -297,17 +288,39 @@ class Gateway:
 
     # --- endpoints ----------------------------------------------------------------------
 
-    async def generate(
-        self, acct: Accounting, request: GenerationRequest, constraints: Constraints | None = None
-    ) -> Json:
-        """A non-streaming chat or text completion."""
+    @asynccontextmanager
+    async def _served(self, acct: Accounting) -> AsyncIterator[_Served]:
+        """Book the request exactly once, however it ends, and free its deployment.
+
+        The ``async with`` body serves the request and puts the successful
+        attempt in ``served.attempt``. On the way out the attempt is closed,
+        the in-flight gauge falls and the ledger row is written; a request that
+        succeeded waits for that row's commit before its answer leaves.
+        """
         in_flight = self.metrics.in_flight.labels(acct.endpoint, self._label(acct.model))
         in_flight.inc()
-        state: DeploymentState | None = None
+        served = _Served()
         try:
+            yield served
+        except Exception as exc:
+            self._finish(acct, "error", exc)
+            raise
+        except BaseException as exc:  # cancelled, or a stream closed by its client
+            self._finish(acct, "client_disconnected", None if acct.stream else exc)
+            raise
+        finally:
+            in_flight.dec()
+            if served.attempt is not None:
+                served.attempt.close()
+        self._finish(acct, "ok")
+        await self._stored(acct)
+
+    async def generate(self, acct: Accounting, request: GenerationRequest) -> Json:
+        """A non-streaming chat or text completion."""
+        async with self._served(acct) as served:
             body = request.engine_body()
             is_chat = isinstance(request, ChatCompletionRequest)
-            constraints = self._screen(acct, body) or constraints
+            constraints = self._screen(acct, body)
             await self._reserve(acct, request.model, body)
 
             async def call(s: DeploymentState) -> Json:
@@ -315,7 +328,8 @@ class Gateway:
                 return await (s.engine.chat(sent) if is_chat else s.engine.complete(sent))
 
             plan = self._plan(request.model, body, constraints)
-            result, state = await self._attempts(acct, plan, call)
+            result, served.attempt = await self._attempts(acct, plan, call)
+            state = served.attempt.state
             if acct.redacted and acct.privacy and acct.privacy.redactor:
                 restore_answer(result, acct.privacy.redactor)
             acct.first_token(decode_s=_decode_seconds(result.pop("timings", None)))
@@ -328,22 +342,11 @@ class Gateway:
             result["id"] = ("chatcmpl-" if is_chat else "cmpl-") + acct.request_id
             result["model"] = request.model
             result["usage"] = _usage(acct, result.get("usage"))
-        except BaseException as exc:
-            self._finish(
-                acct, "error" if isinstance(exc, Exception) else "client_disconnected", exc
-            )
-            raise
-        finally:
-            in_flight.dec()
-            if state is not None:
-                state.outstanding -= 1
-        self._finish(acct, "ok")
-        await self._stored(acct)
         return result
 
     async def _open_stream(
         self, acct: Accounting, body: Json, is_chat: bool, plan: list[DeploymentState]
-    ) -> tuple[tuple[list[Json], AsyncIterator[Json]], DeploymentState]:
+    ) -> tuple[tuple[list[Json], AsyncIterator[Json]], Attempt]:
         """Start a stream on the first deployment that produces output.
 
         Chunks before the first output (a role-only delta) are held back, so a
@@ -369,103 +372,43 @@ class Gateway:
         return await self._attempts(acct, plan, call)
 
     async def generate_stream(
-        self, acct: Accounting, request: GenerationRequest, constraints: Constraints | None = None
+        self, acct: Accounting, request: GenerationRequest
     ) -> AsyncIterator[Json]:
         """Chunks for the client; the usage chunk only if it asked for it."""
         acct.stream = True
         is_chat = isinstance(request, ChatCompletionRequest)
-        id_prefix = "chatcmpl-" if is_chat else "cmpl-"
-        in_flight = self.metrics.in_flight.labels(acct.endpoint, self._label(acct.model))
-        in_flight.inc()
-        chunks: AsyncIterator[Json] | None = None
-        state: DeploymentState | None = None
-        status, error = "client_disconnected", None
-        body: Json = {}
-        output: list[str] = []
-        try:
+        async with self._served(acct) as served:
             body = request.engine_body()
-            constraints = self._screen(acct, body) or constraints
+            constraints = self._screen(acct, body)
             await self._reserve(acct, request.model, body)
             plan = self._plan(request.model, body, constraints)
-            (held, chunks), state = await self._open_stream(acct, body, is_chat, plan)
-            source = _source(state)
-            restorer = None
-            if acct.redacted and acct.privacy and acct.privacy.redactor:
-                restorer = ChunkRestorer(acct.privacy.redactor)
-
-            def shaped(chunk: Json) -> list[Json]:
-                """One engine chunk as the client gets it (zero, one or two chunks)."""
-                if restorer is not None:
-                    restorer.process(chunk)
-                acct.take_timings(chunk.pop("timings", None))
-                chunk["id"] = id_prefix + acct.request_id
-                chunk["model"] = request.model
-                usage = chunk.pop("usage", None)
-                out = []
-                if usage:
-                    acct.take_usage(usage, source)
-                if chunk.get("choices"):
-                    for choice in chunk["choices"]:
-                        acct.finish_reason = choice.get("finish_reason") or acct.finish_reason
-                    if _has_output(chunk):
-                        if acct.ttft_s is None:
-                            acct.first_token()
-                            serving.observe_ttft(acct.ttft_s or 0.0)
-                        output.append(chunk_text(chunk))
-                    out.append(chunk)
-                if usage and request.include_usage:
-                    # Its own last chunk with no choices, as OpenAI sends it, even
-                    # where an engine put the finish reason and usage in one.
-                    out.append({**chunk, "choices": [], "usage": _usage(acct, usage)})
-                return out
-
-            serving = state
-            for chunk in held:
-                for piece in shaped(chunk):
+            (held, chunks), served.attempt = await self._open_stream(acct, body, is_chat, plan)
+            shaper = _StreamShaper(acct, request, served.attempt.state, is_chat)
+            try:
+                for chunk in held:
+                    for piece in shaper.shape(chunk):
+                        yield piece
+                async for chunk in chunks:
+                    for piece in shaper.shape(chunk):
+                        yield piece
+                for piece in shaper.leftovers():
                     yield piece
-            async for chunk in chunks:
-                for piece in shaped(chunk):
-                    yield piece
-            for index, text in restorer.leftovers() if restorer is not None else ():
-                key = "delta" if is_chat else "text"
-                value: Any = {"content": text} if is_chat else text
-                yield {
-                    "id": id_prefix + acct.request_id,
-                    "object": "chat.completion.chunk" if is_chat else "text_completion",
-                    "model": request.model,
-                    "choices": [{"index": index, key: value, "finish_reason": None}],
-                }
-            status = "ok"
-        except Exception as exc:
-            status, error = "error", exc
-            raise
-        finally:
-            in_flight.dec()
-            if state is not None:
-                state.outstanding -= 1
-            if chunks is not None:
+            finally:
                 await chunks.aclose()  # type: ignore[attr-defined]
-            if state is not None:
-                acct.estimate(request_text(body), "".join(output))
-            self._finish(acct, status, error)
-            if status == "ok":
-                await self._stored(acct)  # before the stream's last bytes
+                acct.estimate(request_text(body), "".join(shaper.output))
 
-    async def embed(
-        self, acct: Accounting, request: EmbeddingRequest, constraints: Constraints | None = None
-    ) -> Json:
-        state: DeploymentState | None = None
-        try:
+    async def embed(self, acct: Accounting, request: EmbeddingRequest) -> Json:
+        async with self._served(acct) as served:
             inputs = request.input_list()
             texts: Json = {"input": inputs} if isinstance(inputs[0], str) else {}
-            constraints = self._screen(acct, texts) or constraints
+            constraints = self._screen(acct, texts)
             await self._reserve(acct, request.model, texts or {"input": []})
 
             async def call(s: DeploymentState) -> EmbeddingResult:
                 return await s.engine.embed(self._body_for(acct, texts, s).get("input", inputs))
 
             plan = self._plan(request.model, {}, constraints)
-            result, state = await self._attempts(acct, plan, call)
+            result, served.attempt = await self._attempts(acct, plan, call)
             dims = len(result.vectors[0]) if result.vectors else 0
             if request.dimensions is not None and request.dimensions != dims:
                 raise UnsupportedParameter(
@@ -474,21 +417,11 @@ class Gateway:
                     param="dimensions",
                 )
             acct.prompt_tokens = result.prompt_tokens
-            acct.usage_source = _source(state)
+            acct.usage_source = _source(served.attempt.state)
             if not result.prompt_tokens and isinstance(inputs[0], str):
                 acct.usage_source = None
                 acct.estimate("\n".join(inputs), "")
             acct.first_token()
-        except BaseException as exc:
-            self._finish(
-                acct, "error" if isinstance(exc, Exception) else "client_disconnected", exc
-            )
-            raise
-        finally:
-            if state is not None:
-                state.outstanding -= 1
-        self._finish(acct, "ok")
-        await self._stored(acct)
         encode = _base64_vector if request.encoding_format == "base64" else list
         return {
             "object": "list",
@@ -499,6 +432,69 @@ class Gateway:
             "model": request.model,
             "usage": {"prompt_tokens": acct.prompt_tokens, "total_tokens": acct.prompt_tokens},
         }
+
+
+class _StreamShaper:
+    """Engine chunks as the client gets them: its ids and model name, placeholders
+    restored, usage taken into the accounting (and sent only if asked for)."""
+
+    def __init__(
+        self, acct: Accounting, request: GenerationRequest, state: DeploymentState, is_chat: bool
+    ):
+        self.acct, self.request, self.state, self.is_chat = acct, request, state, is_chat
+        self.id = ("chatcmpl-" if is_chat else "cmpl-") + acct.request_id
+        self.source = _source(state)
+        self.output: list[str] = []  # the text sent, for an estimate if no usage comes
+        redactor = acct.privacy.redactor if acct.redacted and acct.privacy else None
+        self.restorer = ChunkRestorer(redactor) if redactor is not None else None
+
+    def shape(self, chunk: Json) -> list[Json]:
+        """One engine chunk as zero, one or two client chunks."""
+        acct = self.acct
+        if self.restorer is not None:
+            self.restorer.process(chunk)
+        acct.take_timings(chunk.pop("timings", None))
+        chunk["id"] = self.id
+        chunk["model"] = self.request.model
+        usage = chunk.pop("usage", None)
+        out = []
+        if usage:
+            acct.take_usage(usage, self.source)
+        if chunk.get("choices"):
+            for choice in chunk["choices"]:
+                acct.finish_reason = choice.get("finish_reason") or acct.finish_reason
+            if _has_output(chunk):
+                if acct.ttft_s is None:
+                    acct.first_token()
+                    self.state.observe_ttft(acct.ttft_s or 0.0)
+                self.output.append(chunk_text(chunk))
+            out.append(chunk)
+        if usage and self.request.include_usage:
+            # Its own last chunk with no choices, as OpenAI sends it, even
+            # where an engine put the finish reason and usage in one.
+            out.append({**chunk, "choices": [], "usage": _usage(acct, usage)})
+        return out
+
+    def leftovers(self) -> list[Json]:
+        """Placeholder text held back at the end of the stream, restored."""
+        if self.restorer is None:
+            return []
+        key = "delta" if self.is_chat else "text"
+        return [
+            {
+                "id": self.id,
+                "object": "chat.completion.chunk" if self.is_chat else "text_completion",
+                "model": self.request.model,
+                "choices": [
+                    {
+                        "index": index,
+                        key: {"content": text} if self.is_chat else text,
+                        "finish_reason": None,
+                    }
+                ],
+            }
+            for index, text in self.restorer.leftovers()
+        ]
 
 
 def _usage(acct: Accounting, reported: Json | None = None) -> Json:

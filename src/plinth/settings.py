@@ -21,8 +21,9 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from plinth.deployment import Deployment
 from plinth.privacy.policy import PrivacyPolicy
-from plinth.routing.deployment import Deployment
+from plinth.server.limits import ServerLimits
 
 LogLevel = Literal["debug", "info", "warning", "error"]
 
@@ -135,6 +136,28 @@ class KnowledgeSettings(BaseModel):
         return self
 
 
+class UploadSettings(BaseModel):
+    """How much work reading one uploaded file for a vector store may cost (zip/PDF bombs)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_archive_members: int = Field(2_000, ge=1, description="Members of a .docx (zip).")
+    max_inflated_bytes: int = Field(
+        64 * 1024 * 1024, ge=1024, description="Bytes inflated from one file in total."
+    )
+    max_compression_ratio: int = Field(
+        200, ge=2, description="Inflated / compressed size of an archive member over 1 MiB."
+    )
+    max_nesting_depth: int = Field(100, ge=2, le=500, description="XML/HTML/JSON nesting.")
+    max_pdf_pages: int = Field(2_000, ge=1, description="Pages of a PDF.")
+    max_pdf_stream_bytes: int = Field(
+        16 * 1024 * 1024, ge=1024, description="Bytes one PDF stream may inflate to."
+    )
+    max_text_chars: int = Field(
+        8_000_000, ge=1000, description="Characters of text extracted from one file."
+    )
+
+
 class Settings(BaseSettings):
     """Everything Plinth can be configured with. See the README's reference."""
 
@@ -155,6 +178,9 @@ class Settings(BaseSettings):
     )
     log_level: LogLevel = "info"
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="Larger bodies get 413.")
+    server: ServerLimits = Field(
+        default_factory=ServerLimits, description="Connection caps, read timeouts, keep-alive."
+    )
     files_max_bytes: int = Field(
         512 * 1024 * 1024, ge=1024, description="Largest upload to /v1/files."
     )
@@ -164,6 +190,7 @@ class Settings(BaseSettings):
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     billing: BillingSettings = Field(default_factory=BillingSettings)
     knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
+    uploads: UploadSettings = Field(default_factory=UploadSettings)
     redis_url: str | None = Field(
         None, description="redis://… shares budgets and rate limits across replicas."
     )

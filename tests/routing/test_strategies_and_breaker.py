@@ -8,12 +8,12 @@ from decimal import Decimal
 
 import pytest
 
+from plinth.deployment import Deployment
 from plinth.engines.base import Engine
-from plinth.metering.estimate import Estimate
 from plinth.routing.breaker import CircuitBreaker
-from plinth.routing.deployment import Deployment
 from plinth.routing.state import DeploymentState
 from plinth.routing.strategies import STRATEGIES
+from plinth.tokens import Estimate
 
 
 class IdleEngine(Engine):

@@ -19,8 +19,8 @@ from starlette.routing import Route
 
 from plinth.api.admin import admin_only
 from plinth.api.http import json_response, read_body, validation_error
+from plinth.deployment import Deployment
 from plinth.errors import InvalidRequest, NotFound, PlinthError
-from plinth.routing.deployment import Deployment
 from plinth.services import Services
 from plinth.store.deployments import DeploymentExists
 

@@ -14,7 +14,8 @@ import click
 from pydantic import ValidationError
 
 from plinth.cli.common import data_dir_option, open_db, print_json, print_table, settings_or_exit
-from plinth.routing.deployment import Deployment
+from plinth.deployment import Deployment
+from plinth.engine_kinds import installed_kinds, is_local_kind
 from plinth.store.deployments import DeploymentExists, DeploymentStore
 
 
@@ -38,7 +39,7 @@ def _from_preset(provider: str, model: str, options: dict[str, Any]) -> Deployme
 @click.option("--name", "public_name", help="Public model name for clients [default: --model].")
 @click.option("--api-key-env", help="Environment variable that holds the API key.")
 @click.option("--base-url", help="Upstream base URL ending in /v1 (required without --provider).")
-@click.option("--engine", type=click.Choice(["openai", "anthropic", "llamacpp"]), default=None)
+@click.option("--engine", help="Engine kind: openai, anthropic, llamacpp or an installed plugin's.")
 @click.option("--kind", type=click.Choice(["chat", "embedding"]), default=None)
 @click.option("--locality", type=click.Choice(["local", "cloud"]), default=None)
 @click.option("--region", help="Region (fills a {region} placeholder of the preset's URL).")
@@ -85,7 +86,7 @@ def add(
             options |= {"resource": resource, "public_name": public_name}
             deployment = _from_preset(provider, model, {**options, **fields})
         else:
-            if not base_url and engine != "llamacpp":
+            if not base_url and not _is_local_engine(engine):
                 raise click.UsageError("give --provider, or --base-url for any other upstream")
             deployment = Deployment.model_validate(
                 {
@@ -114,6 +115,10 @@ def add(
         f"{deployment.base_url or 'local'} ({deployment.engine}, {deployment.locality})."
         f"{key_note}"
     )
+
+
+def _is_local_engine(engine: str | None) -> bool:
+    return engine in installed_kinds() and is_local_kind(engine)
 
 
 def _first_error(exc: Exception) -> str:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+from plinth.deployment import Deployment
 from plinth.engines.anthropic_answer import StreamTranslator, from_messages_response
 from plinth.engines.anthropic_request import to_messages_request
 from plinth.engines.base import Engine, Json
 from plinth.engines.openai_compat import auth_headers
 from plinth.engines.upstream_http import UpstreamClient, parse_json_text
-from plinth.routing.deployment import Deployment
 
 API_VERSION = "2023-06-01"
 

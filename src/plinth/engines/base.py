@@ -17,7 +17,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from plinth.errors import InvalidRequest
 
@@ -33,6 +33,10 @@ class EmbeddingResult:
 
 class Engine(ABC):
     """One loaded model (or one upstream deployment) of one kind."""
+
+    # True for engines that run local catalog models in this process (they are
+    # built at start-up into the pool); remote ones are built from a Deployment.
+    is_local: ClassVar[bool] = False
 
     def __init__(self, model_id: str, kind: ModelKind):
         self.model_id = model_id

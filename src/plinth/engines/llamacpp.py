@@ -95,6 +95,8 @@ class LlamaCppOptions:
 
 
 class LlamaCppEngine(Engine):
+    is_local = True
+
     def __init__(
         self,
         model_id: str,

@@ -13,10 +13,10 @@ from collections.abc import AsyncIterator
 
 import numpy as np
 
+from plinth.deployment import Deployment
 from plinth.engines.base import EmbeddingResult, Engine, Json
 from plinth.engines.upstream_http import UpstreamClient, parse_json_text
 from plinth.errors import UpstreamBadResponse, UpstreamError
-from plinth.routing.deployment import Deployment
 
 
 def auth_headers(deployment: Deployment) -> dict[str, str]:

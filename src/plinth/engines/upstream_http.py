@@ -21,6 +21,7 @@ from typing import Any
 
 import aiohttp
 
+from plinth.deployment import Deployment
 from plinth.errors import (
     InvalidRequest,
     PlinthError,
@@ -30,7 +31,6 @@ from plinth.errors import (
     UpstreamTimeout,
     UpstreamUnreachable,
 )
-from plinth.routing.deployment import Deployment
 
 log = logging.getLogger(__name__)
 

@@ -18,12 +18,12 @@ from plinth.billing.meter import Reservation
 from plinth.billing.prices import Price
 from plinth.engines.base import Json
 from plinth.errors import error_body
-from plinth.metering.estimate import estimate_tokens
 from plinth.metering.recorder import UsageRecorder
 from plinth.metrics import Metrics
 from plinth.privacy.guard import Inspection
 from plinth.store.audit import AuditRecord
 from plinth.store.usage import AttemptRecord, UsageRecord
+from plinth.tokens import estimate_tokens
 
 
 @dataclass

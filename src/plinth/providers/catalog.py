@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from plinth.routing.deployment import AuthStyle, Deployment, EngineKind, Locality
+from plinth.deployment import AuthStyle, Deployment, Locality
 
 Criterion = Literal["usability", "scalability", "security_compliance", "ecosystem"]
 _ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
@@ -48,7 +48,7 @@ class Provider(BaseModel):
 
     key: str = ""
     name: str
-    engine: EngineKind
+    engine: str
     base_url: str
     auth: AuthStyle = "bearer"
     api_key_env: str | None = None

@@ -13,16 +13,17 @@ import asyncio
 import logging
 from collections.abc import Iterable
 
+from plinth.deployment import Deployment, Locality
+from plinth.engine_kinds import CATALOG_ENGINE
 from plinth.engines.base import Engine, ModelKind
 from plinth.engines.pool import EnginePool
 from plinth.engines.registry import engine_factory
 from plinth.errors import ModelNotFound, NoDeploymentAvailable, PermissionDenied
-from plinth.metering.estimate import Estimate
 from plinth.routing.breaker import CircuitBreaker
-from plinth.routing.deployment import Deployment, Locality
 from plinth.routing.state import DeploymentState
 from plinth.routing.strategies import STRATEGIES
 from plinth.settings import RoutingSettings
+from plinth.tokens import Estimate
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ def local_deployment(engine: Engine) -> Deployment:
     return Deployment(
         id=engine.model_id,
         model=engine.model_id,
-        engine="llamacpp",
+        engine=CATALOG_ENGINE,
         kind=engine.kind,
         upstream_model=engine.model_id,
         locality="local",
@@ -93,12 +94,12 @@ class Router:
                 routes.setdefault(state.deployment.model, []).append(state)
             self._states, self._routes = states, routes
         for state in stale:
-            if state.deployment.engine != "llamacpp":  # local engines belong to the pool
+            if not state.deployment.is_local:  # local engines belong to the pool
                 await state.engine.close()
 
     def _build(self, deployment: Deployment, source: str) -> DeploymentState | None:
         settings = self.settings
-        if deployment.engine == "llamacpp":
+        if deployment.is_local:
             target = deployment.target_model
             if not self.local.has(target):
                 log.error(
@@ -132,7 +133,7 @@ class Router:
     async def close(self) -> None:
         async with self._lock:
             for state in self._states.values():
-                if state.deployment.engine != "llamacpp":
+                if not state.deployment.is_local:
                     await state.engine.close()
             self._states, self._routes = {}, {}
 
@@ -184,7 +185,7 @@ class Router:
 
     async def check_health(self) -> None:
         """Probe every remote deployment once, concurrently."""
-        remote = [s for s in self._states.values() if s.deployment.engine != "llamacpp"]
+        remote = [s for s in self._states.values() if not s.deployment.is_local]
         await asyncio.gather(*(self._probe(s) for s in remote))
 
     async def _probe(self, state: DeploymentState) -> None:

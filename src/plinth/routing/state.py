@@ -1,13 +1,16 @@
-"""What the router knows about one deployment while it runs."""
+"""What the router knows about one deployment while it runs, and the attempts on it."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 
+from plinth.deployment import Deployment
 from plinth.engines.base import Engine
+from plinth.errors import UpstreamError
 from plinth.routing.breaker import CircuitBreaker
-from plinth.routing.deployment import Deployment
 
 _MILLION = Decimal(1_000_000)
 
@@ -41,6 +44,28 @@ class DeploymentState:
     def id(self) -> str:
         return self.deployment.id
 
+    @contextmanager
+    def attempt(self) -> Iterator[Attempt]:
+        """One call to this deployment: ``with state.attempt() as attempt: await call()``.
+
+        Leaving the block with an :class:`UpstreamError` counts a failure (and
+        the breaker hears of it, with any Retry-After); with any other exception
+        the attempt gave no verdict (e.g. the client's own error or a
+        disconnect). Leaving it normally is a success, but the attempt stays in
+        ``outstanding`` until :meth:`Attempt.close`: a response or stream still
+        occupies the deployment after its call returned.
+        """
+        attempt = Attempt(self)
+        try:
+            yield attempt
+        except UpstreamError as exc:
+            attempt.failed(exc)
+            raise
+        except BaseException:
+            attempt.abandoned()
+            raise
+        attempt.succeeded()
+
     def usable(self) -> bool:
         return self.healthy is not False and self.breaker.allows()
 
@@ -52,7 +77,7 @@ class DeploymentState:
 
     def expected_cost_usd(self, prompt_tokens: int, completion_tokens: int) -> Decimal | None:
         d = self.deployment
-        if d.engine == "llamacpp":
+        if d.is_local:
             return Decimal(0)  # local compute: no per-token price
         if d.input_price_per_mtok is None or d.output_price_per_mtok is None:
             return None
@@ -95,3 +120,43 @@ class DeploymentState:
                 "failures": self.failures,
             },
         }
+
+
+class Attempt:
+    """One call to a deployment, counted in its ``outstanding`` until closed, and timed."""
+
+    def __init__(self, state: DeploymentState):
+        self.state = state
+        self.started = time.perf_counter()
+        self.ended: float | None = None  # when the verdict came
+        self._open = True
+        state.outstanding += 1
+        state.breaker.begin()
+
+    @property
+    def latency_ms(self) -> float:
+        """From sending to the verdict (or to now, before one)."""
+        ended = self.ended if self.ended is not None else time.perf_counter()
+        return round((ended - self.started) * 1000, 3)
+
+    def succeeded(self) -> None:
+        self.ended = time.perf_counter()
+        self.state.requests += 1
+        self.state.breaker.success()
+
+    def failed(self, exc: UpstreamError) -> None:
+        self.ended = time.perf_counter()
+        self.close()
+        self.state.failures += 1
+        self.state.breaker.failure(hold_s=exc.retry_after_s)
+
+    def abandoned(self) -> None:
+        self.ended = time.perf_counter()
+        self.close()
+        self.state.breaker.release()
+
+    def close(self) -> None:
+        """The deployment is done with this call (idempotent)."""
+        if self._open:
+            self._open = False
+            self.state.outstanding -= 1

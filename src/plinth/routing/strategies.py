@@ -11,8 +11,8 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Literal
 
-from plinth.metering.estimate import Estimate
 from plinth.routing.state import DeploymentState
+from plinth.tokens import Estimate
 
 Strategy = Literal["priority", "weighted", "least_outstanding", "lowest_latency", "lowest_cost"]
 # One generator for the process: seeding a new one per request reads os.urandom.

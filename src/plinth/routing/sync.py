@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from plinth.routing.deployment import Deployment
+from plinth.deployment import Deployment
 from plinth.routing.router import Router
 from plinth.store.deployments import DeploymentStore
 

@@ -6,13 +6,12 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine, select
 
-from plinth.errors import NotFound
-from plinth.routing.deployment import Deployment
+from plinth.deployment import Deployment
+from plinth.errors import AlreadyExists, NotFound
 from plinth.store.schema import deployments
 
-
-class DeploymentExists(Exception):
-    pass
+# The old name, for callers not yet changed to catch AlreadyExists (or nothing).
+DeploymentExists = AlreadyExists
 
 
 class DeploymentStore:
@@ -34,7 +33,7 @@ class DeploymentStore:
         with self._engine.begin() as conn:
             found = conn.scalar(select(deployments.c.id).where(deployments.c.id == deployment.id))
             if found is not None:
-                raise DeploymentExists(deployment.id)
+                raise AlreadyExists(f"A deployment '{deployment.id}' exists already", param="id")
             conn.execute(
                 deployments.insert().values(
                     id=deployment.id,

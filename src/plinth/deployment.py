@@ -8,6 +8,9 @@ from every local catalog model (``<id>`` served by llama.cpp).
 
 API keys are never stored: a deployment names the environment variable that
 holds its key, read when the engine is built.
+
+This module sits below ``engines/`` (which builds engines from deployments)
+and ``routing/`` (which chooses among them).
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-EngineKind = Literal["llamacpp", "openai", "anthropic"]
+from plinth.engine_kinds import installed_kinds, is_local_kind
+
 Locality = Literal["local", "cloud"]
 AuthStyle = Literal["bearer", "api-key", "x-api-key", "none"]
 DeploymentKind = Literal["chat", "embedding"]
@@ -31,7 +35,9 @@ class Deployment(BaseModel):
 
     id: str = Field("", max_length=200, description="Unique; defaults to '<model>@<host>'.")
     model: str = Field(min_length=1, max_length=200, description="The public model name.")
-    engine: EngineKind = "openai"
+    engine: str = Field(
+        "openai", description="An engine kind installed in the 'plinth.engines' entry points."
+    )
     kind: DeploymentKind = "chat"
     provider: str | None = Field(None, description="Catalog preset it was made from, if any.")
     base_url: str | None = Field(None, description="Upstream base URL, up to and with '/v1'.")
@@ -56,6 +62,14 @@ class Deployment(BaseModel):
     currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
     headers: dict[str, str] = Field(default_factory=dict, description="Extra static headers.")
 
+    @field_validator("engine")
+    @classmethod
+    def _installed_engine(cls, value: str) -> str:
+        known = installed_kinds()
+        if value not in known:
+            raise ValueError(f"unknown engine '{value}' (installed: {', '.join(known)})")
+        return value
+
     @field_validator("base_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
@@ -65,12 +79,21 @@ class Deployment(BaseModel):
 
     @model_validator(mode="after")
     def _complete(self) -> Deployment:
-        if self.engine != "llamacpp" and not self.base_url:
+        if not self.is_local and not self.base_url:
             raise ValueError(f"a deployment with engine '{self.engine}' needs a base_url")
         if not self.id:
             where = self.base_url.split("://", 1)[1].split("/", 1)[0] if self.base_url else "local"
             object.__setattr__(self, "id", f"{self.model}@{where}")
         return self
+
+    @property
+    def is_local(self) -> bool:
+        """Served in this process by a local catalog model, not by a remote upstream.
+
+        Not the same as ``locality``, which says where data goes for privacy: a
+        vLLM box down the hall is a remote engine with ``locality = "local"``.
+        """
+        return is_local_kind(self.engine)
 
     @property
     def target_model(self) -> str:
