@@ -118,17 +118,17 @@ def create_app(settings: Settings, *, engines: list[Engine] | None = None) -> Fa
         )
         await pool.start()
         router = Router(settings.routing, pool)
-        sync = DeploymentSync(router, settings.deployments, DeploymentStore(db))
+        sync = DeploymentSync(router, settings.deployments, DeploymentStore(db), database)
         await sync.refresh(force=True)
         metrics, usage = Metrics(), UsageStore(db)
-        billing = build_billing(settings, db)
+        billing = build_billing(settings, database)
         knowledge = await build_knowledge(settings.knowledge, db, pool)
         file_storage = LocalFileStorage(settings.data_dir / "files")
         storage_meter = StorageMeter(db)
         vector_stores = VectorStores(
             VectorStoreCatalog(db), knowledge, storage_meter, file_storage.path
         )
-        recorder = UsageRecorder(usage, inline=db.dialect.name == "sqlite")
+        recorder = UsageRecorder(usage, database)
         await recorder.start()
         background = [asyncio.create_task(sync.run(settings.routing.refresh_interval_s))]
         if settings.routing.health_interval_s > 0:
@@ -144,7 +144,7 @@ def create_app(settings: Settings, *, engines: list[Engine] | None = None) -> Fa
             engines=pool,
             router=router,
             deployments=sync,
-            auth=Authenticator(keys),
+            auth=Authenticator(keys, database),
             privacy=guard,
             audit=AuditStore(db),
             files=FileStore(db),
@@ -170,6 +170,7 @@ def create_app(settings: Settings, *, engines: list[Engine] | None = None) -> Fa
             await billing.close()
             await recorder.close()
             knowledge.index.close()
+            file_storage.close()
             database.close()
 
     app = Starlette(

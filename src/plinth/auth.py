@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import dataclass
 
 from starlette.requests import Request
 
 from plinth.errors import AuthenticationFailed, PermissionDenied
+from plinth.store.door import Database
 from plinth.store.keys import KeyStore, display_form, hash_key
 
 # A revoked key stops working within this many seconds in other processes
@@ -26,8 +26,9 @@ class Principal:
 
 
 class Authenticator:
-    def __init__(self, keys: KeyStore):
+    def __init__(self, keys: KeyStore, db: Database):
         self._keys = keys
+        self._db = db
         self._cache: dict[str, tuple[Principal | None, float]] = {}
 
     async def authenticate(self, request: Request, *, admin: bool = False) -> Principal:
@@ -52,7 +53,7 @@ class Authenticator:
         now = time.monotonic()
         if cached is not None and cached[1] > now:
             return cached[0]
-        key = await asyncio.to_thread(self._keys.find_active, token)
+        key = await self._db.run(self._keys.find_active, token)
         principal = None
         if key is not None:
             policy = key.privacy_policy or key.tenant_privacy_policy

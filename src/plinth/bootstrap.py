@@ -8,8 +8,6 @@ import os
 import secrets
 import sys
 
-import sqlalchemy
-
 from plinth.billing.guard import Billing
 from plinth.billing.meter import LocalMeter, Meter, RedisMeter
 from plinth.billing.prices import PriceBook
@@ -18,8 +16,10 @@ from plinth.catalog.wordpiece import WordPieceTokenizer
 from plinth.engine_kinds import CATALOG_ENGINE
 from plinth.engines.base import Engine
 from plinth.engines.registry import engine_factory
+from plinth.paths import private_dir
 from plinth.privacy.guard import PrivacyGuard
 from plinth.settings import Settings
+from plinth.store.door import Database
 from plinth.store.keys import KeyStore
 from plinth.store.models import ModelStore
 
@@ -82,7 +82,7 @@ def audit_key(settings: Settings) -> bytes:
         return settings.privacy.audit_key.get_secret_value().encode()
     path = settings.data_dir / "audit.key"
     if not path.exists():
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.data_dir)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_hex(32))
@@ -95,8 +95,9 @@ def privacy_guard(settings: Settings) -> PrivacyGuard:
     )
 
 
-def build_billing(settings: Settings, db: sqlalchemy.Engine) -> Billing:
+def build_billing(settings: Settings, db: Database) -> Billing:
     """Reservations in Redis when ``redis_url`` is set (shared by replicas), else in memory."""
     ttl = settings.billing.reservation_ttl_s
     meter: Meter = RedisMeter(settings.redis_url, ttl) if settings.redis_url else LocalMeter(ttl)
-    return Billing(db, meter, PriceBook(db), assumed_max_tokens=settings.billing.assumed_max_tokens)
+    prices = PriceBook(db.engine)
+    return Billing(db, meter, prices, assumed_max_tokens=settings.billing.assumed_max_tokens)

@@ -158,6 +158,33 @@ class RateLimited(PlinthError):
         self.retry_after_s = retry_after_s
 
 
+class Refused(Exception):
+    """Internal: a budget or rate meter refused a reservation, and why.
+
+    Not a ``PlinthError``: ``Billing.reserve`` turns it into
+    :class:`InsufficientFunds` or :class:`RateLimited` naming the model and the
+    plan. Should one escape anywhere else, :data:`LIBRARY_ERRORS` maps it the
+    same way, without that context.
+    """
+
+    def __init__(self, kind: str, subject: str, retry_after_s: float | None = None):
+        super().__init__(f"{kind} limit of {subject}")
+        self.kind = kind  # "budget" | "requests" | "tokens" | "concurrency"
+        self.subject = subject
+        self.retry_after_s = retry_after_s
+
+
+def _refused(exc: BaseException) -> PlinthError:
+    assert isinstance(exc, Refused)
+    who = exc.subject.split(":")[0]
+    if exc.kind == "budget":
+        return InsufficientFunds(f"The {who}'s budget does not cover this request")
+    return RateLimited(
+        f"Rate limit reached: the {who}'s {exc.kind} limit; retry later",
+        retry_after_s=exc.retry_after_s,
+    )
+
+
 class NoDeploymentAvailable(EngineUnavailable):
     default_code = "no_deployment_available"
 
@@ -208,6 +235,7 @@ class UpstreamRateLimited(UpstreamError):
 LIBRARY_ERRORS: list[tuple[type[BaseException], Callable[[BaseException], PlinthError]]] = [
     (RecursionError, lambda _: InvalidRequest("The request is nested too deeply")),
     (UnicodeDecodeError, lambda _: InvalidRequest("The request body is not valid UTF-8")),
+    (Refused, _refused),
 ]
 
 

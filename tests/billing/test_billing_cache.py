@@ -13,13 +13,14 @@ from plinth.billing.guard import Billing
 from plinth.billing.meter import LocalMeter
 from plinth.billing.prices import PriceBook
 from plinth.store.database import open_database
+from plinth.store.door import Database
 
 pytestmark = pytest.mark.anyio
 
 
 def _billing(tmp_path: Path) -> Billing:
     engine = open_database(f"sqlite:///{tmp_path}/plinth.db")
-    return Billing(engine, LocalMeter(ttl_s=30), PriceBook(engine), assumed_max_tokens=10)
+    return Billing(Database(engine), LocalMeter(ttl_s=30), PriceBook(engine), assumed_max_tokens=10)
 
 
 async def test_concurrent_misses_share_one_load_and_a_failed_load_is_retried(

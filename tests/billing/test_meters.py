@@ -15,8 +15,8 @@ from plinth.billing.meter import (
     Meter,
     RateCheck,
     RedisMeter,
-    Refused,
 )
+from plinth.errors import Refused
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -32,7 +32,10 @@ async def meter(request: pytest.FixtureRequest) -> AsyncIterator[Meter]:
 
 
 def budget(counter: str, limit: int, amount: int, seed: int = 0) -> BudgetCheck:
-    return BudgetCheck(counter, limit, amount, seed=lambda: seed)
+    async def spent() -> int:
+        return seed
+
+    return BudgetCheck(counter, limit, amount, seed=spent)
 
 
 def fresh() -> str:

@@ -12,11 +12,13 @@ import pytest
 from sqlalchemy import Engine
 
 from plinth.auth import Principal
-from plinth.billing.guard import Billing, InsufficientFunds
+from plinth.billing.guard import Billing
 from plinth.billing.meter import LocalMeter, Meter, RedisMeter
 from plinth.billing.plans import Plan
 from plinth.billing.prices import PriceBook
+from plinth.errors import InsufficientFunds
 from plinth.store.database import open_database
+from plinth.store.door import Database
 from plinth.store.usage import UsageRecord, UsageStore
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -38,7 +40,7 @@ def billing(tmp_path: Path, meter: Meter) -> Billing:
     # 1 per request: the worst case held is exactly 1.000000.
     prices.add("paid", request_micros=1_000_000)
     prices.add("free")
-    return Billing(engine, meter, prices, assumed_max_tokens=10)
+    return Billing(Database(engine), meter, prices, assumed_max_tokens=10)
 
 
 def on_plan(bill: Billing, overage: str, included: int) -> Principal:

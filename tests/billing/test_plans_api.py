@@ -48,7 +48,7 @@ def test_plans_api_creates_lists_shows_and_refuses_bad_input(gateway_app: AppFac
         assert client.get("/admin/plans/pro").json()["overage_percent"] == 120
         assert [p["name"] for p in client.get("/admin/plans").json()["data"]] == ["pro"]
         again = client.post("/admin/plans", json=body)
-        assert again.status_code == 409 and again.json()["error"]["code"] == "plan_exists"
+        assert again.status_code == 409 and again.json()["error"]["code"] == "already_exists"
         bad_zone = client.post("/admin/plans", json={**body, "name": "x", "timezone": "Nowhere"})
         assert bad_zone.status_code == 400 and bad_zone.json()["error"]["param"] == "timezone"
         bad_period = client.post("/admin/plans", json={**body, "name": "y", "period": "year"})

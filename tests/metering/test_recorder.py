@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 
 from plinth.metering.recorder import UsageRecorder
 from plinth.store.database import open_database
+from plinth.store.door import Database
 from plinth.store.usage import UsageRecord, UsageStore
 
 pytestmark = pytest.mark.anyio
@@ -38,7 +39,7 @@ def db(tmp_path: Path) -> Engine:
 
 async def test_rows_are_written_in_the_background_and_on_close(db: Engine) -> None:
     store = UsageStore(db)
-    recorder = UsageRecorder(store)
+    recorder = UsageRecorder(store, Database(db))
     await recorder.start()
     stored = [recorder.record(row(f"req_{i}")) for i in range(1200)]  # more than one batch
     await asyncio.wait_for(asyncio.gather(*stored), 10)  # each resolves once committed
@@ -52,7 +53,7 @@ async def test_rows_are_written_in_the_background_and_on_close(db: Engine) -> No
 async def test_a_duplicate_does_not_lose_its_batch_mates(db: Engine) -> None:
     store = UsageStore(db)
     store.append([row("req_dup")])
-    recorder = UsageRecorder(store)
+    recorder = UsageRecorder(store, Database(db))
     recorder.record(row("req_a"))
     recorder.record(row("req_dup", tokens=99))
     recorder.record(row("req_b"))
@@ -63,7 +64,7 @@ async def test_a_duplicate_does_not_lose_its_batch_mates(db: Engine) -> None:
 
 async def test_rows_survive_a_failed_write(db: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     store = UsageStore(db)
-    recorder = UsageRecorder(store)
+    recorder = UsageRecorder(store, Database(db))
     original = store.append
     failures = iter([True])
 
@@ -82,7 +83,7 @@ async def test_rows_survive_a_failed_write(db: Engine, monkeypatch: pytest.Monke
 
 async def test_the_future_resolves_only_after_the_commit(db: Engine) -> None:
     store = UsageStore(db)
-    recorder = UsageRecorder(store)
+    recorder = UsageRecorder(store, Database(db))
     stored = recorder.record(row("req_late"))
     assert not stored.done() and store.get("req_late") is None
     await recorder.start()

@@ -8,7 +8,6 @@ Amounts go in and out as decimal strings in units of the billing currency
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Literal
@@ -72,7 +71,7 @@ def _price_json(price: object) -> dict[str, object]:
 
 
 async def list_prices(request: Request, svc: Services) -> Response:
-    rows = await asyncio.to_thread(svc.billing.prices.all)
+    rows = await svc.db.run(svc.billing.prices.all)
     return json_response({"object": "list", "data": [_price_json(p) for p in rows]})
 
 
@@ -99,7 +98,7 @@ async def add_price(request: Request, svc: Services) -> Response:
     effective = body.effective_from
     if effective is not None and effective.tzinfo is None:
         effective = effective.replace(tzinfo=UTC)
-    price = await asyncio.to_thread(
+    price = await svc.db.run(
         svc.billing.prices.add,
         body.model,
         input_micros_per_mtok=to_micros(body.input_per_mtok),
@@ -116,10 +115,10 @@ async def add_price(request: Request, svc: Services) -> Response:
 async def _subject(svc: Services, raw: str) -> str:
     kind, _, ref = raw.partition(":")
     if kind == "key" and ref:
-        await asyncio.to_thread(svc.keys.get, ref)  # 404 if unknown
+        await svc.db.run(svc.keys.get, ref)  # 404 if unknown
         return raw
     if kind == "tenant" and ref:
-        return "tenant:" + (await asyncio.to_thread(svc.tenants.get, ref)).id
+        return "tenant:" + (await svc.db.run(svc.tenants.get, ref)).id
     raise InvalidRequest("subject must be 'key:<id>' or 'tenant:<id or name>'", param="subject")
 
 
@@ -141,20 +140,20 @@ async def set_limits(request: Request, svc: Services) -> Response:
         tokens_per_minute=body.tokens_per_minute,
         max_concurrent=body.max_concurrent,
     )
-    await asyncio.to_thread(svc.billing.limits.set, limits)
+    await svc.db.run(svc.billing.limits.set, limits)
     svc.billing.forget()
     return json_response({"object": "limits", **limits.as_json()})
 
 
 async def list_limits(request: Request, svc: Services) -> Response:
-    rows = await asyncio.to_thread(svc.billing.limits.all)
+    rows = await svc.db.run(svc.billing.limits.all)
     return json_response({"object": "list", "data": [r.as_json() for r in rows]})
 
 
 async def _wallet_json(svc: Services, tenant_id: str) -> dict[str, object]:
-    funds = await asyncio.to_thread(svc.billing.wallets.funds, tenant_id)
-    spent = await asyncio.to_thread(
-        spent_since, svc.billing.engine, "tenant:" + tenant_id, datetime(1970, 1, 1, tzinfo=UTC)
+    funds = await svc.db.run(svc.billing.wallets.funds, tenant_id)
+    spent = await svc.db.run(
+        spent_since, svc.db.engine, "tenant:" + tenant_id, datetime(1970, 1, 1, tzinfo=UTC)
     )
     return {
         "object": "wallet",
@@ -166,33 +165,31 @@ async def _wallet_json(svc: Services, tenant_id: str) -> dict[str, object]:
 
 
 async def wallet(request: Request, svc: Services) -> Response:
-    tenant = await asyncio.to_thread(svc.tenants.get, request.path_params["tenant"])
+    tenant = await svc.db.run(svc.tenants.get, request.path_params["tenant"])
     await svc.recorder.flush()
     return json_response(await _wallet_json(svc, tenant.id))
 
 
 async def wallet_entry(request: Request, svc: Services) -> Response:
-    tenant = await asyncio.to_thread(svc.tenants.get, request.path_params["tenant"])
+    tenant = await svc.db.run(svc.tenants.get, request.path_params["tenant"])
     body = parse_json(await read_body(request, svc.settings.max_body_bytes), WalletEntry)
     kinds = {"topups": "topup", "credit-limit": "credit_limit"}
     if request.path_params["kind"] not in kinds:
         raise NotFound("Wallet entries are 'topups' or 'credit-limit'", param="kind")
     kind = kinds[request.path_params["kind"]]
-    await asyncio.to_thread(
-        svc.billing.wallets.add, tenant.id, kind, to_micros(body.amount), body.note
-    )
+    await svc.db.run(svc.billing.wallets.add, tenant.id, kind, to_micros(body.amount), body.note)
     svc.billing.forget()
     await svc.recorder.flush()
     return json_response(await _wallet_json(svc, tenant.id), status=201)
 
 
 async def invoice(request: Request, svc: Services) -> Response:
-    tenant = await asyncio.to_thread(svc.tenants.get, request.path_params["tenant"])
+    tenant = await svc.db.run(svc.tenants.get, request.path_params["tenant"])
     await svc.recorder.flush()
     timezone = request.query_params.get("timezone")  # default: the tenant's plan's
-    built = await asyncio.to_thread(
+    built = await svc.db.run(
         build_invoice,
-        svc.billing.engine,
+        svc.db.engine,
         tenant.id,
         tenant.name,
         request.path_params["period"],

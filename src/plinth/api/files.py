@@ -9,19 +9,18 @@ admin keys see all.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
-from plinth.api.http import error_response, json_response, new_request_id
+from plinth.api.http import json_response, new_request_id
 from plinth.auth import Principal
-from plinth.errors import InvalidRequest, NotFound, PayloadTooLarge, PlinthError
-from plinth.files.storage import TooLarge
+from plinth.errors import InvalidRequest, NotFound, PayloadTooLarge
 from plinth.services import Services, services
 from plinth.store.files import FileRecord, new_file_id, utc_now
 
@@ -35,8 +34,10 @@ def _owner(principal: Principal) -> str | None:
 
 
 async def _with_key(request: Request) -> tuple[Services, Principal, str]:
+    """Authenticate; the request id is set first, so that every error names it."""
+    request_id = request.state.request_id = new_request_id()
     svc = services(request)
-    return svc, await svc.auth.authenticate(request), new_request_id()
+    return svc, await svc.auth.authenticate(request), request_id
 
 
 def _expiry(form: Any, created_at: int) -> int | None:
@@ -68,86 +69,74 @@ async def _chunks(upload: UploadFile) -> AsyncIterator[bytes]:
 
 
 async def create_file(request: Request) -> Response:
-    try:
-        svc, principal, request_id = await _with_key(request)
-    except PlinthError as exc:
-        return error_response(exc, new_request_id())
+    svc, principal, request_id = await _with_key(request)
     limit = svc.settings.files_max_bytes
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit + 64 * 1024:
+        raise PayloadTooLarge(f"Files may be at most {limit} bytes")
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise InvalidRequest("Upload files as multipart/form-data with fields 'file' and 'purpose'")
     try:
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > limit + 64 * 1024:
-            raise PayloadTooLarge(f"Files may be at most {limit} bytes")
-        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-            raise InvalidRequest(
-                "Upload files as multipart/form-data with fields 'file' and 'purpose'"
-            )
         form = await request.form(max_files=1, max_fields=10, max_part_size=limit)
-        try:
-            upload, purpose = form.get("file"), form.get("purpose")
-            if not isinstance(upload, UploadFile):
-                raise InvalidRequest("Missing required parameter: 'file'", param="file")
-            if purpose not in PURPOSES:
-                raise InvalidRequest(
-                    f"purpose must be one of: {', '.join(PURPOSES)}", param="purpose"
-                )
-            created_at = utc_now()
-            expires_at = _expiry(form, created_at)
-            file_id = new_file_id()
-            try:
-                size, sha256 = await svc.file_storage.save(file_id, _chunks(upload), limit)
-            except TooLarge:
-                raise PayloadTooLarge(f"Files may be at most {limit} bytes") from None
-            record = FileRecord(
-                id=file_id,
-                key_id=principal.key_id,
-                filename=(upload.filename or "upload")[:512],
-                purpose=str(purpose),
-                bytes=size,
-                sha256=sha256,
-                created_at=created_at,
-                expires_at=expires_at,
-            )
-            try:
-                await asyncio.to_thread(svc.files.add, record)
-            except Exception:
-                svc.file_storage.delete(file_id)  # no bytes without a record
-                raise
-        finally:
-            await form.close()
-    except PlinthError as exc:
-        return error_response(exc, request_id)
-    except Exception as exc:
-        if type(exc).__name__ == "MultiPartException":
-            return error_response(InvalidRequest(f"Malformed multipart body: {exc}"), request_id)
-        raise
+    except MultiPartException as exc:
+        raise InvalidRequest(f"Malformed multipart body: {exc.message}") from None
+    try:
+        record = await _store_upload(svc, principal, form, limit)
+    finally:
+        await form.close()
     return json_response(record.as_json(), request_id)
 
 
-async def list_files(request: Request) -> Response:
+async def _store_upload(svc: Services, principal: Principal, form: Any, limit: int) -> FileRecord:
+    upload, purpose = form.get("file"), form.get("purpose")
+    if not isinstance(upload, UploadFile):
+        raise InvalidRequest("Missing required parameter: 'file'", param="file")
+    if purpose not in PURPOSES:
+        raise InvalidRequest(f"purpose must be one of: {', '.join(PURPOSES)}", param="purpose")
+    created_at = utc_now()
+    expires_at = _expiry(form, created_at)
+    file_id = new_file_id()
+    size, sha256 = await svc.file_storage.save(file_id, _chunks(upload), limit)
+    record = FileRecord(
+        id=file_id,
+        key_id=principal.key_id,
+        filename=(upload.filename or "upload")[:512],
+        purpose=str(purpose),
+        bytes=size,
+        sha256=sha256,
+        created_at=created_at,
+        expires_at=expires_at,
+    )
     try:
-        svc, principal, request_id = await _with_key(request)
-        params = request.query_params
-        purpose = params.get("purpose")
-        order = params.get("order", "desc")
-        if order not in ("asc", "desc"):
-            raise InvalidRequest("order must be 'asc' or 'desc'", param="order")
-        try:
-            limit = int(params.get("limit", "10000"))
-        except ValueError:
-            raise InvalidRequest("limit must be an integer", param="limit") from None
-        if not 1 <= limit <= 10_000:
-            raise InvalidRequest("limit must be between 1 and 10000", param="limit")
-        records, more = await asyncio.to_thread(
-            svc.files.page,
-            key_id=_owner(principal),
-            now=utc_now(),
-            purpose=purpose,
-            limit=limit,
-            after=params.get("after"),
-            descending=order == "desc",
-        )
-    except PlinthError as exc:
-        return error_response(exc, new_request_id())
+        await svc.db.run(svc.files.add, record)
+    except BaseException:
+        svc.file_storage.delete(file_id)  # no bytes without a record
+        raise
+    return record
+
+
+async def list_files(request: Request) -> Response:
+    svc, principal, request_id = await _with_key(request)
+    params = request.query_params
+    purpose = params.get("purpose")
+    order = params.get("order", "desc")
+    if order not in ("asc", "desc"):
+        raise InvalidRequest("order must be 'asc' or 'desc'", param="order")
+    try:
+        limit = int(params.get("limit", "10000"))
+    except ValueError:
+        raise InvalidRequest("limit must be an integer", param="limit") from None
+    if not 1 <= limit <= 10_000:
+        raise InvalidRequest("limit must be between 1 and 10000", param="limit")
+    records, more = await svc.db.run(
+        svc.files.page,
+        key_id=_owner(principal),
+        now=utc_now(),
+        purpose=purpose,
+        limit=limit,
+        after=params.get("after"),
+        descending=order == "desc",
+    )
     data = [r.as_json() for r in records]
     return json_response(
         {
@@ -164,27 +153,19 @@ async def list_files(request: Request) -> Response:
 async def _find(request: Request) -> tuple[Services, FileRecord, str]:
     svc, principal, request_id = await _with_key(request)
     file_id = request.path_params["file_id"]
-    record = await asyncio.to_thread(
-        svc.files.get, file_id, key_id=_owner(principal), now=utc_now()
-    )
+    record = await svc.db.run(svc.files.get, file_id, key_id=_owner(principal), now=utc_now())
     if record is None:
         raise NotFound(f"No such File object: {file_id}", param="id")
     return svc, record, request_id
 
 
 async def retrieve_file(request: Request) -> Response:
-    try:
-        _, record, request_id = await _find(request)
-    except PlinthError as exc:
-        return error_response(exc, new_request_id())
+    _, record, request_id = await _find(request)
     return json_response(record.as_json(), request_id)
 
 
 async def file_content(request: Request) -> Response:
-    try:
-        svc, record, request_id = await _find(request)
-    except PlinthError as exc:
-        return error_response(exc, new_request_id())
+    svc, record, request_id = await _find(request)
     return FileResponse(
         svc.file_storage.path(record.id),
         media_type="application/octet-stream",
@@ -194,12 +175,9 @@ async def file_content(request: Request) -> Response:
 
 
 async def delete_file(request: Request) -> Response:
-    try:
-        svc, record, request_id = await _find(request)
-        await asyncio.to_thread(svc.files.delete, record.id)
-        svc.file_storage.delete(record.id)
-    except PlinthError as exc:
-        return error_response(exc, new_request_id())
+    svc, record, request_id = await _find(request)
+    await svc.db.run(svc.files.delete, record.id)
+    svc.file_storage.delete(record.id)
     return json_response({"id": record.id, "object": "file", "deleted": True}, request_id)
 
 

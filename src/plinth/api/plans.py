@@ -5,7 +5,6 @@ Amounts go in and out as decimal strings in units of the billing currency.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Literal
@@ -53,7 +52,7 @@ def subscription_json(row: Subscription) -> dict[str, object]:
 
 
 async def list_plans(request: Request, svc: Services) -> Response:
-    rows = await asyncio.to_thread(svc.billing.plans.all)
+    rows = await svc.db.run(svc.billing.plans.all)
     return json_response({"object": "list", "data": [plan_json(p) for p in rows]})
 
 
@@ -68,29 +67,29 @@ async def create_plan(request: Request, svc: Services) -> Response:
         overage=body.overage,
         overage_percent=body.overage_percent,
     )
-    await asyncio.to_thread(svc.billing.plans.create, plan)
+    await svc.db.run(svc.billing.plans.create, plan)
     return json_response(plan_json(plan), status=201)
 
 
 async def show_plan(request: Request, svc: Services) -> Response:
-    plan = await asyncio.to_thread(svc.billing.plans.get, request.path_params["name"])
+    plan = await svc.db.run(svc.billing.plans.get, request.path_params["name"])
     return json_response(plan_json(plan))
 
 
 async def subscribe(request: Request, svc: Services) -> Response:
-    tenant = await asyncio.to_thread(svc.tenants.get, request.path_params["tenant"])
+    tenant = await svc.db.run(svc.tenants.get, request.path_params["tenant"])
     body = parse_json(await read_body(request, svc.settings.max_body_bytes), PlanChoice)
     effective = body.effective_from
     if effective is not None and effective.tzinfo is None:
         effective = effective.replace(tzinfo=UTC)
-    row = await asyncio.to_thread(svc.billing.plans.subscribe, tenant.id, body.plan, effective)
+    row = await svc.db.run(svc.billing.plans.subscribe, tenant.id, body.plan, effective)
     svc.billing.forget()
     return json_response(subscription_json(row))
 
 
 async def subscriptions(request: Request, svc: Services) -> Response:
-    tenant = await asyncio.to_thread(svc.tenants.get, request.path_params["tenant"])
-    rows = await asyncio.to_thread(svc.billing.plans.subscriptions, tenant.id)
+    tenant = await svc.db.run(svc.tenants.get, request.path_params["tenant"])
+    rows = await svc.db.run(svc.billing.plans.subscriptions, tenant.id)
     return json_response({"object": "list", "data": [subscription_json(r) for r in rows]})
 
 

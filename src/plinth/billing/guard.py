@@ -18,10 +18,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
-
-from sqlalchemy import Engine
 
 from plinth.auth import Principal
 from plinth.billing.accounts import (
@@ -32,24 +31,26 @@ from plinth.billing.accounts import (
     period_end,
     spent_since,
 )
-from plinth.billing.meter import BudgetCheck, Demand, Meter, RateCheck, Refused, Reservation
+from plinth.billing.meter import (
+    BudgetCheck,
+    Demand,
+    Meter,
+    RateCheck,
+    Reservation,
+    SpentFromLedger,
+)
 from plinth.billing.plans import PlanStore, PlanTerm
 from plinth.billing.prices import Price, PriceBook
-from plinth.errors import PlinthError, RateLimited
+from plinth.errors import InsufficientFunds, PlinthError, RateLimited, Refused
+from plinth.store.door import Database
 
 _CACHE_TTL_S = 2.0
-
-
-class InsufficientFunds(PlinthError):
-    status_code = 402
-    error_type = "insufficient_quota"
-    default_code = "budget_exceeded"
 
 
 class Billing:
     def __init__(
         self,
-        engine: Engine,
+        db: Database,
         meter: Meter,
         prices: PriceBook,
         *,
@@ -57,7 +58,8 @@ class Billing:
         prompt_margin: float = 1.25,
         longest_request_s: float | None = None,
     ):
-        self.engine = engine
+        self.db = db
+        self.engine = engine = db.engine
         self.meter = meter
         self.prices = prices
         self.limits = LimitStore(engine)
@@ -73,12 +75,12 @@ class Billing:
         # request in flight when an entry expires queried the database at once.
         self._cache: dict[str, tuple[asyncio.Future[Any], float]] = {}
 
-    async def _cached(self, key: str, load: Any) -> Any:
+    async def _cached(self, key: str, load: Callable[[], Any]) -> Any:
         hit = self._cache.get(key)
         now = time.monotonic()
         if hit is not None and (hit[1] > now or not hit[0].done()):
             return await asyncio.shield(hit[0])
-        future: asyncio.Future[Any] = asyncio.ensure_future(asyncio.to_thread(load))
+        future: asyncio.Future[Any] = asyncio.ensure_future(self.db.run(load))
         self._cache[key] = (future, now + _CACHE_TTL_S)
         try:
             return await asyncio.shield(future)
@@ -100,7 +102,7 @@ class Billing:
         max_tokens: int | None,
     ) -> tuple[Reservation | None, Price | None]:
         if self.prices.stale:  # re-read off the event loop; price_for then uses the cache
-            await asyncio.to_thread(self.prices.all)
+            await self.db.run(self.prices.all)
         price = self.prices.price_for(model)
         if principal is None:
             return None, price
@@ -116,7 +118,7 @@ class Billing:
         now = datetime.now(UTC)
         for subject in subjects:
             limits: Limits | None = await self._cached(
-                "limits:" + subject, lambda s=subject: self.limits.get(s)
+                "limits:" + subject, functools.partial(self.limits.get, subject)
             )
             if limits is None:
                 continue
@@ -128,7 +130,7 @@ class Billing:
                         counter=f"{subject}:{period_id}",
                         limit_micros=limits.spend_micros,
                         amount_micros=worst,
-                        seed=functools.partial(spent_since, self.engine, subject, start),
+                        seed=self._spent(subject, start),
                         expire_at=end.timestamp() if end else None,
                     )
                 )
@@ -156,7 +158,7 @@ class Billing:
                         counter=f"{tenant}:plan:{term.subscription_id}:{term.period_id}",
                         limit_micros=term.plan.included_micros,
                         amount_micros=worst,
-                        seed=functools.partial(spent_since, self.engine, tenant, term.starts),
+                        seed=self._spent(tenant, term.starts),
                         expire_at=term.ends.timestamp(),
                     )
                 )
@@ -171,9 +173,7 @@ class Billing:
                         counter=f"{tenant}:wallet",
                         limit_micros=funds,
                         amount_micros=worst,
-                        seed=lambda: spent_since(
-                            self.engine, tenant, datetime(1970, 1, 1, tzinfo=UTC)
-                        ),
+                        seed=self._spent(tenant, datetime(1970, 1, 1, tzinfo=UTC)),
                     )
                 )
         if not demand.budgets and not demand.rates:
@@ -182,6 +182,10 @@ class Billing:
             return await self.meter.reserve(demand), price
         except Refused as refused:
             raise _refusal(refused, model, term) from None
+
+    def _spent(self, subject: str, since: datetime) -> SpentFromLedger:
+        """Read ``subject``'s settled spend since ``since`` from the ledger, via the door."""
+        return lambda: self.db.run(spent_since, self.engine, subject, since)
 
     async def _plan_term(self, tenant_id: str, now: datetime) -> PlanTerm | None:
         term: PlanTerm | None = await self._cached(

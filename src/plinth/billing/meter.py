@@ -17,14 +17,16 @@ without persistence) does not forget what was spent.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-SpentFromLedger = Callable[[], int]
+from plinth.errors import Refused
+
+#: Settled spend so far, read from the ledger through the database door.
+SpentFromLedger = Callable[[], Awaitable[int]]
 
 
 @dataclass(frozen=True)
@@ -57,16 +59,6 @@ class Reservation:
     demand: Demand
     minute: int
     settled: bool = False
-
-
-class Refused(Exception):
-    """A reservation was refused: which check, and for rate limits when to retry."""
-
-    def __init__(self, kind: str, subject: str, retry_after_s: float | None = None):
-        super().__init__(f"{kind} limit of {subject}")
-        self.kind = kind  # "budget" | "requests" | "tokens" | "concurrency"
-        self.subject = subject
-        self.retry_after_s = retry_after_s
 
 
 class Meter(Protocol):
@@ -111,7 +103,7 @@ class LocalMeter:
     async def reserve(self, demand: Demand) -> Reservation:
         for check in demand.budgets:  # seeding reads the ledger: outside the lock
             if check.counter not in self._spent:
-                seeded = check.seed()
+                seeded = await check.seed()
                 with self._lock:
                     self._spent.setdefault(check.counter, seeded)
         now = time.time()
@@ -261,7 +253,7 @@ class RedisMeter:
 
     async def _seed(self, check: BudgetCheck) -> None:
         key = "plinth:spent:" + check.counter
-        seeded = await asyncio.to_thread(check.seed)
+        seeded = await check.seed()
         await self._redis.set(key, seeded, nx=True)
         if check.expire_at is not None:
             await self._redis.expireat(key, int(check.expire_at) + 86400 * 35)

@@ -27,7 +27,7 @@ from sqlalchemy import Engine, select
 
 from plinth.billing.accounts import period_bounds, period_end
 from plinth.billing.money import from_micros
-from plinth.errors import InvalidRequest, NotFound, PlinthError
+from plinth.errors import AlreadyExists, InvalidRequest, NotFound
 from plinth.store.schema import plans, subscriptions
 
 # Plan names appear in URLs (/admin/plans/{name}) and CLI arguments.
@@ -35,12 +35,6 @@ PLAN_NAME = re.compile(r"[A-Za-z0-9_.-]{1,80}")
 
 PlanPeriod = Literal["day", "month"]
 Overage = Literal["bill", "stop"]
-
-
-class PlanExists(PlinthError):
-    status_code = 409
-    error_type = "invalid_request_error"
-    default_code = "plan_exists"
 
 
 @dataclass(frozen=True)
@@ -135,7 +129,7 @@ class PlanStore:
             raise InvalidRequest("overage_percent must be >= 0", param="overage_percent")
         with self._engine.begin() as conn:
             if conn.scalar(select(plans.c.name).where(plans.c.name == plan.name)) is not None:
-                raise PlanExists(
+                raise AlreadyExists(
                     f"A plan named '{plan.name}' exists; plans are never edited, "
                     "create one with a new name",
                     param="name",

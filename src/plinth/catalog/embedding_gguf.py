@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from plinth.paths import private_dir
+
 # Bump when the output changes, so files written by an older Plinth are redone.
 CONVERTER_VERSION = 2
 _VERSION_KEY = "plinth.converter_version"
@@ -148,7 +150,7 @@ def convert_sentence_transformer(
         )
     pooling = _read_json(model_dir / "1_Pooling" / "config.json")
     model_name = model_name or config.get("_name_or_path") or model_dir.name
-    out_path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(out_path.parent)  # mkstemp makes the file itself 0600
     # A temp file in the same folder, then os.replace: a crash or a concurrent
     # reader never sees half a model under the final name.
     handle, tmp_name = tempfile.mkstemp(dir=out_path.parent, suffix=".partial")

@@ -1,8 +1,11 @@
 """Writes ledger rows off the request path, with group commit.
 
 A row goes to a queue; one background task writes everything queued so far
-in one transaction (on a worker thread), then the next batch: under load the
-batches grow, with one request alone a batch is one row. ``record`` returns a
+in one transaction, then the next batch: under load the batches grow, with one
+request alone a batch is one row. The write and its commit run on the
+database door's threads (:class:`plinth.store.door.Database`), never on the
+event loop: a commit waiting for SQLite's lock (a CLI command writing) delays
+the responses waiting for their rows, not every request the server holds. ``record`` returns a
 future that resolves when the row is committed, and the gateway waits for it
 before the last byte of a response, so every response a client received in
 full has its ledger row even if the process is killed right after (SIGKILL
@@ -18,6 +21,7 @@ import logging
 
 from sqlalchemy.exc import IntegrityError
 
+from plinth.store.door import Database
 from plinth.store.usage import UsageRecord, UsageStore
 
 log = logging.getLogger(__name__)
@@ -26,12 +30,9 @@ Entry = tuple[UsageRecord, "asyncio.Future[None]"]
 
 
 class UsageRecorder:
-    def __init__(self, store: UsageStore, *, max_batch: int = 500, inline: bool = False):
+    def __init__(self, store: UsageStore, db: Database, *, max_batch: int = 500):
         self._store = store
-        # SQLite commits a small batch in well under a millisecond: doing it on the
-        # event loop is cheaper than the thread hop. A network database goes to a
-        # worker thread.
-        self._inline = inline
+        self._db = db
         self._max_batch = max_batch
         self._queue: asyncio.Queue[Entry] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
@@ -50,7 +51,8 @@ class UsageRecorder:
 
     async def close(self) -> None:
         if self._task is not None:
-            self._task.cancel()
+            async with self._lock:  # cancel between batches, never mid-commit
+                self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self.flush()
@@ -62,10 +64,7 @@ class UsageRecorder:
                 batch = [self._queue.get_nowait() for _ in range(size)]
                 rows = [row for row, _ in batch]
                 try:
-                    if self._inline:
-                        self._write(rows)
-                    else:
-                        await asyncio.to_thread(self._write, rows)
+                    await self._db.run(self._write, rows)
                 except Exception:
                     for entry in batch:  # keep them for the next try
                         self._queue.put_nowait(entry)

@@ -13,19 +13,27 @@ import logging
 from plinth.deployment import Deployment
 from plinth.routing.router import Router
 from plinth.store.deployments import DeploymentStore
+from plinth.store.door import Database
 
 log = logging.getLogger(__name__)
 
 
 class DeploymentSync:
-    def __init__(self, router: Router, configured: list[Deployment], store: DeploymentStore):
+    def __init__(
+        self,
+        router: Router,
+        configured: list[Deployment],
+        store: DeploymentStore,
+        db: Database,
+    ):
         self.router = router
+        self.db = db
         self.configured = configured
         self.store = store
         self._seen: list[Deployment] | None = None
 
     async def refresh(self, *, force: bool = False) -> None:
-        stored = await asyncio.to_thread(self.store.list)
+        stored = await self.db.run(self.store.list)
         if not force and stored == self._seen:
             return
         self._seen = stored

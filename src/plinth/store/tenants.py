@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, RowMapping, select
 from sqlalchemy.exc import IntegrityError
 
-from plinth.errors import InvalidRequest, NotFound
+from plinth.errors import AlreadyExists, NotFound
 from plinth.store.schema import tenants
 
 
@@ -36,10 +36,6 @@ def _from_row(row: RowMapping) -> Tenant:
     return Tenant(row["id"], row["name"], row["privacy_policy"], created)
 
 
-class TenantExists(InvalidRequest):
-    default_code = "tenant_exists"
-
-
 class TenantStore:
     def __init__(self, engine: Engine):
         self._engine = engine
@@ -50,7 +46,7 @@ class TenantStore:
             with self._engine.begin() as conn:
                 conn.execute(tenants.insert().values(**tenant.__dict__))
         except IntegrityError:
-            raise TenantExists(f"A tenant named '{name}' exists already", param="name") from None
+            raise AlreadyExists(f"A tenant named '{name}' exists already", param="name") from None
         return tenant
 
     def list(self) -> list[Tenant]:
