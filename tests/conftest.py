@@ -84,7 +84,7 @@ def upstreams() -> Iterator[Callable[[], FakeUpstream]]:
 @pytest.fixture
 def gateway_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[AppFactory]:
     """``gateway_app(deployments=[...], routing={...})``: a started app, admin-authenticated."""
-    monkeypatch.setenv("FAKE_UPSTREAM_KEY", UPSTREAM_KEY)
+    monkeypatch.setenv("FAKE_UPSTREAM_API_KEY", UPSTREAM_KEY)
     with ExitStack() as stack:
 
         def make(deployments: list[dict[str, Any]], **routing: Any) -> TestClient:

@@ -19,7 +19,7 @@ def deployment(up: FakeUpstream, **fields: Any) -> dict[str, Any]:
     return {
         "model": "gpt-fake",
         "base_url": up.base_url,
-        "api_key_env": "FAKE_UPSTREAM_KEY",
+        "api_key_env": "FAKE_UPSTREAM_API_KEY",
         "upstream_model": "fake-model",
         **fields,
     }

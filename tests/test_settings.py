@@ -99,3 +99,48 @@ def test_duplicate_deployment_ids_are_refused(tmp_path: Path) -> None:
     (tmp_path / "plinth.toml").write_text(one + one)
     with pytest.raises(ValidationError, match="two deployments have the id 'x@a'"):
         load_settings()
+
+
+_KEYED = """
+[[deployments]]
+model = "m"
+base_url = "https://evil.example/v1"
+api_key_env = "{name}"
+"""
+
+
+@pytest.mark.parametrize(
+    ("name", "allow", "refusal"),
+    [
+        ("PLINTH_ADMIN_KEY", None, "names a Plinth setting"),
+        ("plinth_admin_key", None, "names a Plinth setting"),
+        ("HOME", None, "not allowed; routing.api_key_env_allow permits \\*_API_KEY"),
+        ("PLINTH_ADMIN_KEY", '["PLINTH_*"]', "names a Plinth setting"),
+    ],
+)
+def test_deployment_key_envs_outside_the_allow_list_stop_start_up(
+    tmp_path: Path, name: str, allow: str | None, refusal: str
+) -> None:
+    routing = f"[routing]\napi_key_env_allow = {allow}\n" if allow else ""
+    (tmp_path / "plinth.toml").write_text(routing + _KEYED.format(name=name))
+    with pytest.raises(
+        ValidationError, match=rf"deployments\[0\] \('m@evil.example'\): .*{refusal}"
+    ):
+        load_settings()
+
+
+def test_the_key_env_allow_list_is_a_setting(tmp_path: Path) -> None:
+    (tmp_path / "plinth.toml").write_text(
+        '[routing]\napi_key_env_allow = ["TEAM_*"]\n' + _KEYED.format(name="TEAM_TOKEN")
+    )
+    assert load_settings().deployments[0].api_key_env == "TEAM_TOKEN"
+    (tmp_path / "plinth.toml").write_text(_KEYED.format(name="DEEPSEEK_API_KEY"))
+    assert load_settings().deployments[0].api_key_env == "DEEPSEEK_API_KEY"
+
+
+def test_a_deployment_never_reads_plinth_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    from plinth.deployment import Deployment
+
+    monkeypatch.setenv("PLINTH_ADMIN_KEY", "sk-admin-secret")
+    direct = Deployment(model="m", base_url="https://x.test/v1", api_key_env="PLINTH_ADMIN_KEY")
+    assert direct.api_key() is None

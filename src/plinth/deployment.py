@@ -16,7 +16,9 @@ and ``routing/`` (which chooses among them).
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from decimal import Decimal
+from fnmatch import fnmatchcase
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -26,6 +28,27 @@ from plinth.engine_kinds import installed_kinds, is_local_kind
 Locality = Literal["local", "cloud"]
 AuthStyle = Literal["bearer", "api-key", "x-api-key", "none"]
 DeploymentKind = Literal["chat", "embedding"]
+
+# Which environment variables a deployment may name as its key (the setting
+# routing.api_key_env_allow): the variable's value is sent to the deployment's
+# base URL, so naming any variable of the server would let whoever can add a
+# deployment read it out. Plinth's own settings (PLINTH_*) are never allowed.
+DEFAULT_API_KEY_ENV_ALLOW = ["*_API_KEY", "AWS_BEARER_TOKEN_BEDROCK", "SPARK_API_PASSWORD"]
+_OWN_PREFIX = "PLINTH_"
+
+
+def api_key_env_refusal(name: str | None, allowed: Sequence[str]) -> str | None:
+    """Why a deployment may not read its key from ``name``; None if it may."""
+    if name is None:
+        return None
+    if name.upper().startswith(_OWN_PREFIX):
+        return f"api_key_env '{name}' names a Plinth setting (PLINTH_*); those are never sent"
+    if not any(fnmatchcase(name, pattern) for pattern in allowed):
+        return (
+            f"api_key_env '{name}' is not allowed; routing.api_key_env_allow permits "
+            f"{', '.join(allowed) or 'none'}"
+        )
+    return None
 
 
 class Deployment(BaseModel):
@@ -101,4 +124,6 @@ class Deployment(BaseModel):
 
     def api_key(self) -> str | None:
         """The key, read from the environment now; never persisted or logged."""
-        return os.environ.get(self.api_key_env) if self.api_key_env else None
+        if not self.api_key_env or self.api_key_env.upper().startswith(_OWN_PREFIX):
+            return None
+        return os.environ.get(self.api_key_env)

@@ -21,7 +21,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from plinth.deployment import Deployment
+from plinth.deployment import DEFAULT_API_KEY_ENV_ALLOW, Deployment, api_key_env_refusal
 from plinth.privacy.policy import PrivacyPolicy
 from plinth.server.limits import ServerLimits
 
@@ -75,6 +75,11 @@ class RoutingSettings(BaseModel):
     usd_per_unit: dict[str, Decimal] = Field(
         default_factory=lambda: {"USD": Decimal(1), "CNY": Decimal("0.14")},
         description="Exchange rates the lowest_cost strategy uses to compare prices.",
+    )
+    api_key_env_allow: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_API_KEY_ENV_ALLOW),
+        description="Environment variables a deployment may name as api_key_env (shell-style "
+        "patterns, case-sensitive); PLINTH_* variables are refused whatever this says.",
     )
 
 
@@ -223,6 +228,15 @@ class Settings(BaseSettings):
                     f"two deployments have the id '{deployment.id}'; give one an explicit id"
                 )
             seen.add(deployment.id)
+        return self
+
+    @model_validator(mode="after")
+    def _allowed_key_envs(self) -> Settings:
+        allowed = self.routing.api_key_env_allow
+        for index, deployment in enumerate(self.deployments):
+            refusal = api_key_env_refusal(deployment.api_key_env, allowed)
+            if refusal:
+                raise ValueError(f"deployments[{index}] ('{deployment.id}'): {refusal}")
         return self
 
     @property

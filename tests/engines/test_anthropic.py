@@ -237,7 +237,7 @@ def test_an_error_event_raises_a_retryable_upstream_error() -> None:
 def test_live_round_trip_through_the_gateway(
     gateway_app: AppFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("FAKE_ANTHROPIC_KEY", "sk-ant-test-0123456789")
+    monkeypatch.setenv("FAKE_ANTHROPIC_API_KEY", "sk-ant-test-0123456789")
     with FakeUpstream() as up:
         client = gateway_app(
             [
@@ -245,7 +245,7 @@ def test_live_round_trip_through_the_gateway(
                     "model": "claude",
                     "engine": "anthropic",
                     "base_url": up.base_url,
-                    "api_key_env": "FAKE_ANTHROPIC_KEY",
+                    "api_key_env": "FAKE_ANTHROPIC_API_KEY",
                     "upstream_model": "claude-sonnet-x",
                 }
             ]

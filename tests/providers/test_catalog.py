@@ -194,3 +194,23 @@ def test_show_prints_per_model_sources() -> None:
     assert shown.exit_code == 0, shown.output
     assert "claude-opus-5: prices read 2026-11-28 from https://platform.claude.com" in shown.output
     assert "SOC 2" in shown.output
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [("PLINTH_ADMIN_KEY", "names a Plinth setting"), ("HOME", "is not allowed")],
+)
+def test_cli_refuses_key_envs_outside_the_allow_list(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, message: str
+) -> None:
+    monkeypatch.setenv("PLINTH_CONFIG", str(tmp_path / "plinth.toml"))
+    data = ["--data-dir", str(tmp_path)]
+    added = CliRunner().invoke(
+        main,
+        ["deployments", "add", "--model", "m", "--base-url", "https://evil.example/v1"]
+        + ["--api-key-env", name, *data],
+    )
+    assert added.exit_code == 1 and message in added.output, added.output
+    assert "Traceback" not in added.output
+    listed = CliRunner().invoke(main, ["deployments", "list", "--format", "json", *data])
+    assert json.loads(listed.output) == []

@@ -26,8 +26,8 @@ BREAD = "Sourdough bread needs flour, water, salt and a lively starter culture."
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, FakeUpstream]]:
-    previous = os.environ.get("FAKE_UPSTREAM_KEY")
-    os.environ["FAKE_UPSTREAM_KEY"] = UPSTREAM_KEY
+    previous = os.environ.get("FAKE_UPSTREAM_API_KEY")
+    os.environ["FAKE_UPSTREAM_API_KEY"] = UPSTREAM_KEY
     try:
         with (
             FakeUpstream() as upstream,
@@ -41,9 +41,9 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer,
             yield server, upstream
     finally:
         if previous is None:
-            os.environ.pop("FAKE_UPSTREAM_KEY", None)
+            os.environ.pop("FAKE_UPSTREAM_API_KEY", None)
         else:
-            os.environ["FAKE_UPSTREAM_KEY"] = previous
+            os.environ["FAKE_UPSTREAM_API_KEY"] = previous
 
 
 @pytest.fixture

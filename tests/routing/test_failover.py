@@ -329,7 +329,7 @@ def test_admin_api_adds_changes_and_removes_deployments_live(
     assert refused.status_code == 400 and refused.json()["error"]["param"] == "api_key"
     created = client.post("/admin/deployments", json=deployment(up, id="live"))
     assert created.status_code == 201, created.text
-    assert created.json()["config"]["api_key_env"] == "FAKE_UPSTREAM_KEY"
+    assert created.json()["config"]["api_key_env"] == "FAKE_UPSTREAM_API_KEY"
     assert client.post("/v1/chat/completions", json=chat()).status_code == 200
     assert client.post("/admin/deployments", json=deployment(up, id="live")).status_code == 409
     patched = client.patch("/admin/deployments/live", json={"weight": 3})
@@ -338,6 +338,26 @@ def test_admin_api_adds_changes_and_removes_deployments_live(
     assert client.post("/v1/chat/completions", json=chat()).status_code == 404
     # The key's value is nowhere in what the admin API shows.
     assert UPSTREAM_KEY not in client.get("/admin/deployments").text
+
+
+def test_admin_api_refuses_key_envs_outside_the_allow_list(
+    gateway_app: AppFactory, upstreams: Ups
+) -> None:
+    up = upstreams()
+    client = gateway_app([], api_key_env_allow=["*_API_KEY", "TEAM_TOKEN"])
+    for name, says in [("PLINTH_ADMIN_KEY", "Plinth setting"), ("HOME", "not allowed")]:
+        refused = client.post("/admin/deployments", json=deployment(up, api_key_env=name))
+        assert refused.status_code == 400, refused.text
+        error = refused.json()["error"]
+        assert (error["code"], error["param"]) == ("api_key_env_not_allowed", "api_key_env")
+        assert says in error["message"]
+    created = client.post(
+        "/admin/deployments", json=deployment(up, id="d", api_key_env="TEAM_TOKEN")
+    )
+    assert created.status_code == 201, created.text
+    patched = client.patch("/admin/deployments/d", json={"api_key_env": "PLINTH_ADMIN_KEY"})
+    assert patched.status_code == 400 and patched.json()["error"]["param"] == "api_key_env"
+    assert client.get("/admin/deployments/d").json()["config"]["api_key_env"] == "TEAM_TOKEN"
 
 
 def test_config_deployments_cannot_be_changed_over_the_api(

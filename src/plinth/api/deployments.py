@@ -19,7 +19,7 @@ from starlette.routing import Route
 
 from plinth.api.admin import admin_only
 from plinth.api.http import json_response, read_body, validation_error
-from plinth.deployment import Deployment
+from plinth.deployment import Deployment, api_key_env_refusal
 from plinth.errors import InvalidRequest, NotFound, PlinthError
 from plinth.services import Services
 from plinth.store.deployments import DeploymentExists
@@ -47,11 +47,18 @@ def _object(raw: bytes) -> dict[str, Any]:
     return data
 
 
-def _validate(data: dict[str, Any]) -> Deployment:
+def _validate(svc: Services, data: dict[str, Any]) -> Deployment:
     try:
-        return Deployment.model_validate(data)
+        deployment = Deployment.model_validate(data)
     except ValidationError as exc:
         raise validation_error(exc) from None
+    allowed = svc.settings.routing.api_key_env_allow
+    refusal = api_key_env_refusal(deployment.api_key_env, allowed)
+    if refusal:
+        raise InvalidRequest(
+            refusal[0].upper() + refusal[1:], param="api_key_env", code="api_key_env_not_allowed"
+        )
+    return deployment
 
 
 def _snapshot(svc: Services, deployment_id: str) -> dict[str, object]:
@@ -83,7 +90,7 @@ async def get_deployment(request: Request, svc: Services) -> Response:
 
 
 async def create_deployment(request: Request, svc: Services) -> Response:
-    deployment = _validate(_object(await read_body(request, svc.settings.max_body_bytes)))
+    deployment = _validate(svc, _object(await read_body(request, svc.settings.max_body_bytes)))
     if svc.router.state(deployment.id) is not None:
         raise Conflict(f"A deployment '{deployment.id}' exists already", param="id")
     try:
@@ -108,7 +115,7 @@ async def update_deployment(request: Request, svc: Services) -> Response:
     changes = _object(await read_body(request, svc.settings.max_body_bytes))
     if changes.get("id", deployment_id) != deployment_id:
         raise InvalidRequest("A deployment's id cannot change", param="id")
-    updated = _validate({**current.model_dump(), **changes})
+    updated = _validate(svc, {**current.model_dump(), **changes})
     await asyncio.to_thread(svc.deployments.store.replace, updated)
     await svc.deployments.refresh(force=True)
     return json_response(_snapshot(svc, deployment_id))

@@ -14,7 +14,7 @@ import click
 from pydantic import ValidationError
 
 from plinth.cli.common import data_dir_option, open_db, print_json, print_table, settings_or_exit
-from plinth.deployment import Deployment
+from plinth.deployment import Deployment, api_key_env_refusal
 from plinth.engine_kinds import installed_kinds, is_local_kind
 from plinth.store.deployments import DeploymentExists, DeploymentStore
 
@@ -100,7 +100,11 @@ def add(
             )
     except (ValidationError, ValueError) as exc:
         raise click.ClickException(f"invalid deployment: {_first_error(exc)}") from None
-    configured = {d.id for d in settings_or_exit(data_dir=data_dir).deployments}
+    settings = settings_or_exit(data_dir=data_dir)
+    refusal = api_key_env_refusal(deployment.api_key_env, settings.routing.api_key_env_allow)
+    if refusal:
+        raise click.ClickException(f"invalid deployment: {refusal}")
+    configured = {d.id for d in settings.deployments}
     if deployment.id in configured:
         raise click.ClickException(f"'{deployment.id}' is defined in plinth.toml already")
     try:

@@ -13,7 +13,7 @@ import asyncio
 import logging
 from collections.abc import Iterable
 
-from plinth.deployment import Deployment, Locality
+from plinth.deployment import Deployment, Locality, api_key_env_refusal
 from plinth.engine_kinds import CATALOG_ENGINE
 from plinth.engines.base import Engine, ModelKind
 from plinth.engines.pool import EnginePool
@@ -110,6 +110,10 @@ class Router:
                 return None
             engine = self.local.get(target)
         else:
+            refusal = api_key_env_refusal(deployment.api_key_env, settings.api_key_env_allow)
+            if refusal:  # stored before the rule, or by a replica allowing more
+                log.error("deployment %r skipped: %s", deployment.id, refusal)
+                return None
             try:
                 engine = engine_factory(deployment.engine)(deployment)
             except Exception:
