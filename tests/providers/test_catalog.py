@@ -205,10 +205,9 @@ def test_cli_refuses_key_envs_outside_the_allow_list(
 ) -> None:
     monkeypatch.setenv("PLINTH_CONFIG", str(tmp_path / "plinth.toml"))
     data = ["--data-dir", str(tmp_path)]
+    upstream = ["--model", "m", "--base-url", "https://evil.example/v1"]
     added = CliRunner().invoke(
-        main,
-        ["deployments", "add", "--model", "m", "--base-url", "https://evil.example/v1"]
-        + ["--api-key-env", name, *data],
+        main, ["deployments", "add", *upstream, "--api-key-env", name, *data]
     )
     assert added.exit_code == 1 and message in added.output, added.output
     assert "Traceback" not in added.output
