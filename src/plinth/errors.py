@@ -15,7 +15,9 @@
     ├── MethodNotAllowed             405 invalid_request_error / method_not_allowed
     ├── Conflict                     409 invalid_request_error / conflict
     │   └── AlreadyExists            409 invalid_request_error / already_exists
+    ├── RequestTimeout               408 invalid_request_error / request_timeout
     ├── PayloadTooLarge              413 invalid_request_error / payload_too_large
+    ├── HeadersTooLarge              431 invalid_request_error / headers_too_large
     ├── RateLimited                  429 rate_limit_error / rate_limit_exceeded
     ├── ServiceBusy                  503 server_error / server_busy
     └── EngineError                  500 server_error / engine_error
@@ -129,6 +131,20 @@ class ServiceBusy(PlinthError):
     status_code = 503
     error_type = "server_error"
     default_code = "server_busy"
+
+
+class RequestTimeout(PlinthError):
+    """A request's headers or body did not arrive in time (the server's read timeouts)."""
+
+    status_code = 408
+    error_type = "invalid_request_error"
+    default_code = "request_timeout"
+
+
+class HeadersTooLarge(PlinthError):
+    status_code = 431
+    error_type = "invalid_request_error"
+    default_code = "headers_too_large"
 
 
 class PayloadTooLarge(PlinthError):

@@ -24,6 +24,7 @@ from pydantic_settings import (
 from plinth.deployment import DEFAULT_API_KEY_ENV_ALLOW, Deployment, api_key_env_refusal
 from plinth.privacy.policy import PrivacyPolicy
 from plinth.server.limits import ServerLimits
+from plinth.server.limits import ServerLimits
 
 LogLevel = Literal["debug", "info", "warning", "error"]
 
@@ -183,6 +184,9 @@ class Settings(BaseSettings):
     )
     log_level: LogLevel = "info"
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="Larger bodies get 413.")
+    server: ServerLimits = Field(
+        default_factory=ServerLimits, description="Connection caps, read timeouts, keep-alive."
+    )
     server: ServerLimits = Field(
         default_factory=ServerLimits, description="Connection caps, read timeouts, keep-alive."
     )

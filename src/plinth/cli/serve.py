@@ -9,6 +9,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from plinth.bootstrap import bootstrap_admin_key
 from plinth.cli.common import configure_logging, data_dir_option, settings_or_exit
+from plinth.server.run import uvicorn_options
 from plinth.settings import Settings
 from plinth.store.database import open_database
 from plinth.store.keys import KeyStore, RevokedKeyReused
@@ -50,4 +51,5 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, log_level: 
         log_level=settings.log_level,
         access_log=settings.log_level == "debug",
         timeout_graceful_shutdown=10,
+        **uvicorn_options(settings.server),
     )

@@ -1,0 +1,182 @@
+"""uvicorn's httptools protocol with read timeouts, connection caps and request limits.
+
+uvicorn bounds how long an idle keep-alive connection stays open, but not how
+long a client may take to send its headers or body, nor how many connections
+one address may hold: a few thousand sockets that never finish a request
+would hold every file descriptor. This subclass adds, per connection:
+
+- admission through the :class:`~plinth.server.guard.ConnectionGuard`
+  (global and per-address caps; a refused peer gets a 503);
+- a header timeout (408) and a header size cap (431), from the first byte of
+  each request (from the connection's start for the first);
+- a body timeout: the longest pause between two pieces of a body (408);
+- a request count, after which the response says ``Connection: close``.
+
+Refusals and timeouts answer in OpenAI's error shape, like every other error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from plinth.errors import HeadersTooLarge, PlinthError, RequestTimeout, ServiceBusy, error_body
+from plinth.server.guard import ConnectionGuard
+
+_REASONS = {
+    408: "Request Timeout",
+    431: "Request Header Fields Too Large",
+    503: "Service Unavailable",
+}
+#: How long a refused peer may keep sending (discarded) before its socket closes:
+#: closing at once, with its request unread, would reset the connection before
+#: it reads the 503.
+_REFUSED_LINGER_S = 1.0
+
+
+def raw_error(exc: PlinthError) -> bytes:
+    """A complete HTTP/1.1 error response, written outside any request cycle."""
+    status, body = error_body(exc)
+    payload = json.dumps(body).encode()
+    head = (
+        f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"
+        "content-type: application/json\r\n"
+        f"content-length: {len(payload)}\r\n"
+        "connection: close\r\n"
+    )
+    if status == 503:
+        head += "retry-after: 1\r\n"
+    return (head + "\r\n").encode() + payload
+
+
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    guard: ClassVar[ConnectionGuard]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.client_host = ""
+        self._timer: asyncio.TimerHandle | None = None
+        self._reading_headers = False
+        self._header_bytes = 0
+        self._requests = 0
+        self._refused = False
+
+    # --- connection lifetime ----------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self.client_host = self.client[0] if self.client else ""
+        reason = self.guard.admit(self)
+        if reason is None:
+            self._start_headers()
+            return
+        self._refused = True
+        self.connections.discard(self)
+        transport.write(raw_error(ServiceBusy(reason)))
+        if transport.can_write_eof():
+            transport.write_eof()
+        self.loop.call_later(_REFUSED_LINGER_S, transport.close)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        self.guard.release(self)
+        super().connection_lost(exc)
+
+    def evict(self) -> None:
+        """Closed by the guard to make room: it had no request under way."""
+        self._disarm()
+        self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return  # discarded; the 503 is already on its way
+        if self._reading_headers:
+            self._header_bytes += len(data)
+        super().data_received(data)
+        limit = self.guard.limits.max_header_bytes
+        if self._reading_headers and self._header_bytes > limit and not self._closing():
+            self._answer_and_close(HeadersTooLarge(f"Request headers exceed {limit} bytes"))
+
+    # --- request phases (httptools parser callbacks) ------------------------------------
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if not self._reading_headers:  # a later request on a keep-alive connection
+            self._start_headers()
+
+    def on_headers_complete(self) -> None:
+        self._reading_headers = False
+        self._requests += 1
+        self.guard.busy(self)
+        super().on_headers_complete()
+        if self._requests >= self.guard.limits.max_requests_per_connection and self.cycle:
+            self.cycle.keep_alive = False
+        self._arm(self.guard.limits.body_timeout_s, self._body_timed_out)
+
+    def on_body(self, body: bytes) -> None:
+        super().on_body(body)
+        self._arm(self.guard.limits.body_timeout_s, self._body_timed_out)
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._disarm()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.pipeline and not self._closing():
+            self.guard.idle_again(self)
+
+    # --- timers -------------------------------------------------------------------------
+
+    def _start_headers(self) -> None:
+        self._reading_headers = True
+        self._header_bytes = 0
+        self._arm(self.guard.limits.header_timeout_s, self._headers_timed_out)
+
+    def _arm(self, seconds: float, callback: Callable[[], None]) -> None:
+        self._disarm()
+        self._timer = self.loop.call_later(seconds, callback)
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _headers_timed_out(self) -> None:
+        if self._reading_headers and not self._closing():
+            seconds = self.guard.limits.header_timeout_s
+            self._answer_and_close(RequestTimeout(f"Request headers took over {seconds:g} s"))
+
+    def _body_timed_out(self) -> None:
+        if self._closing():
+            return
+        if self.flow.read_paused:  # the app is slow to read, not the client to send
+            self._arm(self.guard.limits.body_timeout_s, self._body_timed_out)
+            return
+        if self.cycle is not None and not self.cycle.response_started:
+            seconds = self.guard.limits.body_timeout_s
+            self._answer_and_close(RequestTimeout(f"The request body paused over {seconds:g} s"))
+        else:
+            self.transport.close()
+
+    def _answer_and_close(self, exc: PlinthError) -> None:
+        self._disarm()
+        self._reading_headers = False
+        if self.cycle is not None and not self.cycle.response_complete:
+            # As after a hang-up: the app's receive() says so and its sends go nowhere.
+            self.cycle.disconnected = True
+            self.cycle.message_event.set()
+        self.transport.write(raw_error(exc))
+        self.transport.close()
+
+    def _closing(self) -> bool:
+        return self.transport is None or self.transport.is_closing()
+
+
+def guarded_protocol(guard: ConnectionGuard) -> type[GuardedHttpToolsProtocol]:
+    """A protocol class bound to ``guard`` (uvicorn instantiates it per connection)."""
+    return type("PlinthHttpProtocol", (GuardedHttpToolsProtocol,), {"guard": guard})
