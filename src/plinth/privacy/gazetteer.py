@@ -1,0 +1,103 @@
+"""Word lists the name, address and plate detectors use (no model, nothing downloaded).
+
+The surname list covers the common single surnames (together well over 95 % of
+the population in published surname statistics) and the compound surnames
+still in use; provinces and their short forms come from GB/T 2260. Lists are
+kept as plain strings so they read like data and stay cheap to import.
+"""
+
+from __future__ import annotations
+
+
+def words(text: str) -> list[str]:
+    """Whitespace-separated words: long lists stay readable as data."""
+    return text.split()
+
+
+SINGLE_SURNAMES = frozenset(
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜"
+    "叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎"
+    "贺顾毛郝龚邵万钱严覃武戴莫孔向汤常温康施文牛樊葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申"
+    "欧耿关兰焦俞左柳甘祝包宁尚符舒阮柯纪梅童凌毕单季裴霍涂成苗谷盛曲翁冉骆蓝路游辛靳管柴"
+    "蒙鲍华喻祁蒲房滕屈饶解牟艾尤阳时穆农司卓古吉缪简车项连芦麦褚娄窦戚岑景党宫费卜冷晏席"
+    "卫米柏宗瞿桂全佟应臧闵苟邬边卞姬师和仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩明佘池查麻苑迟"
+    "邝官封谈匡鞠惠荆乐冀郁胥南班储原栗燕楚鄢劳谌奚皮粟冼蔺楼盘满闻位厉伊仝区郜海阚花权强"
+    "帅屠豆朴盖练廉禹井祖漆巴丰支卿国狄平计索宣晋相初门云容敬来扈晁芮都普阙浦戈伏鹿薄邸雍"
+    "辜羊阿乌母裘亓修邰赫杭况那宿鲜印逯隆茹诸战慕危玉银亢嵇公哈湛宾戎勾茅利於呼居揭干但尉"
+    "冶斯元束檀衣信展阴昝智幸奉植衡富尧闭由"
+)
+
+COMPOUND_SURNAMES = frozenset(
+    words(
+        "欧阳 上官 司马 诸葛 东方 皇甫 尉迟 公孙 慕容 长孙 宇文 司徒 司空 夏侯 轩辕 "
+        "令狐 端木 南宫 西门 独孤 百里 呼延 钟离 闻人 万俟 澹台 公冶 太史 申屠 赫连 "
+        "拓跋 东郭 左丘 第五 谷梁 梁丘 濮阳 淳于 单于 仲孙 鲜于 宗政 亓官 子车 巫马 "
+        "公西 漆雕 乐正 壤驷 公良 段干 司寇 百里 呼延 东门 羊舌 微生 梁丘 左人 即墨"
+    )
+)
+
+# Words that follow a surname and make it a reference to a person: 张经理, 王老师.
+TITLES = tuple(
+    sorted(
+        words(
+            "先生 女士 小姐 老师 教授 医生 大夫 护士 经理 总经理 副总 总监 主任 主管 "
+            "书记 院长 校长 局长 处长 科长 部长 所长 厂长 站长 队长 组长 班长 警官 律师 "
+            "会计 师傅 阿姨 叔叔 大爷 大妈 大姐 大哥 同学 同志 工 总 董 老板 博士 秘书 "
+            "专员 顾问 助理 司机 医师 主任医师 工程师 设计师 讲师 法官 检察官 记者 编辑 "
+            "店长 太太 夫人 老太 姐 哥"
+        ),
+        key=len,
+        reverse=True,
+    )
+)
+
+# Words in front of a name that say a name follows: 联系人：张伟, 收件人王芳, 我叫刘洋.
+NAME_CUES = tuple(
+    sorted(
+        words(
+            "姓名 名字 联系人 收件人 收货人 寄件人 发件人 申请人 投保人 被保险人 受益人 "
+            "患者 病人 客户 用户 业主 租客 房东 员工 职工 学生 家长 负责人 经办人 法人 "
+            "法定代表人 代理人 持卡人 户主 开户人 签收人 对接人 联络人 报案人 当事人 乘客 "
+            "旅客 住客 会员 账户名 我叫 我是 叫做 名叫 姓名是 本人 亲属 配偶 丈夫 妻子 "
+            "老公 老婆 父亲 母亲 儿子 女儿 同事 朋友 领导 经理 主管 老师 医生 转给 转交 "
+            "交给 联系 致电 找 问问 告诉 通知 抄送 签名 署名 审批人 提交人 创建人 处理人 "
+            "指派给 派给 by"
+        ),
+        key=len,
+        reverse=True,
+    )
+)
+
+# What may follow a name and says it was one: 张伟的电话, 王芳说, 李娜（销售部）.
+NAME_FOLLOWERS = tuple(
+    sorted(
+        words(
+            "的电话 的手机 的号码 的地址 的身份证 的邮箱 的账户 的卡号 的微信 电话 手机 "
+            "身份证 说 称 表示 反馈 投诉 来电 打电话 提到 确认 同意 签字 签收 住在 家住 "
+            "现住 负责 先生 女士 同学 您好 你好 收 启 敬上 在吗 请假 报销 入职 离职 "
+            "出差"
+        ),
+        key=len,
+        reverse=True,
+    )
+)
+
+PROVINCES = words(
+    "北京 天津 上海 重庆 河北 山西 辽宁 吉林 黑龙江 江苏 浙江 安徽 福建 江西 "
+    "山东 河南 湖北 湖南 广东 海南 四川 贵州 云南 陕西 甘肃 青海 台湾 内蒙古 "
+    "广西 西藏 宁夏 新疆 香港 澳门"
+)
+
+# Big cities often written without 市 ("深圳南山区"); with 市 any city is found by its suffix.
+CITIES = words(
+    "广州 深圳 珠海 汕头 佛山 东莞 中山 惠州 江门 湛江 杭州 宁波 温州 绍兴 嘉兴 "
+    "湖州 金华 台州 南京 苏州 无锡 常州 南通 扬州 徐州 镇江 盐城 济南 青岛 烟台 "
+    "潍坊 威海 临沂 淄博 武汉 宜昌 襄阳 长沙 株洲 湘潭 岳阳 成都 绵阳 宜宾 西安 "
+    "咸阳 宝鸡 郑州 洛阳 开封 石家庄 唐山 保定 秦皇岛 太原 大同 沈阳 大连 鞍山 "
+    "长春 哈尔滨 大庆 合肥 芜湖 福州 厦门 泉州 漳州 南昌 赣州 九江 南宁 桂林 "
+    "柳州 北海 海口 三亚 贵阳 遵义 昆明 大理 丽江 拉萨 兰州 西宁 银川 乌鲁木齐 "
+    "呼和浩特 包头 鄂尔多斯"
+)
+
+# Plate prefixes: one character per province-level division.
+PLATE_PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"

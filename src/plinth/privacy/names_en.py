@@ -1,0 +1,156 @@
+"""English person names, where a cue makes them clear.
+
+Capitalised words are everywhere in English ("The", "Friday", product names),
+so a run of one to three of them counts as a name only after an honorific
+(Mr., Dr.), an introduction ("my name is"), a field label (``Name:``,
+``Customer:``), a salutation (Dear, Hi) or as the line after a sign-off
+(Regards,). Verbs such as "contact" or "assigned to" count for full names
+(two words) only. The scan looks at capitalised runs, which are rare in
+most prompts, and checks the few characters in front of each.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from plinth.privacy.findings import Finding
+from plinth.privacy.gazetteer import words
+
+_WORD = r"[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?"
+_RUN = re.compile(rf"(?<![A-Za-z]){_WORD}(?:(?: [A-Z]\.)? {_WORD}){{0,2}}(?![A-Za-z])")
+_HONORIFICS = (
+    "Mr.",
+    "Mrs.",
+    "Ms.",
+    "Dr.",
+    "Prof.",
+    "Mr",
+    "Mrs",
+    "Ms",
+    "Miss",
+    "Mx",
+    "Dr",
+    "Sir",
+    "Madam",
+)
+_INTRODUCTIONS = (
+    "my name is",
+    "name is",
+    "i am",
+    "i'm",
+    "this is",
+    "named",
+    "called",
+    "name",
+    "full name",
+    "contact",
+    "customer",
+    "patient",
+    "attn",
+    "attention",
+    "recipient",
+    "cardholder",
+    "account holder",
+    "assignee",
+    "reporter",
+    "from",
+    "to",
+    "cc",
+    "dear",
+    "hi",
+    "hello",
+    "passenger",
+    "guest",
+    "employee",
+    "applicant",
+    "signed",
+    "owner",
+    "user",
+)
+_FULL_NAME_CUES = (
+    "contact",
+    "ask",
+    "call",
+    "email",
+    "ping",
+    "assigned to",
+    "reported by",
+    "signed by",
+    "approved by",
+    "sent by",
+    "created by",
+    "with",
+    "from",
+    "to",
+    "for",
+    "by",
+    "and",
+    "met",
+    "cc",
+    "thanks",
+    "per",
+)
+_SIGN_OFF = re.compile(
+    r"(?:Regards|Best|Thanks|Sincerely|Cheers|Best wishes|Thank you|Yours|Warmly),?[ \t]*\n"
+    r"(?:[ \t]*--[ \t]*\n)?[ \t]*$"
+)
+_NOT_NAMES = frozenset(
+    words(
+        "Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February March "
+        "April May June July August September October November December The This That "
+        "These Those Team Support Customer Service Sales Admin Inc Ltd Co Corp Company "
+        "Street Road Avenue Hello Thanks Thank Regards Best Sincerely Cheers Dear Hi "
+        "Please Sir Madam All Everyone Manager Department Order Account Mobile Phone "
+        "Email Address Name Contact Yes No Ok Okay It We You They He She His Her Our Your "
+        "My If When What Why How Where Who Which Note Subject Re Fwd Hey Good Morning "
+        "Afternoon Evening Here There Today Tomorrow Yesterday China Chinese English "
+        "Beijing Shanghai Street Lane Drive Payment Invoice Ticket Issue Bug Error "
+        "Warning Info Debug User Client Server Group Office Center Hospital University "
+        "School Bank Card Number Id Api Key"
+    )
+)
+
+
+def find_english_names(text: str) -> Iterator[Finding]:
+    for match in _RUN.finditer(text):
+        words = match.group(0).split(" ")
+        while words and words[0] in _NOT_NAMES:
+            words.pop(0)
+        while words and words[-1] in _NOT_NAMES:
+            words.pop()
+        if not words:
+            continue
+        value = " ".join(words)
+        start = match.start() + match.group(0).index(value)
+        if _cued(text, start, value):
+            yield Finding("PERSON", start, start + len(value), value)
+
+
+def _cued(text: str, start: int, value: str) -> bool:
+    before = text[max(0, start - 24) : start]
+    if before.endswith(tuple(h + " " for h in _HONORIFICS)):
+        return True
+    if _SIGN_OFF.search(before) and _line_ends(text, start + len(value)):
+        return True
+    lead = before.rstrip(" \t\"'").lower()
+    labelled = lead.endswith((":", "：", "="))
+    lead = lead.rstrip(":：= \t")
+    if lead.endswith(_INTRODUCTIONS) and _word_starts(lead, _INTRODUCTIONS):
+        return (
+            labelled
+            or " " in value
+            or lead.endswith(("my name is", "dear", "hi", "hello", "i am", "i'm"))
+        )
+    return " " in value and lead.endswith(_FULL_NAME_CUES) and _word_starts(lead, _FULL_NAME_CUES)
+
+
+def _word_starts(lead: str, cues: tuple[str, ...]) -> bool:
+    """The cue is a whole word ("to", not the end of "into")."""
+    cue = next(c for c in cues if lead.endswith(c))
+    return len(lead) == len(cue) or not lead[-len(cue) - 1].isalpha()
+
+
+def _line_ends(text: str, end: int) -> bool:
+    rest = text[end : end + 2]
+    return rest == "" or rest[0] in "\n\r,|" or rest.startswith(" \n")

@@ -1,0 +1,199 @@
+"""Detectors that are one regular expression plus a validation each.
+
+Boundaries are lookarounds on ASCII letters and digits rather than ``\\b``: in
+"手机13812345678" there is no word boundary between 机 and 1, and the number
+must still be found. Every pattern is anchored so that a failed attempt costs
+a bounded amount of work: the scan stays linear in the text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import phonenumbers
+
+from plinth.privacy import checks
+from plinth.privacy.findings import Finding
+from plinth.privacy.gazetteer import PLATE_PROVINCES
+
+_L = r"(?<![0-9A-Za-z])"  # not preceded by an ASCII letter or digit
+_R = r"(?![0-9A-Za-z])"  # not followed by one
+
+
+@dataclass(frozen=True)
+class PatternDetector:
+    entity: str
+    pattern: re.Pattern[str]
+    validate: Callable[[str], bool] | None = None
+    # Substrings one of which every match contains: a cheap test that skips the
+    # regex scan for most prompts (detection runs on every request).
+    needs: tuple[str, ...] = ()
+    # Matches lie around a run of digits (see ``digit_windows``): scan only there,
+    # from ``reach[0]`` characters before a run to ``reach[1]`` after it.
+    numeric: bool = False
+    reach: tuple[int, int] = (4, 1)
+
+    def find(self, text: str, windows: list[tuple[int, int]]) -> Iterator[Finding]:
+        if self.needs and not any(n in text for n in self.needs):
+            return
+        spans = _widen(windows, self.reach, len(text)) if self.numeric else [(0, len(text))]
+        for start, end in spans:
+            for match in self.pattern.finditer(text, start, end):
+                value = match.group(0)
+                if self.validate is None or self.validate(value):
+                    yield Finding(self.entity, match.start(), match.end(), value)
+
+
+_DIGIT_RUN = re.compile(r"\d[\d .()-]{5,}\d")
+
+
+def digit_windows(text: str) -> list[tuple[int, int]]:
+    """Runs of 7+ digit-ish characters: one cheap scan shared by the numeric detectors."""
+    return [m.span() for m in _DIGIT_RUN.finditer(text)]
+
+
+def _widen(runs: list[tuple[int, int]], reach: tuple[int, int], size: int) -> list[tuple[int, int]]:
+    """Each run widened by ``reach`` (the lookarounds must see a neighbour, and an
+    IBAN's letters lie before the digits), overlaps merged."""
+    spans: list[tuple[int, int]] = []
+    for start, end in runs:
+        start, end = max(0, start - reach[0]), min(size, end + reach[1])
+        if spans and start <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(end, spans[-1][1]))
+        else:
+            spans.append((start, end))
+    return spans
+
+
+def _p(regex: str, flags: int = 0) -> re.Pattern[str]:
+    return re.compile(regex, flags)
+
+
+def _landline(value: str) -> bool:
+    return checks.cn_landline(re.sub(r"\D", "", value))
+
+
+_PLATE_TAIL = r"[A-HJ-NP-Z0-9]"
+PATTERNS: tuple[PatternDetector, ...] = (
+    PatternDetector(
+        "CN_USCC",
+        _p(_L + r"[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}" + _R),
+        checks.cn_uscc,
+        # Characters 2–8 are digits in every code (type, then the region code).
+        numeric=True,
+        reach=(2, 11),
+    ),
+    PatternDetector(
+        # The digit-run scan finds the other forms; this one has the area code in brackets.
+        "CN_LANDLINE",
+        _p(r"[(（]0\d{2,3}[)）][ -]?\d{3,4}[ -]?\d{4}" + _R),
+        _landline,
+        needs=("(0", "（0"),
+    ),
+    PatternDetector("CN_PASSPORT", _p(_L + r"(?:[EG]\d{8}|E[A-HJ-NP-Z]\d{7})" + _R), numeric=True),
+    PatternDetector(
+        "CN_PLATE",
+        _p(
+            f"[{PLATE_PROVINCES}][A-HJ-NP-Z][·・• -]?"
+            r"(?:[DF]" + _PLATE_TAIL + r"\d{4}|\d{5}[DF]|"
+            r"(?=[A-HJ-NP-Z]{0,4}\d)" + _PLATE_TAIL + r"{4}[A-HJ-NP-Z0-9挂学警港澳])" + _R
+        ),
+        numeric=True,
+        reach=(4, 1),
+    ),
+    PatternDetector(
+        "EMAIL",
+        _p(
+            r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+            r"\.[A-Za-z]{2,24}(?![A-Za-z0-9-])"
+        ),
+        needs=("@",),
+    ),
+    PatternDetector(
+        "IBAN",
+        _p(_L + r"[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?" + _R),
+        checks.iban_number,
+        numeric=True,
+        reach=(42, 42),  # at most 34 characters plus 8 group spaces
+    ),
+    PatternDetector(
+        "US_SSN", _p(_L + r"\d{3}-\d{2}-\d{4}" + _R), checks.us_ssn, ("-",), numeric=True
+    ),
+    PatternDetector(
+        # A sentence may end right after the address: "…to 10.0.0.1."
+        "IPV4",
+        _p(_L + r"(?:\d{1,3}\.){3}\d{1,3}(?!\.?[0-9A-Za-z])"),
+        checks.ip_address,
+        numeric=True,
+    ),
+    PatternDetector(
+        "CLOUD_ACCESS_KEY", _p(_L + r"(?:AKIA|ASIA)[0-9A-Z]{16}" + _R), needs=("AKIA", "ASIA")
+    ),
+    PatternDetector(
+        "API_KEY",
+        _p(
+            _L + r"(?:sk-[A-Za-z0-9_-]{20,}|ghp_[A-Za-z0-9]{36}|"
+            r"AIza[0-9A-Za-z_-]{35}|xox[abposr]-[A-Za-z0-9-]{10,})" + _R
+        ),
+        needs=("sk-", "ghp_", "AIza", "xox"),
+    ),
+    PatternDetector(
+        "BEARER_TOKEN", _p(r"(?<=Bearer )[A-Za-z0-9._~+/-]{20,}=*"), needs=("Bearer ",)
+    ),
+)
+
+# Runs of hex digits and colons; one with two colons and at most 45 characters may be an address.
+_HEX_RUN = re.compile(r"[0-9A-Fa-f:]+")
+
+
+def find_ipv6(text: str) -> Iterator[Finding]:
+    if "::" not in text and text.count(":") < 2:
+        return
+    for run in _HEX_RUN.finditer(text):
+        value = run.group(0)
+        if len(value) > 45 or value.count(":") < 2:
+            continue
+        if run.start() > 0 and text[run.start() - 1].isalnum() and text[run.start() - 1].isascii():
+            continue
+        if run.end() < len(text) and text[run.end()].isascii() and text[run.end()].isalnum():
+            continue
+        if checks.ip_address(value):
+            yield Finding("IPV6", run.start(), run.end(), value)
+
+
+_BEGIN = "-----BEGIN "
+_KEY_HEADER = re.compile(r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY-----")
+_KEY_FOOTER = re.compile(r"-----END (?:[A-Z]+ )*PRIVATE KEY-----")
+
+
+def find_private_keys(text: str) -> Iterator[Finding]:
+    """PEM private-key blocks; each header is paired with the next footer (linear)."""
+    if _BEGIN not in text:
+        return
+    position = 0
+    while (header := _KEY_HEADER.search(text, position)) is not None:
+        footer = _KEY_FOOTER.search(text, header.end())
+        if footer is None:
+            return
+        yield Finding(
+            "PRIVATE_KEY", header.start(), footer.end(), text[header.start() : footer.end()]
+        )
+        position = footer.end()
+
+
+_PLUS_NUMBER = re.compile(r"\+[1-9][0-9 ().-]{6,20}[0-9]")
+
+
+def find_international_phones(text: str) -> Iterator[Finding]:
+    """Numbers written with a + country code; Chinese ones are CN_MOBILE/CN_LANDLINE."""
+    if "+" not in text:
+        return
+    for match in _PLUS_NUMBER.finditer(text):
+        try:
+            number = phonenumbers.parse(match.group(0), None)
+        except phonenumbers.NumberParseException:
+            continue
+        if number.country_code != 86 and phonenumbers.is_valid_number(number):
+            yield Finding("INTL_PHONE", match.start(), match.end(), match.group(0))
