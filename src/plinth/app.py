@@ -30,6 +30,7 @@ from plinth.api import (
     vector_store_batches,
     vector_stores,
 )
+from plinth.api import anthropic_messages, ollama
 from plinth.api import responses as responses_api
 from plinth.api.fastpath import FastPathApp
 from plinth.api.http import error_response, new_request_id
@@ -177,6 +178,8 @@ def create_app(settings: Settings, *, engines: list[Engine] | None = None) -> Fa
         routes=[
             *generation.routes,
             *responses_api.routes,
+            *anthropic_messages.routes,
+            *ollama.routes,
             *models.routes,
             *files.routes,
             *vector_stores.routes,

@@ -1,0 +1,140 @@
+"""``POST /v1/messages`` and ``POST /v1/messages/count_tokens``: Anthropic's Messages API.
+
+Any model Plinth serves can be called this way. One request: admit (the key
+from ``x-api-key`` or a bearer header; body validated as Anthropic validates
+it) → translate to a chat completion (:mod:`plinth.api.anthropic_inbound`) →
+the gateway, so privacy policies, budgets, routing, failover and the one
+ledger row (endpoint ``messages``) are those of ``/v1/chat/completions`` →
+the answer as a ``message``, or as Anthropic's event stream
+(:mod:`plinth.api.anthropic_stream`). Every error, from a missing key to an
+upstream failure, is in Anthropic's shape (:func:`plinth.protocol.anthropic.error_json`).
+
+A deployment whose engine is ``anthropic`` gets the request through the same
+translation and back (the gateway speaks chat completions to every engine),
+so Anthropic-only request features (prompt-cache marks, betas) do not reach
+it. ``anthropic-version`` and ``anthropic-beta`` are accepted, not forwarded.
+
+``count_tokens`` counts with Plinth's local estimate (the one the ledger uses
+when an engine reports none), not the serving model's tokenizer.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from plinth.api.anthropic_inbound import chat_messages, message_id, to_chat_body, to_message
+from plinth.api.anthropic_stream import message_events
+from plinth.api.dialect import Admitted, admit, authenticated, failed, first_chunk, refuse
+from plinth.api.http import REQUEST_ID_HEADER, parse_json, read_body
+from plinth.errors import AuthenticationFailed
+from plinth.protocol.anthropic import CountTokensRequest, MessagesRequest, error_json
+from plinth.protocol.chat import ChatCompletionRequest
+from plinth.tokens import estimate_tokens
+
+ENDPOINT = "messages"
+KEY_HEADER = "x-api-key"
+
+
+def anthropic_error(exc: BaseException, request_id: str) -> Response:
+    """Any exception as Anthropic's error response."""
+    if isinstance(exc, AuthenticationFailed) and exc.code == "missing_api_key":
+        exc = AuthenticationFailed(
+            "Missing API key: send it as the 'x-api-key' header or as "
+            "'Authorization: Bearer <key>'",
+            code="missing_api_key",
+        )
+    status, body = error_json(exc, request_id)
+    headers = {REQUEST_ID_HEADER: request_id, "request-id": request_id}
+    retry_after = getattr(exc, "retry_after_s", None)
+    if retry_after is not None:
+        headers["retry-after"] = str(max(1, round(retry_after)))
+    data = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    return Response(data, status, headers=headers, media_type="application/json")
+
+
+def _json(data: Any, request_id: str) -> Response:
+    body = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    headers = {REQUEST_ID_HEADER: request_id, "request-id": request_id}
+    return Response(body, headers=headers, media_type="application/json")
+
+
+async def _stream(admitted: Admitted, chat: ChatCompletionRequest) -> Response:
+    svc, acct = admitted.svc, admitted.acct
+    chunks = svc.gateway.generate_stream(acct, chat)
+    first = await first_chunk(chunks)
+    if isinstance(first, BaseException):
+        return failed(first, acct.request_id, anthropic_error)
+    events = message_events(acct.request_id, chat.model, first, chunks)
+    return StreamingResponse(
+        events,
+        media_type="text/event-stream",
+        headers={
+            REQUEST_ID_HEADER: acct.request_id,
+            "request-id": acct.request_id,
+            "cache-control": "no-cache",
+        },
+    )
+
+
+async def create_message(request: Request) -> Response:
+    admitted = await admit(
+        request, ENDPOINT, MessagesRequest, anthropic_error, key_header=KEY_HEADER
+    )
+    if isinstance(admitted, Response):
+        return admitted
+    body: MessagesRequest = admitted.body
+    try:
+        chat = ChatCompletionRequest.model_validate(to_chat_body(body))
+    except Exception as exc:  # noqa: BLE001 - the boundary: every error becomes a response
+        return refuse(admitted, exc, anthropic_error)
+    if body.stream:
+        return await _stream(admitted, chat)
+    try:
+        result = await admitted.svc.gateway.generate(admitted.acct, chat)
+    except Exception as exc:  # noqa: BLE001 - the boundary: every error becomes a response
+        return failed(exc, admitted.acct.request_id, anthropic_error)
+    request_id = admitted.acct.request_id
+    return _json(to_message(result, message_id(request_id), body.model), request_id)
+
+
+def _count(body: CountTokensRequest) -> int:
+    """Estimated input tokens: the conversation's text plus the tool definitions."""
+    texts: list[str] = []
+    for message in chat_messages(body):
+        content = message.get("content")
+        if isinstance(content, list):
+            texts.extend(str(p.get("text") or "") for p in content)
+        elif content:
+            texts.append(str(content))
+        for call in message.get("tool_calls") or ():
+            texts.append(call["function"]["arguments"])
+    for tool in body.tools or ():
+        texts.append(json.dumps(tool, ensure_ascii=False))
+    return estimate_tokens("\n".join(texts))
+
+
+async def count_tokens(request: Request) -> Response:
+    """Not a generation: nothing leaves Plinth, so no ledger row and no privacy screening."""
+    caller = await authenticated(request, "messages.count_tokens", anthropic_error, KEY_HEADER)
+    if isinstance(caller, Response):
+        return caller
+    svc, request_id, _ = caller
+    try:
+        raw = await read_body(request, svc.settings.max_body_bytes)
+        body = parse_json(raw, CountTokensRequest)
+        svc.router.kind(body.model)  # an unknown model is a 404, as for messages
+        tokens = _count(body)
+    except Exception as exc:  # noqa: BLE001 - the boundary: every error becomes a response
+        return failed(exc, request_id, anthropic_error)
+    return _json({"input_tokens": tokens}, request_id)
+
+
+routes = [
+    Route("/v1/messages", create_message, methods=["POST"]),
+    Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
+]

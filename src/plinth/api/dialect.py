@@ -1,0 +1,120 @@
+"""Admission for the foreign dialects (Anthropic Messages, Ollama): their errors, our pipeline.
+
+The same steps as :func:`plinth.api.generation.admit` (request id, key,
+bounded body, validation, a ledger row for every refusal), but a refusal is
+rendered by the dialect's own ``render`` so clients get the error shape they
+parse. After admission, a dialect translates its body into a
+``ChatCompletionRequest`` or ``EmbeddingRequest`` and calls the gateway like
+any chat route.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+
+from plinth.api.http import new_request_id, parse_json, peek_model, read_body
+from plinth.auth import Principal
+from plinth.engines.base import Json
+from plinth.errors import InvalidRequest, PlinthError
+from plinth.metering.accounting import Accounting
+from plinth.services import Services, services
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
+#: Renders any exception as the dialect's error response, naming the request id.
+Render = Callable[[BaseException, str], Response]
+
+
+@dataclass
+class Admitted:
+    svc: Services
+    acct: Accounting
+    body: Any
+
+
+def with_api_key_header(request: Request, header: str) -> Request:
+    """``request`` as the authenticator reads it: a key in ``header`` becomes the bearer.
+
+    Anthropic's clients send ``x-api-key``; an ``Authorization`` header, when
+    present, wins (the SDK sends that instead when given an auth token).
+    """
+    key = request.headers.get(header)
+    if not key or request.headers.get("authorization"):
+        return request
+    raw = [(k, v) for k, v in request.scope["headers"] if k != header.encode("latin-1")]
+    raw.append((b"authorization", b"Bearer " + key.strip().encode("latin-1")))
+    return Request({**request.scope, "headers": raw}, request.receive)
+
+
+async def authenticated(
+    request: Request, endpoint: str, render: Render, key_header: str = ""
+) -> tuple[Services, str, Principal] | Response:
+    """The services, a new request id and the caller; or the refusal to send."""
+    svc, request_id = services(request), new_request_id()
+    request.state.request_id = request_id
+    try:
+        keyed = with_api_key_header(request, key_header) if key_header else request
+        return svc, request_id, await svc.auth.authenticate(keyed)
+    except PlinthError as exc:
+        svc.metrics.requests.labels(endpoint, "unknown", "unauthenticated").inc()
+        return render(exc, request_id)
+
+
+async def admit(
+    request: Request, endpoint: str, model_cls: type[M], render: Render, *, key_header: str = ""
+) -> Admitted | Response:
+    """Authenticate, read and validate; a refusal comes back as the response to send.
+
+    From here on the request has its ledger row: refusals are booked at once,
+    the rest by the gateway.
+    """
+    caller = await authenticated(request, endpoint, render, key_header)
+    if isinstance(caller, Response):
+        return caller
+    svc, request_id, principal = caller
+    acct = svc.gateway.open(request_id, endpoint, "", principal)
+    try:
+        raw = await read_body(request, svc.settings.max_body_bytes)
+        acct.model = peek_model(raw) or ""
+        return Admitted(svc, acct, parse_json(raw, model_cls))
+    except PlinthError as exc:
+        svc.gateway.fail(acct, exc)
+        return render(exc, request_id)
+    except ClientDisconnect:
+        # Gone while sending its body: book it; the response reaches nobody.
+        gone = InvalidRequest("client disconnected before its body arrived")
+        svc.gateway.fail(acct, gone, status="client_disconnected")
+        return Response(status_code=400)
+
+
+async def first_chunk(chunks: AsyncIterator[Json]) -> Json | BaseException:
+    """The stream's first chunk, or the error to answer instead (headers wait for it)."""
+    try:
+        return await anext(chunks)
+    except StopAsyncIteration:
+        return RuntimeError("the engine produced an empty stream")
+    except Exception as exc:  # noqa: BLE001 - the boundary: every error becomes a response
+        return exc
+
+
+def refuse(admitted: Admitted, exc: BaseException, render: Render) -> Response:
+    """Book a request that failed between admission and the gateway, and answer it."""
+    if not isinstance(exc, PlinthError):
+        log.exception("request %s failed unexpectedly", admitted.acct.request_id, exc_info=exc)
+    admitted.svc.gateway.fail(admitted.acct, exc)
+    return render(exc, admitted.acct.request_id)
+
+
+def failed(exc: BaseException, request_id: str, render: Render) -> Response:
+    """A gateway failure (the gateway booked it already) as the dialect's response."""
+    if not isinstance(exc, PlinthError):
+        log.exception("request %s failed unexpectedly", request_id, exc_info=exc)
+    return render(exc, request_id)
