@@ -12,6 +12,7 @@ from click.testing import CliRunner, Result
 from plinth.catalog.bundled import BUNDLED_MODELS
 from plinth.cli import main
 from plinth.store.database import open_database
+from plinth.store.tenants import TenantStore
 from plinth.store.usage import UsageRecord, UsageStore
 
 
@@ -163,3 +164,43 @@ def test_invoices_command(run) -> None:  # type: ignore[no-untyped-def]
     assert invoice["usage_micros"] == 0 and invoice["wallet"][0]["amount_micros"] == 3_000_000
     assert "<html>" in run("invoices", "acme", "--period", period, "--format", "html").output
     assert run("invoices", "acme", "--period", "nope").exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "status", "message"),
+    [
+        (("tenants", "create", "acme"), 1, "A tenant named 'acme' exists already"),
+        (("plans", "create", "gold"), 1, "A plan named 'gold' exists"),
+        (("models", "add", "{gguf}", "--id", "my-smol"), 1, "A model named 'my-smol' already"),
+        (("keys", "revoke", "key_nope"), 2, "No API key"),
+        (("tenants", "set-policy", "nobody", "none"), 2, "nobody"),
+        (("plans", "show", "nope"), 2, "nope"),
+        (("plans", "subscribe", "acme", "nope"), 2, "nope"),
+        (("wallet", "show", "nobody"), 2, "nobody"),
+        (("limits", "set", "tenant:acme", "--timezone", "Nowhere/Land"), 2, "Nowhere/Land"),
+        (("audit", "--since", "not-a-date"), 2, "ISO-8601"),
+    ],
+)
+def test_an_error_ends_a_command_as_one_line_and_an_exit_status(  # type: ignore[no-untyped-def]
+    run, tmp_path: Path, args: tuple[str, ...], status: int, message: str
+) -> None:
+    """Refusals of a well-formed command exit 1; mistakes in what it was given exit 2."""
+    gguf = next(m for m in BUNDLED_MODELS if m.kind == "chat").locate(tmp_path, False)
+    assert run("tenants", "create", "acme").exit_code == 0
+    assert run("plans", "create", "gold").exit_code == 0
+    assert run("models", "add", str(gguf), "--id", "my-smol").exit_code == 0
+    result = run(*(str(gguf) if a == "{gguf}" else a for a in args))
+    assert result.exit_code == status, result.output
+    assert result.output.startswith("Error: ") and message in result.output
+    assert len(result.output.splitlines()) == 1 and "Traceback" not in result.output
+
+
+def test_a_bug_in_a_command_is_not_disguised_as_an_error_message(  # type: ignore[no-untyped-def]
+    run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(self: TenantStore) -> list[object]:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(TenantStore, "list", broken)
+    result = run("tenants", "list")
+    assert isinstance(result.exception, RuntimeError) and "Error: " not in result.output

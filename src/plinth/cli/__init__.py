@@ -1,6 +1,13 @@
-"""The ``plinth`` command: one module per command group."""
+"""The ``plinth`` command: one module per command group.
+
+Commands raise the errors of :mod:`plinth.errors` and do not catch them:
+:class:`PlinthGroup` turns any that ends a command into click's one-line
+``Error: ...`` and an exit status, in this one place (see :func:`click_error`).
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import click
 
@@ -19,9 +26,23 @@ from plinth.cli import (
     tenants,
     usage,
 )
+from plinth.cli.common import click_error
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class PlinthGroup(click.Group):
+    """The top-level group: the one place a command's expected error becomes an exit."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            error = click_error(exc)
+            if error is None:  # click's own exits, and bugs: their tracebacks show
+                raise
+            raise error from None
+
+
+@click.group(cls=PlinthGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="plinth")
 def main() -> None:
     """Plinth: a self-hosted AI base service behind one OpenAI-compatible endpoint."""

@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 
 from plinth.cli.common import data_dir_option, open_db, print_json, print_table
-from plinth.errors import InvalidRequest
 from plinth.reporting import parse_since, to_csv
 from plinth.store.audit import AuditStore
 
@@ -24,10 +23,7 @@ def audit(
     since: str | None, action: str | None, limit: int, fmt: str, data_dir: Path | None
 ) -> None:
     """What each request contained (entity types, keyed hashes) and where it went."""
-    try:
-        since_at = parse_since(since)
-    except InvalidRequest as exc:
-        raise click.BadParameter(exc.message, param_hint="--since") from None
+    since_at = parse_since(since)
     rows = AuditStore(open_db(data_dir)).rows(since=since_at, limit=limit, action=action)
     if fmt == "json":
         print_json(rows)

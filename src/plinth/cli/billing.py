@@ -21,7 +21,6 @@ from plinth.billing.money import MAX_AMOUNT, from_micros, to_micros
 from plinth.billing.plans import check_timezone
 from plinth.billing.prices import PriceBook, storage_model
 from plinth.cli.common import data_dir_option, open_db, print_json, print_table
-from plinth.errors import NotFound, PlinthError
 from plinth.store.keys import KeyStore
 from plinth.store.tenants import TenantStore
 
@@ -163,19 +162,13 @@ def set_limits(
     """SUBJECT is key:<key id> or tenant:<tenant id or name>; replaces its limits."""
     db = open_db(data_dir)
     kind, _, ref = subject.partition(":")
-    try:
-        if kind == "key" and ref:
-            KeyStore(db).get(ref)
-        elif kind == "tenant" and ref:
-            subject = "tenant:" + TenantStore(db).get(ref).id
-        else:
-            raise click.BadParameter("use key:<id> or tenant:<id or name>", param_hint="SUBJECT")
-    except NotFound as exc:
-        raise click.BadParameter(exc.message, param_hint="SUBJECT") from None
-    try:
-        check_timezone(timezone)
-    except PlinthError as exc:
-        raise click.BadParameter(exc.message, param_hint="--timezone") from None
+    if kind == "key" and ref:
+        KeyStore(db).get(ref)
+    elif kind == "tenant" and ref:
+        subject = "tenant:" + TenantStore(db).get(ref).id
+    else:
+        raise click.BadParameter("use key:<id> or tenant:<id or name>", param_hint="SUBJECT")
+    check_timezone(timezone)
     value = Limits(
         subject=subject,
         spend_micros=amount_micros(spend, "--spend") if spend is not None else None,
@@ -208,10 +201,7 @@ def wallet() -> None:
 def topup(tenant: str, amount: str, note: str | None, data_dir: Path | None) -> None:
     """Add AMOUNT (currency units) to TENANT's wallet."""
     db = open_db(data_dir)
-    try:
-        found = TenantStore(db).get(tenant)
-    except NotFound as exc:
-        raise click.BadParameter(exc.message, param_hint="TENANT") from None
+    found = TenantStore(db).get(tenant)
     WalletStore(db).add(found.id, "topup", amount_micros(amount, "AMOUNT"), note)
     _show(db, found.id)
 
@@ -222,10 +212,7 @@ def topup(tenant: str, amount: str, note: str | None, data_dir: Path | None) -> 
 def show(tenant: str, data_dir: Path | None) -> None:
     """Funds, spend and balance."""
     db = open_db(data_dir)
-    try:
-        _show(db, TenantStore(db).get(tenant).id)
-    except NotFound as exc:
-        raise click.BadParameter(exc.message, param_hint="TENANT") from None
+    _show(db, TenantStore(db).get(tenant).id)
 
 
 def _show(db: Engine, tenant_id: str) -> None:
@@ -249,10 +236,7 @@ def invoices(
 ) -> None:
     """A tenant's invoice for one month, from the ledger."""
     db = open_db(data_dir)
-    try:
-        found = TenantStore(db).get(tenant)
-        built = build_invoice(db, found.id, found.name, period, timezone)
-    except PlinthError as exc:
-        raise click.BadParameter(exc.message) from None
+    found = TenantStore(db).get(tenant)
+    built = build_invoice(db, found.id, found.name, period, timezone)
     text = {"json": invoice_json, "csv": invoice_csv, "html": invoice_html}[fmt](built)
     click.echo(text, nl=False)

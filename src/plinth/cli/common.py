@@ -13,10 +13,33 @@ import click
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
+from plinth.errors import InvalidRequest, NotFound, as_plinth_error
 from plinth.settings import Settings, load_settings
 from plinth.store.database import open_database
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class InvalidInput(click.ClickException):
+    """What the command was given is wrong: exit 2, as click's usage errors."""
+
+    exit_code = 2
+
+
+def click_error(exc: Exception) -> click.ClickException | None:
+    """The one-line error and exit status for an error a command may end with.
+
+    A mistake in what the command was given (a malformed value, a name that
+    does not exist) exits 2, as click's own usage errors do; a refusal of a
+    well-formed command (the name is taken, ...) exits 1. ``None``: not an
+    expected error, but a bug.
+    """
+    mapped = as_plinth_error(exc)
+    if mapped is None:
+        return None
+    if isinstance(mapped, InvalidRequest | NotFound):
+        return InvalidInput(mapped.message)
+    return click.ClickException(mapped.message)
 
 
 def data_dir_option(fn: F) -> F:

@@ -13,7 +13,6 @@ from plinth.cli.common import (
     print_json,
     print_table,
 )
-from plinth.errors import NotFound
 from plinth.store.keys import KeyStore
 from plinth.store.tenants import TenantStore
 
@@ -42,10 +41,7 @@ def create(
     db = open_db(data_dir)
     tenant_id = None
     if tenant is not None:
-        try:
-            tenant_id = TenantStore(db).get(tenant).id
-        except NotFound as exc:
-            raise click.BadParameter(exc.message, param_hint="--tenant") from None
+        tenant_id = TenantStore(db).get(tenant).id
     key, plaintext = KeyStore(db).create(
         name, admin=admin, privacy_policy=privacy_policy, tenant_id=tenant_id
     )
@@ -73,8 +69,5 @@ def list_keys(fmt: str, data_dir: Path | None) -> None:
 @data_dir_option
 def revoke(key_id: str, data_dir: Path | None) -> None:
     """Revoke a key by id (takes effect within 5 seconds on running servers)."""
-    try:
-        key = KeyStore(open_db(data_dir)).revoke(key_id)
-    except NotFound as exc:
-        raise click.ClickException(exc.message) from None
+    key = KeyStore(open_db(data_dir)).revoke(key_id)
     click.echo(f"Revoked {key.id} ({key.name}).")

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from plinth.catalog.bundled import BUNDLED_MODELS, BundledModelMissing, package_dir
 from plinth.cli.common import data_dir_option, open_db, print_json, print_table
 from plinth.engines.llamacpp import BUILTIN_CHAT_TEMPLATES
+from plinth.errors import AlreadyExists
 from plinth.store.models import ModelStore
 
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")
@@ -77,8 +78,8 @@ def add(
     template = _chat_template(chat_template, kind)
     try:
         ModelStore(open_db(data_dir)).add(model_id, kind, str(path.resolve()), template)
-    except IntegrityError:
-        raise click.ClickException(f"A model named '{model_id}' already exists") from None
+    except IntegrityError:  # the primary key: the database is the one that knows
+        raise AlreadyExists(f"A model named '{model_id}' already exists") from None
     click.echo(
         f"Added {kind} model '{model_id}' ({path.resolve()}); restart `plinth serve` to load it."
     )

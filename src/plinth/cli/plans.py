@@ -9,7 +9,6 @@ import click
 from plinth.billing.plans import Plan, PlanStore
 from plinth.cli.billing import amount_micros, when_option
 from plinth.cli.common import data_dir_option, open_db, print_json, print_table
-from plinth.errors import PlinthError
 from plinth.store.tenants import TenantStore
 
 
@@ -59,10 +58,7 @@ def create(
         overage=overage,  # type: ignore[arg-type]
         overage_percent=overage_percent,
     )
-    try:
-        PlanStore(open_db(data_dir)).create(plan)
-    except PlinthError as exc:
-        raise click.BadParameter(exc.message) from None
+    PlanStore(open_db(data_dir)).create(plan)
     click.echo(f"Plan '{name}' created.")
 
 
@@ -81,10 +77,7 @@ def list_plans(fmt: str, data_dir: Path | None) -> None:
 @click.argument("name")
 @data_dir_option
 def show(name: str, data_dir: Path | None) -> None:
-    try:
-        print_json(PlanStore(open_db(data_dir)).get(name).as_json())
-    except PlinthError as exc:
-        raise click.BadParameter(exc.message, param_hint="NAME") from None
+    print_json(PlanStore(open_db(data_dir)).get(name).as_json())
 
 
 @plans.command("subscribe")
@@ -99,12 +92,8 @@ def show(name: str, data_dir: Path | None) -> None:
 def subscribe(tenant: str, plan: str, effective: str | None, data_dir: Path | None) -> None:
     """Put TENANT on PLAN ('payg': back to pay-as-you-go)."""
     db = open_db(data_dir)
-    try:
-        found = TenantStore(db).get(tenant)
-        row = PlanStore(db).subscribe(
-            found.id, None if plan == "payg" else plan, when_option(effective)
-        )
-    except PlinthError as exc:
-        raise click.BadParameter(exc.message) from None
+    found = TenantStore(db).get(tenant)
+    plan_name = None if plan == "payg" else plan
+    row = PlanStore(db).subscribe(found.id, plan_name, when_option(effective))
     what = f"plan '{row.plan}'" if row.plan else "pay-as-you-go"
     click.echo(f"Tenant {found.name} is on {what} from {row.effective_from.isoformat()}.")

@@ -13,7 +13,6 @@ from plinth.cli.common import (
     print_json,
     print_table,
 )
-from plinth.errors import PlinthError
 from plinth.store.tenants import TenantStore
 
 
@@ -29,10 +28,7 @@ def tenants() -> None:
 def create(name: str, privacy_policy: str | None, data_dir: Path | None) -> None:
     """Create a tenant."""
     check_privacy_policy(privacy_policy, data_dir)
-    try:
-        tenant = TenantStore(open_db(data_dir)).create(name, privacy_policy=privacy_policy)
-    except PlinthError as exc:
-        raise click.ClickException(exc.message) from None
+    tenant = TenantStore(open_db(data_dir)).create(name, privacy_policy=privacy_policy)
     click.echo(f"Created tenant {tenant.id} ({tenant.name}).")
 
 
@@ -56,10 +52,7 @@ def set_policy(tenant: str, policy: str, data_dir: Path | None) -> None:
     """Set the default privacy policy of a tenant's keys ('none' clears it)."""
     value = None if policy == "none" else policy
     check_privacy_policy(value, data_dir)
-    try:
-        updated = TenantStore(open_db(data_dir)).set_privacy_policy(tenant, value)
-    except PlinthError as exc:
-        raise click.ClickException(exc.message) from None
+    updated = TenantStore(open_db(data_dir)).set_privacy_policy(tenant, value)
     click.echo(
         f"Tenant {updated.name}: privacy policy {updated.privacy_policy or '(server default)'}."
     )

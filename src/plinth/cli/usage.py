@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 
 from plinth.cli.common import data_dir_option, open_db, print_json, print_table
-from plinth.errors import InvalidRequest
 from plinth.reporting import parse_since, to_csv
 from plinth.store.usage import UsageStore
 
@@ -21,10 +20,7 @@ from plinth.store.usage import UsageStore
 @data_dir_option
 def usage(by: str, since: str | None, fmt: str, data_dir: Path | None) -> None:
     """Requests and tokens per key, model or day."""
-    try:
-        since_at = parse_since(since)
-    except InvalidRequest as exc:
-        raise click.BadParameter(exc.message, param_hint="--since") from None
+    since_at = parse_since(since)
     rows = UsageStore(open_db(data_dir)).summary(by, since=since_at)  # type: ignore[arg-type]
     if fmt == "json":
         print_json(rows)
