@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from plinth import console
 from plinth.api import (
     admin,
     billing,
@@ -189,6 +190,7 @@ def create_app(settings: Settings, *, engines: list[Engine] | None = None) -> Fa
             *deployments.routes,
             *billing.routes,
             *health.routes,
+            *console.routes,
         ],
         exception_handlers={
             HTTPException: _http_error,

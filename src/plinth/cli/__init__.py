@@ -25,6 +25,7 @@ from plinth.cli import (
     serve,
     tenants,
     usage,
+    users,
 )
 from plinth.cli.common import click_error
 
@@ -63,3 +64,4 @@ main.add_command(billing.invoices)
 main.add_command(plans.plans)
 main.add_command(bench.bench)
 main.add_command(kb.kb)
+main.add_command(users.users)

@@ -109,6 +109,29 @@ def _chat_templates(conn: Connection) -> None:
     _add_columns(conn, "models", {"chat_template": "TEXT"})
 
 
+def _console_users(conn: Connection) -> None:
+    schema.metadata.create_all(conn, tables=[schema.console_users, schema.console_sessions])
+
+
+def _console_rollup(conn: Connection) -> None:
+    from plinth.store.console_rollup import rollup_migration
+
+    rollup_migration(conn)
+
+
+def _console_indexes(conn: Connection) -> None:
+    # The console's filtered dashboard and request log read the ledger by
+    # tenant, model or deployment over a time range, newest first.
+    for column in ("tenant_id", "model", "deployment", "key_id"):
+        conn.exec_driver_sql(
+            f"CREATE INDEX IF NOT EXISTS ix_usage_{column}_created ON usage ({column}, created_at)"
+        )
+    conn.exec_driver_sql(
+        "CREATE INDEX IF NOT EXISTS ix_privacy_audit_key_created "
+        "ON privacy_audit (key_id, created_at)"
+    )
+
+
 MIGRATIONS: list[Step] = [
     (1, "keys, usage ledger, added models", _initial),
     (2, "deployments; serving deployment, usage source and attempts in the ledger", _routing),
@@ -124,6 +147,9 @@ MIGRATIONS: list[Step] = [
     (12, "OpenAI vector stores, their files' ingestion state, file batches", _vector_stores),
     (13, "subscription plans; per-second and per-GB-month prices", _plans),
     (14, "a chat template per added model", _chat_templates),
+    (20, "console users and their server-side sessions", _console_users),
+    (21, "the ledger's hourly rollup for the console, kept by insert triggers", _console_rollup),
+    (22, "ledger indexes for the console's filters", _console_indexes),
 ]
 
 

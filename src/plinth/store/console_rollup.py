@@ -1,0 +1,174 @@
+"""The ledger's hourly rollup for the console's dashboard, kept by triggers.
+
+Why triggers: every writer of ``usage`` (the server's recorder, a replica, a
+test, a CLI import) keeps ``usage_rollup`` exact in the same transaction as
+the ledger row, without any of them knowing the rollup exists; a periodic job
+would lag and a write hook in Python would miss writers that are not Plinth.
+The dashboard then reads a few thousand rollup rows instead of scanning up to
+millions of ledger rows (``benchmarks/console.py`` measures both databases).
+
+Latency and time-to-first-token are summed as histograms over fixed bounds,
+so percentiles come out of sums too (to within one bucket, interpolated).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, and_, case, func, literal, select
+from sqlalchemy.sql.elements import Label
+
+from plinth.store.schema import usage, usage_rollup
+
+#: Upper bounds (ms, exclusive) of the histogram buckets; the last is open.
+BOUNDS_MS: tuple[float, ...] = (25, 50, 100, 200, 400, 800, 1600, 3200, 6400, 12800, 25600)
+BUCKETS = len(BOUNDS_MS) + 1
+SUMS = ("requests", "errors", "prompt_tokens", "completion_tokens", "cost_micros")
+FLOATS = ("latency_sum", "ttft_sum", "ttft_count")
+HISTOGRAMS = tuple(f"lat_{i}" for i in range(BUCKETS)) + tuple(f"ttft_{i}" for i in range(BUCKETS))
+ALL_COLUMNS = SUMS + FLOATS + HISTOGRAMS
+
+#: dim -> (ledger column giving the value, bucket width): "hour" or "day".
+DIMS: dict[str, tuple[str | None, str]] = {
+    "all": (None, "hour"),
+    "tenant": ("tenant_id", "hour"),
+    "model": ("model", "hour"),
+    "deployment": ("deployment", "hour"),
+    "key": ("key_id", "day"),
+}
+
+
+def _bucket_sql(dialect: str, column: str, width: str) -> str:
+    if dialect == "postgresql":
+        pattern = "YYYY-MM-DD HH24" if width == "hour" else "YYYY-MM-DD"
+        return f"to_char({column} AT TIME ZONE 'UTC', '{pattern}')"
+    return f"substr({column}, 1, {13 if width == 'hour' else 10})"
+
+
+def _value_sql(prefix: str) -> list[str]:
+    """The rollup's additive values for one ledger row, as SQL over ``prefix.*``."""
+    lat, ttft = f"{prefix}.latency_ms", f"{prefix}.ttft_ms"
+
+    def hist(expr: str, guard: str) -> list[str]:
+        parts, low = [], None
+        for bound in (*BOUNDS_MS, None):
+            conds = [guard] if guard else []
+            if low is not None:
+                conds.append(f"{expr} >= {low}")
+            if bound is not None:
+                conds.append(f"{expr} < {bound}")
+            parts.append(f"CASE WHEN {' AND '.join(conds) or '1=1'} THEN 1 ELSE 0 END")
+            low = bound
+        return parts
+
+    return [
+        "1",
+        f"CASE WHEN {prefix}.status <> 'ok' THEN 1 ELSE 0 END",
+        f"{prefix}.prompt_tokens",
+        f"{prefix}.completion_tokens",
+        f"{prefix}.cost_micros",
+        lat,
+        f"COALESCE({ttft}, 0)",
+        f"CASE WHEN {ttft} IS NULL THEN 0 ELSE 1 END",
+        *hist(lat, ""),
+        *hist(ttft, f"{ttft} IS NOT NULL"),
+    ]
+
+
+def _upserts(dialect: str) -> list[str]:
+    names = ", ".join(ALL_COLUMNS)
+    update = ", ".join(f"{c} = usage_rollup.{c} + excluded.{c}" for c in ALL_COLUMNS)
+    statements = []
+    for dim, (column, width) in DIMS.items():
+        value = "''" if column is None else f"COALESCE(NEW.{column}, '')"
+        bucket = _bucket_sql(dialect, "NEW.created_at", width)
+        values = ", ".join(_value_sql("NEW"))
+        statements.append(
+            f"INSERT INTO usage_rollup (dim, value, bucket, {names}) "
+            f"VALUES ('{dim}', {value}, {bucket}, {values}) "
+            f"ON CONFLICT (dim, value, bucket) DO UPDATE SET {update};"
+        )
+    return statements
+
+
+def install_triggers(conn: Connection) -> None:
+    dialect = conn.dialect.name
+    body = "\n".join(_upserts(dialect))
+    if dialect == "postgresql":
+        conn.exec_driver_sql(
+            "CREATE OR REPLACE FUNCTION plinth_usage_rollup() RETURNS trigger AS $$\n"
+            f"BEGIN\n{body}\nRETURN NULL;\nEND $$ LANGUAGE plpgsql"
+        )
+        conn.exec_driver_sql("DROP TRIGGER IF EXISTS usage_rollup_insert ON usage")
+        conn.exec_driver_sql(
+            "CREATE TRIGGER usage_rollup_insert AFTER INSERT ON usage "
+            "FOR EACH ROW EXECUTE FUNCTION plinth_usage_rollup()"
+        )
+    else:
+        conn.exec_driver_sql("DROP TRIGGER IF EXISTS usage_rollup_insert")
+        conn.exec_driver_sql(
+            f"CREATE TRIGGER usage_rollup_insert AFTER INSERT ON usage BEGIN\n{body}\nEND"
+        )
+
+
+def bucket_expr(dialect: str, width: str) -> ColumnElement[str]:
+    """The ledger's ``created_at`` as a rollup bucket string, in SQL."""
+    if dialect == "postgresql":
+        pattern = "YYYY-MM-DD HH24" if width == "hour" else "YYYY-MM-DD"
+        return func.to_char(func.timezone("UTC", usage.c.created_at), pattern)
+    return func.substr(usage.c.created_at, 1, 13 if width == "hour" else 10)
+
+
+def ledger_sums() -> list[Label[Any]]:
+    """The rollup's columns computed from ledger rows: ``select(*ledger_sums())``."""
+    lat, ttft = usage.c.latency_ms, usage.c.ttft_ms
+
+    def hist(expr: Any, name: str, nullable: bool) -> list[Label[Any]]:
+        out, low = [], None
+        for i, bound in enumerate((*BOUNDS_MS, None)):
+            conds = [expr.is_not(None)] if nullable else []
+            if low is not None:
+                conds.append(expr >= low)
+            if bound is not None:
+                conds.append(expr < bound)
+            cond = and_(*conds)
+            out.append(func.coalesce(func.sum(case((cond, 1), else_=0)), 0).label(f"{name}_{i}"))
+            low = bound
+        return out
+
+    def total(expr: Any, name: str) -> Label[Any]:
+        return func.coalesce(func.sum(expr), 0).label(name)
+
+    return [
+        func.count().label("requests"),
+        total(case((usage.c.status != "ok", 1), else_=0), "errors"),
+        total(usage.c.prompt_tokens, "prompt_tokens"),
+        total(usage.c.completion_tokens, "completion_tokens"),
+        total(usage.c.cost_micros, "cost_micros"),
+        total(lat, "latency_sum"),
+        total(ttft, "ttft_sum"),
+        total(case((ttft.is_(None), 0), else_=1), "ttft_count"),
+        *hist(lat, "lat", False),
+        *hist(ttft, "ttft", True),
+    ]
+
+
+def backfill(conn: Connection) -> None:
+    """Sum the ledger rows written before the triggers existed into the rollup."""
+    dialect = conn.dialect.name
+    for dim, (column, width) in DIMS.items():
+        value = literal("") if column is None else func.coalesce(usage.c[column], "")
+        bucket = bucket_expr(dialect, width)
+        query = select(
+            literal(dim).label("dim"), value.label("value"), bucket.label("bucket"), *ledger_sums()
+        ).group_by(value, bucket)
+        rows = [dict(r) for r in conn.execute(query).mappings()]
+        if rows:
+            conn.execute(usage_rollup.insert(), rows)
+
+
+def rollup_migration(conn: Connection) -> None:
+    usage_rollup.create(conn, checkfirst=True)
+    conn.execute(usage_rollup.delete())
+    backfill(conn)
+    install_triggers(conn)
