@@ -111,9 +111,15 @@ async def test_an_overage_plan_has_no_money_cap_and_ignores_the_wallet(
     bill = billing(tmp_path, meter)
     who = on_plan(bill, "bill", included=1_000_000)
     bill.wallets.add(who.tenant_id or "", "topup", 0)  # an empty wallet: not a subscriber's cap
-    for i in range(5):
-        reservation, _ = await bill.reserve(f"o{i}", who, "paid", 3, 1)
+    for i in range(5):  # 5.0 in all: far past the 1.0 included and the empty wallet
+        reservation, price = await bill.reserve(f"o{i}", who, "paid", 3, 1)
+        # Admitted at a price, holding nothing: there is no money cap to hold against.
+        assert price is not None and not price.free and price.request_micros == 1_000_000
+        assert reservation is None
         await bill.settle(reservation, 1_000_000, 2)
+    book(bill.engine, who, 5_000_000)  # what those five cost, far past the included 1.0
+    reservation, _ = await bill.reserve("o5", who, "paid", 3, 1)
+    assert reservation is None
 
 
 @pytest.mark.anyio
