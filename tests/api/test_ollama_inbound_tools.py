@@ -1,0 +1,85 @@
+"""/api/chat with tools over a fake tool-calling upstream (real HTTP on loopback)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from gatewaysupport import AppFactory, deployment
+from toolupstream import ARGUMENTS, ToolCallingUpstream
+
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "The weather in a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+    },
+}
+
+
+@pytest.fixture
+def tools(gateway_app: AppFactory) -> Iterator[tuple[TestClient, ToolCallingUpstream]]:
+    up = ToolCallingUpstream()
+    up.start()
+    try:
+        yield gateway_app(deployments=[deployment(up)]), up
+    finally:
+        up.stop()
+
+
+def ask(**extra: Any) -> dict[str, Any]:
+    return {
+        "model": "gpt-fake",
+        "messages": [{"role": "user", "content": "Weather in Paris?"}],
+        "tools": [WEATHER],
+        **extra,
+    }
+
+
+def test_tool_calls_whole_and_streamed(tools: tuple[TestClient, ToolCallingUpstream]) -> None:
+    client, up = tools
+    answer = client.post("/api/chat", json=ask(stream=False)).json()
+    expected = [{"function": {"name": "get_weather", "arguments": ARGUMENTS}}]
+    assert answer["message"]["tool_calls"] == expected
+    assert answer["done"] is True and answer["eval_count"] == 7
+    assert (up.generation_requests()[-1].body or {})["tools"] == [WEATHER]
+
+    response = client.post("/api/chat", json=ask())
+    lines = [json.loads(line) for line in response.text.splitlines()]
+    with_calls = [line for line in lines if line["message"].get("tool_calls")]
+    assert len(with_calls) == 1 and with_calls[0]["message"]["tool_calls"] == expected
+    assert lines[-1]["done"] is True and lines[-1]["prompt_eval_count"] == 11
+
+
+def test_tool_results_answer_the_calls_in_order(
+    tools: tuple[TestClient, ToolCallingUpstream],
+) -> None:
+    client, up = tools
+    calls = [
+        {"function": {"name": "get_weather", "arguments": {"city": "Paris"}}},
+        {"function": {"name": "get_time", "arguments": {}}},
+    ]
+    messages = [
+        {"role": "user", "content": "Weather and time in Paris?"},
+        {"role": "assistant", "content": "", "tool_calls": calls},
+        {"role": "tool", "content": "noon", "tool_name": "get_time"},
+        {"role": "tool", "content": "18 degrees"},
+    ]
+    answer = client.post("/api/chat", json=ask(messages=messages, stream=False)).json()
+    assert answer["message"]["content"] == "The tool said: 18 degrees"
+    sent = (up.generation_requests()[-1].body or {})["messages"]
+    ids = [call["id"] for call in sent[1]["tool_calls"]]
+    assert sent[1]["tool_calls"][0]["function"] == {
+        "name": "get_weather",
+        "arguments": json.dumps({"city": "Paris"}),
+    }
+    # The named result answers its call; the unnamed one the call left over.
+    assert [(m["tool_call_id"], m["content"]) for m in sent[2:]] == [
+        (ids[1], "noon"),
+        (ids[0], "18 degrees"),
+    ]
