@@ -32,7 +32,8 @@ def test_plans_create_list_show_subscribe(run) -> None:  # type: ignore[no-untyp
     shown = json.loads(run("plans", "show", "pro").output)
     assert (shown["fee"], shown["included"], shown["overage"]) == ("99", "50", "stop")
     assert "pro" in run("plans", "list").output
-    assert run("plans", "create", "pro").exit_code == 2  # never edited
+    taken = run("plans", "create", "pro")  # never edited; a refusal, not a usage error
+    assert taken.exit_code == 1 and "exists" in taken.output
     assert run("plans", "create", "x", "--timezone", "Nowhere").exit_code == 2
     odd = run("plans", "create", "pro plan/2")  # the API refuses such names too
     assert odd.exit_code == 2 and "plan name" in odd.output

@@ -174,3 +174,47 @@ def test_day_after_a_skipped_midnight_ends_at_the_next_midnight(engine: Engine) 
     assert sum(line.usage_micros for line in invoice.plan) == invoice.usage_micros == 7
     assert invoice.payg_usage_micros == 0
     assert invoice.overage_micros == 2
+
+
+# --- numbers past a signed 64-bit INTEGER column: a 400 naming the field, never a 500 ------
+
+TOO_BIG = 2**63
+
+
+def test_admin_api_refuses_limits_a_64_bit_column_cannot_hold(gateway_app: AppFactory) -> None:
+    with FakeUpstream() as up:
+        client = gateway_app([deployment(up)])
+        client.post("/admin/tenants", json={"name": "acme"})
+        for field in ("requests_per_minute", "tokens_per_minute", "max_concurrent"):
+            answer = client.put("/admin/limits/tenant:acme", json={field: TOO_BIG})
+            assert answer.status_code == 400, (field, answer.text)
+            error = answer.json()["error"]
+            assert error["param"] == field and str(TOO_BIG - 1) in error["message"]
+        fine = client.put("/admin/limits/tenant:acme", json={"requests_per_minute": TOO_BIG - 1})
+        assert fine.status_code == 200, fine.text
+        assert client.get("/admin/limits").json()["data"][0]["requests_per_minute"] == TOO_BIG - 1
+        # Ten top-ups of the largest amount would overflow the wallet's sum.
+        for _ in range(9):
+            topup = client.post("/admin/tenants/acme/wallet/topups", json={"amount": "1e12"})
+            assert topup.status_code == 201, topup.text
+        topup = client.post("/admin/tenants/acme/wallet/topups", json={"amount": "1e12"})
+        assert topup.status_code == 400 and topup.json()["error"]["param"] == "amount"
+        assert client.get("/admin/tenants/acme/wallet").json()["funds"] == "9000000000000"
+
+
+def test_the_limit_store_refuses_them_too(engine: Engine) -> None:
+    from plinth.billing.accounts import Limits, LimitStore
+    from plinth.errors import InvalidRequest
+
+    with pytest.raises(InvalidRequest, match="tokens_per_minute"):
+        LimitStore(engine).set(Limits("key:k", tokens_per_minute=TOO_BIG))
+    with pytest.raises(InvalidRequest, match="spend"):
+        LimitStore(engine).set(Limits("key:k", spend_micros=TOO_BIG))
+
+
+@pytest.mark.parametrize("option", ["--rpm", "--tpm", "--concurrent"])
+def test_cli_refuses_limits_a_64_bit_column_cannot_hold(run, option: str) -> None:  # type: ignore[no-untyped-def]
+    assert run("tenants", "create", "acme").exit_code == 0
+    made = run("limits", "set", "tenant:acme", option, str(TOO_BIG))
+    assert made.exit_code == 2, (made.output, made.exception)
+    assert option in made.output and str(TOO_BIG - 1) in made.output

@@ -20,7 +20,7 @@ from starlette.routing import Route
 from plinth.api.admin import admin_only
 from plinth.api.http import json_response, parse_json, read_body
 from plinth.api.plans import routes as plan_routes
-from plinth.billing.accounts import Limits, spent_since
+from plinth.billing.accounts import MAX_LIMIT, Limits, spent_since
 from plinth.billing.invoice_render import to_csv as invoice_csv
 from plinth.billing.invoice_render import to_html as invoice_html
 from plinth.billing.invoices import build_invoice
@@ -50,9 +50,9 @@ class NewLimits(WireModel):
     spend: Amount | None = Field(None, ge=0, le=MAX_AMOUNT)
     spend_period: Literal["day", "month", "total"] = "month"
     timezone: str = "UTC"
-    requests_per_minute: int | None = Field(None, ge=1)
-    tokens_per_minute: int | None = Field(None, ge=1)
-    max_concurrent: int | None = Field(None, ge=1)
+    requests_per_minute: int | None = Field(None, ge=1, le=MAX_LIMIT)
+    tokens_per_minute: int | None = Field(None, ge=1, le=MAX_LIMIT)
+    max_concurrent: int | None = Field(None, ge=1, le=MAX_LIMIT)
 
 
 class WalletEntry(WireModel):

@@ -7,11 +7,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, func, select
 
+from plinth.errors import InvalidRequest
 from plinth.store.schema import limits, usage, wallet_entries
 
 Period = Literal["day", "month", "total"]
+#: The largest limit stored: a signed 64-bit INTEGER column's largest value.
+MAX_LIMIT = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,15 @@ class LimitStore:
         return Limits(**{k: v for k, v in row.items() if k != "updated_at"})
 
     def set(self, value: Limits) -> None:
+        """Store ``value``, refusing numbers the database cannot hold (a 400, not a 500)."""
+        for name in ("requests_per_minute", "tokens_per_minute", "max_concurrent"):
+            number = getattr(value, name)
+            if number is not None and not 1 <= number <= MAX_LIMIT:
+                raise InvalidRequest(f"{name} must be between 1 and {MAX_LIMIT}", param=name)
+        if value.spend_micros is not None and not 0 <= value.spend_micros <= MAX_LIMIT:
+            raise InvalidRequest(
+                f"spend must be between 0 and {MAX_LIMIT} micro-units", param="spend"
+            )
         row = {**value.__dict__, "updated_at": datetime.now(UTC)}
         with self._engine.begin() as conn:
             found = conn.scalar(select(limits.c.subject).where(limits.c.subject == value.subject))
@@ -87,7 +99,13 @@ class WalletStore:
         self._engine = engine
 
     def add(self, tenant_id: str, kind: str, amount_micros: int, note: str | None = None) -> None:
+        """Append an entry; top-ups whose total a 64-bit column cannot hold are refused."""
         with self._engine.begin() as conn:
+            if kind == "topup" and self._topups(conn, tenant_id) + amount_micros > MAX_LIMIT:
+                raise InvalidRequest(
+                    f"amount: the wallet's top-ups would exceed {MAX_LIMIT} micro-units",
+                    param="amount",
+                )
             conn.execute(
                 wallet_entries.insert().values(
                     tenant_id=tenant_id,
@@ -97,6 +115,13 @@ class WalletStore:
                     created_at=datetime.now(UTC),
                 )
             )
+
+    @staticmethod
+    def _topups(conn: Connection, tenant_id: str) -> int:
+        query = select(func.coalesce(func.sum(wallet_entries.c.amount_micros), 0)).where(
+            wallet_entries.c.tenant_id == tenant_id, wallet_entries.c.kind == "topup"
+        )
+        return int(conn.scalar(query) or 0)
 
     def funds(self, tenant_id: str) -> int | None:
         """Top-ups plus the latest credit limit; None when the tenant has no wallet."""

@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 from sqlalchemy import Engine
 
-from plinth.billing.accounts import Limits, LimitStore, WalletStore, spent_since
+from plinth.billing.accounts import MAX_LIMIT, Limits, LimitStore, WalletStore, spent_since
 from plinth.billing.invoice_render import to_csv as invoice_csv
 from plinth.billing.invoice_render import to_html as invoice_html
 from plinth.billing.invoice_render import to_json as invoice_json
@@ -145,9 +145,9 @@ def limits() -> None:
 @click.option("--spend", default=None, help="Budget per period, in currency units.")
 @click.option("--period", type=click.Choice(["day", "month", "total"]), default="month")
 @click.option("--timezone", default="UTC", show_default=True)
-@click.option("--rpm", type=click.IntRange(min=1), default=None, help="Requests per minute.")
-@click.option("--tpm", type=click.IntRange(min=1), default=None, help="Tokens per minute.")
-@click.option("--concurrent", type=click.IntRange(min=1), default=None)
+@click.option("--rpm", type=click.IntRange(1, MAX_LIMIT), default=None, help="Requests per minute.")
+@click.option("--tpm", type=click.IntRange(1, MAX_LIMIT), default=None, help="Tokens per minute.")
+@click.option("--concurrent", type=click.IntRange(1, MAX_LIMIT), default=None)
 @data_dir_option
 def set_limits(
     subject: str,
