@@ -1,14 +1,17 @@
-"""Billing's limits/wallet/plan cache: concurrent misses share one database load."""
+"""Billing's limits/wallet/plan cache: concurrent misses share one database load.
+
+Driven through ``Billing.reserve``, counting the loads of one key's limits.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
+from plinth.auth import Principal
+from plinth.billing.accounts import Limits
 from plinth.billing.guard import Billing
 from plinth.billing.meter import LocalMeter
 from plinth.billing.prices import PriceBook
@@ -17,6 +20,8 @@ from plinth.store.door import Database
 
 pytestmark = pytest.mark.anyio
 
+WHO = Principal(key_id="key_a", name="app", is_admin=False)
+
 
 def _billing(tmp_path: Path) -> Billing:
     engine = open_database(f"sqlite:///{tmp_path}/plinth.db")
@@ -24,29 +29,35 @@ def _billing(tmp_path: Path) -> Billing:
 
 
 async def test_concurrent_misses_share_one_load_and_a_failed_load_is_retried(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bill = _billing(tmp_path)
-    calls = 0
-    lock = threading.Lock()
+    await bill.reserve("warm", None, "m", 3, 1)  # prices loaded: nothing else awaits first
+    loads: list[str] = []
+    failing = False
 
-    def load() -> str:
-        nonlocal calls
-        with lock:
-            calls += 1
-        time.sleep(0.05)  # a slow query: every caller arrives while it runs
-        return "limits"
+    def get(subject: str) -> Limits | None:
+        loads.append(subject)
+        if failing:
+            raise RuntimeError("database away")
+        return None
 
-    results = await asyncio.gather(*(bill._cached("limits:key:a", load) for _ in range(50)))
-    assert results == ["limits"] * 50 and calls == 1
-    assert await bill._cached("limits:key:a", load) == "limits" and calls == 1  # still fresh
+    monkeypatch.setattr(bill.limits, "get", get)
 
-    def broken() -> str:
-        raise RuntimeError("database away")
+    async def reserve() -> None:
+        assert await bill.reserve("r", WHO, "m", 3, 1) == (None, None)
 
-    with pytest.raises(RuntimeError):
-        await bill._cached("wallet:tenant:t", broken)
-    assert await bill._cached("wallet:tenant:t", lambda: 7) == 7  # not cached as failed
+    # The load's result is only seen once the event loop turns: every one of the
+    # fifty finds it in flight, whatever the speed of the database thread.
+    await asyncio.gather(*(reserve() for _ in range(50)))
+    assert loads == ["key:key_a"]
+    await reserve()
+    assert loads == ["key:key_a"]  # still fresh
 
     bill.forget()
-    assert await bill._cached("limits:key:a", load) == "limits" and calls == 2
+    failing = True
+    with pytest.raises(RuntimeError):
+        await reserve()
+    failing = False
+    await reserve()  # a failed load is not cached: this one loads again
+    assert loads == ["key:key_a"] * 3
