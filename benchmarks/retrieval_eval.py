@@ -36,12 +36,15 @@ import numpy as np
 from tqdm import tqdm
 
 from plinth.knowledge.chunking import AUTO, WordPieceSpans
-from plinth.knowledge.embedded import EmbeddedIndex
-from plinth.knowledge.embedding import EmbedFn, WindowedEmbedder, open_bundled_embedder
+from plinth.knowledge.embedding import EmbedFn, WindowedEmbedder
 from plinth.knowledge.filters import parse_filter
-from plinth.knowledge.index import ChunkRecord, KnowledgeIndex, SearchRequest
+from plinth.knowledge.index import ChunkRecord, KnowledgeIndex, SearchOptions, SearchRequest
 from plinth.knowledge.service import KnowledgeBase
+from plinth.settings import Settings
 from plinth.store.database import open_database
+from plinth.store.door import Database
+from plinth.vectorstores.build import embedding_engines
+from plinth.vectorstores.embedded_index import EmbeddedIndex
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -129,11 +132,11 @@ def percentiles(samples: list[float]) -> dict[str, float]:
 CONFIGS: list[tuple[str, dict[str, Any]]] = [
     ("lexical", {"mode": "lexical"}),
     ("dense", {"mode": "dense"}),
-    ("hybrid rrf (1:1)", {"mode": "hybrid", "fusion": "rrf"}),
-    ("hybrid weighted (0.5:0.5)", {"mode": "hybrid", "fusion": "weighted"}),
+    ("hybrid rrf (1:1)", {"mode": "hybrid", "ranker": "rrf"}),
+    ("hybrid weighted (0.5:0.5)", {"mode": "hybrid", "ranker": "weighted"}),
     (
         "hybrid weighted (0.3 lex:0.7 dense)",
-        {"mode": "hybrid", "fusion": "weighted", "lexical_weight": 0.3, "dense_weight": 0.7},
+        {"mode": "hybrid", "ranker": "weighted", "lexical_weight": 0.3, "dense_weight": 0.7},
     ),
 ]
 
@@ -142,7 +145,13 @@ async def scifact(
     index: KnowledgeIndex, embedder: WindowedEmbedder | None, args: Any, label: str
 ) -> dict[str, Any]:
     docs, queries, qrels = load_scifact(args.dataset)
-    kb = KnowledgeBase(index, WordPieceSpans.bundled(), embedder)
+    kb = KnowledgeBase(
+        index,
+        WordPieceSpans.bundled(),
+        embedder,
+        run_io=asyncio.to_thread,
+        run_cpu=asyncio.to_thread,
+    )
     store = f"scifact_{label}"
     await kb.create_store(store)
     started, chunks = time.perf_counter(), 0
@@ -165,7 +174,8 @@ async def scifact(
             continue
         scores, latencies = [], []
         for query_id, text in queries.items():
-            request = SearchRequest(text=text, vector=vectors.get(query_id), k=50, **config)
+            options = SearchOptions(max_num_results=50, **config)
+            request = SearchRequest(text=text, vector=vectors.get(query_id), options=options)
             t0 = time.perf_counter()
             hits = index.search(store, request)
             latencies.append(time.perf_counter() - t0)
@@ -218,13 +228,12 @@ def synthetic_latency(
         for _ in range(queries):
             words = [vocabulary[i] for i in rng.choice(2000, 5)]
             vector = rng.standard_normal(dims).astype(np.float32)
-            request = SearchRequest(
-                text=" ".join(words),
-                vector=vector,
-                k=10,
+            options = SearchOptions(
+                max_num_results=10,
                 mode=mode.split("+")[0],  # type: ignore[arg-type]
                 filters=flt if mode.endswith("filter") else None,
             )
+            request = SearchRequest(text=" ".join(words), vector=vector, options=options)
             t0 = time.perf_counter()
             index.search(store, request)
             latencies.append(time.perf_counter() - t0)
@@ -269,8 +278,12 @@ async def main() -> None:
         async def embed(texts: list[str]) -> list[list[float]]:
             nonlocal engine
             if engine is None:
-                engine, _ = await open_bundled_embedder(args.cache / "data")
-            return (await engine.embed(texts)).vectors  # type: ignore[attr-defined]
+                # The engine the server and `plinth kb` build for the embedding model.
+                settings = Settings(data_dir=args.cache / "data")
+                database = Database(open_database(settings.resolved_database_url))
+                (engine,) = embedding_engines(settings, database)
+                await engine.start()
+            return (await engine.embed(texts)).vectors
 
         cache = EmbeddingCache(args.cache / "embeddings.sqlite", embed)
         embedder = WindowedEmbedder(cache.embed, WordPieceSpans.bundled())
@@ -289,7 +302,7 @@ async def main() -> None:
                     index, args.synthetic, backend, modes
                 )
     if engine is not None:
-        await engine.close()  # type: ignore[attr-defined]
+        await engine.close()
     out = ROOT / "benchmarks/results/retrieval_eval.json"
     if out.exists():  # a run of some backends keeps the others' results
         earlier = json.loads(out.read_text())

@@ -50,8 +50,6 @@ from plinth.errors import (
 )
 from plinth.files.storage import LocalFileStorage
 from plinth.gateway import Gateway
-from plinth.knowledge.setup import build_knowledge
-from plinth.knowledge.stores import VectorStores
 from plinth.metering.recorder import UsageRecorder
 from plinth.metrics import Metrics
 from plinth.routing.router import Router
@@ -67,7 +65,7 @@ from plinth.store.keys import KeyStore
 from plinth.store.models import ModelStore
 from plinth.store.tenants import TenantStore
 from plinth.store.usage import UsageStore
-from plinth.store.vector_stores import VectorStoreCatalog
+from plinth.vectorstores.build import build_vector_stores
 
 log = logging.getLogger(__name__)
 
@@ -124,12 +122,12 @@ def create_app(settings: Settings, *, engines: list[Engine] | None = None) -> Fa
         await sync.refresh(force=True)
         metrics, usage = Metrics(), UsageStore(db)
         billing = build_billing(settings, database)
-        knowledge = await build_knowledge(settings.knowledge, db, pool)
         file_storage = LocalFileStorage(settings.data_dir / "files")
         storage_meter = StorageMeter(db)
-        vector_stores = VectorStores(
-            VectorStoreCatalog(db), knowledge, storage_meter, file_storage.path
+        vector_stores = await build_vector_stores(
+            settings, database, pool, file_storage, storage_meter
         )
+        knowledge = vector_stores.knowledge
         recorder = UsageRecorder(usage, database)
         await recorder.start()
         background = [asyncio.create_task(sync.run(settings.routing.refresh_interval_s))]
@@ -171,7 +169,7 @@ def create_app(settings: Settings, *, engines: list[Engine] | None = None) -> Fa
             await pool.close()
             await billing.close()
             await recorder.close()
-            knowledge.index.close()
+            vector_stores.close()
             file_storage.close()
             database.close()
 

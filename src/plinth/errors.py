@@ -6,12 +6,16 @@
     ├── InvalidRequest               400 invalid_request_error
     │   ├── UnsupportedParameter     400 invalid_request_error / unsupported_parameter
     │   ├── ContextLengthExceeded    400 invalid_request_error / context_length_exceeded
-    │   └── InvalidFile              400 invalid_request_error / invalid_file
+    │   ├── InvalidFile              400 invalid_request_error / invalid_file
+    │   │   └── UnsupportedFile      400 invalid_request_error / unsupported_file
+    │   ├── ChunkingError            400 invalid_request_error / invalid_chunking_strategy
+    │   └── FilterError              400 invalid_request_error / invalid_filter
     ├── AuthenticationFailed         401 authentication_error / invalid_api_key
     ├── InsufficientFunds            402 insufficient_quota / budget_exceeded
     ├── PermissionDenied             403 permission_error
     ├── NotFound                     404 invalid_request_error / not_found
-    │   └── ModelNotFound            404 invalid_request_error / model_not_found
+    │   ├── ModelNotFound            404 invalid_request_error / model_not_found
+    │   └── VectorStoreNotFound      404 invalid_request_error / vector_store_not_found
     ├── MethodNotAllowed             405 invalid_request_error / method_not_allowed
     ├── Conflict                     409 invalid_request_error / conflict
     │   └── AlreadyExists            409 invalid_request_error / already_exists
@@ -20,6 +24,7 @@
     ├── HeadersTooLarge              431 invalid_request_error / headers_too_large
     ├── RateLimited                  429 rate_limit_error / rate_limit_exceeded
     ├── ServiceBusy                  503 server_error / server_busy
+    ├── DifyError                    Dify's own shape {error_code, error_msg} (api/dify.py)
     └── EngineError                  500 server_error / engine_error
         ├── EngineUnavailable        503 server_error / engine_unavailable
         │   └── NoDeploymentAvailable 503 server_error / no_deployment_available
@@ -81,6 +86,24 @@ class InvalidFile(InvalidRequest):
     default_code = "invalid_file"
 
 
+class UnsupportedFile(InvalidFile):
+    """A file whose type (by its name's extension) the knowledge base does not read."""
+
+    default_code = "unsupported_file"
+
+
+class ChunkingError(InvalidRequest):
+    """A chunking strategy outside OpenAI's limits."""
+
+    default_code = "invalid_chunking_strategy"
+
+
+class FilterError(InvalidRequest):
+    """A malformed attribute filter, or attributes outside OpenAI's limits."""
+
+    default_code = "invalid_filter"
+
+
 class AuthenticationFailed(PlinthError):
     status_code = 401
     error_type = "authentication_error"
@@ -109,6 +132,12 @@ class ModelNotFound(NotFound):
     default_code = "model_not_found"
 
 
+class VectorStoreNotFound(NotFound):
+    """No vector store (or knowledge-index store) with that id."""
+
+    default_code = "vector_store_not_found"
+
+
 class MethodNotAllowed(PlinthError):
     status_code = 405
     error_type = "invalid_request_error"
@@ -131,6 +160,14 @@ class ServiceBusy(PlinthError):
     status_code = 503
     error_type = "server_error"
     default_code = "server_busy"
+
+
+class DifyError(PlinthError):
+    """An answer in Dify's External Knowledge API shape: HTTP status, Dify code, message."""
+
+    def __init__(self, http_status: int, dify_code: int, message: str):
+        super().__init__(message)
+        self.http_status, self.dify_code = http_status, dify_code
 
 
 class RequestTimeout(PlinthError):

@@ -13,7 +13,6 @@ from plinth.engines.pool import EnginePool
 from plinth.files.storage import FileStorage
 from plinth.gateway import Gateway
 from plinth.knowledge.service import KnowledgeBase
-from plinth.knowledge.stores import VectorStores
 from plinth.metering.recorder import UsageRecorder
 from plinth.metrics import Metrics
 from plinth.privacy.guard import PrivacyGuard
@@ -26,6 +25,7 @@ from plinth.store.files import FileStore
 from plinth.store.keys import KeyStore
 from plinth.store.tenants import TenantStore
 from plinth.store.usage import UsageStore
+from plinth.vectorstores.service import VectorStores
 
 
 @dataclass

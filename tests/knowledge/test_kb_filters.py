@@ -1,6 +1,7 @@
 import pytest
 
-from plinth.knowledge.filters import FilterError, matches, parse_filter, validate_attributes
+from plinth.errors import FilterError
+from plinth.knowledge.filters import matches, parse_filter, validate_attributes
 
 ATTRS = {"author": "ada", "year": 2021, "draft": False}
 

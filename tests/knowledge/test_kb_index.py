@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 from kbsupport import DIMS, hashed_vector
 
-from plinth.knowledge.embedded import EmbeddedIndex
+from plinth.errors import VectorStoreNotFound as StoreNotFound
 from plinth.knowledge.filters import parse_filter
-from plinth.knowledge.index import ChunkRecord, KnowledgeIndex, SearchRequest, StoreNotFound
+from plinth.knowledge.index import ChunkRecord, KnowledgeIndex, SearchOptions, SearchRequest
 from plinth.knowledge.segment import analyze
 from plinth.store.database import open_database
+from plinth.vectorstores.embedded_index import EmbeddedIndex
 
 DOCS = {
     "cats": ("Cats are small domesticated felines that purr.", {"kind": "animal", "year": 2020}),
@@ -43,7 +44,8 @@ def fill(index: KnowledgeIndex, store: str = "vs_1") -> None:
 
 
 def ask(text: str, **kw: object) -> SearchRequest:
-    return SearchRequest(text=text, vector=hashed_vector(text), **kw)  # type: ignore[arg-type]
+    options = SearchOptions(**kw)  # type: ignore[arg-type]
+    return SearchRequest(text=text, vector=hashed_vector(text), options=options)
 
 
 @pytest.fixture
@@ -83,15 +85,15 @@ def test_chinese_query_finds_the_chinese_chunk_lexically(index: KnowledgeIndex) 
 @pytest.mark.parametrize("fusion", ["rrf", "weighted"])
 def test_fusion_scores_are_0_to_1_and_threshold_applies(index: KnowledgeIndex, fusion: str) -> None:
     fill(index)
-    hits = index.search("vs_1", ask("programming language", fusion=fusion, k=5))
+    hits = index.search("vs_1", ask("programming language", ranker=fusion, max_num_results=5))
     assert {h.file_id for h in hits[:2]} == {"rust", "python"}
     assert all(0 <= h.score <= 1 for h in hits)
     cut = index.search(
-        "vs_1", ask("programming language", fusion=fusion, score_threshold=hits[1].score)
+        "vs_1", ask("programming language", ranker=fusion, score_threshold=hits[1].score)
     )
     assert [h.file_id for h in cut] == [h.file_id for h in hits[:2]]
     lexical_only = index.search(
-        "vs_1", ask("programming language", fusion=fusion, dense_weight=0.0, k=5)
+        "vs_1", ask("programming language", ranker=fusion, dense_weight=0.0, max_num_results=5)
     )
     assert {h.file_id for h in lexical_only[:2]} == {"rust", "python"}
 
@@ -110,7 +112,9 @@ def test_filters_and_max_results(index: KnowledgeIndex) -> None:
     hits = index.search("vs_1", ask("programming language", filters=code_before_2000))
     assert [h.file_id for h in hits] == ["python"]
     places = parse_filter({"type": "ne", "key": "kind", "value": "code"})
-    hits = index.search("vs_1", ask("programming language 首都", filters=places, mode="dense", k=2))
+    hits = index.search(
+        "vs_1", ask("programming language 首都", filters=places, mode="dense", max_num_results=2)
+    )
     assert len(hits) == 2 and all(h.attributes["kind"] != "code" for h in hits)
 
 
@@ -190,7 +194,7 @@ def test_removing_files_frees_their_rows(db_url: str) -> None:
     index.search("vs_big", ask("topic3"))  # loads the memory
     for i in range(1100):
         index.delete_file("vs_big", f"f{i}")
-    hits = index.search("vs_big", ask("document topic3", k=50))
+    hits = index.search("vs_big", ask("document topic3", max_num_results=50))
     assert {h.file_id for h in hits} <= {f"f{i}" for i in range(1100, 1200)}
     memory = index._memories["vs_big"]
     assert memory.rows == 100 and memory.dead == 0  # rebuilt without the dead rows

@@ -3,7 +3,8 @@ import json
 
 import pytest
 
-from plinth.knowledge.parsing import ParseError, parse
+from plinth.errors import InvalidFile as ParseError
+from plinth.knowledge.parsing import parse
 
 
 def _pdf_with_text(text: str) -> bytes:

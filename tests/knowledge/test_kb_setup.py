@@ -1,4 +1,4 @@
-"""The server's KnowledgeBase without the bundled embedder's package: lexical, words as tokens."""
+"""The server's vector stores without the bundled embedder's package: lexical, words as tokens."""
 
 from __future__ import annotations
 
@@ -6,12 +6,17 @@ from pathlib import Path
 
 import pytest
 
+from plinth.billing.storage import StorageMeter
 from plinth.catalog.bundled import BundledModelMissing
 from plinth.engines.pool import EnginePool
+from plinth.files.storage import LocalFileStorage
 from plinth.knowledge.chunking import WordPieceSpans, WordSpans
-from plinth.knowledge.setup import build_knowledge
-from plinth.settings import KnowledgeSettings
+from plinth.knowledge.index import SearchOptions
+from plinth.settings import Settings
 from plinth.store.database import open_database
+from plinth.store.door import Database
+from plinth.vectorstores.build import build_vector_stores
+from plinth.vectorstores.service import Owner
 
 pytestmark = pytest.mark.anyio
 
@@ -33,11 +38,20 @@ async def test_a_missing_model_package_means_lexical_search_not_a_failed_start(
         )
 
     monkeypatch.setattr(WordPieceSpans, "bundled", staticmethod(missing))
-    kb = await build_knowledge(
-        KnowledgeSettings(), open_database(f"sqlite:///{tmp_path}/p.db"), EnginePool([])
+    settings = Settings(data_dir=tmp_path)
+    database = Database(open_database(f"sqlite:///{tmp_path}/p.db"))
+    files = LocalFileStorage(tmp_path / "files")
+    stores = await build_vector_stores(
+        settings, database, EnginePool([]), files, StorageMeter(database.engine)
     )
-    assert kb.embedder is None and isinstance(kb.tokenizer, WordSpans)
-    await kb.create_store("vs_1")
-    await kb.add_text("vs_1", "f1", "Refunds are possible within 30 days of delivery.")
-    (hit,) = await kb.search("vs_1", "refund within days", max_num_results=1)
-    assert hit.file_id == "f1"
+    try:
+        kb = stores.knowledge
+        assert kb.embedder is None and isinstance(kb.tokenizer, WordSpans)
+        store = await stores.create(Owner(), "lexical")
+        await kb.add_text(store.id, "f1", "Refunds are possible within 30 days of delivery.")
+        (hit,) = await kb.search(store.id, "refund within days", SearchOptions(max_num_results=1))
+        assert hit.file_id == "f1"
+    finally:
+        stores.close()
+        files.close()
+        database.close()

@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 from vssupport import ADMIN, fake_app, new_key, sdk
 
 from plinth.store.database import open_database
-from plinth.store.vector_stores import VectorStoreCatalog
+from plinth.vectorstores.catalog import VectorStoreCatalog
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 RETURNS = "Refunds: items may be returned within 30 days of delivery with the receipt."

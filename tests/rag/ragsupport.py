@@ -21,11 +21,11 @@ from sqlalchemy import update
 
 from gatewaysupport import ADMIN, deployment
 from plinth.app import create_app
-from plinth.knowledge.stores import now_s
 from plinth.services import Services
 from plinth.settings import Settings
 from plinth.store.files import FileRecord, utc_now
 from plinth.store.schema import vector_stores as stores
+from plinth.vectorstores.ingest import now_s
 from upstreamfake import FakeUpstream
 
 T = TypeVar("T")
@@ -140,5 +140,5 @@ class LiveServer:
             batch_id=None,
             now=now_s(),
         )
-        self.call(kb.add_file(store_id, file_id, data, filename, attributes=attributes))
+        self.call(kb.add_text(store_id, file_id, text, attributes=attributes))
         assert catalog.finish_file(store_id, file_id, status="completed", usage_bytes=len(data))

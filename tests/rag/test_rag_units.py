@@ -10,7 +10,7 @@ from plinth.knowledge.index import Hit
 from plinth.protocol.responses import ResponsesRequest
 from plinth.rag.citations import CitationParser, cite
 from plinth.rag.prompt import NO_SOURCES, grounded_messages, search_query
-from plinth.rag.retrieve import Source, merge
+from plinth.vectorstores.retrieve import Source, merge
 
 SOURCES = [
     Source("file-a", "a.txt", "alpha", 0.9),

@@ -15,7 +15,6 @@ filter equivalent and are answered with a 400 rather than ignored.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any, Literal
 
@@ -25,9 +24,16 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from plinth.api.http import read_body
-from plinth.errors import AuthenticationFailed, PlinthError
-from plinth.knowledge.filters import FilterError
-from plinth.knowledge.stores import SearchOptions, now_s
+from plinth.errors import (
+    AuthenticationFailed,
+    DifyError,
+    FilterError,
+    InvalidRequest,
+    NotFound,
+    PlinthError,
+)
+from plinth.knowledge.filters import parse_filter
+from plinth.knowledge.index import Hit, SearchOptions
 from plinth.services import services
 
 _MAX_BODY = 1024 * 1024
@@ -68,15 +74,14 @@ class Retrieval(BaseModel):
     metadata_condition: MetadataCondition | None = None
 
 
-class DifyError(Exception):
-    def __init__(self, status: int, code: int, message: str):
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-
-def _error(exc: DifyError) -> Response:
-    body = {"error_code": exc.code, "error_msg": exc.message}
-    return Response(json.dumps(body, ensure_ascii=False), exc.status, media_type="application/json")
+def _error(exc: PlinthError) -> Response:
+    """Dify's error shape; any other PlinthError keeps its status, its code becomes 1000+status."""
+    if isinstance(exc, DifyError):
+        status, code = exc.http_status, exc.dify_code
+    else:
+        status, code = exc.status_code, 1000 + exc.status_code
+    body = {"error_code": code, "error_msg": exc.message}
+    return Response(json.dumps(body, ensure_ascii=False), status, media_type="application/json")
 
 
 def _condition_filter(condition: Condition) -> dict[str, Any]:
@@ -102,48 +107,51 @@ def to_filter(condition: MetadataCondition) -> dict[str, Any]:
     return parts[0] if len(parts) == 1 else {"type": condition.logical_operator, "filters": parts}
 
 
+async def _search(request: Request) -> list[tuple[Hit, str]]:
+    svc = services(request)
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise DifyError(
+            403, 1001, "Invalid Authorization header format. Expected 'Bearer <api-key>'."
+        )
+    try:
+        principal = await svc.auth.authenticate(request)
+    except AuthenticationFailed:
+        raise DifyError(403, 1002, "Authorization failed") from None
+    try:
+        body = Retrieval.model_validate_json(await read_body(request, _MAX_BODY))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise DifyError(400, 1000, f"Invalid request at '{where}': {first['msg']}") from None
+    vs = svc.vector_stores
+    if vs is None:
+        raise DifyError(404, 2001, "The knowledge does not exist")
+    key_id = None if principal.is_admin else principal.key_id
+    try:
+        store = await vs.visible(body.knowledge_id, key_id)
+    except NotFound:
+        raise DifyError(404, 2001, "The knowledge does not exist") from None
+    try:
+        vs.live(store)  # as the search endpoint and /v1/responses refuse it
+        condition = body.metadata_condition
+        options = SearchOptions(
+            max_num_results=min(body.retrieval_setting.top_k, 50),
+            filters=None if condition is None else parse_filter(to_filter(condition)),
+            score_threshold=body.retrieval_setting.score_threshold,
+        )
+    except FilterError as exc:
+        raise DifyError(400, 1000, f"Invalid metadata_condition: {exc.message}") from None
+    except InvalidRequest as exc:
+        raise DifyError(400, 1400, exc.message) from None
+    return await vs.search(store, [body.query], options) if body.query.strip() else []
+
+
 async def retrieval(request: Request) -> Response:
     try:
-        svc = services(request)
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise DifyError(
-                403, 1001, "Invalid Authorization header format. Expected 'Bearer <api-key>'."
-            )
-        try:
-            principal = await svc.auth.authenticate(request)
-        except AuthenticationFailed:
-            raise DifyError(403, 1002, "Authorization failed") from None
-        try:
-            body = Retrieval.model_validate_json(await read_body(request, _MAX_BODY))
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise DifyError(400, 1000, f"Invalid request at '{where}': {first['msg']}") from None
-        vs = svc.vector_stores
-        store = None
-        if vs is not None:
-            key_id = None if principal.is_admin else principal.key_id
-            store = await asyncio.to_thread(vs.catalog.get_store, body.knowledge_id, key_id=key_id)
-        if vs is None or store is None:
-            raise DifyError(404, 2001, "The knowledge does not exist")
-        if store.expired(now_s()):  # as the search endpoint and /v1/responses refuse it
-            raise DifyError(400, 1400, f"Vector store '{store.id}' has expired")
-        try:
-            options = SearchOptions(
-                max_num_results=min(body.retrieval_setting.top_k, 50),
-                filters=None
-                if body.metadata_condition is None
-                else to_filter(body.metadata_condition),
-                score_threshold=body.retrieval_setting.score_threshold,
-            )
-            results = await vs.search(store, [body.query], options) if body.query.strip() else []
-        except FilterError as exc:
-            raise DifyError(400, 1000, f"Invalid metadata_condition: {exc}") from None
-    except DifyError as exc:
+        results = await _search(request)
+    except PlinthError as exc:  # Dify's contract has its own error shape, not OpenAI's
         return _error(exc)
-    except PlinthError as exc:
-        return _error(DifyError(exc.status_code, 1000 + exc.status_code, exc.message))
     records = [
         {
             "content": hit.text,

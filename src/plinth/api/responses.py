@@ -28,11 +28,11 @@ from plinth.engines.base import Json
 from plinth.errors import InvalidRequest
 from plinth.metering.accounting import Accounting
 from plinth.protocol.chat import ChatCompletionRequest
-from plinth.protocol.responses import DEFAULT_MAX_NUM_RESULTS, ResponsesRequest
+from plinth.protocol.responses import ResponsesRequest
 from plinth.rag.citations import cite
 from plinth.rag.prompt import grounded_messages, search_query
-from plinth.rag.retrieve import SearchOptions, retrieve
 from plinth.services import Services
+from plinth.vectorstores.retrieve import retrieve
 
 ENDPOINT = "responses"
 
@@ -54,20 +54,16 @@ async def run_file_search(
         raise InvalidRequest(
             "file_search needs a user message with text to search for", param="input"
         )
-    ranking = tool.ranking_options
-    hybrid = ranking.hybrid_search if ranking else None
     index = next(i for i, t in enumerate(body.tools or ()) if t.get("type") == "file_search")
-    options = SearchOptions(
-        max_num_results=tool.max_num_results or DEFAULT_MAX_NUM_RESULTS,
-        filters=tool.filters,
-        score_threshold=(ranking.score_threshold or 0.0) if ranking else 0.0,
-        lexical_weight=hybrid.text_weight if hybrid else 1.0,
-        dense_weight=hybrid.embedding_weight if hybrid else 1.0,
-        param=f"tools[{index}]",
-    )
+    param = f"tools[{index}]"
+    try:
+        options = tool.options()
+    except InvalidRequest as exc:  # add which tool the knob belongs to
+        raise InvalidRequest(exc.message, param=f"{param}.{exc.param}", code=exc.code) from None
     # The Vector Stores API's rule: a key searches the stores it created, an admin any.
     key_id = None if principal is None or principal.is_admin else principal.key_id
-    sources = await retrieve(svc.vector_stores, key_id, tool.vector_store_ids, query, options)
+    stores = svc.vector_stores
+    sources = await retrieve(stores, key_id, tool.vector_store_ids, query, options, param=param)
     return FileSearchRun("fs_" + secrets.token_hex(16), query, sources)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from plinth.engines.base import Json
 from plinth.protocol.responses import ResponsesRequest
 from plinth.rag.citations import Annotation
-from plinth.rag.retrieve import Source
+from plinth.vectorstores.retrieve import Source
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,9 @@ The commands work in-process on the database and the file storage, through
 the same :class:`VectorStores` code as the server: files added here are
 stored as Files (purpose ``assistants``) and show up in the API. Stores made
 here have no owning key, so over the API only admin keys see them (or pass
-``--owner KEY_ID``). Embedding runs on the bundled MiniLM, loaded here.
+``--owner KEY_ID``). The stores are built by the server's own builder
+(``build_vector_stores``) over an engine pool holding just the embedding
+model, so a missing embedder degrades to lexical search here as it does there.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,63 +22,53 @@ import click
 
 from plinth.billing.storage import StorageMeter
 from plinth.cli.common import data_dir_option, print_json, print_table, settings_or_exit
-from plinth.files.storage import LocalFileStorage
-from plinth.knowledge.chunking import AUTO, ChunkingError, ChunkingStrategy, WordPieceSpans
-from plinth.knowledge.embedding import WindowedEmbedder
-from plinth.knowledge.service import KnowledgeBase
-from plinth.knowledge.setup import open_index
-from plinth.knowledge.stores import Attachment, Owner, SearchOptions, VectorStores
+from plinth.engines.pool import EnginePool
+from plinth.errors import ChunkingError, PlinthError, VectorStoreNotFound
+from plinth.files.storage import FileStorage, LocalFileStorage
+from plinth.knowledge.chunking import AUTO, ChunkingStrategy
+from plinth.knowledge.index import SearchOptions
 from plinth.settings import Settings
 from plinth.store.database import open_database
+from plinth.store.door import Database
 from plinth.store.files import FileRecord, FileStore, new_file_id, utc_now
-from plinth.store.vector_stores import PageRequest, StoreRow, VectorStoreCatalog
+from plinth.vectorstores.build import build_vector_stores, embedding_engines
+from plinth.vectorstores.catalog import PageRequest, StoreRow
+from plinth.vectorstores.service import Attachment, Owner, VectorStores
 
 log = logging.getLogger(__name__)
-BUNDLED_EMBEDDER = "all-minilm-l6-v2"
-
-
-async def open_embedder(settings: Settings) -> tuple[Any, WindowedEmbedder | None]:
-    """The bundled embedder (engine, embedder), or (None, None): search is then lexical."""
-    if settings.knowledge.embedding_model != BUNDLED_EMBEDDER or not settings.load_bundled_models:
-        click.echo(
-            f"note: embedding model {settings.knowledge.embedding_model!r} is not the bundled "
-            "one; this command indexes and searches lexically only",
-            err=True,
-        )
-        return None, None
-    from plinth.knowledge.embedding import open_bundled_embedder
-
-    return await open_bundled_embedder(settings.data_dir)
 
 
 @asynccontextmanager
 async def opened(
     data_dir: Path | None, *, embed: bool = True
 ) -> AsyncIterator[tuple[Settings, VectorStores]]:
+    """The server's VectorStores, built by the server's builder over this data dir.
+
+    The engine pool holds just the embedding model (none with ``embed=False``):
+    without it, or without the bundled embedder's package, stores are searched
+    lexically, exactly as the server then does.
+    """
     settings = settings_or_exit(data_dir=data_dir)
-    db = open_database(settings.resolved_database_url)
-    engine, embedder = await open_embedder(settings) if embed else (None, None)
-    dims = None
-    if embedder is not None:
-        dims = len((await embedder.embed(["dimension probe"]))[0])
-    index = open_index(settings.knowledge, db)
-    knowledge = KnowledgeBase(index, WordPieceSpans.bundled(), embedder, dims)
-    files = LocalFileStorage(settings.data_dir / "files")
-    try:
-        catalog = VectorStoreCatalog(db)
-        yield settings, VectorStores(catalog, knowledge, StorageMeter(db), files.path)
-    finally:
-        index.close()
-        if engine is not None:
-            await engine.close()
-        db.dispose()
+    async with AsyncExitStack() as stack:
+        database = Database(open_database(settings.resolved_database_url))
+        stack.callback(database.close)
+        pool = EnginePool(embedding_engines(settings, database) if embed else [])
+        stack.push_async_callback(pool.close)
+        await pool.start()
+        files = LocalFileStorage(settings.data_dir / "files")
+        stack.callback(files.close)
+        meter = StorageMeter(database.engine)
+        stores = await build_vector_stores(settings, database, pool, files, meter, workers=0)
+        stack.callback(stores.close)
+        yield settings, stores
 
 
 async def resolve(stores: VectorStores, name_or_id: str) -> StoreRow:
-    store = await asyncio.to_thread(stores.catalog.get_store, name_or_id, key_id=None)
-    if store is not None:
-        return store
-    named = await asyncio.to_thread(stores.catalog.find_by_name, name_or_id)
+    try:
+        return await stores.visible(name_or_id, None)
+    except VectorStoreNotFound:
+        pass
+    named = await stores.named(name_or_id)
     if len(named) == 1:
         return named[0]
     if named:
@@ -155,8 +147,8 @@ def add(store: str, paths: tuple[Path, ...], data_dir: Path | None) -> None:
         async with opened(data_dir) as (settings, stores):
             target = await resolve(stores, store)
             strategy = ChunkingStrategy.from_openai(target.chunking)
-            storage = LocalFileStorage(settings.data_dir / "files")
-            files = FileStore(stores.catalog.engine)
+            storage = stores.ingestion.files
+            files = FileStore(stores.db.engine)
             todo = list(walk(paths))
             done = 0
             for path in tqdm(todo, desc=f"adding to {target.name or target.id}", unit="file"):
@@ -164,16 +156,16 @@ def add(store: str, paths: tuple[Path, ...], data_dir: Path | None) -> None:
                     data = path.read_bytes()
                     if len(data) > settings.files_max_bytes:
                         raise ValueError(f"larger than files_max_bytes ({len(data)} bytes)")
-                    file_id = await _store_file(storage, files, target, path.name, data)
+                    file_id = await _store_file(stores.db, storage, files, target, path, data)
                     await stores.attach(
                         target, [Attachment(file_id, path.name, strategy, {})], queue=False
                     )
                     status = await stores.ingestor.ingest(target.id, file_id)
                     if status != "completed":
-                        row = stores.catalog.get_file(target.id, file_id)
-                        raise ValueError(row.error_message if row else status)
+                        row = await stores.file(target, file_id)
+                        raise ValueError(row.error_message or status)
                     done += 1
-                except (OSError, ValueError) as exc:  # report per file, keep going
+                except (OSError, ValueError, PlinthError) as exc:  # report per file, keep going
                     failures.append((path, str(exc) or type(exc).__name__))
             return done
 
@@ -187,9 +179,18 @@ def add(store: str, paths: tuple[Path, ...], data_dir: Path | None) -> None:
 
 
 async def _store_file(
-    storage: LocalFileStorage, files: FileStore, store: StoreRow, name: str, data: bytes
+    db: Database,
+    storage: FileStorage,
+    files: FileStore,
+    store: StoreRow,
+    path: Path,
+    data: bytes,
 ) -> str:
-    """Save the bytes as a File (purpose ``assistants``) owned like the store."""
+    """Save the bytes as a File (purpose ``assistants``) owned like the store.
+
+    As ``POST /v1/files`` does: no bytes without a record (removed if the record fails).
+    """
+    name = path.name
 
     async def chunks() -> AsyncIterator[bytes]:
         yield data
@@ -206,7 +207,11 @@ async def _store_file(
         created_at=utc_now(),
         expires_at=None,
     )
-    await asyncio.to_thread(files.add, record)
+    try:
+        await db.run(files.add, record)
+    except BaseException:
+        storage.delete(file_id)
+        raise
     return file_id
 
 
@@ -253,28 +258,31 @@ def search(store: str, query: str, max_results: int, as_json: bool, data_dir: Pa
 @data_dir_option
 def list_stores(fmt: str, data_dir: Path | None) -> None:
     """List vector stores (all owners)."""
-    settings = settings_or_exit(data_dir=data_dir)
-    catalog = VectorStoreCatalog(open_database(settings.resolved_database_url))
-    rows = []
-    after = None
-    while True:
-        page = catalog.page_stores(key_id=None, request=PageRequest(100, True, after))
-        for store in page.rows:
-            counts = catalog.file_counts(store.id)
-            rows.append(
-                {
-                    "id": store.id,
-                    "name": store.name,
-                    "files": counts["total"],
-                    "completed": counts["completed"],
-                    "failed": counts["failed"],
-                    "usage_bytes": store.usage_bytes,
-                    "owner": store.key_id,
-                }
-            )
-        if not page.has_more:
-            break
-        after = page.rows[-1].id
+
+    async def run() -> list[dict[str, Any]]:
+        rows = []
+        async with opened(data_dir, embed=False) as (_, stores):
+            after = None
+            while True:
+                page = await stores.page(None, PageRequest(100, True, after))
+                for store in page.rows:
+                    counts = (await stores.store_json(store))["file_counts"]
+                    rows.append(
+                        {
+                            "id": store.id,
+                            "name": store.name,
+                            "files": counts["total"],
+                            "completed": counts["completed"],
+                            "failed": counts["failed"],
+                            "usage_bytes": store.usage_bytes,
+                            "owner": store.key_id,
+                        }
+                    )
+                if not page.has_more:
+                    return rows
+                after = page.rows[-1].id
+
+    rows = asyncio.run(run())
     if fmt == "json":
         print_json(rows)
     else:

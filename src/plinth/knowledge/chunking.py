@@ -19,9 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-
-class ChunkingError(ValueError):
-    """A chunking strategy outside OpenAI's limits."""
+from plinth.errors import ChunkingError
 
 
 @dataclass(frozen=True)

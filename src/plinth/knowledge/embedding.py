@@ -88,32 +88,3 @@ def normalize(vectors: Vectors) -> Vectors:
     norms[norms == 0] = 1.0
     unit: Vectors = (vectors / norms).astype(np.float32)
     return unit
-
-
-async def open_bundled_embedder(data_dir: object) -> tuple[object, WindowedEmbedder]:
-    """The bundled all-MiniLM-L6-v2 on llama.cpp, as ``bootstrap.build_engines`` builds it.
-
-    Returns the started engine (close it with ``await engine.close()``) and a
-    :class:`WindowedEmbedder` over it. For benchmarks and tests; the server
-    passes its own engine's ``embed``.
-    """
-    from pathlib import Path
-
-    from plinth.catalog.bundled import BUNDLED_MODELS
-    from plinth.catalog.wordpiece import WordPieceTokenizer
-    from plinth.engines.llamacpp import LlamaCppEngine, LlamaCppOptions
-    from plinth.knowledge.chunking import WordPieceSpans
-
-    bundled = next(m for m in BUNDLED_MODELS if m.id == "all-minilm-l6-v2")
-    assert bundled.tokenizer_dir is not None
-    path = bundled.locate(Path(str(data_dir)), False)
-    tokenizer = WordPieceTokenizer.from_model_dir(bundled.tokenizer_dir())
-    engine = LlamaCppEngine(
-        bundled.id, "embedding", path, LlamaCppOptions(4, 512), tokenizer=tokenizer
-    )
-    await engine.start()
-
-    async def embed(texts: list[str]) -> list[list[float]]:
-        return (await engine.embed(texts)).vectors
-
-    return engine, WindowedEmbedder(embed, WordPieceSpans.bundled())

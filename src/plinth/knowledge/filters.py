@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from plinth.errors import FilterError
+
 AttributeValue = str | int | float | bool
 Attributes = Mapping[str, AttributeValue]
 # The members of an in/nin list: OpenAI's type allows strings and numbers, not booleans.
@@ -25,10 +27,7 @@ ComparisonOp = Literal["eq", "ne", "gt", "gte", "lt", "lte"]
 COMPARISONS = ("eq", "ne", "gt", "gte", "lt", "lte")
 LIST_COMPARISONS = ("in", "nin")
 MAX_ATTRIBUTES = 16  # OpenAI's limit per file
-
-
-class FilterError(ValueError):
-    """A malformed filter or attribute set."""
+MAX_FILTER_DEPTH = 16  # nested and/or levels: deeper is a client bug, not a query
 
 
 @dataclass(frozen=True)
@@ -56,7 +55,9 @@ class Compound:
 Filter = Comparison | Membership | Compound
 
 
-def parse_filter(raw: object) -> Filter:
+def parse_filter(raw: object, depth: int = 1) -> Filter:
+    if depth > MAX_FILTER_DEPTH:
+        raise FilterError(f"filters are nested more than {MAX_FILTER_DEPTH} levels deep")
     if not isinstance(raw, Mapping):
         raise FilterError("a filter must be an object")
     kind = raw.get("type")
@@ -64,7 +65,7 @@ def parse_filter(raw: object) -> Filter:
         items = raw.get("filters")
         if not isinstance(items, list) or not items:
             raise FilterError(f"an '{kind}' filter needs a non-empty 'filters' list")
-        return Compound(kind, tuple(parse_filter(item) for item in items))
+        return Compound(kind, tuple(parse_filter(item, depth + 1) for item in items))
     if kind in COMPARISONS or kind in LIST_COMPARISONS:
         key, value = raw.get("key"), raw.get("value")
         if not isinstance(key, str) or not key:

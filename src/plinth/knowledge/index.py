@@ -15,14 +15,12 @@ from typing import Literal, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from plinth.errors import InvalidRequest
 from plinth.knowledge.filters import AttributeValue, Filter
 from plinth.knowledge.fusion import FusionMethod
 
 SearchMode = Literal["lexical", "dense", "hybrid"]
-
-
-class StoreNotFound(LookupError):
-    """No store with that id."""
+MAX_NUM_RESULTS = 50
 
 
 @dataclass(frozen=True)
@@ -36,18 +34,44 @@ class ChunkRecord:
 
 
 @dataclass(frozen=True)
-class SearchRequest:
-    text: str = ""
-    vector: NDArray[np.float32] | None = None
-    k: int = 10
+class SearchOptions:
+    """Every search knob, under one name each; the API, Dify, /v1/responses and the CLI
+    all build this (their wire names are mapped at their edge).
+
+    ``filters`` is already parsed (``filters.parse_filter``), so a malformed one is
+    refused where the request is read, not midway through a search.
+    """
+
+    max_num_results: int = 10
     mode: SearchMode = "hybrid"
-    fusion: FusionMethod = "rrf"
+    # "weighted": min-max normalised weighted sum; "rrf": reciprocal-rank fusion.
+    ranker: FusionMethod = "weighted"
     # Weights of the lexical and the dense list in the fusion.
     lexical_weight: float = 1.0
     dense_weight: float = 1.0
     filters: Filter | None = None
     score_threshold: float = 0.0
-    # How deep each list is read before fusing (at least k).
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.max_num_results <= MAX_NUM_RESULTS:
+            raise InvalidRequest(
+                f"max_num_results must be between 1 and {MAX_NUM_RESULTS}",
+                param="max_num_results",
+            )
+        if self.lexical_weight < 0 or self.dense_weight < 0:
+            raise InvalidRequest("search weights must not be negative", param="hybrid_search")
+        if not 0.0 <= self.score_threshold <= 1.0:
+            raise InvalidRequest("score_threshold must be between 0 and 1", param="score_threshold")
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """What a backend searches for: the query's text and vector, and the options."""
+
+    text: str = ""
+    vector: NDArray[np.float32] | None = None
+    options: SearchOptions = field(default_factory=SearchOptions)
+    # How deep each list is read before fusing (at least max_num_results).
     candidates: int = 100
 
 
@@ -70,7 +94,10 @@ class FileInfo:
 
 
 class KnowledgeIndex(Protocol):
-    """Synchronous (database / network I/O): async callers run it on a worker thread."""
+    """Synchronous (database / network I/O): async callers run it off the event loop.
+
+    Every backend raises ``errors.VectorStoreNotFound`` for an unknown store id.
+    """
 
     def create_store(self, store_id: str, dims: int | None) -> None: ...
 

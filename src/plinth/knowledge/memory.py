@@ -89,9 +89,9 @@ class StoreMemory:
         return self.dead > 1000 and self.dead > self.rows - self.dead
 
     def _allowed(self, request: SearchRequest) -> NDArray[np.bool_]:
-        if request.filters is None:
+        if request.options.filters is None:
             return self.alive
-        flt = request.filters
+        flt = request.options.filters
         file_ok = np.fromiter(
             (attrs is not None and matches(flt, attrs) for attrs in self.file_attributes),
             dtype=bool,
@@ -103,12 +103,12 @@ class StoreMemory:
     def search(self, request: SearchRequest) -> fusion.Ranked:
         """Ranked rows with their final 0–1 scores, threshold and ``k`` applied."""
         allowed = self._allowed(request)
-        depth = max(request.candidates, request.k)
+        depth = max(request.candidates, request.options.max_num_results)
         lexical = dense = None
-        if request.mode in ("lexical", "hybrid") and request.text:
+        if request.options.mode in ("lexical", "hybrid") and request.text:
             scores = self.lexical.scores(analyze(request.text))
             lexical = fusion.top_k(scores, allowed & (scores > 0), depth)
-        wants_dense = request.mode in ("dense", "hybrid") and request.vector is not None
+        wants_dense = request.options.mode in ("dense", "hybrid") and request.vector is not None
         if wants_dense and self.dense is not None and request.vector is not None:
             scores = self.dense.scores(request.vector)
             dense = fusion.top_k(scores, allowed & np.isfinite(scores), depth)
@@ -120,8 +120,11 @@ def finish(
 ) -> fusion.Ranked:
     """Fuse (or normalise the one list there is), apply ``score_threshold``, cut to ``k``."""
     if lexical is not None and dense is not None:
-        lists, weights = [lexical, dense], [request.lexical_weight, request.dense_weight]
-        if request.fusion == "rrf":
+        lists, weights = (
+            [lexical, dense],
+            [request.options.lexical_weight, request.options.dense_weight],
+        )
+        if request.options.ranker == "rrf":
             ranked = fusion.rrf(lists, weights)
         else:
             ranked = fusion.weighted(lists, weights, [0.0, None])
@@ -131,5 +134,8 @@ def finish(
         ranked = fusion.dense_alone(dense)
     else:
         return fusion.Ranked(np.zeros(0, np.int64), np.zeros(0, np.float32))
-    keep = ranked.scores >= request.score_threshold
-    return fusion.Ranked(ranked.keys[keep][: request.k], ranked.scores[keep][: request.k])
+    keep = ranked.scores >= request.options.score_threshold
+    return fusion.Ranked(
+        ranked.keys[keep][: request.options.max_num_results],
+        ranked.scores[keep][: request.options.max_num_results],
+    )

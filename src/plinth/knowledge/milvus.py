@@ -36,9 +36,10 @@ from typing import Any
 
 import numpy as np
 
+from plinth.errors import VectorStoreNotFound
 from plinth.knowledge import fusion
 from plinth.knowledge.filters import AttributeValue, Comparison, Filter, Membership
-from plinth.knowledge.index import ChunkRecord, FileInfo, Hit, SearchRequest, StoreNotFound
+from plinth.knowledge.index import ChunkRecord, FileInfo, Hit, SearchRequest
 from plinth.knowledge.memory import finish
 from plinth.knowledge.segment import analyze
 
@@ -143,7 +144,7 @@ class MilvusIndex:
     def _require(self, store_id: str) -> str:
         name = self.collection(store_id)
         if not self._client.has_collection(name):
-            raise StoreNotFound(store_id)
+            raise VectorStoreNotFound(f"No vector store found with id '{store_id}'")
         return name
 
     def create_store(self, store_id: str, dims: int | None) -> None:
@@ -335,11 +336,11 @@ class MilvusIndex:
 
     def search(self, store_id: str, request: SearchRequest) -> list[Hit]:
         name = self._require(store_id)
-        expr = "" if request.filters is None else filter_expression(request.filters)
-        depth = max(request.candidates, request.k)
+        expr = "" if request.options.filters is None else filter_expression(request.options.filters)
+        depth = max(request.candidates, request.options.max_num_results)
         entities: dict[int, dict[str, Any]] = {}
         lexical = dense = None
-        if request.mode in ("lexical", "hybrid") and request.text:
+        if request.options.mode in ("lexical", "hybrid") and request.text:
             tokens = term_tokens(analyze(request.text))
             if tokens:
                 found = self._client.search(
@@ -353,7 +354,7 @@ class MilvusIndex:
                 lexical = self._ranked(found, entities, lexical=True)
             else:
                 lexical = fusion.Ranked(np.zeros(0, np.int64), np.zeros(0, np.float32))
-        if request.mode in ("dense", "hybrid") and request.vector is not None:
+        if request.options.mode in ("dense", "hybrid") and request.vector is not None:
             vector = np.asarray(request.vector, np.float32)
             vector = vector / (float(np.linalg.norm(vector)) or 1.0)
             found = self._client.search(

@@ -1,30 +1,49 @@
-"""The knowledge base as the HTTP layer uses it: files in, ranked chunks out.
+"""The knowledge base as a library: text in, ranked chunks out.
 
-parse → chunk (embedder tokens) → analyse (BM25 terms) → embed (windowed) →
+chunk (embedder tokens) → analyse (BM25 terms) → embed (windowed) →
 ``KnowledgeIndex.upsert_file``; and for a query: analyse + embed → search.
-Database and CPU-heavy steps run on worker threads; the event loop only
-awaits. Without an embedder the store is lexical only.
+Nothing here knows about settings, billing, the database or engines: the
+caller injects the index, the tokenizer, the embedder (a plain async
+callable) and the two places blocking work runs — ``run_io`` for the index
+(the database door in the server) and ``run_cpu`` for chunking and term
+analysis. Without an embedder the store is lexical only.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from typing import ParamSpec, Protocol, TypeVar
 
-from plinth.knowledge.chunking import AUTO, ChunkingStrategy, TokenSpans, chunk_text
+from plinth.knowledge.chunking import AUTO, Chunk, ChunkingStrategy, TokenSpans, chunk_text
 from plinth.knowledge.embedding import WindowedEmbedder
-from plinth.knowledge.filters import parse_filter, validate_attributes
-from plinth.knowledge.fusion import FusionMethod
+from plinth.knowledge.filters import validate_attributes
 from plinth.knowledge.index import (
     ChunkRecord,
     FileInfo,
     Hit,
     KnowledgeIndex,
-    SearchMode,
+    SearchOptions,
     SearchRequest,
 )
-from plinth.knowledge.parsing import ParseError, parse
 from plinth.knowledge.segment import analyze
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class Blocking(Protocol):
+    """Runs a blocking ``fn(*args, **kwargs)`` off the event loop (``Database.run``, a pool)."""
+
+    def __call__(
+        self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs
+    ) -> Awaitable[T]: ...
+
+
+def _chunk_and_analyze(
+    text: str, strategy: ChunkingStrategy, tokenizer: TokenSpans
+) -> tuple[list[Chunk], list[list[str]]]:
+    chunks = chunk_text(text, strategy, tokenizer)
+    return chunks, [analyze(c.text) for c in chunks]
 
 
 class KnowledgeBase:
@@ -34,32 +53,22 @@ class KnowledgeBase:
         tokenizer: TokenSpans,
         embedder: WindowedEmbedder | None = None,
         dims: int | None = 384,
+        *,
+        run_io: Blocking,
+        run_cpu: Blocking,
     ):
         self.index = index
         self.tokenizer = tokenizer
         self.embedder = embedder
         self.dims = dims if embedder is not None else None
+        self._io = run_io
+        self._cpu = run_cpu
 
     async def create_store(self, store_id: str) -> None:
-        await asyncio.to_thread(self.index.create_store, store_id, self.dims)
+        await self._io(self.index.create_store, store_id, self.dims)
 
     async def delete_store(self, store_id: str) -> bool:
-        return await asyncio.to_thread(self.index.delete_store, store_id)
-
-    async def add_file(
-        self,
-        store_id: str,
-        file_id: str,
-        data: bytes,
-        filename: str,
-        strategy: ChunkingStrategy = AUTO,
-        attributes: Mapping[str, object] | None = None,
-    ) -> FileInfo:
-        """Parse, chunk, embed and index one file (replacing it if present)."""
-        text = await asyncio.to_thread(parse, data, filename)
-        if not text.strip():
-            raise ParseError(f"'{filename}' has no text")
-        return await self.add_text(store_id, file_id, text, strategy, attributes)
+        return await self._io(self.index.delete_store, store_id)
 
     async def add_text(
         self,
@@ -69,9 +78,9 @@ class KnowledgeBase:
         strategy: ChunkingStrategy = AUTO,
         attributes: Mapping[str, object] | None = None,
     ) -> FileInfo:
+        """Chunk, embed and index one file's text (replacing the file if present)."""
         clean = validate_attributes(attributes)
-        chunks = await asyncio.to_thread(chunk_text, text, strategy, self.tokenizer)
-        terms = await asyncio.to_thread(lambda: [analyze(c.text) for c in chunks])
+        chunks, terms = await self._cpu(_chunk_and_analyze, text, strategy, self.tokenizer)
         vectors = None
         if self.embedder is not None and chunks:
             vectors = await self.embedder.embed([c.text for c in chunks])
@@ -79,46 +88,22 @@ class KnowledgeBase:
             ChunkRecord(c.text, t, None if vectors is None else vectors[i], c.tokens)
             for i, (c, t) in enumerate(zip(chunks, terms, strict=True))
         ]
-        await asyncio.to_thread(self.index.upsert_file, store_id, file_id, records, clean)
+        await self._io(self.index.upsert_file, store_id, file_id, records, clean)
         return FileInfo(file_id, len(records), sum(c.tokens for c in chunks), clean)
 
     async def delete_file(self, store_id: str, file_id: str) -> bool:
-        return await asyncio.to_thread(self.index.delete_file, store_id, file_id)
+        return await self._io(self.index.delete_file, store_id, file_id)
 
     async def update_attributes(
         self, store_id: str, file_id: str, attributes: Mapping[str, object]
     ) -> bool:
         clean = validate_attributes(attributes)
-        return await asyncio.to_thread(self.index.update_attributes, store_id, file_id, clean)
+        return await self._io(self.index.update_attributes, store_id, file_id, clean)
 
-    async def search(
-        self,
-        store_id: str,
-        query: str,
-        *,
-        max_num_results: int = 10,
-        mode: SearchMode = "hybrid",
-        fusion: FusionMethod = "weighted",
-        lexical_weight: float = 1.0,
-        dense_weight: float = 1.0,
-        filters: Mapping[str, object] | None = None,
-        score_threshold: float = 0.0,
-    ) -> list[Hit]:
-        """Ranked chunks; ``filters`` is OpenAI's filter object (raises ``FilterError``)."""
-        if not 1 <= max_num_results <= 50:
-            raise ValueError("max_num_results must be between 1 and 50")
+    async def search(self, store_id: str, query: str, options: SearchOptions) -> list[Hit]:
+        """Ranked chunks for one query (raises ``VectorStoreNotFound`` for an unknown store)."""
         vector = None
-        if self.embedder is not None and mode != "lexical":
+        if self.embedder is not None and options.mode != "lexical":
             vector = (await self.embedder.embed([query]))[0]
-        request = SearchRequest(
-            text=query,
-            vector=vector,
-            k=max_num_results,
-            mode=mode,
-            fusion=fusion,
-            lexical_weight=lexical_weight,
-            dense_weight=dense_weight,
-            filters=None if filters is None else parse_filter(filters),
-            score_threshold=score_threshold,
-        )
-        return await asyncio.to_thread(self.index.search, store_id, request)
+        request = SearchRequest(text=query, vector=vector, options=options)
+        return await self._io(self.index.search, store_id, request)

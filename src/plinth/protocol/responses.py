@@ -21,22 +21,13 @@ from pydantic import (
 )
 
 from plinth.errors import InvalidRequest, UnsupportedParameter
+from plinth.knowledge.index import SearchOptions
 from plinth.protocol.common import MAX_TOKENS_LIMIT, WireModel
+from plinth.protocol.vector_stores import RankingOptions, search_options
 
 M = TypeVar("M", bound=BaseModel)
 FILE_SEARCH_RESULTS = "file_search_call.results"
 DEFAULT_MAX_NUM_RESULTS = 10
-
-
-class HybridSearch(WireModel):
-    embedding_weight: float = Field(ge=0)
-    text_weight: float = Field(ge=0)
-
-
-class RankingOptions(WireModel):
-    ranker: Literal["auto", "default-2024-11-15", "none"] | None = None
-    score_threshold: float | None = Field(None, ge=0, le=1)
-    hybrid_search: HybridSearch | None = None
 
 
 class FileSearchTool(WireModel):
@@ -46,6 +37,13 @@ class FileSearchTool(WireModel):
     # Checked by the knowledge base's own parser, which names what is wrong.
     filters: dict[str, Any] | None = None
     ranking_options: RankingOptions | None = None
+
+    def options(self) -> SearchOptions:
+        """The tool's knobs as the one :class:`SearchOptions` (weights under Plinth's names)."""
+        ranking = self.ranking_options
+        return search_options(
+            self.max_num_results or DEFAULT_MAX_NUM_RESULTS, ranking, None, self.filters
+        )
 
     def echo(self) -> dict[str, Any]:
         """The tool as the response object repeats it, defaults filled in."""
@@ -59,7 +57,12 @@ class FileSearchTool(WireModel):
                 "ranker": ranking.ranker or "auto",
                 "score_threshold": ranking.score_threshold or 0.0,
                 **(
-                    {"hybrid_search": ranking.hybrid_search.model_dump()}
+                    {
+                        "hybrid_search": {  # OpenAI's names for the two weights
+                            "embedding_weight": ranking.hybrid_search.dense_weight,
+                            "text_weight": ranking.hybrid_search.lexical_weight,
+                        }
+                    }
                     if ranking.hybrid_search
                     else {}
                 ),

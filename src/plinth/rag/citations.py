@@ -28,7 +28,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from plinth.rag.retrieve import Source
+from plinth.vectorstores.retrieve import Source
 
 _MARKER = re.compile(r"[ \t]*(?:\[(\d+(?:\s*,\s*\d+)*)\]|【(\d+(?:\s*[,，]\s*\d+)*)】)")
 # A tail that a later delta may complete into a marker.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from plinth.rag.retrieve import Source
+from plinth.vectorstores.retrieve import Source
 
 CITE_INSTRUCTION = (
     "Answer the question using the numbered sources below. After each sentence that "

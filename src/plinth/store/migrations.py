@@ -109,6 +109,10 @@ def _chat_templates(conn: Connection) -> None:
     _add_columns(conn, "models", {"chat_template": "TEXT"})
 
 
+def _file_texts(conn: Connection) -> None:
+    schema.metadata.create_all(conn, tables=[schema.file_texts])
+
+
 def _console_users(conn: Connection) -> None:
     schema.metadata.create_all(conn, tables=[schema.console_users, schema.console_sessions])
 
@@ -147,6 +151,7 @@ MIGRATIONS: list[Step] = [
     (12, "OpenAI vector stores, their files' ingestion state, file batches", _vector_stores),
     (13, "subscription plans; per-second and per-GB-month prices", _plans),
     (14, "a chat template per added model", _chat_templates),
+    (15, "the text extracted from each File, parsed once at ingestion", _file_texts),
     (20, "console users and their server-side sessions", _console_users),
     (21, "the ledger's hourly rollup for the console, kept by insert triggers", _console_rollup),
     (22, "ledger indexes for the console's filters", _console_indexes),

@@ -342,7 +342,7 @@ kb_chunks = Table(
     Index("ix_kb_chunks_store_id", "store_id", "id"),
 )
 
-# OpenAI vector stores (plinth.knowledge.stores): the API's view of a knowledge
+# OpenAI vector stores (plinth.vectorstores): the API's view of a knowledge
 # store — owner, name, metadata, expiry — and each file's ingestion state. The
 # chunks themselves live in the index (kb_* tables or Milvus) under the same id.
 vector_stores = Table(
@@ -386,6 +386,17 @@ vector_store_file_batches = Table(
     Column("id", String(64), primary_key=True),
     Column("vector_store_id", String(64), nullable=False),
     Column("cancelled", Boolean, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+# The text extracted from a File at its first ingestion (plinth.vectorstores):
+# parsed once, within the upload limits, and read back by the file-content
+# endpoint and any later attach instead of parsing the bytes again (migration 15).
+file_texts = Table(
+    "file_texts",
+    metadata,
+    Column("file_id", String(64), primary_key=True),
+    Column("text", Text, nullable=False),
     Column("created_at", BigInteger, nullable=False),
 )
 

@@ -1,4 +1,4 @@
-"""Vector stores, their files and file batches as rows: the OpenAI API's bookkeeping.
+"""Vector stores, their files, file batches and extracted texts as rows.
 
 The chunks live in the knowledge index; these tables hold what the API
 reports about them — owner, name, metadata, expiry, and each file's
@@ -6,6 +6,9 @@ ingestion status. A file's status only ever leaves ``in_progress`` through
 :meth:`VectorStoreCatalog.finish_file`, which refuses when the file was
 cancelled or removed meanwhile, so a late-finishing ingestion cannot
 resurrect it.
+
+Every method is synchronous SQL: :class:`VectorStores` calls them through
+the database door (``Database.run``), never on the event loop.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import Engine, Table, and_, func, or_, select, update
 
+from plinth.store.schema import file_texts
 from plinth.store.schema import vector_store_file_batches as batches
 from plinth.store.schema import vector_store_files as vs_files
 from plinth.store.schema import vector_stores as stores
@@ -144,7 +148,7 @@ def _page(
 
 
 class VectorStoreCatalog:
-    """Synchronous database access; async callers run it on a worker thread."""
+    """Synchronous database access; async callers run it through ``Database.run``."""
 
     def __init__(self, engine: Engine):
         self.engine = engine
@@ -388,3 +392,42 @@ class VectorStoreCatalog:
                 .values(status="cancelled")
             )
         return pending
+
+    # -- extracted texts ----------------------------------------------------------
+
+    def get_text(self, file_id: str) -> str | None:
+        """The text parsed from a File at its first ingestion, if stored."""
+        query = select(file_texts.c.text).where(file_texts.c.file_id == file_id)
+        with self.engine.connect() as conn:
+            text: str | None = conn.execute(query).scalar_one_or_none()
+        return text
+
+    def put_text(self, file_id: str, text: str, *, now: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(file_texts.delete().where(file_texts.c.file_id == file_id))
+            conn.execute(file_texts.insert().values(file_id=file_id, text=text, created_at=now))
+
+    def forget_texts(self, file_ids: list[str]) -> None:
+        """Drop the stored texts of these files that no store holds any more."""
+        if not file_ids:
+            return
+        attached = select(vs_files.c.file_id).where(vs_files.c.file_id.in_(file_ids))
+        with self.engine.begin() as conn:
+            conn.execute(
+                file_texts.delete().where(
+                    file_texts.c.file_id.in_(file_ids), file_texts.c.file_id.not_in(attached)
+                )
+            )
+
+    def file_ids(self, store_id: str) -> list[str]:
+        query = select(vs_files.c.file_id).where(vs_files.c.vector_store_id == store_id)
+        with self.engine.connect() as conn:
+            return list(conn.scalars(query))
+
+    def filenames(self, store_id: str, file_ids: list[str]) -> dict[str, str]:
+        """The names of those files still attached to the store (one query, not one per hit)."""
+        query = select(vs_files.c.file_id, vs_files.c.filename).where(
+            vs_files.c.vector_store_id == store_id, vs_files.c.file_id.in_(file_ids)
+        )
+        with self.engine.connect() as conn:
+            return {str(file_id): str(name) for file_id, name in conn.execute(query)}

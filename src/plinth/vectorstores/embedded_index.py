@@ -19,8 +19,9 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import sqlalchemy as sa
 
+from plinth.errors import VectorStoreNotFound
 from plinth.knowledge.filters import AttributeValue
-from plinth.knowledge.index import ChunkRecord, FileInfo, Hit, SearchRequest, StoreNotFound
+from plinth.knowledge.index import ChunkRecord, FileInfo, Hit, SearchRequest
 from plinth.knowledge.memory import RowChunk, StoreMemory
 from plinth.store.schema import kb_chunks, kb_files, kb_stores
 
@@ -66,7 +67,7 @@ class EmbeddedIndex:
             .values(version=kb_stores.c.version + 1)
         ).rowcount
         if not bumped:
-            raise StoreNotFound(store_id)
+            raise VectorStoreNotFound(f"No vector store found with id '{store_id}'")
         return int(
             conn.scalar(sa.select(kb_stores.c.version).where(kb_stores.c.id == store_id)) or 0
         )
@@ -172,7 +173,7 @@ class EmbeddedIndex:
         with self._engine.connect() as conn:
             version = conn.scalar(sa.select(kb_stores.c.version).where(kb_stores.c.id == store_id))
         if version is None:
-            raise StoreNotFound(store_id)
+            raise VectorStoreNotFound(f"No vector store found with id '{store_id}'")
         memory = self._memories.get(store_id)
         if memory is not None and memory.version == version:
             return memory
@@ -184,7 +185,7 @@ class EmbeddedIndex:
         with self._engine.connect() as conn, conn.begin():  # one snapshot for all three reads
             store = conn.execute(sa.select(kb_stores).where(kb_stores.c.id == store_id)).first()
             if store is None:
-                raise StoreNotFound(store_id)
+                raise VectorStoreNotFound(f"No vector store found with id '{store_id}'")
             memory = StoreMemory(int(store.version), store.dims, self.k1, self.b)
             files = conn.execute(
                 sa.select(kb_files.c.file_id, kb_files.c.attributes).where(

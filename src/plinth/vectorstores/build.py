@@ -1,0 +1,116 @@
+"""The one builder of :class:`VectorStores`, used by the server and by ``plinth kb`` alike.
+
+The backend is chosen by ``knowledge.backend``; chunks and queries are
+embedded by the engine named ``knowledge.embedding_model`` in the pool it is
+given (the server's pool; the CLI's holds just that engine). When that
+engine is not loaded, or the bundled embedder's tokenizer package is missing,
+stores are lexical only and a warning says so, once, at start-up: the same
+degraded mode in both, because both come through here.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from plinth.billing.storage import StorageMeter
+from plinth.catalog.bundled import BundledModelMissing
+from plinth.engines.base import Engine
+from plinth.engines.pool import EnginePool
+from plinth.files.storage import FileStorage
+from plinth.knowledge.chunking import TokenSpans, WordPieceSpans, WordSpans
+from plinth.knowledge.embedding import WindowedEmbedder
+from plinth.knowledge.index import KnowledgeIndex
+from plinth.knowledge.limits import UploadLimits
+from plinth.knowledge.service import KnowledgeBase
+from plinth.settings import KnowledgeSettings, Settings
+from plinth.store.door import Database
+from plinth.store.models import ModelStore
+from plinth.vectorstores.embedded_index import EmbeddedIndex
+from plinth.vectorstores.service import VectorStores
+from plinth.vectorstores.work import CpuWork
+
+log = logging.getLogger(__name__)
+
+
+def open_index(settings: KnowledgeSettings, database: Database) -> KnowledgeIndex:
+    if settings.backend == "embedded":
+        return EmbeddedIndex(database.engine)
+    from plinth.knowledge.milvus import MilvusIndex
+
+    assert settings.milvus_uri is not None  # the settings validator demands it
+    token = os.environ.get(settings.milvus_token_env, "") if settings.milvus_token_env else ""
+    return MilvusIndex(settings.milvus_uri, token=token)
+
+
+def chunk_tokenizer() -> TokenSpans:
+    """The bundled embedder's word pieces, or words where its package is missing.
+
+    Chunk sizes are counted in the embedder's word pieces either way, so
+    ``max_chunk_size_tokens`` means the same with or without dense vectors.
+    """
+    try:
+        return WordPieceSpans.bundled()
+    except BundledModelMissing as exc:
+        log.warning("%s; vector stores count chunk tokens as words", exc)
+        return WordSpans()
+
+
+async def _embedder(
+    settings: KnowledgeSettings, pool: EnginePool, tokenizer: TokenSpans
+) -> tuple[WindowedEmbedder | None, int | None]:
+    """The windowed embedder over the pool's engine and its dimensions, or (None, None)."""
+    if not pool.has(settings.embedding_model):
+        log.warning(
+            "embedding model %r is not loaded: vector stores search lexically only",
+            settings.embedding_model,
+        )
+        return None, None
+    if isinstance(tokenizer, WordSpans):
+        # The embedder's windows are counted in its own word pieces; without
+        # its tokenizer they cannot be, so it is not used.
+        log.warning("no tokenizer for %r: vector stores search lexically", settings.embedding_model)
+        return None, None
+    engine = pool.get(settings.embedding_model)
+
+    async def embed(texts: list[str]) -> list[list[float]]:
+        return (await engine.embed(texts)).vectors
+
+    dims = len((await embed(["dimension probe"]))[0])
+    return WindowedEmbedder(embed, tokenizer), dims
+
+
+async def build_vector_stores(
+    settings: Settings,
+    database: Database,
+    pool: EnginePool,
+    files: FileStorage,
+    meter: StorageMeter,
+    *,
+    workers: int = 2,
+) -> VectorStores:
+    """Call after ``pool.start()``: the embedder is probed once for its dimensions.
+
+    The caller closes the result (``await stores.close()``) after its engines' users stop.
+    """
+    cpu = CpuWork()
+    tokenizer = chunk_tokenizer()
+    embedder, dims = await _embedder(settings.knowledge, pool, tokenizer)
+    index = open_index(settings.knowledge, database)
+    knowledge = KnowledgeBase(
+        index, tokenizer, embedder, dims, run_io=database.run, run_cpu=cpu.run
+    )
+    limits = UploadLimits(**settings.uploads.model_dump())
+    return VectorStores(database, knowledge, meter, files, limits, cpu, workers=workers)
+
+
+def embedding_engines(settings: Settings, database: Database) -> list[Engine]:
+    """For ``plinth kb``: just the embedding model's engine, built as the server builds it."""
+    from plinth.bootstrap import build_engines
+
+    wanted = settings.knowledge.embedding_model
+    return [
+        engine
+        for engine in build_engines(settings, ModelStore(database.engine))
+        if engine.model_id == wanted
+    ]
