@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -14,7 +15,7 @@ from plinth.store.tenants import TenantStore
 def _password(from_stdin: bool) -> str:
     """Read from stdin (scripts) or prompted twice, hidden; never an argument, never logged."""
     if from_stdin:
-        return click.get_text_stream("stdin").readline().rstrip("\n")
+        return sys.stdin.readline().rstrip("\n")
     return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
 
 

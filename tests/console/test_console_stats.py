@@ -1,0 +1,174 @@
+"""The dashboard's numbers are the ledger's: rollup + edges equal `plinth usage` exactly,
+on SQLite and PostgreSQL, for every single filter and for combined ones."""
+
+from __future__ import annotations
+
+import json
+import random
+import secrets
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import OperationalError
+
+from plinth.cli import main
+from plinth.store import console_stats as stats
+from plinth.store.database import open_database
+from plinth.store.usage import UsageRecord, UsageStore
+
+POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    if request.param == "sqlite":
+        yield open_database(f"sqlite:///{tmp_path / 'plinth.db'}")
+        return
+    admin = create_engine(POSTGRES.replace("postgresql://", "postgresql+psycopg://"))
+    schema = "plinth_console_" + secrets.token_hex(4)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+    except OperationalError as exc:
+        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES}: {exc.orig}")
+    engine = open_database(f"{POSTGRES}?options=-csearch_path%3D{schema}")
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+def _seed(engine: Engine, count: int = 600) -> list[UsageRecord]:
+    rng = random.Random(7)
+    records = [
+        UsageRecord(
+            request_id=f"req_{i:05d}",
+            created_at=NOW - timedelta(minutes=rng.randrange(0, 60 * 24 * 9), seconds=rng.random()),
+            key_id=f"key_{rng.randrange(6)}",
+            endpoint="chat",
+            model=rng.choice(["m-a", "m-b", "m-c", None]),
+            status=rng.choice(["ok", "ok", "ok", "error"]),
+            http_status=200,
+            prompt_tokens=rng.randrange(0, 500),
+            completion_tokens=rng.randrange(0, 300),
+            latency_ms=rng.uniform(5, 30_000),
+            ttft_ms=rng.choice([None, rng.uniform(1, 900)]),
+            deployment=rng.choice(["d-1", "d-2"]),
+            tenant_id=rng.choice(["ten_a", "ten_b", None]),
+            cost_micros=rng.randrange(0, 10_000),
+        )
+        for i in range(count)
+    ]
+    UsageStore(engine).append(records)
+    return records
+
+
+def _expected(records: list[UsageRecord], f: stats.Filter) -> dict[str, float]:
+    rows = [
+        r
+        for r in records
+        if f.start <= r.created_at < f.end
+        and all(
+            getattr(r, column) == value
+            for column, value in (
+                ("tenant_id", f.tenant_id),
+                ("key_id", f.key_id),
+                ("model", f.model),
+                ("deployment", f.deployment),
+            )
+            if value is not None
+        )
+    ]
+    return {
+        "requests": len(rows),
+        "errors": sum(r.status != "ok" for r in rows),
+        "prompt_tokens": sum(r.prompt_tokens for r in rows),
+        "completion_tokens": sum(r.completion_tokens for r in rows),
+        "cost_micros": sum(r.cost_micros for r in rows),
+        "latency_sum": round(sum(r.latency_ms for r in rows), 3),
+    }
+
+
+FILTERS = [
+    {},
+    {"tenant_id": "ten_a"},
+    {"key_id": "key_3"},
+    {"model": "m-b"},
+    {"deployment": "d-2"},
+    {"tenant_id": "ten_b", "model": "m-a"},
+    {"key_id": "key_1", "deployment": "d-1", "model": "m-c"},
+]
+
+
+@pytest.mark.parametrize("filters", FILTERS, ids=lambda f: "+".join(f) or "none")
+def test_totals_equal_the_ledger_for_every_filter(db: Engine, filters: dict[str, str]) -> None:
+    records = _seed(db)
+    # Ranges whose ends fall inside hours and days: rollup for the middle, ledger at the edges.
+    for start, end in (
+        (NOW - timedelta(days=7, minutes=17), NOW + timedelta(seconds=1)),
+        (NOW - timedelta(hours=30, minutes=3), NOW - timedelta(hours=2, minutes=41)),
+        (NOW - timedelta(minutes=50), NOW - timedelta(minutes=5)),
+    ):
+        f = stats.Filter(start=start, end=end, **filters)
+        got = stats.totals(db, f)
+        want = _expected(records, f)
+        assert {k: round(got.get(k, 0), 3) for k in want} == want
+        series = stats.series(db, f)[1]
+        assert sum(s["requests"] for s in series.values()) == want["requests"]
+
+
+def test_top_models_agree_with_plinth_usage(db: Engine, tmp_path: Path) -> None:
+    _seed(db)
+    since = NOW - timedelta(days=5, minutes=29)
+    ranked = dict(stats.top(db, stats.Filter(start=since, end=NOW + timedelta(hours=1)), "model"))
+    summary = UsageStore(db).summary("model", since=since)
+    assert len(summary) == len(ranked)
+    for row in summary:
+        m = stats.metrics(ranked[row["model"]])
+        assert m["requests"] == row["requests"]
+        assert m["errors"] == row["failed"]
+        assert m["prompt_tokens"] == row["prompt_tokens"]
+        assert m["completion_tokens"] == row["completion_tokens"]
+        assert round(m["avg_latency_ms"] or 0.0, 1) == row["avg_latency_ms"]
+
+
+def test_dashboard_totals_equal_the_cli(tmp_path: Path) -> None:
+    engine = open_database(f"sqlite:///{tmp_path / 'plinth.db'}")
+    _seed(engine)
+    since = NOW - timedelta(days=3, minutes=7)
+    result = CliRunner().invoke(
+        main,
+        [
+            "usage",
+            "--by",
+            "model",
+            "--since",
+            since.isoformat(),
+            "--format",
+            "json",
+            "--data-dir",
+            str(tmp_path),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    cli = json.loads(result.output)
+    totals = stats.metrics(stats.totals(engine, stats.Filter(since, NOW + timedelta(hours=1))))
+    assert totals["requests"] == sum(r["requests"] for r in cli)
+    assert totals["errors"] == sum(r["failed"] for r in cli)
+    assert totals["prompt_tokens"] == sum(r["prompt_tokens"] for r in cli)
+    assert totals["completion_tokens"] == sum(r["completion_tokens"] for r in cli)
+
+
+def test_percentiles_come_from_the_histogram() -> None:
+    sums: dict[str, float] = {"lat_0": 50.0, "lat_3": 50.0}  # [0, 25) and [100, 200)
+    assert stats.percentile(sums, "lat", 0.5) == pytest.approx(25.0)
+    assert stats.percentile(sums, "lat", 0.95) == pytest.approx(190.0)
+    assert stats.percentile({}, "lat", 0.5) is None
