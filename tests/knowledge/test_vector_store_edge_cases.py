@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import io
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -54,28 +53,36 @@ def test_file_cursor_is_scoped_to_the_store(app: TestClient, key: str) -> None:
 
 
 class GatedEmbedder(FakeEmbedder):
-    """Embeds only once the gate is open: a file stays mid-ingestion until then."""
+    """Embeds only once the gate is open; ``entered`` tells the test a worker is waiting.
+
+    The worker reads the file's row before it embeds, so once ``entered`` is set
+    the run is mid-ingestion with the row as it was: the race window, held open.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.gate = threading.Event()
         self.gate.set()  # open while the app starts (it probes the model's dimensions)
+        self.entered = threading.Event()
+
+    def hold(self) -> None:
+        """Close the gate: the next embedding call waits (and says so) until ``release``."""
+        self.entered.clear()
+        self.gate.clear()
+
+    def release(self) -> None:
+        self.gate.set()
 
     async def embed(self, inputs: list[str] | list[list[int]]) -> EmbeddingResult:
+        self.entered.set()
         await asyncio.to_thread(self.gate.wait, 30)
         return await super().embed(inputs)
 
 
-def _wait_for(app: TestClient, key: str, store_id: str, file_id: str) -> dict[str, object]:
-    for _ in range(200):
-        row = app.get(
-            f"/v1/vector_stores/{store_id}/files/{file_id}",
-            headers={"authorization": f"Bearer {key}"},
-        ).json()
-        if row["status"] != "in_progress":
-            return dict(row)
-        time.sleep(0.02)
-    raise AssertionError("file never left in_progress")
+def _ingested(http: TestClient) -> None:
+    """Wait until the ingestion queue is empty (every queued run finished), on the app's loop."""
+    stores = http.app.app.state.services.vector_stores  # type: ignore[attr-defined]
+    http.portal.call(stores.ingestor.idle)  # type: ignore[union-attr]
 
 
 def test_attributes_set_during_ingestion_reach_the_index(tmp_path: Path) -> None:
@@ -84,19 +91,21 @@ def test_attributes_set_during_ingestion_reach_the_index(tmp_path: Path) -> None
     app = create_app(fake_settings(tmp_path), engines=[embedder])
     with TestClient(app, raise_server_exceptions=False) as http:
         key = new_key(http, "gated")
-        embedder.gate.clear()
         client = sdk(http, key)
         file_id = _upload(client, "a.txt", "refunds within thirty days")
         store = client.vector_stores.create(name="gated")
+        embedder.hold()
         client.vector_stores.files.create(
             vector_store_id=store.id, file_id=file_id, attributes={"topic": "old"}
         )
-        time.sleep(0.3)  # the worker has read the row and waits in embed()
+        assert embedder.entered.wait(30)  # the worker has read the row and waits in embed()
         client.vector_stores.files.update(
             file_id=file_id, vector_store_id=store.id, attributes={"topic": "new"}
         )
-        embedder.gate.set()
-        assert _wait_for(http, key, store.id, file_id)["status"] == "completed"
+        embedder.release()
+        _ingested(http)
+        row = client.vector_stores.files.retrieve(file_id=file_id, vector_store_id=store.id)
+        assert row.status == "completed"
         hits = client.vector_stores.search(
             store.id, query="refunds", filters={"type": "eq", "key": "topic", "value": "new"}
         )
@@ -112,21 +121,22 @@ def test_reattaching_with_a_new_strategy_during_ingestion_uses_it(tmp_path: Path
     small = {"type": "static", "static": {"max_chunk_size_tokens": 100, "chunk_overlap_tokens": 0}}
     with TestClient(app, raise_server_exceptions=False) as http:
         key = new_key(http, "gated-readd")
-        embedder.gate.clear()
         client = sdk(http, key)
         file_id = _upload(client, "a.txt", text)
         store = client.vector_stores.create(name="gated")
+        embedder.hold()
         client.vector_stores.files.create(vector_store_id=store.id, file_id=file_id)
-        time.sleep(0.3)  # the worker embeds with the default (auto) chunking
+        assert embedder.entered.wait(30)  # the first run embeds with the default (auto) chunking
         client.vector_stores.files.create(
             vector_store_id=store.id,
             file_id=file_id,
             chunking_strategy=small,  # type: ignore[arg-type]
         )
-        embedder.gate.set()
-        time.sleep(0.3)
-        assert _wait_for(http, key, store.id, file_id)["status"] == "completed"
-        time.sleep(0.5)  # the second, queued run finishes too
+        embedder.release()
+        _ingested(http)  # the first run and the second, queued one
+        row = client.vector_stores.files.retrieve(file_id=file_id, vector_store_id=store.id)
+        assert row.status == "completed"
+        assert row.chunking_strategy.static.max_chunk_size_tokens == 100  # type: ignore[union-attr]
         hits = client.vector_stores.search(store.id, query="word1", max_num_results=50)
         longest = max(len(h.content[0].text.split()) for h in hits.data)
         assert longest <= 100, longest
