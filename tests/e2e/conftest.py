@@ -6,13 +6,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-from e2e_support import ADMIN_KEY, Server, free_port
+from e2e_support import ADMIN_KEY, Server, free_port, wait_until_healthy
 
 
 @pytest.fixture(scope="session")
@@ -37,18 +35,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Iterator
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     base_url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"plinth serve exited early:\n{log_path.read_text()}")
-            try:
-                if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"plinth serve did not become ready:\n{log_path.read_text()}")
-            time.sleep(0.2)
+        wait_until_healthy(process, base_url, log_path, within_s=120)
         yield Server(base_url, ADMIN_KEY, log_path)
     finally:
         process.send_signal(signal.SIGINT)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 import httpx
 import openai
 import pytest
-from e2e_support import Server
+from e2e_support import Server, eventually
 from openai import AsyncOpenAI, OpenAI
 
 pytestmark = pytest.mark.e2e
@@ -129,15 +127,12 @@ def test_client_disconnect_stops_generation(server: Server) -> None:
                 if received == 3:
                     break
     # The connection is closed here; the server notices, cancels, and books the row.
-    deadline = time.monotonic() + 20
-    while True:
-        response = httpx.get(
-            f"{server.base_url}/admin/usage/requests/{request_id}", headers=headers
-        )
-        if response.status_code == 200 or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
-    assert response.status_code == 200, "no ledger row for the cancelled stream"
+    response = eventually(
+        lambda: httpx.get(f"{server.base_url}/admin/usage/requests/{request_id}", headers=headers),
+        lambda r: r.status_code == 200,
+        within_s=20,
+        what="a ledger row for the cancelled stream",
+    )
     row = response.json()
     assert row["status"] == "client_disconnected"
     # Tokens generated before the cancel reached llama.cpp: the ones sent, plus the
