@@ -8,14 +8,20 @@ document.addEventListener("click", function (event) {
   if (!source) return;
   var text = source.textContent;
   var done = function () { button.textContent = button.getAttribute("data-done") || "✓"; };
-  if (navigator.clipboard && window.isSecureContext) {
-    navigator.clipboard.writeText(text).then(done, function () {});
-  } else {
+  // Without the Clipboard API (plain http, or permission refused): select the
+  // text and ask for a copy, so the user can also press Ctrl+C themselves.
+  var fallback = function () {
     var range = document.createRange();
     range.selectNodeContents(source);
     var selection = window.getSelection();
     selection.removeAllRanges();
     selection.addRange(range);
+    try { document.execCommand("copy"); } catch (ignored) { /* selected for a manual copy */ }
     done();
+  };
+  if (navigator.clipboard && window.isSecureContext) {
+    navigator.clipboard.writeText(text).then(done, fallback);
+  } else {
+    fallback();
   }
 });
