@@ -118,6 +118,7 @@ def test_stream_events_in_anthropic_order(client: TestClient) -> None:
     assert set(kinds[3:-3]) == {"content_block_delta"}
     start = stream[0]["message"]
     assert start["id"].startswith("msg_") and start["content"] == []
+    assert start["usage"]["input_tokens"] > 0  # an estimate until message_delta's count
     text = "".join(e["delta"]["text"] for e in stream if e["type"] == "content_block_delta")
     assert text
     final = stream[-2]

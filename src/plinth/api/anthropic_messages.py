@@ -34,7 +34,7 @@ from plinth.api.http import REQUEST_ID_HEADER, parse_json, read_body
 from plinth.errors import AuthenticationFailed
 from plinth.protocol.anthropic import CountTokensRequest, MessagesRequest, error_json
 from plinth.protocol.chat import ChatCompletionRequest
-from plinth.tokens import estimate_tokens
+from plinth.tokens import estimate_tokens, request_text
 
 ENDPOINT = "messages"
 KEY_HEADER = "x-api-key"
@@ -69,7 +69,9 @@ async def _stream(admitted: Admitted, chat: ChatCompletionRequest) -> Response:
     first = await first_chunk(chunks)
     if isinstance(first, BaseException):
         return failed(first, acct.request_id, anthropic_error)
-    events = message_events(acct.request_id, chat.model, first, chunks)
+    # The prompt's count arrives with the last chunk; message_start gets an estimate.
+    estimate = estimate_tokens(request_text(chat.engine_body()))
+    events = message_events(acct.request_id, chat.model, first, chunks, estimate)
     return StreamingResponse(
         events,
         media_type="text/event-stream",

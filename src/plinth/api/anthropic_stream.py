@@ -9,8 +9,9 @@ Order (Anthropic's)::
 Text deltas open a ``text`` block; a tool call's first fragment (the one with
 its id and name) opens a ``tool_use`` block whose argument fragments follow as
 ``input_json_delta``. The prompt's token count is only known at the end of an
-OpenAI stream, so ``message_start`` says 0 input tokens and ``message_delta``
-carries the real ones (its counts are cumulative totals; the SDK overwrites).
+OpenAI stream, so ``message_start`` carries Plinth's local estimate and
+``message_delta`` the real count (its counts are cumulative totals, which the
+SDK takes over those of ``message_start``).
 A failure after the status line ends the stream with an ``error`` event in
 Anthropic's shape.
 """
@@ -89,7 +90,11 @@ def _chunk_events(chunk: Json, blocks: Blocks) -> list[Json]:
 
 
 async def message_events(
-    request_id: str, model: str, first: Json, chunks: AsyncIterator[Json]
+    request_id: str,
+    model: str,
+    first: Json,
+    chunks: AsyncIterator[Json],
+    input_estimate: int = 0,
 ) -> AsyncIterator[bytes]:
     blocks = Blocks()
     finish: Any = None
@@ -102,7 +107,7 @@ async def message_events(
         "content": [],
         "stop_reason": None,
         "stop_sequence": None,
-        "usage": anthropic_usage(None),
+        "usage": anthropic_usage({"prompt_tokens": input_estimate}),
     }
     try:
         yield frame({"type": "message_start", "message": start})
