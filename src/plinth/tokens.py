@@ -11,6 +11,8 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
+import numpy as np
+
 _CJK_START = 0x2E80
 DEFAULT_COMPLETION_ESTIMATE = 256
 
@@ -20,7 +22,10 @@ def estimate_tokens(text: str) -> int:
         return 0
     if text.isascii():
         return (len(text) + 3) // 4
-    cjk = sum(1 for ch in text if ord(ch) >= _CJK_START)
+    # Counted over the code points as one array: a per-character Python loop
+    # held the event loop ~0.1 s for a 5 MB input.
+    points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+    cjk = int(np.count_nonzero(points >= _CJK_START))
     return cjk + (len(text) - cjk + 3) // 4
 
 

@@ -12,6 +12,7 @@ import json
 import secrets
 import shutil
 import sys
+import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -149,7 +150,26 @@ async def test_engine_sends_token_ids_and_counts_them(engine: LlamaCppEngine) ->
 async def test_over_long_input_is_refused_not_truncated(engine: LlamaCppEngine) -> None:
     with pytest.raises(ContextLengthExceeded) as refused:
         await engine.embed(["short", "word " * 600])
-    assert "input[1] is 602 tokens" in refused.value.message
+    assert "input[1] is at least 602 tokens" in refused.value.message
+
+
+@pytest.mark.anyio
+async def test_texts_are_tokenized_off_the_event_loop(engine: LlamaCppEngine) -> None:
+    assert engine.tokenizer is not None
+    tokenizer: Any = engine.tokenizer
+    inner, seen = tokenizer._tokenizer, set()
+
+    class Spy:
+        def encode_batch(self, texts: list[str]) -> Any:
+            seen.add(threading.get_ident())
+            return inner.encode_batch(texts)
+
+    tokenizer._tokenizer = Spy()
+    try:
+        await engine.embed(["hello", "world"])
+    finally:
+        tokenizer._tokenizer = inner
+    assert seen and threading.get_ident() not in seen
 
 
 def test_conversion_is_reused(embedding_data_dir: Path, gguf_path: Path) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from plinth.catalog.bundled import BUNDLED_MODELS
 from plinth.engines.llamacpp import LlamaCppEngine, LlamaCppOptions
-from plinth.errors import ContextLengthExceeded, UnsupportedParameter
+from plinth.errors import ContextLengthExceeded, InvalidRequest, UnsupportedParameter
 
 pytestmark = pytest.mark.anyio
 
@@ -112,3 +112,19 @@ def test_native_listener_refuses_requests_without_plinths_secret(tmp_path: Path)
             await engine.close()
 
     assert asyncio.run(probe()) == (401, 401)
+
+
+async def test_integers_llama_cpp_cannot_hold_are_fitted_or_refused(engine: LlamaCppEngine) -> None:
+    """2^63 used to wrap to a one-token answer and 2^64 raised TypeError inside xllamacpp."""
+    count = body("Count from one to twenty, one number per line.", 2**63)
+    for limit in (2**31, 2**63, 2**64):
+        answer = await engine.chat({**count, "max_tokens": limit})
+        assert answer["usage"]["completion_tokens"] > 1, limit
+    seeded = [await engine.chat({**body("Say a word.", 4), "seed": s}) for s in (7, 7 + 2**64)]
+    assert seeded[0]["choices"] == seeded[1]["choices"]  # a seed folds to 32 bits, as before
+    with pytest.raises(InvalidRequest) as wide:
+        await engine.chat({**body("hi", 4), "logprobs": True, "top_logprobs": 2**65})
+    assert wide.value.param == "top_logprobs"
+    with pytest.raises(InvalidRequest) as token:
+        await engine.complete({"prompt": [1, 2**40], "max_tokens": 2})
+    assert token.value.param == "prompt" and "prompt[1]" in token.value.message

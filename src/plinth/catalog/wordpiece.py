@@ -6,12 +6,27 @@ against sentence-transformers; Hindi with virama and vowel signs to 0.91).
 ``handle_embeddings`` also accepts lists of token ids, and sending the ids from
 the model's own ``tokenizer.json`` gives cosine ≥ 0.99999 on every reference
 text. It also tells Plinth each input's exact length before it is run.
+
+Tokenizing costs about a second per megabyte (linear in the text), while the
+model reads 512 tokens at most. So an input far longer than that is first
+tokenized only in its leading words: if they alone are over the limit, the
+input is refused after bounded work; the rest is never tokenized.
 """
 
 from __future__ import annotations
 
 import json
+import string
 from pathlib import Path
+
+# Leading characters tokenized first, per token the caller allows: ordinary
+# text of this length is several times over the limit (English is about 4-5
+# characters per token), so only odd input (words of hundreds of letters,
+# long runs of spaces) is tokenized in full.
+_HEAD_CHARS_PER_TOKEN = 16
+_SPLITS = frozenset(" \t\n\r" + string.punctuation)
+# BERT's "Chinese character" blocks in the Basic Multilingual Plane.
+_CJK_IDEOGRAPHS = (("\u3400", "\u4dbf"), ("\u4e00", "\u9fff"), ("\uf900", "\ufaff"))
 
 
 class WordPieceTokenizer:
@@ -31,6 +46,45 @@ class WordPieceTokenizer:
         config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
         return cls(model_dir / "tokenizer.json", int(config["max_position_embeddings"]))
 
-    def encode_batch(self, texts: list[str]) -> list[list[int]]:
-        """Token ids with [CLS] … [SEP], as the model was trained."""
+    def encode_batch(self, texts: list[str], *, stop_over: int | None = None) -> list[list[int]]:
+        """Token ids with [CLS] … [SEP], as the model was trained.
+
+        With ``stop_over``, a long text whose leading words alone make more than
+        ``stop_over`` ids is returned as those ids only: enough to refuse it,
+        without tokenizing the rest.
+        """
+        ids: list[list[int] | None] = [None] * len(texts)
+        if stop_over is not None:
+            head_chars = stop_over * _HEAD_CHARS_PER_TOKEN
+            long = [i for i, text in enumerate(texts) if len(text) > head_chars]
+            heads = self._encode([_leading_words(texts[i], head_chars) for i in long])
+            for i, head in zip(long, heads, strict=True):
+                if len(head) > stop_over:
+                    ids[i] = head
+        rest = [i for i, found in enumerate(ids) if found is None]
+        for i, encoded in zip(rest, self._encode([texts[i] for i in rest]), strict=True):
+            ids[i] = encoded
+        return [found for found in ids if found is not None]
+
+    def _encode(self, texts: list[str]) -> list[list[int]]:
+        if not texts:
+            return []
         return [encoding.ids for encoding in self._tokenizer.encode_batch(texts)]
+
+
+def _leading_words(text: str, chars: int) -> str:
+    """At most ``chars`` leading characters, cut where a word ends.
+
+    The cut is just before whitespace, ASCII punctuation or a CJK ideograph:
+    BERT's pre-tokenizer splits there, and its normalizer works per character,
+    so the head's words tokenize exactly as in the whole text and the head
+    never has more tokens than the whole.
+    """
+    for cut in range(min(chars, len(text) - 1), 0, -1):
+        if _ends_word_before(text[cut]):
+            return text[:cut]
+    return ""
+
+
+def _ends_word_before(char: str) -> bool:
+    return char in _SPLITS or any(low <= char <= high for low, high in _CJK_IDEOGRAPHS)

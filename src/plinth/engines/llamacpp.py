@@ -10,6 +10,7 @@ is how a closed client stream cancels generation at the next token.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import secrets
@@ -23,6 +24,8 @@ from typing import Any, Protocol
 from plinth.engines.base import EmbeddingResult, Engine, Json, ModelKind
 from plinth.engines.llamacpp_errors import (
     check_input_lengths,
+    check_token_ids,
+    fit_integers,
     raise_for_engine_error,
     reject_non_text_parts,
 )
@@ -80,7 +83,9 @@ class TextTokenizer(Protocol):
 
     max_tokens: int
 
-    def encode_batch(self, texts: list[str]) -> list[list[int]]: ...
+    def encode_batch(
+        self, texts: list[str], *, stop_over: int | None = None
+    ) -> list[list[int]]: ...
 
 
 @dataclass(frozen=True)
@@ -230,26 +235,28 @@ class LlamaCppEngine(Engine):
     async def chat(self, body: Json) -> Json:
         self._require("chat", "chat completions")
         reject_non_text_parts(body)
-        return await self._call("handle_chat_completions", body)
+        return await self._call("handle_chat_completions", fit_integers(body))
 
     def chat_stream(self, body: Json) -> AsyncIterator[Json]:
         self._require("chat", "chat completions")
         reject_non_text_parts(body)
-        return self._stream("handle_chat_completions", body)
+        return self._stream("handle_chat_completions", fit_integers(body))
 
     async def complete(self, body: Json) -> Json:
         self._require("chat", "text completions")
-        return await self._call("handle_completions", body)
+        return await self._call("handle_completions", fit_integers(body))
 
     def complete_stream(self, body: Json) -> AsyncIterator[Json]:
         self._require("chat", "text completions")
-        return self._stream("handle_completions", body)
+        return self._stream("handle_completions", fit_integers(body))
 
     async def embed(self, inputs: list[str] | list[list[int]]) -> EmbeddingResult:
         self._require("embedding", "embeddings")
+        if not isinstance(inputs[0], str):
+            check_token_ids(inputs, "input")
         if self.tokenizer is not None:
             if isinstance(inputs[0], str):
-                inputs = self.tokenizer.encode_batch(inputs)
+                inputs = await self._tokenize(self.tokenizer, inputs)
             check_input_lengths(inputs, self.tokenizer.max_tokens, self.model_id)
         result = await self._call("handle_embeddings", {"input": inputs})
         data = sorted(result["data"], key=lambda item: item["index"])
@@ -258,6 +265,13 @@ class LlamaCppEngine(Engine):
             vectors=[item["embedding"] for item in data],
             prompt_tokens=int(usage.get("prompt_tokens") or 0),
         )
+
+    async def _tokenize(self, tokenizer: TextTokenizer, texts: list[str]) -> list[list[int]]:
+        """Token ids, on a worker thread: megabytes of input take seconds to tokenize,
+        and the event loop must keep answering meanwhile."""
+        encode = functools.partial(tokenizer.encode_batch, texts, stop_over=tokenizer.max_tokens)
+        ids: list[list[int]] = await self._run(encode)
+        return ids
 
     def describe(self) -> Json:
         return {

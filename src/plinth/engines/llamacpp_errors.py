@@ -1,8 +1,9 @@
-"""Turning llama.cpp's error dicts and exceptions into Plinth's errors."""
+"""Turning llama.cpp's error dicts and exceptions into Plinth's errors, and
+refusing (or fitting) up front what llama.cpp would choke on."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeGuard
 
 from plinth.errors import ContextLengthExceeded, EngineError, InvalidRequest, UnsupportedParameter
 
@@ -59,8 +60,66 @@ def check_input_lengths(token_ids: list[list[int]], max_tokens: int, model_id: s
     """Reject over-long embedding inputs up front: nothing is silently truncated."""
     for index, ids in enumerate(token_ids):
         if len(ids) > max_tokens:
+            # "at least": the tokenizer may have stopped early (see WordPieceTokenizer).
             raise ContextLengthExceeded(
-                f"input[{index}] is {len(ids)} tokens; model '{model_id}' reads at most "
-                f"{max_tokens}. Split the text into shorter pieces",
+                f"input[{index}] is at least {len(ids)} tokens; model '{model_id}' reads at "
+                f"most {max_tokens}. Split the text into shorter pieces",
                 param="input",
             )
+
+
+_INT32_MAX = 2**31 - 1
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_TOKEN_LIMITS = ("max_tokens", "max_completion_tokens", "n_predict")
+
+
+def fit_integers(body: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``body`` whose integers llama.cpp takes as they were meant.
+
+    llama.cpp keeps token limits in 32 bits and the seed in unsigned 32 bits,
+    and xllamacpp raises ``TypeError`` on any integer beyond 64 bits. So:
+
+    - a token limit above 2^31-1 becomes 2^31-1: no answer is that long, so it
+      still means "no limit" (2^31 was refused as negative, 2^63 became one token);
+    - ``seed`` is taken modulo 2^32, which is what llama.cpp does to a 64-bit
+      seed, so equal seeds still give equal output, however large;
+    - any other integer outside 64 bits is refused (400) naming its field.
+    """
+    fitted = dict(body)
+    for name in _TOKEN_LIMITS:
+        value = fitted.get(name)
+        if _is_int(value) and value > _INT32_MAX:
+            fitted[name] = _INT32_MAX
+    if _is_int(seed := fitted.get("seed")):
+        fitted["seed"] = seed % 2**32
+    _refuse_wide_ints(fitted, "")
+    if isinstance(prompt := fitted.get("prompt"), list):
+        check_token_ids(prompt, "prompt")
+    return fitted
+
+
+def check_token_ids(ids: list[Any], param: str) -> None:
+    """Token ids are llama.cpp's 32-bit ``llama_token``; larger ones would wrap to another id."""
+    for index, item in enumerate(ids):
+        if isinstance(item, list):
+            check_token_ids(item, f"{param}[{index}]")
+        elif _is_int(item) and not 0 <= item <= _INT32_MAX:
+            raise InvalidRequest(
+                f"{param}[{index}] is not a token id (ids run from 0 up to the vocabulary size)",
+                param=param,
+            )
+
+
+def _is_int(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _refuse_wide_ints(value: Any, where: str) -> None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_wide_ints(item, f"{where}.{key}" if where else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _refuse_wide_ints(item, f"{where}[{index}]")
+    elif _is_int(value) and not _INT64_MIN <= value <= _INT64_MAX:
+        raise InvalidRequest(f"{where} is out of range for this model", param=where or None)
