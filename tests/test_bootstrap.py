@@ -8,9 +8,10 @@ import pytest
 from pydantic import SecretStr
 
 from plinth.bootstrap import bootstrap_admin_key
+from plinth.errors import RevokedKeyReused
 from plinth.settings import Settings
 from plinth.store.database import open_database
-from plinth.store.keys import KeyStore, RevokedKeyReused
+from plinth.store.keys import KeyStore
 
 
 def keys(tmp_path: Path) -> KeyStore:

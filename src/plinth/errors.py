@@ -227,6 +227,10 @@ class Refused(Exception):
         self.retry_after_s = retry_after_s
 
 
+class RevokedKeyReused(Exception):
+    """Start-up: a configured key (e.g. ``PLINTH_ADMIN_KEY``) names a key that was revoked."""
+
+
 def _refused(exc: BaseException) -> PlinthError:
     assert isinstance(exc, Refused)
     who = exc.subject.split(":")[0]

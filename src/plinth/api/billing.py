@@ -25,6 +25,7 @@ from plinth.billing.invoice_render import to_csv as invoice_csv
 from plinth.billing.invoice_render import to_html as invoice_html
 from plinth.billing.invoices import build_invoice
 from plinth.billing.money import MAX_AMOUNT, from_micros, to_micros
+from plinth.billing.plans import check_timezone
 from plinth.billing.prices import STORAGE_PREFIX
 from plinth.errors import InvalidRequest, NotFound
 from plinth.protocol.common import WireModel
@@ -125,12 +126,7 @@ async def _subject(svc: Services, raw: str) -> str:
 async def set_limits(request: Request, svc: Services) -> Response:
     subject = await _subject(svc, request.path_params["subject"])
     body = parse_json(await read_body(request, svc.settings.max_body_bytes), NewLimits)
-    try:
-        from zoneinfo import ZoneInfo
-
-        ZoneInfo(body.timezone)
-    except Exception:  # noqa: BLE001 - any failure means an unknown zone
-        raise InvalidRequest(f"Unknown time zone '{body.timezone}'", param="timezone") from None
+    check_timezone(body.timezone)
     limits = Limits(
         subject=subject,
         spend_micros=to_micros(body.spend) if body.spend is not None else None,

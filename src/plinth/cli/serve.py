@@ -9,10 +9,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from plinth.bootstrap import bootstrap_admin_key
 from plinth.cli.common import configure_logging, data_dir_option, settings_or_exit
+from plinth.errors import RevokedKeyReused
 from plinth.server.run import uvicorn_options
 from plinth.settings import Settings
 from plinth.store.database import open_database
-from plinth.store.keys import KeyStore, RevokedKeyReused
+from plinth.store.keys import KeyStore
 
 
 def preflight(settings: Settings) -> None:

@@ -6,6 +6,14 @@ small thread pool, never on the event loop, so a slow commit or a writer
 waiting on SQLite's busy timeout (a CLI command holding the lock) stalls one
 database thread, not every request. Callers ``await`` it; they never call
 ``asyncio.to_thread`` themselves.
+
+The stores (``KeyStore``, ``TenantStore``, ``PlanStore`` …) stay plain
+synchronous classes over the engine: the CLI calls them directly, and async
+code passes their methods through the door,
+``await svc.db.run(svc.tenants.get, ref)``. Long-lived async services
+(``Authenticator``, ``Billing``, ``UsageRecorder``, ``DeploymentSync``) hold
+the same ``Database`` and do the same inside. File bytes are not database
+work: uploads have their own pool (:mod:`plinth.files.storage`).
 """
 
 from __future__ import annotations

@@ -9,14 +9,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine, RowMapping, func, select
 
-from plinth.errors import NotFound
+from plinth.errors import NotFound, RevokedKeyReused
 from plinth.store.schema import api_keys, tenants
 
 KEY_PREFIX = "sk-plinth-"
-
-
-class RevokedKeyReused(Exception):
-    """A configured key (e.g. ``PLINTH_ADMIN_KEY``) names a key that was revoked."""
 
 
 def hash_key(plaintext: str) -> str:
