@@ -1,8 +1,11 @@
 """``create_app(settings)``: the ASGI app, composed explicitly.
 
 Nothing happens at import time. The lifespan opens the database, makes sure
-an admin key exists, loads the models and starts the usage recorder; it
-undoes all of that on shutdown, flushing the ledger last.
+an admin key exists, starts the usage recorder, loads the models and starts
+the background work. Every step registers its teardown on one
+``AsyncExitStack`` right after it acquires something, so shutdown, or a
+start-up that fails half-way, closes exactly what was opened, in reverse
+order, flushing the ledger last.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -21,6 +24,7 @@ from starlette.responses import Response
 from plinth import console
 from plinth.api import (
     admin,
+    anthropic_messages,
     billing,
     deployments,
     dify,
@@ -28,10 +32,10 @@ from plinth.api import (
     generation,
     health,
     models,
+    ollama,
     vector_store_batches,
     vector_stores,
 )
-from plinth.api import anthropic_messages, ollama
 from plinth.api import responses as responses_api
 from plinth.api.fastpath import FastPathApp
 from plinth.api.http import error_response, new_request_id
@@ -66,6 +70,8 @@ from plinth.store.models import ModelStore
 from plinth.store.tenants import TenantStore
 from plinth.store.usage import UsageStore
 from plinth.vectorstores.build import build_vector_stores
+from plinth.vectorstores.ingest import Ingestor
+from plinth.vectorstores.service import VectorStores
 
 log = logging.getLogger(__name__)
 
@@ -79,21 +85,27 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         mapped = MethodNotAllowed(f"Method {request.method} is not allowed on {request.url.path}")
     else:
         mapped = InvalidRequest(str(exc.detail))
-    # Every /v1 error names a request id, as OpenAI's do.
-    request_id = new_request_id() if request.url.path.startswith("/v1/") else None
-    return error_response(mapped, request_id)
+    return error_response(mapped, _request_id(request))
+
+
+def _request_id(request: Request) -> str | None:
+    """The id an error names: the route's own if it assigned one (on
+    ``request.state``), else a new one on /v1, as every OpenAI error has."""
+    assigned: str | None = getattr(request.state, "request_id", None)
+    if assigned is None and request.url.path.startswith("/v1/"):
+        return new_request_id()
+    return assigned
 
 
 async def _plinth_error(request: Request, exc: Exception) -> Response:
     """The one handler for the exception tree: routes raise, this answers."""
     assert isinstance(exc, PlinthError)
-    # A route that assigned a request id leaves it on request.state for the error to name.
-    return error_response(exc, getattr(request.state, "request_id", None))
+    return error_response(exc, _request_id(request))
 
 
 async def _library_error(request: Request, exc: Exception) -> Response:
     """A library exception that stands for a client mistake (see ``LIBRARY_ERRORS``)."""
-    return error_response(exc, getattr(request.state, "request_id", None))
+    return error_response(exc, _request_id(request))
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
@@ -103,75 +115,125 @@ async def _unexpected_error(request: Request, exc: Exception) -> Response:
     return error_response(exc)
 
 
+async def _open_database(settings: Settings, stack: AsyncExitStack) -> Database:
+    database = Database(open_database(settings.resolved_database_url))
+    stack.callback(database.close)
+    return database
+
+
+async def _open_recorder(
+    usage: UsageStore, database: Database, stack: AsyncExitStack
+) -> UsageRecorder:
+    # Opened early so that it closes late: the ledger is flushed after
+    # everything that writes to it has stopped.
+    recorder = UsageRecorder(usage, database)
+    await recorder.start()
+    stack.push_async_callback(recorder.close)
+    return recorder
+
+
+async def _open_routing(
+    settings: Settings, database: Database, engines: list[Engine] | None, stack: AsyncExitStack
+) -> tuple[EnginePool, Router, DeploymentSync]:
+    db = database.engine
+    pool = EnginePool(engines if engines is not None else build_engines(settings, ModelStore(db)))
+    # Registered before start: the engines that did load are closed if another fails.
+    stack.push_async_callback(pool.close)
+    await pool.start()
+    router = Router(settings.routing, pool)
+    stack.push_async_callback(router.close)
+    sync = DeploymentSync(router, settings.deployments, DeploymentStore(db), database)
+    await sync.refresh(force=True)
+    return pool, router, sync
+
+
+async def _open_vector_stores(
+    settings: Settings, database: Database, pool: EnginePool, stack: AsyncExitStack
+) -> tuple[VectorStores, LocalFileStorage, StorageMeter]:
+    files, meter = LocalFileStorage(settings.data_dir / "files"), StorageMeter(database.engine)
+    stores = await build_vector_stores(settings, database, pool, files, meter)
+    stack.callback(stores.close)
+    return stores, files, meter
+
+
+async def _start_background(svc: Services, ingestor: Ingestor, stack: AsyncExitStack) -> None:
+    """The ingestion workers and the routing loops, stopped first on shutdown."""
+    # Registered before start: a start that fails half-way still stops its workers.
+    stack.push_async_callback(ingestor.close)
+    await ingestor.start()
+    tasks: list[asyncio.Task[None]] = []
+
+    async def stop() -> None:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    stack.push_async_callback(stop)
+    tasks.append(asyncio.create_task(svc.deployments.run(svc.settings.routing.refresh_interval_s)))
+    if svc.settings.routing.health_interval_s > 0:
+        tasks.append(asyncio.create_task(svc.router.run_health_checks()))
+
+
+async def open_services(
+    settings: Settings, engines: list[Engine] | None, stack: AsyncExitStack
+) -> Services:
+    """Acquire everything one app holds, and start its background work.
+
+    Each resource puts its teardown on ``stack`` as soon as it is acquired, so
+    a failure at any step closes what the steps before it opened, in reverse
+    order, and a clean shutdown does the same.
+    """
+    database = await _open_database(settings, stack)
+    db = database.engine
+    keys = KeyStore(db)
+    bootstrap_admin_key(keys, settings)
+    usage = UsageStore(db)
+    recorder = await _open_recorder(usage, database, stack)
+    guard = privacy_guard(settings)
+    pool, router, sync = await _open_routing(settings, database, engines, stack)
+    billing = build_billing(settings, database)
+    stack.push_async_callback(billing.close)
+    vector_stores, file_storage, storage_meter = await _open_vector_stores(
+        settings, database, pool, stack
+    )
+    metrics = Metrics()
+    gateway = Gateway(router, recorder, metrics, settings.routing, guard, billing)
+    stack.push_async_callback(gateway.drain)
+    svc = Services(
+        settings=settings,
+        db=database,
+        keys=keys,
+        tenants=TenantStore(db),
+        usage=usage,
+        recorder=recorder,
+        metrics=metrics,
+        engines=pool,
+        router=router,
+        deployments=sync,
+        auth=Authenticator(keys, database),
+        privacy=guard,
+        audit=AuditStore(db),
+        files=FileStore(db),
+        file_storage=file_storage,
+        knowledge=vector_stores.knowledge,
+        storage_meter=storage_meter,
+        vector_stores=vector_stores,
+        billing=billing,
+        gateway=gateway,
+    )
+    await _start_background(svc, vector_stores.ingestor, stack)
+    return svc
+
+
 def create_app(settings: Settings, *, engines: list[Engine] | None = None) -> FastPathApp:
     """Build the app; ``engines`` replaces the catalog's models (tests use it)."""
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        db = open_database(settings.resolved_database_url)
-        database = Database(db)
-        keys = KeyStore(db)
-        bootstrap_admin_key(keys, settings)
-        guard = privacy_guard(settings)
-        pool = EnginePool(
-            engines if engines is not None else build_engines(settings, ModelStore(db))
-        )
-        await pool.start()
-        router = Router(settings.routing, pool)
-        sync = DeploymentSync(router, settings.deployments, DeploymentStore(db), database)
-        await sync.refresh(force=True)
-        metrics, usage = Metrics(), UsageStore(db)
-        billing = build_billing(settings, database)
-        file_storage = LocalFileStorage(settings.data_dir / "files")
-        storage_meter = StorageMeter(db)
-        vector_stores = await build_vector_stores(
-            settings, database, pool, file_storage, storage_meter
-        )
-        knowledge = vector_stores.knowledge
-        recorder = UsageRecorder(usage, database)
-        await recorder.start()
-        background = [asyncio.create_task(sync.run(settings.routing.refresh_interval_s))]
-        if settings.routing.health_interval_s > 0:
-            background.append(asyncio.create_task(router.run_health_checks()))
-        app.state.services = Services(
-            settings=settings,
-            db=database,
-            keys=keys,
-            tenants=TenantStore(db),
-            usage=usage,
-            recorder=recorder,
-            metrics=metrics,
-            engines=pool,
-            router=router,
-            deployments=sync,
-            auth=Authenticator(keys, database),
-            privacy=guard,
-            audit=AuditStore(db),
-            files=FileStore(db),
-            file_storage=file_storage,
-            knowledge=knowledge,
-            storage_meter=storage_meter,
-            vector_stores=vector_stores,
-            billing=billing,
-            gateway=Gateway(router, recorder, metrics, settings.routing, guard, billing),
-        )
-        await vector_stores.ingestor.start()
-        app.state.started_at = int(time.time())
-        try:
+        async with AsyncExitStack() as stack:
+            app.state.services = await open_services(settings, engines, stack)
+            app.state.started_at = int(time.time())
             yield
-        finally:
-            for task in background:
-                task.cancel()
-            await asyncio.gather(*background, return_exceptions=True)
-            await vector_stores.ingestor.close()
-            await app.state.services.gateway.drain()
-            await router.close()
-            await pool.close()
-            await billing.close()
-            await recorder.close()
-            vector_stores.close()
-            file_storage.close()
-            database.close()
 
     app = Starlette(
         routes=[

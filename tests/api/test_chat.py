@@ -1,153 +1,260 @@
-"""POST /v1/chat/completions and /v1/completions on the bundled SmolLM2, in-process."""
+"""POST /v1/chat/completions on the bundled SmolLM2: response shapes and sampling controls."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+import pytest
 from starlette.testclient import TestClient
 
-CHAT = "smollm2-135m-instruct"
+from testsupport import CHAT_MODEL, EMBED_MODEL, sse
+
+USAGE_KEYS = {"prompt_tokens", "completion_tokens", "total_tokens"}
 
 
-def chat(content: str = "Say hello.", **extra: Any) -> dict[str, Any]:
+def chat(content: Any = "Say hello.", **extra: Any) -> dict[str, Any]:
     return {
-        "model": CHAT,
+        "model": CHAT_MODEL,
         "messages": [{"role": "user", "content": content}],
         "max_tokens": 16,
         **extra,
     }
 
 
-def sse(response: Any) -> list[Any]:
+def post(client: TestClient, body: dict[str, Any]) -> Any:
+    response = client.post("/v1/chat/completions", json=body)
     assert response.status_code == 200, response.text
-    assert response.headers["content-type"].startswith("text/event-stream")
-    frames = [f for f in response.text.split("\n\n") if f]
-    assert frames[-1] == "data: [DONE]"
-    return [json.loads(f.removeprefix("data: ")) for f in frames[:-1]]
+    assert response.headers["content-type"] == "application/json"
+    return response
+
+
+def assert_usage(usage: dict[str, Any], *, limit: int) -> None:
+    assert set(usage) >= USAGE_KEYS
+    assert all(type(usage[k]) is int for k in USAGE_KEYS)
+    assert usage["prompt_tokens"] > 0
+    assert 1 <= usage["completion_tokens"] <= limit
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+
+
+def streamed_text(chunks: list[dict[str, Any]]) -> str:
+    return "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
 
 
 def test_non_streaming_shape(client: TestClient) -> None:
-    response = client.post("/v1/chat/completions", json=chat())
-    assert response.status_code == 200
+    response = post(client, chat())
     body = response.json()
-    assert body["id"] == "chatcmpl-" + response.headers["x-request-id"]
-    assert body["object"] == "chat.completion" and body["model"] == CHAT
-    message = body["choices"][0]["message"]
-    assert message["role"] == "assistant" and message["content"]
-    assert body["choices"][0]["finish_reason"] in {"stop", "length"}
-    usage = body["usage"]
-    assert usage["prompt_tokens"] > 0 and 0 < usage["completion_tokens"] <= 16
-    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+    request_id = response.headers["x-request-id"]
+    assert body["id"] == f"chatcmpl-{request_id}" and body["id"].startswith("chatcmpl-")
+    assert body["object"] == "chat.completion"
+    assert body["model"] == CHAT_MODEL
+    assert type(body["created"]) is int and body["created"] > 1_600_000_000
     assert "timings" not in body
+    assert len(body["choices"]) == 1
+    choice = body["choices"][0]
+    assert choice["index"] == 0
+    assert choice["message"]["role"] == "assistant"
+    assert isinstance(choice["message"]["content"], str) and choice["message"]["content"]
+    assert choice["finish_reason"] in {"stop", "length"}
+    assert_usage(body["usage"], limit=16)
 
 
-def test_token_limits(client: TestClient) -> None:
-    for field in ("max_tokens", "max_completion_tokens"):
-        body = chat("Write a long essay about rivers.") | {field: 3}
-        if field == "max_completion_tokens":
-            del body["max_tokens"]
-        reply = client.post("/v1/chat/completions", json=body).json()
-        assert reply["usage"]["completion_tokens"] == 3
-        assert reply["choices"][0]["finish_reason"] == "length"
+@pytest.mark.parametrize("field", ["max_tokens", "max_completion_tokens"])
+def test_token_limit_fields(client: TestClient, field: str) -> None:
+    body = chat("Write a long essay about rivers.")
+    del body["max_tokens"]
+    reply = post(client, body | {field: 3}).json()
+    assert reply["usage"]["completion_tokens"] == 3
+    assert reply["choices"][0]["finish_reason"] == "length"
 
 
-def test_streaming_without_and_with_usage(client: TestClient) -> None:
-    chunks = sse(client.post("/v1/chat/completions", json=chat(stream=True)))
-    assert all(c["object"] == "chat.completion.chunk" and c["model"] == CHAT for c in chunks)
-    assert len({c["id"] for c in chunks}) == 1
-    assert all("usage" not in c and "timings" not in c for c in chunks)
-    assert "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks)
-    assert chunks[-1]["choices"][0]["finish_reason"] in {"stop", "length"}
+def test_max_completion_tokens_wins_over_max_tokens(client: TestClient) -> None:
+    body = chat("Write a long essay about rivers.", max_tokens=10, max_completion_tokens=2)
+    reply = post(client, body).json()
+    assert reply["usage"]["completion_tokens"] == 2
+    assert reply["choices"][0]["finish_reason"] == "length"
 
+
+def test_streaming_without_usage(client: TestClient) -> None:
+    response = client.post("/v1/chat/completions", json=chat(stream=True))
+    chunks = sse(response)
+    request_id = response.headers["x-request-id"]
+    assert chunks, "at least one chunk before [DONE]"
+    for c in chunks:
+        assert c["id"] == f"chatcmpl-{request_id}"
+        assert c["object"] == "chat.completion.chunk"
+        assert c["model"] == CHAT_MODEL
+        assert "usage" not in c and "timings" not in c
+        assert len(c["choices"]) == 1 and c["choices"][0]["index"] == 0
+    assert streamed_text(chunks)
+    finishes = [c["choices"][0]["finish_reason"] for c in chunks]
+    assert finishes[-1] in {"stop", "length"}
+    assert all(f is None for f in finishes[:-1])
+
+
+def test_streaming_with_usage_ends_with_one_usage_chunk(client: TestClient) -> None:
+    body = chat(stream=True, stream_options={"include_usage": True})
+    response = client.post("/v1/chat/completions", json=body)
+    chunks = sse(response)
+    with_usage = [i for i, c in enumerate(chunks) if "usage" in c]
+    assert with_usage == [len(chunks) - 1]
+    last = chunks[-1]
+    assert last["choices"] == []
+    assert last["id"] == f"chatcmpl-{response.headers['x-request-id']}"
+    assert_usage(last["usage"], limit=16)
+    content_chunks = [c for c in chunks[:-1] if c["choices"][0]["delta"].get("content")]
+    assert 1 <= len(content_chunks) <= last["usage"]["completion_tokens"]
+    assert chunks[-2]["choices"][0]["finish_reason"] in {"stop", "length"}
+
+
+def test_streamed_and_whole_answers_agree_at_temperature_zero(client: TestClient) -> None:
+    body = chat("Name three colours.", max_tokens=12, temperature=0)
+    whole = post(client, body).json()
     chunks = sse(
         client.post(
-            "/v1/chat/completions", json=chat(stream=True, stream_options={"include_usage": True})
+            "/v1/chat/completions",
+            json=body | {"stream": True, "stream_options": {"include_usage": True}},
         )
     )
-    usage_chunks = [c for c in chunks if "usage" in c]
-    assert usage_chunks == [chunks[-1]] and chunks[-1]["choices"] == []
-    usage = chunks[-1]["usage"]
-    assert 1 <= usage["completion_tokens"] <= 16
-    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+    assert streamed_text(chunks) == whole["choices"][0]["message"]["content"]
+    assert chunks[-1]["usage"]["completion_tokens"] == whole["usage"]["completion_tokens"]
+    assert chunks[-1]["usage"]["prompt_tokens"] == whole["usage"]["prompt_tokens"]
 
 
 def test_same_seed_same_text(client: TestClient) -> None:
-    body = chat("Invent a name for a cat.", temperature=0.9, top_p=0.95, seed=1234)
-    first = client.post("/v1/chat/completions", json=body).json()
-    second = client.post("/v1/chat/completions", json=body).json()
-    assert first["choices"][0]["message"]["content"] == second["choices"][0]["message"]["content"]
+    body = chat("Tell me a story.", max_tokens=24, temperature=0.8, seed=7)
+    first = post(client, body).json()["choices"][0]["message"]["content"]
+    second = post(client, body).json()["choices"][0]["message"]["content"]
+    assert first and first == second
 
 
-def test_stop_sequence(client: TestClient) -> None:
-    body = chat("Write three sentences about dogs.", max_tokens=40, stop=["."], temperature=0)
-    reply = client.post("/v1/chat/completions", json=body).json()
-    assert "." not in reply["choices"][0]["message"]["content"]
-    assert reply["choices"][0]["finish_reason"] == "stop"
+@pytest.mark.parametrize("stop", [["."], "."])
+def test_stop_sequence(client: TestClient, stop: Any) -> None:
+    body = chat("Write three sentences about dogs.", max_tokens=32, temperature=0, stop=stop)
+    choice = post(client, body).json()["choices"][0]
+    assert choice["message"]["content"]
+    assert "." not in choice["message"]["content"]
+    assert choice["finish_reason"] == "stop"
 
 
-def test_json_schema_output_is_valid(client: TestClient) -> None:
+def test_json_schema_output_parses(client: TestClient) -> None:
     schema = {
         "type": "object",
-        "properties": {
-            "ok": {"type": "boolean"},
-            "mood": {"type": "string", "enum": ["happy", "sad"]},
-        },
-        "required": ["ok", "mood"],
+        "properties": {"ok": {"type": "boolean"}},
+        "required": ["ok"],
         "additionalProperties": False,
     }
     body = chat(
         "Are you ok? Answer in JSON.",
-        max_tokens=40,
+        max_tokens=32,
         response_format={
             "type": "json_schema",
             "json_schema": {"name": "status", "schema": schema},
         },
     )
-    content = client.post("/v1/chat/completions", json=body).json()["choices"][0]["message"]
-    parsed = json.loads(content["content"])
-    assert isinstance(parsed["ok"], bool) and parsed["mood"] in {"happy", "sad"}
+    choice = post(client, body).json()["choices"][0]
+    assert choice["finish_reason"] == "stop"
+    parsed = json.loads(choice["message"]["content"])
+    assert list(parsed) == ["ok"] and isinstance(parsed["ok"], bool)
 
 
-def test_json_object_output_starts_as_json(client: TestClient) -> None:
+def test_json_schema_with_an_enum(client: TestClient) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"mood": {"type": "string", "enum": ["happy", "sad"]}},
+        "required": ["mood"],
+        "additionalProperties": False,
+    }
     body = chat(
-        "Give me a JSON object.",
+        "How do you feel?",
+        max_tokens=32,
+        temperature=0.8,
+        seed=3,
+        response_format={"type": "json_schema", "json_schema": {"name": "mood", "schema": schema}},
+    )
+    parsed = json.loads(post(client, body).json()["choices"][0]["message"]["content"])
+    assert parsed in ({"mood": "happy"}, {"mood": "sad"})
+
+
+def test_json_object_output_is_constrained(client: TestClient) -> None:
+    body = chat(
+        "Reply with a JSON object describing a cat.",
         max_tokens=24,
         temperature=0,
         response_format={"type": "json_object"},
     )
-    content = client.post("/v1/chat/completions", json=body).json()["choices"][0]["message"]
-    assert content["content"].lstrip().startswith("{")
+    content = post(client, body).json()["choices"][0]["message"]["content"]
+    assert content.lstrip().startswith("{")
 
 
-def test_text_parts_are_accepted_and_other_parts_refused(client: TestClient) -> None:
-    parts = [{"type": "text", "text": "Say hi."}]
-    body = {"model": CHAT, "messages": [{"role": "user", "content": parts}], "max_tokens": 4}
-    assert client.post("/v1/chat/completions", json=body).status_code == 200
+def test_text_content_parts_are_accepted(client: TestClient) -> None:
+    parts = [{"type": "text", "text": "Say"}, {"type": "text", "text": " hi."}]
+    body = chat(parts, max_tokens=4)
+    reply = post(client, body).json()
+    assert reply["choices"][0]["message"]["content"]
+    assert reply["usage"]["completion_tokens"] <= 4
+
+
+def test_system_and_developer_roles_are_accepted(client: TestClient) -> None:
+    for role in ("system", "developer"):
+        body = chat(max_tokens=3)
+        body["messages"].insert(0, {"role": role, "content": "Be brief."})
+        assert post(client, body).json()["usage"]["completion_tokens"] <= 3
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("index", [0, 1])
+def test_image_parts_are_refused_naming_the_message(
+    client: TestClient, stream: bool, index: int
+) -> None:
     image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,AA=="}}
-    body["messages"][0]["content"] = [image]
-    refused = client.post("/v1/chat/completions", json=body)
-    assert refused.status_code == 400
-    assert refused.json()["error"]["param"] == "messages[0].content"
-    tools = [{"type": "function", "function": {"name": "f", "parameters": {}}}]
-    refused = client.post("/v1/chat/completions", json=chat(tools=tools))
-    assert refused.status_code == 400 and refused.json()["error"]["param"] == "tools"
+    messages = [{"role": "user", "content": "Look."}] * index
+    messages.append({"role": "user", "content": [image]})
+    body = {"model": CHAT_MODEL, "messages": messages, "max_tokens": 4, "stream": stream}
+    response = client.post("/v1/chat/completions", json=body)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == {
+        "message": "Content parts of type 'image_url' are not supported by this local model; "
+        "send text parts only",
+        "type": "invalid_request_error",
+        "param": f"messages[{index}].content",
+        "code": "unsupported_parameter",
+    }
 
 
-def test_embedding_model_cannot_chat(client: TestClient) -> None:
-    refused = client.post("/v1/chat/completions", json=chat() | {"model": "all-minilm-l6-v2"})
-    assert refused.status_code == 400
-    assert refused.json()["error"]["code"] == "model_not_supported"
+@pytest.mark.parametrize("stream", [False, True])
+def test_tools_are_refused(client: TestClient, stream: bool) -> None:
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
+    response = client.post("/v1/chat/completions", json=chat(tools=tools, stream=stream))
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert (error["type"], error["param"], error["code"]) == (
+        "invalid_request_error",
+        "tools",
+        "unsupported_parameter",
+    )
 
 
-def test_legacy_completions(client: TestClient) -> None:
-    body = {"model": CHAT, "prompt": "The capital of France is", "max_tokens": 5}
-    reply = client.post("/v1/completions", json=body).json()
-    assert reply["object"] == "text_completion" and reply["id"].startswith("cmpl-req_")
-    assert reply["choices"][0]["text"] and reply["usage"]["completion_tokens"] <= 5
-    chunks = sse(client.post("/v1/completions", json=body | {"stream": True}))
-    assert "".join(c["choices"][0]["text"] for c in chunks if c["choices"])
-    for bad in ({"echo": True}, {"suffix": "x"}, {"best_of": 2}, {"prompt": ["a", "b"]}):
-        refused = client.post("/v1/completions", json=body | bad)
-        assert refused.status_code == 400, bad
-        assert refused.json()["error"]["param"] == next(iter(bad))
+def test_stream_options_without_stream_is_refused(client: TestClient) -> None:
+    response = client.post(
+        "/v1/chat/completions", json=chat(stream_options={"include_usage": True})
+    )
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert (error["param"], error["code"]) == ("stream_options", "unsupported_parameter")
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_embedding_model_cannot_chat(client: TestClient, stream: bool) -> None:
+    response = client.post(
+        "/v1/chat/completions", json=chat(stream=stream) | {"model": EMBED_MODEL}
+    )
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/json"
+    error = response.json()["error"]
+    assert (error["type"], error["param"], error["code"]) == (
+        "invalid_request_error",
+        "model",
+        "model_not_supported",
+    )
+    assert f"'{EMBED_MODEL}'" in error["message"] and "chat" in error["message"]

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
-from testsupport import CHAT_MODEL, EMBED_MODEL
+from testsupport import CHAT_MODEL, EMBED_MODEL, sse
 
 
 def completion(prompt: Any = "The capital of France is", **extra: Any) -> dict[str, Any]:
@@ -19,16 +18,6 @@ def post(client: TestClient, body: dict[str, Any]) -> Any:
     response = client.post("/v1/completions", json=body)
     assert response.status_code == 200, response.text
     return response
-
-
-def sse(response: Any) -> list[dict[str, Any]]:
-    assert response.status_code == 200, response.text
-    assert response.headers["content-type"].startswith("text/event-stream")
-    assert response.text.endswith("\n\n")
-    frames = response.text.split("\n\n")[:-1]
-    assert all(f.startswith("data: ") for f in frames), frames
-    assert frames[-1] == "data: [DONE]" and frames.count("data: [DONE]") == 1
-    return [json.loads(f.removeprefix("data: ")) for f in frames[:-1]]
 
 
 def text_of(chunks: list[dict[str, Any]]) -> str:

@@ -1,4 +1,12 @@
-"""``POST /v1/chat/completions`` and ``POST /v1/completions``."""
+"""``POST /v1/chat/completions``, ``POST /v1/completions`` and ``POST /v1/embeddings``.
+
+These routes are served by the fast path (``api/fastpath.py``), past
+Starlette's exception handlers, so they turn errors into responses
+themselves. Their catches are the one exception to "routes raise, the app's
+handler answers": each adds context the handler cannot know, namely the
+request id, the unauthenticated-request metric, and the ledger row of a
+request that failed after it was admitted.
+"""
 
 from __future__ import annotations
 
@@ -34,6 +42,7 @@ Body = ChatCompletionRequest | CompletionRequest | EmbeddingRequest
 
 
 def failure(exc: BaseException, request_id: str) -> Response:
+    """The response for any error of an admitted request, naming its id."""
     if not isinstance(exc, PlinthError):
         log.exception("request %s failed unexpectedly", request_id, exc_info=exc)
     return error_response(exc, request_id)
@@ -60,7 +69,7 @@ async def admit(
     svc, request_id = services(request), new_request_id()
     try:
         principal = await svc.auth.authenticate(request)
-    except PlinthError as exc:
+    except PlinthError as exc:  # context: the metric and the request id
         svc.metrics.requests.labels(endpoint, "unknown", "unauthenticated").inc()
         return error_response(exc, request_id)
     acct = svc.gateway.open(request_id, endpoint, "", principal)
@@ -68,7 +77,7 @@ async def admit(
         raw = await read_body(request, svc.settings.max_body_bytes)
         acct.model = peek_model(raw) or ""
         return svc, acct, parse_json(raw, model_cls)
-    except PlinthError as exc:
+    except PlinthError as exc:  # context: the failed request's ledger row and its id
         svc.gateway.fail(acct, exc)
         return error_response(exc, request_id)
     except ClientDisconnect:

@@ -6,8 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from plinth.api.http import error_response, json_response, new_request_id
-from plinth.errors import PlinthError
+from plinth.api.http import json_response
 from plinth.services import services
 
 
@@ -17,10 +16,7 @@ def _model_json(name: str, created: int) -> dict[str, object]:
 
 async def list_models(request: Request) -> Response:
     svc = services(request)
-    try:
-        await svc.auth.authenticate(request)
-    except PlinthError as exc:
-        return error_response(exc, new_request_id())
+    await svc.auth.authenticate(request)  # errors: the app's handler answers them
     created = request.app.state.started_at
     data = [_model_json(name, created) for name, _ in svc.router.public_models()]
     return json_response({"object": "list", "data": data})
@@ -28,12 +24,9 @@ async def list_models(request: Request) -> Response:
 
 async def get_model(request: Request) -> Response:
     svc = services(request)
-    try:
-        await svc.auth.authenticate(request)
-        name = request.path_params["model"]
-        svc.router.kind(name)  # raises ModelNotFound
-    except PlinthError as exc:
-        return error_response(exc, new_request_id())
+    await svc.auth.authenticate(request)
+    name = request.path_params["model"]
+    svc.router.kind(name)  # raises ModelNotFound
     return json_response(_model_json(name, request.app.state.started_at))
 
 
