@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
@@ -131,6 +131,8 @@ async def count_tokens(request: Request) -> Response:
         body = parse_json(raw, CountTokensRequest)
         svc.router.kind(body.model)  # an unknown model is a 404, as for messages
         tokens = _count(body)
+    except ClientDisconnect:
+        return Response(status_code=400)  # gone: the answer reaches nobody
     except Exception as exc:  # noqa: BLE001 - the boundary: every error becomes a response
         return failed(exc, request_id, anthropic_error)
     return _json({"input_tokens": tokens}, request_id)

@@ -10,7 +10,9 @@ NDJSON (``application/x-ndjson``) unless ``stream`` is false, as Ollama does.
 Errors are Ollama's ``{"error": "..."}`` with the HTTP status Plinth's
 OpenAI routes would give; a failure after the stream started is a last
 ``{"error": ...}`` line. A name with Ollama's default tag (``name:latest``)
-finds the model ``name``. The model-management routes are in
+finds the model ``name``. A request without input (how Ollama clients load
+a model) is answered at once, ``done_reason: "load"``, with no ledger row:
+nothing was generated. The model-management routes are in
 :mod:`plinth.api.ollama_models`.
 """
 
