@@ -231,6 +231,14 @@ class RevokedKeyReused(Exception):
     """Start-up: a configured key (e.g. ``PLINTH_ADMIN_KEY``) names a key that was revoked."""
 
 
+class BundledModelMissing(Exception):
+    """Start-up / CLI: the package that carries a bundled model is not installed."""
+
+
+class EmbeddingConversionError(Exception):
+    """Start-up / CLI: a model folder cannot be converted (missing files, not a BERT model…)."""
+
+
 def _refused(exc: BaseException) -> PlinthError:
     assert isinstance(exc, Refused)
     who = exc.subject.split(":")[0]

@@ -25,7 +25,6 @@ import xllamacpp
 from plinth.catalog import embedding_gguf
 from plinth.catalog.embedding_gguf import (
     CONVERTER_VERSION,
-    EmbeddingConversionError,
     bundled_embedding_model_dir,
     convert_sentence_transformer,
     converter_version_of,
@@ -33,7 +32,7 @@ from plinth.catalog.embedding_gguf import (
 )
 from plinth.catalog.wordpiece import WordPieceTokenizer
 from plinth.engines.llamacpp import LlamaCppEngine, LlamaCppOptions
-from plinth.errors import ContextLengthExceeded
+from plinth.errors import ContextLengthExceeded, EmbeddingConversionError
 
 REFERENCE = json.loads(
     (Path(__file__).parent.parent / "data" / "embedding_reference.json").read_text("utf-8")

@@ -331,7 +331,8 @@ def test_admin_api_adds_changes_and_removes_deployments_live(
     assert created.status_code == 201, created.text
     assert created.json()["config"]["api_key_env"] == "FAKE_UPSTREAM_API_KEY"
     assert client.post("/v1/chat/completions", json=chat()).status_code == 200
-    assert client.post("/admin/deployments", json=deployment(up, id="live")).status_code == 409
+    again = client.post("/admin/deployments", json=deployment(up, id="live"))
+    assert again.status_code == 409 and again.json()["error"]["code"] == "already_exists"
     patched = client.patch("/admin/deployments/live", json={"weight": 3})
     assert patched.json()["config"]["weight"] == 3
     assert client.delete("/admin/deployments/live").json()["deleted"] is True
@@ -367,3 +368,4 @@ def test_config_deployments_cannot_be_changed_over_the_api(
     client = gateway_app([deployment(up, id="from-toml")])
     response = client.delete("/admin/deployments/from-toml")
     assert response.status_code == 409 and "plinth.toml" in response.json()["error"]["message"]
+    assert response.json()["error"]["code"] == "conflict"

@@ -8,7 +8,6 @@ are defined.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -20,15 +19,8 @@ from starlette.routing import Route
 from plinth.api.admin import admin_only
 from plinth.api.http import json_response, read_body, validation_error
 from plinth.deployment import Deployment, api_key_env_refusal
-from plinth.errors import InvalidRequest, NotFound, PlinthError
+from plinth.errors import AlreadyExists, Conflict, InvalidRequest, NotFound
 from plinth.services import Services
-from plinth.store.deployments import DeploymentExists
-
-
-class Conflict(PlinthError):
-    status_code = 409
-    error_type = "invalid_request_error"
-    default_code = "conflict"
 
 
 def _object(raw: bytes) -> dict[str, Any]:
@@ -92,11 +84,8 @@ async def get_deployment(request: Request, svc: Services) -> Response:
 async def create_deployment(request: Request, svc: Services) -> Response:
     deployment = _validate(svc, _object(await read_body(request, svc.settings.max_body_bytes)))
     if svc.router.state(deployment.id) is not None:
-        raise Conflict(f"A deployment '{deployment.id}' exists already", param="id")
-    try:
-        await asyncio.to_thread(svc.deployments.store.add, deployment)
-    except DeploymentExists:
-        raise Conflict(f"A deployment '{deployment.id}' exists already", param="id") from None
+        raise AlreadyExists(f"A deployment '{deployment.id}' exists already", param="id")
+    await svc.db.run(svc.deployments.store.add, deployment)
     await svc.deployments.refresh(force=True)
     if svc.router.state(deployment.id) is None:
         raise InvalidRequest(
@@ -109,14 +98,14 @@ async def create_deployment(request: Request, svc: Services) -> Response:
 async def update_deployment(request: Request, svc: Services) -> Response:
     deployment_id = request.path_params["deployment_id"]
     _editable(svc, deployment_id)
-    current = await asyncio.to_thread(svc.deployments.store.get, deployment_id)
+    current = await svc.db.run(svc.deployments.store.get, deployment_id)
     if current is None:
         raise NotFound(f"No deployment '{deployment_id}'", param="id")
     changes = _object(await read_body(request, svc.settings.max_body_bytes))
     if changes.get("id", deployment_id) != deployment_id:
         raise InvalidRequest("A deployment's id cannot change", param="id")
     updated = _validate(svc, {**current.model_dump(), **changes})
-    await asyncio.to_thread(svc.deployments.store.replace, updated)
+    await svc.db.run(svc.deployments.store.replace, updated)
     await svc.deployments.refresh(force=True)
     return json_response(_snapshot(svc, deployment_id))
 
@@ -124,7 +113,7 @@ async def update_deployment(request: Request, svc: Services) -> Response:
 async def delete_deployment(request: Request, svc: Services) -> Response:
     deployment_id = request.path_params["deployment_id"]
     _editable(svc, deployment_id)
-    removed = await asyncio.to_thread(svc.deployments.store.remove, deployment_id)
+    removed = await svc.db.run(svc.deployments.store.remove, deployment_id)
     await svc.deployments.refresh(force=True)
     return json_response({"id": removed.id, "object": "deployment", "deleted": True})
 

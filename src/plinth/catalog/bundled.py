@@ -13,10 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from plinth.engines.base import ModelKind
-
-
-class BundledModelMissing(Exception):
-    """The package that carries a bundled model is not installed."""
+from plinth.errors import BundledModelMissing
 
 
 def package_dir(package: str, distribution: str) -> Path:

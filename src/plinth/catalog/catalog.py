@@ -6,9 +6,9 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from plinth.catalog.bundled import BUNDLED_MODELS, BundledModelMissing
-from plinth.catalog.embedding_gguf import EmbeddingConversionError
+from plinth.catalog.bundled import BUNDLED_MODELS
 from plinth.engines.base import ModelKind
+from plinth.errors import BundledModelMissing, EmbeddingConversionError
 from plinth.store.models import ModelStore
 
 log = logging.getLogger(__name__)

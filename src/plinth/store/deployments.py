@@ -10,9 +10,6 @@ from plinth.deployment import Deployment
 from plinth.errors import AlreadyExists, NotFound
 from plinth.store.schema import deployments
 
-# The old name, for callers not yet changed to catch AlreadyExists (or nothing).
-DeploymentExists = AlreadyExists
-
 
 class DeploymentStore:
     def __init__(self, engine: Engine):
