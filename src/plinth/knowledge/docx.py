@@ -33,7 +33,9 @@ def check_archive(archive: zipfile.ZipFile, limits: UploadLimits) -> None:
     """Refuse by the central directory alone, before inflating a byte."""
     members = archive.infolist()
     if len(members) > limits.max_archive_members:
-        raise exceeded("max_archive_members", limits.max_archive_members, "the archive's members")
+        raise exceeded(
+            "max_archive_members", limits.max_archive_members, "the archive's member count"
+        )
     declared = sum(m.file_size for m in members)
     if declared > limits.max_inflated_bytes:
         raise exceeded(

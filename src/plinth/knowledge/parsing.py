@@ -174,7 +174,7 @@ def pdf_text(data: bytes, limits: UploadLimits) -> str:
                 if text:
                     out.add(text + "\n\n")
     except LimitReachedError as exc:
-        raise exceeded("max_pdf_stream_bytes", stream, f"a PDF stream ({exc})") from exc
+        raise exceeded("max_pdf_stream_bytes", stream, "a PDF stream's inflated size") from exc
     except (PyPdfError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise InvalidFile(f"not a readable PDF: {exc}") from exc
     text = "".join(out.parts).strip()
