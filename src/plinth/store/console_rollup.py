@@ -28,13 +28,21 @@ FLOATS = ("latency_sum", "ttft_sum", "ttft_count")
 HISTOGRAMS = tuple(f"lat_{i}" for i in range(BUCKETS)) + tuple(f"ttft_{i}" for i in range(BUCKETS))
 ALL_COLUMNS = SUMS + FLOATS + HISTOGRAMS
 
-#: dim -> (ledger column giving the value, bucket width): "hour" or "day".
-DIMS: dict[str, tuple[str | None, str]] = {
-    "all": (None, "hour"),
-    "tenant": ("tenant_id", "hour"),
-    "model": ("model", "hour"),
-    "deployment": ("deployment", "hour"),
-    "key": ("key_id", "day"),
+#: dim -> (the ledger columns giving value and value2, bucket width). Single
+#: columns by hour serve charts in any time zone; the pairs (by day) answer a
+#: filter on one column grouped by another (a tenant's top models) without
+#: reading that tenant's ledger rows. Keys alone are by day: 500 keys by hour
+#: would be as many rows as the ledger itself.
+DIMS: dict[str, tuple[tuple[str, ...], str]] = {
+    "all": ((), "hour"),
+    "tenant": (("tenant_id",), "hour"),
+    "model": (("model",), "hour"),
+    "deployment": (("deployment",), "hour"),
+    "key": (("key_id",), "day"),
+    "tenant_model": (("tenant_id", "model"), "day"),
+    "tenant_deployment": (("tenant_id", "deployment"), "day"),
+    "tenant_key": (("tenant_id", "key_id"), "day"),
+    "model_deployment": (("model", "deployment"), "day"),
 }
 
 
@@ -79,14 +87,14 @@ def _upserts(dialect: str) -> list[str]:
     names = ", ".join(ALL_COLUMNS)
     update = ", ".join(f"{c} = usage_rollup.{c} + excluded.{c}" for c in ALL_COLUMNS)
     statements = []
-    for dim, (column, width) in DIMS.items():
-        value = "''" if column is None else f"COALESCE(NEW.{column}, '')"
+    for dim, (columns, width) in DIMS.items():
+        value, value2 = ([f"COALESCE(NEW.{c}, '')" for c in columns] + ["''", "''"])[:2]
         bucket = _bucket_sql(dialect, "NEW.created_at", width)
         values = ", ".join(_value_sql("NEW"))
         statements.append(
-            f"INSERT INTO usage_rollup (dim, value, bucket, {names}) "
-            f"VALUES ('{dim}', {value}, {bucket}, {values}) "
-            f"ON CONFLICT (dim, value, bucket) DO UPDATE SET {update};"
+            f"INSERT INTO usage_rollup (dim, value, value2, bucket, {names}) "
+            f"VALUES ('{dim}', {value}, {value2}, {bucket}, {values}) "
+            f"ON CONFLICT (dim, value, value2, bucket) DO UPDATE SET {update};"
         )
     return statements
 
@@ -156,19 +164,29 @@ def ledger_sums() -> list[Label[Any]]:
 def backfill(conn: Connection) -> None:
     """Sum the ledger rows written before the triggers existed into the rollup."""
     dialect = conn.dialect.name
-    for dim, (column, width) in DIMS.items():
-        value = literal("") if column is None else func.coalesce(usage.c[column], "")
+    for dim, (columns, width) in DIMS.items():
+        parts = [func.coalesce(usage.c[c], "") for c in columns]
+        value, value2 = (parts + [literal(""), literal("")])[:2]
         bucket = bucket_expr(dialect, width)
         query = select(
-            literal(dim).label("dim"), value.label("value"), bucket.label("bucket"), *ledger_sums()
-        ).group_by(value, bucket)
+            literal(dim).label("dim"),
+            value.label("value"),
+            value2.label("value2"),
+            bucket.label("bucket"),
+            *ledger_sums(),
+        ).group_by(*parts, bucket)
         rows = [dict(r) for r in conn.execute(query).mappings()]
         if rows:
             conn.execute(usage_rollup.insert(), rows)
 
 
 def rollup_migration(conn: Connection) -> None:
-    usage_rollup.create(conn, checkfirst=True)
-    conn.execute(usage_rollup.delete())
+    """Create (or re-create, in today's shape) the rollup, fill it, and start the triggers."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("DROP TRIGGER IF EXISTS usage_rollup_insert ON usage")
+    else:
+        conn.exec_driver_sql("DROP TRIGGER IF EXISTS usage_rollup_insert")
+    usage_rollup.drop(conn, checkfirst=True)
+    usage_rollup.create(conn)
     backfill(conn)
     install_triggers(conn)

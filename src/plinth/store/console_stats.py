@@ -1,11 +1,11 @@
 """The dashboard's numbers: ledger totals, series and top lists for a filter.
 
-Each question is answered from ``usage_rollup`` where the filter allows it (no
-filter, or one tenant, model, deployment or key) for the whole hours (days for
-keys) inside the time range, and from the ledger itself for the partial
-buckets at both ends and for combined filters (which the ledger's per-column
-indexes narrow to one tenant's, model's or key's rows). Both paths sum the
-same columns, so the result is exact either way.
+Each question is answered from ``usage_rollup`` where one of its dimensions
+covers the filter's columns and the grouped column (the smallest such, hourly
+before daily), for the whole buckets inside the time range; the partial
+buckets at both ends, and questions no dimension covers, are read from the
+ledger itself through its per-column indexes. Both paths sum the same
+columns, so the result is exact either way.
 """
 
 from __future__ import annotations
@@ -15,9 +15,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, and_, func, select
 
-from plinth.store.console_rollup import ALL_COLUMNS, BOUNDS_MS, BUCKETS, bucket_expr, ledger_sums
+from plinth.store.console_rollup import (
+    ALL_COLUMNS,
+    BOUNDS_MS,
+    BUCKETS,
+    DIMS,
+    SUMS,
+    bucket_expr,
+    ledger_sums,
+)
 from plinth.store.schema import usage, usage_rollup
 
 Sums = dict[str, float]
@@ -33,14 +41,15 @@ class Filter:
     model: str | None = None
     deployment: str | None = None
 
-    def dims(self) -> dict[str, str]:
+    def columns(self) -> dict[str, str]:
+        """The ledger columns this filter fixes, with their values."""
         given = {
-            "tenant": self.tenant_id,
-            "key": self.key_id,
+            "tenant_id": self.tenant_id,
+            "key_id": self.key_id,
             "model": self.model,
             "deployment": self.deployment,
         }
-        return {dim: value for dim, value in given.items() if value is not None}
+        return {column: value for column, value in given.items() if value is not None}
 
 
 def _floor(moment: datetime, width: str) -> datetime:
@@ -64,50 +73,58 @@ def _parse_bucket(bucket: str) -> datetime:
     return datetime.strptime(bucket, fmt).replace(tzinfo=UTC)
 
 
-def _add(into: Sums, row: Any) -> None:
-    for name in ALL_COLUMNS:
+def _add(into: Sums, row: Any, names: tuple[str, ...] = ALL_COLUMNS) -> None:
+    for name in names:
         into[name] = into.get(name, 0) + float(row[name] or 0)
 
 
-def _raw_where(query: Any, f: Filter, start: datetime, end: datetime) -> Any:
-    query = query.where(usage.c.created_at >= start, usage.c.created_at < end)
-    for dim, value in f.dims().items():
-        query = query.where(usage.c[TOP_DIMS[dim]] == value)
-    return query
+def _choose(needed: set[str], width_ok: set[str]) -> str | None:
+    """The smallest rollup dimension covering ``needed`` columns (hourly first)."""
+    fits = [
+        (len(cols), width != "hour", dim)
+        for dim, (cols, width) in DIMS.items()
+        if needed <= set(cols) and width in width_ok
+    ]
+    return min(fits)[2] if fits else None
 
 
 class _Plan:
-    """Which rollup rows and which ledger time slices answer a filter."""
+    """Which rollup rows and which ledger time slices answer a question."""
 
-    def __init__(self, f: Filter, *, group: str | None = None):
-        dims = f.dims()
-        self.f = f
-        self.dim: str | None = None
-        self.value = ""
-        if group is None and len(dims) <= 1:
-            self.dim, self.value = next(iter(dims.items()), ("all", ""))
-        elif group is not None and not dims:
-            self.dim = group
-        width = "day" if self.dim == "key" else "hour"
-        self.width = width
-        first, last = _ceil(f.start, width), _floor(f.end, width)
-        if self.dim is None or first >= last:
-            self.dim, self.raw = None, [(f.start, f.end)]
+    def __init__(self, f: Filter, *, group: str | None = None, widths: set[str] | None = None):
+        self.f, self.group = f, group
+        needed = set(f.columns()) | ({group} if group else set())
+        self.dim = _choose(needed, widths or {"hour", "day"})
+        self.raw = [(f.start, f.end)]
+        if self.dim is None:
+            return
+        self.columns, self.width = DIMS[self.dim]
+        first, last = _ceil(f.start, self.width), _floor(f.end, self.width)
+        if first >= last:
+            self.dim = None
             return
         self.first, self.last = first, last
         self.raw = [(a, b) for a, b in ((f.start, first), (last, f.end)) if a < b]
 
-    def rollup(self, *columns: Any) -> Any:
-        assert self.dim is not None
-        sums = [func.sum(usage_rollup.c[c]).label(c) for c in ALL_COLUMNS]
+    def slot(self, column: str) -> Any:
+        return usage_rollup.c.value if self.columns.index(column) == 0 else usage_rollup.c.value2
+
+    def rollup(self, *columns: Any, names: tuple[str, ...] = ALL_COLUMNS) -> Any:
+        sums = [func.sum(usage_rollup.c[c]).label(c) for c in names]
         query = select(*columns, *sums).where(
             usage_rollup.c.dim == self.dim,
             usage_rollup.c.bucket >= _label(self.first, self.width),
             usage_rollup.c.bucket < _label(self.last, self.width),
         )
-        if self.f.dims():
-            query = query.where(usage_rollup.c.value == self.value)
+        for column, value in self.f.columns().items():
+            query = query.where(self.slot(column) == value)
         return query
+
+
+def _raw_where(query: Any, f: Filter, start: datetime, end: datetime) -> Any:
+    conditions = [usage.c.created_at >= start, usage.c.created_at < end]
+    conditions += [usage.c[column] == value for column, value in f.columns().items()]
+    return query.where(and_(*conditions))
 
 
 def totals(engine: Engine, f: Filter) -> Sums:
@@ -124,16 +141,19 @@ def totals(engine: Engine, f: Filter) -> Sums:
 
 
 def series(engine: Engine, f: Filter) -> tuple[str, dict[datetime, Sums]]:
-    """Sums per UTC hour (or per UTC day when only a key's daily rollup answers)."""
-    plan = _Plan(f)
+    """Sums per UTC hour, or per UTC day when only a daily dimension covers the filter."""
+    plan = _Plan(f, widths={"hour"})
+    if plan.dim is None and f.end - f.start > timedelta(days=2):
+        plan = _Plan(f)
+    width = plan.width if plan.dim is not None else "hour"
     out: dict[datetime, Sums] = defaultdict(dict)
     with engine.connect() as conn:
         if plan.dim is not None:
             query = plan.rollup(usage_rollup.c.bucket).group_by(usage_rollup.c.bucket)
             for row in conn.execute(query).mappings():
                 _add(out[_parse_bucket(row["bucket"])], row)
-        _raw_series(conn, f, plan.raw, plan.width, out)
-    return plan.width, dict(sorted(out.items()))
+        _raw_series(conn, f, plan.raw, width, out)
+    return width, dict(sorted(out.items()))
 
 
 def _raw_series(
@@ -151,19 +171,21 @@ def _raw_series(
 
 
 def top(engine: Engine, f: Filter, dim: str, limit: int = 10) -> list[tuple[str | None, Sums]]:
-    """The ``limit`` values of ``dim`` with the most requests, with their sums."""
-    plan = _Plan(f, group=dim)
+    """The ``limit`` values of ``dim`` with the most requests, with their plain sums."""
+    column = TOP_DIMS[dim]
+    plan = _Plan(f, group=column)
     merged: dict[str | None, Sums] = defaultdict(dict)
-    column = usage.c[TOP_DIMS[dim]]
     with engine.connect() as conn:
         if plan.dim is not None:
-            query = plan.rollup(usage_rollup.c.value).group_by(usage_rollup.c.value)
+            slot = plan.slot(column)
+            query = plan.rollup(slot.label("value"), names=SUMS).group_by(slot)
             for row in conn.execute(query).mappings():
-                _add(merged[row["value"] or None], row)
+                _add(merged[row["value"] or None], row, SUMS)
+        light = [s for s in ledger_sums() if s.name in SUMS]
         for start, end in plan.raw:
-            query = _raw_where(select(column.label("value"), *ledger_sums()), f, start, end)
-            for row in conn.execute(query.group_by(column)).mappings():
-                _add(merged[row["value"] or None], row)
+            query = _raw_where(select(usage.c[column].label("value"), *light), f, start, end)
+            for row in conn.execute(query.group_by(usage.c[column])).mappings():
+                _add(merged[row["value"] or None], row, SUMS)
     ranked = sorted(merged.items(), key=lambda item: (-item[1]["requests"], str(item[0])))
     return ranked[:limit]
 
