@@ -245,3 +245,28 @@ def test_anthropic_deployment_round_trip(
     stream = events(client.post("/v1/messages", json=body | {"stream": True}))
     text = "".join(e["delta"].get("text", "") for e in stream if e["type"] == "content_block_delta")
     assert text == "Weather in Paris?" and stream[-1]["type"] == "message_stop"
+
+
+def test_budgets_apply_as_for_chat(
+    gateway_app: AppFactory, upstreams: Callable[[], FakeUpstream]
+) -> None:
+    up = upstreams()
+    client = gateway_app(deployments=[deployment(up)])
+    client.post("/admin/tenants", json={"name": "acme"})
+    key = client.post("/admin/keys", json={"name": "app", "tenant": "acme"}).json()
+    price = {"model": "gpt-fake", "input_per_mtok": "1000", "output_per_mtok": "2000"}
+    assert client.post("/admin/prices", json=price).status_code == 201
+    # Held per request: 21 estimated prompt tokens at 1000/1M + 10 at 2000/1M = 0.041;
+    # each costs 0.009 (3 + 3 tokens): 0.045 admits one request, not two.
+    limits = {"spend": "0.045", "spend_period": "day"}
+    assert client.put(f"/admin/limits/key:{key['id']}", json=limits).status_code == 200
+    body = ask(max_tokens=10, messages=[{"role": "user", "content": "one two three"}])
+    headers = {"x-api-key": key["key"], "authorization": ""}
+    first = client.post("/v1/messages", json=body, headers=headers)
+    assert first.status_code == 200, first.text
+    row = client.get(f"/admin/usage/requests/{first.headers['x-request-id']}").json()
+    assert row["cost_micros"] == 9_000 and row["endpoint"] == "messages"
+    refused = client.post("/v1/messages", json=body, headers=headers)
+    assert refused.status_code == 402, refused.text
+    assert refused.json()["error"]["type"] == "billing_error"
+    assert len(up.generation_requests()) == 1  # the refused one never left

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -11,6 +11,7 @@ from starlette.testclient import TestClient
 
 from gatewaysupport import AppFactory, deployment
 from toolupstream import ARGUMENTS, ToolCallingUpstream
+from upstreamfake import FakeUpstream
 
 WEATHER = {
     "type": "function",
@@ -83,3 +84,32 @@ def test_tool_results_answer_the_calls_in_order(
         (ids[1], "noon"),
         (ids[0], "18 degrees"),
     ]
+
+
+def test_budgets_apply_as_for_chat(
+    gateway_app: AppFactory, upstreams: Callable[[], FakeUpstream]
+) -> None:
+    up = upstreams()
+    client = gateway_app(deployments=[deployment(up)])
+    client.post("/admin/tenants", json={"name": "acme"})
+    key = client.post("/admin/keys", json={"name": "app", "tenant": "acme"}).json()
+    price = {"model": "gpt-fake", "input_per_mtok": "1000", "output_per_mtok": "2000"}
+    assert client.post("/admin/prices", json=price).status_code == 201
+    # Held per request: 21 estimated prompt tokens at 1000/1M + 10 at 2000/1M = 0.041;
+    # each costs 0.009 (3 + 3 tokens): 0.045 admits one request, not two.
+    limits = {"spend": "0.045", "spend_period": "day"}
+    assert client.put(f"/admin/limits/key:{key['id']}", json=limits).status_code == 200
+    body = {
+        "model": "gpt-fake",
+        "messages": [{"role": "user", "content": "one two three"}],
+        "options": {"num_predict": 10},
+        "stream": False,
+    }
+    headers = {"authorization": f"Bearer {key['key']}"}
+    first = client.post("/api/chat", json=body, headers=headers)
+    assert first.status_code == 200, first.text
+    row = client.get(f"/admin/usage/requests/{first.headers['x-request-id']}").json()
+    assert row["cost_micros"] == 9_000 and row["endpoint"] == "ollama_chat"
+    refused = client.post("/api/chat", json=body, headers=headers)
+    assert refused.status_code == 402 and "budget" in refused.json()["error"].lower()
+    assert len(up.generation_requests()) == 1  # the refused one never left

@@ -47,9 +47,10 @@ def with_api_key_header(request: Request, header: str) -> Request:
     present, wins (the SDK sends that instead when given an auth token).
     """
     key = request.headers.get(header)
-    if not key or request.headers.get("authorization"):
+    if not key or request.headers.get("authorization", "").strip():
         return request
-    raw = [(k, v) for k, v in request.scope["headers"] if k != header.encode("latin-1")]
+    dropped = {header.encode("latin-1"), b"authorization"}  # an empty one included
+    raw = [(k, v) for k, v in request.scope["headers"] if k not in dropped]
     raw.append((b"authorization", b"Bearer " + key.strip().encode("latin-1")))
     return Request({**request.scope, "headers": raw}, request.receive)
 
