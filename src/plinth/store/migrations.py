@@ -155,6 +155,7 @@ MIGRATIONS: list[Step] = [
     (20, "console users and their server-side sessions", _console_users),
     (21, "the ledger's hourly rollup for the console, kept by insert triggers", _console_rollup),
     (22, "ledger indexes for the console's filters", _console_indexes),
+    (23, "the console's rollup also by column pairs (a tenant's top models)", _console_rollup),
 ]
 
 

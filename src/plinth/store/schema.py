@@ -430,60 +430,6 @@ console_sessions = Table(
     Index("ix_console_sessions_user", "user_id"),
 )
 
-# The ledger summed per UTC hour (``bucket`` "YYYY-MM-DD HH") for the dashboard,
-# per dimension: dim "all" (value ""), "tenant", "model", "deployment"; and per
-# UTC day (``bucket`` "YYYY-MM-DD") for dim "key". Kept by database triggers on
-# ``usage`` inserts (migration 21), so every writer keeps it exact. Latency and
-# TTFT are kept as histograms (``lat_0``… ``ttft_0``…) for percentiles.
-usage_rollup = Table(
-    "usage_rollup",
-    metadata,
-    Column("dim", String(12), primary_key=True),
-    Column("value", String(200), primary_key=True),
-    Column("bucket", String(13), primary_key=True),
-    Column("requests", BigInteger, nullable=False),
-    Column("errors", BigInteger, nullable=False),
-    Column("prompt_tokens", BigInteger, nullable=False),
-    Column("completion_tokens", BigInteger, nullable=False),
-    Column("cost_micros", BigInteger, nullable=False),
-    Column("latency_sum", Float, nullable=False),
-    Column("ttft_sum", Float, nullable=False),
-    Column("ttft_count", BigInteger, nullable=False),
-    *[Column(f"lat_{i}", BigInteger, nullable=False, default=0) for i in range(12)],
-    *[Column(f"ttft_{i}", BigInteger, nullable=False, default=0) for i in range(12)],
-    Index("ix_usage_rollup_bucket", "dim", "bucket"),
-)
-
-# The web console (plinth.console): people who sign in, separate from API keys.
-# ``password_hash`` is scrypt's ("scrypt$n$r$p$salt$hash"); ``tenant_id`` is set
-# for tenant-admin and viewer users bound to one tenant (migration 20).
-console_users = Table(
-    "console_users",
-    metadata,
-    Column("id", String(40), primary_key=True),
-    Column("name", String(100), nullable=False, unique=True),
-    Column("role", String(16), nullable=False),  # admin | tenant-admin | viewer
-    Column("tenant_id", String(40), nullable=True),
-    Column("password_hash", String(300), nullable=False),
-    Column("language", String(8), nullable=True),  # remembered choice: en | zh-CN
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("disabled_at", DateTime(timezone=True), nullable=True),
-)
-
-# Server-side console sessions: the cookie carries a random token, the row its
-# SHA-256. Idle and absolute expiry are checked on every request; signing out
-# everywhere deletes all of a user's rows.
-console_sessions = Table(
-    "console_sessions",
-    metadata,
-    Column("token_hash", String(64), primary_key=True),
-    Column("user_id", String(40), nullable=False),
-    Column("csrf", String(64), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("seen_at", DateTime(timezone=True), nullable=False),
-    Index("ix_console_sessions_user", "user_id"),
-)
-
 # The ledger summed per bucket for the console's dashboard, per dimension
 # (plinth.store.console_rollup.DIMS): "all", one column (value) or a pair of
 # columns (value, value2), per UTC hour ("YYYY-MM-DD HH") or day ("YYYY-MM-DD").
