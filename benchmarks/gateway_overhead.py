@@ -196,11 +196,11 @@ def start_side(
             "[routing]\nhealth_interval_s = 0\n\n"
             '[[deployments]]\nmodel = "mock-gpt"\nengine = "openai"\n'
             f'base_url = "{upstream}/v1"\n'
-            'api_key_env = "MOCK_UPSTREAM_KEY"\nlocality = "cloud"\n'
+            'api_key_env = "MOCK_UPSTREAM_API_KEY"\nlocality = "cloud"\n'
         )
         data = work / "plinth-data"
         shutil.rmtree(data, ignore_errors=True)
-        env = {"PLINTH_CONFIG": str(config), "PLINTH_ADMIN_KEY": KEY, "MOCK_UPSTREAM_KEY": "x"}
+        env = {"PLINTH_CONFIG": str(config), "PLINTH_ADMIN_KEY": KEY, "MOCK_UPSTREAM_API_KEY": "x"}
         proc = procs.start(
             [str(BIN / "plinth"), "serve", "--port", str(port), "--data-dir", str(data)],
             env=env,
