@@ -151,6 +151,7 @@ async def _open_vector_stores(
     settings: Settings, database: Database, pool: EnginePool, stack: AsyncExitStack
 ) -> tuple[VectorStores, LocalFileStorage, StorageMeter]:
     files, meter = LocalFileStorage(settings.data_dir / "files"), StorageMeter(database.engine)
+    stack.callback(files.close)  # its upload-writing threads
     stores = await build_vector_stores(settings, database, pool, files, meter)
     stack.callback(stores.close)
     return stores, files, meter
