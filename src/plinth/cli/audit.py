@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from plinth.cli.common import data_dir_option, open_db, print_json, print_table
-from plinth.reporting import parse_since, to_csv
+from plinth.cli.common import data_dir_option, emit, format_option, open_db
+from plinth.reporting import parse_since
 from plinth.store.audit import AuditStore
 
 
@@ -17,7 +17,7 @@ from plinth.store.audit import AuditStore
     "--action", type=click.Choice(["allow", "redact", "local_only", "block"]), default=None
 )
 @click.option("--limit", type=click.IntRange(1, 100_000), default=100, show_default=True)
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table")
+@format_option("table", "json", "csv")
 @data_dir_option
 def audit(
     since: str | None, action: str | None, limit: int, fmt: str, data_dir: Path | None
@@ -26,7 +26,7 @@ def audit(
     since_at = parse_since(since)
     rows = AuditStore(open_db(data_dir)).rows(since=since_at, limit=limit, action=action)
     if fmt == "json":
-        print_json(rows)
+        emit(rows, fmt)
         return
     flat = [
         {
@@ -36,8 +36,5 @@ def audit(
         }
         for row in rows
     ]
-    if fmt == "csv":
-        click.echo(to_csv(flat), nl=False)
-    else:
-        columns = ["created_at", "request_id", "policy", "action", "entities"]
-        print_table(flat, [*columns, "deployment", "locality", "redacted"])
+    columns = ["created_at", "request_id", "policy", "action", "entities"]
+    emit(flat, fmt, [*columns, "deployment", "locality", "redacted"])

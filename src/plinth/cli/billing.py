@@ -20,7 +20,7 @@ from plinth.billing.invoices import build_invoice
 from plinth.billing.money import MAX_AMOUNT, from_micros, to_micros
 from plinth.billing.plans import check_timezone
 from plinth.billing.prices import PriceBook, storage_model
-from plinth.cli.common import data_dir_option, open_db, print_json, print_table
+from plinth.cli.common import data_dir_option, emit, format_option, open_db, print_json
 from plinth.store.keys import KeyStore
 from plinth.store.tenants import TenantStore
 
@@ -110,7 +110,7 @@ def set_storage_price(
 
 
 @prices.command("list")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@format_option("table", "json")
 @data_dir_option
 def list_prices(fmt: str, data_dir: Path | None) -> None:
     """Every price version."""
@@ -129,10 +129,7 @@ def list_prices(fmt: str, data_dir: Path | None) -> None:
                 "effective_from": p.effective_from.isoformat(),
             }
         )
-    if fmt == "json":
-        print_json(rows)
-    else:
-        print_table(rows, list(rows[0]) if rows else ["id"])
+    emit(rows, fmt)
 
 
 @click.group()

@@ -21,6 +21,7 @@ from plinth.errors import (
     RevokedKeyReused,
     as_plinth_error,
 )
+from plinth.reporting import to_csv
 from plinth.settings import Settings, load_settings
 from plinth.store.database import open_database
 
@@ -99,6 +100,26 @@ def configure_logging(level: str) -> None:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+
+
+def format_option(*choices: str) -> Callable[[F], F]:
+    """A ``--format`` option (read as ``fmt``) with these choices, the first the default."""
+
+    def add(fn: F) -> F:
+        choice = click.Choice(list(choices))
+        return click.option("--format", "fmt", type=choice, default=choices[0])(fn)
+
+    return add
+
+
+def emit(rows: Sequence[dict[str, Any]], fmt: str, columns: Sequence[str] | None = None) -> None:
+    """``rows`` as JSON, CSV or a table of ``columns`` (by default the first row's keys)."""
+    if fmt == "json":
+        print_json(rows)
+    elif fmt == "csv":
+        click.echo(to_csv(list(rows)), nl=False)
+    else:
+        print_table(rows, columns or (list(rows[0]) if rows else []))
 
 
 def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:

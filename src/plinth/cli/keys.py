@@ -9,9 +9,9 @@ import click
 from plinth.cli.common import (
     check_privacy_policy,
     data_dir_option,
+    emit,
+    format_option,
     open_db,
-    print_json,
-    print_table,
 )
 from plinth.store.keys import KeyStore
 from plinth.store.tenants import TenantStore
@@ -50,18 +50,15 @@ def create(
 
 
 @keys.command("list")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@format_option("table", "json")
 @data_dir_option
 def list_keys(fmt: str, data_dir: Path | None) -> None:
     """List keys (never their secrets)."""
     rows = [k.as_json() for k in KeyStore(open_db(data_dir)).list()]
-    if fmt == "json":
-        print_json(rows)
-    else:
+    if fmt == "table":
         for row in rows:
             row["status"] = "revoked" if row["revoked_at"] else "active"
-        columns = ["id", "name", "display", "admin", "tenant_id", "privacy_policy", "status"]
-        print_table(rows, columns)
+    emit(rows, fmt, ["id", "name", "display", "admin", "tenant_id", "privacy_policy", "status"])
 
 
 @keys.command()

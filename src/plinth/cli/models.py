@@ -9,10 +9,10 @@ from typing import Any
 import click
 from sqlalchemy.exc import IntegrityError
 
-from plinth.catalog.bundled import BUNDLED_MODELS, BundledModelMissing, package_dir
-from plinth.cli.common import data_dir_option, open_db, print_json, print_table
+from plinth.catalog.bundled import BUNDLED_MODELS, package_dir
+from plinth.cli.common import data_dir_option, emit, format_option, open_db
 from plinth.engines.llamacpp import BUILTIN_CHAT_TEMPLATES
-from plinth.errors import AlreadyExists
+from plinth.errors import AlreadyExists, BundledModelMissing
 from plinth.store.models import ModelStore
 
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")
@@ -112,7 +112,7 @@ def _template_note(template: str | None) -> str:
 
 
 @models.command("list")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@format_option("table", "json")
 @data_dir_option
 def list_models(fmt: str, data_dir: Path | None) -> None:
     """List bundled and added models."""
@@ -128,10 +128,7 @@ def list_models(fmt: str, data_dir: Path | None) -> None:
                 "description": row["path"] + _template_note(row["chat_template"]),
             }
         )
-    if fmt == "json":
-        print_json(rows)
-    else:
-        print_table(rows, ["id", "kind", "source", "status", "description"])
+    emit(rows, fmt, ["id", "kind", "source", "status", "description"])
 
 
 @models.command()

@@ -8,7 +8,7 @@ import click
 
 from plinth.billing.plans import Plan, PlanStore
 from plinth.cli.billing import amount_micros, when_option
-from plinth.cli.common import data_dir_option, open_db, print_json, print_table
+from plinth.cli.common import data_dir_option, emit, format_option, open_db, print_json
 from plinth.store.tenants import TenantStore
 
 
@@ -63,14 +63,10 @@ def create(
 
 
 @plans.command("list")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@format_option("table", "json")
 @data_dir_option
 def list_plans(fmt: str, data_dir: Path | None) -> None:
-    rows = [p.as_json() for p in PlanStore(open_db(data_dir)).all()]
-    if fmt == "json":
-        print_json(rows)
-    else:
-        print_table(rows, list(rows[0]) if rows else ["name"])
+    emit([p.as_json() for p in PlanStore(open_db(data_dir)).all()], fmt)
 
 
 @plans.command("show")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from plinth.cli.common import print_json, print_table
+from plinth.cli.common import emit, format_option, print_table
 from plinth.providers.catalog import load_catalog, provider
 
 
@@ -14,12 +14,12 @@ def providers() -> None:
 
 
 @providers.command("list")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@format_option("table", "json")
 def list_providers(fmt: str) -> None:
     """One line per provider preset."""
     catalog = load_catalog()
     if fmt == "json":
-        print_json([p.model_dump(mode="json") for p in catalog.values()])
+        emit([p.model_dump(mode="json") for p in catalog.values()], fmt)
         return
     rows = [
         {
@@ -33,9 +33,7 @@ def list_providers(fmt: str) -> None:
         }
         for key, p in catalog.items()
     ]
-    print_table(
-        rows, ["provider", "engine", "locality", "region", "models", "prices_read_on", "base_url"]
-    )
+    emit(rows, fmt)
 
 
 @providers.command()

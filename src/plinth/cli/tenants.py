@@ -9,11 +9,13 @@ import click
 from plinth.cli.common import (
     check_privacy_policy,
     data_dir_option,
+    emit,
+    format_option,
     open_db,
-    print_json,
-    print_table,
 )
 from plinth.store.tenants import TenantStore
+
+TENANT_COLUMNS = ["id", "name", "privacy_policy"]
 
 
 @click.group()
@@ -33,15 +35,11 @@ def create(name: str, privacy_policy: str | None, data_dir: Path | None) -> None
 
 
 @tenants.command("list")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@format_option("table", "json")
 @data_dir_option
 def list_tenants(fmt: str, data_dir: Path | None) -> None:
     """List tenants."""
-    rows = [t.as_json() for t in TenantStore(open_db(data_dir)).list()]
-    if fmt == "json":
-        print_json(rows)
-    else:
-        print_table(rows, ["id", "name", "privacy_policy"])
+    emit([t.as_json() for t in TenantStore(open_db(data_dir)).list()], fmt, TENANT_COLUMNS)
 
 
 @tenants.command("set-policy")
