@@ -216,7 +216,6 @@ async def open_services(
         audit=AuditStore(db),
         files=FileStore(db),
         file_storage=file_storage,
-        knowledge=vector_stores.knowledge,
         storage_meter=storage_meter,
         vector_stores=vector_stores,
         billing=billing,

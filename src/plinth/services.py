@@ -12,7 +12,6 @@ from plinth.billing.storage import StorageMeter
 from plinth.engines.pool import EnginePool
 from plinth.files.storage import FileStorage
 from plinth.gateway import Gateway
-from plinth.knowledge.service import KnowledgeBase
 from plinth.metering.recorder import UsageRecorder
 from plinth.metrics import Metrics
 from plinth.privacy.guard import PrivacyGuard
@@ -46,13 +45,11 @@ class Services:
     audit: AuditStore
     files: FileStore
     file_storage: FileStorage
-    knowledge: KnowledgeBase
     storage_meter: StorageMeter
     billing: Billing
     gateway: Gateway
-    # The OpenAI Vector Stores API over ``knowledge`` (None only where an app is
-    # assembled without it, e.g. a test building Services by hand).
-    vector_stores: VectorStores | None = None
+    # The OpenAI Vector Stores API, over its knowledge base (``vector_stores.knowledge``).
+    vector_stores: VectorStores
 
 
 def services(request: Request) -> Services:
