@@ -6,7 +6,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
 
+from plinth.errors import AlreadyExists
 from plinth.store.schema import models
 
 
@@ -15,16 +17,19 @@ class ModelStore:
         self._engine = engine
 
     def add(self, model_id: str, kind: str, path: str, chat_template: str | None = None) -> None:
-        with self._engine.begin() as conn:
-            conn.execute(
-                models.insert().values(
-                    id=model_id,
-                    kind=kind,
-                    path=path,
-                    added_at=datetime.now(UTC),
-                    chat_template=chat_template,
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(
+                    models.insert().values(
+                        id=model_id,
+                        kind=kind,
+                        path=path,
+                        added_at=datetime.now(UTC),
+                        chat_template=chat_template,
+                    )
                 )
-            )
+        except IntegrityError:  # the primary key: the database is the one that knows
+            raise AlreadyExists(f"A model named '{model_id}' already exists", param="id") from None
 
     def remove(self, model_id: str) -> bool:
         with self._engine.begin() as conn:
