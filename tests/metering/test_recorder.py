@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -90,3 +91,22 @@ async def test_the_future_resolves_only_after_the_commit(db: Engine) -> None:
     await asyncio.wait_for(stored, 5)
     assert store.get("req_late") is not None
     await recorder.close()
+
+
+async def test_the_commit_runs_on_a_database_thread_not_the_event_loop(
+    db: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = UsageStore(db)
+    recorder = UsageRecorder(store, Database(db))
+    threads: list[str] = []
+    original = store.append
+
+    def watched_append(records: list[UsageRecord]) -> None:
+        threads.append(threading.current_thread().name)
+        original(records)
+
+    monkeypatch.setattr(store, "append", watched_append)
+    await recorder.start()
+    await asyncio.wait_for(asyncio.gather(*(recorder.record(row(f"t{i}")) for i in range(3))), 5)
+    await recorder.close()
+    assert threads and all(name.startswith("plinth-db") for name in threads)
