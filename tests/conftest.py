@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner, Result
 from starlette.testclient import TestClient
 
 from gatewaysupport import ADMIN, UPSTREAM_KEY, AppFactory
 from plinth.app import create_app
+from plinth.cli import main
 from plinth.settings import Settings
 from testsupport import ADMIN_KEY
 from upstreamfake import FakeUpstream
@@ -68,6 +70,20 @@ def client(app_client: TestClient, user_key: str) -> Iterator[TestClient]:
     app_client.headers["authorization"] = f"Bearer {user_key}"
     yield app_client
     app_client.headers.pop("authorization", None)
+
+
+#: ``run("keys", "list")``: one ``plinth`` command on the test's own data dir.
+RunCli = Callable[..., Result]
+
+
+@pytest.fixture
+def run(tmp_path: Path) -> RunCli:
+    runner = CliRunner()
+
+    def invoke(*args: str) -> Result:
+        return runner.invoke(main, [*args, "--data-dir", str(tmp_path)])
+
+    return invoke
 
 
 @pytest.fixture

@@ -4,23 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
-
-import pytest
-from click.testing import CliRunner, Result
-
-from plinth.cli import main
-
-
-@pytest.fixture
-def run(tmp_path: Path):  # type: ignore[no-untyped-def]
-    runner = CliRunner()
-
-    def invoke(*args: str) -> Result:
-        return runner.invoke(main, [*args, "--data-dir", str(tmp_path)])
-
-    return invoke
 
 
 def test_plans_create_list_show_subscribe(run) -> None:  # type: ignore[no-untyped-def]

@@ -7,14 +7,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 from sqlalchemy import Engine
 
 from gatewaysupport import AppFactory, deployment
 from plinth.billing.invoice_render import to_csv
 from plinth.billing.invoices import build_invoice
 from plinth.billing.plans import Plan, PlanStore
-from plinth.cli import main
 from plinth.store.database import open_database
 from plinth.store.schema import subscriptions
 from plinth.store.usage import UsageRecord, UsageStore
@@ -24,16 +22,6 @@ from upstreamfake import FakeUpstream
 @pytest.fixture
 def engine(tmp_path: Path) -> Engine:
     return open_database(f"sqlite:///{tmp_path}/plinth.db")
-
-
-@pytest.fixture
-def run(tmp_path: Path):  # type: ignore[no-untyped-def]
-    runner = CliRunner()
-
-    def invoke(*args: str) -> Result:
-        return runner.invoke(main, [*args, "--data-dir", str(tmp_path)])
-
-    return invoke
 
 
 def _subscribed(engine: Engine, tenant: str, plan: str, since: datetime) -> None:

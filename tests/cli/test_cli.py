@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 
 from plinth.catalog.bundled import BUNDLED_MODELS
 from plinth.cli import main
@@ -15,16 +15,6 @@ from plinth.errors import BundledModelMissing
 from plinth.store.database import open_database
 from plinth.store.tenants import TenantStore
 from plinth.store.usage import UsageRecord, UsageStore
-
-
-@pytest.fixture
-def run(tmp_path: Path):  # type: ignore[no-untyped-def]
-    runner = CliRunner()
-
-    def invoke(*args: str) -> Result:
-        return runner.invoke(main, [*args, "--data-dir", str(tmp_path)])
-
-    return invoke
 
 
 def test_keys_create_list_revoke(run) -> None:  # type: ignore[no-untyped-def]
