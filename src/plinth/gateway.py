@@ -81,7 +81,7 @@ def _has_output(chunk: Json) -> bool:
 
 
 def _source(state: DeploymentState) -> str:
-    return "engine" if state.deployment.is_local else "upstream"
+    return "engine" if state.is_local else "upstream"
 
 
 @dataclass

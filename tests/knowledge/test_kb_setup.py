@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from plinth.billing.storage import StorageMeter
-from plinth.catalog.bundled import BundledModelMissing
 from plinth.engines.pool import EnginePool
+from plinth.errors import BundledModelMissing
 from plinth.files.storage import LocalFileStorage
 from plinth.knowledge.chunking import WordPieceSpans, WordSpans
 from plinth.knowledge.index import SearchOptions

@@ -10,8 +10,7 @@ import pytest
 
 from plinth.deployment import Deployment
 from plinth.engines.base import Engine
-from plinth.routing.breaker import CircuitBreaker
-from plinth.routing.state import DeploymentState
+from plinth.routing.state import CircuitBreaker, DeploymentState
 from plinth.routing.strategies import STRATEGIES
 from plinth.tokens import Estimate
 

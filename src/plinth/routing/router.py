@@ -19,8 +19,7 @@ from plinth.engines.base import Engine, ModelKind
 from plinth.engines.pool import EnginePool
 from plinth.engines.registry import engine_factory
 from plinth.errors import ModelNotFound, NoDeploymentAvailable, PermissionDenied
-from plinth.routing.breaker import CircuitBreaker
-from plinth.routing.state import DeploymentState
+from plinth.routing.state import CircuitBreaker, DeploymentState
 from plinth.routing.strategies import STRATEGIES
 from plinth.settings import RoutingSettings
 from plinth.tokens import Estimate
@@ -94,7 +93,7 @@ class Router:
                 routes.setdefault(state.deployment.model, []).append(state)
             self._states, self._routes = states, routes
         for state in stale:
-            if not state.deployment.is_local:  # local engines belong to the pool
+            if not state.is_local:  # local engines belong to the pool
                 await state.engine.close()
 
     def _build(self, deployment: Deployment, source: str) -> DeploymentState | None:
@@ -137,7 +136,7 @@ class Router:
     async def close(self) -> None:
         async with self._lock:
             for state in self._states.values():
-                if not state.deployment.is_local:
+                if not state.is_local:
                     await state.engine.close()
             self._states, self._routes = {}, {}
 
@@ -189,7 +188,7 @@ class Router:
 
     async def check_health(self) -> None:
         """Probe every remote deployment once, concurrently."""
-        remote = [s for s in self._states.values() if not s.deployment.is_local]
+        remote = [s for s in self._states.values() if not s.is_local]
         await asyncio.gather(*(self._probe(s) for s in remote))
 
     async def _probe(self, state: DeploymentState) -> None:

@@ -1,4 +1,11 @@
-"""What the router knows about one deployment while it runs, and the attempts on it."""
+"""What the router knows about one deployment while it runs: its attempts, counters,
+latency, health and circuit breaker.
+
+The circuit breaker: after ``failure_threshold`` consecutive failures it opens
+and the deployment gets no traffic for ``cooldown_s``. Then it is half-open:
+one request (or a passing health check) may try it; success closes the
+breaker, failure opens it for another cooldown.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +13,72 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
+from typing import Literal
 
 from plinth.deployment import Deployment
 from plinth.engines.base import Engine
 from plinth.errors import UpstreamError
-from plinth.routing.breaker import CircuitBreaker
 
 _MILLION = Decimal(1_000_000)
+
+BreakerState = Literal["closed", "open", "half_open"]
+
+
+class CircuitBreaker:
+    def __init__(self, failure_threshold: int, cooldown_s: float):
+        self.failure_threshold = failure_threshold
+        self.cooldown_s = cooldown_s
+        self.consecutive_failures = 0
+        self.opened_at: float | None = None
+        self._trial_in_flight = False
+
+    @property
+    def state(self) -> BreakerState:
+        if self.opened_at is None:
+            return "closed"
+        if time.monotonic() - self.opened_at < self.cooldown_s:
+            return "open"
+        return "half_open"
+
+    def allows(self) -> bool:
+        """Whether a request may go to this deployment now (without reserving it)."""
+        state = self.state
+        return state == "closed" or (state == "half_open" and not self._trial_in_flight)
+
+    def begin(self) -> None:
+        """A request is going out; in half-open state it is the one trial."""
+        if self.state == "half_open":
+            self._trial_in_flight = True
+
+    def success(self) -> None:
+        self.consecutive_failures = 0
+        self.opened_at = None
+        self._trial_in_flight = False
+
+    def failure(self, *, hold_s: float | None = None) -> None:
+        """Count a failure; ``hold_s`` (e.g. a Retry-After) opens it at once for that long."""
+        self.consecutive_failures += 1
+        self._trial_in_flight = False
+        if self.state == "half_open" or self.consecutive_failures >= self.failure_threshold:
+            self.opened_at = time.monotonic()
+        if hold_s is not None and hold_s > 0:
+            now = time.monotonic()
+            # Open until at least now + hold_s.
+            self.opened_at = max(self.opened_at or 0.0, now + hold_s - self.cooldown_s)
+
+    def release(self) -> None:
+        """A trial ended without a verdict (e.g. the client's own error)."""
+        self._trial_in_flight = False
+
+    def snapshot(self) -> dict[str, object]:
+        remaining = None
+        if self.state == "open" and self.opened_at is not None:
+            remaining = round(self.cooldown_s - (time.monotonic() - self.opened_at), 3)
+        return {
+            "state": self.state,
+            "consecutive_failures": self.consecutive_failures,
+            "cooldown_remaining_s": remaining,
+        }
 
 
 class DeploymentState:
@@ -30,6 +96,7 @@ class DeploymentState:
         self.engine = engine
         self.breaker = breaker
         self.source = source  # "config", "api" or "catalog" (a local model)
+        self.is_local = deployment.is_local  # fixed per deployment; asked on every request
         self.usd_per_unit = usd_per_unit  # the deployment's currency in USD; None if unknown
         self.ewma_alpha = ewma_alpha
         self.outstanding = 0
@@ -77,7 +144,7 @@ class DeploymentState:
 
     def expected_cost_usd(self, prompt_tokens: int, completion_tokens: int) -> Decimal | None:
         d = self.deployment
-        if d.is_local:
+        if self.is_local:
             return Decimal(0)  # local compute: no per-token price
         if d.input_price_per_mtok is None or d.output_price_per_mtok is None:
             return None

@@ -14,9 +14,9 @@ import logging
 import os
 
 from plinth.billing.storage import StorageMeter
-from plinth.catalog.bundled import BundledModelMissing
 from plinth.engines.base import Engine
 from plinth.engines.pool import EnginePool
+from plinth.errors import BundledModelMissing
 from plinth.files.storage import FileStorage
 from plinth.knowledge.chunking import TokenSpans, WordPieceSpans, WordSpans
 from plinth.knowledge.embedding import WindowedEmbedder
