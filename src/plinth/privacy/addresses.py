@@ -21,41 +21,47 @@ from plinth.privacy.gazetteer import CITIES, PROVINCES
 # around an address (住在, 寄到, 的, 和 …), so a chain starts at the place itself.
 _STOP = (
     "的了是在和与及或我你他她它们这那有不也都就还说对把被让给从向到于为以而但吗呢吧啊个些每"
-    "住寄送发往收址请近旁边附"
+    "住寄送发往收址请近旁边附各全等去来"
 )
 _H = rf"(?:(?![{_STOP}])[\u3400-\u9fff])"
+# Names of administrative units are not made of unit suffixes ("省市区县" is no address).
+_UNIT = rf"(?:(?![{_STOP}省市区县])[\u3400-\u9fff])"
 # Estate names do not run across a road, number or village.
 _NAME = rf"(?:(?![{_STOP}路街道号村镇区县市省])[\u3400-\u9fff])"
 _ESTATES = (
     "小区|花园|公寓|大厦|园区|广场|家园|公馆|新村|社区|宿舍|科技园|产业园|工业园|中心|大楼|写字楼|"
     "商城|山庄|雅居|华庭|名都|国际|大院|医院|学校|大学|中学|小学|酒店|宾馆|商场|市场"
 )
+# Estate words that are a place on their own, without a name in front (…号德基广场 / 大厦1101室).
+_STANDALONE = "大厦|大楼|广场|写字楼|科技园|产业园|工业园"
 _NUM = r"(?:\d+|[一二三四五六七八九十百零〇两]+)"
 _PARTS = {
     "province": rf"(?:{'|'.join(PROVINCES)})"
-    r"(?:省|市|自治区|特别行政区|壮族自治区|回族自治区|维吾尔自治区)?"
-    rf"|{_H}{{2,6}}?(?:省|自治区)",
-    "city": rf"(?:{'|'.join(CITIES)})市?|{_H}{{1,6}}?(?:市|自治州|地区|盟)",
-    "district": rf"{_H}{{1,6}}?(?:新区|区|县|旗)",
+    r"(?:省|市|自治区|特别行政区|壮族自治区|回族自治区|维吾尔自治区|(?![路街道巷大]))"
+    rf"|{_UNIT}{{2,6}}?(?:省|自治区)",
+    "city": rf"(?:{'|'.join(CITIES)})(?:市|(?![路街道巷大]))|{_UNIT}{{1,6}}?(?:市|自治州|地区|盟)",
+    "district": rf"{_UNIT}{{1,6}}?(?:新区|区|县|旗)",
     "town": rf"{_H}{{1,6}}?(?:街道|镇|乡)|{_H}{{1,5}}?村",
     "road": rf"(?:{_H}|\d){{1,10}}?(?:大道|大街|路|街|巷|胡同|弄|道)"
     rf"(?:{_NUM}段)?(?:{_NUM}(?:[-之]\d+)?号(?:院)?)?",
     "number": r"\d+(?:[-之]\d+)?号(?:院|楼)?",
-    "estate": rf"(?:{_NAME}|[A-Za-z\d]){{1,10}}?(?:{_ESTATES}|园|苑|期|城)|(?:{_ESTATES})",
+    "estate": rf"(?:{_NAME}|[A-Za-z\d]){{1,10}}?(?:{_ESTATES}|园|苑|期|城)|(?:{_STANDALONE})",
     "building": rf"(?:{_NUM}|[A-Za-z])(?:号楼|栋|幢|座|号院|区)",
     "unit": rf"{_NUM}单元",
     "floor": rf"{_NUM}(?:层|楼)",
     "room": r"[A-Za-z]?\d{2,5}(?:室|房|号房)?",
 }
-_STREET_LEVEL = frozenset({"road", "number", "estate", "building", "unit", "room", "town"})
+_FINE = frozenset({"number", "estate", "building", "unit", "room"})
 _ADMIN = frozenset({"province", "city"})
+_ADMIN_ANY = frozenset({"province", "city", "district", "town"})
 _PART_RE = [(name, re.compile(rx)) for name, rx in _PARTS.items()]
 _ANY_PART = "|".join(f"(?:{rx})" for rx in _PARTS.values())
 _CHAIN = re.compile(rf"(?:{_ANY_PART})(?:[ \u3000]?(?:{_ANY_PART}))*")
 # Every address part ends in one of these characters or is a gazetteer name; an
 # address has two parts at least, so only stretches where two of them lie close
 # together are handed to the (slower) chain pattern.
-_SUFFIXES = "省市区县旗镇乡村路街巷同弄道号院楼园厦场苑馆社舍心城庄居庭都际期栋幢座元层室房"
+# Only the common suffixes: every address with two parts has two of these or a gazetteer name.
+_SUFFIXES = "省市区县旗镇乡村路街巷弄道号院楼园厦苑栋幢座室"
 _GAZETTEER = "|".join(sorted(PROVINCES + CITIES, key=len, reverse=True))
 _ANCHOR = re.compile(
     f"(?=[{_SUFFIXES}{''.join(sorted({n[0] for n in PROVINCES + CITIES}))}])"
@@ -98,11 +104,14 @@ def _parts(chain: str) -> list[str]:
 
 
 def _is_address(kinds: list[str]) -> bool:
-    if len(kinds) < 2:
-        return kinds == ["road"]  # 建国路88号 alone is checked by the caller
-    if _STREET_LEVEL.intersection(kinds):
-        return len(set(kinds)) >= 2 or kinds[0] == "road"
-    return "district" in kinds and bool(_ADMIN.intersection(kinds))
+    """Street level with two parts at least (建国路88号, 阳光小区5栋), a road under an
+    administrative unit (朝阳区建国路), or a district or town under a city or province."""
+    fine = _FINE.intersection(kinds)
+    if fine and len(kinds) >= 2:
+        return True
+    if "road" in kinds and _ADMIN_ANY.intersection(kinds[: kinds.index("road")]):
+        return True
+    return bool({"district", "town"}.intersection(kinds)) and bool(_ADMIN.intersection(kinds))
 
 
 def find_chinese_addresses(text: str) -> Iterator[Finding]:
@@ -119,19 +128,18 @@ _NUMBERED = re.compile(r"\d号|号院")
 def _address(match: re.Match[str]) -> Iterator[Finding]:
     chain = match.group(0).rstrip(" \u3000")
     kinds = _parts(chain)
-    if kinds == ["road"] and not _NUMBERED.search(chain):
-        return
-    if _is_address(kinds):
+    numbered_road = kinds == ["road"] and _NUMBERED.search(chain) is not None
+    if numbered_road or _is_address(kinds):
         yield Finding("ADDRESS", match.start(), match.start() + len(chain), chain)
 
 
 _STREET = (
     r"(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Way|Court|Ct|Place|Pl|"
-    r"Terrace|Parkway|Pkwy|Highway|Hwy|Square|Sq|Circle|Cir|Trail|Crescent|Close)"
+    r"Terrace|Parkway|Pkwy|Highway|Hwy|Square|Sq|Circle|Cir|Trail|Crescent|Close|Loop|Row|Plaza)"
 )
 _WORD = r"[A-Z][a-z]+|[0-9]+(?:st|nd|rd|th)"
 _ENGLISH = re.compile(
-    rf"(?<![0-9A-Za-z])\d{{1,6}}[A-Z]?,? (?:(?:{_WORD}) ){{1,4}}{_STREET}\.?"
+    rf"(?<![0-9A-Za-z])\d{{1,6}}[A-Z]?,? (?:[NSEW]\.? )?(?:(?:{_WORD}) ){{1,4}}{_STREET}\.?"
     r"(?:,? (?:Apt|Apartment|Suite|Ste|Unit|Floor|Fl|#)\.? ?#?[0-9A-Z-]+)?"
     r"(?:, ?[A-Z][a-z]+(?: [A-Z][a-z]+){0,2})?"
     r"(?:, ?[A-Z]{2}(?: \d{5}(?:-\d{4})?)?| \d{5}(?:-\d{4})?)?(?![0-9A-Za-z])"

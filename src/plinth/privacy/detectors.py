@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from plinth.privacy.addresses import find_chinese_addresses, find_english_addresses
 from plinth.privacy.findings import Finding, non_overlapping
 from plinth.privacy.names_en import find_english_names
-from plinth.privacy.names_zh import find_chinese_names
+from plinth.privacy.names_zh import find_chinese_names, find_column_names, find_record_names
 from plinth.privacy.normalize import normalize
 from plinth.privacy.numbers import find_numbers
 from plinth.privacy.patterns import (
@@ -62,6 +62,7 @@ _TEXT_FINDERS: tuple[Callable[[str], Iterable[Finding]], ...] = (
     find_chinese_addresses,
     find_english_addresses,
     find_chinese_names,
+    find_column_names,
     find_english_names,
 )
 
@@ -80,5 +81,10 @@ def detect(text: str, *, strict_phones: bool = False) -> list[Finding]:
         found.extend(detector.find(plain, windows))
     for finder in _TEXT_FINDERS:
         found.extend(finder(plain))
+    anchors = [f for f in found if f.entity not in ("PERSON", "ADDRESS")] or [
+        f for f in found if f.entity == "ADDRESS"
+    ]
+    if anchors:
+        found.extend(find_record_names(plain, anchors))
     kept = non_overlapping(found, _PRIORITY)
     return [Finding(f.entity, f.start, f.end, text[f.start : f.end]) for f in kept]

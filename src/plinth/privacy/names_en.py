@@ -15,11 +15,12 @@ import re
 from collections.abc import Iterator
 
 from plinth.privacy.findings import Finding
-from plinth.privacy.gazetteer import words
+from plinth.privacy.gazetteer import NAME_CUES, words
 
-_WORD = r"[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?"
+_WORD = r"[A-Z][a-zà-öø-ÿ]+(?:[-'][A-Z]?[a-zà-öø-ÿ]+)?"
 _RUN = re.compile(rf"(?<![A-Za-z]){_WORD}(?:(?: [A-Z]\.)? {_WORD}){{0,2}}(?![A-Za-z])")
 _HONORIFICS = (
+    "Professor",
     "Mr.",
     "Mrs.",
     "Ms.",
@@ -34,6 +35,7 @@ _HONORIFICS = (
     "Sir",
     "Madam",
 )
+_HONORIFICS_SPACED = tuple(h + " " for h in _HONORIFICS)
 _INTRODUCTIONS = (
     "my name is",
     "name is",
@@ -67,7 +69,16 @@ _INTRODUCTIONS = (
     "signed",
     "owner",
     "user",
+    "first_name",
+    "last_name",
+    "firstname",
+    "lastname",
+    "full_name",
+    "receiver",
+    "holder",
+    "professor",
 )
+_ZH_CUES = tuple(cue for cue in NAME_CUES if not cue.isascii())
 _FULL_NAME_CUES = (
     "contact",
     "ask",
@@ -92,7 +103,8 @@ _FULL_NAME_CUES = (
     "per",
 )
 _SIGN_OFF = re.compile(
-    r"(?:Regards|Best|Thanks|Sincerely|Cheers|Best wishes|Thank you|Yours|Warmly),?[ \t]*\n"
+    r"(?:Regards|Best|Thanks|Sincerely|Cheers|Best wishes|Thank you|Yours|Warmly|"
+    r"Best regards|Kind regards|Warm regards|Many thanks|Yours sincerely|Yours truly),?[ \t]*\n"
     r"(?:[ \t]*--[ \t]*\n)?[ \t]*$"
 )
 _NOT_NAMES = frozenset(
@@ -107,21 +119,21 @@ _NOT_NAMES = frozenset(
         "Afternoon Evening Here There Today Tomorrow Yesterday China Chinese English "
         "Beijing Shanghai Street Lane Drive Payment Invoice Ticket Issue Bug Error "
         "Warning Info Debug User Client Server Group Office Center Hospital University "
-        "School Bank Card Number Id Api Key"
+        "School Bank Card Number Id Api Key Mr Mrs Ms Dr Prof Miss Mx Professor"
     )
 )
 
 
 def find_english_names(text: str) -> Iterator[Finding]:
     for match in _RUN.finditer(text):
-        words = match.group(0).split(" ")
-        while words and words[0] in _NOT_NAMES:
-            words.pop(0)
-        while words and words[-1] in _NOT_NAMES:
-            words.pop()
-        if not words:
+        parts = match.group(0).split(" ")
+        while parts and (parts[0] in _NOT_NAMES or parts[0].lower() in _INTRODUCTIONS):
+            parts.pop(0)  # "Passenger Nguyen Van An": the cue is capitalised too
+        while parts and parts[-1] in _NOT_NAMES:
+            parts.pop()
+        if not parts:
             continue
-        value = " ".join(words)
+        value = " ".join(parts)
         start = match.start() + match.group(0).index(value)
         if _cued(text, start, value):
             yield Finding("PERSON", start, start + len(value), value)
@@ -129,13 +141,15 @@ def find_english_names(text: str) -> Iterator[Finding]:
 
 def _cued(text: str, start: int, value: str) -> bool:
     before = text[max(0, start - 24) : start]
-    if before.endswith(tuple(h + " " for h in _HONORIFICS)):
+    if before.rstrip(" \t:：是为叫").endswith(_ZH_CUES):
+        return True  # a Chinese cue: 联系人是Michael Williams
+    if before.endswith(_HONORIFICS_SPACED):
         return True
     if _SIGN_OFF.search(before) and _line_ends(text, start + len(value)):
         return True
     lead = before.rstrip(" \t\"'").lower()
     labelled = lead.endswith((":", "：", "="))
-    lead = lead.rstrip(":：= \t")
+    lead = lead.rstrip(":：= \t\"'")
     if lead.endswith(_INTRODUCTIONS) and _word_starts(lead, _INTRODUCTIONS):
         return (
             labelled

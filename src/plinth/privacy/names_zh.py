@@ -19,9 +19,11 @@ from collections.abc import Iterator
 
 from plinth.privacy.findings import Finding
 from plinth.privacy.gazetteer import (
+    CITIES,
     COMPOUND_SURNAMES,
     NAME_CUES,
     NAME_FOLLOWERS,
+    PROVINCES,
     SINGLE_SURNAMES,
     TITLES,
     words,
@@ -38,7 +40,7 @@ _NOT_GIVEN = frozenset(
 _AMBIGUOUS = frozenset(
     "和于时成平国来信都明云全应海强花南元展相初门万支计利向常安文方高石白金江关古代包宁尚甘车项"
     "连麦费冷宫席师乐原燕楚区位井巴丰晋普伏那战危玉银公哈呼居干但衣阴智幸由华路游解穆农司卓吉简"
-    "党商沙荣桑佟仇"
+    "党商沙荣桑佟仇单"
 )
 _DISTINCT_COMPOUNDS = words(
     "欧阳 上官 诸葛 皇甫 尉迟 慕容 司徒 夏侯 令狐 轩辕 端木 公孙 宇文 呼延 澹台 "
@@ -59,16 +61,19 @@ _TRIGGER = re.compile(
     f"(?:(?P<title>{_alternation(TITLES)})|(?P<cue>{_alternation(NAME_CUES)})"
     f"|(?P<possessive>{_alternation(_POSSESSIVES)})|(?P<compound>{_alternation(_DISTINCT_COMPOUNDS)}))"
 )
-_CUE_GAP = re.compile(r"[ \t:：\"'“”「」]*(?:是|为|叫)?[ \t:：\"'“”「」]*")
-_DOTTED = re.compile(
-    r"[\u3400-\u9fff]{1,6}[·・•][\u3400-\u9fff]{1,8}(?:[·・•][\u3400-\u9fff]{1,8})?"
-)
+_GAP_CHARS = frozenset(" \t\r\n:：=\"'“”「」是为叫")
+_CUE_GAP = re.compile(r"[ \t\r\n:：=\"'“”「」]*(?:是|为|叫)?[ \t:：\"'“”「」]*")
+_DOT = re.compile(r"(?<=[\u3400-\u9fff])[·・•](?=[\u3400-\u9fff])")
 # Characters of transliterated names; a dotted phrase mostly made of them is a name.
 _TRANSLIT = frozenset(
     "阿卜杜拉艾则孜买提吐尔逊努白克力热依木罕古丽娜扎迪帕夏巴哈米吉德乌斯曼伊布欣穆默沙塔亚库甫"
     "玛达尼格丹增次仁多卓桑央金索朗平措西姆顿珠旺堆琼约翰史密汤森詹乔治安东莉莎妮丝娅特维奇夫洛"
-    "基科诺普罗塞雷蒙奥菲利萨托马伯纳威廉兹凯瑟琳杰逊戴彼得保查理露易海伦"
+    "基科诺普罗塞雷蒙奥菲利萨托马伯纳威廉兹凯瑟琳杰逊戴彼得保查理露易海伦不都"
 )
+
+
+# 甘肃的身份证: a province, not 甘 the person; 此致 敬礼: a closing, not 敬 the person.
+_PLACES = frozenset([*PROVINCES, *CITIES, "敬礼", "同事", "师傅", "单位"])
 
 
 def _is_han(ch: str) -> bool:
@@ -92,8 +97,22 @@ def _given_length(text: str, start: int, most: int = 2) -> int:
     return size
 
 
+_SURNAME_CHARS = frozenset(SINGLE_SURNAMES) | {name[0] for name in COMPOUND_SURNAMES}
+
+
+def _surname_near(text: str, end: int) -> bool:
+    """A name ending at ``end`` starts with a surname 1-4 characters before it (cheap test)."""
+    return any(ch in _SURNAME_CHARS for ch in text[max(0, end - 4) : end])
+
+
 def _after_cue(text: str, cue: re.Match[str]) -> Finding | None:
     """联系人：张伟 — the name right after a cue; a title behind it joins the span."""
+    if (
+        cue.end() < len(text)
+        and text[cue.end()] not in _SURNAME_CHARS
+        and text[cue.end()] not in _GAP_CHARS
+    ):
+        return None  # the common case: no name here
     start = _CUE_GAP.match(text, cue.end()).end()  # type: ignore[union-attr]
     surname = _surname_at(text, start) if start < len(text) else 0
     if not surname:
@@ -103,6 +122,8 @@ def _after_cue(text: str, cue: re.Match[str]) -> Finding | None:
     if surname == 1 and text[start] in _AMBIGUOUS and not clear_cue:
         return None
     stop = start + surname + _given_length(text, start + surname)
+    if text[start:stop] in _PLACES:
+        return None
     title = next((t for t in TITLES if text.startswith(t, stop)), None)
     if title is not None:
         stop += len(title)
@@ -111,7 +132,7 @@ def _after_cue(text: str, cue: re.Match[str]) -> Finding | None:
     return Finding("PERSON", start, stop, text[start:stop])
 
 
-def _before(text: str, end: int, *, min_given: int, short_title: bool) -> int | None:
+def _before(text: str, end: int, *, possessive: bool, short_title: bool) -> int | None:
     """Start of a name that ends at ``end`` (surname + 0-2 given characters), if any.
 
     Among the possible lengths, prefer one whose first character does not
@@ -119,7 +140,7 @@ def _before(text: str, end: int, *, min_given: int, short_title: bool) -> int | 
     """
     options = []
     for given in (2, 1, 0):
-        if given < min_given:
+        if given < int(possessive):
             continue
         for surname in (2, 1):
             start = end - given - surname
@@ -130,10 +151,18 @@ def _before(text: str, end: int, *, min_given: int, short_title: bool) -> int | 
             options.append(start)
     clean = [s for s in options if s == 0 or not _is_han(text[s - 1]) or text[s - 1] in _NOT_GIVEN]
     for start in clean or options:
-        bare = start + _surname_at(text, start) == end  # 高老师: a surname and a title only
-        word_of_its_own = short_title or (start > 0 and _is_han(text[start - 1]))
-        if bare and text[start] in _AMBIGUOUS and word_of_its_own:
-            continue  # 时总是…, 我和总经理…: the "surname" is a word of its own
+        if text[start:end] in _PLACES:
+            continue
+        if text[start] in _AMBIGUOUS:
+            # 时总是…, 我和总经理…, 市场部区域经理, 路由器的号码: the "surname" starts a word.
+            bare = start + _surname_at(text, start) == end  # 高老师: surname and title only
+            joined = start > 0 and _is_han(text[start - 1])
+            if (
+                possessive
+                or (bare and (short_title or joined))
+                or (not bare and start not in clean)
+            ):
+                continue
         return start
     return None
 
@@ -148,11 +177,11 @@ def find_chinese_names(text: str) -> Iterator[Finding]:
             found = Finding("PERSON", match.start(), stop, text[match.start() : stop])
             if stop == match.end():
                 found = None
+        elif not _surname_near(text, match.start()):
+            found = _after_cue(text, match) if match.group(0) in NAME_CUES else None
         else:
             short = kind == "title" and match.group(0) in _SHORT_TITLES
-            start = _before(
-                text, match.start(), min_given=int(kind == "possessive"), short_title=short
-            )
+            start = _before(text, match.start(), possessive=kind == "possessive", short_title=short)
             stop = match.end() if kind == "title" else match.start()
             found = None if start is None else Finding("PERSON", start, stop, text[start:stop])
             if found is None and kind == "title" and match.group(0) in NAME_CUES:
@@ -163,19 +192,114 @@ def find_chinese_names(text: str) -> Iterator[Finding]:
 
 
 def _dotted_names(text: str) -> Iterator[Finding]:
+    """买买提·吐尔逊: transliterated parts on both sides of a middle dot, or a name after a cue."""
     if "·" not in text and "・" not in text and "•" not in text:
         return
-    for match in _DOTTED.finditer(text):
-        value = match.group(0)
-        while value and value[-1] in _NOT_GIVEN:
-            value = value[:-1]
-        while value and value[0] in _NOT_GIVEN:
-            value = value[1:]
-        if len(value) < 3 or value[-1] in "·・•" or value[0] in "·・•":
+    for dot in _DOT.finditer(text):
+        middle = dot.start()
+        left = middle
+        while left > 0 and middle - left < 6 and text[left - 1] in _TRANSLIT:
+            left -= 1
+        right = _translit_end(text, middle + 1)
+        if left < middle and right > middle + 1:
+            yield Finding("PERSON", left, right, text[left:right])
             continue
-        start = match.start() + match.group(0).index(value)
-        letters = [ch for ch in value if ch not in "·・•"]
-        share = sum(ch in _TRANSLIT for ch in letters) / len(letters)
-        before = text[max(0, start - 10) : start].rstrip(" \t:：是为叫")
-        if share >= 0.6 or before.endswith(NAME_CUES):
-            yield Finding("PERSON", start, start + len(value), value)
+        start = middle  # otherwise a cue must come before: 我叫丹增·次仁
+        while start > 0 and middle - start < 6 and _is_han(text[start - 1]):
+            start -= 1
+            if text[max(0, start - 10) : start].rstrip(" \t:：是为叫").endswith(NAME_CUES):
+                end = middle + 1 + _given_length(text, middle + 1, 8)
+                yield Finding("PERSON", start, end, text[start:end])
+                break
+
+
+def _translit_end(text: str, position: int) -> int:
+    end = position
+    while end < len(text) and end - position < 12:
+        dot_joined = text[end] in "·・•" and end + 1 < len(text) and text[end + 1] in _TRANSLIT
+        if text[end] in _TRANSLIT or dot_joined:
+            end += 1
+        else:
+            break
+    return end
+
+
+_CELL = re.compile(r"(?<![\u3400-\u9fff])[\u3400-\u9fff]{2,4}(?![\u3400-\u9fff])")
+
+
+def find_record_names(text: str, anchors: list[Finding]) -> Iterator[Finding]:
+    """Names standing alone in a record next to an identifier: "张三，13912345678" or a
+    table row "杨磊 研发部 13800005555". A cell (2-4 Han characters between
+    separators) on a line that holds another finding, made of a surname and a
+    given name, is taken for a name; everyday-word surnames are left out."""
+    lines = {(text.rfind("\n", 0, a.start) + 1, _line_end(text, a.end)) for a in anchors}
+    for start, _ in list(lines):  # a signature: the name alone on the line above the number
+        if start > 0:
+            above = text.rfind("\n", 0, start - 1) + 1
+            if _CELL.fullmatch(text, above, start - 1):
+                lines.add((above, start - 1))
+    for start, end in sorted(lines):
+        for cell in _CELL.finditer(text, start, end):
+            value = cell.group(0)
+            surname = 2 if value[:2] in COMPOUND_SURNAMES else 1
+            if surname == 1 and (value[0] not in SINGLE_SURNAMES or value[0] in _AMBIGUOUS):
+                continue
+            given = value[surname:]
+            if not 1 <= len(given) <= 2 or any(ch in _NOT_GIVEN for ch in given):
+                continue
+            if value not in _PLACES:
+                yield Finding("PERSON", cell.start(), cell.end(), value)
+
+
+def _line_end(text: str, position: int) -> int:
+    end = text.find("\n", position)
+    return len(text) if end == -1 else end
+
+
+_HEADERS = frozenset(
+    words(
+        "姓名 名字 联系人 收货人 收件人 客户 客户姓名 车主 户名 持卡人 负责人 员工 学生 "
+        "患者 name Name 姓名："
+    )
+)
+_HEADER_CUE = re.compile("|".join(sorted(_HEADERS, key=len, reverse=True)))
+_SPLIT = re.compile(r"\s*[|,，\t;；]\s*")
+
+
+def find_column_names(text: str) -> Iterator[Finding]:
+    """Names in a table column whose header says so ("姓名,手机" then "张伟,138…")."""
+    if "\n" not in text or _HEADER_CUE.search(text) is None:
+        return
+    column: int | None = None
+    position = 0
+    for line in text.split("\n"):
+        cells = _SPLIT.split(line.strip().strip("|"))
+        if column is not None and column < len(cells):
+            value = cells[column]
+            start = text.find(value, position) if value else -1
+            if start >= 0 and _looks_like_a_name(value):
+                yield Finding("PERSON", start, start + len(value), value)
+        header = next((i for i, cell in enumerate(cells) if cell in _HEADERS), None)
+        if header is not None:
+            column = header
+        elif column is not None and len(cells) < 2:
+            column = None  # the table ended
+        position += len(line) + 1
+
+
+_ENGLISH_NAME = re.compile(r"[A-Z][a-z]+(?:[ -][A-Z][a-z]+){1,2}")
+
+
+def _looks_like_a_name(value: str) -> bool:
+    """A table cell under a name header: a surname and a given name, or Firstname Lastname."""
+    if _ENGLISH_NAME.fullmatch(value):
+        return True
+    surname = _surname_at(value, 0)
+    given = value[surname:]
+    return (
+        bool(surname)
+        and 2 <= len(value) <= 4
+        and value not in _PLACES
+        and bool(given)
+        and all(_is_han(ch) and ch not in _NOT_GIVEN for ch in given)
+    )

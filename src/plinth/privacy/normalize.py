@@ -17,7 +17,8 @@ _FULL_WIDTH = {
     code: code - 0xFEE0
     for code in [*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B)]
 }
-_FULL_WIDTH.update({0xFF0B: ord("+"), 0xFF0D: ord("-")})
+# The full-width full stop (．, not the ideographic 。) is typed between digit groups.
+_FULL_WIDTH.update({0xFF0B: ord("+"), 0xFF0D: ord("-"), 0xFF0E: ord(".")})
 _SEPARATORS = {
     0x3000: " ",  # ideographic space
     0x00A0: " ",  # no-break space

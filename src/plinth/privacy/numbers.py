@@ -3,15 +3,16 @@
 People write the same number as ``13800138000``, ``138 0013 8000``,
 ``138.0013.8000``, ``+86-138-0013-8000`` or ``110105 1949 1231 002X``. Instead
 of one pattern per grouping, one linear scan finds *runs*: groups of digits
-joined by a single space, dot or dash. Every stretch of whole groups that holds
-at most 19 digits (or 21 with a 0086 prefix) is a candidate, and validation
-decides what it is: check digit and birth date for an ID, Luhn and the issuer
-prefix for a card, the number plan for a phone. A run glued to a letter
-("SF1234…", "v2.13800138000") loses the glued group, as a tracking or version
-number.
+joined by a single space, dot or dash. Validation decides what a candidate is:
+check digit and birth date for an ID, Luhn and the issuer prefix for a card,
+the number plan for a phone.
 
-Each group starts at most a handful of candidates (they stop at 21 digits),
-so the cost is linear in the text.
+The candidates of a run are the whole run, the run after a country prefix, and
+each space-separated chunk ("6222… 13800138000" is two numbers). A number is
+not cut where it uses its own separator: "510107-19871029-8230" is one (wrong)
+ID, and its first half is no card. A run glued to a word ("SF1388…",
+"v2.13800138000", "app.13800138000.js") is a tracking, version or file name.
+Each run has a handful of candidates, so the cost is linear in the text.
 """
 
 from __future__ import annotations
@@ -23,11 +24,13 @@ from plinth.privacy import checks
 from plinth.privacy.findings import Finding
 
 _RUN = re.compile(r"\d+(?:[ .\-]\d+)*")
-_GROUP = re.compile(r"\d+")
+_SEPARATORS = re.compile(r"[ .\-]")
+_IP_LIKE = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 # "+86 ", "(+86) ", "0086-", "86 " right before a mobile number.
 _COUNTRY_PREFIX = re.compile(r"(?:\(\+?(?:0086|86)\)|\+\s?86|0086|(?<![0-9A-Za-z])86)[ .\-]?$")
-_MAX_DIGITS = 21
+_MAX_DIGITS = 21  # 0086 and a mobile number; cards have at most 19
 _ASCII_ALNUM = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+_JOINERS = frozenset(".-")  # not "/": "/users/13800138000" is a number in a path
 
 
 def find_numbers(text: str, *, strict_phones: bool = False) -> Iterator[Finding]:
@@ -36,56 +39,56 @@ def find_numbers(text: str, *, strict_phones: bool = False) -> Iterator[Finding]
 
 
 def _candidates(text: str, start: int, end: int, strict_phones: bool) -> Iterator[Finding]:
-    groups = [m.span() for m in _GROUP.finditer(text, start, end)]
-    # A check digit X belongs to the last group: "…002X".
-    if end < len(text) and text[end] in "Xx":
-        groups[-1] = (groups[-1][0], end + 1)
+    if end < len(text) and text[end] in "Xx":  # a check digit X belongs to the run: "…002X"
         end += 1
-    glued_left = start > 0 and text[start - 1] in _ASCII_ALNUM
-    glued_right = end < len(text) and text[end] in _ASCII_ALNUM
-    last = len(groups) - 1
-    for i in range(len(groups)):
-        if i == 0 and glued_left:
+    glued_left, glued_right = _glued(text, start - 1, -1), _glued(text, end, 1)
+    chunks = _chunks(text, start, end)
+    spans: list[tuple[int, int]] = []
+    if not glued_left and not glued_right:
+        spans.append((start, end))
+    if len(chunks) > 1:
+        if text[chunks[0][0] : chunks[0][1]] in ("86", "0086") and not glued_right:
+            spans.append((chunks[1][0], end))
+        last = len(chunks) - 1
+        spans += [
+            chunk
+            for k, chunk in enumerate(chunks)
+            if not (k == 0 and glued_left) and not (k == last and glued_right)
+        ]
+    for span_start, span_end in spans:
+        value = text[span_start:span_end]
+        digits = _SEPARATORS.sub("", value).upper()
+        if len(digits) > _MAX_DIGITS or "X" in digits[:-1]:
             continue
-        digits = ""
-        for j in range(i, len(groups)):
-            digits += text[groups[j][0] : groups[j][1]]
-            if len(digits) > _MAX_DIGITS or (j == last and glued_right):
-                break
-            if "X" in digits[:-1].upper() or not _whole(text, groups, i, j):
-                continue
-            entity = classify(digits.upper(), strict_phones)
-            if entity == "CN_MOBILE" and _ip_like(text, groups, i, j):
-                entity = None
-            if entity is not None:
-                span_start, span_end = groups[i][0], groups[j][1]
-                if entity == "CN_MOBILE":
-                    span_start = _with_country_prefix(text, span_start)
-                yield Finding(entity, span_start, span_end, text[span_start:span_end])
+        entity = classify(digits, strict_phones)
+        if entity == "CN_MOBILE":
+            if _IP_LIKE.fullmatch(value) and checks.ip_address(value):
+                continue  # 139.159.123.45 is an IPv4 address
+            span_start = _with_country_prefix(text, span_start)
+        if entity is not None:
+            yield Finding(entity, span_start, span_end, text[span_start:span_end])
 
 
-def _whole(text: str, groups: list[tuple[int, int]], i: int, j: int) -> bool:
-    """Whether groups ``i..j`` can be a number of their own inside their run.
-
-    "510107-19871029-8230" is one number: cutting it where it uses its own
-    separator would make a card out of its first half. A cut is allowed at the
-    run's ends, after a country prefix (86, 0086), or at a space when the
-    candidate itself is written without spaces ("6222… 13800138000").
-    """
-    spaced = any(text[groups[k][1]] == " " for k in range(i, j))
-    after_prefix = i > 0 and text[groups[i - 1][0] : groups[i - 1][1]] in ("86", "0086")
-    if i > 0 and not after_prefix and (spaced or text[groups[i][0] - 1] != " "):
+def _glued(text: str, at: int, step: int) -> bool:
+    """Whether the run's neighbour at ``at`` ties it to a word (directly, or by . or -)."""
+    if not 0 <= at < len(text):
         return False
-    return j == len(groups) - 1 or (not spaced and text[groups[j][1]] == " ")
+    if text[at] in _ASCII_ALNUM:
+        return True
+    beyond = at + step
+    return text[at] in _JOINERS and 0 <= beyond < len(text) and text[beyond] in _ASCII_ALNUM
 
 
-def _ip_like(text: str, groups: list[tuple[int, int]], i: int, j: int) -> bool:
-    """177.44.43.123: four dotted groups of at most three digits are an IPv4 address."""
-    if j - i != 3:
-        return False
-    if any(groups[k][1] - groups[k][0] > 3 for k in range(i, j + 1)):
-        return False
-    return all(text[groups[k][1]] == "." for k in range(i, j))
+def _chunks(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """The run split at its spaces."""
+    chunks, chunk_start = [], start
+    position = text.find(" ", start, end)
+    while position != -1:
+        chunks.append((chunk_start, position))
+        chunk_start = position + 1
+        position = text.find(" ", chunk_start, end)
+    chunks.append((chunk_start, end))
+    return chunks
 
 
 def classify(digits: str, strict_phones: bool = False) -> str | None:
@@ -108,6 +111,8 @@ def classify(digits: str, strict_phones: bool = False) -> str | None:
 
 
 def _with_country_prefix(text: str, start: int) -> int:
+    if text.startswith(("86", "0086"), start) and start > 0 and text[start - 1] == "+":
+        return start - 1  # +8613800138000
     before = text[max(0, start - 8) : start]
     prefix = _COUNTRY_PREFIX.search(before)
     return start - (len(before) - prefix.start()) if prefix else start

@@ -100,8 +100,7 @@ PATTERNS: tuple[PatternDetector, ...] = (
             r"(?:[DF]" + _PLATE_TAIL + r"\d{4}|\d{5}[DF]|"
             r"(?=[A-HJ-NP-Z]{0,4}\d)" + _PLATE_TAIL + r"{4}[A-HJ-NP-Z0-9挂学警港澳])" + _R
         ),
-        numeric=True,
-        reach=(4, 1),
+        needs=tuple(PLATE_PROVINCES),
     ),
     PatternDetector(
         "EMAIL",
@@ -145,7 +144,9 @@ PATTERNS: tuple[PatternDetector, ...] = (
 )
 
 # Runs of hex digits and colons; one with two colons and at most 45 characters may be an address.
-_HEX_RUN = re.compile(r"[0-9A-Fa-f:]+")
+# Anchored at a run's start, the first group at most four digits: linear, and only
+# runs with a colon come back to Python.
+_HEX_RUN = re.compile(r"(?<![0-9A-Fa-f:])[0-9A-Fa-f]{0,4}:[0-9A-Fa-f:]*")
 
 
 def find_ipv6(text: str) -> Iterator[Finding]:
@@ -177,9 +178,11 @@ def find_private_keys(text: str) -> Iterator[Finding]:
         footer = _KEY_FOOTER.search(text, header.end())
         if footer is None:
             return
-        yield Finding(
-            "PRIVATE_KEY", header.start(), footer.end(), text[header.start() : footer.end()]
-        )
+        # A header quoted in prose before the real block: the block starts at the last one.
+        start = header.start()
+        for later in _KEY_HEADER.finditer(text, header.end(), footer.start()):
+            start = later.start()
+        yield Finding("PRIVATE_KEY", start, footer.end(), text[start : footer.end()])
         position = footer.end()
 
 
