@@ -50,7 +50,6 @@ from plinth.errors import (
     MethodNotAllowed,
     NotFound,
     PlinthError,
-    as_plinth_error,
 )
 from plinth.files.storage import LocalFileStorage
 from plinth.gateway import Gateway
@@ -109,10 +108,9 @@ async def _library_error(request: Request, exc: Exception) -> Response:
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
-    if as_plinth_error(exc) is not None:  # a library error that is the client's mistake
-        return error_response(exc)
+    """A real fault: logged whole; the client gets a 500 naming only the request id."""
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response(exc)
+    return error_response(exc, _request_id(request))
 
 
 async def _open_database(settings: Settings, stack: AsyncExitStack) -> Database:
@@ -198,7 +196,7 @@ async def open_services(
         settings, database, pool, stack
     )
     metrics = Metrics()
-    gateway = Gateway(router, recorder, metrics, settings.routing, guard, billing)
+    gateway = Gateway(router, recorder, metrics, guard, billing)
     stack.push_async_callback(gateway.drain)
     svc = Services(
         settings=settings,

@@ -409,6 +409,22 @@ def test_a_library_error_maps_through_the_table_to_a_400(
     assert error["message"] == "The request is nested too deeply"
 
 
+def test_a_fault_outside_the_fast_path_is_a_500_naming_only_the_request_id(
+    gateway_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = gateway_app([])
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("secret detail at 0xdeadbeef")
+
+    monkeypatch.setattr(client.app.state.services.router, "public_models", broken)  # type: ignore[attr-defined]
+    response = client.get("/v1/models")
+    error = assert_error(response, 500, "server_error", code="internal_error")
+    request_id = response.headers["x-request-id"]
+    assert REQUEST_ID.match(request_id) and request_id in error["message"]
+    assert "secret" not in response.text
+
+
 def test_a_deeply_nested_body_on_an_admin_route_is_a_400(admin: TestClient) -> None:
     """Parsing it fails deep in a library; whichever layer notices, the client gets a 400."""
     depth = 30_000  # under the 64 KiB body limit of the test settings
