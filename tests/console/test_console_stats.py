@@ -130,8 +130,9 @@ def test_totals_equal_the_ledger_for_every_filter(db: Engine, filters: dict[str,
         got = stats.totals(db, f)
         want = _expected(records, f)
         assert {k: round(got.get(k, 0), 3) for k in want} == want
-        series = stats.series(db, f)[1]
-        assert sum(s["requests"] for s in series.values()) == want["requests"]
+        for hourly in (True, False):
+            series = stats.series(db, f, hourly=hourly)
+            assert sum(s["requests"] for s in series.values()) == want["requests"]
 
 
 def test_top_models_agree_with_plinth_usage(db: Engine, tmp_path: Path) -> None:

@@ -45,7 +45,7 @@ def choices(engine: Engine, dim: str) -> list[str]:
     """Models or deployments that ever appeared in the ledger (from the rollup)."""
     query = (
         select(usage_rollup.c.value)
-        .where(usage_rollup.c.dim == dim, usage_rollup.c.value != "")
+        .where(usage_rollup.c.dim == dim + "_day", usage_rollup.c.value != "")
         .distinct()
         .order_by(usage_rollup.c.value)
     )
@@ -53,11 +53,15 @@ def choices(engine: Engine, dim: str) -> list[str]:
         return list(conn.scalars(query))
 
 
+def _hourly_display(f: stats.Filter) -> bool:
+    return f.end - f.start <= timedelta(hours=48)
+
+
 def _points(
-    ctx: Ctx, width: str, buckets: dict[datetime, stats.Sums], f: stats.Filter
+    ctx: Ctx, buckets: dict[datetime, stats.Sums], f: stats.Filter
 ) -> tuple[list[str], list[stats.Sums]]:
     """Buckets regrouped for display: hours for a day's range, else days in the user's zone."""
-    hourly = f.end - f.start <= timedelta(hours=48) and width == "hour"
+    hourly = _hourly_display(f)
     grouped: dict[datetime, stats.Sums] = defaultdict(dict)
     step = timedelta(hours=1) if hourly else timedelta(days=1)
     for moment, sums in buckets.items():
@@ -126,8 +130,10 @@ async def dashboard(ctx: Ctx) -> Response:
     span, f = read_filter(ctx)
     engine = ctx.svc.db.engine
     totals = await ctx.svc.db.run(stats.totals, engine, f)
-    width, buckets = await ctx.svc.db.run(stats.series, engine, f)
-    labels, rows = _points(ctx, width, buckets, f)
+    # Days in a zone other than UTC are summed from hours; UTC days come whole.
+    hourly = _hourly_display(f) or ctx.tr.tz.key != "UTC"
+    buckets = await ctx.svc.db.run(stats.series, engine, f, hourly=hourly)
+    labels, rows = _points(ctx, buckets, f)
     dims = ["model", "key", "deployment"] + (["tenant"] if ctx.tenant_scope is None else [])
     tops: dict[str, list[tuple[str | None, dict[str, Any]]]] = {}
     for dim in dims:

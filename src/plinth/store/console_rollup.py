@@ -29,15 +29,20 @@ HISTOGRAMS = tuple(f"lat_{i}" for i in range(BUCKETS)) + tuple(f"ttft_{i}" for i
 ALL_COLUMNS = SUMS + FLOATS + HISTOGRAMS
 
 #: dim -> (the ledger columns giving value and value2, bucket width). Single
-#: columns by hour serve charts in any time zone; the pairs (by day) answer a
-#: filter on one column grouped by another (a tenant's top models) without
-#: reading that tenant's ledger rows. Keys alone are by day: 500 keys by hour
-#: would be as many rows as the ledger itself.
+#: columns by hour serve short ranges, range edges and charts in any time
+#: zone; by day, long ranges. The pairs (by day) answer a filter on one column
+#: grouped by another (a tenant's top models) without reading that tenant's
+#: ledger rows. Keys alone are by day only: 500 keys by hour would be about as
+#: many rows as the ledger itself.
 DIMS: dict[str, tuple[tuple[str, ...], str]] = {
     "all": ((), "hour"),
     "tenant": (("tenant_id",), "hour"),
     "model": (("model",), "hour"),
     "deployment": (("deployment",), "hour"),
+    "all_day": ((), "day"),
+    "tenant_day": (("tenant_id",), "day"),
+    "model_day": (("model",), "day"),
+    "deployment_day": (("deployment",), "day"),
     "key": (("key_id",), "day"),
     "tenant_model": (("tenant_id", "model"), "day"),
     "tenant_deployment": (("tenant_id", "deployment"), "day"),

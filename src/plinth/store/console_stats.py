@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, select
+from sqlalchemy import Engine, and_, func, select
 
 from plinth.store.console_rollup import (
     ALL_COLUMNS,
@@ -78,46 +78,63 @@ def _add(into: Sums, row: Any, names: tuple[str, ...] = ALL_COLUMNS) -> None:
         into[name] = into.get(name, 0) + float(row[name] or 0)
 
 
-def _choose(needed: set[str], width_ok: set[str]) -> str | None:
-    """The smallest rollup dimension covering ``needed`` columns (hourly first)."""
+def _choose(needed: set[str], width: str) -> str | None:
+    """The rollup dimension of this bucket width with the fewest columns covering ``needed``."""
     fits = [
-        (len(cols), width != "hour", dim)
-        for dim, (cols, width) in DIMS.items()
-        if needed <= set(cols) and width in width_ok
+        (len(cols), dim)
+        for dim, (cols, dim_width) in DIMS.items()
+        if needed <= set(cols) and dim_width == width
     ]
-    return min(fits)[2] if fits else None
+    return min(fits)[1] if fits else None
+
+
+Part = tuple[str, datetime, datetime]  # a rollup dimension and the [first, last) buckets read
 
 
 class _Plan:
-    """Which rollup rows and which ledger time slices answer a question."""
+    """Which rollup rows and which ledger time slices answer a question.
 
-    def __init__(self, f: Filter, *, group: str | None = None, widths: set[str] | None = None):
-        self.f, self.group = f, group
+    Whole days in the range come from a daily dimension, whole hours at its
+    ends from an hourly one, and only the minutes at both ends (or questions
+    no dimension covers) from the ledger.
+    """
+
+    def __init__(self, f: Filter, *, group: str | None = None, hourly_only: bool = False):
+        self.f = f
         needed = set(f.columns()) | ({group} if group else set())
-        self.dim = _choose(needed, widths or {"hour", "day"})
-        self.raw = [(f.start, f.end)]
-        if self.dim is None:
-            return
-        self.columns, self.width = DIMS[self.dim]
-        first, last = _ceil(f.start, self.width), _floor(f.end, self.width)
-        if first >= last:
-            self.dim = None
-            return
-        self.first, self.last = first, last
-        self.raw = [(a, b) for a, b in ((f.start, first), (last, f.end)) if a < b]
+        self.parts: list[Part] = []
+        slices = [(f.start, f.end)]
+        for width in ("hour",) if hourly_only else ("day", "hour"):
+            dim = _choose(needed, width)
+            if dim is None:
+                continue
+            rest = []
+            for a, b in slices:
+                first, last = _ceil(a, width), _floor(b, width)
+                if first >= last:
+                    rest.append((a, b))
+                    continue
+                self.parts.append((dim, first, last))
+                rest += [(x, y) for x, y in ((a, first), (last, b)) if x < y]
+            slices = rest
+        self.raw = slices
 
-    def slot(self, column: str) -> Any:
-        return usage_rollup.c.value if self.columns.index(column) == 0 else usage_rollup.c.value2
+    @staticmethod
+    def slot(dim: str, column: str) -> Any:
+        first = DIMS[dim][0].index(column) == 0
+        return usage_rollup.c.value if first else usage_rollup.c.value2
 
-    def rollup(self, *columns: Any, names: tuple[str, ...] = ALL_COLUMNS) -> Any:
+    def rollup(self, part: Part, *columns: Any, names: tuple[str, ...] = ALL_COLUMNS) -> Any:
+        dim, first, last = part
+        width = DIMS[dim][1]
         sums = [func.sum(usage_rollup.c[c]).label(c) for c in names]
         query = select(*columns, *sums).where(
-            usage_rollup.c.dim == self.dim,
-            usage_rollup.c.bucket >= _label(self.first, self.width),
-            usage_rollup.c.bucket < _label(self.last, self.width),
+            usage_rollup.c.dim == dim,
+            usage_rollup.c.bucket >= _label(first, width),
+            usage_rollup.c.bucket < _label(last, width),
         )
         for column, value in self.f.columns().items():
-            query = query.where(self.slot(column) == value)
+            query = query.where(self.slot(dim, column) == value)
         return query
 
 
@@ -131,8 +148,8 @@ def totals(engine: Engine, f: Filter) -> Sums:
     plan = _Plan(f)
     result: Sums = {}
     with engine.connect() as conn:
-        if plan.dim is not None:
-            for row in conn.execute(plan.rollup()).mappings():
+        for part in plan.parts:
+            for row in conn.execute(plan.rollup(part)).mappings():
                 _add(result, row)
         for start, end in plan.raw:
             for row in conn.execute(_raw_where(select(*ledger_sums()), f, start, end)).mappings():
@@ -140,34 +157,22 @@ def totals(engine: Engine, f: Filter) -> Sums:
     return result
 
 
-def series(engine: Engine, f: Filter) -> tuple[str, dict[datetime, Sums]]:
-    """Sums per UTC hour, or per UTC day when only a daily dimension covers the filter."""
-    plan = _Plan(f, widths={"hour"})
-    if plan.dim is None and f.end - f.start > timedelta(days=2):
-        plan = _Plan(f)
-    width = plan.width if plan.dim is not None else "hour"
+def series(engine: Engine, f: Filter, *, hourly: bool) -> dict[datetime, Sums]:
+    """Sums per UTC bucket: hours when ``hourly`` (short ranges, zones other than UTC),
+    else whole UTC days with hours at the range's ends."""
+    plan = _Plan(f, hourly_only=hourly)
     out: dict[datetime, Sums] = defaultdict(dict)
     with engine.connect() as conn:
-        if plan.dim is not None:
-            query = plan.rollup(usage_rollup.c.bucket).group_by(usage_rollup.c.bucket)
+        for part in plan.parts:
+            query = plan.rollup(part, usage_rollup.c.bucket).group_by(usage_rollup.c.bucket)
             for row in conn.execute(query).mappings():
                 _add(out[_parse_bucket(row["bucket"])], row)
-        _raw_series(conn, f, plan.raw, width, out)
-    return width, dict(sorted(out.items()))
-
-
-def _raw_series(
-    conn: Connection,
-    f: Filter,
-    slices: list[tuple[datetime, datetime]],
-    width: str,
-    out: dict[datetime, Sums],
-) -> None:
-    bucket = bucket_expr(conn.dialect.name, width)
-    for start, end in slices:
-        query = _raw_where(select(bucket.label("bucket"), *ledger_sums()), f, start, end)
-        for row in conn.execute(query.group_by(bucket)).mappings():
-            _add(out[_parse_bucket(row["bucket"])], row)
+        bucket = bucket_expr(conn.dialect.name, "hour")
+        for start, end in plan.raw:
+            query = _raw_where(select(bucket.label("bucket"), *ledger_sums()), f, start, end)
+            for row in conn.execute(query.group_by(bucket)).mappings():
+                _add(out[_parse_bucket(row["bucket"])], row)
+    return dict(sorted(out.items()))
 
 
 def top(engine: Engine, f: Filter, dim: str, limit: int = 10) -> list[tuple[str | None, Sums]]:
@@ -176,9 +181,9 @@ def top(engine: Engine, f: Filter, dim: str, limit: int = 10) -> list[tuple[str 
     plan = _Plan(f, group=column)
     merged: dict[str | None, Sums] = defaultdict(dict)
     with engine.connect() as conn:
-        if plan.dim is not None:
-            slot = plan.slot(column)
-            query = plan.rollup(slot.label("value"), names=SUMS).group_by(slot)
+        for part in plan.parts:
+            slot = plan.slot(part[0], column)
+            query = plan.rollup(part, slot.label("value"), names=SUMS).group_by(slot)
             for row in conn.execute(query).mappings():
                 _add(merged[row["value"] or None], row, SUMS)
         light = [s for s in ledger_sums() if s.name in SUMS]

@@ -1,0 +1,374 @@
+"""The web console on real volumes: dashboard and request-log pages over 1,000,000 ledger rows.
+
+Seeds a ledger spread over 90 days (50 tenants, 500 keys, 20 models, ~30
+deployments, Zipf-skewed so the biggest tenant and model carry a large share)
+into SQLite and into PostgreSQL (a throw-away schema on 127.0.0.1:5432,
+database ``test``), then requests every filter combination of the dashboard
+and the request log through the real app in-process and times each response
+(server time: routing, queries, rendering; no network).
+
+The ledger rows are bulk-loaded with the rollup trigger dropped, and the rollup
+is then built by migration 23's backfill, which is what an upgrade of an
+existing database runs; the cost the trigger adds to each ledger write is
+measured separately on batches like the recorder's.
+
+    .venv/bin/python benchmarks/console.py [--rows 1000000] [--reps 5] [--db sqlite postgresql]
+
+Writes ``benchmarks/results/console.md`` and ``console.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import platform
+import random
+import re
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, func, select, text
+from starlette.testclient import TestClient
+
+from plinth.app import create_app
+from plinth.settings import Settings
+from plinth.store.console_rollup import rollup_migration
+from plinth.store.console_users import ConsoleUserStore
+from plinth.store.database import open_database
+from plinth.store.keys import KeyStore
+from plinth.store.schema import usage, usage_rollup
+from plinth.store.tenants import TenantStore
+from plinth.store.usage import UsageRecord, UsageStore
+
+POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+ADMIN_KEY = "sk-plinth-bench-console-admin-0123456789"
+PASSWORD = "bench password 123"
+RESULTS = Path(__file__).parent / "results"
+COLUMNS = [
+    "request_id", "created_at", "key_id", "endpoint", "model", "status", "http_status",
+    "finish_reason", "prompt_tokens", "completion_tokens", "latency_ms", "ttft_ms", "error_code",
+    "stream", "deployment", "usage_source", "attempts", "tenant_id", "cost_micros", "price_id",
+]  # fmt: skip
+
+
+def zipf_weights(n: int, s: float) -> list[float]:
+    return [1 / (i + 1) ** s for i in range(n)]
+
+
+class World:
+    """Tenants, keys, models and deployments, and the ledger rows drawn from them."""
+
+    def __init__(self, keys: dict[str, list[str]], seed: int = 7):
+        self.rng = random.Random(seed)
+        self.tenants = list(keys)
+        self.keys = keys
+        self.models = [f"model-{i:02d}" for i in range(20)]
+        self.deployments = {
+            m: [f"{m}@local"] + ([f"{m}@cloud"] if i % 2 == 0 else [])
+            for i, m in enumerate(self.models)
+        }
+        self.tenant_w = zipf_weights(len(self.tenants), 0.8)
+        self.model_w = zipf_weights(len(self.models), 1.0)
+        self.key_w = zipf_weights(10, 1.0)
+        self.now = datetime.now(UTC).replace(microsecond=0)
+
+    def rows(self, count: int, start: int = 0) -> list[dict[str, Any]]:
+        rng, out = self.rng, []
+        tenants = rng.choices(self.tenants, self.tenant_w, k=count)
+        models = rng.choices(self.models, self.model_w, k=count)
+        for i in range(count):
+            tenant, model = tenants[i], models[i]
+            key = rng.choices(self.keys[tenant], self.key_w)[0]
+            ok = rng.random() > 0.03
+            prompt = int(rng.lognormvariate(5.5, 1.0))
+            completion = int(rng.lognormvariate(4.5, 1.0)) if ok else 0
+            out.append({
+                "request_id": f"req_{start + i:012x}",
+                "created_at": self.now - timedelta(seconds=rng.uniform(0, 90 * 86400)),
+                "key_id": key, "endpoint": "chat", "model": model,
+                "status": "ok" if ok else "error", "http_status": 200 if ok else 502,
+                "finish_reason": "stop" if ok else None, "prompt_tokens": prompt,
+                "completion_tokens": completion, "latency_ms": rng.lognormvariate(6.5, 0.8),
+                "ttft_ms": rng.lognormvariate(5.0, 0.7) if rng.random() < 0.6 else None,
+                "error_code": None if ok else "upstream_error", "stream": rng.random() < 0.6,
+                "deployment": rng.choice(self.deployments[model]), "usage_source": "upstream",
+                "attempts": 1, "tenant_id": tenant, "cost_micros": prompt * 3 + completion * 12,
+                "price_id": None,
+            })  # fmt: skip
+        return out
+
+
+def _drop_trigger(engine: Engine) -> None:
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.exec_driver_sql("DROP TRIGGER IF EXISTS usage_rollup_insert ON usage")
+        else:
+            conn.exec_driver_sql("DROP TRIGGER IF EXISTS usage_rollup_insert")
+
+
+def bulk_load(engine: Engine, world: World, total: int, chunk: int = 50_000) -> float:
+    """Ledger rows in bulk (COPY on PostgreSQL), trigger off; then the rollup's backfill."""
+    _drop_trigger(engine)
+    started = time.perf_counter()
+    for offset in range(0, total, chunk):
+        rows = world.rows(min(chunk, total - offset), start=offset)
+        if engine.dialect.name == "postgresql":
+            raw = engine.raw_connection()
+            try:
+                cursor = raw.cursor()
+                with cursor.copy(f"COPY usage ({', '.join(COLUMNS)}) FROM STDIN") as copy:  # type: ignore[attr-defined]
+                    for row in rows:
+                        copy.write_row([row[c] for c in COLUMNS])
+                raw.commit()
+            finally:
+                raw.close()
+        else:
+            with engine.begin() as conn:
+                conn.execute(usage.insert(), rows)
+        print(f"  {offset + len(rows):>9,} rows", file=sys.stderr, end="\r")
+    loaded = time.perf_counter() - started
+    started = time.perf_counter()
+    with engine.begin() as conn:
+        rollup_migration(conn)
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE")
+    else:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE")
+    print(
+        f"  loaded in {loaded:.0f} s, rollup built in {time.perf_counter() - started:.0f} s",
+        file=sys.stderr,
+    )
+    return time.perf_counter() - started
+
+
+def write_cost(
+    engine: Engine, world: World, batches: int = 20, size: int = 100
+) -> dict[str, float]:
+    """Milliseconds to append one recorder-sized batch, with and without the rollup trigger."""
+    store, result = UsageStore(engine), {}
+    base = 10_000_000_000
+    for label, with_trigger in (("with_trigger", True), ("without_trigger", False)):
+        if not with_trigger:
+            _drop_trigger(engine)
+        times = []
+        for b in range(batches):
+            rows = world.rows(size, start=base + b * size)
+            records = [UsageRecord(**r) for r in rows]
+            started = time.perf_counter()
+            store.append(records)
+            times.append((time.perf_counter() - started) * 1000)
+        base += batches * size
+        result[f"{label}_ms_per_{size}_rows"] = round(statistics.median(times), 2)
+    with engine.begin() as conn:  # the rows written without the trigger: back into the rollup
+        rollup_migration(conn)
+    return result
+
+
+def seed_accounts(engine: Engine) -> dict[str, list[str]]:
+    tenants, keys, out = TenantStore(engine), KeyStore(engine), {}
+    for t in range(50):
+        tenant = tenants.create(f"tenant-{t:02d}")
+        out[tenant.id] = [keys.create(f"key-{t:02d}-{k}", tenant_id=tenant.id)[0].id
+                          for k in range(10)]  # fmt: skip
+    ConsoleUserStore(engine).create("bench", "admin", PASSWORD)
+    return out
+
+
+def sign_in(client: TestClient) -> None:
+    page = client.get("/console/signin")
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert token is not None
+    answer = client.post(
+        "/console/signin",
+        data={"csrf": token.group(1), "name": "bench", "password": PASSWORD},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303, answer.text
+
+
+def filter_sets(world: World) -> list[dict[str, str]]:
+    tenant = world.tenants[0]  # the biggest tenant, the biggest model: the worst cases
+    key, model = world.keys[tenant][0], world.models[0]
+    deployment = world.deployments[model][0]
+    return [
+        {}, {"tenant": tenant}, {"key": key}, {"model": model}, {"deployment": deployment},
+        {"tenant": tenant, "model": model}, {"tenant": tenant, "deployment": deployment},
+        {"model": model, "deployment": deployment}, {"key": key, "model": model},
+        {"tenant": tenant, "key": key, "model": model, "deployment": deployment},
+    ]  # fmt: skip
+
+
+def timed(client: TestClient, path: str, params: dict[str, str], reps: int) -> list[float]:
+    times = []
+    for _ in range(reps):
+        started = time.perf_counter()
+        response = client.get(path, params=params)
+        times.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200, (path, params, response.text[:300])
+    return times
+
+
+def measure(url: str, world: World, reps: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as data_dir:
+        settings = Settings(
+            data_dir=Path(data_dir),
+            database_url=url,
+            admin_key=ADMIN_KEY,
+            load_bundled_models=False,
+        )  # type: ignore[arg-type]
+        with TestClient(create_app(settings)) as client:
+            sign_in(client)
+            client.get("/console/")  # warm caches once
+            cases: list[dict[str, Any]] = []
+            for params, span in itertools.product(filter_sets(world), ["24h", "7d", "30d", "90d"]):
+                query = {**params, "range": span}
+                cases.append(
+                    {
+                        "page": "dashboard",
+                        "params": query,
+                        "ms": timed(client, "/console/", query, reps),
+                    }
+                )
+            log_cases = [{**p, "range": s} for p in filter_sets(world) for s in ("24h", "90d")]
+            log_cases += [
+                {"range": "all"},
+                {"range": "90d", "status": "error"},
+                {"range": "all", "q": "req_00000000abcd"},
+            ]
+            for query in log_cases:
+                cases.append(
+                    {
+                        "page": "requests",
+                        "params": query,
+                        "ms": timed(client, "/console/requests", query, reps),
+                    }
+                )
+            first = client.get("/console/requests", params={"range": "all"}).text
+            older = re.search(r'id="older" href="[^"?]*\?([^"]+)"', first)
+            if older:
+                params = dict(
+                    p.split("=", 1) for p in older.group(1).replace("&amp;", "&").split("&")
+                )
+                from urllib.parse import unquote
+
+                params = {k: unquote(v) for k, v in params.items()}
+                cases.append(
+                    {
+                        "page": "requests (page 2)",
+                        "params": params,
+                        "ms": timed(client, "/console/requests", params, reps),
+                    }
+                )
+    return {"cases": cases}
+
+
+def summarise(cases: list[dict[str, Any]]) -> dict[str, Any]:
+    out = {}
+    for page in ("dashboard", "requests"):
+        times = sorted(t for c in cases if c["page"].startswith(page) for t in c["ms"])
+        if times:
+            out[page] = {
+                "requests": len(times),
+                "p50_ms": round(times[len(times) // 2], 1),
+                "p95_ms": round(times[int(len(times) * 0.95) - 1], 1),
+                "max_ms": round(times[-1], 1),
+            }
+    return out
+
+
+def run_database(kind: str, rows: int, reps: int) -> dict[str, Any]:
+    print(f"{kind}: seeding {rows:,} rows", file=sys.stderr)
+    tmp = tempfile.mkdtemp(prefix="plinth-console-bench-")
+    schema = None
+    if kind == "sqlite":
+        url = f"sqlite:///{tmp}/plinth.db"
+    else:
+        schema = "plinth_console_bench_" + secrets.token_hex(4)
+        admin = create_engine(POSTGRES.replace("postgresql://", "postgresql+psycopg://"))
+        with admin.begin() as conn:
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+        url = f"{POSTGRES}?options=-csearch_path%3D{schema}"
+    try:
+        engine = open_database(url)
+        world = World(seed_accounts(engine))
+        bulk_load(engine, world, rows)
+        writes = write_cost(engine, world)
+        with engine.connect() as conn:
+            ledger = conn.scalar(select(func.count()).select_from(usage))
+            rollup = conn.scalar(select(func.count()).select_from(usage_rollup))
+        engine.dispose()
+        measured = measure(url, world, reps)
+        return {
+            "database": kind,
+            "ledger_rows": ledger,
+            "rollup_rows": rollup,
+            "write_cost": writes,
+            "summary": summarise(measured["cases"]),
+            **measured,
+        }
+    finally:
+        if schema is not None:
+            with admin.begin() as conn:
+                conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+            admin.dispose()
+
+
+def report(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
+    lines = [
+        "# Console pages on real volumes",
+        "",
+        f"`python benchmarks/console.py --rows {args.rows} --reps {args.reps}` on "
+        f"{platform.machine()}, Python {platform.python_version()}, {time.strftime('%Y-%m-%d')}."
+        " Server time per page (in-process ASGI, no network), every filter combination"
+        " (none, tenant, key, model, deployment and their pairs, all four) × range (24 h, 7 d,"
+        " 30 d, 90 d) for the dashboard, and the request log's filters, search and page 2."
+        " The machine's 2 cores were shared with other work while it ran.",
+        "",
+        "| database | ledger rows | rollup rows | page | requests | p50 ms | p95 ms | max ms |",
+        "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for r in results:
+        for page, s in r["summary"].items():
+            lines.append(
+                f"| {r['database']} | {r['ledger_rows']:,} | {r['rollup_rows']:,} | "
+                f"{page} | {s['requests']} | {s['p50_ms']} | {s['p95_ms']} | {s['max_ms']} |"
+            )
+    lines += ["", "Cost of the rollup trigger on a ledger write (median of 20 batches):", ""]
+    for r in results:
+        lines.append(f"- {r['database']}: {json.dumps(r['write_cost'])}")
+    lines += ["", "Slowest combinations (median ms):", ""]
+    for r in results:
+        slow = sorted(r["cases"], key=lambda c: -statistics.median(c["ms"]))[:5]
+        for c in slow:
+            lines.append(
+                f"- {r['database']} {c['page']} {json.dumps(c['params'])}: "
+                f"{statistics.median(c['ms']):.1f}"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--db", nargs="+", default=["sqlite", "postgresql"])
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    results = [run_database(kind, args.rows, args.reps) for kind in args.db]
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "console.json").write_text(json.dumps(results, indent=1, default=str))
+    (args.out / "console.md").write_text(report(results, args))
+    print(report(results, args))
+
+
+if __name__ == "__main__":
+    main()
