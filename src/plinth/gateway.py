@@ -4,10 +4,11 @@ Every request, whatever way it ends, produces exactly one ledger row (plus one
 row per failed attempt) and one set of metric observations, written by
 :class:`Accounting` when it closes.
 
-Retries: an attempt that fails with an :class:`UpstreamError` (unreachable,
-timeout, 429, 5xx, bad response) is retried on the next deployment in the
-router's order — or the same one after a backoff — up to
-``routing.max_attempts``, but only while nothing has been sent to the client.
+Retries (:meth:`Router.try_in_order`): an attempt that fails with an
+:class:`UpstreamError` (unreachable, timeout, 429, 5xx, bad response) is
+retried on the next deployment in the router's order — or the same one after a
+backoff — up to ``routing.max_attempts``, but only while nothing has been sent
+to the client.
 Once a stream's first output chunk is on its way, a failure ends the stream
 with an error frame; it is never retried, so no output is duplicated and
 nothing is billed twice.
@@ -34,7 +35,6 @@ from plinth.errors import (
     PermissionDenied,
     PlinthError,
     UnsupportedParameter,
-    UpstreamError,
     error_body,
 )
 from plinth.metering.accounting import Accounting
@@ -47,7 +47,6 @@ from plinth.protocol.completions import CompletionRequest
 from plinth.protocol.embeddings import EmbeddingRequest
 from plinth.routing.router import Router
 from plinth.routing.state import Attempt, DeploymentState
-from plinth.settings import RoutingSettings
 from plinth.store.usage import AttemptRecord
 from plinth.tokens import (
     Estimate,
@@ -97,14 +96,12 @@ class Gateway:
         router: Router,
         recorder: UsageRecorder,
         metrics: Metrics,
-        routing: RoutingSettings,
         privacy: PrivacyGuard,
         billing: Billing,
     ):
         self.router = router
         self.recorder = recorder
         self.metrics = metrics
-        self.routing = routing
         self.privacy = privacy
         self.billing = billing
         self._settling: set[asyncio.Task[None]] = set()
@@ -174,53 +171,14 @@ class Gateway:
         plan: list[DeploymentState],
         call: Callable[[DeploymentState], Awaitable[T]],
     ) -> tuple[T, Attempt]:
-        """Call deployments in plan order until one succeeds or attempts run out.
-
-        The successful attempt is still open (its deployment busy): the caller
-        closes it when the response (or stream) is done.
-        """
-        routing = self.routing
-        excluded: set[str] = set()
-        tried: dict[str, UpstreamError] = {}
-        last: UpstreamError | None = None
-        number = 0
-        while number < routing.max_attempts:
-            candidates = [s for s in plan if s.id not in excluded]
-            if not candidates:
-                break
-            fresh = [s for s in candidates if s.id not in tried]
-            state = fresh[0] if fresh else candidates[number % len(candidates)]
-            if state.id in tried:  # a repeat: back off first
-                wait = self._backoff(number, tried[state.id])
-                if wait is None:
-                    excluded.add(state.id)
-                    continue
-                await asyncio.sleep(wait)
-            number += 1
-            try:
-                with state.attempt() as attempt:
-                    result = await call(state)
-            except UpstreamError as exc:
-                self._record_attempt(acct, attempt, exc)
-                tried[state.id], last = exc, exc
-                if not exc.same_deployment_ok:
-                    excluded.add(state.id)
-                continue
-            acct.deployment, acct.locality = state.id, state.deployment.locality
-            acct.redacted = self._redacts(acct, state)
-            return result, attempt
-        assert last is not None  # the plan is never empty
-        if len(acct.failed_attempts) > 1:
-            last.message += f" (gave up after {len(acct.failed_attempts)} attempts)"
-        raise last
-
-    def _backoff(self, number: int, error: UpstreamError) -> float | None:
-        """Seconds to wait before trying a deployment again; None: don't."""
-        routing = self.routing
-        if error.retry_after_s is not None:
-            return error.retry_after_s if error.retry_after_s <= routing.backoff_max_s else None
-        backoff: float = routing.backoff_initial_s * 2.0 ** max(0, number - 1)
-        return min(routing.backoff_max_s, backoff)
+        """The router's attempts, each failed one booked in the request's accounting."""
+        result, attempt = await self.router.try_in_order(
+            plan, call, lambda failed, exc: self._record_attempt(acct, failed, exc)
+        )
+        state = attempt.state
+        acct.deployment, acct.locality = state.id, state.deployment.locality
+        acct.redacted = self._redacts(acct, state)
+        return result, attempt
 
     def _record_attempt(self, acct: Accounting, attempt: Attempt, exc: PlinthError) -> None:
         state = attempt.state
@@ -241,10 +199,11 @@ class Gateway:
 
     # --- privacy ------------------------------------------------------------------------
 
-    def _screen(self, acct: Accounting, body: Json) -> Constraints | None:
+    async def _screen(self, acct: Accounting, body: Json) -> Constraints | None:
         """Apply the key's privacy policy: block, restrict to local, or prepare redaction."""
         policy = acct.principal.privacy_policy if acct.principal else None
-        inspection = self.privacy.inspect(body, policy)
+        key = acct.principal.key_id if acct.principal else None
+        inspection = await self.privacy.inspect_async(body, policy, key)  # large: off the loop
         acct.privacy = inspection
         found = ", ".join(f"{n} × {e}" for e, n in inspection.counts.items())
         if inspection.action == "block":
@@ -320,7 +279,7 @@ class Gateway:
         async with self._served(acct) as served:
             body = request.engine_body()
             is_chat = isinstance(request, ChatCompletionRequest)
-            constraints = self._screen(acct, body)
+            constraints = await self._screen(acct, body)
             await self._reserve(acct, request.model, body)
 
             async def call(s: DeploymentState) -> Json:
@@ -379,7 +338,7 @@ class Gateway:
         is_chat = isinstance(request, ChatCompletionRequest)
         async with self._served(acct) as served:
             body = request.engine_body()
-            constraints = self._screen(acct, body)
+            constraints = await self._screen(acct, body)
             await self._reserve(acct, request.model, body)
             plan = self._plan(request.model, body, constraints)
             (held, chunks), served.attempt = await self._open_stream(acct, body, is_chat, plan)
@@ -401,7 +360,7 @@ class Gateway:
         async with self._served(acct) as served:
             inputs = request.input_list()
             texts: Json = {"input": inputs} if isinstance(inputs[0], str) else {}
-            constraints = self._screen(acct, texts)
+            constraints = await self._screen(acct, texts)
             await self._reserve(acct, request.model, texts or {"input": []})
 
             async def call(s: DeploymentState) -> EmbeddingResult:

@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TypeVar
 
 from plinth.deployment import Deployment, Locality, api_key_env_refusal
 from plinth.engine_kinds import CATALOG_ENGINE
 from plinth.engines.base import Engine, ModelKind
 from plinth.engines.pool import EnginePool
 from plinth.engines.registry import engine_factory
-from plinth.errors import ModelNotFound, NoDeploymentAvailable, PermissionDenied
-from plinth.routing.state import CircuitBreaker, DeploymentState
+from plinth.errors import ModelNotFound, NoDeploymentAvailable, PermissionDenied, UpstreamError
+from plinth.routing.state import Attempt, CircuitBreaker, DeploymentState
 from plinth.routing.strategies import STRATEGIES
 from plinth.settings import RoutingSettings
 from plinth.tokens import Estimate
@@ -27,6 +28,7 @@ from plinth.tokens import Estimate
 log = logging.getLogger(__name__)
 
 Sourced = tuple[Deployment, str]  # a deployment and where it was defined
+T = TypeVar("T")
 
 
 def local_deployment(engine: Engine) -> Deployment:
@@ -184,6 +186,56 @@ class Router:
         strategy = self.settings.strategies.get(model, self.settings.strategy)
         return STRATEGIES[strategy](usable, estimate)
 
+    # --- attempts -------------------------------------------------------------------
+
+    async def try_in_order(
+        self,
+        plan: list[DeploymentState],
+        call: Callable[[DeploymentState], Awaitable[T]],
+        on_failure: Callable[[Attempt, UpstreamError], None],
+    ) -> tuple[T, Attempt]:
+        """Call deployments in plan order until one succeeds or attempts run out.
+
+        Only an :class:`UpstreamError` is tried again: on the next deployment
+        not yet tried, or, once all were, on the next in order after a backoff;
+        one whose error rules out the same deployment is dropped. The
+        successful attempt is still open (its deployment busy): the caller
+        closes it when the response (or stream) is done.
+        """
+        settings = self.settings
+        excluded: set[str] = set()
+        tried: dict[str, UpstreamError] = {}
+        failures: list[UpstreamError] = []
+        number = 0
+        while number < settings.max_attempts:
+            candidates = [s for s in plan if s.id not in excluded]
+            if not candidates:
+                break
+            fresh = [s for s in candidates if s.id not in tried]
+            state = fresh[0] if fresh else candidates[number % len(candidates)]
+            if state.id in tried:  # a repeat: back off first
+                wait = _backoff(settings, number, tried[state.id])
+                if wait is None:
+                    excluded.add(state.id)
+                    continue
+                await asyncio.sleep(wait)
+            number += 1
+            try:
+                with state.attempt() as attempt:
+                    result = await call(state)
+            except UpstreamError as exc:
+                on_failure(attempt, exc)
+                tried[state.id] = exc
+                failures.append(exc)
+                if not exc.same_deployment_ok:
+                    excluded.add(state.id)
+                continue
+            return result, attempt
+        last = failures[-1]  # the plan is never empty
+        if len(failures) > 1:
+            last.message += f" (gave up after {len(failures)} attempts)"
+        raise last
+
     # --- health ---------------------------------------------------------------------
 
     async def check_health(self) -> None:
@@ -209,6 +261,14 @@ class Router:
                 await self.check_health()
             except Exception:  # each probe records its own failure; this is anything else
                 log.exception("health checks failed; trying again next interval")
+
+
+def _backoff(settings: RoutingSettings, number: int, error: UpstreamError) -> float | None:
+    """Seconds to wait before trying a deployment again; None: don't."""
+    if error.retry_after_s is not None:
+        return error.retry_after_s if error.retry_after_s <= settings.backoff_max_s else None
+    backoff: float = settings.backoff_initial_s * 2.0 ** max(0, number - 1)
+    return min(settings.backoff_max_s, backoff)
 
 
 def _unusable_reason(state: DeploymentState) -> str:
