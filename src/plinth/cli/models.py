@@ -7,12 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import click
-from sqlalchemy.exc import IntegrityError
 
 from plinth.catalog.bundled import BUNDLED_MODELS, package_dir
 from plinth.cli.common import data_dir_option, emit, format_option, open_db
 from plinth.engines.llamacpp import BUILTIN_CHAT_TEMPLATES
-from plinth.errors import AlreadyExists, BundledModelMissing
+from plinth.errors import BundledModelMissing
 from plinth.store.models import ModelStore
 
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")
@@ -76,10 +75,7 @@ def add(
         raise click.ClickException(f"'{model_id}' is a bundled model's name; choose another --id")
     _check_gguf(path)
     template = _chat_template(chat_template, kind)
-    try:
-        ModelStore(open_db(data_dir)).add(model_id, kind, str(path.resolve()), template)
-    except IntegrityError:  # the primary key: the database is the one that knows
-        raise AlreadyExists(f"A model named '{model_id}' already exists") from None
+    ModelStore(open_db(data_dir)).add(model_id, kind, str(path.resolve()), template)
     click.echo(
         f"Added {kind} model '{model_id}' ({path.resolve()}); restart `plinth serve` to load it."
     )
