@@ -34,7 +34,16 @@ def preflight(settings: Settings) -> None:
     default=None,
     help="debug also shows llama.cpp's own log and every request [default: info].",
 )
-def serve(host: str | None, port: int | None, data_dir: Path | None, log_level: str | None) -> None:
+@click.option(
+    "--root-path",
+    envvar="PLINTH_ROOT_PATH",
+    default="",
+    help="Path prefix when served behind a reverse proxy under a sub-path, e.g. /plinth "
+    "(the console's links, assets and redirects honour it) [env: PLINTH_ROOT_PATH].",
+)
+def serve(
+    host: str | None, port: int | None, data_dir: Path | None, log_level: str | None, root_path: str
+) -> None:
     """Start the OpenAI-compatible server on the bundled and added models."""
     import uvicorn
 
@@ -52,5 +61,6 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, log_level: 
         log_level=settings.log_level,
         access_log=settings.log_level == "debug",
         timeout_graceful_shutdown=10,
+        root_path=root_path.rstrip("/"),
         **uvicorn_options(settings.server),
     )
