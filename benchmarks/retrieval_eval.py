@@ -29,17 +29,17 @@ import sqlite3
 import tempfile
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
-from plinth.knowledge.chunking import AUTO, WordPieceSpans
-from plinth.knowledge.embedding import EmbedFn, WindowedEmbedder
+from plinth.knowledge.chunking import AUTO, WindowedEmbedder, WordPieceSpans, chunk_text
 from plinth.knowledge.filters import parse_filter
 from plinth.knowledge.index import ChunkRecord, KnowledgeIndex, SearchOptions, SearchRequest
-from plinth.knowledge.service import KnowledgeBase
+from plinth.knowledge.segment import analyze
 from plinth.settings import Settings
 from plinth.store.database import open_database
 from plinth.store.door import Database
@@ -54,7 +54,12 @@ MODEL = "all-minilm-l6-v2"
 class EmbeddingCache:
     """Vectors by sha256(model, text) in a SQLite file, so reruns skip the embedder."""
 
-    def __init__(self, path: Path, embed: EmbedFn, model: str = MODEL):
+    def __init__(
+        self,
+        path: Path,
+        embed: Callable[[list[str]], Awaitable[list[list[float]]]],
+        model: str = MODEL,
+    ):
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, check_same_thread=False)
         self._db.execute("CREATE TABLE IF NOT EXISTS v (k TEXT PRIMARY KEY, vec BLOB)")
@@ -145,18 +150,24 @@ async def scifact(
     index: KnowledgeIndex, embedder: WindowedEmbedder | None, args: Any, label: str
 ) -> dict[str, Any]:
     docs, queries, qrels = load_scifact(args.dataset)
-    kb = KnowledgeBase(
-        index,
-        WordPieceSpans.bundled(),
-        embedder,
-        run_io=asyncio.to_thread,
-        run_cpu=asyncio.to_thread,
-    )
+    tokenizer = WordPieceSpans.bundled()
     store = f"scifact_{label}"
-    await kb.create_store(store)
+    index.create_store(store, 384 if embedder is not None else None)
     started, chunks = time.perf_counter(), 0
     for doc_id, text in tqdm(docs.items(), desc=f"ingest ({label})", mininterval=10):
-        chunks += (await kb.add_text(store, doc_id, text, AUTO)).chunks
+        # As vector-store ingestion does it (FileIngestion.index_text).
+        pieces = chunk_text(text, AUTO, tokenizer)
+        embedded = None
+        if embedder is not None and pieces:
+            embedded = await embedder.embed([c.text for c in pieces])
+        records = [
+            ChunkRecord(
+                c.text, analyze(c.text), None if embedded is None else embedded[i], c.tokens
+            )
+            for i, c in enumerate(pieces)
+        ]
+        index.upsert_file(store, doc_id, records, {})
+        chunks += len(records)
     ingest_s = time.perf_counter() - started
     vectors: dict[str, Any] = {}
     if embedder is not None:

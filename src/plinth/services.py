@@ -48,7 +48,7 @@ class Services:
     storage_meter: StorageMeter
     billing: Billing
     gateway: Gateway
-    # The OpenAI Vector Stores API, over its knowledge base (``vector_stores.knowledge``).
+    # The OpenAI Vector Stores API, over the retrieval library (``vector_stores.retrieval``).
     vector_stores: VectorStores
 
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from kbsupport import WhitespaceSpans
 
-from plinth.knowledge.embedding import WindowedEmbedder
+from plinth.knowledge.chunking import WindowedEmbedder
 
 
 @pytest.mark.anyio

@@ -10,7 +10,7 @@ from plinth.billing.storage import StorageMeter
 from plinth.engines.pool import EnginePool
 from plinth.errors import BundledModelMissing
 from plinth.files.storage import LocalFileStorage
-from plinth.knowledge.chunking import WordPieceSpans, WordSpans
+from plinth.knowledge.chunking import AUTO, WordPieceSpans, WordSpans
 from plinth.knowledge.index import SearchOptions
 from plinth.settings import Settings
 from plinth.store.database import open_database
@@ -45,12 +45,19 @@ async def test_a_missing_model_package_means_lexical_search_not_a_failed_start(
         settings, database, EnginePool([]), files, StorageMeter(database.engine)
     )
     try:
-        kb = stores.knowledge
-        assert kb.embedder is None and isinstance(kb.tokenizer, WordSpans)
+        assert stores.retrieval.embedder is None
+        assert isinstance(stores.retrieval.tokenizer, WordSpans)
         store = await stores.create(Owner(), "lexical")
-        await kb.add_text(store.id, "f1", "Refunds are possible within 30 days of delivery.")
-        (hit,) = await kb.search(store.id, "refund within days", SearchOptions(max_num_results=1))
-        assert hit.file_id == "f1"
+        text = "Refunds are possible within 30 days of delivery."
+        await stores.ingestion.index_text(store.id, "f1", text, AUTO, {})
+        await stores.db.run(
+            stores.catalog.add_file, store.id, "f1", filename="a.txt", chunking={},
+            attributes={}, batch_id=None, now=0,
+        )  # fmt: skip
+        ((hit, name),) = await stores.search(
+            store, ["refund within days"], SearchOptions(max_num_results=1)
+        )
+        assert (hit.file_id, name) == ("f1", "a.txt")
     finally:
         stores.close()
         files.close()

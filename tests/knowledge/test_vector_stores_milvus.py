@@ -25,7 +25,7 @@ def test_the_api_runs_on_milvus_when_configured(tmp_path: Path) -> None:
     )
     app = create_app(settings, engines=[FakeEmbedder()])
     with TestClient(app, raise_server_exceptions=False) as http:
-        assert isinstance(app.state.services.knowledge.index, MilvusIndex)
+        assert isinstance(app.state.services.vector_stores.index, MilvusIndex)
         client = sdk(http, ADMIN)
         store = client.vector_stores.create(name="on-milvus")
         for name, text in (("returns.txt", RETURNS), ("pandas.txt", PANDAS)):

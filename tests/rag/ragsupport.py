@@ -21,11 +21,12 @@ from sqlalchemy import update
 
 from gatewaysupport import ADMIN, deployment
 from plinth.app import create_app
+from plinth.knowledge.chunking import AUTO
 from plinth.services import Services
 from plinth.settings import Settings
 from plinth.store.files import FileRecord, utc_now
 from plinth.store.schema import vector_stores as stores
-from plinth.vectorstores.ingest import now_s
+from plinth.vectorstores.catalog import now_s
 from upstreamfake import FakeUpstream
 
 T = TypeVar("T")
@@ -106,7 +107,7 @@ class LiveServer:
         # The catalog draws random ids; the tests name their stores.
         with vs.catalog.engine.begin() as conn:
             conn.execute(update(stores).where(stores.c.id == row.id).values(id=store_id))
-        self.call(self.services.knowledge.create_store(store_id))
+        vs.index.create_store(store_id, vs.retrieval.dims)
 
     def add_document(
         self,
@@ -117,7 +118,7 @@ class LiveServer:
         attributes: dict[str, Any] | None = None,
     ) -> None:
         """Register a file in the Files table and the store, and index it into ``store_id``."""
-        kb, data = self.services.knowledge, text.encode()
+        data = text.encode()
         catalog = self.services.vector_stores.catalog  # type: ignore[union-attr]
         self.services.files.add(
             FileRecord(
@@ -140,5 +141,6 @@ class LiveServer:
             batch_id=None,
             now=now_s(),
         )
-        self.call(kb.add_text(store_id, file_id, text, attributes=attributes))
+        ingestion = self.services.vector_stores.ingestion  # type: ignore[union-attr]
+        self.call(ingestion.index_text(store_id, file_id, text, AUTO, attributes or {}))
         assert catalog.finish_file(store_id, file_id, status="completed", usage_bytes=len(data))

@@ -27,10 +27,9 @@ from plinth.api.vector_stores import (
 )
 from plinth.auth import Principal
 from plinth.errors import InvalidRequest
-from plinth.protocol.vector_stores import CreateBatch
 from plinth.services import Services
 from plinth.vectorstores.catalog import BatchRow
-from plinth.vectorstores.shapes import file_json, list_page
+from plinth.vectorstores.wire import CreateBatch, file_json, list_page
 
 
 async def create_batch(request: Request, svc: Services, principal: Principal) -> Any:

@@ -22,13 +22,21 @@ from plinth.auth import Principal
 from plinth.errors import ChunkingError, FilterError, InvalidRequest, NotFound
 from plinth.knowledge.chunking import ChunkingStrategy
 from plinth.knowledge.filters import validate_attributes
-from plinth.protocol.vector_stores import CreateFile, CreateStore, Search, UpdateFile, UpdateStore
 from plinth.services import Services, services
 from plinth.store.files import utc_now
-from plinth.vectorstores.catalog import FILE_STATUSES, PageRequest, StoreRow
-from plinth.vectorstores.ingest import now_s
+from plinth.vectorstores.catalog import FILE_STATUSES, PageRequest, StoreRow, now_s
 from plinth.vectorstores.service import Attachment, Owner, VectorStores
-from plinth.vectorstores.shapes import POLL_AFTER_MS, file_json, list_page, result_json
+from plinth.vectorstores.wire import (
+    POLL_AFTER_MS,
+    CreateFile,
+    CreateStore,
+    Search,
+    UpdateFile,
+    UpdateStore,
+    file_json,
+    list_page,
+    result_json,
+)
 
 _MAX_BODY = 4 * 1024 * 1024
 

@@ -23,7 +23,7 @@ from pydantic import (
 from plinth.errors import InvalidRequest, UnsupportedParameter
 from plinth.knowledge.index import SearchOptions
 from plinth.protocol.common import MAX_TOKENS_LIMIT, WireModel
-from plinth.protocol.vector_stores import RankingOptions, search_options
+from plinth.vectorstores.wire import RankingOptions, search_options
 
 M = TypeVar("M", bound=BaseModel)
 FILE_SEARCH_RESULTS = "file_search_call.results"

@@ -18,17 +18,15 @@ from plinth.engines.base import Engine
 from plinth.engines.pool import EnginePool
 from plinth.errors import BundledModelMissing
 from plinth.files.storage import FileStorage
-from plinth.knowledge.chunking import TokenSpans, WordPieceSpans, WordSpans
-from plinth.knowledge.embedding import WindowedEmbedder
+from plinth.knowledge.chunking import TokenSpans, WindowedEmbedder, WordPieceSpans, WordSpans
 from plinth.knowledge.index import KnowledgeIndex
 from plinth.knowledge.limits import UploadLimits
-from plinth.knowledge.service import KnowledgeBase
 from plinth.settings import KnowledgeSettings, Settings
 from plinth.store.door import Database
 from plinth.store.models import ModelStore
 from plinth.vectorstores.embedded_index import EmbeddedIndex
+from plinth.vectorstores.ingest import CpuWork, Retrieval
 from plinth.vectorstores.service import VectorStores
-from plinth.vectorstores.work import CpuWork
 
 log = logging.getLogger(__name__)
 
@@ -71,13 +69,10 @@ async def _embedder(
         # its tokenizer they cannot be, so it is not used.
         log.warning("no tokenizer for %r: vector stores search lexically", settings.embedding_model)
         return None, None
-    engine = pool.get(settings.embedding_model)
-
-    async def embed(texts: list[str]) -> list[list[float]]:
-        return (await engine.embed(texts)).vectors
-
-    dims = len((await embed(["dimension probe"]))[0])
-    return WindowedEmbedder(embed, tokenizer), dims
+    # The engine's own embed, no adapter in between: its result has ``vectors``.
+    embedder = WindowedEmbedder(pool.get(settings.embedding_model).embed, tokenizer)
+    dims = int((await embedder.embed(["dimension probe"])).shape[1])
+    return embedder, dims
 
 
 async def build_vector_stores(
@@ -96,12 +91,9 @@ async def build_vector_stores(
     cpu = CpuWork()
     tokenizer = chunk_tokenizer()
     embedder, dims = await _embedder(settings.knowledge, pool, tokenizer)
-    index = open_index(settings.knowledge, database)
-    knowledge = KnowledgeBase(
-        index, tokenizer, embedder, dims, run_io=database.run, run_cpu=cpu.run
-    )
+    retrieval = Retrieval(open_index(settings.knowledge, database), tokenizer, embedder, dims)
     limits = UploadLimits(**settings.uploads.model_dump())
-    return VectorStores(database, knowledge, meter, files, limits, cpu, workers=workers)
+    return VectorStores(database, retrieval, meter, files, limits, cpu, workers=workers)
 
 
 def embedding_engines(settings: Settings, database: Database) -> list[Engine]:

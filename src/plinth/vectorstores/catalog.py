@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,6 +90,11 @@ class PageRequest:
     descending: bool = True
     after: str | None = None
     before: str | None = None
+
+
+def now_s() -> int:
+    """The time rows are stamped with and expiry is judged by (Unix seconds)."""
+    return int(time.time())
 
 
 def new_store_id() -> str:

@@ -18,27 +18,67 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 from plinth.billing.storage import StorageMeter
 from plinth.errors import InvalidFile, PlinthError, VectorStoreNotFound
 from plinth.files.storage import FileStorage
-from plinth.knowledge.chunking import ChunkingStrategy
+from plinth.knowledge.chunking import (
+    Chunk,
+    ChunkingStrategy,
+    TokenSpans,
+    WindowedEmbedder,
+    chunk_text,
+)
+from plinth.knowledge.filters import validate_attributes
+from plinth.knowledge.index import ChunkRecord, KnowledgeIndex
 from plinth.knowledge.limits import UploadLimits
 from plinth.knowledge.parsing import extract_text
-from plinth.knowledge.service import KnowledgeBase
+from plinth.knowledge.segment import analyze
 from plinth.store.door import Database
-from plinth.vectorstores.catalog import FileRow, VectorStoreCatalog
-from plinth.vectorstores.work import CpuWork
+from plinth.vectorstores.catalog import FileRow, VectorStoreCatalog, now_s
 
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
-def now_s() -> int:
-    return int(time.time())
+class CpuWork:
+    """The one place vector stores run CPU-heavy work: parsing, chunking, term analysis.
+
+    Seconds of parsing on the event loop would stall every request; a small
+    pool of its own keeps it off the loop and bounds how many files are
+    parsed at once (each is bounded in memory by the upload limits, so two at
+    a time bound the total). Database work never runs here (``Database.run``).
+    """
+
+    def __init__(self, threads: int = 2):
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="plinth-cpu")
+
+    async def run(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """The parts of the retrieval library (``plinth.knowledge``) vector stores compose:
+    the index backend, the tokenizer chunk sizes are counted in, and the embedder
+    with its dimensions (None: the stores are lexical only)."""
+
+    index: KnowledgeIndex
+    tokenizer: TokenSpans
+    embedder: WindowedEmbedder | None = None
+    dims: int | None = None
 
 
 def error_for(exc: BaseException) -> tuple[str, str]:
@@ -54,6 +94,14 @@ def error_for(exc: BaseException) -> tuple[str, str]:
 def read_and_extract(path: Path, filename: str, limits: UploadLimits) -> str:
     """Blocking: the File's bytes, parsed within the limits (run on the CPU pool)."""
     return extract_text(path.read_bytes(), filename, limits)
+
+
+def chunk_and_analyze(
+    text: str, strategy: ChunkingStrategy, tokenizer: TokenSpans
+) -> tuple[list[Chunk], list[list[str]]]:
+    """Blocking: the text's chunks and each chunk's BM25 terms (run on the CPU pool)."""
+    chunks = chunk_text(text, strategy, tokenizer)
+    return chunks, [analyze(c.text) for c in chunks]
 
 
 class StoreSizes:
@@ -79,13 +127,13 @@ class FileIngestion:
         self,
         db: Database,
         catalog: VectorStoreCatalog,
-        knowledge: KnowledgeBase,
+        retrieval: Retrieval,
         files: FileStorage,
         limits: UploadLimits,
         cpu: CpuWork,
         sizes: StoreSizes,
     ):
-        self.db, self.catalog, self.knowledge = db, catalog, knowledge
+        self.db, self.catalog, self.retrieval = db, catalog, retrieval
         self.files, self.limits, self.cpu, self.sizes = files, limits, cpu, sizes
 
     async def text_of(self, file_id: str, filename: str) -> str:
@@ -97,14 +145,41 @@ class FileIngestion:
             await self.db.run(self.catalog.put_text, file_id, text, now=now_s())
         return text
 
+    async def index_text(
+        self,
+        store_id: str,
+        file_id: str,
+        text: str,
+        strategy: ChunkingStrategy,
+        attributes: Mapping[str, object],
+    ) -> int:
+        """Chunk, analyse, embed and index one file's text (replacing the file); its chunks."""
+        clean = validate_attributes(attributes)
+        tokenizer, embedder = self.retrieval.tokenizer, self.retrieval.embedder
+        chunks, terms = await self.cpu.run(chunk_and_analyze, text, strategy, tokenizer)
+        vectors = None
+        if embedder is not None and chunks:
+            vectors = await embedder.embed([c.text for c in chunks])
+        records = [
+            ChunkRecord(c.text, t, None if vectors is None else vectors[i], c.tokens)
+            for i, (c, t) in enumerate(zip(chunks, terms, strict=True))
+        ]
+        await self.db.run(self.retrieval.index.upsert_file, store_id, file_id, records, clean)
+        return len(records)
+
     async def _index(self, row: FileRow) -> int:
-        """Chunk, embed and index the file; its usage in bytes."""
+        """Index the file; its usage in bytes."""
         text = await self.text_of(row.file_id, row.filename)
         strategy = ChunkingStrategy.from_openai(row.chunking)
-        info = await self.knowledge.add_text(
+        chunks = await self.index_text(
             row.vector_store_id, row.file_id, text, strategy, row.attributes
         )
-        return len(text.encode()) + info.chunks * 4 * (self.knowledge.dims or 0)
+        return len(text.encode()) + chunks * 4 * (self.retrieval.dims or 0)
+
+    async def forget(self, store_id: str, file_id: str) -> None:
+        """Free a file's index entries (nothing to free where its store is gone)."""
+        with contextlib.suppress(VectorStoreNotFound):
+            await self.db.run(self.retrieval.index.delete_file, store_id, file_id)
 
     async def run(self, store_id: str, file_id: str) -> str:
         """Index one attached file now; return its final status."""
@@ -126,8 +201,7 @@ class FileIngestion:
             now = await self.db.run(self.catalog.get_file, store_id, file_id)
             if now is None or now.status == "cancelled":
                 # Cancelled or removed while being indexed: free what was just written.
-                with contextlib.suppress(VectorStoreNotFound):
-                    await self.knowledge.delete_file(store_id, file_id)
+                await self.forget(store_id, file_id)
                 return "cancelled"
             return "superseded"  # re-attached with another strategy: its own run is queued
         if status == "completed":
@@ -135,7 +209,8 @@ class FileIngestion:
             if now is not None and now.attributes != row.attributes:
                 # Changed while being indexed (an update, or a re-attach): the row's win.
                 with contextlib.suppress(VectorStoreNotFound):
-                    await self.knowledge.update_attributes(store_id, file_id, now.attributes)
+                    index, clean = self.retrieval.index, validate_attributes(now.attributes)
+                    await self.db.run(index.update_attributes, store_id, file_id, clean)
             await self.sizes.refresh(store_id)
         return status
 

@@ -1,17 +1,19 @@
 """Vector stores as the API, ``/v1/responses``, Dify and ``plinth kb`` use them.
 
 :class:`VectorStores` is the one door to the feature: it owns the rows
-(:class:`VectorStoreCatalog`, through the database door), the index
-(:class:`KnowledgeBase`) and ingestion, and keeps them in step. Creating a
+(:class:`VectorStoreCatalog`, through the database door), the index and
+ingestion, and keeps them in step. Creating a
 store makes its index, attaching a file records it and queues it, removing a
 file or a store frees its index entries and reports the new size to the
-storage meter. Every database call goes through ``Database.run``; parsing
-and chunking run on the CPU pool (:class:`CpuWork`).
+storage meter. It composes the retrieval library's parts itself (index,
+tokenizer, embedder: :class:`Retrieval`), so a request goes from here
+straight to the index. Every database call, the index's included, goes
+through ``Database.run``; parsing and chunking run on the CPU pool
+(:class:`CpuWork`).
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,12 +22,11 @@ from plinth.billing.storage import StorageMeter
 from plinth.errors import InvalidFile, InvalidRequest, NotFound, VectorStoreNotFound
 from plinth.files.storage import FileStorage
 from plinth.knowledge.chunking import ChunkingStrategy
-from plinth.knowledge.filters import AttributeValue
-from plinth.knowledge.index import Hit, SearchOptions
+from plinth.knowledge.filters import AttributeValue, validate_attributes
+from plinth.knowledge.index import Hit, SearchOptions, SearchRequest
 from plinth.knowledge.limits import UploadLimits
-from plinth.knowledge.service import KnowledgeBase
 from plinth.store.door import Database
-from plinth.vectorstores import shapes
+from plinth.vectorstores import wire
 from plinth.vectorstores.catalog import (
     BatchRow,
     FileRow,
@@ -33,9 +34,9 @@ from plinth.vectorstores.catalog import (
     PageRequest,
     StoreRow,
     VectorStoreCatalog,
+    now_s,
 )
-from plinth.vectorstores.ingest import FileIngestion, Ingestor, StoreSizes, now_s
-from plinth.vectorstores.work import CpuWork
+from plinth.vectorstores.ingest import CpuWork, FileIngestion, Ingestor, Retrieval, StoreSizes
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ class VectorStores:
     def __init__(
         self,
         db: Database,
-        knowledge: KnowledgeBase,
+        retrieval: Retrieval,
         meter: StorageMeter,
         files: FileStorage,
         limits: UploadLimits,
@@ -68,10 +69,11 @@ class VectorStores:
     ):
         self.db = db
         self.catalog = VectorStoreCatalog(db.engine)
-        self.knowledge = knowledge
+        self.retrieval = retrieval
+        self.index = retrieval.index
         self.cpu = cpu
         self.sizes = StoreSizes(db, self.catalog, meter)
-        self.ingestion = FileIngestion(db, self.catalog, knowledge, files, limits, cpu, self.sizes)
+        self.ingestion = FileIngestion(db, self.catalog, retrieval, files, limits, cpu, self.sizes)
         self.ingestor = Ingestor(self.ingestion.run, self._interrupted_files, workers=workers)
 
     async def _interrupted_files(self) -> list[FileRow]:
@@ -79,7 +81,7 @@ class VectorStores:
 
     def close(self) -> None:
         """After the ingestor stopped: release the index's and the CPU pool's resources."""
-        self.knowledge.index.close()
+        self.index.close()
         self.cpu.close()
 
     # -- stores -----------------------------------------------------------------
@@ -103,7 +105,7 @@ class VectorStores:
             chunking=chunking,
             now=now_s(),
         )
-        await self.knowledge.create_store(store.id)
+        await self.db.run(self.index.create_store, store.id, self.retrieval.dims)
         return store
 
     async def visible(
@@ -138,7 +140,7 @@ class VectorStores:
         file_ids = await self.db.run(self.catalog.file_ids, store.id)
         await self.db.run(self.catalog.delete_store, store.id)
         await self.db.run(self.catalog.forget_texts, file_ids)
-        await self.knowledge.delete_store(store.id)
+        await self.db.run(self.index.delete_store, store.id)
         meter = self.sizes.meter
         await self.db.run(
             meter.set_size, store.id, 0, tenant_id=store.tenant_id, key_id=store.key_id
@@ -150,7 +152,7 @@ class VectorStores:
 
     async def store_json(self, store: StoreRow) -> dict[str, Any]:
         counts = await self.db.run(self.catalog.file_counts, store.id)
-        return shapes.store_json(store, counts, now_s())
+        return wire.store_json(store, counts, now_s())
 
     # -- files ------------------------------------------------------------------
 
@@ -219,8 +221,7 @@ class VectorStores:
     async def remove_file(self, store: StoreRow, file_id: str) -> None:
         await self.db.run(self.catalog.delete_file, store.id, file_id)
         await self.db.run(self.catalog.forget_texts, [file_id])
-        with contextlib.suppress(VectorStoreNotFound):
-            await self.knowledge.delete_file(store.id, file_id)
+        await self.ingestion.forget(store.id, file_id)
         await self.sizes.refresh(store.id)
 
     async def set_attributes(
@@ -230,7 +231,8 @@ class VectorStores:
         # A file still in progress picks the new attributes up from its row when indexed.
         updated = await self.file(store, row.file_id)
         if updated.status == "completed":
-            await self.knowledge.update_attributes(store.id, row.file_id, attributes)
+            clean = validate_attributes(attributes)
+            await self.db.run(self.index.update_attributes, store.id, row.file_id, clean)
         return updated
 
     # -- batches ----------------------------------------------------------------
@@ -250,17 +252,24 @@ class VectorStores:
         cancelled = await self.db.run(self.catalog.cancel_batch, batch.id)
         for file_id in cancelled:
             # A file a worker is indexing right now is freed again when it finishes.
-            with contextlib.suppress(VectorStoreNotFound):
-                await self.knowledge.delete_file(batch.vector_store_id, file_id)
+            await self.ingestion.forget(batch.vector_store_id, file_id)
         return await self.batch(store, batch.id)
 
     async def batch_json(self, batch: BatchRow) -> dict[str, Any]:
         counts = await self.db.run(
             self.catalog.file_counts, batch.vector_store_id, batch_id=batch.id
         )
-        return shapes.batch_json(batch, counts)
+        return wire.batch_json(batch, counts)
 
     # -- search -----------------------------------------------------------------
+
+    async def _search_one(self, store_id: str, query: str, options: SearchOptions) -> list[Hit]:
+        vector = None
+        embedder = self.retrieval.embedder
+        if embedder is not None and options.mode != "lexical":
+            vector = (await embedder.embed([query]))[0]
+        request = SearchRequest(text=query, vector=vector, options=options)
+        return await self.db.run(self.index.search, store_id, request)
 
     async def search(
         self, store: StoreRow, queries: list[str], options: SearchOptions
@@ -268,7 +277,7 @@ class VectorStores:
         """Ranked chunks with their files' names; several queries keep each chunk's best score."""
         best: dict[tuple[str, int], Hit] = {}
         for query in queries:
-            for hit in await self.knowledge.search(store.id, query, options):
+            for hit in await self._search_one(store.id, query, options):
                 key = (hit.file_id, hit.chunk_id)
                 if key not in best or best[key].score < hit.score:
                     best[key] = hit
