@@ -2,8 +2,9 @@
 
 These routes are served by the fast path (``api/fastpath.py``), past
 Starlette's exception handlers, so they turn errors into responses
-themselves. Their catches are the one exception to "routes raise, the app's
-handler answers": each adds context the handler cannot know, namely the
+themselves. Their catches, and admission's (``api/dialect.py``, shared with
+the Anthropic and Ollama routes), are the one exception to "routes raise, the
+app's handler answers": each adds context the handler cannot know, namely the
 request id, the unauthenticated-request metric, and the ledger row of a
 request that failed after it was admitted.
 """
@@ -12,33 +13,26 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TypeVar
 
-from starlette.requests import ClientDisconnect, Request
+from pydantic import BaseModel
+from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from plinth.api.http import (
-    REQUEST_ID_HEADER,
-    error_response,
-    json_response,
-    new_request_id,
-    parse_json,
-    peek_model,
-    read_body,
-    sse_frames,
-)
+from plinth.api import dialect
+from plinth.api.http import REQUEST_ID_HEADER, error_response, json_response, sse_frames
 from plinth.engines.base import Json
-from plinth.errors import InvalidRequest, PlinthError
+from plinth.errors import PlinthError
 from plinth.metering.accounting import Accounting
 from plinth.protocol.chat import ChatCompletionRequest
 from plinth.protocol.completions import CompletionRequest
 from plinth.protocol.embeddings import EmbeddingRequest
-from plinth.services import Services, services
+from plinth.services import Services
 
 log = logging.getLogger(__name__)
 
-Body = ChatCompletionRequest | CompletionRequest | EmbeddingRequest
+M = TypeVar("M", bound=BaseModel)
 
 
 def failure(exc: BaseException, request_id: str) -> Response:
@@ -63,34 +57,22 @@ async def first_chunk(chunks: AsyncIterator[Json], request_id: str) -> Json | Re
 
 
 async def admit(
-    request: Request, endpoint: str, model_cls: type[Body]
-) -> tuple[Services, Accounting, Any] | Response:
-    """Authenticate, read and validate; a failure comes back as the response to send."""
-    svc, request_id = services(request), new_request_id()
-    try:
-        principal = await svc.auth.authenticate(request)
-    except PlinthError as exc:  # context: the metric and the request id
-        svc.metrics.requests.labels(endpoint, "unknown", "unauthenticated").inc()
-        return error_response(exc, request_id)
-    acct = svc.gateway.open(request_id, endpoint, "", principal)
-    try:
-        raw = await read_body(request, svc.settings.max_body_bytes)
-        acct.model = peek_model(raw) or ""
-        return svc, acct, parse_json(raw, model_cls)
-    except PlinthError as exc:  # context: the failed request's ledger row and its id
-        svc.gateway.fail(acct, exc)
-        return error_response(exc, request_id)
-    except ClientDisconnect:
-        # Gone while sending its body: book it; the response reaches nobody.
-        svc.gateway.fail(
-            acct,
-            InvalidRequest("client disconnected before its body arrived"),
-            status="client_disconnected",
-        )
-        return Response(status_code=400)
+    request: Request, endpoint: str, model_cls: type[M]
+) -> tuple[Services, Accounting, M] | Response:
+    """Authenticate, read and validate; a failure comes back as the response to send.
+
+    The same admission as the foreign dialects' (``api/dialect.py``), with
+    refusals in OpenAI's error shape.
+    """
+    admitted = await dialect.admit(request, endpoint, model_cls, error_response)
+    if isinstance(admitted, Response):
+        return admitted
+    return admitted.svc, admitted.acct, admitted.body
 
 
-async def _generate(request: Request, endpoint: str, model_cls: type[Body]) -> Response:
+async def _generate(
+    request: Request, endpoint: str, model_cls: type[ChatCompletionRequest | CompletionRequest]
+) -> Response:
     admitted = await admit(request, endpoint, model_cls)
     if isinstance(admitted, Response):
         return admitted
