@@ -10,6 +10,7 @@ import pytest
 
 from plinth.deployment import Deployment
 from plinth.engines.base import Engine
+from plinth.errors import InvalidRequest, UpstreamRateLimited
 from plinth.routing.state import CircuitBreaker, DeploymentState
 from plinth.routing.strategies import STRATEGIES
 from plinth.tokens import Estimate
@@ -148,3 +149,32 @@ def test_default_id_names_model_and_host() -> None:
     assert d.id == "deepseek-chat@api.deepseek.com"
     assert d.base_url == "https://api.deepseek.com/v1"
     assert d.target_model == "deepseek-chat"
+
+
+def test_an_attempt_holds_its_deployment_until_closed_and_counts_a_success() -> None:
+    s = state("a")
+    with s.attempt() as attempt:
+        assert s.outstanding == 1
+    assert (s.outstanding, s.requests, s.failures) == (1, 1, 0)  # the answer is still going out
+    attempt.close()
+    attempt.close()  # idempotent
+    assert s.outstanding == 0 and attempt.latency_ms >= 0
+
+
+def test_a_failed_attempt_frees_its_deployment_and_feeds_the_breaker() -> None:
+    s = state("a")
+    with pytest.raises(UpstreamRateLimited), s.attempt():
+        raise UpstreamRateLimited("slow down", retry_after_s=60)
+    assert (s.outstanding, s.requests, s.failures) == (0, 0, 1)
+    assert s.breaker.state == "open"  # the Retry-After holds it open at once
+    assert not s.usable()
+
+
+def test_an_attempt_ended_by_the_client_gives_no_verdict() -> None:
+    s = state("a")
+    s.breaker.opened_at = time.monotonic() - 31  # cooled down: half-open, one trial allowed
+    with pytest.raises(InvalidRequest), s.attempt():
+        assert not s.breaker.allows()  # the trial is taken
+        raise InvalidRequest("the client's own mistake")
+    assert (s.outstanding, s.requests, s.failures) == (0, 0, 0)
+    assert s.breaker.state == "half_open" and s.breaker.allows()  # the trial is free again
