@@ -10,7 +10,7 @@ from html import escape
 
 from markupsafe import Markup
 
-WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM = 560, 200, 56, 12, 24, 34
+WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM = 560, 200, 56, 30, 24, 34
 COLOURS = ("#2563eb", "#dc2626", "#16a34a", "#9333ea")
 
 
