@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from pathlib import Path
+
 from conftest import ADMIN_KEY, PASSWORD, Console
+from plinth.store.console_users import ConsoleUserStore, SessionStore
+from plinth.store.database import open_database
 
 
 def test_first_start_sends_to_setup_which_needs_the_admin_key(console: Console) -> None:
@@ -118,3 +123,44 @@ def test_setup_is_not_possible_with_a_non_admin_key(console: Console) -> None:
         },
     )
     assert response.status_code == 400 and 'id="error-admin_key"' in response.text
+
+
+def test_sessions_end_after_idle_and_absolute_time(tmp_path: Path) -> None:
+    engine = open_database(f"sqlite:///{tmp_path / 'plinth.db'}")
+    user = ConsoleUserStore(engine).create("ops", "admin", PASSWORD)
+    fresh = SessionStore(engine, idle=timedelta(hours=1), absolute=timedelta(hours=2))
+    token, csrf = fresh.create(user.id)
+    found = fresh.lookup(token)
+    assert found is not None and found.user.id == user.id and found.csrf == csrf
+    idle_out = SessionStore(engine, idle=timedelta(0), absolute=timedelta(hours=2))
+    assert idle_out.lookup(token) is None  # and the row is gone
+    assert fresh.lookup(token) is None
+    token, _ = fresh.create(user.id)
+    aged = SessionStore(engine, idle=timedelta(hours=1), absolute=timedelta(0))
+    assert aged.lookup(token) is None
+
+
+def test_a_viewer_reads_but_cannot_change_anything(console: Console) -> None:
+    console.setup_admin()
+    tenant = console.post("/console/tenants", {"name": "acme"}).headers["location"]  # type: ignore[attr-defined]
+    tenant_id = tenant.rsplit("/", 1)[1]
+    made = console.post(
+        "/console/users",
+        {
+            "name": "val",
+            "role": "viewer",
+            "tenant": tenant_id,
+            "password": PASSWORD,
+            "password2": PASSWORD,
+        },
+    )
+    assert made.status_code == 303  # type: ignore[attr-defined]
+    console.client.cookies.clear()
+    console.sign_in("val")
+    assert console.client.get(f"/console/tenants/{tenant_id}").status_code == 200
+    create = console.post("/console/keys", {"name": "sneaky"}, page="/console/keys")
+    assert create.status_code == 404  # type: ignore[attr-defined]
+    topup = console.post(
+        f"/console/tenants/{tenant_id}/topup", {"amount": "5"}, page=f"/console/tenants/{tenant_id}"
+    )
+    assert topup.status_code == 404  # type: ignore[attr-defined]
