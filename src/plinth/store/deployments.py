@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
+from pydantic import ValidationError
 from sqlalchemy import Engine, select
 
 from plinth.deployment import Deployment
 from plinth.errors import AlreadyExists, NotFound
 from plinth.store.schema import deployments
+
+log = logging.getLogger(__name__)
 
 
 class DeploymentStore:
@@ -17,8 +21,10 @@ class DeploymentStore:
 
     def list(self) -> list[Deployment]:
         with self._engine.connect() as conn:
-            rows = conn.execute(select(deployments.c.spec).order_by(deployments.c.id))
-            return [Deployment.model_validate_json(row.spec) for row in rows]
+            rows = conn.execute(
+                select(deployments.c.id, deployments.c.spec).order_by(deployments.c.id)
+            )
+            return [d for d in (_readable(row.id, row.spec) for row in rows) if d is not None]
 
     def get(self, deployment_id: str) -> Deployment | None:
         with self._engine.connect() as conn:
@@ -62,3 +68,13 @@ class DeploymentStore:
                 raise NotFound(f"No deployment '{deployment_id}'", param="id")
             conn.execute(deployments.delete().where(deployments.c.id == deployment_id))
         return Deployment.model_validate_json(spec)
+
+
+def _readable(deployment_id: str, spec: str) -> Deployment | None:
+    """A stored deployment, or None (logged) if it no longer validates here, e.g. it
+    names a plugin engine this replica does not have: the others must still load."""
+    try:
+        return Deployment.model_validate_json(spec)
+    except ValidationError as exc:
+        log.error("stored deployment %r skipped: %s", deployment_id, exc.errors()[0]["msg"])
+        return None
