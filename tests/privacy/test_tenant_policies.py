@@ -27,7 +27,7 @@ def test_tenant_default_then_key_override_then_policy_change(app_client: TestCli
     )
     assert tenant.status_code == 201, tenant.text
     tenant_id = tenant.json()["id"]
-    assert app_client.post("/admin/tenants", json={"name": name}, headers=ADMIN).status_code == 400
+    assert app_client.post("/admin/tenants", json={"name": name}, headers=ADMIN).status_code == 409
 
     def key(**extra: str) -> dict[str, str]:
         made = app_client.post(

@@ -18,6 +18,7 @@ from typing import Any
 
 from plinth.errors import InvalidRequest
 from plinth.privacy.detectors import Finding, detect
+from plinth.privacy.offload import ScanPool
 from plinth.privacy.policy import BUILT_IN, Action, PrivacyPolicy
 from plinth.privacy.redaction import Redactor
 
@@ -76,6 +77,7 @@ class PrivacyGuard:
             )
         self.default_policy = default_policy
         self._audit_key = audit_key
+        self.scans = ScanPool()
 
     def check_policy_name(self, name: str) -> None:
         if name not in self.policies:
@@ -88,6 +90,13 @@ class PrivacyGuard:
         """A keyed hash: equal values can be correlated, values cannot be recovered."""
         digest = hmac.new(self._audit_key, f"{entity}:{value}".encode(), hashlib.sha256)
         return digest.hexdigest()[:32]
+
+    async def inspect_async(
+        self, body: Json, policy_name: str | None, key: str | None = None
+    ) -> Inspection:
+        """:meth:`inspect`, off the event loop when the body's text is large (see ``offload``)."""
+        size = sum(len(container[name]) for container, name, _ in text_fields(body))
+        return await self.scans.run(size, key, lambda: self.inspect(body, policy_name))
 
     def inspect(self, body: Json, policy_name: str | None) -> Inspection:
         name = policy_name if policy_name in self.policies else self.default_policy
