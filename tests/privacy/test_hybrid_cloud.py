@@ -7,11 +7,15 @@ receives, so the test sees both what left Plinth and what the client got back.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
+from pathlib import Path
 
+import httpx
 import pytest
 from starlette.testclient import TestClient
 
+from plinth.settings import Settings
 from testsupport import ADMIN_KEY, CHAT_MODEL
 from upstreamfake import FakeUpstream
 
@@ -184,3 +188,133 @@ def test_redact_covers_tool_call_arguments_sent_upstream(
     assert json.loads(sent["messages"][0]["tool_calls"][0]["function"]["arguments"]) == {
         "n": "[CN_MOBILE_1]"
     }
+
+
+# --- issue 14: the new types (names, addresses, plates) and the new forms of numbers ------
+
+NEW_VALUES = {
+    "PERSON": "上官婉清",
+    "ADDRESS": "杭州市西湖区文三路478号华星大厦",
+    "CN_PLATE": "浙AD27183",
+    "CN_BANK_CARD": "62283301756820528",  # 17 digits: a real UnionPay length
+    "CN_MOBILE": "147.3321.0958",
+}
+NEW_TEXT = (
+    f"联系人：{NEW_VALUES['PERSON']}，地址：{NEW_VALUES['ADDRESS']}，"
+    f"车牌{NEW_VALUES['CN_PLATE']}，卡号{NEW_VALUES['CN_BANK_CARD']}，"
+    f"电话{NEW_VALUES['CN_MOBILE']}。"
+)
+
+
+def with_tool_call(body: dict[str, object]) -> dict[str, object]:
+    """The same values once more, inside an earlier turn's tool-call arguments."""
+    arguments = json.dumps(
+        {"name": NEW_VALUES["PERSON"], "plate": NEW_VALUES["CN_PLATE"]}, ensure_ascii=False
+    )
+    earlier = {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {"id": "c1", "type": "function", "function": {"name": "lookup", "arguments": arguments}}
+        ],
+    }
+    messages = [earlier, {"role": "tool", "tool_call_id": "c1", "content": "ok"}]
+    return body | {"messages": [*messages, *body["messages"]]}  # type: ignore[list-item]
+
+
+def answer_of(response: httpx.Response, stream: bool) -> str:
+    if not stream:
+        return str(response.json()["choices"][0]["message"]["content"])
+    frames = [line[6:] for line in response.text.split("\n") if line.startswith("data: {")]
+    chunks = [json.loads(frame) for frame in frames]
+    return "".join(
+        c["choices"][0]["delta"].get("content") or "" for c in chunks if c.get("choices")
+    )
+
+
+def assert_nowhere(
+    values: dict[str, str], *, data_dir: Path, logs: str, cloud: FakeUpstream
+) -> None:
+    recorded = json.dumps([r.body for r in cloud.requests], ensure_ascii=False)
+    stored = b"".join(p.read_bytes() for p in data_dir.rglob("*") if p.is_file())
+    for value in values.values():
+        assert value not in recorded, value
+        assert value not in logs, value
+        assert value.encode() not in stored, value
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("tools", [False, True])
+def test_redact_hides_every_new_type_and_restores_it(
+    app_client: TestClient,
+    hybrid: FakeUpstream,
+    settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+    stream: bool,
+    tools: bool,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    body = ask(NEW_TEXT, stream=stream)
+    response = app_client.post(
+        "/v1/chat/completions",
+        json=with_tool_call(body) if tools else body,
+        headers=key(app_client, "redact"),
+    )
+    assert response.status_code == 200, response.text
+    sent = json.dumps(hybrid.generation_requests()[-1].body, ensure_ascii=False)
+    for entity in NEW_VALUES:
+        assert f"[{entity}_1]" in sent, (entity, sent)
+    assert answer_of(response, stream) == NEW_TEXT  # the echo came back with the values
+    row = audit(app_client, response.headers["x-request-id"])
+    assert row["redacted"] is True and set(NEW_VALUES) <= set(row["entities"])  # type: ignore[arg-type]
+    assert_nowhere(NEW_VALUES, data_dir=settings.data_dir, logs=caplog.text, cloud=hybrid)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("tools", [False, True])
+def test_local_only_keeps_every_new_type_off_the_cloud(
+    app_client: TestClient,
+    hybrid: FakeUpstream,
+    settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+    stream: bool,
+    tools: bool,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    for entity, value in NEW_VALUES.items():
+        body = ask(f"{value}", stream=stream) if entity != "PERSON" else ask(f"联系人：{value}")
+        body = with_tool_call(ask("hi", stream=stream)) if tools and entity == "PERSON" else body
+        response = app_client.post(
+            "/v1/chat/completions", json=body, headers=key(app_client, "local_only")
+        )
+        assert response.status_code == 200, (entity, response.text)
+        row = audit(app_client, response.headers["x-request-id"])
+        assert (row["locality"], row["action"]) == ("local", "local_only"), entity
+        assert entity in row["entities"], (entity, row["entities"])  # type: ignore[operator]
+    assert hybrid.generation_requests() == []  # nothing reached the cloud
+    assert_nowhere(NEW_VALUES, data_dir=settings.data_dir, logs=caplog.text, cloud=hybrid)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("tools", [False, True])
+def test_block_refuses_every_new_type(
+    app_client: TestClient,
+    hybrid: FakeUpstream,
+    settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+    stream: bool,
+    tools: bool,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    headers = key(app_client, "block")
+    for entity, value in NEW_VALUES.items():
+        body = ask(f"请处理：{value}", stream=stream)
+        if entity == "PERSON":
+            body = with_tool_call(ask("hi", stream=stream)) if tools else ask(f"联系人：{value}")
+        response = app_client.post("/v1/chat/completions", json=body, headers=headers)
+        assert response.status_code == 403, (entity, response.text)
+        error = response.json()["error"]
+        assert error["code"] == "sensitive_data_blocked" and entity in error["message"]
+        assert value not in response.text
+    assert hybrid.generation_requests() == []
+    assert_nowhere(NEW_VALUES, data_dir=settings.data_dir, logs=caplog.text, cloud=hybrid)
