@@ -218,6 +218,7 @@ async def open_services(
         vector_stores=vector_stores,
         billing=billing,
         gateway=gateway,
+        started_at=int(time.time()),
     )
     await _start_background(svc, vector_stores.ingestor, stack)
     return svc
@@ -230,7 +231,6 @@ def create_app(settings: Settings, *, engines: list[Engine] | None = None) -> Fa
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             app.state.services = await open_services(settings, engines, stack)
-            app.state.started_at = int(time.time())
             yield
 
     app = Starlette(

@@ -50,6 +50,8 @@ class Services:
     gateway: Gateway
     # The OpenAI Vector Stores API, over the retrieval library (``vector_stores.retrieval``).
     vector_stores: VectorStores
+    # When this app started (epoch seconds): the "created" time of every model it serves.
+    started_at: int
 
 
 def services(request: Request) -> Services:

@@ -17,7 +17,7 @@ def _model_json(name: str, created: int) -> dict[str, object]:
 async def list_models(request: Request) -> Response:
     svc = services(request)
     await svc.auth.authenticate(request)  # errors: the app's handler answers them
-    created = request.app.state.started_at
+    created = svc.started_at
     data = [_model_json(name, created) for name, _ in svc.router.public_models()]
     return json_response({"object": "list", "data": data})
 
@@ -27,7 +27,7 @@ async def get_model(request: Request) -> Response:
     await svc.auth.authenticate(request)
     name = request.path_params["model"]
     svc.router.kind(name)  # raises ModelNotFound
-    return json_response(_model_json(name, request.app.state.started_at))
+    return json_response(_model_json(name, svc.started_at))
 
 
 routes = [

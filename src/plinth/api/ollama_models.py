@@ -102,7 +102,7 @@ async def tags(request: Request) -> Response:
     if isinstance(caller, Response):
         return caller
     svc, request_id, _ = caller
-    started = request.app.state.started_at
+    started = svc.started_at
     models = [_entry(svc, name, started) for name, _ in svc.router.public_models()]
     return _json({"models": models}, request_id)
 
@@ -112,7 +112,7 @@ async def running(request: Request) -> Response:
     if isinstance(caller, Response):
         return caller
     svc, request_id, _ = caller
-    started = request.app.state.started_at
+    started = svc.started_at
     models = []
     for name, _ in svc.router.public_models():
         if any(_local_path(s) for s in _states(svc, name)):
@@ -136,7 +136,7 @@ async def show(request: Request) -> Response:
     except Exception as exc:  # noqa: BLE001 - the boundary: every error becomes a response
         return ollama_error(exc, request_id)
     states = _states(svc, name)
-    entry = _entry(svc, name, request.app.state.started_at)
+    entry = _entry(svc, name, svc.started_at)
     capabilities = ["embedding"] if kind == "embedding" else ["completion"]
     if kind == "chat" and any(not s.deployment.is_local for s in states):
         capabilities.append("tools")  # upstream chat APIs take tools; local templates vary
