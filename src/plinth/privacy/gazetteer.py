@@ -61,8 +61,9 @@ NAME_CUES = tuple(
             "旅客 住客 会员 账户名 我叫 我是 叫做 名叫 姓名是 本人 亲属 配偶 丈夫 妻子 "
             "老公 老婆 父亲 母亲 儿子 女儿 同事 朋友 领导 经理 主管 老师 医生 转给 转交 "
             "交给 联系 致电 找 问问 告诉 通知 抄送 签名 署名 审批人 提交人 创建人 处理人 "
-            "指派给 派给 此致 —— -- 车主 户名 收货 by name receiver holder owner "
-            "contact customer"
+            "指派给 派给 寄给 发给 送给 递给 打给 叫 此致 顺颂商祺 祝好 "
+            "—— -- 车主 户名 收货 by name receiver holder owner "
+            "contact customer Name"
         ),
         key=len,
         reverse=True,

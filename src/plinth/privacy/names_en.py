@@ -38,6 +38,8 @@ _HONORIFICS = (
 _HONORIFICS_SPACED = tuple(h + " " for h in _HONORIFICS)
 _INTRODUCTIONS = (
     "my name is",
+    "my name's",
+    "name's",
     "name is",
     "i am",
     "i'm",

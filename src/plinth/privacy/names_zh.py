@@ -68,7 +68,8 @@ _DOT = re.compile(r"(?<=[\u3400-\u9fff])[·・•](?=[\u3400-\u9fff])")
 _TRANSLIT = frozenset(
     "阿卜杜拉艾则孜买提吐尔逊努白克力热依木罕古丽娜扎迪帕夏巴哈米吉德乌斯曼伊布欣穆默沙塔亚库甫"
     "玛达尼格丹增次仁多卓桑央金索朗平措西姆顿珠旺堆琼约翰史密汤森詹乔治安东莉莎妮丝娅特维奇夫洛"
-    "基科诺普罗塞雷蒙奥菲利萨托马伯纳威廉兹凯瑟琳杰逊戴彼得保查理露易海伦不都"
+    "基科诺普罗塞雷蒙奥菲利萨托马伯纳威廉兹凯瑟琳杰逊戴彼得保查理露易海伦不都卡列柯娃薇蒂希"
+    "瓦尔莱恩弗里兰登贝卢芙尼赫拉夫迈克乌兰勒泰佩姬蕾茜黛丹妮"
 )
 
 
@@ -105,6 +106,13 @@ def _surname_near(text: str, end: int) -> bool:
     return any(ch in _SURNAME_CHARS for ch in text[max(0, end - 4) : end])
 
 
+def _title_start(text: str, match: re.Match[str]) -> int:
+    """Where a name before this title would end: "乔峰 总经理" has a space between."""
+    start = match.start()
+    is_title = match.lastgroup == "title" and len(match.group(0)) > 1
+    return start - 1 if is_title and start > 1 and text[start - 1] == " " else start
+
+
 def _after_cue(text: str, cue: re.Match[str]) -> Finding | None:
     """联系人：张伟 — the name right after a cue; a title behind it joins the span."""
     if (
@@ -118,7 +126,7 @@ def _after_cue(text: str, cue: re.Match[str]) -> Finding | None:
     if not surname:
         return None
     # 用户信息 is not 信息 the person: an everyday-word surname needs a clear cue.
-    clear_cue = start > cue.end() or cue.group(0).endswith(("人", "名", "叫", "是"))
+    clear_cue = start > cue.end() or cue.group(0).endswith(("人", "名", "叫", "是", "字"))
     if surname == 1 and text[start] in _AMBIGUOUS and not clear_cue:
         return None
     stop = start + surname + _given_length(text, start + surname)
@@ -177,15 +185,17 @@ def find_chinese_names(text: str) -> Iterator[Finding]:
             found = Finding("PERSON", match.start(), stop, text[match.start() : stop])
             if stop == match.end():
                 found = None
-        elif not _surname_near(text, match.start()):
-            found = _after_cue(text, match) if match.group(0) in NAME_CUES else None
+        elif not _surname_near(text, _title_start(text, match)):
+            found = _after_cue(text, match) if len(match.group(0)) > 1 else None
         else:
             short = kind == "title" and match.group(0) in _SHORT_TITLES
-            start = _before(text, match.start(), possessive=kind == "possessive", short_title=short)
+            start = _before(
+                text, _title_start(text, match), possessive=kind == "possessive", short_title=short
+            )
             stop = match.end() if kind == "title" else match.start()
             found = None if start is None else Finding("PERSON", start, stop, text[start:stop])
-            if found is None and kind == "title" and match.group(0) in NAME_CUES:
-                found = _after_cue(text, match)  # 经理张伟: a role in front of the name
+            if found is None and kind == "title" and len(match.group(0)) > 1:
+                found = _after_cue(text, match)  # 护士蔡晓燕, 老板吕布: a role in front
         if found is not None:
             yield found
     yield from _dotted_names(text)
