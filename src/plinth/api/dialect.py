@@ -1,9 +1,9 @@
-"""Admission for the foreign dialects (Anthropic Messages, Ollama): their errors, our pipeline.
+"""Admission for every generating route, OpenAI's and the foreign dialects' alike.
 
-The same steps as :func:`plinth.api.generation.admit` (request id, key,
-bounded body, validation, a ledger row for every refusal), but a refusal is
-rendered by the dialect's own ``render`` so clients get the error shape they
-parse. After admission, a dialect translates its body into a
+Request id, key, bounded body, validation, a ledger row for every refusal;
+a refusal is rendered by the caller's ``render`` (OpenAI's error shape for
+``api/generation.py``, Anthropic's or Ollama's for theirs) so clients get the
+error shape they parse. After admission, a dialect translates its body into a
 ``ChatCompletionRequest`` or ``EmbeddingRequest`` and calls the gateway like
 any chat route.
 """
@@ -15,11 +15,17 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from plinth.api.http import new_request_id, parse_json, peek_model, read_body
+from plinth.api.http import (
+    new_request_id,
+    parse_json,
+    peek_model,
+    read_body,
+    validation_error,
+)
 from plinth.auth import Principal
 from plinth.engines.base import Json
 from plinth.errors import InvalidRequest, PlinthError
@@ -104,6 +110,18 @@ async def first_chunk(chunks: AsyncIterator[Json]) -> Json | BaseException:
         return RuntimeError("the engine produced an empty stream")
     except Exception as exc:  # noqa: BLE001 - the boundary: every error becomes a response
         return exc
+
+
+def translated(model_cls: type[M], fields: dict[str, Any]) -> M:
+    """A translated body validated as Plinth's own request; a bad value is a 400.
+
+    The dialect's own model checked the client's fields; this catches values
+    that only Plinth's request rejects (a ``max_tokens`` beyond an engine's range).
+    """
+    try:
+        return model_cls.model_validate(fields)
+    except ValidationError as exc:
+        raise validation_error(exc) from None
 
 
 def refuse(admitted: Admitted, exc: BaseException, render: Render) -> Response:

@@ -23,7 +23,6 @@ from starlette.routing import Route
 from plinth.api import dialect
 from plinth.api.http import REQUEST_ID_HEADER, error_response, json_response, sse_frames
 from plinth.engines.base import Json
-from plinth.errors import PlinthError
 from plinth.metering.accounting import Accounting
 from plinth.protocol.chat import ChatCompletionRequest
 from plinth.protocol.completions import CompletionRequest
@@ -37,9 +36,7 @@ M = TypeVar("M", bound=BaseModel)
 
 def failure(exc: BaseException, request_id: str) -> Response:
     """The response for any error of an admitted request, naming its id."""
-    if not isinstance(exc, PlinthError):
-        log.exception("request %s failed unexpectedly", request_id, exc_info=exc)
-    return error_response(exc, request_id)
+    return dialect.failed(exc, request_id, error_response)
 
 
 async def first_chunk(chunks: AsyncIterator[Json], request_id: str) -> Json | Response:
@@ -48,12 +45,8 @@ async def first_chunk(chunks: AsyncIterator[Json], request_id: str) -> Json | Re
     Headers wait for it: anything that fails before output starts gets a real
     HTTP status, not an SSE error frame.
     """
-    try:
-        return await anext(chunks)
-    except StopAsyncIteration:
-        return failure(RuntimeError("the engine produced an empty stream"), request_id)
-    except Exception as exc:  # noqa: BLE001 - the boundary: every error becomes a response
-        return failure(exc, request_id)
+    first = await dialect.first_chunk(chunks)
+    return failure(first, request_id) if isinstance(first, BaseException) else first
 
 
 async def admit(
