@@ -35,7 +35,7 @@ def _query(f: AuditFilter, *columns: Any) -> Any:
         query = query.where(privacy_audit.c.action == f.action)
     if f.entity is not None:
         # A cheap prefilter on the JSON text; the exact check is in Python.
-        query = query.where(privacy_audit.c.entities.contains(f'"{f.entity}"'))
+        query = query.where(privacy_audit.c.entities.contains(f'"{f.entity}"', autoescape=True))
     return query
 
 
