@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -37,8 +38,18 @@ RESERVATION_TTL_S = 8
 PER_REQUEST = "0.001"
 
 
+def skip_unless_reachable(host: str, port: int, what: str) -> None:
+    """Skip, as tests/store/test_databases.py does, where the shared service is not running."""
+    try:
+        socket.create_connection((host, port), timeout=2).close()
+    except OSError as exc:
+        pytest.skip(f"{what} is not reachable at {host}:{port}: {exc}")
+
+
 @pytest.fixture
 def database() -> Iterator[str]:
+    skip_unless_reachable("127.0.0.1", 5432, "PostgreSQL")
+    skip_unless_reachable("127.0.0.1", 6379, "Redis")
     name = "plinth_e2e_" + uuid.uuid4().hex[:10]
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")
