@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import collections
-import time
 from decimal import Decimal
 
 import pytest
@@ -92,20 +91,32 @@ def test_lowest_cost_converts_currencies_and_puts_unpriced_last() -> None:
     assert usd.expected_cost_usd(100, 100) == Decimal("0.0005")
 
 
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_breaker_opens_after_consecutive_failures_and_half_opens_after_cooldown() -> None:
-    breaker = CircuitBreaker(failure_threshold=3, cooldown_s=0.2)
+    clock = Clock()
+    breaker = CircuitBreaker(failure_threshold=3, cooldown_s=30, clock=clock)
     breaker.failure()
     breaker.failure()
     assert breaker.state == "closed" and breaker.allows()
     breaker.failure()
     assert breaker.state == "open" and not breaker.allows()
-    time.sleep(0.25)
+    clock.now += 29.9
+    assert breaker.state == "open"
+    clock.now += 0.1
     assert breaker.state == "half_open" and breaker.allows()
     breaker.begin()
     assert not breaker.allows()  # one trial at a time
     breaker.failure()
     assert breaker.state == "open"  # a failed trial re-opens at once
-    time.sleep(0.25)
+    assert breaker.snapshot()["cooldown_remaining_s"] == 30
+    clock.now += 30
     breaker.begin()
     breaker.success()
     assert breaker.state == "closed" and breaker.consecutive_failures == 0
@@ -120,12 +131,13 @@ def test_a_success_resets_the_failure_count() -> None:
 
 
 def test_retry_after_holds_the_breaker_open_for_that_long() -> None:
-    breaker = CircuitBreaker(failure_threshold=5, cooldown_s=0.05)
-    breaker.failure(hold_s=0.3)
+    clock = Clock()
+    breaker = CircuitBreaker(failure_threshold=5, cooldown_s=5, clock=clock)
+    breaker.failure(hold_s=60)
     assert breaker.state == "open"
-    time.sleep(0.1)
+    clock.now += 59.9
     assert breaker.state == "open"  # longer than the cooldown: the upstream asked
-    time.sleep(0.25)
+    clock.now += 0.1
     assert breaker.state == "half_open"
 
 
@@ -172,7 +184,7 @@ def test_a_failed_attempt_frees_its_deployment_and_feeds_the_breaker() -> None:
 
 def test_an_attempt_ended_by_the_client_gives_no_verdict() -> None:
     s = state("a")
-    s.breaker.opened_at = time.monotonic() - 31  # cooled down: half-open, one trial allowed
+    s.breaker.opened_at = s.breaker.clock() - 31  # cooled down: half-open, one trial allowed
     with pytest.raises(InvalidRequest), s.attempt():
         assert not s.breaker.allows()  # the trial is taken
         raise InvalidRequest("the client's own mistake")

@@ -20,13 +20,12 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from plinth.engines.base import Json
 from plinth.errors import (
     EngineError,
     UpstreamError,
     UpstreamRateLimited,
 )
-
-Json = dict[str, Any]
 
 #: Anthropic ``stop_reason`` → OpenAI ``finish_reason``; anything else is "stop".
 FINISH_REASONS: Mapping[str, str] = {

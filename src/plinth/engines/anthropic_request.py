@@ -46,12 +46,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from plinth.engines.base import Json
 from plinth.errors import (
     InvalidRequest,
     UnsupportedParameter,
 )
-
-Json = dict[str, Any]
 
 #: The Messages API requires ``max_tokens``; used when the client sets no limit.
 DEFAULT_MAX_TOKENS = 4096

@@ -17,11 +17,11 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
 import aiohttp
 
 from plinth.deployment import Deployment
+from plinth.engines.base import Json
 from plinth.errors import (
     InvalidRequest,
     PlinthError,
@@ -34,7 +34,6 @@ from plinth.errors import (
 
 log = logging.getLogger(__name__)
 
-Json = dict[str, Any]
 _MAX_ERROR_TEXT = 300
 
 

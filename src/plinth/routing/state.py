@@ -10,7 +10,7 @@ breaker, failure opens it for another cooldown.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import Literal
@@ -25,9 +25,16 @@ BreakerState = Literal["closed", "open", "half_open"]
 
 
 class CircuitBreaker:
-    def __init__(self, failure_threshold: int, cooldown_s: float):
+    def __init__(
+        self,
+        failure_threshold: int,
+        cooldown_s: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.failure_threshold = failure_threshold
         self.cooldown_s = cooldown_s
+        self.clock = clock  # seconds; tests pass their own
         self.consecutive_failures = 0
         self.opened_at: float | None = None
         self._trial_in_flight = False
@@ -36,7 +43,7 @@ class CircuitBreaker:
     def state(self) -> BreakerState:
         if self.opened_at is None:
             return "closed"
-        if time.monotonic() - self.opened_at < self.cooldown_s:
+        if self.clock() - self.opened_at < self.cooldown_s:
             return "open"
         return "half_open"
 
@@ -60,9 +67,9 @@ class CircuitBreaker:
         self.consecutive_failures += 1
         self._trial_in_flight = False
         if self.state == "half_open" or self.consecutive_failures >= self.failure_threshold:
-            self.opened_at = time.monotonic()
+            self.opened_at = self.clock()
         if hold_s is not None and hold_s > 0:
-            now = time.monotonic()
+            now = self.clock()
             # Open until at least now + hold_s.
             self.opened_at = max(self.opened_at or 0.0, now + hold_s - self.cooldown_s)
 
@@ -73,7 +80,7 @@ class CircuitBreaker:
     def snapshot(self) -> dict[str, object]:
         remaining = None
         if self.state == "open" and self.opened_at is not None:
-            remaining = round(self.cooldown_s - (time.monotonic() - self.opened_at), 3)
+            remaining = round(self.cooldown_s - (self.clock() - self.opened_at), 3)
         return {
             "state": self.state,
             "consecutive_failures": self.consecutive_failures,
