@@ -20,6 +20,7 @@ from plinth.api.vector_stores import (
     enabled_stores,
     endpoint,
     file_response,
+    list_page,
     page_request,
     path_store,
     read_model,
@@ -29,7 +30,8 @@ from plinth.auth import Principal
 from plinth.errors import InvalidRequest
 from plinth.services import Services
 from plinth.vectorstores.catalog import BatchRow
-from plinth.vectorstores.wire import CreateBatch, file_json, list_page
+from plinth.vectorstores.service import file_json
+from plinth.vectorstores.wire import CreateBatch
 
 
 async def create_batch(request: Request, svc: Services, principal: Principal) -> Any:

@@ -19,26 +19,41 @@ from starlette.routing import Route
 
 from plinth.api.http import json_response, new_request_id, parse_json, read_body
 from plinth.auth import Principal
-from plinth.errors import ChunkingError, FilterError, InvalidRequest, NotFound
+from plinth.errors import ChunkingError, InvalidRequest, NotFound
 from plinth.knowledge.chunking import ChunkingStrategy
-from plinth.knowledge.filters import validate_attributes
+from plinth.knowledge.filters import AttributeValue
+from plinth.knowledge.index import Hit
 from plinth.services import Services, services
 from plinth.store.files import utc_now
 from plinth.vectorstores.catalog import FILE_STATUSES, PageRequest, StoreRow, now_s
-from plinth.vectorstores.service import Attachment, Owner, VectorStores
-from plinth.vectorstores.wire import (
-    POLL_AFTER_MS,
-    CreateFile,
-    CreateStore,
-    Search,
-    UpdateFile,
-    UpdateStore,
-    file_json,
-    list_page,
-    result_json,
-)
+from plinth.vectorstores.service import Attachment, Owner, VectorStores, file_json
+from plinth.vectorstores.wire import CreateFile, CreateStore, Search, UpdateFile, UpdateStore
 
 _MAX_BODY = 4 * 1024 * 1024
+# How soon the SDK's poll helpers should ask again about an in-progress file.
+POLL_AFTER_MS = 200
+
+
+def result_json(hit: Hit, filename: str) -> dict[str, Any]:
+    """One item of ``vector_store.search_results.page``."""
+    return {
+        "file_id": hit.file_id,
+        "filename": filename,
+        "score": round(hit.score, 6),
+        "attributes": hit.attributes,
+        "content": [{"type": "text", "text": hit.text}],
+    }
+
+
+def list_page(data: list[dict[str, Any]], has_more: bool, id_key: str = "id") -> dict[str, Any]:
+    return {
+        "object": "list",
+        "data": data,
+        "first_id": data[0][id_key] if data else None,
+        "last_id": data[-1][id_key] if data else None,
+        "has_more": has_more,
+    }
+
 
 Handler = Callable[[Request, Services, Principal], Awaitable[Any]]
 
@@ -109,13 +124,6 @@ def page_request(request: Request) -> PageRequest:
     return PageRequest(limit, order == "desc", params.get("after"), params.get("before"))
 
 
-def _attributes(attributes: dict[str, Any] | None) -> dict[str, Any]:
-    try:
-        return validate_attributes(attributes)
-    except FilterError as exc:  # add which parameter
-        raise FilterError(exc.message, param="attributes") from None
-
-
 def _strategy(chunking: dict[str, Any] | None) -> ChunkingStrategy:
     try:
         return ChunkingStrategy.from_openai(chunking)
@@ -127,14 +135,14 @@ async def attachment(
     svc: Services,
     principal: Principal,
     file_id: str,
-    attributes: dict[str, Any] | None,
+    attributes: dict[str, AttributeValue] | None,
     chunking: dict[str, Any] | None,
 ) -> Attachment:
     """Check the file is the caller's and the options valid, before anything is recorded."""
     record = await svc.db.run(svc.files.get, file_id, key_id=owner_filter(principal), now=utc_now())
     if record is None:
         raise NotFound(f"No file found with id '{file_id}'", param="file_id")
-    return Attachment(file_id, record.filename, _strategy(chunking), _attributes(attributes))
+    return Attachment(file_id, record.filename, _strategy(chunking), dict(attributes or {}))
 
 
 # -- stores ---------------------------------------------------------------------
@@ -256,7 +264,7 @@ async def update_file(request: Request, svc: Services, principal: Principal) -> 
     store = await path_store(request, svc, principal)
     row = await vs.file(store, request.path_params["file_id"])
     body: UpdateFile = await read_model(request, UpdateFile)
-    return file_json(await vs.set_attributes(store, row, _attributes(body.attributes)))
+    return file_json(await vs.set_attributes(store, row, dict(body.attributes or {})))
 
 
 async def delete_file(request: Request, svc: Services, principal: Principal) -> Any:

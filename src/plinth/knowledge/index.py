@@ -15,7 +15,6 @@ from typing import Literal, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from plinth.errors import InvalidRequest
 from plinth.knowledge.filters import AttributeValue, Filter
 from plinth.knowledge.fusion import FusionMethod
 
@@ -38,8 +37,9 @@ class SearchOptions:
     """Every search knob, under one name each; the API, Dify, /v1/responses and the CLI
     all build this (their wire names are mapped at their edge).
 
-    ``filters`` is already parsed (``filters.parse_filter``), so a malformed one is
-    refused where the request is read, not midway through a search.
+    Every knob is checked where the request is read (the wire models, Dify's
+    model, the CLI's options), and ``filters`` is already parsed
+    (``filters.parse_filter``), so nothing is refused midway through a search.
     """
 
     max_num_results: int = 10
@@ -51,17 +51,6 @@ class SearchOptions:
     dense_weight: float = 1.0
     filters: Filter | None = None
     score_threshold: float = 0.0
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.max_num_results <= MAX_NUM_RESULTS:
-            raise InvalidRequest(
-                f"max_num_results must be between 1 and {MAX_NUM_RESULTS}",
-                param="max_num_results",
-            )
-        if self.lexical_weight < 0 or self.dense_weight < 0:
-            raise InvalidRequest("search weights must not be negative", param="hybrid_search")
-        if not 0.0 <= self.score_threshold <= 1.0:
-            raise InvalidRequest("score_threshold must be between 0 and 1", param="score_threshold")
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ from plinth.knowledge.chunking import (
     WindowedEmbedder,
     chunk_text,
 )
-from plinth.knowledge.filters import validate_attributes
+from plinth.knowledge.filters import AttributeValue
 from plinth.knowledge.index import ChunkRecord, KnowledgeIndex
 from plinth.knowledge.limits import UploadLimits
 from plinth.knowledge.parsing import extract_text
@@ -151,10 +151,10 @@ class FileIngestion:
         file_id: str,
         text: str,
         strategy: ChunkingStrategy,
-        attributes: Mapping[str, object],
+        attributes: Mapping[str, AttributeValue],
     ) -> int:
         """Chunk, analyse, embed and index one file's text (replacing the file); its chunks."""
-        clean = validate_attributes(attributes)
+        clean = dict(attributes)  # checked where they were read (the request, the row)
         tokenizer, embedder = self.retrieval.tokenizer, self.retrieval.embedder
         chunks, terms = await self.cpu.run(chunk_and_analyze, text, strategy, tokenizer)
         vectors = None
@@ -209,8 +209,8 @@ class FileIngestion:
             if now is not None and now.attributes != row.attributes:
                 # Changed while being indexed (an update, or a re-attach): the row's win.
                 with contextlib.suppress(VectorStoreNotFound):
-                    index, clean = self.retrieval.index, validate_attributes(now.attributes)
-                    await self.db.run(index.update_attributes, store_id, file_id, clean)
+                    index = self.retrieval.index
+                    await self.db.run(index.update_attributes, store_id, file_id, now.attributes)
             await self.sizes.refresh(store_id)
         return status
 

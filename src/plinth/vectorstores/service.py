@@ -22,11 +22,10 @@ from plinth.billing.storage import StorageMeter
 from plinth.errors import InvalidFile, InvalidRequest, NotFound, VectorStoreNotFound
 from plinth.files.storage import FileStorage
 from plinth.knowledge.chunking import ChunkingStrategy
-from plinth.knowledge.filters import AttributeValue, validate_attributes
+from plinth.knowledge.filters import AttributeValue
 from plinth.knowledge.index import Hit, SearchOptions, SearchRequest
 from plinth.knowledge.limits import UploadLimits
 from plinth.store.door import Database
-from plinth.vectorstores import wire
 from plinth.vectorstores.catalog import (
     BatchRow,
     FileRow,
@@ -152,7 +151,7 @@ class VectorStores:
 
     async def store_json(self, store: StoreRow) -> dict[str, Any]:
         counts = await self.db.run(self.catalog.file_counts, store.id)
-        return wire.store_json(store, counts, now_s())
+        return store_json(store, counts, now_s())
 
     # -- files ------------------------------------------------------------------
 
@@ -231,8 +230,7 @@ class VectorStores:
         # A file still in progress picks the new attributes up from its row when indexed.
         updated = await self.file(store, row.file_id)
         if updated.status == "completed":
-            clean = validate_attributes(attributes)
-            await self.db.run(self.index.update_attributes, store.id, row.file_id, clean)
+            await self.db.run(self.index.update_attributes, store.id, row.file_id, attributes)
         return updated
 
     # -- batches ----------------------------------------------------------------
@@ -259,7 +257,7 @@ class VectorStores:
         counts = await self.db.run(
             self.catalog.file_counts, batch.vector_store_id, batch_id=batch.id
         )
-        return wire.batch_json(batch, counts)
+        return batch_json(batch, counts)
 
     # -- search -----------------------------------------------------------------
 
@@ -290,3 +288,71 @@ class VectorStores:
         )
         # A file removed while the search ran has no name any more: it is skipped.
         return [(hit, names[hit.file_id]) for hit in ranked if hit.file_id in names]
+
+
+# -- OpenAI's objects ---------------------------------------------------------------
+
+
+def store_json(store: StoreRow, counts: dict[str, int], now: int) -> dict[str, Any]:
+    if store.expired(now):
+        status = "expired"
+    elif counts["in_progress"]:
+        status = "in_progress"
+    else:
+        status = "completed"
+    expires_after = (
+        None
+        if store.expires_after_days is None
+        else {"anchor": "last_active_at", "days": store.expires_after_days}
+    )
+    return {
+        "id": store.id,
+        "object": "vector_store",
+        "created_at": store.created_at,
+        "name": store.name,
+        "usage_bytes": store.usage_bytes,
+        "file_counts": counts,
+        "status": status,
+        "expires_after": expires_after,
+        "expires_at": store.expires_at,
+        "last_active_at": store.last_active_at,
+        "metadata": store.metadata,
+    }
+
+
+def batch_json(batch: BatchRow, counts: dict[str, int]) -> dict[str, Any]:
+    if batch.cancelled:
+        status = "cancelled"
+    elif counts["in_progress"]:
+        status = "in_progress"
+    elif counts["total"] and counts["failed"] == counts["total"]:
+        status = "failed"
+    else:
+        status = "completed"
+    return {
+        "id": batch.id,
+        "object": "vector_store.files_batch",
+        "created_at": batch.created_at,
+        "vector_store_id": batch.vector_store_id,
+        "status": status,
+        "file_counts": counts,
+    }
+
+
+def file_json(row: FileRow) -> dict[str, Any]:
+    last_error = (
+        None
+        if row.error_code is None
+        else {"code": row.error_code, "message": row.error_message or ""}
+    )
+    return {
+        "id": row.file_id,
+        "object": "vector_store.file",
+        "usage_bytes": row.usage_bytes,
+        "created_at": row.created_at,
+        "vector_store_id": row.vector_store_id,
+        "status": row.status,
+        "last_error": last_error,
+        "chunking_strategy": row.chunking,
+        "attributes": row.attributes,
+    }

@@ -1,8 +1,10 @@
-"""OpenAI's JSON for vector stores, both ways: request models in, object shapes out.
+"""OpenAI's request JSON for vector stores: the models requests are read into.
 
 The vector-stores package's protocol module (as vLLM keeps one per endpoint
-family): the API routes, ``plinth kb`` and the Responses API's ``file_search``
-tool read and write these.
+family), read by the API routes and the Responses API's ``file_search`` tool.
+Each model checks OpenAI's limits itself (attributes included), so nothing
+downstream validates the same thing again. The objects' shapes going out are
+in ``service.py``, next to the service that owns them.
 
 Search knobs arrive under OpenAI's names at two edges: the Vector Stores
 search endpoint (``ranking_options`` plus Plinth's ``hybrid_search`` with
@@ -19,16 +21,26 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, StringConstraints
 
 from plinth.errors import FilterError
-from plinth.knowledge.filters import AttributeValue, parse_filter
-from plinth.knowledge.index import MAX_NUM_RESULTS, Hit, SearchOptions
+from plinth.knowledge.filters import MAX_ATTRIBUTES, parse_filter
+from plinth.knowledge.index import MAX_NUM_RESULTS, SearchOptions
 from plinth.protocol.common import WireModel
-from plinth.vectorstores.catalog import BatchRow, FileRow, StoreRow
 
 MAX_BATCH = 2000  # file ids in one request (a store's creation or a file batch)
 MAX_QUERIES = 20  # queries in one search: each is embedded and searched in turn
+
+#: A file's attributes under OpenAI's rules (at most 16; keys 1–64 characters;
+#: values booleans, numbers or strings of at most 512), checked as the request
+#: is read, so nothing downstream validates them again.
+Attributes = Annotated[
+    dict[
+        Annotated[str, StringConstraints(min_length=1, max_length=64)],
+        bool | int | float | Annotated[str, StringConstraints(max_length=512)],
+    ],
+    Field(max_length=MAX_ATTRIBUTES),
+]
 
 
 class HybridSearch(WireModel):
@@ -103,18 +115,18 @@ class UpdateStore(WireModel):
 
 class CreateFile(WireModel):
     file_id: str
-    attributes: dict[str, AttributeValue] | None = None
+    attributes: Attributes | None = None
     chunking_strategy: dict[str, Any] | None = None
 
 
 class UpdateFile(WireModel):
-    attributes: dict[str, AttributeValue] | None
+    attributes: Attributes | None
 
 
 class CreateBatch(WireModel):
     file_ids: list[str] | None = Field(None, max_length=MAX_BATCH)
     files: list[CreateFile] | None = Field(None, max_length=MAX_BATCH)
-    attributes: dict[str, AttributeValue] | None = None
+    attributes: Attributes | None = None
     chunking_strategy: dict[str, Any] | None = None
 
 
@@ -131,95 +143,3 @@ class Search(WireModel):
         return search_options(
             self.max_num_results, self.ranking_options, self.hybrid_search, self.filters
         )
-
-
-# -- out: the objects' shapes ------------------------------------------------------
-
-# How soon the SDK's poll helpers should ask again about an in-progress file.
-POLL_AFTER_MS = 200
-
-
-def store_json(store: StoreRow, counts: dict[str, int], now: int) -> dict[str, Any]:
-    if store.expired(now):
-        status = "expired"
-    elif counts["in_progress"]:
-        status = "in_progress"
-    else:
-        status = "completed"
-    expires_after = (
-        None
-        if store.expires_after_days is None
-        else {"anchor": "last_active_at", "days": store.expires_after_days}
-    )
-    return {
-        "id": store.id,
-        "object": "vector_store",
-        "created_at": store.created_at,
-        "name": store.name,
-        "usage_bytes": store.usage_bytes,
-        "file_counts": counts,
-        "status": status,
-        "expires_after": expires_after,
-        "expires_at": store.expires_at,
-        "last_active_at": store.last_active_at,
-        "metadata": store.metadata,
-    }
-
-
-def batch_json(batch: BatchRow, counts: dict[str, int]) -> dict[str, Any]:
-    if batch.cancelled:
-        status = "cancelled"
-    elif counts["in_progress"]:
-        status = "in_progress"
-    elif counts["total"] and counts["failed"] == counts["total"]:
-        status = "failed"
-    else:
-        status = "completed"
-    return {
-        "id": batch.id,
-        "object": "vector_store.files_batch",
-        "created_at": batch.created_at,
-        "vector_store_id": batch.vector_store_id,
-        "status": status,
-        "file_counts": counts,
-    }
-
-
-def file_json(row: FileRow) -> dict[str, Any]:
-    last_error = (
-        None
-        if row.error_code is None
-        else {"code": row.error_code, "message": row.error_message or ""}
-    )
-    return {
-        "id": row.file_id,
-        "object": "vector_store.file",
-        "usage_bytes": row.usage_bytes,
-        "created_at": row.created_at,
-        "vector_store_id": row.vector_store_id,
-        "status": row.status,
-        "last_error": last_error,
-        "chunking_strategy": row.chunking,
-        "attributes": row.attributes,
-    }
-
-
-def result_json(hit: Hit, filename: str) -> dict[str, Any]:
-    """One item of ``vector_store.search_results.page``."""
-    return {
-        "file_id": hit.file_id,
-        "filename": filename,
-        "score": round(hit.score, 6),
-        "attributes": hit.attributes,
-        "content": [{"type": "text", "text": hit.text}],
-    }
-
-
-def list_page(data: list[dict[str, Any]], has_more: bool, id_key: str = "id") -> dict[str, Any]:
-    return {
-        "object": "list",
-        "data": data,
-        "first_id": data[0][id_key] if data else None,
-        "last_id": data[-1][id_key] if data else None,
-        "has_more": has_more,
-    }
