@@ -25,11 +25,13 @@ from bombs import (
     text_page,
 )
 from starlette.testclient import TestClient
-from vssupport import fake_app, new_key, sdk
+from vssupport import FakeEmbedder, fake_app, fake_settings, new_key, sdk
 
+from plinth.app import create_app
 from plinth.errors import InvalidFile
 from plinth.knowledge.limits import UploadLimits
 from plinth.knowledge.parsing import parse
+from plinth.settings import UploadSettings
 
 HERE = Path(__file__).parent
 
@@ -160,3 +162,17 @@ def test_ingesting_every_bomb_stays_within_300_mb_and_returns(tmp_path: Path) ->
     mib = 1024
     assert report["peak_kib"] - report["idle_kib"] < 300 * mib, report
     assert report["after_kib"] - report["idle_kib"] < 64 * mib, report
+
+
+def test_the_limits_come_from_settings(tmp_path: Path) -> None:
+    settings = fake_settings(tmp_path).model_copy(
+        update={"uploads": UploadSettings(max_pdf_pages=1)}
+    )
+    with TestClient(create_app(settings, engines=[FakeEmbedder()])) as http:
+        client = sdk(http, new_key(http, "limits"))
+        store = client.vector_stores.create(name="limits")
+        two_pages = pdf([text_page("first"), text_page("second")])
+        file_id = _ingest(http, client, store.id, "two.pdf", two_pages)
+        row = client.vector_stores.files.retrieve(file_id=file_id, vector_store_id=store.id)
+        assert row.status == "failed" and row.last_error is not None
+        assert "uploads.max_pdf_pages (1)" in row.last_error.message

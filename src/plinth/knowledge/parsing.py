@@ -184,7 +184,10 @@ def pdf_text(data: bytes, limits: UploadLimits) -> str:
 
 
 # A JSON string (skipped whole) or a bracket: enough to measure nesting in one pass.
-_JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+# A string runs to its closing quote or, unterminated, to the end of the text
+# (the possessive loop never backtracks), so every match moves forward and the
+# scan stays linear whatever the input.
+_JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*+(?:"|\\?\Z)|[\[\]{}]', re.DOTALL)
 
 
 def json_depth(text: str) -> int:
