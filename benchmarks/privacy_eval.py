@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import re
 import statistics
@@ -205,15 +206,20 @@ def latency_2kb(seed: int, runs: int = 400) -> dict[str, float]:
     prompts = prompts_2kb(seed)
     for prompt in prompts:
         detect(prompt)  # warm caches
-    timings = []
+    wall, cpu = [], []
     for i in range(runs):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.thread_time()
         detect(prompts[i % len(prompts)])
-        timings.append((time.perf_counter() - started) * 1000)
+        cpu.append((time.thread_time() - started_cpu) * 1000)
+        wall.append((time.perf_counter() - started) * 1000)
+    # CPU time is what detection costs; wall time also counts waiting for a core,
+    # which on a shared machine can be most of it.
     return {
         "prompt_bytes": round(statistics.mean(len(p.encode()) for p in prompts)),
-        "p50_ms": round(statistics.median(timings), 4),
-        "p95_ms": round(sorted(timings)[int(0.95 * len(timings))], 4),
+        "p50_ms": round(statistics.median(wall), 4),
+        "p95_ms": round(sorted(wall)[int(0.95 * len(wall))], 4),
+        "cpu_p50_ms": round(statistics.median(cpu), 4),
+        "cpu_p95_ms": round(sorted(cpu)[int(0.95 * len(cpu))], 4),
     }
 
 
@@ -293,7 +299,9 @@ def main() -> None:
         f"- cases: {len(written)} hand-written (with negatives), {len(generated)} synthetic, "
         f"{len(held_out)} hand-written held out (written after tuning, not tuned on)",
         f"- detection of ~{latency['prompt_bytes']}-byte prompts, everything on: "
-        f"p50 {latency['p50_ms']} ms, p95 {latency['p95_ms']} ms (target p50 ≤ 0.5 ms)",
+        f"p50 {latency['p50_ms']} ms, p95 {latency['p95_ms']} ms wall; CPU time "
+        f"p50 {latency['cpu_p50_ms']} ms, p95 {latency['cpu_p95_ms']} ms (target p50 ≤ 0.5 ms; "
+        f"load average during the run {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)",
         f"- large inputs, seconds per MB: {', '.join(f'{k} {v}' for k, v in cost.items())}",
         "- misses and false findings: `privacy_eval_misses.txt`",
         "",

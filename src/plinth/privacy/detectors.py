@@ -77,8 +77,9 @@ def detect(text: str, *, strict_phones: bool = False) -> list[Finding]:
     plain = normalize(text)
     windows = digit_windows(plain)
     found = list(find_numbers(plain, strict_phones=strict_phones))
+    widened: dict[tuple[int, int], list[tuple[int, int]]] = {}
     for detector in PATTERNS:
-        found.extend(detector.find(plain, windows))
+        found.extend(detector.find(plain, windows, widened))
     for finder in _TEXT_FINDERS:
         found.extend(finder(plain))
     anchors = [f for f in found if f.entity not in ("PERSON", "ADDRESS")] or [

@@ -179,6 +179,9 @@ def find_chinese_names(text: str) -> Iterator[Finding]:
     for match in _TRIGGER.finditer(text):
         kind = match.lastgroup
         if kind == "cue":
+            following = text[match.end() : match.end() + 1]
+            if following not in _SURNAME_CHARS and following not in _GAP_CHARS:
+                continue  # the common case, tested here to spare a call
             found = _after_cue(text, match)
         elif kind == "compound":
             stop = match.end() + _given_length(text, match.end())
@@ -272,7 +275,13 @@ _HEADERS = frozenset(
         "患者 name Name 姓名："
     )
 )
-_HEADER_CUE = re.compile("|".join(sorted(_HEADERS, key=len, reverse=True)))
+# A header word as a whole cell: "姓名,手机" or "| Name | Card |", not "my name is".
+_HEADER_CUE = re.compile(
+    r"(?:^|[|,，\t;；])[ \t]*(?:"
+    + "|".join(sorted(_HEADERS, key=len, reverse=True))
+    + r")[ \t]*(?:[|,，\t;；]|$)",
+    re.MULTILINE,
+)
 _SPLIT = re.compile(r"\s*[|,，\t;；]\s*")
 
 
