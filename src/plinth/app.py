@@ -25,6 +25,7 @@ from plinth import console
 from plinth.api import (
     admin,
     anthropic_messages,
+    batches,
     billing,
     deployments,
     dify,
@@ -40,6 +41,7 @@ from plinth.api import responses as responses_api
 from plinth.api.fastpath import FastPathApp
 from plinth.api.http import error_response, new_request_id
 from plinth.auth import Authenticator
+from plinth.batches.runner import start_batches
 from plinth.billing.storage import StorageMeter
 from plinth.bootstrap import bootstrap_admin_key, build_billing, build_engines, privacy_guard
 from plinth.engines.base import Engine
@@ -231,6 +233,7 @@ def create_app(settings: Settings, *, engines: list[Engine] | None = None) -> Fa
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             app.state.services = await open_services(settings, engines, stack)
+            app.state.batches = await start_batches(app.state.services, stack)
             yield
 
     app = Starlette(
@@ -241,6 +244,7 @@ def create_app(settings: Settings, *, engines: list[Engine] | None = None) -> Fa
             *ollama.routes,
             *models.routes,
             *files.routes,
+            *batches.routes,
             *vector_stores.routes,
             *vector_store_batches.routes,
             *dify.routes,

@@ -105,6 +105,8 @@ class Gateway:
         self.privacy = privacy
         self.billing = billing
         self._settling: set[asyncio.Task[None]] = set()
+        # Requests in flight that are not Batch API lines: batches give way to them.
+        self.interactive_in_flight = 0
 
     def open(
         self, request_id: str, endpoint: str, model: str, principal: Principal | None
@@ -258,6 +260,8 @@ class Gateway:
         """
         in_flight = self.metrics.in_flight.labels(acct.endpoint, self._label(acct.model))
         in_flight.inc()
+        interactive = acct.batch_id is None
+        self.interactive_in_flight += interactive
         served = _Served()
         try:
             yield served
@@ -269,6 +273,7 @@ class Gateway:
             raise
         finally:
             in_flight.dec()
+            self.interactive_in_flight -= interactive
             if served.attempt is not None:
                 served.attempt.close()
         self._finish(acct, "ok")

@@ -21,6 +21,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from plinth.batches.settings import BatchSettings
 from plinth.deployment import DEFAULT_API_KEY_ENV_ALLOW, Deployment, api_key_env_refusal
 from plinth.privacy.policy import PrivacyPolicy
 from plinth.server.limits import ServerLimits
@@ -200,6 +201,7 @@ class Settings(BaseSettings):
     billing: BillingSettings = Field(default_factory=BillingSettings)
     knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
     uploads: UploadSettings = Field(default_factory=UploadSettings)
+    batches: BatchSettings = Field(default_factory=BatchSettings)
     redis_url: str | None = Field(
         None, description="redis://… shares budgets and rate limits across replicas."
     )

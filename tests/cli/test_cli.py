@@ -73,6 +73,7 @@ def test_usage_formats(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-
             "requests": 3,
             "failed": 0,
             "prompt_tokens": 30,
+            "cached_tokens": 0,
             "completion_tokens": 15,
             "avg_latency_ms": 12.5,
             "total_tokens": 45,
@@ -82,13 +83,14 @@ def test_usage_formats(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-
             "requests": 1,
             "failed": 1,
             "prompt_tokens": 0,
+            "cached_tokens": 0,
             "completion_tokens": 0,
             "avg_latency_ms": 1.0,
             "total_tokens": 0,
         },
     ]
     csv_out = run("usage", "--by", "key", "--format", "csv").stdout.splitlines()
-    assert csv_out[0].startswith("key,requests") and csv_out[1].startswith("key_a,3,0,30,15")
+    assert csv_out[0].startswith("key,requests") and csv_out[1].startswith("key_a,3,0,30,15,0")
     table = run("usage", "--by", "day").stdout
     assert now.date().isoformat() in table
     bad = run("usage", "--since", "not-a-date")

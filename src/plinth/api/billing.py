@@ -44,6 +44,7 @@ class NewPrice(WireModel):
     storage_per_gb_month: Amount = Field(
         Decimal(0), ge=0, le=MAX_AMOUNT
     )  # only on "storage:<kind>"
+    batch_discount_percent: int = Field(0, ge=0, le=100)  # off a Batch API line's cost
     effective_from: datetime | None = None
 
 
@@ -108,6 +109,7 @@ async def add_price(request: Request, svc: Services) -> Response:
         request_micros=to_micros(body.per_request),
         compute_second_micros=to_micros(body.per_second),
         storage_gb_month_micros=to_micros(body.storage_per_gb_month),
+        batch_discount_percent=body.batch_discount_percent,
         effective_from=effective,
     )
     return json_response(_price_json(price), status=201)

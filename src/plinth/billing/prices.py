@@ -34,6 +34,7 @@ class Price:
     effective_from: datetime
     compute_second_micros: int = 0
     storage_gb_month_micros: int = 0
+    batch_discount_percent: int = 0  # off the cost of a Batch API line
 
     @property
     def free(self) -> bool:
@@ -55,6 +56,11 @@ class Price:
             + self.request_micros
         )
 
+    def batch_cost(self, cost_micros: int) -> int:
+        """A Batch API line's cost: ``cost_micros`` less the batch discount (the
+        discount is rounded down, so the rounding never favours the payer twice)."""
+        return cost_micros - cost_micros * self.batch_discount_percent // 100
+
     def compute_cost(self, milliseconds: int) -> int:
         """Micro-units for ``milliseconds`` of serving time at the per-second price."""
         return per_second(milliseconds, self.compute_second_micros)
@@ -70,6 +76,7 @@ class Price:
             "request_micros": self.request_micros,
             "compute_second_micros": self.compute_second_micros,
             "storage_gb_month_micros": self.storage_gb_month_micros,
+            "batch_discount_percent": self.batch_discount_percent,
             "effective_from": self.effective_from.isoformat(),
         }
 
@@ -97,6 +104,7 @@ class PriceBook:
         request_micros: int = 0,
         compute_second_micros: int = 0,
         storage_gb_month_micros: int = 0,
+        batch_discount_percent: int = 0,
         effective_from: datetime | None = None,
     ) -> Price:
         now = datetime.now(UTC)
@@ -108,6 +116,7 @@ class PriceBook:
             "request_micros": request_micros,
             "compute_second_micros": compute_second_micros,
             "storage_gb_month_micros": storage_gb_month_micros,
+            "batch_discount_percent": batch_discount_percent,
             "effective_from": effective_from or now,
             "created_at": now,
         }

@@ -22,5 +22,6 @@ def usage(by: str, since: str | None, fmt: str, data_dir: Path | None) -> None:
     """Requests and tokens per key, model or day."""
     since_at = parse_since(since)
     rows = UsageStore(open_db(data_dir)).summary(by, since=since_at)  # type: ignore[arg-type]
-    columns = [by, "requests", "failed", "prompt_tokens", "completion_tokens", "avg_latency_ms"]
+    columns = [by, "requests", "failed", "prompt_tokens", "cached_tokens", "completion_tokens"]
+    columns.append("avg_latency_ms")
     emit(rows, fmt, columns)

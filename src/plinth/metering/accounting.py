@@ -52,6 +52,7 @@ class Accounting:
     cost_micros: int = 0
     stored: asyncio.Future[None] | None = None  # resolves when the ledger row is committed
     closed: bool = False
+    batch_id: str | None = None  # a Batch API line: ledger row names the batch, batch price
     ended: float | None = None  # perf_counter at the end: the charge and the ledger agree
 
     def latency_s(self) -> float:
@@ -84,21 +85,34 @@ class Accounting:
             self.cached_tokens = int(details.get("cached_tokens") or 0)
             self.usage_source = source
 
+    def usage_json(self, reported: Json | None = None) -> Json:
+        """The ``usage`` object the client gets: the counts booked, and the cached-token
+        details the engine or upstream reported, if any."""
+        usage: Json = {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.prompt_tokens + self.completion_tokens,
+        }
+        if reported and reported.get("prompt_tokens_details"):
+            usage["prompt_tokens_details"] = reported["prompt_tokens_details"]
+        return usage
+
     def charge(self, exc: BaseException | None) -> int:
         """The cost of this request: nothing if it failed before any output reached
         the client, else its counted tokens and its serving time at its price row."""
         if self.price is None or (exc is not None and self.ttft_s is None):
             return 0
-        tokens = self.price.cost(self.prompt_tokens, self.completion_tokens, self.cached_tokens)
-        if not self.price.compute_second_micros:
-            return tokens
-        return tokens + self.price.compute_cost(self.compute_ms())
+        cost = self.price.cost(self.prompt_tokens, self.completion_tokens, self.cached_tokens)
+        if self.price.compute_second_micros:
+            cost += self.price.compute_cost(self.compute_ms())
+        return self.price.batch_cost(cost) if self.batch_id else cost
 
     def take_timings(self, timings: Json | None) -> None:
         """llama.cpp's per-chunk counters: the usage of a stream cut short."""
         if timings:
             self.prompt_tokens = int(timings.get("prompt_n", 0)) + int(timings.get("cache_n", 0))
             self.completion_tokens = int(timings.get("predicted_n", 0))
+            self.cached_tokens = int(timings.get("cache_n", 0))  # llama.cpp's prompt-cache reuse
             self.usage_source = "engine"
 
     def estimate(self, prompt_text: str, output_text: str) -> None:
@@ -165,6 +179,8 @@ class Accounting:
                 tenant_id=self.principal.tenant_id if self.principal else None,
                 cost_micros=self.cost_micros,
                 price_id=self.price.id if self.price is not None and self.cost_micros else None,
+                batch_id=self.batch_id,
+                cached_tokens=self.cached_tokens,
                 failed_attempts=self.failed_attempts,
                 audit=audit,
             )

@@ -123,6 +123,17 @@ def _console_rollup(conn: Connection) -> None:
     rollup_migration(conn)
 
 
+def _batches(conn: Connection) -> None:
+    schema.metadata.create_all(conn, tables=[schema.batches, schema.batch_lines])
+    _add_columns(
+        conn,
+        "usage",
+        {"batch_id": "VARCHAR(40)", "cached_tokens": "BIGINT NOT NULL DEFAULT 0"},
+    )
+    _add_columns(conn, "prices", {"batch_discount_percent": "INTEGER NOT NULL DEFAULT 0"})
+    conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_usage_batch_id ON usage (batch_id)")
+
+
 def _console_indexes(conn: Connection) -> None:
     # The console's filtered dashboard and request log read the ledger by
     # tenant, model or deployment over a time range, newest first.
@@ -156,6 +167,7 @@ MIGRATIONS: list[Step] = [
     (21, "the ledger's hourly rollup for the console, kept by insert triggers", _console_rollup),
     (22, "ledger indexes for the console's filters", _console_indexes),
     (23, "the console's rollup also by column pairs (a tenant's top models)", _console_rollup),
+    (24, "the Batch API; batch id and cached prompt tokens in the ledger; batch price", _batches),
 ]
 
 

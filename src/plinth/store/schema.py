@@ -76,6 +76,10 @@ usage = Table(
     # and the price-book row it was priced with.
     Column("cost_micros", BigInteger, nullable=False, default=0),
     Column("price_id", Integer, nullable=True),
+    # Migration 24: the batch a request ran in (NULL: interactive), and the
+    # prompt tokens the engine or upstream served from its prompt cache.
+    Column("batch_id", String(40), nullable=True),
+    Column("cached_tokens", BigInteger, nullable=False, default=0),
     Index("ix_usage_created_at", "created_at"),
     Index("ix_usage_key_id", "key_id"),
 )
@@ -180,6 +184,8 @@ prices = Table(
     # stored bytes (only on the pseudo-model rows "storage:<kind>").
     Column("compute_second_micros", BigInteger, nullable=False, default=0),
     Column("storage_gb_month_micros", BigInteger, nullable=False, default=0),
+    # Migration 24: the discount a Batch API line gets off this row, in percent.
+    Column("batch_discount_percent", Integer, nullable=False, default=0),
     Column("effective_from", DateTime(timezone=True), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_prices_model_effective", "model", "effective_from"),
@@ -453,4 +459,51 @@ usage_rollup = Table(
     *[Column(f"lat_{i}", BigInteger, nullable=False, default=0) for i in range(12)],
     *[Column(f"ttft_{i}", BigInteger, nullable=False, default=0) for i in range(12)],
     Index("ix_usage_rollup_bucket", "dim", "bucket"),
+)
+
+# The Batch API (migration 24): one row per batch, and one per input line with
+# its outcome. A line's outcome is written once (``status`` leaves 'pending'
+# in the same transaction that bumps the batch's counters), so a restart
+# resumes exactly the lines still pending.
+batches = Table(
+    "batches",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("key_id", String(40), nullable=True),
+    Column("tenant_id", String(40), nullable=True),
+    Column("endpoint", String(40), nullable=False),
+    Column("input_file_id", String(40), nullable=False),
+    Column("completion_window", String(8), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("output_file_id", String(40), nullable=True),
+    Column("error_file_id", String(40), nullable=True),
+    Column("errors", Text, nullable=True),  # JSON: validation errors, OpenAI's shape
+    Column("metadata", Text, nullable=True),  # JSON object of strings
+    Column("total", Integer, nullable=False, default=0),
+    Column("completed", Integer, nullable=False, default=0),
+    Column("failed", Integer, nullable=False, default=0),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("in_progress_at", BigInteger, nullable=True),
+    Column("finalizing_at", BigInteger, nullable=True),
+    Column("completed_at", BigInteger, nullable=True),
+    Column("failed_at", BigInteger, nullable=True),
+    Column("expired_at", BigInteger, nullable=True),
+    Column("cancelling_at", BigInteger, nullable=True),
+    Column("cancelled_at", BigInteger, nullable=True),
+    Index("ix_batches_key_created", "key_id", "created_at"),
+    Index("ix_batches_status", "status"),
+)
+
+batch_lines = Table(
+    "batch_lines",
+    metadata,
+    Column("batch_id", String(40), primary_key=True),
+    Column("line", Integer, primary_key=True),  # 0-based index in the input file
+    Column("custom_id", String(512), nullable=False),
+    Column("body", Text, nullable=False),  # the line's request body, JSON
+    Column("status", String(16), nullable=False),  # pending | completed | failed
+    Column("result", Text, nullable=True),  # the output or error file's line, JSON
+    Column("finished_at", BigInteger, nullable=True),
+    Index("ix_batch_lines_status", "batch_id", "status"),
 )

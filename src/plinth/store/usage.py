@@ -50,6 +50,8 @@ class UsageRecord:
     tenant_id: str | None = None
     cost_micros: int = 0
     price_id: int | None = None
+    batch_id: str | None = None  # the Batch API batch it ran in
+    cached_tokens: int = 0  # prompt tokens served from the prompt cache
     failed_attempts: list[AttemptRecord] = field(default_factory=list)
     audit: AuditRecord | None = None  # the privacy decision, stored beside the row
 
@@ -113,6 +115,7 @@ class UsageStore:
                 func.sum(case((usage.c.status != "ok", 1), else_=0)).label("failed"),
                 func.coalesce(func.sum(usage.c.prompt_tokens), 0).label("prompt_tokens"),
                 func.coalesce(func.sum(usage.c.completion_tokens), 0).label("completion_tokens"),
+                func.coalesce(func.sum(usage.c.cached_tokens), 0).label("cached_tokens"),
                 func.avg(usage.c.latency_ms).label("avg_latency_ms"),
             )
             .group_by(group)
@@ -126,6 +129,7 @@ class UsageStore:
             row["failed"] = int(row["failed"] or 0)
             row["prompt_tokens"] = int(row["prompt_tokens"])
             row["completion_tokens"] = int(row["completion_tokens"])
+            row["cached_tokens"] = int(row["cached_tokens"])
             row["total_tokens"] = row["prompt_tokens"] + row["completion_tokens"]
             row["avg_latency_ms"] = round(float(row["avg_latency_ms"] or 0.0), 1)
         return result

@@ -1,0 +1,183 @@
+"""Runs batches in the background, behind interactive traffic.
+
+One task looks at every active batch: it validates new ones, dispatches
+pending lines (at most ``concurrency`` at once, and none while
+``yield_at`` interactive requests are in flight, so a batch fills the gaps
+between interactive requests instead of queueing ahead of them), expires
+those past their completion window, and finalizes finished or cancelled ones
+by writing their output and error files.
+
+Every state change is a conditional update in the database, and a line's
+outcome is recorded once (:meth:`BatchStore.finish_line`), so a server that
+stops at any point resumes each batch where it was. At shutdown, lines in
+flight get ``drain_s`` to finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from pathlib import Path
+
+from plinth.auth import Principal
+from plinth.batches.lines import expired_record, run_line
+from plinth.batches.outputs import write_outputs
+from plinth.batches.settings import BatchSettings
+from plinth.batches.store import Batch, BatchStore
+from plinth.batches.validation import BatchLine, validate_file
+from plinth.services import Services
+
+log = logging.getLogger(__name__)
+YIELD_POLL_S = 0.02  # how soon a batch that gave way to interactive traffic looks again
+
+
+def _now() -> int:
+    return int(time.time())
+
+
+class BatchRunner:
+    def __init__(self, svc: Services, store: BatchStore, settings: BatchSettings):
+        self.svc, self.store, self.settings = svc, store, settings
+        self._running: dict[str, dict[int, asyncio.Task[None]]] = {}
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._yielding = False
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="batch-runner")
+
+    def wake(self) -> None:
+        """Look at the batches now (a batch was created or cancelled)."""
+        self._wake.set()
+
+    async def close(self) -> None:
+        """Stop dispatching; give the lines in flight ``drain_s`` to finish."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        tasks = [t for lines in self._running.values() for t in lines.values()]
+        if tasks:
+            _, late = await asyncio.wait(tasks, timeout=self.settings.drain_s)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+
+    @property
+    def running(self) -> int:
+        return sum(len(lines) for lines in self._running.values())
+
+    async def _loop(self) -> None:
+        while True:
+            self._wake.clear()
+            self._yielding = False
+            try:
+                await self._tick()
+            except Exception:
+                log.exception("the batch runner's pass failed; trying again")
+            wait = YIELD_POLL_S if self._yielding else self.settings.poll_s
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), wait)
+
+    async def _tick(self) -> None:
+        for batch in await self.svc.db.run(self.store.active):
+            if batch.status == "validating":
+                await self._validate(batch)
+            elif batch.status == "in_progress":
+                await self._advance(batch)
+            elif batch.status == "cancelling" and not self._running.get(batch.id):
+                await self._finalize(batch, "cancelling", "cancelled", cancelled_at=_now())
+            elif batch.status == "finalizing":
+                await self._finalize(batch, "finalizing", "completed", completed_at=_now())
+
+    # --- steps -------------------------------------------------------------------------
+
+    async def _validate(self, batch: Batch) -> None:
+        path: Path = self.svc.file_storage.path(batch.input_file_id)
+        try:
+            data = await asyncio.to_thread(path.read_bytes)  # file bytes, not database work
+        except OSError:
+            data = b""
+        lines, errors = await asyncio.to_thread(
+            validate_file, data, batch.endpoint, max_lines=self.settings.max_lines
+        )
+        if errors:
+            await self.svc.db.run(self.store.fail_validation, batch.id, errors, _now())
+        else:
+            await self.svc.db.run(self.store.start, batch.id, lines, _now())
+        self.wake()
+
+    async def _advance(self, batch: Batch) -> None:
+        running = self._running.setdefault(batch.id, {})
+        expired = _now() >= batch.expires_at
+        free = 0 if expired else self.settings.concurrency - self.running
+        if free > 0 and self.svc.gateway.interactive_in_flight >= self.settings.yield_at:
+            self._yielding, free = True, 0  # interactive traffic first
+        lines = await self.svc.db.run(
+            self.store.pending, batch.id, skip=set(running), limit=max(free, 1)
+        )
+        if not running and expired:
+            await self._expire(batch, lines)
+            return
+        if not running and not lines:
+            if await self.svc.db.run(
+                self.store.transition,
+                batch.id,
+                ("in_progress",),
+                "finalizing",
+                finalizing_at=_now(),
+            ):
+                self.wake()
+            return
+        if free <= 0:
+            return
+        principal = await self.svc.db.run(self.store.principal, batch.key_id)
+        for line in lines[:free]:
+            task = asyncio.create_task(self._run(batch, line, principal))
+            running[line.index] = task
+
+    async def _run(self, batch: Batch, line: BatchLine, principal: Principal | None) -> None:
+        try:
+            ok, record = await run_line(self.svc, batch, line, principal)
+            await self.svc.db.run(self.store.finish_line, batch.id, line.index, ok, record, _now())
+        except Exception:
+            log.exception("batch %s line %d could not be recorded", batch.id, line.index)
+        finally:
+            self._running.get(batch.id, {}).pop(line.index, None)
+            self.wake()
+
+    async def _expire(self, batch: Batch, lines: list[BatchLine]) -> None:
+        """The window closed: every line not run goes to the error file as expired."""
+        while lines:
+            for line in lines:
+                record = expired_record(line, batch.id)
+                await self.svc.db.run(
+                    self.store.finish_line, batch.id, line.index, False, record, _now()
+                )
+            lines = await self.svc.db.run(self.store.pending, batch.id, skip=set(), limit=500)
+        await self._finalize(batch, "in_progress", "expired", expired_at=_now())
+
+    async def _finalize(self, batch: Batch, frm: str, to: str, **at: int) -> None:
+        output, errors = await write_outputs(self.svc, self.store, batch)
+        await self.svc.db.run(
+            self.store.transition,
+            batch.id,
+            (frm,),
+            to,
+            output_file_id=output,
+            error_file_id=errors,
+            **at,
+        )
+        self._running.pop(batch.id, None)
+
+
+async def start_batches(svc: Services, stack: contextlib.AsyncExitStack) -> BatchRunner:
+    """The app's batch runner, started, and stopped (drained) on shutdown."""
+    runner = BatchRunner(svc, BatchStore(svc.db.engine), svc.settings.batches)
+    stack.push_async_callback(runner.close)
+    await runner.start()
+    return runner

@@ -1,0 +1,23 @@
+"""Settings of the Batch API's background runner (``[batches]``)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class BatchSettings(BaseModel):
+    """How batch lines share the server with interactive requests."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    concurrency: int = Field(2, ge=1, le=256, description="Batch lines running at once.")
+    yield_at: int = Field(
+        1,
+        ge=1,
+        description="Dispatch no new line while this many interactive requests are in flight.",
+    )
+    poll_s: float = Field(1.0, gt=0, description="How often batches are looked at when idle.")
+    drain_s: float = Field(
+        30.0, ge=0, description="At shutdown, how long running lines may take to finish."
+    )
+    max_lines: int = Field(50_000, ge=1, description="Lines one input file may hold.")
