@@ -94,3 +94,59 @@ def test_evaluation_set_meets_the_quality_targets() -> None:
     for entity in ("PERSON", "ADDRESS"):
         assert scores[entity]["recall"] >= 0.90, (entity, scores[entity])
         assert scores[entity]["precision"] >= 0.95, (entity, scores[entity])
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("电话138.0013.8000", [("CN_MOBILE", "138.0013.8000")]),
+        ("server 139.159.123.45 up", [("IPV4", "139.159.123.45")]),  # not a dotted phone
+        ("call 0086-186-2109-3344", [("CN_MOBILE", "0086-186-2109-3344")]),
+        ("+8615012345678这个号码", [("CN_MOBILE", "+8615012345678")]),
+        ("号码1 8 6 1 2 3 4 5 6 7 8", [("CN_MOBILE", "1 8 6 1 2 3 4 5 6 7 8")]),
+        ("物联网卡14412345678欠费", [("CN_MOBILE", "14412345678")]),  # "unallocated" ranges
+        ("流量卡 166 0101 2323", [("CN_MOBILE", "166 0101 2323")]),
+        ("身份证1101 0119 5506 1797 4X", [("CN_RESIDENT_ID", "1101 0119 5506 1797 4X")]),
+        ("甘肃620102199107073010", [("CN_RESIDENT_ID", "620102199107073010")]),  # 62…: an ID
+        ("卡62829579318603208", [("CN_BANK_CARD", "62829579318603208")]),  # 17 digits
+        ("卡622549 145244 106466", [("CN_BANK_CARD", "622549 145244 106466")]),  # 18 digits
+        ("万事达2221 1164 9415 7715", [("PAYMENT_CARD", "2221 1164 9415 7715")]),
+        ("车牌粤BD12345", [("CN_PLATE", "粤BD12345")]),  # new energy: 8 characters
+        ("挪车：京A·12345", [("CN_PLATE", "京A·12345")]),
+        ("联系人：欧阳娜娜", [("PERSON", "欧阳娜娜")]),
+        ("请找王经理签字", [("PERSON", "王经理")]),
+        ("阿卜杜拉·艾则孜的包裹", [("PERSON", "阿卜杜拉·艾则孜")]),
+        ("地址：浙江省杭州市西湖区文三路398号", [("ADDRESS", "浙江省杭州市西湖区文三路398号")]),
+        ("住在阳光花园小区5栋2单元601", [("ADDRESS", "阳光花园小区5栋2单元601")]),
+        ("Dear Mr. Brown,", [("PERSON", "Brown")]),
+        (
+            "Ship to 1234 Market Street, San Francisco, CA 94103.",
+            [("ADDRESS", "1234 Market Street, San Francisco, CA 94103")],
+        ),
+    ],
+)
+def test_detects_the_forms_people_write(text: str, expected: list[tuple[str, str]]) -> None:
+    assert found(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "GET /static/app.13800138000.js",  # a file name
+        "SKU-138-0013-8000",
+        "身份证 510107-19871029-8230",  # a wrong ID is not a card either
+        "王者荣耀又更新了",
+        "时总是这样",
+        "市场部区域经理明天开会",
+        "全国各省市区县都有分公司",
+        "The Great Wall is in Beijing.",
+    ],
+)
+def test_rejects_new_look_alikes(text: str) -> None:
+    assert found(text) == []
+
+
+def test_strict_phones_leave_out_ranges_libphonenumber_calls_unallocated() -> None:
+    assert detect("14412345678", strict_phones=False) != []
+    assert detect("14412345678", strict_phones=True) == []
+    assert [f.entity for f in detect("13812345678", strict_phones=True)] == ["CN_MOBILE"]
