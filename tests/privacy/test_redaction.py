@@ -175,3 +175,21 @@ def test_inspection_hashes_values_with_the_key_and_redacts_a_copy() -> None:
 def test_unknown_default_policy_is_refused_at_start() -> None:
     with pytest.raises(ValueError, match="not a policy"):
         PrivacyGuard({}, "paranoid", b"k")
+
+
+def test_new_types_get_placeholders_restore_and_can_be_named_in_policies() -> None:
+    text = "联系人：上官婉清，地址：杭州市西湖区文三路478号，车牌浙AD27183"
+    policy = PrivacyPolicy(default_action="allow", rules={"PERSON": "redact", "CN_PLATE": "block"})
+    g = guard(names=policy)
+    assert g.inspect({"prompt": "联系人：上官婉清"}, "names").action == "redact"
+    assert g.inspect({"prompt": text}, "names").action == "block"
+    inspection = g.inspect({"prompt": text}, "redact")
+    assert inspection.redacted_body is not None and inspection.redactor is not None
+    sent = inspection.redacted_body["prompt"]
+    assert sent == "联系人：[PERSON_1]，地址：[ADDRESS_1]，车牌[CN_PLATE_1]"
+    assert inspection.redactor.restore(sent) == text
+
+
+def test_a_policy_naming_an_unknown_type_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown entity types"):
+        PrivacyPolicy(rules={"NAME": "block"})

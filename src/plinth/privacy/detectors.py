@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from plinth.privacy.addresses import find_chinese_addresses, find_english_addresses
-from plinth.privacy.findings import Finding, non_overlapping
+from plinth.privacy.findings import ENTITIES, Finding, non_overlapping
 from plinth.privacy.names_en import find_english_names
 from plinth.privacy.names_zh import find_chinese_names, find_column_names, find_record_names
 from plinth.privacy.normalize import normalize
@@ -31,29 +31,6 @@ from plinth.privacy.patterns import (
 
 __all__ = ["ENTITIES", "Finding", "detect"]
 
-# Ties (same span) go to the earlier type here.
-ENTITIES: tuple[str, ...] = (
-    "PRIVATE_KEY",
-    "CN_RESIDENT_ID",
-    "CN_USCC",
-    "CN_BANK_CARD",
-    "PAYMENT_CARD",
-    "IPV4",
-    "CN_MOBILE",
-    "CN_LANDLINE",
-    "CN_PASSPORT",
-    "CN_PLATE",
-    "EMAIL",
-    "IBAN",
-    "US_SSN",
-    "IPV6",
-    "INTL_PHONE",
-    "CLOUD_ACCESS_KEY",
-    "API_KEY",
-    "BEARER_TOKEN",
-    "ADDRESS",
-    "PERSON",
-)
 _PRIORITY = {entity: i for i, entity in enumerate(ENTITIES)}
 _TEXT_FINDERS: tuple[Callable[[str], Iterable[Finding]], ...] = (
     find_private_keys,

@@ -21,7 +21,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from plinth.privacy.findings import ENTITIES
 
 Action = Literal["allow", "redact", "local_only", "block"]
 SEVERITY: dict[Action, int] = {"allow": 0, "redact": 1, "local_only": 2, "block": 3}
@@ -32,6 +34,15 @@ class PrivacyPolicy(BaseModel):
 
     default_action: Action = "allow"
     rules: dict[str, Action] = Field(default_factory=dict, description="Entity type → action.")
+
+    @field_validator("rules")
+    @classmethod
+    def _known_types(cls, rules: dict[str, Action]) -> dict[str, Action]:
+        """A misspelt type would silently never match: refuse it (PERSON, ADDRESS, CN_PLATE…)."""
+        unknown = sorted(set(rules) - set(ENTITIES))
+        if unknown:
+            raise ValueError(f"unknown entity types {unknown} (known: {', '.join(ENTITIES)})")
+        return rules
 
     def decide(self, entities: Iterable[str]) -> Action:
         decision: Action = "allow"
