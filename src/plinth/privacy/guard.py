@@ -68,6 +68,8 @@ class PrivacyGuard:
         policies: dict[str, PrivacyPolicy],
         default_policy: str,
         audit_key: bytes,
+        *,
+        strict_phones: bool = False,
     ):
         self.policies = {**BUILT_IN, **policies}
         if default_policy not in self.policies:
@@ -77,6 +79,7 @@ class PrivacyGuard:
             )
         self.default_policy = default_policy
         self._audit_key = audit_key
+        self._strict_phones = strict_phones  # see detectors.detect
         self.scans = ScanPool()
 
     def check_policy_name(self, name: str) -> None:
@@ -102,7 +105,10 @@ class PrivacyGuard:
         name = policy_name if policy_name in self.policies else self.default_policy
         policy = self.policies[name]
         places = text_fields(body)
-        found: list[list[Finding]] = [detect(container[key]) for container, key, _ in places]
+        found: list[list[Finding]] = [
+            detect(container[key], strict_phones=self._strict_phones)
+            for container, key, _ in places
+        ]
         flat = [f for findings in found for f in findings]
         counts = Counter(f.entity for f in flat)
         action = policy.decide(counts)
