@@ -41,16 +41,16 @@ from plinth.metering.accounting import Accounting
 from plinth.metering.recorder import UsageRecorder
 from plinth.metrics import Metrics
 from plinth.privacy.guard import PrivacyGuard
-from plinth.privacy.redaction import ChunkRestorer, restore_answer
+from plinth.privacy.redaction import restore_answer
 from plinth.protocol.chat import ChatCompletionRequest
 from plinth.protocol.completions import CompletionRequest
 from plinth.protocol.embeddings import EmbeddingRequest
 from plinth.routing.router import Router
 from plinth.routing.state import Attempt, DeploymentState
 from plinth.store.usage import AttemptRecord
+from plinth.streaming import StreamShaper, has_output
 from plinth.tokens import (
     Estimate,
-    chunk_text,
     request_text,
     response_text,
 )
@@ -69,14 +69,6 @@ class Constraints:
 
     localities: frozenset[Locality] | None = None
     reason: str = ""
-
-
-def _has_output(chunk: Json) -> bool:
-    for choice in chunk.get("choices") or ():
-        delta = choice.get("delta") or {}
-        if delta.get("content") or delta.get("tool_calls") or choice.get("text"):
-            return True
-    return False
 
 
 def _source(state: DeploymentState) -> str:
@@ -305,7 +297,7 @@ class Gateway:
             acct.finish_reason = choices[0].get("finish_reason")
             result["id"] = ("chatcmpl-" if is_chat else "cmpl-") + acct.request_id
             result["model"] = request.model
-            result["usage"] = _usage(acct, result.get("usage"))
+            result["usage"] = acct.usage_json(result.get("usage"))
         return result
 
     async def _open_stream(
@@ -324,7 +316,7 @@ class Gateway:
             try:
                 async for chunk in chunks:
                     held.append(chunk)
-                    if _has_output(chunk) or chunk.get("usage"):
+                    if has_output(chunk) or chunk.get("usage"):
                         break
                     if any(c.get("finish_reason") for c in chunk.get("choices") or ()):
                         break
@@ -347,7 +339,15 @@ class Gateway:
             await self._reserve(acct, request.model, body)
             plan = self._plan(request.model, body, constraints)
             (held, chunks), served.attempt = await self._open_stream(acct, body, is_chat, plan)
-            shaper = _StreamShaper(acct, request, served.attempt.state, is_chat)
+            state = served.attempt.state
+            shaper = StreamShaper(
+                acct,
+                model=request.model,
+                include_usage=request.include_usage,
+                state=state,
+                is_chat=is_chat,
+                usage_source=_source(state),
+            )
             try:
                 for chunk in held:
                     for piece in shaper.shape(chunk):
@@ -396,80 +396,6 @@ class Gateway:
             "model": request.model,
             "usage": {"prompt_tokens": acct.prompt_tokens, "total_tokens": acct.prompt_tokens},
         }
-
-
-class _StreamShaper:
-    """Engine chunks as the client gets them: its ids and model name, placeholders
-    restored, usage taken into the accounting (and sent only if asked for)."""
-
-    def __init__(
-        self, acct: Accounting, request: GenerationRequest, state: DeploymentState, is_chat: bool
-    ):
-        self.acct, self.request, self.state, self.is_chat = acct, request, state, is_chat
-        self.id = ("chatcmpl-" if is_chat else "cmpl-") + acct.request_id
-        self.source = _source(state)
-        self.output: list[str] = []  # the text sent, for an estimate if no usage comes
-        redactor = acct.privacy.redactor if acct.redacted and acct.privacy else None
-        self.restorer = ChunkRestorer(redactor) if redactor is not None else None
-
-    def shape(self, chunk: Json) -> list[Json]:
-        """One engine chunk as zero, one or two client chunks."""
-        acct = self.acct
-        if self.restorer is not None:
-            self.restorer.process(chunk)
-        acct.take_timings(chunk.pop("timings", None))
-        chunk["id"] = self.id
-        chunk["model"] = self.request.model
-        usage = chunk.pop("usage", None)
-        out = []
-        if usage:
-            acct.take_usage(usage, self.source)
-        if chunk.get("choices"):
-            for choice in chunk["choices"]:
-                acct.finish_reason = choice.get("finish_reason") or acct.finish_reason
-            if _has_output(chunk):
-                if acct.ttft_s is None:
-                    acct.first_token()
-                    self.state.observe_ttft(acct.ttft_s or 0.0)
-                self.output.append(chunk_text(chunk))
-            out.append(chunk)
-        if usage and self.request.include_usage:
-            # Its own last chunk with no choices, as OpenAI sends it, even
-            # where an engine put the finish reason and usage in one.
-            out.append({**chunk, "choices": [], "usage": _usage(acct, usage)})
-        return out
-
-    def leftovers(self) -> list[Json]:
-        """Placeholder text held back at the end of the stream, restored."""
-        if self.restorer is None:
-            return []
-        key = "delta" if self.is_chat else "text"
-        return [
-            {
-                "id": self.id,
-                "object": "chat.completion.chunk" if self.is_chat else "text_completion",
-                "model": self.request.model,
-                "choices": [
-                    {
-                        "index": index,
-                        key: {"content": text} if self.is_chat else text,
-                        "finish_reason": None,
-                    }
-                ],
-            }
-            for index, text in self.restorer.leftovers()
-        ]
-
-
-def _usage(acct: Accounting, reported: Json | None = None) -> Json:
-    usage: Json = {
-        "prompt_tokens": acct.prompt_tokens,
-        "completion_tokens": acct.completion_tokens,
-        "total_tokens": acct.prompt_tokens + acct.completion_tokens,
-    }
-    if reported and reported.get("prompt_tokens_details"):
-        usage["prompt_tokens_details"] = reported["prompt_tokens_details"]  # cached tokens
-    return usage
 
 
 def _decode_seconds(timings: Json | None) -> float:
