@@ -97,18 +97,6 @@ class Accounting:
             usage["prompt_tokens_details"] = reported["prompt_tokens_details"]
         return usage
 
-    def usage_json(self, reported: Json | None = None) -> Json:
-        """The ``usage`` object the client gets: the counts booked, and the cached-token
-        details the engine or upstream reported, if any."""
-        usage: Json = {
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "total_tokens": self.prompt_tokens + self.completion_tokens,
-        }
-        if reported and reported.get("prompt_tokens_details"):
-            usage["prompt_tokens_details"] = reported["prompt_tokens_details"]
-        return usage
-
     def charge(self, exc: BaseException | None) -> int:
         """The cost of this request: nothing if it failed before any output reached
         the client, else its counted tokens and its serving time at its price row."""
