@@ -44,6 +44,7 @@ from plinth.auth import Authenticator
 from plinth.batches.runner import start_batches
 from plinth.billing.storage import StorageMeter
 from plinth.bootstrap import bootstrap_admin_key, build_billing, build_engines, privacy_guard
+from plinth.cache.service import build_response_cache
 from plinth.engines.base import Engine
 from plinth.engines.pool import EnginePool
 from plinth.errors import (
@@ -200,6 +201,10 @@ async def open_services(
     metrics = Metrics()
     gateway = Gateway(router, recorder, metrics, guard, billing)
     stack.push_async_callback(gateway.drain)
+    gateway.cache = build_response_cache(
+        settings.response_cache, settings.redis_url, billing.prices, database
+    )
+    stack.push_async_callback(gateway.cache.close)
     svc = Services(
         settings=settings,
         db=database,

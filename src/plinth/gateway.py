@@ -29,6 +29,8 @@ import numpy as np
 
 from plinth.auth import Principal
 from plinth.billing.guard import Billing
+from plinth.cache.replay import stream_chunks
+from plinth.cache.service import ResponseCache
 from plinth.deployment import Locality
 from plinth.engines.base import EmbeddingResult, Json
 from plinth.errors import (
@@ -99,6 +101,7 @@ class Gateway:
         self._settling: set[asyncio.Task[None]] = set()
         # Requests in flight that are not Batch API lines: batches give way to them.
         self.interactive_in_flight = 0
+        self.cache: ResponseCache | None = None  # the response cache, if the app has one
 
     def open(
         self, request_id: str, endpoint: str, model: str, principal: Principal | None
@@ -277,6 +280,8 @@ class Gateway:
             body = request.engine_body()
             is_chat = isinstance(request, ChatCompletionRequest)
             constraints = await self._screen(acct, body)
+            if self.cache is not None and (hit := await self.cache.lookup(acct, body)):
+                return hit  # after the screen: a key its policy refuses never gets here
             await self._reserve(acct, request.model, body)
 
             async def call(s: DeploymentState) -> Json:
@@ -298,6 +303,8 @@ class Gateway:
             result["id"] = ("chatcmpl-" if is_chat else "cmpl-") + acct.request_id
             result["model"] = request.model
             result["usage"] = acct.usage_json(result.get("usage"))
+        if self.cache is not None:
+            await self.cache.store(acct, body, result)
         return result
 
     async def _open_stream(
@@ -336,6 +343,12 @@ class Gateway:
         async with self._served(acct) as served:
             body = request.engine_body()
             constraints = await self._screen(acct, body)
+            if self.cache is not None and (hit := await self.cache.lookup(acct, body)):
+                for piece in stream_chunks(
+                    hit, is_chat=is_chat, include_usage=request.include_usage
+                ):
+                    yield piece
+                return
             await self._reserve(acct, request.model, body)
             plan = self._plan(request.model, body, constraints)
             (held, chunks), served.attempt = await self._open_stream(acct, body, is_chat, plan)
@@ -357,6 +370,8 @@ class Gateway:
                         yield piece
                 for piece in shaper.leftovers():
                     yield piece
+                if self.cache is not None:
+                    await self.cache.store_stream(acct, body, is_chat, "".join(shaper.output))
             finally:
                 await chunks.aclose()  # type: ignore[attr-defined]
                 acct.estimate(request_text(body), "".join(shaper.output))

@@ -22,6 +22,7 @@ from pydantic_settings import (
 )
 
 from plinth.batches.settings import BatchSettings
+from plinth.cache.settings import ResponseCacheSettings
 from plinth.deployment import DEFAULT_API_KEY_ENV_ALLOW, Deployment, api_key_env_refusal
 from plinth.privacy.policy import PrivacyPolicy
 from plinth.server.limits import ServerLimits
@@ -202,6 +203,7 @@ class Settings(BaseSettings):
     knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
     uploads: UploadSettings = Field(default_factory=UploadSettings)
     batches: BatchSettings = Field(default_factory=BatchSettings)
+    response_cache: ResponseCacheSettings = Field(default_factory=ResponseCacheSettings)
     redis_url: str | None = Field(
         None, description="redis://… shares budgets and rate limits across replicas."
     )

@@ -32,6 +32,8 @@ from plinth.services import Services
 log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
+# Request: "on" / "off" opts into or out of the response cache; response: "hit" or "miss".
+CACHE_HEADER = "x-plinth-cache"
 
 
 def failure(exc: BaseException, request_id: str) -> Response:
@@ -70,20 +72,27 @@ async def _generate(
     if isinstance(admitted, Response):
         return admitted
     svc, acct, body = admitted
+    acct.cache_opt_in = request.headers.get(CACHE_HEADER)
     if not body.stream:
         try:
             result = await svc.gateway.generate(acct, body)
         except Exception as exc:  # noqa: BLE001 - the boundary: every error becomes a response
             return failure(exc, acct.request_id)
-        return json_response(result, acct.request_id)
+        response = json_response(result, acct.request_id)
+        if acct.cache is not None:
+            response.headers[CACHE_HEADER] = acct.cache  # hit or miss
+        return response
     chunks = svc.gateway.generate_stream(acct, body)
     first = await first_chunk(chunks, acct.request_id)
     if isinstance(first, Response):
         return first
+    headers = {REQUEST_ID_HEADER: acct.request_id, "cache-control": "no-cache"}
+    if acct.cache is not None:
+        headers[CACHE_HEADER] = acct.cache
     return StreamingResponse(
         sse_frames(chunks, acct.request_id, first=first),
         media_type="text/event-stream",
-        headers={REQUEST_ID_HEADER: acct.request_id, "cache-control": "no-cache"},
+        headers=headers,
     )
 
 

@@ -53,6 +53,8 @@ class Accounting:
     stored: asyncio.Future[None] | None = None  # resolves when the ledger row is committed
     closed: bool = False
     batch_id: str | None = None  # a Batch API line: ledger row names the batch, batch price
+    cache_opt_in: str | None = None  # the request's x-plinth-cache header, if it sent one
+    cache: str | None = None  # "hit" or "miss" when the response cache was asked
     ended: float | None = None  # perf_counter at the end: the charge and the ledger agree
 
     def latency_s(self) -> float:
