@@ -54,6 +54,7 @@ STEPS: list[tuple[Any, str]] = [
     (plinth.app, "build_billing"),
     (plinth.app, "build_vector_stores"),
     (plinth.app, "Gateway"),
+    (plinth.app, "build_response_cache"),
     (plinth.app, "Services"),
     (Ingestor, "start"),
     (Router, "run_health_checks"),
