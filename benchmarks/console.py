@@ -307,6 +307,7 @@ def run_database(kind: str, rows: int, reps: int) -> dict[str, Any]:
             rollup = conn.scalar(select(func.count()).select_from(usage_rollup))
         engine.dispose()
         measured = measure(url, world, reps)
+        print(f"  {kind}: {summarise(measured['cases'])}", file=sys.stderr)
         return {
             "database": kind,
             "ledger_rows": ledger,

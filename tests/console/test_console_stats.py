@@ -18,6 +18,7 @@ from sqlalchemy.exc import OperationalError
 from plinth.cli import main
 from plinth.store import console_stats as stats
 from plinth.store.database import open_database
+from plinth.store.schema import api_keys
 from plinth.store.usage import UsageRecord, UsageStore
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
@@ -46,27 +47,50 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
         admin.dispose()
 
 
+TENANT_OF = {"key_0": "ten_a", "key_1": "ten_b", "key_2": None, "key_3": "ten_a",
+             "key_4": "ten_b", "key_5": "ten_a"}  # fmt: skip
+DEPLOYMENT_OF = {"m-a": "d-1", "m-b": "d-2", "m-c": "d-3", None: None}
+
+
 def _seed(engine: Engine, count: int = 600) -> list[UsageRecord]:
+    """Ledger rows where, as in Plinth, a key has one tenant and a deployment one model.
+
+    key_5 has no api_keys row: its tenant is unknown to the dashboard, which must
+    then read it under the tenant filter itself."""
+    with engine.begin() as conn:
+        conn.execute(
+            api_keys.insert(),
+            [
+                {"id": key, "name": key, "key_hash": key, "display": key, "is_admin": False,
+                 "created_at": NOW, "tenant_id": tenant}
+                for key, tenant in TENANT_OF.items()
+                if key != "key_5"
+            ],
+        )  # fmt: skip
     rng = random.Random(7)
-    records = [
-        UsageRecord(
-            request_id=f"req_{i:05d}",
-            created_at=NOW - timedelta(minutes=rng.randrange(0, 60 * 24 * 9), seconds=rng.random()),
-            key_id=f"key_{rng.randrange(6)}",
-            endpoint="chat",
-            model=rng.choice(["m-a", "m-b", "m-c", None]),
-            status=rng.choice(["ok", "ok", "ok", "error"]),
-            http_status=200,
-            prompt_tokens=rng.randrange(0, 500),
-            completion_tokens=rng.randrange(0, 300),
-            latency_ms=rng.uniform(5, 30_000),
-            ttft_ms=rng.choice([None, rng.uniform(1, 900)]),
-            deployment=rng.choice(["d-1", "d-2"]),
-            tenant_id=rng.choice(["ten_a", "ten_b", None]),
-            cost_micros=rng.randrange(0, 10_000),
+    records = []
+    for i in range(count):
+        key = f"key_{rng.randrange(6)}"
+        model = rng.choice(["m-a", "m-b", "m-c", None])
+        records.append(
+            UsageRecord(
+                request_id=f"req_{i:05d}",
+                created_at=NOW
+                - timedelta(minutes=rng.randrange(0, 60 * 24 * 9), seconds=rng.random()),
+                key_id=key,
+                endpoint="chat",
+                model=model,
+                status=rng.choice(["ok", "ok", "ok", "error"]),
+                http_status=200,
+                prompt_tokens=rng.randrange(0, 500),
+                completion_tokens=rng.randrange(0, 300),
+                latency_ms=rng.uniform(5, 30_000),
+                ttft_ms=rng.choice([None, rng.uniform(1, 900)]),
+                deployment=DEPLOYMENT_OF[model],
+                tenant_id=TENANT_OF[key],
+                cost_micros=rng.randrange(0, 10_000),
+            )
         )
-        for i in range(count)
-    ]
     UsageStore(engine).append(records)
     return records
 
@@ -101,10 +125,16 @@ FILTERS = [
     {},
     {"tenant_id": "ten_a"},
     {"key_id": "key_3"},
+    {"key_id": "key_5"},
     {"model": "m-b"},
     {"deployment": "d-2"},
     {"tenant_id": "ten_b", "model": "m-a"},
-    {"key_id": "key_1", "deployment": "d-1", "model": "m-c"},
+    {"tenant_id": "ten_a", "deployment": "d-3"},
+    {"model": "m-b", "deployment": "d-2"},
+    {"key_id": "key_4", "model": "m-c"},
+    {"tenant_id": "ten_a", "key_id": "key_3", "model": "m-a", "deployment": "d-1"},
+    {"tenant_id": "ten_a", "key_id": "key_1"},  # another tenant's key: nothing
+    {"key_id": "key_1", "deployment": "d-1", "model": "m-c"},  # d-1 serves m-a: nothing
 ]
 
 

@@ -48,7 +48,13 @@ DIMS: dict[str, tuple[tuple[str, ...], str]] = {
     "tenant_deployment": (("tenant_id", "deployment"), "day"),
     "tenant_key": (("tenant_id", "key_id"), "day"),
     "model_deployment": (("model", "deployment"), "day"),
+    "model_key": (("model", "key_id"), "day"),
+    "deployment_key": (("deployment", "key_id"), "day"),
 }
+
+#: A key belongs to one tenant and a deployment serves one model, so a filter
+#: or a grouping on the first makes the second redundant (see console_stats).
+IMPLIES = {"key_id": "tenant_id", "deployment": "model"}
 
 
 def _bucket_sql(dialect: str, column: str, width: str) -> str:
@@ -171,7 +177,7 @@ def backfill(conn: Connection) -> None:
     dialect = conn.dialect.name
     for dim, (columns, width) in DIMS.items():
         parts = [func.coalesce(usage.c[c], "") for c in columns]
-        value, value2 = (parts + [literal(""), literal("")])[:2]
+        value, value2 = [*parts, literal(""), literal("")][:2]
         bucket = bucket_expr(dialect, width)
         query = select(
             literal(dim).label("dim"),

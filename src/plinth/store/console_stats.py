@@ -15,18 +15,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, select
+from sqlalchemy import Connection, Engine, and_, func, select
 
 from plinth.store.console_rollup import (
     ALL_COLUMNS,
     BOUNDS_MS,
     BUCKETS,
     DIMS,
+    IMPLIES,
     SUMS,
     bucket_expr,
     ledger_sums,
 )
-from plinth.store.schema import usage, usage_rollup
+from plinth.store.schema import api_keys, usage, usage_rollup
 
 Sums = dict[str, float]
 TOP_DIMS = {"tenant": "tenant_id", "key": "key_id", "model": "model", "deployment": "deployment"}
@@ -50,6 +51,46 @@ class Filter:
             "deployment": self.deployment,
         }
         return {column: value for column, value in given.items() if value is not None}
+
+    def only(self, columns: dict[str, str]) -> Filter:
+        return Filter(self.start, self.end, **columns)
+
+
+def _owners(conn: Connection, column: str) -> dict[str, str]:
+    """What each key's tenant, or each deployment's model, is ("" for none).
+
+    A deployment id that served more than one model (re-created) is left out,
+    so nothing is reduced on its account.
+    """
+    if column == "key_id":
+        rows = conn.execute(select(api_keys.c.id, api_keys.c.tenant_id))
+        return {key: tenant or "" for key, tenant in rows}
+    pairs = conn.execute(
+        select(usage_rollup.c.value2, usage_rollup.c.value)
+        .where(usage_rollup.c.dim == "model_deployment")
+        .distinct()
+    )
+    owners: dict[str, str] = {}
+    ambiguous: set[str] = set()
+    for deployment, model in pairs:
+        if owners.setdefault(deployment, model) != model:
+            ambiguous.add(deployment)
+    return {d: m for d, m in owners.items() if d not in ambiguous}
+
+
+def _reduce(conn: Connection, columns: dict[str, str]) -> dict[str, str] | None:
+    """The filter without columns another filter column implies; None if they contradict
+    (a key of another tenant: nothing matches)."""
+    columns = dict(columns)
+    for column, implied in IMPLIES.items():
+        if column in columns and implied in columns:
+            owner = _owners(conn, column).get(columns[column])
+            if owner is None:
+                continue
+            if owner != columns[implied]:
+                return None
+            del columns[implied]
+    return columns
 
 
 def _floor(moment: datetime, width: str) -> datetime:
@@ -144,25 +185,37 @@ def _raw_where(query: Any, f: Filter, start: datetime, end: datetime) -> Any:
     return query.where(and_(*conditions))
 
 
-def totals(engine: Engine, f: Filter) -> Sums:
+def _totals(conn: Connection, f: Filter) -> Sums:
     plan = _Plan(f)
     result: Sums = {}
-    with engine.connect() as conn:
-        for part in plan.parts:
-            for row in conn.execute(plan.rollup(part)).mappings():
-                _add(result, row)
-        for start, end in plan.raw:
-            for row in conn.execute(_raw_where(select(*ledger_sums()), f, start, end)).mappings():
-                _add(result, row)
+    for part in plan.parts:
+        for row in conn.execute(plan.rollup(part)).mappings():
+            _add(result, row)
+    for start, end in plan.raw:
+        for row in conn.execute(_raw_where(select(*ledger_sums()), f, start, end)).mappings():
+            _add(result, row)
     return result
 
 
+def totals(engine: Engine, f: Filter) -> Sums:
+    with engine.connect() as conn:
+        reduced = _reduce(conn, f.columns())
+        return {} if reduced is None else _totals(conn, f.only(reduced))
+
+
 def series(engine: Engine, f: Filter, *, hourly: bool) -> dict[datetime, Sums]:
-    """Sums per UTC bucket: hours when ``hourly`` (short ranges, zones other than UTC),
-    else whole UTC days with hours at the range's ends."""
-    plan = _Plan(f, hourly_only=hourly)
+    """Sums per UTC bucket: hours when ``hourly`` (short ranges, zones other than UTC)
+    and an hourly dimension covers the filter, else whole UTC days with hours at the
+    range's ends."""
     out: dict[datetime, Sums] = defaultdict(dict)
     with engine.connect() as conn:
+        reduced = _reduce(conn, f.columns())
+        if reduced is None:
+            return {}
+        f = f.only(reduced)
+        plan = _Plan(f, hourly_only=hourly)
+        if hourly and not plan.parts and f.end - f.start > timedelta(days=2):
+            plan = _Plan(f)  # no hourly rows for this combination: UTC days, not the ledger
         for part in plan.parts:
             query = plan.rollup(part, usage_rollup.c.bucket).group_by(usage_rollup.c.bucket)
             for row in conn.execute(query).mappings():
@@ -178,21 +231,49 @@ def series(engine: Engine, f: Filter, *, hourly: bool) -> dict[datetime, Sums]:
 def top(engine: Engine, f: Filter, dim: str, limit: int = 10) -> list[tuple[str | None, Sums]]:
     """The ``limit`` values of ``dim`` with the most requests, with their plain sums."""
     column = TOP_DIMS[dim]
-    plan = _Plan(f, group=column)
-    merged: dict[str | None, Sums] = defaultdict(dict)
     with engine.connect() as conn:
-        for part in plan.parts:
-            slot = plan.slot(part[0], column)
-            query = plan.rollup(part, slot.label("value"), names=SUMS).group_by(slot)
-            for row in conn.execute(query).mappings():
-                _add(merged[row["value"] or None], row, SUMS)
-        light = [s for s in ledger_sums() if s.name in SUMS]
-        for start, end in plan.raw:
-            query = _raw_where(select(usage.c[column].label("value"), *light), f, start, end)
-            for row in conn.execute(query.group_by(usage.c[column])).mappings():
-                _add(merged[row["value"] or None], row, SUMS)
+        reduced = _reduce(conn, f.columns())
+        if reduced is None:
+            return []
+        # Grouping by a column the filter fixes, or implies: one row, the filter's totals.
+        single = reduced.get(column)
+        for by, implied_by in IMPLIES.items():
+            if implied_by == column and by in reduced and single is None:
+                single = _owners(conn, by).get(reduced[by])
+        if single is not None:
+            sums = _totals(conn, f.only(reduced))
+            return [(single or None, {k: sums[k] for k in SUMS})] if sums.get("requests") else []
+        # Grouping by keys (or deployments) under a tenant (or model) filter: group
+        # without it, then keep the keys of that tenant (the deployments of that model).
+        implied = IMPLIES.get(column)
+        if implied is not None and implied in reduced:
+            owners, wanted = _owners(conn, column), reduced[implied]
+            wider = {k: v for k, v in reduced.items() if k != implied}
+            merged = _grouped(conn, f.only(wider), column)
+            if all(v is not None and v in owners for v in merged):
+                merged = {v: s for v, s in merged.items() if owners.get(v or "") == wanted}
+            else:  # a value of unknown owner: group under the filter itself
+                merged = _grouped(conn, f.only(reduced), column)
+        else:
+            merged = _grouped(conn, f.only(reduced), column)
     ranked = sorted(merged.items(), key=lambda item: (-item[1]["requests"], str(item[0])))
     return ranked[:limit]
+
+
+def _grouped(conn: Connection, f: Filter, column: str) -> dict[str | None, Sums]:
+    plan = _Plan(f, group=column)
+    merged: dict[str | None, Sums] = defaultdict(dict)
+    for part in plan.parts:
+        slot = plan.slot(part[0], column)
+        query = plan.rollup(part, slot.label("value"), names=SUMS).group_by(slot)
+        for row in conn.execute(query).mappings():
+            _add(merged[row["value"] or None], row, SUMS)
+    light = [s for s in ledger_sums() if s.name in SUMS]
+    for start, end in plan.raw:
+        query = _raw_where(select(usage.c[column].label("value"), *light), f, start, end)
+        for row in conn.execute(query.group_by(usage.c[column])).mappings():
+            _add(merged[row["value"] or None], row, SUMS)
+    return merged
 
 
 def percentile(sums: Sums, prefix: str, q: float) -> float | None:
