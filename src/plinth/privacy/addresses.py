@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator
 
 from plinth.privacy.findings import Finding
-from plinth.privacy.gazetteer import CITIES, PROVINCES
+from plinth.privacy.gazetteer import CITIES, PROVINCES, alternation
 
 # Han characters that can be part of a place name: not the function words
 # around an address (住在, 寄到, 的, 和 …), so a chain starts at the place itself.
@@ -62,27 +62,29 @@ _CHAIN = re.compile(rf"(?:{_ANY_PART})(?:[ \u3000]?(?:{_ANY_PART}))*")
 # together are handed to the (slower) chain pattern.
 # Only the common suffixes: every address with two parts has two of these or a gazetteer name.
 _SUFFIXES = "省市区县旗镇乡村路街巷弄道号院楼园厦苑栋幢座室"
-_GAZETTEER = "|".join(sorted(PROVINCES + CITIES, key=len, reverse=True))
-_ANCHOR = re.compile(
-    f"(?=[{_SUFFIXES}{''.join(sorted({n[0] for n in PROVINCES + CITIES}))}])"
-    f"(?:[{_SUFFIXES}]|{_GAZETTEER})"
-)
+# Literal alternatives only, so the engine skips positions by their first character.
+_ANCHOR = re.compile(alternation([*_SUFFIXES, *PROVINCES, *CITIES]))
 _NEAR = 10  # at most this many characters between two anchors of one address
+_ANCHOR_RX = _ANCHOR.pattern
+# Overlapping pairs are not needed: a chain of anchors yields pairs that touch, merged above.
+_PAIR = re.compile(f"(?:{_ANCHOR_RX})(?:(?!\\n).){{0,{_NEAR}}}?(?:{_ANCHOR_RX})")
 _REACH = (12, 10)  # a window starts this far before its first anchor, ends after its last
 
 
 def _windows(text: str) -> Iterator[tuple[int, int]]:
-    cluster_start = cluster_end = -1
-    count = 0
-    for anchor in _ANCHOR.finditer(text):
-        if count and anchor.start() - cluster_end <= _NEAR:
-            cluster_end, count = anchor.end(), count + 1
+    """Stretches around two or more anchors close together, merged; found by one pattern
+    (an anchor, then another within ``_NEAR`` characters) so Python sees only the pairs."""
+    window: tuple[int, int] | None = None
+    for pair in _PAIR.finditer(text):
+        start, end = max(0, pair.start() - _REACH[0]), min(len(text), pair.end() + _REACH[1])
+        if window is not None and start <= window[1]:
+            window = (window[0], max(window[1], end))
             continue
-        if count >= 2:
-            yield max(0, cluster_start - _REACH[0]), min(len(text), cluster_end + _REACH[1])
-        cluster_start, cluster_end, count = anchor.start(), anchor.end(), 1
-    if count >= 2:
-        yield max(0, cluster_start - _REACH[0]), min(len(text), cluster_end + _REACH[1])
+        if window is not None:
+            yield window
+        window = (start, end)
+    if window is not None:
+        yield window
 
 
 def _parts(chain: str) -> list[str]:
@@ -139,7 +141,8 @@ _STREET = (
 )
 _WORD = r"[A-Z][a-z]+|[0-9]+(?:st|nd|rd|th)"
 _ENGLISH = re.compile(
-    rf"(?<![0-9A-Za-z])\d{{1,6}}[A-Z]?,? (?:[NSEW]\.? )?(?:(?:{_WORD}) ){{1,4}}{_STREET}\.?"
+    # A digit first, the look-behind after it: the engine skips to digits at once.
+    rf"\d(?<![0-9A-Za-z].)\d{{0,5}}[A-Z]?,? (?:[NSEW]\.? )?(?:(?:{_WORD}) ){{1,4}}{_STREET}\.?"
     r"(?:,? (?:Apt|Apartment|Suite|Ste|Unit|Floor|Fl|#)\.? ?#?[0-9A-Z-]+)?"
     r"(?:, ?[A-Z][a-z]+(?: [A-Z][a-z]+){0,2})?"
     r"(?:, ?[A-Z]{2}(?: \d{5}(?:-\d{4})?)?| \d{5}(?:-\d{4})?)?(?![0-9A-Za-z])"

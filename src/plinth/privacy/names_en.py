@@ -18,7 +18,13 @@ from plinth.privacy.findings import Finding
 from plinth.privacy.gazetteer import NAME_CUES, words
 
 _WORD = r"[A-Z][a-zà-öø-ÿ]+(?:[-'][A-Z]?[a-zà-öø-ÿ]+)?"
-_RUN = re.compile(rf"(?<![A-Za-z]){_WORD}(?:(?: [A-Z]\.)? {_WORD}){{0,2}}(?![A-Za-z])")
+# A capital first, then the look-behind: a pattern that starts with a character class
+# lets the engine skip to the next capital at once.
+_LOWER = "a-zà-öø-ÿ"
+_RUN = re.compile(
+    rf"[A-Z](?<![A-Za-z].)[{_LOWER}]+(?:[-'][A-Z]?[{_LOWER}]+)?"
+    rf"(?:(?: [A-Z]\.)? {_WORD}){{0,2}}(?![A-Za-z])"
+)
 _HONORIFICS = (
     "Professor",
     "Mr.",
@@ -147,7 +153,7 @@ def _cued(text: str, start: int, value: str) -> bool:
         return True  # a Chinese cue: 联系人是Michael Williams
     if before.endswith(_HONORIFICS_SPACED):
         return True
-    if _SIGN_OFF.search(before) and _line_ends(text, start + len(value)):
+    if "\n" in before and _SIGN_OFF.search(before) and _line_ends(text, start + len(value)):
         return True
     lead = before.rstrip(" \t\"'").lower()
     labelled = lead.endswith((":", "：", "="))

@@ -26,6 +26,7 @@ from plinth.privacy.gazetteer import (
     PROVINCES,
     SINGLE_SURNAMES,
     TITLES,
+    alternation,
     words,
 )
 
@@ -50,17 +51,22 @@ _SHORT_TITLES = frozenset(t for t in TITLES if len(t) == 1)
 _POSSESSIVES = tuple(f for f in NAME_FOLLOWERS if f.startswith("的"))
 
 
-def _alternation(words: list[str] | tuple[str, ...]) -> str:
-    return "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True))
-
-
-_TRIGGER_WORDS = (*NAME_CUES, *TITLES, *_POSSESSIVES, *_DISTINCT_COMPOUNDS)
-# The look-ahead on first characters lets most positions fail at once (~10x faster).
-_TRIGGER = re.compile(
-    f"(?=[{''.join(sorted({w[0] for w in _TRIGGER_WORDS}))}])"
-    f"(?:(?P<title>{_alternation(TITLES)})|(?P<cue>{_alternation(NAME_CUES)})"
-    f"|(?P<possessive>{_alternation(_POSSESSIVES)})|(?P<compound>{_alternation(_DISTINCT_COMPOUNDS)}))"
-)
+# What each trigger word is; a word in two lists counts as the first (经理: a title).
+_KINDS = {
+    word: kind
+    for kind, group in reversed(
+        [
+            ("title", TITLES),
+            ("cue", NAME_CUES),
+            ("possessive", _POSSESSIVES),
+            ("compound", _DISTINCT_COMPOUNDS),
+        ]
+    )
+    for word in group
+}
+# One alternation of literals, no groups and nothing in front: the regex engine then
+# skips every position whose character starts no trigger word (several times faster).
+_TRIGGER = re.compile(alternation(_KINDS))
 _GAP_CHARS = frozenset(" \t\r\n:：=\"'“”「」是为叫")
 _CUE_GAP = re.compile(r"[ \t\r\n:：=\"'“”「」]*(?:是|为|叫)?[ \t:：\"'“”「」]*")
 _DOT = re.compile(r"(?<=[\u3400-\u9fff])[·・•](?=[\u3400-\u9fff])")
@@ -109,7 +115,7 @@ def _surname_near(text: str, end: int) -> bool:
 def _title_start(text: str, match: re.Match[str]) -> int:
     """Where a name before this title would end: "乔峰 总经理" has a space between."""
     start = match.start()
-    is_title = match.lastgroup == "title" and len(match.group(0)) > 1
+    is_title = _KINDS[match.group(0)] == "title" and len(match.group(0)) > 1
     return start - 1 if is_title and start > 1 and text[start - 1] == " " else start
 
 
@@ -177,7 +183,7 @@ def _before(text: str, end: int, *, possessive: bool, short_title: bool) -> int 
 
 def find_chinese_names(text: str) -> Iterator[Finding]:
     for match in _TRIGGER.finditer(text):
-        kind = match.lastgroup
+        kind = _KINDS[match.group(0)]
         if kind == "cue":
             following = text[match.end() : match.end() + 1]
             if following not in _SURNAME_CHARS and following not in _GAP_CHARS:
@@ -275,11 +281,10 @@ _HEADERS = frozenset(
         "患者 name Name 姓名："
     )
 )
+_HEADER_WORD = re.compile(alternation(_HEADERS))  # literals: a fast first test
 # A header word as a whole cell: "姓名,手机" or "| Name | Card |", not "my name is".
 _HEADER_CUE = re.compile(
-    r"(?:^|[|,，\t;；])[ \t]*(?:"
-    + "|".join(sorted(_HEADERS, key=len, reverse=True))
-    + r")[ \t]*(?:[|,，\t;；]|$)",
+    r"(?:^|[|,，\t;；])[ \t]*(?:" + alternation(_HEADERS) + r")[ \t]*(?:[|,，\t;；]|$)",
     re.MULTILINE,
 )
 _SPLIT = re.compile(r"\s*[|,，\t;；]\s*")
@@ -287,7 +292,7 @@ _SPLIT = re.compile(r"\s*[|,，\t;；]\s*")
 
 def find_column_names(text: str) -> Iterator[Finding]:
     """Names in a table column whose header says so ("姓名,手机" then "张伟,138…")."""
-    if "\n" not in text or _HEADER_CUE.search(text) is None:
+    if "\n" not in text or _HEADER_WORD.search(text) is None or _HEADER_CUE.search(text) is None:
         return
     column: int | None = None
     position = 0

@@ -28,6 +28,7 @@ _SEPARATORS = re.compile(r"[ .\-]")
 _IP_LIKE = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 # "+86 ", "(+86) ", "0086-", "86 " right before a mobile number.
 _COUNTRY_PREFIX = re.compile(r"(?:\(\+?(?:0086|86)\)|\+\s?86|0086|(?<![0-9A-Za-z])86)[ .\-]?$")
+_MIN_DIGITS = 10  # a landline with a three-digit area code is the shortest
 _MAX_DIGITS = 21  # 0086 and a mobile number; cards have at most 19
 _ASCII_ALNUM = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 _JOINERS = frozenset(".-")  # not "/": "/users/13800138000" is a number in a path
@@ -35,7 +36,8 @@ _JOINERS = frozenset(".-")  # not "/": "/users/13800138000" is a number in a pat
 
 def find_numbers(text: str, *, strict_phones: bool = False) -> Iterator[Finding]:
     for run in _RUN.finditer(text):
-        yield from _candidates(text, run.start(), run.end(), strict_phones)
+        if run.end() - run.start() >= _MIN_DIGITS:  # most runs are short: "2024", "3"
+            yield from _candidates(text, run.start(), run.end(), strict_phones)
 
 
 def _candidates(text: str, start: int, end: int, strict_phones: bool) -> Iterator[Finding]:
