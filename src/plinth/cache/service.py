@@ -102,6 +102,8 @@ class ResponseCache:
             "completion_tokens": acct.completion_tokens,
             "total_tokens": acct.prompt_tokens + acct.completion_tokens,
         }
+        if acct.cached_tokens:
+            usage["prompt_tokens_details"] = {"cached_tokens": acct.cached_tokens}
         answer = whole_from_stream(is_chat, acct.model, text, acct.finish_reason, usage)
         answer["id"] = ("chatcmpl-" if is_chat else "cmpl-") + acct.request_id
         answer["created"] = int(time.time())
