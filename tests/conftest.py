@@ -45,11 +45,23 @@ def app_client(settings: Settings) -> Iterator[TestClient]:
         yield client
 
 
+def as_caller(app_client: TestClient, key: str) -> TestClient:
+    """Another client of the session's running app, sending ``key``.
+
+    It shares the session client's event loop (its portal), where the app's
+    services live; the shared client itself stays keyless, so no test changes
+    the headers another one sends.
+    """
+    caller = TestClient(
+        app_client.app, headers={"authorization": f"Bearer {key}"}, raise_server_exceptions=False
+    )
+    caller.portal = app_client.portal
+    return caller
+
+
 @pytest.fixture
-def admin(app_client: TestClient) -> Iterator[TestClient]:
-    app_client.headers["authorization"] = f"Bearer {ADMIN_KEY}"
-    yield app_client
-    app_client.headers.pop("authorization", None)
+def admin(app_client: TestClient) -> TestClient:
+    return as_caller(app_client, ADMIN_KEY)
 
 
 @pytest.fixture
@@ -65,11 +77,9 @@ def user_key(app_client: TestClient, request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def client(app_client: TestClient, user_key: str) -> Iterator[TestClient]:
-    """The shared client, authenticated with a fresh non-admin key."""
-    app_client.headers["authorization"] = f"Bearer {user_key}"
-    yield app_client
-    app_client.headers.pop("authorization", None)
+def client(app_client: TestClient, user_key: str) -> TestClient:
+    """A client of the session's app, authenticated with a fresh non-admin key."""
+    return as_caller(app_client, user_key)
 
 
 #: ``run("keys", "list")``: one ``plinth`` command on the test's own data dir.

@@ -30,6 +30,7 @@ SUMMARY_COLUMNS = [
     "failed",
     "prompt_tokens",
     "completion_tokens",
+    "cached_tokens",
     "avg_latency_ms",
     "total_tokens",
 ]
@@ -170,12 +171,14 @@ def test_usage_by_key_totals_exactly(admin: TestClient) -> None:
     assert list(row) == ["key", *SUMMARY_COLUMNS]
     prompt = sum(u["prompt_tokens"] for u in usages)
     completion = sum(u["completion_tokens"] for u in usages)
+    cached = sum((u.get("prompt_tokens_details") or {}).get("cached_tokens", 0) for u in usages)
     assert {k: v for k, v in row.items() if k != "avg_latency_ms"} == {
         "key": key["id"],
         "requests": 3,
         "failed": 1,
         "prompt_tokens": prompt,
         "completion_tokens": completion,
+        "cached_tokens": cached,
         "total_tokens": prompt + completion,
     }
     assert isinstance(row["avg_latency_ms"], float) and row["avg_latency_ms"] > 0
