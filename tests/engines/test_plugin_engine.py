@@ -130,3 +130,17 @@ def test_a_stored_deployment_of_a_plugin_this_replica_lacks_is_skipped(
     hello = [{"role": "user", "content": "hi"}]
     missing = client.post("/v1/chat/completions", json={"model": "shout", "messages": hello})
     assert missing.status_code == 404
+
+
+def test_the_admin_api_refuses_an_engine_kind_that_is_not_installed(
+    gateway_app: AppFactory,
+) -> None:
+    client = gateway_app([])
+    refused = client.post(
+        "/admin/deployments", json={"model": "m", "engine": "nope", "base_url": "http://x.test/v1"}
+    )
+    assert refused.status_code == 400, refused.text
+    error = refused.json()["error"]
+    assert (
+        error["param"] == "engine" and "installed: anthropic, llamacpp, openai" in error["message"]
+    )

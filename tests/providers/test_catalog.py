@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -213,3 +214,21 @@ def test_cli_refuses_key_envs_outside_the_allow_list(
     assert "Traceback" not in added.output
     listed = CliRunner().invoke(main, ["deployments", "list", "--format", "json", *data])
     assert json.loads(listed.output) == []
+
+
+def test_cli_engine_kinds_come_from_the_registry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PLINTH_CONFIG", str(tmp_path / "plinth.toml"))
+    data = ["--data-dir", str(tmp_path)]
+
+    def add(*args: str) -> Any:
+        return CliRunner().invoke(main, ["deployments", "add", *args, *data])
+
+    unknown = add("--model", "m", "--base-url", "http://x.test/v1", "--engine", "nope")
+    assert unknown.exit_code == 1 and "unknown engine 'nope'" in unknown.output
+    assert "anthropic, llamacpp, openai" in unknown.output
+    local = add("--model", "smollm2-135m-instruct", "--engine", "llamacpp", "--locality", "local")
+    assert local.exit_code == 0, local.output  # a local engine needs no --base-url
+    remote = add("--model", "m", "--engine", "openai")
+    assert remote.exit_code == 2 and "--base-url" in remote.output
