@@ -26,7 +26,6 @@ from plinth.cache.settings import ResponseCacheSettings
 from plinth.deployment import DEFAULT_API_KEY_ENV_ALLOW, Deployment, api_key_env_refusal
 from plinth.privacy.policy import PrivacyPolicy
 from plinth.server.limits import ServerLimits
-from plinth.server.limits import ServerLimits
 
 LogLevel = Literal["debug", "info", "warning", "error"]
 
@@ -186,9 +185,6 @@ class Settings(BaseSettings):
     )
     log_level: LogLevel = "info"
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="Larger bodies get 413.")
-    server: ServerLimits = Field(
-        default_factory=ServerLimits, description="Connection caps, read timeouts, keep-alive."
-    )
     server: ServerLimits = Field(
         default_factory=ServerLimits, description="Connection caps, read timeouts, keep-alive."
     )
