@@ -13,7 +13,7 @@ import copy
 import hashlib
 import hmac
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from plinth.errors import InvalidRequest
@@ -35,7 +35,6 @@ class Inspection:
     value_hashes: list[dict[str, str]]
     redactor: Redactor | None = None
     redacted_body: Json | None = None
-    entities: list[str] = field(default_factory=list)
 
 
 def text_fields(body: Json) -> list[TextField]:
@@ -118,7 +117,6 @@ class PrivacyGuard:
             action=action,
             counts=dict(sorted(counts.items())),
             value_hashes=[{"entity": e, "hash": h} for e, h in hashed],
-            entities=sorted(counts),
         )
         if action == "redact" and flat:
             redacted = copy.deepcopy(body)
