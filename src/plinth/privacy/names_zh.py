@@ -41,11 +41,27 @@ _NOT_GIVEN = frozenset(
 _AMBIGUOUS = frozenset(
     "和于时成平国来信都明云全应海强花南元展相初门万支计利向常安文方高石白金江关古代包宁尚甘车项"
     "连麦费冷宫席师乐原燕楚区位井巴丰晋普伏那战危玉银公哈呼居干但衣阴智幸由华路游解穆农司卓吉简"
-    "党商沙荣桑佟仇单"
+    "党商沙荣桑佟仇单麻"
 )
 _DISTINCT_COMPOUNDS = words(
     "欧阳 上官 诸葛 皇甫 尉迟 慕容 司徒 夏侯 令狐 轩辕 端木 公孙 宇文 呼延 澹台 "
     "申屠 赫连 拓跋 万俟 闻人 钟离 独孤 司马"
+)
+# Verbs whose subject is nearly always a person: 秦岚来电话, 王芳说, 潘建军来办理.
+_PERSON_VERBS = words(
+    "说 来 去 来电 打电话 回电 回复 负责 同意 签字 请假 出差 表示 反馈 投诉 确认 要求 申请"
+)
+# What may stand right before a name that is a verb's subject: 请潘建军来, 昨天秦岚来.
+_BEFORE_NAME = frozenset("请让和跟与给找问叫被由派同天午晚早上周，。！？；：、,.!?;: \n\t")
+# Two-character words that look like surname + given name and are not names.
+_NOT_NAMES = frozenset(
+    words(
+        "周一 周二 周三 周四 周五 周六 周日 周末 方面 方法 文件 高速 黄金 马上 石头 金额 江湖 "
+        "时间 温度 黄色 白色 金色 安全 安排 向上 程序 钱包 董事 司机 孙子 杨树 柳树 梅花 "
+        "成本 成功 成都 万一 任何 任务 于是 常常 明年 明显 方向 方便 高兴 高级 江南 路上 "
+        "车上 关于 关系 曾经 许多 许可 华为 宋体 陈述 林地 余下 谢谢 汤圆 叶子 顾客 "
+        "黎明 温暖 韩国 秦朝 唐朝 宋朝 元朝 明朝 康复 施工 武汉 苏州 沈阳 吉林 包括"
+    )
 )
 _SHORT_TITLES = frozenset(t for t in TITLES if len(t) == 1)
 _POSSESSIVES = tuple(f for f in NAME_FOLLOWERS if f.startswith("的"))
@@ -60,6 +76,7 @@ _KINDS = {
             ("cue", NAME_CUES),
             ("possessive", _POSSESSIVES),
             ("compound", _DISTINCT_COMPOUNDS),
+            ("verb", _PERSON_VERBS),
         ]
     )
     for word in group
@@ -146,6 +163,26 @@ def _after_cue(text: str, cue: re.Match[str]) -> Finding | None:
     return Finding("PERSON", start, stop, text[start:stop])
 
 
+def _subject_before(text: str, end: int) -> int | None:
+    """Start of a full name (surname and 1-2 given characters) that ends at ``end`` and
+    stands after a boundary (请潘建军来, 昨天秦岚来电话); everyday-word surnames excluded."""
+    for given in (2, 1):
+        for surname in (2, 1):
+            start = end - given - surname
+            if start < 0 or _surname_at(text, start) != surname:
+                continue
+            if surname == 1 and text[start] in _AMBIGUOUS:
+                continue
+            if _given_length(text, start + surname, given) != given:
+                continue
+            value = text[start:end]
+            if value in _PLACES or value in _NOT_NAMES:
+                continue
+            if start == 0 or text[start - 1] in _BEFORE_NAME or not _is_han(text[start - 1]):
+                return start
+    return None
+
+
 def _before(text: str, end: int, *, possessive: bool, short_title: bool) -> int | None:
     """Start of a name that ends at ``end`` (surname + 0-2 given characters), if any.
 
@@ -189,6 +226,15 @@ def find_chinese_names(text: str) -> Iterator[Finding]:
             if following not in _SURNAME_CHARS and following not in _GAP_CHARS:
                 continue  # the common case, tested here to spare a call
             found = _after_cue(text, match)
+        elif kind == "verb":
+            if not _surname_near(text, match.start()):
+                continue  # the common case: 我们去, 他说
+            start = _subject_before(text, match.start())
+            found = (
+                None
+                if start is None
+                else Finding("PERSON", start, match.start(), text[start : match.start()])
+            )
         elif kind == "compound":
             stop = match.end() + _given_length(text, match.end())
             found = Finding("PERSON", match.start(), stop, text[match.start() : stop])
@@ -243,7 +289,8 @@ def _translit_end(text: str, position: int) -> int:
     return end
 
 
-_CELL = re.compile(r"(?<![\u3400-\u9fff])[\u3400-\u9fff]{2,4}(?![\u3400-\u9fff])")
+# A Han character first, the look-behind after it: the engine skips to Han text at once.
+_CELL = re.compile(r"[\u3400-\u9fff](?<![\u3400-\u9fff].)[\u3400-\u9fff]{1,3}(?![\u3400-\u9fff])")
 
 
 def find_record_names(text: str, anchors: list[Finding]) -> Iterator[Finding]:
