@@ -192,7 +192,7 @@ class Gateway:
                 latency_ms=attempt.latency_ms,
             )
         )
-        self.metrics.upstream_failures.labels(state.id, body["error"]["code"] or "error").inc()
+        self.metrics.upstream_failure(state.deployment.model, state.id, body["error"]["code"])
 
     # --- privacy ------------------------------------------------------------------------
 

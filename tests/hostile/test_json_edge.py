@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from plinth.api.http import parse_json
+from plinth.api.http import parse_json, peek_model
 from plinth.api.json_body import MAX_JSON_DEPTH, load_json
 from plinth.errors import InvalidRequest
 from plinth.protocol.chat import ChatCompletionRequest
@@ -44,6 +44,8 @@ def test_brackets_inside_strings_do_not_count_as_depth() -> None:
         (b'{"temperature": 1e999}', "out of range"),
         (b'{"seed": ' + b"9" * 5000 + b"}", "out of range"),
         (b'{"model": "\xff\xfe"}', "not valid JSON"),
+        (b'{"model": "\xed\xa0\x80"}', "not valid JSON"),  # a surrogate, UTF-8-encoded
+        (b"\xef\xbb\xbf{}", "not valid JSON"),  # a byte-order mark
         (b'{"model": "a\x00b"}', "not valid JSON"),
         (b'{"model": "a\\u0000b"}', "NUL"),
         (b'{"a\\u0000": 1}', "NUL"),
@@ -159,3 +161,22 @@ def test_a_recursive_tool_schema_is_400_naming_the_tool() -> None:
     with pytest.raises(InvalidRequest) as caught:
         parse_json(json.dumps({**CHAT, "tools": [tool]}).encode(), ChatCompletionRequest)
     assert caught.value.param == "tools[0].function.parameters"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"model": "\\u0000"}',
+        b'{"model": "\\ud800"}',
+        b'{"model": "\xed\xa0\x80"}',
+        b'{"model": "' + b"m" * 201 + b'"}',
+        b'{"model": 5}',
+        b"[" * 5000,
+    ],
+)
+def test_a_model_name_that_cannot_be_booked_is_not_peeked(raw: bytes) -> None:
+    assert peek_model(raw) is None
+
+
+def test_a_plain_model_name_is_peeked_even_from_a_rejected_body() -> None:
+    assert peek_model(b'{"model": "m", "max_tokens": 18446744073709551616}') == "m"

@@ -17,19 +17,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from plinth.api.admin import admin_only
-from plinth.api.http import json_response, read_body, validation_error
+from plinth.api.http import json_response, load_json_object, read_body, validation_error
 from plinth.deployment import Deployment, api_key_env_refusal
 from plinth.errors import AlreadyExists, Conflict, InvalidRequest, NotFound
 from plinth.services import Services
 
 
 def _object(raw: bytes) -> dict[str, Any]:
-    try:
-        data = json.loads(raw or b"null")
-    except ValueError:
-        raise InvalidRequest("The request body is not valid JSON") from None
-    if not isinstance(data, dict):
-        raise InvalidRequest("The request body must be a JSON object")
+    data = load_json_object(raw)  # bounded depth, no NaN, NUL or lone surrogates
     if "api_key" in data:
         raise InvalidRequest(
             "API keys are never stored: put the key in an environment variable of every "

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from plinth.api.json_body import load_json
+from plinth.api.json_body import BAD_CHARS, load_json
 from plinth.errors import (
     InvalidRequest,
     PayloadTooLarge,
@@ -25,6 +25,8 @@ M = TypeVar("M", bound=BaseModel)
 log = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "x-request-id"
+#: Longest model name booked for a request (deployments' names are at most 200).
+MAX_MODEL_NAME = 200
 
 
 def new_request_id() -> str:
@@ -120,10 +122,14 @@ def parse_json(raw: bytes, model: type[M]) -> M:
 def peek_model(raw: bytes) -> str | None:
     """The ``model`` field, if readable, so even a rejected request is booked to its model."""
     try:
-        value = json.loads(raw).get("model")
+        value = json.loads(raw.decode("utf-8")).get("model")
     except (ValueError, AttributeError, RecursionError):
         return None
-    return value if isinstance(value, str) else None
+    # Only what a model name can be: the ledger stores it (PostgreSQL refuses NUL,
+    # UTF-8 refuses lone surrogates) even when the body is then rejected.
+    if not isinstance(value, str) or len(value) > MAX_MODEL_NAME or BAD_CHARS.search(value):
+        return None
+    return value
 
 
 async def sse_frames(

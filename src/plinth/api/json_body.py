@@ -24,8 +24,8 @@ from plinth.errors import InvalidRequest
 MAX_JSON_DEPTH = 64
 
 # A NUL or a surrogate can only reach a decoded string through a \u escape.
-_SUSPICIOUS_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
-_BAD_CHARS = re.compile("[\x00\ud800-\udfff]")
+_SUSPICIOUS_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
+BAD_CHARS = re.compile("[\x00\ud800-\udfff]")
 
 
 def _reject_constant(name: str) -> Any:
@@ -42,7 +42,9 @@ def _finite_float(text: str) -> float:
 def load_json(raw: bytes) -> Any:
     """Decode a request body, or raise :class:`InvalidRequest` saying what is wrong."""
     try:
-        data = json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
+        # Decoded here, strictly: json.loads(bytes) lets UTF-8-encoded surrogates through.
+        text = raw.decode("utf-8")
+        data = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except RecursionError:
         raise _too_deep() from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -51,7 +53,7 @@ def load_json(raw: bytes) -> Any:
         raise InvalidRequest(f"The request body has a value out of range: {exc}") from None
     if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH:
         check_depth(data)
-    if _SUSPICIOUS_ESCAPE.search(raw):
+    if _SUSPICIOUS_ESCAPE.search(text):
         check_strings(data)
     return data
 
@@ -92,7 +94,7 @@ def check_strings(data: Any) -> None:
             stack.extend(value)
         else:
             continue
-        if any(_BAD_CHARS.search(text) for text in strings):
+        if any(BAD_CHARS.search(text) for text in strings):
             raise InvalidRequest(
                 "Strings in the request must not contain NUL (\\u0000) or unpaired surrogates"
             )
