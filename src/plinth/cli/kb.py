@@ -58,7 +58,9 @@ async def opened(
         files = LocalFileStorage(settings.data_dir / "files")
         stack.callback(files.close)
         meter = StorageMeter(database.engine)
-        stores = await build_vector_stores(settings, database, pool, files, meter, workers=0)
+        stores = await build_vector_stores(
+            settings, database, pool, files, meter, workers=0, embedding=embed
+        )
         stack.callback(stores.close)
         yield settings, stores
 

@@ -83,14 +83,19 @@ async def build_vector_stores(
     meter: StorageMeter,
     *,
     workers: int = 2,
+    embedding: bool = True,
 ) -> VectorStores:
     """Call after ``pool.start()``: the embedder is probed once for its dimensions.
 
-    The caller closes the result (``await stores.close()``) after its engines' users stop.
+    ``embedding=False`` is for work that never embeds (``plinth kb list``/``rm``):
+    no embedder is looked for, so none is missed. The caller closes the result
+    (``stores.close()``) after its engines' users stop.
     """
     cpu = CpuWork()
     tokenizer = chunk_tokenizer()
-    embedder, dims = await _embedder(settings.knowledge, pool, tokenizer)
+    embedder, dims = None, None
+    if embedding:
+        embedder, dims = await _embedder(settings.knowledge, pool, tokenizer)
     retrieval = Retrieval(open_index(settings.knowledge, database), tokenizer, embedder, dims)
     limits = UploadLimits(**settings.uploads.model_dump())
     return VectorStores(database, retrieval, meter, files, limits, cpu, workers=workers)
