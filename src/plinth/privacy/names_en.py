@@ -149,7 +149,8 @@ def find_english_names(text: str) -> Iterator[Finding]:
 
 def _cued(text: str, start: int, value: str) -> bool:
     before = text[max(0, start - 24) : start]
-    if before.rstrip(" \t:：是为叫").endswith(_ZH_CUES):
+    stripped = before.rstrip(" \t:：")
+    if stripped.endswith(_ZH_CUES) or stripped.rstrip("是为叫").endswith(_ZH_CUES):
         return True  # a Chinese cue: 联系人是Michael Williams
     if before.endswith(_HONORIFICS_SPACED):
         return True

@@ -33,7 +33,7 @@ from plinth.privacy.gazetteer import (
 # Characters that end a given name: function words, and ones rare in names.
 _NOT_GIVEN = frozenset(
     "的了是在和与及或我你他她它们这那有不也都就还说对把被让给从向到于为以而但吗呢吧啊哦嗯么个"
-    "些每各某该其之所者着过来去上下中里外前后再又很太最更非没无已将要会能可应请谢您号路街区市省"
+    "些每各某该其所者着过来去上下中里外前后再又很太最更非没无已将要会能可应请谢您号路街区市省"
     "县镇村楼室栋层单电话手机邮箱地址先女士生经理老师总工医姓名叫"
 )
 # Surnames that are also everyday words (和, 时, 高 …): "时总是" is not 时总, so a
@@ -52,7 +52,7 @@ _PERSON_VERBS = words(
     "说 来 去 来电 打电话 回电 回复 负责 同意 签字 请假 出差 表示 反馈 投诉 确认 要求 申请"
 )
 # What may stand right before a name that is a verb's subject: 请潘建军来, 昨天秦岚来.
-_BEFORE_NAME = frozenset("请让和跟与给找问叫被由派同天午晚早上周，。！？；：、,.!?;: \n\t")
+_BEFORE_NAME = frozenset("请让和跟与给找问叫被由派同天午晚早上周才，。！？；：、,.!?;: \n\t")
 # Two-character words that look like surname + given name and are not names.
 _NOT_NAMES = frozenset(
     words(
