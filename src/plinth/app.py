@@ -29,6 +29,7 @@ from plinth.api import (
     billing,
     deployments,
     dify,
+    docs,
     files,
     generation,
     health,
@@ -258,6 +259,7 @@ def create_app(settings: Settings, *, engines: list[Engine] | None = None) -> Fa
             *billing.routes,
             *health.routes,
             *console.routes,
+            *docs.routes,
         ],
         exception_handlers={
             HTTPException: _http_error,
