@@ -29,7 +29,16 @@ from starlette.routing import Route
 
 from plinth.api.anthropic_inbound import chat_messages, message_id, to_chat_body, to_message
 from plinth.api.anthropic_stream import message_events
-from plinth.api.dialect import Admitted, admit, authenticated, failed, first_chunk, refuse
+from plinth.api.dialect import (
+    Admitted,
+    admit,
+    authenticated,
+    failed,
+    first_chunk,
+    json_answer,
+    refuse,
+    translated,
+)
 from plinth.api.http import REQUEST_ID_HEADER, parse_json, read_body
 from plinth.errors import AuthenticationFailed
 from plinth.protocol.anthropic import CountTokensRequest, MessagesRequest, error_json
@@ -49,18 +58,15 @@ def anthropic_error(exc: BaseException, request_id: str) -> Response:
             code="missing_api_key",
         )
     status, body = error_json(exc, request_id)
-    headers = {REQUEST_ID_HEADER: request_id, "request-id": request_id}
+    headers = {"request-id": request_id}
     retry_after = getattr(exc, "retry_after_s", None)
     if retry_after is not None:
         headers["retry-after"] = str(max(1, round(retry_after)))
-    data = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-    return Response(data, status, headers=headers, media_type="application/json")
+    return json_answer(body, request_id, status, headers)
 
 
 def _json(data: Any, request_id: str) -> Response:
-    body = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    headers = {REQUEST_ID_HEADER: request_id, "request-id": request_id}
-    return Response(body, headers=headers, media_type="application/json")
+    return json_answer(data, request_id, headers={"request-id": request_id})
 
 
 async def _stream(admitted: Admitted, chat: ChatCompletionRequest) -> Response:
@@ -91,7 +97,7 @@ async def create_message(request: Request) -> Response:
         return admitted
     body: MessagesRequest = admitted.body
     try:
-        chat = ChatCompletionRequest.model_validate(to_chat_body(body))
+        chat = translated(ChatCompletionRequest, to_chat_body(body))
     except Exception as exc:  # noqa: BLE001 - the boundary: every error becomes a response
         return refuse(admitted, exc, anthropic_error)
     if body.stream:

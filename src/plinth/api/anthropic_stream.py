@@ -18,12 +18,12 @@ Anthropic's shape.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
 from plinth.api.anthropic_inbound import anthropic_usage, message_id, stop_reason
+from plinth.api.dialect import json_bytes
 from plinth.engines.base import Json
 from plinth.errors import PlinthError
 from plinth.protocol.anthropic import error_json
@@ -32,8 +32,7 @@ log = logging.getLogger(__name__)
 
 
 def frame(event: Json) -> bytes:
-    data = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
-    return f"event: {event['type']}\ndata: {data}\n\n".encode()
+    return f"event: {event['type']}\ndata: ".encode() + json_bytes(event) + b"\n\n"
 
 
 class Blocks:

@@ -10,6 +10,7 @@ any chat route.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from plinth.api.http import (
+    REQUEST_ID_HEADER,
     new_request_id,
     parse_json,
     peek_model,
@@ -37,6 +39,23 @@ log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
 #: Renders any exception as the dialect's error response, naming the request id.
 Render = Callable[[BaseException, str], Response]
+
+
+def json_bytes(data: Any) -> bytes:
+    """Compact UTF-8 JSON; text a client sent with lone surrogates goes out \\u-escaped."""
+    try:
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    except UnicodeEncodeError:
+        return json.dumps(data, separators=(",", ":")).encode()
+
+
+def json_answer(
+    data: Any, request_id: str | None, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    extra = {REQUEST_ID_HEADER: request_id} if request_id else {}
+    return Response(
+        json_bytes(data), status, headers=extra | (headers or {}), media_type="application/json"
+    )
 
 
 @dataclass

@@ -18,7 +18,6 @@ nothing was generated. The model-management routes are in
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -28,7 +27,16 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from plinth.api import ollama_models
-from plinth.api.dialect import Admitted, admit, failed, first_chunk, refuse
+from plinth.api.dialect import (
+    Admitted,
+    admit,
+    failed,
+    first_chunk,
+    json_answer,
+    json_bytes,
+    refuse,
+    translated,
+)
 from plinth.api.http import REQUEST_ID_HEADER
 from plinth.api.ollama_models import ollama_error, resolve_model
 from plinth.api.ollama_translate import (
@@ -61,13 +69,11 @@ log = logging.getLogger(__name__)
 NDJSON = "application/x-ndjson"
 
 
-def _dumps(data: Any) -> bytes:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+_dumps = json_bytes
 
 
 def _json(data: Any, request_id: str) -> Response:
-    headers = {REQUEST_ID_HEADER: request_id}
-    return Response(_dumps(data), headers=headers, media_type="application/json")
+    return json_answer(data, request_id)
 
 
 def _no_sampling(options: Options | None) -> None:
@@ -170,7 +176,7 @@ async def chat(request: Request) -> Response:
         fields: Json = {"model": model, "messages": chat_messages(body.messages)}
         if body.tools:
             fields["tools"] = function_tools(body.tools)
-        chat_request = ChatCompletionRequest.model_validate(fields | generation_fields(body))
+        chat_request = translated(ChatCompletionRequest, fields | generation_fields(body))
     except Exception as exc:  # noqa: BLE001 - the boundary: every error becomes a response
         return refuse(admitted, exc, ollama_error)
     result = await _run(admitted, chat_request, "chat")
@@ -210,13 +216,13 @@ async def generate(request: Request) -> Response:
         if body.raw:  # the prompt as written, no chat template
             if "response_format" in fields:
                 raise InvalidRequest("format needs a chat prompt, not a raw one", param="format")
-            gen_request = CompletionRequest.model_validate(
-                {"model": model, "prompt": body.prompt} | fields
+            gen_request = translated(
+                CompletionRequest, {"model": model, "prompt": body.prompt} | fields
             )
         else:
             messages = generate_chat_messages(body)
-            gen_request = ChatCompletionRequest.model_validate(
-                {"model": model, "messages": messages} | fields
+            gen_request = translated(
+                ChatCompletionRequest, {"model": model, "messages": messages} | fields
             )
     except Exception as exc:  # noqa: BLE001 - the boundary: every error becomes a response
         return refuse(admitted, exc, ollama_error)
@@ -235,7 +241,7 @@ async def _embed(admitted: Admitted, inputs: list[str], dimensions: int | None) 
         fields: Json = {"model": resolve_model(svc, admitted.body.model), "input": inputs}
         if dimensions is not None:
             fields["dimensions"] = dimensions
-        embed_request = EmbeddingRequest.model_validate(fields)
+        embed_request = translated(EmbeddingRequest, fields)
     except Exception as exc:  # noqa: BLE001 - the boundary: every error becomes a response
         return refuse(admitted, exc, ollama_error)
     try:

@@ -14,7 +14,6 @@ models through the Ollama API are refused with a 403 that says where to do it.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,8 +23,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from plinth import __version__
-from plinth.api.dialect import authenticated
-from plinth.api.http import REQUEST_ID_HEADER, parse_json, read_body
+from plinth.api.dialect import authenticated, json_answer
+from plinth.api.http import parse_json, read_body
 from plinth.engines.base import Json
 from plinth.errors import InvalidRequest, PermissionDenied, error_body
 from plinth.protocol.ollama import ShowRequest
@@ -45,9 +44,7 @@ MANAGED_ELSEWHERE = (
 def ollama_error(exc: BaseException, request_id: str | None) -> Response:
     """Any exception as Ollama's ``{"error": message}``, with the status Plinth's routes give."""
     status, body = error_body(exc, request_id)
-    headers = {REQUEST_ID_HEADER: request_id} if request_id else None
-    data = json.dumps({"error": body["error"]["message"]}, ensure_ascii=False)
-    return Response(data, status, headers=headers, media_type="application/json")
+    return json_answer({"error": body["error"]["message"]}, request_id, status)
 
 
 def resolve_model(svc: Services, name: str) -> str:
@@ -57,8 +54,7 @@ def resolve_model(svc: Services, name: str) -> str:
 
 
 def _json(data: object, request_id: str) -> Response:
-    body = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    return Response(body, headers={REQUEST_ID_HEADER: request_id}, media_type="application/json")
+    return json_answer(data, request_id)
 
 
 def _states(svc: Services, model: str) -> list[DeploymentState]:
@@ -158,7 +154,7 @@ async def show(request: Request) -> Response:
 async def version(request: Request) -> Response:
     """Public, as Ollama's is: clients probe it before they have a key configured."""
     body = {"version": OLLAMA_API_VERSION, "plinth_version": __version__}
-    return Response(json.dumps(body), media_type="application/json")
+    return json_answer(body, None)
 
 
 def _refusal(action: str) -> Callable[[Request], Awaitable[Response]]:
@@ -183,5 +179,5 @@ routes = [
     Route("/api/create", _refusal("create"), methods=["POST"]),
     Route("/api/copy", _refusal("copy"), methods=["POST"]),
     Route("/api/delete", _refusal("delete"), methods=["DELETE"]),
-    Route("/api/blobs/{digest}", _refusal("upload"), methods=["POST", "HEAD"]),
+    Route("/api/blobs/{digest:path}", _refusal("upload"), methods=["POST", "HEAD"]),
 ]
