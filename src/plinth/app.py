@@ -39,6 +39,7 @@ from plinth.api import (
     vector_stores,
 )
 from plinth.api import responses as responses_api
+from plinth.api.dialect_errors import dialect_render
 from plinth.api.fastpath import FastPathApp
 from plinth.api.http import error_response, new_request_id
 from plinth.auth import Authenticator
@@ -88,6 +89,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         mapped = MethodNotAllowed(f"Method {request.method} is not allowed on {request.url.path}")
     else:
         mapped = InvalidRequest(str(exc.detail))
+    render = dialect_render(request.url.path)  # Anthropic's and Ollama's clients
+    if render is not None:
+        return render(mapped, _request_id(request) or new_request_id())
     return error_response(mapped, _request_id(request))
 
 

@@ -191,3 +191,8 @@ def test_count_tokens(client: TestClient) -> None:
     assert longer["input_tokens"] > short.json()["input_tokens"]
     unknown = client.post("/v1/messages/count_tokens", json=body | {"model": "nope"})
     anthropic_error(unknown, 404, "not_found_error")
+
+
+def test_router_errors_on_messages_paths_are_anthropic_shaped(client: TestClient) -> None:
+    anthropic_error(client.get("/v1/messages"), 405, "invalid_request_error")
+    anthropic_error(client.post("/v1/messages/batches", json={}), 404, "not_found_error")

@@ -216,3 +216,8 @@ def test_images_reach_the_engine_as_image_parts(client: TestClient) -> None:
     response = client.post("/api/chat", json=body)
     # The bundled text model takes no images: refused by the engine, not lost on the way.
     assert response.status_code == 400 and "image" in ollama_error(response, 400).lower()
+
+
+def test_router_errors_on_api_paths_are_ollama_shaped(client: TestClient) -> None:
+    assert "/api/nope" in ollama_error(client.get("/api/nope"), 404)
+    ollama_error(client.get("/api/chat"), 405)

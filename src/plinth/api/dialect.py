@@ -23,8 +23,6 @@ from starlette.responses import Response
 from plinth.api.http import (
     REQUEST_ID_HEADER,
     new_request_id,
-    parse_json,
-    peek_model,
     read_body,
     validation_error,
 )
@@ -109,8 +107,11 @@ async def admit(
     acct = svc.gateway.open(request_id, endpoint, "", principal)
     try:
         raw = await read_body(request, svc.settings.max_body_bytes)
-        acct.model = peek_model(raw) or ""
-        return Admitted(svc, acct, parse_json(raw, model_cls))
+        model, parsed = await svc.body_parser.parse(raw, model_cls, principal.key_id)
+        acct.model = model or ""
+        if isinstance(parsed, PlinthError):
+            raise parsed
+        return Admitted(svc, acct, parsed)
     except PlinthError as exc:
         svc.gateway.fail(acct, exc)
         return render(exc, request_id)
