@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
+from plinth.api.heavy_body import BodyParser
 from plinth.auth import Authenticator
 from plinth.billing.guard import Billing
 from plinth.billing.storage import StorageMeter
@@ -52,6 +53,8 @@ class Services:
     vector_stores: VectorStores
     # When this app started (epoch seconds): the "created" time of every model it serves.
     started_at: int
+    # Large request bodies are parsed on its threads, a few per key at once.
+    body_parser: BodyParser = field(default_factory=BodyParser)
 
 
 def services(request: Request) -> Services:
