@@ -280,9 +280,9 @@ class Gateway:
             body = request.engine_body()
             is_chat = isinstance(request, ChatCompletionRequest)
             constraints = await self._screen(acct, body)
-            if self.cache is not None and (hit := await self.cache.lookup(acct, body)):
-                return hit  # after the screen: a key its policy refuses never gets here
             await self._reserve(acct, request.model, body)
+            if self.cache is not None and (hit := await self.cache.lookup(acct, body)):
+                return hit  # after the screen and the budgets: a refused key never gets here
 
             async def call(s: DeploymentState) -> Json:
                 sent = self._body_for(acct, body, s)
@@ -343,13 +343,13 @@ class Gateway:
         async with self._served(acct) as served:
             body = request.engine_body()
             constraints = await self._screen(acct, body)
+            await self._reserve(acct, request.model, body)
             if self.cache is not None and (hit := await self.cache.lookup(acct, body)):
                 for piece in stream_chunks(
                     hit, is_chat=is_chat, include_usage=request.include_usage
                 ):
                     yield piece
                 return
-            await self._reserve(acct, request.model, body)
             plan = self._plan(request.model, body, constraints)
             (held, chunks), served.attempt = await self._open_stream(acct, body, is_chat, plan)
             state = served.attempt.state

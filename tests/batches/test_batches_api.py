@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 from batchsupport import chat_line, create, file_lines, jsonl, upload, wait_for
-from sqlalchemy import update
+from sqlalchemy import select, update
 from starlette.testclient import TestClient
 
 from gatewaysupport import AppFactory, deployment
-from plinth.store.schema import batches
+from plinth.store.schema import batch_lines, batches
 from upstreamfake import FakeUpstream, Fault
 
 
@@ -259,3 +259,22 @@ def test_batches_are_listed_newest_first_and_private_to_their_key(
     assert app.get("/v1/batches", headers=other).json()["data"] == []
     missing = app.get(f"/v1/batches/{first['id']}", headers=other)
     assert missing.status_code == 404 and missing.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_two_servers_on_one_database_share_a_batch_without_running_a_line_twice(
+    gateway_app: AppFactory, up: FakeUpstream
+) -> None:
+    up.always(Fault.latency(0.05))
+    one = gateway_app([deployment(up)])
+    two = gateway_app([deployment(up)])  # same data dir: same database, its own runner
+    lines = [chat_line(f"r{i}", f"text {i}") for i in range(16)]
+    batch = create(one, upload(one, jsonl(lines)))
+    done = wait_for(two, batch["id"], ("completed",))
+    assert done["request_counts"] == {"total": 16, "completed": 16, "failed": 0}
+    output = file_lines(one, done["output_file_id"])
+    assert [o["custom_id"] for o in output] == [f"r{i}" for i in range(16)]
+    assert len(up.generation_requests()) == 16  # each line went upstream once
+    runners = {one.app.state.batches.owner, two.app.state.batches.owner}  # type: ignore[attr-defined]
+    with one.app.state.batches.svc.db.engine.connect() as conn:  # type: ignore[attr-defined]
+        owners = {row.owner for row in conn.execute(select(batch_lines.c.owner))}
+    assert owners <= runners

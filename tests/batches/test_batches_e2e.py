@@ -95,7 +95,7 @@ def served(tmp_path: Path) -> Iterator[tuple[Serve, FakeUpstream]]:
         config.write_text(
             'load_bundled_models = false\nlog_level = "warning"\n'
             "[routing]\nhealth_interval_s = 0\n"
-            "[batches]\nconcurrency = 2\n"
+            "[batches]\nconcurrency = 2\nlease_s = 2\n"
             f'[[deployments]]\nmodel = "gpt-fake"\nbase_url = "{up.base_url}"\n'
             'api_key_env = "FAKE_UPSTREAM_API_KEY"\nupstream_model = "fake-model"\n'
         )

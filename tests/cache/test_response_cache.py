@@ -223,3 +223,12 @@ def test_replicas_share_entries_through_redis(
         assert hit.headers["x-plinth-cache"] == "hit"
         assert hit.json()["choices"][0]["message"]["content"] == f"redis {tmp_path.name}"
     assert len(up.generation_requests()) == 1
+
+
+def test_a_key_over_its_rate_limit_gets_the_refusal_not_a_hit(app: TestClient) -> None:
+    key = _key(app)
+    key_id = app.get("/admin/keys").json()["data"][-1]["id"]
+    assert app.put(f"/admin/limits/key:{key_id}", json={"requests_per_minute": 1}).is_success
+    assert app.post("/v1/chat/completions", json=CHAT, headers={**ON, **key}).is_success
+    again = app.post("/v1/chat/completions", json=CHAT, headers={**ON, **key})
+    assert again.status_code == 429 and "x-plinth-cache" not in again.headers

@@ -9,7 +9,10 @@ by writing their output and error files.
 
 Every state change is a conditional update in the database, and a line's
 outcome is recorded once (:meth:`BatchStore.finish_line`), so a server that
-stops at any point resumes each batch where it was. At shutdown, lines in
+stops at any point resumes each batch where it was. A line is leased by the
+server that runs it (``lease_s``, renewed while it runs), so replicas on one
+database share a batch's lines instead of running each twice, and the lines
+of a server that died run again once its leases end. At shutdown, lines in
 flight get ``drain_s`` to finish.
 """
 
@@ -18,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
 from pathlib import Path
 
@@ -44,6 +48,8 @@ class BatchRunner:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._yielding = False
+        self.owner = secrets.token_hex(8)  # this server's name on the lines it leases
+        self._renewed = 0.0
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -66,6 +72,8 @@ class BatchRunner:
             for task in late:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
+        # Lines this server leased but never finished are free for the next one at once.
+        await self.svc.db.run(self.store.release, self.owner)
 
     @property
     def running(self) -> int:
@@ -76,6 +84,9 @@ class BatchRunner:
             self._wake.clear()
             self._yielding = False
             try:
+                if time.monotonic() - self._renewed >= self.settings.lease_s / 3:
+                    self._renewed = time.monotonic()
+                    await self._renew_leases()
                 await self._tick()
             except Exception:
                 log.exception("the batch runner's pass failed; trying again")
@@ -113,32 +124,45 @@ class BatchRunner:
 
     async def _advance(self, batch: Batch) -> None:
         running = self._running.setdefault(batch.id, {})
-        expired = _now() >= batch.expires_at
-        free = 0 if expired else self.settings.concurrency - self.running
+        db, store = self.svc.db, self.store
+        if _now() >= batch.expires_at:
+            if not running:  # the lines in flight finish first
+                await self._expire(batch)
+            return
+        free = self.settings.concurrency - self.running
         if free > 0 and self.svc.gateway.interactive_in_flight >= self.settings.yield_at:
             self._yielding, free = True, 0  # interactive traffic first
-        lines = await self.svc.db.run(
-            self.store.pending, batch.id, skip=set(running), limit=max(free, 1)
-        )
-        if not running and expired:
-            await self._expire(batch, lines)
-            return
-        if not running and not lines:
-            if await self.svc.db.run(
-                self.store.transition,
+        if free > 0:
+            lines = await db.run(
+                store.claim,
                 batch.id,
-                ("in_progress",),
-                "finalizing",
-                finalizing_at=_now(),
-            ):
-                self.wake()
+                owner=self.owner,
+                limit=free,
+                now=_now(),
+                lease_s=self.settings.lease_s,
+            )
+            if lines:
+                principal = await db.run(store.principal, batch.key_id)
+                for line in lines:
+                    running[line.index] = asyncio.create_task(self._run(batch, line, principal))
+                return
+        if running or self._yielding:
             return
-        if free <= 0:
-            return
-        principal = await self.svc.db.run(self.store.principal, batch.key_id)
-        for line in lines[:free]:
-            task = asyncio.create_task(self._run(batch, line, principal))
-            running[line.index] = task
+        if await db.run(store.pending, batch.id, limit=1):
+            return  # lines still to run, leased by another server
+        if await db.run(
+            store.transition, batch.id, ("in_progress",), "finalizing", finalizing_at=_now()
+        ):
+            self.wake()
+
+    async def _renew_leases(self) -> None:
+        """Keep the lines this server runs its own (they outlive one lease)."""
+        until = _now() + int(self.settings.lease_s)
+        for batch_id, lines in list(self._running.items()):
+            if lines:
+                await self.svc.db.run(
+                    self.store.renew, batch_id, list(lines), owner=self.owner, until=until
+                )
 
     async def _run(self, batch: Batch, line: BatchLine, principal: Principal | None) -> None:
         try:
@@ -150,15 +174,14 @@ class BatchRunner:
             self._running.get(batch.id, {}).pop(line.index, None)
             self.wake()
 
-    async def _expire(self, batch: Batch, lines: list[BatchLine]) -> None:
+    async def _expire(self, batch: Batch) -> None:
         """The window closed: every line not run goes to the error file as expired."""
-        while lines:
+        while lines := await self.svc.db.run(self.store.pending, batch.id, limit=500):
             for line in lines:
                 record = expired_record(line, batch.id)
                 await self.svc.db.run(
                     self.store.finish_line, batch.id, line.index, False, record, _now()
                 )
-            lines = await self.svc.db.run(self.store.pending, batch.id, skip=set(), limit=500)
         await self._finalize(batch, "in_progress", "expired", expired_at=_now())
 
     async def _finalize(self, batch: Batch, frm: str, to: str, **at: int) -> None:

@@ -20,4 +20,10 @@ class BatchSettings(BaseModel):
     drain_s: float = Field(
         30.0, ge=0, description="At shutdown, how long running lines may take to finish."
     )
+    lease_s: float = Field(
+        60.0,
+        ge=1,
+        description="A line a server runs is its own this long (renewed while it runs); "
+        "lines of a server that died are run again after it.",
+    )
     max_lines: int = Field(50_000, ge=1, description="Lines one input file may hold.")

@@ -166,18 +166,68 @@ class BatchStore:
                 )
             )
 
-    def pending(self, batch_id: str, *, skip: set[int], limit: int) -> list[BatchLine]:
-        """Up to ``limit`` lines still to run, in file order, none of ``skip`` (running)."""
+    def pending(self, batch_id: str, *, limit: int) -> list[BatchLine]:
+        """Up to ``limit`` lines without an outcome, in file order, leased or not."""
         query = (
             select(batch_lines.c.line, batch_lines.c.custom_id, batch_lines.c.body)
             .where(batch_lines.c.batch_id == batch_id, batch_lines.c.status == "pending")
             .order_by(batch_lines.c.line)
-            .limit(limit + len(skip))
+            .limit(limit)
         )
         with self._engine.connect() as conn:
-            rows = conn.execute(query).all()
-        found = [BatchLine(r.line, r.custom_id, json.loads(r.body)) for r in rows]
-        return [line for line in found if line.index not in skip][:limit]
+            return [BatchLine(r.line, r.custom_id, json.loads(r.body)) for r in conn.execute(query)]
+
+    def claim(
+        self, batch_id: str, *, owner: str, limit: int, now: int, lease_s: float
+    ) -> list[BatchLine]:
+        """Lease up to ``limit`` pending lines no live runner holds, in file order.
+
+        Each line is taken by a conditional update, so of several servers
+        claiming at once exactly one gets it; a line whose lease ran out (its
+        server died) is free again.
+        """
+        free = (batch_lines.c.lease_until.is_(None)) | (batch_lines.c.lease_until < now)
+        where = (batch_lines.c.batch_id == batch_id, batch_lines.c.status == "pending", free)
+        query = (
+            select(batch_lines.c.line, batch_lines.c.custom_id, batch_lines.c.body)
+            .where(*where)
+            .order_by(batch_lines.c.line)
+            .limit(limit)
+        )
+        claimed: list[BatchLine] = []
+        with self._engine.begin() as conn:
+            for row in conn.execute(query).all():
+                taken = conn.execute(
+                    update(batch_lines)
+                    .where(*where, batch_lines.c.line == row.line)
+                    .values(owner=owner, lease_until=now + int(lease_s))
+                ).rowcount
+                if taken:
+                    claimed.append(BatchLine(row.line, row.custom_id, json.loads(row.body)))
+        return claimed
+
+    def release(self, owner: str) -> None:
+        """Give up ``owner``'s leases on lines without an outcome (a clean shutdown)."""
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(batch_lines)
+                .where(batch_lines.c.owner == owner, batch_lines.c.status == "pending")
+                .values(owner=None, lease_until=None)
+            )
+
+    def renew(self, batch_id: str, lines: list[int], *, owner: str, until: int) -> None:
+        """Extend the lease on lines this runner is still running."""
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(batch_lines)
+                .where(
+                    batch_lines.c.batch_id == batch_id,
+                    batch_lines.c.line.in_(lines),
+                    batch_lines.c.owner == owner,
+                    batch_lines.c.status == "pending",
+                )
+                .values(lease_until=until)
+            )
 
     def finish_line(
         self, batch_id: str, line: int, ok: bool, result: dict[str, Any], now: int

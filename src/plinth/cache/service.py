@@ -1,10 +1,11 @@
 """:class:`ResponseCache`: what the gateway asks before and tells after a model call.
 
-The gateway calls :meth:`ResponseCache.lookup` after the privacy screen (a
-request its key's policy blocks never gets this far) and before reserving
-budget; a hit is booked in the ledger with ``usage_source = "cache_hit"``
-and priced by the ``cache_hit:<model>`` price row (no row: free). A miss is
-stored by :meth:`store` once the answer is whole.
+The gateway calls :meth:`ResponseCache.lookup` after the privacy screen and
+the budget and rate-limit reservation (a request its key's policy blocks, or
+its limits refuse, never gets this far); a hit is booked in the ledger with
+``usage_source = "cache_hit"`` and priced by the ``cache_hit:<model>`` price
+row (no row: free), settling the reservation at that price. A miss is stored
+by :meth:`store` once the answer is whole.
 """
 
 from __future__ import annotations

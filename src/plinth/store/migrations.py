@@ -134,6 +134,10 @@ def _batches(conn: Connection) -> None:
     conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_usage_batch_id ON usage (batch_id)")
 
 
+def _batch_leases(conn: Connection) -> None:
+    _add_columns(conn, "batch_lines", {"owner": "VARCHAR(40)", "lease_until": "BIGINT"})
+
+
 def _console_indexes(conn: Connection) -> None:
     # The console's filtered dashboard and request log read the ledger by
     # tenant, model or deployment over a time range, newest first.
@@ -168,6 +172,7 @@ MIGRATIONS: list[Step] = [
     (22, "ledger indexes for the console's filters", _console_indexes),
     (23, "the console's rollup also by column pairs (a tenant's top models)", _console_rollup),
     (24, "the Batch API; batch id and cached prompt tokens in the ledger; batch price", _batches),
+    (25, "batch lines leased by the server running them (replicas share a batch)", _batch_leases),
 ]
 
 

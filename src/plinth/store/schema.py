@@ -505,5 +505,8 @@ batch_lines = Table(
     Column("status", String(16), nullable=False),  # pending | completed | failed
     Column("result", Text, nullable=True),  # the output or error file's line, JSON
     Column("finished_at", BigInteger, nullable=True),
+    # Migration 25: the runner (one per server process) running the line, until when.
+    Column("owner", String(40), nullable=True),
+    Column("lease_until", BigInteger, nullable=True),
     Index("ix_batch_lines_status", "batch_id", "status"),
 )
