@@ -15,17 +15,24 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from plinth.api.files import _with_key
-from plinth.api.http import json_response, load_json_object, read_body
+from plinth.api.http import json_response, load_json_object, new_request_id, read_body
 from plinth.auth import Principal
 from plinth.batches.runner import BatchRunner
 from plinth.batches.store import Batch, new_batch_id
 from plinth.batches.validation import ENDPOINTS
 from plinth.errors import InvalidRequest, NotFound
+from plinth.services import Services, services
 from plinth.store.files import utc_now
 
 WINDOWS = {"24h": 24 * 3600}
 MAX_METADATA = 16
+
+
+async def _with_key(request: Request) -> tuple[Services, Principal, str]:
+    """Authenticate; the request id is set first, so that every error names it."""
+    request_id = request.state.request_id = new_request_id()
+    svc = services(request)
+    return svc, await svc.auth.authenticate(request), request_id
 
 
 def runner(request: Request) -> BatchRunner:
@@ -60,9 +67,9 @@ async def create_batch(request: Request) -> Response:
     svc, principal, request_id = await _with_key(request)
     body = load_json_object(await read_body(request, svc.settings.max_body_bytes))
     endpoint, window = body.get("endpoint"), body.get("completion_window")
-    if endpoint not in ENDPOINTS:
+    if not isinstance(endpoint, str) or endpoint not in ENDPOINTS:
         raise InvalidRequest(f"endpoint must be one of: {', '.join(ENDPOINTS)}", param="endpoint")
-    if window not in WINDOWS:
+    if not isinstance(window, str) or window not in WINDOWS:
         raise InvalidRequest("completion_window must be '24h'", param="completion_window")
     file_id = body.get("input_file_id")
     if not isinstance(file_id, str):
