@@ -10,6 +10,7 @@ import pytest
 from plinth.api.http import parse_json, peek_model
 from plinth.api.json_body import MAX_JSON_DEPTH, load_json
 from plinth.errors import InvalidRequest
+from plinth.protocol.anthropic import MessagesRequest
 from plinth.protocol.chat import ChatCompletionRequest
 from plinth.protocol.common import MAX_TOKENS_LIMIT
 from plinth.protocol.completions import CompletionRequest
@@ -83,6 +84,8 @@ CHAT: dict[str, Any] = {"model": "m", "messages": [{"role": "user", "content": "
         (CompletionRequest, {"model": "m", "prompt": "x", "max_tokens": 2**64}, "max_tokens"),
         (CompletionRequest, {"model": "m", "prompt": "x", "best_of": 2**64}, "best_of"),
         (EmbeddingRequest, {"model": "m", "input": "x", "dimensions": 2**64}, "dimensions"),
+        (MessagesRequest, {**CHAT, "max_tokens": 2**63}, "max_tokens"),
+        (MessagesRequest, {**CHAT, "max_tokens": 5, "top_k": 2**64}, "top_k"),
     ],
 )
 def test_numbers_outside_their_range_are_400_naming_the_param(

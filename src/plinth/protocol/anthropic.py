@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from plinth.errors import error_body
-from plinth.protocol.common import WireModel
+from plinth.protocol.common import MAX_TOKENS_LIMIT, WireModel
 
 Json = dict[str, Any]
 
@@ -65,12 +65,12 @@ class MessagesBase(WireModel):
 
 
 class MessagesRequest(MessagesBase):
-    max_tokens: int = Field(ge=1)
+    max_tokens: int = Field(ge=1, le=MAX_TOKENS_LIMIT)
     stream: bool = False
     stop_sequences: list[str] | None = None
     temperature: float | None = Field(None, ge=0, le=1)
     top_p: float | None = Field(None, ge=0, le=1)
-    top_k: int | None = Field(None, ge=0)
+    top_k: int | None = Field(None, ge=0, le=MAX_TOKENS_LIMIT)
     metadata: Metadata | None = None
     service_tier: Literal["auto", "standard_only"] | None = None
 

@@ -39,7 +39,7 @@ class GenerationOptions(OllamaRequest):
     options: Options | None = None
     think: bool | str | None = None
     logprobs: bool | None = None
-    top_logprobs: int | None = None
+    top_logprobs: int | None = Field(None, ge=0, le=20)
 
     @property
     def streams(self) -> bool:
@@ -69,7 +69,7 @@ class EmbedRequest(OllamaRequest):
     input: str | list[str]
     truncate: bool | None = None
     options: Options | None = None
-    dimensions: int | None = Field(None, ge=1)
+    dimensions: int | None = Field(None, ge=1, le=65536)
 
 
 class EmbeddingsRequest(OllamaRequest):
