@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 
 from gatewaysupport import AppFactory, deployment
 from toolupstream import ARGUMENTS, ToolCallingUpstream
-from upstreamfake import FakeUpstream
+from upstreamfake import FakeUpstream, Fault
 
 WEATHER = {
     "name": "get_weather",
@@ -270,3 +270,20 @@ def test_budgets_apply_as_for_chat(
     assert refused.status_code == 402, refused.text
     assert refused.json()["error"]["type"] == "billing_error"
     assert len(up.generation_requests()) == 1  # the refused one never left
+
+
+def test_a_stream_cut_after_output_ends_with_an_error_event(
+    gateway_app: AppFactory, upstreams: Callable[[], FakeUpstream]
+) -> None:
+    up = upstreams()
+    client = gateway_app(deployments=[deployment(up)])
+    up.push(Fault.reset_during_stream(3))
+    body = ask(stream=True, messages=[{"role": "user", "content": "one two three four five"}])
+    response = client.post("/v1/messages", json=body)
+    stream = events(response)
+    assert [e["type"] for e in stream][:2] == ["message_start", "ping"]
+    assert any(e["type"] == "content_block_delta" for e in stream)  # output had started
+    assert stream[-1]["type"] == "error" and stream[-1]["error"]["type"] == "api_error"
+    assert "message_stop" not in [e["type"] for e in stream]
+    row = client.get(f"/admin/usage/requests/{response.headers['x-request-id']}").json()
+    assert row["status"] == "error" and row["endpoint"] == "messages"

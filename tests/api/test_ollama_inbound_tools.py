@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 
 from gatewaysupport import AppFactory, deployment
 from toolupstream import ARGUMENTS, ToolCallingUpstream
-from upstreamfake import FakeUpstream
+from upstreamfake import FakeUpstream, Fault
 
 WEATHER = {
     "type": "function",
@@ -113,3 +113,19 @@ def test_budgets_apply_as_for_chat(
     refused = client.post("/api/chat", json=body, headers=headers)
     assert refused.status_code == 402 and "budget" in refused.json()["error"].lower()
     assert len(up.generation_requests()) == 1  # the refused one never left
+
+
+def test_a_stream_cut_after_output_ends_with_an_error_line(
+    gateway_app: AppFactory, upstreams: Callable[[], FakeUpstream]
+) -> None:
+    up = upstreams()
+    client = gateway_app(deployments=[deployment(up)])
+    up.push(Fault.reset_during_stream(3))
+    body = {"model": "gpt-fake", "messages": [{"role": "user", "content": "one two three four"}]}
+    response = client.post("/api/chat", json=body)
+    lines = [json.loads(line) for line in response.text.splitlines()]
+    assert response.status_code == 200 and lines[0]["message"]["content"]
+    assert list(lines[-1]) == ["error"] and lines[-1]["error"]
+    assert not any(line.get("done") for line in lines)
+    row = client.get(f"/admin/usage/requests/{response.headers['x-request-id']}").json()
+    assert row["status"] == "error" and row["endpoint"] == "ollama_chat"
