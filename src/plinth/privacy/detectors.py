@@ -44,6 +44,13 @@ _TEXT_FINDERS: tuple[Callable[[str], Iterable[Finding]], ...] = (
 )
 
 
+# A large text is scanned in overlapping pieces: each regex call then holds the GIL
+# for a bounded time (the event loop keeps running beside a scan in a thread), and a
+# value up to _OVERLAP characters long (a PEM key, an address) lies whole in one piece.
+_PIECE = 64 * 1024
+_OVERLAP = 8 * 1024
+
+
 def detect(text: str, *, strict_phones: bool = False) -> list[Finding]:
     """Every finding in ``text``, non-overlapping, in order; offsets index the original text.
 
@@ -51,6 +58,20 @@ def detect(text: str, *, strict_phones: bool = False) -> list[Finding]:
     as allocated; by default every 1[3-9] number counts (a leak is worse than a
     false alarm).
     """
+    if len(text) <= _PIECE + _OVERLAP:
+        return _detect(text, strict_phones)
+    found = []
+    for offset in range(0, len(text), _PIECE):
+        piece = text[offset : offset + _PIECE + _OVERLAP]
+        found += [
+            Finding(f.entity, f.start + offset, f.end + offset, f.text)
+            for f in _detect(piece, strict_phones)
+        ]
+    # A value cut at a piece's end is found whole in the next piece, and longer: kept.
+    return non_overlapping(found, _PRIORITY)
+
+
+def _detect(text: str, strict_phones: bool) -> list[Finding]:
     plain = normalize(text)
     windows = digit_windows(plain)
     found = list(find_numbers(plain, strict_phones=strict_phones))
