@@ -150,3 +150,15 @@ def test_strict_phones_leave_out_ranges_libphonenumber_calls_unallocated() -> No
     assert detect("14412345678", strict_phones=False) != []
     assert detect("14412345678", strict_phones=True) == []
     assert [f.entity for f in detect("13812345678", strict_phones=True)] == ["CN_MOBILE"]
+
+
+def test_a_large_text_scanned_in_pieces_finds_what_one_pass_finds() -> None:
+    from plinth.privacy import detectors
+
+    record = "联系人：张伟，电话138 0013 8000，地址：北京市朝阳区建国路88号。ID 11010519491231002X "
+    # Values straddle the 64 KiB piece boundaries at many offsets.
+    text = ("x" * 7 + record) * (3 * detectors._PIECE // (len(record) + 7))
+    assert len(text) > 2 * detectors._PIECE
+    pieces = detectors.detect(text)
+    assert pieces == detectors._detect(text, False)
+    assert {f.entity for f in pieces} == {"PERSON", "CN_MOBILE", "ADDRESS", "CN_RESIDENT_ID"}
