@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from plinth.api.http import parse_json, peek_model
+from plinth.api.http import error_response, parse_json, peek_model
 from plinth.api.json_body import MAX_JSON_DEPTH, load_json
 from plinth.errors import InvalidRequest
 from plinth.protocol.anthropic import MessagesRequest
@@ -183,3 +183,10 @@ def test_a_model_name_that_cannot_be_booked_is_not_peeked(raw: bytes) -> None:
 
 def test_a_plain_model_name_is_peeked_even_from_a_rejected_body() -> None:
     assert peek_model(b'{"model": "m", "max_tokens": 18446744073709551616}') == "m"
+
+
+def test_a_real_fault_says_connection_close_a_client_mistake_does_not() -> None:
+    fault = error_response(RuntimeError("boom"), "req_1")
+    mistake = error_response(InvalidRequest("bad"), "req_2")
+    assert (fault.status_code, fault.headers["connection"]) == (500, "close")
+    assert mistake.status_code == 400 and "connection" not in mistake.headers
