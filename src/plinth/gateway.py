@@ -151,7 +151,7 @@ class Gateway:
         acct.reservation, acct.price = await self.billing.reserve(
             acct.request_id,
             acct.principal,
-            model,
+            self.router.resolve(model, _tenant(acct)),  # an alias costs what its target costs
             estimate.prompt_tokens,
             int(limit) if isinstance(limit, int) else (0 if "input" in body else None),
         )
@@ -233,13 +233,14 @@ class Gateway:
         return body
 
     def _plan(
-        self, model: str, body: Json, constraints: Constraints | None
+        self, acct: Accounting, model: str, body: Json, constraints: Constraints | None
     ) -> list[DeploymentState]:
         return self.router.plan(
             model,
             Estimate(body),
             localities=constraints.localities if constraints else None,
             why_restricted=constraints.reason if constraints else "",
+            tenant_id=_tenant(acct),
         )
 
     # --- endpoints ----------------------------------------------------------------------
@@ -288,7 +289,7 @@ class Gateway:
                 sent = self._body_for(acct, body, s)
                 return await (s.engine.chat(sent) if is_chat else s.engine.complete(sent))
 
-            plan = self._plan(request.model, body, constraints)
+            plan = self._plan(acct, request.model, body, constraints)
             result, served.attempt = await self._attempts(acct, plan, call)
             state = served.attempt.state
             if acct.redacted and acct.privacy and acct.privacy.redactor:
@@ -350,7 +351,7 @@ class Gateway:
                 ):
                     yield piece
                 return
-            plan = self._plan(request.model, body, constraints)
+            plan = self._plan(acct, request.model, body, constraints)
             (held, chunks), served.attempt = await self._open_stream(acct, body, is_chat, plan)
             state = served.attempt.state
             shaper = StreamShaper(
@@ -386,7 +387,7 @@ class Gateway:
             async def call(s: DeploymentState) -> EmbeddingResult:
                 return await s.engine.embed(self._body_for(acct, texts, s).get("input", inputs))
 
-            plan = self._plan(request.model, {}, constraints)
+            plan = self._plan(acct, request.model, {}, constraints)
             result, served.attempt = await self._attempts(acct, plan, call)
             dims = len(result.vectors[0]) if result.vectors else 0
             if request.dimensions is not None and request.dimensions != dims:
@@ -411,6 +412,10 @@ class Gateway:
             "model": request.model,
             "usage": {"prompt_tokens": acct.prompt_tokens, "total_tokens": acct.prompt_tokens},
         }
+
+
+def _tenant(acct: Accounting) -> str | None:
+    return acct.principal.tenant_id if acct.principal else None
 
 
 def _decode_seconds(timings: Json | None) -> float:

@@ -78,6 +78,14 @@ class RoutingSettings(BaseModel):
         default_factory=lambda: {"USD": Decimal(1), "CNY": Decimal("0.14")},
         description="Exchange rates the lowest_cost strategy uses to compare prices.",
     )
+    aliases: dict[str, str] = Field(
+        default_factory=dict,
+        description="Model aliases for every key: a name clients send → a served model name.",
+    )
+    tenant_aliases: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="Per tenant id, aliases overriding the global ones for that tenant's keys.",
+    )
     api_key_env_allow: list[str] = Field(
         default_factory=lambda: list(DEFAULT_API_KEY_ENV_ALLOW),
         description="Environment variables a deployment may name as api_key_env (shell-style "

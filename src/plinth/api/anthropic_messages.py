@@ -131,11 +131,11 @@ async def count_tokens(request: Request) -> Response:
     caller = await authenticated(request, "messages.count_tokens", anthropic_error, KEY_HEADER)
     if isinstance(caller, Response):
         return caller
-    svc, request_id, _ = caller
+    svc, request_id, principal = caller
     try:
         raw = await read_body(request, svc.settings.max_body_bytes)
         body = parse_json(raw, CountTokensRequest)
-        svc.router.kind(body.model)  # an unknown model is a 404, as for messages
+        svc.router.kind(body.model, principal.tenant_id)  # unknown: a 404, as for messages
         tokens = _count(body)
     except ClientDisconnect:
         return Response(status_code=400)  # gone: the answer reaches nobody

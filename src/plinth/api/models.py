@@ -10,24 +10,28 @@ from plinth.api.http import json_response
 from plinth.services import services
 
 
-def _model_json(name: str, created: int) -> dict[str, object]:
-    return {"id": name, "object": "model", "created": created, "owned_by": "plinth"}
+def _model_json(name: str, created: int, owned_by: str = "plinth") -> dict[str, object]:
+    return {"id": name, "object": "model", "created": created, "owned_by": owned_by}
 
 
 async def list_models(request: Request) -> Response:
+    """Served models and the aliases the caller's tenant may use (``owned_by`` as a
+    client of the aliased name expects it, e.g. "openai" for ``gpt-4o-mini``)."""
     svc = services(request)
-    await svc.auth.authenticate(request)  # errors: the app's handler answers them
+    principal = await svc.auth.authenticate(request)  # errors: the app's handler answers them
     created = svc.started_at
-    data = [_model_json(name, created) for name, _ in svc.router.public_models()]
+    listed = svc.router.listed_models(principal.tenant_id)
+    data = [_model_json(name, created, owner) for name, _, owner in listed]
     return json_response({"object": "list", "data": data})
 
 
 async def get_model(request: Request) -> Response:
     svc = services(request)
-    await svc.auth.authenticate(request)
+    principal = await svc.auth.authenticate(request)
     name = request.path_params["model"]
-    svc.router.kind(name)  # raises ModelNotFound
-    return json_response(_model_json(name, svc.started_at))
+    svc.router.kind(name, principal.tenant_id)  # raises ModelNotFound
+    owners = {n: owner for n, _, owner in svc.router.listed_models(principal.tenant_id)}
+    return json_response(_model_json(name, svc.started_at, owners.get(name, "plinth")))
 
 
 routes = [

@@ -154,7 +154,9 @@ async def _run(
 
 def _loaded(admitted: Admitted, model: str, kind: str) -> Response:
     """Ollama's answer to a request without input: the model is ready (Plinth's always are)."""
-    admitted.svc.router.kind(model)  # an unknown model is a 404
+    principal = admitted.acct.principal
+    tenant_id = principal.tenant_id if principal else None
+    admitted.svc.router.kind(model, tenant_id)  # an unknown model is a 404
     empty: Json = {"role": "assistant", "content": ""}
     fields: Json = {"message": empty} if kind == "chat" else {"response": ""}
     answer = {"model": admitted.body.model, "created_at": now_iso(), **fields}

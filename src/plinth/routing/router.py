@@ -20,6 +20,7 @@ from plinth.engines.base import Engine, ModelKind
 from plinth.engines.pool import EnginePool
 from plinth.engines.registry import engine_factory
 from plinth.errors import ModelNotFound, NoDeploymentAvailable, PermissionDenied, UpstreamError
+from plinth.routing.aliases import Aliases, owner_of
 from plinth.routing.state import Attempt, CircuitBreaker, DeploymentState
 from plinth.routing.strategies import STRATEGIES
 from plinth.settings import RoutingSettings
@@ -50,14 +51,36 @@ class Router:
         self._states: dict[str, DeploymentState] = {}
         self._routes: dict[str, list[DeploymentState]] = {}
         self._lock = asyncio.Lock()
+        self.aliases = Aliases(settings.aliases, settings.tenant_aliases)
 
     # --- the table ------------------------------------------------------------------
 
     def public_models(self) -> list[tuple[str, ModelKind]]:
         return [(name, states[0].deployment.kind) for name, states in self._routes.items()]
 
+    def listed_models(self, tenant_id: str | None) -> list[tuple[str, ModelKind, str]]:
+        """``(name, kind, owned_by)`` of every served model and of every alias this
+        tenant may use whose target is served (an alias shadows a model's name)."""
+        aliases = {
+            alias: target
+            for alias, target in self.aliases.visible(tenant_id).items()
+            if target in self._routes
+        }
+        listed = [
+            (name, states[0].deployment.kind, "plinth")
+            for name, states in self._routes.items()
+            if name not in aliases
+        ]
+        for alias, target in aliases.items():
+            listed.append((alias, self._routes[target][0].deployment.kind, owner_of(alias)))
+        return listed
+
     def has(self, model: str) -> bool:
-        return model in self._routes
+        return model in self._routes or self.aliases.known(model)
+
+    def resolve(self, model: str, tenant_id: str | None = None) -> str:
+        """The served model a request for ``model`` goes to (aliases resolved)."""
+        return self.aliases.resolve(model, tenant_id)
 
     def states(self) -> list[DeploymentState]:
         return list(self._states.values())
@@ -144,11 +167,17 @@ class Router:
 
     # --- choosing -------------------------------------------------------------------
 
-    def kind(self, model: str) -> ModelKind:
-        return self._route(model)[0].deployment.kind
+    def kind(self, model: str, tenant_id: str | None = None) -> ModelKind:
+        return self._route(self.resolve(model, tenant_id), asked=model)[0].deployment.kind
 
-    def _route(self, model: str) -> list[DeploymentState]:
+    def _route(self, model: str, *, asked: str | None = None) -> list[DeploymentState]:
         states = self._routes.get(model)
+        if not states and asked is not None and asked != model:
+            raise ModelNotFound(
+                f"The model '{asked}' is an alias of '{model}', which is not served here; "
+                "point the alias (routing.aliases in plinth.toml) at a model GET /v1/models lists",
+                param="model",
+            )
         if not states:
             raise ModelNotFound(
                 f"The model '{model}' does not exist or is not served here; "
@@ -164,9 +193,14 @@ class Router:
         *,
         localities: frozenset[Locality] | None = None,
         why_restricted: str = "",
+        tenant_id: str | None = None,
     ) -> list[DeploymentState]:
-        """The deployments to try, in order; raises if none may serve now."""
-        states = self._route(model)
+        """The deployments to try, in order; raises if none may serve now.
+
+        ``model`` may be an alias: it is resolved for ``tenant_id`` first.
+        """
+        asked, model = model, self.resolve(model, tenant_id)
+        states = self._route(model, asked=asked)
         if localities is not None:
             states = [s for s in states if s.deployment.locality in localities]
             if not states:
