@@ -26,6 +26,7 @@ import platform
 import random
 import re
 import secrets
+import shutil
 import statistics
 import sys
 import tempfile
@@ -51,11 +52,7 @@ POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 ADMIN_KEY = "sk-plinth-bench-console-admin-0123456789"
 PASSWORD = "bench password 123"
 RESULTS = Path(__file__).parent / "results"
-COLUMNS = [
-    "request_id", "created_at", "key_id", "endpoint", "model", "status", "http_status",
-    "finish_reason", "prompt_tokens", "completion_tokens", "latency_ms", "ttft_ms", "error_code",
-    "stream", "deployment", "usage_source", "attempts", "tenant_id", "cost_micros", "price_id",
-]  # fmt: skip
+COLUMNS = [column.name for column in usage.columns]
 
 
 def zipf_weights(n: int, s: float) -> list[float]:
@@ -100,7 +97,8 @@ class World:
                 "error_code": None if ok else "upstream_error", "stream": rng.random() < 0.6,
                 "deployment": rng.choice(self.deployments[model]), "usage_source": "upstream",
                 "attempts": 1, "tenant_id": tenant, "cost_micros": prompt * 3 + completion * 12,
-                "price_id": None,
+                "price_id": None, "batch_id": None,
+                "cached_tokens": prompt // 2 if rng.random() < 0.3 else 0,
             })  # fmt: skip
         return out
 
@@ -285,7 +283,7 @@ def summarise(cases: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def run_database(kind: str, rows: int, reps: int) -> dict[str, Any]:
+def run_database(kind: str, rows: int, reps: int, keep: bool = False) -> dict[str, Any]:
     print(f"{kind}: seeding {rows:,} rows", file=sys.stderr)
     tmp = tempfile.mkdtemp(prefix="plinth-console-bench-")
     schema = None
@@ -317,6 +315,8 @@ def run_database(kind: str, rows: int, reps: int) -> dict[str, Any]:
             **measured,
         }
     finally:
+        if not keep:
+            shutil.rmtree(tmp, ignore_errors=True)
         if schema is not None:
             with admin.begin() as conn:
                 conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
@@ -363,8 +363,9 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--db", nargs="+", default=["sqlite", "postgresql"])
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--keep", action="store_true", help="Keep the SQLite file (printed).")
     args = parser.parse_args()
-    results = [run_database(kind, args.rows, args.reps) for kind in args.db]
+    results = [run_database(kind, args.rows, args.reps, args.keep) for kind in args.db]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "console.json").write_text(json.dumps(results, indent=1, default=str))
     (args.out / "console.md").write_text(report(results, args))

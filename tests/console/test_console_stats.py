@@ -84,6 +84,7 @@ def _seed(engine: Engine, count: int = 600) -> list[UsageRecord]:
                 http_status=200,
                 prompt_tokens=rng.randrange(0, 500),
                 completion_tokens=rng.randrange(0, 300),
+                cached_tokens=rng.randrange(0, 100),
                 latency_ms=rng.uniform(5, 30_000),
                 ttft_ms=rng.choice([None, rng.uniform(1, 900)]),
                 deployment=DEPLOYMENT_OF[model],
@@ -116,6 +117,7 @@ def _expected(records: list[UsageRecord], f: stats.Filter) -> dict[str, float]:
         "errors": sum(r.status != "ok" for r in rows),
         "prompt_tokens": sum(r.prompt_tokens for r in rows),
         "completion_tokens": sum(r.completion_tokens for r in rows),
+        "cached_tokens": sum(r.cached_tokens for r in rows),
         "cost_micros": sum(r.cost_micros for r in rows),
         "latency_sum": round(sum(r.latency_ms for r in rows), 3),
     }
@@ -208,6 +210,7 @@ def test_dashboard_totals_equal_the_cli(tmp_path: Path) -> None:
     assert totals["errors"] == sum(r["failed"] for r in cli)
     assert totals["prompt_tokens"] == sum(r["prompt_tokens"] for r in cli)
     assert totals["completion_tokens"] == sum(r["completion_tokens"] for r in cli)
+    assert totals["cached_tokens"] == sum(r["cached_tokens"] for r in cli)
 
 
 def test_percentiles_come_from_the_histogram() -> None:

@@ -97,6 +97,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "dash.errors": ("Errors", "错误数"),
     "dash.input_tokens": ("Input tokens", "输入 token"),
     "dash.output_tokens": ("Output tokens", "输出 token"),
+    "dash.cached_tokens": ("Cached input tokens", "缓存命中 token"),
     "dash.tokens": ("Tokens", "Token 数"),
     "dash.cost": ("Cost", "费用"),
     "dash.error_rate": ("Error rate", "错误率"),

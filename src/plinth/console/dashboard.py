@@ -103,6 +103,7 @@ def _charts(ctx: Ctx, labels: list[str], rows: list[stats.Sums]) -> list[Markup]
             {
                 t("dash.input_tokens"): col("prompt_tokens"),
                 t("dash.output_tokens"): col("completion_tokens"),
+                t("dash.cached_tokens"): col("cached_tokens"),
             },
         ),
         line_chart(t("dash.chart.cost"), labels, {t("dash.cost"): col("cost_micros", 1e-6)}),

@@ -23,7 +23,7 @@ from plinth.store.schema import usage, usage_rollup
 #: Upper bounds (ms, exclusive) of the histogram buckets; the last is open.
 BOUNDS_MS: tuple[float, ...] = (25, 50, 100, 200, 400, 800, 1600, 3200, 6400, 12800, 25600)
 BUCKETS = len(BOUNDS_MS) + 1
-SUMS = ("requests", "errors", "prompt_tokens", "completion_tokens", "cost_micros")
+SUMS = ("requests", "errors", "prompt_tokens", "completion_tokens", "cached_tokens", "cost_micros")
 FLOATS = ("latency_sum", "ttft_sum", "ttft_count")
 HISTOGRAMS = tuple(f"lat_{i}" for i in range(BUCKETS)) + tuple(f"ttft_{i}" for i in range(BUCKETS))
 ALL_COLUMNS = SUMS + FLOATS + HISTOGRAMS
@@ -85,6 +85,7 @@ def _value_sql(prefix: str) -> list[str]:
         f"CASE WHEN {prefix}.status <> 'ok' THEN 1 ELSE 0 END",
         f"{prefix}.prompt_tokens",
         f"{prefix}.completion_tokens",
+        f"{prefix}.cached_tokens",
         f"{prefix}.cost_micros",
         lat,
         f"COALESCE({ttft}, 0)",
@@ -163,6 +164,7 @@ def ledger_sums() -> list[Label[Any]]:
         total(case((usage.c.status != "ok", 1), else_=0), "errors"),
         total(usage.c.prompt_tokens, "prompt_tokens"),
         total(usage.c.completion_tokens, "completion_tokens"),
+        total(usage.c.cached_tokens, "cached_tokens"),
         total(usage.c.cost_micros, "cost_micros"),
         total(lat, "latency_sum"),
         total(ttft, "ttft_sum"),

@@ -302,6 +302,7 @@ def metrics(sums: Sums) -> dict[str, float | None]:
         "error_rate": sums.get("errors", 0.0) / requests if requests else None,
         "prompt_tokens": sums.get("prompt_tokens", 0.0),
         "completion_tokens": sums.get("completion_tokens", 0.0),
+        "cached_tokens": sums.get("cached_tokens", 0.0),
         "cost_micros": sums.get("cost_micros", 0.0),
         "avg_latency_ms": sums.get("latency_sum", 0.0) / requests if requests else None,
         "p50_ms": percentile(sums, "lat", 0.5),

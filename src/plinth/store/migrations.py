@@ -120,6 +120,10 @@ def _console_users(conn: Connection) -> None:
 def _console_rollup(conn: Connection) -> None:
     from plinth.store.console_rollup import rollup_migration
 
+    # The rollup sums cached prompt tokens, which migration 24 adds to the
+    # ledger; on a database older than both, add the column here first (the
+    # same idempotent step as 24's).
+    _add_columns(conn, "usage", {"cached_tokens": "BIGINT NOT NULL DEFAULT 0"})
     rollup_migration(conn)
 
 

@@ -452,6 +452,7 @@ usage_rollup = Table(
     Column("errors", BigInteger, nullable=False),
     Column("prompt_tokens", BigInteger, nullable=False),
     Column("completion_tokens", BigInteger, nullable=False),
+    Column("cached_tokens", BigInteger, nullable=False),
     Column("cost_micros", BigInteger, nullable=False),
     Column("latency_sum", Float, nullable=False),
     Column("ttft_sum", Float, nullable=False),
