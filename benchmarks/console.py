@@ -53,6 +53,8 @@ ADMIN_KEY = "sk-plinth-bench-console-admin-0123456789"
 PASSWORD = "bench password 123"
 RESULTS = Path(__file__).parent / "results"
 COLUMNS = [column.name for column in usage.columns]
+# Ledger columns this bench does not vary get their schema default.
+DEFAULTS = {c.name: getattr(c.default, "arg", None) for c in usage.columns}
 
 
 def zipf_weights(n: int, s: float) -> list[float]:
@@ -123,7 +125,7 @@ def bulk_load(engine: Engine, world: World, total: int, chunk: int = 50_000) -> 
                 cursor = raw.cursor()
                 with cursor.copy(f"COPY usage ({', '.join(COLUMNS)}) FROM STDIN") as copy:  # type: ignore[attr-defined]
                     for row in rows:
-                        copy.write_row([row[c] for c in COLUMNS])
+                        copy.write_row([row.get(c, DEFAULTS.get(c)) for c in COLUMNS])
                 raw.commit()
             finally:
                 raw.close()
