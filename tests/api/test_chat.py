@@ -222,19 +222,6 @@ def test_image_parts_are_refused_naming_the_message(
     }
 
 
-@pytest.mark.parametrize("stream", [False, True])
-def test_tools_are_refused(client: TestClient, stream: bool) -> None:
-    tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
-    response = client.post("/v1/chat/completions", json=chat(tools=tools, stream=stream))
-    assert response.status_code == 400, response.text
-    error = response.json()["error"]
-    assert (error["type"], error["param"], error["code"]) == (
-        "invalid_request_error",
-        "tools",
-        "unsupported_parameter",
-    )
-
-
 def test_stream_options_without_stream_is_refused(client: TestClient) -> None:
     response = client.post(
         "/v1/chat/completions", json=chat(stream_options={"include_usage": True})

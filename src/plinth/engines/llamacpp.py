@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from plinth.engines import llamacpp_tools
 from plinth.engines.base import EmbeddingResult, Engine, Json, ModelKind
 from plinth.engines.llamacpp_errors import (
     check_input_lengths,
@@ -235,12 +236,16 @@ class LlamaCppEngine(Engine):
     async def chat(self, body: Json) -> Json:
         self._require("chat", "chat completions")
         reject_non_text_parts(body)
-        return await self._call("handle_chat_completions", fit_integers(body))
+        body, plan = llamacpp_tools.prepare(body)
+        result = await self._call("handle_chat_completions", fit_integers(body))
+        return result if plan is None else llamacpp_tools.finish_result(result, plan)
 
     def chat_stream(self, body: Json) -> AsyncIterator[Json]:
         self._require("chat", "chat completions")
         reject_non_text_parts(body)
-        return self._stream("handle_chat_completions", fit_integers(body))
+        body, plan = llamacpp_tools.prepare(body)
+        chunks = self._stream("handle_chat_completions", fit_integers(body))
+        return chunks if plan is None else llamacpp_tools.finish_stream(chunks, plan)
 
     async def complete(self, body: Json) -> Json:
         self._require("chat", "text completions")

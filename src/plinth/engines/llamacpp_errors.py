@@ -50,10 +50,6 @@ def reject_non_text_parts(body: dict[str, Any]) -> None:
                         "local model; send text parts only",
                         param=f"messages[{index}].content",
                     )
-    if body.get("tools"):
-        raise UnsupportedParameter(
-            "Tool calling is not supported by this local model", param="tools"
-        )
 
 
 def check_input_lengths(token_ids: list[list[int]], max_tokens: int, model_id: str) -> None:
