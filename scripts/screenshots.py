@@ -88,6 +88,7 @@ def seed(url: str) -> str:
             http_status=200 if ok else 502,
             prompt_tokens=prompt,
             completion_tokens=completion if ok else 0,
+            cached_tokens=prompt // 3 if rng.random() < 0.4 else 0,
             latency_ms=rng.lognormvariate(6.6, 0.6),
             ttft_ms=rng.lognormvariate(5.2, 0.5),
             deployment=MODELS[model],
