@@ -335,7 +335,7 @@ def main() -> None:
         }
     report = {
         "command": "python benchmarks/batches.py" + (" --quick" if args.quick else ""),
-        "machine": f"{os.cpu_count()} CPUs",
+        "machine": f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end",
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "seconds": seconds,
         "scenarios": scenarios,

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import socket
 import sys
 import tempfile
@@ -161,6 +162,7 @@ def main() -> None:
     report = {
         "command": "python benchmarks/response_cache.py" + (" --quick" if args.quick else ""),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "load_average_at_end": round(os.getloadavg()[0], 1),
         "requests_per_latency_series": count,
         "closed_loop_seconds": seconds,
         "results": results,
@@ -171,8 +173,9 @@ def main() -> None:
         "# Response cache: hits against misses",
         "",
         f"`{report['command']}`, {report['date']}; {count} sequential requests per latency "
-        f"series, {seconds} s for the 16-client run. 2-core machine shared with other work; "
-        "the load generator runs on it too.",
+        f"series, {seconds} s for the 16-client run. 2-core machine shared with other work "
+        f"(load average {report['load_average_at_end']} at the end); the load generator runs "
+        "on it too.",
         "",
         "| upstream / backend | miss p50 ms | miss p99 ms | hit p50 ms | hit p99 ms "
         "| hits/s, 16 clients |",
