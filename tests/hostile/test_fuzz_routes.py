@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -33,6 +34,7 @@ from fuzzsupport import (
     endpoints,
     field_names,
     json_values,
+    postgres_schema,
     query_names,
 )
 from hypothesis import HealthCheck, given, settings
@@ -46,13 +48,27 @@ ADMIN = "sk-plinth-fuzz-admin-0123456789"
 ENDPOINTS = list(endpoints(create_app(Settings(data_dir=Path("/nonexistent"))).app.routes))
 FIELDS = field_names()
 QUERIES = query_names()
-EXAMPLES_PER_ENDPOINT = 20
+EXAMPLES_PER_ENDPOINT = 15
 
 
-@pytest.fixture(scope="module")
-def fuzz(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, dict[str, str]]]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def fuzz(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    with ExitStack() as stack:
+        database_url = None
+        if request.param == "postgresql":  # it refuses what SQLite stores (NUL in text)
+            database_url = stack.enter_context(postgres_schema())
+        yield stack.enter_context(fuzzed_app(tmp_path_factory.mktemp("fuzz"), database_url))
+
+
+@contextmanager
+def fuzzed_app(
+    data_dir: Path, database_url: str | None
+) -> Iterator[tuple[TestClient, dict[str, str]]]:
     app_settings = Settings(
-        data_dir=tmp_path_factory.mktemp("fuzz"),
+        data_dir=data_dir,
+        database_url=database_url,
         admin_key=ADMIN,
         load_bundled_models=False,
         max_body_bytes=1024 * 1024,
@@ -198,6 +214,20 @@ def test_every_field_at_every_extreme(
         body = _dump({**template, field: value})
         response = client.request(endpoint.method, url, headers=headers, content=body)
         assert_well_formed(endpoint, response, f"{field}={value!r}")
+
+
+def test_nul_in_any_path_or_query_is_a_400(fuzz: tuple[TestClient, dict[str, str]]) -> None:
+    client, keys = fuzz
+    headers = {"authorization": f"Bearer {keys['admin']}"}
+    for endpoint in ENDPOINTS:
+        url = endpoint.path
+        for name in endpoint.params:
+            url = re.sub(rf"{{{name}(:\w+)?}}", "a%00b", url)
+        if not endpoint.params:
+            url += "?after=a%00b&limit=1"
+        response = client.request(endpoint.method, url, headers=headers)
+        assert response.status_code == 400, f"{endpoint}: {response.text[:200]}"
+        assert_well_formed(endpoint, response, url)
 
 
 def test_the_app_still_answers_afterwards(fuzz: tuple[TestClient, dict[str, str]]) -> None:

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from plinth.api.http import error_response
+from plinth.api.url_check import nul_refusal
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,11 @@ class FastPathApp:
         return self.app.state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            refusal = nul_refusal(scope["path"], scope.get("query_string", b""))
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
         if scope["type"] == "http" and scope["method"] == "POST":
             endpoint = self.endpoints.get(scope["path"])
             if endpoint is not None:
