@@ -22,6 +22,7 @@ from plinth.cli import (
     models,
     plans,
     providers,
+    pull,
     serve,
     tenants,
     usage,
@@ -52,6 +53,7 @@ def main() -> None:
 main.add_command(serve.serve)
 main.add_command(keys.keys)
 main.add_command(models.models)
+models.models.add_command(pull.pull)
 main.add_command(usage.usage)
 main.add_command(deployments.deployments)
 main.add_command(audit.audit)
