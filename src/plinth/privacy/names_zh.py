@@ -49,7 +49,8 @@ _DISTINCT_COMPOUNDS = words(
 )
 # Verbs whose subject is nearly always a person: 秦岚来电话, 王芳说, 潘建军来办理.
 _PERSON_VERBS = words(
-    "说 来 去 来电 打电话 回电 回复 负责 同意 签字 请假 出差 表示 反馈 投诉 确认 要求 申请"
+    "说 来 去 来电 打电话 回电 回复 负责 同意 签字 请假 出差 表示 反馈 投诉 确认 要求 申请 "
+    "今天 明天 昨天 上午 下午 晚上 刚才 已经 正在 一起 报到 入职 离职 缺席 迟到 反映 和 与 跟"
 )
 # What may stand right before a name that is a verb's subject: 请潘建军来, 昨天秦岚来.
 _BEFORE_NAME = frozenset("请让和跟与给找问叫被由派同天午晚早上周才，。！？；：、,.!?;: \n\t")
@@ -338,24 +339,35 @@ _SPLIT = re.compile(r"\s*[|,，\t;；]\s*")
 
 
 def find_column_names(text: str) -> Iterator[Finding]:
-    """Names in a table column whose header says so ("姓名,手机" then "张伟,138…")."""
-    if "\n" not in text or _HEADER_WORD.search(text) is None or _HEADER_CUE.search(text) is None:
+    """Names in a table column whose header says so ("姓名,手机" then "张伟,138…").
+
+    Only the lines of a table are split into cells: from a header line found by
+    pattern to the first line that is not a row.
+    """
+    if "\n" not in text or _HEADER_WORD.search(text) is None:
         return
-    column: int | None = None
     position = 0
-    for line in text.split("\n"):
-        cells = _SPLIT.split(line.strip().strip("|"))
-        if column is not None and column < len(cells):
-            value = cells[column]
-            start = text.find(value, position) if value else -1
-            if start >= 0 and _looks_like_a_name(value):
-                yield Finding("PERSON", start, start + len(value), value)
-        header = next((i for i, cell in enumerate(cells) if cell in _HEADERS), None)
-        if header is not None:
-            column = header
-        elif column is not None and len(cells) < 2:
-            column = None  # the table ended
-        position += len(line) + 1
+    while (header := _HEADER_CUE.search(text, position)) is not None:
+        start = text.rfind("\n", 0, header.start()) + 1
+        end = _line_end(text, header.end())
+        cells = _cells(text[start:end])
+        column = next((i for i, cell in enumerate(cells) if cell in _HEADERS), None)
+        position = end + 1
+        while column is not None and position < len(text):
+            end = _line_end(text, position)
+            cells = _cells(text[position:end])
+            if len(cells) < 2:
+                break  # the table ended
+            if column < len(cells) and _looks_like_a_name(cells[column]):
+                at = text.find(cells[column], position, end)
+                yield Finding("PERSON", at, at + len(cells[column]), cells[column])
+            if any(cell in _HEADERS for cell in cells):
+                break  # another header: the outer loop takes it
+            position = end + 1
+
+
+def _cells(line: str) -> list[str]:
+    return _SPLIT.split(line.strip().strip("|"))
 
 
 _ENGLISH_NAME = re.compile(r"[A-Z][a-z]+(?:[ -][A-Z][a-z]+){1,2}")
