@@ -8,7 +8,6 @@ are defined.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from pydantic import ValidationError
