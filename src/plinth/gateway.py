@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -101,6 +102,7 @@ class Gateway:
         self._settling: set[asyncio.Task[None]] = set()
         # Requests in flight that are not Batch API lines: batches give way to them.
         self.interactive_in_flight = 0
+        self.interactive_idle_since = 0.0  # monotonic time the last one ended
         self.cache: ResponseCache | None = None  # the response cache, if the app has one
 
     def open(
@@ -270,6 +272,8 @@ class Gateway:
         finally:
             in_flight.dec()
             self.interactive_in_flight -= interactive
+            if interactive and not self.interactive_in_flight:
+                self.interactive_idle_since = time.monotonic()
             if served.attempt is not None:
                 served.attempt.close()
         self._finish(acct, "ok")

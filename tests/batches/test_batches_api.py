@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,7 +12,9 @@ from batchsupport import chat_line, create, file_lines, jsonl, upload, wait_for
 from sqlalchemy import select, update
 from starlette.testclient import TestClient
 
-from gatewaysupport import AppFactory, deployment
+from gatewaysupport import ADMIN, UPSTREAM_KEY, AppFactory, deployment
+from plinth.app import create_app
+from plinth.settings import Settings
 from plinth.store.schema import batch_lines, batches
 from upstreamfake import FakeUpstream, Fault
 
@@ -278,3 +281,27 @@ def test_two_servers_on_one_database_share_a_batch_without_running_a_line_twice(
     with one.app.state.batches.svc.db.engine.connect() as conn:  # type: ignore[attr-defined]
         owners = {row.owner for row in conn.execute(select(batch_lines.c.owner))}
     assert owners <= runners
+
+
+def test_with_idle_s_no_line_starts_until_interactive_traffic_has_been_idle_that_long(
+    tmp_path: Path, up: FakeUpstream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_UPSTREAM_API_KEY", UPSTREAM_KEY)
+    settings = Settings(
+        data_dir=tmp_path,
+        admin_key=ADMIN,  # type: ignore[arg-type]
+        load_bundled_models=False,
+        deployments=[deployment(up)],  # type: ignore[list-item]
+        routing={"health_interval_s": 0},  # type: ignore[arg-type]
+        batches={"idle_s": 3600},  # type: ignore[arg-type]
+    )
+    with TestClient(create_app(settings), raise_server_exceptions=False) as app:
+        app.headers["authorization"] = f"Bearer {ADMIN}"
+        chat = {"model": "gpt-fake", "messages": [{"role": "user", "content": "now"}]}
+        assert app.post("/v1/chat/completions", json=chat).status_code == 200
+        batch = create(app, upload(app, jsonl([chat_line("a", "later")])))
+        wait_for(app, batch["id"], ("in_progress",))
+        runner = app.app.state.batches  # type: ignore[attr-defined]
+        app.portal.call(runner._tick)  # type: ignore[union-attr]  # a pass, run now
+        assert len(up.generation_requests()) == 1  # only the interactive request went
+        assert app.get(f"/v1/batches/{batch['id']}").json()["request_counts"]["completed"] == 0

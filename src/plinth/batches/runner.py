@@ -130,7 +130,7 @@ class BatchRunner:
                 await self._expire(batch)
             return
         free = self.settings.concurrency - self.running
-        if free > 0 and self.svc.gateway.interactive_in_flight >= self.settings.yield_at:
+        if free > 0 and self._interactive_busy():
             self._yielding, free = True, 0  # interactive traffic first
         if free > 0:
             lines = await db.run(
@@ -154,6 +154,13 @@ class BatchRunner:
             store.transition, batch.id, ("in_progress",), "finalizing", finalizing_at=_now()
         ):
             self.wake()
+
+    def _interactive_busy(self) -> bool:
+        gateway = self.svc.gateway
+        if gateway.interactive_in_flight >= self.settings.yield_at:
+            return True
+        idle_s = self.settings.idle_s
+        return bool(idle_s) and time.monotonic() - gateway.interactive_idle_since < idle_s
 
     async def _renew_leases(self) -> None:
         """Keep the lines this server runs its own (they outlive one lease)."""

@@ -16,6 +16,12 @@ class BatchSettings(BaseModel):
         ge=1,
         description="Dispatch no new line while this many interactive requests are in flight.",
     )
+    idle_s: float = Field(
+        0.0,
+        ge=0,
+        description="Dispatch a line only once interactive traffic has been idle this long "
+        "(0: as soon as fewer than yield_at are in flight).",
+    )
     poll_s: float = Field(1.0, gt=0, description="How often batches are looked at when idle.")
     drain_s: float = Field(
         30.0, ge=0, description="At shutdown, how long running lines may take to finish."
