@@ -35,6 +35,7 @@ from plinth.api import (
     health,
     models,
     ollama,
+    passthrough,
     vector_store_batches,
     vector_stores,
 )
@@ -253,6 +254,7 @@ def create_app(settings: Settings, *, engines: list[Engine] | None = None) -> Fa
             *anthropic_messages.routes,
             *ollama.routes,
             *models.routes,
+            *passthrough.routes,
             *files.routes,
             *batches.routes,
             *vector_stores.routes,

@@ -28,6 +28,16 @@ from plinth.engine_kinds import installed_kinds, is_local_kind
 Locality = Literal["local", "cloud"]
 AuthStyle = Literal["bearer", "api-key", "x-api-key", "none"]
 DeploymentKind = Literal["chat", "embedding"]
+# Endpoints a deployment may serve besides chat/completions/embeddings (by its kind):
+# the pass-through routes, each forwarded to the same path under its base_url.
+PassthroughEndpoint = Literal[
+    "rerank",
+    "audio.transcriptions",
+    "audio.translations",
+    "audio.speech",
+    "images.generations",
+    "moderations",
+]
 
 # Which environment variables a deployment may name as its key (the setting
 # routing.api_key_env_allow): the variable's value is sent to the deployment's
@@ -84,6 +94,9 @@ class Deployment(BaseModel):
     cached_input_price_per_mtok: Decimal | None = Field(None, ge=0)
     currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
     headers: dict[str, str] = Field(default_factory=dict, description="Extra static headers.")
+    endpoints: tuple[PassthroughEndpoint, ...] = Field(
+        (), description="Pass-through endpoints it also serves (rerank, audio.speech, …)."
+    )
 
     @field_validator("engine")
     @classmethod

@@ -199,6 +199,9 @@ class Settings(BaseSettings):
     files_max_bytes: int = Field(
         512 * 1024 * 1024, ge=1024, description="Largest upload to /v1/files."
     )
+    audio_max_bytes: int = Field(
+        25 * 1024 * 1024, ge=1024, description="Largest audio upload to /v1/audio/*."
+    )
     load_bundled_models: bool = True
     llamacpp: LlamaCppSettings = Field(default_factory=LlamaCppSettings)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)

@@ -18,6 +18,9 @@ GENERIC_BODIES = {
     "/v1/batches/{batch_id}/cancel",
     "/v1/vector_stores/{vector_store_id}/file_batches/{batch_id}/cancel",
     "/v1/files",
+    # Multipart uploads: the file plus the text fields, described inline.
+    "/v1/audio/transcriptions",
+    "/v1/audio/translations",
     "/admin/deployments/{deployment_id}",
     # Ollama's model-management calls, which Plinth refuses whatever the body.
     "/api/pull",

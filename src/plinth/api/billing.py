@@ -45,7 +45,21 @@ class NewPrice(WireModel):
         Decimal(0), ge=0, le=MAX_AMOUNT
     )  # only on "storage:<kind>"
     batch_discount_percent: int = Field(0, ge=0, le=100)  # off a Batch API line's cost
+    # Pass-through endpoints' units (billing.prices.UNITS).
+    per_audio_second: Amount = Field(Decimal(0), ge=0, le=MAX_AMOUNT)
+    per_1k_characters: Amount = Field(Decimal(0), ge=0, le=MAX_AMOUNT)
+    per_image: Amount = Field(Decimal(0), ge=0, le=MAX_AMOUNT)
+    per_search_unit: Amount = Field(Decimal(0), ge=0, le=MAX_AMOUNT)
     effective_from: datetime | None = None
+
+
+# Wire name of each per-unit price ↔ its price-row field.
+_UNIT_PRICES = {
+    "per_audio_second": "audio_second_micros",
+    "per_1k_characters": "kchar_micros",
+    "per_image": "image_micros",
+    "per_search_unit": "search_unit_micros",
+}
 
 
 class NewLimits(WireModel):
@@ -69,6 +83,8 @@ def _price_json(price: object) -> dict[str, object]:
     data["per_request"] = str(from_micros(data.pop("request_micros")))
     data["per_second"] = str(from_micros(data.pop("compute_second_micros")))
     data["storage_per_gb_month"] = str(from_micros(data.pop("storage_gb_month_micros")))
+    for wire, field in _UNIT_PRICES.items():
+        data[wire] = str(from_micros(data.pop(field)))
     return dict(data)
 
 
@@ -86,6 +102,7 @@ async def add_price(request: Request, svc: Services) -> Response:
         body.cached_input_per_mtok,
         body.per_request,
         body.per_second,
+        *(getattr(body, wire) for wire in _UNIT_PRICES),
     )
     if storage and any(usage_prices):
         raise InvalidRequest(
@@ -111,6 +128,7 @@ async def add_price(request: Request, svc: Services) -> Response:
         storage_gb_month_micros=to_micros(body.storage_per_gb_month),
         batch_discount_percent=body.batch_discount_percent,
         effective_from=effective,
+        **{field: to_micros(getattr(body, wire)) for wire, field in _UNIT_PRICES.items()},
     )
     return json_response(_price_json(price), status=201)
 

@@ -29,6 +29,7 @@ from plinth.protocol import anthropic, ollama
 from plinth.protocol.chat import ChatCompletionRequest
 from plinth.protocol.completions import CompletionRequest
 from plinth.protocol.embeddings import EmbeddingRequest
+from plinth.protocol.passthrough import ENDPOINTS as PASSTHROUGH
 from plinth.protocol.responses import ResponsesRequest
 from plinth.vectorstores import wire
 
@@ -65,6 +66,11 @@ REQUEST_MODELS: dict[tuple[str, str], type[BaseModel]] = {
     ("POST", "/admin/plans"): NewPlan,
     ("PUT", "/admin/tenants/{tenant}/plan"): PlanChoice,
     ("POST", "/admin/deployments"): Deployment,
+    **{("POST", e.path): e.wire for e in PASSTHROUGH.values() if not e.multipart},
+}
+# Multipart uploads (besides /v1/files): path -> the text fields' model (the file is apart).
+UPLOAD_MODELS: dict[str, type[BaseModel]] = {
+    e.path: e.wire for e in PASSTHROUGH.values() if e.multipart
 }
 
 # Routes that stream when the body asks for it, and how.
@@ -265,6 +271,12 @@ def _request_body(
             },
         }
         return {"required": True, "content": {"multipart/form-data": {"schema": form}}}
+    if path in UPLOAD_MODELS:
+        fields = UPLOAD_MODELS[path].model_json_schema()
+        upload = {"type": "string", "contentMediaType": "application/octet-stream"}
+        fields["properties"] = {"file": upload, **fields.get("properties", {})}
+        fields["required"] = ["file", *fields.get("required", [])]
+        return {"required": True, "content": {"multipart/form-data": {"schema": fields}}}
     if dialect == "console":
         return {"content": {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}}}
     return {"content": {"application/json": {"schema": {"type": "object"}}}}

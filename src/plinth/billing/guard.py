@@ -100,7 +100,9 @@ class Billing:
         model: str,
         prompt_tokens_estimate: int,
         max_tokens: int | None,
+        units: tuple[str, int] | None = None,
     ) -> tuple[Reservation | None, Price | None]:
+        """Hold the worst case; ``units`` is a pass-through request's (unit, most units)."""
         if self.prices.stale:  # re-read off the event loop; price_for then uses the cache
             await self.db.run(self.prices.all)
         price = self.prices.price_for(model)
@@ -111,6 +113,8 @@ class Billing:
         worst = 0
         if price is not None:
             worst = price.cost(prompt, output) + price.compute_cost(self.longest_request_ms)
+            if units is not None:
+                worst += price.unit_cost(*units)
         subjects = [f"key:{principal.key_id}"]
         if principal.tenant_id:
             subjects.append(f"tenant:{principal.tenant_id}")

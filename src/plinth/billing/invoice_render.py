@@ -39,7 +39,7 @@ def to_csv(invoice: Invoice) -> str:
                 line.requests,
                 line.prompt_tokens,
                 line.completion_tokens,
-                "",
+                line.quantity,
                 from_micros(line.cost_micros),
             ]
         )
@@ -115,7 +115,7 @@ def to_html(invoice: Invoice) -> str:
     usage = _rows(
         [
             [
-                line.model,
+                f"{line.model} ({line.quantity})" if line.quantity else line.model,
                 line.requests,
                 line.prompt_tokens,
                 line.completion_tokens,

@@ -33,6 +33,13 @@ class Line:
     prompt_tokens: int
     completion_tokens: int
     cost_micros: int
+    units: int = 0  # pass-through requests: the billed quantity of ``unit``
+    unit: str | None = None
+
+    @property
+    def quantity(self) -> str:
+        """The units for a human ("12 audio_second"); empty for token-only lines."""
+        return f"{self.units} {self.unit}" if self.unit else ""
 
 
 @dataclass(frozen=True)
@@ -142,10 +149,12 @@ def build_invoice(
             func.coalesce(func.sum(usage.c.prompt_tokens), 0),
             func.coalesce(func.sum(usage.c.completion_tokens), 0),
             func.coalesce(func.sum(usage.c.cost_micros), 0),
+            func.coalesce(func.sum(usage.c.units), 0),
+            usage.c.unit,
         )
         .where(in_period)
-        .group_by(usage.c.model)
-        .order_by(usage.c.model)
+        .group_by(usage.c.model, usage.c.unit)
+        .order_by(usage.c.model, usage.c.unit)
     )
     entries = (
         select(wallet_entries)
@@ -158,8 +167,8 @@ def build_invoice(
     )
     with engine.connect() as conn:
         lines = [
-            Line(model or "(none)", int(n), int(p), int(c), int(cost))
-            for model, n, p, c, cost in conn.execute(query)
+            Line(model or "(none)", int(n), int(p), int(c), int(cost), int(units), unit)
+            for model, n, p, c, cost, units, unit in conn.execute(query)
         ]
         wallet = [
             WalletLine(

@@ -9,6 +9,10 @@ Besides tokens and requests a row may price compute seconds (the serving
 attempt's duration, see :meth:`Price.compute_cost`). Storage is priced on
 pseudo-model rows named ``storage:<kind>`` (``storage:vector_store``) whose
 only price is ``storage_gb_month_micros``.
+
+Pass-through endpoints are billed in their own units (:data:`UNITS`): seconds
+of audio transcribed or translated, characters of text (speech input,
+moderation input, per 1,000), images generated, rerank search units.
 """
 
 from __future__ import annotations
@@ -21,6 +25,14 @@ from sqlalchemy import Engine, select
 
 from plinth.billing.money import per_mtok, per_second
 from plinth.store.schema import prices
+
+# A pass-through request's billing unit → the price-row field that prices it.
+UNITS = {
+    "audio_second": "audio_second_micros",
+    "character": "kchar_micros",  # per 1,000 characters
+    "image": "image_micros",
+    "search_unit": "search_unit_micros",
+}
 
 
 @dataclass(frozen=True)
@@ -35,6 +47,10 @@ class Price:
     compute_second_micros: int = 0
     storage_gb_month_micros: int = 0
     batch_discount_percent: int = 0  # off the cost of a Batch API line
+    audio_second_micros: int = 0
+    kchar_micros: int = 0
+    image_micros: int = 0
+    search_unit_micros: int = 0
 
     @property
     def free(self) -> bool:
@@ -44,7 +60,18 @@ class Price:
             or self.cached_input_micros_per_mtok
             or self.request_micros
             or self.compute_second_micros
+            or any(getattr(self, field) for field in UNITS.values())
         )
+
+    def unit_cost(self, unit: str | None, units: int) -> int:
+        """Micro-units for ``units`` of a pass-through ``unit`` (characters per 1,000,
+        rounded up so a short text is never free while its price is not)."""
+        if unit is None or units <= 0:
+            return 0
+        rate: int = getattr(self, UNITS[unit])
+        if unit == "character":
+            return -(-units * rate // 1000)
+        return units * rate
 
     def cost(self, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0) -> int:
         """Micro-units for one request; cached prompt tokens at their own rate."""
@@ -77,6 +104,7 @@ class Price:
             "compute_second_micros": self.compute_second_micros,
             "storage_gb_month_micros": self.storage_gb_month_micros,
             "batch_discount_percent": self.batch_discount_percent,
+            **{field: getattr(self, field) for field in UNITS.values()},
             "effective_from": self.effective_from.isoformat(),
         }
 
@@ -106,7 +134,12 @@ class PriceBook:
         storage_gb_month_micros: int = 0,
         batch_discount_percent: int = 0,
         effective_from: datetime | None = None,
+        **unit_micros: int,
     ) -> Price:
+        """Add a row; ``unit_micros`` are the per-unit fields of :data:`UNITS`."""
+        unknown = set(unit_micros) - set(UNITS.values())
+        if unknown:
+            raise TypeError(f"unknown price fields: {', '.join(sorted(unknown))}")
         now = datetime.now(UTC)
         values = {
             "model": model,
@@ -117,6 +150,7 @@ class PriceBook:
             "compute_second_micros": compute_second_micros,
             "storage_gb_month_micros": storage_gb_month_micros,
             "batch_discount_percent": batch_discount_percent,
+            **unit_micros,
             "effective_from": effective_from or now,
             "created_at": now,
         }

@@ -9,14 +9,17 @@ The gateway owns everything else: auth, validation, usage, metrics, errors.
   carries ``usage`` (the gateway asks for it and strips it if the client did
   not). Closing the iterator early (``aclose``) must stop generation.
 - ``embed`` returns vectors in input order plus the prompt tokens counted.
+- ``forward`` sends a pass-through request (rerank, audio, images,
+  moderations) as it is, with the engine's model name, and returns the
+  upstream's answer unread; it raises before returning if the upstream refused.
 - Failures raise :class:`plinth.errors.PlinthError` subclasses.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from plinth.errors import InvalidRequest
@@ -29,6 +32,35 @@ Json = dict[str, Any]
 class EmbeddingResult:
     vectors: list[list[float]]
     prompt_tokens: int
+
+
+@dataclass(frozen=True)
+class FormPart:
+    """One part of a multipart upload: a text field, or a file with a name and type."""
+
+    name: str
+    value: str | bytes
+    filename: str | None = None
+    content_type: str | None = None
+
+
+@dataclass(frozen=True)
+class Outbound:
+    """A pass-through request: the path below the base URL and a JSON or multipart body."""
+
+    path: str
+    json: Json | None = None
+    form: list[FormPart] = field(default_factory=list)
+
+
+@dataclass
+class Inbound:
+    """An upstream's successful answer, its body not read yet: iterate ``chunks``,
+    then (or instead) call ``close`` to free the connection."""
+
+    content_type: str
+    chunks: AsyncIterator[bytes]
+    close: Callable[[], None]
 
 
 class Engine(ABC):
@@ -71,6 +103,9 @@ class Engine(ABC):
 
     async def embed(self, inputs: list[str] | list[list[int]]) -> EmbeddingResult:
         raise self._unsupported("embeddings")
+
+    async def forward(self, outbound: Outbound) -> Inbound:
+        raise self._unsupported(outbound.path.lstrip("/"))
 
     async def health(self) -> None:  # noqa: B027 - optional hook; in-process engines are alive
         """Raise if the engine cannot serve now; the router probes remote ones."""

@@ -9,12 +9,14 @@ failure becomes one of Plinth's errors so the router can decide on a retry.
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import AsyncIterator
 
+import aiohttp
 import numpy as np
 
 from plinth.deployment import Deployment
-from plinth.engines.base import EmbeddingResult, Engine, Json
+from plinth.engines.base import EmbeddingResult, Engine, Inbound, Json, Outbound
 from plinth.engines.upstream_http import UpstreamClient, parse_json_text
 from plinth.errors import UpstreamBadResponse, UpstreamError
 
@@ -103,6 +105,22 @@ class OpenAICompatEngine(Engine):
             ) from None
         usage = result.get("usage") or {}
         return EmbeddingResult(vectors=vectors, prompt_tokens=int(usage.get("prompt_tokens") or 0))
+
+    async def forward(self, outbound: Outbound) -> Inbound:
+        """The pass-through body under the upstream's model name, to the same path."""
+        target = self.deployment.target_model
+        if outbound.json is not None:
+            body = json.dumps({**outbound.json, "model": target}, ensure_ascii=False)
+            return await self.client.post_raw(outbound.path, body.encode())
+        writer = aiohttp.MultipartWriter("form-data")
+        for part in outbound.form:
+            value = target if part.name == "model" else part.value
+            payload = writer.append(value, {"content-type": part.content_type or "text/plain"})
+            if part.filename:
+                payload.set_content_disposition("form-data", name=part.name, filename=part.filename)
+            else:
+                payload.set_content_disposition("form-data", name=part.name)
+        return await self.client.post_raw(outbound.path, writer)
 
     async def health(self) -> None:
         await self.client.get_ok("/models", timeout_s=min(5.0, self.deployment.total_timeout_s))

@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 
 from plinth.deployment import Deployment
-from plinth.engines.base import Json
+from plinth.engines.base import Inbound, Json
 from plinth.errors import (
     InvalidRequest,
     PlinthError,
@@ -128,6 +128,44 @@ class UpstreamClient:
             raise
         except Exception as exc:
             raise transport_error(exc, self._where()) from exc
+
+    async def post_raw(self, path: str, data: bytes | aiohttp.MultipartWriter) -> Inbound:
+        """POST a body as it is (JSON bytes or a multipart writer, whose type it
+        sends) and hand back the answer unread, within the deployment's timeouts:
+        headers within the first-token timeout, then each read within the idle one."""
+        d = self.deployment
+        loop = asyncio.get_running_loop()
+        total_at = loop.time() + d.total_timeout_s
+        headers = {"content-type": data.content_type} if not isinstance(data, bytes) else {}
+        try:
+            async with asyncio.timeout_at(min(total_at, loop.time() + d.first_token_timeout_s)):
+                response = await self.session().post(
+                    self.base_url + path, data=data, headers=headers
+                )
+            if response.status >= 400:
+                async with response, asyncio.timeout(d.idle_timeout_s):
+                    raw = await response.read()
+                raise upstream_status_error(response, raw, self._where())
+        except PlinthError:
+            raise
+        except Exception as exc:
+            raise transport_error(exc, self._where()) from exc
+
+        async def chunks() -> AsyncIterator[bytes]:
+            try:
+                while True:
+                    async with asyncio.timeout_at(min(total_at, loop.time() + d.idle_timeout_s)):
+                        chunk = await response.content.readany()
+                    if not chunk:
+                        return
+                    yield chunk
+            except Exception as exc:
+                raise transport_error(exc, self._where()) from exc
+            finally:
+                response.release()
+
+        content_type = response.headers.get("content-type", "application/octet-stream")
+        return Inbound(content_type, chunks(), response.release)
 
     async def get_ok(self, path: str, timeout_s: float) -> None:
         """A health probe: any 2xx within the time counts as alive."""

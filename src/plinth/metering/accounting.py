@@ -50,6 +50,8 @@ class Accounting:
     price: Price | None = None
     cached_tokens: int = 0
     cost_micros: int = 0
+    units: int = 0  # a pass-through request's billed quantity of ``unit``
+    unit: str | None = None  # "audio_second", "character", "image", "search_unit"
     stored: asyncio.Future[None] | None = None  # resolves when the ledger row is committed
     closed: bool = False
     batch_id: str | None = None  # a Batch API line: ledger row names the batch, batch price
@@ -105,6 +107,7 @@ class Accounting:
         if self.price is None or (exc is not None and self.ttft_s is None):
             return 0
         cost = self.price.cost(self.prompt_tokens, self.completion_tokens, self.cached_tokens)
+        cost += self.price.unit_cost(self.unit, self.units)
         if self.price.compute_second_micros:
             cost += self.price.compute_cost(self.compute_ms())
         return self.price.batch_cost(cost) if self.batch_id else cost
@@ -183,6 +186,8 @@ class Accounting:
                 price_id=self.price.id if self.price is not None and self.cost_micros else None,
                 batch_id=self.batch_id,
                 cached_tokens=self.cached_tokens,
+                units=self.units,
+                unit=self.unit,
                 failed_attempts=self.failed_attempts,
                 audit=audit,
             )

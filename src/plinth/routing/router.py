@@ -186,6 +186,24 @@ class Router:
             )
         return states
 
+    def _serving(self, model: str, endpoint: str) -> list[DeploymentState]:
+        """The model's deployments that serve ``endpoint``; a 404 saying what to configure."""
+        states = [s for s in self._routes.get(model, ()) if endpoint in s.deployment.endpoints]
+        if states:
+            return states
+        where = (
+            f"model '{model}' has deployments ({', '.join(s.id for s in self._routes[model])}),"
+            f' but none lists "{endpoint}" in its endpoints'
+            if model in self._routes
+            else f"no deployment serves model '{model}'"
+        )
+        raise ModelNotFound(
+            f"No deployment can serve /v1/{endpoint.replace('.', '/')} for this request: {where}."
+            f' Configure one with model = "{model}" and endpoints = ["{endpoint}"]'
+            " ([[deployments]] in plinth.toml, or POST /admin/deployments)",
+            param="model",
+        )
+
     def plan(
         self,
         model: str,
@@ -194,13 +212,19 @@ class Router:
         localities: frozenset[Locality] | None = None,
         why_restricted: str = "",
         tenant_id: str | None = None,
+        endpoint: str | None = None,
     ) -> list[DeploymentState]:
         """The deployments to try, in order; raises if none may serve now.
 
         ``model`` may be an alias: it is resolved for ``tenant_id`` first.
+        ``endpoint`` (a pass-through one, e.g. "rerank") keeps only the
+        deployments that declare it.
         """
         asked, model = model, self.resolve(model, tenant_id)
-        states = self._route(model, asked=asked)
+        if endpoint is not None:
+            states = self._serving(model, endpoint)
+        else:
+            states = self._route(model, asked=asked)
         if localities is not None:
             states = [s for s in states if s.deployment.locality in localities]
             if not states:

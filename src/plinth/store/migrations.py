@@ -142,6 +142,15 @@ def _batch_leases(conn: Connection) -> None:
     _add_columns(conn, "batch_lines", {"owner": "VARCHAR(40)", "lease_until": "BIGINT"})
 
 
+def _unit_prices(conn: Connection) -> None:
+    columns = ("audio_second_micros", "kchar_micros", "image_micros", "search_unit_micros")
+    _add_columns(conn, "prices", {name: "BIGINT NOT NULL DEFAULT 0" for name in columns})
+
+
+def _ledger_units(conn: Connection) -> None:
+    _add_columns(conn, "usage", {"units": "BIGINT NOT NULL DEFAULT 0", "unit": "VARCHAR(16)"})
+
+
 def _console_indexes(conn: Connection) -> None:
     # The console's filtered dashboard and request log read the ledger by
     # tenant, model or deployment over a time range, newest first.
@@ -177,6 +186,8 @@ MIGRATIONS: list[Step] = [
     (23, "the console's rollup also by column pairs (a tenant's top models)", _console_rollup),
     (24, "the Batch API; batch id and cached prompt tokens in the ledger; batch price", _batches),
     (25, "batch lines leased by the server running them (replicas share a batch)", _batch_leases),
+    (28, "prices per second of audio, per 1k characters, per image, per search unit", _unit_prices),
+    (29, "a pass-through request's billed units in the ledger", _ledger_units),
 ]
 
 

@@ -80,6 +80,10 @@ usage = Table(
     # prompt tokens the engine or upstream served from its prompt cache.
     Column("batch_id", String(40), nullable=True),
     Column("cached_tokens", BigInteger, nullable=False, default=0),
+    # Migration 29: a pass-through request's billed quantity and its unit
+    # ("audio_second", "character", "image", "search_unit"); NULL: tokens only.
+    Column("units", BigInteger, nullable=False, default=0),
+    Column("unit", String(16), nullable=True),
     Index("ix_usage_created_at", "created_at"),
     Index("ix_usage_key_id", "key_id"),
 )
@@ -186,6 +190,12 @@ prices = Table(
     Column("storage_gb_month_micros", BigInteger, nullable=False, default=0),
     # Migration 24: the discount a Batch API line gets off this row, in percent.
     Column("batch_discount_percent", Integer, nullable=False, default=0),
+    # Migration 28: the units pass-through endpoints are billed in (per second of
+    # audio, per 1,000 characters, per image, per rerank search unit).
+    Column("audio_second_micros", BigInteger, nullable=False, default=0),
+    Column("kchar_micros", BigInteger, nullable=False, default=0),
+    Column("image_micros", BigInteger, nullable=False, default=0),
+    Column("search_unit_micros", BigInteger, nullable=False, default=0),
     Column("effective_from", DateTime(timezone=True), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_prices_model_effective", "model", "effective_from"),

@@ -52,6 +52,8 @@ class UsageRecord:
     price_id: int | None = None
     batch_id: str | None = None  # the Batch API batch it ran in
     cached_tokens: int = 0  # prompt tokens served from the prompt cache
+    units: int = 0  # a pass-through request's billed quantity (see billing.prices.UNITS)
+    unit: str | None = None
     failed_attempts: list[AttemptRecord] = field(default_factory=list)
     audit: AuditRecord | None = None  # the privacy decision, stored beside the row
 
