@@ -8,15 +8,19 @@ as for chat; a route no deployment serves is a 404 saying what to configure.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from starlette.testclient import TestClient
 
 from gatewaysupport import UPSTREAM_KEY, AppFactory
 from passthroughfake import SPEECH_BYTES, PassthroughUpstream
+from plinth.cli import main
 
 ALL = [
     "rerank",
@@ -238,3 +242,19 @@ def test_a_route_no_deployment_serves_is_a_404_saying_what_to_configure(
     assert "no deployment serves model 'tts-1'" in message
     assert 'model = "tts-1" and endpoints = ["audio.speech"]' in message
     assert fake.seen == []
+
+
+def test_cli_adds_a_deployment_with_endpoints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PLINTH_CONFIG", str(tmp_path / "plinth.toml"))
+    data = ["--data-dir", str(tmp_path)]
+    upstream = ["--model", "bge-reranker", "--base-url", "http://tei.test/v1"]
+    added = CliRunner().invoke(
+        main, ["deployments", "add", *upstream, "--endpoint", "rerank", *data]
+    )
+    assert added.exit_code == 0, added.output
+    listed = CliRunner().invoke(main, ["deployments", "list", "--format", "json", *data])
+    assert [d["endpoints"] for d in json.loads(listed.output)] == [["rerank"]]
+    wrong = CliRunner().invoke(main, ["deployments", "add", *upstream, "--endpoint", "x", *data])
+    assert wrong.exit_code == 2 and "Traceback" not in wrong.output

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import click
 from pydantic import ValidationError
 
 from plinth.cli.common import data_dir_option, open_db, print_json, print_table, settings_or_exit
-from plinth.deployment import Deployment, api_key_env_refusal
+from plinth.deployment import Deployment, PassthroughEndpoint, api_key_env_refusal
 from plinth.engine_kinds import installed_kinds, is_local_kind
 from plinth.errors import AlreadyExists
 from plinth.store.deployments import DeploymentStore
@@ -50,6 +50,13 @@ def _from_preset(provider: str, model: str, options: dict[str, Any]) -> Deployme
 @click.option("--id", "deployment_id", help="Unique id [default: <name>@<host>].")
 @click.option("--input-price", type=Decimal, help="Price per 1M input tokens.")
 @click.option("--output-price", type=Decimal, help="Price per 1M output tokens.")
+@click.option(
+    "--endpoint",
+    "endpoints",
+    multiple=True,
+    type=click.Choice(list(get_args(PassthroughEndpoint))),
+    help="A pass-through endpoint it also serves (repeatable), e.g. rerank or audio.speech.",
+)
 @data_dir_option
 def add(
     provider: str | None,
@@ -67,6 +74,7 @@ def add(
     deployment_id: str | None,
     input_price: Decimal | None,
     output_price: Decimal | None,
+    endpoints: tuple[str, ...],
     data_dir: Path | None,
 ) -> None:
     """Serve MODEL from an upstream, e.g. --provider deepseek --model deepseek-chat."""
@@ -79,6 +87,7 @@ def add(
         "id": deployment_id,
         "input_price_per_mtok": input_price,
         "output_price_per_mtok": output_price,
+        "endpoints": endpoints or None,
     }
     fields = {k: v for k, v in fields.items() if v is not None}
     try:
