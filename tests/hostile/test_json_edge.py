@@ -141,9 +141,21 @@ def test_deep_and_large_schemas_are_400() -> None:
         deep = {"type": "array", "items": deep}
     with pytest.raises(InvalidRequest, match="nested more than"):
         check_schema(deep, "p")
-    wide = {"type": "object", "properties": {f"p{i}": {"type": "string"} for i in range(6000)}}
-    with pytest.raises(InvalidRequest, match="more than 5000"):
+    wide = {"type": "object", "properties": {f"p{i}": {"type": "string"} for i in range(129)}}
+    with pytest.raises(InvalidRequest, match="more than 128 properties"):
         check_schema(wide, "p")
+    many = {
+        "type": "object",
+        "properties": {
+            f"o{j}": {"type": "object", "properties": {f"p{i}": {} for i in range(100)}}
+            for j in range(11)
+        },
+    }
+    with pytest.raises(InvalidRequest, match="more than 1024 properties in all"):
+        check_schema(many, "p")
+    nodes = {"anyOf": [{"type": "string"} for _ in range(6000)]}
+    with pytest.raises(InvalidRequest, match="more than 5000"):
+        check_schema(nodes, "p")
 
 
 def test_shared_non_recursive_definitions_are_accepted() -> None:

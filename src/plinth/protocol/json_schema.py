@@ -8,7 +8,9 @@ unbounded there, and a very large one is slow, so a schema is refused with a
 
 - at most :data:`MAX_SCHEMA_BYTES` once serialised, with at most
   :data:`MAX_SCHEMA_NODES` objects and arrays nested at most
-  :data:`MAX_SCHEMA_DEPTH` deep, and at most :data:`MAX_SCHEMA_REFS` ``$ref``;
+  :data:`MAX_SCHEMA_DEPTH` deep, at most :data:`MAX_SCHEMA_REFS` ``$ref``, at
+  most :data:`MAX_OBJECT_PROPERTIES` properties in one object and
+  :data:`MAX_SCHEMA_PROPERTIES` in all;
 - free of ``$ref`` cycles (a definition that reaches itself through
   references), and every ``$ref`` is local (``#…``) and resolves.
 
@@ -26,6 +28,11 @@ MAX_SCHEMA_BYTES = 256 * 1024
 MAX_SCHEMA_NODES = 5_000
 MAX_SCHEMA_DEPTH = 32
 MAX_SCHEMA_REFS = 256
+#: llama.cpp's grammar for an object's optional properties grows faster than
+#: linearly with their count (benchmarks/json_schema_compile.py: 256 properties
+#: ~0.9 s, 2,000 ~49 s and then a failure); OpenAI's own limits are of this order.
+MAX_OBJECT_PROPERTIES = 128
+MAX_SCHEMA_PROPERTIES = 1024
 
 
 def check_schema(schema: dict[str, Any], param: str) -> None:
@@ -42,7 +49,7 @@ def check_schema(schema: dict[str, Any], param: str) -> None:
 
 def _walk(schema: dict[str, Any], param: str) -> dict[str, str]:
     """Check size and depth; map each JSON pointer that holds a ``$ref`` to the refs in it."""
-    nodes = 0
+    nodes = properties = 0
     refs_at: dict[str, str] = {}
     stack: list[tuple[Any, str, int]] = [(schema, "#", 1)]
     while stack:
@@ -60,6 +67,9 @@ def _walk(schema: dict[str, Any], param: str) -> dict[str, str]:
             list(value.items()) if isinstance(value, dict) else list(enumerate(value))
         )
         for key, child in items:
+            if key == "properties" and isinstance(child, dict):
+                properties += len(child)
+                _check_properties(len(child), properties, param)
             if key == "$ref" and isinstance(value, dict):
                 refs_at[pointer] = _local_ref(child, param)
             elif isinstance(child, dict | list):
@@ -67,6 +77,18 @@ def _walk(schema: dict[str, Any], param: str) -> dict[str, str]:
         if len(refs_at) > MAX_SCHEMA_REFS:
             raise InvalidRequest(f"The schema has more than {MAX_SCHEMA_REFS} $ref", param=param)
     return refs_at
+
+
+def _check_properties(in_object: int, in_all: int, param: str) -> None:
+    if in_object > MAX_OBJECT_PROPERTIES:
+        raise InvalidRequest(
+            f"An object in the schema has more than {MAX_OBJECT_PROPERTIES} properties",
+            param=param,
+        )
+    if in_all > MAX_SCHEMA_PROPERTIES:
+        raise InvalidRequest(
+            f"The schema has more than {MAX_SCHEMA_PROPERTIES} properties in all", param=param
+        )
 
 
 def _escape(token: str) -> str:
