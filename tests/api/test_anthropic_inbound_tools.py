@@ -234,10 +234,11 @@ def test_anthropic_deployment_round_trip(
     assert message["model"] == "claude-fake" and message["stop_reason"] == "end_turn"
     sent = up.generation_requests()[-1]
     assert sent.path == "/v1/messages"
+    # Only Anthropic deployments serve the model: the body goes as the client sent it.
     assert sent.body == {
         "model": "fake-model",
         "max_tokens": 64,
-        "messages": [{"role": "user", "content": [{"type": "text", "text": "Weather in Paris?"}]}],
+        "messages": [{"role": "user", "content": "Weather in Paris?"}],
         "system": "Be brief.",
         "temperature": 0.3,
         "stop_sequences": ["END"],

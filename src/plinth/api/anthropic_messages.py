@@ -9,10 +9,12 @@ the answer as a ``message``, or as Anthropic's event stream
 (:mod:`plinth.api.anthropic_stream`). Every error, from a missing key to an
 upstream failure, is in Anthropic's shape (:func:`plinth.protocol.anthropic.error_json`).
 
-A deployment whose engine is ``anthropic`` gets the request through the same
-translation and back (the gateway speaks chat completions to every engine),
-so Anthropic-only request features (prompt-cache marks, betas) do not reach
-it. ``anthropic-version`` and ``anthropic-beta`` are accepted, not forwarded.
+When every deployment of the model runs the ``anthropic`` engine, the body
+goes to it untranslated (:mod:`plinth.anthropic_native`), with the client's
+``anthropic-version`` and ``anthropic-beta`` headers, so prompt-cache marks,
+betas, ``top_k`` and thinking reach it. A model that may also be served by
+another engine is translated for all of them (failover may cross engines);
+there ``anthropic-version`` and ``anthropic-beta`` are accepted, not forwarded.
 
 ``count_tokens`` counts with Plinth's local estimate (the one the ledger uses
 when an engine reports none), not the serving model's tokenizer.
@@ -21,12 +23,14 @@ when an engine reports none), not the serving model's tokenizer.
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from plinth.anthropic_native import NativeMessages
 from plinth.api.anthropic_inbound import chat_messages, message_id, to_chat_body, to_message
 from plinth.api.anthropic_stream import message_events
 from plinth.api.dialect import (
@@ -47,6 +51,7 @@ from plinth.tokens import estimate_tokens, request_text
 
 ENDPOINT = "messages"
 KEY_HEADER = "x-api-key"
+FORWARDED_HEADERS = ("anthropic-version", "anthropic-beta")
 
 
 def anthropic_error(exc: BaseException, request_id: str) -> Response:
@@ -96,6 +101,9 @@ async def create_message(request: Request) -> Response:
     if isinstance(admitted, Response):
         return admitted
     body: MessagesRequest = admitted.body
+    native = NativeMessages(admitted.svc.gateway)
+    if native.applies(admitted.acct, body.model):
+        return await _native(request, admitted, native)
     try:
         chat = translated(ChatCompletionRequest, to_chat_body(body))
     except Exception as exc:  # noqa: BLE001 - the boundary: every error becomes a response
@@ -108,6 +116,42 @@ async def create_message(request: Request) -> Response:
         return failed(exc, admitted.acct.request_id, anthropic_error)
     request_id = admitted.acct.request_id
     return _json(to_message(result, message_id(request_id), body.model), request_id)
+
+
+async def _native(request: Request, admitted: Admitted, native: NativeMessages) -> Response:
+    """The request untranslated, to the Anthropic deployments that alone serve its model."""
+    acct, body = admitted.acct, admitted.body
+    raw = body.model_dump(mode="json", exclude_unset=True)
+    headers = {h: request.headers[h] for h in FORWARDED_HEADERS if h in request.headers}
+    if not body.stream:
+        try:
+            answer = await native.create(acct, raw, headers)
+        except Exception as exc:  # noqa: BLE001 - the boundary: every error becomes a response
+            return failed(exc, acct.request_id, anthropic_error)
+        return _json(answer, acct.request_id)
+    frames = native.stream(acct, raw, headers)
+    try:
+        first = await anext(frames)
+    except Exception as exc:  # noqa: BLE001 - before any frame: a real status
+        return failed(exc, acct.request_id, anthropic_error)
+
+    async def rest() -> AsyncIterator[bytes]:
+        try:
+            yield first
+            async for piece in frames:
+                yield piece
+        finally:
+            await frames.aclose()  # type: ignore[attr-defined]
+
+    return StreamingResponse(
+        rest(),
+        media_type="text/event-stream",
+        headers={
+            REQUEST_ID_HEADER: acct.request_id,
+            "request-id": acct.request_id,
+            "cache-control": "no-cache",
+        },
+    )
 
 
 def _count(body: CountTokensRequest) -> int:

@@ -60,6 +60,33 @@ class AnthropicEngine(Engine):
         finally:
             await events.aclose()  # type: ignore[attr-defined]
 
+    # --- untranslated: an Anthropic Messages request from a client, sent as it is ---
+
+    def _native(self, body: Json, *, stream: bool) -> Json:
+        request = {**body, "model": self.deployment.target_model}
+        if stream:
+            request["stream"] = True
+        else:
+            request.pop("stream", None)
+        return request
+
+    async def messages(self, body: Json, headers: dict[str, str]) -> Json:
+        """The upstream's own ``message`` for a client's Messages body (``headers``:
+        the client's ``anthropic-version`` / ``anthropic-beta``)."""
+        return await self.client.post_json("/messages", self._native(body, stream=False), headers)
+
+    async def message_events(
+        self, body: Json, headers: dict[str, str]
+    ) -> AsyncIterator[tuple[str, Json]]:
+        """The upstream's own event stream for a client's Messages body."""
+        where = f"deployment '{self.deployment.id}'"
+        events = self.client.post_sse("/messages", self._native(body, stream=True), headers)
+        try:
+            async for event, data in events:
+                yield event, parse_json_text(data, where)
+        finally:
+            await events.aclose()  # type: ignore[attr-defined]
+
     async def health(self) -> None:
         await self.client.get_ok("/models", timeout_s=min(5.0, self.deployment.total_timeout_s))
 

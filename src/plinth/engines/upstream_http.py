@@ -67,21 +67,26 @@ class UpstreamClient:
     def _where(self) -> str:
         return f"deployment '{self.deployment.id}'"
 
-    async def _send(self, path: str, body: Json) -> tuple[aiohttp.ClientResponse, float]:
+    async def _send(
+        self, path: str, body: Json, headers: dict[str, str] | None = None
+    ) -> tuple[aiohttp.ClientResponse, float]:
         """POST; the response (headers read) within the first-token timeout, and the
         loop time by which the whole exchange must be over."""
         d = self.deployment
         loop = asyncio.get_running_loop()
         total_at = loop.time() + d.total_timeout_s
         async with asyncio.timeout_at(min(total_at, loop.time() + d.first_token_timeout_s)):
-            response = await self.session().post(self.base_url + path, data=_dumps(body))
+            response = await self.session().post(
+                self.base_url + path, data=_dumps(body), headers=headers
+            )
         return response, total_at
 
-    async def post_json(self, path: str, body: Json) -> Json:
-        """POST and read one JSON object, within the deployment's timeouts."""
+    async def post_json(self, path: str, body: Json, headers: dict[str, str] | None = None) -> Json:
+        """POST and read one JSON object, within the deployment's timeouts; ``headers``
+        add to (or replace) the deployment's own for this request."""
         loop = asyncio.get_running_loop()
         try:
-            response, total_at = await self._send(path, body)
+            response, total_at = await self._send(path, body, headers)
             idle_at = loop.time() + self.deployment.idle_timeout_s
             async with response, asyncio.timeout_at(min(total_at, idle_at)):
                 raw = await response.read()
@@ -93,7 +98,9 @@ class UpstreamClient:
         except Exception as exc:
             raise transport_error(exc, self._where()) from exc
 
-    async def post_sse(self, path: str, body: Json) -> AsyncIterator[tuple[str, str]]:
+    async def post_sse(
+        self, path: str, body: Json, headers: dict[str, str] | None = None
+    ) -> AsyncIterator[tuple[str, str]]:
         """POST and yield ``(event, data)`` of each server-sent event as it arrives.
 
         Nothing is buffered: each event is handed on when its blank line is read.
@@ -104,7 +111,7 @@ class UpstreamClient:
         d = self.deployment
         loop = asyncio.get_running_loop()
         try:
-            response, total_at = await self._send(path, body)
+            response, total_at = await self._send(path, body, headers)
             async with response:
                 if response.status >= 400:
                     async with asyncio.timeout(d.idle_timeout_s):

@@ -78,6 +78,10 @@ class Router:
     def has(self, model: str) -> bool:
         return model in self._routes or self.aliases.known(model)
 
+    def engines_of(self, model: str, tenant_id: str | None = None) -> set[str]:
+        """The engine kinds of the deployments a request for ``model`` may use."""
+        return {s.deployment.engine for s in self._routes.get(self.resolve(model, tenant_id), ())}
+
     def resolve(self, model: str, tenant_id: str | None = None) -> str:
         """The served model a request for ``model`` goes to (aliases resolved)."""
         return self.aliases.resolve(model, tenant_id)
