@@ -142,7 +142,7 @@ def test_deep_and_large_schemas_are_400() -> None:
     with pytest.raises(InvalidRequest, match="nested more than"):
         check_schema(deep, "p")
     wide = {"type": "object", "properties": {f"p{i}": {"type": "string"} for i in range(129)}}
-    with pytest.raises(InvalidRequest, match="more than 128 properties"):
+    with pytest.raises(InvalidRequest, match="more than 128 properties in one object"):
         check_schema(wide, "p")
     many = {
         "type": "object",
@@ -153,7 +153,12 @@ def test_deep_and_large_schemas_are_400() -> None:
     }
     with pytest.raises(InvalidRequest, match="more than 1024 properties in all"):
         check_schema(many, "p")
-    nodes = {"anyOf": [{"type": "string"} for _ in range(6000)]}
+    with pytest.raises(InvalidRequest, match="more than 128 values in one enum"):
+        check_schema({"enum": list(range(129))}, "p")
+    alternatives = {"anyOf": [{"enum": list(range(100))} for _ in range(6)]}
+    with pytest.raises(InvalidRequest, match="more than 512 enum/anyOf/oneOf values in all"):
+        check_schema(alternatives, "p")
+    nodes = {"allOf": [{"type": "string"} for _ in range(6000)]}
     with pytest.raises(InvalidRequest, match="more than 5000"):
         check_schema(nodes, "p")
 
