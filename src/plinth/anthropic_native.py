@@ -16,6 +16,7 @@ every request.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -35,21 +36,65 @@ Events = AsyncIterator[tuple[str, Json]]
 ENGINE = "anthropic"
 
 
-def screened(body: Json) -> Json:
-    """The texts privacy reads, as chat messages: ``system`` first, then the messages.
+def _block_places(blocks: Any, places: list[tuple[Any, Any]]) -> None:
+    """Text places in a content value: a string, text blocks, tool results' content,
+    and every string inside a tool call's input."""
+    if isinstance(blocks, list):
+        for index, block in enumerate(blocks):
+            if isinstance(block, str):
+                places.append((blocks, index))
+            elif isinstance(block, dict):
+                _dict_places(block, places)
 
-    Built so the privacy guard's redacted copy maps back one to one (:func:`unscreened`).
-    """
-    system = body.get("system")
-    return {"messages": [{"content": system or ""}, *body["messages"]]}
+
+def _dict_places(block: Json, places: list[tuple[Any, Any]]) -> None:
+    if isinstance(block.get("text"), str):
+        places.append((block, "text"))
+    content = block.get("content")
+    if isinstance(content, str):
+        places.append((block, "content"))
+    else:
+        _block_places(content, places)
+    if isinstance(block.get("input"), dict):
+        _all_strings(block["input"], places)
+
+
+def _all_strings(container: Json | list[Any], places: list[tuple[Any, Any]]) -> None:
+    """Every string at any depth of a tool call's input."""
+    items = container.items() if isinstance(container, dict) else enumerate(container)
+    for key, value in items:
+        if isinstance(value, str):
+            places.append((container, key))
+        elif isinstance(value, dict | list):
+            _all_strings(value, places)
+
+
+def text_places(body: Json) -> list[tuple[Any, Any]]:
+    """Every text the body sends, as ``(container, key)`` places, in a fixed order:
+    ``system``, then each message's content (text blocks, tool results, tool inputs)."""
+    places: list[tuple[Any, Any]] = []
+    if isinstance(body.get("system"), str):
+        places.append((body, "system"))
+    else:
+        _block_places(body.get("system"), places)
+    for message in body.get("messages") or ():
+        if isinstance(message.get("content"), str):
+            places.append((message, "content"))
+        else:
+            _block_places(message.get("content"), places)
+    return places
+
+
+def screened(body: Json) -> Json:
+    """The texts privacy reads, as one list (its redacted copy maps back by position)."""
+    return {"input": [container[key] for container, key in text_places(body)]}
 
 
 def unscreened(body: Json, redacted: Json) -> Json:
-    """``body`` with the redacted texts of :func:`screened`'s redacted copy."""
-    first, *messages = redacted["messages"]
-    out = {**body, "messages": messages}
-    if body.get("system") is not None:
-        out["system"] = first["content"]
+    """A copy of ``body`` with the redacted texts of :func:`screened`'s redacted copy."""
+    out = copy.deepcopy(body)
+    for (container, key), text in zip(text_places(out), redacted["input"], strict=True):
+        container[key] = text
     return out
 
 

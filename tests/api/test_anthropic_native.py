@@ -9,6 +9,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from gatewaysupport import AppFactory, deployment
+from plinth.anthropic_native import screened, unscreened
 from upstreamfake import FakeUpstream, Fault
 
 ANT_KEY = "sk-ant-test-0123456789"
@@ -125,3 +126,39 @@ def test_fails_over_before_output_and_mixed_engines_are_translated(
         top_k = mixed.post("/v1/messages", json=ask("hi", top_k=5))
         assert top_k.status_code == 400  # translated: top_k has no chat equivalent
         assert top_k.json()["type"] == "error"
+
+
+def test_every_text_is_screened_and_maps_back() -> None:
+    body = {
+        "system": [{"type": "text", "text": "S a@b.co"}],
+        "messages": [
+            {"role": "user", "content": "u1"},
+            {
+                "role": "assistant",
+                "content": [
+                    {
+                        "type": "tool_use",
+                        "id": "t",
+                        "name": "f",
+                        "input": {"q": "x", "n": [{"k": "y"}]},
+                    }
+                ],
+            },
+            {
+                "role": "user",
+                "content": [
+                    {"type": "tool_result", "tool_use_id": "t", "content": "r1"},
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": "t",
+                        "content": [{"type": "text", "text": "r2"}],
+                    },
+                ],
+            },
+        ],
+    }
+    texts = screened(body)["input"]
+    assert texts == ["S a@b.co", "u1", "x", "y", "r1", "r2"]
+    back = unscreened(body, {"input": [t.upper() for t in texts]})
+    assert screened(back)["input"] == [t.upper() for t in texts]
+    assert body["messages"][0]["content"] == "u1"  # the original is not changed
