@@ -16,7 +16,10 @@ phases on the same server kind:
   request is in flight; ``batches.concurrency`` lines at most);
 - ``batch, no yield``: the same batch on a server started with
   ``batches.yield_at = 1000`` (lines dispatched whatever interactive traffic
-  is doing), to show what the yield buys.
+  is doing), to show what the yield buys;
+- ``batch, idle_s 0.5``: a server with ``batches.idle_s = 0.5``: a line starts
+  only after interactive traffic has been idle for half a second, so under
+  this closed-loop load only the lines started before the load began run.
 
 Each phase also reports how many batch lines finished during it. The batch
 is cancelled at the end of its phase. The development machine has 2 cores
@@ -222,9 +225,10 @@ def phase(base: str, scenario: dict[str, Any], seconds: float, with_batch: bool)
     return result
 
 
-def config(scenario: dict[str, Any], yield_at: int, upstream: str | None) -> str:
+def config(scenario: dict[str, Any], yield_at: int, idle_s: float, upstream: str | None) -> str:
     lines = ['log_level = "warning"', "[routing]", "health_interval_s = 0"]
     lines += ["[batches]", f"concurrency = {scenario['concurrency']}", f"yield_at = {yield_at}"]
+    lines.append(f"idle_s = {idle_s}")
     if upstream is None:
         lines += ["[llamacpp]", "parallel_slots = 4", "context_per_slot = 1024"]
     else:
@@ -275,15 +279,16 @@ def run_scenario(name: str, seconds: float, work: Path) -> dict[str, Any]:
         mock, upstream = start_mock(200)
     results: dict[str, Any] = {}
     try:
-        for label, yield_at, with_batch in (
-            ("idle", 1, False),
-            ("batch", 1, True),
-            ("batch, no yield", 1000, True),
+        for label, yield_at, idle_s, with_batch in (
+            ("idle", 1, 0.0, False),
+            ("batch", 1, 0.0, True),
+            ("batch, no yield", 1000, 0.0, True),
+            ("batch, idle_s 0.5", 1, 0.5, True),
         ):
-            if label != "batch":  # idle and batch share one server; no-yield has its own
-                data = work / f"{name}-{yield_at}"
+            if label != "batch":  # idle and batch share one server; the others have their own
+                data = work / f"{name}-{yield_at}-{idle_s}"
                 process, base = start_plinth(
-                    data, config(scenario, yield_at, upstream), work / "serve.log"
+                    data, config(scenario, yield_at, idle_s, upstream), work / "serve.log"
                 )
             try:
                 asyncio.run(interactive(base, scenario["interactive"], 2, 1))  # warm-up
