@@ -31,6 +31,7 @@ from plinth.protocol.completions import CompletionRequest
 from plinth.protocol.embeddings import EmbeddingRequest
 from plinth.protocol.passthrough import ENDPOINTS as PASSTHROUGH
 from plinth.protocol.responses import ResponsesRequest
+from plinth.rerank_hits import RerankedSearch
 from plinth.vectorstores import wire
 
 Json = dict[str, Any]
@@ -52,7 +53,7 @@ REQUEST_MODELS: dict[tuple[str, str], type[BaseModel]] = {
     ("POST", "/api/show"): ollama.ShowRequest,
     ("POST", "/v1/vector_stores"): wire.CreateStore,
     ("POST", _STORE): wire.UpdateStore,
-    ("POST", _STORE + "/search"): wire.Search,
+    ("POST", _STORE + "/search"): RerankedSearch,
     ("POST", _STORE + "/files"): wire.CreateFile,
     ("POST", _STORE + "/files/{file_id}"): wire.UpdateFile,
     ("POST", _STORE + "/file_batches"): wire.CreateBatch,

@@ -23,11 +23,12 @@ from plinth.errors import ChunkingError, InvalidRequest, NotFound
 from plinth.knowledge.chunking import ChunkingStrategy
 from plinth.knowledge.filters import AttributeValue
 from plinth.knowledge.index import Hit
+from plinth.rerank_hits import RerankedSearch, rerank_hits, rerank_request
 from plinth.services import Services, services
 from plinth.store.files import utc_now
 from plinth.vectorstores.catalog import FILE_STATUSES, PageRequest, StoreRow, now_s
 from plinth.vectorstores.service import Attachment, Owner, VectorStores, file_json
-from plinth.vectorstores.wire import CreateFile, CreateStore, Search, UpdateFile, UpdateStore
+from plinth.vectorstores.wire import CreateFile, CreateStore, UpdateFile, UpdateStore
 
 _MAX_BODY = 4 * 1024 * 1024
 # How soon the SDK's poll helpers should ask again about an in-progress file.
@@ -202,12 +203,21 @@ async def delete_store(request: Request, svc: Services, principal: Principal) ->
 async def search_store(request: Request, svc: Services, principal: Principal) -> Any:
     vs = enabled_stores(svc)
     store = vs.live(await path_store(request, svc, principal))
-    body: Search = await read_model(request, Search)
+    body: RerankedSearch = await read_model(request, RerankedSearch)
     queries = [body.query] if isinstance(body.query, str) else body.query
     queries = [q for q in queries if q.strip()]
     if not queries:
         raise InvalidRequest("query must be a non-empty string or list of strings", param="query")
-    results = await vs.search(store, queries, body.options())
+    rerank = rerank_request(body, store.metadata)
+    if rerank is None:
+        results = await vs.search(store, queries, body.options())
+    else:  # more candidates from the store, the best of them by the reranker
+        wide = body.model_copy(
+            update={"max_num_results": max(rerank.candidates, body.max_num_results)}
+        )
+        hits = await vs.search(store, queries, wide.options())
+        keep = body.max_num_results
+        results = await rerank_hits(svc.gateway, principal, rerank, " ".join(queries), hits, keep)
     return {
         "object": "vector_store.search_results.page",
         # No query rewriting here: what was searched is what was sent.
