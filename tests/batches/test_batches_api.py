@@ -305,3 +305,23 @@ def test_with_idle_s_no_line_starts_until_interactive_traffic_has_been_idle_that
         app.portal.call(runner._tick)  # type: ignore[union-attr]  # a pass, run now
         assert len(up.generation_requests()) == 1  # only the interactive request went
         assert app.get(f"/v1/batches/{batch['id']}").json()["request_counts"]["completed"] == 0
+
+
+def test_responses_lines_come_back_as_response_objects(app: TestClient) -> None:
+    lines = [
+        {
+            "custom_id": "r",
+            "method": "POST",
+            "url": "/v1/responses",
+            "body": {"model": "gpt-fake", "input": "answer this"},
+        }
+    ]
+    batch = create(app, upload(app, jsonl(lines)), "/v1/responses")
+    done = wait_for(app, batch["id"], ("completed", "failed"))
+    assert done["status"] == "completed", done
+    (item,) = file_lines(app, done["output_file_id"])
+    body = item["response"]["body"]
+    assert body["object"] == "response" and body["status"] == "completed"
+    assert body["output"][-1]["content"][0]["text"] == "answer this"
+    row = _ledger(app, item["response"]["request_id"])
+    assert row["endpoint"] == "responses" and row["batch_id"] == batch["id"]
