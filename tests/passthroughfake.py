@@ -28,6 +28,7 @@ class Seen:
     headers: dict[str, str]
     json: Json | None = None
     fields: dict[str, str] = field(default_factory=dict)
+    pairs: list[tuple[str, str]] = field(default_factory=list)  # every text field, repeats too
     file: bytes | None = None
     filename: str | None = None
 
@@ -121,14 +122,14 @@ class PassthroughUpstream:
     async def _transcribe(self, request: web.Request) -> web.Response:
         form = await request.post()
         upload = form.get("file")
-        fields = {k: v for k, v in form.items() if isinstance(v, str)}
-        seen = Seen(request.path, self._headers(request), fields=fields)
+        pairs = [(k, v) for k, v in form.items() if isinstance(v, str)]
+        seen = Seen(request.path, self._headers(request), fields=dict(pairs), pairs=pairs)
         if isinstance(upload, web.FileField):
             seen.file, seen.filename = upload.file.read(), upload.filename
         self.seen.append(seen)
         if (injected := self._injected()) is not None:
             return injected
-        if fields.get("response_format") == "text":
+        if seen.fields.get("response_format") == "text":
             return web.Response(text="hello from audio\n", content_type="text/plain")
         text = "hello from audio"
         usage = {"type": "duration", "seconds": self.audio_seconds}

@@ -50,7 +50,11 @@ class Forward:
         path = self.endpoint.upstream_path
         if self.upload is None:
             return Outbound(path, json=body)
-        fields = [FormPart(name, _form_text(value)) for name, value in body.items()]
+        fields = [
+            FormPart(name, _form_text(item))
+            for name, value in body.items()
+            for item in (value if isinstance(value, list) else [value])
+        ]
         return Outbound(path, form=[*fields, self.upload])
 
 

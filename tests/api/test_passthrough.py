@@ -103,7 +103,11 @@ def test_transcription_upload_reaches_the_upstream_byte_for_byte(
     client.post("/admin/prices", json={"model": "whisper-1", "per_audio_second": "0.0001"})
     response = client.post(
         "/v1/audio/transcriptions",
-        data={"model": "whisper-1", "language": "en"},
+        data={
+            "model": "whisper-1",
+            "language": "en",
+            "timestamp_granularities[]": ["word", "segment"],
+        },
         files={"file": ("talk.mp3", AUDIO, "audio/mpeg")},
     )
     assert response.status_code == 200, response.text
@@ -112,6 +116,8 @@ def test_transcription_upload_reaches_the_upstream_byte_for_byte(
     assert sent.path == "/v1/audio/transcriptions" and sent.file == AUDIO
     assert sent.filename == "talk.mp3"
     assert sent.fields["model"] == "up-whisper-1" and sent.fields["language"] == "en"
+    repeated = [v for k, v in sent.pairs if k == "timestamp_granularities[]"]
+    assert repeated == ["word", "segment"]
     booked = row(client, response)
     # The upstream reported 7.2 s: billed as 8 whole seconds.
     assert (booked["unit"], booked["units"], booked["usage_source"]) == (

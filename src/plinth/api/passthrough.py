@@ -57,7 +57,11 @@ async def _read_upload(request: Request, svc: Services, endpoint: Endpoint) -> F
             raise PayloadTooLarge(f"The audio file is over audio_max_bytes ({limit} bytes)")
         if not data:
             raise InvalidFile("The audio file is empty", param="file")
-        fields: dict[str, Any] = {k: v for k, v in form.multi_items() if isinstance(v, str)}
+        fields: dict[str, Any] = {}
+        for name, value in form.multi_items():
+            if isinstance(value, str):  # a repeated field (timestamp_granularities[]) is a list
+                previous = fields.get(name)
+                fields[name] = value if previous is None else [*_as_list(previous), value]
         try:
             wire = endpoint.wire.model_validate(fields)
         except ValidationError as exc:
@@ -66,6 +70,10 @@ async def _read_upload(request: Request, svc: Services, endpoint: Endpoint) -> F
         return Forward(endpoint, wire.model, fields, part)
     finally:
         await form.close()
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
 
 
 async def _read(request: Request, svc: Services, endpoint: Endpoint) -> Forward:
