@@ -59,6 +59,8 @@ class PassthroughUpstream:
             self._loop = loop
             app = web.Application(client_max_size=64 * 1024 * 1024)
             app.router.add_post("/v1/rerank", self._rerank)
+            app.router.add_post("/rerank", self._tei_rerank)  # text-embeddings-inference
+            app.router.add_get("/health", self._health)
             app.router.add_post("/v1/audio/transcriptions", self._transcribe)
             app.router.add_post("/v1/audio/translations", self._transcribe)
             app.router.add_post("/v1/audio/speech", self._speech)
@@ -118,6 +120,23 @@ class PassthroughUpstream:
                 result["document"] = {"text": docs[result["index"]]}
         answer = {"id": "rr-1", "model": body["model"], "results": results}
         return web.json_response(answer | {"usage": {"total_tokens": 12}})
+
+    async def _tei_rerank(self, request: web.Request) -> web.Response:
+        body = await self._json(request)
+        if (injected := self._injected()) is not None:
+            return injected
+        texts = body["texts"]
+        ranked = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        answer: list[Json] = [
+            {"index": i, "score": 0.9 - 0.1 * rank} for rank, i in enumerate(ranked)
+        ]
+        if body.get("return_text"):
+            for item in answer:
+                item["text"] = texts[item["index"]]
+        return web.json_response(list(reversed(answer)))  # any order: Plinth sorts
+
+    async def _health(self, request: web.Request) -> web.Response:
+        return web.Response(text="ok")
 
     async def _transcribe(self, request: web.Request) -> web.Response:
         form = await request.post()

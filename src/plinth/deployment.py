@@ -97,6 +97,9 @@ class Deployment(BaseModel):
     endpoints: tuple[PassthroughEndpoint, ...] = Field(
         (), description="Pass-through endpoints it also serves (rerank, audio.speech, …)."
     )
+    rerank_format: Literal["cohere", "tei"] = Field(
+        "cohere", description="'tei': POST {base_url}/rerank in text-embeddings-inference's shape."
+    )
 
     @field_validator("engine")
     @classmethod

@@ -264,3 +264,28 @@ def test_cli_adds_a_deployment_with_endpoints(
     assert [d["endpoints"] for d in json.loads(listed.output)] == [["rerank"]]
     wrong = CliRunner().invoke(main, ["deployments", "add", *upstream, "--endpoint", "x", *data])
     assert wrong.exit_code == 2 and "Traceback" not in wrong.output
+
+
+def test_a_tei_deployment_is_spoken_to_in_teis_shape(
+    gateway_app: AppFactory, fake: PassthroughUpstream
+) -> None:
+    tei = {
+        "model": "bge-reranker",
+        "base_url": f"http://127.0.0.1:{fake.port}",  # TEI serves /rerank at its root
+        "endpoints": ["rerank"],
+        "rerank_format": "tei",
+    }
+    client = gateway_app([tei], health_interval_s=0)
+    body = rerank(model="bge-reranker", top_n=2, return_documents=True)
+    response = client.post("/v1/rerank", json=body)
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert [(r["index"], r["relevance_score"]) for r in results] == [(1, 0.9), (2, 0.8)]
+    assert results[0]["document"] == {"text": "a much longer document"}
+    sent = fake.seen[-1]
+    assert sent.path == "/rerank" and sent.json is not None
+    assert sent.json["texts"] == body["documents"] and sent.json["return_text"] is True
+    assert "documents" not in sent.json and "model" not in sent.json
+    router = client.app.app.state.services.router  # type: ignore[attr-defined]
+    client.portal.call(router.check_health)  # type: ignore[union-attr]
+    assert [state.healthy for state in router.states()] == [True]  # probed at /health

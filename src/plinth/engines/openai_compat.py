@@ -17,6 +17,7 @@ import numpy as np
 
 from plinth.deployment import Deployment
 from plinth.engines.base import EmbeddingResult, Engine, Inbound, Json, Outbound
+from plinth.engines.rerank_tei import cohere_answer, tei_request
 from plinth.engines.upstream_http import UpstreamClient, parse_json_text
 from plinth.errors import UpstreamBadResponse, UpstreamError
 
@@ -109,6 +110,8 @@ class OpenAICompatEngine(Engine):
     async def forward(self, outbound: Outbound) -> Inbound:
         """The pass-through body under the upstream's model name, to the same path."""
         target = self.deployment.target_model
+        if outbound.path == "/rerank" and self.deployment.rerank_format == "tei":
+            return await self._tei_rerank(outbound.json or {})
         if outbound.json is not None:
             body = json.dumps({**outbound.json, "model": target}, ensure_ascii=False)
             return await self.client.post_raw(outbound.path, body.encode())
@@ -122,11 +125,39 @@ class OpenAICompatEngine(Engine):
                 payload.set_content_disposition("form-data", name=part.name)
         return await self.client.post_raw(outbound.path, writer)
 
+    async def _tei_rerank(self, body: Json) -> Inbound:
+        """A Cohere-shaped rerank through TEI's ``/rerank``, answered in Cohere's shape."""
+        inbound = await self.client.post_raw("/rerank", json.dumps(tei_request(body)).encode())
+        raw = bytearray()
+        try:
+            async for chunk in inbound.chunks:
+                raw += chunk
+                if len(raw) > _MAX_RERANK_ANSWER:
+                    raise UpstreamBadResponse(
+                        f"Upstream deployment '{self.deployment.id}' sent a rerank answer over"
+                        f" {_MAX_RERANK_ANSWER} bytes"
+                    )
+        finally:
+            inbound.close()
+        where = f"deployment '{self.deployment.id}'"
+        answer = cohere_answer(bytes(raw), body, self.deployment.target_model, where)
+        return Inbound("application/json", _once(json.dumps(answer).encode()), lambda: None)
+
     async def health(self) -> None:
-        await self.client.get_ok("/models", timeout_s=min(5.0, self.deployment.total_timeout_s))
+        path = (
+            "/health" if self.deployment.rerank_format == "tei" else "/models"
+        )  # TEI has no /models
+        await self.client.get_ok(path, timeout_s=min(5.0, self.deployment.total_timeout_s))
 
     def describe(self) -> Json:
         return {"kind": self.kind, "engine": "openai", "deployment": self.deployment.id}
+
+
+_MAX_RERANK_ANSWER = 16 * 1024 * 1024
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    yield data
 
 
 def _vector(value: list[float] | str) -> list[float]:
