@@ -6,12 +6,14 @@ import os
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import click
 from pydantic import ValidationError
 from tqdm import tqdm
 
 from plinth.bench import analysis, report, runner
 from plinth.bench.config import CRITERIA, BenchConfig, load_config
+from plinth.bench.rag import RagSetupError
 from plinth.bench.store import BenchStore, new_run_id
 from plinth.bench.workloads import BUILTIN, load_workload
 from plinth.cli.common import data_dir_option, open_db, print_json, print_table
@@ -65,8 +67,19 @@ def _merge_flags(data: dict[str, Any], flags: dict[str, Any]) -> dict[str, Any]:
 @bench.command()
 @click.option("--config", "config_path", type=click.Path(exists=True, path_type=Path))
 @click.option("--name", default=None, help="A label for the run.")
-@click.option("--url", "base_url", default=None, help="This Plinth's /v1 URL.")
-@click.option("--key", "api_key", default=None, help="API key [default: $PLINTH_API_KEY].")
+@click.option(
+    "--url",
+    "base_url",
+    default=None,
+    help="This Plinth's /v1 URL [default: $PLINTH_BASE_URL, else $OPENAI_BASE_URL, "
+    "else http://127.0.0.1:8000/v1].",
+)
+@click.option(
+    "--key",
+    "api_key",
+    default=None,
+    help="API key [default: $PLINTH_API_KEY, else $OPENAI_API_KEY].",
+)
 @click.option("--model", multiple=True, help="A model name on this Plinth (repeatable).")
 @click.option("--workload", multiple=True, help="Built-in task set or JSONL path (repeatable).")
 @click.option("--profile", type=click.Choice(["sequential", "concurrency", "poisson"]))
@@ -90,8 +103,7 @@ def _merge_flags(data: dict[str, Any], flags: dict[str, Any]) -> dict[str, Any]:
 def run(config_path: Path | None, out: Path | None, data_dir: Path | None, **flags: Any) -> None:
     """Run a bench against the HTTP API, store it, and print the ranking."""
     data = load_config(config_path) if config_path else {}
-    if flags["api_key"] is None and "api_key" not in data:
-        flags["api_key"] = os.environ.get("PLINTH_API_KEY")
+    _flags_from_env(data, flags)
     try:
         config = BenchConfig.model_validate(_merge_flags(data, flags))
         workloads = [load_workload(name) for name in config.workloads]
@@ -108,9 +120,16 @@ def run(config_path: Path | None, out: Path | None, data_dir: Path | None, **fla
     with tqdm(total=runner.total_requests(config, workloads), unit="req") as bar:
         try:
             points = runner.run(config, tick=lambda: bar.update(1))
+        except (RagSetupError, aiohttp.ClientError, OSError) as exc:
+            store.finish(run_id, [], None, status="failed")
+            raise click.ClickException(f"bench run {run_id} failed: {exc}") from None
         except BaseException:
             store.finish(run_id, [], None, status="failed")
             raise
+    refusal = _unusable_run(config, points)
+    if refusal is not None:
+        store.finish(run_id, points, None, status="failed")
+        raise click.ClickException(f"bench run {run_id} failed: {refusal}")
     summary = analysis.analyse(config, points)
     store.finish(run_id, points, summary)
     click.echo(f"run {run_id}")
@@ -118,6 +137,42 @@ def run(config_path: Path | None, out: Path | None, data_dir: Path | None, **fla
     if out is not None:
         _write_reports(store, run_id, out)
         click.echo(f"reports in {out}")
+
+
+def _flags_from_env(data: dict[str, Any], flags: dict[str, Any]) -> None:
+    """Key and URL from the environment when neither a flag nor the config gives them.
+
+    Plinth's own variables first, then the OpenAI SDK's, which the README's
+    Quickstart exports: a bench run in that shell talks to the same server.
+    """
+    if flags["api_key"] is None and "api_key" not in data:
+        flags["api_key"] = os.environ.get("PLINTH_API_KEY") or os.environ.get("OPENAI_API_KEY")
+    if flags["base_url"] is None and "base_url" not in data:
+        flags["base_url"] = os.environ.get("PLINTH_BASE_URL") or os.environ.get("OPENAI_BASE_URL")
+
+
+#: Failures that say the bench could not measure anything meaningful: the
+#: server refused the key or could not be reached. A ranking built on them
+#: would recommend a model nobody measured.
+_FATAL_MARKS = ("HTTP 401", "HTTP 403", "ClientConnectorError", "ServerDisconnected")
+
+
+def _unusable_run(config: BenchConfig, points: list[runner.PointResult]) -> str | None:
+    """Why this run's results must not be ranked, or ``None`` when they may be."""
+    records = [r for p in points for r in p.records]
+    failed = [r for r in records if r.error is not None]
+    fatal = [r for r in failed if any(mark in (r.error or "") for mark in _FATAL_MARKS)]
+    if fatal:
+        hint = (
+            "check the key (--key, $PLINTH_API_KEY or $OPENAI_API_KEY)"
+            if any("HTTP 40" in (r.error or "") for r in fatal)
+            else f"check that a Plinth is listening at {config.base_url}"
+            " (--url, $PLINTH_BASE_URL or $OPENAI_BASE_URL)"
+        )
+        return f"{len(fatal)} of {len(records)} requests failed ({fatal[0].error}); {hint}"
+    if records and len(failed) == len(records):
+        return f"every request failed, e.g. {failed[0].error}"
+    return None
 
 
 def _print_ranking(summary: dict[str, Any]) -> None:
