@@ -239,6 +239,10 @@ class EmbeddingConversionError(Exception):
     """Start-up / CLI: a model folder cannot be converted (missing files, not a BERT model…)."""
 
 
+class MissingExtra(Exception):
+    """Start-up / CLI: a setting needs an optional extra (``pip install 'plinth[x]'``)."""
+
+
 def _refused(exc: BaseException) -> PlinthError:
     assert isinstance(exc, Refused)
     who = exc.subject.split(":")[0]

@@ -17,6 +17,7 @@ from plinth.errors import (
     BundledModelMissing,
     EmbeddingConversionError,
     InvalidRequest,
+    MissingExtra,
     NotFound,
     RevokedKeyReused,
     as_plinth_error,
@@ -31,7 +32,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 #: Not client errors but set-up ones a command can meet (a model package not
 #: installed, a model folder that cannot be converted, a revoked configured key):
 #: their messages say what to do, so they end the command like the others.
-STARTUP_ERRORS = (BundledModelMissing, EmbeddingConversionError, RevokedKeyReused)
+STARTUP_ERRORS = (BundledModelMissing, EmbeddingConversionError, MissingExtra, RevokedKeyReused)
 
 
 class InvalidInput(click.ClickException):

@@ -9,7 +9,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from plinth.bootstrap import bootstrap_admin_key
 from plinth.cli.common import configure_logging, data_dir_option, settings_or_exit
-from plinth.errors import RevokedKeyReused
+from plinth.errors import MissingExtra, RevokedKeyReused
+from plinth.extras import require_milvus
 from plinth.server.run import uvicorn_options
 from plinth.settings import Settings
 from plinth.store.database import open_database
@@ -19,8 +20,10 @@ from plinth.store.keys import KeyStore
 def preflight(settings: Settings) -> None:
     """Fail with one clear line, before the server starts, on what a user can fix."""
     try:
+        if settings.knowledge.backend == "milvus":
+            require_milvus(settings.knowledge.milvus_uri)
         bootstrap_admin_key(KeyStore(open_database(settings.resolved_database_url)), settings)
-    except (RevokedKeyReused, SQLAlchemyError, OSError) as exc:
+    except (MissingExtra, RevokedKeyReused, SQLAlchemyError, OSError) as exc:
         raise click.ClickException(f"cannot start: {exc}") from None
 
 

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from plinth.errors import VectorStoreNotFound
+from plinth.extras import require_milvus
 from plinth.knowledge import fusion
 from plinth.knowledge.filters import AttributeValue, Comparison, Filter, Membership
 from plinth.knowledge.index import ChunkRecord, FileInfo, Hit, SearchRequest
@@ -95,6 +96,7 @@ class MilvusIndex:
         b: float = 0.4,
         flush_after_s: float = 2.0,
     ):
+        require_milvus(uri)  # the 'milvus' extra: a clear line, not an ImportError
         from pymilvus import MilvusClient  # type: ignore[import-untyped]
 
         self._client: Any = MilvusClient(uri=uri, token=token)
