@@ -35,6 +35,7 @@ from plinth.cache.service import ResponseCache
 from plinth.deployment import Locality
 from plinth.engines.base import EmbeddingResult, Json
 from plinth.errors import (
+    InvalidRequest,
     PermissionDenied,
     PlinthError,
     UnsupportedParameter,
@@ -47,7 +48,7 @@ from plinth.privacy.guard import PrivacyGuard
 from plinth.privacy.redaction import restore_answer
 from plinth.protocol.chat import ChatCompletionRequest
 from plinth.protocol.completions import CompletionRequest
-from plinth.protocol.embeddings import EmbeddingRequest
+from plinth.protocol.embeddings import TOKEN_IDS_REFUSAL, EmbeddingRequest
 from plinth.routing.router import Router
 from plinth.routing.state import Attempt, DeploymentState
 from plinth.store.usage import AttemptRecord
@@ -392,6 +393,15 @@ class Gateway:
                 return await s.engine.embed(self._body_for(acct, texts, s).get("input", inputs))
 
             plan = self._plan(acct, request.model, {}, constraints)
+            # An upstream reads ids as its provider defines them; a local model
+            # would read another tokenizer's ids as its own: refuse, don't guess.
+            unsure = request.has_token_ids() and request.token_vocabulary is None
+            if unsure and any(state.is_local for state in plan):
+                raise InvalidRequest(
+                    TOKEN_IDS_REFUSAL.format(model=request.model),
+                    param="input",
+                    code="token_ids_vocabulary",
+                )
             result, served.attempt = await self._attempts(acct, plan, call)
             dims = len(result.vectors[0]) if result.vectors else 0
             if request.dimensions is not None and request.dimensions != dims:

@@ -102,9 +102,9 @@ def test_close_meanings_are_closer_in_chinese(client: TestClient) -> None:
 
 
 def test_token_id_inputs(client: TestClient) -> None:
-    one = embed(client, input=[101, 7592, 2088, 102])
+    one = embed(client, input=[101, 7592, 2088, 102], token_vocabulary="model")
     assert matrix(one).shape == (1, DIMS) and one["usage"]["prompt_tokens"] == 4
-    two = embed(client, input=[[101, 7592, 102], [101, 2088, 2088, 102]])
+    two = embed(client, input=[[101, 7592, 102], [101, 2088, 2088, 102]], token_vocabulary="model")
     assert matrix(two).shape == (2, DIMS) and two["usage"]["prompt_tokens"] == 7
 
 
