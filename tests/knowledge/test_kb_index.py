@@ -82,7 +82,7 @@ def test_chinese_query_finds_the_chinese_chunk_lexically(index: KnowledgeIndex) 
     assert hits[0].file_id == "shanghai"
 
 
-@pytest.mark.parametrize("fusion", ["rrf", "weighted"])
+@pytest.mark.parametrize("fusion", ["adaptive", "rrf", "weighted"])
 def test_fusion_scores_are_0_to_1_and_threshold_applies(index: KnowledgeIndex, fusion: str) -> None:
     fill(index)
     hits = index.search("vs_1", ask("programming language", ranker=fusion, max_num_results=5))

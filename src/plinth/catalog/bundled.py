@@ -49,6 +49,17 @@ class BundledModel:
     locate: Callable[[Path, bool], Path]
     # A folder with the model's own tokenizer.json, used instead of llama.cpp's.
     tokenizer_dir: Callable[[], Path] | None = None
+    # Embedders: the languages it was trained on ("multilingual" for all);
+    # hybrid search ignores its vectors for text in other scripts.
+    languages: tuple[str, ...] | None = None
+
+
+def embedder_languages(model_id: str) -> frozenset[str] | None:
+    """The declared languages of a bundled embedder; None for any other model (unknown)."""
+    for model in BUNDLED_MODELS:
+        if model.id == model_id and model.languages is not None:
+            return frozenset(model.languages)
+    return None
 
 
 BUNDLED_MODELS: tuple[BundledModel, ...] = (
@@ -66,5 +77,6 @@ BUNDLED_MODELS: tuple[BundledModel, ...] = (
         description="all-MiniLM-L6-v2, 384 dims, converted once to GGUF F16 (Apache-2.0)",
         locate=_minilm_path,
         tokenizer_dir=_minilm_dir,
+        languages=("en",),  # trained on English sentence pairs only
     ),
 )

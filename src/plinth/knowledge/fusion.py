@@ -23,8 +23,11 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-FusionMethod = Literal["rrf", "weighted"]
+FusionMethod = Literal["adaptive", "rrf", "weighted"]
 RRF_K = 60
+# Adaptive fusion's knobs, chosen a priori (see ``adaptive``), not per data set.
+AGREEMENT_DEPTH = 10  # how many of each list's best are compared
+FULL_TRUST_AGREEMENT = 0.2  # 2 of the 10 best shared: both halves count fully
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,43 @@ def weighted(
         for ranked, w, floor in zip(lists, weights, floors, strict=True)
     ]
     return _accumulate(parts)
+
+
+def agreement(first: Ranked, second: Ranked, depth: int = AGREEMENT_DEPTH) -> float:
+    """The share of the ``depth`` best of ``first`` that are also among those of ``second``."""
+    top = min(depth, len(first.keys), len(second.keys))
+    if top == 0:
+        return 0.0
+    shared = np.intersect1d(first.keys[:depth], second.keys[:depth])
+    return len(shared) / top
+
+
+def adaptive(
+    lexical: Ranked, dense: Ranked, weights: tuple[float, float], readable: float
+) -> Ranked:
+    """Weighted fusion whose dense weight follows how much the dense half can be trusted.
+
+    - ``readable``: the share of the query the embedder can read (its declared
+      languages against the query's scripts, ``languages.readable_share``).
+      An English model asked in Chinese returns vectors, not meaning.
+    - agreement: the two halves see the same corpus; two informed rankers of
+      one query share some of their best candidates. A dense top 10 that
+      shares none of the lexical top 10 (while the lexical half found
+      matches) is the signature of an embedder out of its depth, so the dense
+      weight falls linearly from full at ``FULL_TRUST_AGREEMENT`` to zero.
+      The lexical half is the one kept: its matches are literal and checkable.
+
+    With no dense weight left this is ``lexical_alone``; otherwise ``weighted``.
+    """
+    lexical_weight, dense_weight = weights
+    dense_weight *= readable
+    if lexical_weight <= 0 or not len(lexical.keys):  # nothing matched literally
+        return dense_alone(dense) if dense_weight > 0 else lexical_alone(lexical)
+    if len(dense.keys):
+        dense_weight *= min(1.0, agreement(lexical, dense) / FULL_TRUST_AGREEMENT)
+    if dense_weight <= 0:
+        return lexical_alone(lexical)
+    return weighted([lexical, dense], [lexical_weight, dense_weight], [0.0, None])
 
 
 def lexical_alone(ranked: Ranked) -> Ranked:

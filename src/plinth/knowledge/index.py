@@ -44,8 +44,10 @@ class SearchOptions:
 
     max_num_results: int = 10
     mode: SearchMode = "hybrid"
-    # "weighted": min-max normalised weighted sum; "rrf": reciprocal-rank fusion.
-    ranker: FusionMethod = "weighted"
+    # "adaptive": the weighted sum with the dense weight scaled by how far the
+    # dense half can be trusted for this query (fusion.adaptive); "weighted":
+    # min-max normalised weighted sum as given; "rrf": reciprocal-rank fusion.
+    ranker: FusionMethod = "adaptive"
     # Weights of the lexical and the dense list in the fusion.
     lexical_weight: float = 1.0
     dense_weight: float = 1.0
@@ -62,6 +64,9 @@ class SearchRequest:
     options: SearchOptions = field(default_factory=SearchOptions)
     # How deep each list is read before fusing (at least max_num_results).
     candidates: int = 100
+    # The languages the store's embedder declares (catalog), None if unknown:
+    # adaptive fusion ignores the dense half for what it cannot read.
+    dense_languages: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)

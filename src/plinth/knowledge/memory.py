@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 from plinth.knowledge import fusion
 from plinth.knowledge.filters import AttributeValue, matches
 from plinth.knowledge.index import SearchRequest
+from plinth.knowledge.languages import readable_share
 from plinth.knowledge.lexical import LexicalIndex
 from plinth.knowledge.segment import analyze
 
@@ -171,8 +172,11 @@ def finish(
         )
         if request.options.ranker == "rrf":
             ranked = fusion.rrf(lists, weights)
-        else:
+        elif request.options.ranker == "weighted":
             ranked = fusion.weighted(lists, weights, [0.0, None])
+        else:
+            readable = readable_share(request.text, request.dense_languages)
+            ranked = fusion.adaptive(lexical, dense, (weights[0], weights[1]), readable)
     elif lexical is not None:
         ranked = fusion.lexical_alone(lexical)
     elif dense is not None:

@@ -14,6 +14,7 @@ import logging
 import os
 
 from plinth.billing.storage import StorageMeter
+from plinth.catalog.bundled import embedder_languages
 from plinth.engines.base import Engine
 from plinth.engines.pool import EnginePool
 from plinth.errors import BundledModelMissing
@@ -96,7 +97,9 @@ async def build_vector_stores(
     embedder, dims = None, None
     if embedding:
         embedder, dims = await _embedder(settings.knowledge, pool, tokenizer)
-    retrieval = Retrieval(open_index(settings.knowledge, database), tokenizer, embedder, dims)
+    languages = embedder_languages(settings.knowledge.embedding_model)
+    index = open_index(settings.knowledge, database)
+    retrieval = Retrieval(index, tokenizer, embedder, dims, languages)
     limits = UploadLimits(**settings.uploads.model_dump())
     return VectorStores(database, retrieval, meter, files, limits, cpu, workers=workers)
 

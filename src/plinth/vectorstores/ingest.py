@@ -79,6 +79,8 @@ class Retrieval:
     tokenizer: TokenSpans
     embedder: WindowedEmbedder | None = None
     dims: int | None = None
+    # The embedder's declared languages (catalog), None if unknown.
+    languages: frozenset[str] | None = None
 
 
 def error_for(exc: BaseException) -> tuple[str, str]:

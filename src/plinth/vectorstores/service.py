@@ -266,7 +266,9 @@ class VectorStores:
         embedder = self.retrieval.embedder
         if embedder is not None and options.mode != "lexical":
             vector = (await embedder.embed([query]))[0]
-        request = SearchRequest(text=query, vector=vector, options=options)
+        request = SearchRequest(
+            text=query, vector=vector, options=options, dense_languages=self.retrieval.languages
+        )
         return await self.db.run(self.index.search, store_id, request)
 
     async def search(

@@ -25,6 +25,7 @@ from pydantic import AliasChoices, Field, StringConstraints
 
 from plinth.errors import FilterError
 from plinth.knowledge.filters import MAX_ATTRIBUTES, parse_filter
+from plinth.knowledge.fusion import FusionMethod
 from plinth.knowledge.index import MAX_NUM_RESULTS, SearchOptions
 from plinth.protocol.common import WireModel
 
@@ -60,13 +61,18 @@ class HybridSearch(WireModel):
 
 
 class RankingOptions(WireModel):
-    # "rrf" fuses by reciprocal rank; everything else by the weighted sum of
-    # min-max normalised scores, the better of the two on SciFact (nDCG@10
-    # 0.729 vs 0.712, benchmarks/results/retrieval_eval.md) and in Bruch et
-    # al.'s analysis of fusion functions for hybrid retrieval (TOIS 2023).
+    # "rrf" fuses by reciprocal rank, "weighted" by the weighted sum of min-max
+    # normalised scores (better than RRF on SciFact, 0.729 vs 0.712, and in
+    # Bruch et al., TOIS 2023); everything else by "adaptive", that sum with
+    # the dense weight scaled by how far the dense half can be trusted for the
+    # query (fusion.adaptive; benchmarks/results/retrieval_eval.md).
     ranker: Literal["none", "auto", "default-2024-11-15", "rrf", "weighted"] | None = None
     score_threshold: float | None = Field(None, ge=0.0, le=1.0)
     hybrid_search: HybridSearch | None = None
+
+
+# OpenAI's own names ("auto", "default-2024-11-15") and "none" get the default.
+RANKERS: dict[str, FusionMethod] = {"rrf": "rrf", "weighted": "weighted"}
 
 
 def search_options(
@@ -85,7 +91,7 @@ def search_options(
     return SearchOptions(
         max_num_results=max_num_results,
         mode=hybrid.mode,
-        ranker="rrf" if ranking.ranker == "rrf" else "weighted",
+        ranker=RANKERS.get(ranking.ranker or "auto", "adaptive"),
         lexical_weight=hybrid.lexical_weight,
         dense_weight=hybrid.dense_weight,
         filters=parsed,
