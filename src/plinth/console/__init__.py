@@ -15,7 +15,17 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from plinth.console import audit, billing, dashboard, keys, request_log, signin, tenants, users
+from plinth.console import (
+    audit,
+    billing,
+    dashboard,
+    keys,
+    playground,
+    request_log,
+    signin,
+    tenants,
+    users,
+)
 
 POST = ["POST"]
 
@@ -50,6 +60,9 @@ _pages: list[BaseRoute] = [
     Route("/users", users.users_page),
     Route("/users", users.create_user, methods=POST),
     Route("/users/{user_id}/{action}", users.user_action, methods=POST),
+    Route("/playground", playground.playground_page),
+    Route("/playground/preview", playground.preview, methods=POST),
+    Route("/playground/chat", playground.chat, methods=POST),
     Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
 ]
 
