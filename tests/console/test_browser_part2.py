@@ -1,0 +1,135 @@
+"""Console part 2 in Debian's chromium: the playground's privacy preview and streamed chat.
+
+Uses part 1's browser setup (``test_browser``); skipped the same way when no
+chromium or playwright is installed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from aiohttp import web
+from test_browser import Watched, _free_port, browser  # noqa: F401 - the browser fixture
+
+from conftest import ADMIN_KEY, PASSWORD, UPSTREAM_KEY
+from plinth.app import create_app
+from plinth.settings import Settings
+from upstreamfake import FakeUpstream, Fault
+
+RESIDENT_ID = "11010519491231002X"
+
+
+class PacedUpstream(FakeUpstream):
+    """The fake upstream, pausing between stream chunks like a model generating them."""
+
+    async def _sse(
+        self, request: web.Request, chunks: list[dict[str, Any]], fault: Fault | None
+    ) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        for chunk in chunks:
+            await response.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
+            await asyncio.sleep(0.1)  # pacing of the fake model, not synchronisation
+        await response.write(b"data: [DONE]\n\n")
+        await response.write_eof()
+        return response
+
+
+@pytest.fixture
+def live2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A real server whose default privacy policy redacts, over a paced fake upstream."""
+    monkeypatch.setenv("FAKE_UPSTREAM_API_KEY", UPSTREAM_KEY)
+    with PacedUpstream() as upstream:
+        settings = Settings(
+            data_dir=tmp_path,
+            admin_key=ADMIN_KEY,  # type: ignore[arg-type]
+            load_bundled_models=False,
+            deployments=[  # type: ignore[list-item]
+                {
+                    "model": "gpt-fake",
+                    "base_url": upstream.base_url,
+                    "api_key_env": "FAKE_UPSTREAM_API_KEY",
+                    "upstream_model": "fake-model",
+                }
+            ],
+            routing={"health_interval_s": 0},  # type: ignore[arg-type]
+            privacy={"default_policy": "redact"},  # type: ignore[arg-type]
+        )
+        port = _free_port()
+        server = uvicorn.Server(
+            uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+        )
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while not server.started:
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.05)
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            server.should_exit = True
+            thread.join(timeout=15)
+
+
+def _setup(w: Watched) -> None:
+    w.go("/")
+    w.fill("form", admin_key=ADMIN_KEY, name="root", password=PASSWORD, password2=PASSWORD)
+    w.page.click("#create-admin")
+    w.page.wait_for_url(re.compile(r".*/console/$"))
+
+
+# Records every text the answer shows, as it changes (set up before sending).
+WATCH_ANSWER = """() => {
+  window.seen = [];
+  new MutationObserver(() => {
+    const answer = document.querySelector('#transcript .assistant');
+    if (answer) window.seen.push(answer.textContent);
+  }).observe(document.getElementById('transcript'),
+             {subtree: true, childList: true, characterData: true});
+}"""
+
+
+def test_playground_preview_and_streamed_answer_in_chromium(
+    live2: str,
+    browser: Any,  # noqa: F811 - the fixture imported above
+    tmp_path: Path,
+) -> None:
+    w = Watched(browser, live2)
+    page = w.page
+    _setup(w)
+    w.go("/console/playground")
+    page.fill("#message", f"My resident ID is {RESIDENT_ID}, is it valid?")
+    page.click("#preview")
+    page.wait_for_selector("#preview-out mark.placeholder")
+    assert page.inner_text("#preview-out mark.placeholder") == "[CN_RESIDENT_ID_1]"
+    assert RESIDENT_ID not in page.inner_text("#preview-out")
+    assert page.get_attribute("#preview-out .where", "data-locality") == "cloud"
+    page.screenshot(path=str(tmp_path / "preview.png"))
+
+    page.fill("#message", "alpha beta gamma delta epsilon")
+    page.evaluate(WATCH_ANSWER)
+    page.click("#send")
+    page.wait_for_selector("#turn-stats[data-done='1']")
+    answer = page.inner_text("#transcript .assistant")
+    assert answer == "alpha beta gamma delta epsilon"
+    seen = [s for s in page.evaluate("window.seen") if s]
+    # Token by token: the answer grew through several prefixes before it was whole.
+    assert len(set(seen)) >= 3, seen
+    assert all(answer.startswith(s) for s in seen)
+    assert page.get_attribute("#transcript .assistant", "data-chunks") == "5"
+    assert "Tokens" in page.inner_text("#turn-stats")
+    page.click("#lang-zh-CN")
+    page.wait_for_load_state()
+    assert "调试台" in page.content()
+    assert w.problems == []
+    w.context.close()
