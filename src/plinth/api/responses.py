@@ -86,6 +86,9 @@ async def prepare(
         chat["stream_options"] = {"include_usage": True}  # the usage of response.completed
     if body.user is not None:
         chat["user"] = body.user
+    response_format = body.text_format.response_format()
+    if response_format is not None:
+        chat["response_format"] = response_format
     return Turn(body, acct.request_id, search), ChatCompletionRequest.model_validate(chat)
 
 
@@ -96,7 +99,7 @@ def answer(turn: Turn, result: Json) -> Json:
     """A finished chat completion as the Response object."""
     choice = (result.get("choices") or [{}])[0]
     raw = (choice.get("message") or {}).get("content") or ""
-    text, annotations = cite(raw, turn.sources) if turn.sources else (raw, [])
+    text, annotations = cite(raw, turn.citable) if turn.citable else (raw, [])
     status, incomplete = ending(choice.get("finish_reason"))
     output = [*turn.search_item(), turn.message(text, annotations, status)]
     return turn.response(

@@ -56,6 +56,12 @@ class Turn:
     def sources(self) -> list[Source]:
         return self.search.sources if self.search else []
 
+    @property
+    def citable(self) -> list[Source]:
+        """Sources whose markers become citations: none in JSON output, where
+        removing a ``[1]`` would change the value the client parses."""
+        return [] if self.body.text_format.structured else self.sources
+
     def response(self, status: str, output: list[Json], **fields: Any) -> Json:
         """The Response object; ``fields`` sets usage, incomplete_details, error."""
         body = self.body
@@ -78,7 +84,7 @@ class Turn:
             "reasoning": {"effort": None, "summary": None},
             "store": False,  # nothing is stored, whatever was asked
             "temperature": body.temperature if body.temperature is not None else 1.0,
-            "text": {"format": {"type": "text"}},
+            "text": {"format": body.text_format.echo()},
             "tool_choice": body.tool_choice or "auto",
             "tools": [body.file_search_tool.echo()] if body.file_search_tool else [],
             "top_p": body.top_p if body.top_p is not None else 1.0,

@@ -50,7 +50,7 @@ class MessageText:
 
     def __init__(self, turn: Turn):
         # Without sources no marker can be a citation: text passes through untouched.
-        self.parser = CitationParser(turn.sources) if turn.sources else None
+        self.parser = CitationParser(turn.citable) if turn.citable else None
         self.parts: list[str] = []
         self.annotations: list[Annotation] = []
 

@@ -23,6 +23,7 @@ from pydantic import (
 from plinth.errors import InvalidRequest, UnsupportedParameter
 from plinth.knowledge.index import SearchOptions
 from plinth.protocol.common import MAX_TOKENS_LIMIT, WireModel
+from plinth.protocol.json_schema import check_schema
 from plinth.vectorstores.wire import RankingOptions, search_options
 
 M = TypeVar("M", bound=BaseModel)
@@ -100,7 +101,58 @@ class InputMessage(BaseModel):
 
 
 class TextFormat(WireModel):
-    type: Literal["text"]
+    """``text.format``: plain text, JSON, or JSON following a schema (as chat's
+    ``response_format``, with the schema's fields one level up)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    type: Literal["text", "json_object", "json_schema"]
+    name: str | None = Field(None, min_length=1, max_length=64)
+    description: str | None = None
+    schema_: dict[str, Any] | None = Field(None, alias="schema")
+    strict: bool | None = None
+
+    @model_validator(mode="after")
+    def _schema_fields(self) -> TextFormat:
+        given = [f for f in ("name", "description", "schema_", "strict") if getattr(self, f)]
+        if self.type != "json_schema" and given:
+            field = given[0].rstrip("_")
+            raise InvalidRequest(
+                f"text.format.{field} is only allowed when type is 'json_schema'",
+                param=f"text.format.{field}",
+            )
+        if self.type == "json_schema":
+            if self.name is None:
+                raise InvalidRequest(
+                    "Missing required parameter: 'text.format.name'", param="text.format.name"
+                )
+            if self.schema_ is None:
+                raise InvalidRequest(
+                    "Missing required parameter: 'text.format.schema'", param="text.format.schema"
+                )
+            check_schema(self.schema_, "text.format.schema")
+        return self
+
+    @property
+    def structured(self) -> bool:
+        return self.type != "text"
+
+    def response_format(self) -> dict[str, Any] | None:
+        """The chat request's ``response_format`` for this format (None: plain text)."""
+        if self.type == "text":
+            return None
+        if self.type == "json_object":
+            return {"type": "json_object"}
+        spec: dict[str, Any] = {"name": self.name, "schema": self.schema_}
+        if self.description is not None:
+            spec["description"] = self.description
+        if self.strict is not None:
+            spec["strict"] = self.strict
+        return {"type": "json_schema", "json_schema": spec}
+
+    def echo(self) -> dict[str, Any]:
+        """As the Response object reports it."""
+        return self.model_dump(by_alias=True, exclude_none=True)
 
 
 class TextConfig(WireModel):
@@ -206,6 +258,11 @@ class ResponsesRequest(WireModel):
     def file_search(self) -> FileSearchTool | None:
         """The tool to run, or None (absent, or switched off by tool_choice 'none')."""
         return None if self.tool_choice == "none" else self._file_search
+
+    @property
+    def text_format(self) -> TextFormat:
+        given = self.text.format if self.text is not None else None
+        return given if given is not None else TextFormat(type="text")
 
     @property
     def include_results(self) -> bool:
