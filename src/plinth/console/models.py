@@ -1,0 +1,187 @@
+"""Models and deployments: live state, prices, local engines; database deployments editable.
+
+Every change goes through the admin API's own checks (``api/deployments.py``:
+the same validation, the same refusal of deployments defined in plinth.toml
+or the local catalog) and the same refresh. Only admins change or test;
+tenant users see the models and their state, without upstream URLs.
+
+The "test" button calls one deployment once with a tiny chat, through the
+router's attempt bookkeeping (breaker, outstanding, failure counts) and the
+deployment's engine, the call the gateway makes for that deployment. It is
+not a tenant's request, so it has no ledger row and no charge.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from typing import Any
+
+from starlette.responses import Response
+
+from plinth.api.deployments import _editable, _validate
+from plinth.console.web import Ctx, page, plinth_error_field
+from plinth.errors import AlreadyExists, InvalidRequest, NotFound, PlinthError
+from plinth.routing.state import DeploymentState
+
+FIELDS = (
+    "id",
+    "model",
+    "engine",
+    "kind",
+    "base_url",
+    "api_key_env",
+    "upstream_model",
+    "locality",
+    "region",
+    "priority",
+    "weight",
+    "input_price_per_mtok",
+    "output_price_per_mtok",
+    "currency",
+)
+EDITABLE = (
+    "locality",
+    "region",
+    "priority",
+    "weight",
+    "input_price_per_mtok",
+    "output_price_per_mtok",
+    "upstream_model",
+    "base_url",
+    "api_key_env",
+)
+TEST_BODY = {"messages": [{"role": "user", "content": "Say OK."}], "max_tokens": 8}
+
+
+def _row(state: DeploymentState) -> dict[str, Any]:
+    d = state.deployment
+    done = state.requests + state.failures
+    return {
+        "id": state.id,
+        "d": d,
+        "source": state.source,
+        "usable": state.usable(),
+        "healthy": state.healthy,
+        "health_error": state.last_health_error,
+        "breaker": state.breaker.state,
+        "ttft_ms": None if state.ttft_ewma_s is None else state.ttft_ewma_s * 1000,
+        "error_rate": state.failures / done if done else None,
+        "requests": state.requests,
+    }
+
+
+def _local_engines(ctx: Ctx) -> list[dict[str, Any]]:
+    """Loaded local models with their context size and parallel slots, where the engine says."""
+    rows = []
+    for engine in ctx.svc.engines.all():
+        options = getattr(engine, "options", None)
+        slots = getattr(options, "parallel_slots", None)
+        per_slot = getattr(options, "context_per_slot", None)
+        rows.append(
+            {
+                "model": engine.model_id,
+                "kind": engine.kind,
+                "engine": engine.describe().get("engine", type(engine).__name__),
+                "slots": slots,
+                "context": slots * per_slot if slots and per_slot else None,
+            }
+        )
+    return rows
+
+
+async def _render(ctx: Ctx, status: int = 200, **values: Any) -> Response:
+    scope = ctx.tenant_scope
+    visible = {name for name, _, _ in ctx.svc.router.listed_models(scope)}
+    models: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for state in ctx.svc.router.states():
+        if scope is None or state.deployment.model in visible:
+            models[state.deployment.model].append(_row(state))
+    return ctx.render(
+        "models.html",
+        status,
+        models=dict(sorted(models.items())),
+        local=_local_engines(ctx),
+        errors=values.pop("errors", {}),
+        form=values.pop("form", {}),
+        **values,
+    )
+
+
+@page()
+async def models_page(ctx: Ctx) -> Response:
+    return await _render(ctx)
+
+
+def _posted(ctx: Ctx, names: tuple[str, ...]) -> dict[str, Any]:
+    return {n: ctx.form[n].strip() for n in names if ctx.form.get(n, "").strip() != ""}
+
+
+@page(role="admin")
+async def create_deployment(ctx: Ctx) -> Response:
+    svc = ctx.svc
+    try:
+        if ctx.form.get("api_key", ""):
+            raise InvalidRequest("API keys are never stored: use api_key_env", param="api_key_env")
+        deployment = _validate(svc, _posted(ctx, FIELDS))
+        if svc.router.state(deployment.id) is not None:
+            raise AlreadyExists(f"A deployment '{deployment.id}' exists already", param="id")
+        await svc.db.run(svc.deployments.store.add, deployment)
+        await svc.deployments.refresh(force=True)
+        if svc.router.state(deployment.id) is None:
+            raise InvalidRequest(
+                f"Deployment '{deployment.id}' was stored but cannot be served (the log says why)",
+                param="id",
+            )
+    except PlinthError as exc:
+        return await _render(ctx, 400, errors=plinth_error_field(exc, ctx.tr), form=ctx.form)
+    return ctx.redirect("/models")
+
+
+@page(role="admin")
+async def deployment_action(ctx: Ctx) -> Response:
+    svc = ctx.svc
+    action = ctx.request.path_params["action"]
+    deployment_id = ctx.request.path_params["deployment_id"]
+    state = svc.router.state(deployment_id)
+    if state is None or action not in ("edit", "delete", "test"):
+        raise NotFound("no such deployment")
+    if action == "test":
+        return await _render(ctx, tested=deployment_id, result=await _test(state))
+    try:
+        _editable(svc, deployment_id)
+        if action == "delete":
+            await svc.db.run(svc.deployments.store.remove, deployment_id)
+        else:
+            current = await svc.db.run(svc.deployments.store.get, deployment_id)
+            if current is None:
+                raise NotFound(f"No deployment '{deployment_id}'", param="id")
+            changes = _posted(ctx, EDITABLE)
+            updated = _validate(svc, {**current.model_dump(), **changes})
+            await svc.db.run(svc.deployments.store.replace, updated)
+        await svc.deployments.refresh(force=True)
+    except PlinthError as exc:
+        errors = {"row:" + deployment_id: plinth_error_field(exc, ctx.tr).popitem()[1]}
+        return await _render(ctx, exc.status_code, errors=errors)
+    return ctx.redirect("/models")
+
+
+async def _test(state: DeploymentState) -> dict[str, Any]:
+    """One tiny chat to this deployment: latency, tokens, and the answer or the error."""
+    body = {**TEST_BODY, "model": state.deployment.model}  # as the gateway sends it
+    started = time.perf_counter()
+    try:
+        with state.attempt() as attempt:
+            answer = await state.engine.chat(body)
+        attempt.close()
+    except Exception as exc:  # noqa: BLE001 - the test's boundary: shown, not raised
+        message = exc.message if isinstance(exc, PlinthError) else f"{type(exc).__name__}: {exc}"
+        return {"ok": False, "error": message, "latency_ms": 1000 * (time.perf_counter() - started)}
+    choices = answer.get("choices") or [{}]
+    text = (choices[0].get("message") or {}).get("content") or ""
+    return {
+        "ok": True,
+        "latency_ms": attempt.latency_ms,
+        "usage": answer.get("usage") or {},
+        "text": str(text)[:2000],
+    }
