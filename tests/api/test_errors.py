@@ -417,7 +417,7 @@ def test_a_fault_outside_the_fast_path_is_a_500_naming_only_the_request_id(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("secret detail at 0xdeadbeef")
 
-    monkeypatch.setattr(client.app.state.services.router, "public_models", broken)  # type: ignore[attr-defined]
+    monkeypatch.setattr(client.app.state.services.router, "listed_models", broken)  # type: ignore[attr-defined]
     response = client.get("/v1/models")
     error = assert_error(response, 500, "server_error", code="internal_error")
     request_id = response.headers["x-request-id"]
