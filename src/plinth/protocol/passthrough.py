@@ -136,7 +136,9 @@ def units_at_most(name: str, body: Json, upload_bytes: int) -> int:
 
 
 def units_used(name: str, body: Json, answer: Json | None, upload_bytes: int) -> tuple[int, bool]:
-    """The units to bill and whether the upstream reported them (else estimated)."""
+    """The units to bill and whether they are exact: reported by the upstream, or
+    counted from the request (characters, images asked); False for an audio
+    duration estimated from the file's size."""
     if answer is not None:
         reported = _reported_units(name, answer)
         if reported is not None:
