@@ -31,9 +31,15 @@ def read_filter(ctx: Ctx, *, now: datetime | None = None) -> tuple[str, stats.Fi
         span = "7d"
     end = (now or datetime.now(UTC)).replace(microsecond=0) + timedelta(seconds=1)
     tenant = ctx.tenant_scope or (params.get("tenant") or None)
+    # Ranges start on a whole UTC hour (24 h) or day (longer) and end now, so
+    # every bucket they cover is read whole from the rollup.
+    start = (end - RANGES[span]).replace(minute=0, second=0)
+    if RANGES[span] > timedelta(hours=48):
+        start = start.replace(hour=0)
     return span, stats.Filter(
-        start=end - RANGES[span],
+        start=start,
         end=end,
+        open_end=True,
         tenant_id=tenant,
         key_id=params.get("key") or None,
         model=params.get("model") or None,

@@ -41,6 +41,9 @@ class Filter:
     key_id: str | None = None
     model: str | None = None
     deployment: str | None = None
+    # True when ``end`` is now: no ledger row is newer, so the bucket holding
+    # ``end`` may be read whole from the rollup instead of its start from the ledger.
+    open_end: bool = False
 
     def columns(self) -> dict[str, str]:
         """The ledger columns this filter fixes, with their values."""
@@ -53,7 +56,7 @@ class Filter:
         return {column: value for column, value in given.items() if value is not None}
 
     def only(self, columns: dict[str, str]) -> Filter:
-        return Filter(self.start, self.end, **columns)
+        return Filter(self.start, self.end, open_end=self.open_end, **columns)
 
 
 def _owners(conn: Connection, column: str) -> dict[str, str]:
@@ -151,12 +154,16 @@ class _Plan:
                 continue
             rest = []
             for a, b in slices:
-                first, last = _ceil(a, width), _floor(b, width)
+                whole_end = f.open_end and b == f.end
+                first, last = _ceil(a, width), (_ceil if whole_end else _floor)(b, width)
                 if first >= last:
                     rest.append((a, b))
                     continue
                 self.parts.append((dim, first, last))
-                rest += [(x, y) for x, y in ((a, first), (last, b)) if x < y]
+                if a < first:
+                    rest.append((a, first))
+                if last < b:
+                    rest.append((last, b))
             slices = rest
         self.raw = slices
 

@@ -469,7 +469,11 @@ usage_rollup = Table(
     Column("ttft_count", BigInteger, nullable=False),
     *[Column(f"lat_{i}", BigInteger, nullable=False, default=0) for i in range(12)],
     *[Column(f"ttft_{i}", BigInteger, nullable=False, default=0) for i in range(12)],
-    Index("ix_usage_rollup_bucket", "dim", "bucket"),
+    # A filter on the pair's second column (a model's tenants): (dim, value2, bucket).
+    Index("ix_usage_rollup_value2", "dim", "value2", "bucket"),
+    # SQLite keeps the rows in primary-key order, so reading one dimension is
+    # one sequential range, not a lookup per row (4x faster on a 90-day range).
+    sqlite_with_rowid=False,
 )
 
 # The Batch API (migration 24): one row per batch, and one per input line with
