@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from pathlib import Path
 
@@ -12,12 +13,11 @@ PDF_MAKER = Path(__file__).parents[1] / "knowledge" / "test_kb_parsing.py"
 
 def pdf_with_text(text: str) -> bytes:
     """The knowledge tests' hand-written one-page PDF (no PDF library needed)."""
-    namespace: dict[str, object] = {}
-    source = PDF_MAKER.read_text()
-    start = source.index("def _pdf_with_text")
-    end = source.index("\n\n\ndef ", start)
-    exec("import io\n" + source[start:end], namespace)  # noqa: S102 - our own test helper
-    return namespace["_pdf_with_text"](text)  # type: ignore[operator, no-any-return]
+    spec = importlib.util.spec_from_file_location("kb_parsing_tests", PDF_MAKER)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module._pdf_with_text(text)  # type: ignore[no-any-return]
 
 
 def _new_store(console: Console, name: str) -> str:

@@ -1,0 +1,131 @@
+"""Knowledge bases: vector stores, their files and ingestion, search side by side, Dify settings.
+
+Everything goes through ``svc.vector_stores`` (the service the API uses) and
+the API's own upload and attachment checks. A store made here belongs to the
+console user's principal (``console:<user id>``, see ``playground``) and
+tenant. Admins see every store; a tenant user sees and manages only the
+stores of their tenant (another tenant's store is a 404).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.datastructures import UploadFile
+from starlette.responses import JSONResponse, Response
+
+from plinth.api.files import _store_upload
+from plinth.api.vector_stores import attachment, enabled_stores
+from plinth.console.playground import principal_of
+from plinth.console.web import Ctx, page
+from plinth.errors import InvalidRequest, NotFound, PlinthError
+from plinth.knowledge.index import SearchMode, SearchOptions
+from plinth.vectorstores.catalog import PageRequest, StoreRow
+from plinth.vectorstores.service import Owner, VectorStores
+
+MODES: tuple[SearchMode, ...] = ("lexical", "dense", "hybrid")
+MAX_NAME = 256
+MAX_FILES_PER_UPLOAD = 20
+
+
+def _stores(ctx: Ctx) -> VectorStores:
+    return enabled_stores(ctx.svc)
+
+
+async def _store(ctx: Ctx) -> StoreRow:
+    """The store in the URL, or a 404 when this user may not see it."""
+    store_id = ctx.request.path_params["store_id"]
+    try:
+        store = await _stores(ctx).visible(store_id, None)
+    except PlinthError:
+        raise NotFound("no such store") from None
+    if ctx.tenant_scope is not None and store.tenant_id != ctx.tenant_scope:
+        raise NotFound("no such store")
+    return store
+
+
+async def _list(ctx: Ctx) -> list[dict[str, Any]]:
+    vs = _stores(ctx)
+    rows = (await vs.page(None, PageRequest(limit=100))).rows
+    scope = ctx.tenant_scope
+    return [await vs.store_json(s) for s in rows if scope is None or s.tenant_id == scope]
+
+
+@page()
+async def knowledge_page(ctx: Ctx) -> Response:
+    return ctx.render("knowledge.html", stores=await _list(ctx), errors={}, form={})
+
+
+@page(role="tenant-admin")
+async def create_store(ctx: Ctx) -> Response:
+    name = ctx.form.get("name", "").strip()
+    if not name or len(name) > MAX_NAME:
+        errors = {"name": ctx.tr.t("err.too_long", limit=MAX_NAME) if name else ""}
+        errors["name"] = errors["name"] or ctx.tr.t("err.required")
+        return ctx.render(
+            "knowledge.html", 400, stores=await _list(ctx), errors=errors, form=ctx.form
+        )
+    principal = await principal_of(ctx)
+    store = await _stores(ctx).create(Owner(principal.key_id, principal.tenant_id), name)
+    return ctx.redirect(f"/knowledge/{store.id}")
+
+
+@page(role="tenant-admin")
+async def delete_store(ctx: Ctx) -> Response:
+    await _stores(ctx).delete(await _store(ctx))
+    return ctx.redirect("/knowledge")
+
+
+async def _search(ctx: Ctx, store: StoreRow, query: str) -> dict[str, Any]:
+    """The same query in each mode; a mode the server cannot run shows its reason."""
+    results: dict[str, Any] = {}
+    for mode in MODES:
+        try:
+            hits = await _stores(ctx).search(
+                store, [query], SearchOptions(max_num_results=5, mode=mode)
+            )
+        except PlinthError as exc:
+            results[mode] = {"error": exc.message}
+        else:
+            results[mode] = {"hits": [{"hit": h, "filename": name} for h, name in hits]}
+    return results
+
+
+@page()
+async def store_page(ctx: Ctx) -> Response:
+    store = await _store(ctx)
+    vs = _stores(ctx)
+    files = (await vs.files(store.id, PageRequest(limit=100))).rows
+    query = ctx.request.query_params.get("q", "").strip()[:1000]
+    root = str(ctx.request.base_url).rstrip("/")
+    return ctx.render(
+        "knowledge_store.html",
+        store=await vs.store_json(store),
+        files=files,
+        query=query,
+        results=await _search(ctx, store, query) if query else None,
+        dify_endpoint=root,
+        has_dense=vs.retrieval.embedder is not None,
+    )
+
+
+@page(role="tenant-admin")
+async def upload(ctx: Ctx) -> Response:
+    """Files (several at once) stored as the API's uploads and attached to the store."""
+    store = _stores(ctx).live(await _store(ctx))
+    principal = await principal_of(ctx)
+    form = await ctx.request.form()
+    uploads = [f for f in form.getlist("files") if isinstance(f, UploadFile)]
+    if not uploads or len(uploads) > MAX_FILES_PER_UPLOAD:
+        raise InvalidRequest(f"Send 1 to {MAX_FILES_PER_UPLOAD} files", param="files")
+    limit = ctx.svc.settings.files_max_bytes
+    attached = []
+    for item in uploads:
+        fields = {"file": item, "purpose": "assistants"}
+        record = await _store_upload(ctx.svc, principal, fields, limit)
+        attached.append(await attachment(ctx.svc, principal, record.id, None, store.chunking))
+    rows = await _stores(ctx).attach(store, attached)
+    if ctx.request.headers.get("accept", "").startswith("application/json"):
+        data = [{"file_id": r.file_id, "filename": r.filename, "status": r.status} for r in rows]
+        return ctx.finish(JSONResponse({"files": data}, 201))
+    return ctx.redirect(f"/knowledge/{store.id}")
