@@ -80,7 +80,13 @@ def analyse(config: BenchConfig, points: list[PointResult]) -> dict[str, Any]:
         "break_even": [cost.break_even(a, b) for a, b in combinations(estimates, 2)],
         "weights": weights,
         "matrix": [
-            {"candidate": r.candidate, "total": r.total, "scores": r.scores, "reasons": r.reasons}
+            {
+                "candidate": r.candidate,
+                "total": r.total,
+                "scores": r.scores,
+                "reasons": r.reasons,
+                "sources": r.sources,
+            }
             for r in rows
         ],
         "sensitivity": matrix.sensitivity(rows, weights),

@@ -44,6 +44,10 @@ class Candidate(BaseModel):
     hardware_cost_per_hour: float = Field(0.0, ge=0, description="For local models.")
     # Optional 0–5 ratings that replace the catalog-fact count for a criterion.
     ratings: dict[str, float] = Field(default_factory=dict)
+    # Where the model is served: "local" scores security/compliance from that fact
+    # (data never leaves the machine), not from provider-catalog entries it cannot have.
+    locality: Literal["local", "cloud"] | None = None
+    privacy_policy: str | None = None  # the policy its requests run under, for the report
 
 
 class Profile(BaseModel):

@@ -3,6 +3,8 @@
 Performance (quality and speed) and cost come from the run's measurements;
 usability, scalability, security/compliance and ecosystem from facts recorded
 in the provider catalog, each with its source (or a 0–5 rating in the config).
+A local candidate's security/compliance comes from its locality: prompts and
+answers never leave the machine. ``Row.sources`` names where each score came from.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ class Row:
     candidate: str
     scores: dict[str, float]
     reasons: dict[str, list[str]] = field(default_factory=dict)
+    # Per criterion: "measured in this run", "bench config rating", "provider catalog"
+    # or "local deployment".
+    sources: dict[str, str] = field(default_factory=dict)
     total: float = 0.0
 
 
@@ -52,6 +57,11 @@ def _facts(candidate: Candidate, criterion: str) -> list[str]:
     return [f"{f.text} [{f.source}]" for f in provider.facts if f.criterion == criterion]
 
 
+def _local_reason(candidate: Candidate) -> str:
+    policy = f"; privacy policy '{candidate.privacy_policy}'" if candidate.privacy_policy else ""
+    return "served on this machine: prompts and answers never leave it" + policy
+
+
 def score(measured: list[Measured], weights: dict[str, float]) -> list[Row]:
     """Rows ranked by weighted total (weights already sum to 1)."""
     quality = _higher_better([m.quality for m in measured])
@@ -67,6 +77,7 @@ def score(measured: list[Measured], weights: dict[str, float]) -> list[Row]:
         ]
         row.scores["cost"] = cost[i]
         row.reasons["cost"] = [f"monthly TCO {m.monthly_tco:.2f} {m.currency}"]
+        row.sources.update(performance="measured in this run", cost="measured in this run")
         rows.append(row)
     for criterion in FACT_CRITERIA:
         counts = [float(len(_facts(m.candidate, criterion))) for m in measured]
@@ -76,8 +87,15 @@ def score(measured: list[Measured], weights: dict[str, float]) -> list[Row]:
             if rating is not None:
                 rows[i].scores[criterion] = max(0.0, min(rating, 5.0)) / 5
                 rows[i].reasons[criterion] = [f"rated {rating}/5 in the bench config"]
+                rows[i].sources[criterion] = "bench config rating"
+                continue
+            if criterion == "security_compliance" and m.candidate.locality == "local":
+                rows[i].scores[criterion] = 1.0
+                rows[i].reasons[criterion] = [_local_reason(m.candidate)]
+                rows[i].sources[criterion] = "local deployment"
                 continue
             facts = _facts(m.candidate, criterion)
+            rows[i].sources[criterion] = "provider catalog"
             rows[i].scores[criterion] = normalised[i]
             rows[i].reasons[criterion] = facts or ["no recorded facts in the provider catalog"]
     for row in rows:

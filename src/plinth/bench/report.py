@@ -133,13 +133,21 @@ CSS = (
 )
 
 
+def _source(row: dict[str, Any], criterion: str) -> str:
+    """Where a score came from (runs stored before sources were recorded have none)."""
+    source = (row.get("sources") or {}).get(criterion)
+    return f" (from {source})" if source else ""
+
+
 def render_html(run: dict[str, Any]) -> str:
     summary = run["summary"]
     svgs = chart_svgs(summary)
     reasons = []
     for row in summary["matrix"]:
         items = "".join(
-            f"<li><b>{escape(c)}</b> {row['scores'][c]:.2f}: "
+            f"<li><b>{escape(c)}</b> {row['scores'][c]:.2f}"
+            + escape(_source(row, c))
+            + ": "
             + escape("; ".join(row["reasons"].get(c, [])))
             + "</li>"
             for c in CRITERIA

@@ -17,6 +17,7 @@ from starlette.staticfiles import StaticFiles
 
 from plinth.console import (
     audit,
+    bench_reports,
     billing,
     dashboard,
     keys,
@@ -70,6 +71,11 @@ _pages: list[BaseRoute] = [
     Route("/knowledge/{store_id}", knowledge.store_page),
     Route("/knowledge/{store_id}/upload", knowledge.upload, methods=POST),
     Route("/knowledge/{store_id}/delete", knowledge.delete_store, methods=POST),
+    Route("/bench", bench_reports.bench_page),
+    Route("/bench", bench_reports.start_run, methods=POST),
+    Route("/bench/{run_id}", bench_reports.run_page),
+    Route("/bench/{run_id}/report", bench_reports.run_report),
+    Route("/bench/{run_id}/progress", bench_reports.run_progress),
     Route("/playground", playground.playground_page),
     Route("/playground/preview", playground.preview, methods=POST),
     Route("/playground/chat", playground.chat, methods=POST),

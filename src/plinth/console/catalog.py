@@ -14,6 +14,24 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "nav.playground": ("Playground", "调试台"),
     "nav.models": ("Models", "模型"),
     "nav.knowledge": ("Knowledge", "知识库"),
+    "nav.bench": ("Bench", "选型评测"),
+    "bench.new": ("Start a run", "开始评测"),
+    "bench.intro": (
+        "Measures the chosen models through this server's /v1 with a key made for the run "
+        "(in your tenant, revoked when it ends). Local models score security/compliance from "
+        "the data never leaving the machine.",
+        "通过本服务器的 /v1 测量所选模型，使用为本次评测创建的密钥（属于您的租户，"
+        "结束后吊销）。本地模型的安全合规得分来自数据不离开本机。",
+    ),
+    "bench.workload": ("Workload", "任务集"),
+    "bench.candidates": ("Candidates", "候选模型"),
+    "bench.requests": ("Requests per candidate", "每个候选的请求数"),
+    "bench.start": ("Start", "开始"),
+    "bench.created": ("Started", "开始时间"),
+    "bench.requests_done": ("Requests", "请求数"),
+    "bench.recommendation": ("Recommendation", "推荐"),
+    "bench.open_report": ("Open the full report", "打开完整报告"),
+    "bench.sources": ("Scores and where they come from", "得分及其来源"),
     "kb.new": ("New knowledge base", "新建知识库"),
     "kb.create": ("Create", "创建"),
     "kb.files": ("Files", "文件"),
