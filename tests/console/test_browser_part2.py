@@ -133,3 +133,73 @@ def test_playground_preview_and_streamed_answer_in_chromium(
     assert "调试台" in page.content()
     assert w.problems == []
     w.context.close()
+
+
+def _pdf(text: str) -> bytes:
+    from test_knowledge_page import pdf_with_text
+
+    return pdf_with_text(text)
+
+
+def test_knowledge_upload_txt_and_pdf_then_search_in_chromium(
+    live2: str,
+    browser: Any,  # noqa: F811 - the fixture imported above
+    tmp_path: Path,
+) -> None:
+    w = Watched(browser, live2)
+    page = w.page
+    _setup(w)
+    w.go("/console/knowledge")
+    w.fill("#create-store", name="handbook")
+    page.click("#create-store #create")
+    page.wait_for_url(re.compile(r".*/console/knowledge/vs_[0-9a-zA-Z]+$"))
+    txt, pdf = tmp_path / "leave.txt", tmp_path / "expenses.pdf"
+    txt.write_text("Annual leave is twenty days for every employee.")
+    pdf.write_bytes(_pdf("Travel expenses are refunded within thirty days"))
+    page.set_input_files("#files", [str(txt), str(pdf)])
+    page.click("#upload")
+    # The page reloads after the upload, and again until ingestion is done.
+    page.wait_for_selector("#files tr[data-status='completed'] >> nth=1", timeout=30_000)
+    assert page.locator("#files tr[data-status='in_progress']").count() == 0
+    page.fill("#q", "travel expenses refunded")
+    page.click("#search")
+    page.wait_for_selector("#results-lexical .hit")
+    assert "expenses.pdf" in page.inner_text("#results-lexical")
+    assert page.locator("#results-hybrid").count() == 1
+    assert page.locator("#results-dense").count() == 1
+    page.fill("#q", "annual leave")
+    page.click("#search")
+    page.wait_for_selector("#results-lexical .hit")
+    assert "leave.txt" in page.inner_text("#results-lexical .hit >> nth=0")
+    assert page.inner_text("#dify-id").startswith("vs_")
+    assert w.problems == []
+    w.context.close()
+
+
+def test_deployment_test_and_a_bench_run_in_chromium(
+    live2: str,
+    browser: Any,  # noqa: F811 - the fixture imported above
+) -> None:
+    w = Watched(browser, live2)
+    page = w.page
+    _setup(w)
+    w.go("/console/models")
+    assert "Defined in plinth.toml" in page.inner_text("table.deployments")
+    page.click("table.deployments button.test")
+    page.wait_for_selector("#test-result")
+    assert page.get_attribute("#test-result", "data-ok") == "1"
+    assert page.inner_text("#test-text") == "Say OK."  # the fake upstream on loopback echoes
+
+    w.go("/console/bench")
+    page.check("#candidates input[value='gpt-fake']")
+    page.select_option("#workload", "short_chat")
+    page.fill("#requests", "2")
+    page.click("#start")
+    page.wait_for_url(re.compile(r".*/console/bench/[^/]+$"))
+    page.wait_for_selector("#recommendation", timeout=60_000)  # the page reloads when done
+    assert page.inner_text("#recommendation") == "gpt-fake"
+    sources = page.inner_text("#score-sources")
+    assert "measured in this run" in sources and "provider catalog" in sources
+    assert page.locator("iframe#report").count() == 1
+    assert w.problems == []
+    w.context.close()
