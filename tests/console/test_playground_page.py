@@ -97,3 +97,36 @@ def test_a_bad_form_is_a_400_with_the_apis_message_and_csrf_is_checked(console: 
     form["csrf"] = "forged"
     assert console.client.post("/console/playground/chat", data=form).status_code == 403
     assert re.search("Playground", console.client.get("/console/").text)
+
+
+def test_file_search_over_a_chosen_store_cites_its_sources(console: Console) -> None:
+    from test_knowledge_page import _idle, _new_store, _upload
+
+    console.setup_admin()
+    store = _new_store(console, "policies")
+    text = b"Annual leave is twenty days for every employee."
+    assert _upload(console, store, [("leave.txt", text, "text/plain")]).status_code == 201  # type: ignore[attr-defined]
+    _idle(console)
+    assert 'value="' + store + '"' in console.client.get("/console/playground").text
+    form = _form(console, "How long is annual leave?")
+    token = form.pop("csrf")
+    with console.client.stream(
+        "POST",
+        "/console/playground/chat",
+        data={"csrf": token, **form, "stores": [store]},  # type: ignore[dict-item]
+    ) as response:
+        assert response.status_code == 200
+        lines = [json.loads(line) for line in response.iter_lines() if line]
+    citations = lines[0]["citations"]
+    assert citations[0]["n"] == 1 and citations[0]["filename"] == "leave.txt"
+    sent = console.upstream.generation_requests()[-1].body
+    assert sent["messages"][0]["role"] == "system"
+    assert "[1] (leave.txt) Annual leave is twenty days" in sent["messages"][0]["content"]
+    assert lines[-1]["done"]
+    # A store the user may not see is a 404, not a silent answer without sources.
+    form = _form(console, "hi")
+    missing = console.client.post(
+        "/console/playground/chat",
+        data={**form, "stores": ["vs_nope"]},  # type: ignore[dict-item]
+    )
+    assert missing.status_code == 404

@@ -26,7 +26,7 @@ from plinth.bench import analysis, report, runner
 from plinth.bench.config import BenchConfig, Candidate, Profile
 from plinth.bench.store import BenchStore, new_run_id
 from plinth.bench.workloads import BUILTIN, load_workload
-from plinth.console.playground import principal_of
+from plinth.console.identity import principal_of
 from plinth.console.web import Ctx, page
 from plinth.errors import InvalidRequest, NotFound, PlinthError
 from plinth.services import Services

@@ -109,6 +109,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "play.message": ("Message", "消息"),
     "play.preview": ("Privacy preview", "隐私预览"),
     "play.send": ("Send", "发送"),
+    "play.file_search": (
+        "Answer from knowledge bases (file_search, cited as [n])",
+        "基于知识库回答（file_search，以 [n] 引用）",
+    ),
     "play.viewer": ("Viewers may preview but not send.", "只读用户可预览但不能发送。"),
     "play.blocked": (
         "The policy refuses this text: it would not be sent anywhere.",

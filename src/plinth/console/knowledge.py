@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, Response
 
 from plinth.api.files import _store_upload
 from plinth.api.vector_stores import attachment, enabled_stores
-from plinth.console.playground import principal_of
+from plinth.console.identity import principal_of
 from plinth.console.web import Ctx, page
 from plinth.errors import InvalidRequest, NotFound, PlinthError
 from plinth.knowledge.index import SearchMode, SearchOptions
@@ -34,7 +34,11 @@ def _stores(ctx: Ctx) -> VectorStores:
 
 async def _store(ctx: Ctx) -> StoreRow:
     """The store in the URL, or a 404 when this user may not see it."""
-    store_id = ctx.request.path_params["store_id"]
+    return await visible_store(ctx, ctx.request.path_params["store_id"])
+
+
+async def visible_store(ctx: Ctx, store_id: str) -> StoreRow:
+    """The store if this user may see it (their tenant's, or any for admins); else a 404."""
     try:
         store = await _stores(ctx).visible(store_id, None)
     except PlinthError:
@@ -44,11 +48,14 @@ async def _store(ctx: Ctx) -> StoreRow:
     return store
 
 
+async def visible_stores(ctx: Ctx) -> list[StoreRow]:
+    rows = (await _stores(ctx).page(None, PageRequest(limit=100))).rows
+    return [s for s in rows if ctx.tenant_scope is None or s.tenant_id == ctx.tenant_scope]
+
+
 async def _list(ctx: Ctx) -> list[dict[str, Any]]:
     vs = _stores(ctx)
-    rows = (await vs.page(None, PageRequest(limit=100))).rows
-    scope = ctx.tenant_scope
-    return [await vs.store_json(s) for s in rows if scope is None or s.tenant_id == scope]
+    return [await vs.store_json(s) for s in await visible_stores(ctx)]
 
 
 @page()

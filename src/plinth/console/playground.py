@@ -25,9 +25,11 @@ from pydantic import ValidationError
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from plinth.api.http import new_request_id
-from plinth.auth import Principal
+from plinth.console.grounding import ground
+from plinth.console.identity import principal_of
+from plinth.console.knowledge import visible_stores
 from plinth.console.web import Ctx, page
-from plinth.errors import InvalidRequest, PlinthError, as_plinth_error
+from plinth.errors import InvalidRequest, NotFound, PlinthError, as_plinth_error
 from plinth.privacy.guard import Inspection
 from plinth.protocol.chat import ChatCompletionRequest
 from plinth.tokens import Estimate
@@ -35,22 +37,6 @@ from plinth.tokens import Estimate
 Json = dict[str, Any]
 MAX_TURNS = 50
 log = logging.getLogger(__name__)
-
-
-async def principal_of(ctx: Ctx) -> Principal:
-    """The console user as the gateway sees them (see the module docstring)."""
-    assert ctx.user is not None
-    policy = None
-    if ctx.user.tenant_id is not None:
-        tenant = await ctx.svc.db.run(ctx.svc.tenants.get, ctx.user.tenant_id)
-        policy = tenant.privacy_policy
-    return Principal(
-        key_id="console:" + ctx.user.id,
-        name="console " + ctx.user.name,
-        is_admin=False,
-        privacy_policy=policy,
-        tenant_id=ctx.user.tenant_id,
-    )
 
 
 def _models(ctx: Ctx) -> list[str]:
@@ -62,7 +48,8 @@ def _models(ctx: Ctx) -> list[str]:
 async def playground_page(ctx: Ctx) -> Response:
     principal = await principal_of(ctx)
     policy = principal.privacy_policy or ctx.svc.privacy.default_policy
-    return ctx.render("playground.html", models=_models(ctx), policy=policy)
+    stores = await visible_stores(ctx) if ctx.svc.vector_stores is not None else []
+    return ctx.render("playground.html", models=_models(ctx), policy=policy, stores=stores)
 
 
 def chat_body(form: dict[str, str], *, stream: bool) -> ChatCompletionRequest:
@@ -192,21 +179,28 @@ async def chat(ctx: Ctx) -> Response:
         request = chat_body(ctx.form, stream=True)
         if ctx.tenant_scope is not None and request.model not in _models(ctx):
             raise InvalidRequest(f"Model '{request.model}' is not served", param="model")
+        form = await ctx.request.form()  # cached: the form the CSRF check read
+        stores = [v for v in form.getlist("stores") if isinstance(v, str)]
+        request, citations = await ground(ctx, request, stores)
     except PlinthError as exc:
-        return ctx.finish(JSONResponse({"error": exc.message, "param": exc.param}, 400))
+        status = 404 if isinstance(exc, NotFound) else 400
+        return ctx.finish(JSONResponse({"error": exc.message, "param": exc.param}, status))
     acct = ctx.svc.gateway.open(new_request_id(), "chat.completions", request.model, principal)
-    return ctx.finish(
-        StreamingResponse(_turn(ctx, acct, request), media_type="application/x-ndjson")
-    )
+    turn = _turn(ctx, acct, request, citations)
+    return ctx.finish(StreamingResponse(turn, media_type="application/x-ndjson"))
 
 
 def _line(data: Json) -> bytes:
     return json.dumps(data, ensure_ascii=False).encode() + b"\n"
 
 
-async def _turn(ctx: Ctx, acct: Any, request: ChatCompletionRequest) -> AsyncIterator[bytes]:
+async def _turn(
+    ctx: Ctx, acct: Any, request: ChatCompletionRequest, citations: list[Json]
+) -> AsyncIterator[bytes]:
     started = time.monotonic()
     usage: Json | None = None
+    if citations:
+        yield _line({"citations": citations})
     try:
         async for chunk in ctx.svc.gateway.generate_stream(acct, request):
             if chunk.get("usage"):

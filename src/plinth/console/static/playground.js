@@ -89,6 +89,14 @@
           if (event.delta) {
             answer.textContent += event.delta;
             answer.setAttribute("data-chunks", String(Number(answer.getAttribute("data-chunks")) + 1));
+          } else if (event.citations) {
+            var list = el("ol", "citations");
+            event.citations.forEach(function (c) {
+              var item = el("li", "", c.filename + " · " + c.store + " · #" + c.chunk + " · " + c.score);
+              item.appendChild(el("blockquote", "", c.text));
+              list.appendChild(item);
+            });
+            transcript.appendChild(list);
           } else if (event.error) {
             errorBox.textContent = event.error;
           } else if (event.done) {
