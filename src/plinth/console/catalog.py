@@ -95,6 +95,19 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "models.no_local": ("No local model is loaded.", "未加载本地模型。"),
     "models.new": ("Add a deployment", "添加部署"),
     "models.add": ("Add", "添加"),
+    "models.f.model": ("Public model name", "对外模型名"),
+    "models.f.id": ("Deployment id (default: model@host)", "部署 ID（默认：模型@主机）"),
+    "models.f.base_url": ("Upstream base URL (…/v1)", "上游地址（…/v1）"),
+    "models.f.api_key_env": (
+        "Environment variable holding the upstream key",
+        "保存上游密钥的环境变量名",
+    ),
+    "models.f.upstream_model": ("Upstream model name", "上游模型名"),
+    "models.f.region": ("Region", "区域"),
+    "models.f.priority": ("Priority (lower first)", "优先级（越小越先）"),
+    "models.f.weight": ("Weight", "权重"),
+    "models.f.input_price_per_mtok": ("Input price per M tokens", "每百万输入 token 价格"),
+    "models.f.output_price_per_mtok": ("Output price per M tokens", "每百万输出 token 价格"),
     "play.intro": (
         "Chats go through the gateway as you (key id console:<your user id>), billed to your "
         "tenant, under privacy policy '{policy}'.",
