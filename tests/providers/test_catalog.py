@@ -148,7 +148,7 @@ def test_cli_lists_shows_and_adds_from_presets(tmp_path: Path) -> None:
     removed = runner.invoke(main, ["deployments", "remove", "team-llama@gpu-box:8000", *data])
     assert removed.exit_code == 0, removed.output
     gone = runner.invoke(main, ["deployments", "remove", "team-llama@gpu-box:8000", *data])
-    assert gone.exit_code == 1
+    assert gone.exit_code == 2 and gone.output == "Error: No deployment 'team-llama@gpu-box:8000'\n"
 
 
 def test_per_model_prices_name_their_own_page_and_date() -> None:

@@ -116,11 +116,8 @@ def add(
         raise click.ClickException(f"invalid deployment: {refusal}")
     configured = {d.id for d in settings.deployments}
     if deployment.id in configured:
-        raise click.ClickException(f"'{deployment.id}' is defined in plinth.toml already")
-    try:
-        DeploymentStore(open_db(data_dir)).add(deployment)
-    except AlreadyExists as exc:
-        raise click.ClickException(exc.message) from None
+        raise AlreadyExists(f"'{deployment.id}' is defined in plinth.toml already", param="id")
+    DeploymentStore(open_db(data_dir)).add(deployment)  # AlreadyExists if stored already
     key_note = ""
     if deployment.api_key_env and deployment.api_key() is None:
         key_note = f"\nNote: set {deployment.api_key_env} in the environment of `plinth serve`."
@@ -176,10 +173,5 @@ def list_deployments(fmt: str, data_dir: Path | None) -> None:
 @data_dir_option
 def remove(deployment_id: str, data_dir: Path | None) -> None:
     """Stop routing to a deployment added with `plinth deployments add`."""
-    from plinth.errors import NotFound
-
-    try:
-        DeploymentStore(open_db(data_dir)).remove(deployment_id)
-    except NotFound:
-        raise click.ClickException(f"No stored deployment '{deployment_id}'") from None
+    DeploymentStore(open_db(data_dir)).remove(deployment_id)  # NotFound: exit 2, as for keys
     click.echo(f"Removed deployment '{deployment_id}'.")
