@@ -1,7 +1,7 @@
 """The response cache: identical deterministic requests answered from a store.
 
-``settings`` (who opts in, TTL, bounds), ``keys`` (which requests may be
-cached and the key of one), ``backends`` (in-process LRU, Redis), ``replay``
-(a cached answer as a whole response or as a stream) and ``service``
-(:class:`ResponseCache`, what the gateway calls).
+``settings`` (who opts in, TTL, bounds), ``backends`` (in-process LRU,
+Redis), ``replay`` (a cached answer as a whole response or as a stream) and
+``service`` (:class:`ResponseCache`, what the gateway calls: which requests
+may be cached, the key of one, lookup and store).
 """
