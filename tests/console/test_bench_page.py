@@ -64,6 +64,17 @@ def test_start_run_validates_and_a_failed_run_is_stored_and_its_key_revoked(
     keys = [k for k in svc.keys.list() if k.name.startswith("console bench ")]
     assert len(keys) == 1 and not keys[0].active
     assert console.client.get(run_path + "/report").status_code == 404  # no summary
+    # The run's key goes to this server's socket, never where a Host header points.
+    token = console.csrf("/console/bench")
+    form = {"csrf": token, "workload": "short_chat", "models": "gpt-fake", "requests": "1"}
+    forged = console.client.post(
+        "/console/bench", data=form, headers={"host": "evil.example"}, follow_redirects=False
+    )
+    assert forged.status_code == 303
+    _wait_for_runs(console)
+    run_id = forged.headers["location"].rsplit("/", 1)[1]
+    stored = bench_reports.BenchStore(svc.db.engine).get(run_id)
+    assert stored is not None and "evil.example" not in stored["config"]["base_url"]
 
 
 def test_unknown_runs_are_404(console: Console) -> None:

@@ -134,6 +134,17 @@ def _candidate(ctx: Ctx, model: str, policy: str | None) -> Candidate:
     )
 
 
+def _own_v1(ctx: Ctx) -> str:
+    """This server's /v1 at the socket the request arrived on: never the Host header, which
+    the client writes (the run's key must not be sent wherever a header points)."""
+    server = ctx.request.scope.get("server")
+    if not server:
+        raise InvalidRequest("This server's own address is unknown; run 'plinth bench' instead")
+    host, port = server[0], server[1]
+    host = f"[{host}]" if ":" in str(host) else host
+    return f"{ctx.request.url.scheme}://{host}:{port}{ctx.root}/v1"
+
+
 def _config(ctx: Ctx, chosen: list[str], policy: str | None) -> BenchConfig:
     served = set(_chat_models(ctx))
     models = [m for m in dict.fromkeys(chosen) if m]
@@ -148,10 +159,9 @@ def _config(ctx: Ctx, chosen: list[str], policy: str | None) -> BenchConfig:
         raise InvalidRequest("requests must be a number", param="requests") from None
     if not 1 <= requests <= MAX_REQUESTS:
         raise InvalidRequest(f"requests: 1 to {MAX_REQUESTS}", param="requests")
-    url = ctx.request.url
     return BenchConfig(
         name=ctx.form.get("name", "").strip()[:100] or None,
-        base_url=f"{url.scheme}://{url.netloc}{ctx.root}/v1",
+        base_url=_own_v1(ctx),
         candidates=[_candidate(ctx, m, policy) for m in models],
         workloads=[workload],
         profile=Profile(requests=requests),
