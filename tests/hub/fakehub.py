@@ -30,6 +30,7 @@ class FakeHub:
     cut_after: dict[str, int] = field(default_factory=dict)  # path -> bytes before the drop (once)
     corrupt: set[str] = field(default_factory=set)  # paths served with a flipped byte
     ignore_range: bool = False
+    cdn_host: str = "127.0.0.1"  # where /resolve redirects to ("localhost": another host)
     requests: list[dict[str, Any]] = field(default_factory=list)
     port: int = 0
 
@@ -75,7 +76,8 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
                 if file not in hub.repos.get(repo, {}):
                     return self._send(404, b"{}")
                 self.send_response(302)
-                self.send_header("Location", f"/cdn/{repo}/{file}")
+                cdn = f"http://{hub.cdn_host}:{hub.port}"
+                self.send_header("Location", f"{cdn}/cdn/{repo}/{file}")
                 self.send_header("X-Linked-Etag", f'"{hub.sha256(repo, file)}"')
                 self.send_header("Content-Length", "0")
                 self.end_headers()

@@ -144,16 +144,31 @@ def test_gated_repos_need_a_token(
     assert content and all(r["auth"] == "Bearer good-token" for r in content)
 
 
+def test_the_token_does_not_follow_a_redirect_to_another_host(
+    run: RunCli, hub: FakeHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hub.cdn_host = "localhost"
+    monkeypatch.setenv("HF_TOKEN", "good-token")
+    result = run("models", "pull", "acme/Gated-GGUF", "--quant", "Q8_0", "--no-progress")
+    assert result.exit_code == 0, result.output
+    resolve = [r for r in hub.requests if "/resolve/" in r["path"]]
+    content = [r for r in hub.requests if r["content"]]
+    assert [r["auth"] for r in resolve] == ["Bearer good-token"]
+    assert [(r["host"].split(":")[0], r["auth"]) for r in content] == [("localhost", None)]
+
+
 def test_requests_go_through_the_proxy(
     run: RunCli, hub: FakeHub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The endpoint's name resolves nowhere: only the proxy can reach it.
     monkeypatch.setenv("HF_ENDPOINT", "http://hub.invalid")
+    hub.cdn_host = "cdn.invalid"
     monkeypatch.setenv("HTTP_PROXY", hub.url)
     monkeypatch.setenv("NO_PROXY", "")
     result = run("models", "pull", REPO, "--quant", "Q4_K_M", "--no-progress")
     assert result.exit_code == 0, result.output
-    assert {r["host"] for r in hub.requests} == {"hub.invalid"}
+    hosts = {r["host"].split(":")[0] for r in hub.requests}
+    assert hosts == {"hub.invalid", "cdn.invalid"}
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ import urllib.error
 import urllib.request
 from http.client import HTTPResponse
 from typing import Any
+from urllib.parse import urlsplit
 
 from plinth.errors import NotFound, PermissionDenied, UpstreamBadResponse, UpstreamUnreachable
 
@@ -19,12 +20,34 @@ TIMEOUT_S = 60
 USER_AGENT = "plinth-models-pull"
 
 
+class SameHostCredentials(urllib.request.HTTPRedirectHandler):
+    """Follows redirects, but a token goes only to the host it was given for.
+
+    The hubs redirect downloads to their CDNs, and a mirror may redirect
+    anywhere: the ``Authorization`` header is dropped when the host changes.
+    """
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: Any,
+        code: int,
+        msg: str,
+        headers: Any,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None and urlsplit(newurl).netloc != urlsplit(req.full_url).netloc:
+            new.remove_header("Authorization")
+        return new
+
+
 def open_url(url: str, headers: dict[str, str] | None = None) -> HTTPResponse:
     """An open response for a GET, or the error that says what went wrong."""
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, **(headers or {})})
     try:
         # A new opener each time: it reads the proxy settings from the environment now.
-        opener = urllib.request.build_opener()
+        opener = urllib.request.build_opener(SameHostCredentials)
         response: HTTPResponse = opener.open(request, timeout=TIMEOUT_S)
     except urllib.error.HTTPError as exc:
         exc.close()
