@@ -1,12 +1,13 @@
 """Retrieval quality and speed of Plinth's knowledge base, through its own search path.
 
-nDCG@10 on BEIR SciFact (lexical, dense, hybrid with each fusion), ingest
-throughput, and search latency p50/p95 at SciFact's size and on a synthetic
-100k-chunk store, for the embedded backend and for Milvus (milvus-lite).
+nDCG@10 on the shared BEIR-layout sets (SciFact, XQuAD-zh, XQuAD-en) for
+lexical, dense and hybrid search (the default adaptive fusion, and the fixed
+weighted and RRF fusions for comparison), search latency p50/p95, and a
+synthetic 100k-chunk store, for the embedded backend and for Milvus (milvus-lite).
 
-    .venv/bin/python benchmarks/retrieval_eval.py                 # everything
-    .venv/bin/python benchmarks/retrieval_eval.py --no-dense      # BM25 only, no embedder
-    .venv/bin/python benchmarks/retrieval_eval.py --backends embedded --synthetic 0
+    .venv/bin/python benchmarks/retrieval_eval.py --synthetic 0      # the three sets
+    .venv/bin/python benchmarks/retrieval_eval.py --no-dense         # BM25 only, no embedder
+    .venv/bin/python benchmarks/retrieval_eval.py --max-docs 1000    # judged docs + distractors
 
 Embeddings are cached in ``--cache`` (SQLite, keyed by model + text hash):
 the first full run embeds SciFact's 5,183 abstracts with the bundled
@@ -36,6 +37,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from plinth.catalog.bundled import embedder_languages
 from plinth.knowledge.chunking import AUTO, WindowedEmbedder, WordPieceSpans, chunk_text
 from plinth.knowledge.filters import parse_filter
 from plinth.knowledge.index import ChunkRecord, KnowledgeIndex, SearchOptions, SearchRequest
@@ -103,6 +105,20 @@ class EmbeddingCache:
 # -- SciFact ---------------------------------------------------------------
 
 
+def load_beir(
+    root: Path, max_docs: int = 0
+) -> tuple[dict[str, str], dict[str, str], dict[str, set[str]]]:
+    """Documents, judged queries and judgments; ``max_docs`` keeps every judged
+    document plus the first unjudged ones in corpus order (0: all)."""
+    docs, queries, qrels = load_scifact(root)
+    if max_docs and len(docs) > max_docs:
+        judged = {doc for relevant in qrels.values() for doc in relevant}
+        others = [d for d in docs if d not in judged][: max(0, max_docs - len(judged))]
+        keep = judged | set(others)
+        docs = {d: text for d, text in docs.items() if d in keep}
+    return docs, queries, qrels
+
+
 def load_scifact(root: Path) -> tuple[dict[str, str], dict[str, str], dict[str, set[str]]]:
     docs = {}
     for line in (root / "corpus.jsonl").open(encoding="utf-8"):
@@ -137,21 +153,24 @@ def percentiles(samples: list[float]) -> dict[str, float]:
 CONFIGS: list[tuple[str, dict[str, Any]]] = [
     ("lexical", {"mode": "lexical"}),
     ("dense", {"mode": "dense"}),
+    ("hybrid (default: adaptive)", {"mode": "hybrid"}),
+    ("hybrid adaptive, languages undeclared", {"mode": "hybrid", "undeclared": True}),
+    ("hybrid weighted 0.5:0.5 (old default)", {"mode": "hybrid", "ranker": "weighted"}),
     ("hybrid rrf (1:1)", {"mode": "hybrid", "ranker": "rrf"}),
-    ("hybrid weighted (0.5:0.5)", {"mode": "hybrid", "ranker": "weighted"}),
-    (
-        "hybrid weighted (0.3 lex:0.7 dense)",
-        {"mode": "hybrid", "ranker": "weighted", "lexical_weight": 0.3, "dense_weight": 0.7},
-    ),
 ]
 
 
-async def scifact(
-    index: KnowledgeIndex, embedder: WindowedEmbedder | None, args: Any, label: str
+async def evaluate(
+    index: KnowledgeIndex,
+    embedder: WindowedEmbedder | None,
+    args: Any,
+    dataset: str,
+    label: str,
 ) -> dict[str, Any]:
-    docs, queries, qrels = load_scifact(args.dataset)
+    docs, queries, qrels = load_beir(args.datasets_root / dataset, args.max_docs)
     tokenizer = WordPieceSpans.bundled()
-    store = f"scifact_{label}"
+    languages = embedder_languages(MODEL)
+    store = f"{dataset.replace('-', '_')}_{label}"
     index.create_store(store, 384 if embedder is not None else None)
     started, chunks = time.perf_counter(), 0
     for doc_id, text in tqdm(docs.items(), desc=f"ingest ({label})", mininterval=10):
@@ -175,6 +194,7 @@ async def scifact(
         vectors = dict(zip(queries, rows, strict=True))
     results: dict[str, Any] = {
         "documents": len(docs),
+        "queries": len(queries),
         "chunks": chunks,
         "ingest_s": round(ingest_s, 1),
         "ingest_chunks_per_s": round(chunks / ingest_s, 1),
@@ -183,10 +203,14 @@ async def scifact(
     for name, config in CONFIGS:
         if config["mode"] != "lexical" and embedder is None:
             continue
+        config = dict(config)
+        declared = None if config.pop("undeclared", False) else languages
         scores, latencies = [], []
         for query_id, text in queries.items():
             options = SearchOptions(max_num_results=50, **config)
-            request = SearchRequest(text=text, vector=vectors.get(query_id), options=options)
+            request = SearchRequest(
+                text=text, vector=vectors.get(query_id), options=options, dense_languages=declared
+            )
             t0 = time.perf_counter()
             hits = index.search(store, request)
             latencies.append(time.perf_counter() - t0)
@@ -197,7 +221,7 @@ async def scifact(
             **percentiles(latencies),
         }
         print(
-            f"  {label:8} {name:38} nDCG@10 {np.mean(scores):.4f}  "
+            f"  {dataset:9} {label:8} {name:40} nDCG@10 {np.mean(scores):.4f}  "
             f"p50 {results['runs'][name]['p50_ms']} ms",
             flush=True,
         )
@@ -267,8 +291,11 @@ def open_index(backend: str, work: Path) -> KnowledgeIndex:
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--dataset", type=Path, default=ROOT.parent / "shared/datasets/scifact")
+    parser.add_argument("--datasets-root", type=Path, default=ROOT.parent / "shared/datasets")
+    parser.add_argument("--datasets", default="scifact,xquad-zh,xquad-en")
+    parser.add_argument("--max-docs", type=int, default=0, help="0: every document")
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache/plinth-bench")
+    parser.add_argument("--threads", type=int, default=0, help="llama.cpp threads; 0 = all")
     parser.add_argument("--backends", default="embedded,milvus")
     parser.add_argument(
         "--no-dense",
@@ -290,7 +317,9 @@ async def main() -> None:
             nonlocal engine
             if engine is None:
                 # The engine the server and `plinth kb` build for the embedding model.
-                settings = Settings(data_dir=args.cache / "data")
+                settings = Settings(
+                    data_dir=args.cache / "data", llamacpp={"threads": args.threads}
+                )
                 database = Database(open_database(settings.resolved_database_url))
                 (engine,) = embedding_engines(settings, database)
                 await engine.start()
@@ -300,13 +329,15 @@ async def main() -> None:
         embedder = WindowedEmbedder(cache.embed, WordPieceSpans.bundled())
     report: dict[str, Any] = {
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
-        "scifact": {},
+        "datasets": {},
         "synthetic": {},
     }
     with tempfile.TemporaryDirectory() as tmp:
         for backend in args.backends.split(","):
             index = open_index(backend, Path(tmp))
-            report["scifact"][backend] = await scifact(index, embedder, args, backend)
+            for dataset in args.datasets.split(","):
+                found = await evaluate(index, embedder, args, dataset, backend)
+                report["datasets"].setdefault(dataset, {})[backend] = found
             if args.synthetic:
                 modes = args.synthetic_modes.split(",")
                 report["synthetic"][backend] = synthetic_latency(
@@ -317,8 +348,9 @@ async def main() -> None:
     out = ROOT / "benchmarks/results/retrieval_eval.json"
     if out.exists():  # a run of some backends keeps the others' results
         earlier = json.loads(out.read_text())
-        for part in ("scifact", "synthetic"):
-            report[part] = {**earlier.get(part, {}), **report[part]}
+        report["synthetic"] = {**earlier.get("synthetic", {}), **report["synthetic"]}
+        for dataset, backends in earlier.get("datasets", {}).items():
+            report["datasets"][dataset] = {**backends, **report["datasets"].get(dataset, {})}
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {out}")
 

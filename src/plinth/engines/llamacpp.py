@@ -10,6 +10,7 @@ is how a closed client stream cancels generation at the next token.
 from __future__ import annotations
 
 import asyncio
+import collections
 import functools
 import logging
 import os
@@ -30,6 +31,7 @@ from plinth.engines.llamacpp_errors import (
     raise_for_engine_error,
     reject_non_text_parts,
 )
+from plinth.engines.llamacpp_sampling import with_sampling_defaults
 from plinth.errors import EngineError
 
 log = logging.getLogger(__name__)
@@ -98,6 +100,54 @@ class LlamaCppOptions:
     # A llama.cpp built-in template name ("gemma", "llama3", …) or a Jinja
     # template's text; None uses the GGUF's own template (ChatML if it has none).
     chat_template: str | None = None
+    # How hard llama.cpp's worker threads busy-wait for work (0–100; its own
+    # default 50 spins). On cores shared with other processes spinning threads
+    # starve each other: the bundled embedder ran 0.8 texts/s at 50 and 19 at
+    # 1 thread (benchmarks/results/retrieval_embedding_throughput.md).
+    poll: int = 50
+
+
+class _Handoff:
+    """Chunks from llama.cpp's thread to the event loop, one wake-up per batch.
+
+    A wake-up from another thread (``call_soon_threadsafe``) writes the loop's
+    self-pipe and costs a syscall on each side; with 8 streams decoding, one
+    per token per stream took CPU that llama.cpp's own threads needed. Chunks
+    that arrive before the loop has run the pending wake-up ride along with it.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self._loop = loop
+        self._items: collections.deque[Any] = collections.deque()
+        self._lock = threading.Lock()
+        self._wake_pending = False
+        self._waiter: asyncio.Future[None] | None = None
+
+    def put(self, item: Any) -> None:
+        """From any thread: queue an item, waking the loop only if no wake-up is on its way."""
+        self._items.append(item)
+        with self._lock:
+            if self._wake_pending:
+                return
+            self._wake_pending = True
+        if not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._wake)
+
+    def _wake(self) -> None:
+        with self._lock:
+            self._wake_pending = False
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def get(self) -> Any:
+        """On the loop: the next item, waiting only when none has arrived."""
+        while not self._items:
+            self._waiter = self._loop.create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._items.popleft()
 
 
 class LlamaCppEngine(Engine):
@@ -140,6 +190,8 @@ class LlamaCppEngine(Engine):
         threads = opts.threads or os.cpu_count() or 1
         params.cpuparams.n_threads = threads
         params.cpuparams_batch.n_threads = threads
+        params.cpuparams.poll = opts.poll
+        params.cpuparams_batch.poll = opts.poll
         params.verbosity = opts.verbosity
         params.warmup = False
         params.endpoint_metrics = True
@@ -187,7 +239,7 @@ class LlamaCppEngine(Engine):
 
     def _stream(self, method: str, body: Json) -> AsyncIterator[Json]:
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[Any] = asyncio.Queue()
+        handoff = _Handoff(loop)
         cancelled = threading.Event()
         body = {**body, "stream": True, "stream_options": {"include_usage": True}}
         # Per-chunk timings tell how many tokens were used even when a stream is cut.
@@ -198,26 +250,26 @@ class LlamaCppEngine(Engine):
                 with self._counters_lock:
                     self.tokens_after_cancel += 1
                 return True
-            loop.call_soon_threadsafe(queue.put_nowait, chunk)
+            handoff.put(chunk)
             return False
 
         def run() -> None:
             try:
                 getattr(self._server, method)(body, on_chunk)
             except BaseException as exc:  # noqa: BLE001 - handed to the event loop below
-                loop.call_soon_threadsafe(queue.put_nowait, exc)
+                handoff.put(exc)
             finally:
                 with self._counters_lock:
                     self.active_streams -= 1
                 if not loop.is_closed():
-                    loop.call_soon_threadsafe(queue.put_nowait, _STREAM_END)
+                    handoff.put(_STREAM_END)
 
         async def chunks() -> AsyncIterator[Json]:
             with self._counters_lock:
                 self.active_streams += 1
             self._pool.submit(run)
             try:
-                while (item := await queue.get()) is not _STREAM_END:
+                while (item := await handoff.get()) is not _STREAM_END:
                     if isinstance(item, RuntimeError):
                         raise EngineError(f"Model '{self.model_id}' failed: {item}") from item
                     if isinstance(item, BaseException):
@@ -237,6 +289,7 @@ class LlamaCppEngine(Engine):
         self._require("chat", "chat completions")
         reject_non_text_parts(body)
         body, plan = llamacpp_tools.prepare(body)
+        body = with_sampling_defaults(body)
         result = await self._call("handle_chat_completions", fit_integers(body))
         return result if plan is None else llamacpp_tools.finish_result(result, plan)
 
@@ -244,16 +297,16 @@ class LlamaCppEngine(Engine):
         self._require("chat", "chat completions")
         reject_non_text_parts(body)
         body, plan = llamacpp_tools.prepare(body)
-        chunks = self._stream("handle_chat_completions", fit_integers(body))
+        chunks = self._stream("handle_chat_completions", fit_integers(with_sampling_defaults(body)))
         return chunks if plan is None else llamacpp_tools.finish_stream(chunks, plan)
 
     async def complete(self, body: Json) -> Json:
         self._require("chat", "text completions")
-        return await self._call("handle_completions", fit_integers(body))
+        return await self._call("handle_completions", fit_integers(with_sampling_defaults(body)))
 
     def complete_stream(self, body: Json) -> AsyncIterator[Json]:
         self._require("chat", "text completions")
-        return self._stream("handle_completions", fit_integers(body))
+        return self._stream("handle_completions", fit_integers(with_sampling_defaults(body)))
 
     async def embed(self, inputs: list[str] | list[list[int]]) -> EmbeddingResult:
         self._require("embedding", "embeddings")
