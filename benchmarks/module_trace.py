@@ -100,6 +100,9 @@ def _traced_submit(
 
 
 def _profile(frame: FrameType, event: str, arg: Any) -> None:
+    if not getattr(_local, "origins", False):  # the setting is per thread
+        sys.set_coroutine_origin_tracking_depth(16)
+        _local.origins = True
     if not _recording or event != "call":
         return
     name = frame.f_code.co_filename
@@ -115,7 +118,6 @@ def _profile(frame: FrameType, event: str, arg: Any) -> None:
 
 def start() -> None:
     ThreadPoolExecutor.submit = _traced_submit  # type: ignore[method-assign,assignment]
-    sys.set_coroutine_origin_tracking_depth(16)
     threading.setprofile(_profile)
     sys.setprofile(_profile)
 
