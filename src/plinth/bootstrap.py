@@ -52,7 +52,8 @@ def build_engines(settings: Settings, models: ModelStore) -> list[Engine]:
     chat_options = LlamaCppOptions(
         llama.parallel_slots, llama.context_per_slot, llama.threads, verbosity
     )
-    embed_options = LlamaCppOptions(llama.embedding_slots, 512, llama.threads, verbosity)
+    # Embedders get their own thread count (default 1): see embedding_threads.
+    embed_options = LlamaCppOptions(llama.embedding_slots, 512, llama.embedding_threads, verbosity)
     factory = engine_factory(CATALOG_ENGINE)
     specs = model_specs(
         settings.data_dir,

@@ -46,6 +46,15 @@ class LlamaCppSettings(BaseModel):
     context_per_slot: int = Field(2048, ge=256, description="Context tokens each slot can hold.")
     threads: int = Field(0, ge=0, description="CPU threads; 0 = all cores.")
     embedding_slots: int = Field(2, ge=1, le=64, description="Parallel slots per embedding model.")
+    # One thread by default: an embedder computing on several threads keeps an
+    # OpenMP team of its own alive, libgomp then counts more threads than cores
+    # and cuts every spin-wait to ~100 iterations, so the chat model's threads
+    # block in futex ~700 times per token instead of spinning (measured in
+    # benchmarks/local_inference_openmp.py: 6 voluntary switches per token
+    # alone or with a 1-thread embedder, 708 with a 2-thread one).
+    embedding_threads: int = Field(
+        1, ge=0, description="CPU threads per embedding model; 0 = all cores."
+    )
 
 
 RoutingStrategy = Literal[
