@@ -50,20 +50,23 @@ def main() -> None:
     """Plinth: a self-hosted AI base service behind one OpenAI-compatible endpoint."""
 
 
-main.add_command(serve.serve)
-main.add_command(keys.keys)
-main.add_command(models.models)
+for command in (
+    serve.serve,
+    keys.keys,
+    models.models,
+    usage.usage,
+    deployments.deployments,
+    audit.audit,
+    providers.providers,
+    tenants.tenants,
+    billing.prices,
+    billing.limits,
+    billing.wallet,
+    billing.invoices,
+    plans.plans,
+    bench.bench,
+    kb.kb,
+    users.users,
+):
+    main.add_command(command)
 models.models.add_command(pull.pull)
-main.add_command(usage.usage)
-main.add_command(deployments.deployments)
-main.add_command(audit.audit)
-main.add_command(providers.providers)
-main.add_command(tenants.tenants)
-main.add_command(billing.prices)
-main.add_command(billing.limits)
-main.add_command(billing.wallet)
-main.add_command(billing.invoices)
-main.add_command(plans.plans)
-main.add_command(bench.bench)
-main.add_command(kb.kb)
-main.add_command(users.users)
