@@ -53,7 +53,11 @@ def build_engines(settings: Settings, models: ModelStore) -> list[Engine]:
         llama.parallel_slots, llama.context_per_slot, llama.threads, verbosity
     )
     # Embedders get their own thread count (default 1): see embedding_threads.
-    embed_options = LlamaCppOptions(llama.embedding_slots, 512, llama.embedding_threads, verbosity)
+    # Embedders sleep between batches (poll 0) instead of spinning: on shared
+    # cores spinning threads starve each other (retrieval_embedding_throughput.md).
+    embed_options = LlamaCppOptions(
+        llama.embedding_slots, 512, llama.embedding_threads, verbosity, poll=0
+    )
     factory = engine_factory(CATALOG_ENGINE)
     specs = model_specs(
         settings.data_dir,
