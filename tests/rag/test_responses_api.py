@@ -110,8 +110,10 @@ def test_file_search_answer_cites_the_retrieved_file(
     # The model was grounded: numbered sources with the chunk text, then the question.
     grounded = last_prompt(upstream)[-1]["content"]
     assert "[1] paris.txt\n" + PARIS in grounded
-    assert "cite it by its number in square brackets" in grounded
+    assert "by its number in square brackets" in grounded
     assert grounded.endswith("Question: What is the capital of France?")
+    # No max_output_tokens: a grounded answer still has a bound (rag.prompt).
+    assert upstream.generation_requests()[-1].body["max_tokens"] == 512  # type: ignore[index]
 
     # Billed and metered as a chat completion: one ledger row, the same tokens.
     request_id = raw.headers["x-request-id"]

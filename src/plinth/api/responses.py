@@ -30,6 +30,7 @@ from plinth.metering.accounting import Accounting
 from plinth.protocol.chat import ChatCompletionRequest
 from plinth.protocol.responses import ResponsesRequest
 from plinth.rag.citations import cite
+from plinth.rag.prompt import DEFAULT_MAX_TOKENS as RAG_MAX_TOKENS
 from plinth.rag.prompt import grounded_messages, search_query
 from plinth.services import Services
 from plinth.vectorstores.retrieve import retrieve
@@ -82,6 +83,8 @@ async def prepare(
         chat["top_p"] = body.top_p
     if body.max_output_tokens is not None:
         chat["max_tokens"] = body.max_output_tokens
+    elif search is not None:
+        chat["max_tokens"] = RAG_MAX_TOKENS
     if body.stream:
         chat["stream_options"] = {"include_usage": True}  # the usage of response.completed
     if body.user is not None:

@@ -13,11 +13,18 @@ from collections.abc import Sequence
 
 from plinth.vectorstores.retrieve import Source
 
+#: Short and concrete, because small local models follow little more: a brief
+#: answer (long ones drift into copying the sources), the citation form, and
+#: what to do when the sources do not answer.
 CITE_INSTRUCTION = (
-    "Answer the question using the numbered sources below. After each sentence that "
-    "uses a source, cite it by its number in square brackets, for example [1] or [1][2]. "
-    "Cite only sources you used. If the sources do not contain the answer, say so."
+    "Answer the question in one or two short sentences, using only the numbered "
+    "sources below. Cite each source you used by its number in square brackets, "
+    "for example [1]. If the sources do not contain the answer, say that you do not know."
 )
+#: Output tokens for a grounded answer whose request sets no limit: enough for
+#: a cited paragraph, and a bound on a model that starts repeating its sources
+#: (without it a local model writes until its context is full).
+DEFAULT_MAX_TOKENS = 512
 NO_SOURCES = (
     "A search of the knowledge base found nothing relevant to the question. "
     "Say so, then answer only if you are sure."
