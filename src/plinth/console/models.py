@@ -1,6 +1,6 @@
 """Models and deployments: live state, prices, local engines; database deployments editable.
 
-Every change goes through the admin API's own checks (``api/deployments.py``:
+Every change goes through the admin API's own checks (:mod:`plinth.deployment_admin`:
 the same validation, the same refusal of deployments defined in plinth.toml
 or the local catalog) and the same refresh. Only admins change or test;
 tenant users see the models and their state, without upstream URLs.
@@ -19,9 +19,9 @@ from typing import Any
 
 from starlette.responses import Response
 
-from plinth.api.deployments import _editable, _validate
+from plinth import deployment_admin
 from plinth.console.web import Ctx, page, plinth_error_field
-from plinth.errors import AlreadyExists, InvalidRequest, NotFound, PlinthError
+from plinth.errors import InvalidRequest, NotFound, PlinthError
 from plinth.routing.state import DeploymentState
 
 FIELDS = (
@@ -123,16 +123,7 @@ async def create_deployment(ctx: Ctx) -> Response:
     try:
         if ctx.form.get("api_key", ""):
             raise InvalidRequest("API keys are never stored: use api_key_env", param="api_key_env")
-        deployment = _validate(svc, _posted(ctx, FIELDS))
-        if svc.router.state(deployment.id) is not None:
-            raise AlreadyExists(f"A deployment '{deployment.id}' exists already", param="id")
-        await svc.db.run(svc.deployments.store.add, deployment)
-        await svc.deployments.refresh(force=True)
-        if svc.router.state(deployment.id) is None:
-            raise InvalidRequest(
-                f"Deployment '{deployment.id}' was stored but cannot be served (the log says why)",
-                param="id",
-            )
+        await deployment_admin.create_deployment(svc, _posted(ctx, FIELDS))
     except PlinthError as exc:
         return await _render(ctx, 400, errors=plinth_error_field(exc, ctx.tr), form=ctx.form)
     return ctx.redirect("/models")
@@ -149,17 +140,11 @@ async def deployment_action(ctx: Ctx) -> Response:
     if action == "test":
         return await _render(ctx, tested=deployment_id, result=await _test(state))
     try:
-        _editable(svc, deployment_id)
         if action == "delete":
-            await svc.db.run(svc.deployments.store.remove, deployment_id)
+            await deployment_admin.delete_deployment(svc, deployment_id)
         else:
-            current = await svc.db.run(svc.deployments.store.get, deployment_id)
-            if current is None:
-                raise NotFound(f"No deployment '{deployment_id}'", param="id")
             changes = _posted(ctx, EDITABLE)
-            updated = _validate(svc, {**current.model_dump(), **changes})
-            await svc.db.run(svc.deployments.store.replace, updated)
-        await svc.deployments.refresh(force=True)
+            await deployment_admin.update_deployment(svc, deployment_id, changes)
     except PlinthError as exc:
         errors = {"row:" + deployment_id: plinth_error_field(exc, ctx.tr).popitem()[1]}
         return await _render(ctx, exc.status_code, errors=errors)
