@@ -1,5 +1,12 @@
 """Plinth over HTTP versus the same model on bare xllamacpp, in one run.
 
+The reference is a lone bare server: llama.cpp's own HTTP server on xllamacpp
+in a process of its own with nothing else loaded, driven by the same HTTP
+client as Plinth, which runs at its defaults (bundled embedder loaded); the
+two are interleaved (lone first on even repeats, last on odd ones) and every
+repeat's tokens/s is kept to show the spread. The in-process sides below stay
+as a breakdown.
+
 For each concurrency level, the same streamed chat requests (same prompts,
 temperature 0, same seed, same max_tokens) go first to a bare in-process
 ``xllamacpp.Server`` built with exactly the parameters Plinth's engine uses,
@@ -211,6 +218,51 @@ async def sweep(side: str, one: Callable[[int], Awaitable[Sample]], args: Any) -
     return levels
 
 
+def serve_bare(args: Any) -> None:
+    """Child mode: a lone bare xllamacpp server (llama.cpp's own HTTP), nothing else loaded."""
+    import signal
+
+    import xllamacpp
+
+    chat = next(m for m in BUNDLED_MODELS if m.id == MODEL)
+    data_dir = Path(args.data_dir)
+    options = LlamaCppOptions(args.slots, args.context, 0, 0)
+    params = LlamaCppEngine(MODEL, "chat", chat.locate(data_dir, False), options)._params()
+    params.port, params.hostnames, params.api_keys = args.serve_bare, ["127.0.0.1"], []
+    server = xllamacpp.Server(params)
+    signal.pause()  # until the benchmark terminates this process
+    del server
+
+
+def start_lone_bare(args: Any, data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    command = [sys.executable, __file__, "--serve-bare", str(port), "--data-dir", str(data_dir)]
+    command += ["--slots", str(args.slots), "--context", str(args.context)]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL)
+
+
+async def sweep_http(
+    side: str, process: subprocess.Popen[bytes], port: int, args: Any
+) -> list[Level]:
+    """Start-up already begun; wait for it, sweep over HTTP, stop the process."""
+    try:
+        base_url = f"http://127.0.0.1:{port}"
+        await wait_ready(base_url, process)
+        limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+        async with httpx.AsyncClient(
+            base_url=base_url,
+            timeout=120,
+            limits=limits,
+            headers={"authorization": f"Bearer {ADMIN_KEY}"},
+        ) as client:
+            return await sweep(side, http_driver(client, args.max_tokens), args)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
 def start_plinth(args: Any, data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
@@ -260,8 +312,16 @@ async def main(args: Any) -> None:
     data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="plinth-bench-"))
     options = LlamaCppOptions(args.slots, args.context, 0, 0)
     engine = LlamaCppEngine(MODEL, "chat", chat.locate(data_dir, False), options)
-    bare_runs, engine_runs, plinth_runs = [], [], []
+    bare_runs, engine_runs, plinth_runs, lone_runs = [], [], [], []
     for repeat in range(args.repeats):
+        # The lone bare server in its own process, before Plinth on even
+        # repeats and after it on odd ones (interleaved against drift).
+        if repeat % 2 == 0:
+            print(f"repeat {repeat + 1}/{args.repeats}: lone bare server", file=sys.stderr)
+            port = free_port()
+            lone_runs.append(
+                await sweep_http("lone", start_lone_bare(args, data_dir, port), port, args)
+            )
         print(f"repeat {repeat + 1}/{args.repeats}: bare xllamacpp", file=sys.stderr)
         one = bare_driver(engine, args.max_tokens)
         bare_runs.append(await sweep("bare", one, args))
@@ -275,27 +335,16 @@ async def main(args: Any) -> None:
         gc.collect()
         print(f"repeat {repeat + 1}/{args.repeats}: plinth over HTTP", file=sys.stderr)
         port = free_port()
-        process = start_plinth(args, data_dir, port)
-        try:
-            base_url = f"http://127.0.0.1:{port}"
-            await wait_ready(base_url, process)
-            limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-            async with httpx.AsyncClient(
-                base_url=base_url,
-                timeout=120,
-                limits=limits,
-                headers={"authorization": f"Bearer {ADMIN_KEY}"},
-            ) as client:
-                plinth_runs.append(
-                    await sweep("plinth", http_driver(client, args.max_tokens), args)
-                )
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-    report(args, bare_runs, engine_runs, plinth_runs)
+        plinth_runs.append(
+            await sweep_http("plinth", start_plinth(args, data_dir, port), port, args)
+        )
+        if repeat % 2 == 1:
+            print(f"repeat {repeat + 1}/{args.repeats}: lone bare server", file=sys.stderr)
+            port = free_port()
+            lone_runs.append(
+                await sweep_http("lone", start_lone_bare(args, data_dir, port), port, args)
+            )
+    report(args, bare_runs, engine_runs, plinth_runs, lone_runs)
 
 
 def median_level(runs: list[list[Level]], index: int) -> Level:
@@ -309,13 +358,15 @@ def report(
     bare_runs: list[list[Level]],
     engine_runs: list[list[Level]],
     plinth_runs: list[list[Level]],
+    lone_runs: list[list[Level]],
 ) -> None:
     import xllamacpp
 
     rows = []
     for i, concurrency in enumerate(args.concurrency):
         bare, plinth = median_level(bare_runs, i), median_level(plinth_runs, i)
-        engine = median_level(engine_runs, i)
+        engine, lone = median_level(engine_runs, i), median_level(lone_runs, i)
+        lone_ratio = plinth.tokens_per_s / lone.tokens_per_s * 100
         ratio = plinth.tokens_per_s / bare.tokens_per_s * 100
         overhead = plinth.ttft_p50_ms - bare.ttft_p50_ms
         rows.append(
@@ -326,6 +377,20 @@ def report(
                 "engine_ratio_pct": round(engine.tokens_per_s / bare.tokens_per_s * 100, 1),
                 "plinth": asdict(plinth),
                 "throughput_ratio_pct": round(ratio, 1),
+                "lone_bare": asdict(lone),
+                "lone_ratio_pct": round(lone_ratio, 1),
+                "lone_ttft_p50_overhead_ms": round(plinth.ttft_p50_ms - lone.ttft_p50_ms, 2),
+                "spread_tokens_per_s": {
+                    side: [
+                        min(r[i].tokens_per_s for r in runs),
+                        max(r[i].tokens_per_s for r in runs),
+                    ]
+                    for side, runs in (
+                        ("lone", lone_runs),
+                        ("plinth", plinth_runs),
+                        ("bare", bare_runs),
+                    )
+                },
                 "ttft_p50_overhead_ms": round(overhead, 2),
                 "throughput_target_met": ratio >= 95.0,
                 "ttft_target_met": overhead <= 5.0,
@@ -347,6 +412,7 @@ def report(
         "xllamacpp": xllamacpp.__version__,
         "model": MODEL,
         "command": "python benchmarks/local_inference.py " + " ".join(sys.argv[1:]),
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
         "settings": {
             "slots": args.slots,
             "context_per_slot": args.context,
@@ -366,6 +432,7 @@ def report(
                     "bare": [[asdict(level) for level in run] for run in bare_runs],
                     "engine": [[asdict(level) for level in run] for run in engine_runs],
                     "plinth": [[asdict(level) for level in run] for run in plinth_runs],
+                    "lone_bare": [[asdict(level) for level in run] for run in lone_runs],
                 },
             },
             indent=2,
@@ -380,7 +447,27 @@ def report(
         f"- model: `{MODEL}`; {args.slots} slots × {args.context} context; "
         f"max_tokens {args.max_tokens}, temperature 0, seed 42; streamed",
         f"- median of {args.repeats} repeats per level (the repeat with the median throughput)",
-        f"- command: `{facts['command']}`",
+        f"- command: `{facts['command']}`; load average at the end "
+        f"{facts['load_average_at_end']} on {facts['cores']} cores",
+        "- lone bare: llama.cpp's own HTTP server on xllamacpp in its own process, nothing"
+        " else loaded; Plinth at its defaults (bundled embedder loaded); both over HTTP,"
+        " interleaved (lone first on even repeats, last on odd ones)",
+        "",
+        "| concurrency | lone bare tok/s (min–max) | Plinth tok/s (min–max) | Plinth / lone "
+        "| lone TTFT p50 ms | Plinth TTFT p50 ms | TTFT p50 overhead ms |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in rows:
+        lone, plinth, spread = row["lone_bare"], row["plinth"], row["spread_tokens_per_s"]
+        lines.append(
+            f"| {row['concurrency']} | {lone['tokens_per_s']} ({spread['lone'][0]}–"
+            f"{spread['lone'][1]}) | {plinth['tokens_per_s']} ({spread['plinth'][0]}–"
+            f"{spread['plinth'][1]}) | {row['lone_ratio_pct']} % | {lone['ttft_p50_ms']} "
+            f"| {plinth['ttft_p50_ms']} | {row['lone_ttft_p50_overhead_ms']} |"
+        )
+    lines += [
+        "",
+        "In-process bare xllamacpp (the benchmark's own process) and Plinth's engine without HTTP:",
         "",
         "| concurrency | bare tok/s | engine only tok/s (ratio) | Plinth HTTP tok/s | ratio "
         "| bare TTFT p50 / p95 ms | engine TTFT p50 ms | Plinth TTFT p50 / p95 ms "
@@ -416,6 +503,7 @@ def parse_args() -> Any:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--data-dir", default=None, help="reuse a data dir (skips conversion)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 1 repeat, few requests")
+    parser.add_argument("--serve-bare", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.quick:
         args.repeats, args.requests_per_level, args.max_tokens = 1, 4, 32
@@ -423,4 +511,8 @@ def parse_args() -> Any:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(parse_args()))
+    parsed = parse_args()
+    if parsed.serve_bare:
+        serve_bare(parsed)
+    else:
+        asyncio.run(main(parsed))
