@@ -21,9 +21,9 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from plinth import __version__
 from plinth.api.admin import CreateKey, CreateTenant, UpdateTenant
-from plinth.api.billing import NewLimits, NewPrice, WalletEntry
 from plinth.api.dify import Retrieval
-from plinth.api.plans import NewPlan, PlanChoice
+from plinth.api.plans import PlanChoice
+from plinth.billing.admin_ops import NewLimits, NewPlan, NewPrice, WalletEntry
 from plinth.deployment import Deployment
 from plinth.protocol import anthropic, ollama
 from plinth.protocol.chat import ChatCompletionRequest

@@ -6,30 +6,18 @@ Amounts go in and out as decimal strings in units of the billing currency.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
-from typing import Literal
 
-from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from plinth.api.admin import admin_only
 from plinth.api.http import json_response, parse_json, read_body
-from plinth.billing.money import MAX_AMOUNT, to_micros
+from plinth.billing import admin_ops
+from plinth.billing.admin_ops import NewPlan
 from plinth.billing.plans import Plan, Subscription
 from plinth.protocol.common import WireModel
 from plinth.services import Services
-
-
-class NewPlan(WireModel):
-    name: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_.-]+$")
-    period: Literal["day", "month"] = "month"
-    timezone: str = "UTC"
-    fee: Decimal = Field(Decimal(0), ge=0, le=MAX_AMOUNT)
-    included: Decimal = Field(Decimal(0), ge=0, le=MAX_AMOUNT)
-    overage: Literal["bill", "stop"] = "bill"
-    overage_percent: int = Field(100, ge=0, le=10_000)
 
 
 class PlanChoice(WireModel):
@@ -58,16 +46,7 @@ async def list_plans(request: Request, svc: Services) -> Response:
 
 async def create_plan(request: Request, svc: Services) -> Response:
     body = parse_json(await read_body(request, svc.settings.max_body_bytes), NewPlan)
-    plan = Plan(
-        name=body.name,
-        period=body.period,
-        timezone=body.timezone,
-        fee_micros=to_micros(body.fee),
-        included_micros=to_micros(body.included),
-        overage=body.overage,
-        overage_percent=body.overage_percent,
-    )
-    await svc.db.run(svc.billing.plans.create, plan)
+    plan = await admin_ops.create_plan(svc, body)
     return json_response(plan_json(plan), status=201)
 
 

@@ -7,14 +7,11 @@ from typing import Any
 
 from starlette.responses import Response
 
-from plinth.api.billing import NewPrice
-from plinth.api.plans import NewPlan
+from plinth.billing import admin_ops
+from plinth.billing.admin_ops import NewPlan, NewPrice
 from plinth.billing.invoice_render import to_csv as invoice_csv
 from plinth.billing.invoice_render import to_html as invoice_html
 from plinth.billing.invoices import build_invoice
-from plinth.billing.money import to_micros
-from plinth.billing.plans import Plan, check_timezone
-from plinth.billing.prices import STORAGE_PREFIX
 from plinth.console.tenants import _tenant
 from plinth.console.web import Ctx, FormError, page, plinth_error_field, validate
 from plinth.errors import InvalidRequest, NotFound, PlinthError
@@ -28,6 +25,8 @@ PRICE_FIELDS = (
     "per_second",
     "storage_per_gb_month",
 )
+# The price book's refusals by the field they name, as the console says them.
+PRICE_REFUSALS = {"model": "err.storage_price", "storage_per_gb_month": "err.storage_only"}
 PLAN_FIELDS = ("name", "period", "timezone", "fee", "included", "overage", "overage_percent")
 
 
@@ -60,29 +59,13 @@ async def add_price(ctx: Ctx) -> Response:
     data = {f: ctx.form.get(f, "").strip() for f in PRICE_FIELDS}
     try:
         body = validate(NewPrice, data, ctx.tr)
-        storage = body.model.startswith(STORAGE_PREFIX)
-        if storage and any(
-            (
-                body.input_per_mtok,
-                body.output_per_mtok,
-                body.per_request,
-                body.cached_input_per_mtok,
-                body.per_second,
-            )
-        ):
-            raise FormError({"model": ctx.tr.t("err.storage_price")})
-        if not storage and body.storage_per_gb_month:
-            raise FormError({"storage_per_gb_month": ctx.tr.t("err.storage_only")})
-        await ctx.svc.db.run(
-            ctx.svc.billing.prices.add,
-            body.model,
-            input_micros_per_mtok=to_micros(body.input_per_mtok),
-            output_micros_per_mtok=to_micros(body.output_per_mtok),
-            cached_input_micros_per_mtok=to_micros(body.cached_input_per_mtok),
-            request_micros=to_micros(body.per_request),
-            compute_second_micros=to_micros(body.per_second),
-            storage_gb_month_micros=to_micros(body.storage_per_gb_month),
-            effective_from=None,
+        await admin_ops.add_price(ctx.svc, body)
+    except InvalidRequest as exc:  # the price book's rule, said in the user's language
+        message = PRICE_REFUSALS.get(exc.param or "")
+        if message is None:
+            raise
+        return await _render(
+            ctx, 400, errors={f"price.{exc.param}": ctx.tr.t(message)}, form=ctx.form
         )
     except FormError as exc:
         return await _render(
@@ -97,19 +80,11 @@ async def add_plan(ctx: Ctx) -> Response:
     try:
         body = validate(NewPlan, data, ctx.tr)
         try:
-            check_timezone(body.timezone)
-        except InvalidRequest:
+            await admin_ops.create_plan(ctx.svc, body)
+        except InvalidRequest as exc:
+            if exc.param != "timezone":
+                raise
             raise FormError({"timezone": ctx.tr.t("err.timezone")}) from None
-        plan = Plan(
-            name=body.name,
-            period=body.period,
-            timezone=body.timezone,
-            fee_micros=to_micros(body.fee),
-            included_micros=to_micros(body.included),
-            overage=body.overage,
-            overage_percent=body.overage_percent,
-        )
-        await ctx.svc.db.run(ctx.svc.billing.plans.create, plan)
     except FormError as exc:
         return await _render(
             ctx, 400, errors={f"plan.{k}": v for k, v in exc.errors.items()}, form=ctx.form

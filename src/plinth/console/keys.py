@@ -11,12 +11,12 @@ from typing import Any
 from starlette.responses import Response
 
 from plinth.api.admin import CreateKey
-from plinth.api.billing import NewLimits
+from plinth.billing import admin_ops
 from plinth.billing.accounts import Limits
-from plinth.billing.money import from_micros, to_micros
-from plinth.billing.plans import check_timezone
+from plinth.billing.admin_ops import NewLimits
+from plinth.billing.money import from_micros
 from plinth.console.web import Ctx, FormError, page, plinth_error_field, validate
-from plinth.errors import NotFound, PlinthError
+from plinth.errors import InvalidRequest, NotFound, PlinthError
 from plinth.store.keys import ApiKey
 
 
@@ -121,20 +121,11 @@ async def save_limits(ctx: Ctx, subject: str) -> tuple[dict[str, str], bool]:
     )
     body = validate(NewLimits, {f: ctx.form.get(f, "").strip() for f in fields}, ctx.tr)
     try:
-        check_timezone(body.timezone)
-    except PlinthError as exc:
+        limits = await admin_ops.set_limits(ctx.svc, subject, body)
+    except InvalidRequest as exc:
+        if exc.param != "timezone":
+            raise
         raise FormError({"timezone": ctx.tr.t("err.timezone")}) from exc
-    limits = Limits(
-        subject=subject,
-        spend_micros=to_micros(body.spend) if body.spend is not None else None,
-        spend_period=body.spend_period,
-        timezone=body.timezone,
-        requests_per_minute=body.requests_per_minute,
-        tokens_per_minute=body.tokens_per_minute,
-        max_concurrent=body.max_concurrent,
-    )
-    await ctx.svc.db.run(ctx.svc.billing.limits.set, limits)
-    ctx.svc.billing.forget()
     return limits_form(limits), True
 
 

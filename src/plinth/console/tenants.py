@@ -11,9 +11,9 @@ from typing import Any
 from starlette.responses import Response
 
 from plinth.api.admin import CreateTenant
-from plinth.api.billing import WalletEntry
+from plinth.billing import admin_ops
 from plinth.billing.accounts import spent_since
-from plinth.billing.money import to_micros
+from plinth.billing.admin_ops import WalletEntry
 from plinth.console.keys import limits_form, save_limits
 from plinth.console.web import Ctx, FormError, page, plinth_error_field, validate
 from plinth.errors import InvalidRequest, NotFound, PlinthError
@@ -135,10 +135,7 @@ async def tenant_action(ctx: Ctx) -> Response:
                 ctx.tr,
             )
             kind = "topup" if action == "topup" else "credit_limit"
-            await svc.db.run(
-                svc.billing.wallets.add, tenant.id, kind, to_micros(body.amount), body.note
-            )
-            svc.billing.forget()
+            await admin_ops.add_wallet_entry(svc, tenant.id, kind, body)
         elif action == "limits":
             await save_limits(ctx, "tenant:" + tenant.id)
         elif action == "plan":
