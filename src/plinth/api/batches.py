@@ -15,33 +15,21 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from plinth.api.http import json_response, load_json_object, new_request_id, read_body
-from plinth.auth import Principal
+from plinth.api.http import json_response, load_json_object, read_body
+from plinth.api.keyed import found, owner_scope, with_key
 from plinth.batches.runner import BatchRunner
 from plinth.batches.store import Batch, new_batch_id
 from plinth.batches.validation import ENDPOINTS
 from plinth.errors import InvalidRequest, NotFound
-from plinth.services import Services, services
 from plinth.store.files import utc_now
 
 WINDOWS = {"24h": 24 * 3600}
 MAX_METADATA = 16
 
 
-async def _with_key(request: Request) -> tuple[Services, Principal, str]:
-    """Authenticate; the request id is set first, so that every error names it."""
-    request_id = request.state.request_id = new_request_id()
-    svc = services(request)
-    return svc, await svc.auth.authenticate(request), request_id
-
-
 def runner(request: Request) -> BatchRunner:
     found: BatchRunner = request.app.state.batches
     return found
-
-
-def _owner(principal: Principal) -> str | None:
-    return None if principal.is_admin else principal.key_id
 
 
 def _metadata(value: Any) -> str | None:
@@ -64,7 +52,7 @@ def _metadata(value: Any) -> str | None:
 
 
 async def create_batch(request: Request) -> Response:
-    svc, principal, request_id = await _with_key(request)
+    svc, principal, request_id = await with_key(request)
     body = load_json_object(await read_body(request, svc.settings.max_body_bytes))
     endpoint, window = body.get("endpoint"), body.get("completion_window")
     if not isinstance(endpoint, str) or endpoint not in ENDPOINTS:
@@ -74,7 +62,7 @@ async def create_batch(request: Request) -> Response:
     file_id = body.get("input_file_id")
     if not isinstance(file_id, str):
         raise InvalidRequest("Missing required parameter: 'input_file_id'", param="input_file_id")
-    record = await svc.db.run(svc.files.get, file_id, key_id=_owner(principal), now=utc_now())
+    record = await svc.db.run(svc.files.get, file_id, key_id=owner_scope(principal), now=utc_now())
     if record is None:
         raise NotFound(f"No such File object: {file_id}", param="input_file_id")
     if record.purpose != "batch":
@@ -108,13 +96,11 @@ async def create_batch(request: Request) -> Response:
 
 
 async def _find(request: Request) -> tuple[BatchRunner, Batch, str]:
-    svc, principal, request_id = await _with_key(request)
+    svc, principal, request_id = await with_key(request)
     batches = runner(request)
     batch_id = request.path_params["batch_id"]
-    batch = await svc.db.run(batches.store.get, batch_id, key_id=_owner(principal))
-    if batch is None:
-        raise NotFound(f"No such batch: {batch_id}", param="batch_id")
-    return batches, batch, request_id
+    batch = await svc.db.run(batches.store.get, batch_id, key_id=owner_scope(principal))
+    return batches, found(batch, f"No such batch: {batch_id}", "batch_id"), request_id
 
 
 async def retrieve_batch(request: Request) -> Response:
@@ -140,7 +126,7 @@ async def cancel_batch(request: Request) -> Response:
 
 
 async def list_batches(request: Request) -> Response:
-    svc, principal, request_id = await _with_key(request)
+    svc, principal, request_id = await with_key(request)
     try:
         limit = int(request.query_params.get("limit", "20"))
     except ValueError:
@@ -149,7 +135,7 @@ async def list_batches(request: Request) -> Response:
         raise InvalidRequest("limit must be between 1 and 100", param="limit")
     found, more = await svc.db.run(
         runner(request).store.page,
-        key_id=_owner(principal),
+        key_id=owner_scope(principal),
         limit=limit,
         after=request.query_params.get("after"),
     )

@@ -14,11 +14,11 @@ from typing import Any
 from starlette.datastructures import UploadFile
 from starlette.responses import JSONResponse, Response
 
-from plinth.api.files import _store_upload
 from plinth.api.vector_stores import attachment, enabled_stores
 from plinth.console.identity import principal_of
 from plinth.console.web import Ctx, page
 from plinth.errors import InvalidRequest, NotFound, PlinthError
+from plinth.files.uploads import store_upload
 from plinth.knowledge.index import SearchMode, SearchOptions
 from plinth.vectorstores.catalog import PageRequest, StoreRow
 from plinth.vectorstores.service import Owner, VectorStores
@@ -129,7 +129,7 @@ async def upload(ctx: Ctx) -> Response:
     attached = []
     for item in uploads:
         fields = {"file": item, "purpose": "assistants"}
-        record = await _store_upload(ctx.svc, principal, fields, limit)
+        record = await store_upload(ctx.svc, principal, fields, limit)
         attached.append(await attachment(ctx.svc, principal, record.id, None, store.chunking))
     rows = await _stores(ctx).attach(store, attached)
     if ctx.request.headers.get("accept", "").startswith("application/json"):
