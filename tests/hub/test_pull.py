@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import gguf
 import pytest
+from click.testing import Result
 from fakehub import FakeHub, running
 
-from conftest import RunCli
+#: the ``run`` fixture of tests/conftest.py (not imported: several conftest modules exist)
+RunCli = Callable[..., Result]
 
 TEMPLATE = "{% for m in messages %}<|{{ m.role }}|>{{ m.content }}{% endfor %}"
 REPO = "acme/Tiny-GGUF"
