@@ -13,7 +13,8 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, or_, select
 
-from plinth.store.schema import privacy_audit, usage, usage_attempts
+from plinth.store.schema import privacy_audit, usage
+from plinth.store.usage import failed_attempts
 
 
 @dataclass(frozen=True)
@@ -86,12 +87,7 @@ def detail(engine: Engine, request_id: str, tenant_id: str | None) -> dict[str, 
         row = conn.execute(query).mappings().first()
         if row is None:
             return None
-        attempts = conn.execute(
-            select(usage_attempts)
-            .where(usage_attempts.c.request_id == request_id)
-            .order_by(usage_attempts.c.attempt)
-        ).mappings()
-        failed = [dict(a) for a in attempts]
+        failed = failed_attempts(conn, request_id)
         audit = (
             conn.execute(
                 select(

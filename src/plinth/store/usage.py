@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import Engine, Text, case, func, select
+from sqlalchemy import Connection, Engine, Text, case, func, select
 
 from plinth.store.audit import AuditRecord
 from plinth.store.schema import privacy_audit, usage, usage_attempts
@@ -93,12 +93,7 @@ class UsageStore:
             first = row.first()
             if first is None:
                 return None
-            attempts = conn.execute(
-                select(usage_attempts)
-                .where(usage_attempts.c.request_id == request_id)
-                .order_by(usage_attempts.c.attempt)
-            ).mappings()
-            failed = [_jsonable(dict(a)) for a in attempts]
+            failed = [_jsonable(a) for a in failed_attempts(conn, request_id)]
         for attempt in failed:
             del attempt["request_id"]
         return {**_jsonable(dict(first)), "failed_attempts": failed}
@@ -135,6 +130,16 @@ class UsageStore:
             row["total_tokens"] = row["prompt_tokens"] + row["completion_tokens"]
             row["avg_latency_ms"] = round(float(row["avg_latency_ms"] or 0.0), 1)
         return result
+
+
+def failed_attempts(conn: Connection, request_id: str) -> list[dict[str, Any]]:
+    """The attempts that failed before a request's ledger row, in the order they were made."""
+    rows = conn.execute(
+        select(usage_attempts)
+        .where(usage_attempts.c.request_id == request_id)
+        .order_by(usage_attempts.c.attempt)
+    ).mappings()
+    return [dict(a) for a in rows]
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
