@@ -335,7 +335,7 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for backend in args.backends.split(","):
             index = open_index(backend, Path(tmp))
-            for dataset in args.datasets.split(","):
+            for dataset in filter(None, args.datasets.split(",")):
                 found = await evaluate(index, embedder, args, dataset, backend)
                 report["datasets"].setdefault(dataset, {})[backend] = found
             if args.synthetic:
