@@ -6,6 +6,16 @@ test gets its own keys so ledger assertions stay independent.
 
 from __future__ import annotations
 
+import os
+
+# llama.cpp's OpenMP threads spin-wait by default (Plinth's serving default,
+# see llamacpp.embedding_threads). A test run hosts several llama.cpp servers
+# (the in-process app, e2e servers) on few cores, where spinning threads starve
+# each other by orders of magnitude; tests check behaviour, not speed, so they
+# block instead. libgomp reads this when it loads, hence before any import of
+# plinth. Subprocesses (plinth serve in e2e tests) inherit it.
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
