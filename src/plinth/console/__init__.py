@@ -51,6 +51,7 @@ _pages: list[BaseRoute] = [
     Route("/keys/{key_id}", keys.key_page),
     Route("/keys/{key_id}/revoke", keys.revoke_key, methods=POST),
     Route("/keys/{key_id}/limits", keys.key_limits, methods=POST),
+    Route("/keys/{key_id}/policy", keys.key_policy, methods=POST),
     Route("/tenants", tenants.tenants_page),
     Route("/tenants", tenants.create_tenant, methods=POST),
     Route("/tenants/{tenant_id}", tenants.tenant_page),

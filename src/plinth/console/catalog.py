@@ -282,6 +282,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "keys.admin": ("Admin key (full access)", "管理员密钥（完全权限）"),
     "keys.no_tenant": ("No tenant", "无租户"),
     "keys.policy_default": ("Default (tenant's, else server's)", "默认（租户的，否则服务器的）"),
+    "keys.change_policy": ("Change privacy policy", "更改隐私策略"),
     # limits
     "limits.title": ("Limits", "限额"),
     "limits.spend": ("Spend limit", "消费上限"),

@@ -93,11 +93,36 @@ async def revoke_key(ctx: Ctx) -> Response:
     return ctx.redirect("/keys")
 
 
+def _render_key(ctx: Ctx, key: ApiKey, status: int = 200, **values: Any) -> Response:
+    values.setdefault("errors", {})
+    values.setdefault("saved", False)
+    return ctx.render(
+        "key.html", status, key=key, policies=sorted(ctx.svc.privacy.policies), **values
+    )
+
+
 @page()
 async def key_page(ctx: Ctx) -> Response:
     key = await _key(ctx)
     limits = await ctx.svc.db.run(ctx.svc.billing.limits.get, "key:" + key.id)
-    return ctx.render("key.html", key=key, limits=limits_form(limits), errors={}, saved=False)
+    return _render_key(ctx, key, limits=limits_form(limits))
+
+
+@page(role="tenant-admin")
+async def key_policy(ctx: Ctx) -> Response:
+    """Change the key's privacy policy, checked as at creation; empty: the tenant's."""
+    key = await _key(ctx)
+    limits = limits_form(await ctx.svc.db.run(ctx.svc.billing.limits.get, "key:" + key.id))
+    policy = ctx.form.get("privacy_policy") or None
+    try:
+        if policy is not None:
+            ctx.svc.privacy.check_policy_name(policy)
+    except InvalidRequest as exc:
+        errors = {"policy." + k: v for k, v in plinth_error_field(exc, ctx.tr).items()}
+        return _render_key(ctx, key, 400, limits=limits, errors=errors)
+    key = await ctx.svc.db.run(ctx.svc.keys.set_privacy_policy, key.id, policy)
+    ctx.svc.auth.forget(key.id)  # the next request with this key reads the new policy
+    return _render_key(ctx, key, limits=limits, saved=True)
 
 
 def limits_form(limits: Limits | None) -> dict[str, str]:
@@ -135,5 +160,5 @@ async def key_limits(ctx: Ctx) -> Response:
     try:
         values, saved = await save_limits(ctx, "key:" + key.id)
     except FormError as exc:
-        return ctx.render("key.html", 400, key=key, limits=ctx.form, errors=exc.errors, saved=False)
-    return ctx.render("key.html", key=key, limits=values, errors={}, saved=saved)
+        return _render_key(ctx, key, 400, limits=ctx.form, errors=exc.errors)
+    return _render_key(ctx, key, limits=values, saved=saved)

@@ -134,6 +134,15 @@ class KeyStore:
                 )
         return self.get(key_id)
 
+    def set_privacy_policy(self, key_id: str, policy: str | None) -> ApiKey:
+        """Change the key's policy (None: the tenant's). The caller checks the name."""
+        self.get(key_id)  # NotFound for an unknown id
+        with self._engine.begin() as conn:
+            conn.execute(
+                api_keys.update().where(api_keys.c.id == key_id).values(privacy_policy=policy)
+            )
+        return self.get(key_id)
+
     def find_active(self, plaintext: str) -> ApiKey | None:
         """The key, with its tenant's privacy policy, if it exists and is not revoked."""
         query = (
