@@ -133,7 +133,7 @@ class Gateway:
             task.add_done_callback(self._settling.discard)
 
     @staticmethod
-    async def _stored(acct: Accounting) -> None:
+    async def wait_for_ledger_row(acct: Accounting) -> None:
         """Wait until the request's ledger row is committed (before its last byte)."""
         if acct.stored is None:
             return
@@ -170,10 +170,15 @@ class Gateway:
         acct: Accounting,
         plan: list[DeploymentState],
         call: Callable[[DeploymentState], Awaitable[T]],
+        *,
+        max_attempts: int | None = None,
     ) -> tuple[T, Attempt]:
         """The router's attempts, each failed one booked in the request's accounting."""
         result, attempt = await self.router.try_in_order(
-            plan, call, lambda failed, exc: self._record_attempt(acct, failed, exc)
+            plan,
+            call,
+            lambda failed, exc: self._record_attempt(acct, failed, exc),
+            max_attempts=max_attempts,
         )
         state = attempt.state
         acct.deployment, acct.locality = state.id, state.deployment.locality
@@ -246,6 +251,25 @@ class Gateway:
             tenant_id=_tenant(acct),
         )
 
+    def _pinned_plan(
+        self, acct: Accounting, model: str, constraints: Constraints | None, deployment_id: str
+    ) -> list[DeploymentState]:
+        """Only the named deployment, usable or not: an operator's test is a probe."""
+        state = self.router.state(deployment_id)
+        if state is None or state.deployment.model != self.router.resolve(model, _tenant(acct)):
+            raise InvalidRequest(
+                f"Deployment '{deployment_id}' does not serve model '{model}'", param="model"
+            )
+        localities = constraints.localities if constraints else None
+        if localities is not None and state.deployment.locality not in localities:
+            assert constraints is not None
+            raise PermissionDenied(
+                f"Deployment '{deployment_id}' is {state.deployment.locality}, and "
+                f"{constraints.reason} allows only {' or '.join(sorted(localities))} processing",
+                code="locality_not_available",
+            )
+        return [state]
+
     # --- endpoints ----------------------------------------------------------------------
 
     @asynccontextmanager
@@ -278,24 +302,36 @@ class Gateway:
             if served.attempt is not None:
                 served.attempt.close()
         self._finish(acct, "ok")
-        await self._stored(acct)
+        await self.wait_for_ledger_row(acct)
 
-    async def generate(self, acct: Accounting, request: GenerationRequest) -> Json:
-        """A non-streaming chat or text completion."""
+    async def generate(
+        self, acct: Accounting, request: GenerationRequest, *, deployment_id: str | None = None
+    ) -> Json:
+        """A non-streaming chat or text completion.
+
+        ``deployment_id`` (the console's deployment test) sends it to that one
+        deployment, once, past the response cache; privacy, budgets and the
+        ledger row apply as to any request.
+        """
+        cache = self.cache if deployment_id is None else None
         async with self._served(acct) as served:
             body = request.engine_body()
             is_chat = isinstance(request, ChatCompletionRequest)
             constraints = await self._screen(acct, body)
             await self._reserve(acct, request.model, body)
-            if self.cache is not None and (hit := await self.cache.lookup(acct, body)):
+            if cache is not None and (hit := await cache.lookup(acct, body)):
                 return hit  # after the screen and the budgets: a refused key never gets here
 
             async def call(s: DeploymentState) -> Json:
                 sent = self._body_for(acct, body, s)
                 return await (s.engine.chat(sent) if is_chat else s.engine.complete(sent))
 
-            plan = self._plan(acct, request.model, body, constraints)
-            result, served.attempt = await self._attempts(acct, plan, call)
+            if deployment_id is None:
+                plan = self._plan(acct, request.model, body, constraints)
+            else:
+                plan = self._pinned_plan(acct, request.model, constraints, deployment_id)
+            tries = None if deployment_id is None else 1
+            result, served.attempt = await self._attempts(acct, plan, call, max_attempts=tries)
             state = served.attempt.state
             if acct.redacted and acct.privacy and acct.privacy.redactor:
                 restore_answer(result, acct.privacy.redactor)
@@ -309,8 +345,8 @@ class Gateway:
             result["id"] = ("chatcmpl-" if is_chat else "cmpl-") + acct.request_id
             result["model"] = request.model
             result["usage"] = acct.usage_json(result.get("usage"))
-        if self.cache is not None:
-            await self.cache.store(acct, body, result)
+        if cache is not None:
+            await cache.store(acct, body, result)
         return result
 
     async def _open_stream(

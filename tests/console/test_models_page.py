@@ -11,6 +11,16 @@ def _add(console: Console, **fields: str) -> object:
     return console.post("/console/models", fields, page="/console/models")
 
 
+def _ledger_row(console: Console, page: str) -> dict[str, object]:
+    """The ledger row of the test request whose id the result panel links."""
+    found = re.search(r'id="test-request" href="[^"]*/requests/([^"]+)"', page)
+    assert found is not None
+    usage = console.client.app.state.services.usage  # type: ignore[attr-defined]
+    row = usage.get(found.group(1))
+    assert row is not None
+    return dict(row)
+
+
 def test_models_page_shows_deployments_with_state_and_config_ones_read_only(
     console: Console,
 ) -> None:
@@ -61,6 +71,10 @@ def test_add_edit_remove_a_database_deployment_with_the_apis_validation(console:
     assert tested.status_code == 200  # type: ignore[attr-defined]
     assert 'data-ok="1"' in tested.text and "Say OK." in tested.text  # type: ignore[attr-defined]
     assert console.upstream.generation_requests()[-1].body["max_tokens"] == 8
+    # It went through the gateway: a ledger row for the console user, on db-1.
+    row = _ledger_row(console, tested.text)  # type: ignore[attr-defined]
+    assert row["deployment"] == "db-1" and row["status"] == "ok"
+    assert str(row["key_id"]).startswith("console:")
     removed = console.post("/console/models/delete/db-1", {}, page="/console/models")
     assert removed.status_code == 303  # type: ignore[attr-defined]
     assert 'data-deployment="db-1"' not in console.client.get("/console/models").text
@@ -77,6 +91,8 @@ def test_a_failing_upstream_shows_its_error_and_tenant_users_cannot_change(
     console.upstream.push(Fault.status(500))
     tested = console.post(f"/console/models/test/{deployment}", {}, page="/console/models")
     assert 'data-ok="0"' in tested.text and 'id="test-error"' in tested.text  # type: ignore[attr-defined]
+    failed = _ledger_row(console, tested.text)  # type: ignore[attr-defined]
+    assert failed["status"] == "error"  # one attempt, no retry: the pushed fault is the answer
     tenant = console.post("/console/tenants", {"name": "t1"}).headers["location"]  # type: ignore[attr-defined]
     form = {
         "name": "viewer1",

@@ -5,10 +5,10 @@ the same validation, the same refusal of deployments defined in plinth.toml
 or the local catalog) and the same refresh. Only admins change or test;
 tenant users see the models and their state, without upstream URLs.
 
-The "test" button calls one deployment once with a tiny chat, through the
-router's attempt bookkeeping (breaker, outstanding, failure counts) and the
-deployment's engine, the call the gateway makes for that deployment. It is
-not a tenant's request, so it has no ledger row and no charge.
+The "test" button sends one tiny chat through the gateway as the console
+user (:mod:`plinth.console.identity`), pinned to that deployment: one attempt,
+usable or not, past the response cache. Privacy, budgets and the breaker
+apply as to any request, and it has a ledger row (linked from the result).
 """
 
 from __future__ import annotations
@@ -20,8 +20,11 @@ from typing import Any
 from starlette.responses import Response
 
 from plinth import deployment_admin
+from plinth.api.http import new_request_id
+from plinth.console.identity import principal_of
 from plinth.console.web import Ctx, page, plinth_error_field
 from plinth.errors import InvalidRequest, NotFound, PlinthError
+from plinth.protocol.chat import ChatCompletionRequest
 from plinth.routing.state import DeploymentState
 
 FIELDS = (
@@ -138,7 +141,7 @@ async def deployment_action(ctx: Ctx) -> Response:
     if state is None or action not in ("edit", "delete", "test"):
         raise NotFound("no such deployment")
     if action == "test":
-        return await _render(ctx, tested=deployment_id, result=await _test(state))
+        return await _render(ctx, tested=deployment_id, result=await _test(ctx, state))
     try:
         if action == "delete":
             await deployment_admin.delete_deployment(svc, deployment_id)
@@ -151,22 +154,30 @@ async def deployment_action(ctx: Ctx) -> Response:
     return ctx.redirect("/models")
 
 
-async def _test(state: DeploymentState) -> dict[str, Any]:
+async def _test(ctx: Ctx, state: DeploymentState) -> dict[str, Any]:
     """One tiny chat to this deployment: latency, tokens, and the answer or the error."""
-    body = {**TEST_BODY, "model": state.deployment.model}  # as the gateway sends it
+    request = ChatCompletionRequest.model_validate({**TEST_BODY, "model": state.deployment.model})
+    acct = ctx.svc.gateway.open(
+        new_request_id(), "chat.completions", request.model, await principal_of(ctx)
+    )
     started = time.perf_counter()
     try:
-        with state.attempt() as attempt:
-            answer = await state.engine.chat(body)
-        attempt.close()
+        answer = await ctx.svc.gateway.generate(acct, request, deployment_id=state.id)
     except Exception as exc:  # noqa: BLE001 - the test's boundary: shown, not raised
         message = exc.message if isinstance(exc, PlinthError) else f"{type(exc).__name__}: {exc}"
-        return {"ok": False, "error": message, "latency_ms": 1000 * (time.perf_counter() - started)}
+        await ctx.svc.gateway.wait_for_ledger_row(acct)  # the result links to the row
+        return {
+            "ok": False,
+            "error": message,
+            "latency_ms": 1000 * (time.perf_counter() - started),
+            "request_id": acct.request_id,
+        }
     choices = answer.get("choices") or [{}]
     text = (choices[0].get("message") or {}).get("content") or ""
     return {
         "ok": True,
-        "latency_ms": attempt.latency_ms,
+        "latency_ms": 1000 * (time.perf_counter() - started),
         "usage": answer.get("usage") or {},
         "text": str(text)[:2000],
+        "request_id": acct.request_id,
     }

@@ -255,8 +255,12 @@ class Router:
         plan: list[DeploymentState],
         call: Callable[[DeploymentState], Awaitable[T]],
         on_failure: Callable[[Attempt, UpstreamError], None],
+        *,
+        max_attempts: int | None = None,
     ) -> tuple[T, Attempt]:
         """Call deployments in plan order until one succeeds or attempts run out.
+
+        ``max_attempts`` overrides the setting (1 for a deployment test: one try, no retry).
 
         Only an :class:`UpstreamError` is tried again: on the next deployment
         not yet tried, or, once all were, on the next in order after a backoff;
@@ -269,7 +273,7 @@ class Router:
         tried: dict[str, UpstreamError] = {}
         failures: list[UpstreamError] = []
         number = 0
-        while number < settings.max_attempts:
+        while number < (max_attempts or settings.max_attempts):
             candidates = [s for s in plan if s.id not in excluded]
             if not candidates:
                 break
