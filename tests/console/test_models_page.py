@@ -109,3 +109,24 @@ def test_a_failing_upstream_shows_its_error_and_tenant_users_cannot_change(
     assert console.upstream.base_url not in view.text  # upstream URLs are for admins
     for path in (f"/console/models/test/{deployment}", "/console/models/delete/x"):
         assert console.post(path, {}, page="/console/models").status_code == 404  # type: ignore[attr-defined]
+
+
+def test_the_test_button_probes_the_named_deployment_even_when_routing_would_skip_it(
+    console: Console,
+) -> None:
+    console.setup_admin()
+    created = _add(
+        console,
+        model="gpt-fake",
+        id="db-2",
+        base_url=console.upstream.base_url,
+        api_key_env="FAKE_UPSTREAM_API_KEY",
+        upstream_model="fake-model",
+        priority="9",
+    )
+    assert created.status_code == 303, created.text  # type: ignore[attr-defined]
+    router = console.client.app.state.services.router  # type: ignore[attr-defined]
+    router.state("db-2").healthy = False  # routing skips it; an operator's probe does not
+    tested = console.post("/console/models/test/db-2", {}, page="/console/models")
+    assert 'data-ok="1"' in tested.text  # type: ignore[attr-defined]
+    assert _ledger_row(console, tested.text)["deployment"] == "db-2"  # type: ignore[attr-defined]
