@@ -23,14 +23,32 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
 from gatewaysupport import ADMIN, UPSTREAM_KEY, AppFactory
 from plinth.app import create_app
 from plinth.cli import main
 from plinth.settings import Settings
-from testsupport import ADMIN_KEY
+from plinth.store.database import open_database
+from testsupport import ADMIN_KEY, postgres_schema
 from upstreamfake import FakeUpstream
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An empty, migrated database: a SQLite file, then a throw-away PostgreSQL schema."""
+    if request.param == "sqlite":
+        engine = open_database(f"sqlite:///{tmp_path / 'plinth.db'}")
+        yield engine
+        engine.dispose()
+        return
+    with postgres_schema() as url:
+        engine = open_database(url)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -3,11 +3,39 @@
 from __future__ import annotations
 
 import json
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 
 ADMIN_KEY = "sk-plinth-test-admin-0123456789"
 CHAT_MODEL = "smollm2-135m-instruct"
 EMBED_MODEL = "all-minilm-l6-v2"
+#: The PostgreSQL that development and CI machines run (trust auth, database ``test``).
+POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A URL on a fresh, throw-away schema of the test PostgreSQL (skips if unreachable)."""
+    admin = create_engine(POSTGRES.replace("postgresql://", "postgresql+psycopg://"))
+    schema = "plinth_test_" + secrets.token_hex(4)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+    except OperationalError as exc:
+        admin.dispose()
+        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES}: {exc.orig}")
+    try:
+        yield f"{POSTGRES}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
 
 
 def assert_error(

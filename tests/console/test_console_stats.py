@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import json
 import random
-import secrets
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Engine
 
 from plinth.cli import main
 from plinth.store import console_stats as stats
@@ -21,30 +18,7 @@ from plinth.store.database import open_database
 from plinth.store.schema import api_keys
 from plinth.store.usage import UsageRecord, UsageStore
 
-POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 NOW = datetime.now(UTC).replace(microsecond=0)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        yield open_database(f"sqlite:///{tmp_path / 'plinth.db'}")
-        return
-    admin = create_engine(POSTGRES.replace("postgresql://", "postgresql+psycopg://"))
-    schema = "plinth_console_" + secrets.token_hex(4)
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-    except OperationalError as exc:
-        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES}: {exc.orig}")
-    engine = open_database(f"{POSTGRES}?options=-csearch_path%3D{schema}")
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
 
 
 TENANT_OF = {"key_0": "ten_a", "key_1": "ten_b", "key_2": None, "key_3": "ten_a",

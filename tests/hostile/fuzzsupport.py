@@ -10,18 +10,13 @@ import inspect
 import json
 import pkgutil
 import re
-import secrets
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
 from hypothesis import strategies as st
 from pydantic import BaseModel
-from sqlalchemy import create_engine, text
-from sqlalchemy.exc import OperationalError
 from starlette.routing import Mount, Route
 
 import plinth.api
@@ -29,7 +24,6 @@ import plinth.protocol
 from plinth.engines.base import EmbeddingResult, Engine, Json
 
 CHAT_MODEL, EMBED_MODEL = "fake-chat", "fake-embed"
-POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 INT64 = 2**63
 
 
@@ -117,25 +111,6 @@ class FakeEmbed(Engine):
     async def embed(self, inputs: list[str] | list[list[int]]) -> EmbeddingResult:
         wire_safe(inputs)
         return EmbeddingResult([[1.0, 0.0, 0.5] for _ in inputs], len(inputs))
-
-
-@contextmanager
-def postgres_schema() -> Iterator[str]:
-    """A database URL on a fresh schema of the test PostgreSQL (skips if unreachable)."""
-    admin = create_engine(POSTGRES.replace("postgresql://", "postgresql+psycopg://"))
-    schema = "plinth_fuzz_" + secrets.token_hex(4)
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-    except OperationalError as exc:
-        admin.dispose()
-        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES}: {exc.orig}")
-    try:
-        yield f"{POSTGRES}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
 
 
 # --- what the API knows -------------------------------------------------------------------

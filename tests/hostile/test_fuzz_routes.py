@@ -34,7 +34,6 @@ from fuzzsupport import (
     endpoints,
     field_names,
     json_values,
-    postgres_schema,
     query_names,
 )
 from hypothesis import HealthCheck, given, settings
@@ -43,6 +42,7 @@ from starlette.testclient import TestClient
 
 from plinth.app import create_app
 from plinth.settings import Settings
+from testsupport import postgres_schema
 
 ADMIN = "sk-plinth-fuzz-admin-0123456789"
 ENDPOINTS = list(endpoints(create_app(Settings(data_dir=Path("/nonexistent"))).app.routes))

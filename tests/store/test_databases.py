@@ -6,44 +6,14 @@ database ``test``); each test works in a schema of its own, dropped afterwards.
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import pytest
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Engine
 
-from plinth.store.database import open_database
 from plinth.store.keys import KeyStore
 from plinth.store.migrations import migrate
 from plinth.store.models import ModelStore
 from plinth.store.usage import UsageRecord, UsageStore
-
-POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        yield open_database(f"sqlite:///{tmp_path / 'plinth.db'}")
-        return
-    admin = create_engine(POSTGRES.replace("postgresql://", "postgresql+psycopg://"))
-    schema = "plinth_test_" + secrets.token_hex(4)
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-    except OperationalError as exc:
-        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES}: {exc.orig}")
-    engine = open_database(f"{POSTGRES}?options=-csearch_path%3D{schema}")
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
 
 
 def test_migrations_apply_once(db: Engine) -> None:
