@@ -13,6 +13,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -42,40 +43,51 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def upstream_settings(tmp_path: Path, upstream: FakeUpstream, **extra: Any) -> Settings:
+    """Settings for a server with no bundled models and one fake upstream model, gpt-fake."""
+    return Settings(
+        data_dir=tmp_path,
+        admin_key=ADMIN_KEY,  # type: ignore[arg-type]
+        load_bundled_models=False,
+        deployments=[  # type: ignore[list-item]
+            {
+                "model": "gpt-fake",
+                "base_url": upstream.base_url,
+                "api_key_env": "FAKE_UPSTREAM_API_KEY",
+                "upstream_model": "fake-model",
+            }
+        ],
+        routing={"health_interval_s": 0},  # type: ignore[arg-type]
+        **extra,
+    )
+
+
+@contextmanager
+def serving(settings: Settings) -> Iterator[str]:
+    """The app on a free loopback port (uvicorn in a thread); yields its base URL."""
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+
+
 @pytest.fixture
 def live(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A real server on a free port (uvicorn in a thread), with a fake upstream model."""
     monkeypatch.setenv("FAKE_UPSTREAM_API_KEY", UPSTREAM_KEY)
-    with FakeUpstream() as upstream:
-        settings = Settings(
-            data_dir=tmp_path,
-            admin_key=ADMIN_KEY,  # type: ignore[arg-type]
-            load_bundled_models=False,
-            deployments=[  # type: ignore[list-item]
-                {
-                    "model": "gpt-fake",
-                    "base_url": upstream.base_url,
-                    "api_key_env": "FAKE_UPSTREAM_API_KEY",
-                    "upstream_model": "fake-model",
-                }
-            ],
-            routing={"health_interval_s": 0},  # type: ignore[arg-type]
-        )
-        port = _free_port()
-        server = uvicorn.Server(
-            uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-        )
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 30
-        while not server.started:
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.05)
-        try:
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            server.should_exit = True
-            thread.join(timeout=15)
+    with FakeUpstream() as upstream, serving(upstream_settings(tmp_path, upstream)) as url:
+        yield url
 
 
 @pytest.fixture

@@ -9,20 +9,20 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from aiohttp import web
-from test_browser import Watched, _free_port, browser  # noqa: F401 - the browser fixture
+from test_browser import (  # noqa: F401 - the browser fixture
+    Watched,
+    browser,
+    serving,
+    upstream_settings,
+)
 
 from conftest import ADMIN_KEY, PASSWORD, UPSTREAM_KEY
-from plinth.app import create_app
-from plinth.settings import Settings
 from upstreamfake import FakeUpstream, Fault
 
 RESIDENT_ID = "11010519491231002X"
@@ -48,37 +48,12 @@ class PacedUpstream(FakeUpstream):
 def live2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A real server whose default privacy policy redacts, over a paced fake upstream."""
     monkeypatch.setenv("FAKE_UPSTREAM_API_KEY", UPSTREAM_KEY)
-    with PacedUpstream() as upstream:
-        settings = Settings(
-            data_dir=tmp_path,
-            admin_key=ADMIN_KEY,  # type: ignore[arg-type]
-            load_bundled_models=False,
-            deployments=[  # type: ignore[list-item]
-                {
-                    "model": "gpt-fake",
-                    "base_url": upstream.base_url,
-                    "api_key_env": "FAKE_UPSTREAM_API_KEY",
-                    "upstream_model": "fake-model",
-                }
-            ],
-            routing={"health_interval_s": 0},  # type: ignore[arg-type]
-            privacy={"default_policy": "redact"},  # type: ignore[arg-type]
-        )
-        port = _free_port()
-        server = uvicorn.Server(
-            uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-        )
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 30
-        while not server.started:
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.05)
-        try:
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            server.should_exit = True
-            thread.join(timeout=15)
+    redacting = {"privacy": {"default_policy": "redact"}}
+    with (
+        PacedUpstream() as upstream,
+        serving(upstream_settings(tmp_path, upstream, **redacting)) as url,
+    ):
+        yield url
 
 
 def _setup(w: Watched) -> None:
