@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -86,6 +87,23 @@ def test_a_post_without_the_csrf_token_is_refused(console: Console) -> None:
     wrong = client.post("/console/tenants", data={"name": "evil-corp", "csrf": "x" * 43})
     assert wrong.status_code == 403
     assert "evil-corp" not in client.get("/console/tenants").text
+
+
+def test_form_bodies_are_bounded_before_anyone_signs_in(console: Console) -> None:
+    token = console.csrf("/console/signin")
+    big = {"csrf": token, "name": "root", "password": "p" * 70_000}
+    too_large = console.client.post("/console/signin", data=big)
+    assert too_large.status_code == 413
+    assert "65536" in too_large.text
+
+    def chunked() -> Iterator[bytes]:  # no Content-Length: the size is not known up front
+        yield f"csrf={token}&name=root&password=x".encode()
+
+    headers = {"content-type": "application/x-www-form-urlencoded"}
+    undeclared = console.client.post("/console/signin", content=chunked(), headers=headers)
+    assert undeclared.status_code == 413
+    small = console.client.post("/console/signin", data={**big, "password": "wrong-password"})
+    assert small.status_code != 413
 
 
 def test_sign_in_attempts_are_rate_limited_per_user(console: Console) -> None:

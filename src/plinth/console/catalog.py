@@ -177,6 +177,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The form had expired or did not come from this console. Reload the page and try again.",
         "表单已过期或并非来自本控制台。请刷新页面后重试。",
     ),
+    "err.too_large": (
+        "The form is too large (at most {limit} bytes, with its length declared).",
+        "表单过大（最多 {limit} 字节，且须声明长度）。",
+    ),
     "err.required": ("Required.", "必填。"),
     "err.min": ("Must be at least {limit}.", "不能小于 {limit}。"),
     "err.max": ("Must be at most {limit}.", "不能大于 {limit}。"),

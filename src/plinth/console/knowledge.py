@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, Response
 
 from plinth.api.vector_stores import attachment, enabled_stores
 from plinth.console.identity import principal_of
-from plinth.console.web import Ctx, page
+from plinth.console.web import MAX_UPLOAD_FILES, Ctx, page
 from plinth.errors import InvalidRequest, NotFound, PlinthError
 from plinth.files.uploads import store_upload
 from plinth.knowledge.index import SearchMode, SearchOptions
@@ -25,7 +25,6 @@ from plinth.vectorstores.service import Owner, VectorStores
 
 MODES: tuple[SearchMode, ...] = ("lexical", "dense", "hybrid")
 MAX_NAME = 256
-MAX_FILES_PER_UPLOAD = 20
 
 
 def _stores(ctx: Ctx) -> VectorStores:
@@ -123,8 +122,8 @@ async def upload(ctx: Ctx) -> Response:
     principal = await principal_of(ctx)
     form = await ctx.request.form()
     uploads = [f for f in form.getlist("files") if isinstance(f, UploadFile)]
-    if not uploads or len(uploads) > MAX_FILES_PER_UPLOAD:
-        raise InvalidRequest(f"Send 1 to {MAX_FILES_PER_UPLOAD} files", param="files")
+    if not uploads or len(uploads) > MAX_UPLOAD_FILES:
+        raise InvalidRequest(f"Send 1 to {MAX_UPLOAD_FILES} files", param="files")
     limit = ctx.svc.settings.files_max_bytes
     attached = []
     for item in uploads:

@@ -32,6 +32,21 @@ CSRF_COOKIE = "plinth_csrf"
 LANG_COOKIE = "plinth_lang"
 PREFIX = "/console"
 ROLE_RANK = {"viewer": 0, "tenant-admin": 1, "admin": 2}
+#: Console forms are small; only the knowledge page's upload is multipart, with
+#: at most this many files of at most ``files_max_bytes`` each. Forms are parsed
+#: before anyone is signed in (the CSRF check needs them), so their size is
+#: bounded by the declared Content-Length, which the HTTP parser enforces.
+FORM_MAX_BYTES = 64 * 1024
+FORM_MAX_FIELDS = 200
+MAX_UPLOAD_FILES = 20
+
+
+def form_limit(request: Request, svc: Services) -> int:
+    """The largest body a console POST of this content type may declare."""
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        return svc.settings.files_max_bytes * MAX_UPLOAD_FILES + FORM_MAX_BYTES
+    return FORM_MAX_BYTES
+
 
 _env = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
@@ -198,7 +213,16 @@ def page(*, role: str = "viewer", anonymous: bool = False) -> Callable[[Handler]
         async def endpoint(request: Request) -> Response:
             ctx = await load_ctx(request)
             if request.method == "POST":
-                form = await request.form()
+                limit = form_limit(request, ctx.svc)
+                declared = request.headers.get("content-length")
+                if declared is None or not declared.isdigit() or int(declared) > limit:
+                    message = ctx.tr.t("err.too_large", limit=limit)
+                    return ctx.render("error.html", 413, message=message)
+                form = await request.form(
+                    max_files=MAX_UPLOAD_FILES,
+                    max_fields=FORM_MAX_FIELDS,
+                    max_part_size=FORM_MAX_BYTES,
+                )
                 ctx.form = {k: v for k, v in form.items() if isinstance(v, str)}
                 if not secrets.compare_digest(ctx.form.get("csrf", ""), ctx.csrf):
                     return ctx.render("error.html", 403, message=ctx.tr.t("err.csrf"))
