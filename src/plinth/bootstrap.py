@@ -96,7 +96,10 @@ def audit_key(settings: Settings) -> bytes:
 
 def privacy_guard(settings: Settings) -> PrivacyGuard:
     return PrivacyGuard(
-        settings.privacy.policies, settings.privacy.default_policy, audit_key(settings)
+        settings.privacy.policies,
+        settings.privacy.default_policy,
+        audit_key(settings),
+        strict_phones=settings.privacy.strict_phones,
     )
 
 

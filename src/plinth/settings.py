@@ -118,6 +118,11 @@ class PrivacySettings(BaseModel):
         description="Key of the audit trail's value hashes; default: <data_dir>/audit.key, "
         "made on first start. Replicas must share it.",
     )
+    strict_phones: bool = Field(
+        False,
+        description="Count a mainland mobile number only in ranges libphonenumber knows as "
+        "allocated; off: every 1[3-9] number counts (data-only and IoT ranges included).",
+    )
 
 
 class BillingSettings(BaseModel):
