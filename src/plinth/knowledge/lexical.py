@@ -1,11 +1,14 @@
-"""An incremental BM25 index over numbered rows, scored with sparse matrices.
+"""An incremental BM25 index over numbered rows, scored with numpy postings.
 
 Rows are the caller's chunk slots (shared with the dense index). New rows
-arrive as small segments (a term-frequency CSC matrix each, so one query term
-is one contiguous column slice); segments are merged like a binary counter,
-so there are O(log n) of them and a query touches O(terms × segments) numpy
-slices, never every document in Python. Document frequencies and lengths are
-kept current on add and remove, so the next query sees the change.
+arrive as small segments; segments are merged like a binary counter, so there
+are O(log n) of them and a query touches O(terms × segments) numpy slices,
+never every document in Python. Each segment holds its term frequencies twice
+in plain arrays (the compressed-sparse layouts, without scipy, which was
+~140 MB of the install for this alone): term-major postings, so one query term
+is one contiguous slice, and row-major, so a removed row's terms can leave the
+document frequencies. Document frequencies and lengths are kept current on
+add and remove, so the next query sees the change.
 
 Scoring is Lucene's BM25 (what BEIR's published numbers use):
 idf = ln(1 + (N - df + 0.5) / (df + 0.5)), tf part = tf·(k1+1) / (tf + k1·(1 - b + b·dl/avgdl)).
@@ -17,21 +20,46 @@ from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp  # type: ignore[import-untyped]
 from numpy.typing import NDArray
 
 F32 = NDArray[np.float32]
+I32 = NDArray[np.int32]
+I64 = NDArray[np.int64]
 
 
 @dataclass
 class _Segment:
     first_row: int
-    csc: sp.csc_matrix  # rows × terms, term frequencies
-    csr: sp.csr_matrix  # the same, row-major: a removed row's terms, for df
+    # row-major: local row r has terms row_terms[row_ptr[r]:row_ptr[r + 1]]
+    row_ptr: I64
+    row_terms: I32
+    row_tf: F32
+    # term-major postings: term t occurs in local rows post_rows[term_ptr[t]:term_ptr[t + 1]]
+    # (ascending), with frequencies post_tf; terms newer than the segment have no entry
+    term_ptr: I64
+    post_rows: I32
+    post_tf: F32
 
     @property
     def rows(self) -> int:
-        return int(self.csc.shape[0])
+        return len(self.row_ptr) - 1
+
+    @property
+    def width(self) -> int:
+        return len(self.term_ptr) - 1
+
+    @classmethod
+    def build(
+        cls, first_row: int, row_ptr: I64, row_terms: I32, row_tf: F32, width: int
+    ) -> _Segment:
+        """The postings from the row-major arrays: a stable sort by term keeps rows ascending."""
+        order = np.argsort(row_terms, kind="stable")
+        local_rows = np.repeat(np.arange(len(row_ptr) - 1, dtype=np.int32), np.diff(row_ptr))
+        term_ptr = np.zeros(width + 1, dtype=np.int64)
+        np.cumsum(np.bincount(row_terms, minlength=width), out=term_ptr[1:])
+        return cls(
+            first_row, row_ptr, row_terms, row_tf, term_ptr, local_rows[order], row_tf[order]
+        )
 
 
 class LexicalIndex:
@@ -40,7 +68,7 @@ class LexicalIndex:
         self.vocab: dict[str, int] = {}
         self._df = np.zeros(1024, dtype=np.int64)
         self._lengths = np.zeros(1024, dtype=np.float32)
-        self._alive = np.zeros(1024, dtype=bool)  # removed rows stay in the matrices
+        self._alive = np.zeros(1024, dtype=bool)  # removed rows stay in the segments
         self._segments: list[_Segment] = []
         self.rows = 0  # rows ever added (removed ones stay as empty slots)
         self.live_docs = 0
@@ -64,12 +92,8 @@ class LexicalIndex:
             indices.extend(counts)
             data.extend(counts.values())
             indptr.append(len(indices))
-        shape = (len(documents), len(self.vocab))
-        csr = sp.csr_matrix(
-            (np.asarray(data, np.float32), np.asarray(indices, np.int64), indptr), shape=shape
-        )
-        ids = np.asarray(indices, dtype=np.int64)
-        np.add.at(self._df, ids, 1)
+        row_terms = np.asarray(indices, dtype=np.int32)
+        np.add.at(self._df, row_terms, 1)
         lengths = np.asarray([len(t) for t in documents], dtype=np.float32)
         self._grow_lengths(first_row + len(documents))
         self._lengths[first_row : first_row + len(documents)] = lengths
@@ -77,7 +101,11 @@ class LexicalIndex:
         self._total_length += float(lengths.sum())
         self.rows += len(documents)
         self.live_docs += len(documents)
-        self._segments.append(_Segment(first_row, csr.tocsc(), csr))
+        row_ptr = np.asarray(indptr, dtype=np.int64)
+        row_tf = np.asarray(data, dtype=np.float32)
+        self._segments.append(
+            _Segment.build(first_row, row_ptr, row_terms, row_tf, len(self.vocab))
+        )
         self._merge_tail()
 
     def _grow_lengths(self, needed: int) -> None:
@@ -93,12 +121,7 @@ class LexicalIndex:
         segments = self._segments
         while len(segments) > 1 and segments[-2].rows <= 2 * segments[-1].rows:
             right, left = segments.pop(), segments.pop()
-            width = len(self.vocab)
-            parts = [left.csr, right.csr]
-            for part in parts:
-                part.resize((part.shape[0], width))
-            csr = sp.vstack(parts, format="csr")
-            segments.append(_Segment(left.first_row, csr.tocsc(), csr))
+            segments.append(_merge(left, right, len(self.vocab)))
 
     def remove(self, rows: list[int]) -> None:
         """Forget ``rows``: they stop matching and leave the df and length statistics."""
@@ -107,8 +130,8 @@ class LexicalIndex:
             local = row - segment.first_row
             if not self._alive[row]:
                 continue
-            start, end = segment.csr.indptr[local], segment.csr.indptr[local + 1]
-            np.subtract.at(self._df, segment.csr.indices[start:end], 1)
+            start, end = segment.row_ptr[local], segment.row_ptr[local + 1]
+            np.subtract.at(self._df, segment.row_terms[start:end], 1)
             self._total_length -= float(self._lengths[row])
             self._alive[row] = False
             self.live_docs -= 1
@@ -127,15 +150,44 @@ class LexicalIndex:
             df = float(self._df[term_id])
             idf = repeat * np.log1p((n - df + 0.5) / (df + 0.5))
             for segment in self._segments:
-                csc = segment.csc
-                if term_id >= csc.shape[1]:
+                if term_id >= segment.width:
                     continue
-                start, end = csc.indptr[term_id], csc.indptr[term_id + 1]
+                start, end = segment.term_ptr[term_id], segment.term_ptr[term_id + 1]
                 if start == end:
                     continue
-                rows = csc.indices[start:end] + segment.first_row
-                tf = csc.data[start:end]
+                rows = segment.post_rows[start:end] + np.int64(segment.first_row)
+                tf = segment.post_tf[start:end]
                 norm = k1 * (1 - b + b * self._lengths[rows] / avgdl)
                 scores[rows] += (idf * tf * (k1 + 1) / (tf + norm)).astype(np.float32)
         scores[~self._alive[: self.rows]] = 0
         return scores
+
+
+def _merge(left: _Segment, right: _Segment, width: int) -> _Segment:
+    """``left`` then ``right`` (the next rows) as one segment, in linear time: each term's
+    postings are left's (ascending rows) followed by right's, already sorted."""
+    left_counts = np.zeros(width, dtype=np.int64)
+    left_counts[: left.width] = np.diff(left.term_ptr)
+    right_counts = np.zeros(width, dtype=np.int64)
+    right_counts[: right.width] = np.diff(right.term_ptr)
+    term_ptr = np.zeros(width + 1, dtype=np.int64)
+    np.cumsum(left_counts + right_counts, out=term_ptr[1:])
+    post_rows = np.empty(len(left.post_rows) + len(right.post_rows), dtype=np.int32)
+    post_tf = np.empty(len(post_rows), dtype=np.float32)
+    for part, before in ((left, np.zeros(width, dtype=np.int64)), (right, left_counts)):
+        # the term of each posting, then its place: the term's start, past the
+        # left part's postings of that term (for right), plus its rank within the term
+        terms = np.repeat(np.arange(part.width), np.diff(part.term_ptr))
+        places = term_ptr[terms] + before[terms] + np.arange(len(terms)) - part.term_ptr[terms]
+        post_rows[places] = part.post_rows + (part.first_row - left.first_row)
+        post_tf[places] = part.post_tf
+    row_ptr = np.concatenate([left.row_ptr, right.row_ptr[1:] + left.row_ptr[-1]])
+    return _Segment(
+        left.first_row,
+        row_ptr,
+        np.concatenate([left.row_terms, right.row_terms]),
+        np.concatenate([left.row_tf, right.row_tf]),
+        term_ptr,
+        post_rows,
+        post_tf,
+    )
