@@ -80,3 +80,13 @@ def test_a_viewer_or_another_tenants_admin_cannot_change_it(console: Console) ->
     viewer = console.post(f"{mine_page}/policy", {"privacy_policy": "allow"}, page=mine_page)
     assert viewer.status_code == 404  # type: ignore[attr-defined]
     assert "<td>block</td>" in console.client.get(mine_page).text
+
+
+def test_a_name_the_api_refuses_by_length_is_refused_here_too(console: Console) -> None:
+    console.setup_admin()
+    _, key_id = _create_key(console, "pol-key", privacy_policy="redact")
+    page = f"/console/keys/{key_id}"
+    refused = console.post(f"{page}/policy", {"privacy_policy": "p" * 101}, page=page)
+    assert refused.status_code == 400  # type: ignore[attr-defined]
+    assert 'id="error-policy"' in refused.text  # type: ignore[attr-defined]
+    assert "<td>redact</td>" in console.client.get(page).text

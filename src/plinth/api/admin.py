@@ -1,4 +1,4 @@
-"""Admin-only routes: ``/admin/keys`` and ``/admin/usage``."""
+"""Admin-only routes: ``/admin/keys``, ``/admin/usage``, ``/admin/audit``, ``/admin/tenants``."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from plinth.api.http import json_response, parse_json, read_body
+from plinth.api.http import json_response, parse_json, read_body, services
 from plinth.errors import InvalidRequest, NotFound
 from plinth.protocol.common import WireModel
 from plinth.reporting import parse_since, to_csv
-from plinth.services import Services, services
+from plinth.services import Services
+from plinth.store.keys import ApiKey
 from plinth.store.usage import GroupBy
 
 Handler = Callable[[Request, Services], Awaitable[Response]]
@@ -36,6 +37,14 @@ class CreateKey(WireModel):
     admin: bool = False
     privacy_policy: str | None = Field(None, min_length=1, max_length=100)
     tenant: str | None = Field(None, min_length=1, max_length=200, description="Id or name.")
+
+
+class UpdateKey(WireModel):
+    """A key's changeable settings; a field left out is left as it is."""
+
+    privacy_policy: str | None = Field(
+        None, min_length=1, max_length=100, description="null: the tenant's policy."
+    )
 
 
 class CreateTenant(WireModel):
@@ -73,6 +82,26 @@ async def list_keys(request: Request, svc: Services) -> Response:
 async def revoke_key(request: Request, svc: Services) -> Response:
     key = await svc.db.run(svc.keys.revoke, request.path_params["key_id"])
     svc.auth.forget(key.id)
+    return json_response(key.as_json())
+
+
+async def set_key_policy(svc: Services, key_id: str, policy: str | None) -> ApiKey:
+    """Change a key's privacy policy (None: its tenant's), checked as at creation,
+    and drop the key from the auth cache so its next request obeys the new one."""
+    if policy is not None:
+        svc.privacy.check_policy_name(policy)
+    key = await svc.db.run(svc.keys.set_privacy_policy, key_id, policy)
+    svc.auth.forget(key.id)
+    return key
+
+
+async def update_key(request: Request, svc: Services) -> Response:
+    body = parse_json(await read_body(request, svc.settings.max_body_bytes), UpdateKey)
+    key_id = request.path_params["key_id"]
+    if "privacy_policy" in body.model_fields_set:
+        key = await set_key_policy(svc, key_id, body.privacy_policy)
+    else:
+        key = await svc.db.run(svc.keys.get, key_id)  # nothing to change; 404 if unknown
     return json_response(key.as_json())
 
 
@@ -155,6 +184,7 @@ async def update_tenant(request: Request, svc: Services) -> Response:
 routes = [
     Route("/admin/keys", admin_only(list_keys), methods=["GET"]),
     Route("/admin/keys", admin_only(create_key), methods=["POST"]),
+    Route("/admin/keys/{key_id}", admin_only(update_key), methods=["PATCH"]),
     Route("/admin/keys/{key_id}", admin_only(revoke_key), methods=["DELETE"]),
     Route("/admin/usage", admin_only(usage_summary), methods=["GET"]),
     Route("/admin/audit", admin_only(privacy_audit), methods=["GET"]),

@@ -20,7 +20,7 @@ from pydantic.json_schema import models_json_schema
 from starlette.routing import BaseRoute, Mount, Route
 
 from plinth import __version__
-from plinth.api.admin import CreateKey, CreateTenant, UpdateTenant
+from plinth.api.admin import CreateKey, CreateTenant, UpdateKey, UpdateTenant
 from plinth.api.dify import Retrieval
 from plinth.api.plans import PlanChoice
 from plinth.billing.admin_ops import NewLimits, NewPlan, NewPrice, WalletEntry
@@ -59,6 +59,7 @@ REQUEST_MODELS: dict[tuple[str, str], type[BaseModel]] = {
     ("POST", _STORE + "/file_batches"): wire.CreateBatch,
     ("POST", "/retrieval"): Retrieval,
     ("POST", "/admin/keys"): CreateKey,
+    ("PATCH", "/admin/keys/{key_id}"): UpdateKey,
     ("POST", "/admin/tenants"): CreateTenant,
     ("PATCH", "/admin/tenants/{tenant}"): UpdateTenant,
     ("POST", "/admin/prices"): NewPrice,

@@ -1,4 +1,4 @@
-"""``plinth keys create|list|revoke``."""
+"""``plinth keys create|list|set-policy|revoke``."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from plinth.store.tenants import TenantStore
 
 @click.group()
 def keys() -> None:
-    """Create, list and revoke API keys."""
+    """Create, list, change and revoke API keys."""
 
 
 @keys.command()
@@ -68,3 +68,17 @@ def revoke(key_id: str, data_dir: Path | None) -> None:
     """Revoke a key by id (takes effect within 5 seconds on running servers)."""
     key = KeyStore(open_db(data_dir)).revoke(key_id)
     click.echo(f"Revoked {key.id} ({key.name}).")
+
+
+@keys.command("set-policy")
+@click.argument("key_id")
+@click.argument("policy")
+@data_dir_option
+def set_policy(key_id: str, policy: str, data_dir: Path | None) -> None:
+    """Set a key's privacy policy ('none': its tenant's). Running servers apply it
+    within 5 seconds."""
+    value = None if policy == "none" else policy
+    check_privacy_policy(value, data_dir)
+    key = KeyStore(open_db(data_dir)).set_privacy_policy(key_id, value)
+    shown = key.privacy_policy or "(its tenant's, else the server default)"
+    click.echo(f"Key {key.id} ({key.name}): privacy policy {shown}.")

@@ -1,4 +1,4 @@
-"""API keys: create (the secret shown once), revoke, per-key limits.
+"""API keys: create (the secret shown once), revoke, per-key limits and privacy policy.
 
 Forms are validated with the admin API's own request models, so a value the
 API refuses is refused here with the same rule, next to its field.
@@ -10,7 +10,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from plinth.api.admin import CreateKey
+from plinth.api.admin import CreateKey, UpdateKey, set_key_policy
 from plinth.billing import admin_ops
 from plinth.billing.accounts import Limits
 from plinth.billing.admin_ops import NewLimits
@@ -110,18 +110,18 @@ async def key_page(ctx: Ctx) -> Response:
 
 @page(role="tenant-admin")
 async def key_policy(ctx: Ctx) -> Response:
-    """Change the key's privacy policy, checked as at creation; empty: the tenant's."""
+    """Change the key's privacy policy as ``PATCH /admin/keys/{id}`` does; empty: the tenant's."""
     key = await _key(ctx)
     limits = limits_form(await ctx.svc.db.run(ctx.svc.billing.limits.get, "key:" + key.id))
-    policy = ctx.form.get("privacy_policy") or None
     try:
-        if policy is not None:
-            ctx.svc.privacy.check_policy_name(policy)
+        body = validate(UpdateKey, {"privacy_policy": ctx.form.get("privacy_policy")}, ctx.tr)
+        key = await set_key_policy(ctx.svc, key.id, body.privacy_policy)
+    except FormError as exc:
+        errors = {"policy." + k: v for k, v in exc.errors.items()}
+        return _render_key(ctx, key, 400, limits=limits, errors=errors)
     except InvalidRequest as exc:
         errors = {"policy." + k: v for k, v in plinth_error_field(exc, ctx.tr).items()}
         return _render_key(ctx, key, 400, limits=limits, errors=errors)
-    key = await ctx.svc.db.run(ctx.svc.keys.set_privacy_policy, key.id, policy)
-    ctx.svc.auth.forget(key.id)  # the next request with this key reads the new policy
     return _render_key(ctx, key, limits=limits, saved=True)
 
 
