@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -129,11 +130,12 @@ async def _open_database(settings: Settings, stack: AsyncExitStack) -> Database:
 
 
 async def _open_recorder(
-    usage: UsageStore, database: Database, stack: AsyncExitStack
+    usage: UsageStore, database: Database, journal: Path, stack: AsyncExitStack
 ) -> UsageRecorder:
     # Opened early so that it closes late: the ledger is flushed after
-    # everything that writes to it has stopped.
-    recorder = UsageRecorder(usage, database)
+    # everything that writes to it has stopped. Its start replays the rows a
+    # killed process left in the journal.
+    recorder = UsageRecorder(usage, database, journal=journal)
     await recorder.start()
     stack.push_async_callback(recorder.close)
     return recorder
@@ -196,7 +198,7 @@ async def open_services(
     keys = KeyStore(db)
     bootstrap_admin_key(keys, settings)
     usage = UsageStore(db)
-    recorder = await _open_recorder(usage, database, stack)
+    recorder = await _open_recorder(usage, database, settings.data_dir / "ledger-journal", stack)
     guard = privacy_guard(settings)
     pool, router, sync = await _open_routing(settings, database, engines, stack)
     billing = build_billing(settings, database)
@@ -205,6 +207,7 @@ async def open_services(
         settings, database, pool, stack
     )
     metrics = Metrics()
+    recorder.dead_letters.on_dead_letter = metrics.ledger_dead_letters.inc
     gateway = Gateway(router, recorder, metrics, guard, billing)
     stack.push_async_callback(gateway.drain)
     gateway.cache = build_response_cache(

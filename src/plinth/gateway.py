@@ -134,8 +134,9 @@ class Gateway:
 
     @staticmethod
     async def wait_for_ledger_row(acct: Accounting) -> None:
-        """Wait until the request's ledger row is committed (before its last byte)."""
-        if acct.stored is None:
+        """Wait until the request's ledger row is safe from a killed process (before its
+        last byte): journaled, which it already is, or without a journal committed."""
+        if acct.stored is None or acct.stored.done():
             return
         try:
             await asyncio.wait_for(asyncio.shield(acct.stored), LEDGER_WAIT_S)

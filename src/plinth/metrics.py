@@ -48,6 +48,11 @@ class Metrics:
             ["model", "direction"],
             registry=self.registry,
         )
+        self.ledger_dead_letters = Counter(
+            "plinth_ledger_dead_letters",
+            "Ledger rows the database refused, set aside in the dead-letter file.",
+            registry=self.registry,
+        )
         self.in_flight = Gauge(
             "plinth_requests_in_flight",
             "Requests being served now.",

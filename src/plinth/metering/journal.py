@@ -1,0 +1,274 @@
+"""The ledger's local journal: a row is the kernel's before its response goes out.
+
+Why: waiting for the database commit put a commit (and the console's rollup
+triggers) on every response's path. Appending one line to a local file is
+one ``os.write`` into the OS page cache: once it returns, a killed process
+(SIGKILL included) cannot lose the row, only a power loss or a kernel crash
+can. The recorder then commits rows to the database in the background (group
+commit), and a process that starts adopts and replays the rows that a dead
+one journaled but never committed (idempotent by request id).
+
+Layout of one folder (``<data_dir>/ledger-journal``): each process holds
+``<instance>.lock`` with an exclusive ``flock`` (the kernel drops it when the
+process dies, however it dies) and appends to ``<instance>-<n>.jsonl``
+segments. A lock file that another process can lock belongs to a dead one,
+so its segments are adopted. Several processes may share the folder, or each
+have its own (replicas on one PostgreSQL).
+
+For a power loss: :meth:`Journal.sync` (called on a timer by the recorder)
+fsyncs what was written, so only the rows of about the last interval can be
+lost; a segment is deleted only after all its rows are committed and the
+database has made them durable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from plinth.paths import FILE_MODE, private_dir
+from plinth.store.audit import AuditRecord
+from plinth.store.usage import AttemptRecord, UsageRecord
+
+log = logging.getLogger(__name__)
+
+#: A segment is sealed (and a new one started) past this size, so a segment
+#: whose rows are all committed can be deleted while the process runs on.
+SEGMENT_BYTES = 4 << 20
+
+
+def encode(row: UsageRecord) -> bytes:
+    """One journal line: the row, its failed attempts and its audit record, as JSON."""
+    values: dict[str, Any] = dict(row.__dict__)
+    values["created_at"] = row.created_at.isoformat()
+    values["failed_attempts"] = [
+        {**attempt.__dict__, "created_at": attempt.created_at.isoformat()}
+        for attempt in row.failed_attempts
+    ]
+    if row.audit is not None:
+        values["audit"] = {**row.audit.__dict__, "created_at": row.audit.created_at.isoformat()}
+    # ensure_ascii keeps a lone surrogate (a poison row) encodable, to be dead-lettered later.
+    return json.dumps(values, separators=(",", ":")).encode("ascii") + b"\n"
+
+
+def decode(line: bytes) -> UsageRecord:
+    """The row a journal line holds (``ValueError``/``TypeError``/``KeyError`` if it is torn)."""
+    values = json.loads(line)
+    values["created_at"] = datetime.fromisoformat(values["created_at"])
+    values["failed_attempts"] = [
+        AttemptRecord(**{**a, "created_at": datetime.fromisoformat(a["created_at"])})
+        for a in values["failed_attempts"]
+    ]
+    audit = values.get("audit")
+    if audit is not None:
+        values["audit"] = AuditRecord(
+            **{**audit, "created_at": datetime.fromisoformat(audit["created_at"])}
+        )
+    return UsageRecord(**values)
+
+
+@dataclass(eq=False)
+class Segment:
+    """One journal file and how many of its rows still wait for the database."""
+
+    path: Path
+    fd: int
+    size: int = 0
+    synced: int = 0  # bytes known to be on the disk
+    outstanding: int = 0  # rows appended, not yet committed nor dead-lettered
+    sealed: bool = False  # no more appends: deletable once ``outstanding`` is 0
+    adopted: bool = False  # a dead process's: the database may hold some of its rows
+    lock: _Lock | None = None  # the dead owner's lock, for an adopted segment
+
+
+@dataclass(eq=False)
+class _Lock:
+    path: Path
+    fd: int
+    segments: set[Path] = field(default_factory=set)
+
+
+class Journal:
+    """This process's append-only journal of ledger rows (one instance per recorder)."""
+
+    def __init__(self, folder: Path, *, segment_bytes: int = SEGMENT_BYTES):
+        self.folder = folder
+        self._segment_bytes = segment_bytes
+        self._instance = uuid.uuid4().hex[:16]
+        self._own: _Lock | None = None
+        self._adopted: list[_Lock] = []  # dead processes' locks, held while their rows replay
+        self._segments: list[Segment] = []
+        self._current: Segment | None = None
+        self._serial = 0
+        self._folder_dirty = False  # a file was created or deleted since the last sync
+
+    def open(self) -> list[tuple[Segment, list[UsageRecord]]]:
+        """Take this process's lock; adopt the dead processes' segments and return their rows.
+
+        The rows of an adopted segment count as outstanding in it, so it is
+        deleted once the recorder has committed them (again: the database
+        drops the ones it has).
+        """
+        private_dir(self.folder)
+        self._own = _new_lock(self.folder / f"{self._instance}.lock")
+        adopted = []
+        for lock_path in sorted(self.folder.glob("*.lock")):
+            if lock_path == self._own.path:
+                continue
+            lock = _take_lock(lock_path)
+            if lock is None:  # its process is alive
+                continue
+            owner = lock_path.stem
+            for path in sorted(self.folder.glob(f"{owner}-*.jsonl"), key=_serial_of):
+                rows = read_rows(path)
+                segment = Segment(
+                    path, os.open(path, os.O_RDONLY), sealed=True, adopted=True, lock=lock
+                )
+                segment.outstanding = len(rows)
+                lock.segments.add(path)
+                self._segments.append(segment)
+                adopted.append((segment, rows))
+            if lock.segments:
+                self._adopted.append(lock)
+            else:
+                _drop_lock(lock)
+        return adopted
+
+    def append(self, row: UsageRecord) -> Segment:
+        """Write one row with one ``os.write``; the segment it is in (``OSError`` if not)."""
+        line = encode(row)
+        segment = self._current
+        if segment is None or segment.size + len(line) > self._segment_bytes:
+            segment = self._start_segment()
+        written = os.write(segment.fd, line)
+        segment.size += written
+        if written != len(line):  # disk full mid-line: the line is torn, replay skips it
+            raise OSError(f"short write to {segment.path}")
+        segment.outstanding += 1
+        return segment
+
+    def _start_segment(self) -> Segment:
+        if self._own is None:
+            raise OSError("the journal is not open")
+        if self._current is not None:
+            self._current.sealed = True
+        self._serial += 1
+        path = self.folder / f"{self._instance}-{self._serial}.jsonl"
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        self._current = Segment(path, fd, lock=self._own)
+        self._own.segments.add(path)
+        self._segments.append(self._current)
+        self._folder_dirty = True
+        return self._current
+
+    def dirty(self) -> bool:
+        return self._folder_dirty or any(s.synced < s.size for s in list(self._segments))
+
+    def sync(self) -> None:
+        """fsync what was written (run off the event loop; never with ``remove``)."""
+        if self._folder_dirty:
+            self._folder_dirty = False
+            _sync_folder(self.folder)
+        for segment in list(self._segments):
+            size = segment.size
+            if segment.synced < size:
+                os.fdatasync(segment.fd)
+                segment.synced = size
+
+    def done(self) -> list[Segment]:
+        """Segments whose rows are all in the database: sealed, nothing outstanding."""
+        return [s for s in self._segments if s.sealed and s.outstanding == 0]
+
+    def seal(self) -> None:
+        """No more appends to the current segment (shutdown, once the queue is empty)."""
+        if self._current is not None:
+            self._current.sealed = True
+            self._current = None
+
+    def remove(self, segments: list[Segment]) -> None:
+        """Delete segments whose rows the database holds durably."""
+        for segment in segments:
+            self._segments.remove(segment)
+            os.close(segment.fd)
+            segment.path.unlink(missing_ok=True)
+            self._folder_dirty = True
+            lock = segment.lock
+            if lock is not None:
+                lock.segments.discard(segment.path)
+                if not lock.segments and lock is not self._own:
+                    self._adopted.remove(lock)
+                    _drop_lock(lock)
+
+    def close(self) -> None:
+        """Close the files; an empty journal leaves nothing behind, else it is replayed later."""
+        for segment in self._segments:
+            os.close(segment.fd)
+        self._segments.clear()
+        self._current = None
+        for lock in self._adopted:  # rows left: the next process to start adopts them
+            os.close(lock.fd)
+        self._adopted.clear()
+        if self._own is not None:
+            if not self._own.segments:
+                self._own.path.unlink(missing_ok=True)
+            os.close(self._own.fd)  # releases the flock: another process may adopt the rest
+            self._own = None
+
+
+def read_rows(path: Path) -> list[UsageRecord]:
+    """The rows of one segment; a line that does not decode (torn by a crash) is logged."""
+    rows = []
+    for number, line in enumerate(path.read_bytes().splitlines(), 1):
+        try:
+            rows.append(decode(line))
+        except (ValueError, TypeError, KeyError):
+            log.error("ledger journal %s line %d unreadable, skipped: %.200r", path, number, line)
+    return rows
+
+
+def _serial_of(path: Path) -> int:
+    tail = path.stem.rsplit("-", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
+
+
+def _new_lock(path: Path) -> _Lock:
+    """This process's lock: locked under another name first, so that no process
+    starting at the same moment can see it unlocked and take it for a dead one's."""
+    fresh = path.with_suffix(".new")
+    fd = os.open(fresh, os.O_RDWR | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    os.rename(fresh, path)  # the flock belongs to the file, and follows it
+    return _Lock(path, fd)
+
+
+def _take_lock(path: Path) -> _Lock | None:
+    """An exclusive flock on ``path`` (created if missing), or None if a live process holds it."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return _Lock(path, fd)
+
+
+def _drop_lock(lock: _Lock) -> None:
+    lock.path.unlink(missing_ok=True)
+    os.close(lock.fd)
+
+
+def _sync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        with contextlib.suppress(OSError):
+            os.close(fd)
