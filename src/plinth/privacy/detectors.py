@@ -19,6 +19,7 @@ from plinth.privacy.addresses import find_chinese_addresses, find_english_addres
 from plinth.privacy.findings import ENTITIES, Finding, non_overlapping
 from plinth.privacy.names_en import find_english_names
 from plinth.privacy.names_zh import find_chinese_names, find_column_names, find_record_names
+from plinth.privacy.names_zh_uncued import find_uncued_names
 from plinth.privacy.normalize import normalize
 from plinth.privacy.numbers import find_numbers
 from plinth.privacy.patterns import (
@@ -41,6 +42,7 @@ _TEXT_FINDERS: tuple[Callable[[str], Iterable[Finding]], ...] = (
     find_chinese_names,
     find_column_names,
     find_english_names,
+    find_uncued_names,
 )
 
 

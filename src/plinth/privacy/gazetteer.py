@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from pathlib import Path
 
 
 def alternation(words: Iterable[str]) -> str:
@@ -126,3 +127,28 @@ CITIES = words(
 
 # Plate prefixes: one character per province-level division.
 PLATE_PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
+
+# Characters common in given names (from everyday knowledge of modern names, not from
+# any test case). Characters that mostly do other work (的, 和, 正, 天, 中) are left out; words
+# made of a surname and these characters that are not names (黄金, 安全, 方明) are
+# removed by COMMON_WORDS.
+GIVEN_NAME_CHARS = frozenset(
+    "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉萍红兰飞鹏斌辉宇浩凯健俊帆帅旭宁龙林欣佳怡"
+    "涵轩梓萱雨思梦晨博文然婷雪慧琳倩颖晶燕春晓建国志海东峰波成荣新清亮松忠彬鑫瑞祥嘉悦琪瑶璐露蕾"
+    "薇菲妍婧媛婉婕娅姗珊珍珠琴瑜璇琦瑾蓉莉莹萌蕊茜荷菊梅竹云霖雷阳光辰星月晴皓昊晟昕晖曦煜炜烨熙"
+    "焕钰铭锋锐钢金锦泽洪涌淼源澜润沛泓湘江川山岩峻崇岳森桐杨柏楠彤桦栋梁德仁义礼智信孝勤恭宽敬诚"
+    "毅坚威武雄豪娇柔芬芝芸苗青彩紫翠丹黛永寿康安泰顺福禄喜庆贵宝昌盛兴旺升腾跃翔鸿鹤莺凤虎麟彪骏"
+    "驰远航舟宙坤乾元亨贞希恩惠慈爱树士艺诗棋画墨章歌舞乐欢笑颜容仪雅逸扬宏卓越群冠秋冬朝洁纯真玲"
+    "珑琅璞瑛琼瑰晔昱晗暄曼蔓菁茵芮依伊馨香娴淑贤捷聪睿哲耀灿炳煌佩钧锴铮镇恒骁宸霆浚澄淳潇瀚沐溪"
+    "渊浪潮岚峥嵘巍奕亦舒畅朗乔柯枫棠杉楷榕槐樟兵卫振少壮劲勋亚京津泉溢滨洲广阔厚谦敦笃伦儒彦旋胜"
+    "赢宪政韬铠铎锡钊炯煦照焱曜晋璟珏玮琛珺瑄瑗璋桃李杏莲萧湛淇涓滢漪沁沫汐澈浦筱箐笛笙简蓓蓝茹莎"
+    "菡莞蔚霏霓雯霄雁鸣鹰鹃凰凌冰凝冉彧弘弦征忆恺悠惜慕懿攀斐旻昀昆昇映昭晏晞暖朔杭栩桓梵楚樱毓汀"
+    "汝沅沣河泊洛洵渝溥滔漫潞澍灏炫烁焰熠燊爽珂珈珩琨琰瑭甜甫皎盈祎祺祯禧稳竣童筠素纪纬维绮缘罡羽"
+    "翊翰育臻舜芊芙芷苒茂茗葳蒙蓬虹蝶衡诺谊豫贝赫迪郁铃银镜隆雍霜靖韦韵颂飒飘馥魁麒默亭妮之大"
+)
+
+# Everyday words shaped like surname + given name (黄金, 王国, 东方明珠): built from
+# jieba's dictionary by ``build_common_words``; never a name on their own.
+COMMON_WORDS = frozenset(
+    (Path(__file__).with_name("common_words.txt")).read_text(encoding="utf-8").split()
+)

@@ -17,12 +17,12 @@ from collections.abc import Iterator
 from plinth.privacy.findings import Finding
 from plinth.privacy.gazetteer import NAME_CUES, words
 
-_WORD = r"[A-Z][a-zà-öø-ÿ]+(?:[-'][A-Z]?[a-zà-öø-ÿ]+)?"
+_WORD = r"[A-Z](?:'[A-Z])?[a-zà-öø-ÿ]+(?:[-'][A-Z]?[a-zà-öø-ÿ]+)?"
 # A capital first, then the look-behind: a pattern that starts with a character class
 # lets the engine skip to the next capital at once.
 _LOWER = "a-zà-öø-ÿ"
 _RUN = re.compile(
-    rf"[A-Z](?<![A-Za-z].)[{_LOWER}]+(?:[-'][A-Z]?[{_LOWER}]+)?"
+    rf"[A-Z](?<![A-Za-z].)(?:'[A-Z])?[{_LOWER}]+(?:[-'][A-Z]?[{_LOWER}]+)?"
     rf"(?:(?: [A-Z]\.)? {_WORD}){{0,2}}(?![A-Za-z])"
 )
 _HONORIFICS = (
@@ -109,6 +109,16 @@ _FULL_NAME_CUES = (
     "cc",
     "thanks",
     "per",
+    # Roles and relations: "my colleague Tom Baker", "my landlord is Brian Walsh".
+    *(
+        f"{role}{verb}"
+        for role in words(
+            "colleague coworker co-worker manager boss supervisor landlord landlady tenant "
+            "friend wife husband partner brother sister mother father son daughter neighbour "
+            "neighbor teacher doctor lawyer attorney agent director assistant nurse engineer"
+        )
+        for verb in ("", " is", " was")
+    ),
 )
 _SIGN_OFF = re.compile(
     r"(?:Regards|Best|Thanks|Sincerely|Cheers|Best wishes|Thank you|Yours|Warmly|"
@@ -158,7 +168,7 @@ def _cued(text: str, start: int, value: str) -> bool:
         return True
     lead = before.rstrip(" \t\"'").lower()
     labelled = lead.endswith((":", "：", "="))
-    lead = lead.rstrip(":：= \t\"'")
+    lead = lead.rstrip(":：=, \t\"'")  # "Signed, Laura Bush"
     if lead.endswith(_INTRODUCTIONS) and _word_starts(lead, _INTRODUCTIONS):
         return (
             labelled

@@ -20,7 +20,9 @@ from collections.abc import Iterator
 from plinth.privacy.findings import Finding
 from plinth.privacy.gazetteer import (
     CITIES,
+    COMMON_WORDS,
     COMPOUND_SURNAMES,
+    GIVEN_NAME_CHARS,
     NAME_CUES,
     NAME_FOLLOWERS,
     PROVINCES,
@@ -93,7 +95,7 @@ _TRANSLIT = frozenset(
     "阿卜杜拉艾则孜买提吐尔逊努白克力热依木罕古丽娜扎迪帕夏巴哈米吉德乌斯曼伊布欣穆默沙塔亚库甫"
     "玛达尼格丹增次仁多卓桑央金索朗平措西姆顿珠旺堆琼约翰史密汤森詹乔治安东莉莎妮丝娅特维奇夫洛"
     "基科诺普罗塞雷蒙奥菲利萨托马伯纳威廉兹凯瑟琳杰逊戴彼得保查理露易海伦不都卡列柯娃薇蒂希"
-    "瓦尔莱恩弗里兰登贝卢芙尼赫拉夫迈克乌兰勒泰佩姬蕾茜黛丹妮"
+    "瓦尔莱恩弗里兰登贝卢芙尼赫拉夫迈克乌兰勒泰佩姬蕾茜黛丹妮万图雅"
 )
 
 
@@ -177,7 +179,11 @@ def _subject_before(text: str, end: int) -> int | None:
             if _given_length(text, start + surname, given) != given:
                 continue
             value = text[start:end]
-            if value in _PLACES or value in _NOT_NAMES:
+            if value in _PLACES or value in _NOT_NAMES or value in COMMON_WORDS:
+                continue
+            # 陈列柜已经…, 李子和…: a subject before a verb is taken for a name only
+            # if its given characters are ones names use.
+            if any(ch not in GIVEN_NAME_CHARS for ch in value[surname:]):
                 continue
             if start == 0 or text[start - 1] in _BEFORE_NAME or not _is_han(text[start - 1]):
                 return start
