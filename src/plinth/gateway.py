@@ -104,6 +104,9 @@ class Gateway:
         # Requests in flight that are not Batch API lines: batches give way to them.
         self.interactive_in_flight = 0
         self.interactive_idle_since = 0.0  # monotonic time the last one ended
+        # Called as an interactive request opens: the batch runner stops batch lines
+        # running on in-process models, which would otherwise share the CPU with it.
+        self.on_interactive: Callable[[], None] | None = None
         self.cache: ResponseCache | None = None  # the response cache, if the app has one
 
     def open(
@@ -119,10 +122,14 @@ class Gateway:
     def _finish(self, acct: Accounting, status: str, exc: BaseException | None = None) -> None:
         if acct.closed:
             return
-        acct.cost_micros = acct.charge(exc)
-        acct.close(self.recorder, self.metrics, status, exc, model_label=self._label(acct.model))
+        if acct.withdrawn:  # a batch line stopped to run again later: booked by that run
+            acct.closed, acct.cost_micros = True, 0
+        else:
+            acct.cost_micros = acct.charge(exc)
+            label = self._label(acct.model)
+            acct.close(self.recorder, self.metrics, status, exc, model_label=label)
         if acct.reservation is not None:
-            tokens = acct.prompt_tokens + acct.completion_tokens
+            tokens = 0 if acct.withdrawn else acct.prompt_tokens + acct.completion_tokens
             settle = self.billing.settle(acct.reservation, acct.cost_micros, tokens)
             try:
                 task = asyncio.get_running_loop().create_task(settle)
@@ -286,6 +293,8 @@ class Gateway:
         in_flight.inc()
         interactive = acct.batch_id is None
         self.interactive_in_flight += interactive
+        if interactive and self.on_interactive is not None:
+            self.on_interactive()
         served = _Served()
         try:
             yield served

@@ -14,6 +14,17 @@ server that runs it (``lease_s``, renewed while it runs), so replicas on one
 database share a batch's lines instead of running each twice, and the lines
 of a server that died run again once its leases end. At shutdown, lines in
 flight get ``drain_s`` to finish.
+
+Pre-emption (``preempt``): not dispatching is not enough on an in-process
+model, where a line already decoding shares the CPU with the interactive
+request that just arrived. So when an interactive request opens and brings
+interactive traffic to ``yield_at``, every line running (or about to run) on
+an in-process model is stopped: its gateway call is cancelled, which stops
+llama.cpp at its next token, its accounting is withdrawn (no ledger row, the
+reservation released), and its lease is given up, so it runs again from its
+start once interactive traffic allows. A stopped line is never recorded, so
+it cannot reach the output file twice; its request id stays the same, so the
+run that finishes it is billed once.
 """
 
 from __future__ import annotations
@@ -23,14 +34,20 @@ import contextlib
 import logging
 import secrets
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+from prometheus_client import Counter
+
 from plinth.auth import Principal
-from plinth.batches.lines import expired_record, run_line
+from plinth.batches.lines import expired_record, open_line, run_line
 from plinth.batches.outputs import write_outputs
 from plinth.batches.settings import BatchSettings
 from plinth.batches.store import Batch, BatchStore
 from plinth.batches.validation import BatchLine, validate_file
+from plinth.engines.base import Json
+from plinth.errors import PlinthError
+from plinth.metering.accounting import Accounting
 from plinth.services import Services
 
 log = logging.getLogger(__name__)
@@ -41,19 +58,37 @@ def _now() -> int:
     return int(time.time())
 
 
+@dataclass
+class _Line:
+    """A line this server runs: its gateway call (``work``) and what records it (``task``)."""
+
+    acct: Accounting
+    work: asyncio.Task[tuple[bool, Json]]
+    preemptible: bool  # a generation line that may land on an in-process model
+    task: asyncio.Task[None] | None = None
+    withdrawn_at: float | None = None  # perf_counter when it was stopped to run again later
+
+
 class BatchRunner:
     def __init__(self, svc: Services, store: BatchStore, settings: BatchSettings):
         self.svc, self.store, self.settings = svc, store, settings
-        self._running: dict[str, dict[int, asyncio.Task[None]]] = {}
+        self._running: dict[str, dict[int, _Line]] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._yielding = False
         self.owner = secrets.token_hex(8)  # this server's name on the lines it leases
         self._renewed = 0.0
+        self.preempted = 0  # lines stopped for interactive traffic, over this runner's life
+        self._preempted_metric = Counter(
+            "plinth_batch_lines_preempted",
+            "Batch lines stopped on an in-process model for interactive traffic (run again).",
+            registry=svc.metrics.registry,
+        )
 
     # --- lifecycle ---------------------------------------------------------------------
 
     async def start(self) -> None:
+        self.svc.gateway.on_interactive = self._interactive_arrived
         self._task = asyncio.create_task(self._loop(), name="batch-runner")
 
     def wake(self) -> None:
@@ -66,11 +101,15 @@ class BatchRunner:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        tasks = [t for lines in self._running.values() for t in lines.values()]
+        self.svc.gateway.on_interactive = None
+        entries = [entry for lines in self._running.values() for entry in lines.values()]
+        tasks = [entry.task for entry in entries if entry.task is not None]
         if tasks:
             _, late = await asyncio.wait(tasks, timeout=self.settings.drain_s)
-            for task in late:
-                task.cancel()
+            for entry in entries:
+                if entry.task in late:
+                    self._withdraw(entry)  # it runs again after the restart: book nothing now
+                    entry.task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
         # Lines this server leased but never finished are free for the next one at once.
         await self.svc.db.run(self.store.release, self.owner)
@@ -141,10 +180,15 @@ class BatchRunner:
                 now=_now(),
                 lease_s=self.settings.lease_s,
             )
+            if lines and self._interactive_busy():  # it arrived while the lines were claimed
+                for line in lines:
+                    await db.run(store.release_line, batch.id, line.index, self.owner)
+                self._yielding = True
+                return
             if lines:
                 principal = await db.run(store.principal, batch.key_id)
                 for line in lines:
-                    running[line.index] = asyncio.create_task(self._run(batch, line, principal))
+                    running[line.index] = self._start(batch, line, principal)
                 return
         if running or self._yielding:
             return
@@ -171,15 +215,75 @@ class BatchRunner:
                     self.store.renew, batch_id, list(lines), owner=self.owner, until=until
                 )
 
-    async def _run(self, batch: Batch, line: BatchLine, principal: Principal | None) -> None:
+    # --- one line ----------------------------------------------------------------------
+
+    def _start(self, batch: Batch, line: BatchLine, principal: Principal | None) -> _Line:
+        acct = open_line(self.svc, batch, line, principal)
+        preemptible = self._may_run_locally(batch, line)
+        # Cancelling ``work`` stops the line; the task that records it is apart, so a
+        # pre-emption never interrupts the recording of a line that finished.
+        work = asyncio.create_task(run_line(self.svc, batch, line, acct, stream=preemptible))
+        entry = _Line(acct, work, preemptible)
+        entry.task = asyncio.create_task(self._run(batch, line, entry))
+        return entry
+
+    def _may_run_locally(self, batch: Batch, line: BatchLine) -> bool:
+        """A generation line whose model has an in-process deployment (pre-emptible)."""
+        if not self.settings.preempt or batch.endpoint == "/v1/embeddings":
+            return False  # an embedding call cannot be stopped part-way: it is not started
+        router = self.svc.gateway.router
         try:
-            ok, record = await run_line(self.svc, batch, line, principal)
+            target = router.resolve(str(line.body.get("model") or ""), batch.tenant_id)
+        except PlinthError:
+            return False
+        return any(s.is_local and s.deployment.model == target for s in router.states())
+
+    async def _run(self, batch: Batch, line: BatchLine, entry: _Line) -> None:
+        try:
+            try:
+                ok, record = await entry.work
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if entry.withdrawn_at is None or (current is not None and current.cancelling()):
+                    raise  # the runner itself is stopping
+            if entry.withdrawn_at is not None:  # stopped for interactive traffic: run it again
+                await self.svc.db.run(self.store.release_line, batch.id, line.index, self.owner)
+                return
             await self.svc.db.run(self.store.finish_line, batch.id, line.index, ok, record, _now())
         except Exception:
             log.exception("batch %s line %d could not be recorded", batch.id, line.index)
         finally:
             self._running.get(batch.id, {}).pop(line.index, None)
             self.wake()
+
+    def _interactive_arrived(self) -> None:
+        """The gateway opened an interactive request: stop the lines that compete with it."""
+        if not self.settings.preempt:
+            return
+        if self.svc.gateway.interactive_in_flight < self.settings.yield_at:
+            return
+        for lines in self._running.values():
+            for entry in lines.values():
+                if entry.preemptible and self._on_local_model(entry.acct):
+                    self._withdraw(entry)
+
+    def _on_local_model(self, acct: Accounting) -> bool:
+        """Running on an in-process model, or not yet placed (a stream is placed at its
+        first token): an upstream's line costs this machine no CPU and goes on."""
+        if acct.deployment is None:
+            return True
+        state = self.svc.gateway.router.state(acct.deployment)
+        return state is None or state.is_local
+
+    def _withdraw(self, entry: _Line) -> None:
+        """Stop the line's call, booking nothing; it runs again later (same request id)."""
+        if entry.work.done() or entry.acct.closed or entry.withdrawn_at is not None:
+            return  # finished, or booked already: let it be recorded
+        entry.acct.withdrawn = True
+        entry.withdrawn_at = time.perf_counter()
+        entry.work.cancel()
+        self.preempted += 1
+        self._preempted_metric.inc()
 
     async def _expire(self, batch: Batch) -> None:
         """The window closed: every line not run goes to the error file as expired."""

@@ -22,6 +22,12 @@ class BatchSettings(BaseModel):
         description="Dispatch a line only once interactive traffic has been idle this long "
         "(0: as soon as fewer than yield_at are in flight).",
     )
+    preempt: bool = Field(
+        True,
+        description="Stop a line running on an in-process model when interactive traffic "
+        "reaches yield_at; it runs again from its start later (no ledger row, no output "
+        "for the stopped run).",
+    )
     poll_s: float = Field(1.0, gt=0, description="How often batches are looked at when idle.")
     drain_s: float = Field(
         30.0, ge=0, description="At shutdown, how long running lines may take to finish."

@@ -215,6 +215,23 @@ class BatchStore:
                 .values(owner=None, lease_until=None)
             )
 
+    def release_line(self, batch_id: str, line: int, owner: str) -> bool:
+        """Give up the lease on one line still without an outcome (it was pre-empted):
+        the next claim, by any server, runs it again. False if it was not ``owner``'s."""
+        with self._engine.begin() as conn:
+            return bool(
+                conn.execute(
+                    update(batch_lines)
+                    .where(
+                        batch_lines.c.batch_id == batch_id,
+                        batch_lines.c.line == line,
+                        batch_lines.c.owner == owner,
+                        batch_lines.c.status == "pending",
+                    )
+                    .values(owner=None, lease_until=None)
+                ).rowcount
+            )
+
     def renew(self, batch_id: str, lines: list[int], *, owner: str, until: int) -> None:
         """Extend the lease on lines this runner is still running."""
         with self._engine.begin() as conn:

@@ -55,6 +55,7 @@ class Accounting:
     stored: asyncio.Future[None] | None = None  # resolves when the ledger row is committed
     closed: bool = False
     batch_id: str | None = None  # a Batch API line: ledger row names the batch, batch price
+    withdrawn: bool = False  # a batch line stopped for interactive traffic: no ledger row
     cache_opt_in: str | None = None  # the request's x-plinth-cache header, if it sent one
     cache: str | None = None  # "hit" or "miss" when the response cache was asked
     ended: float | None = None  # perf_counter at the end: the charge and the ledger agree
