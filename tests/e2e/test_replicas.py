@@ -234,6 +234,8 @@ async def load_then_kill(base: str, key: str, victim: subprocess.Popen[bytes]) -
 @pytest.mark.e2e
 def test_sigkill_under_load_loses_no_received_response_and_frees_its_reservations(
     replicas: tuple[list[str], FakeUpstream, list[subprocess.Popen[bytes]]],
+    tmp_path: Path,
+    database: str,
 ) -> None:
     from upstreamfake import Fault
 
@@ -276,9 +278,12 @@ def test_sigkill_under_load_loses_no_received_response_and_frees_its_reservation
         received = asyncio.run(load_then_kill(bases[0], str(loaded["key"]), processes[0]))
         assert processes[0].wait(10) == -signal.SIGKILL
         assert received, "no response arrived before the kill"
+        # A received response's row is in PostgreSQL or in the killed replica's
+        # journal (its data dir): restarted there, the replica replays the journal.
+        processes[0], bases[0] = start_replica(tmp_path, 1, database, tmp_path / "plinth.toml")
         for request_id in received:  # every response received whole has its ledger row
-            row = httpx.get(
-                f"{bases[1]}/admin/usage/requests/{request_id}",
+            row = httpx.get(  # asked of the restarted replica: it flushes its queue first
+                f"{bases[0]}/admin/usage/requests/{request_id}",
                 headers={"authorization": f"Bearer {ADMIN}"},
             )
             assert row.status_code == 200, request_id
