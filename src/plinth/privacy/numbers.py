@@ -3,9 +3,9 @@
 People write the same number as ``13800138000``, ``138 0013 8000``,
 ``138.0013.8000``, ``+86-138-0013-8000`` or ``110105 1949 1231 002X``. Instead
 of one pattern per grouping, one linear scan finds *runs*: groups of digits
-joined by a single space, dot or dash. Validation decides what a candidate is:
-check digit and birth date for an ID, Luhn and the issuer prefix for a card,
-the number plan for a phone.
+joined by a single space, dot or dash (a dot or dash may have a space on each
+side). Validation decides what a candidate is: check digit and birth date for an
+ID, Luhn and the issuer prefix for a card, the number plan for a phone.
 
 The candidates of a run are the whole run, the run after a country prefix, and
 each space-separated chunk ("6222… 13800138000" is two numbers). A number is
@@ -23,7 +23,8 @@ from collections.abc import Iterator
 from plinth.privacy import checks
 from plinth.privacy.findings import Finding
 
-_RUN = re.compile(r"\d+(?:[ .\-]\d+)*")
+# A dot or dash may have a space on each side: "139 - 0000 - 1111", "1 3 9 - 0 0 0 0".
+_RUN = re.compile(r"\d+(?:(?: ?[.\-] ?| )\d+)*")
 _SEPARATORS = re.compile(r"[ .\-]")
 _IP_LIKE = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 # "+86 ", "(+86) ", "0086-", "86 " right before a mobile number.
@@ -60,8 +61,8 @@ def _candidates(text: str, start: int, end: int, strict_phones: bool) -> Iterato
     for span_start, span_end in spans:
         value = text[span_start:span_end]
         digits = _SEPARATORS.sub("", value).upper()
-        if len(digits) > _MAX_DIGITS or "X" in digits[:-1]:
-            continue
+        if not digits or len(digits) > _MAX_DIGITS or "X" in digits[:-1]:
+            continue  # a chunk may be a lone dash: "139 - 0000 - 1111"
         entity = classify(digits, strict_phones)
         if entity == "CN_MOBILE":
             if _IP_LIKE.fullmatch(value) and checks.ip_address(value):
