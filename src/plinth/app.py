@@ -38,6 +38,7 @@ from plinth.api import (
     ollama,
     passthrough,
     vector_store_batches,
+    vector_store_reembed,
     vector_stores,
 )
 from plinth.api import responses as responses_api
@@ -163,6 +164,7 @@ async def _open_vector_stores(
     stack.callback(files.close)  # its upload-writing threads
     stores = await build_vector_stores(settings, database, pool, files, meter)
     stack.callback(stores.close)
+    stack.push_async_callback(stores.reembeds.close)  # before stores.close: runs use the index
     return stores, files, meter
 
 
@@ -262,6 +264,7 @@ def create_app(settings: Settings, *, engines: list[Engine] | None = None) -> Fa
             *batches.routes,
             *vector_stores.routes,
             *vector_store_batches.routes,
+            *vector_store_reembed.routes,
             *dify.routes,
             *admin.routes,
             *deployments.routes,

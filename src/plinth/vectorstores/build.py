@@ -14,7 +14,7 @@ import logging
 import os
 
 from plinth.billing.storage import StorageMeter
-from plinth.catalog.bundled import embedder_languages
+from plinth.catalog.bundled import bundled_model, embedder_languages
 from plinth.engines.base import Engine
 from plinth.engines.pool import EnginePool
 from plinth.errors import BundledModelMissing
@@ -26,6 +26,7 @@ from plinth.settings import KnowledgeSettings, Settings
 from plinth.store.door import Database
 from plinth.store.models import ModelStore
 from plinth.vectorstores.embedded_index import EmbeddedIndex
+from plinth.vectorstores.embedders import Embedders
 from plinth.vectorstores.ingest import CpuWork, Retrieval
 from plinth.vectorstores.service import VectorStores
 
@@ -71,9 +72,20 @@ async def _embedder(
         log.warning("no tokenizer for %r: vector stores search lexically", settings.embedding_model)
         return None, None
     # The engine's own embed, no adapter in between: its result has ``vectors``.
-    embedder = WindowedEmbedder(pool.get(settings.embedding_model).embed, tokenizer)
+    embedder = windowed(settings.embedding_model, pool, tokenizer)
     dims = int((await embedder.embed(["dimension probe"])).shape[1])
     return embedder, dims
+
+
+def windowed(model_id: str, pool: EnginePool, tokenizer: TokenSpans) -> WindowedEmbedder:
+    """The pool's engine for ``model_id``, windowed, with its catalog prefixes (e5's)."""
+    catalog = bundled_model(model_id)
+    return WindowedEmbedder(
+        pool.get(model_id).embed,
+        tokenizer,
+        query_prefix=catalog.query_prefix if catalog else "",
+        passage_prefix=catalog.passage_prefix if catalog else "",
+    )
 
 
 async def build_vector_stores(
@@ -99,7 +111,18 @@ async def build_vector_stores(
         embedder, dims = await _embedder(settings.knowledge, pool, tokenizer)
     languages = embedder_languages(settings.knowledge.embedding_model)
     index = open_index(settings.knowledge, database)
-    retrieval = Retrieval(index, tokenizer, embedder, dims, languages)
+    embedders = None
+    if embedder is not None:
+        # Every loaded embedder: a store keeps the model that made its vectors,
+        # and can be re-embedded with any of these (reembed.py).
+        others = {
+            engine.model_id: windowed(engine.model_id, pool, tokenizer)
+            for engine in pool.all()
+            if engine.kind == "embedding" and engine.model_id != settings.knowledge.embedding_model
+        }
+        by_model = {settings.knowledge.embedding_model: embedder, **others}
+        embedders = Embedders(settings.knowledge.embedding_model, by_model)
+    retrieval = Retrieval(index, tokenizer, embedder, dims, languages, embedders)
     limits = UploadLimits(**settings.uploads.model_dump())
     return VectorStores(database, retrieval, meter, files, limits, cpu, workers=workers)
 

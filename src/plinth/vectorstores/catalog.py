@@ -42,6 +42,8 @@ class StoreRow:
     usage_bytes: int
     created_at: int
     last_active_at: int
+    # The model that made its vectors (None: made before that was recorded).
+    embedder: str | None = None
 
     @property
     def expires_at(self) -> int | None:

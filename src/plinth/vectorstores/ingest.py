@@ -22,7 +22,7 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ParamSpec, TypeVar
 
@@ -43,6 +43,7 @@ from plinth.knowledge.parsing import extract_text
 from plinth.knowledge.segment import analyze
 from plinth.store.door import Database
 from plinth.vectorstores.catalog import FileRow, VectorStoreCatalog, now_s
+from plinth.vectorstores.embedders import EmbedderGate, Embedders, StoreEmbedder
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -81,6 +82,22 @@ class Retrieval:
     dims: int | None = None
     # The embedder's declared languages (catalog), None if unknown.
     languages: frozenset[str] | None = None
+    # Every loaded embedder by model (embedders.py); None: ``embedder`` serves all stores.
+    embedders: Embedders | None = None
+    gate: EmbedderGate = field(default_factory=EmbedderGate)
+
+    def embedder_for(self, recorded: str | None, store_id: str) -> StoreEmbedder | None:
+        """The embedder of a store's vectors; None where the store has none (lexical).
+
+        Raises ``EmbedderUnavailable`` where the store's model is not loaded.
+        """
+        if self.embedders is None:
+            if self.embedder is None:
+                return None
+            return StoreEmbedder("", self.embedder, self.languages)
+        if recorded is None and self.embedders.default is None:
+            return None
+        return self.embedders.require(recorded, store_id)
 
 
 def error_for(exc: BaseException) -> tuple[str, str]:
@@ -157,16 +174,22 @@ class FileIngestion:
     ) -> int:
         """Chunk, analyse, embed and index one file's text (replacing the file); its chunks."""
         clean = dict(attributes)  # checked where they were read (the request, the row)
-        tokenizer, embedder = self.retrieval.tokenizer, self.retrieval.embedder
+        tokenizer = self.retrieval.tokenizer
         chunks, terms = await self.cpu.run(chunk_and_analyze, text, strategy, tokenizer)
-        vectors = None
-        if embedder is not None and chunks:
-            vectors = await embedder.embed([c.text for c in chunks])
-        records = [
-            ChunkRecord(c.text, t, None if vectors is None else vectors[i], c.tokens)
-            for i, (c, t) in enumerate(zip(chunks, terms, strict=True))
-        ]
-        await self.db.run(self.retrieval.index.upsert_file, store_id, file_id, records, clean)
+        # Embedded and indexed under the gate: a re-embedding cannot switch the
+        # store's model between reading it here and the upsert (reembed.py).
+        async with self.retrieval.gate.ingesting(store_id):
+            store = await self.db.run(self.catalog.get_store, store_id, key_id=None)
+            recorded = store.embedder if store is not None else None
+            chosen = self.retrieval.embedder_for(recorded, store_id)
+            vectors = None
+            if chosen is not None and chunks:
+                vectors = await chosen.embedder.embed([c.text for c in chunks])
+            records = [
+                ChunkRecord(c.text, t, None if vectors is None else vectors[i], c.tokens)
+                for i, (c, t) in enumerate(zip(chunks, terms, strict=True))
+            ]
+            await self.db.run(self.retrieval.index.upsert_file, store_id, file_id, records, clean)
         return len(records)
 
     async def _index(self, row: FileRow) -> int:

@@ -35,7 +35,9 @@ from plinth.vectorstores.catalog import (
     VectorStoreCatalog,
     now_s,
 )
+from plinth.vectorstores.embedders import Embedders, EmbedderUnavailable, record_embedder
 from plinth.vectorstores.ingest import CpuWork, FileIngestion, Ingestor, Retrieval, StoreSizes
+from plinth.vectorstores.reembed import Reembedder
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,8 @@ class VectorStores:
         self.sizes = StoreSizes(db, self.catalog, meter)
         self.ingestion = FileIngestion(db, self.catalog, retrieval, files, limits, cpu, self.sizes)
         self.ingestor = Ingestor(self.ingestion.run, self._interrupted_files, workers=workers)
+        embedders = retrieval.embedders or Embedders()
+        self.reembeds = Reembedder(db, retrieval.index, embedders, retrieval.gate)
 
     async def _interrupted_files(self) -> list[FileRow]:
         return await self.db.run(self.catalog.in_progress_files)
@@ -105,6 +109,11 @@ class VectorStores:
             now=now_s(),
         )
         await self.db.run(self.index.create_store, store.id, self.retrieval.dims)
+        if self.retrieval.embedder is not None and self.retrieval.embedders is not None:
+            # The model its vectors will come from (reembed.py may change it later).
+            model = self.retrieval.embedders.default
+            await self.db.run(record_embedder, self.db.engine, store.id, model)
+            return await self.visible(store.id, None)
         return store
 
     async def visible(
@@ -261,15 +270,24 @@ class VectorStores:
 
     # -- search -----------------------------------------------------------------
 
-    async def _search_one(self, store_id: str, query: str, options: SearchOptions) -> list[Hit]:
-        vector = None
-        embedder = self.retrieval.embedder
-        if embedder is not None and options.mode != "lexical":
-            vector = (await embedder.embed([query]))[0]
+    async def _search_one(self, store: StoreRow, query: str, options: SearchOptions) -> list[Hit]:
+        vector, languages = None, self.retrieval.languages
+        if options.mode != "lexical":
+            # The query is embedded by the model that made the store's vectors, or
+            # not at all: a hybrid search then ranks lexically, a dense one is refused.
+            try:
+                chosen = self.retrieval.embedder_for(store.embedder, store.id)
+            except EmbedderUnavailable:
+                if options.mode == "dense":
+                    raise
+                chosen = None
+            if chosen is not None:
+                vector = (await chosen.embedder.embed_queries([query]))[0]
+                languages = chosen.languages
         request = SearchRequest(
-            text=query, vector=vector, options=options, dense_languages=self.retrieval.languages
+            text=query, vector=vector, options=options, dense_languages=languages
         )
-        return await self.db.run(self.index.search, store_id, request)
+        return await self.db.run(self.index.search, store.id, request)
 
     async def search(
         self, store: StoreRow, queries: list[str], options: SearchOptions
@@ -277,7 +295,7 @@ class VectorStores:
         """Ranked chunks with their files' names; several queries keep each chunk's best score."""
         best: dict[tuple[str, int], Hit] = {}
         for query in queries:
-            for hit in await self._search_one(store.id, query, options):
+            for hit in await self._search_one(store, query, options):
                 key = (hit.file_id, hit.chunk_id)
                 if key not in best or best[key].score < hit.score:
                     best[key] = hit

