@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import PASSWORD, Console
+from conftest import ADMIN_KEY, PASSWORD, Console
 
 
 def _add(console: Console, **fields: str) -> object:
@@ -15,10 +15,14 @@ def _ledger_row(console: Console, page: str) -> dict[str, object]:
     """The ledger row of the test request whose id the result panel links."""
     found = re.search(r'id="test-request" href="[^"]*/requests/([^"]+)"', page)
     assert found is not None
-    usage = console.client.app.state.services.usage  # type: ignore[attr-defined]
-    row = usage.get(found.group(1))
-    assert row is not None
-    return dict(row)
+    # Through the admin API, which first commits what the recorder has queued
+    # (the ledger row is journaled before the response, committed just after).
+    response = console.client.get(
+        f"/admin/usage/requests/{found.group(1)}",
+        headers={"authorization": f"Bearer {ADMIN_KEY}"},
+    )
+    assert response.status_code == 200, response.text
+    return dict(response.json())
 
 
 def test_models_page_shows_deployments_with_state_and_config_ones_read_only(
