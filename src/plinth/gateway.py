@@ -167,6 +167,14 @@ class Gateway:
             int(limit) if isinstance(limit, int) else (0 if "input" in body else None),
         )
 
+    def _cache_for(self, acct: Accounting) -> ResponseCache | None:
+        """The response cache if this request may use it; None when neither its
+        header nor the configuration opts it in, so it runs none of the cache's code."""
+        cache = self.cache
+        if cache is None or (acct.cache_opt_in is None and not cache.opted_in_by_config):
+            return None
+        return cache
+
     def fail(self, acct: Accounting, exc: BaseException, *, status: str = "error") -> None:
         """Book a request that failed before reaching the gateway (e.g. a bad body)."""
         self._finish(acct, status, exc)
@@ -323,7 +331,7 @@ class Gateway:
         deployment, once, past the response cache; privacy, budgets and the
         ledger row apply as to any request.
         """
-        cache = self.cache if deployment_id is None else None
+        cache = self._cache_for(acct) if deployment_id is None else None
         async with self._served(acct) as served:
             body = request.engine_body()
             is_chat = isinstance(request, ChatCompletionRequest)
@@ -392,11 +400,12 @@ class Gateway:
         """Chunks for the client; the usage chunk only if it asked for it."""
         acct.stream = True
         is_chat = isinstance(request, ChatCompletionRequest)
+        cache = self._cache_for(acct)
         async with self._served(acct) as served:
             body = request.engine_body()
             constraints = await self._screen(acct, body)
             await self._reserve(acct, request.model, body)
-            if self.cache is not None and (hit := await self.cache.lookup(acct, body)):
+            if cache is not None and (hit := await cache.lookup(acct, body)):
                 for piece in stream_chunks(
                     hit, is_chat=is_chat, include_usage=request.include_usage
                 ):
@@ -422,8 +431,8 @@ class Gateway:
                         yield piece
                 for piece in shaper.leftovers():
                     yield piece
-                if self.cache is not None:
-                    await self.cache.store_stream(acct, body, is_chat, "".join(shaper.output))
+                if cache is not None:
+                    await cache.store_stream(acct, body, is_chat, "".join(shaper.output))
             finally:
                 await chunks.aclose()  # type: ignore[attr-defined]
                 acct.estimate(request_text(body), "".join(shaper.output))

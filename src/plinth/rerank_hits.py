@@ -46,14 +46,6 @@ class RerankedSearch(Search):
     rerank: RerankOption | None = None
 
 
-def rerank_request(body: RerankedSearch, metadata: dict[str, str]) -> RerankOption | None:
-    """The rerank the request asks for, else the store's, else none."""
-    if body.rerank is not None:
-        return body.rerank
-    model = metadata.get(STORE_METADATA_KEY)
-    return RerankOption(model=model) if model else None
-
-
 async def rerank_hits(
     gateway: Gateway,
     principal: Principal,

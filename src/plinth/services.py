@@ -1,12 +1,13 @@
-"""The long-lived objects one app holds, created in ``app.create_app``'s lifespan."""
+"""The long-lived objects one app holds, created in ``app.create_app``'s lifespan.
+
+A handler reaches them with ``plinth.api.http.services(request)``.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from starlette.requests import Request
-
-from plinth.api.heavy_body import BodyParser
+from plinth.api.http import BodyParser
 from plinth.auth import Authenticator
 from plinth.billing.guard import Billing
 from plinth.billing.storage import StorageMeter
@@ -55,8 +56,3 @@ class Services:
     started_at: int
     # Large request bodies are parsed on its threads, a few per key at once.
     body_parser: BodyParser = field(default_factory=BodyParser)
-
-
-def services(request: Request) -> Services:
-    svc: Services = request.app.state.services
-    return svc

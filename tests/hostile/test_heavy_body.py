@@ -9,7 +9,7 @@ import threading
 import pytest
 from pydantic import BaseModel, field_validator
 
-from plinth.api.heavy_body import OFF_LOOP_BYTES, PER_KEY, BodyParser
+from plinth.api.http import OFF_LOOP_BYTES, PER_KEY, BodyParser
 from plinth.errors import InvalidRequest, RateLimited
 
 gate = threading.Event()

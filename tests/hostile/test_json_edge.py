@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from plinth.api.http import error_response, parse_json, peek_model
-from plinth.api.json_body import MAX_JSON_DEPTH, load_json
+from plinth.api.http import MAX_JSON_DEPTH, error_response, load_json, parse_json, peek_model
 from plinth.errors import InvalidRequest
 from plinth.protocol.anthropic import MessagesRequest
 from plinth.protocol.chat import ChatCompletionRequest

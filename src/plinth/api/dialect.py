@@ -24,13 +24,14 @@ from plinth.api.http import (
     REQUEST_ID_HEADER,
     new_request_id,
     read_body,
+    services,
     validation_error,
 )
 from plinth.auth import Principal
 from plinth.engines.base import Json
 from plinth.errors import InvalidRequest, PlinthError
 from plinth.metering.accounting import Accounting
-from plinth.services import Services, services
+from plinth.services import Services
 
 log = logging.getLogger(__name__)
 

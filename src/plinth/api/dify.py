@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from plinth.api.http import read_body
+from plinth.api.http import read_body, services
 from plinth.errors import (
     AuthenticationFailed,
     DifyError,
@@ -34,7 +34,6 @@ from plinth.errors import (
 )
 from plinth.knowledge.filters import parse_filter
 from plinth.knowledge.index import Hit, SearchOptions
-from plinth.services import services
 
 _MAX_BODY = 1024 * 1024
 _COMPARISONS = {

@@ -8,8 +8,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from plinth import __version__
-from plinth.api.http import json_response
-from plinth.services import services
+from plinth.api.http import json_response, services
 
 
 async def health(request: Request) -> Response:

@@ -1,25 +1,57 @@
-"""HTTP plumbing shared by the routers: body parsing, responses, SSE frames."""
+"""HTTP plumbing shared by the routers: a request's body in, JSON and SSE out.
+
+**The body** (:func:`read_body`, :func:`parse_json`, :class:`BodyParser`) is
+read within fixed bounds, without recursion of our own. ``json.loads`` alone
+lets a client send what later code trips over: nesting thousands deep
+(``RecursionError`` in every recursive consumer), ``NaN`` and ``Infinity``
+(not JSON, but Python accepts them), ``1e999`` (read as infinity),
+100,000-digit integers (``ValueError`` from Python's digit limit), NUL
+characters and lone surrogates (rejected by PostgreSQL and by UTF-8
+encoders). :func:`load_json` turns each of those into a 400. The depth check
+is a linear scan of the brackets outside strings; bodies whose bracket count
+is below the limit (nearly all) skip it entirely.
+
+**Large bodies are parsed off the event loop**, at most two per key at once.
+Decoding, bounding and validating an 8 MiB JSON body is linear but takes tens
+of milliseconds (more under load); on the event loop that would stall every
+other client for as long, and a key sending many at once would stall them for
+longer. Bodies of :data:`OFF_LOOP_BYTES` and more go to a small thread pool
+instead (the loop keeps running between the interpreter's thread switches),
+and a key with :data:`PER_KEY` such bodies in progress gets a 429 for the next
+one. Small bodies, nearly all, are parsed inline: a thread hop would cost more.
+
+**Out**: JSON responses with the request id, errors in OpenAI's shape, SSE frames.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import math
+import re
 import secrets
+from collections import Counter
 from collections.abc import AsyncIterator
-from typing import Any, TypeVar
+from concurrent.futures import ThreadPoolExecutor
+from itertools import accumulate
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from plinth.api.json_body import BAD_CHARS, load_json
 from plinth.errors import (
     InvalidRequest,
     PayloadTooLarge,
     PlinthError,
+    RateLimited,
     UnsupportedParameter,
     error_body,
 )
+
+if TYPE_CHECKING:  # services.py imports BodyParser from here
+    from plinth.services import Services
 
 M = TypeVar("M", bound=BaseModel)
 log = logging.getLogger(__name__)
@@ -27,6 +59,12 @@ log = logging.getLogger(__name__)
 REQUEST_ID_HEADER = "x-request-id"
 #: Longest model name booked for a request (deployments' names are at most 200).
 MAX_MODEL_NAME = 200
+
+
+def services(request: Request) -> Services:
+    """The app's long-lived objects (``plinth.services``), as a handler reaches them."""
+    svc: Services = request.app.state.services
+    return svc
 
 
 def new_request_id() -> str:
@@ -56,6 +94,9 @@ def error_response(exc: BaseException, request_id: str | None = None) -> Respons
     return Response(_dumps(body), status, headers=headers, media_type="application/json")
 
 
+# --- the request body --------------------------------------------------------
+
+
 async def read_body(request: Request, max_bytes: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
@@ -67,6 +108,86 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
             raise PayloadTooLarge(f"Request body exceeds the limit of {max_bytes} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+#: Deepest nesting of objects and arrays a request body may have.
+MAX_JSON_DEPTH = 64
+
+# A NUL or a surrogate can only reach a decoded string through a \u escape.
+_SUSPICIOUS_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
+BAD_CHARS = re.compile("[\x00\ud800-\udfff]")
+
+
+def _reject_constant(name: str) -> Any:
+    raise InvalidRequest(f"{name} is not a JSON number; send a finite number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise InvalidRequest(f"The number {text[:32]} is out of range")
+    return value
+
+
+def load_json(raw: bytes) -> Any:
+    """Decode a request body, or raise :class:`InvalidRequest` saying what is wrong."""
+    try:
+        # Decoded here, strictly: json.loads(bytes) lets UTF-8-encoded surrogates through.
+        text = raw.decode("utf-8")
+        data = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise _too_deep() from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidRequest(f"The request body is not valid JSON: {exc}") from None
+    except ValueError as exc:  # e.g. an integer longer than Python's digit limit
+        raise InvalidRequest(f"The request body has a value out of range: {exc}") from None
+    if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH:
+        check_depth(text)
+    if _SUSPICIOUS_ESCAPE.search(text):
+        check_strings(data)
+    return data
+
+
+def _too_deep() -> InvalidRequest:
+    return InvalidRequest(f"The request body is nested more than {MAX_JSON_DEPTH} levels deep")
+
+
+# Applied to text json.loads accepted, so every string is well formed: one linear pass.
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+
+
+def check_depth(text: str, limit: int = MAX_JSON_DEPTH) -> None:
+    """Raise if objects/arrays in valid JSON ``text`` nest deeper than ``limit``.
+
+    The brackets outside strings, as +1/-1 steps, summed in C (no recursion, no
+    Python-level loop over the items).
+    """
+    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
+    if max(accumulate(map(_STEP.__getitem__, brackets)), default=0) > limit:
+        raise _too_deep()
+
+
+def check_strings(data: Any) -> None:
+    """Raise if any string or key holds NUL or a lone surrogate (not storable as UTF-8)."""
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            strings: list[str] = [value]
+        elif isinstance(value, dict):
+            strings = list(value)
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            strings = []
+            stack.extend(value)
+        else:
+            continue
+        if any(BAD_CHARS.search(text) for text in strings):
+            raise InvalidRequest(
+                "Strings in the request must not contain NUL (\\u0000) or unpaired surrogates"
+            )
 
 
 _BRANCH_PREFIXES = ("function-", "union[", "list[", "dict[", "tagged-union[", "literal[")
@@ -102,7 +223,7 @@ def validation_error(exc: ValidationError) -> InvalidRequest:
 
 
 def load_json_object(raw: bytes) -> dict[str, Any]:
-    """A body that must be one JSON object, read within :mod:`plinth.api.json_body`'s bounds."""
+    """A body that must be one JSON object, read within :func:`load_json`'s bounds."""
     if not raw.strip():
         raise InvalidRequest("The request body is empty; send a JSON object")
     data = load_json(raw)
@@ -125,11 +246,65 @@ def peek_model(raw: bytes) -> str | None:
         value = json.loads(raw.decode("utf-8")).get("model")
     except (ValueError, AttributeError, RecursionError):
         return None
+    return _bookable(value)
+
+
+def _bookable(value: Any) -> str | None:
     # Only what a model name can be: the ledger stores it (PostgreSQL refuses NUL,
     # UTF-8 refuses lone surrogates) even when the body is then rejected.
     if not isinstance(value, str) or len(value) > MAX_MODEL_NAME or BAD_CHARS.search(value):
         return None
     return value
+
+
+# --- large bodies off the loop ------------------------------------------------
+
+OFF_LOOP_BYTES = 256 * 1024
+PER_KEY = 2
+WORKERS = 2
+
+
+def _peek_and_parse(raw: bytes, model: type[M]) -> tuple[str | None, M | PlinthError]:
+    try:
+        parsed = parse_json(raw, model)
+    except PlinthError as exc:  # a second, lenient read finds the model name to book
+        return peek_model(raw), exc
+    return _bookable(getattr(parsed, "model", None)), parsed  # one decode when it is valid
+
+
+class BodyParser:
+    """One per app: its threads start on the first large body."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="plinth-body")
+        self._in_progress: Counter[str] = Counter()
+
+    async def parse(
+        self, raw: bytes, model: type[M], owner: str
+    ) -> tuple[str | None, M | PlinthError]:
+        """The body's ``model`` name (for the ledger, even if refused) and the request
+        or the client error it is; the 429 for a busy key is raised."""
+        if len(raw) < OFF_LOOP_BYTES:
+            return _peek_and_parse(raw, model)
+        if self._in_progress[owner] >= PER_KEY:
+            raise RateLimited(
+                f"At most {PER_KEY} large request bodies per key are read at once; retry shortly",
+                retry_after_s=1,
+            )
+        self._in_progress[owner] += 1
+        try:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._pool, _peek_and_parse, raw, model)
+        finally:
+            self._in_progress[owner] -= 1
+            if not self._in_progress[owner]:
+                del self._in_progress[owner]
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+# --- server-sent events ------------------------------------------------------
 
 
 async def sse_frames(

@@ -9,10 +9,10 @@ from typing import TypeVar
 
 from starlette.requests import Request
 
-from plinth.api.http import new_request_id
+from plinth.api.http import new_request_id, services
 from plinth.auth import Principal
 from plinth.errors import NotFound
-from plinth.services import Services, services
+from plinth.services import Services
 
 T = TypeVar("T")
 

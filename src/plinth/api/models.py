@@ -6,8 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from plinth.api.http import json_response
-from plinth.services import services
+from plinth.api.http import json_response, services
 
 
 def _model_json(name: str, created: int, owned_by: str = "plinth") -> dict[str, object]:

@@ -17,14 +17,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from plinth.api.http import json_response, new_request_id, parse_json, read_body
+from plinth.api.http import json_response, new_request_id, parse_json, read_body, services
 from plinth.auth import Principal
 from plinth.errors import ChunkingError, InvalidRequest, NotFound
 from plinth.knowledge.chunking import ChunkingStrategy
 from plinth.knowledge.filters import AttributeValue
 from plinth.knowledge.index import Hit
-from plinth.rerank_hits import RerankedSearch, rerank_hits, rerank_request
-from plinth.services import Services, services
+from plinth.rerank_hits import STORE_METADATA_KEY, RerankedSearch, RerankOption, rerank_hits
+from plinth.services import Services
 from plinth.store.files import utc_now
 from plinth.vectorstores.catalog import FILE_STATUSES, PageRequest, StoreRow, now_s
 from plinth.vectorstores.service import Attachment, Owner, VectorStores, file_json
@@ -208,7 +208,9 @@ async def search_store(request: Request, svc: Services, principal: Principal) ->
     queries = [q for q in queries if q.strip()]
     if not queries:
         raise InvalidRequest("query must be a non-empty string or list of strings", param="query")
-    rerank = rerank_request(body, store.metadata)
+    # The body's rerank, else the store's; none asked: no rerank code runs.
+    store_rerank = store.metadata.get(STORE_METADATA_KEY)
+    rerank = body.rerank or (RerankOption(model=store_rerank) if store_rerank else None)
     if rerank is None:
         results = await vs.search(store, queries, body.options())
     else:  # more candidates from the store, the best of them by the reranker

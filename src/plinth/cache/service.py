@@ -96,6 +96,10 @@ class ResponseCache:
         db: Database,
     ):
         self.settings, self.backend, self.prices, self.db = settings, backend, prices, db
+        # Whether configuration opts some request in without a header (every key,
+        # listed keys or tenants). If not, only a request that sends the header can
+        # use the cache, and the gateway does not call it for any other.
+        self.opted_in_by_config = bool(settings.all_keys or settings.keys or settings.tenants)
 
     def _key(self, acct: Accounting, body: Json) -> str | None:
         if not opted_in(self.settings, acct, acct.cache_opt_in):

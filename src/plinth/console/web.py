@@ -22,10 +22,11 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from plinth.api.http import services
 from plinth.console.i18n import LANGUAGE_NAMES, LANGUAGES, Translator, negotiate, zone
 from plinth.console.security import SESSION_COOKIE, console_state
 from plinth.errors import NotFound, PlinthError
-from plinth.services import Services, services
+from plinth.services import Services
 from plinth.store.console_users import ConsoleUser
 
 CSRF_COOKIE = "plinth_csrf"

@@ -51,7 +51,12 @@ class Router:
         self._states: dict[str, DeploymentState] = {}
         self._routes: dict[str, list[DeploymentState]] = {}
         self._lock = asyncio.Lock()
-        self.aliases = Aliases(settings.aliases, settings.tenant_aliases)
+        # None when plinth.toml defines none: a request then runs no alias code.
+        self.aliases = (
+            Aliases(settings.aliases, settings.tenant_aliases)
+            if settings.aliases or settings.tenant_aliases
+            else None
+        )
 
     # --- the table ------------------------------------------------------------------
 
@@ -61,11 +66,8 @@ class Router:
     def listed_models(self, tenant_id: str | None) -> list[tuple[str, ModelKind, str]]:
         """``(name, kind, owned_by)`` of every served model and of every alias this
         tenant may use whose target is served (an alias shadows a model's name)."""
-        aliases = {
-            alias: target
-            for alias, target in self.aliases.visible(tenant_id).items()
-            if target in self._routes
-        }
+        visible = self.aliases.visible(tenant_id) if self.aliases is not None else {}
+        aliases = {alias: target for alias, target in visible.items() if target in self._routes}
         listed = [
             (name, states[0].deployment.kind, "plinth")
             for name, states in self._routes.items()
@@ -76,7 +78,7 @@ class Router:
         return listed
 
     def has(self, model: str) -> bool:
-        return model in self._routes or self.aliases.known(model)
+        return model in self._routes or (self.aliases is not None and self.aliases.known(model))
 
     def engines_of(self, model: str, tenant_id: str | None = None) -> set[str]:
         """The engine kinds of the deployments a request for ``model`` may use."""
@@ -84,7 +86,7 @@ class Router:
 
     def resolve(self, model: str, tenant_id: str | None = None) -> str:
         """The served model a request for ``model`` goes to (aliases resolved)."""
-        return self.aliases.resolve(model, tenant_id)
+        return model if self.aliases is None else self.aliases.resolve(model, tenant_id)
 
     def states(self) -> list[DeploymentState]:
         return list(self._states.values())
