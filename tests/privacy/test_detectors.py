@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from plinth.privacy.detectors import detect
-from plinth.privacy.normalize import normalize
+from plinth.privacy.detectors import detect, normalize
 
 
 def found(text: str) -> list[tuple[str, str]]:

@@ -18,7 +18,7 @@ import pytest
 
 from gatewaysupport import AppFactory, deployment
 from plinth.errors import RateLimited
-from plinth.privacy.offload import ScanPool
+from plinth.privacy.guard import ScanPool
 from plinth.settings import Settings
 from upstreamfake import FakeUpstream
 

@@ -1,8 +1,7 @@
-"""A detected value, and the choice among overlapping ones."""
+"""A detected value, and every type the detectors report."""
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from dataclasses import dataclass
 
 # Every type the detectors report; ties (same span) go to the earlier type here.
@@ -36,23 +35,3 @@ class Finding:
     start: int
     end: int
     text: str
-
-
-def non_overlapping(found: list[Finding], priority: dict[str, int]) -> list[Finding]:
-    """The longest findings first (ties: lower ``priority``), none overlapping, in text order.
-
-    Kept spans are a sorted list searched by bisection, so thousands of findings
-    in a large body cost n log n, not n².
-    """
-    ranked = sorted(found, key=lambda f: (f.start - f.end, priority.get(f.entity, 99), f.start))
-    starts: list[int] = []
-    kept: list[Finding] = []
-    for finding in ranked:
-        at = bisect_right(starts, finding.start)
-        if at > 0 and kept[at - 1].end > finding.start:
-            continue
-        if at < len(kept) and kept[at].start < finding.end:
-            continue
-        starts.insert(at, finding.start)
-        kept.insert(at, finding)
-    return kept

@@ -5,20 +5,32 @@ text parts), tool-call arguments in earlier turns, completion prompts,
 embedding inputs — and returns an :class:`Inspection`: the action the key's
 policy takes, the entity types and counts, keyed hashes of the values for the
 audit trail (never the values), and for ``redact`` the redacted body.
+
+Large texts are inspected off the event loop (:class:`ScanPool`). Detection is
+linear in the text, but an 8 MiB body still takes seconds of CPU; on the event
+loop that would stop every other request (and ``/health``) for that long, so
+texts above ``inline_limit`` characters go to a small thread pool. Small
+prompts stay inline: handing a 2 KB prompt to a thread costs more than
+scanning it. One key may have at most ``per_key`` large inspections in flight;
+another one is refused at once with a 429 (``RateLimited``, retry after a
+second) rather than queued, so one key cannot fill the pool and the queue
+behind it (waiting would hold the request's body in memory meanwhile).
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import hashlib
 import hmac
 from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from plinth.errors import InvalidRequest
+from plinth.errors import InvalidRequest, RateLimited
 from plinth.privacy.detectors import Finding, detect
-from plinth.privacy.offload import ScanPool
 from plinth.privacy.policy import BUILT_IN, Action, PrivacyPolicy
 from plinth.privacy.redaction import Redactor
 
@@ -59,6 +71,59 @@ def text_fields(body: Json) -> list[TextField]:
         elif isinstance(value, list):
             fields += [(value, i, False) for i, item in enumerate(value) if isinstance(item, str)]
     return fields
+
+
+T = TypeVar("T")
+
+INLINE_LIMIT = 32 * 1024  # characters: ~10 ms of scanning at most on the loop
+WORKERS = 2
+PER_KEY = 2
+
+
+class ScanPool:
+    """Inspections of large texts in a small thread pool, a few at a time per key."""
+
+    def __init__(
+        self, *, inline_limit: int = INLINE_LIMIT, workers: int = WORKERS, per_key: int = PER_KEY
+    ):
+        self.inline_limit = inline_limit
+        self.per_key = per_key
+        self._workers = workers
+        self._executor: ThreadPoolExecutor | None = None
+        self._active: Counter[str] = Counter()
+
+    async def run(self, size: int, key: str | None, work: Callable[[], T]) -> T:
+        """``work()``, inline when ``size`` is small, otherwise in the pool."""
+        if size <= self.inline_limit:
+            return work()
+        owner = key or "anonymous"
+        if self._active[owner] >= self.per_key:
+            raise RateLimited(
+                f"This key already has {self.per_key} large requests being screened for "
+                "personal data; retry when one has finished",
+                retry_after_s=1.0,
+            )
+        self._active[owner] += 1
+        future = asyncio.get_running_loop().run_in_executor(self._pool(), work)
+        # Released when the scan ends, not when the request does: a client that
+        # hangs up does not stop the thread, so it must not free the slot early.
+        future.add_done_callback(lambda _: self._release(owner))
+        return await asyncio.shield(future)
+
+    def _release(self, owner: str) -> None:
+        self._active[owner] -= 1
+        if not self._active[owner]:
+            del self._active[owner]
+
+    def _pool(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(self._workers, thread_name_prefix="privacy-scan")
+        return self._executor
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
 
 
 class PrivacyGuard:
@@ -110,7 +175,7 @@ class PrivacyGuard:
         ]
         flat = [f for findings in found for f in findings]
         counts = Counter(f.entity for f in flat)
-        action = policy.decide(counts)
+        action = policy.decide(counts) if counts else "allow"  # nothing found: allowed
         hashed = sorted({(f.entity, self.value_hash(f.entity, f.text)) for f in flat})
         inspection = Inspection(
             policy=name,

@@ -86,7 +86,15 @@ _KINDS = {
 }
 # One alternation of literals, no groups and nothing in front: the regex engine then
 # skips every position whose character starts no trigger word (several times faster).
-_TRIGGER = re.compile(alternation(_KINDS))
+#
+# ASCII cues ("name": "董宇", --) are kept out of it: their first letters are
+# everywhere in English text, and trying them at each one tripled the scan's cost.
+# They are looked for only where Han text follows ASCII (_HAN_AFTER_ASCII).
+_TRIGGER = re.compile(alternation(word for word in _KINDS if not word.isascii()))
+_HAN_AFTER_ASCII = re.compile(r"[\u3400-\u9fff](?<=[\x00-\x7f：“”「」].)")
+_ASCII_CUE = re.compile(
+    rf"(?:{alternation(word for word in _KINDS if word.isascii())})(?=[ \t\r\n:：=\"'“”「」]*$)"
+)
 _GAP_CHARS = frozenset(" \t\r\n:：=\"'“”「」是为叫")
 _CUE_GAP = re.compile(r"[ \t\r\n:：=\"'“”「」]*(?:是|为|叫)?[ \t:：\"'“”「」]*")
 _DOT = re.compile(r"(?<=[\u3400-\u9fff])[·・•](?=[\u3400-\u9fff])")
@@ -259,6 +267,10 @@ def find_chinese_names(text: str) -> Iterator[Finding]:
             if found is None and kind == "title" and len(match.group(0)) > 1:
                 found = _after_cue(text, match)  # 护士蔡晓燕, 老板吕布: a role in front
         if found is not None:
+            yield found
+    for han in _HAN_AFTER_ASCII.finditer(text):
+        cue = _ASCII_CUE.search(text, max(0, han.start() - 16), han.start())
+        if cue is not None and (found := _after_cue(text, cue)) is not None:
             yield found
     yield from _dotted_names(text)
 

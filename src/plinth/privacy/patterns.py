@@ -28,11 +28,13 @@ class PatternDetector:
     entity: str
     pattern: re.Pattern[str]
     validate: Callable[[str], bool] | None = None
-    # Substrings one of which every match contains: a cheap test that skips the
-    # regex scan for most prompts (detection runs on every request).
+    # What the text must hold for a match, tested by ``detectors`` before the scan:
+    # one of these substrings (detection runs on every request, most prompts have
+    # none), Han characters, or a run of digits.
     needs: tuple[str, ...] = ()
-    # Matches lie around a run of digits (see ``digit_windows``): scan only there,
-    # from ``reach[0]`` characters before a run to ``reach[1]`` after it.
+    han: bool = False
+    # Matches lie around a run of digits (``windows``, found by ``detectors``): scan
+    # only there, from ``reach[0]`` characters before a run to ``reach[1]`` after it.
     numeric: bool = False
     reach: tuple[int, int] = (4, 1)
 
@@ -41,8 +43,6 @@ class PatternDetector:
     ) -> Iterator[Finding]:
         """Matches in ``text``; numeric ones only around ``windows`` (``widened`` caches
         the windows widened per reach, shared by the detectors of one text)."""
-        if self.needs and not any(n in text for n in self.needs):
-            return
         spans = [(0, len(text))]
         if self.numeric:
             if self.reach not in widened:
@@ -53,14 +53,6 @@ class PatternDetector:
                 value = match.group(0)
                 if self.validate is None or self.validate(value):
                     yield Finding(self.entity, match.start(), match.end(), value)
-
-
-_DIGIT_RUN = re.compile(r"\d[\d .()-]{5,}\d")
-
-
-def digit_windows(text: str) -> list[tuple[int, int]]:
-    """Runs of 7+ digit-ish characters: one cheap scan shared by the numeric detectors."""
-    return [m.span() for m in _DIGIT_RUN.finditer(text)]
 
 
 def _widen(runs: list[tuple[int, int]], reach: tuple[int, int], size: int) -> list[tuple[int, int]]:
@@ -111,6 +103,7 @@ PATTERNS: tuple[PatternDetector, ...] = (
         ),
         # No ``needs``: the pattern starts with a character class, which the regex engine
         # scans for as fast as 31 substring tests would.
+        han=True,
     ),
     PatternDetector(
         "EMAIL",
