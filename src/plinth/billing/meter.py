@@ -27,6 +27,8 @@ from plinth.errors import Refused
 
 #: Settled spend so far, read from the ledger through the database door.
 SpentFromLedger = Callable[[], Awaitable[int]]
+#: Seconds since the epoch: ``time.time``, or a test's clock (expiry without waiting).
+Clock = Callable[[], float]
 
 
 @dataclass(frozen=True)
@@ -83,8 +85,9 @@ def _retry_after(now: float) -> float:
 class LocalMeter:
     """In-memory reservations for a single process (SQLite deployments)."""
 
-    def __init__(self, ttl_s: float):
+    def __init__(self, ttl_s: float, *, clock: Clock = time.time):
         self.ttl_s = ttl_s
+        self._clock = clock
         self._lock = threading.Lock()
         self._spent: dict[str, int] = {}
         self._held: dict[
@@ -106,7 +109,7 @@ class LocalMeter:
                 seeded = await check.seed()
                 with self._lock:
                     self._spent.setdefault(check.counter, seeded)
-        now = time.time()
+        now = self._clock()
         minute, expiry = _minute(now), now + self.ttl_s
         with self._lock:
             for check in demand.budgets:
@@ -240,10 +243,11 @@ return 1
 class RedisMeter:
     """Reservations shared by every replica, in Redis."""
 
-    def __init__(self, url: str, ttl_s: float):
+    def __init__(self, url: str, ttl_s: float, *, clock: Clock = time.time):
         import redis.asyncio as aioredis
 
         self.ttl_s = ttl_s
+        self._clock = clock  # the script's "now" comes from here, not from Redis
         self._redis: Any = aioredis.from_url(url)
         self._reserve = self._redis.register_script(_RESERVE)
         self._settle = self._redis.register_script(_SETTLE)
@@ -259,7 +263,7 @@ class RedisMeter:
             await self._redis.expireat(key, int(check.expire_at) + 86400 * 35)
 
     async def reserve(self, demand: Demand) -> Reservation:
-        now = time.time()
+        now = self._clock()
         minute = _minute(now)
         argv: list[Any] = [now, now + self.ttl_s, demand.request_id, demand.tokens, minute]
         argv += [len(demand.budgets), len(demand.rates)]
