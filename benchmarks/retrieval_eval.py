@@ -329,7 +329,9 @@ async def main() -> None:
                     knowledge={"embedding_model": args.embedder},
                 )
                 database = Database(open_database(settings.resolved_database_url))
-                (engine,) = embedding_engines(settings, database)
+                (engine,) = [
+                    e for e in embedding_engines(settings, database) if e.model_id == args.embedder
+                ]
                 await engine.start()
             return (await engine.embed(texts)).vectors
 

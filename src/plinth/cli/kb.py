@@ -1,4 +1,4 @@
-"""``plinth kb create|add|search|list|rm``: knowledge bases (vector stores) from the shell.
+"""``plinth kb create|add|search|list|rm|reembed``: knowledge bases (vector stores) from the shell.
 
 The commands work in-process on the database and the file storage, through
 the same :class:`VectorStores` code as the server: files added here are
@@ -305,3 +305,40 @@ def rm(store: str, data_dir: Path | None) -> None:
 
     target = asyncio.run(run())
     click.echo(f"Deleted vector store {target.id} ({target.name}).")
+
+
+@kb.command()
+@click.argument("store")
+@click.option("--model", help="The embedding model to re-embed with (a loaded one).")
+@data_dir_option
+def reembed(store: str, model: str | None, data_dir: Path | None) -> None:
+    """Re-embed a store with another embedding model, or (no --model) show the last run.
+
+    Searches, here and on a running server, keep the old vectors until every
+    chunk has a new one, then switch at once. Interrupted, the run goes on
+    from where it stopped when started again with the same model.
+    """
+
+    async def run() -> dict[str, Any]:
+        async with opened(data_dir, embed=model is not None) as (_, stores):
+            target = await resolve(stores, store)
+            if model is None:
+                found = await stores.reembeds.status(target.id)
+                if found is None:
+                    raise click.ClickException(f"{target.id} has not been re-embedded")
+                return {**found.json(), "current_model": target.embedder}
+            try:
+                await stores.reembeds.start(target, model)
+            except PlinthError as exc:
+                raise click.ClickException(exc.message) from None
+            waiting = asyncio.create_task(stores.reembeds.wait(target.id))
+            while not waiting.done():
+                await asyncio.wait([waiting], timeout=5)
+                now = await stores.reembeds.status(target.id)
+                if now is not None:
+                    click.echo(f"{now.status}: {now.done}/{now.total} chunks", err=True)
+            finished = waiting.result()
+            assert finished is not None
+            return finished.json()
+
+    print_json(asyncio.run(run()))

@@ -128,12 +128,15 @@ async def build_vector_stores(
 
 
 def embedding_engines(settings: Settings, database: Database) -> list[Engine]:
-    """For ``plinth kb``: just the embedding model's engine, built as the server builds it."""
+    """For ``plinth kb``: the embedding engines, built as the server builds them.
+
+    All of them, not just ``knowledge.embedding_model``: a store is searched
+    with the model that made its vectors, and re-embedded with another.
+    """
     from plinth.bootstrap import build_engines
 
-    wanted = settings.knowledge.embedding_model
     return [
         engine
         for engine in build_engines(settings, ModelStore(database.engine))
-        if engine.model_id == wanted
+        if engine.kind == "embedding"
     ]
