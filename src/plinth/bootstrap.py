@@ -50,7 +50,13 @@ def build_engines(settings: Settings, models: ModelStore) -> list[Engine]:
     llama = settings.llamacpp
     verbosity = 3 if settings.log_level == "debug" else 0
     chat_options = LlamaCppOptions(
-        llama.parallel_slots, llama.context_per_slot, llama.threads, verbosity
+        llama.parallel_slots,
+        llama.context_per_slot,
+        llama.threads,
+        verbosity,
+        kv_unified=llama.kv_unified,
+        kv_cache_type=llama.kv_cache_type,
+        default_max_tokens=llama.default_max_tokens,
     )
     # Embedders get their own thread count (default 1): see embedding_threads.
     # Embedders sleep between batches (poll 0) instead of spinning: on shared

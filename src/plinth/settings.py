@@ -44,6 +44,19 @@ class LlamaCppSettings(BaseModel):
 
     parallel_slots: int = Field(8, ge=1, le=256, description="Concurrent sequences per chat model.")
     context_per_slot: int = Field(2048, ge=256, description="Context tokens each slot can hold.")
+    kv_cache_type: Literal["f16", "q8_0"] = Field(
+        "f16", description="Element type of chat models' KV cache; q8_0 takes about half."
+    )
+    kv_unified: bool = Field(
+        False,
+        description="One KV cache of parallel_slots x context_per_slot tokens shared by all "
+        "slots (one request may use all of it) instead of a fixed share per slot.",
+    )
+    default_max_tokens: int = Field(
+        512,
+        ge=0,
+        description="Output limit of a local chat/completion request that sets none; 0 = none.",
+    )
     threads: int = Field(0, ge=0, description="CPU threads; 0 = all cores.")
     embedding_slots: int = Field(2, ge=1, le=64, description="Parallel slots per embedding model.")
     # One thread by default: an embedder computing on several threads keeps an

@@ -31,7 +31,8 @@ from plinth.engines.llamacpp_errors import (
     raise_for_engine_error,
     reject_non_text_parts,
 )
-from plinth.engines.llamacpp_sampling import with_sampling_defaults
+from plinth.engines.llamacpp_sampling import DEFAULT_MAX_TOKENS, with_sampling_defaults
+from plinth.engines.llamacpp_template_caps import native_tool_calls
 from plinth.errors import EngineError
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,15 @@ class LlamaCppOptions:
     # starve each other: the bundled embedder ran 0.8 texts/s at 50 and 19 at
     # 1 thread (benchmarks/results/retrieval_embedding_throughput.md).
     poll: int = 50
+    # One KV cache shared by all slots (llama.cpp's kv_unified): n_ctx is then
+    # the total, and one request may use all of it; else each slot owns a
+    # fixed n_ctx / parallel_slots share.
+    kv_unified: bool = False
+    # The KV cache's element type ("f16", or "q8_0": about half the memory).
+    kv_cache_type: str = "f16"
+    # The output limit of a chat or completion request that sets none (0: none,
+    # llama.cpp decodes until end of turn or a full slot); see llamacpp_sampling.
+    default_max_tokens: int = DEFAULT_MAX_TOKENS
 
 
 class _Handoff:
@@ -167,6 +177,9 @@ class LlamaCppEngine(Engine):
         self.options = options
         self.tokenizer = tokenizer
         self._server: Any = None
+        # Whether tools go through the model's own chat template (llama.cpp's
+        # verdict at load, llamacpp_template_caps) rather than the generic format.
+        self.native_tools = False
         # Tokens llama.cpp produced after a stream was cancelled, over the
         # engine's life: the callback stops generation at the next token, so
         # each cancelled stream adds at most one. A test holds it to that.
@@ -187,6 +200,9 @@ class LlamaCppEngine(Engine):
         params.model.path = str(self.path)
         params.n_parallel = opts.parallel_slots
         params.n_ctx = opts.parallel_slots * opts.context_per_slot
+        params.kv_unified = opts.kv_unified
+        cache_type = getattr(xllamacpp.ggml_type, f"GGML_TYPE_{opts.kv_cache_type.upper()}")
+        params.cache_type_k = params.cache_type_v = cache_type
         threads = opts.threads or os.cpu_count() or 1
         params.cpuparams.n_threads = threads
         params.cpuparams_batch.n_threads = threads
@@ -221,6 +237,8 @@ class LlamaCppEngine(Engine):
                 f"llama.cpp could not load '{self.model_id}' from {self.path}: {exc}"
                 " (rerun with --log-level debug for llama.cpp's own log)"
             ) from exc
+        if self.kind == "chat":
+            self.native_tools = await self._run(native_tool_calls, self._server, params)
 
     async def close(self) -> None:
         self._server = None
@@ -285,28 +303,31 @@ class LlamaCppEngine(Engine):
         if self.kind != kind:
             raise self._unsupported(what)
 
+    def _with_defaults(self, body: Json) -> Json:
+        return with_sampling_defaults(body, max_tokens=self.options.default_max_tokens)
+
     async def chat(self, body: Json) -> Json:
         self._require("chat", "chat completions")
         reject_non_text_parts(body)
-        body, plan = llamacpp_tools.prepare(body)
-        body = with_sampling_defaults(body)
+        body, plan = llamacpp_tools.prepare(body, native=self.native_tools)
+        body = self._with_defaults(body)
         result = await self._call("handle_chat_completions", fit_integers(body))
         return result if plan is None else llamacpp_tools.finish_result(result, plan)
 
     def chat_stream(self, body: Json) -> AsyncIterator[Json]:
         self._require("chat", "chat completions")
         reject_non_text_parts(body)
-        body, plan = llamacpp_tools.prepare(body)
-        chunks = self._stream("handle_chat_completions", fit_integers(with_sampling_defaults(body)))
+        body, plan = llamacpp_tools.prepare(body, native=self.native_tools)
+        chunks = self._stream("handle_chat_completions", fit_integers(self._with_defaults(body)))
         return chunks if plan is None else llamacpp_tools.finish_stream(chunks, plan)
 
     async def complete(self, body: Json) -> Json:
         self._require("chat", "text completions")
-        return await self._call("handle_completions", fit_integers(with_sampling_defaults(body)))
+        return await self._call("handle_completions", fit_integers(self._with_defaults(body)))
 
     def complete_stream(self, body: Json) -> AsyncIterator[Json]:
         self._require("chat", "text completions")
-        return self._stream("handle_completions", fit_integers(with_sampling_defaults(body)))
+        return self._stream("handle_completions", fit_integers(self._with_defaults(body)))
 
     async def embed(self, inputs: list[str] | list[list[int]]) -> EmbeddingResult:
         self._require("embedding", "embeddings")
