@@ -32,7 +32,6 @@ from plinth.engines.llamacpp_errors import (
     reject_non_text_parts,
 )
 from plinth.engines.llamacpp_sampling import DEFAULT_MAX_TOKENS, with_sampling_defaults
-from plinth.engines.llamacpp_template_caps import native_tool_calls
 from plinth.errors import EngineError
 
 log = logging.getLogger(__name__)
@@ -177,9 +176,6 @@ class LlamaCppEngine(Engine):
         self.options = options
         self.tokenizer = tokenizer
         self._server: Any = None
-        # Whether tools go through the model's own chat template (llama.cpp's
-        # verdict at load, llamacpp_template_caps) rather than the generic format.
-        self.native_tools = False
         # Tokens llama.cpp produced after a stream was cancelled, over the
         # engine's life: the callback stops generation at the next token, so
         # each cancelled stream adds at most one. A test holds it to that.
@@ -237,8 +233,6 @@ class LlamaCppEngine(Engine):
                 f"llama.cpp could not load '{self.model_id}' from {self.path}: {exc}"
                 " (rerun with --log-level debug for llama.cpp's own log)"
             ) from exc
-        if self.kind == "chat":
-            self.native_tools = await self._run(native_tool_calls, self._server, params)
 
     async def close(self) -> None:
         self._server = None
@@ -309,7 +303,7 @@ class LlamaCppEngine(Engine):
     async def chat(self, body: Json) -> Json:
         self._require("chat", "chat completions")
         reject_non_text_parts(body)
-        body, plan = llamacpp_tools.prepare(body, native=self.native_tools)
+        body, plan = llamacpp_tools.prepare(body)
         body = self._with_defaults(body)
         result = await self._call("handle_chat_completions", fit_integers(body))
         return result if plan is None else llamacpp_tools.finish_result(result, plan)
@@ -317,7 +311,7 @@ class LlamaCppEngine(Engine):
     def chat_stream(self, body: Json) -> AsyncIterator[Json]:
         self._require("chat", "chat completions")
         reject_non_text_parts(body)
-        body, plan = llamacpp_tools.prepare(body, native=self.native_tools)
+        body, plan = llamacpp_tools.prepare(body)
         chunks = self._stream("handle_chat_completions", fit_integers(self._with_defaults(body)))
         return chunks if plan is None else llamacpp_tools.finish_stream(chunks, plan)
 
