@@ -1,30 +1,33 @@
-"""Interactive latency while a Batch API batch runs, with and without the yield.
+"""Interactive latency while a Batch API batch runs, and how fast a line gives way.
 
     .venv/bin/python benchmarks/batches.py            # writes results/batches.{json,md}
-    .venv/bin/python benchmarks/batches.py --quick    # 6 s phases, to a temp dir
+    .venv/bin/python benchmarks/batches.py --quick    # short phases, to a temp dir
 
-A real ``plinth serve`` (SQLite ledger, privacy screen on) in front of either
-the fixed-latency mock upstream (``gateway_mock_upstream.py``, 200 ms: a
-remote model) or the bundled SmolLM2 on llama.cpp (a local model sharing the
-CPU). An interactive client sends chat requests back to back (closed loop,
-``--clients`` at once) for a phase; its latencies are compared across three
-phases on the same server kind:
+Latency: a real ``plinth serve`` (SQLite ledger, privacy screen on, default
+``[batches]`` settings: ``yield_at = 1``, ``preempt = true``) in front of
+either the bundled SmolLM2 on llama.cpp (``local``: batch lines decode on the
+same CPU as interactive requests) or the fixed-latency mock upstream
+(``mock``, 200 ms: a remote model). One interactive client sends a chat
+request, waits a random 0.2-0.8 s (so a batch has gaps to run in, and is
+interrupted when the next request arrives), and repeats. Two sides on the
+same server, interleaved and repeated (``--repeats``, default 3):
 
 - ``idle``: no batch;
-- ``batch``: a batch of many lines running, with the default yield
-  (``batches.yield_at = 1``: no line is dispatched while an interactive
-  request is in flight; ``batches.concurrency`` lines at most);
-- ``batch, no yield``: the same batch on a server started with
-  ``batches.yield_at = 1000`` (lines dispatched whatever interactive traffic
-  is doing), to show what the yield buys;
-- ``batch, idle_s 0.5``: a server with ``batches.idle_s = 0.5``: a line starts
-  only after interactive traffic has been idle for half a second, so under
-  this closed-loop load only the lines started before the load began run.
+- ``batch``: a batch of many lines running (created at the phase's start,
+  cancelled at its end).
 
-Each phase also reports how many batch lines finished during it. The batch
-is cancelled at the end of its phase. The development machine has 2 cores
-shared with other work, so absolute numbers move between runs; the
-comparison within one run is the point.
+The report gives each side's p50/p95 over all its requests, the p95 of each
+repeat (its spread is the noise), the batch lines finished and pre-empted
+during the batch phases (``plinth_batch_lines_preempted_total``), and the
+load average before each phase.
+
+Stop window (``local`` only, in-process on the same model): how long llama.cpp
+goes on decoding a batch line after an interactive request arrives: the time
+from the runner's pre-emption to the engine having no batch stream left,
+polled every millisecond on the app's event loop, over ``--window`` trials.
+
+The development machine has 2 cores shared with other work: compare sides
+within one run, and re-run it on a quiet machine for figures to quote.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -48,6 +52,10 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 KEY = "sk-bench-batches-0123456789abcdef"
 LOCAL_MODEL = "smollm2-135m-instruct"
+# llama.cpp's threads block instead of spinning unless told otherwise: on a
+# shared 2-core machine (load ~15) a spinning server took 45 s for a request
+# that takes 0.33 s blocking. OMP_WAIT_POLICY=active measures the spinning kind.
+OMP_WAIT_POLICY = os.environ.get("OMP_WAIT_POLICY", "passive")
 
 
 def free_port() -> int:
@@ -85,6 +93,7 @@ def start_plinth(data: Path, config: str, log: Path) -> tuple[subprocess.Popen[b
     port = free_port()
     env = {**os.environ, "PLINTH_ADMIN_KEY": KEY, "PLINTH_CONFIG": str(data / "plinth.toml")}
     env["MOCK_UPSTREAM_API_KEY"] = "sk-mock"
+    env["OMP_WAIT_POLICY"] = OMP_WAIT_POLICY
     command = [sys.executable, "-m", "plinth", "serve", "--port", str(port)]
     with log.open("ab") as out:
         process = subprocess.Popen(
@@ -114,26 +123,24 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def interactive(
-    base: str, body: dict[str, Any], seconds: float, clients: int
+    base: str, body: dict[str, Any], seconds: float, seed: int
 ) -> tuple[list[float], int]:
-    """Closed-loop chat requests for ``seconds``: latencies (ms) and errors."""
+    """Chat requests with a random 0.2-0.8 s pause after each, for ``seconds``:
+    latencies (ms) and errors."""
+    pause = random.Random(seed)
     latencies: list[float] = []
     errors = 0
     headers = {"authorization": f"Bearer {KEY}"}
     end = time.monotonic() + seconds
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=120) as client:
-
-        async def loop() -> None:
-            nonlocal errors
-            while time.monotonic() < end:
-                start = time.perf_counter()
-                response = await client.post("/v1/chat/completions", json=body)
-                if response.status_code == 200:
-                    latencies.append((time.perf_counter() - start) * 1000)
-                else:
-                    errors += 1
-
-        await asyncio.gather(*(loop() for _ in range(clients)))
+        while time.monotonic() < end:
+            start = time.perf_counter()
+            response = await client.post("/v1/chat/completions", json=body)
+            if response.status_code == 200:
+                latencies.append((time.perf_counter() - start) * 1000)
+            else:
+                errors += 1
+            await asyncio.sleep(pause.uniform(0.2, 0.8))
     return latencies, errors
 
 
@@ -178,57 +185,59 @@ def batch_state(base: str, batch_id: str) -> dict[str, Any]:
     return dict(httpx.get(f"{base}/v1/batches/{batch_id}", headers=headers, timeout=30).json())
 
 
-def wait_running(base: str, batch_id: str) -> None:
+def preempted_total(base: str) -> float:
+    """The server's ``plinth_batch_lines_preempted_total``."""
+    for line in httpx.get(f"{base}/metrics", timeout=30).text.splitlines():
+        if line.startswith("plinth_batch_lines_preempted_total"):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def wait_in_progress(base: str, batch_id: str) -> None:
     deadline = time.monotonic() + 60
-    while batch_state(base, batch_id)["request_counts"]["completed"] < 1:
+    while batch_state(base, batch_id)["status"] != "in_progress":
         if time.monotonic() > deadline:
             raise RuntimeError("the batch never started")
         time.sleep(0.1)
+    time.sleep(1.0)  # its first lines are running
 
 
-def summary(latencies: list[float], errors: int, seconds: float) -> dict[str, Any]:
-    return {
-        "requests": len(latencies),
-        "errors": errors,
-        "rps": round(len(latencies) / seconds, 2),
-        "p50_ms": round(percentile(latencies, 50), 1),
-        "p95_ms": round(percentile(latencies, 95), 1),
-        "p99_ms": round(percentile(latencies, 99), 1),
-    }
+def cancel(base: str, batch_id: str) -> None:
+    headers = {"authorization": f"Bearer {KEY}"}
+    httpx.post(f"{base}/v1/batches/{batch_id}/cancel", headers=headers, timeout=30)
+    deadline = time.monotonic() + 120
+    while batch_state(base, batch_id)["status"] != "cancelled":
+        if time.monotonic() > deadline:
+            raise RuntimeError("the batch did not cancel")
+        time.sleep(0.2)
 
 
-def phase(base: str, scenario: dict[str, Any], seconds: float, with_batch: bool) -> dict[str, Any]:
+def phase(
+    base: str, scenario: dict[str, Any], seconds: float, with_batch: bool, seed: int
+) -> dict[str, Any]:
+    load = os.getloadavg()[0]
     batch_id = None
     if with_batch:
         batch_id = create_batch(
             base, scenario["model"], scenario["batch_lines"], scenario["batch_max_tokens"]
         )
-        wait_running(base, batch_id)
-        before = batch_state(base, batch_id)["request_counts"]["completed"]
-    latencies, errors = asyncio.run(
-        interactive(base, scenario["interactive"], seconds, scenario["clients"])
-    )
-    result = summary(latencies, errors, seconds)
+        wait_in_progress(base, batch_id)
+        done_before = batch_state(base, batch_id)["request_counts"]["completed"]
+        preempted_before = preempted_total(base)
+    latencies, errors = asyncio.run(interactive(base, scenario["interactive"], seconds, seed))
+    result: dict[str, Any] = {"load_average": round(load, 2), "errors": errors}
+    result["latencies_ms"] = [round(x, 1) for x in latencies]
     if batch_id is not None:
-        after = batch_state(base, batch_id)["request_counts"]["completed"]
-        result["batch_lines_done"] = after - before
-        httpx.post(
-            f"{base}/v1/batches/{batch_id}/cancel",
-            headers={"authorization": f"Bearer {KEY}"},
-            timeout=30,
-        )
-        deadline = time.monotonic() + 120
-        while batch_state(base, batch_id)["status"] != "cancelled":
-            if time.monotonic() > deadline:
-                raise RuntimeError("the batch did not cancel")
-            time.sleep(0.2)
+        done = batch_state(base, batch_id)["request_counts"]["completed"]
+        result["batch_lines_done"] = done - done_before
+        result["batch_lines_preempted"] = int(preempted_total(base) - preempted_before)
+        cancel(base, batch_id)
     return result
 
 
-def config(scenario: dict[str, Any], yield_at: int, idle_s: float, upstream: str | None) -> str:
+def config(scenario: dict[str, Any], upstream: str | None) -> str:
     lines = ['log_level = "warning"', "[routing]", "health_interval_s = 0"]
-    lines += ["[batches]", f"concurrency = {scenario['concurrency']}", f"yield_at = {yield_at}"]
-    lines.append(f"idle_s = {idle_s}")
+    lines += ["[batches]", f"concurrency = {scenario['concurrency']}"]
     if upstream is None:
         lines += ["[llamacpp]", "parallel_slots = 4", "context_per_slot = 1024"]
     else:
@@ -243,21 +252,8 @@ def config(scenario: dict[str, Any], yield_at: int, idle_s: float, upstream: str
 
 
 SCENARIOS: dict[str, dict[str, Any]] = {
-    "mock": {
-        "model": "mock-gpt",
-        "clients": 2,
-        "concurrency": 4,
-        "batch_lines": 5000,
-        "batch_max_tokens": 16,
-        "interactive": {
-            "model": "mock-gpt",
-            "max_tokens": 16,
-            "messages": [{"role": "user", "content": "Hello there"}],
-        },
-    },
     "local": {
         "model": LOCAL_MODEL,
-        "clients": 1,
         "concurrency": 2,
         "batch_lines": 2000,
         "batch_max_tokens": 48,
@@ -268,39 +264,147 @@ SCENARIOS: dict[str, dict[str, Any]] = {
             "messages": [{"role": "user", "content": "Name one colour."}],
         },
     },
+    "mock": {
+        "model": "mock-gpt",
+        "concurrency": 4,
+        "batch_lines": 5000,
+        "batch_max_tokens": 16,
+        "interactive": {
+            "model": "mock-gpt",
+            "max_tokens": 16,
+            "messages": [{"role": "user", "content": "Hello there"}],
+        },
+    },
 }
 
 
-def run_scenario(name: str, seconds: float, work: Path) -> dict[str, Any]:
+def run_scenario(name: str, seconds: float, repeats: int, work: Path) -> dict[str, Any]:
+    """Sides interleaved on one server: idle, batch, idle, batch, ..."""
     scenario = SCENARIOS[name]
-    mock = None
-    upstream = None
-    if name == "mock":
-        mock, upstream = start_mock(200)
-    results: dict[str, Any] = {}
+    mock, upstream = start_mock(200) if name == "mock" else (None, None)
+    phases: list[dict[str, Any]] = []
     try:
-        for label, yield_at, idle_s, with_batch in (
-            ("idle", 1, 0.0, False),
-            ("batch", 1, 0.0, True),
-            ("batch, no yield", 1000, 0.0, True),
-            ("batch, idle_s 0.5", 1, 0.5, True),
-        ):
-            if label != "batch":  # idle and batch share one server; the others have their own
-                data = work / f"{name}-{yield_at}-{idle_s}"
-                process, base = start_plinth(
-                    data, config(scenario, yield_at, idle_s, upstream), work / "serve.log"
-                )
-            try:
-                asyncio.run(interactive(base, scenario["interactive"], 2, 1))  # warm-up
-                results[label] = phase(base, scenario, seconds, with_batch)
-                print(name, label, results[label], flush=True)
-            finally:
-                if label != "idle":
-                    stop(process)
+        process, base = start_plinth(work / name, config(scenario, upstream), work / "serve.log")
+        try:
+            asyncio.run(interactive(base, scenario["interactive"], 3, 0))  # warm-up
+            for repeat in range(repeats):
+                for side in ("idle", "batch"):
+                    row = phase(base, scenario, seconds, side == "batch", seed=repeat)
+                    row.update(side=side, repeat=repeat)
+                    phases.append(row)
+                    brief = {k: v for k, v in row.items() if k != "latencies_ms"}
+                    print(name, brief, len(row["latencies_ms"]), "requests", flush=True)
+        finally:
+            stop(process)
     finally:
         if mock is not None:
             mock.kill()
-    return results
+    return {"phases": phases, "sides": sides(phases)}
+
+
+def sides(phases: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for side in ("idle", "batch"):
+        rows = [row for row in phases if row["side"] == side]
+        pooled = [x for row in rows for x in row["latencies_ms"]]
+        out[side] = {
+            "requests": len(pooled),
+            "errors": sum(row["errors"] for row in rows),
+            "p50_ms": round(percentile(pooled, 50), 1),
+            "p95_ms": round(percentile(pooled, 95), 1),
+            "p95_per_repeat_ms": [round(percentile(row["latencies_ms"], 95), 1) for row in rows],
+            "p50_per_repeat_ms": [round(percentile(row["latencies_ms"], 50), 1) for row in rows],
+            "load_average_before": [row["load_average"] for row in rows],
+            "batch_lines_done": sum(row.get("batch_lines_done", 0) for row in rows),
+            "batch_lines_preempted": sum(row.get("batch_lines_preempted", 0) for row in rows),
+        }
+    return out
+
+
+# --- the stop window, in-process --------------------------------------------------------
+
+
+def stop_window(trials: int, data: Path) -> dict[str, Any]:
+    """Seconds from a pre-emption to llama.cpp having no batch stream left."""
+    os.environ["OMP_WAIT_POLICY"] = OMP_WAIT_POLICY  # read when llama.cpp loads, below
+    from starlette.testclient import TestClient
+
+    from plinth.app import create_app
+    from plinth.engines.llamacpp import LlamaCppEngine
+    from plinth.settings import Settings
+
+    settings = Settings(
+        data_dir=data,
+        admin_key=KEY,
+        llamacpp={"parallel_slots": 4, "context_per_slot": 1024},
+    )
+    windows: list[float] = []
+    tokens_after: list[int] = []
+    with TestClient(create_app(settings)) as client:
+        client.headers["authorization"] = f"Bearer {KEY}"
+        runner = client.app.state.batches  # type: ignore[attr-defined]
+        engine = next(
+            s.engine
+            for s in runner.svc.gateway.router.states()
+            if s.deployment.model == LOCAL_MODEL and isinstance(s.engine, LlamaCppEngine)
+        )
+        rows = [
+            {
+                "custom_id": f"w{i}",
+                "method": "POST",
+                "url": "/v1/chat/completions",
+                "body": {
+                    "model": LOCAL_MODEL,
+                    "max_tokens": 200,
+                    "messages": [{"role": "user", "content": "Count from 1 to 300."}],
+                },
+            }
+            for i in range(trials * 4)
+        ]
+        data_bytes = "".join(json.dumps(row) + "\n" for row in rows).encode()
+        file_id = client.post(
+            "/v1/files", files={"file": ("w.jsonl", data_bytes)}, data={"purpose": "batch"}
+        ).json()["id"]
+        body = {"input_file_id": file_id, "endpoint": "/v1/chat/completions"}
+        batch = client.post("/v1/batches", json={**body, "completion_window": "24h"}).json()
+        chat = {
+            "model": LOCAL_MODEL,
+            "max_tokens": 4,
+            "messages": [{"role": "user", "content": "Hi"}],
+        }
+
+        async def watch(before: int) -> float:
+            while runner.preempted == before:
+                await asyncio.sleep(0.001)
+            started = time.perf_counter()
+            while engine.active_streams:
+                await asyncio.sleep(0.001)
+            return time.perf_counter() - started
+
+        for _ in range(trials):
+            deadline = time.monotonic() + 60
+            while engine.active_streams < 1:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("no batch line started")
+                time.sleep(0.005)
+            time.sleep(0.3)  # decoding, past its prompt
+            before, cancelled = runner.preempted, engine.tokens_after_cancel
+            future = client.portal.start_task_soon(watch, before)  # type: ignore[union-attr]
+            assert client.post("/v1/chat/completions", json=chat).status_code == 200
+            windows.append(future.result(timeout=60) * 1000)
+            tokens_after.append(engine.tokens_after_cancel - cancelled)
+        client.post(f"/v1/batches/{batch['id']}/cancel")
+    return {
+        "trials": trials,
+        "stop_ms": [round(x, 1) for x in windows],
+        "p50_ms": round(percentile(windows, 50), 1),
+        "p95_ms": round(percentile(windows, 95), 1),
+        "max_ms": round(max(windows), 1),
+        "tokens_after_stop_max": max(tokens_after),
+    }
+
+
+# --- report -----------------------------------------------------------------------------
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -308,47 +412,82 @@ def markdown(report: dict[str, Any]) -> str:
         "# Interactive latency while a batch runs",
         "",
         f"`{report['command']}` on {report['machine']}, {report['date']}; "
-        f"{report['seconds']} s per phase. The machine was shared with other work.",
+        f"{report['seconds']} s per phase, {report['repeats']} repeats of each side, "
+        f"interleaved; the run took {report['run_s']} s. Load average (1 min) before the "
+        "phases is listed; the machine was shared with other work.",
         "",
-        "| upstream | phase | requests | rps | p50 ms | p95 ms | p99 ms | p95 vs idle "
-        "| batch lines done |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| upstream | side | requests | p50 ms | p95 ms | p95 vs idle | p95 per repeat "
+        "| load avg per repeat | lines done | lines pre-empted |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for name, phases in report["scenarios"].items():
-        idle = phases["idle"]["p95_ms"]
-        for label, row in phases.items():
-            delta = f"{(row['p95_ms'] / idle - 1) * 100:+.1f} %" if label != "idle" else ""
-            out.append(
-                f"| {name} | {label} | {row['requests']} | {row['rps']} | {row['p50_ms']} "
-                f"| {row['p95_ms']} | {row['p99_ms']} | {delta} "
-                f"| {row.get('batch_lines_done', '')} |"
+    for name, result in report["scenarios"].items():
+        idle = result["sides"]["idle"]["p95_ms"]
+        for side, row in result["sides"].items():
+            delta = f"{(row['p95_ms'] / idle - 1) * 100:+.1f} %" if side != "idle" else ""
+            per = ", ".join(str(x) for x in row["p95_per_repeat_ms"])
+            load = ", ".join(str(x) for x in row["load_average_before"])
+            lines = (
+                (row["batch_lines_done"], row["batch_lines_preempted"])
+                if side != "idle"
+                else ("", "")
             )
+            out.append(
+                f"| {name} | {side} | {row['requests']} | {row['p50_ms']} | {row['p95_ms']} "
+                f"| {delta} | {per} | {load} | {lines[0]} | {lines[1]} |"
+            )
+    window = report.get("stop_window")
+    if window:
+        out += [
+            "",
+            "## Stop window (local model, in-process)",
+            "",
+            f"From the pre-emption of a decoding batch line to llama.cpp having no batch "
+            f"stream left, over {window['trials']} interactive arrivals: p50 "
+            f"{window['p50_ms']} ms, p95 {window['p95_ms']} ms, max {window['max_ms']} ms; "
+            f"at most {window['tokens_after_stop_max']} token(s) decoded after a stop.",
+        ]
     return "\n".join(out) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--scenarios", default="mock,local")
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--window", type=int, default=20, help="stop-window trials (0: none)")
+    parser.add_argument("--scenarios", default="local,mock")
     args = parser.parse_args()
-    seconds = 6.0 if args.quick else args.seconds
+    seconds, repeats = (8.0, 2) if args.quick else (args.seconds, args.repeats)
     out_dir = Path(tempfile.mkdtemp()) if args.quick else RESULTS
+    started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
         scenarios = {
-            name: run_scenario(name, seconds, Path(tmp)) for name in args.scenarios.split(",")
+            name: run_scenario(name, seconds, repeats, Path(tmp))
+            for name in args.scenarios.split(",")
         }
+        window = None
+        if args.window and "local" in scenarios:
+            window = stop_window(5 if args.quick else args.window, Path(tmp) / "window")
+    command = "python benchmarks/batches.py" + (" --quick" if args.quick else "")
+    if not args.quick:
+        command += f" --seconds {seconds:g} --repeats {repeats} --window {args.window}"
+        command += f" --scenarios {args.scenarios}"
     report = {
-        "command": "python benchmarks/batches.py" + (" --quick" if args.quick else ""),
-        "machine": f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end",
+        "command": command,
+        "machine": f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end, "
+        f"OMP_WAIT_POLICY={OMP_WAIT_POLICY}",
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "seconds": seconds,
+        "repeats": repeats,
+        "run_s": round(time.monotonic() - started),
         "scenarios": scenarios,
+        "stop_window": window,
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "batches.json").write_text(json.dumps(report, indent=2) + "\n")
     (out_dir / "batches.md").write_text(markdown(report))
     print(markdown(report))
+    print("written to", out_dir)
 
 
 if __name__ == "__main__":
