@@ -70,6 +70,7 @@ def build_engines(settings: Settings, models: ModelStore) -> list[Engine]:
         models,
         include_bundled=settings.load_bundled_models,
         progress=sys.stderr.isatty(),
+        wanted=frozenset({settings.knowledge.embedding_model}),
     )
     engines = []
     for spec in specs:

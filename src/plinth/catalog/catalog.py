@@ -25,12 +25,22 @@ class ModelSpec:
 
 
 def model_specs(
-    data_dir: Path, store: ModelStore, *, include_bundled: bool = True, progress: bool = True
+    data_dir: Path,
+    store: ModelStore,
+    *,
+    include_bundled: bool = True,
+    progress: bool = True,
+    wanted: frozenset[str] = frozenset(),
 ) -> list[ModelSpec]:
-    """Resolve every model to a GGUF path; a missing bundled package is skipped with a warning."""
+    """Resolve every model to a GGUF path; a missing bundled package is skipped with a warning.
+
+    Optional bundled models (the multilingual embedder) are served only if ``wanted``.
+    """
     specs: list[ModelSpec] = []
     if include_bundled:
         for bundled in BUNDLED_MODELS:
+            if bundled.optional and bundled.id not in wanted:
+                continue
             try:
                 path = bundled.locate(data_dir, progress)
                 tokenizer_dir = bundled.tokenizer_dir() if bundled.tokenizer_dir else None
