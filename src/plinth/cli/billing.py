@@ -20,6 +20,7 @@ from plinth.billing.invoices import build_invoice
 from plinth.billing.money import MAX_AMOUNT, from_micros, to_micros
 from plinth.billing.plans import check_timezone
 from plinth.billing.prices import PriceBook, storage_model
+from plinth.cache.service import HIT_PRICE_PREFIX, hit_price_model
 from plinth.cli.common import data_dir_option, emit, format_option, open_db, print_json
 from plinth.store.keys import KeyStore
 from plinth.store.tenants import TenantStore
@@ -56,6 +57,15 @@ def prices() -> None:
     """The price book: per 1M tokens, per request, per second; storage per GB-month."""
 
 
+# ``prices set`` flags for the pass-through units → the price-row fields of UNITS.
+UNIT_FLAGS = {
+    "per_audio_second": ("--per-audio-second", "audio_second_micros"),
+    "per_1k_characters": ("--per-1k-characters", "kchar_micros"),
+    "per_image": ("--per-image", "image_micros"),
+    "per_search_unit": ("--per-search-unit", "search_unit_micros"),
+}
+
+
 @prices.command("set")
 @click.argument("model")
 @click.option("--input", "input_", default="0", help="Per 1M input tokens.")
@@ -63,6 +73,22 @@ def prices() -> None:
 @click.option("--cached-input", default="0", help="Per 1M cached input tokens.")
 @click.option("--per-request", default="0", help="Per request.")
 @click.option("--per-second", default="0", help="Per second of serving time (local compute).")
+@click.option(
+    "--batch-discount",
+    type=click.IntRange(0, 100),
+    default=0,
+    help="Percent off the cost of a Batch API line (0-100).",
+)
+@click.option("--per-audio-second", default="0", help="Per second of audio (pass-through).")
+@click.option("--per-1k-characters", default="0", help="Per 1,000 characters (pass-through).")
+@click.option("--per-image", default="0", help="Per image generated (pass-through).")
+@click.option("--per-search-unit", default="0", help="Per rerank search unit (pass-through).")
+@click.option(
+    "--cache-hit",
+    default=None,
+    help="Per response-cache hit: adds a version of the price of cache_hit:MODEL "
+    "[hits stay as priced before; none: free].",
+)
 @click.option("--effective", default=None, help="ISO date or time it applies from [now].")
 @data_dir_option
 def set_price(
@@ -72,23 +98,43 @@ def set_price(
     cached_input: str,
     per_request: str,
     per_second: str,
+    batch_discount: int,
+    cache_hit: str | None,
     effective: str | None,
     data_dir: Path | None,
+    **units: str,
 ) -> None:
     """Add a price version for MODEL (earlier versions stay for the ledger)."""
     if model.startswith("storage:"):
         raise click.BadParameter("storage is priced with 'prices set-storage'", param_hint="MODEL")
+    if cache_hit is not None and model.startswith(HIT_PRICE_PREFIX):
+        raise click.BadParameter(
+            f"--cache-hit prices '{HIT_PRICE_PREFIX}MODEL'; give the served model's name",
+            param_hint="MODEL",
+        )
     when = when_option(effective)
-    price = PriceBook(open_db(data_dir)).add(
-        model,
-        input_micros_per_mtok=amount_micros(input_, "--input"),
-        output_micros_per_mtok=amount_micros(output, "--output"),
-        cached_input_micros_per_mtok=amount_micros(cached_input, "--cached-input"),
-        request_micros=amount_micros(per_request, "--per-request"),
-        compute_second_micros=amount_micros(per_second, "--per-second"),
-        effective_from=when,
+    unit_micros = {
+        field: amount_micros(units[name], flag) for name, (flag, field) in UNIT_FLAGS.items()
+    }
+    values = {
+        "input_micros_per_mtok": amount_micros(input_, "--input"),
+        "output_micros_per_mtok": amount_micros(output, "--output"),
+        "cached_input_micros_per_mtok": amount_micros(cached_input, "--cached-input"),
+        "request_micros": amount_micros(per_request, "--per-request"),
+        "compute_second_micros": amount_micros(per_second, "--per-second"),
+    }
+    hit_micros = amount_micros(cache_hit, "--cache-hit") if cache_hit is not None else None
+    book = PriceBook(open_db(data_dir))
+    price = book.add(
+        model, **values, batch_discount_percent=batch_discount, effective_from=when, **unit_micros
     )
     click.echo(f"Price {price.id} for '{model}' applies from {price.effective_from.isoformat()}.")
+    if hit_micros is not None:
+        hit = book.add(hit_price_model(model), request_micros=hit_micros, effective_from=when)
+        click.echo(
+            f"Price {hit.id} for '{hit.model}' (a cache hit) applies from "
+            f"{hit.effective_from.isoformat()}."
+        )
 
 
 @prices.command("set-storage")
@@ -126,6 +172,11 @@ def list_prices(fmt: str, data_dir: Path | None) -> None:
                 "per_request": str(from_micros(p.request_micros)),
                 "per_second": str(from_micros(p.compute_second_micros)),
                 "storage_per_gb_month": str(from_micros(p.storage_gb_month_micros)),
+                "batch_discount_percent": p.batch_discount_percent,
+                **{
+                    name: str(from_micros(getattr(p, field)))
+                    for name, (_, field) in UNIT_FLAGS.items()
+                },
                 "effective_from": p.effective_from.isoformat(),
             }
         )
