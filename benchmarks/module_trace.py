@@ -142,6 +142,19 @@ def traced(work: Callable[[], object]) -> dict[str, list[str]]:
     return {"modules": sorted(_seen), "reader": sorted(_entered)}
 
 
+def every(works: list[Callable[[], object]]) -> dict[str, list[str]]:
+    """Run each of ``works`` traced: the modules (and reader's modules) in all of them.
+
+    What every request of a kind runs, without the work of a cache's periodic
+    reload that one of them happened to do.
+    """
+    runs = [traced(work) for work in works]
+    return {
+        key: sorted(set.intersection(*(set(run[key]) for run in runs)))
+        for key in ("modules", "reader")
+    }
+
+
 def packages(modules: list[str]) -> list[str]:
     """Directories crossed, with the top-level modules as one group, '(top)'."""
     return sorted({m.split("/")[0] if "/" in m else "(top)" for m in modules})

@@ -247,6 +247,8 @@ class Router:
             raise NoDeploymentAvailable(
                 f"No deployment of model '{model}' can serve now ({reasons}); retry later"
             )
+        if len(usable) == 1:  # nothing to order (a model on one deployment, e.g. local)
+            return usable
         strategy = self.settings.strategies.get(model, self.settings.strategy)
         return STRATEGIES[strategy](usable, estimate)
 
