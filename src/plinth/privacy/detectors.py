@@ -27,6 +27,7 @@ from plinth.privacy.names_zh_uncued import find_uncued_names
 from plinth.privacy.numbers import find_numbers
 from plinth.privacy.patterns import (
     PATTERNS,
+    find_emails,
     find_international_phones,
     find_ipv6,
     find_private_keys,
@@ -90,6 +91,8 @@ def _detect(text: str, strict_phones: bool) -> list[Finding]:
         if detector.han and not han:
             continue
         found.extend(detector.find(plain, windows, widened))
+    if "@" in plain:
+        found.extend(find_emails(plain))
     if "-----BEGIN " in plain:
         found.extend(find_private_keys(plain))
     if ":" in plain:

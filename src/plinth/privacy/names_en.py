@@ -160,8 +160,9 @@ def find_english_names(text: str) -> Iterator[Finding]:
 def _cued(text: str, start: int, value: str) -> bool:
     before = text[max(0, start - 24) : start]
     stripped = before.rstrip(" \t:：")
-    if stripped.endswith(_ZH_CUES) or stripped.rstrip("是为叫").endswith(_ZH_CUES):
-        return True  # a Chinese cue: 联系人是Michael Williams
+    if stripped and not stripped[-1].isascii():
+        # Only a Chinese cue can end here (联系人是Michael Williams); every other cue is ASCII.
+        return stripped.endswith(_ZH_CUES) or stripped.rstrip("是为叫").endswith(_ZH_CUES)
     if before.endswith(_HONORIFICS_SPACED):
         return True
     if "\n" in before and _SIGN_OFF.search(before) and _line_ends(text, start + len(value)):

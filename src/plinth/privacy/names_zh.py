@@ -91,10 +91,10 @@ _KINDS = {
 # everywhere in English text, and trying them at each one tripled the scan's cost.
 # They are looked for only where Han text follows ASCII (_HAN_AFTER_ASCII).
 _TRIGGER = re.compile(alternation(word for word in _KINDS if not word.isascii()))
-_HAN_AFTER_ASCII = re.compile(r"[\u3400-\u9fff](?<=[\x00-\x7f：“”「」].)")
-_ASCII_CUE = re.compile(
-    rf"(?:{alternation(word for word in _KINDS if word.isascii())})(?=[ \t\r\n:：=\"'“”「」]*$)"
-)
+_ASCII_CUES = tuple(word for word in _KINDS if word.isascii())
+# Han text right after an ASCII cue's last letter or the gap behind it.
+_HAN_AFTER_ASCII = re.compile(r"[\u3400-\u9fff](?<=[A-Za-z\- \t\r\n:：=\"'“”「」].)")
+_ASCII_CUE = re.compile(rf"(?:{alternation(_ASCII_CUES)})(?=[ \t\r\n:：=\"'“”「」]*$)")
 _GAP_CHARS = frozenset(" \t\r\n:：=\"'“”「」是为叫")
 _CUE_GAP = re.compile(r"[ \t\r\n:：=\"'“”「」]*(?:是|为|叫)?[ \t:：\"'“”「」]*")
 _DOT = re.compile(r"(?<=[\u3400-\u9fff])[·・•](?=[\u3400-\u9fff])")
@@ -268,11 +268,13 @@ def find_chinese_names(text: str) -> Iterator[Finding]:
                 found = _after_cue(text, match)  # 护士蔡晓燕, 老板吕布: a role in front
         if found is not None:
             yield found
+    yield from _dotted_names(text)
+    if not any(word in text for word in _ASCII_CUES):
+        return  # a substring test per cue is far cheaper than the loop below
     for han in _HAN_AFTER_ASCII.finditer(text):
         cue = _ASCII_CUE.search(text, max(0, han.start() - 16), han.start())
         if cue is not None and (found := _after_cue(text, cue)) is not None:
             yield found
-    yield from _dotted_names(text)
 
 
 def _dotted_names(text: str) -> Iterator[Finding]:
@@ -347,12 +349,30 @@ _HEADERS = frozenset(
         "患者 name Name 姓名："
     )
 )
-_HEADER_WORD = re.compile(alternation(_HEADERS))  # literals: a fast first test
-# A header word as a whole cell: "姓名,手机" or "| Name | Card |", not "my name is".
+# Literals, a fast first test; the ASCII ones apart (an alternation tried at every
+# n of an English text costs more than two substring tests).
+_HEADER_WORD = re.compile(alternation(h for h in _HEADERS if not h.isascii()))
+_ASCII_HEADERS = tuple(h for h in _HEADERS if h.isascii())
+# A header word that ends a cell; ``_header`` checks that it starts one too, so the
+# pattern can begin with the words themselves (a fast skip to their first characters).
 _HEADER_CUE = re.compile(
-    r"(?:^|[|,，\t;；])[ \t]*(?:" + alternation(_HEADERS) + r")[ \t]*(?:[|,，\t;；]|$)",
-    re.MULTILINE,
+    "(?:" + alternation(_HEADERS) + r")(?=[ \t]*(?:[|,，\t;；]|$))", re.MULTILINE
 )
+_CELL_SEPARATORS = "|,，\t;；"
+
+
+def _header(text: str, position: int) -> re.Match[str] | None:
+    """The next header word that is a whole cell: "姓名,手机", "| Name | Card |", not
+    "my name is"."""
+    while (word := _HEADER_CUE.search(text, position)) is not None:
+        line_start = text.rfind("\n", 0, word.start()) + 1
+        before = text[line_start : word.start()].rstrip(" ")  # a tab is a separator
+        if not before or before[-1] in _CELL_SEPARATORS:
+            return word
+        position = word.start() + 1
+    return None
+
+
 _SPLIT = re.compile(r"\s*[|,，\t;；]\s*")
 
 
@@ -362,10 +382,12 @@ def find_column_names(text: str) -> Iterator[Finding]:
     Only the lines of a table are split into cells: from a header line found by
     pattern to the first line that is not a row.
     """
-    if "\n" not in text or _HEADER_WORD.search(text) is None:
+    if "\n" not in text:
+        return
+    if _HEADER_WORD.search(text) is None and not any(h in text for h in _ASCII_HEADERS):
         return
     position = 0
-    while (header := _HEADER_CUE.search(text, position)) is not None:
+    while (header := _header(text, position)) is not None:
         start = text.rfind("\n", 0, header.start()) + 1
         end = _line_end(text, header.end())
         cells = _cells(text[start:end])
