@@ -10,12 +10,14 @@ columns, so the result is exact either way.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, func, select
+from sqlalchemy.sql.elements import Label
 
 from plinth.store.console_rollup import (
     ALL_COLUMNS,
@@ -175,15 +177,49 @@ class _Plan:
     def rollup(self, part: Part, *columns: Any, names: tuple[str, ...] = ALL_COLUMNS) -> Any:
         dim, first, last = part
         width = DIMS[dim][1]
-        sums = [func.sum(usage_rollup.c[c]).label(c) for c in names]
-        query = select(*columns, *sums).where(
+        query = select(*columns, *_rollup_sums(names)).where(
             usage_rollup.c.dim == dim,
             usage_rollup.c.bucket >= _label(first, width),
             usage_rollup.c.bucket < _label(last, width),
         )
-        for column, value in self.f.columns().items():
+        fixed = self.f.columns()
+        for column, value in fixed.items():
             query = query.where(self.slot(dim, column) == value)
+        # The primary key (dim, value, value2, bucket) is the rollup's only
+        # index, and every lookup names it from the left, so the plan is one
+        # seek per value whatever statistics the database has: SQLite has none
+        # unless someone runs ANALYZE, and a second index on value2 made it
+        # walk a whole dimension (no statistics) or most of the table (with).
+        # Slots a dimension does not use hold ''.
+        cols = DIMS[dim][0]
+        if not cols:
+            query = query.where(usage_rollup.c.value == "", usage_rollup.c.value2 == "")
+        elif len(cols) == 1 and cols[0] in fixed:
+            query = query.where(usage_rollup.c.value2 == "")
+        if len(cols) == 2 and cols[0] not in fixed and cols[1] in fixed:
+            # A filter on the pair's second column (a key's models): the first
+            # column's values in the range come from its own daily rows, a few
+            # thousand, and each is a seek.
+            single = usage_rollup.alias("single")
+            values = select(single.c.value).where(
+                single.c.dim == _single(cols[0], width),
+                single.c.value2 == "",
+                single.c.bucket >= _label(first, width),
+                single.c.bucket < _label(last, width),
+            )
+            query = query.where(usage_rollup.c.value.in_(values))
         return query
+
+
+@functools.cache
+def _rollup_sums(names: tuple[str, ...]) -> tuple[Label[Any], ...]:
+    """``sum(column)`` per rollup column, built once (see ``ledger_sums``)."""
+    return tuple(func.sum(usage_rollup.c[c]).label(c) for c in names)
+
+
+def _single(column: str, width: str) -> str:
+    """The dimension of one column alone at this bucket width."""
+    return next(d for d, (cols, w) in DIMS.items() if cols == (column,) and w == width)
 
 
 def _raw_where(query: Any, f: Filter, start: datetime, end: datetime) -> Any:

@@ -164,6 +164,15 @@ def _console_indexes(conn: Connection) -> None:
     )
 
 
+def _console_lean_indexes(conn: Connection) -> None:
+    # ix_usage_key_id is the left part of ix_usage_key_id_created (migration
+    # 22), so it only cost every ledger insert; the rollup's index on value2
+    # led SQLite's planner into whole-dimension scans, and its lookups now
+    # name the primary key from the left (plinth.store.console_stats).
+    conn.exec_driver_sql("DROP INDEX IF EXISTS ix_usage_key_id")
+    conn.exec_driver_sql("DROP INDEX IF EXISTS ix_usage_rollup_value2")
+
+
 def _store_embedders(conn: Connection) -> None:
     _add_columns(conn, "vector_stores", {"embedder": "VARCHAR(200)"})
     tables = [schema.vector_store_reembeds, schema.kb_chunk_vectors_next]
@@ -194,6 +203,7 @@ MIGRATIONS: list[Step] = [
     (25, "batch lines leased by the server running them (replicas share a batch)", _batch_leases),
     (28, "prices per second of audio, per 1k characters, per image, per search unit", _unit_prices),
     (29, "a pass-through request's billed units in the ledger", _ledger_units),
+    (30, "the console: redundant ledger and rollup indexes dropped", _console_lean_indexes),
     (31, "the embedder of each vector store; background re-embedding", _store_embedders),
 ]
 

@@ -85,7 +85,8 @@ usage = Table(
     Column("units", BigInteger, nullable=False, default=0),
     Column("unit", String(16), nullable=True),
     Index("ix_usage_created_at", "created_at"),
-    Index("ix_usage_key_id", "key_id"),
+    # By key: ix_usage_key_id_created (migration 22; ix_usage_key_id, its left
+    # part, was dropped by migration 30).
 )
 
 models = Table(
@@ -499,8 +500,7 @@ usage_rollup = Table(
     Column("ttft_count", BigInteger, nullable=False),
     *[Column(f"lat_{i}", BigInteger, nullable=False, default=0) for i in range(12)],
     *[Column(f"ttft_{i}", BigInteger, nullable=False, default=0) for i in range(12)],
-    # A filter on the pair's second column (a model's tenants): (dim, value2, bucket).
-    Index("ix_usage_rollup_value2", "dim", "value2", "bucket"),
+    # No other index (migration 30): lookups name the primary key from the left.
     # SQLite keeps the rows in primary-key order, so reading one dimension is
     # one sequential range, not a lookup per row (4x faster on a 90-day range).
     sqlite_with_rowid=False,
