@@ -57,6 +57,7 @@ def build_engines(settings: Settings, models: ModelStore) -> list[Engine]:
         kv_unified=llama.kv_unified,
         kv_cache_type=llama.kv_cache_type,
         default_max_tokens=llama.default_max_tokens,
+        prompt_cache_mib=llama.prompt_cache_mib,
     )
     # Embedders get their own thread count (default 1): see embedding_threads.
     # Embedders sleep between batches (poll 0) instead of spinning: on shared

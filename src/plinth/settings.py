@@ -58,6 +58,16 @@ class LlamaCppSettings(BaseModel):
         description="Output limit of a local chat/completion request that sets none; 0 = none.",
     )
     threads: int = Field(0, ge=0, description="CPU threads; 0 = all cores.")
+    # llama.cpp keeps the KV state of prompts that leave a slot in host memory,
+    # to resume them later, up to 8 GiB by default: RSS then grows with every
+    # new prompt (about 1.2 MiB each for the bundled 135M model,
+    # benchmarks/results/memory_soak.md) and looks like a leak.
+    prompt_cache_mib: int = Field(
+        256,
+        ge=0,
+        description="Host memory (MiB) per chat model for llama.cpp's cache of prompts' "
+        "KV states; 0 = off.",
+    )
     embedding_slots: int = Field(2, ge=1, le=64, description="Parallel slots per embedding model.")
     # One thread by default: an embedder computing on several threads keeps an
     # OpenMP team of its own alive, libgomp then counts more threads than cores

@@ -32,6 +32,7 @@ from plinth.engines.llamacpp_errors import (
     reject_non_text_parts,
 )
 from plinth.engines.llamacpp_sampling import DEFAULT_MAX_TOKENS, with_sampling_defaults
+from plinth.engines.llamacpp_template_caps import native_tool_calls
 from plinth.errors import EngineError
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,9 @@ class LlamaCppOptions:
     # The output limit of a chat or completion request that sets none (0: none,
     # llama.cpp decodes until end of turn or a full slot); see llamacpp_sampling.
     default_max_tokens: int = DEFAULT_MAX_TOKENS
+    # Host memory for llama.cpp's cache of prompts' KV states (MiB; 0 off).
+    # Its own default, 8192, let RSS grow with every new prompt.
+    prompt_cache_mib: int = 256
 
 
 class _Handoff:
@@ -176,6 +180,9 @@ class LlamaCppEngine(Engine):
         self.options = options
         self.tokenizer = tokenizer
         self._server: Any = None
+        # Whether tools go through the model's own chat template (llama.cpp's
+        # verdict at load, llamacpp_template_caps) rather than the generic format.
+        self.native_tools = False
         # Tokens llama.cpp produced after a stream was cancelled, over the
         # engine's life: the callback stops generation at the next token, so
         # each cancelled stream adds at most one. A test holds it to that.
@@ -197,6 +204,7 @@ class LlamaCppEngine(Engine):
         params.n_parallel = opts.parallel_slots
         params.n_ctx = opts.parallel_slots * opts.context_per_slot
         params.kv_unified = opts.kv_unified
+        params.cache_ram_mib = opts.prompt_cache_mib
         cache_type = getattr(xllamacpp.ggml_type, f"GGML_TYPE_{opts.kv_cache_type.upper()}")
         params.cache_type_k = params.cache_type_v = cache_type
         threads = opts.threads or os.cpu_count() or 1
@@ -233,6 +241,8 @@ class LlamaCppEngine(Engine):
                 f"llama.cpp could not load '{self.model_id}' from {self.path}: {exc}"
                 " (rerun with --log-level debug for llama.cpp's own log)"
             ) from exc
+        if self.kind == "chat":
+            self.native_tools = await self._run(native_tool_calls, self._server, params)
 
     async def close(self) -> None:
         self._server = None
@@ -303,7 +313,7 @@ class LlamaCppEngine(Engine):
     async def chat(self, body: Json) -> Json:
         self._require("chat", "chat completions")
         reject_non_text_parts(body)
-        body, plan = llamacpp_tools.prepare(body)
+        body, plan = llamacpp_tools.prepare(body, native=self.native_tools)
         body = self._with_defaults(body)
         result = await self._call("handle_chat_completions", fit_integers(body))
         return result if plan is None else llamacpp_tools.finish_result(result, plan)
@@ -311,7 +321,7 @@ class LlamaCppEngine(Engine):
     def chat_stream(self, body: Json) -> AsyncIterator[Json]:
         self._require("chat", "chat completions")
         reject_non_text_parts(body)
-        body, plan = llamacpp_tools.prepare(body)
+        body, plan = llamacpp_tools.prepare(body, native=self.native_tools)
         chunks = self._stream("handle_chat_completions", fit_integers(self._with_defaults(body)))
         return chunks if plan is None else llamacpp_tools.finish_stream(chunks, plan)
 
