@@ -9,9 +9,9 @@ model and the embedder) with one extra deployment, ``mock-gpt``, at a mock
 OpenAI-compatible upstream (10 ms, then the answer; streamed: 10 chunks). A
 client key drives it at concurrency 8 with a fixed mix, per 100 requests:
 
-- 45 chat completions at the mock, non-streamed; 30 streamed;
-- 15 embeddings on the local embedder;
-- 5 chat completions on the local model (``max_tokens`` 4; 2 of them streamed);
+- 50 chat completions at the mock, non-streamed; 33 streamed;
+- 10 embeddings (2 inputs each) on the local embedder;
+- 2 chat completions on the local model (``max_tokens`` 4; one streamed);
 - 5 errors: 2 unknown models (404), 2 invalid bodies (400), 1 bad key (401).
 
 Every answer is checked (content, status). RSS (``VmRSS`` and its anonymous
@@ -50,11 +50,11 @@ ANSWER = "The quick brown fox jumps over the lazy dog."
 LOCAL_CHAT = "smollm2-135m-instruct"
 EMBEDDER = "all-minilm-l6-v2"
 MIX = (
-    ["mock"] * 45
-    + ["mock_stream"] * 30
-    + ["embed"] * 15
-    + ["local"] * 3
-    + ["local_stream"] * 2
+    ["mock"] * 50
+    + ["mock_stream"] * 33
+    + ["embed"] * 10
+    + ["local"]
+    + ["local_stream"]
     + ["unknown_model"] * 2
     + ["bad_body"] * 2
     + ["bad_key"]
@@ -388,15 +388,17 @@ def _report(result: dict[str, Any], meta: dict[str, Any]) -> str:
         "",
         "One `plinth serve` at its defaults (bundled chat model and embedder loaded) plus a "
         "`mock-gpt` deployment at a mock upstream; a client key at concurrency "
-        f"{meta['concurrency']}; per 100 requests 45 mock chat, 30 mock chat streamed, 15 "
-        "local embeddings (2 inputs), 3 local chat + 2 streamed (4 tokens), 2 unknown models "
+        f"{meta['concurrency']}; per 100 requests 50 mock chat, 33 mock chat streamed, 10 "
+        "local embeddings (2 inputs), 1 local chat + 1 streamed (4 tokens), 2 unknown models "
         "(404), 2 invalid bodies (400), 1 bad key (401); every answer checked. "
         + (
             "The server ran with tracemalloc on (25 frames), which adds to its RSS. "
             if meta["tracemalloc"]
             else ""
         )
-        + "RSS from `/proc/<pid>/status`, 2 s after each run.",
+        + "RSS from `/proc/<pid>/status`, 2 s after each run. llama.cpp's prompt cache "
+        f"(`llamacpp.prompt_cache_mib`, {meta['prompt_cache_mib']} MiB here) fills with the "
+        "local chat requests' prompts up to its bound: RSS may rise until it is full.",
         "",
         "| when | VmRSS MiB | RssAnon MiB | VmHWM MiB | requests/s |",
         "|---|---|---|---|---|",
@@ -418,6 +420,13 @@ def _report(result: dict[str, Any], meta: dict[str, Any]) -> str:
         lines += ["", "## tracemalloc: biggest growth from the first run to the last", ""]
         lines += [f"- {line}" for line in result["tracemalloc_top_growth"]]
     return "\n".join(lines) + "\n"
+
+
+def _prompt_cache_mib() -> int:
+    from plinth.settings import LlamaCppSettings
+
+    configured = os.environ.get("PLINTH_LLAMACPP__PROMPT_CACHE_MIB")
+    return int(configured) if configured else LlamaCppSettings().prompt_cache_mib
 
 
 def main() -> None:
@@ -456,6 +465,7 @@ def main() -> None:
         "load_after": " / ".join(f"{x:.1f}" for x in os.getloadavg()),
         "concurrency": args.concurrency,
         "tracemalloc": args.tracemalloc,
+        "prompt_cache_mib": _prompt_cache_mib(),
         "command": command if not args.quick else command + " --quick",
     }
     report = _report(result, meta)
