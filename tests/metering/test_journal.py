@@ -213,7 +213,11 @@ async def test_the_journal_is_fsynced_on_a_timer(db: Engine, tmp_path: Path) -> 
     await recorder.close()
 
 
-async def test_committed_segments_are_deleted_while_running(db: Engine, tmp_path: Path) -> None:
+async def test_committed_segments_are_deleted_while_running(
+    db: Engine, db_file: Path, tmp_path: Path
+) -> None:
+    """Only once their rows are durable: on SQLite (WAL, synchronous=NORMAL, commits
+    not fsynced) that is in the database file itself after a checkpoint, not in the WAL."""
     folder = tmp_path / "journal"
     recorder = UsageRecorder(UsageStore(db), Database(db), journal=folder, segment_bytes=2000)
     await recorder.start()
@@ -226,6 +230,12 @@ async def test_committed_segments_are_deleted_while_running(db: Engine, tmp_path
             break
         await asyncio.sleep(0.02)
     assert len(list(folder.glob("*.jsonl"))) == 1  # only the one being written
+    main_file_only = tmp_path / "copy.db"
+    main_file_only.write_bytes(db_file.read_bytes())  # without its -wal file
+    with sqlite3.connect(main_file_only) as copy:
+        in_file = {r[0] for r in copy.execute("SELECT request_id FROM usage")}
+    deleted_rows = 40 - len(read_rows(next(folder.glob("*.jsonl"))))
+    assert deleted_rows > 0 and len(in_file) >= deleted_rows
     await recorder.close()
     assert len(stored_ids(db)) == 40
 
