@@ -10,8 +10,8 @@ from kbsupport import DIMS
 
 from plinth.catalog.bundled import embedder_languages
 from plinth.knowledge import fusion
+from plinth.knowledge.fusion import readable_share
 from plinth.knowledge.index import ChunkRecord, SearchOptions, SearchRequest
-from plinth.knowledge.languages import readable_share
 from plinth.knowledge.segment import analyze
 from plinth.store.database import open_database
 from plinth.vectorstores.embedded_index import EmbeddedIndex

@@ -22,7 +22,6 @@ from numpy.typing import NDArray
 from plinth.knowledge import fusion
 from plinth.knowledge.filters import AttributeValue, matches
 from plinth.knowledge.index import SearchRequest
-from plinth.knowledge.languages import readable_share
 from plinth.knowledge.lexical import LexicalIndex
 from plinth.knowledge.segment import analyze
 
@@ -175,7 +174,7 @@ def finish(
         elif request.options.ranker == "weighted":
             ranked = fusion.weighted(lists, weights, [0.0, None])
         else:
-            readable = readable_share(request.text, request.dense_languages)
+            readable = fusion.readable_share(request.text, request.dense_languages)
             ranked = fusion.adaptive(lexical, dense, (weights[0], weights[1]), readable)
     elif lexical is not None:
         ranked = fusion.lexical_alone(lexical)
