@@ -151,6 +151,7 @@ class Journal:
         written = os.write(segment.fd, line)
         segment.size += written
         if written != len(line):  # disk full mid-line: the line is torn, replay skips it
+            segment.sealed, self._current = True, None  # the next row starts a clean file
             raise OSError(f"short write to {segment.path}")
         segment.outstanding += 1
         return segment
