@@ -81,8 +81,9 @@ class _Cursor:
         return start
 
 
-def read_pack(path: Path) -> E5Pack:
-    """Parse the whole file (about 72 MB, read into memory once)."""
+def read_pack(path: Path, *, tensors: bool = True) -> E5Pack:
+    """Parse the file (about 72 MB, read into memory once); ``tensors=False``
+    stops after the vocabulary (the tokenizer needs no weights)."""
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -90,12 +91,12 @@ def read_pack(path: Path) -> E5Pack:
     if data[:4] != MAGIC or len(data) < _HEADER.size:
         raise EmbeddingConversionError(f"{path} is not a packed e5 model")
     try:
-        return _parse(data)
+        return _parse(data, tensors)
     except (struct.error, ValueError, UnicodeDecodeError) as exc:
         raise EmbeddingConversionError(f"{path} is damaged: {exc}") from None
 
 
-def _parse(data: bytes) -> E5Pack:
+def _parse(data: bytes, with_tensors: bool) -> E5Pack:
     _, _, hidden, layers, heads, ff, rows, max_pos, types, eps, block = _HEADER.unpack_from(data)
     if block != Q4_BLOCK or hidden % Q4_BLOCK:
         raise EmbeddingConversionError(f"unexpected quantisation block of {block}")
@@ -112,7 +113,7 @@ def _parse(data: bytes) -> E5Pack:
     normalization = _normalization(data, cur.skip(norm_bytes), n_norm)
     (n_tensors,) = cur.take("<i")
     tensors: dict[str, Tensor] = {}
-    for _ in range(int(n_tensors)):
+    for _ in range(int(n_tensors) if with_tensors else 0):
         (name_len,) = cur.take("<H")
         name_at = cur.skip(int(name_len))
         name = data[name_at : name_at + int(name_len)].decode("ascii")

@@ -40,7 +40,7 @@ class UnigramTokenizer:
 
     @classmethod
     def from_pack(cls, path: Path) -> UnigramTokenizer:
-        return cls(read_pack(path))
+        return cls(read_pack(path, tensors=False))
 
     def normalize(self, text: str) -> str:
         return _SPACES.sub(" ", text.translate(self._table))
