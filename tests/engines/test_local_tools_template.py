@@ -1,74 +1,49 @@
-"""Tool calling on a GGUF whose own chat template is tool-aware (Hermes/Qwen style).
+"""Tool calling through a GGUF's own tool-aware chat template (llama.cpp's Jinja path).
 
-The GGUF is the bundled SmolLM2 rewritten with such a template in its
-metadata (``gguf``'s own metadata copier), so llama.cpp renders every turn
-with it. The tools reach the model in the generic format either way, and
-``required`` or a named function still yields a valid OpenAI call.
+Two templates in two families' syntaxes (``tooltemplates``): the engine must
+see that llama.cpp can render tools with them, send the tools through them,
+and hand back llama.cpp's parse of the model's own syntax as OpenAI calls.
+The bundled SmolLM2's template has no tools and keeps the generic format.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import gguf
 import pytest
-from gguf.scripts.gguf_new_metadata import MetadataDetails, copy_with_new_metadata
 
 from plinth.catalog.bundled import BUNDLED_MODELS
 from plinth.engines.llamacpp import LlamaCppEngine, LlamaCppOptions
+from plinth.errors import InvalidRequest
+from tooltemplates import FORMATS, ToolFormat, tool_gguf
 
 pytestmark = pytest.mark.anyio
 
-TOOL_TEMPLATE = """
-{%- if tools %}<|im_start|>system
-# Tools
-<tools>
-{%- for tool in tools %}
-{{ tool | tojson }}
-{%- endfor %}
-</tools>
-For each call return <tool_call>{"name": <name>, "arguments": <args>}</tool_call><|im_end|>
-{% endif %}
-{%- for message in messages %}
-{%- if message.role == "assistant" and message.tool_calls %}<|im_start|>assistant
-{%- for call in message.tool_calls %}
-<tool_call>{"name": "{{ call.function.name }}", "arguments": {{ call.function.arguments | tojson }}}
-</tool_call>
-{%- endfor %}<|im_end|>
-{% elif message.role == "tool" %}<|im_start|>user
-<tool_response>{{ message.content }}</tool_response><|im_end|>
-{% else %}<|im_start|>{{ message.role }}
-{{ message.content }}<|im_end|>
-{% endif %}
-{%- endfor %}
-{%- if add_generation_prompt %}<|im_start|>assistant
-{% endif %}
-"""
-CALC = {
+WEATHER = {
     "type": "function",
     "function": {
-        "name": "add",
+        "name": "get_weather",
         "parameters": {
             "type": "object",
-            "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
-            "required": ["a", "b"],
+            "properties": {"city": {"type": "string", "maxLength": 20}},
+            "required": ["city"],
         },
     },
 }
-
-
-def with_template(source: Path, target: Path, template: str) -> Path:
-    reader = gguf.GGUFReader(source, "r")
-    arch = reader.fields[gguf.Keys.General.ARCHITECTURE].contents()
-    writer = gguf.GGUFWriter(target, arch=arch, endianess=reader.endianess)
-    key = gguf.Keys.Tokenizer.CHAT_TEMPLATE
-    copy_with_new_metadata(
-        reader, writer, {key: MetadataDetails(gguf.GGUFValueType.STRING, template)}, []
-    )
-    return target
+TIME = {
+    "type": "function",
+    "function": {
+        "name": "get_time",
+        "parameters": {
+            "type": "object",
+            "properties": {"zone": {"type": "string", "enum": ["UTC", "CET"]}},
+            "required": ["zone"],
+        },
+    },
+}
+QUESTION = {"role": "user", "content": "What is the weather in Paris?"}
 
 
 @pytest.fixture(scope="module")
@@ -76,57 +51,153 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@pytest.fixture(scope="module")
-async def engine(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[LlamaCppEngine]:
-    chat = next(m for m in BUNDLED_MODELS if m.kind == "chat")
-    folder = tmp_path_factory.mktemp("tool-template")
-    path = with_template(chat.locate(folder, False), folder / "smol-tools.gguf", TOOL_TEMPLATE)
-    assert (
-        gguf.GGUFReader(path).fields[gguf.Keys.Tokenizer.CHAT_TEMPLATE].contents() == TOOL_TEMPLATE
-    )
-    engine = LlamaCppEngine("smol-tools", "chat", path, LlamaCppOptions(parallel_slots=1))
+@pytest.fixture(scope="module", params=FORMATS, ids=lambda f: f.name)
+async def served(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[tuple[LlamaCppEngine, ToolFormat]]:
+    tool_format: ToolFormat = request.param
+    path = tool_gguf(tmp_path_factory.mktemp(tool_format.name), tool_format)
+    engine = LlamaCppEngine(tool_format.name, "chat", path, LlamaCppOptions(parallel_slots=1))
     await engine.start()
-    yield engine
+    yield engine, tool_format
     await engine.close()
 
 
-def ask(**extra: Any) -> dict[str, Any]:
-    messages = [{"role": "user", "content": "What is 2 plus 3?"}]
-    return {"messages": messages, "tools": [CALC], "max_tokens": 120, "temperature": 0} | extra
+def ask(tool_format: ToolFormat | None = None, **extra: Any) -> dict[str, Any]:
+    """The question with both tools; ``tool_format``: the model's call is opened."""
+    messages: list[dict[str, Any]] = [QUESTION]
+    if tool_format is not None:
+        messages.append({"role": "assistant", "content": tool_format.opener})
+    body = {"messages": messages, "tools": [WEATHER, TIME], "max_tokens": 60, "temperature": 0}
+    return body | extra
 
 
-async def test_a_named_call_is_valid(engine: LlamaCppEngine) -> None:
-    named = {"type": "function", "function": {"name": "add"}}
-    result = await engine.chat(ask(tool_choice=named, parallel_tool_calls=False))
-    choice = result["choices"][0]
-    assert choice["finish_reason"] == "tool_calls"
-    (call,) = choice["message"]["tool_calls"]
-    assert call["function"]["name"] == "add"
+def check_call(call: dict[str, Any], names: set[str]) -> None:
+    assert call["type"] == "function" and call["id"]
+    assert call["function"]["name"] in names
     arguments = json.loads(call["function"]["arguments"])
-    assert isinstance(arguments["a"], int) and isinstance(arguments["b"], int)
+    if call["function"]["name"] == "get_weather":
+        assert isinstance(arguments["city"], str) and len(arguments["city"]) <= 20
+    else:
+        assert arguments["zone"] in ("UTC", "CET")
 
 
-async def test_a_tool_result_renders_through_the_template(engine: LlamaCppEngine) -> None:
-    messages = [
-        {"role": "user", "content": "What is 2 plus 3?"},
-        {
-            "role": "assistant",
-            "content": None,
-            "tool_calls": [
-                {"id": "call_1", "type": "function",
-                 "function": {"name": "add", "arguments": '{"a": 2, "b": 3}'}},
-            ],
-        },
-        {"role": "tool", "tool_call_id": "call_1", "content": "5"},
-    ]  # fmt: skip
-    result = await engine.chat(ask(messages=messages, tool_choice="auto"))
-    message = result["choices"][0]["message"]
-    assert isinstance(message["content"], str) or message["tool_calls"]
-    streamed = [c async for c in engine.chat_stream(ask(tool_choice="required"))]
-    deltas = [
-        d
-        for c in streamed
-        for ch in c.get("choices", [])
-        for d in ch["delta"].get("tool_calls", [])
-    ]
-    assert deltas and all(d["function"]["name"] == "add" for d in deltas)
+async def test_the_template_is_used_and_the_bundled_one_is_not(
+    served: tuple[LlamaCppEngine, ToolFormat],
+) -> None:
+    engine, _ = served
+    assert engine.native_tools
+    chat = next(m for m in BUNDLED_MODELS if m.kind == "chat")
+    bundled = LlamaCppEngine(
+        "b",
+        "chat",
+        chat.locate(engine.path.parent, False),
+        LlamaCppOptions(parallel_slots=1, context_per_slot=256),
+    )
+    await bundled.start()
+    try:
+        assert not bundled.native_tools
+    finally:
+        await bundled.close()
+
+
+async def test_required_gives_openai_calls(served: tuple[LlamaCppEngine, ToolFormat]) -> None:
+    engine, tool_format = served
+    choice = (await engine.chat(ask(tool_format, tool_choice="required")))["choices"][0]
+    assert choice["message"]["content"] is None
+    calls = choice["message"]["tool_calls"]
+    # Parallel calls are allowed: a model may go on calling until max_tokens
+    # cuts the last call, whose arguments may then be unfinished.
+    assert choice["finish_reason"] in ("tool_calls", "length"), choice
+    complete = calls if choice["finish_reason"] == "tool_calls" else calls[:-1]
+    assert complete, choice
+    for call in complete:
+        check_call(call, {"get_weather", "get_time"})
+    assert len({call["id"] for call in calls}) == len(calls)
+
+
+async def test_a_named_function_without_parallel_calls(
+    served: tuple[LlamaCppEngine, ToolFormat],
+) -> None:
+    engine, tool_format = served
+    named = {"type": "function", "function": {"name": "get_time"}}
+    body = ask(tool_format, tool_choice=named, parallel_tool_calls=False)
+    choice = (await engine.chat(body))["choices"][0]
+    (call,) = choice["message"]["tool_calls"]
+    check_call(call, {"get_time"})
+    assert choice["finish_reason"] == "tool_calls"
+
+
+async def test_auto_and_none_answer_in_text_when_no_call_is_begun(
+    served: tuple[LlamaCppEngine, ToolFormat],
+) -> None:
+    engine, _ = served
+    for choice_name in ("auto", "none"):
+        body = ask(tool_choice=choice_name, max_tokens=12)
+        choice = (await engine.chat(body))["choices"][0]
+        # SmolLM2 may end its turn at once after a Mistral-style prompt: "" is text too.
+        assert isinstance(choice["message"]["content"], str)
+        assert not choice["message"].get("tool_calls")
+        assert choice["finish_reason"] in ("stop", "length")
+
+
+async def test_streamed_deltas_have_openais_shape(
+    served: tuple[LlamaCppEngine, ToolFormat],
+) -> None:
+    engine, tool_format = served
+    body = ask(tool_format, tool_choice="required", parallel_tool_calls=False)
+    chunks = [chunk async for chunk in engine.chat_stream(body)]
+    calls: dict[int, dict[str, Any]] = {}
+    reasons = []
+    for chunk in chunks:
+        for choice in chunk.get("choices", []):
+            reasons.append(choice["finish_reason"])
+            assert not choice["delta"].get("content")
+            for delta in choice["delta"].get("tool_calls", []):
+                if delta["index"] not in calls:  # the first delta of a call names it
+                    assert delta["id"] and delta["type"] == "function"
+                    assert delta["function"]["name"]
+                    calls[delta["index"]] = {
+                        "id": delta["id"], "type": "function",
+                        "function": {"name": delta["function"]["name"], "arguments": ""},
+                    }  # fmt: skip
+                else:
+                    assert "name" not in delta.get("function", {})
+                calls[delta["index"]]["function"]["arguments"] += delta["function"].get(
+                    "arguments", ""
+                )
+    assert [r for r in reasons if r] == ["tool_calls"]
+    assert list(calls) == [0]
+    check_call(calls[0], {"get_weather", "get_time"})
+
+
+async def test_a_tool_result_reaches_the_model(served: tuple[LlamaCppEngine, ToolFormat]) -> None:
+    engine, _ = served
+    call = {"name": "get_weather", "arguments": '{"city": "Paris"}'}
+
+    def history(result: str) -> list[dict[str, Any]]:
+        return [
+            QUESTION,
+            {"role": "assistant", "content": None,
+             "tool_calls": [{"id": "call_1", "type": "function", "function": call}]},
+            {"role": "tool", "tool_call_id": "call_1", "content": result},
+        ]  # fmt: skip
+
+    short = await engine.chat(ask(messages=history("Sunny"), tool_choice="auto", max_tokens=1))
+    long_result = "Sunny, 21 C, a light wind from the west, humidity at forty percent"
+    result = await engine.chat(ask(messages=history(long_result), max_tokens=30))
+    # The template renders the tool's result into the prompt: a longer one, more tokens.
+    grown = result["usage"]["prompt_tokens"] - short["usage"]["prompt_tokens"]
+    assert grown >= 10, grown
+    assert isinstance(result["choices"][0]["message"]["content"], str)
+
+
+async def test_malformed_history_is_a_client_error(
+    served: tuple[LlamaCppEngine, ToolFormat],
+) -> None:
+    engine, _ = served
+    bad = {"name": "get_weather", "arguments": "{city: Paris"}
+    messages = [QUESTION, {"role": "assistant", "tool_calls": [{"id": "c", "function": bad}]}]
+    with pytest.raises(InvalidRequest) as raised:
+        await engine.chat(ask(messages=messages))
+    assert raised.value.param == "messages[1].tool_calls[0].function.arguments"

@@ -1,9 +1,11 @@
-"""Tool calling on local GGUF models, in llama.cpp's generic tool-call format.
+"""Tool calling on local GGUF models: the model's own format, else a generic one.
 
-The llama.cpp build behind xllamacpp renders ``tools`` only into templates
-that mention them and does not constrain the output to a call, so a model
-whose template has no tool support (the bundled SmolLM2) would ignore them.
-Plinth does what llama.cpp's generic handler does, for every template: the
+A template that shows tools and earlier calls goes through llama.cpp's Jinja
+path (``llamacpp_native_tools``); the engine asks llama.cpp at load which
+templates do. The llama.cpp build behind xllamacpp ignores ``tools`` for any
+other template, so a model whose template has no tool support (the bundled
+SmolLM2) would never call one. For those Plinth uses a generic format, as
+llama.cpp's former generic handler did: the
 tools and the answer format go into a system message, the output is
 constrained by a JSON schema (a grammar in llama.cpp), and the JSON is turned
 back into OpenAI ``tool_calls``. Earlier calls and tool results are written
@@ -24,7 +26,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from plinth.errors import InvalidRequest, UnsupportedParameter
+from plinth.engines import llamacpp_native_tools
+from plinth.engines.llamacpp_native_tools import NativePlan
+from plinth.engines.llamacpp_tool_choice import (
+    check_history,
+    chosen,
+    functions_of,
+    reject_response_format,
+)
 
 Json = dict[str, Any]
 _TOOL_FIELDS = ("tools", "tool_choice", "parallel_tool_calls")
@@ -35,39 +44,6 @@ class ToolPlan:
     """What was asked of the model, to read its answer back."""
 
     names: frozenset[str]
-
-
-def _functions(tools: list[Json]) -> list[Json]:
-    functions = []
-    for index, tool in enumerate(tools):
-        function = tool.get("function")
-        if tool.get("type") != "function" or not isinstance(function, dict):
-            raise UnsupportedParameter(
-                "Only tools of type 'function' are supported", param=f"tools[{index}].type"
-            )
-        if not isinstance(function.get("name"), str) or not function["name"]:
-            raise InvalidRequest("A function needs a name", param=f"tools[{index}].function.name")
-        functions.append(function)
-    return functions
-
-
-def _chosen(functions: list[Json], choice: Any) -> tuple[list[Json], bool]:
-    """The functions the model may call and whether it must call one."""
-    if choice in (None, "auto"):
-        return functions, False
-    if choice == "required":
-        return functions, True
-    if isinstance(choice, dict) and choice.get("type") == "function":
-        name = (choice.get("function") or {}).get("name")
-        named = [f for f in functions if f["name"] == name]
-        if not named:
-            raise InvalidRequest(
-                f"tool_choice names function {name!r}, which is not in tools", param="tool_choice"
-            )
-        return named, True
-    raise InvalidRequest(
-        "tool_choice must be 'auto', 'none', 'required' or a named function", param="tool_choice"
-    )
 
 
 def _call_schema(function: Json) -> Json:
@@ -143,8 +119,14 @@ def _loads(arguments: Any) -> Any:
     return arguments
 
 
-def prepare(body: Json) -> tuple[Json, ToolPlan | None]:
-    """The body llama.cpp gets, and the plan to read its answer (None: no tools asked)."""
+def prepare(body: Json, *, native: bool = False) -> tuple[Json, ToolPlan | NativePlan | None]:
+    """The body llama.cpp gets, and the plan to read its answer (None: no tools asked).
+
+    ``native``: the model's template renders tools (llama.cpp's verdict at load).
+    """
+    if native:
+        return llamacpp_native_tools.prepare(body)
+    check_history(body["messages"])
     tools = body.get("tools")
     has_history = any(m.get("role") == "tool" or m.get("tool_calls") for m in body["messages"])
     if not tools and not has_history:
@@ -153,12 +135,8 @@ def prepare(body: Json) -> tuple[Json, ToolPlan | None]:
     out["messages"] = rewrite_history(body["messages"])
     if not tools or body.get("tool_choice") == "none":
         return out, None
-    if body.get("response_format") not in (None, {"type": "text"}):
-        raise UnsupportedParameter(
-            "response_format cannot be combined with tools on a local model",
-            param="response_format",
-        )
-    functions, required = _chosen(_functions(tools), body.get("tool_choice"))
+    reject_response_format(body)
+    functions, required = chosen(functions_of(tools), body.get("tool_choice"))
     parallel = body.get("parallel_tool_calls") is not False
     system = {"role": "system", "content": _instructions(functions, required, parallel)}
     out["messages"] = [system, *out["messages"]]
@@ -195,8 +173,10 @@ def parse_answer(text: str, plan: ToolPlan) -> tuple[str | None, list[Json]]:
     return (response if isinstance(response, str) else text), []
 
 
-def finish_result(result: Json, plan: ToolPlan) -> Json:
+def finish_result(result: Json, plan: ToolPlan | NativePlan) -> Json:
     """A whole chat completion with the model's JSON read back as content or tool calls."""
+    if isinstance(plan, NativePlan):
+        return llamacpp_native_tools.finish_result(result, plan)
     for choice in result.get("choices") or ():
         message = choice.get("message") or {}
         content, calls = parse_answer(message.get("content") or "", plan)
@@ -207,7 +187,14 @@ def finish_result(result: Json, plan: ToolPlan) -> Json:
     return result
 
 
-async def finish_stream(chunks: AsyncIterator[Json], plan: ToolPlan) -> AsyncIterator[Json]:
+def finish_stream(chunks: AsyncIterator[Json], plan: ToolPlan | NativePlan) -> AsyncIterator[Json]:
+    """The stream with tool calls as OpenAI deltas."""
+    if isinstance(plan, NativePlan):
+        return llamacpp_native_tools.finish_stream(chunks, plan)
+    return _generic_stream(chunks, plan)
+
+
+async def _generic_stream(chunks: AsyncIterator[Json], plan: ToolPlan) -> AsyncIterator[Json]:
     """The stream with the model's JSON held back and sent as OpenAI deltas at its end.
 
     Chunks keep flowing (without their text) so per-token timings still reach
