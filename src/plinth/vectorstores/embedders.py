@@ -46,12 +46,16 @@ class Embedders:
 
     default: str | None = None
     by_model: Mapping[str, WindowedEmbedder] = field(default_factory=dict)
+    _stores: dict[str, StoreEmbedder] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Once, at start-up: the catalog's languages of a model do not change while
+        # the server runs, so no search or ingestion asks the catalog again.
+        stores = {m: StoreEmbedder(m, e, embedder_languages(m)) for m, e in self.by_model.items()}
+        object.__setattr__(self, "_stores", stores)
 
     def get(self, model: str) -> StoreEmbedder | None:
-        embedder = self.by_model.get(model)
-        if embedder is None:
-            return None
-        return StoreEmbedder(model, embedder, embedder_languages(model))
+        return self._stores.get(model)
 
     def for_store(self, recorded: str | None) -> StoreEmbedder | None:
         """The embedder of a store's vectors, or None where that model is not loaded."""
