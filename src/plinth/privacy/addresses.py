@@ -142,7 +142,8 @@ _STREET = (
 _WORD = r"[A-Z][a-z]+|[0-9]+(?:st|nd|rd|th)"
 _ENGLISH = re.compile(
     # A digit first, the look-behind after it: the engine skips to digits at once.
-    rf"\d(?<![0-9A-Za-z].)\d{{0,5}}[A-Z]?,? (?:[NSEW]\.? )?(?:(?:{_WORD}) ){{1,4}}{_STREET}\.?"
+    rf"[0-9](?<![0-9A-Za-z].)[0-9]{{0,5}}[A-Z]?,? (?:[NSEW]\.? )?"
+    rf"(?:(?:{_WORD}) ){{1,4}}{_STREET}\.?"
     r"(?:,? (?:Apt|Apartment|Suite|Ste|Unit|Floor|Fl|#)\.? ?#?[0-9A-Z-]+)?"
     r"(?:, ?[A-Z][a-z]+(?: [A-Z][a-z]+){0,2})?"
     r"(?:, ?[A-Z]{2}(?: \d{5}(?:-\d{4})?)?| \d{5}(?:-\d{4})?)?(?![0-9A-Za-z])"

@@ -39,9 +39,11 @@ _PRIORITY = {entity: i for i, entity in enumerate(ENTITIES)}
 Finder = Callable[[str], Iterable[Finding]]
 _HAN = re.compile(r"[\u3400-\u9fff]")
 _CAPITAL = re.compile(r"[A-Z]")
-_DIGIT = re.compile(r"\d")
+# [0-9], not \d: on Chinese text \d asks the Unicode tables about every character
+# (several times the cost); full-width digits are made ASCII by ``normalize`` first.
+_DIGIT = re.compile(r"[0-9]")
 # Runs of 7+ digit-ish characters: where every numeric detector's matches lie.
-_DIGIT_RUN = re.compile(r"\d[\d .()-]{5,}\d")
+_DIGIT_RUN = re.compile(r"[0-9][0-9 .()-]{5,}[0-9]")
 # Finders that look only at Han text.
 _HAN_FINDERS: tuple[Finder, ...] = (find_chinese_addresses, find_chinese_names, find_uncued_names)
 
@@ -78,7 +80,7 @@ def _detect(text: str, strict_phones: bool) -> list[Finding]:
     found: list[Finding] = []
     windows = [m.span() for m in _DIGIT_RUN.finditer(plain)]
     if windows:
-        found.extend(find_numbers(plain, strict_phones=strict_phones))
+        found.extend(find_numbers(plain, windows, strict_phones=strict_phones))
         if "+" in plain:
             found.extend(find_international_phones(plain))
     han = _HAN.search(plain) is not None

@@ -24,7 +24,7 @@ from plinth.privacy import checks
 from plinth.privacy.findings import Finding
 
 # A dot or dash may have a space on each side: "139 - 0000 - 1111", "1 3 9 - 0 0 0 0".
-_RUN = re.compile(r"\d+(?:(?: ?[.\-] ?| )\d+)*")
+_RUN = re.compile(r"[0-9]+(?:(?: ?[.\-] ?| )[0-9]+)*")
 _SEPARATORS = re.compile(r"[ .\-]")
 _IP_LIKE = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 # "+86 ", "(+86) ", "0086-", "86 " right before a mobile number.
@@ -35,10 +35,15 @@ _ASCII_ALNUM = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqr
 _JOINERS = frozenset(".-")  # not "/": "/users/13800138000" is a number in a path
 
 
-def find_numbers(text: str, *, strict_phones: bool = False) -> Iterator[Finding]:
-    for run in _RUN.finditer(text):
-        if run.end() - run.start() >= _MIN_DIGITS:  # most runs are short: "2024", "3"
-            yield from _candidates(text, run.start(), run.end(), strict_phones)
+def find_numbers(
+    text: str, windows: list[tuple[int, int]] | None = None, *, strict_phones: bool = False
+) -> Iterator[Finding]:
+    """Numbers in ``text``; only inside ``windows`` when given (stretches of digits and
+    separators that hold every run long enough to be a number, see ``detectors``)."""
+    for start, end in [(0, len(text))] if windows is None else windows:
+        for run in _RUN.finditer(text, start, end):
+            if run.end() - run.start() >= _MIN_DIGITS:  # most runs are short: "2024", "3"
+                yield from _candidates(text, run.start(), run.end(), strict_phones)
 
 
 def _candidates(text: str, start: int, end: int, strict_phones: bool) -> Iterator[Finding]:

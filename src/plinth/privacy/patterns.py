@@ -155,12 +155,24 @@ PATTERNS: tuple[PatternDetector, ...] = (
 # Anchored at a run's start, the first group at most four digits: linear, and only
 # runs with a colon come back to Python.
 _HEX_RUN = re.compile(r"(?<![0-9A-Fa-f:])[0-9A-Fa-f]{0,4}:[0-9A-Fa-f:]*")
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 
 
 def find_ipv6(text: str) -> Iterator[Finding]:
+    """IPv6 addresses, looked for from each colon: a run of hex digits and colons
+    starts at most four hex digits before its first colon."""
     if "::" not in text and text.count(":") < 2:
         return
-    for run in _HEX_RUN.finditer(text):
+    colon = text.find(":")
+    while colon != -1:
+        start = colon
+        while start > 0 and colon - start < 4 and text[start - 1] in _HEX_DIGITS:
+            start -= 1
+        run = _HEX_RUN.match(text, start)
+        colon = text.find(":", colon + 1)
+        if run is None:
+            continue
+        colon = text.find(":", run.end())
         value = run.group(0)
         if len(value) > 45 or value.count(":") < 2:
             continue
