@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
 
@@ -9,7 +10,7 @@ from starlette.requests import Request
 
 from plinth.errors import AuthenticationFailed, PermissionDenied
 from plinth.store.door import Database
-from plinth.store.keys import KeyStore, display_form, hash_key
+from plinth.store.keys import KeyStore, display_form
 
 # A revoked key stops working within this many seconds in other processes
 # (the CLI revokes in the database); the admin API's revoke is immediate.
@@ -48,7 +49,9 @@ class Authenticator:
         return principal
 
     async def _lookup(self, token: str) -> Principal | None:
-        digest = hash_key(token)
+        # The cache's own key: a digest, so no plaintext key stays in memory. It is
+        # not the stored hash (store/keys.hash_key), which only a miss needs.
+        digest = hashlib.blake2b(token.encode(), digest_size=16).hexdigest()
         cached = self._cache.get(digest)
         now = time.monotonic()
         if cached is not None and cached[1] > now:

@@ -28,6 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from plinth.errors import ChunkingError
+from plinth.knowledge.segment import analyze
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,14 @@ def chunk_text(text: str, strategy: ChunkingStrategy, tokenizer: TokenSpans) -> 
         if last == len(spans) - 1:
             return chunks
         first += step
+
+
+def chunk_and_analyze(
+    text: str, strategy: ChunkingStrategy, tokenizer: TokenSpans
+) -> tuple[list[Chunk], list[list[str]]]:
+    """Blocking: the text's chunks and each chunk's BM25 terms, what an index takes."""
+    chunks = chunk_text(text, strategy, tokenizer)
+    return chunks, [analyze(c.text) for c in chunks]
 
 
 # -- embedding text of any length through a fixed window -----------------------

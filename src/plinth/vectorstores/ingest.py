@@ -30,17 +30,15 @@ from plinth.billing.storage import StorageMeter
 from plinth.errors import InvalidFile, PlinthError, VectorStoreNotFound
 from plinth.files.storage import FileStorage
 from plinth.knowledge.chunking import (
-    Chunk,
     ChunkingStrategy,
     TokenSpans,
     WindowedEmbedder,
-    chunk_text,
+    chunk_and_analyze,
 )
 from plinth.knowledge.filters import AttributeValue
 from plinth.knowledge.index import ChunkRecord, KnowledgeIndex
 from plinth.knowledge.limits import UploadLimits
 from plinth.knowledge.parsing import extract_text
-from plinth.knowledge.segment import analyze
 from plinth.store.door import Database
 from plinth.vectorstores.catalog import FileRow, VectorStoreCatalog, now_s
 from plinth.vectorstores.embedders import EmbedderGate, Embedders, StoreEmbedder
@@ -113,14 +111,6 @@ def error_for(exc: BaseException) -> tuple[str, str]:
 def read_and_extract(path: Path, filename: str, limits: UploadLimits) -> str:
     """Blocking: the File's bytes, parsed within the limits (run on the CPU pool)."""
     return extract_text(path.read_bytes(), filename, limits)
-
-
-def chunk_and_analyze(
-    text: str, strategy: ChunkingStrategy, tokenizer: TokenSpans
-) -> tuple[list[Chunk], list[list[str]]]:
-    """Blocking: the text's chunks and each chunk's BM25 terms (run on the CPU pool)."""
-    chunks = chunk_text(text, strategy, tokenizer)
-    return chunks, [analyze(c.text) for c in chunks]
 
 
 class StoreSizes:
