@@ -54,6 +54,35 @@ def _request(client: TestClient) -> None:
     assert response.status_code == 200, response.text
 
 
+# Kept with the numbers it explains (rewritten into the .md on every run).
+NOTE = [
+    "What changed on the chat path since 14ccc49 (issue 19 point 7):",
+    "",
+    "- Off the path because the request does not use them: the response cache",
+    "  (`Gateway._cache_for`: only a request whose header or the configuration can",
+    "  opt it in calls `cache/service.py`), model aliases (`Router.aliases` is None",
+    "  when none are configured), the routing strategy for a plan of one deployment",
+    "  (`routing/strategies.py`), and `store/keys.py` on an auth cache hit (the cache",
+    "  is keyed by its own digest; the stored hash is needed only on a miss).",
+    "- Merged: the body reading (`api/json_body.py` bounds, `api/heavy_body.py`",
+    "  large bodies off the loop) is `api/http.py`'s again, where body parsing",
+    "  was; a valid body is decoded once (its model name read from the parsed",
+    "  request). `services(request)` is HTTP plumbing in `api/http.py`;",
+    "  `services.py` only holds the container. The breaker is in",
+    "  `routing/state.py`; `metering/estimate.py` became `tokens.py`.",
+    "- Privacy: a small request's scan enters 3 modules (4 at 14ccc49): one",
+    "  pre-filter pass runs a detector only where its trigger is in the text.",
+    "- Added since the review and on every request: admission shared with the",
+    "  Anthropic and Ollama routes (`api/dialect.py`), the database door",
+    "  (`store/door.py`), the ledger journal (`metering/journal.py`), local",
+    "  sampling defaults and tool handling (`engines/llamacpp_sampling.py`,",
+    "  `llamacpp_tools.py`, `llamacpp_tool_choice.py`: the last two run on a",
+    "  request without tools), and the batch runner's pre-emption hook",
+    "  (`batches/runner.py`, called on every interactive request, with or",
+    "  without a batch running).",
+]
+
+
 def _markdown(runs: dict[str, Any]) -> str:
     lines = [
         "# Modules one non-streamed local chat request runs code in",
@@ -66,6 +95,8 @@ def _markdown(runs: dict[str, Any]) -> str:
         "top-level modules as one group '(top)'. Background pollers are kept out of",
         "the window (QUIET in the script). Steady state: the modules each of five",
         "requests after the first ran code in (a cache's periodic reload not counted).",
+        "",
+        *NOTE,
         "",
         "| code | traced, first request | traced, steady | reader's, steady | packages (steady) |",
         "| --- | --- | --- | --- | --- |",
