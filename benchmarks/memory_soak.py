@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/memory_soak.py                # writes results/memory_soak.{json,md}
     .venv/bin/python benchmarks/memory_soak.py --tracemalloc  # + where Python's memory grew
     .venv/bin/python benchmarks/memory_soak.py --quick        # 1,000 requests x 2, prints only
+    .venv/bin/python benchmarks/memory_soak.py --prompt-cache-mib 8192  # llama.cpp's default
 
 One ``plinth serve`` at its defaults (bundled models loaded: the local chat
 model and the embedder) with one extra deployment, ``mock-gpt``, at a mock
@@ -438,6 +439,12 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--tracemalloc", action="store_true")
+    parser.add_argument(
+        "--prompt-cache-mib",
+        type=int,
+        help="the server's llamacpp.prompt_cache_mib (8192 is llama.cpp's own default); "
+        "results then go to memory_soak_prompt_cache_<N>.*",
+    )
     parser.add_argument("--quick", action="store_true", help="1,000 requests x 2, prints only")
     parser.add_argument("--mock-upstream", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--serve-plinth", nargs=3, help=argparse.SUPPRESS)
@@ -450,12 +457,18 @@ def main() -> None:
         return
     if args.quick:
         args.requests, args.runs, args.warmup = 1000, 2, 200
+    if args.prompt_cache_mib is not None:  # the server inherits the environment
+        os.environ["PLINTH_LLAMACPP__PROMPT_CACHE_MIB"] = str(args.prompt_cache_mib)
     load_before = " / ".join(f"{x:.1f}" for x in os.getloadavg())
     with tempfile.TemporaryDirectory() as work:
         result = soak(args, Path(work))
     command = ".venv/bin/python benchmarks/memory_soak.py" + (
         " --tracemalloc" if args.tracemalloc else ""
     )
+    if args.prompt_cache_mib is not None:
+        command += f" --prompt-cache-mib {args.prompt_cache_mib}"
+    if args.requests != 10_000:
+        command += f" --requests {args.requests}"
     meta = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "python": platform.python_version(),
@@ -473,6 +486,8 @@ def main() -> None:
     if args.quick:
         return
     name = "memory_soak_tracemalloc" if args.tracemalloc else "memory_soak"
+    if args.prompt_cache_mib is not None:
+        name = f"memory_soak_prompt_cache_{args.prompt_cache_mib}"
     (RESULTS / f"{name}.json").write_text(json.dumps({"meta": meta, **result}, indent=2) + "\n")
     (RESULTS / f"{name}.md").write_text(report)
 
