@@ -156,3 +156,54 @@ def test_cancelling_a_batch_whose_line_was_stopped_runs_it_no_more(
         missing = admin.get(f"/admin/usage/requests/{batch['id']}-{i}")
         assert missing.status_code == 404, missing.text
     assert client.get(f"/v1/batches/{batch['id']}").json()["request_counts"] == counts
+
+
+def test_a_line_of_a_cancelling_batch_stopped_by_an_interactive_request_stays_unbilled(
+    client: TestClient, admin: TestClient, runner: BatchRunner
+) -> None:
+    engine = _engine(runner)
+    before = runner.preempted
+    batch = create(client, upload(client, jsonl([_line(f"s{i}", 400) for i in range(4)])))
+    _until(lambda: engine.active_streams >= 1, 60, "no batch line started")
+    cancelling = client.post(f"/v1/batches/{batch['id']}/cancel").json()
+    assert cancelling["status"] == "cancelling"
+    _interactive(client)  # stops the line the cancel would have let finish
+    done = wait_for(client, batch["id"], ("cancelled",), within_s=60)
+    assert runner.preempted > before
+    output = {o["custom_id"]: o for o in file_lines(client, done["output_file_id"])}
+    assert done["request_counts"]["completed"] == len(output) < 4
+    for i in range(4):
+        row = admin.get(f"/admin/usage/requests/{batch['id']}-{i}")
+        if f"s{i}" in output:  # finished before the stop: billed once, as its output says
+            usage = output[f"s{i}"]["response"]["body"]["usage"]
+            assert row.json()["completion_tokens"] == usage["completion_tokens"]
+        else:
+            assert row.status_code == 404, row.text
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "body"),
+    [
+        ("/v1/completions", {"prompt": "The sky is", "max_tokens": 8}),
+        ("/v1/responses", {"input": "Name one colour.", "max_output_tokens": 8}),
+    ],
+)
+def test_completions_and_responses_lines_on_the_local_model_come_back_whole(
+    client: TestClient, admin: TestClient, endpoint: str, body: dict[str, Any]
+) -> None:
+    line = {"custom_id": "x", "method": "POST", "url": endpoint, "body": {"model": MODEL, **body}}
+    batch = create(client, upload(client, jsonl([line])), endpoint)
+    done = wait_for(client, batch["id"], ("completed", "failed"), within_s=120)
+    assert done["request_counts"] == {"total": 1, "completed": 1, "failed": 0}, done
+    (item,) = file_lines(client, done["output_file_id"])
+    result = item["response"]["body"]
+    row = admin.get(f"/admin/usage/requests/{item['response']['request_id']}").json()
+    if endpoint == "/v1/completions":
+        assert result["object"] == "text_completion" and result["choices"][0]["text"]
+        assert result["id"] == "cmpl-" + item["response"]["request_id"]
+        assert row["completion_tokens"] == result["usage"]["completion_tokens"] > 0
+    else:
+        assert result["object"] == "response" and result["status"] in ("completed", "incomplete")
+        assert result["output"][-1]["content"][0]["text"]
+        assert row["completion_tokens"] == result["usage"]["output_tokens"] > 0
+    assert row["status"] == "ok" and row["batch_id"] == batch["id"]

@@ -119,16 +119,23 @@ class BatchRunner:
         return sum(len(lines) for lines in self._running.values())
 
     async def _loop(self) -> None:
+        ticked = float("-inf")
         while True:
             self._wake.clear()
-            self._yielding = False
-            try:
-                if time.monotonic() - self._renewed >= self.settings.lease_s / 3:
-                    self._renewed = time.monotonic()
-                    await self._renew_leases()
-                await self._tick()
-            except Exception:
-                log.exception("the batch runner's pass failed; trying again")
+            # While interactive traffic holds the batches back, look every YIELD_POLL_S
+            # whether it has gone, but read the database at most every poll_s: its
+            # queries (on threads) would otherwise compete with that traffic.
+            held = self._yielding and self._interactive_busy()
+            if not held or time.monotonic() - ticked >= self.settings.poll_s:
+                ticked = time.monotonic()
+                self._yielding = False
+                try:
+                    if time.monotonic() - self._renewed >= self.settings.lease_s / 3:
+                        self._renewed = time.monotonic()
+                        await self._renew_leases()
+                    await self._tick()
+                except Exception:
+                    log.exception("the batch runner's pass failed; trying again")
             wait = YIELD_POLL_S if self._yielding else self.settings.poll_s
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), wait)
