@@ -357,7 +357,8 @@ class Gateway:
             if acct.ttft_s is not None:
                 state.observe_ttft(acct.ttft_s)
             acct.take_usage(result.get("usage"), _source(state))
-            acct.estimate(request_text(body), response_text(result))
+            if acct.usage_source is None:  # no usage reported: only then are the texts read
+                acct.estimate(request_text(body), response_text(result))
             choices = result.get("choices") or [{}]
             acct.finish_reason = choices[0].get("finish_reason")
             result["id"] = ("chatcmpl-" if is_chat else "cmpl-") + acct.request_id
