@@ -14,9 +14,9 @@ import gguf
 import numpy as np
 import pytest
 
-from plinth.catalog.e5_gguf import convert_e5_pack, gguf_name, pack_path
+from plinth.catalog.e5_gguf import E5_CONVERTER_VERSION, convert_e5_pack, gguf_name, pack_path
 from plinth.catalog.e5_pack import E5Pack, read_pack
-from plinth.catalog.embedding_gguf import CONVERTER_VERSION, converter_version_of
+from plinth.catalog.embedding_gguf import converter_version_of
 from plinth.catalog.model_tokenizer import load_tokenizer
 from plinth.catalog.unigram import UnigramTokenizer
 from plinth.engines.llamacpp import LlamaCppEngine, LlamaCppOptions
@@ -79,7 +79,7 @@ def test_a_huge_input_is_refused_after_bounded_work(tokenizer: UnigramTokenizer)
 
 
 def test_the_gguf_holds_the_packs_q4_blocks_byte_for_byte(pack: E5Pack, gguf_file: Path) -> None:
-    assert converter_version_of(gguf_file) == CONVERTER_VERSION
+    assert converter_version_of(gguf_file) == E5_CONVERTER_VERSION
     reader = gguf.GGUFReader(gguf_file)
     tensors = {t.name: t for t in reader.tensors}
     for name in ("emb.word", "l0.q.w", "l11.fo.w"):
