@@ -161,6 +161,24 @@ def test_tool_results_in_a_later_turn(client: TestClient) -> None:
         ({"tool_choice": "sometimes"}, "tool_choice"),
         ({"response_format": {"type": "json_object"}}, "response_format"),
         ({"tools": [{"type": "retrieval"}]}, "tools[0].type"),
+        (
+            {
+                "messages": [
+                    {"role": "user", "content": "Weather?"},
+                    {
+                        "role": "assistant",
+                        "tool_calls": [
+                            {
+                                "id": "c",
+                                "type": "function",
+                                "function": {"name": "get_weather", "arguments": "{city"},
+                            }
+                        ],
+                    },
+                ]
+            },
+            "messages[1].tool_calls[0].function.arguments",
+        ),
     ],
 )
 def test_tool_mistakes_are_400s(client: TestClient, extra: dict[str, Any], param: str) -> None:
