@@ -43,8 +43,7 @@ _CHOICE_FIELDS = ("tool_choice", "parallel_tool_calls")
 class NativePlan:
     """Tools went to llama.cpp in the model's own format."""
 
-    names: frozenset[str]
-    parallel: bool
+    parallel: bool  # False: only the first call is kept
 
 
 def prepare(body: Json) -> tuple[Json, NativePlan | None]:
@@ -69,8 +68,7 @@ def prepare(body: Json) -> tuple[Json, NativePlan | None]:
     if isinstance(choice, dict):
         out["tools"] = [t for t in tools if t["function"]["name"] == allowed[0]["name"]]
     out["tool_choice"] = "required" if required else "auto"
-    plan = NativePlan(frozenset(f["name"] for f in allowed), parallel is not False)
-    return out, plan
+    return out, NativePlan(parallel=parallel is not False)
 
 
 def finish_result(result: Json, plan: NativePlan) -> Json:
