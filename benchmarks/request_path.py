@@ -52,6 +52,11 @@ def _request(client: TestClient) -> None:
         headers={"authorization": f"Bearer {ADMIN}"},
     )
     assert response.status_code == 200, response.text
+    # The ledger row is committed by a background writer (at HEAD after the
+    # response, from a local journal): wait for it inside the traced window, so
+    # the request's own ledger write is always counted, on either commit.
+    services = client.app.app.state.services  # type: ignore[attr-defined]
+    client.portal.call(services.recorder.flush)  # type: ignore[union-attr]
 
 
 # Kept with the numbers it explains (rewritten into the .md on every run).
@@ -80,6 +85,9 @@ NOTE = [
     "  request without tools), and the batch runner's pre-emption hook",
     "  (`batches/runner.py`, called on every interactive request, with or",
     "  without a batch running).",
+    "- Each window lasts until the request's ledger row is committed (the script",
+    "  awaits the recorder's flush), on both commits; that call makes",
+    "  `metering/recorder.py` a reader's module on both.",
 ]
 
 
