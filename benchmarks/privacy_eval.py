@@ -18,6 +18,7 @@ It also measures the cost: ``detect`` on ~2 KB prompts (p50, everything on),
 and seconds per MB on large inputs, including digits that nearly form numbers.
 
     .venv/bin/python benchmarks/privacy_eval.py [--per-type 60] [--seed 7]
+    .venv/bin/python benchmarks/privacy_eval.py --latency   # the 2 KB timing alone, ~1 s
 
 Writes ``benchmarks/results/privacy_eval.md``, ``.json`` and
 ``privacy_eval_misses.txt`` (every miss and false finding).
@@ -320,7 +321,14 @@ def main() -> None:
     parser.add_argument("--per-type", type=int, default=60)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--quick", action="store_true", help="scores only; no files written")
+    parser.add_argument(
+        "--latency", action="store_true", help="the 2 KB detection timing only; no files written"
+    )
     args = parser.parse_args()
+    if args.latency:
+        timing = latency_2kb(args.seed)
+        print(json.dumps({**timing, "load_average": os.getloadavg()[0], "cores": os.cpu_count()}))
+        return
     written, generated = handwritten(), list(synthetic_cases(args.seed, args.per_type))
     held_out = handwritten(held_out=True)
     misses: list[str] = []
