@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from plinth.engines.llamacpp_template_caps import renders_tools, template_caps
 from plinth.engines.llamacpp_tools import ToolPlan, answer_schema, parse_answer, rewrite_history
 from testsupport import CHAT_MODEL
 
@@ -208,3 +209,11 @@ def test_the_answer_format_and_history() -> None:
         "content": '{"tool_calls": [{"name": "f", "arguments": {}}]}',
     }
     assert history[1]["role"] == "user" and "42" in history[1]["content"]
+
+
+def test_unreadable_template_caps_mean_the_generic_format() -> None:
+    # Nothing listens on port 1: the engine falls back to the generic format.
+    caps = template_caps("http://127.0.0.1:1", "key")
+    assert caps == {} and not renders_tools(caps)
+    assert renders_tools({"supports_tools": True, "supports_tool_calls": True})
+    assert not renders_tools({"supports_tools": True, "supports_tool_calls": False})
