@@ -11,7 +11,7 @@ future resolves only once the row is committed, as before.
 
 Rows also go to a queue; one background task writes everything queued so far in
 one transaction, then the next batch: under load the batches grow. Journaled
-rows wait ``linger_s`` (25 ms) for company first, since nobody waits for them.
+rows wait ``linger_s`` (0.1 s) for company first, since nobody waits for them.
 The write and its commit run on the database door's threads
 (:class:`plinth.store.door.Database`), never on the event loop. A row the
 database refuses on its own goes to the dead letters (:mod:`.dead_letter`)
@@ -45,7 +45,7 @@ Entry = tuple[UsageRecord, "asyncio.Future[None]", Segment | None]
 #: How often the journal is fsynced: the rows a power loss may take.
 SYNC_INTERVAL_S = 1.0
 #: How long journaled rows wait for company before their group commit.
-LINGER_S = 0.025
+LINGER_S = 0.1
 
 
 class UsageRecorder:
@@ -171,8 +171,8 @@ class UsageRecorder:
         while True:
             await self._pending.wait()
             if self._journal is not None and not self._journal_failing:
-                # Nobody waits for these commits: let a few more rows join the batch
-                # (a commit of one row costs about three times the CPU per row of 20).
+                # Nobody waits for these commits: let more rows join the batch (at c=1
+                # the ledger's CPU per row fell from 0.55 ms at 25 ms to 0.38 at 0.1 s).
                 await asyncio.sleep(self._linger_s)
             self._pending.clear()
             try:
