@@ -456,9 +456,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--window", type=int, default=20, help="stop-window trials (0: none)")
     parser.add_argument("--scenarios", default="local,mock")
+    parser.add_argument("--out", type=Path, default=None, help="results folder [results/]")
     args = parser.parse_args()
     seconds, repeats = (8.0, 2) if args.quick else (args.seconds, args.repeats)
-    out_dir = Path(tempfile.mkdtemp()) if args.quick else RESULTS
+    out_dir = args.out or (Path(tempfile.mkdtemp()) if args.quick else RESULTS)
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
         scenarios = {

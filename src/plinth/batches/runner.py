@@ -52,6 +52,10 @@ from plinth.services import Services
 
 log = logging.getLogger(__name__)
 YIELD_POLL_S = 0.02  # how soon a batch that gave way to interactive traffic looks again
+# Lines start at least this long after the last interactive request left the
+# gateway: its ledger row and response are still on their way out then, and a
+# line's start (database claim, privacy screen, prompt) would compete with them.
+RESUME_AFTER_S = 0.05
 
 
 def _now() -> int:
@@ -187,14 +191,14 @@ class BatchRunner:
                 now=_now(),
                 lease_s=self.settings.lease_s,
             )
-            if lines and self._interactive_busy():  # it arrived while the lines were claimed
-                for line in lines:
-                    await db.run(store.release_line, batch.id, line.index, self.owner)
-                self._yielding = True
-                return
             if lines:
                 principal = await db.run(store.principal, batch.key_id)
-                for line in lines:
+                if self._interactive_busy():  # it arrived while the lines were claimed
+                    for line in lines:
+                        await db.run(store.release_line, batch.id, line.index, self.owner)
+                    self._yielding = True
+                    return
+                for line in lines:  # from here on, an arrival stops them (_running)
                     running[line.index] = self._start(batch, line, principal)
                 return
         if running or self._yielding:
@@ -210,8 +214,8 @@ class BatchRunner:
         gateway = self.svc.gateway
         if gateway.interactive_in_flight >= self.settings.yield_at:
             return True
-        idle_s = self.settings.idle_s
-        return bool(idle_s) and time.monotonic() - gateway.interactive_idle_since < idle_s
+        idle_s = max(self.settings.idle_s, RESUME_AFTER_S)
+        return time.monotonic() - gateway.interactive_idle_since < idle_s
 
     async def _renew_leases(self) -> None:
         """Keep the lines this server runs its own (they outlive one lease)."""

@@ -20,7 +20,7 @@ class BatchSettings(BaseModel):
         0.0,
         ge=0,
         description="Dispatch a line only once interactive traffic has been idle this long "
-        "(0: as soon as fewer than yield_at are in flight).",
+        "(0: 50 ms after fewer than yield_at are in flight).",
     )
     preempt: bool = Field(
         True,
