@@ -100,8 +100,10 @@ def test_an_interactive_request_stops_a_local_line_which_runs_again_once(
     stopped_s = window.result(timeout=30)
     stopped = runner.preempted - before
     assert stopped >= 1
-    assert stopped_s < 1.5, f"llama.cpp went on for {stopped_s:.3f} s after the pre-emption"
-    # Each stopped stream decodes at most one token more (the one that sees the stop).
+    # Loose on wall time: a 2-core machine at load 20 took up to 1.5 s for the one
+    # step a stop waits for (benchmarks/batches.py measures the window).
+    assert stopped_s < 5, f"llama.cpp went on for {stopped_s:.3f} s after the pre-emption"
+    # The engine's count: each stopped stream hands over at most one token more.
     assert engine.tokens_after_cancel - cancelled_tokens <= stopped
 
     done = wait_for(client, batch["id"], ("completed", "failed"), within_s=240)
