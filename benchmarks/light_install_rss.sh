@@ -1,16 +1,27 @@
 #!/bin/bash
-# usage: rss.sh VENV PORT  -> starts plinth serve on a fresh data dir, waits for /health, prints RSS
-VENV=$1; PORT=$2; DATA=$(mktemp -d)
-PLINTH_ADMIN_KEY=sk-plinth-measure-0123456789 $VENV/bin/plinth serve --port $PORT --data-dir $DATA > $DATA/log 2>&1 &
-PID=$!
-for i in $(seq 1 300); do curl -sf http://127.0.0.1:$PORT/health >/dev/null && break; sleep 1; done
-sleep 5
-echo "first start: $(ps -o rss= -p $PID) KiB"
+# usage: benchmarks/light_install_rss.sh VENV PORT [VAR=VALUE ...]
+# Starts `plinth serve` from VENV on a fresh data dir (with the given settings,
+# e.g. PLINTH_LLAMACPP__KV_CACHE_TYPE=f16), waits for /health, and prints its
+# RSS: idle after the first start, after one short local chat, and idle after
+# a second start on the same data dir (the embedding GGUF is then converted).
+set -u
+VENV=$1; PORT=$2; shift 2; DATA=$(mktemp -d)
+KEY=sk-plinth-measure-0123456789
+start() {
+  env "$@" PLINTH_ADMIN_KEY=$KEY "$VENV/bin/plinth" serve --port "$PORT" --data-dir "$DATA" >> "$DATA/log" 2>&1 &
+  PID=$!
+  for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 1; done
+  sleep 5
+}
+rss() { echo "$(( $(ps -o rss= -p "$PID") / 1024 )) MB"; }
+start "$@"
+echo "first start, idle: $(rss)"
+curl -sf "http://127.0.0.1:$PORT/v1/chat/completions" -H "authorization: Bearer $KEY" \
+  -H 'content-type: application/json' \
+  -d '{"model":"smollm2-135m-instruct","messages":[{"role":"user","content":"Hello"}],"max_tokens":16}' >/dev/null
+echo "after one chat: $(rss)"
 kill -INT $PID; wait $PID
-# second start: the embedding GGUF is already converted
-PLINTH_ADMIN_KEY=sk-plinth-measure-0123456789 $VENV/bin/plinth serve --port $PORT --data-dir $DATA > $DATA/log2 2>&1 &
-PID=$!
-for i in $(seq 1 300); do curl -sf http://127.0.0.1:$PORT/health >/dev/null && break; sleep 1; done
-sleep 5
-echo "second start: $(ps -o rss= -p $PID) KiB"
+start "$@"
+echo "second start, idle: $(rss)"
 kill -INT $PID; wait $PID
+rm -rf "$DATA"

@@ -1,6 +1,6 @@
 """Idle RSS and local chat speed of the bundled chat model under KV-cache layouts.
 
-    .venv/bin/python benchmarks/local_kv_cache.py               # writes results/local_kv_cache.{json,md}
+    .venv/bin/python benchmarks/local_kv_cache.py    # -> results/local_kv_cache.{json,md}
     .venv/bin/python benchmarks/local_kv_cache.py --repeat 1 --requests 2   # quick look
 
 Each configuration runs in a fresh subprocess (so its RSS is its own): the
@@ -53,6 +53,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "kv_cache_type": "q8_0",
     },
     "4 x 2048, f16": {"parallel_slots": 4, "context_per_slot": 2048},
+    "4 x 2048, q8_0": {"parallel_slots": 4, "context_per_slot": 2048, "kv_cache_type": "q8_0"},
 }
 
 
@@ -72,7 +73,7 @@ async def child(
 
     bundled = next(m for m in BUNDLED_MODELS if m.kind == "chat")
     path = bundled.locate(Path("/nonexistent"), False)
-    engine = LlamaCppEngine(bundled.id, "chat", path, LlamaCppOptions(**options, poll=0))
+    engine = LlamaCppEngine(bundled.id, "chat", path, LlamaCppOptions(**options))
     before = rss_mb()
     await engine.start()
     await asyncio.sleep(1)
@@ -99,26 +100,17 @@ async def child(
     levels = []
     for concurrency in (1, 4, 8):
         started = time.perf_counter()
-        outcomes = (
-            await asyncio.gather(
-                *(
-                    one(i, PROMPTS[i % len(PROMPTS)], max_tokens)
-                    for i in range(requests * concurrency)
-                )
-            )
-            if concurrency == 8
-            else []
-        )
-        if concurrency != 8:
-            outcomes = []
-            queue = list(range(requests * concurrency))
+        outcomes: list[tuple[float, int] | str] = []
+        queue = list(range(requests * concurrency))
 
-            async def worker() -> None:
-                while queue:
-                    i = queue.pop()
-                    outcomes.append(await one(i, PROMPTS[i % len(PROMPTS)], max_tokens))
+        async def worker(
+            queue: list[int] = queue, outcomes: list[tuple[float, int] | str] = outcomes
+        ) -> None:
+            while queue:
+                i = queue.pop()
+                outcomes.append(await one(i, PROMPTS[i % len(PROMPTS)], max_tokens))
 
-            await asyncio.gather(*(worker() for _ in range(concurrency)))
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
         wall = time.perf_counter() - started
         good = [o for o in outcomes if isinstance(o, tuple)]
         latencies = sorted(o[0] for o in good)
@@ -195,16 +187,19 @@ def main() -> None:
         json.dumps({"at": stamp, "args": vars(args), "runs": runs}, indent=1)
     )
     lines = [
-        f"Run {stamp}, {os.cpu_count()} CPUs, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'passive')}; "
+        f"Run {stamp}, {os.cpu_count()} CPUs, "
+        f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'passive')}; "
         f"{args.requests} x concurrency requests of {args.max_tokens} tokens per level.",
         "",
-        "| configuration | repeat | load avg | idle RSS MB | tok/s c=1 | c=4 | c=8 | p50 s c=1 | c=4 | c=8 | long: failed/sent | peak RSS MB |",
+        "| configuration | repeat | load avg | idle RSS MB | tok/s c=1 | c=4 | c=8"
+        " | p50 s c=1 | c=4 | c=8 | long: failed/sent | peak RSS MB |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in runs:
         lv = r["levels"]
         lines.append(
-            f"| {r['config']} | {r['repeat']} | {r['load_before']}–{r['load_after']} | {r['rss_idle_mb']:.0f} | "
+            f"| {r['config']} | {r['repeat']} | {r['load_before']}–{r['load_after']}"
+            f" | {r['rss_idle_mb']:.0f} | "
             + " | ".join(str(x["tokens_per_s"]) for x in lv)
             + " | "
             + " | ".join(str(x["latency_p50_s"]) for x in lv)

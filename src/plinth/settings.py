@@ -44,8 +44,10 @@ class LlamaCppSettings(BaseModel):
 
     parallel_slots: int = Field(8, ge=1, le=256, description="Concurrent sequences per chat model.")
     context_per_slot: int = Field(2048, ge=256, description="Context tokens each slot can hold.")
+    # q8_0 by default: the KV cache of 8 slots x 2048 tokens was ~370 of the
+    # ~680 MB an idle server held in f16 (benchmarks/results/light_install.md).
     kv_cache_type: Literal["f16", "q8_0"] = Field(
-        "f16", description="Element type of chat models' KV cache; q8_0 takes about half."
+        "q8_0", description="Element type of chat models' KV cache; q8_0 takes about half."
     )
     kv_unified: bool = Field(
         False,
