@@ -1,10 +1,12 @@
-"""A fixed-latency OpenAI-compatible upstream for benchmarks/gateway_overhead.py.
+"""An OpenAI-compatible upstream with real gaps, for the gateway benchmarks.
 
-    python benchmarks/gateway_mock_upstream.py --port 9001 --latency-ms 10
+    python benchmarks/gateway_mock_upstream.py --port 9001 --latency-ms 10 --gap-ms 1
 
-Non-streamed chat answers come after the latency; streamed ones send their
-first chunk after the latency and the rest (8 content chunks, the finish
-chunk, a usage chunk when asked, [DONE]) at once. One process, uvloop.
+Non-streamed chat answers come after the latency. Streamed ones send a role
+chunk and the first content chunk after the latency, then the other content
+chunks (20 in all) one every ``--gap-ms``, each its own write, then the finish
+chunk, a usage chunk when asked, and [DONE]. The answer's text is ``ANSWER``
+either way, so a load generator can check every response. One process, uvloop.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ import json
 
 from aiohttp import web
 
-WORDS = ["The ", "quick ", "brown ", "fox ", "jumps ", "over ", "the ", "dog."]
-USAGE = {"prompt_tokens": 12, "completion_tokens": 8, "total_tokens": 20}
+WORDS = [f"w{i:02d} " for i in range(19)] + ["end."]
+ANSWER = "".join(WORDS)
+USAGE = {"prompt_tokens": 12, "completion_tokens": len(WORDS), "total_tokens": 12 + len(WORDS)}
 
 
 def _chunk(delta: dict[str, str], finish: str | None = None) -> bytes:
@@ -30,11 +33,9 @@ def _chunk(delta: dict[str, str], finish: str | None = None) -> bytes:
     return b"data: " + json.dumps(body).encode() + b"\n\n"
 
 
-STREAM_BODY = (
-    _chunk({"role": "assistant", "content": ""})
-    + b"".join(_chunk({"content": w}) for w in WORDS)
-    + _chunk({}, "stop")
-)
+FIRST = _chunk({"role": "assistant", "content": ""}) + _chunk({"content": WORDS[0]})
+NEXT = [_chunk({"content": w}) for w in WORDS[1:]]
+FINISH = _chunk({}, "stop")
 USAGE_CHUNK = (
     b"data: "
     + json.dumps(
@@ -58,7 +59,7 @@ WHOLE = json.dumps(
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": "".join(WORDS)},
+                "message": {"role": "assistant", "content": ANSWER},
                 "finish_reason": "stop",
             }
         ],
@@ -67,7 +68,7 @@ WHOLE = json.dumps(
 ).encode()
 
 
-def make_app(latency_s: float) -> web.Application:
+def make_app(latency_s: float, gap_s: float) -> web.Application:
     async def chat(request: web.Request) -> web.StreamResponse:
         body = await request.json()
         await asyncio.sleep(latency_s)
@@ -76,7 +77,11 @@ def make_app(latency_s: float) -> web.Application:
         response = web.StreamResponse(headers={"content-type": "text/event-stream"})
         await response.prepare(request)
         include = (body.get("stream_options") or {}).get("include_usage")
-        await response.write(STREAM_BODY + (USAGE_CHUNK if include else b"") + b"data: [DONE]\n\n")
+        await response.write(FIRST)
+        for chunk in NEXT:
+            await asyncio.sleep(gap_s)
+            await response.write(chunk)
+        await response.write(FINISH + (USAGE_CHUNK if include else b"") + b"data: [DONE]\n\n")
         await response.write_eof()
         return response
 
@@ -94,7 +99,8 @@ def make_app(latency_s: float) -> web.Application:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--latency-ms", type=float, default=10.0)
+    parser.add_argument("--latency-ms", type=float, default=10.0, help="to the first token")
+    parser.add_argument("--gap-ms", type=float, default=1.0, help="between content chunks")
     args = parser.parse_args()
     try:
         import uvloop
@@ -103,7 +109,7 @@ def main() -> None:
     except ImportError:
         pass
     web.run_app(
-        make_app(args.latency_ms / 1000),
+        make_app(args.latency_ms / 1000, args.gap_ms / 1000),
         host="127.0.0.1",
         port=args.port,
         print=None,

@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import numpy as np
 
@@ -34,6 +34,7 @@ from plinth.cache.replay import stream_chunks
 from plinth.cache.service import ResponseCache
 from plinth.deployment import Locality
 from plinth.engines.base import EmbeddingResult, Json
+from plinth.engines.upstream_http import RawChunk
 from plinth.errors import (
     InvalidRequest,
     PermissionDenied,
@@ -52,7 +53,7 @@ from plinth.protocol.embeddings import TOKEN_IDS_REFUSAL, EmbeddingRequest
 from plinth.routing.router import Router
 from plinth.routing.state import Attempt, DeploymentState
 from plinth.store.usage import AttemptRecord
-from plinth.streaming import StreamShaper, has_output
+from plinth.streaming import StreamShaper, as_json, engine_stream, has_output
 from plinth.tokens import (
     Estimate,
     request_text,
@@ -369,24 +370,31 @@ class Gateway:
         return result
 
     async def _open_stream(
-        self, acct: Accounting, body: Json, is_chat: bool, plan: list[DeploymentState]
-    ) -> tuple[tuple[list[Json], AsyncIterator[Json]], Attempt]:
+        self, acct: Accounting, body: Json, is_chat: bool, plan: list[DeploymentState], raw: bool
+    ) -> tuple[tuple[list[Json | RawChunk], AsyncIterator[Json | RawChunk]], Attempt]:
         """Start a stream on the first deployment that produces output.
 
         Chunks before the first output (a role-only delta) are held back, so a
         deployment that fails before saying anything can still be replaced.
         """
 
-        async def call(s: DeploymentState) -> tuple[list[Json], AsyncIterator[Json]]:
+        async def call(
+            s: DeploymentState,
+        ) -> tuple[list[Json | RawChunk], AsyncIterator[Json | RawChunk]]:
             sent = self._body_for(acct, body, s)
-            chunks = s.engine.chat_stream(sent) if is_chat else s.engine.complete_stream(sent)
-            held: list[Json] = []
+            chunks: AsyncIterator[Json | RawChunk]
+            if raw:
+                chunks = engine_stream(s.engine, sent, is_chat=is_chat)
+            else:
+                chunks = s.engine.chat_stream(sent) if is_chat else s.engine.complete_stream(sent)
+            held: list[Json | RawChunk] = []
             try:
                 async for chunk in chunks:
                     held.append(chunk)
-                    if has_output(chunk) or chunk.get("usage"):
+                    decoded = as_json(chunk)
+                    if has_output(decoded) or decoded.get("usage"):
                         break
-                    if any(c.get("finish_reason") for c in chunk.get("choices") or ()):
+                    if any(c.get("finish_reason") for c in decoded.get("choices") or ()):
                         break
             except BaseException:
                 await chunks.aclose()  # type: ignore[attr-defined]
@@ -395,10 +403,20 @@ class Gateway:
 
         return await self._attempts(acct, plan, call)
 
-    async def generate_stream(
-        self, acct: Accounting, request: GenerationRequest
-    ) -> AsyncIterator[Json]:
+    def generate_stream(self, acct: Accounting, request: GenerationRequest) -> AsyncIterator[Json]:
         """Chunks for the client; the usage chunk only if it asked for it."""
+        return cast(AsyncIterator[Json], self._stream(acct, request, raw=False))
+
+    def generate_sse(
+        self, acct: Accounting, request: GenerationRequest
+    ) -> AsyncIterator[Json | bytes]:
+        """As :meth:`generate_stream`, for a route that sends OpenAI's own SSE: most
+        chunks from an OpenAI-compatible upstream come as their JSON's bytes."""
+        return self._stream(acct, request, raw=True)
+
+    async def _stream(
+        self, acct: Accounting, request: GenerationRequest, *, raw: bool
+    ) -> AsyncIterator[Json | bytes]:
         acct.stream = True
         is_chat = isinstance(request, ChatCompletionRequest)
         cache = self._cache_for(acct)
@@ -407,13 +425,14 @@ class Gateway:
             constraints = await self._screen(acct, body)
             await self._reserve(acct, request.model, body)
             if cache is not None and (hit := await cache.lookup(acct, body)):
-                for piece in stream_chunks(
+                for replayed in stream_chunks(
                     hit, is_chat=is_chat, include_usage=request.include_usage
                 ):
-                    yield piece
+                    yield replayed
                 return
             plan = self._plan(acct, request.model, body, constraints)
-            (held, chunks), served.attempt = await self._open_stream(acct, body, is_chat, plan)
+            opened = await self._open_stream(acct, body, is_chat, plan, raw)
+            (held, chunks), served.attempt = opened
             state = served.attempt.state
             shaper = StreamShaper(
                 acct,
@@ -433,10 +452,11 @@ class Gateway:
                 for piece in shaper.leftovers():
                     yield piece
                 if cache is not None:
-                    await cache.store_stream(acct, body, is_chat, "".join(shaper.output))
+                    await cache.store_stream(acct, body, is_chat, shaper.text())
             finally:
                 await chunks.aclose()  # type: ignore[attr-defined]
-                acct.estimate(request_text(body), "".join(shaper.output))
+                if acct.usage_source is None:  # no usage reported: only then are texts read
+                    acct.estimate(request_text(body), shaper.text())
 
     async def embed(self, acct: Accounting, request: EmbeddingRequest) -> Json:
         async with self._served(acct) as served:

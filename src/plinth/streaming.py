@@ -4,15 +4,55 @@ Each chunk gets the request's id and public model name, placeholders the
 privacy policy put in are restored (text held back at a possible placeholder
 comes out at the end), usage and timings go into the request's accounting,
 and the usage chunk is sent only if the client asked for it.
+
+An OpenAI-compatible upstream's chunks come as :class:`RawChunk` s (the bytes
+it sent). Once the first output is out, a chunk that only carries more output
+is not decoded: its leading ``id`` and ``model`` are swapped in its bytes and
+the rest goes on as it came (``"usage": null`` dropped). Anything else (a
+finish reason, usage, llama.cpp's timings, an unusual key order, a possible
+placeholder while redacting) is decoded and shaped as before. The text sent
+is kept as bytes and decoded only if it is needed (no usage was reported, or
+the response cache records the stream).
 """
 
 from __future__ import annotations
 
-from plinth.engines.base import Json
+import json
+import re
+from collections.abc import AsyncIterator
+
+from plinth.engines.base import Engine, Json
+from plinth.engines.openai_compat import OpenAICompatEngine
+from plinth.engines.upstream_http import RawChunk
 from plinth.metering.accounting import Accounting
 from plinth.privacy.redaction import ChunkRestorer
 from plinth.routing.state import DeploymentState
 from plinth.tokens import chunk_text
+
+# A chunk's head: its "id" first, then only scalar top-level fields (object,
+# created, system_fingerprint, ...) up to its "model", as OpenAI, vLLM,
+# llama-server and most others send it. Anchored at the start and stepping over
+# scalars only, it can match top-level keys alone.
+_HEAD = re.compile(
+    rb'\{\s*"id"\s*:\s*"[^"\\]*"'
+    rb'((?:\s*,\s*"\w+"\s*:\s*(?:"[^"\\]*"|-?\d+|null))*?\s*,\s*"model"\s*:\s*)'
+    rb'"[^"\\]*"'
+)
+# What sends a chunk down the decoding path. Inside a JSON string every quote
+# is escaped, so these cannot match the text of the output itself.
+_LOOK_INTO = re.compile(rb'"(?:usage"\s*:\s*\{|timings"|finish_reason"\s*:\s*"|error")')
+_NULL_USAGE = re.compile(rb',\s*"usage"\s*:\s*null')
+
+
+def engine_stream(engine: Engine, body: Json, *, is_chat: bool) -> AsyncIterator[Json | RawChunk]:
+    """The engine's stream: raw chunks from an OpenAI-compatible upstream, dicts otherwise."""
+    if isinstance(engine, OpenAICompatEngine):
+        return engine.stream_raw(body, is_chat=is_chat)
+    return engine.chat_stream(body) if is_chat else engine.complete_stream(body)
+
+
+def as_json(chunk: Json | RawChunk) -> Json:
+    return chunk.json if isinstance(chunk, RawChunk) else chunk
 
 
 def has_output(chunk: Json) -> bool:
@@ -38,12 +78,47 @@ class StreamShaper:
         self.acct, self.model, self.include_usage = acct, model, include_usage
         self.state, self.is_chat, self.usage_source = state, is_chat, usage_source
         self.id = ("chatcmpl-" if is_chat else "cmpl-") + acct.request_id
-        self.output: list[str] = []  # the text sent, for an estimate if no usage comes
+        # The text sent, for an estimate if no usage comes or for the response
+        # cache: a str per decoded chunk, the bytes of each chunk forwarded as is.
+        self.output: list[str | bytes] = []
         redactor = acct.privacy.redactor if acct.redacted and acct.privacy else None
         self.restorer = ChunkRestorer(redactor) if redactor is not None else None
+        self._head = b'{"id":' + json.dumps(self.id).encode()
+        self._model = json.dumps(model, ensure_ascii=False).encode()
 
-    def shape(self, chunk: Json) -> list[Json]:
-        """One engine chunk as zero, one or two client chunks."""
+    def text(self) -> str:
+        """The output text sent so far (decodes the chunks forwarded as bytes)."""
+        return "".join(p if isinstance(p, str) else chunk_text(json.loads(p)) for p in self.output)
+
+    def shape(self, chunk: Json | RawChunk) -> list[Json | bytes]:
+        """One engine chunk as zero, one or two client chunks (dicts, or a chunk's
+        JSON as bytes)."""
+        if isinstance(chunk, RawChunk):
+            if chunk.decoded is None and self.acct.ttft_s is not None:
+                data = self._rewrite(chunk.data)
+                if data is not None:
+                    return [data]
+            chunk = chunk.json
+        return self._shape(chunk)
+
+    def _rewrite(self, data: bytes) -> bytes | None:
+        """A chunk that only carries more output with the request's id and model
+        swapped in; None if it needs a closer look."""
+        head = _HEAD.match(data)
+        if head is None or _LOOK_INTO.search(data, head.end()) is not None:
+            return None
+        tail = data[head.end() :]
+        # Redacting: a chunk goes through the restorer if it may hold a placeholder
+        # (a "[" beyond the choices list) or one is being held back.
+        if self.restorer is not None and (tail.count(b"[") != 1 or self.restorer.holding()):
+            return None
+        if b'"usage"' in tail:
+            tail = _NULL_USAGE.sub(b"", tail)
+        out = b"".join((self._head, head[1], self._model, tail))
+        self.output.append(out)
+        return out
+
+    def _shape(self, chunk: Json) -> list[Json | bytes]:
         acct = self.acct
         if self.restorer is not None:
             self.restorer.process(chunk)
@@ -51,7 +126,7 @@ class StreamShaper:
         chunk["id"] = self.id
         chunk["model"] = self.model
         usage = chunk.pop("usage", None)
-        out = []
+        out: list[Json | bytes] = []
         if usage:
             acct.take_usage(usage, self.usage_source)
         if chunk.get("choices"):

@@ -28,7 +28,6 @@ from plinth.api.http import (
     validation_error,
 )
 from plinth.auth import Principal
-from plinth.engines.base import Json
 from plinth.errors import InvalidRequest, PlinthError
 from plinth.metering.accounting import Accounting
 from plinth.services import Services
@@ -36,6 +35,7 @@ from plinth.services import Services
 log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
+C = TypeVar("C")
 #: Renders any exception as the dialect's error response, naming the request id.
 Render = Callable[[BaseException, str], Response]
 
@@ -123,7 +123,7 @@ async def admit(
         return Response(status_code=400)
 
 
-async def first_chunk(chunks: AsyncIterator[Json]) -> Json | BaseException:
+async def first_chunk(chunks: AsyncIterator[C]) -> C | BaseException:
     """The stream's first chunk, or the error to answer instead (headers wait for it)."""
     try:
         return await anext(chunks)

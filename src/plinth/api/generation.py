@@ -22,7 +22,6 @@ from starlette.routing import Route
 
 from plinth.api import dialect
 from plinth.api.http import REQUEST_ID_HEADER, error_response, json_response, sse_frames
-from plinth.engines.base import Json
 from plinth.metering.accounting import Accounting
 from plinth.protocol.chat import ChatCompletionRequest
 from plinth.protocol.completions import CompletionRequest
@@ -32,6 +31,7 @@ from plinth.services import Services
 log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
+C = TypeVar("C")
 # Request: "on" / "off" opts into or out of the response cache; response: "hit" or "miss".
 CACHE_HEADER = "x-plinth-cache"
 
@@ -41,7 +41,7 @@ def failure(exc: BaseException, request_id: str) -> Response:
     return dialect.failed(exc, request_id, error_response)
 
 
-async def first_chunk(chunks: AsyncIterator[Json], request_id: str) -> Json | Response:
+async def first_chunk(chunks: AsyncIterator[C], request_id: str) -> C | Response:
     """The stream's first chunk, or the error response to send instead.
 
     Headers wait for it: anything that fails before output starts gets a real
@@ -82,7 +82,7 @@ async def _generate(
         if acct.cache is not None:
             response.headers[CACHE_HEADER] = acct.cache  # hit or miss
         return response
-    chunks = svc.gateway.generate_stream(acct, body)
+    chunks = svc.gateway.generate_sse(acct, body)
     first = await first_chunk(chunks, acct.request_id)
     if isinstance(first, Response):
         return first

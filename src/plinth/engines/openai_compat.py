@@ -18,7 +18,7 @@ import numpy as np
 from plinth.deployment import Deployment
 from plinth.engines.base import EmbeddingResult, Engine, Inbound, Json, Outbound
 from plinth.engines.rerank_tei import cohere_answer, tei_request
-from plinth.engines.upstream_http import UpstreamClient, parse_json_text
+from plinth.engines.upstream_http import RawChunk, UpstreamClient
 from plinth.errors import UpstreamBadResponse, UpstreamError
 
 
@@ -66,21 +66,31 @@ class OpenAICompatEngine(Engine):
         return result
 
     async def _chunks(self, path: str, body: Json) -> AsyncIterator[Json]:
+        async for chunk in self._raw_chunks(path, body):
+            yield chunk.json
+
+    async def _raw_chunks(self, path: str, body: Json) -> AsyncIterator[RawChunk]:
+        """The stream's chunks as the upstream's bytes: only an error is decoded here."""
         where = f"deployment '{self.deployment.id}'"
-        events = self.client.post_sse(path, self._body(body, stream=True))
+        events = self.client.post_sse_bytes(path, self._body(body, stream=True))
         try:
             async for _event, data in events:
-                if data == "[DONE]":
+                if data == b"[DONE]":
                     return
-                chunk = parse_json_text(data, where)
-                if "error" in chunk:
-                    message = chunk["error"]
+                chunk = RawChunk(data, where)
+                if b'"error"' in data and "error" in chunk.json:
+                    message = chunk.json["error"]
                     if isinstance(message, dict):
                         message = message.get("message")
                     raise UpstreamError(f"Upstream {where} failed mid-stream: {message}")
                 yield chunk
         finally:
             await events.aclose()  # type: ignore[attr-defined]
+
+    def stream_raw(self, body: Json, *, is_chat: bool) -> AsyncIterator[RawChunk]:
+        """A chat or text completion stream as :class:`RawChunk` s, for the proxy's
+        byte-level path (``plinth.streaming``)."""
+        return self._raw_chunks("/chat/completions" if is_chat else "/completions", body)
 
     async def chat(self, body: Json) -> Json:
         return await self._whole("/chat/completions", body)

@@ -101,10 +101,20 @@ class UpstreamClient:
     async def post_sse(
         self, path: str, body: Json, headers: dict[str, str] | None = None
     ) -> AsyncIterator[tuple[str, str]]:
-        """POST and yield ``(event, data)`` of each server-sent event as it arrives.
+        """POST and yield ``(event, data)`` of each server-sent event as it arrives,
+        decoded (see :meth:`post_sse_bytes` for the timeouts)."""
+        async for event, data in self.post_sse_bytes(path, body, headers):
+            yield event.decode("utf-8", "replace"), data.decode("utf-8", "replace")
+
+    async def post_sse_bytes(
+        self, path: str, body: Json, headers: dict[str, str] | None = None
+    ) -> AsyncIterator[tuple[bytes, bytes]]:
+        """POST and yield ``(event, data)`` of each server-sent event as it arrives,
+        as the bytes the upstream sent (a streaming proxy forwards most of them as
+        they are, so nothing is decoded here).
 
         Nothing is buffered: each event is handed on when its blank line is read.
-        One timeout per event (not per line, not per chunk): the first must come
+        One timeout per event (not per line, not per read): the first must come
         within ``first_token_timeout_s``, each next one within ``idle_timeout_s``,
         all within ``total_timeout_s``.
         """
@@ -123,10 +133,16 @@ class UpstreamClient:
                         f"Upstream {self._where()} answered a stream request with "
                         f"content type '{content_type or 'none'}', not text/event-stream"
                     )
+                reader = EventReader(self._where())
                 limit = d.first_token_timeout_s
                 while True:
-                    async with asyncio.timeout_at(min(total_at, loop.time() + limit)):
-                        event = await _read_event(response.content)
+                    event = reader.take()
+                    if event is None:
+                        deadline = min(total_at, loop.time() + limit)
+                        while event is None and not reader.ended:
+                            async with asyncio.timeout_at(deadline):
+                                reader.feed(await response.content.readany())
+                            event = reader.take()
                     if event is None:
                         return
                     limit = d.idle_timeout_s
@@ -188,23 +204,91 @@ class UpstreamClient:
             raise transport_error(exc, self._where()) from exc
 
 
-async def _read_event(content: aiohttp.StreamReader) -> tuple[str, str] | None:
-    """The next event's name and data lines; None at the end of the stream."""
-    event, data_lines = "message", list[str]()
-    while True:
-        line = await content.readline()
-        if not line:
-            return (event, "\n".join(data_lines)) if data_lines else None
-        text = line.decode("utf-8", "replace").rstrip("\r\n")
-        if not text:
-            if data_lines:
-                return event, "\n".join(data_lines)
-            event = "message"
-        elif text.startswith("data:"):
-            data_lines.append(text[5:].lstrip(" "))
-        elif text.startswith("event:"):
-            event = text[6:].strip()
-        # Comments (":") and other fields (id, retry) carry nothing for us.
+# An upstream that sends this much without ending an event is not streaming events.
+MAX_EVENT_BYTES = 16 * 1024 * 1024
+
+
+class EventReader:
+    """Server-sent events cut out of the bytes as they arrive, without decoding them.
+
+    Lines may end in CRLF, LF or CR (normalised to LF; a CR at the end of one
+    read waits for the next, which may start with its LF). Comments and the
+    ``id``/``retry`` fields carry nothing for Plinth and are dropped.
+    """
+
+    def __init__(self, where: str):
+        self.where = where
+        self.ended = False
+        self._buf = b""
+        self._pos = 0
+        self._cr = False  # the last read ended in CR
+
+    def feed(self, data: bytes) -> None:
+        """The next read; an empty one is the end of the stream."""
+        if not data:
+            self.ended = True
+            if self._cr:
+                self._buf += b"\n"
+            self._buf += b"\n\n"  # whatever is left is the last event
+            return
+        if self._cr:
+            data, self._cr = b"\r" + data, False
+        if b"\r" in data:
+            if data.endswith(b"\r"):
+                data, self._cr = data[:-1], True
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        rest = self._buf[self._pos :]
+        if len(rest) + len(data) > MAX_EVENT_BYTES:
+            raise UpstreamBadResponse(
+                f"Upstream {self.where} sent over {MAX_EVENT_BYTES} bytes without ending an event"
+            )
+        self._buf, self._pos = rest + data, 0
+
+    def take(self) -> tuple[bytes, bytes] | None:
+        """The next whole event's name and data, or None until more is read."""
+        buf = self._buf
+        while True:
+            end = buf.find(b"\n\n", self._pos)
+            if end < 0:
+                return None
+            block, self._pos = buf[self._pos : end], end + 2
+            # The common case, one data line, without splitting.
+            if block.startswith(b"data:") and b"\n" not in block:
+                return b"message", block[5:].lstrip(b" ")
+            event = _parse_block(block)
+            if event is not None:
+                return event
+
+
+def _parse_block(block: bytes) -> tuple[bytes, bytes] | None:
+    event, data_lines = b"message", list[bytes]()
+    for line in block.split(b"\n"):
+        if line.startswith(b"data:"):
+            data_lines.append(line[5:].lstrip(b" "))
+        elif line.startswith(b"event:"):
+            event = line[6:].strip()
+    return (event, b"\n".join(data_lines)) if data_lines else None
+
+
+class RawChunk:
+    """One stream event's JSON as the upstream sent it, decoded only when read.
+
+    A streaming proxy rewrites most chunks' bytes (``plinth.streaming``); only
+    those it must look into are decoded, once.
+    """
+
+    __slots__ = ("data", "decoded", "where")
+
+    def __init__(self, data: bytes, where: str):
+        self.data = data
+        self.where = where
+        self.decoded: Json | None = None
+
+    @property
+    def json(self) -> Json:
+        if self.decoded is None:
+            self.decoded = parse_json_text(self.data, self.where)
+        return self.decoded
 
 
 def _dumps(body: Json) -> bytes:

@@ -90,6 +90,9 @@ class StreamRestorer:
         self._held = text[cut:]
         return self._restore(text[:cut])
 
+    def holding(self) -> bool:
+        return bool(self._held)
+
     def flush(self) -> str:
         text, self._held = self._held, ""
         return self._restore(text)
@@ -144,6 +147,10 @@ class ChunkRestorer:
                 delta = choice["delta"]
                 calls = delta.setdefault("tool_calls", [])
                 calls.append({"index": key[1], "function": {"arguments": rest}})
+
+    def holding(self) -> bool:
+        """Whether any text is held back at a possible placeholder."""
+        return any(r.holding() for r in (*self._text.values(), *self._args.values()))
 
     def leftovers(self) -> list[tuple[int, str]]:
         """Text still held when a stream ended without finishing its choices."""
