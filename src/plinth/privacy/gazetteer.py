@@ -129,10 +129,11 @@ CITIES = words(
 PLATE_PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
 
 # Characters common in given names (from everyday knowledge of modern names, not from
-# any test case). Characters that mostly do other work (的, 和, 正, 天, 中) are left out; words
-# made of a surname and these characters that are not names (黄金, 安全, 方明) are
-# removed by COMMON_WORDS.
-GIVEN_NAME_CHARS = frozenset(
+# any test case). Characters that mostly do other work (的, 和, 正, 天, 中) are left
+# out; words made of a surname and these characters that are not names (黄金, 安全,
+# 方明) are removed by COMMON_WORDS. ``GIVEN_NAME_CHARS`` adds those mined from
+# jieba's person names (``build_common_words``).
+HAND_GIVEN_NAME_CHARS = frozenset(
     "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉萍红兰飞鹏斌辉宇浩凯健俊帆帅旭宁龙林欣佳怡"
     "涵轩梓萱雨思梦晨博文然婷雪慧琳倩颖晶燕春晓建国志海东峰波成荣新清亮松忠彬鑫瑞祥嘉悦琪瑶璐露蕾"
     "薇菲妍婧媛婉婕娅姗珊珍珠琴瑜璇琦瑾蓉莉莹萌蕊茜荷菊梅竹云霖雷阳光辰星月晴皓昊晟昕晖曦煜炜烨熙"
@@ -145,6 +146,11 @@ GIVEN_NAME_CHARS = frozenset(
     "菡莞蔚霏霓雯霄雁鸣鹰鹃凰凌冰凝冉彧弘弦征忆恺悠惜慕懿攀斐旻昀昆昇映昭晏晞暖朔杭栩桓梵楚樱毓汀"
     "汝沅沣河泊洛洵渝溥滔漫潞澍灏炫烁焰熠燊爽珂珈珩琨琰瑭甜甫皎盈祎祺祯禧稳竣童筠素纪纬维绮缘罡羽"
     "翊翰育臻舜芊芙芷苒茂茗葳蒙蓬虹蝶衡诺谊豫贝赫迪郁铃银镜隆雍霜靖韦韵颂飒飘馥魁麒默亭妮之大"
+)
+
+# Given-name characters of jieba's person names (``nr``), cut by ``build_common_words``.
+GIVEN_NAME_CHARS = HAND_GIVEN_NAME_CHARS | frozenset(
+    (Path(__file__).with_name("given_name_chars.txt")).read_text(encoding="utf-8").strip()
 )
 
 # Everyday words shaped like surname + given name (黄金, 王国, 东方明珠): built from

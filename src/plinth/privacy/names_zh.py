@@ -49,6 +49,9 @@ _DISTINCT_COMPOUNDS = words(
     "欧阳 上官 诸葛 皇甫 尉迟 慕容 司徒 夏侯 令狐 轩辕 端木 公孙 宇文 呼延 澹台 "
     "申屠 赫连 拓跋 万俟 闻人 钟离 独孤 司马"
 )
+# Compound surnames that also read as a verb and the start of a word (上 + 官网, 官方):
+# a name only if a given-name character follows (上官婉儿, not 上官网查).
+_VERB_COMPOUNDS = frozenset(["上官"])
 # Verbs whose subject is nearly always a person: 秦岚来电话, 王芳说, 潘建军来办理.
 _PERSON_VERBS = words(
     "说 来 去 来电 打电话 回电 回复 负责 同意 签字 请假 出差 表示 反馈 投诉 确认 要求 申请 "
@@ -253,7 +256,9 @@ def find_chinese_names(text: str) -> Iterator[Finding]:
         elif kind == "compound":
             stop = match.end() + _given_length(text, match.end())
             found = Finding("PERSON", match.start(), stop, text[match.start() : stop])
-            if stop == match.end():
+            if stop == match.end() or (
+                match.group(0) in _VERB_COMPOUNDS and text[match.end()] not in GIVEN_NAME_CHARS
+            ):
                 found = None
         elif not _surname_near(text, _title_start(text, match)):
             found = _after_cue(text, match) if len(match.group(0)) > 1 else None

@@ -29,6 +29,7 @@ from plinth.privacy.gazetteer import (
     COMMON_WORDS,
     COMPOUND_SURNAMES,
     GIVEN_NAME_CHARS,
+    HAND_GIVEN_NAME_CHARS,
     PROVINCES,
     SINGLE_SURNAMES,
     alternation,
@@ -38,11 +39,18 @@ from plinth.privacy.gazetteer import (
 _HAN = "\u3400-\u9fff"
 # Single characters that end a word after which a person is often named: 跟/让/问/找
 # (verbs and prepositions), 天/午/晚/才 (今天, 下午, 刚才), 员/长/师/生/人/手 (roles:
-# 辅导员, 班长, 新生, 负责人, 选手).
-_LEFT = "跟让问找叫是由被把和与同对向请给替帮派告知天午晚才员长师生人手士友妹姐哥弟妈爸婆公户表"
+# 辅导员, 班长, 新生, 负责人, 选手), and the last characters of verbs that take a
+# person as object (麻烦, 约, 催, 感谢, 提醒, 恭喜, 抄送, 陪, 喊, 代, 等, 见, 支持), of
+# kin (舅舅, 叔叔, 阿姨) and of roles (保安).
+_LEFT = (
+    "跟让问找叫是由被把和与同对向请给替帮派告知天午晚才员长师生人手士友妹姐哥弟妈爸婆公户表"
+    "烦约催谢醒喜送陪喊代等见持舅叔姨爷奶安"
+)
 # Characters that start what a person does or has: 在 说 把 的 没 已 刚 …
+# 值班, 确认, 申请, 处理, 拿, 交, 带, 开, 借, 改, 订, 问, 画, 升, 加, 住, 代.
 _RIGHT = (
     "在说把被的和与跟对向给让从提请已刚没不也都就还要会来去有是今明昨上下打发回负签等叫做报看正帮"
+    "值确申处拿交带开借改订问画升加住代"
 )
 # Surnames that are also everyday words (高, 方, 安, 和): stricter, as in names_zh.
 _WORDLIKE = frozenset(
@@ -80,7 +88,9 @@ _MINORITY_PARTS = words(
     "次仁 卓玛 扎西 多吉 格桑 央金 达瓦 尼玛 平措 丹增 旦增 拉姆 德吉 曲珍 边巴 普布 洛桑 顿珠 "
     "桑珠 白玛 强巴 索朗 益西 贡嘎 阿旺 罗布 巴桑 次旦 群培 米玛 仁增 措姆 卓嘎 央宗 拉巴 "
     "巴特尔 乌兰 图雅 其其格 苏日娜 那仁 宝音 额尔敦 朝鲁 斯琴 高娃 阿拉坦 敖登 哈斯 "
-    "巴雅尔 格日勒 萨仁 乌力吉 吉日嘎拉 孟和 达来 图门 娜仁 塔娜"
+    "巴雅尔 格日勒 萨仁 乌力吉 吉日嘎拉 孟和 达来 图门 娜仁 塔娜 布仁 巴图 特木尔 毕力格 "
+    "那顺 满都拉 额尔德尼 呼和 朝格图 阿木尔 白音 乌日娜 托娅 吉雅 德力格尔 包力高 "
+    "旺姆 次珠 扎西顿珠 琼达 嘎玛 多布杰 其美"
 )
 _PART = alternation(_MINORITY_PARTS)
 # Literals first (factored by first character, see ``alternation``): a fast skip.
@@ -139,6 +149,17 @@ def _surname_length(text: str) -> int:
     return 1 if text[:1] in SINGLE_SURNAMES else 0
 
 
+def _full_name(value: str) -> bool:
+    """跟包文博确认: an everyday-word surname (包) with two given characters, both from
+    the hand-written list, and no word in its first two (包括, 方法) reads as a name."""
+    return (
+        len(value) == 3
+        and value[1] in HAND_GIVEN_NAME_CHARS
+        and value[2] in HAND_GIVEN_NAME_CHARS
+        and value[:2] not in _NOT_NAMES
+    )
+
+
 def _judge(text: str, start: int, end: int) -> Finding | None:
     """The name a candidate holds, if any: the longest reading whose right side is a
     boundary (朱晓燕在 → 朱晓燕, not 朱晓), and that is no everyday word."""
@@ -160,7 +181,7 @@ def _judge(text: str, start: int, end: int) -> Finding | None:
         prefix_is_a_word = text[start : start + surname + 1] in _NOT_NAMES
         if stop - start > surname + 1 and prefix_is_a_word and not clear:
             continue
-        if surname == 1 and text[start] in _WORDLIKE and not clear:
+        if surname == 1 and text[start] in _WORDLIKE and not clear and not _full_name(value):
             continue
         return Finding("PERSON", start, stop, value)
     return None

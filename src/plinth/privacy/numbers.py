@@ -27,6 +27,13 @@ from plinth.privacy.findings import Finding
 _RUN = re.compile(r"[0-9]+(?:(?: ?[.\-] ?| )[0-9]+)*")
 _SEPARATORS = re.compile(r"[ .\-]")
 _IP_LIKE = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
+# A key or label that says the number after it counts or identifies a build, not a
+# person: "Build 13800138000", {"bytes": 13912345678}. Only plain digit runs are let off
+# (a phone written 139-1234-5678 after "count" is still a phone).
+_COUNTER_KEY = re.compile(
+    r"(?i)\b(?:build|count|bytes|size|total|length|offset|seq|elapsed|duration|version"
+    r"|timestamp|ts|nanos|millis|micros)\b[\"']?[ \t]*[:=#]?[ \t]*[\"']?\Z"
+)
 # "+86 ", "(+86) ", "0086-", "86 " right before a mobile number.
 _COUNTRY_PREFIX = re.compile(r"(?:\(\+?(?:0086|86)\)|\+\s?86|0086|(?<![0-9A-Za-z])86)[ .\-]?$")
 _MIN_DIGITS = 10  # a landline with a three-digit area code is the shortest
@@ -72,6 +79,8 @@ def _candidates(text: str, start: int, end: int, strict_phones: bool) -> Iterato
         if entity == "CN_MOBILE":
             if _IP_LIKE.fullmatch(value) and checks.ip_address(value):
                 continue  # 139.159.123.45 is an IPv4 address
+            if value.isdigit() and _COUNTER_KEY.search(text, max(0, span_start - 24), span_start):
+                continue  # build 13800138000, "bytes": 13912345678: a count, not a phone
             span_start = _with_country_prefix(text, span_start)
         if entity is not None:
             yield Finding(entity, span_start, span_end, text[span_start:span_end])
