@@ -1,25 +1,36 @@
 """Gateway overhead: Plinth vs LiteLLM's proxy vs a bare pass-through, one mock upstream.
 
-    .venv/bin/python benchmarks/gateway_overhead.py              # full run, writes results/
-    .venv/bin/python benchmarks/gateway_overhead.py --quick      # 2 s points, to a temp dir
+    .venv/bin/python benchmarks/gateway_overhead.py              # full run (~5 min), results/
+    .venv/bin/python benchmarks/gateway_overhead.py --quick      # 1 round, c=1,16, a temp dir
     .venv/bin/python benchmarks/gateway_overhead.py --profile    # also py-spy Plinth at c=16
     .venv/bin/python benchmarks/gateway_overhead.py --quick --sides bare,litellm
 
-Every side fronts the same fixed-latency mock upstream
-(``gateway_mock_upstream.py``, its own process) and is driven by the same
-closed-loop load generator (this script's ``loadgen`` mode, its own process),
-one side at a time so they never share the CPU:
+Every side fronts the same mock upstream (``gateway_mock_upstream.py``, its
+own process: the first token after 10 ms, then 20 content chunks 1 ms apart,
+each its own write) and is driven by the same closed-loop load generator
+(this script's ``loadgen`` mode, its own process):
 
 - ``direct``: the load generator straight at the mock — the baseline that
   "added latency" is measured against;
 - ``bare``: ``gateway_passthrough.py`` (uvicorn + uvloop + httptools, pooled
   aiohttp; no auth, no parsing, no metering);
-- ``plinth``: ``plinth serve`` with one ``openai`` deployment pointing at the
-  mock, an admin key, its SQLite ledger and the privacy screen on (default
-  ``allow`` policy: detection and audit rows still happen);
+- ``plinth``: ``plinth serve`` as a user runs it: default settings (bundled
+  models loaded, health probes, SQLite ledger with its journal, the privacy
+  screen at its default policy, default log level) plus one ``openai``
+  deployment pointing at the mock, driven with a client key created through
+  ``POST /admin/keys`` (not the admin key);
 - ``litellm``: ``litellm --config … --num_workers 1`` with a master key, from
   ``litellm[proxy]`` installed by this script into its own venv under
-  ``~/.cache/plinth-bench/litellm-venv``.
+  ``~/.cache/plinth-bench/litellm-venv`` (skipped, with a note in the results,
+  if that install fails).
+
+All sides are started first and stay up; then each round measures every
+(streaming, concurrency) point on every side, the sides in a rotating order,
+so slow drifts of a shared machine fall on all of them. Reported per point:
+the median over the rounds and the spread (min–max) of requests/s and p50.
+Every response's content is checked (the mock's exact answer, re-assembled
+from the SSE chunks for a stream, and ``[DONE]`` at its end); a wrong one
+counts as an error.
 
 For each side, streaming and not, at each concurrency: requests/s, latency
 p50/p99 and the added latency (side minus direct, same concurrency), TTFT p50
@@ -43,6 +54,7 @@ import platform
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -60,7 +72,8 @@ LITELLM_VENV = Path.home() / ".cache" / "plinth-bench" / "litellm-venv"
 KEY = "sk-bench-gateway-0123456789abcdef"
 TICK = os.sysconf("SC_CLK_TCK")
 PROMPT = {"role": "user", "content": "Summarise the quarterly report in two sentences, please."}
-
+sys.path.insert(0, str(HERE))
+from gateway_mock_upstream import ANSWER  # noqa: E402
 
 # --- processes --------------------------------------------------------------------------
 
@@ -172,7 +185,8 @@ def litellm_version() -> str:
 
 def start_side(
     side: str, procs: Processes, upstream: str, work: Path
-) -> tuple[subprocess.Popen[bytes], str]:
+) -> tuple[subprocess.Popen[bytes], str, str]:
+    """The side's process, base URL and the bearer token its clients send."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = work / f"{side}.log"
@@ -191,9 +205,8 @@ def start_side(
         wait_ready(base + "/v1/models", proc)
     elif side == "plinth":
         config = work / "plinth.toml"
+        # Defaults everywhere: only the deployment is configured.
         config.write_text(
-            'load_bundled_models = false\nlog_level = "warning"\n\n'
-            "[routing]\nhealth_interval_s = 0\n\n"
             '[[deployments]]\nmodel = "mock-gpt"\nengine = "openai"\n'
             f'base_url = "{upstream}/v1"\n'
             'api_key_env = "MOCK_UPSTREAM_API_KEY"\nlocality = "cloud"\n'
@@ -206,7 +219,8 @@ def start_side(
             env=env,
             log=log,
         )
-        wait_ready(base + "/v1/models", proc)
+        wait_ready(base + "/v1/models", proc, timeout=300)  # bundled models load first
+        return proc, base, client_key(base)
     elif side == "litellm":
         exe = ensure_litellm()
         config = work / "litellm.yaml"
@@ -231,7 +245,24 @@ def start_side(
         wait_ready(base + "/v1/models", proc, timeout=240)
     else:
         raise ValueError(side)
-    return proc, base
+    return proc, base, KEY
+
+
+def client_key(base: str) -> str:
+    """A client (not admin) key, created as a user would, through the admin API."""
+    import urllib.request
+
+    request = urllib.request.Request(
+        base + "/admin/keys",
+        data=json.dumps({"name": "bench-client"}).encode(),
+        headers={"authorization": f"Bearer {KEY}", "content-type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        created = json.loads(response.read())
+    if created.get("admin"):
+        raise RuntimeError("the benchmark's client key came back as an admin key")
+    return str(created["key"])
 
 
 # --- load generation (runs in its own process) ------------------------------------------
@@ -244,6 +275,7 @@ async def _load(
     warmup: float,
     stream: bool,
     pids: dict[str, int],
+    key: str,
 ) -> dict[str, Any]:
     import aiohttp
 
@@ -255,7 +287,7 @@ async def _load(
             **({"stream": True, "stream_options": {"include_usage": True}} if stream else {}),
         }
     ).encode()
-    headers = {"authorization": f"Bearer {KEY}", "content-type": "application/json"}
+    headers = {"authorization": f"Bearer {key}", "content-type": "application/json"}
     latencies: list[float] = []
     ttfts: list[float] = []
     errors = 0
@@ -287,16 +319,18 @@ async def _load(
                 try:
                     async with session.post(url, data=body, headers=headers) as response:
                         if stream:
-                            tail = b""
+                            parts = []
                             async for chunk in response.content.iter_any():
                                 if first is None:
                                     first = time.perf_counter()
-                                tail = (tail + chunk)[-64:]
-                            ok = response.status == 200 and b"[DONE]" in tail
+                                parts.append(chunk)
+                            answer = b"".join(parts)
                         else:
-                            await response.read()
-                            ok = response.status == 200
+                            answer = await response.read()
+                        ok = response.status == 200
                         kind = f"HTTP {response.status}"
+                    if ok and not right_answer(answer, stream):
+                        ok, kind = False, "wrong content"
                 except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                     ok, kind = False, type(exc).__name__
                 done = time.perf_counter()
@@ -322,6 +356,24 @@ async def _load(
     }
 
 
+def right_answer(body: bytes, stream: bool) -> bool:
+    """Whether a response carries the mock's answer, whole and once."""
+    try:
+        if not stream:
+            return bool(json.loads(body)["choices"][0]["message"]["content"] == ANSWER)
+        events = [e.strip() for e in body.split(b"\n\n") if e.strip()]
+        if events[-1] != b"data: [DONE]":
+            return False
+        text = ""
+        for event in events[:-1]:
+            chunk = json.loads(event.removeprefix(b"data: "))
+            for choice in chunk.get("choices") or ():
+                text += (choice.get("delta") or {}).get("content") or ""
+        return text == ANSWER
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+        return False
+
+
 def loadgen_main(args: argparse.Namespace) -> None:
     try:
         import uvloop
@@ -338,6 +390,7 @@ def loadgen_main(args: argparse.Namespace) -> None:
             args.warmup,
             args.stream,
             {name: int(pid) for name, pid in pids.items()},
+            args.key,
         )
     )
     Path(args.out).write_text(json.dumps(result))
@@ -345,12 +398,20 @@ def loadgen_main(args: argparse.Namespace) -> None:
 
 @dataclass
 class Point:
+    """One side at one streaming mode and concurrency: medians over the rounds, and
+    the spread (min–max over the rounds) of requests/s and p50."""
+
     side: str
     stream: bool
     concurrency: int
+    rounds: int
     requests: int
     rps: float
+    rps_min: float
+    rps_max: float
     p50_ms: float
+    p50_min_ms: float
+    p50_max_ms: float
     p99_ms: float
     added_p50_ms: float | None
     added_p99_ms: float | None
@@ -370,6 +431,7 @@ def run_loadgen(
     warmup: float,
     pids: dict[str, int],
     out: Path | None = None,
+    key: str = KEY,
 ) -> dict[str, Any]:
     """Runs the load generator in its own process; its result comes back through a file."""
     result_file = out or Path(tempfile.mkstemp(prefix="gw-load-", suffix=".json")[1])
@@ -391,6 +453,8 @@ def run_loadgen(
                 ",".join(f"{name}={pid}" for name, pid in pids.items()),
                 "--out",
                 str(result_file),
+                "--key",
+                key,
             ]
             + (["--stream"] if stream else []),
             capture_output=True,
@@ -414,34 +478,55 @@ def summarise(
     side: str,
     stream: bool,
     concurrency: int,
-    raw: dict[str, Any],
+    raws: list[dict[str, Any]],
     direct: dict[tuple[bool, int], Point] | None,
 ) -> Point:
-    lat = raw["latencies"]
-    n = len(lat)
-    p50, p99 = percentile(lat, 0.5) * 1000, percentile(lat, 0.99) * 1000
+    """The rounds of one point: each round's figures, then their median and spread."""
+    rps, p50s, p99s, ttfts = [], [], [], []
+    cpus: dict[str, list[float]] = {}
+    errors, kinds, requests = 0, dict[str, int](), 0
+    for raw in raws:
+        lat, n = raw["latencies"], len(raw["latencies"])
+        requests += n
+        rps.append(n / raw["duration"])
+        errors += raw["errors"]
+        for kind, count in raw["error_kinds"].items():
+            kinds[kind] = kinds.get(kind, 0) + count
+        if not n:
+            continue
+        p50s.append(percentile(lat, 0.5) * 1000)
+        p99s.append(percentile(lat, 0.99) * 1000)
+        if raw["ttfts"]:
+            ttfts.append(percentile(raw["ttfts"], 0.5) * 1000)
+        for name, seconds in raw["cpu_s"].items():
+            cpus.setdefault(name, []).append(seconds * 1000 / n)
     base = direct.get((stream, concurrency)) if direct else None
-    cpu = raw["cpu_s"]
 
-    def per(name: str) -> float | None:
-        return round(cpu[name] * 1000 / n, 3) if n and name in cpu else None
+    def med(values: list[float], digits: int = 3) -> float | None:
+        return round(statistics.median(values), digits) if values else None
 
+    p50, p99 = med(p50s), med(p99s)
     return Point(
         side=side,
         stream=stream,
         concurrency=concurrency,
-        requests=n,
-        rps=round(n / raw["duration"], 1),
-        p50_ms=round(p50, 3),
-        p99_ms=round(p99, 3),
-        added_p50_ms=round(p50 - base.p50_ms, 3) if base and n else None,
-        added_p99_ms=round(p99 - base.p99_ms, 3) if base and n else None,
-        ttft_p50_ms=round(percentile(raw["ttfts"], 0.5) * 1000, 3) if raw["ttfts"] else None,
-        errors=raw["errors"],
-        gateway_cpu_ms_per_req=per("gateway"),
-        mock_cpu_ms_per_req=per("mock"),
-        loadgen_cpu_ms_per_req=per("loadgen"),
-        error_kinds=raw["error_kinds"] or None,
+        rounds=len(raws),
+        requests=requests,
+        rps=med(rps, 1) or 0.0,
+        rps_min=round(min(rps), 1),
+        rps_max=round(max(rps), 1),
+        p50_ms=p50 if p50 is not None else float("nan"),
+        p50_min_ms=round(min(p50s), 3) if p50s else float("nan"),
+        p50_max_ms=round(max(p50s), 3) if p50s else float("nan"),
+        p99_ms=p99 if p99 is not None else float("nan"),
+        added_p50_ms=round(p50 - base.p50_ms, 3) if base and p50 is not None else None,
+        added_p99_ms=round(p99 - base.p99_ms, 3) if base and p99 is not None else None,
+        ttft_p50_ms=med(ttfts),
+        errors=errors,
+        gateway_cpu_ms_per_req=med(cpus.get("gateway", [])),
+        mock_cpu_ms_per_req=med(cpus.get("mock", [])),
+        loadgen_cpu_ms_per_req=med(cpus.get("loadgen", [])),
+        error_kinds=kinds or None,
     )
 
 
@@ -454,7 +539,13 @@ def _package(where: str) -> str:
 
 
 def profile_plinth(
-    pid: int, url: str, mock_pid: int, out: Path, procs: Processes, seconds: float = 6
+    pid: int,
+    url: str,
+    mock_pid: int,
+    out: Path,
+    procs: Processes,
+    key: str,
+    seconds: float = 6,
 ) -> None:
     """py-spy (GIL-holding samples) on the running Plinth at c=16, non-streamed then streamed."""
     spy = BIN / "py-spy"
@@ -471,7 +562,7 @@ def profile_plinth(
         record = ["record", "-p", str(pid), "-d", str(int(seconds) + 2), "-r", "250", "--gil"]
         recorder = procs.start([str(spy), *record, "-f", "raw", "-o", str(raw)])
         time.sleep(1)
-        run_loadgen(url, 16, stream, seconds, 0.0, {"gateway": pid, "mock": mock_pid})
+        run_loadgen(url, 16, stream, seconds, 0.0, {"gateway": pid, "mock": mock_pid}, key=key)
         recorder.wait(60)
         procs.running.remove(recorder)
         inclusive: dict[str, int] = {}
@@ -573,6 +664,10 @@ def write_report(points: list[Point], meta: dict[str, Any], out_dir: Path) -> No
             lines.append(f"- {key}: {value}")
     lines += [
         "",
+        "Each figure is the median over the rounds; requests/s and p50 also show their",
+        "spread (min–max over the rounds). Errors include responses whose content was",
+        "wrong (every response is checked against the mock's answer).",
+        "",
         "Added latency = the side's percentile minus the direct (load generator → mock)",
         "percentile at the same concurrency and streaming mode; a difference of",
         "percentiles, so an added p99 can come out negative. TTFT = time to the first",
@@ -581,8 +676,9 @@ def write_report(points: list[Point], meta: dict[str, Any], out_dir: Path) -> No
         "the side's server only; mock and load generator shown so the 2-core split is",
         "visible).",
         "",
-        "| side | stream | c | req/s | p50 ms | p99 ms | added p50 ms | added p99 ms | "
-        "TTFT p50 ms | gateway CPU ms/req | mock CPU ms/req | loadgen CPU ms/req | errors |",
+        "| side | stream | c | req/s (min–max) | p50 ms (min–max) | p99 ms | added p50 ms | "
+        "added p99 ms | TTFT p50 ms | gateway CPU ms/req | mock CPU ms/req | "
+        "loadgen CPU ms/req | errors |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for p in points:
@@ -590,8 +686,8 @@ def write_report(points: list[Point], meta: dict[str, Any], out_dir: Path) -> No
             p.side,
             "yes" if p.stream else "no",
             p.concurrency,
-            p.rps,
-            p.p50_ms,
+            f"{p.rps} ({p.rps_min}–{p.rps_max})",
+            f"{p.p50_ms} ({p.p50_min_ms}–{p.p50_max_ms})",
             p.p99_ms,
             p.added_p50_ms,
             p.added_p99_ms,
@@ -632,9 +728,10 @@ SETTINGS = {
     "direct": "load generator straight at the mock (baseline for added latency)",
     "bare": "gateway_passthrough.py: uvicorn + uvloop + httptools, raw ASGI, one pooled "
     "aiohttp session; no auth, no parsing, no metering",
-    "plinth": "plinth serve, one `openai` deployment (locality cloud) at the mock, admin key "
-    "as the bearer, SQLite ledger and privacy screen at their defaults, "
-    "load_bundled_models = false, log_level warning, health probes off",
+    "plinth": "plinth serve at its defaults (bundled models loaded, health probes on, SQLite "
+    "ledger with its journal, privacy screen at the default policy, default log level), one "
+    "`openai` deployment (locality cloud) at the mock; a client key made with "
+    "POST /admin/keys as the bearer",
     "litellm": "litellm --config … --num_workers 1 (uvicorn, uvloop), model openai/mock-gpt "
     "with api_base at the mock, general_settings.master_key set (bearer auth), no "
     "database, no callbacks, LITELLM_LOG=ERROR, LITELLM_LOCAL_MODEL_COST_MAP=True",
@@ -654,12 +751,17 @@ def main() -> None:
     lg.add_argument("--stream", action="store_true")
     lg.add_argument("--pids", default="", help="name=pid,… whose CPU to read over the window")
     lg.add_argument("--out", required=True, help="where to write the JSON result")
+    lg.add_argument("--key", default=KEY, help="the bearer token to send")
     parser.add_argument("--sides", default="plinth,litellm,bare", help="direct always runs")
     parser.add_argument("--concurrency", default="1,16,64")
-    parser.add_argument("--duration", type=float, default=10.0, help="measured s per point")
-    parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured s before each")
-    parser.add_argument("--latency-ms", type=float, default=10.0, help="the mock's fixed latency")
-    parser.add_argument("--quick", action="store_true", help="2 s points; results go to a temp dir")
+    parser.add_argument("--duration", type=float, default=2.5, help="measured s per point")
+    parser.add_argument("--warmup", type=float, default=0.75, help="unmeasured s before each")
+    parser.add_argument("--rounds", type=int, default=3, help="repeats, the sides interleaved")
+    parser.add_argument("--latency-ms", type=float, default=10.0, help="the mock's first token")
+    parser.add_argument("--gap-ms", type=float, default=1.0, help="the mock's gap between chunks")
+    parser.add_argument(
+        "--quick", action="store_true", help="1 round of 1 s points at c=1,16, to a temp dir"
+    )
     parser.add_argument(
         "--profile", action="store_true", help="also py-spy Plinth at c=16 (both modes)"
     )
@@ -673,7 +775,9 @@ def main() -> None:
         + " ".join(sys.argv[1:])
     ).strip()
     if args.quick:
-        args.duration, args.warmup = 2.0, 0.5
+        args.duration, args.warmup, args.rounds = 1.0, 0.3, 1
+        if args.concurrency == parser.get_default("concurrency"):
+            args.concurrency = "1,16"
     levels = [int(c) for c in args.concurrency.split(",")]
     sides = [s for s in args.sides.split(",") if s]
     out_dir = args.out_dir or (
@@ -697,67 +801,77 @@ def main() -> None:
                 str(mock_port),
                 "--latency-ms",
                 str(args.latency_ms),
+                "--gap-ms",
+                str(args.gap_ms),
             ],
             log=work / "mock.log",
         )
         wait_ready(upstream + "/v1/models", mock)
-        direct: dict[tuple[bool, int], Point] = {}
-        for stream in (False, True):
-            for c in levels:
-                raw = run_loadgen(
-                    upstream + "/v1/chat/completions",
-                    c,
-                    stream,
-                    args.duration,
-                    args.warmup,
-                    {"mock": mock.pid},
-                )
-                point = summarise("direct", stream, c, raw, None)
-                direct[(stream, c)] = point
-                points.append(point)
-                print(
-                    f"direct   stream={stream!s:5} c={c:3} {point.rps:8.1f} req/s "
-                    f"p50 {point.p50_ms} ms",
-                    flush=True,
-                )
+        running: dict[str, tuple[subprocess.Popen[bytes], str, str]] = {}
         for side in sides:
             try:
-                proc, base = start_side(side, procs, upstream, work)
+                running[side] = start_side(side, procs, upstream, work)
             except Exception as exc:  # noqa: BLE001 - report and go on with the other sides
                 failed[side] = f"did not start: {exc}"
                 print(f"{side}: could not start ({exc}); see {work / (side + '.log')}", flush=True)
-                continue
-            url = base + "/v1/chat/completions"
-            try:
-                for stream in (False, True):
-                    for c in levels:
-                        raw = run_loadgen(
-                            url,
-                            c,
-                            stream,
-                            args.duration,
-                            args.warmup,
-                            {"gateway": proc.pid, "mock": mock.pid},
-                        )
-                        point = summarise(side, stream, c, raw, direct)
-                        points.append(point)
+        print("sides up:", ", ".join(["direct", *running]), flush=True)
+        raws: dict[tuple[str, bool, int], list[dict[str, Any]]] = {}
+        order = ["direct", *running]
+        for round_no in range(args.rounds):
+            for stream in (False, True):
+                for c in levels:
+                    # A rotating order: no side always runs first (or last) in a round.
+                    shift = (round_no + levels.index(c)) % len(order)
+                    for side in order[shift:] + order[:shift]:
+                        if side in failed:
+                            continue
+                        if side == "direct":
+                            url, pids, key = upstream, {"mock": mock.pid}, KEY
+                        else:
+                            proc, base, key = running[side]
+                            url, pids = base, {"gateway": proc.pid, "mock": mock.pid}
+                            if proc.poll() is not None:
+                                failed[side] = f"exited with {proc.returncode} while measured"
+                                continue
+                        try:
+                            raw = run_loadgen(
+                                url + "/v1/chat/completions",
+                                c,
+                                stream,
+                                args.duration,
+                                args.warmup,
+                                pids,
+                                key=key,
+                            )
+                        except RuntimeError as exc:
+                            failed[side] = f"failed while measured: {exc}"
+                            print(f"{side}: {exc}", flush=True)
+                            continue
+                        raws.setdefault((side, stream, c), []).append(raw)
+                        n = len(raw["latencies"])
                         print(
-                            f"{side:8} stream={stream!s:5} c={c:3} {point.rps:8.1f} req/s "
-                            f"p50 {point.p50_ms} ms (+{point.added_p50_ms}) "
-                            f"cpu {point.gateway_cpu_ms_per_req} ms/req errors {point.errors}"
-                            + (f" {point.error_kinds}" if point.error_kinds else ""),
+                            f"round {round_no + 1} {side:8} stream={stream!s:5} c={c:3} "
+                            f"{n / raw['duration']:8.1f} req/s p50 "
+                            f"{percentile(raw['latencies'], 0.5) * 1000:.2f} ms "
+                            f"errors {raw['errors']}"
+                            + (f" {raw['error_kinds']}" if raw["error_kinds"] else ""),
                             flush=True,
                         )
-                        if proc.poll() is not None:
-                            raise RuntimeError(f"{side} exited with {proc.returncode}")
-                if side == "plinth" and args.profile:
-                    profile = out_dir / "gateway_overhead_profile.txt"
-                    profile_plinth(proc.pid, url, mock.pid, profile, procs)
-                    print("wrote", profile, flush=True)
-            except Exception as exc:  # noqa: BLE001 - report and go on with the other sides
-                failed[side] = f"failed while measured: {exc}"
-                print(f"{side}: {exc}; see {work / (side + '.log')}", flush=True)
-            procs.stop(proc)
+        direct: dict[tuple[bool, int], Point] = {}
+        for side in order:
+            for stream in (False, True):
+                for c in levels:
+                    if (side, stream, c) not in raws:
+                        continue
+                    point = summarise(side, stream, c, raws[(side, stream, c)], direct or None)
+                    if side == "direct":
+                        direct[(stream, c)] = point
+                    points.append(point)
+        if args.profile and "plinth" in running:
+            proc, base, key = running["plinth"]
+            profile = out_dir / "gateway_overhead_profile.txt"
+            profile_plinth(proc.pid, base + "/v1/chat/completions", mock.pid, profile, procs, key)
+            print("wrote", profile, flush=True)
     finally:
         procs.stop_all()
     meta: dict[str, Any] = {
@@ -766,11 +880,15 @@ def main() -> None:
         f"{platform.release()}",
         "versions": versions(),
         "mock upstream": f"gateway_mock_upstream.py (aiohttp, uvloop), {args.latency_ms} ms "
-        "fixed latency before the answer / first chunk; streams: role chunk, 8 content "
-        "chunks, finish chunk, usage chunk, [DONE]",
+        "before the answer / first token; streams: role + first content chunk, then 19 more "
+        f"content chunks {args.gap_ms} ms apart (each its own write), finish chunk, usage "
+        "chunk, [DONE]",
         "load generator": f"this script's loadgen mode in its own process (aiohttp, uvloop), "
         f"closed loop, c workers on a pool of c connections; {args.duration} s measured "
-        f"after {args.warmup} s warm-up per point; sides run one after the other",
+        f"after {args.warmup} s warm-up per point; every response's content checked",
+        "rounds": f"{args.rounds}, all sides up throughout, the sides in a rotating order "
+        "within each point",
+        "load average at the end": " ".join(f"{x:.2f}" for x in os.getloadavg()),
         "settings": {side: SETTINGS[side] for side in ["direct", *sides] if side in SETTINGS},
         "command": command,
     }
