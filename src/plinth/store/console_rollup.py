@@ -1,5 +1,8 @@
 """The ledger's hourly rollup for the console's dashboard, kept by triggers.
 
+PostgreSQL's trigger runs once per INSERT statement and sums its rows per
+rollup key (migration 34); SQLite's, once per row.
+
 Why triggers: every writer of ``usage`` (the server's recorder, a replica, a
 test, a CLI import) keeps ``usage_rollup`` exact in the same transaction as
 the ledger row, without any of them knowing the rollup exists; a periodic job
@@ -112,24 +115,77 @@ def _upserts(dialect: str) -> list[str]:
     return statements
 
 
-def install_triggers(conn: Connection) -> None:
-    dialect = conn.dialect.name
-    body = "\n".join(_upserts(dialect))
-    if dialect == "postgresql":
-        conn.exec_driver_sql(
-            "CREATE OR REPLACE FUNCTION plinth_usage_rollup() RETURNS trigger AS $$\n"
-            f"BEGIN\n{body}\nRETURN NULL;\nEND $$ LANGUAGE plpgsql"
-        )
+def _statement_upsert() -> str:
+    """PostgreSQL: one INSERT that folds a whole statement's new ledger rows in.
+
+    Each new row's values are computed once, fanned out to its rollup keys
+    (one per dimension), summed per key, and upserted once per key. A batch
+    stamped now touches the same 15 rows whatever its size, where a row
+    trigger updated each of them once per ledger row (every UPDATE of a row
+    in one transaction leaves a dead version the next one walks past).
+    The keys are upserted in their sort order, so two replicas writing at
+    once lock the rollup rows in the same order and cannot deadlock.
+    """
+    names = ", ".join(ALL_COLUMNS)
+    update = ", ".join(f"{c} = usage_rollup.{c} + excluded.{c}" for c in ALL_COLUMNS)
+    values = ", ".join(f"{v} AS {c}" for v, c in zip(_value_sql("n"), ALL_COLUMNS, strict=True))
+    keys = []
+    for dim, (columns, width) in DIMS.items():
+        value, value2 = ([f"COALESCE(r.{c}, '')" for c in columns] + ["''", "''"])[:2]
+        keys.append(f"('{dim}', {value}, {value2}, r.{width})")
+    sums = ", ".join(
+        f"SUM(r.{c})::{'float8' if c.endswith('_sum') else 'bigint'}" for c in ALL_COLUMNS
+    )
+    hour = _bucket_sql("postgresql", "n.created_at", "hour")
+    return (
+        f"INSERT INTO usage_rollup (dim, value, value2, bucket, {names})\n"
+        f"SELECT k.dim, k.value, k.value2, k.bucket, {sums}\n"
+        f"FROM (SELECT n.tenant_id, n.model, n.deployment, n.key_id, {hour} AS hour, "
+        f"substr({hour}, 1, 10) AS day, {values} FROM new_rows n) r\n"
+        f"CROSS JOIN LATERAL (VALUES {', '.join(keys)}) AS k(dim, value, value2, bucket)\n"
+        "GROUP BY k.dim, k.value, k.value2, k.bucket\n"
+        "ORDER BY k.dim, k.value, k.value2, k.bucket\n"
+        f"ON CONFLICT (dim, value, value2, bucket) DO UPDATE SET {update};"
+    )
+
+
+def drop_triggers(conn: Connection) -> None:
+    """Stop keeping the rollup (a bulk load does, then calls ``rollup_migration``)."""
+    if conn.dialect.name == "postgresql":
         conn.exec_driver_sql("DROP TRIGGER IF EXISTS usage_rollup_insert ON usage")
-        conn.exec_driver_sql(
-            "CREATE TRIGGER usage_rollup_insert AFTER INSERT ON usage "
-            "FOR EACH ROW EXECUTE FUNCTION plinth_usage_rollup()"
-        )
     else:
         conn.exec_driver_sql("DROP TRIGGER IF EXISTS usage_rollup_insert")
+
+
+def install_triggers(conn: Connection, *, per_row: bool = False) -> None:
+    """Keep the rollup from now on: per statement on PostgreSQL, per row on SQLite.
+
+    PostgreSQL's trigger reads the statement's rows as a transition table, so
+    its cost follows the rollup rows a statement touches: a writer of many
+    rows should insert them as one statement (``UsageStore.append`` does), as
+    an executemany runs one statement, and so one trigger, per row. SQLite
+    has no transition tables; its row trigger upserts each dimension's row.
+    ``per_row`` on PostgreSQL installs the row trigger it had before
+    migration 34, for ``benchmarks/ledger_rollup.py`` to compare against.
+    """
+    drop_triggers(conn)
+    if conn.dialect.name != "postgresql":
+        body = "\n".join(_upserts("sqlite"))
         conn.exec_driver_sql(
             f"CREATE TRIGGER usage_rollup_insert AFTER INSERT ON usage BEGIN\n{body}\nEND"
         )
+        return
+    body = "\n".join(_upserts("postgresql")) if per_row else _statement_upsert()
+    conn.exec_driver_sql(
+        "CREATE OR REPLACE FUNCTION plinth_usage_rollup() RETURNS trigger AS $$\n"
+        f"BEGIN\n{body}\nRETURN NULL;\nEND $$ LANGUAGE plpgsql"
+    )
+    each = "ROW" if per_row else "STATEMENT"
+    transition = "" if per_row else "REFERENCING NEW TABLE AS new_rows "
+    conn.exec_driver_sql(
+        f"CREATE TRIGGER usage_rollup_insert AFTER INSERT ON usage {transition}"
+        f"FOR EACH {each} EXECUTE FUNCTION plinth_usage_rollup()"
+    )
 
 
 def bucket_expr(dialect: str, width: str) -> ColumnElement[str]:
@@ -201,10 +257,7 @@ def backfill(conn: Connection) -> None:
 
 def rollup_migration(conn: Connection) -> None:
     """Create (or re-create, in today's shape) the rollup, fill it, and start the triggers."""
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql("DROP TRIGGER IF EXISTS usage_rollup_insert ON usage")
-    else:
-        conn.exec_driver_sql("DROP TRIGGER IF EXISTS usage_rollup_insert")
+    drop_triggers(conn)
     usage_rollup.drop(conn, checkfirst=True)
     usage_rollup.create(conn)
     backfill(conn)

@@ -173,6 +173,14 @@ def _console_lean_indexes(conn: Connection) -> None:
     conn.exec_driver_sql("DROP INDEX IF EXISTS ix_usage_rollup_value2")
 
 
+def _rollup_statement_trigger(conn: Connection) -> None:
+    from plinth.store.console_rollup import install_triggers
+
+    # PostgreSQL: the rollup's row trigger becomes a statement trigger that
+    # sums a batch per rollup key (SQLite's row trigger is re-created as is).
+    install_triggers(conn)
+
+
 def _store_embedders(conn: Connection) -> None:
     _add_columns(conn, "vector_stores", {"embedder": "VARCHAR(200)"})
     tables = [schema.vector_store_reembeds, schema.kb_chunk_vectors_next]
@@ -205,6 +213,7 @@ MIGRATIONS: list[Step] = [
     (29, "a pass-through request's billed units in the ledger", _ledger_units),
     (30, "the console: redundant ledger and rollup indexes dropped", _console_lean_indexes),
     (31, "the embedder of each vector store; background re-embedding", _store_embedders),
+    (34, "the console's rollup kept per ledger statement on PostgreSQL", _rollup_statement_trigger),
 ]
 
 

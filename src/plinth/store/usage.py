@@ -72,8 +72,15 @@ class UsageStore:
         if records:
             attempts = [dict(a.__dict__) for r in records for a in r.failed_attempts]
             audits = [r.audit.row() for r in records if r.audit is not None]
+            rows = [r.row() for r in records]
             with self._engine.begin() as conn:
-                conn.execute(usage.insert(), [r.row() for r in records])
+                # With RETURNING, SQLAlchemy sends a batch as one multi-row INSERT
+                # (its "insertmanyvalues", up to 1,000 rows a statement) instead of
+                # one statement per row: PostgreSQL's rollup trigger runs once per
+                # statement and sums its rows per rollup key (console_rollup).
+                # Not insert().values(rows): compiled anew for every batch, it
+                # cost 30 ms of CPU per 100 rows.
+                conn.execute(usage.insert().returning(usage.c.request_id), rows)
                 if attempts:
                     conn.execute(usage_attempts.insert(), attempts)
                 if audits:
