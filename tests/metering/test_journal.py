@@ -167,6 +167,7 @@ async def test_replay_is_idempotent_by_request_id(db: Engine, tmp_path: Path) ->
     journal = tmp_path / "journal"
     journal.mkdir()
     (journal / "deadbeef.lock").touch()  # its process is gone: nobody holds the flock
+    (journal / "cafebabe.new").touch()  # one that died while taking its lock
     rows = [row(f"req_r{n}") for n in range(6)]
     (journal / "deadbeef-1.jsonl").write_bytes(b"".join(encode(r) for r in rows[:4]))
     (journal / "deadbeef-2.jsonl").write_bytes(

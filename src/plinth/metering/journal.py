@@ -118,7 +118,18 @@ class Journal:
         drops the ones it has).
         """
         private_dir(self.folder)
-        self._own = _new_lock(self.folder / f"{self._instance}.lock")
+        for _ in range(3):  # a process starting at that moment may clear our ".new"
+            try:
+                self._own = _new_lock(self.folder / f"{self._instance}.lock")
+                break
+            except FileNotFoundError:
+                self._instance = uuid.uuid4().hex[:16]
+        else:
+            raise OSError(f"could not take a journal lock in {self.folder}")
+        for fresh in self.folder.glob("*.new"):  # a process died while taking its lock
+            stale = _take_lock(fresh)
+            if stale is not None:
+                _drop_lock(stale)
         adopted = []
         for lock_path in sorted(self.folder.glob("*.lock")):
             if lock_path == self._own.path:
@@ -245,8 +256,12 @@ def _new_lock(path: Path) -> _Lock:
     starting at the same moment can see it unlocked and take it for a dead one's."""
     fresh = path.with_suffix(".new")
     fd = os.open(fresh, os.O_RDWR | os.O_CREAT | os.O_EXCL, FILE_MODE)
-    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    os.rename(fresh, path)  # the flock belongs to the file, and follows it
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.rename(fresh, path)  # the flock belongs to the file, and follows it
+    except OSError:  # BlockingIOError, or FileNotFoundError: taken for a dead one's
+        os.close(fd)
+        raise FileNotFoundError(fresh) from None
     return _Lock(path, fd)
 
 
