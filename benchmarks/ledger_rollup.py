@@ -35,12 +35,11 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, func, select, text
 
 sys.path.insert(0, str(Path(__file__).parent))
-from console import POSTGRES, World, bulk_load  # noqa: E402
-
-from plinth.store.console_rollup import drop_triggers, install_triggers  # noqa: E402
-from plinth.store.database import open_database  # noqa: E402
-from plinth.store.schema import usage, usage_rollup  # noqa: E402
-from plinth.store.usage import UsageRecord, UsageStore  # noqa: E402
+from console import POSTGRES, World, bulk_load
+from plinth.store.console_rollup import drop_triggers, install_triggers
+from plinth.store.database import open_database
+from plinth.store.schema import usage, usage_rollup
+from plinth.store.usage import UsageRecord, UsageStore
 
 RESULTS = Path(__file__).parent / "results"
 VARIANTS = {"sqlite": ("row", "none"), "postgresql": ("row", "statement", "none")}
