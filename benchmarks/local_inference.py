@@ -504,6 +504,7 @@ def parse_args() -> Any:
     parser.add_argument("--data-dir", default=None, help="reuse a data dir (skips conversion)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 1 repeat, few requests")
     parser.add_argument("--serve-bare", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--out-dir", type=Path, help="where to write (default results/)")
     args = parser.parse_args()
     if args.quick:
         args.repeats, args.requests_per_level, args.max_tokens = 1, 4, 32
@@ -512,6 +513,8 @@ def parse_args() -> Any:
 
 if __name__ == "__main__":
     parsed = parse_args()
+    if parsed.out_dir is not None:
+        RESULTS = parsed.out_dir
     if parsed.serve_bare:
         serve_bare(parsed)
     else:
