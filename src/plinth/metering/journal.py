@@ -140,9 +140,10 @@ class Journal:
             owner = lock_path.stem
             for path in sorted(self.folder.glob(f"{owner}-*.jsonl"), key=_serial_of):
                 rows = read_rows(path)
-                segment = Segment(
-                    path, os.open(path, os.O_RDONLY), sealed=True, adopted=True, lock=lock
-                )
+                # Its size as unsynced: the dead process may not have fsynced it,
+                # so the next sync does (fdatasync flushes the file, whoever wrote it).
+                fd, size = os.open(path, os.O_RDONLY), path.stat().st_size
+                segment = Segment(path, fd, size, sealed=True, adopted=True, lock=lock)
                 segment.outstanding = len(rows)
                 lock.segments.add(path)
                 self._segments.append(segment)
