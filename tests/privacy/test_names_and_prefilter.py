@@ -31,6 +31,14 @@ def found(text: str) -> list[tuple[str, str]]:
         ("电话 139 - 1234 - 5678", [("CN_MOBILE", "139 - 1234 - 5678")]),
         ("发给 fe80::1 和 a:b", [("IPV6", "fe80::1")]),
         ("写信给 li.na@example.cn 或 @someone", [("EMAIL", "li.na@example.cn")]),
+        # after a verb that takes a person (麻烦, 约, 提醒), a kin word, a role
+        ("麻烦邱丽华把合同寄出", [("PERSON", "邱丽华")]),
+        ("帮我约薛明远周五见面", [("PERSON", "薛明远")]),
+        ("我舅舅程国庆在医院", [("PERSON", "程国庆")]),
+        ("跟包志强确认一下", [("PERSON", "包志强")]),  # an everyday-word surname, full name
+        ("巴图孟和是新同事", [("PERSON", "巴图孟和")]),  # Mongolian, two parts
+        ("客户姓名：上官婉儿", [("PERSON", "上官婉儿")]),
+        ("count: 139-1234-5678", [("CN_MOBILE", "139-1234-5678")]),  # written as a phone
     ],
 )
 def test_detects(text: str, expected: list[tuple[str, str]]) -> None:
@@ -49,6 +57,9 @@ def test_detects(text: str, expected: list[tuple[str, str]]) -> None:
         "小米手机降价",
         "我和同事一起去吃饭",
         "此致\n敬礼",  # a sign-off is no signature
+        "先上官网看看",  # 上 + 官网, not the surname 上官
+        "Build 13912340000 passed",  # a counter, not a phone
+        '{"bytes": 13800001111}',
     ],
 )
 def test_everyday_words_are_no_names(text: str) -> None:

@@ -47,10 +47,10 @@ _LEFT = (
     "烦约催谢醒喜送陪喊代等见持舅叔姨爷奶安"
 )
 # Characters that start what a person does or has: 在 说 把 的 没 已 刚 …
-# 值班, 确认, 申请, 处理, 拿, 交, 带, 开, 借, 改, 订, 问, 画, 升, 加, 住, 代.
+# 值班, 确认, 申请, 处理, 拿, 交, 带, 开, 借, 改, 订, 问, 画, 升, 加, 住, 代, 周五, 星期.
 _RIGHT = (
     "在说把被的和与跟对向给让从提请已刚没不也都就还要会来去有是今明昨上下打发回负签等叫做报看正帮"
-    "值确申处拿交带开借改订问画升加住代"
+    "值确申处拿交带开借改订问画升加住代周星"
 )
 # Surnames that are also everyday words (高, 方, 安, 和): stricter, as in names_zh.
 _WORDLIKE = frozenset(
