@@ -42,7 +42,9 @@ def test_json_schema_validity_and_fields() -> None:
 @pytest.mark.parametrize("name", sorted(BUILTIN))
 def test_builtin_workloads_load(name: str) -> None:
     workload = load_workload(name)
-    assert 10 <= len(workload.items) <= 20
+    # Short enough for a quick run; rag_qa has 32, enough to tell the local
+    # sampling defaults apart (benchmarks/results/rag_qa_sampling.md).
+    assert 10 <= len(workload.items) <= (40 if name == "rag_qa" else 20)
     assert len({item.id for item in workload.items}) == len(workload.items)
 
 
