@@ -93,8 +93,11 @@ def test_an_interactive_request_stops_a_local_line_which_runs_again_once(
 ) -> None:
     engine = _engine(runner)
     before, cancelled_tokens = runner.preempted, engine.tokens_after_cancel
+    gateway = runner.svc.gateway
+    assert gateway.on_interactive is None  # no batch line to stop: nothing to call
     batch = create(client, upload(client, jsonl([_line(f"n{i}") for i in range(3)])))
     _until(lambda: engine.active_streams >= 1, 60, "no batch line started")
+    assert gateway.on_interactive is not None  # hooked while a line may be stopped
     window = _stop_window(app_client, runner, before)
     _interactive(client)
     stopped_s = window.result(timeout=30)
@@ -111,6 +114,7 @@ def test_an_interactive_request_stops_a_local_line_which_runs_again_once(
     assert done["request_counts"] == {"total": 3, "completed": 3, "failed": 0}
     output = file_lines(client, done["output_file_id"])
     assert [o["custom_id"] for o in output] == ["n0", "n1", "n2"]  # each once
+    assert gateway.on_interactive is None  # the lines ended: unhooked again
     for item in output:
         body = item["response"]["body"]
         assert body["object"] == "chat.completion"

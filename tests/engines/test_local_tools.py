@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from plinth.engines import llamacpp_tools
 from plinth.engines.llamacpp_template_caps import renders_tools, template_caps
 from plinth.engines.llamacpp_tools import ToolPlan, answer_schema, parse_answer, rewrite_history
 from testsupport import CHAT_MODEL
@@ -186,6 +187,30 @@ def test_tool_mistakes_are_400s(client: TestClient, extra: dict[str, Any], param
     response = client.post("/v1/chat/completions", json=ask(**extra))
     assert response.status_code == 400, response.text
     assert response.json()["error"]["param"] == param
+
+
+def test_only_requests_about_tools_enter_the_tool_handling(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entered: list[dict[str, Any]] = []
+    prepare = llamacpp_tools.prepare
+
+    def spy(body: dict[str, Any], *, native: bool = False) -> Any:
+        entered.append(body)
+        return prepare(body, native=native)
+
+    monkeypatch.setattr(llamacpp_tools, "prepare", spy)
+    plain: dict[str, Any] = {"model": CHAT_MODEL, "messages": [{"role": "user", "content": "Hi"}]}
+    response = client.post("/v1/chat/completions", json=plain | {"max_tokens": 4})
+    assert response.status_code == 200, response.text
+    assert entered == []  # no tools, no tool turns: the tool modules are not run
+    # An earlier call in the history, without ``tools``, is still checked (a 400).
+    call: dict[str, Any] = {"type": "function", "function": {"name": "f", "arguments": "{city"}}
+    history = [*plain["messages"], {"role": "assistant", "tool_calls": [call]}]
+    response = client.post("/v1/chat/completions", json=plain | {"messages": history})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["param"] == "messages[1].tool_calls[0].function.arguments"
+    assert len(entered) == 1
 
 
 def test_the_answer_format_and_history() -> None:

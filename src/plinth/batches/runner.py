@@ -24,7 +24,9 @@ llama.cpp at its next token, its accounting is withdrawn (no ledger row, the
 reservation released), and its lease is given up, so it runs again from its
 start once interactive traffic allows. A stopped line is never recorded, so
 it cannot reach the output file twice; its request id stays the same, so the
-run that finishes it is billed once.
+run that finishes it is billed once. The runner hooks the gateway only while
+it has such a line in flight, so an interactive request costs nothing when
+no batch line could compete with it.
 """
 
 from __future__ import annotations
@@ -92,7 +94,6 @@ class BatchRunner:
     # --- lifecycle ---------------------------------------------------------------------
 
     async def start(self) -> None:
-        self.svc.gateway.on_interactive = self._interactive_arrived
         self._task = asyncio.create_task(self._loop(), name="batch-runner")
 
     def wake(self) -> None:
@@ -236,6 +237,8 @@ class BatchRunner:
         work = asyncio.create_task(run_line(self.svc, batch, line, acct, stream=preemptible))
         entry = _Line(acct, work, preemptible)
         entry.task = asyncio.create_task(self._run(batch, line, entry))
+        if preemptible:  # an interactive arrival may have to stop it from now on
+            self.svc.gateway.on_interactive = self._interactive_arrived
         return entry
 
     def _may_run_locally(self, batch: Batch, line: BatchLine) -> bool:
@@ -265,7 +268,12 @@ class BatchRunner:
             log.exception("batch %s line %d could not be recorded", batch.id, line.index)
         finally:
             self._running.get(batch.id, {}).pop(line.index, None)
+            if not self._preemptible_in_flight():
+                self.svc.gateway.on_interactive = None  # nothing to stop: off the request path
             self.wake()
+
+    def _preemptible_in_flight(self) -> bool:
+        return any(e.preemptible for lines in self._running.values() for e in lines.values())
 
     def _interactive_arrived(self) -> None:
         """The gateway opened an interactive request: stop the lines that compete with it."""

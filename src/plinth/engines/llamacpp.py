@@ -77,6 +77,17 @@ BUILTIN_CHAT_TEMPLATES = frozenset(
 )
 
 
+def _asks_for_tools(body: Json) -> bool:
+    """Tools, a choice of them, or earlier calls or results in the history: only then
+    does ``llamacpp_tools`` read the request (a plain chat never enters it)."""
+    if "tools" in body or "tool_choice" in body or "parallel_tool_calls" in body:
+        return True
+    return any(
+        isinstance(m, dict) and (m.get("role") == "tool" or "tool_calls" in m)
+        for m in body["messages"]
+    )
+
+
 def _prompt_param(method: str) -> str:
     """The request field a context overflow is blamed on."""
     return "prompt" if method == "handle_completions" else "messages"
@@ -313,7 +324,9 @@ class LlamaCppEngine(Engine):
     async def chat(self, body: Json) -> Json:
         self._require("chat", "chat completions")
         reject_non_text_parts(body)
-        body, plan = llamacpp_tools.prepare(body, native=self.native_tools)
+        plan = None
+        if _asks_for_tools(body):
+            body, plan = llamacpp_tools.prepare(body, native=self.native_tools)
         body = self._with_defaults(body)
         result = await self._call("handle_chat_completions", fit_integers(body))
         return result if plan is None else llamacpp_tools.finish_result(result, plan)
@@ -321,7 +334,9 @@ class LlamaCppEngine(Engine):
     def chat_stream(self, body: Json) -> AsyncIterator[Json]:
         self._require("chat", "chat completions")
         reject_non_text_parts(body)
-        body, plan = llamacpp_tools.prepare(body, native=self.native_tools)
+        plan = None
+        if _asks_for_tools(body):
+            body, plan = llamacpp_tools.prepare(body, native=self.native_tools)
         chunks = self._stream("handle_chat_completions", fit_integers(self._with_defaults(body)))
         return chunks if plan is None else llamacpp_tools.finish_stream(chunks, plan)
 
