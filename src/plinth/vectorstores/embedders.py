@@ -73,6 +73,19 @@ class Embedders:
         return found
 
 
+def embedder_for(
+    embedders: Embedders | None, recorded: str | None, store_id: str
+) -> StoreEmbedder | None:
+    """The embedder of a store's vectors; None where it has none (lexical stores).
+
+    ``embedders`` None: this server loads no embedder, every store is lexical.
+    Raises ``EmbedderUnavailable`` where the store's model is not loaded.
+    """
+    if embedders is None or (recorded is None and embedders.default is None):
+        return None
+    return embedders.require(recorded, store_id)
+
+
 class EmbedderGate:
     """Per store: many ingestions at once, or one switch of vector sets, not both."""
 

@@ -41,7 +41,7 @@ from plinth.knowledge.limits import UploadLimits
 from plinth.knowledge.parsing import extract_text
 from plinth.store.door import Database
 from plinth.vectorstores.catalog import FileRow, VectorStoreCatalog, now_s
-from plinth.vectorstores.embedders import EmbedderGate, Embedders, StoreEmbedder
+from plinth.vectorstores.embedders import EmbedderGate, Embedders, embedder_for
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -80,22 +80,14 @@ class Retrieval:
     dims: int | None = None
     # The embedder's declared languages (catalog), None if unknown.
     languages: frozenset[str] | None = None
-    # Every loaded embedder by model (embedders.py); None: ``embedder`` serves all stores.
+    # Every loaded embedder by model, ``embedder`` the default's (embedders.py, where
+    # ``embedder_for`` picks a store's); None exactly when ``embedder`` is None.
     embedders: Embedders | None = None
     gate: EmbedderGate = field(default_factory=EmbedderGate)
 
-    def embedder_for(self, recorded: str | None, store_id: str) -> StoreEmbedder | None:
-        """The embedder of a store's vectors; None where the store has none (lexical).
-
-        Raises ``EmbedderUnavailable`` where the store's model is not loaded.
-        """
-        if self.embedders is None:
-            if self.embedder is None:
-                return None
-            return StoreEmbedder("", self.embedder, self.languages)
-        if recorded is None and self.embedders.default is None:
-            return None
-        return self.embedders.require(recorded, store_id)
+    def __post_init__(self) -> None:
+        if (self.embedder is None) != (self.embedders is None):
+            raise ValueError("Retrieval needs both embedder and embedders, or neither")
 
 
 def error_for(exc: BaseException) -> tuple[str, str]:
@@ -171,7 +163,7 @@ class FileIngestion:
         async with self.retrieval.gate.ingesting(store_id):
             store = await self.db.run(self.catalog.get_store, store_id, key_id=None)
             recorded = store.embedder if store is not None else None
-            chosen = self.retrieval.embedder_for(recorded, store_id)
+            chosen = embedder_for(self.retrieval.embedders, recorded, store_id)
             vectors = None
             if chosen is not None and chunks:
                 vectors = await chosen.embedder.embed([c.text for c in chunks])

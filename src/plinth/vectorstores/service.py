@@ -35,7 +35,12 @@ from plinth.vectorstores.catalog import (
     VectorStoreCatalog,
     now_s,
 )
-from plinth.vectorstores.embedders import Embedders, EmbedderUnavailable, record_embedder
+from plinth.vectorstores.embedders import (
+    Embedders,
+    EmbedderUnavailable,
+    embedder_for,
+    record_embedder,
+)
 from plinth.vectorstores.ingest import CpuWork, FileIngestion, Ingestor, Retrieval, StoreSizes
 from plinth.vectorstores.reembed import Reembedder
 
@@ -276,7 +281,7 @@ class VectorStores:
             # The query is embedded by the model that made the store's vectors, or
             # not at all: a hybrid search then ranks lexically, a dense one is refused.
             try:
-                chosen = self.retrieval.embedder_for(store.embedder, store.id)
+                chosen = embedder_for(self.retrieval.embedders, store.embedder, store.id)
             except EmbedderUnavailable:
                 if options.mode == "dense":
                     raise
