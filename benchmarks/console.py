@@ -13,6 +13,9 @@ existing database runs; the cost the trigger adds to each ledger write is
 measured separately on batches like the recorder's.
 
     .venv/bin/python benchmarks/console.py [--rows 1000000] [--reps 5] [--db sqlite postgresql]
+    # or in two steps, seeding (most of the run) apart from measuring:
+    .venv/bin/python benchmarks/console.py --phase seed --seeded /tmp/console-seeded
+    .venv/bin/python benchmarks/console.py --phase measure --seeded /tmp/console-seeded
 
 Writes ``benchmarks/results/console.md`` and ``console.json``.
 """
@@ -318,52 +321,79 @@ def summarise(cases: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def run_database(kind: str, rows: int, reps: int, keep: bool = False) -> dict[str, Any]:
-    print(f"{kind}: seeding {rows:,} rows", file=sys.stderr)
-    tmp = tempfile.mkdtemp(prefix="plinth-console-bench-")
-    schema = None
+def _database(kind: str, where: Path) -> tuple[str, str | None]:
+    """A fresh database to seed: a SQLite file under ``where`` or a new PostgreSQL schema."""
     if kind == "sqlite":
-        url = f"sqlite:///{tmp}/plinth.db"
-    else:
-        schema = "plinth_console_bench_" + secrets.token_hex(4)
-        admin = create_engine(POSTGRES.replace("postgresql://", "postgresql+psycopg://"))
-        with admin.begin() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-        url = f"{POSTGRES}?options=-csearch_path%3D{schema}"
+        return f"sqlite:///{where}/plinth.db", None
+    schema = "plinth_console_bench_" + secrets.token_hex(4)
+    admin = create_engine(POSTGRES.replace("postgresql://", "postgresql+psycopg://"))
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    admin.dispose()
+    return f"{POSTGRES}?options=-csearch_path%3D{schema}", schema
+
+
+def _drop_schema(schema: str) -> None:
+    admin = create_engine(POSTGRES.replace("postgresql://", "postgresql+psycopg://"))
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+def seed(kind: str, rows: int, where: Path) -> dict[str, Any]:
+    """Seed one database; return what measuring it later needs (its URL and world)."""
+    print(f"{kind}: seeding {rows:,} rows", file=sys.stderr)
+    url, schema = _database(kind, where)
+    engine = open_database(url)
+    world = World(seed_accounts(engine))
+    bulk_load(engine, world, rows)
+    engine.dispose()
+    return {"kind": kind, "url": url, "schema": schema, "keys": world.keys,
+            "now": world.now.isoformat()}  # fmt: skip
+
+
+def measure_seeded(state: dict[str, Any], reps: int) -> dict[str, Any]:
+    """The write cost and every page of one seeded database."""
+    kind, url = state["kind"], state["url"]
+    world = World(state["keys"])
+    world.now = datetime.fromisoformat(state["now"])
+    engine = open_database(url)
+    writes = write_cost(engine, world)
+    with engine.connect() as conn:
+        ledger = conn.scalar(select(func.count()).select_from(usage))
+        rollup = conn.scalar(select(func.count()).select_from(usage_rollup))
+        summed = conn.scalar(
+            select(func.sum(usage_rollup.c.requests)).where(usage_rollup.c.dim == "all")
+        )
+    assert summed == ledger, (summed, ledger)  # the rollup is exact after the writes
+    engine.dispose()
+    load_before = os.getloadavg()
+    measured = measure(url, world, reps)
+    measured["load_average"] = {"before": load_before, "after": os.getloadavg()}
+    print(f"  {kind}: {summarise(measured['cases'])}", file=sys.stderr)
+    return {
+        "database": kind,
+        "ledger_rows": ledger,
+        "rollup_rows": rollup,
+        "write_cost": writes,
+        "summary": summarise(measured["cases"]),
+        **measured,
+    }
+
+
+def run_database(kind: str, rows: int, reps: int, keep: bool = False) -> dict[str, Any]:
+    tmp = Path(tempfile.mkdtemp(prefix="plinth-console-bench-"))
+    state: dict[str, Any] = {"schema": None}
     try:
-        engine = open_database(url)
-        world = World(seed_accounts(engine))
-        bulk_load(engine, world, rows)
-        writes = write_cost(engine, world)
-        with engine.connect() as conn:
-            ledger = conn.scalar(select(func.count()).select_from(usage))
-            rollup = conn.scalar(select(func.count()).select_from(usage_rollup))
-            summed = conn.scalar(
-                select(func.sum(usage_rollup.c.requests)).where(usage_rollup.c.dim == "all")
-            )
-        assert summed == ledger, (summed, ledger)  # the rollup is exact after the writes
-        engine.dispose()
-        load_before = os.getloadavg()
-        measured = measure(url, world, reps)
-        measured["load_average"] = {"before": load_before, "after": os.getloadavg()}
-        print(f"  {kind}: {summarise(measured['cases'])}", file=sys.stderr)
-        return {
-            "database": kind,
-            "ledger_rows": ledger,
-            "rollup_rows": rollup,
-            "write_cost": writes,
-            "summary": summarise(measured["cases"]),
-            **measured,
-        }
+        state = seed(kind, rows, tmp)
+        return measure_seeded(state, reps)
     finally:
         if keep:
             print(f"  kept {tmp}", file=sys.stderr)
         else:
             shutil.rmtree(tmp, ignore_errors=True)
-        if schema is not None:
-            with admin.begin() as conn:
-                conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-            admin.dispose()
+        if state["schema"] is not None:
+            _drop_schema(state["schema"])
 
 
 def report(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
@@ -428,8 +458,38 @@ def main() -> None:
     parser.add_argument("--db", nargs="+", default=["sqlite", "postgresql"])
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--keep", action="store_true", help="Keep the SQLite file (printed).")
+    parser.add_argument(
+        "--seeded",
+        type=Path,
+        help="Split the run: with --phase seed, seed the databases and write their state"
+        " into this folder (seeding takes most of the run and needs no quiet machine);"
+        " with --phase measure, measure them from it (then delete the folder; its"
+        " PostgreSQL schema is dropped after measuring).",
+    )
+    parser.add_argument("--phase", choices=["seed", "measure"])
     args = parser.parse_args()
-    results = [run_database(kind, args.rows, args.reps, args.keep) for kind in args.db]
+    if (args.seeded is None) != (args.phase is None):
+        parser.error("--seeded and --phase go together")
+    if args.phase == "seed":
+        args.seeded.mkdir(parents=True, exist_ok=True)
+        states = []
+        for kind in args.db:
+            where = args.seeded / kind
+            where.mkdir(exist_ok=True)
+            states.append(seed(kind, args.rows, where.resolve()))
+        (args.seeded / "state.json").write_text(json.dumps(states, indent=1))
+        print(f"seeded: {args.seeded}/state.json", file=sys.stderr)
+        return
+    if args.phase == "measure":
+        results = []
+        for state in json.loads((args.seeded / "state.json").read_text()):
+            try:
+                results.append(measure_seeded(state, args.reps))
+            finally:
+                if state["schema"] is not None:
+                    _drop_schema(state["schema"])
+    else:
+        results = [run_database(kind, args.rows, args.reps, args.keep) for kind in args.db]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "console.json").write_text(json.dumps(results, indent=1, default=str))
     (args.out / "console.md").write_text(report(results, args))
