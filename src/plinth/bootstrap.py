@@ -58,12 +58,18 @@ def build_engines(settings: Settings, models: ModelStore) -> list[Engine]:
         kv_cache_type=llama.kv_cache_type,
         default_max_tokens=llama.default_max_tokens,
         prompt_cache_mib=llama.prompt_cache_mib,
+        load_on_first_use=llama.load == "on_first_use",
     )
     # Embedders get their own thread count (default 1): see embedding_threads.
     # Embedders sleep between batches (poll 0) instead of spinning: on shared
     # cores spinning threads starve each other (retrieval_embedding_throughput.md).
     embed_options = LlamaCppOptions(
-        llama.embedding_slots, 512, llama.embedding_threads, verbosity, poll=0
+        llama.embedding_slots,
+        512,
+        llama.embedding_threads,
+        verbosity,
+        poll=0,
+        load_on_first_use=llama.load == "on_first_use",
     )
     factory = engine_factory(CATALOG_ENGINE)
     specs = model_specs(

@@ -60,6 +60,15 @@ class LlamaCppSettings(BaseModel):
         description="Output limit of a local chat/completion request that sets none; 0 = none.",
     )
     threads: int = Field(0, ge=0, description="CPU threads; 0 = all cores.")
+    # on_first_use keeps a server that is only asked for remote models or the
+    # knowledge base at ~200 MB instead of ~510 (light_install.md), but the
+    # first chat waits for the load, and a broken model shows at that request.
+    load: Literal["on_start", "on_first_use"] = Field(
+        "on_start",
+        description="When local chat/embedding models load: at start-up, or at the first "
+        "request that needs each (a failed load is then a 503 model_unavailable, retried "
+        "by the next request).",
+    )
     # llama.cpp keeps the KV state of prompts that leave a slot in host memory,
     # to resume them later, up to 8 GiB by default: RSS then grows with every
     # new prompt (about 1.2 MiB each for the bundled 135M model,

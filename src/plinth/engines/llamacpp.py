@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from plinth.engines import llamacpp_tools
 from plinth.engines.base import EmbeddingResult, Engine, Json, ModelKind
+from plinth.engines.lazy_load import LoadOnFirstUse
 from plinth.engines.llamacpp_errors import (
     check_input_lengths,
     check_token_ids,
@@ -129,6 +130,9 @@ class LlamaCppOptions:
     # Host memory for llama.cpp's cache of prompts' KV states (MiB; 0 off).
     # Its own default, 8192, let RSS grow with every new prompt.
     prompt_cache_mib: int = 256
+    # Load at the first request that needs the model instead of at start()
+    # (llamacpp.load = "on_first_use"; lazy_load.py).
+    load_on_first_use: bool = False
 
 
 class _Handoff:
@@ -191,6 +195,7 @@ class LlamaCppEngine(Engine):
         self.options = options
         self.tokenizer = tokenizer
         self._server: Any = None
+        self._loader = LoadOnFirstUse(model_id, self._load)
         # Whether tools go through the model's own chat template (llama.cpp's
         # verdict at load, llamacpp_template_caps) rather than the generic format.
         self.native_tools = False
@@ -242,6 +247,15 @@ class LlamaCppEngine(Engine):
         return params
 
     async def start(self) -> None:
+        if not self.options.load_on_first_use:
+            await self._load()
+            self._loader.loaded = True
+
+    @property
+    def loaded(self) -> bool:
+        return self._loader.loaded
+
+    async def _load(self) -> None:
         import xllamacpp
 
         params = self._params()
@@ -318,12 +332,32 @@ class LlamaCppEngine(Engine):
         if self.kind != kind:
             raise self._unsupported(what)
 
+    def _after_load(self, make: Callable[[], AsyncIterator[Json]]) -> AsyncIterator[Json]:
+        """``make()``'s stream, made once the model is loaded (a load failure is
+        raised by the first ``__anext__``, before any chunk, as the gateway expects)."""
+        if self._loader.loaded:
+            return make()
+
+        async def chunks() -> AsyncIterator[Json]:
+            await self._loader.ensure()
+            inner = make()
+            try:
+                async for chunk in inner:
+                    yield chunk
+            finally:
+                aclose = getattr(inner, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+
+        return chunks()
+
     def _with_defaults(self, body: Json) -> Json:
         return with_sampling_defaults(body, max_tokens=self.options.default_max_tokens)
 
     async def chat(self, body: Json) -> Json:
         self._require("chat", "chat completions")
         reject_non_text_parts(body)
+        await self._loader.ensure()
         plan = None
         if _asks_for_tools(body):
             body, plan = llamacpp_tools.prepare(body, native=self.native_tools)
@@ -334,6 +368,10 @@ class LlamaCppEngine(Engine):
     def chat_stream(self, body: Json) -> AsyncIterator[Json]:
         self._require("chat", "chat completions")
         reject_non_text_parts(body)
+        # Tool handling reads native_tools, known only once the model is loaded.
+        return self._after_load(lambda: self._chat_stream(body))
+
+    def _chat_stream(self, body: Json) -> AsyncIterator[Json]:
         plan = None
         if _asks_for_tools(body):
             body, plan = llamacpp_tools.prepare(body, native=self.native_tools)
@@ -342,16 +380,19 @@ class LlamaCppEngine(Engine):
 
     async def complete(self, body: Json) -> Json:
         self._require("chat", "text completions")
+        await self._loader.ensure()
         return await self._call("handle_completions", fit_integers(self._with_defaults(body)))
 
     def complete_stream(self, body: Json) -> AsyncIterator[Json]:
         self._require("chat", "text completions")
-        return self._stream("handle_completions", fit_integers(self._with_defaults(body)))
+        body = fit_integers(self._with_defaults(body))
+        return self._after_load(lambda: self._stream("handle_completions", body))
 
     async def embed(self, inputs: list[str] | list[list[int]]) -> EmbeddingResult:
         self._require("embedding", "embeddings")
         if not isinstance(inputs[0], str):
             check_token_ids(inputs, "input")
+        await self._loader.ensure()
         if self.tokenizer is not None:
             if isinstance(inputs[0], str):
                 inputs = await self._tokenize(self.tokenizer, inputs)
