@@ -480,8 +480,9 @@ console_sessions = Table(
 # The ledger summed per bucket for the console's dashboard, per dimension
 # (plinth.store.console_rollup.DIMS): "all", one column (value) or a pair of
 # columns (value, value2), per UTC hour ("YYYY-MM-DD HH") or day ("YYYY-MM-DD").
-# Kept by database triggers on ``usage`` inserts (migrations 21, 23), so every
-# writer keeps it exact. Latency and TTFT are histograms (``lat_0``…, ``ttft_0``…).
+# Kept by database triggers on ``usage`` inserts (migrations 21, 23; on
+# PostgreSQL per statement since 34), so every writer keeps it exact.
+# Latency and TTFT are histograms (``lat_0``…, ``ttft_0``…).
 usage_rollup = Table(
     "usage_rollup",
     metadata,
