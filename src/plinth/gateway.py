@@ -21,7 +21,7 @@ import base64
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
@@ -53,7 +53,7 @@ from plinth.protocol.embeddings import TOKEN_IDS_REFUSAL, EmbeddingRequest
 from plinth.routing.router import Router
 from plinth.routing.state import Attempt, DeploymentState
 from plinth.store.usage import AttemptRecord
-from plinth.streaming import StreamShaper, as_json, engine_stream, has_output
+from plinth.streaming import StreamShaper, as_json, engine_stream, has_output, sse_batches
 from plinth.tokens import (
     Estimate,
     request_text,
@@ -411,8 +411,9 @@ class Gateway:
     def generate_sse(
         self, acct: Accounting, request: GenerationRequest
     ) -> AsyncIterator[Json | bytes]:
-        """As :meth:`generate_stream`, for a route that sends OpenAI's own SSE: most
-        chunks from an OpenAI-compatible upstream come as their JSON's bytes."""
+        """As :meth:`generate_stream`, for a route that sends OpenAI's own SSE: the
+        stream's chunks come as SSE frames (bytes), several per item where they
+        were read together; a response-cache hit still comes as dicts."""
         return self._stream(acct, request, raw=True)
 
     async def _stream(
@@ -444,14 +445,19 @@ class Gateway:
                 usage_source=_source(state),
             )
             try:
-                for chunk in held:
-                    for piece in shaper.shape(chunk):
+                if raw:  # SSE frames, those read together in one write
+                    async with aclosing(sse_batches(shaper, held, chunks)) as frames:
+                        async for frame in frames:
+                            yield frame
+                else:
+                    for chunk in held:
+                        for piece in shaper.shape(chunk):
+                            yield piece
+                    async for chunk in chunks:
+                        for piece in shaper.shape(chunk):
+                            yield piece
+                    for piece in shaper.leftovers():
                         yield piece
-                async for chunk in chunks:
-                    for piece in shaper.shape(chunk):
-                        yield piece
-                for piece in shaper.leftovers():
-                    yield piece
                 if cache is not None:
                     await cache.store_stream(acct, body, is_chat, shaper.text())
             finally:

@@ -12,14 +12,15 @@ the rest goes on as it came (``"usage": null`` dropped). Anything else (a
 finish reason, usage, llama.cpp's timings, an unusual key order, a possible
 placeholder while redacting) is decoded and shaped as before. The text sent
 is kept as bytes and decoded only if it is needed (no usage was reported, or
-the response cache records the stream).
+the response cache records the stream). Chunks already read together (a busy
+loop finds several in one read) leave together, as one write.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 
 from plinth.engines.base import Engine, Json
 from plinth.engines.openai_compat import OpenAICompatEngine
@@ -53,6 +54,45 @@ def engine_stream(engine: Engine, body: Json, *, is_chat: bool) -> AsyncIterator
 
 def as_json(chunk: Json | RawChunk) -> Json:
     return chunk.json if isinstance(chunk, RawChunk) else chunk
+
+
+def sse_frame(piece: Json | bytes) -> bytes:
+    """One server-sent event as OpenAI frames it; bytes are a chunk's JSON already."""
+    if not isinstance(piece, bytes):
+        piece = json.dumps(piece, ensure_ascii=False, separators=(",", ":")).encode()
+    return b"data: " + piece + b"\n\n"
+
+
+async def sse_batches(
+    shaper: StreamShaper, held: Iterable[Json | RawChunk], chunks: AsyncIterator[Json | RawChunk]
+) -> AsyncGenerator[bytes, None]:
+    """The stream's client frames; chunks that were read together go out together.
+
+    A batch is only ever extended with a chunk that is already read
+    (``RawChunk.more``), so nothing waits on the network for company.
+    """
+    batch: list[bytes] = []
+
+    def add(chunk: Json | RawChunk) -> bool:
+        batch.extend(sse_frame(piece) for piece in shaper.shape(chunk))
+        return isinstance(chunk, RawChunk) and chunk.more
+
+    try:
+        for chunk in held:
+            if not add(chunk) and batch:
+                yield b"".join(batch)
+                batch.clear()
+        async for chunk in chunks:
+            if not add(chunk) and batch:
+                yield b"".join(batch)
+                batch.clear()
+    except Exception:
+        if batch:  # what was read before the failure still goes out, then the error
+            yield b"".join(batch)
+        raise
+    batch.extend(sse_frame(piece) for piece in shaper.leftovers())
+    if batch:
+        yield b"".join(batch)
 
 
 def has_output(chunk: Json) -> bool:

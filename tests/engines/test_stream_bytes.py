@@ -13,7 +13,7 @@ from plinth.engines.upstream_http import MAX_EVENT_BYTES, EventReader, RawChunk
 from plinth.errors import UpstreamBadResponse
 from plinth.metering.accounting import Accounting
 from plinth.privacy.redaction import Redactor
-from plinth.streaming import StreamShaper
+from plinth.streaming import StreamShaper, sse_batches
 
 
 def events(*reads: bytes) -> list[tuple[bytes, bytes]]:
@@ -131,3 +131,42 @@ def test_redacting_restores_a_placeholder_split_across_byte_chunks() -> None:
     assert "[" not in text
     # Chunks with nothing held and no "[" went out as bytes.
     assert any(isinstance(p, bytes) for p in out)
+
+
+async def _chunks(items: list[RawChunk]) -> Any:
+    for item in items:
+        yield item
+
+
+@pytest.mark.anyio
+async def test_chunks_read_together_leave_in_one_write() -> None:
+    s = shaper()
+    first = RawChunk(chunk("a"), "test")
+    # b and c were in one read (b says more is buffered); d came alone.
+    rest = [
+        RawChunk(chunk("b"), "test", more=True),
+        RawChunk(chunk("c"), "test"),
+        RawChunk(chunk("d"), "test"),
+    ]
+    writes = [w async for w in sse_batches(s, [first], _chunks(rest))]
+    assert len(writes) == 3
+    assert [w.count(b"data: ") for w in writes] == [1, 2, 1]
+    frames = [f for w in writes for f in w.split(b"\n\n") if f]
+    texts = [
+        json.loads(f.removeprefix(b"data: "))["choices"][0]["delta"]["content"] for f in frames
+    ]
+    assert texts == ["a", "b", "c", "d"]
+
+
+@pytest.mark.anyio
+async def test_a_failure_mid_batch_still_sends_what_was_read() -> None:
+    async def failing() -> Any:
+        yield RawChunk(chunk("b"), "test", more=True)
+        raise RuntimeError("upstream gone")
+
+    s = shaper()
+    frames = sse_batches(s, [RawChunk(chunk("a"), "test")], failing())
+    assert (await anext(frames)).count(b"data: ") == 1
+    assert b'"b"' in await anext(frames)
+    with pytest.raises(RuntimeError, match="upstream gone"):
+        await anext(frames)

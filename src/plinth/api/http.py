@@ -317,11 +317,11 @@ async def sse_frames(
     the way out, whoever ends the stream.
     """
     try:
-        # A chunk may come as its JSON's bytes already (the streaming proxy's byte path).
+        # Bytes are frames already (the streaming proxy's byte path, plinth.streaming).
         if first is not None:
-            yield b"data: " + (first if isinstance(first, bytes) else _dumps(first)) + b"\n\n"
+            yield first if isinstance(first, bytes) else b"data: " + _dumps(first) + b"\n\n"
         async for chunk in chunks:
-            yield b"data: " + (chunk if isinstance(chunk, bytes) else _dumps(chunk)) + b"\n\n"
+            yield chunk if isinstance(chunk, bytes) else b"data: " + _dumps(chunk) + b"\n\n"
     except Exception as exc:  # the status line is sent: an error frame is all we can do
         if not isinstance(exc, PlinthError):
             log.exception("stream %s failed unexpectedly", request_id, exc_info=exc)

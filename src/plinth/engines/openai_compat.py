@@ -74,10 +74,10 @@ class OpenAICompatEngine(Engine):
         where = f"deployment '{self.deployment.id}'"
         events = self.client.post_sse_bytes(path, self._body(body, stream=True))
         try:
-            async for _event, data in events:
+            async for _event, data, more in events:
                 if data == b"[DONE]":
                     return
-                chunk = RawChunk(data, where)
+                chunk = RawChunk(data, where, more=more)
                 if b'"error"' in data and "error" in chunk.json:
                     message = chunk.json["error"]
                     if isinstance(message, dict):

@@ -103,15 +103,17 @@ class UpstreamClient:
     ) -> AsyncIterator[tuple[str, str]]:
         """POST and yield ``(event, data)`` of each server-sent event as it arrives,
         decoded (see :meth:`post_sse_bytes` for the timeouts)."""
-        async for event, data in self.post_sse_bytes(path, body, headers):
+        async for event, data, _more in self.post_sse_bytes(path, body, headers):
             yield event.decode("utf-8", "replace"), data.decode("utf-8", "replace")
 
     async def post_sse_bytes(
         self, path: str, body: Json, headers: dict[str, str] | None = None
-    ) -> AsyncIterator[tuple[bytes, bytes]]:
-        """POST and yield ``(event, data)`` of each server-sent event as it arrives,
-        as the bytes the upstream sent (a streaming proxy forwards most of them as
-        they are, so nothing is decoded here).
+    ) -> AsyncIterator[tuple[bytes, bytes, bool]]:
+        """POST and yield ``(event, data, more)`` of each server-sent event as it
+        arrives, as the bytes the upstream sent (a streaming proxy forwards most of
+        them as they are, so nothing is decoded here); ``more``: the next event is
+        already read, so asking for it will not wait (a proxy then sends both in
+        one write).
 
         Nothing is buffered: each event is handed on when its blank line is read.
         One timeout per event (not per line, not per read): the first must come
@@ -146,7 +148,7 @@ class UpstreamClient:
                     if event is None:
                         return
                     limit = d.idle_timeout_s
-                    yield event
+                    yield event[0], event[1], reader.has_event()
         except PlinthError:
             raise
         except Exception as exc:
@@ -244,6 +246,10 @@ class EventReader:
             )
         self._buf, self._pos = rest + data, 0
 
+    def has_event(self) -> bool:
+        """Whether a whole event is already buffered (it may prove to be empty)."""
+        return self._buf.find(b"\n\n", self._pos) >= 0
+
     def take(self) -> tuple[bytes, bytes] | None:
         """The next whole event's name and data, or None until more is read."""
         buf = self._buf
@@ -277,11 +283,12 @@ class RawChunk:
     those it must look into are decoded, once.
     """
 
-    __slots__ = ("data", "decoded", "where")
+    __slots__ = ("data", "decoded", "more", "where")
 
-    def __init__(self, data: bytes, where: str):
+    def __init__(self, data: bytes, where: str, *, more: bool = False):
         self.data = data
         self.where = where
+        self.more = more  # the next chunk is already read: no wait for it
         self.decoded: Json | None = None
 
     @property
