@@ -42,3 +42,17 @@ def test_milvus_without_the_extra_names_it(tmp_path: Path) -> None:
 
 def test_the_default_backend_needs_no_extra(tmp_path: Path, without_milvus: None) -> None:
     preflight(Settings(data_dir=tmp_path))  # no error: the embedded backend is the default
+
+
+def test_redis_url_without_the_extra_names_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "redis" else real(name, *a)
+    )
+    settings = Settings(data_dir=tmp_path, redis_url="redis://127.0.0.1:6379/0")
+    with pytest.raises(click.ClickException) as refused:
+        preflight(settings)
+    assert "redis_url" in refused.value.message
+    assert "pip install 'plinth[redis]'" in refused.value.message

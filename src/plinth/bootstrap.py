@@ -16,6 +16,7 @@ from plinth.catalog.model_tokenizer import load_tokenizer
 from plinth.engine_kinds import CATALOG_ENGINE
 from plinth.engines.base import Engine
 from plinth.engines.registry import engine_factory
+from plinth.extras import require_redis
 from plinth.paths import private_dir
 from plinth.privacy.guard import PrivacyGuard
 from plinth.settings import Settings
@@ -118,6 +119,8 @@ def privacy_guard(settings: Settings) -> PrivacyGuard:
 def build_billing(settings: Settings, db: Database) -> Billing:
     """Reservations in Redis when ``redis_url`` is set (shared by replicas), else in memory."""
     ttl = settings.billing.reservation_ttl_s
+    if settings.redis_url:
+        require_redis()  # the response cache uses it too; this runs first
     meter: Meter = RedisMeter(settings.redis_url, ttl) if settings.redis_url else LocalMeter(ttl)
     prices = PriceBook(db.engine)
     return Billing(db, meter, prices, assumed_max_tokens=settings.billing.assumed_max_tokens)

@@ -22,6 +22,10 @@ def require(module: str, extra: str, needed_by: str) -> None:
         )
 
 
+def require_redis() -> None:
+    require("redis", "redis", "redis_url (PLINTH_REDIS_URL)")
+
+
 def require_milvus(uri: str | None) -> None:
     """pymilvus always; milvus-lite too when the URI is a local file."""
     require("pymilvus", "milvus", 'knowledge.backend = "milvus"')

@@ -10,7 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from plinth.bootstrap import bootstrap_admin_key
 from plinth.cli.common import configure_logging, data_dir_option, settings_or_exit
 from plinth.errors import MissingExtra, RevokedKeyReused
-from plinth.extras import require_milvus
+from plinth.extras import require_milvus, require_redis
 from plinth.server.run import uvicorn_options
 from plinth.settings import Settings
 from plinth.store.database import open_database
@@ -22,6 +22,8 @@ def preflight(settings: Settings) -> None:
     try:
         if settings.knowledge.backend == "milvus":
             require_milvus(settings.knowledge.milvus_uri)
+        if settings.redis_url:
+            require_redis()
         bootstrap_admin_key(KeyStore(open_database(settings.resolved_database_url)), settings)
     except (MissingExtra, RevokedKeyReused, SQLAlchemyError, OSError) as exc:
         raise click.ClickException(f"cannot start: {exc}") from None
