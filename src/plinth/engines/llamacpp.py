@@ -332,6 +332,10 @@ class LlamaCppEngine(Engine):
         if self.kind != kind:
             raise self._unsupported(what)
 
+    async def _ensure_loaded(self) -> None:
+        if not self._loader.loaded:  # loaded (always so with on_start): lazy_load.py not run
+            await self._loader.ensure()
+
     def _after_load(self, make: Callable[[], AsyncIterator[Json]]) -> AsyncIterator[Json]:
         """``make()``'s stream, made once the model is loaded (a load failure is
         raised by the first ``__anext__``, before any chunk, as the gateway expects)."""
@@ -357,7 +361,7 @@ class LlamaCppEngine(Engine):
     async def chat(self, body: Json) -> Json:
         self._require("chat", "chat completions")
         reject_non_text_parts(body)
-        await self._loader.ensure()
+        await self._ensure_loaded()
         plan = None
         if _asks_for_tools(body):
             body, plan = llamacpp_tools.prepare(body, native=self.native_tools)
@@ -380,7 +384,7 @@ class LlamaCppEngine(Engine):
 
     async def complete(self, body: Json) -> Json:
         self._require("chat", "text completions")
-        await self._loader.ensure()
+        await self._ensure_loaded()
         return await self._call("handle_completions", fit_integers(self._with_defaults(body)))
 
     def complete_stream(self, body: Json) -> AsyncIterator[Json]:
@@ -392,7 +396,7 @@ class LlamaCppEngine(Engine):
         self._require("embedding", "embeddings")
         if not isinstance(inputs[0], str):
             check_token_ids(inputs, "input")
-        await self._loader.ensure()
+        await self._ensure_loaded()
         if self.tokenizer is not None:
             if isinstance(inputs[0], str):
                 inputs = await self._tokenize(self.tokenizer, inputs)
