@@ -1,6 +1,6 @@
 """What a streamed chunk and the upstream client cost Plinth, in CPU time.
 
-    .venv/bin/python benchmarks/gateway_stream_cost.py           # writes results/
+    .venv/bin/python benchmarks/gateway_stream_cost.py           # ~2 min quiet; writes results/
     .venv/bin/python benchmarks/gateway_stream_cost.py --quick   # fewer rounds, to a temp dir
 
 Two measurements, CPU time (``time.process_time``) so that a loaded machine
@@ -317,10 +317,10 @@ def main() -> None:
     if args.mode == "client":
         client_main(args)
         return
-    rounds = 3 if args.quick else 7
+    rounds = 3 if args.quick else 5
     chunk = per_chunk(rounds, 200 if args.quick else 1000)
     print(json.dumps(chunk), flush=True)
-    clients = per_request(rounds, 200 if args.quick else 1000, 16)
+    clients = per_request(rounds, 100 if args.quick else 300, 16)
     print(json.dumps(clients), flush=True)
     out_dir = args.out_dir or (Path(tempfile.mkdtemp()) if args.quick else HERE / "results")
     meta = {
