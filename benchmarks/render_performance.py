@@ -82,6 +82,8 @@ def local_inference(data: dict[str, Any]) -> list[str]:
 
 def gateway_overhead(data: dict[str, Any]) -> list[str]:
     points = data["points"]
+    if points and "rps_min" not in points[0]:
+        raise KeyError("rps_min")  # before rounds and spreads: an earlier script version
     levels = sorted({p["concurrency"] for p in points})
     lines = [
         _source("gateway_overhead", data["meta"]),
@@ -106,10 +108,8 @@ def gateway_overhead(data: dict[str, Any]) -> list[str]:
                 p = mine.get(c)
                 if p is None:
                     cells.append("–")
-                elif "rps_min" in p:
-                    cells.append(f"{p['rps']:g} ({_range(p['rps_min'], p['rps_max'])})")
                 else:
-                    cells.append(f"{p['rps']:g}")
+                    cells.append(f"{p['rps']:g} ({_range(p['rps_min'], p['rps_max'])})")
             one = mine.get(1, {})
             added = one.get("added_p50_ms")
             cpu = [
@@ -250,7 +250,10 @@ def render(results: Path) -> dict[str, str]:
         try:
             out[name] = "\n".join(make(data))
         except (KeyError, TypeError, ValueError) as exc:  # a results file in an older format
-            out[name] = f"*`{name}.json` is in an older format ({exc!r}); rerun its script.*"
+            out[name] = (
+                f"*`benchmarks/results/{name}.json` was written by an earlier version of its "
+                f"script (no {exc}); `benchmarks/performance.sh` regenerates it.*"
+            )
     return out
 
 
