@@ -41,6 +41,7 @@ ROOT = str(Path(plinth.__file__).parent) + "/"
 _recording = False
 _seen: set[str] = set()
 _entered: set[str] = set()  # entered from outside their package at least once
+_entered_from: dict[str, str] = {}  # for each of those, who entered it first ('?': no caller)
 TRANSPARENT = ("store/door.py",)  # passes work on; the caller is whoever called it
 _local = threading.local()  # on a pool thread: the module that submitted its work
 _submit = ThreadPoolExecutor.submit
@@ -114,6 +115,7 @@ def _profile(frame: FrameType, event: str, arg: Any) -> None:
         caller = _caller(frame)
         if caller is None or _package(caller) != _package(module):
             _entered.add(module)
+            _entered_from[module] = caller or "?"
 
 
 def start() -> None:
@@ -130,16 +132,25 @@ def stop() -> None:
 
 
 def traced(work: Callable[[], object]) -> dict[str, list[str]]:
-    """Run ``work`` with recording on: ``{"modules": [...], "reader": [...]}``."""
+    """Run ``work`` with recording on: ``{"modules": [...], "reader": [...]}``.
+
+    ``last_entered_from()`` then says who entered each reader's module first.
+    """
     global _recording
     _seen.clear()
     _entered.clear()
+    _entered_from.clear()
     _recording = True
     try:
         work()
     finally:
         _recording = False
     return {"modules": sorted(_seen), "reader": sorted(_entered)}
+
+
+def last_entered_from() -> dict[str, str]:
+    """The last traced work's reader's modules, each with the module that entered it first."""
+    return dict(sorted(_entered_from.items()))
 
 
 def every(works: list[Callable[[], object]]) -> dict[str, list[str]]:

@@ -20,11 +20,19 @@ results/request_path.json and rewrites results/request_path.md.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import tempfile
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+# llama.cpp's OpenMP threads spin-wait for work by default; on a loaded machine
+# they starve each other and a 4-token chat took 3-17 s at HEAD instead of
+# 0.1 s, long enough for the key, limit and price caches to reload inside
+# every request. Passive waiting (as tests/conftest.py sets) keeps requests short.
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
 import module_trace
 from module_trace import packages
@@ -79,12 +87,25 @@ NOTE = [
     "  pre-filter pass runs a detector only where its trigger is in the text.",
     "- Added since the review and on every request: admission shared with the",
     "  Anthropic and Ollama routes (`api/dialect.py`), the database door",
-    "  (`store/door.py`), the ledger journal (`metering/journal.py`), local",
-    "  sampling defaults and tool handling (`engines/llamacpp_sampling.py`,",
-    "  `llamacpp_tools.py`, `llamacpp_tool_choice.py`: the last two run on a",
-    "  request without tools), and the batch runner's pre-emption hook",
-    "  (`batches/runner.py`, called on every interactive request, with or",
-    "  without a batch running).",
+    "  (`store/door.py`), the ledger journal (`metering/journal.py`) and local",
+    "  sampling defaults (`engines/llamacpp_sampling.py`).",
+    "- Off the path again (they had come with other work): local tool handling",
+    "  (`llamacpp_tools.py`, `llamacpp_tool_choice.py`) runs only for a request",
+    "  with tools, a tool choice or tool turns in its history; the batch runner",
+    "  hooks the gateway (`on_interactive`) only while a batch line that could",
+    "  be pre-empted is in flight, so no `batches/` code runs otherwise; a",
+    "  loaded local model checks a flag instead of entering `engines/lazy_load.py`",
+    "  (`llamacpp.load = on_first_use`, not configured here).",
+    "- Packages: 9 on both; `batches/` is off the path again, no other package",
+    "  could go without moving modules for the count's sake.",
+    "- A cache's reload is not the request's work, but a request that outlasts",
+    "  the cache (2 s for billing's limits) reloads it each time: `billing/",
+    "  accounts.py` is then in every steady request. The script sets",
+    "  OMP_WAIT_POLICY=passive (llama.cpp's spinning threads made HEAD's chats",
+    "  take 3-17 s on the loaded machine); the table says how long the slowest",
+    "  steady request took (traced, so slower than untraced).",
+    "- HEAD measured from `git archive HEAD` (PYTHONPATH), as 14ccc49 is, so",
+    "  uncommitted work in the tree is not counted.",
     "- Each window lasts until the request's ledger row is committed (the script",
     "  awaits the recorder's flush), on both commits; that call makes",
     "  `metering/recorder.py` a reader's module on both.",
@@ -106,14 +127,17 @@ def _markdown(runs: dict[str, Any]) -> str:
         "",
         *NOTE,
         "",
-        "| code | traced, first request | traced, steady | reader's, steady | packages (steady) |",
-        "| --- | --- | --- | --- | --- |",
+        "| code | traced, first request | traced, steady | reader's, steady"
+        " | packages (steady) | slowest steady request |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for label, run in runs.items():
         crossed = packages(run["steady"])
+        slowest = f"{run['slowest_s']:.2f} s" if "slowest_s" in run else "-"
         lines.append(
             f"| {label} ({run['date']}) | {len(run['first'])} | {len(run['steady'])}"
-            f" | {len(run['steady_reader'])} | {len(crossed)}: {', '.join(crossed)} |"
+            f" | {len(run['steady_reader'])} | {len(crossed)}: {', '.join(crossed)}"
+            f" | {slowest} |"
         )
     for label, run in runs.items():
         reader = set(run["steady_reader"])
@@ -129,7 +153,14 @@ def main(label: str) -> None:
         settings = Settings(data_dir=Path(data), admin_key=ADMIN, **quiet)
         with TestClient(create_app(settings)) as client:
             first = module_trace.traced(lambda: _request(client))
-            steady = module_trace.every([lambda: _request(client)] * 5)
+            seconds: list[float] = []
+
+            def timed() -> None:
+                started = time.perf_counter()
+                _request(client)
+                seconds.append(time.perf_counter() - started)
+
+            steady = module_trace.every([timed] * 5)
     module_trace.stop()
     path = RESULTS / "request_path.json"
     runs = json.loads(path.read_text()) if path.exists() else {}
@@ -139,12 +170,14 @@ def main(label: str) -> None:
         "first": first["modules"],
         "steady": steady["modules"],
         "steady_reader": steady["reader"],
+        "slowest_s": round(max(seconds), 3),
     }
     path.write_text(json.dumps(runs, indent=1) + "\n")
     (RESULTS / "request_path.md").write_text(_markdown(runs))
     print(
         f"{label}: traced first {len(first['modules'])}, steady {len(steady['modules'])};"
-        f" reader's {len(steady['reader'])}; packages {len(packages(steady['modules']))}"
+        f" reader's {len(steady['reader'])}; packages {len(packages(steady['modules']))};"
+        f" slowest steady request {max(seconds):.2f} s"
     )
 
 

@@ -26,11 +26,18 @@ rewrites results/vector_store_paths.md.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+# llama.cpp's OpenMP threads spin-wait for work by default; on a loaded machine
+# they starve each other and a 4-token chat took 3-17 s at HEAD instead of
+# 0.1 s, long enough for the key, limit and price caches to reload inside
+# every request. Passive waiting (as tests/conftest.py sets) keeps requests short.
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
 import module_trace
 from module_trace import packages
@@ -66,9 +73,22 @@ NOTE = [
     "  (`knowledge/chunking.chunk_and_analyze`), so `knowledge/segment.py` is",
     "  behind the library's facade.",
     "- New on the paths from other work: the database door (`store/door.py`),",
-    "  the per-store embedder (`vectorstores/embedders.py`, and `Retrieval` in",
-    "  `vectorstores/ingest.py` on search); on ingest the shared upload helpers",
-    "  (`api/keyed.py`, `files/uploads.py`) and file modes (`paths.py`).",
+    "  the per-store embedder (`vectorstores/embedders.py`); on ingest the shared",
+    "  upload helpers (`api/keyed.py`, `files/uploads.py`) and file modes",
+    "  (`paths.py`). Which embedder serves a store is `embedders.embedder_for`",
+    "  (it was a method of `Retrieval` in `vectorstores/ingest.py`), so a search",
+    "  no longer enters `ingest.py`.",
+    "- Search's reader's modules (who enters them): `api/fastpath.py` (the",
+    "  server), `auth.py`, `vectorstores/service.py` and `vectorstores/wire.py`",
+    "  (the request model) from `api/vector_stores.py`; `store/door.py` and",
+    "  `knowledge/chunking.py` (the query's embedding) from the service;",
+    "  `knowledge/memory.py` (the index's search state) from",
+    "  `vectorstores/embedded_index.py`; `engines/llamacpp.py` from the",
+    "  embedder and `catalog/wordpiece.py` (the bundled embedder's tokenizer)",
+    "  from the engine. At 14ccc49 one facade (`knowledge/stores.py`) embedded",
+    "  and searched; now the application package (issue 19 point 2) enters the",
+    "  library at its two parts, and the door (point 4) is one more: 8 -> 9,",
+    "  and `vectorstores/` is the one package more (6 -> 7).",
     "- Steady state is the modules every run of the kind entered",
     "  (`module_trace.every`). `store/database.py` appears when the pool opens a",
     "  new SQLite connection inside the window: noise, on either commit.",
