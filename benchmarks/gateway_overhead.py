@@ -755,7 +755,7 @@ def main() -> None:
     parser.add_argument("--sides", default="plinth,litellm,bare", help="direct always runs")
     parser.add_argument("--concurrency", default="1,16,64")
     parser.add_argument("--duration", type=float, default=2.5, help="measured s per point")
-    parser.add_argument("--warmup", type=float, default=0.75, help="unmeasured s before each")
+    parser.add_argument("--warmup", type=float, default=0.5, help="unmeasured s before each")
     parser.add_argument("--rounds", type=int, default=3, help="repeats, the sides interleaved")
     parser.add_argument("--latency-ms", type=float, default=10.0, help="the mock's first token")
     parser.add_argument("--gap-ms", type=float, default=1.0, help="the mock's gap between chunks")
