@@ -91,8 +91,8 @@ def side_plinth(texts: list[str], work: Path) -> tuple[dict[str, Any], np.ndarra
     admin = "sk-admin-ingest-throughput-0000000000"
     settings = Settings(
         data_dir=work / "plinth",
-        admin_key=admin,  # type: ignore[arg-type]
-        routing={"health_interval_s": 0},  # type: ignore[arg-type]
+        admin_key=admin,
+        routing={"health_interval_s": 0},
     )
     with TestClient(create_app(settings)) as http:
         client = openai.OpenAI(
@@ -130,8 +130,8 @@ def side_plinth(texts: list[str], work: Path) -> tuple[dict[str, Any], np.ndarra
 
 
 def side_sentence_transformers(texts: list[str], work: Path) -> tuple[dict[str, Any], np.ndarray]:
-    import torch
-    from sentence_transformers import SentenceTransformer
+    import torch  # type: ignore[import-not-found]
+    from sentence_transformers import SentenceTransformer  # type: ignore[import-not-found]
 
     torch.set_num_threads(THREADS)
     model = SentenceTransformer(str(model_dir()), device="cpu")
@@ -151,9 +151,9 @@ def side_sentence_transformers(texts: list[str], work: Path) -> tuple[dict[str, 
 
 
 def side_onnxruntime(texts: list[str], work: Path) -> tuple[dict[str, Any], np.ndarray]:
-    import onnxruntime as ort
+    import onnxruntime as ort  # type: ignore[import-not-found]
     import torch
-    from transformers import AutoModel, AutoTokenizer
+    from transformers import AutoModel, AutoTokenizer  # type: ignore[import-not-found]
 
     torch.set_num_threads(THREADS)
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir()))
@@ -164,7 +164,7 @@ def side_onnxruntime(texts: list[str], work: Path) -> tuple[dict[str, Any], np.n
     dynamic = {n: {0: "batch", 1: "sequence"} for n in names}
     dynamic["last_hidden_state"] = {0: "batch", 1: "sequence"}
 
-    class Encoder(torch.nn.Module):  # keyword arguments: BertModel's positions moved
+    class Encoder(torch.nn.Module):  # type: ignore[misc]  # keyword arguments: BertModel's positions moved
         def __init__(self, bert: Any):
             super().__init__()
             self.bert = bert

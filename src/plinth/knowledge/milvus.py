@@ -280,7 +280,8 @@ class MilvusIndex:
         """The chunk filter for ``flt`` as a test on ``file_id``; None when no file matches."""
         if not self._has_manifest_attributes(name):
             return filter_expression(flt)
-        keep, drop = [], []
+        keep: list[str] = []
+        drop: list[str] = []
         rows = self._client.query(
             self._manifest(name), filter="chunks > 0", output_fields=["file_id", "attributes"]
         )
