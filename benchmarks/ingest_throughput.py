@@ -79,7 +79,9 @@ def find_model_dir() -> Path:
 # -- the three sides, each run in its own process -----------------------------------
 
 
-def side_plinth(texts: list[str], work: Path) -> tuple[dict[str, Any], np.ndarray]:
+def side_plinth(
+    texts: list[str], work: Path, embedding_threads: int = 1
+) -> tuple[dict[str, Any], np.ndarray]:
     import io
 
     import openai
@@ -93,6 +95,7 @@ def side_plinth(texts: list[str], work: Path) -> tuple[dict[str, Any], np.ndarra
         data_dir=work / "plinth",
         admin_key=admin,
         routing={"health_interval_s": 0},
+        llamacpp={"embedding_threads": embedding_threads},
     )
     with TestClient(create_app(settings)) as http:
         client = openai.OpenAI(
@@ -121,7 +124,7 @@ def side_plinth(texts: list[str], work: Path) -> tuple[dict[str, Any], np.ndarra
             for d in client.embeddings.create(model=model, input=texts[start : start + 16]).data
         ]
     report = {
-        "embedder": f"{model} (GGUF, llama.cpp)",
+        "embedder": f"{model} (GGUF, llama.cpp, embedding_threads {embedding_threads})",
         "path": "SDK upload -> vector store -> parse/chunk/embed/index -> completed",
         "seconds": round(elapsed, 2),
         "process_cpu_s": round(cpu, 2),
@@ -210,8 +213,14 @@ def side_onnxruntime(texts: list[str], work: Path) -> tuple[dict[str, Any], np.n
     return report, vectors
 
 
+def side_plinth_two_threads(texts: list[str], work: Path) -> tuple[dict[str, Any], np.ndarray]:
+    """Plinth with the embedder on all (2) cores: the default before commit 9f3455b."""
+    return side_plinth(texts, work, embedding_threads=0)
+
+
 SIDES = {
     "plinth": side_plinth,
+    "plinth-threads-all": side_plinth_two_threads,
     "sentence-transformers": side_sentence_transformers,
     "onnxruntime": side_onnxruntime,
 }
@@ -252,7 +261,7 @@ def main() -> None:
         (work / "model_dir.txt").write_text(str(find_model_dir()))
         env = {**os.environ, "OMP_NUM_THREADS": str(THREADS)}
         for side in args.sides.split(","):
-            python = sys.executable if side == "plinth" else args.bench_python
+            python = sys.executable if side.startswith("plinth") else args.bench_python
             cmd = [python, __file__, "--side", side, "--work", str(work)]
             print(f"{side} ...", flush=True)
             subprocess.run(cmd, check=True, env=env, cwd=ROOT)
