@@ -13,7 +13,7 @@ the manifest below.
 Filters are resolved per file, not per chunk: milvus-lite evaluates a JSON
 path expression at about 0.15 ms a row and refuses a JSON path index ("field
 type JSON does not support scalar index"), so ``attributes["group"] == 3``
-made each search of 100k chunks take ~14 s (benchmarks/milvus_filters.py).
+made each search of 100k chunks take 6-12 s (benchmarks/milvus_filters.py).
 Attributes belong to a file, so a search reads the manifest's rows (one per
 file), keeps the files whose attributes match (``filters.matches``, the same
 rule as the embedded backend) and asks Milvus for ``file_id in [...]`` (or
