@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import functools
 import logging
 import os
@@ -39,6 +40,8 @@ from plinth.errors import EngineError
 log = logging.getLogger(__name__)
 
 _STREAM_END = object()
+# How long close() waits for llama.cpp's destructor (it joins its threads).
+_CLOSE_TIMEOUT_S = 15.0
 # Templates llama.cpp carries built in (its llama-chat.cpp), long-standing ones.
 BUILTIN_CHAT_TEMPLATES = frozenset(
     [
@@ -270,8 +273,36 @@ class LlamaCppEngine(Engine):
             self.native_tools = await self._run(native_tool_calls, self._server, params)
 
     async def close(self) -> None:
-        self._server = None
+        # Dropping the last reference runs llama.cpp's destructor, which joins its
+        # loop and HTTP threads: never on the event loop, and never without a bound
+        # (a join that hangs, seen once with several servers in one process, would
+        # hang shutdown). A daemon thread does it; past the bound it is left behind.
+        holder, self._server = [self._server], None
         self._pool.shutdown(wait=False, cancel_futures=True)
+        if holder[0] is None:
+            return
+        released = asyncio.get_running_loop().create_future()
+
+        def settle() -> None:
+            if not released.done():
+                released.set_result(None)
+
+        def release() -> None:
+            holder.clear()
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                released.get_loop().call_soon_threadsafe(settle)
+
+        threading.Thread(
+            target=release, name=f"llamacpp-close-{self.model_id}", daemon=True
+        ).start()
+        try:
+            await asyncio.wait_for(asyncio.shield(released), _CLOSE_TIMEOUT_S)
+        except TimeoutError:
+            log.warning(
+                "llama.cpp did not stop '%s' within %.0f s; left to exit with the process",
+                self.model_id,
+                _CLOSE_TIMEOUT_S,
+            )
 
     def _run(self, fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
         return asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
