@@ -171,7 +171,13 @@ def test_a_batch_survives_a_kill_mid_run_with_every_line_once(
     for i, item in enumerate(output):
         assert item["response"]["status_code"] == 200
         assert item["response"]["body"]["choices"][0]["message"]["content"] == f"echo {i}"
-    ledger = _ledger(serve.tmp / "data", batch.id)
+    # Ledger rows are journaled, then committed in groups a moment after each line.
+    ledger = _until(
+        lambda: _ledger(serve.tmp / "data", batch.id),
+        lambda rows: len(rows) >= LINES,
+        10,
+        "every line's ledger row",
+    )
     assert sorted(r[0] for r in ledger) == sorted(o["response"]["request_id"] for o in output)
     assert {(status, cost) for _, status, cost in ledger} == {("ok", 500)}  # half of 0.001
 
