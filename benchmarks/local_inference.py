@@ -247,7 +247,11 @@ async def sweep_http(
     try:
         base_url = f"http://127.0.0.1:{port}"
         await wait_ready(base_url, process)
-        limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+        # Idle connections expire before llama.cpp's own server closes them (5 s), so
+        # a sweep never sends on a connection the server is closing.
+        limits = httpx.Limits(
+            max_connections=64, max_keepalive_connections=64, keepalive_expiry=1.0
+        )
         async with httpx.AsyncClient(
             base_url=base_url,
             timeout=120,
