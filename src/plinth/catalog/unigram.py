@@ -13,11 +13,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from plinth.catalog.bounded_encode import encode_bounded
 from plinth.catalog.e5_pack import E5Pack, read_pack
 
-# Leading characters tokenized first per allowed token (see encode_batch):
-# ordinary text is several times over the limit at this length.
-_HEAD_CHARS_PER_TOKEN = 16
 _SPACES = re.compile(" {2,}")
 
 
@@ -53,18 +51,7 @@ class UnigramTokenizer:
         limit its ids are returned (enough to refuse it) and the rest is never
         tokenized, so refusing a huge input costs bounded work.
         """
-        ids: list[list[int] | None] = [None] * len(texts)
-        if stop_over is not None:
-            head_chars = stop_over * _HEAD_CHARS_PER_TOKEN
-            long = [i for i, text in enumerate(texts) if len(text) > head_chars]
-            heads = self._encode([texts[i][:head_chars] for i in long])
-            for i, head in zip(long, heads, strict=True):
-                if len(head) > stop_over:
-                    ids[i] = head
-        rest = [i for i, found in enumerate(ids) if found is None]
-        for i, encoded in zip(rest, self._encode([texts[i] for i in rest]), strict=True):
-            ids[i] = encoded
-        return [found for found in ids if found is not None]
+        return encode_bounded(texts, stop_over, self._encode, _first_chars)
 
     def _encode(self, texts: list[str]) -> list[list[int]]:
         if not texts:
@@ -72,3 +59,7 @@ class UnigramTokenizer:
         normalized = [self.normalize(text) for text in texts]
         encoded = self._tokenizer.encode_batch(normalized, add_special_tokens=False)
         return [[self._bos, *encoding.ids, self._eos] for encoding in encoded]
+
+
+def _first_chars(text: str, chars: int) -> str:
+    return text[:chars]

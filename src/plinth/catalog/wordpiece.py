@@ -19,11 +19,8 @@ import json
 import string
 from pathlib import Path
 
-# Leading characters tokenized first, per token the caller allows: ordinary
-# text of this length is several times over the limit (English is about 4-5
-# characters per token), so only odd input (words of hundreds of letters,
-# long runs of spaces) is tokenized in full.
-_HEAD_CHARS_PER_TOKEN = 16
+from plinth.catalog.bounded_encode import encode_bounded
+
 _SPLITS = frozenset(" \t\n\r" + string.punctuation)
 # BERT's "Chinese character" blocks in the Basic Multilingual Plane.
 _CJK_IDEOGRAPHS = (("\u3400", "\u4dbf"), ("\u4e00", "\u9fff"), ("\uf900", "\ufaff"))
@@ -53,18 +50,7 @@ class WordPieceTokenizer:
         ``stop_over`` ids is returned as those ids only: enough to refuse it,
         without tokenizing the rest.
         """
-        ids: list[list[int] | None] = [None] * len(texts)
-        if stop_over is not None:
-            head_chars = stop_over * _HEAD_CHARS_PER_TOKEN
-            long = [i for i, text in enumerate(texts) if len(text) > head_chars]
-            heads = self._encode([_leading_words(texts[i], head_chars) for i in long])
-            for i, head in zip(long, heads, strict=True):
-                if len(head) > stop_over:
-                    ids[i] = head
-        rest = [i for i, found in enumerate(ids) if found is None]
-        for i, encoded in zip(rest, self._encode([texts[i] for i in rest]), strict=True):
-            ids[i] = encoded
-        return [found for found in ids if found is not None]
+        return encode_bounded(texts, stop_over, self._encode, _leading_words)
 
     def _encode(self, texts: list[str]) -> list[list[int]]:
         if not texts:
