@@ -41,11 +41,7 @@ async def reembed_status(request: Request, svc: Services, principal: Principal) 
     run = await enabled_stores(svc).reembeds.status(store.id)
     if run is None:
         raise NotFound(f"Vector store '{store.id}' has not been re-embedded")
-    if run.status == "completed" and store.embedder != run.embedder:
-        # The switch committed between the two reads (it sets both in one
-        # transaction): read the store again so the answer is consistent.
-        store = await path_store(request, svc, principal)
-    return {**run.json(), "current_model": store.embedder}
+    return {**run.json(), "current_model": run.current_model}
 
 
 routes = [

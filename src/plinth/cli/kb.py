@@ -326,7 +326,7 @@ def reembed(store: str, model: str | None, data_dir: Path | None) -> None:
                 found = await stores.reembeds.status(target.id)
                 if found is None:
                     raise click.ClickException(f"{target.id} has not been re-embedded")
-                return {**found.json(), "current_model": target.embedder}
+                return {**found.json(), "current_model": found.current_model}
             try:
                 await stores.reembeds.start(target, model)
             except PlinthError as exc:

@@ -61,6 +61,7 @@ class ReembedRow:
     error: str | None
     started_at: int
     finished_at: int | None
+    current_model: str | None  # the model the store searches with now
 
     def json(self) -> dict[str, Any]:
         return {
@@ -88,8 +89,15 @@ class ReembedTables:
 
     def get(self, store_id: str) -> ReembedRow | None:
         table = vector_store_reembeds
+        # The store's model in the same read: a switch sets it and the run's status
+        # in one transaction, so the two always agree.
+        query = (
+            sa.select(table, vector_stores.c.embedder.label("current_model"))
+            .join(vector_stores, vector_stores.c.id == table.c.vector_store_id)
+            .where(table.c.vector_store_id == store_id)
+        )
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(table).where(table.c.vector_store_id == store_id)).first()
+            row = conn.execute(query).first()
         return None if row is None else ReembedRow(**row._mapping)
 
     def begin(self, store_id: str, model: str, previous: str | None, *, resume: bool) -> None:
