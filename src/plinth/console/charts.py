@@ -31,6 +31,13 @@ def _short(value: float) -> str:
     return f"{value:.3g}"
 
 
+def _axis_label(value: float, unit: str) -> str:
+    """A y-axis label; milliseconds past a second read as seconds ("2.5 s", not "2.5kms")."""
+    if unit == "ms" and abs(value) >= 1000:
+        return f"{value / 1000:.3g} s"
+    return f"{_short(value)}{unit}"
+
+
 def line_chart(
     title: str, labels: list[str], series: dict[str, list[float | None]], *, unit: str = ""
 ) -> Markup:
@@ -54,8 +61,8 @@ def line_chart(
     for frac in (0, 0.5, 1):
         yy = y(top * frac)
         parts.append(
-            f'<text x="{LEFT - 4}" y="{yy + 4:.1f}" class="yl">{escape(_short(top * frac))}'
-            f"{escape(unit)}</text>"
+            f'<text x="{LEFT - 4}" y="{yy + 4:.1f}" class="yl">'
+            f"{escape(_axis_label(top * frac, unit))}</text>"
             f'<line x1="{LEFT}" y1="{yy:.1f}" x2="{WIDTH - RIGHT}" y2="{yy:.1f}" class="grid"/>'
         )
     step = max(1, count // 6)
