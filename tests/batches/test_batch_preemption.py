@@ -4,7 +4,9 @@ A line decoding on the in-process model is stopped when an interactive
 request arrives (llama.cpp stops at its next token), books nothing, and runs
 again later: every line still reaches the output file once, with one ledger
 row that is the finished run's. Cancelling a batch whose line was stopped
-leaves that line unrun and unbilled.
+leaves that line unrun and unbilled. These tests run without the idle lane
+(``lane = "in_process"``), the path pre-emption is for; the completions and
+responses lines are checked on both paths.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ def _line(custom_id: str, max_tokens: int = 160) -> dict[str, Any]:
 def runner(app_client: TestClient) -> Iterator[BatchRunner]:
     runner: BatchRunner = app_client.app.state.batches  # type: ignore[attr-defined]
     saved = runner.settings.model_copy()
+    runner.settings.lane = "in_process"  # pre-emption: the path without an idle lane
     yield runner
     runner.settings = saved
 
@@ -187,6 +190,7 @@ def test_a_line_of_a_cancelling_batch_stopped_by_an_interactive_request_stays_un
             assert row.status_code == 404, row.text
 
 
+@pytest.mark.parametrize("lane", ["in_process", "process"])
 @pytest.mark.parametrize(
     ("endpoint", "body"),
     [
@@ -195,8 +199,14 @@ def test_a_line_of_a_cancelling_batch_stopped_by_an_interactive_request_stays_un
     ],
 )
 def test_completions_and_responses_lines_on_the_local_model_come_back_whole(
-    client: TestClient, admin: TestClient, endpoint: str, body: dict[str, Any]
+    client: TestClient,
+    admin: TestClient,
+    runner: BatchRunner,
+    lane: str,
+    endpoint: str,
+    body: dict[str, Any],
 ) -> None:
+    runner.settings.lane = lane  # type: ignore[assignment]
     line = {"custom_id": "x", "method": "POST", "url": endpoint, "body": {"model": MODEL, **body}}
     batch = create(client, upload(client, jsonl([line])), endpoint)
     done = wait_for(client, batch["id"], ("completed", "failed"), within_s=120)

@@ -27,6 +27,14 @@ it cannot reach the output file twice; its request id stays the same, so the
 run that finishes it is billed once. The runner hooks the gateway only while
 it has such a line in flight, so an interactive request costs nothing when
 no batch line could compete with it.
+
+The idle lane (``lane = "process"``, the default where the platform allows):
+lines for an in-process llama.cpp model run instead in a child process at
+the lowest CPU priority (:mod:`plinth.batches.idle_lane`), where the kernel
+takes the CPU back for interactive work at any instant, prompt evaluation
+included; such lines are not pre-empted. The runner starts the lane before
+it starts the first line that needs it; a line whose lane died is withdrawn
+like a pre-empted one and runs again, in-process until a new lane starts.
 """
 
 from __future__ import annotations
@@ -42,6 +50,7 @@ from pathlib import Path
 from prometheus_client import Counter
 
 from plinth.auth import Principal
+from plinth.batches.idle_lane import IdleLanes, LaneCall, lane_call
 from plinth.batches.lines import expired_record, open_line, run_line
 from plinth.batches.outputs import write_outputs
 from plinth.batches.settings import BatchSettings
@@ -71,6 +80,7 @@ class _Line:
     acct: Accounting
     work: asyncio.Task[tuple[bool, Json]]
     preemptible: bool  # a generation line that may land on an in-process model
+    lane: LaneCall | None = None  # sent to its model's idle lane
     task: asyncio.Task[None] | None = None
     withdrawn_at: float | None = None  # perf_counter when it was stopped to run again later
 
@@ -85,6 +95,7 @@ class BatchRunner:
         self.owner = secrets.token_hex(8)  # this server's name on the lines it leases
         self._renewed = 0.0
         self.preempted = 0  # lines stopped for interactive traffic, over this runner's life
+        self.lanes = IdleLanes(svc.gateway.router, lambda: self.settings)
         self._preempted_metric = Counter(
             "plinth_batch_lines_preempted",
             "Batch lines stopped on an in-process model for interactive traffic (run again).",
@@ -116,6 +127,7 @@ class BatchRunner:
                     self._withdraw(entry)  # it runs again after the restart: book nothing now
                     entry.task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
+        await self.lanes.close()
         # Lines this server leased but never finished are free for the next one at once.
         await self.svc.db.run(self.store.release, self.owner)
 
@@ -139,6 +151,7 @@ class BatchRunner:
                         self._renewed = time.monotonic()
                         await self._renew_leases()
                     await self._tick()
+                    await self.lanes.reap()
                 except Exception:
                     log.exception("the batch runner's pass failed; trying again")
             wait = YIELD_POLL_S if self._yielding else self.settings.poll_s
@@ -193,6 +206,7 @@ class BatchRunner:
                 lease_s=self.settings.lease_s,
             )
             if lines:
+                await self._start_lanes(batch, lines)
                 principal = await db.run(store.principal, batch.key_id)
                 if self._interactive_busy():  # it arrived while the lines were claimed
                     for line in lines:
@@ -229,28 +243,51 @@ class BatchRunner:
 
     # --- one line ----------------------------------------------------------------------
 
+    async def _start_lanes(self, batch: Batch, lines: list[BatchLine]) -> None:
+        """Start the idle lanes these lines need, before any of them starts in-process."""
+        for model in {self._local_model(batch, line) for line in lines}:
+            if model is not None and self.lanes.ready(model) is None:
+                await self.lanes.ensure(model)  # None: they run in-process
+
     def _start(self, batch: Batch, line: BatchLine, principal: Principal | None) -> _Line:
         acct = open_line(self.svc, batch, line, principal)
-        preemptible = self._may_run_locally(batch, line)
+        model = self._local_model(batch, line)
+        lane = LaneCall(acct) if model and self.lanes.ready(model) else None
+        preemptible = model is not None and lane is None and self.settings.preempt
         # Cancelling ``work`` stops the line; the task that records it is apart, so a
         # pre-emption never interrupts the recording of a line that finished.
-        work = asyncio.create_task(run_line(self.svc, batch, line, acct, stream=preemptible))
-        entry = _Line(acct, work, preemptible)
+        work = asyncio.create_task(self._work(batch, line, acct, preemptible, lane))
+        entry = _Line(acct, work, preemptible, lane)
         entry.task = asyncio.create_task(self._run(batch, line, entry))
         if preemptible:  # an interactive arrival may have to stop it from now on
             self.svc.gateway.on_interactive = self._interactive_arrived
         return entry
 
-    def _may_run_locally(self, batch: Batch, line: BatchLine) -> bool:
-        """A generation line whose model has an in-process deployment (pre-emptible)."""
-        if not self.settings.preempt or batch.endpoint == "/v1/embeddings":
-            return False  # an embedding call cannot be stopped part-way: it is not started
+    async def _work(
+        self,
+        batch: Batch,
+        line: BatchLine,
+        acct: Accounting,
+        preemptible: bool,
+        lane: LaneCall | None,
+    ) -> tuple[bool, Json]:
+        if lane is None:
+            return await run_line(self.svc, batch, line, acct, stream=preemptible)
+        with lane_call(lane):  # the model's calls from this task go to its lane
+            return await run_line(self.svc, batch, line, acct)
+
+    def _local_model(self, batch: Batch, line: BatchLine) -> str | None:
+        """The model of a generation line, if it has an in-process deployment."""
+        if batch.endpoint == "/v1/embeddings":
+            return None  # an embedding call cannot be stopped part-way: it is not started
         router = self.svc.gateway.router
         try:
             target = router.resolve(str(line.body.get("model") or ""), batch.tenant_id)
         except PlinthError:
-            return False
-        return any(s.is_local and s.deployment.model == target for s in router.states())
+            return None
+        if any(s.is_local and s.deployment.model == target for s in router.states()):
+            return target
+        return None
 
     async def _run(self, batch: Batch, line: BatchLine, entry: _Line) -> None:
         try:
@@ -260,6 +297,9 @@ class BatchRunner:
                 current = asyncio.current_task()
                 if entry.withdrawn_at is None or (current is not None and current.cancelling()):
                     raise  # the runner itself is stopping
+            if entry.lane is not None and entry.lane.lost:  # its lane died: run it again
+                log.warning("batch %s line %d lost its lane; queued again", batch.id, line.index)
+                entry.withdrawn_at = time.perf_counter()
             if entry.withdrawn_at is not None:  # stopped for interactive traffic: run it again
                 await self.svc.db.run(self.store.release_line, batch.id, line.index, self.owner)
                 return

@@ -1,0 +1,62 @@
+"""The idle lane's child process: llama.cpp's own HTTP server at the lowest CPU priority.
+
+Started by :mod:`plinth.batches.idle_lane` as ``python -m plinth.batches.lane_child``
+with one JSON line on stdin (the model, its engine options, the port and the
+key). It lowers its own priority before llama.cpp creates a thread (Linux
+threads inherit their creator's policy), so every thread of the server runs
+only on CPU time nothing else wants: the kernel, not Plinth, gives a core to
+an interactive request the instant one needs it, even mid prompt-evaluation.
+
+stdin stays open while the parent lives: at its end (the parent stopped or
+died) this process exits, so a lane never outlives its server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def lower_priority(wanted: str) -> str:
+    """Give this process's threads the lowest CPU priority the platform offers:
+    ``SCHED_IDLE`` (Linux) if ``wanted`` is "idle", else nice 19. Returns what it got."""
+    if wanted == "idle" and hasattr(os, "SCHED_IDLE"):
+        try:
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+            return "idle"
+        except OSError:
+            pass  # refused (a container's seccomp): nice is the next best
+    if hasattr(os, "nice"):
+        os.nice(19 - os.nice(0))
+        return "nice"
+    return "normal"
+
+
+def serve(config: dict[str, Any]) -> Any:
+    """llama.cpp's HTTP server for the model, with the in-process engine's parameters."""
+    import xllamacpp
+
+    from plinth.engines.llamacpp import LlamaCppEngine, LlamaCppOptions
+
+    options = LlamaCppOptions(**config["options"])
+    engine = LlamaCppEngine(config["model"], "chat", Path(config["path"]), options)
+    params = engine._params()  # exactly the in-process engine's: the same outputs
+    params.port, params.hostnames, params.api_keys = config["port"], ["127.0.0.1"], [config["key"]]
+    return xllamacpp.Server(params)
+
+
+def main() -> None:
+    config = json.loads(sys.stdin.readline())
+    got = lower_priority(config["priority"])
+    print(json.dumps({"priority": got}), flush=True)
+    server = serve(config)
+    sys.stdin.read()  # until the parent closes it or dies
+    del server
+    os._exit(0)  # llama.cpp's destructor joins threads: nothing left worth waiting for
+
+
+if __name__ == "__main__":
+    main()
