@@ -1,21 +1,27 @@
-"""Plinth over HTTP versus the same model on bare xllamacpp, in one run.
+"""Plinth over HTTP versus a lone bare xllamacpp server, in one run.
 
 The reference is a lone bare server: llama.cpp's own HTTP server on xllamacpp
 in a process of its own with nothing else loaded, driven by the same HTTP
-client as Plinth, which runs at its defaults (bundled embedder loaded); the
-two are interleaved (lone first on even repeats, last on odd ones) and every
-repeat's tokens/s is kept to show the spread. The in-process sides below stay
-as a breakdown.
+client as Plinth, which runs at its defaults (bundled embedder loaded). The
+same streamed chat requests (same prompts, temperature 0, same seed, same
+max_tokens) go to each; reported per concurrency level: aggregate output
+tokens/s, TTFT p50/p95, Plinth's ratio and TTFT overhead. The two sides never
+run at the same time (they would share the CPU) and alternate A-B, B-A, ...
+over the repeats; every repeat is kept to show the spread.
 
-For each concurrency level, the same streamed chat requests (same prompts,
-temperature 0, same seed, same max_tokens) go first to a bare in-process
-``xllamacpp.Server`` built with exactly the parameters Plinth's engine uses,
-then to a real ``plinth serve`` subprocess over HTTP. Reported per level:
-aggregate output tokens/s, TTFT p50/p95, and Plinth's ratio and overhead.
-The two sides never run at the same time (they would share the CPU).
+``--breakdown`` adds two in-process sides (bare ``xllamacpp.Server`` built with
+exactly the parameters Plinth's engine uses, and Plinth's engine without
+HTTP); they double the run's length, so they are off by default.
 
-    .venv/bin/python benchmarks/local_inference.py            # full run
+A transport error must not lose a run: each sweep starts on a fresh client
+with a readiness request (retried until the server answers), a request that
+failed before any byte of its response arrived is retried (and counted, per
+side, in the results), and a run that fails anyway writes what it has to
+``local_inference_partial.json`` with the error and the server's state.
+
+    .venv/bin/python benchmarks/local_inference.py            # full run (3 repeats)
     .venv/bin/python benchmarks/local_inference.py --quick    # smoke run
+    .venv/bin/python benchmarks/local_inference.py --probe-keepalive  # the drop's cause
 """
 
 from __future__ import annotations
@@ -30,9 +36,10 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -55,6 +62,11 @@ PROMPTS = [
     "Give advice for learning a new language.",
     "Describe a busy market in the morning.",
 ]
+# A request that failed before any byte of its answer arrived is sent again, at
+# most this many times; one that failed after bytes arrived fails the run.
+RETRIES = 3
+# How long a fresh server may take to answer its first chat request.
+READY_TIMEOUT_S = 180.0
 
 
 @dataclass
@@ -75,6 +87,36 @@ class Level:
     ttft_p50_ms: float
     ttft_p95_ms: float
     latency_p50_ms: float
+    # Requests sent again after a transport error before any byte of their answer.
+    retries: int = 0
+
+
+@dataclass
+class TransportLog:
+    """Every transport error of the run: what failed, where, and the server's state."""
+
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, side: str, stage: str, exc: BaseException, server: Any = None) -> None:
+        exit_code = server.poll() if isinstance(server, subprocess.Popen) else None
+        self.events.append(
+            {
+                "side": side,
+                "stage": stage,
+                "error": f"{type(exc).__name__}: {exc}",
+                "at": datetime.now(UTC).strftime("%H:%M:%S.%f")[:-3],
+                # None: the server process still runs (it closed the connection);
+                # a number: it had exited (crashed) by then.
+                "server_exit_code": exit_code,
+            }
+        )
+        print(
+            f"  transport error ({side}, {stage}): {exc!r}; server exit {exit_code}",
+            file=sys.stderr,
+        )
+
+
+TRANSPORT = TransportLog()
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -100,17 +142,27 @@ def has_content(chunk: dict[str, Any]) -> bool:
     return bool(choices and (choices[0].get("delta") or {}).get("content"))
 
 
-async def run_level(
-    side: str, concurrency: int, requests: int, one: Callable[[int], Awaitable[Sample]]
-) -> Level:
+class Driver:
+    """One request at a time per call; ``retries`` counts requests sent again."""
+
+    def __init__(self, one: Callable[[int], Awaitable[Sample]]):
+        self.one = one
+        self.retries = 0
+
+    async def __call__(self, i: int) -> Sample:
+        return await self.one(i)
+
+
+async def run_level(side: str, concurrency: int, requests: int, driver: Driver) -> Level:
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(requests):
         queue.put_nowait(i)
     samples: list[Sample] = []
+    retries_before = driver.retries
 
     async def worker() -> None:
         while not queue.empty():
-            samples.append(await one(queue.get_nowait()))
+            samples.append(await driver(queue.get_nowait()))
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -127,10 +179,15 @@ async def run_level(
         ttft_p50_ms=round(percentile(ttfts, 50), 2),
         ttft_p95_ms=round(percentile(ttfts, 95), 2),
         latency_p50_ms=round(percentile([s.latency_s * 1000 for s in samples], 50), 2),
+        retries=driver.retries - retries_before,
     )
 
 
-def bare_driver(engine: LlamaCppEngine, max_tokens: int) -> Callable[[int], Awaitable[Sample]]:
+def engine_options(args: Any) -> LlamaCppOptions:
+    return LlamaCppOptions(args.slots, args.context, args.threads, 0)
+
+
+def bare_driver(engine: LlamaCppEngine, max_tokens: int) -> Driver:
     """One request on bare xllamacpp: the blocking call on a worker thread, as Plinth does."""
     import xllamacpp
 
@@ -158,11 +215,12 @@ def bare_driver(engine: LlamaCppEngine, max_tokens: int) -> Callable[[int], Awai
     async def one(i: int) -> Sample:
         return await asyncio.get_running_loop().run_in_executor(pool, blocking, i)
 
-    one.server = server  # type: ignore[attr-defined]  # keeps it alive for the phase
-    return one
+    driver = Driver(one)
+    driver.server = server  # type: ignore[attr-defined]  # keeps it alive for the phase
+    return driver
 
 
-def engine_driver(engine: LlamaCppEngine, max_tokens: int) -> Callable[[int], Awaitable[Sample]]:
+def engine_driver(engine: LlamaCppEngine, max_tokens: int) -> Driver:
     """Plinth's engine without HTTP: separates the engine's cost from the server's."""
 
     async def one(i: int) -> Sample:
@@ -178,17 +236,21 @@ def engine_driver(engine: LlamaCppEngine, max_tokens: int) -> Callable[[int], Aw
                 tokens = int(chunk["usage"]["completion_tokens"])
         return Sample(first - started, time.perf_counter() - started, tokens)
 
-    return one
+    return Driver(one)
 
 
-def http_driver(client: httpx.AsyncClient, max_tokens: int) -> Callable[[int], Awaitable[Sample]]:
-    async def one(i: int) -> Sample:
-        started = time.perf_counter()
+def http_driver(
+    side: str, client: httpx.AsyncClient, max_tokens: int, server: subprocess.Popen[bytes]
+) -> Driver:
+    """Streamed requests over HTTP; one that failed before any byte is sent again."""
+
+    async def attempt(i: int, started: float, answered: list[bool]) -> Sample:
         first = 0.0
         tokens = 0
         async with client.stream(
             "POST", "/v1/chat/completions", json=request_body(i, max_tokens)
         ) as response:
+            answered.append(True)  # a status line came: from here on, no retry
             response.raise_for_status()
             async for line in response.aiter_lines():
                 if not line.startswith("data: ") or line == "data: [DONE]":
@@ -200,18 +262,61 @@ def http_driver(client: httpx.AsyncClient, max_tokens: int) -> Callable[[int], A
                     tokens = int(chunk["usage"]["completion_tokens"])
         return Sample(first - started, time.perf_counter() - started, tokens)
 
-    return one
+    async def one(i: int) -> Sample:
+        # The clock starts at the first try: a retried request's time includes the
+        # failed try (for the side that dropped it, never flattering).
+        started = time.perf_counter()
+        for tries in range(RETRIES + 1):
+            answered: list[bool] = []
+            try:
+                return await attempt(i, started, answered)
+            except httpx.TransportError as exc:
+                TRANSPORT.add(side, f"request {i}, try {tries + 1}", exc, server)
+                if answered or tries == RETRIES or server.poll() is not None:
+                    raise
+                driver.retries += 1
+        raise AssertionError("unreachable")
+
+    driver = Driver(one)
+    return driver
 
 
-async def sweep(side: str, one: Callable[[int], Awaitable[Sample]], args: Any) -> list[Level]:
-    await run_level(side, 2, 2, one)  # warm-up: page in weights, fill caches
+async def ready_request(
+    side: str, client: httpx.AsyncClient, server: subprocess.Popen[bytes]
+) -> int:
+    """A 1-token chat request on the sweep's own client, sent until it is answered.
+
+    ``/health`` says 200 once the model is loaded; this proves the whole
+    request path (and warms the client's first connection). Returns how many
+    tries failed before the answer.
+    """
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    failed = 0
+    body = {**request_body(0, 1), "stream": False}
+    del body["stream_options"]
+    while True:
+        try:
+            response = await client.post("/v1/chat/completions", json=body)
+            response.raise_for_status()
+            return failed
+        except httpx.TransportError as exc:
+            TRANSPORT.add(side, "readiness request", exc, server)
+            failed += 1
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
+async def sweep(side: str, driver: Driver, args: Any) -> list[Level]:
+    await run_level(side, 2, 2, driver)  # warm-up: page in weights, fill caches
     levels = []
     for concurrency in args.concurrency:
         requests = args.requests_per_level or max(8, 4 * concurrency)
-        level = await run_level(side, concurrency, requests, one)
+        level = await run_level(side, concurrency, requests, driver)
+        retried = f", {level.retries} retried" if level.retries else ""
         print(
             f"  {side:6} c={concurrency}: {level.tokens_per_s} tok/s, "
-            f"TTFT p50 {level.ttft_p50_ms} ms",
+            f"TTFT p50 {level.ttft_p50_ms} ms{retried}",
             file=sys.stderr,
         )
         levels.append(level)
@@ -226,7 +331,7 @@ def serve_bare(args: Any) -> None:
 
     chat = next(m for m in BUNDLED_MODELS if m.id == MODEL)
     data_dir = Path(args.data_dir)
-    options = LlamaCppOptions(args.slots, args.context, 0, 0)
+    options = LlamaCppOptions(args.slots, args.context, args.threads, args.lone_verbosity)
     params = LlamaCppEngine(MODEL, "chat", chat.locate(data_dir, False), options)._params()
     params.port, params.hostnames, params.api_keys = args.serve_bare, ["127.0.0.1"], []
     server = xllamacpp.Server(params)
@@ -237,34 +342,52 @@ def serve_bare(args: Any) -> None:
 def start_lone_bare(args: Any, data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     command = [sys.executable, __file__, "--serve-bare", str(port), "--data-dir", str(data_dir)]
     command += ["--slots", str(args.slots), "--context", str(args.context)]
+    command += ["--threads", str(args.threads), "--lone-verbosity", str(args.lone_verbosity)]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL)
+
+
+def http_client(base_url: str, side: str) -> httpx.AsyncClient:
+    """The sweep's client. llama.cpp's own server closes the connection after every
+    streamed response although its headers say ``Keep-Alive: timeout=5, max=100``
+    (``--probe-keepalive`` shows it); a client that takes the connection back
+    into its pool then races the close, and a request that wins the race is
+    "disconnected without a response". So the lone side opens a connection per
+    request (what the server does anyway), and Plinth (uvicorn keeps them) reuses."""
+    keep = 0 if side == "lone" else 64
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=keep)
+    return httpx.AsyncClient(
+        base_url=base_url,
+        timeout=120,
+        limits=limits,
+        headers={"authorization": f"Bearer {ADMIN_KEY}"},
+    )
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 async def sweep_http(
     side: str, process: subprocess.Popen[bytes], port: int, args: Any
-) -> list[Level]:
-    """Start-up already begun; wait for it, sweep over HTTP, stop the process."""
+) -> tuple[list[Level], int]:
+    """Start-up already begun; wait for it, sweep over HTTP, stop the process.
+
+    Returns the levels and how many readiness tries failed."""
     try:
         base_url = f"http://127.0.0.1:{port}"
         await wait_ready(base_url, process)
-        # Idle connections expire before llama.cpp's own server closes them (5 s), so
-        # a sweep never sends on a connection the server is closing.
-        limits = httpx.Limits(
-            max_connections=64, max_keepalive_connections=64, keepalive_expiry=1.0
-        )
-        async with httpx.AsyncClient(
-            base_url=base_url,
-            timeout=120,
-            limits=limits,
-            headers={"authorization": f"Bearer {ADMIN_KEY}"},
-        ) as client:
-            return await sweep(side, http_driver(client, args.max_tokens), args)
+        async with http_client(base_url, side) as client:
+            not_ready = await ready_request(side, client, process)
+            return await sweep(
+                side, http_driver(side, client, args.max_tokens, process), args
+            ), not_ready
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
 
 
 def start_plinth(args: Any, data_dir: Path, port: int) -> subprocess.Popen[bytes]:
@@ -273,6 +396,7 @@ def start_plinth(args: Any, data_dir: Path, port: int) -> subprocess.Popen[bytes
         "PLINTH_ADMIN_KEY": ADMIN_KEY,
         "PLINTH_LLAMACPP__PARALLEL_SLOTS": str(args.slots),
         "PLINTH_LLAMACPP__CONTEXT_PER_SLOT": str(args.context),
+        "PLINTH_LLAMACPP__THREADS": str(args.threads),
         "PLINTH_LOG_LEVEL": "warning",
     }
     command = [
@@ -289,18 +413,18 @@ def start_plinth(args: Any, data_dir: Path, port: int) -> subprocess.Popen[bytes
 
 
 async def wait_ready(base_url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 180
+    deadline = time.monotonic() + READY_TIMEOUT_S
     async with httpx.AsyncClient() as client:
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                raise SystemExit("plinth serve exited during start-up")
+                raise SystemExit(f"the server exited during start-up ({process.returncode})")
             try:
                 if (await client.get(f"{base_url}/health")).status_code == 200:
                     return
             except httpx.TransportError:
                 pass
             await asyncio.sleep(0.2)
-    raise SystemExit("plinth serve did not become ready in 180 s")
+    raise SystemExit(f"the server did not become ready in {READY_TIMEOUT_S:.0f} s")
 
 
 def free_port() -> int:
@@ -311,44 +435,59 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def main(args: Any) -> None:
+@dataclass
+class Runs:
+    """Every repeat's levels per side, as the run goes (what a failed run still writes)."""
+
+    lone: list[list[Level]] = field(default_factory=list)
+    plinth: list[list[Level]] = field(default_factory=list)
+    bare: list[list[Level]] = field(default_factory=list)
+    engine: list[list[Level]] = field(default_factory=list)
+    not_ready: dict[str, list[int]] = field(default_factory=lambda: {"lone": [], "plinth": []})
+
+    def raw(self) -> dict[str, Any]:
+        sides = {"lone_bare": self.lone, "plinth": self.plinth}
+        if self.bare:
+            sides |= {"bare": self.bare, "engine": self.engine}
+        return {side: [[asdict(lv) for lv in run] for run in runs] for side, runs in sides.items()}
+
+
+async def http_side(side: str, args: Any, data_dir: Path, runs: Runs, repeat: int) -> None:
+    print(f"repeat {repeat + 1}/{args.repeats}: {side}", file=sys.stderr)
+    port = free_port()
+    start = start_lone_bare if side == "lone" else start_plinth
+    levels, not_ready = await sweep_http(side, start(args, data_dir, port), port, args)
+    (runs.lone if side == "lone" else runs.plinth).append(levels)
+    runs.not_ready[side].append(not_ready)
+
+
+async def in_process_sides(args: Any, chat_path: Path, runs: Runs, repeat: int) -> None:
+    """The breakdown: bare xllamacpp and Plinth's engine, both in this process."""
+    engine = LlamaCppEngine(MODEL, "chat", chat_path, engine_options(args))
+    print(f"repeat {repeat + 1}/{args.repeats}: bare xllamacpp in-process", file=sys.stderr)
+    driver = bare_driver(engine, args.max_tokens)
+    runs.bare.append(await sweep("bare", driver, args))
+    del driver
+    gc.collect()
+    print(f"repeat {repeat + 1}/{args.repeats}: Plinth's engine, no HTTP", file=sys.stderr)
+    await engine.start()
+    runs.engine.append(await sweep("engine", engine_driver(engine, args.max_tokens), args))
+    await engine.close()
+    gc.collect()
+
+
+async def main(args: Any, runs: Runs) -> None:
     chat = next(m for m in BUNDLED_MODELS if m.id == MODEL)
     data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="plinth-bench-"))
-    options = LlamaCppOptions(args.slots, args.context, 0, 0)
-    engine = LlamaCppEngine(MODEL, "chat", chat.locate(data_dir, False), options)
-    bare_runs, engine_runs, plinth_runs, lone_runs = [], [], [], []
+    chat_path = chat.locate(data_dir, False)
     for repeat in range(args.repeats):
-        # The lone bare server in its own process, before Plinth on even
-        # repeats and after it on odd ones (interleaved against drift).
-        if repeat % 2 == 0:
-            print(f"repeat {repeat + 1}/{args.repeats}: lone bare server", file=sys.stderr)
-            port = free_port()
-            lone_runs.append(
-                await sweep_http("lone", start_lone_bare(args, data_dir, port), port, args)
-            )
-        print(f"repeat {repeat + 1}/{args.repeats}: bare xllamacpp", file=sys.stderr)
-        one = bare_driver(engine, args.max_tokens)
-        bare_runs.append(await sweep("bare", one, args))
-        del one
-        gc.collect()
-        print(f"repeat {repeat + 1}/{args.repeats}: Plinth's engine, no HTTP", file=sys.stderr)
-        await engine.start()
-        engine_runs.append(await sweep("engine", engine_driver(engine, args.max_tokens), args))
-        await engine.close()
-        engine = LlamaCppEngine(MODEL, "chat", engine.path, options)
-        gc.collect()
-        print(f"repeat {repeat + 1}/{args.repeats}: plinth over HTTP", file=sys.stderr)
-        port = free_port()
-        plinth_runs.append(
-            await sweep_http("plinth", start_plinth(args, data_dir, port), port, args)
-        )
-        if repeat % 2 == 1:
-            print(f"repeat {repeat + 1}/{args.repeats}: lone bare server", file=sys.stderr)
-            port = free_port()
-            lone_runs.append(
-                await sweep_http("lone", start_lone_bare(args, data_dir, port), port, args)
-            )
-    report(args, bare_runs, engine_runs, plinth_runs, lone_runs)
+        # The two sides alternate, lone first on even repeats (A-B, B-A, ...), so
+        # drift over the run (a warming CPU, other load) does not favour one side.
+        order = ("lone", "plinth") if repeat % 2 == 0 else ("plinth", "lone")
+        for side in order:
+            await http_side(side, args, data_dir, runs, repeat)
+        if args.breakdown:
+            await in_process_sides(args, chat_path, runs, repeat)
 
 
 def median_level(runs: list[list[Level]], index: int) -> Level:
@@ -357,49 +496,58 @@ def median_level(runs: list[list[Level]], index: int) -> Level:
     return candidates[len(candidates) // 2]
 
 
-def report(
-    args: Any,
-    bare_runs: list[list[Level]],
-    engine_runs: list[list[Level]],
-    plinth_runs: list[list[Level]],
-    lone_runs: list[list[Level]],
-) -> None:
-    import xllamacpp
-
+def level_rows(args: Any, runs: Runs) -> list[dict[str, Any]]:
     rows = []
+    complete = min(len(runs.lone), len(runs.plinth))
+    if not complete:
+        return rows
+    lone_runs, plinth_runs = runs.lone[:complete], runs.plinth[:complete]
     for i, concurrency in enumerate(args.concurrency):
-        bare, plinth = median_level(bare_runs, i), median_level(plinth_runs, i)
-        engine, lone = median_level(engine_runs, i), median_level(lone_runs, i)
-        lone_ratio = plinth.tokens_per_s / lone.tokens_per_s * 100
-        ratio = plinth.tokens_per_s / bare.tokens_per_s * 100
-        overhead = plinth.ttft_p50_ms - bare.ttft_p50_ms
-        rows.append(
-            {
-                "concurrency": concurrency,
+        plinth, lone = median_level(plinth_runs, i), median_level(lone_runs, i)
+        ratio = plinth.tokens_per_s / lone.tokens_per_s * 100
+        overhead = plinth.ttft_p50_ms - lone.ttft_p50_ms
+        # Per repeat, the pair that ran next to each other (same repeat): the spread
+        # of the ratio and of the TTFT overhead, not only of each side.
+        pairs = list(zip(lone_runs, plinth_runs, strict=True))
+        row: dict[str, Any] = {
+            "concurrency": concurrency,
+            "lone_bare": asdict(lone),
+            "plinth": asdict(plinth),
+            "lone_ratio_pct": round(ratio, 1),
+            "lone_ttft_p50_overhead_ms": round(overhead, 2),
+            "per_repeat_ratio_pct": [
+                round(p[i].tokens_per_s / lo[i].tokens_per_s * 100, 1) for lo, p in pairs
+            ],
+            "per_repeat_ttft_p50_overhead_ms": [
+                round(p[i].ttft_p50_ms - lo[i].ttft_p50_ms, 2) for lo, p in pairs
+            ],
+            "spread_tokens_per_s": {
+                side: [min(r[i].tokens_per_s for r in rs), max(r[i].tokens_per_s for r in rs)]
+                for side, rs in (("lone", lone_runs), ("plinth", plinth_runs))
+            },
+            "retries": {
+                "lone": sum(r[i].retries for r in lone_runs),
+                "plinth": sum(r[i].retries for r in plinth_runs),
+            },
+            "throughput_target_met": ratio >= 95.0,
+            "ttft_target_met": overhead <= 5.0,
+        }
+        if runs.bare and runs.engine:
+            bare, engine = median_level(runs.bare, i), median_level(runs.engine, i)
+            row |= {
                 "bare": asdict(bare),
                 "engine": asdict(engine),
                 "engine_ratio_pct": round(engine.tokens_per_s / bare.tokens_per_s * 100, 1),
-                "plinth": asdict(plinth),
-                "throughput_ratio_pct": round(ratio, 1),
-                "lone_bare": asdict(lone),
-                "lone_ratio_pct": round(lone_ratio, 1),
-                "lone_ttft_p50_overhead_ms": round(plinth.ttft_p50_ms - lone.ttft_p50_ms, 2),
-                "spread_tokens_per_s": {
-                    side: [
-                        min(r[i].tokens_per_s for r in runs),
-                        max(r[i].tokens_per_s for r in runs),
-                    ]
-                    for side, runs in (
-                        ("lone", lone_runs),
-                        ("plinth", plinth_runs),
-                        ("bare", bare_runs),
-                    )
-                },
-                "ttft_p50_overhead_ms": round(overhead, 2),
-                "throughput_target_met": ratio >= 95.0,
-                "ttft_target_met": overhead <= 5.0,
+                "throughput_ratio_pct": round(plinth.tokens_per_s / bare.tokens_per_s * 100, 1),
+                "ttft_p50_overhead_ms": round(plinth.ttft_p50_ms - bare.ttft_p50_ms, 2),
             }
-        )
+        rows.append(row)
+    return rows
+
+
+def facts_of(args: Any, started: float) -> dict[str, Any]:
+    import xllamacpp
+
     cpu = next(
         (
             line.split(":", 1)[1].strip()
@@ -408,7 +556,7 @@ def report(
         ),
         platform.processor(),
     )
-    facts = {
+    return {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "cpu": cpu,
         "cores": os.cpu_count(),
@@ -416,81 +564,180 @@ def report(
         "xllamacpp": xllamacpp.__version__,
         "model": MODEL,
         "command": "python benchmarks/local_inference.py " + " ".join(sys.argv[1:]),
+        "run_s": round(time.monotonic() - started, 1),
+        "load_average_at_start": args.load_at_start,
         "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
         "settings": {
             "slots": args.slots,
             "context_per_slot": args.context,
+            "threads": args.threads or "Plinth's default (all cores)",
             "max_tokens": args.max_tokens,
             "repeats": args.repeats,
+            "requests_per_level": args.requests_per_level or "max(8, 4 x concurrency)",
             "temperature": 0,
             "seed": 42,
         },
     }
+
+
+def write_partial(args: Any, runs: Runs, started: float, exc: BaseException) -> Path:
+    """What a failed run measured, the error and every transport error, for the post-mortem."""
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / "local_inference_partial.json"
+    out = {
+        "facts": facts_of(args, started),
+        "error": "".join(traceback.format_exception_only(type(exc), exc)).strip(),
+        "levels_of_complete_repeats": level_rows(args, runs),
+        "transport_errors": TRANSPORT.events,
+        "readiness_failures": runs.not_ready,
+        "raw": runs.raw(),
+    }
+    path.write_text(json.dumps(out, indent=2) + "\n")
+    return path
+
+
+def report(args: Any, runs: Runs, started: float) -> None:
+    rows = level_rows(args, runs)
+    facts = facts_of(args, started)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "local_inference.json").write_text(
         json.dumps(
             {
                 "facts": facts,
                 "levels": rows,
-                "raw": {
-                    "bare": [[asdict(level) for level in run] for run in bare_runs],
-                    "engine": [[asdict(level) for level in run] for run in engine_runs],
-                    "plinth": [[asdict(level) for level in run] for run in plinth_runs],
-                    "lone_bare": [[asdict(level) for level in run] for run in lone_runs],
-                },
+                "transport_errors": TRANSPORT.events,
+                "readiness_failures": runs.not_ready,
+                "raw": runs.raw(),
             },
             indent=2,
         )
         + "\n"
     )
+    retried = sum(sum(row["retries"].values()) for row in rows)
     lines = [
-        "# Local inference: Plinth over HTTP vs bare xllamacpp",
+        "# Local inference: Plinth over HTTP vs a lone bare xllamacpp server",
         "",
-        f"- date: {facts['date']}; CPU: {cpu}, {facts['cores']} cores; "
+        f"- date: {facts['date']}; CPU: {facts['cpu']}, {facts['cores']} cores; "
         f"Python {facts['python']}; xllamacpp {facts['xllamacpp']}",
         f"- model: `{MODEL}`; {args.slots} slots × {args.context} context; "
-        f"max_tokens {args.max_tokens}, temperature 0, seed 42; streamed",
-        f"- median of {args.repeats} repeats per level (the repeat with the median throughput)",
-        f"- command: `{facts['command']}`; load average at the end "
-        f"{facts['load_average_at_end']} on {facts['cores']} cores",
+        f"max_tokens {args.max_tokens}, temperature 0, seed 42; streamed; "
+        f"llama.cpp threads: {facts['settings']['threads']}",
+        f"- {args.repeats} repeats, sides alternating (lone first on odd-numbered repeats);"
+        " per level the repeat with the median throughput, min–max over the repeats",
+        f"- command: `{facts['command']}`; {facts['run_s']} s; load average at the start "
+        f"{facts['load_average_at_start']}, at the end {facts['load_average_at_end']} "
+        f"on {facts['cores']} cores",
         "- lone bare: llama.cpp's own HTTP server on xllamacpp in its own process, nothing"
-        " else loaded; Plinth at its defaults (bundled embedder loaded); both over HTTP,"
-        " interleaved (lone first on even repeats, last on odd ones)",
+        " else loaded; Plinth at its defaults (bundled embedder loaded); both over HTTP",
+        f"- transport errors: {len(TRANSPORT.events)} ({retried} requests retried; "
+        f"readiness tries that failed: {runs.not_ready})",
         "",
         "| concurrency | lone bare tok/s (min–max) | Plinth tok/s (min–max) | Plinth / lone "
-        "| lone TTFT p50 ms | Plinth TTFT p50 ms | TTFT p50 overhead ms |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "(per repeat) | lone TTFT p50 ms | Plinth TTFT p50 ms | TTFT p50 overhead ms "
+        "(per repeat) | targets (≥ 95 %, ≤ 5 ms) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in rows:
         lone, plinth, spread = row["lone_bare"], row["plinth"], row["spread_tokens_per_s"]
+        verdict = "pass" if row["throughput_target_met"] and row["ttft_target_met"] else "FAIL"
+        per_ratio = ", ".join(f"{x}" for x in row["per_repeat_ratio_pct"])
+        per_ttft = ", ".join(f"{x:+}" for x in row["per_repeat_ttft_p50_overhead_ms"])
         lines.append(
             f"| {row['concurrency']} | {lone['tokens_per_s']} ({spread['lone'][0]}–"
             f"{spread['lone'][1]}) | {plinth['tokens_per_s']} ({spread['plinth'][0]}–"
-            f"{spread['plinth'][1]}) | {row['lone_ratio_pct']} % | {lone['ttft_p50_ms']} "
-            f"| {plinth['ttft_p50_ms']} | {row['lone_ttft_p50_overhead_ms']} |"
+            f"{spread['plinth'][1]}) | {row['lone_ratio_pct']} % ({per_ratio}) "
+            f"| {lone['ttft_p50_ms']} | {plinth['ttft_p50_ms']} "
+            f"| {row['lone_ttft_p50_overhead_ms']:+} ({per_ttft}) | {verdict} |"
         )
-    lines += [
-        "",
-        "In-process bare xllamacpp (the benchmark's own process) and Plinth's engine without HTTP:",
-        "",
-        "| concurrency | bare tok/s | engine only tok/s (ratio) | Plinth HTTP tok/s | ratio "
-        "| bare TTFT p50 / p95 ms | engine TTFT p50 ms | Plinth TTFT p50 / p95 ms "
-        "| TTFT p50 overhead ms | targets (≥95 %, ≤5 ms) |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for row in rows:
-        bare, engine, plinth = row["bare"], row["engine"], row["plinth"]
-        verdict = "pass" if row["throughput_target_met"] and row["ttft_target_met"] else "FAIL"
-        lines.append(
-            f"| {row['concurrency']} | {bare['tokens_per_s']} "
-            f"| {engine['tokens_per_s']} ({row['engine_ratio_pct']} %) | {plinth['tokens_per_s']} "
-            f"| {row['throughput_ratio_pct']} % | {bare['ttft_p50_ms']} / {bare['ttft_p95_ms']} "
-            f"| {engine['ttft_p50_ms']} "
-            f"| {plinth['ttft_p50_ms']} / {plinth['ttft_p95_ms']} "
-            f"| {row['ttft_p50_overhead_ms']} | {verdict} |"
-        )
+    if runs.bare and runs.engine:
+        lines += [
+            "",
+            "In-process bare xllamacpp (the benchmark's own process) and Plinth's engine"
+            " without HTTP (`--breakdown`):",
+            "",
+            "| concurrency | bare tok/s | engine only tok/s (ratio) | Plinth HTTP / bare "
+            "| bare TTFT p50 / p95 ms | engine TTFT p50 ms |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+        for row in rows:
+            bare, engine = row["bare"], row["engine"]
+            lines.append(
+                f"| {row['concurrency']} | {bare['tokens_per_s']} "
+                f"| {engine['tokens_per_s']} ({row['engine_ratio_pct']} %) "
+                f"| {row['throughput_ratio_pct']} % "
+                f"| {bare['ttft_p50_ms']} / {bare['ttft_p95_ms']} | {engine['ttft_p50_ms']} |"
+            )
     (RESULTS / "local_inference.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+def closed_after_response(port: int, stream: bool) -> dict[str, Any]:
+    """One chat request on a raw keep-alive socket: the response's connection headers,
+    and whether the server closed the socket once the response was complete."""
+    import socket
+
+    body = json.dumps({**request_body(0, 4), "stream": stream}).encode()
+    head = (
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+    )
+    with socket.create_connection(("127.0.0.1", port), timeout=120) as sock:
+        sock.sendall(head + body)
+        data = b""
+        while not (
+            (stream and b"[DONE]" in data and data.endswith(b"\r\n0\r\n\r\n"))
+            or (not stream and b"\r\n\r\n" in data and data.endswith(b"}"))
+        ):
+            piece = sock.recv(65536)
+            if not piece:
+                break
+            data += piece
+        headers = data.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")[1:]
+        sock.settimeout(2.0)
+        started = time.perf_counter()
+        try:
+            closed = sock.recv(1) == b""
+        except TimeoutError:
+            closed = False
+        return {
+            "stream": stream,
+            "connection_headers": [
+                h for h in headers if h.lower().startswith(("connection", "keep-alive"))
+            ],
+            "server_closed_after_response": closed,
+            "closed_within_ms": round((time.perf_counter() - started) * 1000, 2)
+            if closed
+            else None,
+        }
+
+
+async def probe_keepalive(args: Any, data_dir: Path) -> None:
+    """Why the lone server "dropped" requests: does it keep a connection it says it keeps?
+
+    A non-streamed and a streamed request, each on a raw socket, to a lone
+    server; written to ``local_inference_keepalive.json``.
+    """
+    port = free_port()
+    process = start_lone_bare(args, data_dir, port)
+    try:
+        await wait_ready(f"http://127.0.0.1:{port}", process)
+        checks = [
+            await asyncio.to_thread(closed_after_response, port, stream)
+            for stream in (False, True, False, True)
+        ]
+    finally:
+        stop(process)
+    for check in checks:
+        print(f"  {check}", file=sys.stderr)
+    RESULTS.mkdir(exist_ok=True)
+    out = {
+        "facts": {
+            "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "command": "python benchmarks/local_inference.py " + " ".join(sys.argv[1:]),
+        },
+        "checks": checks,
+    }
+    (RESULTS / "local_inference_keepalive.json").write_text(json.dumps(out, indent=2) + "\n")
 
 
 def parse_args() -> Any:
@@ -504,15 +751,50 @@ def parse_args() -> Any:
     parser.add_argument("--max-tokens", type=int, default=128)
     parser.add_argument("--slots", type=int, default=8)
     parser.add_argument("--context", type=int, default=2048)
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="llama.cpp threads on both sides (default 0: Plinth's default, all cores; "
+        "1 keeps a loaded machine's numbers meaningful: 2 threads on 2 busy cores "
+        "spend their time in OpenMP barriers)",
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--data-dir", default=None, help="reuse a data dir (skips conversion)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 1 repeat, few requests")
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="also the in-process sides (bare xllamacpp, Plinth's engine without HTTP)",
+    )
+    parser.add_argument(
+        "--probe-keepalive",
+        action="store_true",
+        help="only check whether the lone server closes connections after a response",
+    )
+    parser.add_argument("--lone-verbosity", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--serve-bare", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--out-dir", type=Path, help="where to write (default results/)")
     args = parser.parse_args()
     if args.quick:
         args.repeats, args.requests_per_level, args.max_tokens = 1, 4, 32
+    args.load_at_start = [round(x, 2) for x in os.getloadavg()]
     return args
+
+
+def run(args: Any) -> None:
+    if args.probe_keepalive:
+        data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="plinth-bench-"))
+        asyncio.run(probe_keepalive(args, data_dir))
+        return
+    runs, started = Runs(), time.monotonic()
+    try:
+        asyncio.run(main(args, runs))
+    except BaseException as exc:
+        path = write_partial(args, runs, started, exc)
+        print(f"run failed ({exc!r}); what it measured is in {path}", file=sys.stderr)
+        raise
+    report(args, runs, started)
 
 
 if __name__ == "__main__":
@@ -522,4 +804,4 @@ if __name__ == "__main__":
     if parsed.serve_bare:
         serve_bare(parsed)
     else:
-        asyncio.run(main(parsed))
+        run(parsed)

@@ -66,7 +66,8 @@ def local_inference(data: dict[str, Any]) -> list[str]:
             f"| {plinth['tokens_per_s']} "
             f"({_range(*spread.get('plinth', [plinth['tokens_per_s']] * 2))}) "
             f"| {row['lone_ratio_pct']} % | {row['lone_ttft_p50_overhead_ms']:+} ms "
-            f"| {row['bare']['tokens_per_s']} | {row['engine']['tokens_per_s']} |"
+            f"| {row.get('bare', {}).get('tokens_per_s', '–')} "
+            f"| {row.get('engine', {}).get('tokens_per_s', '–')} |"
         )
     met = [
         row["lone_ratio_pct"] >= 95 and row["lone_ttft_p50_overhead_ms"] <= 5
