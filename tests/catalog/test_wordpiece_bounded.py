@@ -19,7 +19,7 @@ def tokenizer() -> WordPieceTokenizer:
 
 
 class Recording:
-    """Stands in for the Rust tokenizer and notes what it was asked to encode."""
+    """Stands in for the WordPiece tokenizer and notes what it was asked to encode."""
 
     def __init__(self, inner: Any):
         self.inner = inner

@@ -21,7 +21,12 @@ _SPACES = re.compile(" {2,}")
 
 class UnigramTokenizer:
     def __init__(self, pack: E5Pack):
-        from tokenizers import Tokenizer, models, pre_tokenizers
+        try:
+            from tokenizers import Tokenizer, models, pre_tokenizers
+        except ImportError:
+            raise RuntimeError(
+                "The multilingual embedder needs the 'zh' extra: pip install 'plinth[zh]'"
+            ) from None
 
         vocab = [
             (piece, float(score)) for piece, score in zip(pack.pieces, pack.scores, strict=True)

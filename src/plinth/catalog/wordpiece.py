@@ -4,8 +4,9 @@ llama.cpp's built-in WordPiece tokenizer splits some scripts differently from
 the tokenizer the model was trained with (Korean fell to cosine 0.63-0.66
 against sentence-transformers; Hindi with virama and vowel signs to 0.91).
 ``handle_embeddings`` also accepts lists of token ids, and sending the ids from
-the model's own ``tokenizer.json`` gives cosine ≥ 0.99999 on every reference
-text. It also tells Plinth each input's exact length before it is run.
+the model's own ``tokenizer.json`` (read by ``bert_wordpiece``, the same ids as
+the ``tokenizers`` library) gives cosine ≥ 0.99999 on every reference text.
+It also tells Plinth each input's exact length before it is run.
 
 Tokenizing costs about a second per megabyte (linear in the text), while the
 model reads 512 tokens at most. So an input far longer than that is first
@@ -19,6 +20,7 @@ import json
 import string
 from pathlib import Path
 
+from plinth.catalog.bert_wordpiece import BertWordPiece
 from plinth.catalog.bounded_encode import encode_bounded
 
 _SPLITS = frozenset(" \t\n\r" + string.punctuation)
@@ -28,13 +30,11 @@ _CJK_IDEOGRAPHS = (("\u3400", "\u4dbf"), ("\u4e00", "\u9fff"), ("\uf900", "\ufaf
 
 class WordPieceTokenizer:
     def __init__(self, tokenizer_json: Path, max_tokens: int):
-        from tokenizers import Tokenizer
-
-        self._tokenizer = Tokenizer.from_file(str(tokenizer_json))
-        # The shipped tokenizer.json pads to 128 and truncates; Plinth wants neither:
-        # padding would be pooled into the mean, truncation would hide over-long input.
-        self._tokenizer.no_padding()
-        self._tokenizer.no_truncation()
+        # The shipped tokenizer.json also pads to 128 and truncates; BertWordPiece
+        # does neither: padding would be pooled into the mean, truncation would
+        # hide over-long input.
+        self._tokenizer = BertWordPiece(tokenizer_json)
+        self._cls_id, self._sep_id = self._tokenizer.cls_id, self._tokenizer.sep_id
         # Inputs longer than this (position table size) must be refused, not cut.
         self.max_tokens: int = max_tokens
 
@@ -55,7 +55,10 @@ class WordPieceTokenizer:
     def _encode(self, texts: list[str]) -> list[list[int]]:
         if not texts:
             return []
-        return [encoding.ids for encoding in self._tokenizer.encode_batch(texts)]
+        return [
+            [self._cls_id, *(token[0] for token in tokens), self._sep_id]
+            for tokens in self._tokenizer.encode_batch(texts)
+        ]
 
 
 def _leading_words(text: str, chars: int) -> str:

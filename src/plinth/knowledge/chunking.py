@@ -92,11 +92,9 @@ class WordPieceSpans:
     """Token offsets from a model's ``tokenizer.json`` (the embedder's own pieces)."""
 
     def __init__(self, tokenizer_json: Path):
-        from tokenizers import Tokenizer
+        from plinth.catalog.bert_wordpiece import BertWordPiece
 
-        self._tokenizer = Tokenizer.from_file(str(tokenizer_json))
-        self._tokenizer.no_padding()
-        self._tokenizer.no_truncation()
+        self._tokenizer = BertWordPiece(tokenizer_json)
 
     @classmethod
     def bundled(cls) -> WordPieceSpans:
@@ -105,10 +103,10 @@ class WordPieceSpans:
         return cls(_minilm_dir() / "tokenizer.json")
 
     def spans(self, texts: list[str]) -> list[list[tuple[int, int]]]:
-        out = []
-        for encoding in self._tokenizer.encode_batch(texts, add_special_tokens=False):
-            out.append([(start, end) for start, end in encoding.offsets if end > start])
-        return out
+        return [
+            [(start, end) for _, start, end in tokens if end > start]
+            for tokens in self._tokenizer.encode_batch(texts)
+        ]
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,186 @@
+"""BERT's WordPiece tokenizer in plain Python, as the ``tokenizers`` library runs it.
+
+The bundled embedder (all-MiniLM-L6-v2) ships a ``tokenizer.json`` of the
+standard BERT shape: a ``BertNormalizer`` (drop control characters, spaces
+around CJK ideographs, strip accents, lowercase), a ``BertPreTokenizer``
+(split on whitespace and punctuation) and a greedy longest-match WordPiece
+model. Reading it here instead of with the Rust ``tokenizers`` library keeps
+that library, and the ``huggingface_hub`` it pulls in (~40 MB), out of the
+default install. The character classes the library uses come from
+``bert_tables`` (built from the library itself); ids and character offsets are
+the library's on the test corpus (tests/catalog/test_bert_wordpiece.py).
+
+Each token carries the original text's character offsets, as the library's
+``Encoding.offsets`` do: every normalized character remembers the character it
+came from.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from bisect import bisect_right
+from functools import lru_cache
+from pathlib import Path
+
+from plinth.catalog import bert_tables
+
+# The normalizer puts spaces around these (BERT's "Chinese character" blocks).
+_CJK = (
+    (0x4E00, 0x9FFF),
+    (0x3400, 0x4DBF),
+    (0x20000, 0x2A6DF),
+    (0x2A700, 0x2B73F),
+    (0x2B740, 0x2B81F),
+    (0x2B920, 0x2CEAF),
+    (0xF900, 0xFAFF),
+    (0x2F800, 0x2FA1F),
+)
+_DROP, _SPACE, _ALONE = 0, 1, 2  # _ALONE: punctuation and CJK ideographs, a word each
+
+# (id, start, end): a token and the original text's characters it covers.
+Token = tuple[int, int, int]
+
+
+def _in(ranges: tuple[int, ...], cp: int) -> bool:
+    """``cp`` in one of the flat (first, last, ...) inclusive ranges."""
+    index = bisect_right(ranges, cp)
+    # Odd: after a range's first and before its last; or exactly its last.
+    return index % 2 == 1 or (index > 0 and ranges[index - 1] == cp)
+
+
+@lru_cache(maxsize=65536)
+def _normalize_char(char: str) -> int | str:
+    """A class (_DROP, _SPACE) or what the normalizer makes of the character.
+
+    The normalizer puts spaces around a CJK ideograph, strips accents (NFD,
+    then drops nonspacing marks) and lowercases, per character; then the
+    pre-tokenizer makes each punctuation character a word of its own. Output
+    that must stand alone comes back prefixed with a NUL, and output that mixes
+    punctuation with letters with a SOH (both never in normalized text: the
+    normalizer drops them).
+    """
+    cp = ord(char)
+    if _in(bert_tables.DROPPED, cp):
+        return _DROP
+    if _in(bert_tables.WHITESPACE, cp):
+        return _SPACE
+    out = "".join(
+        part.lower()
+        for part in unicodedata.normalize("NFD", char)
+        if not _in(bert_tables.DROPPED, ord(part))
+    )
+    if not out:
+        return _DROP
+    if any(low <= cp <= high for low, high in _CJK):
+        return "\0" + out
+    punctuation = [_is_punctuation(c) for c in out]
+    if all(punctuation) and len(out) == 1:
+        return "\0" + out
+    return "\1" + out if any(punctuation) else out
+
+
+def _is_punctuation(char: str) -> bool:
+    return _in(bert_tables.PUNCTUATION, ord(char))
+
+
+class BertWordPiece:
+    def __init__(self, tokenizer_json: Path):
+        spec = json.loads(tokenizer_json.read_text(encoding="utf-8"))
+        model, normalizer = spec["model"], spec["normalizer"]
+        if (
+            model.get("type") != "WordPiece"
+            or (normalizer or {}).get("type") != "BertNormalizer"
+            or not normalizer.get("lowercase")
+            or normalizer.get("strip_accents") is False
+            or (spec.get("pre_tokenizer") or {}).get("type") != "BertPreTokenizer"
+        ):
+            raise ValueError(f"{tokenizer_json}: not an uncased BERT WordPiece tokenizer")
+        self._vocab: dict[str, int] = model["vocab"]
+        self._unk = self._vocab[model["unk_token"]]
+        self._prefix: str = model.get("continuing_subword_prefix", "##")
+        self._max_word_chars: int = model.get("max_input_chars_per_word", 100)
+        self._longest = max(len(piece) for piece in self._vocab)
+        self.cls_id, self.sep_id = self._vocab["[CLS]"], self._vocab["[SEP]"]
+        # Special tokens written in the text ("[SEP]") are matched before normalizing.
+        specials = sorted(
+            (t["content"] for t in spec.get("added_tokens", []) if t.get("special")),
+            key=len,
+            reverse=True,
+        )
+        self._added = {t["content"]: t["id"] for t in spec.get("added_tokens", [])}
+        self._specials = re.compile("|".join(map(re.escape, specials))) if specials else None
+
+    def encode_batch(self, texts: list[str]) -> list[list[Token]]:
+        return [self.encode(text) for text in texts]
+
+    def encode(self, text: str) -> list[Token]:
+        """Tokens of ``text`` without [CLS]/[SEP], with character offsets."""
+        tokens: list[Token] = []
+        at = 0
+        if self._specials is not None:
+            for match in self._specials.finditer(text):
+                self._encode_plain(text, at, match.start(), tokens)
+                tokens.append((self._added[match.group()], match.start(), match.end()))
+                at = match.end()
+        self._encode_plain(text, at, len(text), tokens)
+        return tokens
+
+    def _encode_plain(self, text: str, start: int, end: int, tokens: list[Token]) -> None:
+        word: list[str] = []
+        origin: list[int] = []
+        for index in range(start, end):
+            normalized = _normalize_char(text[index])
+            if normalized == _DROP:
+                continue
+            if normalized == _SPACE:
+                if word:
+                    self._word_pieces("".join(word), origin, tokens)
+                    word, origin = [], []
+                continue
+            assert isinstance(normalized, str)
+            if normalized[0] == "\0":
+                if word:
+                    self._word_pieces("".join(word), origin, tokens)
+                    word, origin = [], []
+                self._word_pieces(normalized[1:], [index] * (len(normalized) - 1), tokens)
+            elif normalized[0] == "\1":
+                for part in normalized[1:]:
+                    if not _is_punctuation(part):
+                        word.append(part)
+                        origin.append(index)
+                        continue
+                    if word:
+                        self._word_pieces("".join(word), origin, tokens)
+                        word, origin = [], []
+                    self._word_pieces(part, [index], tokens)
+            else:
+                word.append(normalized)
+                origin.extend([index] * len(normalized))
+        if word:
+            self._word_pieces("".join(word), origin, tokens)
+
+    def _word_pieces(self, word: str, origin: list[int], tokens: list[Token]) -> None:
+        """Greedy longest match, as WordPiece; a word with an unknown part is [UNK] whole."""
+        length = len(word)
+        if length > self._max_word_chars:
+            tokens.append((self._unk, origin[0], origin[-1] + 1))
+            return
+        pieces: list[Token] = []
+        start = 0
+        while start < length:
+            end = min(length, start + self._longest)
+            found = None
+            while start < end:
+                piece = word[start:end] if start == 0 else self._prefix + word[start:end]
+                found = self._vocab.get(piece)
+                if found is not None:
+                    break
+                end -= 1
+            if found is None:
+                tokens.append((self._unk, origin[0], origin[-1] + 1))
+                return
+            pieces.append((found, origin[start], origin[end - 1] + 1))
+            start = end
+        tokens.extend(pieces)
