@@ -23,6 +23,7 @@ from plinth.privacy.addresses import find_chinese_addresses, find_english_addres
 from plinth.privacy.findings import ENTITIES, Finding
 from plinth.privacy.names_en import find_english_names
 from plinth.privacy.names_zh import find_chinese_names, find_column_names, find_record_names
+from plinth.privacy.names_zh_scored import find_scored_names
 from plinth.privacy.names_zh_uncued import find_uncued_names
 from plinth.privacy.numbers import find_numbers
 from plinth.privacy.patterns import (
@@ -45,7 +46,12 @@ _DIGIT = re.compile(r"[0-9]")
 # Runs of 7+ digit-ish characters: where every numeric detector's matches lie.
 _DIGIT_RUN = re.compile(r"[0-9][0-9 .()-]{5,}[0-9]")
 # Finders that look only at Han text.
-_HAN_FINDERS: tuple[Finder, ...] = (find_chinese_addresses, find_chinese_names, find_uncued_names)
+_HAN_FINDERS: tuple[Finder, ...] = (
+    find_chinese_addresses,
+    find_chinese_names,
+    find_uncued_names,
+    find_scored_names,
+)
 
 
 # A large text is scanned in overlapping pieces: each regex call then holds the GIL

@@ -5,14 +5,19 @@ so a run of one to three of them counts as a name only after an honorific
 (Mr., Dr.), an introduction ("my name is"), a field label (``Name:``,
 ``Customer:``), a salutation (Dear, Hi) or as the line after a sign-off
 (Regards,). Verbs such as "contact" or "assigned to" count for full names
-(two words) only. The scan looks at capitalised runs, which are rare in
-most prompts, and checks the few characters in front of each.
+(two words) only. With no cue, a run counts when it starts with a known given
+name and ends with a known surname ("Claire Dubois will cover", "Attendees:
+Laura Chen"): both lists come from Faker's name data (``build_english_names``),
+less the given names that are everyday words (Will, May, Grant). The scan looks
+at capitalised runs, which are rare in most prompts, and checks the few
+characters in front of each.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 from plinth.privacy.findings import Finding
 from plinth.privacy.gazetteer import NAME_CUES, words
@@ -142,6 +147,28 @@ _NOT_NAMES = frozenset(
 )
 
 
+def _names(file: str) -> frozenset[str]:
+    return frozenset(Path(__file__).with_name(file).read_text(encoding="utf-8").split())
+
+
+_GIVEN = _names("english_given_names.txt")
+GIVEN_NAMES = frozenset(n for n in _GIVEN if not n.startswith("*"))
+# Given names that are everyday words too (Mark, Will, Grace): only inside a list.
+WORDLIKE_GIVEN_NAMES = frozenset(n[1:] for n in _GIVEN if n.startswith("*"))
+SURNAMES = _names("english_surnames.txt")
+
+
+def _known_full_name(text: str, start: int, parts: list[str]) -> bool:
+    """First and last word a known given name and surname: "Laura Chen"; "Mark Davies"
+    after a comma or "and" (Mark alone is a verb, but in a list of people it is a name)."""
+    if len(parts) < 2 or parts[-1] not in SURNAMES or parts[-1] in _NOT_NAMES:
+        return False
+    if parts[0] in GIVEN_NAMES:
+        return True
+    listed = text[max(0, start - 5) : start].endswith((", ", "; ", " and ", "、"))
+    return listed and parts[0] in WORDLIKE_GIVEN_NAMES
+
+
 def find_english_names(text: str) -> Iterator[Finding]:
     for match in _RUN.finditer(text):
         parts = match.group(0).split(" ")
@@ -153,7 +180,7 @@ def find_english_names(text: str) -> Iterator[Finding]:
             continue
         value = " ".join(parts)
         start = match.start() + match.group(0).index(value)
-        if _cued(text, start, value):
+        if _known_full_name(text, start, parts) or _cued(text, start, value):
             yield Finding("PERSON", start, start + len(value), value)
 
 

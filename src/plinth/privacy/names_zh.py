@@ -31,6 +31,7 @@ from plinth.privacy.gazetteer import (
     alternation,
     words,
 )
+from plinth.privacy.names_zh_scored import WORDS as EVERYDAY_WORDS
 
 # Characters that end a given name: function words, and ones rare in names.
 _NOT_GIVEN = frozenset(
@@ -167,8 +168,10 @@ def _after_cue(text: str, cue: re.Match[str]) -> Finding | None:
     if surname == 1 and text[start] in _AMBIGUOUS and not clear_cue:
         return None
     stop = start + surname + _given_length(text, start + surname)
-    if text[start:stop] in _PLACES:
-        return None
+    if text[start:stop] in _PLACES or text[start:stop] in _NOT_NAMES:
+        return None  # 下次联系：周三
+    if "\t" in text[cue.end() : start] and EVERYDAY_WORDS.get(text[start:stop], 0.0) >= 3.0:
+        return None  # a table's header row: 学生<TAB>成绩
     title = next((t for t in TITLES if text.startswith(t, stop)), None)
     if title is not None:
         stop += len(title)

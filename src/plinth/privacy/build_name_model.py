@@ -1,0 +1,154 @@
+"""Build ``name_model.tsv``, the numbers the scored name decision uses (``names_zh_scored``).
+
+Not imported at run time. Everything comes from jieba's dictionary (``dict.txt``:
+word, count, part-of-speech tag; jieba is a runtime dependency, MIT licence);
+no evaluation case is read. Rows are ``kind<TAB>key<TAB>value``:
+
+- ``S`` surname prior, per single surname: log of (share of jieba's three-character
+  ``nr`` names that start with it) over (share of the dictionary's other words, by
+  count, that start with it or are it). 李 and 侯 score high, 高 and 路 low, 来 and
+  时 (everyday words far more often than surnames) below zero.
+- ``G`` given-name likelihood, per character: log of (share of the given-name
+  positions of those names) over (share of the other words' characters, by count);
+  at least ``HAND_LIKELIHOOD`` for the hand-written ``HAND_GIVEN_NAME_CHARS`` (modern
+  names: jieba's are older), at most -3 for 老 and 阿 (forms of address).
+- ``T`` transliteration characters: log of (share in transliterated names, ``nrt``
+  or ``nr`` not starting with a surname: 克林顿) over (share of given-name positions),
+  where above zero (斯, 克, 尔: 莫斯科 and 麦克风 are no Chinese names).
+- ``W`` competing words: everyday words (count ≥ ``MIN_WORD``; not ``nr``, but see
+  ``_everyday``) that a name reading would cut or swallow — two to four characters
+  holding a surname character (黄金, 汤圆, 方便, 这张, 老师, 相当于, 伊拉克), and
+  frequent two-character ones (明天, 体育: 李宁|体育); the value is log10 of the count.
+- ``X`` words that are no given name after a surname (凌晨, 就是): frequent
+  two-character time words, adverbs, verbs …; log10 of the count.
+- ``L`` / ``R`` context words: words (one to three characters, count ≥ ``MIN_CONTEXT``)
+  whose tag says a person may stand right after them (``L``: verbs, prepositions,
+  conjunctions, adverbs, time words, pronouns: 催, 碰到, 听说, 跟, 昨天) or right
+  before them (``R``: verbs, adverbs, prepositions, conjunctions, particles, time
+  and place words: 说, 商量, 已经, 的, 下午). Nouns count too, weaker (``L`` 同事,
+  客户; ``R`` 奶奶, 老人家): the value is the weight of the tag's class.
+
+Rebuild after changing the surname or given-name lists:
+
+    .venv/bin/python -m plinth.privacy.build_name_model
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from pathlib import Path
+
+import jieba  # type: ignore[import-untyped]
+
+from plinth.privacy.gazetteer import COMPOUND_SURNAMES, HAND_GIVEN_NAME_CHARS, SINGLE_SURNAMES
+
+MIN_WORD = 20  # jieba's counts; rarer words are mostly names and noise
+MIN_FREQUENT = 300  # a word starting with a given-name character competes only if this common
+MIN_CONTEXT = 30
+HAND_LIKELIHOOD = 1.0  # the least G of a character in the hand-written given-name list
+# 老/阿 after a surname make a form of address (王老吉, 阿 in 王阿姨), not a given name.
+FORMS_OF_ADDRESS = frozenset("老阿")
+NR_WORD_FREQUENCY = 150  # as in build_common_words: above it a two-character nr word is a word
+# Tags of words that are no given name when they stand after a surname (于|凌晨, 于|是):
+# time words, adverbs, prepositions, conjunctions, verbs, numerals, pronouns.
+NOT_A_GIVEN_NAME = ("t", "d", "p", "c", "v", "m", "r", "f", "q")
+# Tag classes: strong says "a clause boundary, a person may be next"; weak only "a word ends".
+STRONG_LEFT = ("v", "p", "c", "d", "t", "r")
+STRONG_RIGHT = ("v", "p", "c", "d", "t", "u", "f", "r")
+WEAK = ("n", "vn", "a")
+HERE = Path(__file__).parent
+
+
+def _entries() -> list[tuple[str, int, str]]:
+    dictionary = Path(jieba.__file__).with_name("dict.txt")
+    out = []
+    for line in dictionary.read_text(encoding="utf-8").splitlines():
+        word, count, tag = line.split(" ")
+        out.append((word, int(count), tag))
+    return out
+
+
+def _everyday(word: str, count: int, tag: str) -> bool:
+    """A word, not a name: jieba's ``nr`` tag is noisy (陈列, 杨柳, 伊拉克 carry it), so
+    a two-character ``nr`` word seen often and a transliteration (``nrt``) count too."""
+    if not tag.startswith("nr"):
+        return True
+    return tag == "nrt" or (len(word) == 2 and count >= NR_WORD_FREQUENCY)
+
+
+def _class(tag: str, strong: tuple[str, ...]) -> float:
+    if tag in strong or (tag[:1] in strong and tag not in ("nr", "ns", "nt", "nz")):
+        return 1.0
+    return 0.5 if tag in WEAK else 0.0
+
+
+def build(entries: list[tuple[str, int, str]]) -> list[tuple[str, str, float]]:
+    names: Counter[str] = Counter()  # surnames of three-character nr names
+    given: Counter[str] = Counter()  # their given-name characters
+    starts: Counter[str] = Counter()  # other words by first character, weighted by count
+    chars: Counter[str] = Counter()  # other words' characters, weighted by count
+    foreign: Counter[str] = Counter()  # characters of transliterations (nrt, or nr not
+    # starting with a surname: 克林顿, 莫斯科 is nr too but starts with one)
+    for word, count, tag in entries:
+        if tag == "nrt" or (tag == "nr" and len(word) >= 3 and word[0] not in SINGLE_SURNAMES):
+            foreign.update(word)
+        if tag.startswith("nr"):
+            if len(word) == 3 and word[0] in SINGLE_SURNAMES and word[:2] not in COMPOUND_SURNAMES:
+                names[word[0]] += 1
+                given.update(word[1:])
+        else:
+            starts[word[0]] += count
+            for ch in word:
+                chars[ch] += count
+    total_names, total_starts = sum(names.values()), sum(starts.values())
+    total_given, total_chars = sum(given.values()), sum(chars.values())
+    rows: list[tuple[str, str, float]] = []
+    for ch in sorted(SINGLE_SURNAMES):
+        prior = math.log((names[ch] + 1) / total_names) - math.log(
+            (starts[ch] + 100) / total_starts
+        )
+        rows.append(("S", ch, round(prior, 2)))
+    for ch in sorted(set(given) | HAND_GIVEN_NAME_CHARS):
+        seen = given[ch]
+        ratio = math.log((seen + 1) / total_given) - math.log((chars[ch] + 50) / total_chars)
+        if ch in HAND_GIVEN_NAME_CHARS:  # common in modern names, whatever jieba's names say
+            ratio = max(ratio, HAND_LIKELIHOOD)
+        if ch in FORMS_OF_ADDRESS:
+            ratio = min(ratio, -3.0)
+        if seen >= 3 or ch in HAND_GIVEN_NAME_CHARS:
+            rows.append(("G", ch, round(ratio, 2)))
+    total_foreign = sum(foreign.values())
+    for ch, seen in sorted(foreign.items()):
+        ratio = math.log(seen / total_foreign) - math.log((given[ch] + 5) / total_given)
+        if seen >= 10 and ratio > 0:
+            rows.append(("T", ch, round(ratio, 2)))
+    firsts = SINGLE_SURNAMES | {name[0] for name in COMPOUND_SURNAMES}
+    for word, count, tag in entries:
+        if count < MIN_WORD or not 2 <= len(word) <= 4 or not _everyday(word, count, tag):
+            continue
+        holds_a_surname = any(ch in firsts for ch in word)
+        frequent = len(word) == 2 and count >= MIN_FREQUENT
+        if holds_a_surname or frequent:
+            rows.append(("W", word, round(math.log10(count), 2)))
+        if len(word) == 2 and count >= MIN_FREQUENT and tag[:1] in NOT_A_GIVEN_NAME:
+            rows.append(("X", word, round(math.log10(count), 2)))
+    for word, count, tag in entries:
+        if count < MIN_CONTEXT or len(word) > 3 or tag.startswith("nr"):
+            continue
+        if left := _class(tag, STRONG_LEFT):
+            rows.append(("L", word, left))
+        if right := _class(tag, STRONG_RIGHT):
+            rows.append(("R", word, right))
+    return rows
+
+
+def main() -> None:
+    rows = build(_entries())
+    lines = [f"{kind}\t{key}\t{value:g}" for kind, key, value in rows]
+    (HERE / "name_model.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(Counter(kind for kind, _, _ in rows))
+
+
+if __name__ == "__main__":
+    main()

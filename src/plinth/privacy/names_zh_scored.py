@@ -1,0 +1,216 @@
+"""Chinese names with no cue word, by a score: 催一下袁梦洁，刚碰到叶秋生，邓子豪和许嘉怡.
+
+Word lists of cues cannot list every verb a name may follow. Here each
+candidate — a surname and one or two given-name characters — gets a score,
+the sum of four pieces of evidence from jieba's dictionary (``name_model.tsv``,
+built by ``build_name_model``):
+
+- **surname prior**: how often the character starts a name rather than a word
+  (李 high, 高 low, 来 below zero); a compound surname (欧阳) counts high;
+- **given-name likelihood**: per character, how much more often it stands in a
+  given name than in other words (婷, 轩 high; 的, 是 far below zero); a
+  one-character given name pays ``ONE_CHAR``, since 王明 is also two words' start;
+- **competition**: an everyday word the reading would swallow or cut costs its
+  weight (黄金, 汤圆 swallowed; 这张, 老师 cut on the left; 明天 on the right);
+- **context**: the text's edge or punctuation on either side, or a word ending
+  right before it / starting right after it whose part of speech lets a person
+  stand there (verbs, prepositions, adverbs, time words: 碰到|叶秋生|，,
+  跟|彭海燕|商量); nouns count half (同事, 奶奶).
+
+A candidate is a name when its score reaches ``THRESHOLD``, chosen on the
+hand-written batches for precision ≥ 0.97 (see benchmarks/privacy_data/README.md).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from plinth.privacy.findings import Finding
+from plinth.privacy.gazetteer import CITIES, COMPOUND_SURNAMES, PROVINCES, SINGLE_SURNAMES
+
+
+def _load() -> dict[str, dict[str, float]]:
+    tables: dict[str, dict[str, float]] = {kind: {} for kind in "SGTWXLR"}
+    path = Path(__file__).with_name("name_model.tsv")
+    for line in path.read_text(encoding="utf-8").splitlines():
+        kind, key, value = line.split("\t")
+        tables[kind][key] = float(value)
+    return tables
+
+
+_TABLES = _load()
+SURNAME, GIVEN, FOREIGN = _TABLES["S"], _TABLES["G"], _TABLES["T"]
+WORDS, NOT_GIVEN_WORDS = _TABLES["W"], _TABLES["X"]
+LEFT, RIGHT = _TABLES["L"], _TABLES["R"]
+
+FEATURES = (
+    "bias",
+    "surname prior",  # S, clipped to [-3, 6]; a compound surname counts 6
+    "given likelihood",  # sum of G over the given characters, each clipped to [-5, 4]
+    "one-character given name",
+    "competing word",  # log10 count of the strongest word swallowed or cut
+    "given name is a word",  # X: 于|凌晨
+    "foreign",  # T of the given characters and of the character after
+    "left edge",  # text start, punctuation, space, ASCII
+    "left word",  # L class of the word ending right before (1 strong, 0.5 a noun)
+    "right edge",
+    "right word",
+    "list",  # 、 or ， on both sides, or 、 on one: an item of an enumeration
+)
+# Weights fitted by logistic regression on the tagged People's Daily corpus (see
+# benchmarks/privacy_names_corpus.py --fit), then THRESHOLD chosen on the hand-written
+# batches 1-8 for precision >= 0.97.
+WEIGHTS = (-6.0, 0.5, 1.0, -2.5, -1.5, -1.5, -1.0, 2.0, 2.0, 2.0, 2.0, 1.0)
+THRESHOLD = 0.0
+
+_PLACES = frozenset([*PROVINCES, *CITIES])
+# The most the context can add: a bound that spares most candidates the full look.
+_BEST_CONTEXT = sum(max(w, 0) for w in WEIGHTS[7:])
+_FIRSTS = "".join(sorted(SINGLE_SURNAMES | {name[0] for name in COMPOUND_SURNAMES}))
+_SECONDS = "".join(sorted({name[1] for name in COMPOUND_SURNAMES}))
+# Given-name characters worth a look (not the ones far more common elsewhere).
+_LIKELY = "".join(sorted(ch for ch, value in GIVEN.items() if value > 0))
+# A surname's first character followed by a likely given character (or a compound
+# surname's second): a class first lets the engine skip to candidates at once.
+_CANDIDATE = re.compile(rf"[{_FIRSTS}](?=[{_LIKELY}{_SECONDS}])")
+_LIST = "、，,;；"
+
+
+def _is_han(ch: str) -> bool:
+    return "\u3400" <= ch <= "\u9fff"
+
+
+def _across_start(text: str, start: int) -> float:
+    """The strongest word that starts before the surname and holds it (这张, 相当于):
+    the same for every reading at ``start``."""
+    strongest, get = 0.0, WORDS.get
+    for first in range(max(0, start - 3), start):
+        for last in range(start + 1, min(first + 4, len(text)) + 1):
+            strongest = max(strongest, get(text[first:last], 0.0))
+    return strongest
+
+
+def _from_start(text: str, start: int, given: int, end: int) -> float:
+    """The strongest word from the surname on that the reading swallows or cuts (黄金,
+    伊拉克, 王|明天); a word inside the given name (海燕, 建国) is no competitor, nor
+    the compound surname itself."""
+    strongest, get = 0.0, WORDS.get
+    stop = len(text)
+    for first in range(start, end):
+        for last in range(first + 2, min(first + 4, stop) + 1):
+            if (first >= given and last <= end) or (first == start and last == given):
+                continue
+            strongest = max(strongest, get(text[first:last], 0.0))
+    return strongest
+
+
+def _context(table: dict[str, float], words: Iterator[str]) -> float:
+    return max((table.get(word, 0.0) for word in words), default=0.0)
+
+
+class _Start:
+    """What every reading at one start shares: the surnames there and the left side."""
+
+    __slots__ = ("across", "before", "left", "left_edge", "surnames")
+
+    def __init__(self, text: str, start: int) -> None:
+        self.surnames: list[tuple[int, float]] = []
+        if text[start : start + 2] in COMPOUND_SURNAMES:
+            self.surnames.append((2, 6.0))
+        if text[start] in SINGLE_SURNAMES:
+            self.surnames.append((1, max(-3.0, min(6.0, SURNAME.get(text[start], 0.0)))))
+        self.before = text[start - 1] if start else ""
+        self.left_edge = not self.before or not _is_han(self.before)
+        self.across = 0.0 if self.left_edge else _across_start(text, start)
+        self.left = (
+            0.0
+            if self.left_edge
+            else _context(LEFT, (text[max(0, start - n) : start] for n in (1, 2, 3)))
+        )
+
+
+def _features(
+    text: str, start: int, at: _Start, surname: int, prior: float, given: int
+) -> list[float] | None:
+    end = start + surname + given
+    names = text[start + surname : end]
+    if len(names) < given or not all(_is_han(ch) for ch in names):
+        return None
+    if text[start:end] in _PLACES:
+        return None
+    after = text[end] if end < len(text) else ""
+    right_edge = not after or not _is_han(after)
+    right = 0.0 if right_edge else _context(RIGHT, (text[end : end + n] for n in (1, 2, 3)))
+    listed = (at.before in _LIST and after in _LIST) or at.before == "、" or after == "、"
+    return [
+        1.0,
+        prior,
+        sum(max(-5.0, min(4.0, GIVEN.get(ch, -3.0))) for ch in names),
+        float(given == 1),
+        max(at.across, _from_start(text, start, start + surname, end)),
+        NOT_GIVEN_WORDS.get(names, 0.0) if given == 2 else 0.0,
+        sum(FOREIGN.get(ch, 0.0) for ch in names) + FOREIGN.get(after, 0.0),
+        float(at.left_edge),
+        at.left,
+        float(right_edge),
+        right,
+        float(listed),
+    ]
+
+
+def _may_win(text: str, start: int) -> bool:
+    """Whether a single-surname reading at ``start`` could reach the threshold with the
+    best context and no competing word (compound surnames are always looked at)."""
+    if text[start : start + 2] in COMPOUND_SURNAMES:
+        return True
+    prior = max(-3.0, min(6.0, SURNAME.get(text[start], 0.0)))
+    base = WEIGHTS[0] + WEIGHTS[1] * prior + _BEST_CONTEXT - THRESHOLD
+    first = max(-5.0, min(4.0, GIVEN.get(text[start + 1 : start + 2], -3.0)))
+    if base + WEIGHTS[2] * first + WEIGHTS[3] >= 0:
+        return True
+    second = text[start + 2 : start + 3]
+    best_second = max(-5.0, min(4.0, GIVEN.get(second, -3.0))) if second else -5.0
+    return base + WEIGHTS[2] * (first + best_second) >= 0
+
+
+def readings(text: str, start: int) -> Iterator[tuple[int, list[float]]]:
+    """Every reading at ``start`` with its features (``FEATURES``): (end, features)."""
+    if not _may_win(text, start):
+        return
+    at = _Start(text, start)
+    for surname, prior in at.surnames:
+        for given in (2, 1):
+            values = _features(text, start, at, surname, prior, given)
+            if values is not None:
+                yield start + surname + given, values
+
+
+def features(text: str, start: int, surname: int, given: int) -> list[float] | None:
+    """The evidence that ``text[start : start + surname + given]`` is a name, as in
+    ``FEATURES``; None if it cannot be one."""
+    end = start + surname + given
+    return next((values for stop, values in readings(text, start) if stop == end), None)
+
+
+def best_reading(text: str, start: int) -> tuple[float, int] | None:
+    """The highest-scoring name starting at ``start``: (score, end)."""
+    best: tuple[float, int] | None = None
+    for end, values in readings(text, start):
+        value = sum(w * v for w, v in zip(WEIGHTS, values, strict=True))
+        if best is None or value > best[0]:
+            best = (value, end)
+    return best
+
+
+def find_scored_names(text: str) -> Iterator[Finding]:
+    position = 0
+    while (match := _CANDIDATE.search(text, position)) is not None:
+        start = match.start()
+        reading = best_reading(text, start)
+        if reading is not None and reading[0] >= THRESHOLD:
+            yield Finding("PERSON", start, reading[1], text[start : reading[1]])
+            position = reading[1]
+        else:
+            position = start + 1
