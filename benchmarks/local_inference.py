@@ -183,8 +183,27 @@ async def run_level(side: str, concurrency: int, requests: int, driver: Driver) 
     )
 
 
+def plinth_chat_options(args: Any, verbosity: int = 0) -> LlamaCppOptions:
+    """The chat model's options as ``plinth serve`` builds them from its default settings
+    (KV cache type, prompt cache, ...), with this run's slots, context and threads: the
+    lone server and the in-process sides run exactly Plinth's ``CommonParams``."""
+    from plinth.settings import LlamaCppSettings
+
+    llama = LlamaCppSettings()
+    return LlamaCppOptions(
+        args.slots,
+        args.context,
+        args.threads,
+        verbosity,
+        kv_unified=llama.kv_unified,
+        kv_cache_type=llama.kv_cache_type,
+        default_max_tokens=llama.default_max_tokens,
+        prompt_cache_mib=llama.prompt_cache_mib,
+    )
+
+
 def engine_options(args: Any) -> LlamaCppOptions:
-    return LlamaCppOptions(args.slots, args.context, args.threads, 0)
+    return plinth_chat_options(args)
 
 
 def bare_driver(engine: LlamaCppEngine, max_tokens: int) -> Driver:
@@ -331,7 +350,7 @@ def serve_bare(args: Any) -> None:
 
     chat = next(m for m in BUNDLED_MODELS if m.id == MODEL)
     data_dir = Path(args.data_dir)
-    options = LlamaCppOptions(args.slots, args.context, args.threads, args.lone_verbosity)
+    options = plinth_chat_options(args, verbosity=args.lone_verbosity)
     params = LlamaCppEngine(MODEL, "chat", chat.locate(data_dir, False), options)._params()
     params.port, params.hostnames, params.api_keys = args.serve_bare, ["127.0.0.1"], []
     server = xllamacpp.Server(params)
@@ -628,7 +647,9 @@ def report(args: Any, runs: Runs, started: float) -> None:
         f"{facts['load_average_at_start']}, at the end {facts['load_average_at_end']} "
         f"on {facts['cores']} cores",
         "- lone bare: llama.cpp's own HTTP server on xllamacpp in its own process, nothing"
-        " else loaded; Plinth at its defaults (bundled embedder loaded); both over HTTP",
+        " else loaded, with exactly the parameters Plinth's chat engine gets from its default"
+        " settings (KV cache type included); Plinth at its defaults (bundled embedder"
+        " loaded); both over HTTP",
         f"- transport errors: {len(TRANSPORT.events)} ({retried} requests retried; "
         f"readiness tries that failed: {runs.not_ready})",
         "",

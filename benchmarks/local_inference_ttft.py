@@ -49,15 +49,14 @@ STAMPS = [
     "reserved",
     "routed",
     "engine_stream_made",
+    "submitted",
     "worker_started",
     "first_callback",
     "first_on_loop",
     "first_shaped",
     "first_chunk_returned",
     "response_start_sent",
-    "first_body_sent",
-    "second_callback",
-    "second_body_sent",
+    "content_sent",
 ]
 
 
@@ -66,10 +65,10 @@ class Stamper:
 
     def __init__(self, path: Path):
         self.path = path
-        self.current: dict[str, int] = {}
+        self.current: dict[str, float] = {}
 
     def mark(self, name: str) -> None:
-        self.current.setdefault(name, time.perf_counter_ns())
+        self.current.setdefault(name, float(time.perf_counter_ns()))
 
     def flush(self) -> None:
         if self.current:
@@ -116,6 +115,9 @@ class _StampedServer:
 
         def on_chunk(chunk: Any) -> bool:
             calls[0] += 1
+            timings = chunk.get("timings") if isinstance(chunk, dict) else None
+            if timings and "prompt_ms" in timings:  # llama.cpp's own prompt time
+                stamper.current["llama_prompt_ms"] = timings["prompt_ms"]
             # The role-only chunk comes with the first token: stamp content chunks.
             if calls[0] == 2:
                 stamper.mark("first_callback")
@@ -142,18 +144,15 @@ def install(stamper: Stamper) -> None:
             return
         stamper.current = {}
         stamper.mark("asgi_call")
-        bodies = [0]
 
         async def stamped_send(message: Any) -> None:
             await send(message)
             if message["type"] == "http.response.start":
                 stamper.mark("response_start_sent")
-            elif message["type"] == "http.response.body" and message.get("body"):
-                bodies[0] += 1
-                if bodies[0] == 1:
-                    stamper.mark("first_body_sent")
-                elif bodies[0] == 2:
-                    stamper.mark("second_body_sent")
+            elif message["type"] == "http.response.body" and b'"content"' in message.get(
+                "body", b""
+            ):
+                stamper.mark("content_sent")  # the first output's bytes are in the socket
 
         try:
             await call(self, scope, receive, stamped_send)
@@ -174,12 +173,23 @@ def install(stamper: Stamper) -> None:
     def engine_stream(self: Any, method: str, body: Any) -> Any:
         if self._server is not None and not isinstance(self._server, _StampedServer):
             self._server = _StampedServer(self._server, stamper)
+            submit = self._pool.submit
+
+            def stamped_submit(fn: Any, *args: Any) -> Any:
+                stamper.mark("submitted")
+                return submit(fn, *args)
+
+            self._pool.submit = stamped_submit
         chunks = stream(self, method, body)
         stamper.mark("engine_stream_made")
         return chunks
 
     llamacpp.LlamaCppEngine._stream = engine_stream  # type: ignore[method-assign]
-    handoff_get = llamacpp._Handoff.get
+    try:
+        from plinth.engines.llamacpp_stream import Handoff as handoff
+    except ImportError:  # the code before the hand-off had its own module
+        handoff = llamacpp._Handoff  # type: ignore[attr-defined]
+    handoff_get = handoff.get
 
     async def get(self: Any) -> Any:
         item = await handoff_get(self)
@@ -189,7 +199,7 @@ def install(stamper: Stamper) -> None:
             stamper.mark("first_on_loop")
         return item
 
-    llamacpp._Handoff.get = get  # type: ignore[method-assign]
+    handoff.get = get  # type: ignore[method-assign]
     shape = StreamShaper.shape
 
     def shaped(self: Any, chunk: Any) -> Any:
@@ -226,27 +236,34 @@ def start_stamped_plinth(args: Any, data_dir: Path, port: int, stamps: Path) -> 
     return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
 
 
-async def ttfts(client: httpx.AsyncClient, args: Any) -> list[float]:
-    """One request at a time: TTFT in ms from the request's send to its first content."""
-    out = []
+async def ttfts(client: httpx.AsyncClient, args: Any) -> tuple[list[float], list[float]]:
+    """One request at a time: TTFT in ms from the request's send to its first content,
+    and llama.cpp's own prompt time (``timings.prompt_ms``) where the server sends it."""
+    out, prompt_ms = [], []
     for i in range(args.requests):
         body = li.request_body(i, args.max_tokens)
         started = time.perf_counter()
         first = 0.0
+        timing: float | None = None
         async with client.stream("POST", "/v1/chat/completions", json=body) as response:
             response.raise_for_status()
             async for line in response.aiter_lines():
-                if (
-                    not first
-                    and line.startswith("data: {")
-                    and li.has_content(json.loads(line[6:]))
-                ):
+                if not line.startswith("data: {"):
+                    continue
+                chunk = json.loads(line[6:])
+                if not first and li.has_content(chunk):
                     first = time.perf_counter()
+                if "prompt_ms" in (chunk.get("timings") or {}):
+                    timing = float(chunk["timings"]["prompt_ms"])
+        if timing is not None:
+            prompt_ms.append(timing)
         out.append((first - started) * 1000)
-    return out
+    return out, prompt_ms
 
 
-async def side(name: str, args: Any, data_dir: Path, stamps: Path) -> list[float]:
+async def side(
+    name: str, args: Any, data_dir: Path, stamps: Path
+) -> tuple[list[float], list[float]]:
     port = li.free_port()
     if name == "lone":
         process = li.start_lone_bare(args, data_dir, port)
@@ -262,7 +279,11 @@ async def side(name: str, args: Any, data_dir: Path, stamps: Path) -> list[float
                     await r.aread()
             if name == "plinth":
                 stamps.write_text("")  # only the measured requests' stamps
-            return await ttfts(client, args)
+            values, prompt_ms = await ttfts(client, args)
+            if name == "plinth":  # llama.cpp's prompt time, as the stamped engine saw it
+                lines = stamps.read_text().splitlines()
+                prompt_ms = [json.loads(x)["llama_prompt_ms"] for x in lines if "llama_prompt" in x]
+            return values, prompt_ms
     finally:
         li.stop(process)
 
@@ -300,24 +321,25 @@ async def main(args: Any) -> None:
     data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="plinth-bench-"))
     work = Path(tempfile.mkdtemp(prefix="plinth-ttft-"))
     measured: dict[str, list[list[float]]] = {"lone": [], "plinth": []}
-    rows_per_repeat = []
+    prompt: dict[str, list[list[float]]] = {"lone": [], "plinth": []}
     for repeat in range(args.repeats):
         order = ("lone", "plinth") if repeat % 2 == 0 else ("plinth", "lone")
         for name in order:
             stamps = work / f"stamps_{repeat}.jsonl"
-            values = await side(name, args, data_dir, stamps)
+            values, prompt_ms = await side(name, args, data_dir, stamps)
             measured[name].append(values)
+            prompt[name].append(prompt_ms)
             print(
-                f"repeat {repeat + 1}: {name:6} TTFT p50 {median(values):.2f} ms",
+                f"repeat {repeat + 1}: {name:6} TTFT p50 {median(values):.2f} ms, "
+                f"llama.cpp prompt_ms p50 {median(prompt_ms) if prompt_ms else '?'}",
                 file=sys.stderr,
             )
-            if name == "plinth":
-                rows_per_repeat.append(breakdown(stamps))
     all_stamps = work / "all.jsonl"
     all_stamps.write_text("".join(p.read_text() for p in sorted(work.glob("stamps_*.jsonl"))))
     rows = breakdown(all_stamps)
     lone = [median(v) for v in measured["lone"]]
     plinth = [median(v) for v in measured["plinth"]]
+    prompt_p50 = {k: [round(median(v), 2) for v in runs if v] for k, runs in prompt.items()}
     out = {
         "facts": {
             "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -336,6 +358,7 @@ async def main(args: Any) -> None:
         "ttft_p50_overhead_ms_per_repeat": [
             round(p - lo, 2) for lo, p in zip(lone, plinth, strict=True)
         ],
+        "llama_prompt_ms_p50_per_repeat": prompt_p50,
         "stamps": rows,
         "raw_ttft_ms": measured,
     }
@@ -351,6 +374,8 @@ async def main(args: Any) -> None:
         f"max_tokens {args.max_tokens}; {args.repeats} repeats, sides alternating",
         f"- client TTFT p50 per repeat: lone {lone} ms, Plinth {plinth} ms; overhead "
         f"{out['ttft_p50_overhead_ms_per_repeat']} ms",
+        f"- llama.cpp's own prompt time (timings.prompt_ms) p50 per repeat: lone "
+        f"{prompt_p50['lone']} ms, Plinth {prompt_p50['plinth']} ms",
         "",
         "| stamp | since the previous, p50 ms | since the ASGI call, p50 ms |",
         "| --- | --- | --- |",

@@ -13,7 +13,8 @@ finish reason, usage, llama.cpp's timings, an unusual key order, a possible
 placeholder while redacting) is decoded and shaped as before. The text sent
 is kept as bytes and decoded only if it is needed (no usage was reported, or
 the response cache records the stream). Chunks already read together (a busy
-loop finds several in one read) leave together, as one write.
+loop finds several in one read, or a local model's tokens arrive within one
+loop tick) leave together, as one write.
 """
 
 from __future__ import annotations
@@ -68,31 +69,43 @@ async def sse_batches(
 ) -> AsyncGenerator[bytes, None]:
     """The stream's client frames; chunks that were read together go out together.
 
-    A batch is only ever extended with a chunk that is already read
-    (``RawChunk.more``), so nothing waits on the network for company.
+    The chunks held back before the first output (a role-only delta, then the
+    first output) were all read before the first frame: they leave in one
+    write, so the first output goes out with the response's first body. After
+    that a batch is only ever extended with a chunk that is already here (an
+    upstream's ``RawChunk.more``; a local engine's stream saying it has more
+    ``buffered``), so nothing waits for company.
     """
     batch: list[bytes] = []
 
     def add(chunk: Json | RawChunk) -> bool:
+        """Shape ``chunk`` into the batch; True if the next chunk is already here."""
         batch.extend(sse_frame(piece) for piece in shaper.shape(chunk))
-        return isinstance(chunk, RawChunk) and chunk.more
+        if isinstance(chunk, RawChunk):
+            return chunk.more
+        return bool(getattr(chunks, "buffered", 0))
+
+    def flush() -> bytes:
+        out = b"".join(batch)
+        batch.clear()
+        return out
 
     try:
+        ready = False
         for chunk in held:
-            if not add(chunk) and batch:
-                yield b"".join(batch)
-                batch.clear()
+            ready = add(chunk)
+        if batch and not ready:
+            yield flush()
         async for chunk in chunks:
             if not add(chunk) and batch:
-                yield b"".join(batch)
-                batch.clear()
+                yield flush()
     except Exception:
         if batch:  # what was read before the failure still goes out, then the error
-            yield b"".join(batch)
+            yield flush()
         raise
     batch.extend(sse_frame(piece) for piece in shaper.leftovers())
     if batch:
-        yield b"".join(batch)
+        yield flush()
 
 
 def has_output(chunk: Json) -> bool:

@@ -170,3 +170,44 @@ async def test_a_failure_mid_batch_still_sends_what_was_read() -> None:
     assert b'"b"' in await anext(frames)
     with pytest.raises(RuntimeError, match="upstream gone"):
         await anext(frames)
+
+
+class _LocalStream:
+    """A local engine's chunk stream: ``buffered`` counts chunks already arrived."""
+
+    def __init__(self, arrivals: list[list[dict[str, Any]]]):
+        self.arrivals = arrivals  # chunks that arrive together, arrival by arrival
+        self.here: list[dict[str, Any]] = []
+
+    def __aiter__(self) -> _LocalStream:
+        return self
+
+    @property
+    def buffered(self) -> int:
+        return len(self.here)
+
+    async def __anext__(self) -> dict[str, Any]:
+        if not self.here:
+            if not self.arrivals:
+                raise StopAsyncIteration
+            self.here = self.arrivals.pop(0)
+        return self.here.pop(0)
+
+
+def delta(text: str | None) -> dict[str, Any]:
+    content = {"role": "assistant"} if text is None else {"content": text}
+    return {"id": "x", "model": "m", "choices": [{"index": 0, "delta": content}]}
+
+
+@pytest.mark.anyio
+async def test_held_chunks_leave_with_the_first_body_and_local_tokens_of_one_tick_together() -> (
+    None
+):
+    s = shaper()
+    # b and c arrived within one loop tick; d alone.
+    stream = _LocalStream([[delta("b"), delta("c")], [delta("d")]])
+    writes = [w async for w in sse_batches(s, [delta(None), delta("a")], stream)]
+    # The role-only chunk and the first output in the first write: its first body.
+    assert [w.count(b"data: ") for w in writes] == [2, 2, 1]
+    assert b'"content":"a"' in writes[0]
+    assert b'"content":"b"' in writes[1] and b'"content":"c"' in writes[1]

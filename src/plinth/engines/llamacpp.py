@@ -10,7 +10,6 @@ is how a closed client stream cancels generation at the next token.
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import functools
 import logging
@@ -34,12 +33,12 @@ from plinth.engines.llamacpp_errors import (
     reject_non_text_parts,
 )
 from plinth.engines.llamacpp_sampling import DEFAULT_MAX_TOKENS, with_sampling_defaults
+from plinth.engines.llamacpp_stream import STREAM_END, ChunkStream, Handoff
 from plinth.engines.llamacpp_template_caps import native_tool_calls
 from plinth.errors import EngineError
 
 log = logging.getLogger(__name__)
 
-_STREAM_END = object()
 # How long close() waits for llama.cpp's destructor (it joins its threads).
 _CLOSE_TIMEOUT_S = 15.0
 # Templates llama.cpp carries built in (its llama-chat.cpp), long-standing ones.
@@ -136,49 +135,6 @@ class LlamaCppOptions:
     # Load at the first request that needs the model instead of at start()
     # (llamacpp.load = "on_first_use"; lazy_load.py).
     load_on_first_use: bool = False
-
-
-class _Handoff:
-    """Chunks from llama.cpp's thread to the event loop, one wake-up per batch.
-
-    A wake-up from another thread (``call_soon_threadsafe``) writes the loop's
-    self-pipe and costs a syscall on each side; with 8 streams decoding, one
-    per token per stream took CPU that llama.cpp's own threads needed. Chunks
-    that arrive before the loop has run the pending wake-up ride along with it.
-    """
-
-    def __init__(self, loop: asyncio.AbstractEventLoop):
-        self._loop = loop
-        self._items: collections.deque[Any] = collections.deque()
-        self._lock = threading.Lock()
-        self._wake_pending = False
-        self._waiter: asyncio.Future[None] | None = None
-
-    def put(self, item: Any) -> None:
-        """From any thread: queue an item, waking the loop only if no wake-up is on its way."""
-        self._items.append(item)
-        with self._lock:
-            if self._wake_pending:
-                return
-            self._wake_pending = True
-        if not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._wake)
-
-    def _wake(self) -> None:
-        with self._lock:
-            self._wake_pending = False
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
-
-    async def get(self) -> Any:
-        """On the loop: the next item, waiting only when none has arrived."""
-        while not self._items:
-            self._waiter = self._loop.create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
-        return self._items.popleft()
 
 
 class LlamaCppEngine(Engine):
@@ -317,11 +273,12 @@ class LlamaCppEngine(Engine):
 
     def _stream(self, method: str, body: Json) -> AsyncIterator[Json]:
         loop = asyncio.get_running_loop()
-        handoff = _Handoff(loop)
+        handoff = Handoff(loop)
         cancelled = threading.Event()
         body = {**body, "stream": True, "stream_options": {"include_usage": True}}
         # Per-chunk timings tell how many tokens were used even when a stream is cut.
         body["timings_per_token"] = True
+        prompt_param = _prompt_param(method)
 
         def on_chunk(chunk: Json) -> bool:
             if cancelled.is_set():
@@ -340,24 +297,23 @@ class LlamaCppEngine(Engine):
                 with self._counters_lock:
                     self.active_streams -= 1
                 if not loop.is_closed():
-                    handoff.put(_STREAM_END)
+                    handoff.put(STREAM_END)
 
-        async def chunks() -> AsyncIterator[Json]:
+        def start() -> None:
             with self._counters_lock:
                 self.active_streams += 1
             self._pool.submit(run)
-            try:
-                while (item := await handoff.get()) is not _STREAM_END:
-                    if isinstance(item, RuntimeError):
-                        raise EngineError(f"Model '{self.model_id}' failed: {item}") from item
-                    if isinstance(item, BaseException):
-                        raise item
-                    raise_for_engine_error(item, self.model_id, prompt_param=_prompt_param(method))
-                    yield item
-            finally:
-                cancelled.set()
 
-        return chunks()
+        def check(item: Any) -> Json:
+            if isinstance(item, RuntimeError):
+                raise EngineError(f"Model '{self.model_id}' failed: {item}") from item
+            if isinstance(item, BaseException):
+                raise item
+            raise_for_engine_error(item, self.model_id, prompt_param=prompt_param)
+            chunk: Json = item
+            return chunk
+
+        return ChunkStream(handoff, start=start, check=check, on_close=cancelled.set)
 
     def _require(self, kind: ModelKind, what: str) -> None:
         if self.kind != kind:
