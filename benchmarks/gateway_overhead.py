@@ -203,17 +203,19 @@ def start_side(
             log=log,
         )
         wait_ready(base + "/v1/models", proc)
-    elif side == "plinth":
-        config = work / "plinth.toml"
+    elif side == "plinth" or side.startswith("plinth@"):
+        config = work / f"{side}.toml"
         # Defaults everywhere: only the deployment is configured.
         config.write_text(
             '[[deployments]]\nmodel = "mock-gpt"\nengine = "openai"\n'
             f'base_url = "{upstream}/v1"\n'
             'api_key_env = "MOCK_UPSTREAM_API_KEY"\nlocality = "cloud"\n'
         )
-        data = work / "plinth-data"
+        data = work / f"{side}-data"
         shutil.rmtree(data, ignore_errors=True)
         env = {"PLINTH_CONFIG": str(config), "PLINTH_ADMIN_KEY": KEY, "MOCK_UPSTREAM_API_KEY": "x"}
+        if side != "plinth":  # plinth@REV: that commit's src/ first on the path
+            env["PYTHONPATH"] = str(source_tree(side.partition("@")[2], work))
         proc = procs.start(
             [str(BIN / "plinth"), "serve", "--port", str(port), "--data-dir", str(data)],
             env=env,
@@ -246,6 +248,19 @@ def start_side(
     else:
         raise ValueError(side)
     return proc, base, KEY
+
+
+def source_tree(rev: str, work: Path) -> Path:
+    """``src/`` of commit ``rev`` (git archive into ``work``): the before side of an A/B
+    run whose sides are interleaved on the same machine, under the same load."""
+    target = work / f"src-{rev}"
+    if not target.exists():
+        target.mkdir(parents=True)
+        archive = subprocess.run(
+            ["git", "archive", rev, "src"], cwd=HERE.parent, check=True, capture_output=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target / "src"
 
 
 def client_key(base: str) -> str:
@@ -617,32 +632,35 @@ def verdicts(points: list[Point]) -> list[str]:
         )
 
     out = []
-    for stream in (False, True):
-        kind = "streamed" if stream else "non-streamed"
-        for c in sorted({p.concurrency for p in points}):
-            plinth, litellm, bare = (
-                get("plinth", stream, c),
-                get("litellm", stream, c),
-                get("bare", stream, c),
-            )
-            if plinth and litellm and litellm.rps:
-                ratio = plinth.rps / litellm.rps
-                out.append(
-                    f"{kind}, c={c}: Plinth {ratio:.2f}× LiteLLM's requests/s (target ≥ 3×): "
-                    f"{'pass' if ratio >= 3 else 'FAIL'}"
+    names = sorted({p.side for p in points if p.side.startswith("plinth")})
+    for name in names:  # plinth, and plinth@REV in an A/B run
+        who = "Plinth" if name == "plinth" else name
+        for stream in (False, True):
+            kind = "streamed" if stream else "non-streamed"
+            for c in sorted({p.concurrency for p in points}):
+                plinth, litellm, bare = (
+                    get(name, stream, c),
+                    get("litellm", stream, c),
+                    get("bare", stream, c),
                 )
-            if plinth and bare and bare.rps:
-                share = plinth.rps / bare.rps
+                if plinth and litellm and litellm.rps:
+                    ratio = plinth.rps / litellm.rps
+                    out.append(
+                        f"{kind}, c={c}: {who} {ratio:.2f}× LiteLLM's requests/s (target ≥ 3×): "
+                        f"{'pass' if ratio >= 3 else 'FAIL'}"
+                    )
+                if plinth and bare and bare.rps:
+                    share = plinth.rps / bare.rps
+                    out.append(
+                        f"{kind}, c={c}: {who} {share:.0%} of the bare pass-through's "
+                        f"requests/s (target ≥ 60%): {'pass' if share >= 0.6 else 'FAIL'}"
+                    )
+            one = get(name, stream, 1)
+            if one and one.added_p50_ms is not None:
                 out.append(
-                    f"{kind}, c={c}: Plinth {share:.0%} of the bare pass-through's requests/s "
-                    f"(target ≥ 60%): {'pass' if share >= 0.6 else 'FAIL'}"
+                    f"{kind}, c=1: {who} adds {one.added_p50_ms:.2f} ms at p50 (target ≤ 1 ms): "
+                    f"{'pass' if one.added_p50_ms <= 1 else 'FAIL'}"
                 )
-        one = get("plinth", stream, 1)
-        if one and one.added_p50_ms is not None:
-            out.append(
-                f"{kind}, c=1: Plinth adds {one.added_p50_ms:.2f} ms at p50 (target ≤ 1 ms): "
-                f"{'pass' if one.added_p50_ms <= 1 else 'FAIL'}"
-            )
     return out
 
 
@@ -752,7 +770,12 @@ def main() -> None:
     lg.add_argument("--pids", default="", help="name=pid,… whose CPU to read over the window")
     lg.add_argument("--out", required=True, help="where to write the JSON result")
     lg.add_argument("--key", default=KEY, help="the bearer token to send")
-    parser.add_argument("--sides", default="plinth,litellm,bare", help="direct always runs")
+    parser.add_argument(
+        "--sides",
+        default="plinth,litellm,bare",
+        help="direct always runs; plinth@REV also runs Plinth at git commit REV (A/B)",
+    )
+    parser.add_argument("--modes", default="no,yes", help="streamed: no, yes or both")
     parser.add_argument("--concurrency", default="1,16,64")
     parser.add_argument("--duration", type=float, default=2.5, help="measured s per point")
     parser.add_argument("--warmup", type=float, default=0.5, help="unmeasured s before each")
@@ -779,6 +802,7 @@ def main() -> None:
         if args.concurrency == parser.get_default("concurrency"):
             args.concurrency = "1,16"
     levels = [int(c) for c in args.concurrency.split(",")]
+    modes = [m == "yes" for m in args.modes.split(",")]
     sides = [s for s in args.sides.split(",") if s]
     out_dir = args.out_dir or (
         Path(tempfile.mkdtemp(prefix="gw-quick-")) if args.quick else RESULTS
@@ -818,7 +842,7 @@ def main() -> None:
         raws: dict[tuple[str, bool, int], list[dict[str, Any]]] = {}
         order = ["direct", *running]
         for round_no in range(args.rounds):
-            for stream in (False, True):
+            for stream in modes:
                 for c in levels:
                     # A rotating order: no side always runs first (or last) in a round.
                     shift = (round_no + levels.index(c)) % len(order)
@@ -889,7 +913,12 @@ def main() -> None:
         "rounds": f"{args.rounds}, all sides up throughout, the sides in a rotating order "
         "within each point",
         "load average at the end": " ".join(f"{x:.2f}" for x in os.getloadavg()),
-        "settings": {side: SETTINGS[side] for side in ["direct", *sides] if side in SETTINGS},
+        "settings": {
+            side: SETTINGS.get(side)
+            or f"as plinth, on the source of commit {side.partition('@')[2]} (git archive)"
+            for side in ["direct", *sides]
+            if side in SETTINGS or side.startswith("plinth@")
+        },
         "command": command,
     }
     if failed:

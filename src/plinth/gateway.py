@@ -21,7 +21,7 @@ import base64
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import aclosing, asynccontextmanager
+from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
@@ -87,6 +87,48 @@ class _Served:
     attempt: Attempt | None = None
 
 
+class _Serving:
+    """:meth:`Gateway._served`'s context. A class, not an ``@asynccontextmanager``:
+    the generator behind one cost about 2 % of the CPU of a proxied request."""
+
+    __slots__ = ("acct", "gateway", "in_flight", "interactive", "served")
+
+    def __init__(self, gateway: Gateway, acct: Accounting):
+        self.gateway, self.acct, self.served = gateway, acct, _Served()
+        self.interactive = acct.batch_id is None
+        label = (acct.endpoint, gateway._label(acct.model))
+        in_flight = gateway._in_flight.get(label)
+        if in_flight is None:  # labels() per request cost more than the gauge itself
+            in_flight = gateway._in_flight[label] = gateway.metrics.in_flight.labels(*label)
+        self.in_flight = in_flight
+
+    async def __aenter__(self) -> _Served:
+        gw = self.gateway
+        self.in_flight.inc()
+        gw.interactive_in_flight += self.interactive
+        if self.interactive and gw.on_interactive is not None:
+            gw.on_interactive()
+        return self.served
+
+    async def __aexit__(self, _type: object, exc: BaseException | None, _tb: object) -> None:
+        gw, acct = self.gateway, self.acct
+        try:
+            if isinstance(exc, Exception):
+                gw._finish(acct, "error", exc)
+            elif exc is not None:  # cancelled, or a stream closed by its client
+                gw._finish(acct, "client_disconnected", None if acct.stream else exc)
+        finally:
+            self.in_flight.dec()
+            gw.interactive_in_flight -= self.interactive
+            if self.interactive and not gw.interactive_in_flight:
+                gw.interactive_idle_since = time.monotonic()
+            if self.served.attempt is not None:
+                self.served.attempt.close()
+        if exc is None:
+            gw._finish(acct, "ok")
+            await gw.wait_for_ledger_row(acct)
+
+
 class Gateway:
     def __init__(
         self,
@@ -110,6 +152,7 @@ class Gateway:
         # Set only while such a line is in flight (None otherwise: nothing to call).
         self.on_interactive: Callable[[], None] | None = None
         self.cache: ResponseCache | None = None  # the response cache, if the app has one
+        self._in_flight: dict[tuple[str, str], Any] = {}  # the gauge's children by labels
 
     def open(
         self, request_id: str, endpoint: str, model: str, principal: Principal | None
@@ -290,8 +333,7 @@ class Gateway:
 
     # --- endpoints ----------------------------------------------------------------------
 
-    @asynccontextmanager
-    async def _served(self, acct: Accounting) -> AsyncIterator[_Served]:
+    def _served(self, acct: Accounting) -> _Serving:
         """Book the request exactly once, however it ends, and free its deployment.
 
         The ``async with`` body serves the request and puts the successful
@@ -299,30 +341,7 @@ class Gateway:
         the in-flight gauge falls and the ledger row is written; a request that
         succeeded waits for that row's commit before its answer leaves.
         """
-        in_flight = self.metrics.in_flight.labels(acct.endpoint, self._label(acct.model))
-        in_flight.inc()
-        interactive = acct.batch_id is None
-        self.interactive_in_flight += interactive
-        if interactive and self.on_interactive is not None:
-            self.on_interactive()
-        served = _Served()
-        try:
-            yield served
-        except Exception as exc:
-            self._finish(acct, "error", exc)
-            raise
-        except BaseException as exc:  # cancelled, or a stream closed by its client
-            self._finish(acct, "client_disconnected", None if acct.stream else exc)
-            raise
-        finally:
-            in_flight.dec()
-            self.interactive_in_flight -= interactive
-            if interactive and not self.interactive_in_flight:
-                self.interactive_idle_since = time.monotonic()
-            if served.attempt is not None:
-                served.attempt.close()
-        self._finish(acct, "ok")
-        await self.wait_for_ledger_row(acct)
+        return _Serving(self, acct)
 
     async def generate(
         self, acct: Accounting, request: GenerationRequest, *, deployment_id: str | None = None

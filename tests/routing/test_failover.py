@@ -68,6 +68,7 @@ def test_proxies_with_the_upstream_model_name_and_key(
     sent = up.generation_requests()[0]
     assert sent.body is not None and sent.body["model"] == "fake-model"
     assert sent.headers["authorization"] == f"Bearer {UPSTREAM_KEY}"
+    assert "user-agent" not in {name.lower() for name in sent.headers}  # no client library named
     row = ledger(client, response.headers["x-request-id"])
     assert row["deployment"] == f"gpt-fake@127.0.0.1:{up.port}"
     assert (row["usage_source"], row["prompt_tokens"], row["completion_tokens"]) == (

@@ -41,8 +41,10 @@ _NUL_ESCAPES = (b"%00", b"\x00")
 
 def nul_refusal(path: str, query_string: bytes) -> Response | None:
     """A 400 for a path or query with NUL in it (decoded or %-escaped); else None."""
-    if "\x00" not in path and not any(nul in query_string for nul in _NUL_ESCAPES):
-        return None
+    if "\x00" not in path and (
+        not query_string or not any(nul in query_string for nul in _NUL_ESCAPES)
+    ):
+        return None  # nearly every request: no query string at all, nothing to scan
     refused = InvalidRequest("The URL must not contain NUL (%00) characters")
     if path == "/retrieval":  # Dify's External Knowledge API: {error_code, error_msg}
         body = {"error_code": 1000, "error_msg": refused.message}

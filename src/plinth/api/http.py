@@ -71,8 +71,12 @@ def new_request_id() -> str:
     return "req_" + secrets.token_hex(12)
 
 
+# One encoder for every body: json.dumps with arguments builds a new one per call.
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def _dumps(data: Any) -> bytes:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    return _ENCODE(data).encode()
 
 
 def json_response(data: Any, request_id: str | None = None, status: int = 200) -> Response:

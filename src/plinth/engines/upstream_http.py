@@ -37,6 +37,22 @@ log = logging.getLogger(__name__)
 _MAX_ERROR_TEXT = 300
 
 
+class _NoUserAgentRequest(aiohttp.ClientRequest):
+    """aiohttp's request without its ``User-Agent`` (which names the client library).
+
+    ``skip_auto_headers=("user-agent",)`` did the same, but it takes aiohttp's slow
+    path on every request (a sorted copy of the skip list and of all headers):
+    about 3 % of the gateway's CPU per proxied request. Only the defaults that
+    the request does not set itself are added here.
+    """
+
+    def update_auto_headers(self, skip_auto_headers: object) -> None:
+        headers = self.headers
+        for name, value in self.DEFAULT_HEADERS.items():
+            if name not in headers:
+                headers[name] = value
+
+
 class UpstreamClient:
     """One deployment's connection pool and the calls engines make through it."""
 
@@ -55,8 +71,10 @@ class UpstreamClient:
                 # Reads are timed by the callers (per event, not per socket read).
                 timeout=aiohttp.ClientTimeout(total=None, connect=d.connect_timeout_s),
                 headers=self._headers,
-                # Plinth serialises bodies itself; aiohttp's own JSON is not used.
-                skip_auto_headers=("user-agent",),
+                request_class=_NoUserAgentRequest,
+                # Upstreams set no cookies Plinth should send back (and the jar
+                # filters every request's cookies: CPU on each call).
+                cookie_jar=aiohttp.DummyCookieJar(),
             )
         return self._session
 
@@ -84,15 +102,24 @@ class UpstreamClient:
     async def post_json(self, path: str, body: Json, headers: dict[str, str] | None = None) -> Json:
         """POST and read one JSON object, within the deployment's timeouts; ``headers``
         add to (or replace) the deployment's own for this request."""
+        d = self.deployment
         loop = asyncio.get_running_loop()
+        total_at = loop.time() + d.total_timeout_s
         try:
-            response, total_at = await self._send(path, body, headers)
-            idle_at = loop.time() + self.deployment.idle_timeout_s
-            async with response, asyncio.timeout_at(min(total_at, idle_at)):
-                raw = await response.read()
-                if response.status >= 400:
-                    raise upstream_status_error(response, raw, self._where())
-                return parse_json_object(response, raw, self._where())
+            # One timer for the exchange (each is a loop timer and a context, per
+            # request): the headers within the first-token timeout, then the body
+            # within the idle one, all within the total.
+            first_at = min(total_at, loop.time() + d.first_token_timeout_s)
+            async with asyncio.timeout_at(first_at) as deadline:
+                response = await self.session().post(
+                    self.base_url + path, data=_dumps(body), headers=headers
+                )
+                deadline.reschedule(min(total_at, loop.time() + d.idle_timeout_s))
+                async with response:
+                    raw = await response.read()
+                    if response.status >= 400:
+                        raise upstream_status_error(response, raw, self._where())
+                    return parse_json_object(response, raw, self._where())
         except PlinthError:
             raise
         except Exception as exc:
@@ -298,8 +325,12 @@ class RawChunk:
         return self.decoded
 
 
+# One encoder for every body: json.dumps with arguments builds a new one per call.
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def _dumps(body: Json) -> bytes:
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    return _ENCODE(body).encode()
 
 
 def parse_json_object(response: aiohttp.ClientResponse, raw: bytes, where: str) -> Json:
@@ -313,7 +344,8 @@ def parse_json_object(response: aiohttp.ClientResponse, raw: bytes, where: str) 
 
 def parse_json_text(raw: bytes | str, where: str) -> Json:
     try:
-        data = json.loads(raw)
+        # Decoded first: json.loads(bytes) sniffs the encoding in Python on every call.
+        data = json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
     except (ValueError, UnicodeDecodeError):
         raise UpstreamBadResponse(
             f"Upstream {where} sent malformed JSON: {_snippet(raw)!r}"

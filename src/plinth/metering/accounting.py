@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from plinth.auth import Principal
 from plinth.billing.meter import Reservation
@@ -193,9 +195,46 @@ class Accounting:
                 audit=audit,
             )
         )
-        metrics.requests.labels(self.endpoint, model_label, status).inc()
-        metrics.latency.labels(self.endpoint, model_label, status).observe(latency)
+        series = _series(metrics, self.endpoint, model_label, status)
+        series.requests.inc()
+        series.latency.observe(latency)
         if self.ttft_s is not None:
-            metrics.ttft.labels(self.endpoint, model_label).observe(self.ttft_s)
-        metrics.tokens.labels(model_label, "prompt").inc(self.prompt_tokens)
-        metrics.tokens.labels(model_label, "completion").inc(self.completion_tokens)
+            series.ttft.observe(self.ttft_s)
+        series.prompt_tokens.inc(self.prompt_tokens)
+        series.completion_tokens.inc(self.completion_tokens)
+
+
+@dataclass(frozen=True)
+class _Series:
+    """The metric children one (endpoint, model label, status) observes into."""
+
+    requests: Any
+    latency: Any
+    ttft: Any
+    prompt_tokens: Any
+    completion_tokens: Any
+
+
+# prometheus_client's ``labels()`` hashes, validates and locks on every call (six
+# calls a request were ~2 % of the gateway's CPU). Labels are a few served models
+# times fixed endpoints and statuses, and Metrics never removes a child, so the
+# children are looked up once per combination, per Metrics (each app has its own).
+_SERIES: weakref.WeakKeyDictionary[Metrics, dict[tuple[str, str, str], _Series]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _series(metrics: Metrics, endpoint: str, model_label: str, status: str) -> _Series:
+    known = _SERIES.get(metrics)
+    if known is None:
+        known = _SERIES[metrics] = {}
+    series = known.get((endpoint, model_label, status))
+    if series is None:
+        series = known[(endpoint, model_label, status)] = _Series(
+            requests=metrics.requests.labels(endpoint, model_label, status),
+            latency=metrics.latency.labels(endpoint, model_label, status),
+            ttft=metrics.ttft.labels(endpoint, model_label),
+            prompt_tokens=metrics.tokens.labels(model_label, "prompt"),
+            completion_tokens=metrics.tokens.labels(model_label, "completion"),
+        )
+    return series

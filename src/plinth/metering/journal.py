@@ -45,6 +45,10 @@ log = logging.getLogger(__name__)
 SEGMENT_BYTES = 4 << 20
 
 
+# One encoder for every line: json.dumps with arguments builds a new one per call.
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def encode(row: UsageRecord) -> bytes:
     """One journal line: the row, its failed attempts and its audit record, as JSON."""
     values: dict[str, Any] = dict(row.__dict__)
@@ -56,7 +60,7 @@ def encode(row: UsageRecord) -> bytes:
     if row.audit is not None:
         values["audit"] = {**row.audit.__dict__, "created_at": row.audit.created_at.isoformat()}
     # ensure_ascii keeps a lone surrogate (a poison row) encodable, to be dead-lettered later.
-    return json.dumps(values, separators=(",", ":")).encode("ascii") + b"\n"
+    return _ENCODE(values).encode("ascii") + b"\n"
 
 
 def decode(line: bytes) -> UsageRecord:

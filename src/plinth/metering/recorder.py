@@ -11,7 +11,8 @@ future resolves only once the row is committed, as before.
 
 Rows also go to a queue; one background task writes everything queued so far in
 one transaction, then the next batch: under load the batches grow. Journaled
-rows wait ``linger_s`` (0.1 s) for company first, since nobody waits for them.
+rows wait ``linger_s`` (0.5 s) for company first, since nobody waits for them,
+or less once ``max_batch`` rows are queued.
 The write and its commit run on the database door's threads
 (:class:`plinth.store.door.Database`), never on the event loop. A row the
 database refuses on its own goes to the dead letters (:mod:`.dead_letter`)
@@ -44,8 +45,12 @@ Entry = tuple[UsageRecord, "asyncio.Future[None]", Segment | None]
 
 #: How often the journal is fsynced: the rows a power loss may take.
 SYNC_INTERVAL_S = 1.0
-#: How long journaled rows wait for company before their group commit.
-LINGER_S = 0.1
+#: How long journaled rows wait for company before their group commit. A commit's
+#: CPU per row falls with its size (SQLite, one audit row each: 1.5 ms alone, 0.53
+#: in sevens, 0.27 in 37s, 0.25 in 75s; benchmarks/ledger_commit.py), and at c=1 a
+#: 0.1 s linger made groups of about 7. Reads of the ledger flush first, so the
+#: wait is never seen; a killed process's rows are in its journal.
+LINGER_S = 0.5
 
 
 class UsageRecorder:
@@ -69,6 +74,7 @@ class UsageRecorder:
         self._lock = asyncio.Lock()  # one batch at a time; close cancels between batches
         self._files = asyncio.Lock()  # journal fsync vs segment deletion
         self._pending = asyncio.Event()
+        self._full = asyncio.Event()  # max_batch rows queued: stop lingering
         self._journal = (
             Journal(journal, segment_bytes=segment_bytes) if journal is not None else None
         )
@@ -98,6 +104,8 @@ class UsageRecorder:
                 done.set_result(None)
         self._queue.put_nowait((row, done, segment))
         self._pending.set()
+        if self._queue.qsize() >= self._max_batch:
+            self._full.set()
         return done
 
     async def start(self) -> None:
@@ -170,10 +178,13 @@ class UsageRecorder:
     async def _run(self) -> None:
         while True:
             await self._pending.wait()
-            if self._journal is not None and not self._journal_failing:
-                # Nobody waits for these commits: let more rows join the batch (at c=1
-                # the ledger's CPU per row fell from 0.55 ms at 25 ms to 0.38 at 0.1 s).
-                await asyncio.sleep(self._linger_s)
+            journaled = self._journal is not None and not self._journal_failing
+            if journaled and not self._full.is_set():
+                # Nobody waits for these commits: let more rows join the batch, up
+                # to a full one (see LINGER_S).
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._full.wait(), self._linger_s)
+            self._full.clear()
             self._pending.clear()
             try:
                 await self.flush()

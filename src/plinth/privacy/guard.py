@@ -162,18 +162,25 @@ class PrivacyGuard:
         self, body: Json, policy_name: str | None, key: str | None = None
     ) -> Inspection:
         """:meth:`inspect`, off the event loop when the body's text is large (see ``offload``)."""
-        size = sum(len(container[name]) for container, name, _ in text_fields(body))
-        return await self.scans.run(size, key, lambda: self.inspect(body, policy_name))
+        places = text_fields(body)
+        size = sum(len(container[name]) for container, name, _ in places)
+        return await self.scans.run(size, key, lambda: self.inspect(body, policy_name, places))
 
-    def inspect(self, body: Json, policy_name: str | None) -> Inspection:
+    def inspect(
+        self, body: Json, policy_name: str | None, places: list[TextField] | None = None
+    ) -> Inspection:
+        """``places``: ``text_fields(body)``, if the caller has them already."""
         name = policy_name if policy_name in self.policies else self.default_policy
         policy = self.policies[name]
-        places = text_fields(body)
+        if places is None:
+            places = text_fields(body)
         found: list[list[Finding]] = [
             detect(container[key], strict_phones=self._strict_phones)
             for container, key, _ in places
         ]
         flat = [f for findings in found for f in findings]
+        if not flat:  # nearly every request: nothing to count, hash or redact
+            return Inspection(policy=name, action="allow", counts={}, value_hashes=[])
         counts = Counter(f.entity for f in flat)
         action = policy.decide(counts) if counts else "allow"  # nothing found: allowed
         hashed = sorted({(f.entity, self.value_hash(f.entity, f.text)) for f in flat})
