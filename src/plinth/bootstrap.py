@@ -86,8 +86,30 @@ def build_engines(settings: Settings, models: ModelStore) -> list[Engine]:
         if spec.chat_template:
             options = dataclasses.replace(options, chat_template=spec.chat_template)
         tokenizer = load_tokenizer(spec.tokenizer_dir) if spec.tokenizer_dir else None
-        engines.append(factory(spec.id, spec.kind, spec.path, options, tokenizer=tokenizer))
+        engine = factory(spec.id, spec.kind, spec.path, options, tokenizer=tokenizer)
+        if spec.kind == "embedding":
+            spares = spare_copies(settings)
+            if spares:
+                from plinth.engines.spare_core_embedder import SPARE_NICE, SpareCoreEmbedder
+
+                nice = dataclasses.replace(options, nice=SPARE_NICE)
+                copies = [
+                    factory(spec.id, spec.kind, spec.path, nice, tokenizer=tokenizer)
+                    for _ in range(spares)
+                ]
+                engine = SpareCoreEmbedder(engine, copies)
+        engines.append(engine)
     return engines
+
+
+def spare_copies(settings: Settings) -> int:
+    """How many nice-19 one-thread copies each embedder gets (spare_core_embedder.py)."""
+    llama = settings.llamacpp
+    if llama.embedding_threads != 1:
+        return 0  # an embedder on several threads already takes the cores
+    if llama.embedding_spare_copies >= 0:
+        return llama.embedding_spare_copies
+    return max((os.cpu_count() or 1) - 1, 0)
 
 
 def audit_key(settings: Settings) -> bytes:

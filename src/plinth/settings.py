@@ -89,6 +89,16 @@ class LlamaCppSettings(BaseModel):
     embedding_threads: int = Field(
         1, ge=0, description="CPU threads per embedding model; 0 = all cores."
     )
+    # Copies of each embedding model beyond the first, one thread each, at nice
+    # 19: they use cores nothing else wants (engines/spare_core_embedder.py).
+    embedding_spare_copies: int = Field(
+        -1,
+        ge=-1,
+        le=64,
+        description="Extra one-thread copies of each embedding model at the lowest CPU "
+        "priority, for cores that nothing else is using; -1 = one per core beyond the "
+        "first, 0 = none.",
+    )
 
 
 RoutingStrategy = Literal[

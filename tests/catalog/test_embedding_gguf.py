@@ -197,8 +197,43 @@ def test_a_stale_or_broken_file_is_converted_again(tmp_path: Path, kind: str) ->
         target.write_bytes(b"" if kind == "empty" else b"GGUF but truncated")
     path = ensure_bundled_embedding_gguf(tmp_path, show_progress=False)
     assert converter_version_of(path) == CONVERTER_VERSION
-    assert path.stat().st_size > 40_000_000
+    assert path.stat().st_size > 20_000_000
     assert list(target.parent.iterdir()) == [target]  # no temp file left behind
+
+
+def test_the_bundled_file_is_q8_0_and_an_older_f16_one_is_not_taken_for_it(
+    tmp_path: Path, gguf_path: Path
+) -> None:
+    reader = gguf.GGUFReader(str(gguf_path))
+    types = {t.name: t.tensor_type for t in reader.tensors}
+    q8 = gguf.GGMLQuantizationType.Q8_0
+    assert types["blk.0.attn_q.weight"] == q8 and types["blk.5.ffn_down.weight"] == q8
+    assert types["token_embd.weight"] == q8
+    # Added to F32 activations: ggml's CPU add needs them in F32 (see _F32_TABLES).
+    assert types["position_embd.weight"] == gguf.GGMLQuantizationType.F32
+    assert types["blk.0.attn_q.bias"] == gguf.GGMLQuantizationType.F32
+    file_type = reader.fields["general.file_type"]
+    assert file_type.parts[file_type.data[0]][0] == gguf.LlamaFileType.MOSTLY_Q8_0
+    # A data dir of an older Plinth holds the F16 file (converter 2): left as it is.
+    models = tmp_path / "models"
+    models.mkdir()
+    old = models / "all-minilm-l6-v2.f16.gguf"
+    _old_version_file(old)
+    path = ensure_bundled_embedding_gguf(tmp_path, show_progress=False)
+    assert path.name == "all-minilm-l6-v2.q8_0.gguf" != old.name
+    assert converter_version_of(path) == CONVERTER_VERSION == 3
+
+
+def test_f16_weights_still_convert(tmp_path: Path) -> None:
+    out = convert_sentence_transformer(
+        bundled_embedding_model_dir(), tmp_path / "f16.gguf", show_progress=False
+    )
+    types = {t.name: t.tensor_type for t in gguf.GGUFReader(str(out)).tensors}
+    assert types["blk.0.attn_q.weight"] == gguf.GGMLQuantizationType.F16
+    with pytest.raises(EmbeddingConversionError, match="weights must be one of"):
+        convert_sentence_transformer(
+            bundled_embedding_model_dir(), tmp_path / "x.gguf", show_progress=False, weights="q4"
+        )
 
 
 def test_bad_model_folders_raise_a_clear_error(tmp_path: Path) -> None:

@@ -135,6 +135,15 @@ class LlamaCppOptions:
     # Load at the first request that needs the model instead of at start()
     # (llamacpp.load = "on_first_use"; lazy_load.py).
     load_on_first_use: bool = False
+    # The nice value of the engine's threads, llama.cpp's included (they inherit
+    # it from the worker thread that starts the server); 19 for spare_core_embedder.
+    nice: int = 0
+
+
+def _lower_priority(nice: int) -> None:
+    """A worker thread's initializer: on Linux nice is per thread, and inherited."""
+    if nice:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
 
 
 class LlamaCppEngine(Engine):
@@ -168,6 +177,8 @@ class LlamaCppEngine(Engine):
         self._pool = ThreadPoolExecutor(
             max_workers=max(32, 4 * options.parallel_slots),
             thread_name_prefix=f"llamacpp-{model_id}",
+            initializer=_lower_priority,
+            initargs=(options.nice,),
         )
 
     def _params(self) -> Any:
