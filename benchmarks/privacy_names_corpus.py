@@ -111,7 +111,7 @@ def fit(
     for text, gold, _ in sentences:
         spans = set(gold)
         for match in scored._CANDIDATE.finditer(text):
-            for end, values in scored.readings(text, match.start()):
+            for end, values in scored.readings(text, match.start(), prune=False):
                 rows.append(values)
                 labels.append((match.start(), end) in spans)
     x, y = np.array(rows), np.array(labels, dtype=float)

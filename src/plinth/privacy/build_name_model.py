@@ -11,7 +11,11 @@ no evaluation case is read. Rows are ``kind<TAB>key<TAB>value``:
 - ``G`` given-name likelihood, per character: log of (share of the given-name
   positions of those names) over (share of the other words' characters, by count);
   at least ``HAND_LIKELIHOOD`` for the hand-written ``HAND_GIVEN_NAME_CHARS`` (modern
-  names: jieba's are older), at most -3 for 老 and 阿 (forms of address).
+  names: jieba's are older), at most -3 for 老 and 阿 (forms of address) and for the last
+  characters of place names (镇, 县, 站).
+- ``F`` surnames that are function words (和, 于, 向, 那, 都: jieba tags the character
+  alone a conjunction, preposition, adverb, pronoun, particle or time word):
+  log10 of its count less 3, where the count is over 1,000.
 - ``T`` transliteration characters: log of (share in transliterated names, ``nrt``
   or ``nr`` not starting with a surname: 克林顿) over (share of given-name positions),
   where above zero (斯, 克, 尔: 莫斯科 and 麦克风 are no Chinese names).
@@ -46,9 +50,12 @@ from plinth.privacy.gazetteer import COMPOUND_SURNAMES, HAND_GIVEN_NAME_CHARS, S
 MIN_WORD = 20  # jieba's counts; rarer words are mostly names and noise
 MIN_FREQUENT = 300  # a word starting with a given-name character competes only if this common
 MIN_CONTEXT = 30
+FUNCTION_TAGS = ("c", "p", "d", "r", "u", "t")  # conjunctions, prepositions, adverbs …
 HAND_LIKELIHOOD = 1.0  # the least G of a character in the hand-written given-name list
 # 老/阿 after a surname make a form of address (王老吉, 阿 in 王阿姨), not a given name.
 FORMS_OF_ADDRESS = frozenset("老阿")
+# Characters that end a place or building name (蒋坝镇, 洪泽县, 唐山站), not a given name.
+PLACE_SUFFIXES = frozenset("镇县村乡区市省州路街站桥港寺庙宫殿庄屯寨堡厂店馆院")
 NR_WORD_FREQUENCY = 150  # as in build_common_words: above it a two-character nr word is a word
 # Tags of words that are no given name when they stand after a surname (于|凌晨, 于|是):
 # time words, adverbs, prepositions, conjunctions, verbs, numerals, pronouns.
@@ -70,11 +77,12 @@ def _entries() -> list[tuple[str, int, str]]:
 
 
 def _everyday(word: str, count: int, tag: str) -> bool:
-    """A word, not a name: jieba's ``nr`` tag is noisy (陈列, 杨柳, 伊拉克 carry it), so
-    a two-character ``nr`` word seen often and a transliteration (``nrt``) count too."""
+    """A word, not a name: jieba's ``nr`` tag is noisy (陈列, 杨柳, 乌克兰, 莫斯科 carry
+    it), so an ``nr`` word seen often and a transliteration (``nrt``) count too. (The
+    few real names seen that often, mostly of novels' heroes, then need context.)"""
     if not tag.startswith("nr"):
         return True
-    return tag == "nrt" or (len(word) == 2 and count >= NR_WORD_FREQUENCY)
+    return tag == "nrt" or count >= NR_WORD_FREQUENCY
 
 
 def _class(tag: str, strong: tuple[str, ...]) -> float:
@@ -114,10 +122,13 @@ def build(entries: list[tuple[str, int, str]]) -> list[tuple[str, str, float]]:
         ratio = math.log((seen + 1) / total_given) - math.log((chars[ch] + 50) / total_chars)
         if ch in HAND_GIVEN_NAME_CHARS:  # common in modern names, whatever jieba's names say
             ratio = max(ratio, HAND_LIKELIHOOD)
-        if ch in FORMS_OF_ADDRESS:
+        if ch in FORMS_OF_ADDRESS or ch in PLACE_SUFFIXES:
             ratio = min(ratio, -3.0)
         if seen >= 3 or ch in HAND_GIVEN_NAME_CHARS:
             rows.append(("G", ch, round(ratio, 2)))
+    for word, count, tag in entries:  # surnames that are function words: 和, 于, 向, 都
+        if word in SINGLE_SURNAMES and tag in FUNCTION_TAGS and count > 1000:
+            rows.append(("F", word, round(math.log10(count) - 3, 2)))
     total_foreign = sum(foreign.values())
     for ch, seen in sorted(foreign.items()):
         ratio = math.log(seen / total_foreign) - math.log((given[ch] + 5) / total_given)

@@ -32,7 +32,7 @@ from plinth.privacy.gazetteer import CITIES, COMPOUND_SURNAMES, PROVINCES, SINGL
 
 
 def _load() -> dict[str, dict[str, float]]:
-    tables: dict[str, dict[str, float]] = {kind: {} for kind in "SGTWXLR"}
+    tables: dict[str, dict[str, float]] = {kind: {} for kind in "SFGTWXLR"}
     path = Path(__file__).with_name("name_model.tsv")
     for line in path.read_text(encoding="utf-8").splitlines():
         kind, key, value = line.split("\t")
@@ -42,6 +42,7 @@ def _load() -> dict[str, dict[str, float]]:
 
 _TABLES = _load()
 SURNAME, GIVEN, FOREIGN = _TABLES["S"], _TABLES["G"], _TABLES["T"]
+FUNCTION_WORDS = _TABLES["F"]
 WORDS, NOT_GIVEN_WORDS = _TABLES["W"], _TABLES["X"]
 LEFT, RIGHT = _TABLES["L"], _TABLES["R"]
 
@@ -58,16 +59,20 @@ FEATURES = (
     "right edge",
     "right word",
     "list",  # 、 or ， on both sides, or 、 on one: an item of an enumeration
+    "function-word surname",  # F: 和|健康, 于|凌晨, 向|大家
 )
 # Weights fitted by logistic regression on the tagged People's Daily corpus (see
 # benchmarks/privacy_names_corpus.py --fit), then THRESHOLD chosen on the hand-written
 # batches 1-8 for precision >= 0.97.
-WEIGHTS = (-6.0, 0.5, 1.0, -2.5, -1.5, -1.5, -1.0, 2.0, 2.0, 2.0, 2.0, 1.0)
+WEIGHTS = (-6.0, 0.5, 1.0, -2.5, -1.5, -1.5, -2.0, 2.0, 2.0, 2.0, 2.0, 1.0, -1.5)
 THRESHOLD = 0.0
 
 _PLACES = frozenset([*PROVINCES, *CITIES])
 # The most the context can add: a bound that spares most candidates the full look.
-_BEST_CONTEXT = sum(max(w, 0) for w in WEIGHTS[7:])
+# (An edge and a context word on the same side exclude each other.)
+_BEST_CONTEXT = (
+    max(WEIGHTS[7], WEIGHTS[8], 0) + max(WEIGHTS[9], WEIGHTS[10], 0) + max(WEIGHTS[11], 0)
+)
 _FIRSTS = "".join(sorted(SINGLE_SURNAMES | {name[0] for name in COMPOUND_SURNAMES}))
 _SECONDS = "".join(sorted({name[1] for name in COMPOUND_SURNAMES}))
 # Given-name characters worth a look (not the ones far more common elsewhere).
@@ -157,6 +162,7 @@ def _features(
         float(right_edge),
         right,
         float(listed),
+        FUNCTION_WORDS.get(text[start], 0.0) if surname == 1 else 0.0,
     ]
 
 
@@ -166,7 +172,8 @@ def _may_win(text: str, start: int) -> bool:
     if text[start : start + 2] in COMPOUND_SURNAMES:
         return True
     prior = max(-3.0, min(6.0, SURNAME.get(text[start], 0.0)))
-    base = WEIGHTS[0] + WEIGHTS[1] * prior + _BEST_CONTEXT - THRESHOLD
+    function = WEIGHTS[12] * FUNCTION_WORDS.get(text[start], 0.0)
+    base = WEIGHTS[0] + WEIGHTS[1] * prior + function + _BEST_CONTEXT - THRESHOLD
     first = max(-5.0, min(4.0, GIVEN.get(text[start + 1 : start + 2], -3.0)))
     if base + WEIGHTS[2] * first + WEIGHTS[3] >= 0:
         return True
@@ -175,9 +182,10 @@ def _may_win(text: str, start: int) -> bool:
     return base + WEIGHTS[2] * (first + best_second) >= 0
 
 
-def readings(text: str, start: int) -> Iterator[tuple[int, list[float]]]:
-    """Every reading at ``start`` with its features (``FEATURES``): (end, features)."""
-    if not _may_win(text, start):
+def readings(text: str, start: int, *, prune: bool = True) -> Iterator[tuple[int, list[float]]]:
+    """Every reading at ``start`` with its features (``FEATURES``): (end, features);
+    ``prune``: none where no reading could reach the threshold."""
+    if prune and not _may_win(text, start):
         return
     at = _Start(text, start)
     for surname, prior in at.surnames:
@@ -191,14 +199,19 @@ def features(text: str, start: int, surname: int, given: int) -> list[float] | N
     """The evidence that ``text[start : start + surname + given]`` is a name, as in
     ``FEATURES``; None if it cannot be one."""
     end = start + surname + given
-    return next((values for stop, values in readings(text, start) if stop == end), None)
+    every = readings(text, start, prune=False)
+    return next((values for stop, values in every if stop == end), None)
+
+
+def score_of(values: list[float]) -> float:
+    return sum(w * v for w, v in zip(WEIGHTS, values, strict=True))
 
 
 def best_reading(text: str, start: int) -> tuple[float, int] | None:
     """The highest-scoring name starting at ``start``: (score, end)."""
     best: tuple[float, int] | None = None
     for end, values in readings(text, start):
-        value = sum(w * v for w, v in zip(WEIGHTS, values, strict=True))
+        value = score_of(values)
         if best is None or value > best[0]:
             best = (value, end)
     return best
