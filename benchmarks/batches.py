@@ -3,27 +3,36 @@
     .venv/bin/python benchmarks/batches.py            # writes results/batches.{json,md}
     .venv/bin/python benchmarks/batches.py --quick    # short phases, to a temp dir
 
-Latency: a real ``plinth serve`` (SQLite ledger, privacy screen on, default
-``[batches]`` settings: ``yield_at = 1``, ``preempt = true``) in front of
-either the bundled SmolLM2 on llama.cpp (``local``: batch lines decode on the
-same CPU as interactive requests) or the fixed-latency mock upstream
-(``mock``, 200 ms: a remote model). One interactive client sends a chat
-request, waits a random 0.2-0.8 s (so a batch has gaps to run in, and is
-interrupted when the next request arrives), and repeats. Two sides on the
-same server, interleaved and repeated (``--repeats``, default 3):
+Latency: a real ``plinth serve`` (SQLite ledger, privacy screen on,
+``[batches]`` at ``yield_at = 1``) in front of either the bundled SmolLM2 on
+llama.cpp, batch lines decoding on the same CPU as interactive requests, or
+the fixed-latency mock upstream (``mock``, 200 ms: a remote model). The
+local scenarios differ in where batch lines run:
+
+- ``local``: the idle lane (the default), a child llama.cpp server at
+  ``SCHED_IDLE``;
+- ``local-nice``: the idle lane at nice 19 below the server;
+- ``local-inproc``: in-process, pre-empted at the next token
+  (``lane = "in_process"``, ``preempt = true``).
+
+One interactive client sends a chat request, waits a random 0.2-0.8 s (so a
+batch has gaps to run in, and is interrupted when the next request arrives),
+and repeats. One server per scenario, all started first; each repeat
+(``--repeats``, default 3) runs every scenario's two sides in turn:
 
 - ``idle``: no batch;
 - ``batch``: a batch of many lines running (created at the phase's start,
   cancelled at its end).
 
 The report gives each side's p50/p95 over all its requests, the p95 of each
-repeat (its spread is the noise), the batch lines finished and pre-empted
-during the batch phases (``plinth_batch_lines_preempted_total``), and the
-load average before each phase.
+repeat (its spread is the noise), the batch lines finished (also per minute
+of batch phase) and pre-empted during the batch phases
+(``plinth_batch_lines_preempted_total``), and the load average before each
+phase.
 
-Stop window (``local`` only, in-process on the same model): how long llama.cpp
-goes on decoding a batch line after an interactive request arrives: the time
-from the runner's pre-emption to the engine having no batch stream left,
+Stop window (with any local scenario; in-process): how long llama.cpp goes
+on decoding a batch line after an interactive request arrives: the time from
+the runner's pre-emption to the engine having no batch stream left,
 polled every millisecond on the app's event loop, over ``--window`` trials.
 
 The development machine has 2 cores shared with other work: compare sides
@@ -238,6 +247,7 @@ def phase(
 def config(scenario: dict[str, Any], upstream: str | None) -> str:
     lines = ['log_level = "warning"', "[routing]", "health_interval_s = 0"]
     lines += ["[batches]", f"concurrency = {scenario['concurrency']}"]
+    lines += [f"{k} = {json.dumps(v)}" for k, v in scenario.get("batches", {}).items()]
     if upstream is None:
         lines += ["[llamacpp]", "parallel_slots = 4", "context_per_slot = 1024"]
     else:
@@ -251,19 +261,25 @@ def config(scenario: dict[str, Any], upstream: str | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-SCENARIOS: dict[str, dict[str, Any]] = {
-    "local": {
+LOCAL: dict[str, Any] = {
+    "model": LOCAL_MODEL,
+    "concurrency": 2,
+    "batch_lines": 2000,
+    "batch_max_tokens": 48,
+    "interactive": {
         "model": LOCAL_MODEL,
-        "concurrency": 2,
-        "batch_lines": 2000,
-        "batch_max_tokens": 48,
-        "interactive": {
-            "model": LOCAL_MODEL,
-            "max_tokens": 16,
-            "temperature": 0,
-            "messages": [{"role": "user", "content": "Name one colour."}],
-        },
+        "max_tokens": 16,
+        "temperature": 0,
+        "messages": [{"role": "user", "content": "Name one colour."}],
     },
+}
+SCENARIOS: dict[str, dict[str, Any]] = {
+    # The defaults: lines in the idle lane's child process at SCHED_IDLE.
+    "local": {**LOCAL, "batches": {"lane": "process", "lane_priority": "idle"}},
+    # The idle lane at nice 19 (what a platform without SCHED_IDLE gets).
+    "local-nice": {**LOCAL, "batches": {"lane": "process", "lane_priority": "nice"}},
+    # No lane: lines in-process, pre-empted at the next token by interactive requests.
+    "local-inproc": {**LOCAL, "batches": {"lane": "in_process", "preempt": True}},
     "mock": {
         "model": "mock-gpt",
         "concurrency": 4,
@@ -278,31 +294,38 @@ SCENARIOS: dict[str, dict[str, Any]] = {
 }
 
 
-def run_scenario(name: str, seconds: float, repeats: int, work: Path) -> dict[str, Any]:
-    """Sides interleaved on one server: idle, batch, idle, batch, ..."""
-    scenario = SCENARIOS[name]
-    mock, upstream = start_mock(200) if name == "mock" else (None, None)
-    phases: list[dict[str, Any]] = []
+def run_scenarios(
+    names: list[str], seconds: float, repeats: int, work: Path
+) -> dict[str, dict[str, Any]]:
+    """One server per scenario, all started first; then, each repeat, each scenario's
+    sides in turn (idle, batch), so slow drifts in the machine's load hit all alike."""
+    mock, upstream = start_mock(200) if "mock" in names else (None, None)
+    servers: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
+    phases: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
     try:
-        process, base = start_plinth(work / name, config(scenario, upstream), work / "serve.log")
-        try:
-            asyncio.run(interactive(base, scenario["interactive"], 3, 0))  # warm-up
-            for repeat in range(repeats):
+        for name in names:
+            scenario = SCENARIOS[name]
+            text = config(scenario, upstream if name == "mock" else None)
+            servers[name] = start_plinth(work / name, text, work / f"serve-{name}.log")
+        for name, (_, base) in servers.items():
+            asyncio.run(interactive(base, SCENARIOS[name]["interactive"], 3, 0))  # warm-up
+        for repeat in range(repeats):
+            for name, (_, base) in servers.items():
                 for side in ("idle", "batch"):
-                    row = phase(base, scenario, seconds, side == "batch", seed=repeat)
+                    row = phase(base, SCENARIOS[name], seconds, side == "batch", seed=repeat)
                     row.update(side=side, repeat=repeat)
-                    phases.append(row)
+                    phases[name].append(row)
                     brief = {k: v for k, v in row.items() if k != "latencies_ms"}
                     print(name, brief, len(row["latencies_ms"]), "requests", flush=True)
-        finally:
-            stop(process)
     finally:
+        for process, _ in servers.values():
+            stop(process)
         if mock is not None:
             mock.kill()
-    return {"phases": phases, "sides": sides(phases)}
+    return {name: {"phases": rows, "sides": sides(rows, seconds)} for name, rows in phases.items()}
 
 
-def sides(phases: list[dict[str, Any]]) -> dict[str, Any]:
+def sides(phases: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for side in ("idle", "batch"):
         rows = [row for row in phases if row["side"] == side]
@@ -318,6 +341,8 @@ def sides(phases: list[dict[str, Any]]) -> dict[str, Any]:
             "batch_lines_done": sum(row.get("batch_lines_done", 0) for row in rows),
             "batch_lines_preempted": sum(row.get("batch_lines_preempted", 0) for row in rows),
         }
+        done = out[side]["batch_lines_done"]
+        out[side]["batch_lines_per_min"] = round(done / (seconds * len(rows)) * 60, 1)
     return out
 
 
@@ -337,6 +362,7 @@ def stop_window(trials: int, data: Path) -> dict[str, Any]:
         data_dir=data,
         admin_key=KEY,
         llamacpp={"parallel_slots": 4, "context_per_slot": 1024},
+        batches={"lane": "in_process"},  # the window is pre-emption's: no idle lane
     )
     windows: list[float] = []
     tokens_after: list[int] = []
@@ -417,8 +443,8 @@ def markdown(report: dict[str, Any]) -> str:
         "phases is listed; the machine was shared with other work.",
         "",
         "| upstream | side | requests | p50 ms | p95 ms | p95 vs idle | p95 per repeat "
-        "| load avg per repeat | lines done | lines pre-empted |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| load avg per repeat | lines done | lines/min | lines pre-empted |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name, result in report["scenarios"].items():
         idle = result["sides"]["idle"]["p95_ms"]
@@ -427,13 +453,13 @@ def markdown(report: dict[str, Any]) -> str:
             per = ", ".join(str(x) for x in row["p95_per_repeat_ms"])
             load = ", ".join(str(x) for x in row["load_average_before"])
             lines = (
-                (row["batch_lines_done"], row["batch_lines_preempted"])
+                (row["batch_lines_done"], row["batch_lines_per_min"], row["batch_lines_preempted"])
                 if side != "idle"
-                else ("", "")
+                else ("", "", "")
             )
             out.append(
                 f"| {name} | {side} | {row['requests']} | {row['p50_ms']} | {row['p95_ms']} "
-                f"| {delta} | {per} | {load} | {lines[0]} | {lines[1]} |"
+                f"| {delta} | {per} | {load} | {lines[0]} | {lines[1]} | {lines[2]} |"
             )
     window = report.get("stop_window")
     if window:
@@ -462,12 +488,9 @@ def main() -> None:
     out_dir = args.out or (Path(tempfile.mkdtemp()) if args.quick else RESULTS)
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
-        scenarios = {
-            name: run_scenario(name, seconds, repeats, Path(tmp))
-            for name in args.scenarios.split(",")
-        }
+        scenarios = run_scenarios(args.scenarios.split(","), seconds, repeats, Path(tmp))
         window = None
-        if args.window and "local" in scenarios:
+        if args.window and any(name.startswith("local") for name in scenarios):
             window = stop_window(5 if args.quick else args.window, Path(tmp) / "window")
     command = "python benchmarks/batches.py" + (" --quick" if args.quick else "")
     if not args.quick:

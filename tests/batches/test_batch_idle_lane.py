@@ -5,7 +5,8 @@ nice 19); lines reach it through the gateway, so each is still metered and
 billed once with its batch id, and at temperature 0 its output is the
 in-process engine's, byte for byte. A lane that dies puts its line back in
 the queue (nothing billed for the lost run), and the line still reaches the
-output file once; a lane with no line for ``lane_idle_s`` is stopped.
+output file once; a line still in the lane when the batch's window closes is
+expired, not waited for; a lane with no line for ``lane_idle_s`` is stopped.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from typing import Any
 
 import pytest
 from batchsupport import create, file_lines, jsonl, upload, wait_for
+from sqlalchemy import update
 from starlette.testclient import TestClient
 
 from plinth.batches.idle_lane import IdleLane, LaneSwitch
 from plinth.batches.runner import BatchRunner
+from plinth.store.schema import batches
 
 MODEL = "smollm2-135m-instruct"
 
@@ -131,3 +134,26 @@ def test_an_idle_lane_is_stopped_and_its_model_served_in_process_again(
     assert not any(isinstance(s.engine, LaneSwitch) for s in states)
     reply = client.post("/v1/chat/completions", json=_body("Hi", 4))
     assert reply.status_code == 200, reply.text
+
+
+def test_a_line_in_the_lane_when_the_window_closes_is_expired_not_waited_for(
+    client: TestClient, admin: TestClient, runner: BatchRunner
+) -> None:
+    warm = create(client, upload(client, jsonl([_line("warm", "Hi", 4)])))
+    wait_for(client, warm["id"], ("completed",), within_s=180)
+    lane = _lane(runner)
+    long = "Count from 1 to 300, separated by commas."
+    batch = create(client, upload(client, jsonl([_line(f"e{i}", long, 400) for i in range(3)])))
+    _until(lambda: lane.in_flight >= 1, 60, "no line reached the lane")
+    with runner.svc.db.engine.begin() as conn:  # the 24 h window, closed early
+        conn.execute(update(batches).where(batches.c.id == batch["id"]).values(expires_at=0))
+    done = wait_for(client, batch["id"], ("expired",), within_s=30)
+    counts = done["request_counts"]
+    assert counts["total"] == 3 and counts["completed"] + counts["failed"] == 3
+    expired = file_lines(client, done["error_file_id"])
+    assert len(expired) == counts["failed"] >= 1
+    assert {e["error"]["code"] for e in expired} == {"batch_expired"}
+    for item in expired:  # never billed
+        index = item["custom_id"].removeprefix("e")
+        row = admin.get(f"/admin/usage/requests/{batch['id']}-{index}")
+        assert row.status_code == 404, row.text

@@ -47,6 +47,7 @@ def runner(app_client: TestClient) -> Iterator[BatchRunner]:
     runner: BatchRunner = app_client.app.state.batches  # type: ignore[attr-defined]
     saved = runner.settings.model_copy()
     runner.settings.lane = "in_process"  # pre-emption: the path without an idle lane
+    app_client.portal.call(runner.lanes.reap)  # type: ignore[union-attr]  # none left running
     yield runner
     runner.settings = saved
 

@@ -271,11 +271,12 @@ class IdleLanes:
             await lane.stop()
 
     async def reap(self) -> None:
-        """Stop the lanes no line has used for ``lane_idle_s``, and dead ones."""
+        """Stop the lanes no line has used for ``lane_idle_s``, dead ones, and all of
+        them once lanes are off."""
         now = time.monotonic()
         for model, lane in list(self._lanes.items()):
             idle = lane.in_flight == 0 and now - lane.last_used >= self.settings.lane_idle_s
-            if idle or not lane.alive:
+            if idle or not lane.alive or not self.enabled:
                 await self._drop(model)
 
     async def close(self) -> None:

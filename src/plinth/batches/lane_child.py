@@ -22,7 +22,8 @@ from typing import Any
 
 def lower_priority(wanted: str) -> str:
     """Give this process's threads the lowest CPU priority the platform offers:
-    ``SCHED_IDLE`` (Linux) if ``wanted`` is "idle", else nice 19. Returns what it got."""
+    ``SCHED_IDLE`` (Linux) if ``wanted`` is "idle", else 19 nice steps below the server
+    (nice 19 for a server at 0; under a server run at nice -20, -1). Returns what it got."""
     if wanted == "idle" and hasattr(os, "SCHED_IDLE"):
         try:
             os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
@@ -30,7 +31,7 @@ def lower_priority(wanted: str) -> str:
         except OSError:
             pass  # refused (a container's seccomp): nice is the next best
     if hasattr(os, "nice"):
-        os.nice(19 - os.nice(0))
+        os.nice(19)  # the kernel stops at 19
         return "nice"
     return "normal"
 

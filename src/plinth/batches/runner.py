@@ -35,6 +35,9 @@ takes the CPU back for interactive work at any instant, prompt evaluation
 included; such lines are not pre-empted. The runner starts the lane before
 it starts the first line that needs it; a line whose lane died is withdrawn
 like a pre-empted one and runs again, in-process until a new lane starts.
+Steady interactive traffic can hold a lane's line back without end, so when
+its batch is cancelled or its window closes it is stopped (withdrawn, the
+child's stream closed), not waited for.
 """
 
 from __future__ import annotations
@@ -164,8 +167,10 @@ class BatchRunner:
                 await self._validate(batch)
             elif batch.status == "in_progress":
                 await self._advance(batch)
-            elif batch.status == "cancelling" and not self._running.get(batch.id):
-                await self._finalize(batch, "cancelling", "cancelled", cancelled_at=_now())
+            elif batch.status == "cancelling":
+                self._stop_lane_lines(batch.id)  # at idle priority they might never finish
+                if not self._running.get(batch.id):
+                    await self._finalize(batch, "cancelling", "cancelled", cancelled_at=_now())
             elif batch.status == "finalizing":
                 await self._finalize(batch, "finalizing", "completed", completed_at=_now())
 
@@ -190,6 +195,7 @@ class BatchRunner:
         running = self._running.setdefault(batch.id, {})
         db, store = self.svc.db, self.store
         if _now() >= batch.expires_at:
+            self._stop_lane_lines(batch.id)  # queued again, so expired below
             if not running:  # the lines in flight finish first
                 await self._expire(batch)
             return
@@ -273,8 +279,16 @@ class BatchRunner:
     ) -> tuple[bool, Json]:
         if lane is None:
             return await run_line(self.svc, batch, line, acct, stream=preemptible)
+        # A stream, so that stopping the line (cancel, window, shutdown) stops the child.
         with lane_call(lane):  # the model's calls from this task go to its lane
-            return await run_line(self.svc, batch, line, acct)
+            return await run_line(self.svc, batch, line, acct, stream=True)
+
+    def _stop_lane_lines(self, batch_id: str) -> None:
+        """Stop the batch's lines in an idle lane, which interactive traffic could hold
+        back without end: a cancelled or expired batch must not wait for them."""
+        for entry in list(self._running.get(batch_id, {}).values()):
+            if entry.lane is not None:
+                self._withdraw(entry, preempted=False)
 
     def _local_model(self, batch: Batch, line: BatchLine) -> str | None:
         """The model of a generation line, if it has an in-process deployment."""
@@ -334,15 +348,16 @@ class BatchRunner:
         state = self.svc.gateway.router.state(acct.deployment)
         return state is None or state.is_local
 
-    def _withdraw(self, entry: _Line) -> None:
+    def _withdraw(self, entry: _Line, *, preempted: bool = True) -> None:
         """Stop the line's call, booking nothing; it runs again later (same request id)."""
         if entry.work.done() or entry.acct.closed or entry.withdrawn_at is not None:
             return  # finished, or booked already: let it be recorded
         entry.acct.withdrawn = True
         entry.withdrawn_at = time.perf_counter()
         entry.work.cancel()
-        self.preempted += 1
-        self._preempted_metric.inc()
+        if preempted:
+            self.preempted += 1
+            self._preempted_metric.inc()
 
     async def _expire(self, batch: Batch) -> None:
         """The window closed: every line not run goes to the error file as expired."""
