@@ -9,7 +9,7 @@ synthetic 100k-chunk store, for the embedded backend and for Milvus (milvus-lite
     .venv/bin/python benchmarks/retrieval_eval.py --no-dense         # BM25 only, no embedder
     .venv/bin/python benchmarks/retrieval_eval.py --max-docs 1000    # judged docs + distractors
 
-Embeddings are cached in ``--cache`` (SQLite, keyed by model + text hash):
+Embeddings are cached in ``--cache`` (SQLite, keyed by model, weights file and text hash):
 the first full run embeds SciFact's 5,183 abstracts with the bundled
 all-MiniLM-L6-v2 on llama.cpp, which takes the better part of an hour on two
 busy cores; reruns take minutes. Documents are title + " " + text, chunked
@@ -335,8 +335,13 @@ async def main() -> None:
                 await engine.start()
             return (await engine.embed(texts)).vectors
 
-        cache = EmbeddingCache(args.cache / "embeddings.sqlite", embed, args.embedder)
         catalog = bundled_model(args.embedder)
+        # The weights' file name is part of the key: a bundled model converted anew
+        # (another quantisation, another converter version) must not reuse old vectors.
+        weights = catalog.locate(args.cache / "data", False).name if catalog else ""
+        cache = EmbeddingCache(
+            args.cache / "embeddings.sqlite", embed, f"{args.embedder}@{weights}"
+        )
         embedder = WindowedEmbedder(
             cache.embed,
             WordPieceSpans.bundled(),
