@@ -61,3 +61,50 @@ async def test_concurrent_misses_share_one_load_and_a_failed_load_is_retried(
     failing = False
     await reserve()  # a failed load is not cached: this one loads again
     assert loads == ["key:key_a"] * 3
+
+
+async def test_a_stale_entry_is_answered_at_once_and_reloaded_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from plinth.billing import guard
+    from plinth.errors import RateLimited
+
+    bill = _billing(tmp_path)
+    await bill.reserve("warm", None, "m", 3, 1)
+    loads: list[str] = []
+    limits: list[Limits | None] = [None]
+
+    def get(subject: str) -> Limits | None:
+        loads.append(subject)
+        return limits[0]
+
+    monkeypatch.setattr(bill.limits, "get", get)
+    monkeypatch.setattr(guard, "_CACHE_TTL_S", 0.0)  # every entry is stale at once
+    await bill.reserve("r1", WHO, "m", 3, 1)  # a miss: loaded before the answer
+    assert loads == ["key:key_a"]
+    limits[0] = Limits("key:key_a", requests_per_minute=0)  # from now on: refuse
+    # Stale: answered from what was loaded (no limits), the reload runs behind it.
+    assert await bill.reserve("r2", WHO, "m", 3, 1) == (None, None)
+    for _ in range(200):
+        if len(loads) == 2 and bill._cache["limits:key:key_a"][0].done():
+            break
+        await asyncio.sleep(0.01)
+    assert loads == ["key:key_a"] * 2
+    await asyncio.sleep(0)  # the reload's callback has put it in the cache
+    with pytest.raises(RateLimited):
+        await bill.reserve("r3", WHO, "m", 3, 1)
+
+
+async def test_stale_prices_are_read_again_behind_the_request(tmp_path: Path) -> None:
+    bill = _billing(tmp_path)
+    assert (await bill.reserve("first", None, "m", 3, 1))[1] is None  # read before answering
+    bill.prices._ttl_s = 0.0  # stale at once
+    # Another process (here: another book on the same database) adds a price.
+    PriceBook(bill.engine).add("m", input_micros_per_mtok=7)
+    # Stale: answered from the rows read before; the re-read runs behind.
+    assert (await bill.reserve("second", None, "m", 3, 1))[1] is None
+    reread = bill._prices_reread
+    assert reread is not None
+    await reread
+    price = (await bill.reserve("third", None, "m", 3, 1))[1]
+    assert price is not None and price.input_micros_per_mtok == 7

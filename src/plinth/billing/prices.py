@@ -170,6 +170,20 @@ class PriceBook:
     def stale(self) -> bool:
         return time.monotonic() - self._read_at >= self._ttl_s
 
+    @property
+    def read_once(self) -> bool:
+        """Whether rows were read and not invalidated since (``add`` invalidates)."""
+        return self._read_at > float("-inf")
+
+    def cached_price_for(self, model: str, at: datetime | None = None) -> Price | None:
+        """As :meth:`price_for`, from the rows last read, never reading the database."""
+        when = at or datetime.now(UTC)
+        current = None
+        for price in self._rows.get(model, ()):
+            if price.effective_from <= when:
+                current = price
+        return current
+
     def _refresh(self) -> None:
         if not self.stale:
             return
@@ -189,12 +203,7 @@ class PriceBook:
 
     def price_for(self, model: str, at: datetime | None = None) -> Price | None:
         self._refresh()
-        when = at or datetime.now(UTC)
-        current = None
-        for price in self._rows.get(model, ()):
-            if price.effective_from <= when:
-                current = price
-        return current
+        return self.cached_price_for(model, at)
 
 
 STORAGE_PREFIX = "storage:"
