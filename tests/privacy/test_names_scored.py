@@ -81,6 +81,8 @@ def test_the_best_reading_prefers_a_boundary() -> None:
         ("Yesterday Priya Raman joined the call.", ["Priya Raman"]),
         ("Notes taken by Ingrid Larsen", ["Ingrid Larsen"]),
         ("I met Carlos Mendoza at the airport", ["Carlos Mendoza"]),
+        ("Please ask Zhang Wei to review.", ["Zhang Wei"]),  # pinyin, surname first
+        ("Xiaoming Li joined today.", ["Xiaoming Li"]),
         # in a list, given names that are words too (Mark, Grace) count
         (
             "Present: Amara Nwosu, Mark Thompson and Grace Okafor.",
@@ -99,6 +101,8 @@ def test_english_full_names_with_no_cue(text: str, names: list[str]) -> None:
         "The Jordan River flows south.",
         "Grace Hopper invented COBOL",  # Grace is a word too, and no list here
         "Mark the ticket as resolved.",
+        "Feng Shui tips for the office",  # pinyin-shaped, but a word
+        "The Long Run",  # a title: three capitalised words
     ],
 )
 def test_english_capitalised_words_that_are_no_names(text: str) -> None:

@@ -49,7 +49,7 @@ from plinth.privacy.gazetteer import COMPOUND_SURNAMES, HAND_GIVEN_NAME_CHARS, S
 
 MIN_WORD = 20  # jieba's counts; rarer words are mostly names and noise
 MIN_FREQUENT = 300  # a word starting with a given-name character competes only if this common
-MIN_CONTEXT = 30
+MIN_CONTEXT = 100
 FUNCTION_TAGS = ("c", "p", "d", "r", "u", "t")  # conjunctions, prepositions, adverbs …
 HAND_LIKELIHOOD = 1.0  # the least G of a character in the hand-written given-name list
 # 老/阿 after a surname make a form of address (王老吉, 阿 in 王阿姨), not a given name.

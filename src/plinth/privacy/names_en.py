@@ -8,7 +8,8 @@ so a run of one to three of them counts as a name only after an honorific
 (two words) only. With no cue, a run counts when it starts with a known given
 name and ends with a known surname ("Claire Dubois will cover", "Attendees:
 Laura Chen"): both lists come from Faker's name data (``build_english_names``),
-less the given names that are everyday words (Will, May, Grant). The scan looks
+less the given names that are everyday words (Will, May, Grant); or when two
+pinyin-shaped words stand alone and one is a Chinese surname ("Zhang Wei"). The scan looks
 at capitalised runs, which are rare in most prompts, and checks the few
 characters in front of each.
 """
@@ -169,6 +170,32 @@ def _known_full_name(text: str, start: int, parts: list[str]) -> bool:
     return listed and parts[0] in WORDLIKE_GIVEN_NAMES
 
 
+# A syllable of Hanyu Pinyin (without tones): Chinese names written in Latin script,
+# "Zhang Wei", "Xiaoming Li", which Faker's given names do not hold.
+_SYLLABLE = (
+    r"(?:zh|ch|sh|[bpmfdtnlgkhjqxrzcsyw])?"
+    r"(?:iang|iong|uang|ang|eng|ing|ong|ian|iao|uai|uan|ai|ao|an|ei|en|er|ia|ie|in|iu"
+    r"|ou|ua|uo|ui|un|ve|a|e|i|o|u|v)"
+)
+_PINYIN = re.compile(rf"(?:{_SYLLABLE}){{1,2}}")
+# Pinyin-shaped pairs that are places or words, not people.
+_NOT_PINYIN_NAMES = frozenset(
+    ["Hong Kong", "Feng Shui", "Yin Yang", "Xi An", "Tai Chi", "Shang Hai", "Bei Jing"]
+)
+
+
+def _pinyin_name(raw: str, parts: list[str]) -> bool:
+    """Two words alone, both pinyin-shaped, one a Chinese surname: "Zhang Wei", "Wei Zhang",
+    "Xiaoming Li" (a capitalised run of three is more likely a title: "The Long Run")."""
+    return (
+        raw.count(" ") == 1
+        and len(parts) == 2
+        and (parts[0] in SURNAMES or parts[1] in SURNAMES)
+        and all(_PINYIN.fullmatch(part.lower()) for part in parts)
+        and raw not in _NOT_PINYIN_NAMES
+    )
+
+
 def find_english_names(text: str) -> Iterator[Finding]:
     for match in _RUN.finditer(text):
         parts = match.group(0).split(" ")
@@ -180,7 +207,8 @@ def find_english_names(text: str) -> Iterator[Finding]:
             continue
         value = " ".join(parts)
         start = match.start() + match.group(0).index(value)
-        if _known_full_name(text, start, parts) or _cued(text, start, value):
+        known = _known_full_name(text, start, parts) or _pinyin_name(match.group(0), parts)
+        if known or _cued(text, start, value):
             yield Finding("PERSON", start, start + len(value), value)
 
 

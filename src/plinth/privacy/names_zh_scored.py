@@ -43,6 +43,9 @@ def _load() -> dict[str, dict[str, float]]:
 _TABLES = _load()
 SURNAME, GIVEN, FOREIGN = _TABLES["S"], _TABLES["G"], _TABLES["T"]
 FUNCTION_WORDS = _TABLES["F"]
+# Clipped once here, not per candidate: one character must not decide alone.
+_GIVEN = {ch: max(-5.0, min(4.0, value)) for ch, value in GIVEN.items()}
+_PRIOR = {ch: max(-3.0, min(6.0, value)) for ch, value in SURNAME.items()}
 WORDS, NOT_GIVEN_WORDS = _TABLES["W"], _TABLES["X"]
 LEFT, RIGHT = _TABLES["L"], _TABLES["R"]
 
@@ -111,10 +114,6 @@ def _from_start(text: str, start: int, given: int, end: int) -> float:
     return strongest
 
 
-def _context(table: dict[str, float], words: Iterator[str]) -> float:
-    return max((table.get(word, 0.0) for word in words), default=0.0)
-
-
 class _Start:
     """What every reading at one start shares: the surnames there and the left side."""
 
@@ -125,15 +124,18 @@ class _Start:
         if text[start : start + 2] in COMPOUND_SURNAMES:
             self.surnames.append((2, 6.0))
         if text[start] in SINGLE_SURNAMES:
-            self.surnames.append((1, max(-3.0, min(6.0, SURNAME.get(text[start], 0.0)))))
+            self.surnames.append((1, _PRIOR.get(text[start], 0.0)))
         self.before = text[start - 1] if start else ""
         self.left_edge = not self.before or not _is_han(self.before)
         self.across = 0.0 if self.left_edge else _across_start(text, start)
-        self.left = (
-            0.0
-            if self.left_edge
-            else _context(LEFT, (text[max(0, start - n) : start] for n in (1, 2, 3)))
-        )
+        self.left = 0.0
+        if not self.left_edge:
+            get = LEFT.get
+            self.left = max(
+                get(text[start - 1 : start], 0.0),
+                get(text[max(0, start - 2) : start], 0.0),
+                get(text[max(0, start - 3) : start], 0.0),
+            )
 
 
 def _features(
@@ -141,18 +143,26 @@ def _features(
 ) -> list[float] | None:
     end = start + surname + given
     names = text[start + surname : end]
-    if len(names) < given or not all(_is_han(ch) for ch in names):
+    if len(names) < given:
         return None
+    likelihood = 0.0
+    for ch in names:
+        if not "\u3400" <= ch <= "\u9fff":
+            return None
+        likelihood += _GIVEN.get(ch, -3.0)
     if text[start:end] in _PLACES:
         return None
     after = text[end] if end < len(text) else ""
     right_edge = not after or not _is_han(after)
-    right = 0.0 if right_edge else _context(RIGHT, (text[end : end + n] for n in (1, 2, 3)))
+    right = 0.0
+    if not right_edge:
+        get = RIGHT.get
+        right = max(get(after, 0.0), get(text[end : end + 2], 0.0), get(text[end : end + 3], 0.0))
     listed = (at.before in _LIST and after in _LIST) or at.before == "、" or after == "、"
     return [
         1.0,
         prior,
-        sum(max(-5.0, min(4.0, GIVEN.get(ch, -3.0))) for ch in names),
+        likelihood,
         float(given == 1),
         max(at.across, _from_start(text, start, start + surname, end)),
         NOT_GIVEN_WORDS.get(names, 0.0) if given == 2 else 0.0,
@@ -171,15 +181,28 @@ def _may_win(text: str, start: int) -> bool:
     best context and no competing word (compound surnames are always looked at)."""
     if text[start : start + 2] in COMPOUND_SURNAMES:
         return True
-    prior = max(-3.0, min(6.0, SURNAME.get(text[start], 0.0)))
+    prior = _PRIOR.get(text[start], 0.0)
     function = WEIGHTS[12] * FUNCTION_WORDS.get(text[start], 0.0)
     base = WEIGHTS[0] + WEIGHTS[1] * prior + function + _BEST_CONTEXT - THRESHOLD
-    first = max(-5.0, min(4.0, GIVEN.get(text[start + 1 : start + 2], -3.0)))
+    first = _GIVEN.get(text[start + 1 : start + 2], -3.0)
     if base + WEIGHTS[2] * first + WEIGHTS[3] >= 0:
         return True
     second = text[start + 2 : start + 3]
-    best_second = max(-5.0, min(4.0, GIVEN.get(second, -3.0))) if second else -5.0
+    best_second = _GIVEN.get(second, -3.0) if second else -5.0
     return base + WEIGHTS[2] * (first + best_second) >= 0
+
+
+def _may_win_here(at: _Start) -> bool:
+    """The same bound with the left side known: its context and a word across it."""
+    left = WEIGHTS[7] if at.left_edge else WEIGHTS[8] * at.left
+    listed = max(WEIGHTS[11], 0.0) if at.left_edge else 0.0
+    right = max(WEIGHTS[9], WEIGHTS[10], 0.0)
+    best_given = 2 * max(WEIGHTS[2] * 4.0, 0.0)
+    for _, prior in at.surnames:
+        bound = WEIGHTS[0] + WEIGHTS[1] * prior + best_given + left + right + listed
+        if bound + WEIGHTS[4] * at.across >= THRESHOLD:
+            return True
+    return False
 
 
 def readings(text: str, start: int, *, prune: bool = True) -> Iterator[tuple[int, list[float]]]:
@@ -188,6 +211,8 @@ def readings(text: str, start: int, *, prune: bool = True) -> Iterator[tuple[int
     if prune and not _may_win(text, start):
         return
     at = _Start(text, start)
+    if prune and not _may_win_here(at):
+        return
     for surname, prior in at.surnames:
         for given in (2, 1):
             values = _features(text, start, at, surname, prior, given)

@@ -94,7 +94,10 @@ _MINORITY_PARTS = words(
 )
 _PART = alternation(_MINORITY_PARTS)
 # Literals first (factored by first character, see ``alternation``): a fast skip.
-_MINORITY = re.compile(rf"(?:{_PART})(?:{_PART}){{1,2}}{_BOUNDARY}")
+# Two or three parts; or one part of three characters or more, which Mongolian names
+# often are alone (巴特尔, 其其格): too long to be an everyday word's start.
+_LONG_PART = alternation(part for part in _MINORITY_PARTS if len(part) >= 3)
+_MINORITY = re.compile(rf"(?:(?:{_PART})(?:{_PART}){{1,2}}|(?:{_LONG_PART})){_BOUNDARY}")
 
 
 # A Chinese sign-off, then a line that holds only a name: the signature.
