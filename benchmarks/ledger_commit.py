@@ -52,6 +52,50 @@ ANSWER = "The quick brown fox."
 CHAT = {"model": "mock-gpt", "messages": [{"role": "user", "content": "Say something short."}]}
 
 
+# --- group size part ----------------------------------------------------------------------
+
+
+def group_sizes(sizes: list[int], rows: int) -> list[dict[str, Any]]:
+    """CPU per row of one group commit, by the group's size: ``UsageStore.append`` on
+    SQLite, each row with the privacy audit row every request has."""
+    from plinth.store.audit import AuditRecord
+    from plinth.store.database import open_database
+    from plinth.store.usage import UsageRecord, UsageStore
+
+    def audited(n: int) -> UsageRecord:
+        row = _row(n)
+        row.audit = AuditRecord(
+            request_id=row.request_id,
+            created_at=row.created_at,
+            key_id=row.key_id,
+            endpoint=row.endpoint,
+            model=row.model,
+            policy="default",
+            action="allow",
+            entities={},
+            value_hashes=[],
+            deployment="m@upstream",
+            locality="cloud",
+            redacted=False,
+        )
+        return row
+
+    out = []
+    for size in sizes:
+        with tempfile.TemporaryDirectory() as folder:
+            store = UsageStore(open_database(f"sqlite:///{Path(folder) / 'ledger.db'}"))
+            store.append([audited(-n - 1) for n in range(size)])  # warm-up
+            groups = [[audited(g * size + n) for n in range(size)] for g in range(rows // size)]
+            cpu = time.process_time()
+            for group in groups:
+                store.append(group)
+            cpu = time.process_time() - cpu
+        per_row = round(cpu * 1000 / (len(groups) * size), 3)
+        out.append({"part": "group size", "rows_per_commit": size, "cpu_ms_per_row": per_row})
+        print(json.dumps(out[-1]), flush=True)
+    return out
+
+
 # --- recorder part -----------------------------------------------------------------------
 
 
@@ -393,6 +437,11 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=400, help="http requests per side/round")
     parser.add_argument("--latency-ms", type=float, default=10.0)
     parser.add_argument("--quick", action="store_true", help="2 rounds, fewer requests, no files")
+    parser.add_argument(
+        "--group-sizes",
+        help="only this part: CPU per row of a group commit of each size (e.g. 1,7,37,75,500), "
+        "written to results/ledger_group_commit.json",
+    )
     parser.add_argument("--mock-upstream", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--serve-plinth", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -402,6 +451,22 @@ def main() -> None:
     if args.serve_plinth:
         port, data, side = args.serve_plinth
         serve_plinth(int(port), data, side == "journal")
+        return
+    if args.group_sizes:
+        load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
+        found = group_sizes([int(n) for n in args.group_sizes.split(",")], args.rows * 2)
+        meta = {
+            "when": datetime.now(UTC).isoformat(timespec="seconds"),
+            "machine": platform.platform(),
+            "cpus": os.cpu_count(),
+            "load_before": load,
+            "load_after": " / ".join(f"{x:.1f}" for x in os.getloadavg()),
+            "command": f".venv/bin/python benchmarks/ledger_commit.py --group-sizes "
+            f"{args.group_sizes}",
+        }
+        (RESULTS / "ledger_group_commit.json").write_text(
+            json.dumps({"meta": meta, "results": found}, indent=2) + "\n"
+        )
         return
     if args.quick:
         args.rounds, args.rows, args.requests = 2, 200, 150
