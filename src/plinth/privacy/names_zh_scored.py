@@ -84,6 +84,7 @@ _LIKELY = "".join(sorted(ch for ch, value in GIVEN.items() if value > 0))
 # surname's second): a class first lets the engine skip to candidates at once.
 _CANDIDATE = re.compile(rf"[{_FIRSTS}](?=[{_LIKELY}{_SECONDS}])")
 _LIST = "、，,;；"
+UNKNOWN_GIVEN = -5.0  # a character never in jieba's names as a given one (很, 的)
 
 
 def _is_han(ch: str) -> bool:
@@ -149,7 +150,7 @@ def _features(
     for ch in names:
         if not "\u3400" <= ch <= "\u9fff":
             return None
-        likelihood += _GIVEN.get(ch, -3.0)
+        likelihood += _GIVEN.get(ch, UNKNOWN_GIVEN)
     if text[start:end] in _PLACES:
         return None
     after = text[end] if end < len(text) else ""
@@ -158,7 +159,9 @@ def _features(
     if not right_edge:
         get = RIGHT.get
         right = max(get(after, 0.0), get(text[end : end + 2], 0.0), get(text[end : end + 3], 0.0))
-    listed = (at.before in _LIST and after in _LIST) or at.before == "、" or after == "、"
+    # ("" is in every string: the text's edges are no list separators.)
+    listed = bool(at.before and after) and (at.before in _LIST and after in _LIST)
+    listed = listed or at.before == "、" or after == "、"
     return [
         1.0,
         prior,
@@ -184,11 +187,11 @@ def _may_win(text: str, start: int) -> bool:
     prior = _PRIOR.get(text[start], 0.0)
     function = WEIGHTS[12] * FUNCTION_WORDS.get(text[start], 0.0)
     base = WEIGHTS[0] + WEIGHTS[1] * prior + function + _BEST_CONTEXT - THRESHOLD
-    first = _GIVEN.get(text[start + 1 : start + 2], -3.0)
+    first = _GIVEN.get(text[start + 1 : start + 2], UNKNOWN_GIVEN)
     if base + WEIGHTS[2] * first + WEIGHTS[3] >= 0:
         return True
     second = text[start + 2 : start + 3]
-    best_second = _GIVEN.get(second, -3.0) if second else -5.0
+    best_second = _GIVEN.get(second, UNKNOWN_GIVEN) if second else UNKNOWN_GIVEN
     return base + WEIGHTS[2] * (first + best_second) >= 0
 
 
