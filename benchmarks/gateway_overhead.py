@@ -252,7 +252,10 @@ def start_side(
 
 def source_tree(rev: str, work: Path) -> Path:
     """``src/`` of commit ``rev`` (git archive into ``work``): the before side of an A/B
-    run whose sides are interleaved on the same machine, under the same load."""
+    run whose sides are interleaved on the same machine, under the same load. A
+    directory holding ``src/`` (a tree prepared by hand) is taken as it is."""
+    if Path(rev).is_dir():
+        return Path(rev) / "src"
     target = work / f"src-{rev}"
     if not target.exists():
         target.mkdir(parents=True)
@@ -563,7 +566,7 @@ def profile_plinth(
     seconds: float = 6,
 ) -> None:
     """py-spy (GIL-holding samples) on the running Plinth at c=16, non-streamed then streamed."""
-    spy = BIN / "py-spy"
+    spy = Path(os.environ.get("PY_SPY", BIN / "py-spy"))  # PY_SPY: one installed elsewhere
     if not spy.exists():
         subprocess.run([str(BIN / "pip"), "install", "py-spy"], check=True)
     lines = [
