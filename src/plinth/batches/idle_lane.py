@@ -92,10 +92,14 @@ class IdleLane:
         self.priority = "unknown"  # what the child got: "idle", "nice" or "normal"
         self.in_flight = 0
         self.last_used = time.monotonic()
+        # A call found it unreachable: dead, even while its process is still exiting.
+        self.broken = False
 
     @property
     def alive(self) -> bool:
-        return self.engine is not None and self.process is not None and self.process.poll() is None
+        if self.broken or self.engine is None or self.process is None:
+            return False
+        return self.process.poll() is None
 
     def _config(self, port: int, key: str) -> Json:
         options = dataclasses.asdict(self.inner.options)
@@ -323,6 +327,7 @@ class LaneSwitch(Engine):
         try:
             yield
         except LaneLost:
+            lane.broken = True
             call = _current.get()
             if call is not None:  # booked by nobody: the line runs again
                 call.lost, call.acct.withdrawn = True, True
