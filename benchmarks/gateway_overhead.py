@@ -189,7 +189,8 @@ def start_side(
     """The side's process, base URL and the bearer token its clients send."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    log = work / f"{side}.log"
+    slug = side.replace("/", "_")  # plinth@DIR: a file name
+    log = work / f"{slug}.log"
     if side == "bare":
         proc = procs.start(
             [
@@ -204,14 +205,14 @@ def start_side(
         )
         wait_ready(base + "/v1/models", proc)
     elif side == "plinth" or side.startswith("plinth@"):
-        config = work / f"{side}.toml"
+        config = work / f"{slug}.toml"
         # Defaults everywhere: only the deployment is configured.
         config.write_text(
             '[[deployments]]\nmodel = "mock-gpt"\nengine = "openai"\n'
             f'base_url = "{upstream}/v1"\n'
             'api_key_env = "MOCK_UPSTREAM_API_KEY"\nlocality = "cloud"\n'
         )
-        data = work / f"{side}-data"
+        data = work / f"{slug}-data"
         shutil.rmtree(data, ignore_errors=True)
         env = {"PLINTH_CONFIG": str(config), "PLINTH_ADMIN_KEY": KEY, "MOCK_UPSTREAM_API_KEY": "x"}
         if side != "plinth":  # plinth@REV: that commit's src/ first on the path
