@@ -113,7 +113,7 @@ def _jieba_module() -> Any:
     if _jieba is None:
         with _jieba_lock:
             if _jieba is None:
-                import jieba  # type: ignore[import-untyped]
+                from plinth._vendor import jieba  # jieba's core (_vendor/__init__.py)
 
                 jieba.setLogLevel(logging.WARNING)
                 jieba.initialize()
