@@ -60,11 +60,13 @@ class LlamaCppSettings(BaseModel):
         description="Output limit of a local chat/completion request that sets none; 0 = none.",
     )
     threads: int = Field(0, ge=0, description="CPU threads; 0 = all cores.")
-    # on_first_use keeps a server that is only asked for remote models or the
-    # knowledge base at ~200 MB instead of ~510 (light_install.md), but the
-    # first chat waits for the load, and a broken model shows at that request.
+    # on_first_use (the default) keeps a server that is only asked for remote
+    # models or the knowledge base at ~200 MB instead of ~510 until a local chat
+    # model is used (benchmarks/results/light_install.md); the first chat waits
+    # for the load. Start-up still loads each model once with a minimal context
+    # and lets it go (lazy_load.check_loads), so a broken model stops start-up.
     load: Literal["on_start", "on_first_use"] = Field(
-        "on_start",
+        "on_first_use",
         description="When local chat/embedding models load: at start-up, or at the first "
         "request that needs each (a failed load is then a 503 model_unavailable, retried "
         "by the next request).",

@@ -64,9 +64,11 @@ async def test_a_failed_load_is_a_503_naming_the_model_and_the_next_request_retr
 ) -> None:
     model_id, real = bundled_chat(tmp_path)
     missing = tmp_path / "not-yet.gguf"
+    missing.symlink_to(real)
     engine = LlamaCppEngine(model_id, "chat", missing, LAZY)
     try:
-        await engine.start()
+        await engine.start()  # the check load passes
+        missing.unlink()  # and the file goes away before the first request
         for attempt in (engine.chat(body("Hi")), _first_chunk(engine)):
             with pytest.raises(EngineUnavailable) as caught:
                 await attempt
@@ -77,6 +79,35 @@ async def test_a_failed_load_is_a_503_naming_the_model_and_the_next_request_retr
         missing.symlink_to(real)  # the cause is fixed: the next request loads
         answer = await engine.chat(body("Hi"))
         assert answer["choices"][0]["message"]["role"] == "assistant" and engine.loaded
+    finally:
+        await engine.close()
+
+
+@pytest.mark.parametrize("content", [b"", b"not a gguf at all", b"GGUF\x03\x00\x00\x00"])
+async def test_start_still_refuses_a_model_llama_cpp_cannot_load(
+    tmp_path: Path, content: bytes
+) -> None:
+    """on_first_use does not move a broken model's error from start-up to a request."""
+    model_id, _ = bundled_chat(tmp_path)
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(content)
+    engine = LlamaCppEngine(model_id, "chat", broken, LAZY)
+    try:
+        with pytest.raises(RuntimeError, match=f"could not load '{model_id}' from {broken}"):
+            await engine.start()
+        assert not engine.loaded
+    finally:
+        await engine.close()
+
+
+async def test_a_truncated_model_is_refused_at_start(tmp_path: Path) -> None:
+    model_id, real = bundled_chat(tmp_path)
+    truncated = tmp_path / "truncated.gguf"
+    truncated.write_bytes(real.read_bytes()[: real.stat().st_size // 2])
+    engine = LlamaCppEngine(model_id, "chat", truncated, LAZY)
+    try:
+        with pytest.raises(RuntimeError, match="could not load"):
+            await engine.start()
     finally:
         await engine.close()
 

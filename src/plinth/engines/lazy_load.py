@@ -1,5 +1,12 @@
 """Loading a local model when the first request needs it (``llamacpp.load = "on_first_use"``).
 
+At start-up each model is still loaded once, by llama.cpp's own loader with
+the smallest context (``check_loads``), and let go: a file llama.cpp cannot
+load (not a GGUF, truncated, an architecture it does not know, a missing
+tensor) stops ``plinth serve`` with the same message as ``on_start`` would,
+instead of showing first at a request. What the check cannot see is a failure
+that needs the full context (memory for the KV cache).
+
 One load at a time: requests that arrive while it runs wait on the same
 load. A failed load is not remembered: those waiting get a 503
 ``model_unavailable`` that names the model and the cause, and the next
@@ -10,12 +17,67 @@ cancel the load for the others.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
+import threading
 from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
 
 from plinth.errors import EngineUnavailable
 
 log = logging.getLogger(__name__)
+
+# The check's context: enough for llama.cpp to set up a slot, nothing like a
+# real one (the bundled chat model's 8 x 2,048 cells are ~300 MB).
+CHECK_CONTEXT = 256
+# llama.cpp's destructor joins its threads; one seen hanging must not hang start-up.
+_RELEASE_TIMEOUT_S = 15.0
+
+
+async def check_loads(model_id: str, path: Path, make_params: Callable[[], Any]) -> None:
+    """Load the model with llama.cpp once, with a minimal context, and let it go.
+
+    Raises ``RuntimeError`` naming the model and the file if llama.cpp cannot
+    load it. The memory llama.cpp used is returned to the system afterwards
+    (the weights are a file mapping; its heap is trimmed), so the process idles
+    as if the model had never been loaded.
+    """
+    import xllamacpp
+
+    def load_small() -> Any:
+        params = make_params()
+        params.n_parallel = 1
+        params.n_ctx = CHECK_CONTEXT
+        params.cache_ram_mib = 0
+        return xllamacpp.Server(params)
+
+    try:
+        server = await asyncio.to_thread(load_small)
+    except RuntimeError as exc:
+        raise RuntimeError(
+            f"llama.cpp could not load '{model_id}' from {path}: {exc}"
+            " (rerun with --log-level debug for llama.cpp's own log)"
+        ) from exc
+    holder = [server]
+    del server
+    released = threading.Event()
+
+    def release() -> None:
+        holder.clear()
+        _trim_heap()
+        released.set()
+
+    threading.Thread(target=release, name=f"llamacpp-check-{model_id}", daemon=True).start()
+    if not await asyncio.to_thread(released.wait, _RELEASE_TIMEOUT_S):
+        log.warning("llama.cpp did not release the check load of '%s' in time", model_id)
+
+
+def _trim_heap() -> None:
+    """Give freed heap pages back to the system (glibc keeps them otherwise: ~20 MB here)."""
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)  # glibc only
+    if trim is not None:
+        trim(0)
 
 
 class LoadOnFirstUse:

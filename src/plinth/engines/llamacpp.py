@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from plinth.engines import llamacpp_tools
 from plinth.engines.base import EmbeddingResult, Engine, Json, ModelKind
-from plinth.engines.lazy_load import LoadOnFirstUse
+from plinth.engines.lazy_load import LoadOnFirstUse, check_loads
 from plinth.engines.llamacpp_errors import (
     check_input_lengths,
     check_token_ids,
@@ -220,6 +220,8 @@ class LlamaCppEngine(Engine):
         if not self.options.load_on_first_use:
             await self._load()
             self._loader.loaded = True
+        else:  # a broken model still stops start-up (lazy_load.check_loads)
+            await check_loads(self.model_id, self.path, self._params)
 
     @property
     def loaded(self) -> bool:
