@@ -92,6 +92,8 @@ def test_lines_run_in_the_idle_child_with_the_in_process_output_and_one_row_each
         row = admin.get(f"/admin/usage/requests/{item['response']['request_id']}").json()
         assert row["status"] == "ok" and row["batch_id"] == batch["id"]
         assert row["completion_tokens"] == body["usage"]["completion_tokens"] > 0
+    # Tool requests are prepared alike: the child's template verdict is the engine's.
+    assert lane.engine is not None and lane.engine.native_tools == lane.inner.native_tools
 
 
 def test_a_line_whose_lane_dies_runs_again_and_is_billed_once(

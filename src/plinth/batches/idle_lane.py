@@ -138,13 +138,18 @@ class IdleLane:
             self.priority = json.loads(first or b"{}").get("priority", "unknown")
             base_url = f"http://127.0.0.1:{port}"
             await asyncio.wait_for(self._until_healthy(base_url), self.settings.lane_start_s)
+            # The child's own verdict: the in-process model may not be loaded yet.
+            second = await asyncio.wait_for(
+                asyncio.to_thread(self.process.stdout.readline), self.settings.lane_start_s
+            )
+            native_tools = bool(json.loads(second or b"{}").get("native_tools", False))
         except BaseException:
             await self.stop()
             raise
         engine = LlamaCppEngine(self.inner.model_id, "chat", self.inner.path, self.inner.options)
         engine._server = RemoteServer(base_url, key)
         engine._loader.loaded = True  # loaded by the child
-        engine.native_tools = self.inner.native_tools  # the same template, the same verdict
+        engine.native_tools = native_tools
         self.engine = engine
         log.info(
             "batch lane for %r started (pid %d, priority %s)",

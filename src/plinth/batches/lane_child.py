@@ -36,24 +36,28 @@ def lower_priority(wanted: str) -> str:
     return "normal"
 
 
-def serve(config: dict[str, Any]) -> Any:
-    """llama.cpp's HTTP server for the model, with the in-process engine's parameters."""
+def serve(config: dict[str, Any]) -> tuple[Any, bool]:
+    """llama.cpp's HTTP server for the model, with the in-process engine's parameters,
+    and whether tools go through the model's own template (as the engine decides)."""
     import xllamacpp
 
     from plinth.engines.llamacpp import LlamaCppEngine, LlamaCppOptions
+    from plinth.engines.llamacpp_template_caps import native_tool_calls
 
     options = LlamaCppOptions(**config["options"])
     engine = LlamaCppEngine(config["model"], "chat", Path(config["path"]), options)
     params = engine._params()  # exactly the in-process engine's: the same outputs
     params.port, params.hostnames, params.api_keys = config["port"], ["127.0.0.1"], [config["key"]]
-    return xllamacpp.Server(params)
+    server = xllamacpp.Server(params)
+    return server, native_tool_calls(server, params)
 
 
 def main() -> None:
     config = json.loads(sys.stdin.readline())
     got = lower_priority(config["priority"])
     print(json.dumps({"priority": got}), flush=True)
-    server = serve(config)
+    server, native_tools = serve(config)
+    print(json.dumps({"native_tools": native_tools}), flush=True)
     sys.stdin.read()  # until the parent closes it or dies
     del server
     os._exit(0)  # llama.cpp's destructor joins threads: nothing left worth waiting for
