@@ -134,15 +134,18 @@ class IdleLane:
             assert self.process.stdin is not None and self.process.stdout is not None
             self.process.stdin.write(json.dumps(self._config(port, key)).encode() + b"\n")
             self.process.stdin.flush()
-            first = await asyncio.to_thread(self.process.stdout.readline)
-            self.priority = json.loads(first or b"{}").get("priority", "unknown")
-            base_url = f"http://127.0.0.1:{port}"
-            await asyncio.wait_for(self._until_healthy(base_url), self.settings.lane_start_s)
-            # The child's own verdict: the in-process model may not be loaded yet.
-            second = await asyncio.wait_for(
+            # One line once the model is loaded and the priority lowered (none: it died).
+            ready = await asyncio.wait_for(
                 asyncio.to_thread(self.process.stdout.readline), self.settings.lane_start_s
             )
-            native_tools = bool(json.loads(second or b"{}").get("native_tools", False))
+            if not ready:
+                raise RuntimeError("the batch lane's process exited while starting")
+            info = json.loads(ready)
+            self.priority = str(info.get("priority", "unknown"))
+            # The child's own verdict: the in-process model may not be loaded yet.
+            native_tools = bool(info.get("native_tools", False))
+            base_url = f"http://127.0.0.1:{port}"
+            await asyncio.wait_for(self._until_healthy(base_url), self.settings.lane_start_s)
         except BaseException:
             await self.stop()
             raise

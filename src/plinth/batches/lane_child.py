@@ -2,10 +2,12 @@
 
 Started by :mod:`plinth.batches.idle_lane` as ``python -m plinth.batches.lane_child``
 with one JSON line on stdin (the model, its engine options, the port and the
-key). It lowers its own priority before llama.cpp creates a thread (Linux
-threads inherit their creator's policy), so every thread of the server runs
+key). It loads the model at normal priority (at SCHED_IDLE on a busy machine
+it might never load), then lowers every thread it has to the lowest priority
+(threads created later inherit it from their creator), so the server runs
 only on CPU time nothing else wants: the kernel, not Plinth, gives a core to
 an interactive request the instant one needs it, even mid prompt-evaluation.
+It then answers one JSON line on stdout (its priority and tool verdict).
 
 stdin stays open while the parent lives: at its end (the parent stopped or
 died) this process exits, so a lane never outlives its server.
@@ -20,17 +22,31 @@ from pathlib import Path
 from typing import Any
 
 
+def _threads() -> list[int]:
+    """This process's thread ids (Linux: priorities are per thread), else [0]."""
+    try:
+        return [int(tid) for tid in os.listdir("/proc/self/task")]
+    except OSError:
+        return [0]
+
+
 def lower_priority(wanted: str) -> str:
-    """Give this process's threads the lowest CPU priority the platform offers:
+    """Give every thread of this process the lowest CPU priority the platform offers:
     ``SCHED_IDLE`` (Linux) if ``wanted`` is "idle", else 19 nice steps below the server
     (nice 19 for a server at 0; under a server run at nice -20, -1). Returns what it got."""
     if wanted == "idle" and hasattr(os, "SCHED_IDLE"):
         try:
-            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+            for tid in _threads():
+                os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
             return "idle"
         except OSError:
             pass  # refused (a container's seccomp): nice is the next best
-    if hasattr(os, "nice"):
+    if sys.platform.startswith("linux"):
+        for tid in _threads():
+            niceness = os.getpriority(os.PRIO_PROCESS, tid)
+            os.setpriority(os.PRIO_PROCESS, tid, min(19, niceness + 19))
+        return "nice"
+    if hasattr(os, "nice"):  # elsewhere nice is the whole process's
         os.nice(19)  # the kernel stops at 19
         return "nice"
     return "normal"
@@ -54,10 +70,9 @@ def serve(config: dict[str, Any]) -> tuple[Any, bool]:
 
 def main() -> None:
     config = json.loads(sys.stdin.readline())
-    got = lower_priority(config["priority"])
-    print(json.dumps({"priority": got}), flush=True)
     server, native_tools = serve(config)
-    print(json.dumps({"native_tools": native_tools}), flush=True)
+    got = lower_priority(config["priority"])
+    print(json.dumps({"priority": got, "native_tools": native_tools}), flush=True)
     sys.stdin.read()  # until the parent closes it or dies
     del server
     os._exit(0)  # llama.cpp's destructor joins threads: nothing left worth waiting for
