@@ -1,6 +1,6 @@
 """Converting a sentence-transformers BERT model (safetensors) to a llama.cpp GGUF.
 
-Done once, into the data dir, with numpy + ``safetensors`` + ``gguf`` only: a
+Done once, into the data dir, with numpy (``safetensors_read``) + ``gguf`` only: a
 torch install (1.4 GB) would buy nothing here. What llama.cpp expects of a
 BERT GGUF, and the accuracy this reaches, is recorded in the project's notes
 (F16 matches sentence-transformers at cosine ≥ 0.99999 when fed the model's
@@ -123,7 +123,8 @@ def _write_tensors(
 ) -> None:
     import gguf
     from gguf.quants import quantize
-    from safetensors.numpy import load_file
+
+    from plinth.catalog.safetensors_read import load_file
 
     weights_path = model_dir / "model.safetensors"
     if not weights_path.is_file():
