@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import warnings
 from functools import lru_cache
 from typing import Any
 
@@ -113,7 +114,11 @@ def _jieba_module() -> Any:
     if _jieba is None:
         with _jieba_lock:
             if _jieba is None:
-                from plinth._vendor import jieba  # jieba's core (_vendor/__init__.py)
+                # jieba's core (_vendor/__init__.py), byte for byte: its regex
+                # literals' invalid escapes warn when compiled (SyntaxWarning on 3.12+).
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", (DeprecationWarning, SyntaxWarning))
+                    from plinth._vendor import jieba
 
                 jieba.setLogLevel(logging.WARNING)
                 jieba.initialize()
