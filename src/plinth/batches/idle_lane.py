@@ -39,8 +39,6 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
 from plinth.batches.lane_server import LaneLost, RemoteServer
 from plinth.batches.settings import BatchSettings
 from plinth.engines.base import EmbeddingResult, Engine, Inbound, Json, Outbound
@@ -134,7 +132,9 @@ class IdleLane:
             assert self.process.stdin is not None and self.process.stdout is not None
             self.process.stdin.write(json.dumps(self._config(port, key)).encode() + b"\n")
             self.process.stdin.flush()
-            # One line once the model is loaded and the priority lowered (none: it died).
+            # One line once the model is loaded, the server answers and the priority is
+            # lowered (none: it died). Its health is not asked again here: at SCHED_IDLE
+            # on a busy machine the answer could take longer than any timeout.
             ready = await asyncio.wait_for(
                 asyncio.to_thread(self.process.stdout.readline), self.settings.lane_start_s
             )
@@ -145,7 +145,6 @@ class IdleLane:
             # The child's own verdict: the in-process model may not be loaded yet.
             native_tools = bool(info.get("native_tools", False))
             base_url = f"http://127.0.0.1:{port}"
-            await asyncio.wait_for(self._until_healthy(base_url), self.settings.lane_start_s)
         except BaseException:
             await self.stop()
             raise
@@ -160,16 +159,6 @@ class IdleLane:
             self.process.pid,
             self.priority,
         )
-
-    async def _until_healthy(self, base_url: str) -> None:
-        async with httpx.AsyncClient(base_url=base_url, timeout=2.0) as client:
-            while True:
-                if self.process is None or self.process.poll() is not None:
-                    raise RuntimeError("the batch lane's process exited while starting")
-                with contextlib.suppress(httpx.TransportError):
-                    if (await client.get("/health")).status_code == 200:
-                        return
-                await asyncio.sleep(0.1)
 
     async def stop(self) -> None:
         engine, process, self.engine, self.process = self.engine, self.process, None, None

@@ -18,6 +18,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -68,9 +70,28 @@ def serve(config: dict[str, Any]) -> tuple[Any, bool]:
     return server, native_tool_calls(server, params)
 
 
+def wait_healthy(port: int, key: str, within_s: float = 60.0) -> None:
+    """Until llama.cpp's server answers, still at normal priority: at SCHED_IDLE on a
+    busy machine its answer might never come, and the parent would give up on it."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/health", headers={"authorization": f"Bearer {key}"}
+    )
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            with urllib.request.urlopen(request, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.05)
+
+
 def main() -> None:
     config = json.loads(sys.stdin.readline())
     server, native_tools = serve(config)
+    wait_healthy(config["port"], config["key"])
     got = lower_priority(config["priority"])
     print(json.dumps({"priority": got, "native_tools": native_tools}), flush=True)
     sys.stdin.read()  # until the parent closes it or dies
