@@ -3,17 +3,16 @@
 English follows what BEIR's published BM25 numbers used (Lucene's English
 analyzer via Anserini/Elasticsearch): lowercase, Lucene's 33 stopwords,
 Porter stemming. Chinese has no spaces, so runs of Han characters go through
-jieba's search mode, which emits both whole words and their shorter parts
-(中华人民共和国 → 中华, 人民, 共和国, …) so a query word matches a longer
-document word. Both sides (documents and queries) use the same function.
+jieba's search mode (rjieba: jieba's algorithm and dictionary in Rust), which
+emits both whole words and their shorter parts (中华人民共和国 → 中华, 人民,
+共和国, …) so a query word matches a longer document word. Both sides
+(documents and queries) use the same function.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 import threading
-import warnings
 from functools import lru_cache
 from typing import Any
 
@@ -109,20 +108,14 @@ _jieba: Any = None
 
 
 def _jieba_module() -> Any:
-    """jieba, loaded on first Chinese text (its dictionary takes ~1 s to load)."""
+    """rjieba (jieba's algorithm and dictionary, in Rust), loaded on first Chinese text."""
     global _jieba
     if _jieba is None:
         with _jieba_lock:
             if _jieba is None:
-                # jieba's core (_vendor/__init__.py), byte for byte: its regex
-                # literals' invalid escapes warn when compiled (SyntaxWarning on 3.12+).
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", (DeprecationWarning, SyntaxWarning))
-                    from plinth._vendor import jieba
+                import rjieba
 
-                jieba.setLogLevel(logging.WARNING)
-                jieba.initialize()
-                _jieba = jieba
+                _jieba = rjieba
     return _jieba
 
 
@@ -146,7 +139,7 @@ def analyze(text: str) -> list[str]:
         if latin:
             terms.extend(_stemmer().stemWords(latin))
             latin = []
-        for piece in _jieba_module().cut_for_search(han, HMM=True):
+        for piece in _jieba_module().cut_for_search(han, True):
             if piece not in CHINESE_STOPWORDS:
                 terms.append(piece)
     if latin:
