@@ -48,8 +48,9 @@ SYNC_INTERVAL_S = 1.0
 #: How long journaled rows wait for company before their group commit. A commit's
 #: CPU per row falls with its size (SQLite, one audit row each: 1.6 ms alone, 0.61
 #: in sevens, 0.30 in 37s, 0.23 in 500s, on a loaded machine; ledger_commit.py
-#: --group-sizes), and at c=1 a 0.1 s linger made groups of about 7. Reads of the ledger flush first, so the
-#: wait is never seen; a killed process's rows are in its journal.
+#: --group-sizes), and at c=1 a 0.1 s linger made groups of about 7. Reads of the
+#: ledger flush first, so the wait is never seen; a killed process's rows are in
+#: its journal.
 LINGER_S = 0.5
 
 
