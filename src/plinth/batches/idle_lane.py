@@ -41,7 +41,14 @@ from typing import Any
 
 from plinth.batches.lane_server import LaneLost, RemoteServer
 from plinth.batches.settings import BatchSettings
-from plinth.engines.base import EmbeddingResult, Engine, Inbound, Json, Outbound
+from plinth.engines.base import (
+    EmbeddingResult,
+    Engine,
+    Inbound,
+    Json,
+    Outbound,
+    closing_stream,
+)
 from plinth.engines.llamacpp import LlamaCppEngine
 from plinth.metering.accounting import Accounting
 from plinth.routing.router import Router
@@ -356,13 +363,9 @@ class LaneSwitch(Engine):
 
     async def _stream(self, chunks: AsyncIterator[Json], lane: IdleLane) -> AsyncIterator[Json]:
         with self._using(lane):
-            try:
+            async with closing_stream(chunks):
                 async for chunk in chunks:
                     yield chunk
-            finally:
-                aclose = getattr(chunks, "aclose", None)
-                if aclose is not None:
-                    await aclose()
 
     # --- the rest is the in-process engine's ------------------------------------------
 

@@ -17,6 +17,7 @@ The gateway owns everything else: auth, validation, usage, metrics, errors.
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -26,6 +27,23 @@ from plinth.errors import InvalidRequest
 
 ModelKind = Literal["chat", "embedding"]
 Json = dict[str, Any]
+
+
+@contextlib.asynccontextmanager
+async def closing_stream(chunks: AsyncIterator[Json]) -> AsyncIterator[AsyncIterator[Json]]:
+    """``chunks``, closed however the ``async with`` ends.
+
+    A generator that relays another stream must pass an early close on (the
+    client went away, a batch lane was released): ``aclose`` is what stops
+    generation, and a bare ``async for`` leaves the inner stream to the
+    garbage collector instead.
+    """
+    try:
+        yield chunks
+    finally:
+        aclose = getattr(chunks, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from plinth.engines import llamacpp_tools
-from plinth.engines.base import EmbeddingResult, Engine, Json, ModelKind
+from plinth.engines.base import EmbeddingResult, Engine, Json, ModelKind, closing_stream
 from plinth.engines.lazy_load import LoadOnFirstUse, check_loads
 from plinth.engines.llamacpp_errors import (
     check_input_lengths,
@@ -344,14 +344,9 @@ class LlamaCppEngine(Engine):
 
         async def chunks() -> AsyncIterator[Json]:
             await self._loader.ensure()
-            inner = make()
-            try:
+            async with closing_stream(make()) as inner:
                 async for chunk in inner:
                     yield chunk
-            finally:
-                aclose = getattr(inner, "aclose", None)
-                if aclose is not None:
-                    await aclose()
 
         return chunks()
 
