@@ -7,7 +7,8 @@ no evaluation case is read. Rows are ``kind<TAB>key<TAB>value``:
 - ``S`` surname prior, per single surname: log of (share of jieba's three-character
   ``nr`` names that start with it) over (share of the dictionary's other words, by
   count, that start with it or are it). 李 and 侯 score high, 高 and 路 low, 来 and
-  时 (everyday words far more often than surnames) below zero.
+  时 (everyday words far more often than surnames) below zero; a rare surname
+  (``names_surnames.RARE_SURNAMES``: 禤, 笪) at least ``RARE_PRIOR``.
 - ``G`` given-name likelihood, per character: log of (share of the given-name
   positions of those names) over (share of the other words' characters, by count);
   at least ``HAND_LIKELIHOOD`` for the hand-written ``HAND_GIVEN_NAME_CHARS`` (modern
@@ -45,12 +46,14 @@ from pathlib import Path
 
 import jieba  # type: ignore[import-untyped]
 
-from plinth.privacy.gazetteer import COMPOUND_SURNAMES, HAND_GIVEN_NAME_CHARS, SINGLE_SURNAMES
+from plinth.privacy.gazetteer import COMPOUND_SURNAMES, HAND_GIVEN_NAME_CHARS
+from plinth.privacy.names_surnames import RARE_SURNAMES, SURNAMES
 
 MIN_WORD = 20  # jieba's counts; rarer words are mostly names and noise
 MIN_FREQUENT = 300  # a word starting with a given-name character competes only if this common
 MIN_CONTEXT = 100
 FUNCTION_TAGS = ("c", "p", "d", "r", "u", "t")  # conjunctions, prepositions, adverbs …
+RARE_PRIOR = 6.0  # a rare surname (names_surnames): as strong as the most common ones
 HAND_LIKELIHOOD = 1.0  # the least G of a character in the hand-written given-name list
 # 老/阿 after a surname make a form of address (王老吉, 阿 in 王阿姨), not a given name.
 FORMS_OF_ADDRESS = frozenset("老阿氏")  # 氏: a clan or a company (邵氏), not a given name
@@ -99,10 +102,10 @@ def build(entries: list[tuple[str, int, str]]) -> list[tuple[str, str, float]]:
     foreign: Counter[str] = Counter()  # characters of transliterations (nrt, or nr not
     # starting with a surname: 克林顿, 莫斯科 is nr too but starts with one)
     for word, count, tag in entries:
-        if tag == "nrt" or (tag == "nr" and len(word) >= 3 and word[0] not in SINGLE_SURNAMES):
+        if tag == "nrt" or (tag == "nr" and len(word) >= 3 and word[0] not in SURNAMES):
             foreign.update(word)
         if tag.startswith("nr"):
-            if len(word) == 3 and word[0] in SINGLE_SURNAMES and word[:2] not in COMPOUND_SURNAMES:
+            if len(word) == 3 and word[0] in SURNAMES and word[:2] not in COMPOUND_SURNAMES:
                 names[word[0]] += 1
                 given.update(word[1:])
         else:
@@ -112,10 +115,12 @@ def build(entries: list[tuple[str, int, str]]) -> list[tuple[str, str, float]]:
     total_names, total_starts = sum(names.values()), sum(starts.values())
     total_given, total_chars = sum(given.values()), sum(chars.values())
     rows: list[tuple[str, str, float]] = []
-    for ch in sorted(SINGLE_SURNAMES):
+    for ch in sorted(SURNAMES):
         prior = math.log((names[ch] + 1) / total_names) - math.log(
             (starts[ch] + 100) / total_starts
         )
+        if ch in RARE_SURNAMES:  # rarely anything else: jieba's few names under-count it
+            prior = max(prior, RARE_PRIOR)
         rows.append(("S", ch, round(prior, 2)))
     for ch in sorted(set(given) | HAND_GIVEN_NAME_CHARS):
         seen = given[ch]
@@ -127,14 +132,14 @@ def build(entries: list[tuple[str, int, str]]) -> list[tuple[str, str, float]]:
         if seen >= 3 or ch in HAND_GIVEN_NAME_CHARS:
             rows.append(("G", ch, round(ratio, 2)))
     for word, count, tag in entries:  # surnames that are function words: 和, 于, 向, 都
-        if word in SINGLE_SURNAMES and tag in FUNCTION_TAGS and count > 1000:
+        if word in SURNAMES and tag in FUNCTION_TAGS and count > 1000:
             rows.append(("F", word, round(math.log10(count) - 3, 2)))
     total_foreign = sum(foreign.values())
     for ch, seen in sorted(foreign.items()):
         ratio = math.log(seen / total_foreign) - math.log((given[ch] + 5) / total_given)
         if seen >= 10 and ratio > 0:
             rows.append(("T", ch, round(ratio, 2)))
-    firsts = SINGLE_SURNAMES | {name[0] for name in COMPOUND_SURNAMES}
+    firsts = SURNAMES | {name[0] for name in COMPOUND_SURNAMES}
     for word, count, tag in entries:
         if count < MIN_WORD or not 2 <= len(word) <= 4 or not _everyday(word, count, tag):
             continue

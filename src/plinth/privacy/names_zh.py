@@ -26,11 +26,11 @@ from plinth.privacy.gazetteer import (
     NAME_CUES,
     NAME_FOLLOWERS,
     PROVINCES,
-    SINGLE_SURNAMES,
     TITLES,
     alternation,
     words,
 )
+from plinth.privacy.names_surnames import SURNAMES
 from plinth.privacy.names_zh_scored import WORDS as EVERYDAY_WORDS
 
 # Characters that end a given name: function words, and ones rare in names.
@@ -123,7 +123,7 @@ def _surname_at(text: str, position: int) -> int:
     """Length of the surname starting at ``position`` (2, 1), or 0."""
     if text[position : position + 2] in COMPOUND_SURNAMES:
         return 2
-    return 1 if position < len(text) and text[position] in SINGLE_SURNAMES else 0
+    return 1 if position < len(text) and text[position] in SURNAMES else 0
 
 
 def _given_length(text: str, start: int, most: int = 2) -> int:
@@ -136,7 +136,7 @@ def _given_length(text: str, start: int, most: int = 2) -> int:
     return size
 
 
-_SURNAME_CHARS = frozenset(SINGLE_SURNAMES) | {name[0] for name in COMPOUND_SURNAMES}
+_SURNAME_CHARS = frozenset(SURNAMES) | {name[0] for name in COMPOUND_SURNAMES}
 
 
 def _surname_near(text: str, end: int) -> bool:
@@ -337,7 +337,7 @@ def find_record_names(text: str, anchors: list[Finding]) -> Iterator[Finding]:
         for cell in _CELL.finditer(text, start, end):
             value = cell.group(0)
             surname = 2 if value[:2] in COMPOUND_SURNAMES else 1
-            if surname == 1 and (value[0] not in SINGLE_SURNAMES or value[0] in _AMBIGUOUS):
+            if surname == 1 and (value[0] not in SURNAMES or value[0] in _AMBIGUOUS):
                 continue
             given = value[surname:]
             if not 1 <= len(given) <= 2 or any(ch in _NOT_GIVEN for ch in given):

@@ -28,7 +28,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from plinth.privacy.findings import Finding
-from plinth.privacy.gazetteer import CITIES, COMPOUND_SURNAMES, PROVINCES, SINGLE_SURNAMES
+from plinth.privacy.gazetteer import CITIES, COMPOUND_SURNAMES, PROVINCES
+from plinth.privacy.names_surnames import SURNAMES
 
 
 def _load() -> dict[str, dict[str, float]]:
@@ -76,7 +77,7 @@ _PLACES = frozenset([*PROVINCES, *CITIES])
 _BEST_CONTEXT = (
     max(WEIGHTS[7], WEIGHTS[8], 0) + max(WEIGHTS[9], WEIGHTS[10], 0) + max(WEIGHTS[11], 0)
 )
-_FIRSTS = "".join(sorted(SINGLE_SURNAMES | {name[0] for name in COMPOUND_SURNAMES}))
+_FIRSTS = "".join(sorted(SURNAMES | {name[0] for name in COMPOUND_SURNAMES}))
 _SECONDS = "".join(sorted({name[1] for name in COMPOUND_SURNAMES}))
 # Given-name characters worth a look (not the ones far more common elsewhere).
 _LIKELY = "".join(sorted(ch for ch, value in GIVEN.items() if value > 0))
@@ -124,7 +125,7 @@ class _Start:
         self.surnames: list[tuple[int, float]] = []
         if text[start : start + 2] in COMPOUND_SURNAMES:
             self.surnames.append((2, 6.0))
-        if text[start] in SINGLE_SURNAMES:
+        if text[start] in SURNAMES:
             self.surnames.append((1, _PRIOR.get(text[start], 0.0)))
         self.before = text[start - 1] if start else ""
         self.left_edge = not self.before or not _is_han(self.before)

@@ -31,10 +31,10 @@ from plinth.privacy.gazetteer import (
     GIVEN_NAME_CHARS,
     HAND_GIVEN_NAME_CHARS,
     PROVINCES,
-    SINGLE_SURNAMES,
     alternation,
     words,
 )
+from plinth.privacy.names_surnames import SURNAMES
 
 _HAN = "\u3400-\u9fff"
 # Single characters that end a word after which a person is often named: 跟/让/问/找
@@ -65,8 +65,8 @@ def _chars(chars: frozenset[str] | str) -> str:
     return "".join(sorted(chars))
 
 
-_SURNAME = _chars(SINGLE_SURNAMES)
-_FIRSTS = _chars(SINGLE_SURNAMES | {name[0] for name in COMPOUND_SURNAMES})
+_SURNAME = _chars(SURNAMES)
+_FIRSTS = _chars(SURNAMES | {name[0] for name in COMPOUND_SURNAMES})
 _GIVEN = _chars(GIVEN_NAME_CHARS)
 _BOUNDARY = rf"(?=[{_RIGHT}]|[^{_HAN}]|$)"
 # A surname's first character, the left boundary, 1-3 given characters (or a compound
@@ -152,7 +152,7 @@ def _is_han(ch: str) -> bool:
 def _surname_length(text: str) -> int:
     if text[:2] in COMPOUND_SURNAMES:
         return 2
-    return 1 if text[:1] in SINGLE_SURNAMES else 0
+    return 1 if text[:1] in SURNAMES else 0
 
 
 def _full_name(value: str) -> bool:
