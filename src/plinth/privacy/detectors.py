@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 from plinth.privacy.addresses import find_chinese_addresses, find_english_addresses
 from plinth.privacy.findings import ENTITIES, Finding
 from plinth.privacy.names_en import find_english_names
+from plinth.privacy.names_lists import find_listed_names
 from plinth.privacy.names_zh import find_chinese_names, find_column_names, find_record_names
 from plinth.privacy.names_zh_scored import find_scored_names
 from plinth.privacy.names_zh_uncued import find_uncued_names
@@ -119,6 +120,8 @@ def _detect(text: str, strict_phones: bool) -> list[Finding]:
     ]
     if anchors and han:
         found.extend(find_record_names(plain, anchors))
+    if han and found:
+        found.extend(find_listed_names(plain, found))  # 高俊、白露、林一鸣: the list's others
     if not found:
         return found
     kept = non_overlapping(found, _PRIORITY)

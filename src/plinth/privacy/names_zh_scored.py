@@ -30,6 +30,7 @@ from pathlib import Path
 from plinth.privacy.findings import Finding
 from plinth.privacy.gazetteer import CITIES, COMPOUND_SURNAMES, PROVINCES
 from plinth.privacy.names_surnames import SURNAMES
+from plinth.privacy.names_zh_uncued import CLOSINGS
 
 
 def _load() -> dict[str, dict[str, float]]:
@@ -79,8 +80,11 @@ _BEST_CONTEXT = (
 )
 _FIRSTS = "".join(sorted(SURNAMES | {name[0] for name in COMPOUND_SURNAMES}))
 _SECONDS = "".join(sorted({name[1] for name in COMPOUND_SURNAMES}))
-# Given-name characters worth a look (not the ones far more common elsewhere).
-_LIKELY = "".join(sorted(ch for ch, value in GIVEN.items() if value > 0))
+LIKELY_FLOOR = -2.0  # the least G of a first given character that a candidate may have
+# Given-name characters worth a look: those not far more common elsewhere. (Above
+# zero only lost names such as 林一鸣 and 明可欣, whose first given character is
+# common in words but whose whole reading scores well.)
+_LIKELY = "".join(sorted(ch for ch, value in GIVEN.items() if value > LIKELY_FLOOR))
 # A surname's first character followed by a likely given character (or a compound
 # surname's second): a class first lets the engine skip to candidates at once.
 _CANDIDATE = re.compile(rf"[{_FIRSTS}](?=[{_LIKELY}{_SECONDS}])")
@@ -246,12 +250,20 @@ def best_reading(text: str, start: int) -> tuple[float, int] | None:
     return best
 
 
+# Sign-offs hold surname characters and name-like ones (顺祝商祺, 此致敬礼): no names.
+_CLOSING = re.compile(CLOSINGS)
+
+
 def find_scored_names(text: str) -> Iterator[Finding]:
+    closings = [m.span() for m in _CLOSING.finditer(text)]
     position = 0
     while (match := _CANDIDATE.search(text, position)) is not None:
         start = match.start()
         reading = best_reading(text, start)
         if reading is not None and reading[0] >= THRESHOLD:
+            if any(s < reading[1] and start < e for s, e in closings):
+                position = start + 1
+                continue
             yield Finding("PERSON", start, reading[1], text[start : reading[1]])
             position = reading[1]
         else:

@@ -102,11 +102,11 @@ _MINORITY = re.compile(rf"(?:{_PART})(?:{_PART}){{0,2}}{_BOUNDARY}")
 
 
 # A Chinese sign-off, then a line that holds only a name: the signature.
-_CLOSINGS = alternation(
+CLOSINGS = alternation(
     words("此致 敬礼 此致敬礼 祝好 顺祝商祺 顺颂商祺 顺颂时祺 祝商祺 谢谢 多谢 感谢 敬上")
 )
 _SIGNATURE = re.compile(
-    rf"(?:{_CLOSINGS})[！!。，,]?[ \t]*\n(?:[ \t]*\n)?[ \t]*(?!{_CLOSINGS})"
+    rf"(?:{CLOSINGS})[！!。，,]?[ \t]*\n(?:[ \t]*\n)?[ \t]*(?!{CLOSINGS})"
     rf"([{_FIRSTS}][{_HAN}]{{1,2}})(?![{_HAN}])"
 )
 

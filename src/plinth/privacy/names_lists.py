@@ -1,0 +1,155 @@
+"""Names in a list whose other items are names: 抄送：高俊、白露、林一鸣; 闫妮和沙溢在排练.
+
+People are listed the way they are listed: items of the same shape between the
+same separators. Once one item is a confident name (found by any other name
+finder), its neighbours across a separator are looked at with a lower bar: a
+neighbour that starts with a surname is a name if the scored model
+(``names_zh_scored``) gives it at least ``FLOORS[separator]`` — well below that
+model's own threshold, since the list is the evidence the model lacks (林一鸣 at
+the end of a text, 白露 between two names). The search goes on from each new
+name, so a list is taken item by item, its last item included.
+
+An item is the whole Han run between separators when that run is two to four
+characters long; otherwise (the last item, followed by more text: 查一诺的家长)
+the name is cut where a word begins that a person is often followed by (的, 在),
+preferring the length of the name it is listed with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from plinth.privacy.findings import Finding
+from plinth.privacy.gazetteer import CITIES, COMPOUND_SURNAMES, PROVINCES
+from plinth.privacy.names_surnames import SURNAMES
+from plinth.privacy.names_zh_scored import RIGHT, features, score_of
+
+# The lowest score a listed neighbour may have, by the separator before or after it:
+# an enumeration comma (、) or a slash says "a list" by itself; a comma or a
+# conjunction (和, 与, 及) also joins clauses and words (王芳，明天来; 李娜和高速公路),
+# so it asks for more.
+FLOORS = {"、": -3.0, "/": -3.0, "，": -2.5, ",": -2.5, "和": -2.5, "与": -2.5, "及": -2.5}
+_SPACES = " \t\u3000"
+# What ends an item besides a non-Han character.
+_ITEM_END = frozenset("、，,和与及；;：:")
+_NOT_GIVEN = frozenset("的了是在和与及或等我你他她们这那有不也都就还说对把被让给从向到于为以而")
+_PLACES = frozenset([*PROVINCES, *CITIES])
+
+
+def _is_han(ch: str) -> bool:
+    return "\u3400" <= ch <= "\u9fff"
+
+
+def _surname(text: str, start: int) -> int:
+    if text[start : start + 2] in COMPOUND_SURNAMES:
+        return 2
+    return 1 if text[start] in SURNAMES else 0
+
+
+def _score(text: str, start: int, end: int) -> float | None:
+    """The scored model's view of ``text[start:end]`` as surname + given name."""
+    surname = _surname(text, start)
+    given = end - start - surname
+    if not surname or not 1 <= given <= 2 or text[start:end] in _PLACES:
+        return None
+    if any(not _is_han(ch) or ch in _NOT_GIVEN for ch in text[start + surname : end]):
+        return None
+    values = features(text, start, surname, given)
+    return None if values is None else score_of(values)
+
+
+def _run_end(text: str, start: int) -> int:
+    end = start
+    while end < len(text) and _is_han(text[end]) and text[end] not in _ITEM_END:
+        end += 1
+    return end
+
+
+def _run_start(text: str, end: int) -> int:
+    start = end
+    while start > 0 and _is_han(text[start - 1]) and text[start - 1] not in _ITEM_END:
+        start -= 1
+    return start
+
+
+def _followed(text: str, end: int) -> bool:
+    """A word that often follows a person starts at ``end`` (的, 在, 说)."""
+    return RIGHT.get(text[end : end + 1], 0.0) >= 1.0 or RIGHT.get(text[end : end + 2], 0.0) >= 1.0
+
+
+def _item_after(text: str, start: int, size: int, floor: float) -> tuple[int, int] | None:
+    if start >= len(text) or not _surname(text, start):
+        return None
+    run = _run_end(text, start)
+    if 2 <= run - start <= 4:
+        spans = [(start, run)]
+    else:  # more text follows: cut where a person's word begins, the listed size first
+        sizes = sorted({2, 3}, key=lambda n: n != size)
+        spans = [(start, start + n) for n in sizes if _followed(text, start + n)]
+    for span in spans:
+        value = _score(text, *span)
+        if value is not None and value >= floor:
+            return span
+    return None
+
+
+def _item_before(text: str, end: int, size: int, floor: float) -> tuple[int, int] | None:
+    run = _run_start(text, end)
+    if 2 <= end - run <= 4 and _surname(text, run):
+        spans = [(run, end)]
+    else:  # 请沙宇轩: the run holds a word before the name; try the listed size first
+        sizes = sorted({2, 3}, key=lambda n: n != size)
+        spans = [(end - n, end) for n in sizes if end - n >= run and _surname(text, end - n)]
+    for span in spans:
+        value = _score(text, *span)
+        if value is not None and value >= floor:
+            return span
+    return None
+
+
+def _separator_after(text: str, position: int) -> tuple[str, int] | None:
+    while position < len(text) and text[position] in _SPACES:
+        position += 1
+    if position < len(text) and text[position] in FLOORS:
+        after = position + 1
+        while after < len(text) and text[after] in _SPACES:
+            after += 1
+        return text[position], after
+    return None
+
+
+def _separator_before(text: str, position: int) -> tuple[str, int] | None:
+    while position > 0 and text[position - 1] in _SPACES:
+        position -= 1
+    if position > 0 and text[position - 1] in FLOORS:
+        before = position - 1
+        while before > 0 and text[before - 1] in _SPACES:
+            before -= 1
+        return text[position - 1], before
+    return None
+
+
+def find_listed_names(text: str, found: Iterable[Finding]) -> Iterator[Finding]:
+    """Names listed next to the Chinese names in ``found`` (every finder's findings)."""
+    taken = [(f.start, f.end) for f in found]
+    queue = [
+        (f.start, f.end)
+        for f in found
+        if f.entity == "PERSON" and f.text and _is_han(f.text[0]) and len(f.text) <= 4
+    ]
+    if not queue:
+        return
+    while queue:
+        start, end = queue.pop()
+        size = end - start
+        neighbours = []
+        if (after := _separator_after(text, end)) is not None:
+            neighbours.append(_item_after(text, after[1], size, FLOORS[after[0]]))
+        if (before := _separator_before(text, start)) is not None:
+            neighbours.append(_item_before(text, before[1], size, FLOORS[before[0]]))
+        for span in neighbours:
+            if span is None or any(s < span[1] and span[0] < e for s, e in taken):
+                continue
+            taken.append(span)
+            queue.append(span)
+            yield Finding("PERSON", span[0], span[1], text[span[0] : span[1]])
