@@ -23,11 +23,25 @@ _STOP = (
     "的了是在和与及或我你他她它们这那有不也都就还说对把被让给从向到于为以而但吗呢吧啊个些每"
     "住寄送发往收址请近旁边附各全等去来"
 )
-_H = rf"(?:(?![{_STOP}])[\u3400-\u9fff])"
+
+
+def _han_except(excluded: str) -> str:
+    """A class of the Han characters U+3400–U+9FFF but ``excluded``, written as ranges:
+    one class test per character, where a look-ahead before each costs several."""
+    ranges, low = [], 0x3400
+    for code in sorted({ord(ch) for ch in excluded}):
+        if code > low:
+            ranges.append(chr(low) if code - 1 == low else f"{chr(low)}-{chr(code - 1)}")
+        low = code + 1
+    ranges.append(f"{chr(low)}-\u9fff")
+    return "[" + "".join(ranges) + "]"
+
+
+_H = _han_except(_STOP)
 # Names of administrative units are not made of unit suffixes ("省市区县" is no address).
-_UNIT = rf"(?:(?![{_STOP}省市区县])[\u3400-\u9fff])"
+_UNIT = _han_except(_STOP + "省市区县")
 # Estate names do not run across a road, number or village.
-_NAME = rf"(?:(?![{_STOP}路街道号村镇区县市省])[\u3400-\u9fff])"
+_NAME = _han_except(_STOP + "路街道号村镇区县市省")
 _ESTATES = (
     "小区|花园|公寓|大厦|园区|广场|家园|公馆|新村|社区|宿舍|科技园|产业园|工业园|中心|大楼|写字楼|"
     "商城|山庄|雅居|华庭|名都|国际|大院|医院|学校|大学|中学|小学|酒店|宾馆|商场|市场"
@@ -54,9 +68,10 @@ _PARTS = {
 _FINE = frozenset({"number", "estate", "building", "unit", "room"})
 _ADMIN = frozenset({"province", "city"})
 _ADMIN_ANY = frozenset({"province", "city", "district", "town"})
-_PART_RE = [(name, re.compile(rx)) for name, rx in _PARTS.items()]
-_ANY_PART = "|".join(f"(?:{rx})" for rx in _PARTS.values())
-_CHAIN = re.compile(rf"(?:{_ANY_PART})(?:[ \u3000]?(?:{_ANY_PART}))*")
+# One pattern for every part, each kind a named group: a match says which kind it is
+# (``lastgroup``), so a chain is read once, part by part, never parsed again.
+_PART = re.compile("|".join(f"(?P<{name}>{rx})" for name, rx in _PARTS.items()))
+_SPACES = " \u3000"  # one space may stand between two parts
 # Every address part ends in one of these characters or is a gazetteer name; an
 # address has two parts at least, so only stretches where two of them lie close
 # together are handed to the (slower) chain pattern.
@@ -87,24 +102,6 @@ def _windows(text: str) -> Iterator[tuple[int, int]]:
         yield window
 
 
-def _parts(chain: str) -> list[str]:
-    """The kinds of the parts ``chain`` is made of, read left to right."""
-    kinds, position = [], 0
-    while position < len(chain):
-        if chain[position] in " \u3000":
-            position += 1
-            continue
-        for name, pattern in _PART_RE:
-            match = pattern.match(chain, position)
-            if match is not None and match.end() > position:
-                kinds.append(name)
-                position = match.end()
-                break
-        else:
-            position += 1
-    return kinds
-
-
 def _is_address(kinds: list[str]) -> bool:
     """Street level with two parts at least (建国路88号, 阳光小区5栋), a road under an
     administrative unit (朝阳区建国路), or a district or town under a city or province."""
@@ -117,22 +114,32 @@ def _is_address(kinds: list[str]) -> bool:
 
 
 def find_chinese_addresses(text: str) -> Iterator[Finding]:
-    position = 0
     for start, end in _windows(text):
-        for match in _CHAIN.finditer(text, max(start, position), end):
-            position = match.end()
-            yield from _address(match)
+        for chain_start, chain_end, kinds in _chains(text, start, end):
+            chain = text[chain_start:chain_end]
+            numbered_road = kinds == ["road"] and _NUMBERED.search(chain) is not None
+            if numbered_road or _is_address(kinds):
+                yield Finding("ADDRESS", chain_start, chain_end, chain)
+
+
+def _chains(text: str, start: int, end: int) -> Iterator[tuple[int, int, list[str]]]:
+    """Chains of parts in ``text[start:end]``, each with the kinds of its parts in
+    order: the first part where the engine finds one, then a part right after the
+    last (or after one space), for as long as there is one."""
+    while (part := _PART.search(text, start, end)) is not None:
+        chain_start, position, kinds = part.start(), part.end(), [str(part.lastgroup)]
+        while position < end:
+            at = position + 1 if text[position] in _SPACES else position
+            part = _PART.match(text, at, end)
+            if part is None:
+                break
+            kinds.append(str(part.lastgroup))
+            position = part.end()
+        yield chain_start, position, kinds
+        start = position
 
 
 _NUMBERED = re.compile(r"\d号|号院")
-
-
-def _address(match: re.Match[str]) -> Iterator[Finding]:
-    chain = match.group(0).rstrip(" \u3000")
-    kinds = _parts(chain)
-    numbered_road = kinds == ["road"] and _NUMBERED.search(chain) is not None
-    if numbered_road or _is_address(kinds):
-        yield Finding("ADDRESS", match.start(), match.start() + len(chain), chain)
 
 
 _STREET = (
