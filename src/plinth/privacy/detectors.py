@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 from plinth.privacy.addresses import find_chinese_addresses, find_english_addresses
 from plinth.privacy.findings import ENTITIES, Finding
 from plinth.privacy.names_en import find_english_names
+from plinth.privacy.names_familiar import find_familiar_names
 from plinth.privacy.names_lists import find_listed_names
 from plinth.privacy.names_zh import find_chinese_names, find_column_names, find_record_names
 from plinth.privacy.names_zh_scored import find_scored_names
@@ -52,6 +53,7 @@ _HAN_FINDERS: tuple[Finder, ...] = (
     find_chinese_names,
     find_uncued_names,
     find_scored_names,
+    find_familiar_names,
 )
 
 

@@ -13,7 +13,7 @@ taken when
 - a surname that is also a common word (高, 方) needs a plain boundary (the
   text's edge or a non-Han character) on one side.
 
-Also: 老刘 and 小张 (老/小 + surname); a surname said to be one (姓唐); Tibetan
+Also: a surname said to be one (姓唐); Tibetan
 and Mongolian names made of common parts (扎西多吉); and the name on the line
 after a Chinese sign-off (祝好！ then 杜鹃), whatever its characters.
 """
@@ -53,7 +53,7 @@ _RIGHT = (
     "值确申处拿交带开借改订问画升加住代周星"
 )
 # Surnames that are also everyday words (高, 方, 安, 和): stricter, as in names_zh.
-_WORDLIKE = frozenset(
+WORDLIKE = frozenset(
     "和于时成平国来信都明云全应海强花南元展相初门万支计利向常安文方高石白金江关古代包宁尚甘车项"
     "连麦费冷宫席师乐原燕楚区位井巴丰晋普伏那战危玉银公哈呼居干但衣阴智幸由华路游解穆农司卓吉简"
     "党商沙荣桑佟仇单麻"
@@ -65,7 +65,6 @@ def _chars(chars: frozenset[str] | str) -> str:
     return "".join(sorted(chars))
 
 
-_SURNAME = _chars(SURNAMES)
 _FIRSTS = _chars(SURNAMES | {name[0] for name in COMPOUND_SURNAMES})
 _GIVEN = _chars(GIVEN_NAME_CHARS)
 _BOUNDARY = rf"(?=[{_RIGHT}]|[^{_HAN}]|$)"
@@ -77,9 +76,6 @@ _CANDIDATE = re.compile(
     rf"[{_FIRSTS}](?:(?<=[{_LEFT}].)|(?<![{_HAN}].))"
     rf"[{_chars(GIVEN_NAME_CHARS | {name[1] for name in COMPOUND_SURNAMES})}]{{1,3}}{_BOUNDARY}"
 )
-_FAMILIAR = re.compile(rf"[老小][{_SURNAME}]{_BOUNDARY}")
-# 老/小 + surname words that are not people: 小米 (the brand), 小钱, 老牛.
-_NOT_FAMILIAR = frozenset(["小米", "小钱", "老牛", "小牛", "老钱"])
 # 经理姓唐: the surname alone, said to be one.
 _SURNAME_SAID = re.compile(rf"姓([{_FIRSTS}][{_HAN}]?)")
 # Tibetan and Mongolian names are written as two or three common parts, without a dot:
@@ -120,15 +116,6 @@ def find_uncued_names(text: str) -> Iterator[Finding]:
         # A rejected candidate may hide one that starts inside it (老师林晓东: 师 is a
         # surname too), so the search goes on from its second character.
         position = match.end() if found is not None else match.start() + 1
-    for mark in "老小":  # str.find is several times cheaper than a regex scan here
-        at = text.find(mark)
-        while at != -1:
-            match = _FAMILIAR.match(text, at)
-            # 老/小 says "a person" by itself (客服小王帮我): any left side will do.
-            value = "" if match is None else match.group(0)
-            if value and value[1] not in _WORDLIKE and value not in _NOT_FAMILIAR:
-                yield Finding("PERSON", at, at + 2, value)
-            at = text.find(mark, at + 1)
     if "姓" in text:
         for match in _SURNAME_SAID.finditer(text):
             surname = _surname_length(match.group(1))
@@ -187,7 +174,7 @@ def _judge(text: str, start: int, end: int) -> Finding | None:
         prefix_is_a_word = text[start : start + surname + 1] in _NOT_NAMES
         if stop - start > surname + 1 and prefix_is_a_word and not clear:
             continue
-        if surname == 1 and text[start] in _WORDLIKE and not clear and not _full_name(value):
+        if surname == 1 and text[start] in WORDLIKE and not clear and not _full_name(value):
             continue
         return Finding("PERSON", start, stop, value)
     return None

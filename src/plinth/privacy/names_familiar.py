@@ -1,0 +1,59 @@
+"""老X and 小X: a surname after 老 (old) or 小 (little) is how colleagues and friends
+are named (老鲍又迟到了, 让小谭先把发票整理好, 客服小王帮我).
+
+老/小 says "a person" by itself, so any left side will do; what must hold is
+that a person may stand there: the text goes on with a word a person is often
+followed by (a verb, an adverb, a particle: ``RIGHT`` in ``name_model.tsv``,
+from jieba's part-of-speech tags), or with no Han character at all. Surnames
+that are also everyday words (小白, 小金库: ``WORDLIKE``), a surname that starts
+a word with what follows (老胡同), and 老/小 words that are things (小米, 小康)
+are left out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from plinth.privacy.findings import Finding
+from plinth.privacy.names_surnames import SURNAMES
+from plinth.privacy.names_zh_scored import RIGHT, WORDS
+from plinth.privacy.names_zh_uncued import WORDLIKE
+
+# 老/小 + surname words that are not people: 小米 (the brand), 小钱, 老牛.
+_NOT_FAMILIAR = frozenset(["小米", "小钱", "老牛", "小牛", "老钱"])
+# jieba lists some forms of address (老王 and 小张, a few hundred times): a 老/小 word
+# seen more than that is a thing or an idea (小康, 小时), log10 of its count above this.
+WORD_ABOVE = 2.7
+
+
+def _person_may_end(text: str, end: int) -> bool:
+    """A person may stand right before ``end``: the text ends, a non-Han character
+    follows, or a word a person is often followed by (说, 又, 先, 迟到)."""
+    if end >= len(text) or not "\u3400" <= text[end] <= "\u9fff":
+        return True
+    get = RIGHT.get
+    return get(text[end], 0.0) >= 1.0 or get(text[end : end + 2], 0.0) >= 1.0
+
+
+def _starts_a_word(text: str, start: int) -> bool:
+    """The surname starts a word with what follows (老|胡同): no name."""
+    get = WORDS.get
+    return get(text[start : start + 2], 0.0) > 0 or get(text[start : start + 3], 0.0) > 0
+
+
+def find_familiar_names(text: str) -> Iterator[Finding]:
+    for mark in "老小":  # str.find is several times cheaper than a regex scan here
+        at = text.find(mark)
+        while at != -1:
+            value = text[at : at + 2]
+            if (
+                len(value) == 2
+                and value[1] in SURNAMES
+                and value[1] not in WORDLIKE
+                and value not in _NOT_FAMILIAR
+                and WORDS.get(value, 0.0) < WORD_ABOVE
+                and not _starts_a_word(text, at + 1)
+                and _person_may_end(text, at + 2)
+            ):
+                yield Finding("PERSON", at, at + 2, value)
+            at = text.find(mark, at + 1)
