@@ -8,7 +8,9 @@ no evaluation case is read. Rows are ``kind<TAB>key<TAB>value``:
   ``nr`` names that start with it) over (share of the dictionary's other words, by
   count, that start with it or are it). 李 and 侯 score high, 高 and 路 low, 来 and
   时 (everyday words far more often than surnames) below zero; a rare surname
-  (``names_surnames.RARE_SURNAMES``: 禤, 笪) at least ``RARE_PRIOR``.
+  (``names_surnames.RARE_SURNAMES``: 禤, 笪) at least ``RARE_PRIOR``. A compound
+  surname the same way (three- and four-character names), at least ``RARE_PRIOR``
+  unless everyday words start with it ``COMPOUND_WORD_COUNT`` times (东方, 第五).
 - ``G`` given-name likelihood, per character: log of (share of the given-name
   positions of those names) over (share of the other words' characters, by count);
   at least ``HAND_LIKELIHOOD`` for the hand-written ``HAND_GIVEN_NAME_CHARS`` (modern
@@ -54,6 +56,9 @@ MIN_FREQUENT = 300  # a word starting with a given-name character competes only 
 MIN_CONTEXT = 100
 FUNCTION_TAGS = ("c", "p", "d", "r", "u", "t")  # conjunctions, prepositions, adverbs …
 RARE_PRIOR = 6.0  # a rare surname (names_surnames): as strong as the most common ones
+# A compound surname that starts everyday words this often (东方, 第五, 西门, by count)
+# gets its prior from the counts; the others count as rare surnames.
+COMPOUND_WORD_COUNT = 1000
 HAND_LIKELIHOOD = 1.0  # the least G of a character in the hand-written given-name list
 # 老/阿 after a surname make a form of address (王老吉, 阿 in 王阿姨), not a given name.
 FORMS_OF_ADDRESS = frozenset("老阿氏")  # 氏: a clan or a company (邵氏), not a given name
@@ -108,8 +113,12 @@ def build(entries: list[tuple[str, int, str]]) -> list[tuple[str, str, float]]:
             if len(word) == 3 and word[0] in SURNAMES and word[:2] not in COMPOUND_SURNAMES:
                 names[word[0]] += 1
                 given.update(word[1:])
+            if len(word) in (3, 4) and word[:2] in COMPOUND_SURNAMES:
+                names[word[:2]] += 1
         else:
             starts[word[0]] += count
+            if word[:2] in COMPOUND_SURNAMES:
+                starts[word[:2]] += count
             for ch in word:
                 chars[ch] += count
     total_names, total_starts = sum(names.values()), sum(starts.values())
@@ -122,6 +131,13 @@ def build(entries: list[tuple[str, int, str]]) -> list[tuple[str, str, float]]:
         if ch in RARE_SURNAMES:  # rarely anything else: jieba's few names under-count it
             prior = max(prior, RARE_PRIOR)
         rows.append(("S", ch, round(prior, 2)))
+    for pair in sorted(COMPOUND_SURNAMES):  # 东方 and 第五 start words; 欧阳 and 诸葛 hardly
+        prior = math.log((names[pair] + 1) / total_names) - math.log(
+            (starts[pair] + 100) / total_starts
+        )
+        if starts[pair] < COMPOUND_WORD_COUNT:
+            prior = max(prior, RARE_PRIOR)
+        rows.append(("S", pair, round(prior, 2)))
     for ch in sorted(set(given) | HAND_GIVEN_NAME_CHARS):
         seen = given[ch]
         ratio = math.log((seen + 1) / total_given) - math.log((chars[ch] + 50) / total_chars)

@@ -53,12 +53,12 @@ LEFT, RIGHT = _TABLES["L"], _TABLES["R"]
 
 FEATURES = (
     "bias",
-    "surname prior",  # S, clipped to [-3, 6]; a compound surname counts 6
+    "surname prior",  # S, clipped to [-3, 6]; compound surnames too (东方 low, 欧阳 6)
     "given likelihood",  # sum of G over the given characters, each clipped to [-5, 4]
     "one-character given name",
     "competing word",  # log10 count of the strongest word swallowed or cut
     "given name is a word",  # X: 于|凌晨
-    "foreign",  # T of the given characters and of the character after
+    "foreign",  # T of the surname, the given characters and the character after
     "left edge",  # text start, punctuation, space, ASCII
     "left word",  # L class of the word ending right before (1 strong, 0.5 a noun)
     "right edge",
@@ -80,6 +80,7 @@ _BEST_CONTEXT = (
 )
 _FIRSTS = "".join(sorted(SURNAMES | {name[0] for name in COMPOUND_SURNAMES}))
 _SECONDS = "".join(sorted({name[1] for name in COMPOUND_SURNAMES}))
+WORDLIKE_PRIOR = 3.0  # a compound surname's prior below it: mostly an everyday word
 LIKELY_FLOOR = -2.0  # the least G of a first given character that a candidate may have
 # Given-name characters worth a look: those not far more common elsewhere. (Above
 # zero only lost names such as 林一鸣 and 明可欣, whose first given character is
@@ -127,8 +128,8 @@ class _Start:
 
     def __init__(self, text: str, start: int) -> None:
         self.surnames: list[tuple[int, float]] = []
-        if text[start : start + 2] in COMPOUND_SURNAMES:
-            self.surnames.append((2, 6.0))
+        if (pair := text[start : start + 2]) in COMPOUND_SURNAMES:
+            self.surnames.append((2, _PRIOR.get(pair, 6.0)))
         if text[start] in SURNAMES:
             self.surnames.append((1, _PRIOR.get(text[start], 0.0)))
         self.before = text[start - 1] if start else ""
@@ -164,6 +165,12 @@ def _features(
     if not right_edge:
         get = RIGHT.get
         right = max(get(after, 0.0), get(text[end : end + 2], 0.0), get(text[end : end + 3], 0.0))
+    # A compound surname that is an everyday word (东方) and a given name that is one too
+    # (树叶) read as a phrase: the given word competes. (Given names that are words,
+    # 海燕 and 建国, are no competitor after other surnames: with single surnames this
+    # lost more names, 荆天明 and 焦文龙, than it saved.)
+    wordlike = surname == 2 and prior < WORDLIKE_PRIOR
+    phrase = WORDS.get(names, 0.0) if given == 2 and wordlike else 0.0
     # ("" is in every string: the text's edges are no list separators.)
     listed = bool(at.before and after) and (at.before in _LIST and after in _LIST)
     listed = listed or at.before == "、" or after == "、"
@@ -172,9 +179,9 @@ def _features(
         prior,
         likelihood,
         float(given == 1),
-        max(at.across, _from_start(text, start, start + surname, end)),
+        max(at.across, _from_start(text, start, start + surname, end), phrase),
         NOT_GIVEN_WORDS.get(names, 0.0) if given == 2 else 0.0,
-        sum(FOREIGN.get(ch, 0.0) for ch in names) + FOREIGN.get(after, 0.0),
+        sum(FOREIGN.get(ch, 0.0) for ch in text[start:end]) + FOREIGN.get(after, 0.0),
         float(at.left_edge),
         at.left,
         float(right_edge),
