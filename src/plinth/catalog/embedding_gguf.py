@@ -1,6 +1,6 @@
 """Converting a sentence-transformers BERT model (safetensors) to a llama.cpp GGUF.
 
-Done once, into the data dir, with numpy (``safetensors_read``) + ``gguf`` only: a
+Done once, into the data dir, with numpy (``safetensors_read``, ``gguf_file``) only: a
 torch install (1.4 GB) would buy nothing here. What llama.cpp expects of a
 BERT GGUF, and the accuracy this reaches, is recorded in the project's notes
 (F16 matches sentence-transformers at cosine ≥ 0.99999 when fed the model's
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import logging
 import os
+import re
 import struct
 import tempfile
 from pathlib import Path
@@ -20,6 +20,17 @@ from typing import Any
 
 import numpy as np
 
+from plinth.catalog.gguf_file import (
+    FILE_TYPE_F16,
+    FILE_TYPE_Q8_0,
+    POOLING_MEAN,
+    TOKEN_CONTROL,
+    TOKEN_NORMAL,
+    GGUFWriter,
+    TensorType,
+    ValueType,
+    quantize_q8_0,
+)
 from plinth.errors import EmbeddingConversionError
 from plinth.paths import private_dir
 
@@ -60,37 +71,117 @@ def _phantom_space(token: str) -> str:
     return "\u2581" + token
 
 
-def _write_vocab(writer: Any, model_dir: Path) -> None:
-    import gguf
+# Hugging Face BERT tensor names (without the "bert." prefix) -> llama.cpp's.
+_BERT_EMBEDDINGS = {
+    "embeddings.word_embeddings": "token_embd",
+    "embeddings.position_embeddings": "position_embd",
+    "embeddings.token_type_embeddings": "token_types",
+    "embeddings.LayerNorm": "token_embd_norm",
+}
+_BERT_LAYER = {
+    "attention.self.query": "attn_q",
+    "attention.self.key": "attn_k",
+    "attention.self.value": "attn_v",
+    "attention.output.dense": "attn_output",
+    "attention.output.LayerNorm": "attn_output_norm",
+    "intermediate.dense": "ffn_up",
+    "output.dense": "ffn_down",
+    "output.LayerNorm": "layer_output_norm",
+}
+_LAYER_NAME = re.compile(r"encoder\.layer\.(\d{1,4})\.(.+)")
+# special_tokens_map.json's names -> llama.cpp's keys, in the order written. BERT
+# frames a text as [CLS] text [SEP], which llama.cpp calls BOS and EOS.
+_SPECIAL_KEYS = (
+    ("cls_token", "bos_token_id"),
+    ("sep_token", "eos_token_id"),
+    ("unk_token", "unknown_token_id"),
+    ("sep_token", "seperator_token_id"),  # sic: the GGUF key's spelling
+    ("pad_token", "padding_token_id"),
+    ("mask_token", "mask_token_id"),
+)
 
+
+def bert_tensor_name(hf_name: str, n_layers: int) -> str | None:
+    """llama.cpp's name of a BERT tensor, or None for one its BERT graph has no use for."""
+    stem, _, suffix = hf_name.removeprefix("bert.").rpartition(".")
+    if suffix not in ("weight", "bias"):
+        return None
+    if stem in _BERT_EMBEDDINGS:
+        return f"{_BERT_EMBEDDINGS[stem]}.{suffix}"
+    match = _LAYER_NAME.fullmatch(stem)
+    if match is None or int(match[1]) >= n_layers or match[2] not in _BERT_LAYER:
+        return None
+    return f"blk.{int(match[1])}.{_BERT_LAYER[match[2]]}.{suffix}"
+
+
+def _token_text(value: Any) -> str | None:
+    # A token is given as its text or as {"content": text, ...}.
+    if isinstance(value, dict):
+        value = value.get("content")
+    return value if isinstance(value, str) else None
+
+
+def _special_token_names(model_dir: Path) -> dict[str, str]:
+    """{"cls_token": "[CLS]", ...} from the tokenizer's files."""
+    for name in ("special_tokens_map.json", "tokenizer_config.json"):
+        path = model_dir / name
+        if path.is_file():
+            return {
+                key: text
+                for key, value in _read_json(path).items()
+                if key.endswith("_token") and (text := _token_text(value)) is not None
+            }
+    return {}
+
+
+def _frames_with_cls_and_sep(model_dir: Path, names: dict[str, str]) -> tuple[bool, bool]:
+    """Whether a single text gets [CLS] before and [SEP] after it (tokenizer.json's
+    template; BERT's own framing where the file has none)."""
+    path = model_dir / "tokenizer.json"
+    if not path.is_file():
+        return True, True
+    processor = _read_json(path).get("post_processor") or {}
+    single = processor.get("single") if processor.get("type") == "TemplateProcessing" else None
+    if not isinstance(single, list) or not single:
+        return True, True
+
+    def special(item: Any) -> str | None:
+        token = item.get("SpecialToken") if isinstance(item, dict) else None
+        return token.get("id") if isinstance(token, dict) else None
+
+    return (
+        special(single[0]) == names.get("cls_token"),
+        special(single[-1]) == names.get("sep_token"),
+    )
+
+
+def _write_vocab(writer: GGUFWriter, model_dir: Path) -> None:
     vocab_path = model_dir / "vocab.txt"
     if not vocab_path.is_file():
         raise EmbeddingConversionError(f"{vocab_path} is missing")
     tokens = vocab_path.read_text(encoding="utf-8").splitlines()
     token_types = [
-        gguf.TokenType.CONTROL if t.startswith("[") and t.endswith("]") else gguf.TokenType.NORMAL
-        for t in tokens
+        TOKEN_CONTROL if t.startswith("[") and t.endswith("]") else TOKEN_NORMAL for t in tokens
     ]
-    writer.add_tokenizer_model("bert")
-    writer.add_tokenizer_pre("default")
-    writer.add_token_list([_phantom_space(t) for t in tokens])
-    writer.add_token_types(token_types)
-    # gguf warns that it has no key for [CLS]; llama.cpp's BERT vocab uses the
-    # BOS id (101 here) for it, so the warning is noise for a user.
-    gguf_log = logging.getLogger("gguf")
-    level = gguf_log.level
-    gguf_log.setLevel(logging.ERROR)
-    try:
-        gguf.SpecialVocab(model_dir, n_vocab=len(tokens)).add_to_gguf(writer, quiet=True)
-    finally:
-        gguf_log.setLevel(level)
+    writer.add_string("tokenizer.ggml.model", "bert")
+    writer.add_string("tokenizer.ggml.pre", "default")
+    writer.add_array("tokenizer.ggml.tokens", ValueType.STRING, [_phantom_space(t) for t in tokens])
+    writer.add_array("tokenizer.ggml.token_type", ValueType.INT32, token_types)
+    ids = {token: index for index, token in reversed(list(enumerate(tokens)))}
+    names = _special_token_names(model_dir)
+    for source, key in _SPECIAL_KEYS:
+        if names.get(source) in ids:
+            writer.add_uint32(f"tokenizer.ggml.{key}", ids[names[source]])
+    add_bos, add_eos = _frames_with_cls_and_sep(model_dir, names)
+    writer.add_bool("tokenizer.ggml.add_bos_token", add_bos)
+    writer.add_bool("tokenizer.ggml.add_eos_token", add_eos)
+    # A separator between two texts is for pair inputs (rerankers); these embed one text.
+    writer.add_bool("tokenizer.ggml.add_sep_token", False)
 
 
 def _write_hparams(
-    writer: Any, config: dict[str, Any], pooling: dict[str, Any], weights: str
+    writer: GGUFWriter, config: dict[str, Any], pooling: dict[str, Any], weights: str
 ) -> None:
-    import gguf
-
     if not pooling.get("pooling_mode_mean_tokens"):
         raise EmbeddingConversionError(
             "Only mean-pooled sentence-transformers models are supported"
@@ -101,51 +192,69 @@ def _write_hparams(
     if activation != "gelu" or positions != "absolute":
         raise EmbeddingConversionError("Only GELU BERT models with absolute positions convert")
     try:
-        writer.add_context_length(config["max_position_embeddings"])
-        writer.add_embedding_length(config["hidden_size"])
-        writer.add_feed_forward_length(config["intermediate_size"])
-        writer.add_block_count(config["num_hidden_layers"])
-        writer.add_head_count(config["num_attention_heads"])
-        writer.add_layer_norm_eps(config["layer_norm_eps"])
+        write_bert_hparams(
+            writer,
+            context=config["max_position_embeddings"],
+            hidden=config["hidden_size"],
+            feed_forward=config["intermediate_size"],
+            layers=config["num_hidden_layers"],
+            heads=config["num_attention_heads"],
+            eps=config["layer_norm_eps"],
+            token_types=config.get("type_vocab_size", 2),
+            file_type=FILE_TYPE_Q8_0 if weights == "q8_0" else FILE_TYPE_F16,
+        )
     except KeyError as exc:
         raise EmbeddingConversionError(f"config.json lacks {exc.args[0]!r}") from None
-    writer.add_causal_attention(False)
-    writer.add_pooling_type(gguf.PoolingType.MEAN)
-    writer.add_token_type_count(config.get("type_vocab_size", 2))
-    file_type = (
-        gguf.LlamaFileType.MOSTLY_Q8_0 if weights == "q8_0" else gguf.LlamaFileType.MOSTLY_F16
-    )
-    writer.add_file_type(file_type)
+
+
+def write_bert_hparams(
+    writer: GGUFWriter,
+    *,
+    context: int,
+    hidden: int,
+    feed_forward: int,
+    layers: int,
+    heads: int,
+    eps: float,
+    token_types: int,
+    file_type: int,
+) -> None:
+    """The keys llama.cpp's BERT loader reads, in the order Plinth has always written them."""
+    writer.add_uint32("bert.context_length", context)
+    writer.add_uint32("bert.embedding_length", hidden)
+    writer.add_uint32("bert.feed_forward_length", feed_forward)
+    writer.add_uint32("bert.block_count", layers)
+    writer.add_uint32("bert.attention.head_count", heads)
+    writer.add_float32("bert.attention.layer_norm_epsilon", eps)
+    writer.add_bool("bert.attention.causal", False)
+    writer.add_uint32("bert.pooling_type", POOLING_MEAN)
+    writer.add_uint32("tokenizer.ggml.token_type_count", token_types)
+    writer.add_uint32("general.file_type", file_type)
 
 
 def _write_tensors(
-    writer: Any, model_dir: Path, n_layers: int, progress: Any, weights: str
+    writer: GGUFWriter, model_dir: Path, n_layers: int, progress: Any, weights: str
 ) -> None:
-    import gguf
-    from gguf.quants import quantize
-
     from plinth.catalog.safetensors_read import load_file
 
     weights_path = model_dir / "model.safetensors"
     if not weights_path.is_file():
         raise EmbeddingConversionError(f"{weights_path} is missing")
     tensors = load_file(weights_path)
-    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.BERT, n_layers)
     progress.reset(total=len(tensors))
     for hf_name, array in sorted(tensors.items()):
         progress.update()
         # Position ids are recomputed by llama.cpp; the pooler is unused by sentence-transformers.
         if hf_name == "embeddings.position_ids" or hf_name.startswith("pooler."):
             continue
-        name = names.get_name(hf_name.removeprefix("bert."), try_suffixes=(".weight", ".bias"))
+        name = bert_tensor_name(hf_name, n_layers)
         if name is None:
             raise EmbeddingConversionError(f"Unexpected tensor '{hf_name}' for a BERT model")
         # Matrices that feed a matmul or a row lookup go to F16 or Q8_0; norms and biases stay F32.
         if array.ndim != 2 or name in _F32_TABLES:
             writer.add_tensor(name, np.ascontiguousarray(array, dtype=np.float32))
         elif weights == "q8_0":
-            q8 = gguf.GGMLQuantizationType.Q8_0
-            writer.add_tensor(name, quantize(array.astype(np.float32), q8), raw_dtype=q8)
+            writer.add_tensor(name, quantize_q8_0(array), TensorType.Q8_0)
         else:
             writer.add_tensor(name, np.ascontiguousarray(array, dtype=np.float16))
 
@@ -163,7 +272,6 @@ def convert_sentence_transformer(
     ``weights``: the matrices' type, ``f16`` or ``q8_0`` (blocks of 32 int8
     with an F16 scale each; every BERT width is a multiple of 32).
     """
-    import gguf
     from tqdm import tqdm
 
     if weights not in WEIGHT_TYPES:
@@ -185,19 +293,17 @@ def convert_sentence_transformer(
         desc=f"Converting {model_name} to GGUF", unit="tensor", disable=not show_progress
     )
     try:
-        writer = gguf.GGUFWriter(tmp_name, gguf.MODEL_ARCH_NAMES[gguf.MODEL_ARCH.BERT])
+        writer = GGUFWriter("bert")
         # Second key, right after general.architecture: converter_version_of reads only the start.
         writer.add_uint32(VERSION_KEY, CONVERTER_VERSION)
-        writer.add_name(model_name)
+        writer.add_string("general.name", model_name)
         _write_hparams(writer, config, pooling, weights)
         _write_vocab(writer, model_dir)
         _write_tensors(writer, model_dir, config["num_hidden_layers"], progress, weights)
-        writer.write_header_to_file()
-        writer.write_kv_data_to_file()
-        writer.write_tensors_to_file()
-        writer.close()
-        # On disk before the rename: the version marker is all the reuse check reads.
-        with open(tmp_name, "r+b") as written:
+        with open(tmp_name, "wb") as written:
+            writer.write(written)
+            written.flush()
+            # On disk before the rename: the version marker is all the reuse check reads.
             os.fsync(written.fileno())
         os.replace(tmp_name, out_path)
     finally:
@@ -210,12 +316,11 @@ def convert_sentence_transformer(
 def converter_version_of(path: Path) -> int | None:
     """The marker written by convert_sentence_transformer, or None (foreign/broken file).
 
-    gguf.GGUFReader parses the whole 30k-token vocabulary (about 1 s on 2 cores)
-    and raises IndexError on some truncations; the marker sits among the first
-    header keys, so a few bytes suffice.
+    A full read (``gguf_file.read_gguf``) parses the whole vocabulary; the marker
+    sits among the first header keys, so a few bytes suffice.
     """
     scalar_sizes = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
-    string_type, uint32_type = 8, 4  # gguf.GGUFValueType ids, fixed by the file format
+    string_type, uint32_type = 8, 4  # gguf_file.ValueType ids, fixed by the file format
     try:
         with path.open("rb") as file:
             head = file.read(4096)

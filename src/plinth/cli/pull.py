@@ -19,13 +19,13 @@ def _default_id(repo: str, quant: str | None) -> str:
 
 def _template_note(path: Path) -> str:
     """Whether the GGUF carries a chat template (llama.cpp falls back to ChatML if not)."""
-    try:
-        import gguf
+    from plinth.catalog.gguf_file import GGUFFormatError, read_gguf
 
-        field = gguf.GGUFReader(path).get_field("tokenizer.chat_template")
-    except (ValueError, OSError):
+    try:
+        template = read_gguf(path).metadata.get("tokenizer.chat_template")
+    except (GGUFFormatError, OSError):
         return ""
-    if field is None:
+    if template is None:
         return "The GGUF has no chat template: ChatML is used unless you add --chat-template."
     return "Chat template: the GGUF's own."
 
