@@ -21,8 +21,10 @@ from plinth.privacy.gazetteer import CITIES, PROVINCES, alternation
 # around an address (住在, 寄到, 的, 和 …), so a chain starts at the place itself.
 _STOP = (
     "的了是在和与及或我你他她它们这那有不也都就还说对把被让给从向到于为以而但吗呢吧啊个些每"
-    "住寄送发往收址请近旁边附各全等去来"
+    "住寄送发往收址请近旁边附各全等去来至"
 )
+# Words that end one clause: never inside a gap between two pieces of one address.
+_GAP_BREAK = "的了是在到从往至寄送住我你他她们"
 
 
 def _han_except(excluded: str) -> str:
@@ -49,6 +51,8 @@ _ESTATES = (
 # Estate words that are a place on their own, without a name in front (…号德基广场 / 大厦1101室).
 _STANDALONE = "大厦|大楼|广场|写字楼|科技园|产业园|工业园"
 _NUM = r"(?:\d+|[一二三四五六七八九十百零〇两]+)"
+# A road's name and kind (中山路, 丰和中大道); a crossing of two is one place (友谊路与平江道交口).
+_ROAD = rf"(?:{_H}|\d){{1,10}}?(?:大道|大街|路|街|巷|胡同|弄|道)"
 _PARTS = {
     "province": rf"(?:{'|'.join(PROVINCES)})"
     r"(?:省|市|自治区|特别行政区|壮族自治区|回族自治区|维吾尔自治区|(?![路街道巷大]))"
@@ -56,11 +60,12 @@ _PARTS = {
     "city": rf"(?:{'|'.join(CITIES)})(?:市|(?![路街道巷大]))|{_UNIT}{{1,6}}?(?:市|自治州|地区|盟)",
     "district": rf"{_UNIT}{{1,6}}?(?:新区|区|县|旗)",
     "town": rf"{_H}{{1,6}}?(?:街道|镇|乡)|{_H}{{1,5}}?村",
-    "road": rf"(?:{_H}|\d){{1,10}}?(?:大道|大街|路|街|巷|胡同|弄|道)"
-    rf"(?:{_NUM}段)?(?:{_NUM}(?:[-之]\d+)?号(?:院)?)?",
-    "number": r"\d+(?:[-之]\d+)?号(?:院|楼)?",
+    "road": rf"{_ROAD}(?:[与和]{_ROAD}(?:交叉口|交口|路口)|(?:{_NUM}段|[东西南北中]段)?"
+    rf"(?:[甲乙丙]?{_NUM}(?:[-之]\d+)?号(?:院)?)?)",
+    "number": r"[甲乙丙]?\d+(?:[-之]\d+)?号(?:院|楼)?",
     "estate": rf"(?:{_NAME}|[A-Za-z\d]){{1,10}}?(?:{_ESTATES}|园|苑|期|城)|(?:{_STANDALONE})",
-    "building": rf"(?:{_NUM}|[A-Za-z])(?:号楼|栋|幢|座|号院|区)",
+    # 3号楼, B座, B3栋, 2门 (an entrance of a block, as Tianjin numbers them).
+    "building": rf"(?:[A-Za-z]?{_NUM}|[A-Za-z])(?:号楼|栋|幢|座|号院|区|门)",
     "unit": rf"{_NUM}单元",
     "floor": rf"{_NUM}(?:层|楼)",
     "room": r"[A-Za-z]?\d{2,5}(?:室|房|号房)?",
@@ -113,32 +118,100 @@ def _is_address(kinds: list[str]) -> bool:
     return bool({"district", "town"}.intersection(kinds)) and bool(_ADMIN.intersection(kinds))
 
 
+Part = tuple[str, int, int]  # kind, start, end
+
+
 def find_chinese_addresses(text: str) -> Iterator[Finding]:
+    """Chains of parts that make an address. A chain that goes on with finer parts
+    after a short gap (a comma, or a name no part pattern reads: 珞喻路152号 融创智谷
+    B3栋1604; 天津市 和 平区…, where 和 ends a name) is the same address, reported
+    as one finding."""
+    address: list[Part] = []
     for start, end in _windows(text):
-        for chain_start, chain_end, kinds in _chains(text, start, end):
-            chain = text[chain_start:chain_end]
-            numbered_road = kinds == ["road"] and _NUMBERED.search(chain) is not None
-            if numbered_road or _is_address(kinds):
-                yield Finding("ADDRESS", chain_start, chain_end, chain)
+        for parts in _chains(text, start, end):
+            if address and _continues(text, address[-1], parts[0]):
+                address += parts
+                continue
+            if _reported(text, address):
+                yield _finding(text, address)
+            address = parts
+    if _reported(text, address):
+        yield _finding(text, address)
 
 
-def _chains(text: str, start: int, end: int) -> Iterator[tuple[int, int, list[str]]]:
-    """Chains of parts in ``text[start:end]``, each with the kinds of its parts in
-    order: the first part where the engine finds one, then a part right after the
-    last (or after one space), for as long as there is one."""
+def _finding(text: str, parts: list[Part]) -> Finding:
+    start, end = parts[0][1], parts[-1][2]
+    return Finding("ADDRESS", start, end, text[start:end])
+
+
+def _reported(text: str, parts: list[Part]) -> bool:
+    if not parts:
+        return False
+    kinds = [kind for kind, _, _ in parts]
+    if kinds == ["road"]:  # a road alone only with its number: 长治路227号
+        return _NUMBERED.search(text, parts[0][1], parts[0][2]) is not None
+    return _is_address(kinds)
+
+
+# How fine each kind of part is: an address goes from the largest to the smallest.
+_RANK = {kind: rank for rank, kind in enumerate(_PARTS)}
+# What may stand between two pieces of one address: a comma or spaces, or a short name
+# that no part pattern reads (an estate with no estate word: 融创智谷, 麓谷信息港). A
+# name of three or more characters holds no function word; two characters may (丰和).
+_SEPARATOR_GAP = re.compile(r"[ \u3000]*[,，]?[ \u3000]*")
+_NAME_GAP = re.compile(rf"(?:{_H}|[A-Za-z0-9]){{3,10}}|[^{_GAP_BREAK}\W]{{1,2}}")
+
+
+def _continues(text: str, last: Part, first: Part) -> bool:
+    """Whether a chain starting with ``first`` goes on with the address ending in
+    ``last``: a short gap, and a finer part than ``last`` (a second address starts
+    over from a city or a road: 长治路227号，庆阳路46号 are two)."""
+    gap_start, gap_end = last[2], first[1]
+    if _SEPARATOR_GAP.fullmatch(text, gap_start, gap_end) is None and (
+        _NAME_GAP.fullmatch(text, gap_start, gap_end) is None
+    ):
+        return False
+    return _RANK[first[0]] > _rank(text, last)
+
+
+def _rank(text: str, part: Part) -> int:
+    kind, start, end = part
+    if kind == "road" and text.find("号", start, end) != -1:
+        return _RANK["number"]  # 珞喻路152号: as fine as its number
+    return _RANK[kind]
+
+
+def _chains(text: str, start: int, end: int) -> Iterator[list[Part]]:
+    """Chains of parts in ``text[start:end]``: the first part where the engine finds
+    one, then a part right after the last (or after one space), for as long as there
+    is one. A chain never starts with a bare number: 床号12 患者苑 is no address."""
     while (part := _PART.search(text, start, end)) is not None:
-        chain_start, position, kinds = part.start(), part.end(), [str(part.lastgroup)]
+        position = part.end()
+        parts = [_first_part(text, str(part.lastgroup), part.start(), position)]
         while position < end:
             at = position + 1 if text[position] in _SPACES else position
             part = _PART.match(text, at, end)
             if part is None:
                 break
-            kinds.append(str(part.lastgroup))
+            parts.append((str(part.lastgroup), at, part.end()))
             position = part.end()
-        yield chain_start, position, kinds
+        if parts[0][0] == "room" and text[parts[0][1] : parts[0][2]].isdigit():
+            parts = parts[1:]
+        if parts:
+            yield parts
         start = position
 
 
+def _first_part(text: str, kind: str, start: int, end: int) -> Part:
+    """A province or city read from the word before its name (写天津市) starts at the name."""
+    if kind in ("province", "city"):
+        name = _GAZETTEER.search(text, start + 1, end)
+        if name is not None:
+            return kind, name.start(), end
+    return kind, start, end
+
+
+_GAZETTEER = re.compile(alternation([*PROVINCES, *CITIES]))
 _NUMBERED = re.compile(r"\d号|号院")
 
 
@@ -147,16 +220,64 @@ _STREET = (
     r"Terrace|Parkway|Pkwy|Highway|Hwy|Square|Sq|Circle|Cir|Trail|Crescent|Close|Loop|Row|Plaza)"
 )
 _WORD = r"[A-Z][a-z]+|[0-9]+(?:st|nd|rd|th)"
+# Continental addresses name the kind of street first (17 Rue des Lilas, 69003 Lyon;
+# Via Roma 12 is the other order, below): the kind, small words, then the name.
+_KIND_FIRST = (
+    r"(?:[Rr]ue|[Aa]venue|[Bb]oulevard|[Bb]d|[Pp]lace|[Aa]llée|[Cc]hemin|[Ii]mpasse|[Qq]uai|"
+    r"[Cc]ours|[Rr]oute|Via|Viale|Piazza|Piazzale|Corso|Calle|Avenida|Avda\.?|Paseo|Plaza|"
+    r"Carrer|Rua|Travessa|Largo)"
+)
+_CAPITALIZED = r"[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ'’]+(?:-[A-ZÀ-ÖØ-Þa-zß-öø-ÿ][a-zß-öø-ÿ'’]+)*"
+_PARTICLE = r"(?:de la|de l'|des|de|du|d'|del|della|delle|dei|di|da|do|dos|das|la|le|les|l')"
+# ", 69003 Lyon", ", D-10115 Berlin", ", 1015 CJ Amsterdam"
+_POST_TOWN = (
+    rf"(?:, ?(?:[A-Z]{{1,2}}-)?\d{{4,5}}(?: [A-Z]{{2}})? {_CAPITALIZED}(?: {_CAPITALIZED})?)?"
+)
+_COUNTRY = rf"(?:, ?{_CAPITALIZED})?"
 _ENGLISH = re.compile(
     # A digit first, the look-behind after it: the engine skips to digits at once.
-    rf"[0-9](?<![0-9A-Za-z].)[0-9]{{0,5}}[A-Z]?,? (?:[NSEW]\.? )?"
+    rf"[0-9](?<![0-9A-Za-z].)[0-9]{{0,5}}(?:"
+    rf"[A-Z]?,? (?:[NSEW]\.? )?"
     rf"(?:(?:{_WORD}) ){{1,4}}{_STREET}\.?"
     r"(?:,? (?:Apt|Apartment|Suite|Ste|Unit|Floor|Fl|#)\.? ?#?[0-9A-Z-]+)?"
     r"(?:, ?[A-Z][a-z]+(?: [A-Z][a-z]+){0,2})?"
-    r"(?:, ?[A-Z]{2}(?: \d{5}(?:-\d{4})?)?| \d{5}(?:-\d{4})?)?(?![0-9A-Za-z])"
+    r"(?:, ?[A-Z]{2}(?: \d{5}(?:-\d{4})?)?| \d{5}(?:-\d{4})?)?"
+    rf"|(?: ?(?:bis|ter|[A-Za-z]))?,? {_KIND_FIRST} (?:{_PARTICLE} ?)*{_CAPITALIZED}"
+    rf"(?: {_CAPITALIZED}){{0,2}}{_POST_TOWN}{_COUNTRY}"
+    r")(?![0-9A-Za-z])"
+)
+# Kind, name, then number: Via Roma 12, Calle Mayor 5, Rua Augusta 100.
+_NUMBER_LAST = re.compile(
+    r"(?:Via|Viale|Piazza|Corso|Calle|Avenida|Paseo|Carrer|Rua|Travessa)"
+    rf" (?:{_PARTICLE} ?)*{_CAPITALIZED}(?: {_CAPITALIZED}){{0,2}},? \d{{1,4}}(?: ?[a-z])?"
+    rf"(?![0-9A-Za-z]){_POST_TOWN}{_COUNTRY}"
+)
+# The other order: the street's name ends in its kind, the number follows
+# (Hauptstraße 5, Karl-Marx-Allee 90, Keizersgracht 123, Drottninggatan 53). Found from
+# the kind (literal words: the engine skips along them), the name read backwards.
+_KIND_LAST = re.compile(
+    r"(?:straße|strasse|str\.|weg|platz|allee|gasse|damm|straat|laan|gracht|plein|steeg|"
+    r"gatan|vägen|veien|Straße|Strasse|Weg|Platz|Allee|Gasse) \d{1,4}(?: ?[a-z])?(?![0-9A-Za-z])"
+    rf"{_POST_TOWN}{_COUNTRY}"
+)
+# The name before the kind: one capitalized word it is glued to (Haupt|straße), or a
+# capitalized word and a space or hyphen before a capitalized kind (Berliner Straße).
+_NAME_BEFORE = re.compile(
+    r"(?<![A-Za-zÀ-ÿ])(?:[A-ZÄÖÜ][a-zäöüß]+(?:-[A-ZÄÖÜ][a-zäöüß]+)*-?"
+    r"|[A-ZÄÖÜ][a-zäöüß]+[ -])\Z"
 )
 
 
 def find_english_addresses(text: str) -> Iterator[Finding]:
-    for match in _ENGLISH.finditer(text):
-        yield Finding("ADDRESS", match.start(), match.end(), match.group(0))
+    for pattern in (_ENGLISH, _NUMBER_LAST):
+        for match in pattern.finditer(text):
+            yield Finding("ADDRESS", match.start(), match.end(), match.group(0))
+    for match in _KIND_LAST.finditer(text):
+        name = _NAME_BEFORE.search(text, max(0, match.start() - 40), match.start())
+        if name is None:
+            continue
+        # Haupt|straße is glued to its name; Berliner Straße, Karl-Marx-Allee are not.
+        glued = match.group(0)[0].islower()
+        if glued == (name.group(0)[-1] in " -"):
+            continue
+        yield Finding("ADDRESS", name.start(), match.end(), text[name.start() : match.end()])

@@ -1,0 +1,78 @@
+"""Postal addresses: one address is one finding, however its pieces are written."""
+
+from __future__ import annotations
+
+import pytest
+
+from plinth.privacy.detectors import detect
+
+
+def addresses(text: str) -> list[str]:
+    return [f.text for f in detect(text) if f.entity == "ADDRESS"]
+
+
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [
+        # An estate with no estate word between the number and the building.
+        ("快递放到杭州市滨江区江南大道288号星耀城C2栋门口", "杭州市滨江区江南大道288号星耀城C2栋"),
+        ("寄到成都市高新区天府三街99号腾讯大厦B座3楼", "成都市高新区天府三街99号腾讯大厦B座3楼"),
+        # A comma inside one address.
+        ("地址：北京市海淀区, 中关村南大街5号", "北京市海淀区, 中关村南大街5号"),
+        # A two-character gap that holds a function word (丰和, 和平).
+        ("寄往沈阳市和平区北京街12号", "沈阳市和平区北京街12号"),
+        # A road with a direction section, and two roads crossing.
+        ("住在西安市雁塔区长安路南段66号", "西安市雁塔区长安路南段66号"),
+        ("在长春市朝阳区人民大街与解放大路交叉口东北角", "长春市朝阳区人民大街与解放大路交叉口"),
+        # The word before a city's name is no part of it.
+        ("麻烦改成杭州市西湖区文二路55号", "杭州市西湖区文二路55号"),
+    ],
+)
+def test_one_address_is_one_finding(text: str, address: str) -> None:
+    assert addresses(text) == [address]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "北京市朝阳区建国路1号，上海市黄浦区南京东路2号",
+            ["北京市朝阳区建国路1号", "上海市黄浦区南京东路2号"],
+        ),
+        ("仓库：中山路18号，人民路20号", ["中山路18号", "人民路20号"]),
+        (
+            "发货 太原市迎泽区并州路10号\n收货 济南市市中区经四路3号",
+            ["太原市迎泽区并州路10号", "济南市市中区经四路3号"],
+        ),
+    ],
+)
+def test_two_addresses_stay_two(text: str, expected: list[str]) -> None:
+    assert addresses(text) == expected
+
+
+def test_a_bed_number_before_a_name_is_no_address() -> None:
+    assert addresses("病房3 床位12 患者苑某") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [
+        (
+            "Ship it to 8 Rue de Rivoli, 75004 Paris, France.",
+            "8 Rue de Rivoli, 75004 Paris, France",
+        ),
+        ("Adresse: Lindenstraße 14, 50674 Köln", "Lindenstraße 14, 50674 Köln"),
+        ("Office: Frankfurter Allee 3, 10247 Berlin", "Frankfurter Allee 3, 10247 Berlin"),
+        ("Our shop is at Via Garibaldi 7, Torino", "Via Garibaldi 7, Torino"),
+        ("Prinsengracht 263, 1016 GV Amsterdam", "Prinsengracht 263, 1016 GV Amsterdam"),
+    ],
+)
+def test_continental_street_addresses(text: str, address: str) -> None:
+    assert addresses(text) == [address]
+
+
+@pytest.mark.parametrize(
+    "text", ["During 2024 sales grew", "Take the highway 5 times", "Via email 3 times a day"]
+)
+def test_no_continental_address_in_plain_english(text: str) -> None:
+    assert addresses(text) == []
