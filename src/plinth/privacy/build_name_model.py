@@ -14,7 +14,7 @@ no evaluation case is read. Rows are ``kind<TAB>key<TAB>value``:
 - ``G`` given-name likelihood, per character: log of (share of the given-name
   positions of those names) over (share of the other words' characters, by count);
   at least ``HAND_LIKELIHOOD`` for the hand-written ``HAND_GIVEN_NAME_CHARS`` (modern
-  names: jieba's are older), at most -3 for 老 and 阿 (forms of address) and for the last
+  names: jieba's are older), at most -3 for 老 and 阿 (forms of address), -5 for the last
   characters of place names (镇, 县, 站).
 - ``F`` surnames that are function words (和, 于, 向, 那, 都: jieba tags the character
   alone a conjunction, preposition, adverb, pronoun, particle or time word):
@@ -33,7 +33,8 @@ no evaluation case is read. Rows are ``kind<TAB>key<TAB>value``:
   conjunctions, adverbs, time words, pronouns: 催, 碰到, 听说, 跟, 昨天) or right
   before them (``R``: verbs, adverbs, prepositions, conjunctions, particles, time
   and place words: 说, 商量, 已经, 的, 下午). Nouns count too, weaker (``L`` 同事,
-  客户; ``R`` 奶奶, 老人家): the value is the weight of the tag's class.
+  客户; ``R`` 奶奶, 老人家): the value is the weight of the tag's class; a noun for
+  a person (ending in ``PERSON_NOUN_ENDS``: 村民, 被告人, 妈妈, 女士) counts as strong.
 
 Rebuild after changing the surname or given-name lists:
 
@@ -72,6 +73,9 @@ NOT_A_GIVEN_NAME = ("t", "d", "p", "c", "v", "m", "r", "f", "q")
 STRONG_LEFT = ("v", "p", "c", "d", "t", "r")
 STRONG_RIGHT = ("v", "p", "c", "d", "t", "u", "f", "r")
 WEAK = ("n", "vn", "a")
+# Last characters of nouns that name a person: roles (村民, 被告人, 同事 is no such
+# noun, 记者, 班长, 医师, 学生, 快递员), kin and forms of address (妈妈, 大爷, 女士).
+PERSON_NOUN_ENDS = frozenset("人员民者长师生工友手士爷妈爸奶姐哥弟妹叔姨婆嫂舅")
 HERE = Path(__file__).parent
 
 
@@ -93,9 +97,11 @@ def _everyday(word: str, count: int, tag: str) -> bool:
     return tag == "nrt" or count >= NR_WORD_FREQUENCY
 
 
-def _class(tag: str, strong: tuple[str, ...]) -> float:
+def _class(word: str, tag: str, strong: tuple[str, ...]) -> float:
     if tag in strong or (tag[:1] in strong and tag not in ("nr", "ns", "nt", "nz")):
         return 1.0
+    if tag == "n" and len(word) >= 2 and word[-1] in PERSON_NOUN_ENDS:
+        return 1.0  # a noun for a person (村民, 被告人, 妈妈) stands beside names
     return 0.5 if tag in WEAK else 0.0
 
 
@@ -143,8 +149,10 @@ def build(entries: list[tuple[str, int, str]]) -> list[tuple[str, str, float]]:
         ratio = math.log((seen + 1) / total_given) - math.log((chars[ch] + 50) / total_chars)
         if ch in HAND_GIVEN_NAME_CHARS:  # common in modern names, whatever jieba's names say
             ratio = max(ratio, HAND_LIKELIHOOD)
-        if ch in FORMS_OF_ADDRESS or ch in PLACE_SUFFIXES:
+        if ch in FORMS_OF_ADDRESS:
             ratio = min(ratio, -3.0)
+        if ch in PLACE_SUFFIXES:  # as unlike a given name as any character (蒋坝镇)
+            ratio = min(ratio, -5.0)
         if seen >= 3 or ch in HAND_GIVEN_NAME_CHARS:
             rows.append(("G", ch, round(ratio, 2)))
     for word, count, tag in entries:  # surnames that are function words: 和, 于, 向, 都
@@ -168,9 +176,9 @@ def build(entries: list[tuple[str, int, str]]) -> list[tuple[str, str, float]]:
     for word, count, tag in entries:
         if count < MIN_CONTEXT or len(word) > 3 or tag.startswith("nr"):
             continue
-        if left := _class(tag, STRONG_LEFT):
+        if left := _class(word, tag, STRONG_LEFT):
             rows.append(("L", word, left))
-        if right := _class(tag, STRONG_RIGHT):
+        if right := _class(word, tag, STRONG_RIGHT):
             rows.append(("R", word, right))
     return rows
 

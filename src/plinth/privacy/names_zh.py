@@ -239,6 +239,12 @@ def _before(text: str, end: int, *, possessive: bool, short_title: bool) -> int 
     return None
 
 
+def _word_not_name(text: str, start: int, title: re.Match[str]) -> bool:
+    """The surname and the title make an everyday word (班主任 is no 班 the person).
+    (Testing the given characters' likelihood too lost 晏子衿医生: 衿 is rare.)"""
+    return EVERYDAY_WORDS.get(text[start : title.end()], 0.0) > 0
+
+
 def find_chinese_names(text: str) -> Iterator[Finding]:
     for match in _TRIGGER.finditer(text):
         kind = _KINDS[match.group(0)]
@@ -272,6 +278,8 @@ def find_chinese_names(text: str) -> Iterator[Finding]:
             )
             stop = match.end() if kind == "title" else match.start()
             found = None if start is None else Finding("PERSON", start, stop, text[start:stop])
+            if found is not None and kind == "title" and _word_not_name(text, start, match):
+                found = None  # 班主任: a word, not a surname before a title
             if found is None and kind == "title" and len(match.group(0)) > 1:
                 found = _after_cue(text, match)  # 护士蔡晓燕, 老板吕布: a role in front
         if found is not None:
