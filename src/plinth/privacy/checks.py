@@ -10,13 +10,11 @@ import ipaddress
 from datetime import date
 
 import phonenumbers
-from stdnum import iban
-from stdnum.cn import ric, uscc
-from stdnum.us import ssn
 
 from plinth.privacy.gazetteer import words
+from plinth.privacy.id_checksums import cn_ric_check_char, cn_uscc_valid, iban_valid, us_ssn_valid
 
-# Province-level prefixes of GB/T 2260. python-stdnum checks the full six-digit
+# Province-level prefixes of GB/T 2260. python-stdnum checked the full six-digit
 # region against a table that misses many real districts (e.g. Shenzhen's
 # 440305), which would cost recall; the check digit and birth date already
 # reject random look-alikes.
@@ -33,7 +31,7 @@ def cn_resident_id(number: str) -> bool:
     """18 characters (digits, then a digit or X), upper case, no separators."""
     if len(number) != 18 or number[:2] not in CN_PROVINCE_CODES:
         return False
-    if ric.calc_check_digit(number) != number[-1]:
+    if cn_ric_check_char(number) != number[-1]:
         return False
     try:
         born = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
@@ -45,7 +43,7 @@ def cn_resident_id(number: str) -> bool:
 def cn_uscc(value: str) -> bool:
     # Characters 3-8 are a region code: its province part rules out most
     # 18-digit resident-ID look-alikes, which share the check-digit alphabet.
-    return value[2:4] in CN_PROVINCE_CODES and uscc.is_valid(value.upper())
+    return value[2:4] in CN_PROVINCE_CODES and cn_uscc_valid(value.upper())
 
 
 def card_network(digits: str) -> str | None:
@@ -115,8 +113,8 @@ def ip_address(value: str) -> bool:
 
 
 def iban_number(value: str) -> bool:
-    return iban.is_valid(value)
+    return iban_valid(value)
 
 
 def us_ssn(value: str) -> bool:
-    return ssn.is_valid(value)
+    return us_ssn_valid(value)
