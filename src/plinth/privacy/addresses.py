@@ -235,8 +235,8 @@ _POST_TOWN = (
 )
 _COUNTRY = rf"(?:, ?{_CAPITALIZED})?"
 _ENGLISH = re.compile(
-    # A digit first, the look-behind after it: the engine skips to digits at once.
-    rf"[0-9](?<![0-9A-Za-z].)[0-9]{{0,5}}(?:"
+    # A digit first, the look-behinds after it: the engine skips to digits at once.
+    rf"[0-9](?:(?<![0-9A-Za-z].)[0-9]{{0,5}}(?:"
     rf"[A-Z]?,? (?:[NSEW]\.? )?"
     rf"(?:(?:{_WORD}) ){{1,4}}{_STREET}\.?"
     r"(?:,? (?:Apt|Apartment|Suite|Ste|Unit|Floor|Fl|#)\.? ?#?[0-9A-Z-]+)?"
@@ -245,39 +245,56 @@ _ENGLISH = re.compile(
     rf"|(?: ?(?:bis|ter|[A-Za-z]))?,? {_KIND_FIRST} (?:{_PARTICLE} ?)*{_CAPITALIZED}"
     rf"(?: {_CAPITALIZED}){{0,2}}{_POST_TOWN}{_COUNTRY}"
     r")(?![0-9A-Za-z])"
+    # …or a number after a word (Hauptstraße 5, Via Roma 12): the words before it are
+    # read in Python (``_street_start``), only for these few numbers.
+    r"|(?<=[a-zäöüß.] [0-9])(?P<after_name>[0-9]{0,3}(?: ?[a-z])?(?![0-9A-Za-z])"
+    rf"{_POST_TOWN}{_COUNTRY}))"
 )
-# Kind, name, then number: Via Roma 12, Calle Mayor 5, Rua Augusta 100.
-_NUMBER_LAST = re.compile(
-    r"(?:Via|Viale|Piazza|Corso|Calle|Avenida|Paseo|Carrer|Rua|Travessa)"
-    rf" (?:{_PARTICLE} ?)*{_CAPITALIZED}(?: {_CAPITALIZED}){{0,2}},? \d{{1,4}}(?: ?[a-z])?"
-    rf"(?![0-9A-Za-z]){_POST_TOWN}{_COUNTRY}"
+# The name ends in its kind (Hauptstraße, Karl-Marx-Allee, Keizersgracht, Drottninggatan),
+_GLUED_KINDS = (
+    "straße", "strasse", "str.", "weg", "platz", "allee", "gasse", "damm", "straat", "laan",
+    "gracht", "plein", "steeg", "gatan", "vägen", "veien",
+)  # fmt: skip
+# or the kind is a word after the name (Berliner Straße),
+_KINDS_AFTER = frozenset({"Straße", "Strasse", "Weg", "Platz", "Allee", "Gasse", "Damm"})
+# or a word before it (Via Roma 12, Calle de la Paz 5, Rua Augusta 100).
+_KINDS_BEFORE = frozenset(
+    {"Via", "Viale", "Piazza", "Corso", "Calle", "Avenida", "Paseo", "Carrer", "Rua", "Travessa"}
 )
-# The other order: the street's name ends in its kind, the number follows
-# (Hauptstraße 5, Karl-Marx-Allee 90, Keizersgracht 123, Drottninggatan 53). Found from
-# the kind (literal words: the engine skips along them), the name read backwards.
-_KIND_LAST = re.compile(
-    r"(?:straße|strasse|str\.|weg|platz|allee|gasse|damm|straat|laan|gracht|plein|steeg|"
-    r"gatan|vägen|veien|Straße|Strasse|Weg|Platz|Allee|Gasse) \d{1,4}(?: ?[a-z])?(?![0-9A-Za-z])"
-    rf"{_POST_TOWN}{_COUNTRY}"
-)
-# The name before the kind: one capitalized word it is glued to (Haupt|straße), or a
-# capitalized word and a space or hyphen before a capitalized kind (Berliner Straße).
-_NAME_BEFORE = re.compile(
-    r"(?<![A-Za-zÀ-ÿ])(?:[A-ZÄÖÜ][a-zäöüß]+(?:-[A-ZÄÖÜ][a-zäöüß]+)*-?"
-    r"|[A-ZÄÖÜ][a-zäöüß]+[ -])\Z"
-)
+_PARTICLES = frozenset({"de", "la", "del", "della", "di", "da", "do", "dos", "das", "des", "du"})
 
 
 def find_english_addresses(text: str) -> Iterator[Finding]:
-    for pattern in (_ENGLISH, _NUMBER_LAST):
-        for match in pattern.finditer(text):
+    for match in _ENGLISH.finditer(text):
+        if match.lastgroup != "after_name":
             yield Finding("ADDRESS", match.start(), match.end(), match.group(0))
-    for match in _KIND_LAST.finditer(text):
-        name = _NAME_BEFORE.search(text, max(0, match.start() - 40), match.start())
-        if name is None:
             continue
-        # Haupt|straße is glued to its name; Berliner Straße, Karl-Marx-Allee are not.
-        glued = match.group(0)[0].islower()
-        if glued == (name.group(0)[-1] in " -"):
-            continue
-        yield Finding("ADDRESS", name.start(), match.end(), text[name.start() : match.end()])
+        start = _street_start(text, match.start() - 1)
+        if start is not None:
+            yield Finding("ADDRESS", start, match.end(), text[start : match.end()])
+
+
+def _street_start(text: str, end: int) -> int | None:
+    """Where a continental street name that ends at ``end`` begins, if it is one."""
+    low = max(text.rfind("\n", 0, end) + 1, end - 60)
+    words = text[low:end].split(" ")[-5:]
+    starts, position = [], end
+    for word in reversed(words):  # the last word first
+        position -= len(word)
+        starts.append(position)
+        position -= 1
+    last = words[-1]
+    if not last[:1].isupper():
+        return None
+    kind = next((k for k in _GLUED_KINDS if last.lower().endswith(k)), None)
+    if kind is not None and len(last) > len(kind):
+        return starts[0]
+    if last in _KINDS_AFTER:
+        return starts[1] if len(words) > 1 and words[-2][:1].isupper() else None
+    for k in range(2, len(words) + 1):
+        word = words[-k]
+        if word in _KINDS_BEFORE:
+            return starts[k - 1]
+        if not (word[:1].isupper() or word in _PARTICLES):
+            return None
+    return None

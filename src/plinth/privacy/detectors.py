@@ -16,8 +16,9 @@ a short English prompt never enters the Chinese or number detectors.
 from __future__ import annotations
 
 import re
+import time
 from bisect import bisect_right
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 from plinth.privacy.addresses import find_chinese_addresses, find_english_addresses
 from plinth.privacy.findings import ENTITIES, Finding
@@ -36,7 +37,7 @@ from plinth.privacy.patterns import (
     find_private_keys,
 )
 
-__all__ = ["ENTITIES", "Finding", "detect", "normalize"]
+__all__ = ["ENTITIES", "Finding", "detect", "detect_timed", "normalize"]
 
 _PRIORITY = {entity: i for i, entity in enumerate(ENTITIES)}
 Finder = Callable[[str], Iterable[Finding]]
@@ -87,11 +88,26 @@ def detect(text: str, *, strict_phones: bool = False) -> list[Finding]:
 def _detect(text: str, strict_phones: bool) -> list[Finding]:
     plain = normalize(text)
     found: list[Finding] = []
+    for _, findings in _stages(plain, strict_phones, found):
+        found.extend(findings)
+    if not found:
+        return found
+    kept = non_overlapping(found, _PRIORITY)
+    return [Finding(f.entity, f.start, f.end, text[f.start : f.end]) for f in kept]
+
+
+Stage = tuple[str, Iterable[Finding]]
+
+
+def _stages(plain: str, strict_phones: bool, found: list[Finding]) -> Iterator[Stage]:
+    """Every detector that the text's triggers call for, by name, in order; the caller
+    drains each one into ``found`` before asking for the next (the last stages look at
+    what the earlier ones found). One list, so ``detect_timed`` times what ``detect`` runs."""
     windows = [m.span() for m in _DIGIT_RUN.finditer(plain)]
     if windows:
-        found.extend(find_numbers(plain, windows, strict_phones=strict_phones))
+        yield "numbers", find_numbers(plain, windows, strict_phones=strict_phones)
         if "+" in plain:
-            found.extend(find_international_phones(plain))
+            yield "intl_phones", find_international_phones(plain)
     han = _HAN.search(plain) is not None
     widened: dict[tuple[int, int], list[tuple[int, int]]] = {}
     for detector in PATTERNS:
@@ -101,33 +117,53 @@ def _detect(text: str, strict_phones: bool) -> list[Finding]:
             continue
         if detector.han and not han:
             continue
-        found.extend(detector.find(plain, windows, widened))
+        yield detector.entity, detector.find(plain, windows, widened)
     if "@" in plain:
-        found.extend(find_emails(plain))
+        yield "emails", find_emails(plain)
     if "-----BEGIN " in plain:
-        found.extend(find_private_keys(plain))
+        yield "private_keys", find_private_keys(plain)
     if ":" in plain:
-        found.extend(find_ipv6(plain))
+        yield "ipv6", find_ipv6(plain)
     if han:
         for finder in _HAN_FINDERS:
-            found.extend(finder(plain))
+            yield finder.__name__, finder(plain)
     if "\n" in plain:
-        found.extend(find_column_names(plain))  # headed 姓名 or Name
+        yield "column_names", find_column_names(plain)  # headed 姓名 or Name
     if _CAPITAL.search(plain) is not None:
-        found.extend(find_english_names(plain))
+        yield "english_names", find_english_names(plain)
         if _DIGIT.search(plain) is not None:
-            found.extend(find_english_addresses(plain))
+            yield "english_addresses", find_english_addresses(plain)
     anchors = [f for f in found if f.entity not in ("PERSON", "ADDRESS")] or [
         f for f in found if f.entity == "ADDRESS"
     ]
     if anchors and han:
-        found.extend(find_record_names(plain, anchors))
+        yield "record_names", find_record_names(plain, anchors)
     if han and found:
-        found.extend(find_listed_names(plain, found))  # 高俊、白露、林一鸣: the list's others
-    if not found:
-        return found
+        # 高俊、白露、林一鸣: the list's others
+        yield "listed_names", find_listed_names(plain, found)
+
+
+def detect_timed(text: str, times: dict[str, int], *, strict_phones: bool = False) -> list[Finding]:
+    """``detect`` on a text up to 64 KB that adds the CPU time (ns) of each stage to
+    ``times``: ``normalize``, each detector by name, ``triggers`` (the cheap tests that
+    choose the detectors) and ``resolve`` (overlaps). For benchmarks: the clock calls
+    cost about a microsecond per stage."""
+    clock = time.process_time_ns
+    started = clock()
+    plain = normalize(text)
+    found: list[Finding] = []
+    mark = clock()
+    times["normalize"] = times.get("normalize", 0) + mark - started
+    for name, findings in _stages(plain, strict_phones, found):
+        begun = clock()
+        times["triggers"] = times.get("triggers", 0) + begun - mark
+        found.extend(findings)
+        mark = clock()
+        times[name] = times.get(name, 0) + mark - begun
     kept = non_overlapping(found, _PRIORITY)
-    return [Finding(f.entity, f.start, f.end, text[f.start : f.end]) for f in kept]
+    result = [Finding(f.entity, f.start, f.end, text[f.start : f.end]) for f in kept]
+    times["resolve"] = times.get("resolve", 0) + clock() - mark
+    return result
 
 
 # Text normalisation that keeps every character's offset. Users paste numbers with
