@@ -25,6 +25,7 @@ from plinth.privacy.findings import ENTITIES, Finding
 from plinth.privacy.names_en import find_english_names
 from plinth.privacy.names_familiar import find_familiar_names
 from plinth.privacy.names_lists import find_listed_names
+from plinth.privacy.names_translit import find_transliterated_names
 from plinth.privacy.names_zh import find_chinese_names, find_column_names, find_record_names
 from plinth.privacy.names_zh_scored import find_scored_names
 from plinth.privacy.names_zh_uncued import find_uncued_names
@@ -55,6 +56,7 @@ _HAN_FINDERS: tuple[Finder, ...] = (
     find_uncued_names,
     find_scored_names,
     find_familiar_names,
+    find_transliterated_names,
 )
 
 

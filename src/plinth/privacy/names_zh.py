@@ -103,7 +103,7 @@ _GAP_CHARS = frozenset(" \t\r\n:：=\"'“”「」是为叫")
 _CUE_GAP = re.compile(r"[ \t\r\n:：=\"'“”「」]*(?:是|为|叫)?[ \t:：\"'“”「」]*")
 _DOT = re.compile(r"(?<=[\u3400-\u9fff])[·・•](?=[\u3400-\u9fff])")
 # Characters of transliterated names; a dotted phrase mostly made of them is a name.
-_TRANSLIT = frozenset(
+TRANSLIT = frozenset(
     "阿卜杜拉艾则孜买提吐尔逊努白克力热依木罕古丽娜扎迪帕夏巴哈米吉德乌斯曼伊布欣穆默沙塔亚库甫"
     "玛达尼格丹增次仁多卓桑央金索朗平措西姆顿珠旺堆琼约翰史密汤森詹乔治安东莉莎妮丝娅特维奇夫洛"
     "基科诺普罗塞雷蒙奥菲利萨托马伯纳威廉兹凯瑟琳杰逊戴彼得保查理露易海伦不都卡列柯娃薇蒂希"
@@ -300,7 +300,7 @@ def _dotted_names(text: str) -> Iterator[Finding]:
     for dot in _DOT.finditer(text):
         middle = dot.start()
         left = middle
-        while left > 0 and middle - left < 6 and text[left - 1] in _TRANSLIT:
+        while left > 0 and middle - left < 6 and _translit_at(text, left - 1, -1):
             left -= 1
         right = _translit_end(text, middle + 1)
         if left < middle and right > middle + 1:
@@ -315,11 +315,22 @@ def _dotted_names(text: str) -> Iterator[Finding]:
                 break
 
 
+def _translit_at(text: str, position: int, step: int) -> bool:
+    """``text[position]`` belongs to a transliterated name read in direction ``step``:
+    a transliteration character, or one Han character between two of them (努尔江·哈力克:
+    江 is no such character, but 尔 is, and so is the one after the dot)."""
+    ch = text[position]
+    if ch in TRANSLIT:
+        return True
+    further = position + step
+    return _is_han(ch) and 0 <= further < len(text) and text[further] in TRANSLIT
+
+
 def _translit_end(text: str, position: int) -> int:
     end = position
     while end < len(text) and end - position < 12:
-        dot_joined = text[end] in "·・•" and end + 1 < len(text) and text[end + 1] in _TRANSLIT
-        if text[end] in _TRANSLIT or dot_joined:
+        dot_joined = text[end] in "·・•" and end + 1 < len(text) and text[end + 1] in TRANSLIT
+        if text[end] in TRANSLIT or dot_joined:
             end += 1
         else:
             break

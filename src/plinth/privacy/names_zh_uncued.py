@@ -124,7 +124,8 @@ def find_uncued_names(text: str) -> Iterator[Finding]:
     for match in _MINORITY.finditer(text):
         if len(match.group(0)) < 3:
             continue
-        if match.start() == 0 or not _is_han(text[match.start() - 1]):
+        before = text[match.start() - 1] if match.start() else ""
+        if not before or not _is_han(before) or before in _LEFT:  # 给额尔敦巴雅尔订机票
             yield Finding("PERSON", match.start(), match.end(), match.group(0))
     if "\n" in text:
         for match in _SIGNATURE.finditer(text):
