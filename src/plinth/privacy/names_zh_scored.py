@@ -265,14 +265,22 @@ def best_reading(text: str, start: int) -> tuple[float, int] | None:
 _CLOSING = re.compile(CLOSINGS)
 
 
+def _in_closing(text: str, start: int, end: int) -> bool:
+    """The reading lies in a sign-off (looked for only around a name found: most texts
+    have none, and a scan of the whole text cost more than the names)."""
+    for closing in _CLOSING.finditer(text, max(0, start - 6), min(len(text), end + 6)):
+        if closing.start() < end and start < closing.end():
+            return True
+    return False
+
+
 def find_scored_names(text: str) -> Iterator[Finding]:
-    closings = [m.span() for m in _CLOSING.finditer(text)]
     position = 0
     while (match := _CANDIDATE.search(text, position)) is not None:
         start = match.start()
         reading = best_reading(text, start)
         if reading is not None and reading[0] >= THRESHOLD:
-            if any(s < reading[1] and start < e for s, e in closings):
+            if _in_closing(text, start, reading[1]):
                 position = start + 1
                 continue
             yield Finding("PERSON", start, reading[1], text[start : reading[1]])
