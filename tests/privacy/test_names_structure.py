@@ -1,0 +1,99 @@
+"""Names found from general signals rather than cue words: rare surnames, the other
+items of a list, 老X / 小X, transliterated names without a dot, and the words that
+look like names but are not (班主任, 东方树叶). Cases of their own, not from the
+evaluation files; every test runs the whole detector."""
+
+from __future__ import annotations
+
+import pytest
+
+from plinth.privacy.detectors import detect
+from plinth.privacy.names_surnames import RARE_SURNAMES, SURNAMES
+
+
+def people(text: str) -> list[str]:
+    return [f.text for f in detect(text) if f.entity == "PERSON"]
+
+
+def test_rare_surnames_join_the_common_ones() -> None:
+    assert {"禤", "笪", "缑", "厍", "隗"} <= RARE_SURNAMES <= SURNAMES
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ('{"owner":"笪文博","status":"open"}', "笪文博"),
+        ("level=INFO operator=缑志明 action=refund", "缑志明"),
+        ("审核人：禤丽华", "禤丽华"),
+        ("隗建军明天到岗", "隗建军"),
+    ],
+)
+def test_a_rare_surname_is_enough_where_a_person_may_stand(text: str, name: str) -> None:
+    assert people(text) == [name]
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        # the last item, at the end of the text; 白露 is also a solar term
+        ("本周值班：韦国庆、白露、尤一鸣", ["韦国庆", "白露", "尤一鸣"]),
+        # the last item followed by more text: cut where 的 begins
+        ("通知莫晓燕、邱明可、查一宁的家长", ["莫晓燕", "邱明可", "查一宁"]),
+        ("晚上约了卢静怡和沙溢在吃饭", ["卢静怡", "沙溢"]),
+    ],
+)
+def test_the_other_items_of_a_list_of_names(text: str, names: list[str]) -> None:
+    assert people(text) == names
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "张伟、李娜、高速公路都提到了",  # 高速 is a word, whatever its neighbours
+        "王芳，明天来一趟",  # a comma joins clauses too
+    ],
+)
+def test_a_word_in_a_list_is_no_name(text: str) -> None:
+    found = people(text)
+    assert "高速" not in found and "明天" not in found
+
+
+@pytest.mark.parametrize(
+    ("text", "name"), [("老鲍又迟到了", "老鲍"), ("让小谭先把表填好", "小谭"), ("问问老杨", "老杨")]
+)
+def test_old_and_little_before_a_surname(text: str, name: str) -> None:
+    assert people(text) == [name]
+
+
+@pytest.mark.parametrize("text", ["小康生活", "老胡同里很安静", "小时候住在这里", "小米手机"])
+def test_old_and_little_words_are_no_names(text: str) -> None:
+    assert people(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("阿依古丽今天请假", "阿依古丽"),
+        ("努尔江·哈力克下周回来", "努尔江·哈力克"),
+        ("给额尔敦巴雅尔订一张机票", "额尔敦巴雅尔"),
+    ],
+)
+def test_transliterated_names(text: str, name: str) -> None:
+    assert people(text) == [name]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我在布达佩斯转机",  # a place after 在
+        "晚上不加班了",  # everyday characters, however often in foreign names
+        "班主任让家长签字",  # 班 + 主任 is one word
+        "东方树叶卖完了",  # 东方 starts words far more often than names
+    ],
+)
+def test_look_alikes_are_no_names(text: str) -> None:
+    assert people(text) == []
+
+
+def test_a_compound_surname_that_is_no_word_still_needs_no_cue() -> None:
+    assert people("欧阳娜娜下午到") == ["欧阳娜娜"]
