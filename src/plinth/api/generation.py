@@ -17,7 +17,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.routing import Route
 
 from plinth.api import dialect
@@ -26,6 +26,7 @@ from plinth.metering.accounting import Accounting
 from plinth.protocol.chat import ChatCompletionRequest
 from plinth.protocol.completions import CompletionRequest
 from plinth.protocol.embeddings import EmbeddingRequest
+from plinth.server.event_stream import EventStream
 from plinth.services import Services
 
 log = logging.getLogger(__name__)
@@ -89,11 +90,7 @@ async def _generate(
     headers = {REQUEST_ID_HEADER: acct.request_id, "cache-control": "no-cache"}
     if acct.cache is not None:
         headers[CACHE_HEADER] = acct.cache
-    return StreamingResponse(
-        sse_frames(chunks, acct.request_id, first=first),
-        media_type="text/event-stream",
-        headers=headers,
-    )
+    return EventStream(sse_frames(chunks, acct.request_id, first=first), headers)
 
 
 async def chat_completions(request: Request) -> Response:

@@ -49,6 +49,7 @@ from plinth.errors import (
     UnsupportedParameter,
     error_body,
 )
+from plinth.server.event_stream import DONE
 
 if TYPE_CHECKING:  # services.py imports BodyParser from here
     from plinth.services import Services
@@ -345,4 +346,4 @@ async def sse_frames(
         return
     finally:
         await chunks.aclose()  # type: ignore[attr-defined]
-    yield b"data: [DONE]\n\n"
+    yield DONE  # this very object: EventStream sends it with the stream's end
