@@ -25,7 +25,7 @@ from plinth.app import create_app
 from plinth.server.limits import ServerLimits
 from plinth.server.run import uvicorn_options
 from plinth.settings import Settings
-from upstreamfake import Fault, FakeUpstream
+from upstreamfake import FakeUpstream, Fault
 
 PROMPT = "one two three four five six seven"
 
@@ -68,7 +68,9 @@ class Served:
 
 
 @pytest.fixture
-def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Served, FakeUpstream]]:
+def served(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Served, FakeUpstream]]:
     monkeypatch.setenv("FAKE_UPSTREAM_API_KEY", UPSTREAM_KEY)
     with FakeUpstream() as upstream:
         live = Served(tmp_path, upstream)
