@@ -95,5 +95,22 @@ def test_look_alikes_are_no_names(text: str) -> None:
     assert people(text) == []
 
 
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ('{"consignee":"于和伟","qty":2}', "于和伟"),  # 和 alone would end a name
+        ("2026-01-02 INFO user=魏来 action=login", "魏来"),  # 魏来 reads as 未来
+        ('{"assignedTo": "田志刚"}', "田志刚"),
+    ],
+)
+def test_a_field_whose_key_means_a_person(text: str, name: str) -> None:
+    assert people(text) == [name]
+
+
+@pytest.mark.parametrize("text", ['{"owner":"华为"}', '{"team":"王者荣耀"}', "city=成都"])
+def test_other_fields_hold_no_names(text: str) -> None:
+    assert people(text) == []
+
+
 def test_a_compound_surname_that_is_no_word_still_needs_no_cue() -> None:
     assert people("欧阳娜娜下午到") == ["欧阳娜娜"]

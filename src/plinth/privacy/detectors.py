@@ -24,6 +24,7 @@ from plinth.privacy.addresses import find_chinese_addresses, find_english_addres
 from plinth.privacy.findings import ENTITIES, Finding
 from plinth.privacy.names_en import find_english_names
 from plinth.privacy.names_familiar import find_familiar_names
+from plinth.privacy.names_fields import find_field_names
 from plinth.privacy.names_lists import find_listed_names
 from plinth.privacy.names_translit import find_transliterated_names
 from plinth.privacy.names_zh import find_chinese_names, find_column_names, find_record_names
@@ -57,6 +58,7 @@ _HAN_FINDERS: tuple[Finder, ...] = (
     find_scored_names,
     find_familiar_names,
     find_transliterated_names,
+    find_field_names,
 )
 
 

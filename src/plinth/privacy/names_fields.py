@@ -1,0 +1,73 @@
+"""Names as the value of a field whose key means a person: {"consignee":"于和伟"},
+``user=魏来``, ``operator: 缑志明``.
+
+Tool arguments, logs and query strings carry people under keys, and the key says
+what the value is. A key means a person when one of its words (split at ``_``,
+``-``, ``.`` and camelCase) is in ``PERSON_KEYS``, a general vocabulary of English
+words for people and their roles, not of any case's keys (``patient_name``,
+``targetAgent``, ``assigned_to``; not ``team`` or ``city``). The value must
+then be two to four Han characters starting with a surname, and be no everyday
+word (a department or a brand: {"owner":"华为"}) nor a place.
+
+The scan starts at each ``:`` or ``=`` followed by Han text (the only places a
+value can start), so text with no such field costs one failed search.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from plinth.privacy.findings import Finding
+from plinth.privacy.gazetteer import CITIES, COMPOUND_SURNAMES, PROVINCES, words
+from plinth.privacy.names_surnames import SURNAMES
+from plinth.privacy.names_zh_scored import WORDS
+
+PERSON_KEYS = frozenset(
+    words(
+        """
+    name names fullname nickname user users username person people
+    customer customers client clients contact contacts consignee consignor receiver
+    recipient sender shipper owner holder cardholder assignee assigned reporter requester
+    operator agent patient member members employee staff worker student pupil teacher
+    doctor nurse driver rider courier approver reviewer auditor author creator
+    editor manager leader lead applicant guest visitor passenger traveler traveller
+    buyer seller tenant landlord host attendee participant speaker signer witness
+    emergency spouse parent guardian
+    """
+    )
+)
+# A value: Han characters up to the end of the field.
+_VALUE = re.compile(r"[:=][ \t]*[\"'“]?([\u3400-\u9fff]{2,4})(?=[\"'”&,;，；}\]\s|]|$)")
+_KEY = re.compile(r"[\"']?([A-Za-z][A-Za-z0-9_.\-]{0,40})[\"']?[ \t]*$")
+_CAMEL = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
+_PLACES = frozenset([*PROVINCES, *CITIES])
+# An everyday word of at least this weight (log10 of jieba's count) is no name here.
+WORD_WEIGHT = 2.5
+
+
+def _means_a_person(key: str) -> bool:
+    parts = _CAMEL.findall(key)
+    return any(part.lower() in PERSON_KEYS for part in parts)
+
+
+def _name_like(value: str) -> bool:
+    surname = 2 if value[:2] in COMPOUND_SURNAMES else 1 if value[0] in SURNAMES else 0
+    return (
+        bool(surname)
+        and 1 <= len(value) - surname <= 2
+        and value not in _PLACES
+        and WORDS.get(value, 0.0) < WORD_WEIGHT
+    )
+
+
+def find_field_names(text: str) -> Iterator[Finding]:
+    if ":" not in text and "=" not in text:
+        return
+    for match in _VALUE.finditer(text):
+        key = _KEY.search(text, max(0, match.start() - 44), match.start())
+        if key is None or not _means_a_person(key.group(1)):
+            continue
+        value = match.group(1)
+        if _name_like(value):
+            yield Finding("PERSON", match.start(1), match.end(1), value)
