@@ -50,6 +50,11 @@ _CAPITAL = re.compile(r"[A-Z]")
 _DIGIT = re.compile(r"[0-9]")
 # Runs of 7+ digit-ish characters: where every numeric detector's matches lie.
 _DIGIT_RUN = re.compile(r"[0-9][0-9 .()-]{5,}[0-9]")
+# What detectors need to see in a text (``PatternDetector.needs``, a PEM header):
+# longer substrings are found by one scan, single characters by ``in`` (fast).
+_NEEDS = {n for detector in PATTERNS for n in detector.needs} | {"-----BEGIN "}
+_NEEDED_CHARS = tuple(n for n in _NEEDS if len(n) == 1)
+_NEEDED = re.compile("|".join(map(re.escape, sorted(_NEEDS - {*_NEEDED_CHARS}, key=len)[::-1])))
 # Finders that look only at Han text.
 _HAN_FINDERS: tuple[Finder, ...] = (
     find_chinese_addresses,
@@ -96,7 +101,14 @@ def _detect(text: str, strict_phones: bool) -> list[Finding]:
         found.extend(findings)
     if not found:
         return found
-    kept = non_overlapping(found, _PRIORITY)
+    return _in_text(non_overlapping(found, _PRIORITY), text, plain)
+
+
+def _in_text(kept: list[Finding], text: str, plain: str) -> list[Finding]:
+    """The findings with the original text's characters (those of ``plain`` differ
+    where ``normalize`` changed something)."""
+    if plain is text:
+        return kept
     return [Finding(f.entity, f.start, f.end, text[f.start : f.end]) for f in kept]
 
 
@@ -114,17 +126,20 @@ def _stages(plain: str, strict_phones: bool, found: list[Finding]) -> Iterator[S
             yield "intl_phones", find_international_phones(plain)
     han = _HAN.search(plain) is not None
     widened: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    # Every substring some detector needs, found in one scan: a test per substring
+    # costs about as much as the scan (Python's substring search is ~1 ns a character).
+    present = {*_NEEDED.findall(plain), *(c for c in _NEEDED_CHARS if c in plain)}
     for detector in PATTERNS:
         if detector.numeric and not windows:
             continue
-        if detector.needs and not any(n in plain for n in detector.needs):
+        if detector.needs and present.isdisjoint(detector.needs):
             continue
         if detector.han and not han:
             continue
         yield detector.entity, detector.find(plain, windows, widened)
     if "@" in plain:
         yield "emails", find_emails(plain)
-    if "-----BEGIN " in plain:
+    if "-----BEGIN " in present:
         yield "private_keys", find_private_keys(plain)
     if ":" in plain:
         yield "ipv6", find_ipv6(plain)
@@ -164,8 +179,7 @@ def detect_timed(text: str, times: dict[str, int], *, strict_phones: bool = Fals
         found.extend(findings)
         mark = clock()
         times[name] = times.get(name, 0) + mark - begun
-    kept = non_overlapping(found, _PRIORITY)
-    result = [Finding(f.entity, f.start, f.end, text[f.start : f.end]) for f in kept]
+    result = _in_text(non_overlapping(found, _PRIORITY), text, plain)
     times["resolve"] = times.get("resolve", 0) + clock() - mark
     return result
 
