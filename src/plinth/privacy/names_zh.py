@@ -212,9 +212,13 @@ def _before(text: str, end: int, *, possessive: bool, short_title: bool) -> int 
 
 
 def _word_not_name(text: str, start: int, title: re.Match[str]) -> bool:
-    """The surname and the title make an everyday word (班主任 is no 班 the person).
+    """The surname and the title make an everyday word (班主任 is no 班 the person), or a
+    one-character title starts one with what follows (宣传工作, 王总结: no 工, no 总).
     (Testing the given characters' likelihood too lost 晏子衿医生: 衿 is rare.)"""
-    return EVERYDAY_WORDS.get(text[start : title.end()], 0.0) > 0
+    if EVERYDAY_WORDS.get(text[start : title.end()], 0.0) > 0:
+        return True
+    at = title.start()
+    return title.end() - at == 1 and EVERYDAY_WORDS.get(text[at : at + 2], 0.0) > 0
 
 
 def find_chinese_names(text: str) -> Iterator[Finding]:
