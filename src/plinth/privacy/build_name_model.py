@@ -26,6 +26,8 @@ no evaluation case is read. Rows are ``kind<TAB>key<TAB>value``:
   ``_everyday``) that a name reading would cut or swallow — two to four characters
   holding a surname character (黄金, 汤圆, 方便, 这张, 老师, 相当于, 伊拉克), and
   frequent two-character ones (明天, 体育: 李宁|体育); the value is log10 of the count.
+- ``P`` the ``W`` words that jieba tags as names (李娜, 李宁: frequent ``nr``), so that a
+  rule asking "is this a word?" can tell them from 项目 and 公司.
 - ``X`` words that are no given name after a surname (凌晨, 就是): frequent
   two-character time words, adverbs, verbs …; log10 of the count.
 - ``L`` / ``R`` context words: words (one to three characters, count ≥ ``MIN_CONTEXT``)
@@ -171,6 +173,8 @@ def build(entries: list[tuple[str, int, str]]) -> list[tuple[str, str, float]]:
         frequent = len(word) == 2 and count >= MIN_FREQUENT
         if holds_a_surname or frequent:
             rows.append(("W", word, round(math.log10(count), 2)))
+            if tag.startswith("nr"):  # a frequent name: a word to compete, still a name
+                rows.append(("P", word, round(math.log10(count), 2)))
         if len(word) == 2 and count >= MIN_FREQUENT and tag[:1] in NOT_A_GIVEN_NAME:
             rows.append(("X", word, round(math.log10(count), 2)))
     for word, count, tag in entries:

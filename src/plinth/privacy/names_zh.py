@@ -35,6 +35,7 @@ from plinth.privacy.gazetteer import (
     words,
 )
 from plinth.privacy.names_surnames import SURNAMES
+from plinth.privacy.names_zh_scored import NAME_WORDS
 from plinth.privacy.names_zh_scored import WORDS as EVERYDAY_WORDS
 
 # Characters that end a given name: function words, and ones rare in names.
@@ -211,6 +212,10 @@ def _before(text: str, end: int, *, possessive: bool, short_title: bool) -> int 
     return None
 
 
+# An everyday word seen this often (log10 of jieba's count) before a title is no name.
+WORD_BEFORE_TITLE = 2.0
+
+
 def _word_not_name(text: str, start: int, title: re.Match[str]) -> bool:
     """The surname and the title make an everyday word (班主任 is no 班 the person), or a
     one-character title starts one with what follows (宣传工作, 王总结: no 工, no 总).
@@ -218,7 +223,12 @@ def _word_not_name(text: str, start: int, title: re.Match[str]) -> bool:
     if EVERYDAY_WORDS.get(text[start : title.end()], 0.0) > 0:
         return True
     at = title.start()
-    return title.end() - at == 1 and EVERYDAY_WORDS.get(text[at : at + 2], 0.0) > 0
+    if title.end() - at == 1 and EVERYDAY_WORDS.get(text[at : at + 2], 0.0) > 0:
+        return True
+    # 项目经理, 车间主任, 国务院副总: what stands before the title is a word, not a name
+    # (jieba's frequent names, 李娜女士, are words too but tagged as names).
+    before = text[start : _title_start(text, title)]
+    return EVERYDAY_WORDS.get(before, 0.0) >= WORD_BEFORE_TITLE and before not in NAME_WORDS
 
 
 def find_chinese_names(text: str) -> Iterator[Finding]:

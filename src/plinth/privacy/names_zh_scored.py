@@ -36,7 +36,7 @@ from plinth.privacy.names_zh_uncued import CLOSINGS
 
 
 def _load() -> dict[str, dict[str, float]]:
-    tables: dict[str, dict[str, float]] = {kind: {} for kind in "SFGTWXLR"}
+    tables: dict[str, dict[str, float]] = {kind: {} for kind in "SFGTWPXLR"}
     # One split of the whole file and columns by slicing: a quarter cheaper at import
     # than a split per line (86,000 rows; keys hold no whitespace).
     cells = Path(__file__).with_name("name_model.tsv").read_text(encoding="utf-8").split()
@@ -52,6 +52,7 @@ FUNCTION_WORDS = _TABLES["F"]
 _GIVEN = {ch: max(-5.0, min(4.0, value)) for ch, value in GIVEN.items()}
 _PRIOR = {ch: max(-3.0, min(6.0, value)) for ch, value in SURNAME.items()}
 WORDS, NOT_GIVEN_WORDS = _TABLES["W"], _TABLES["X"]
+NAME_WORDS = _TABLES["P"]  # the WORDS that jieba tags as person names
 LEFT, RIGHT = _TABLES["L"], _TABLES["R"]
 
 FEATURES = (
