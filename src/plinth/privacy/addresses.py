@@ -78,6 +78,17 @@ _ADMIN_ANY = frozenset({"province", "city", "district", "town"})
 # (``lastgroup``), so a chain is read once, part by part, never parsed again.
 _PART = re.compile("|".join(f"(?P<{name}>{rx})" for name, rx in _PARTS.items()))
 _SPACES = " \u3000"  # one space may stand between two parts
+# The last character of every part's suffix (省, 路, 号, 小区, 名都, 交口 …): a part that
+# is no gazetteer name holds one within 14 characters, with no function word before it.
+_ENDS = (
+    "省市区县旗州盟镇乡村道街路巷同弄段号院楼口园苑期城寓厦场舍心庄居庭都际校学店馆栋幢座门元层室房"
+)
+# Where a chain may start: the part pattern behind a cheap test of that (one short
+# scan), so the search does not try every part at every character of a window.
+_PART_START = re.compile(
+    rf"(?=(?:{alternation([*PROVINCES, *CITIES])})|[^\W{_STOP}]{{0,13}}?[{_ENDS}0-9])"
+    rf"(?:{_PART.pattern})"
+)
 # Every address part ends in one of these characters or is a gazetteer name, and an
 # address has two parts at least, one of them ending in a suffix (two gazetteer names
 # alone, 广东深圳, make no address): only stretches where a suffix has another suffix
@@ -209,7 +220,7 @@ def _chains(text: str, start: int, end: int) -> Iterator[list[Part]]:
     """Chains of parts in ``text[start:end]``: the first part where the engine finds
     one, then a part right after the last (or after one space), for as long as there
     is one. A chain never starts with a bare number: 床号12 患者苑 is no address."""
-    while (part := _PART.search(text, start, end)) is not None:
+    while (part := _PART_START.search(text, start, end)) is not None:
         position = part.end()
         parts = [_first_part(text, str(part.lastgroup), part.start(), position)]
         while position < end:
