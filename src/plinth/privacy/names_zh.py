@@ -255,7 +255,7 @@ def find_chinese_names(text: str) -> Iterator[Finding]:
             )
             stop = match.end() if kind == "title" else match.start()
             found = None if start is None else Finding("PERSON", start, stop, text[start:stop])
-            if found is not None and kind == "title" and _word_not_name(text, start, match):
+            if found is not None and kind == "title" and _word_not_name(text, found.start, match):
                 found = None  # 班主任: a word, not a surname before a title
             if found is None and kind == "title" and len(match.group(0)) > 1:
                 found = _after_cue(text, match)  # 护士蔡晓燕, 老板吕布: a role in front
