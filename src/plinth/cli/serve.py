@@ -11,6 +11,7 @@ from plinth.bootstrap import bootstrap_admin_key
 from plinth.cli.common import configure_logging, data_dir_option, settings_or_exit
 from plinth.errors import MissingExtra, RevokedKeyReused
 from plinth.extras import require_milvus, require_redis
+from plinth.server.run import serve as serve_app
 from plinth.server.run import uvicorn_options
 from plinth.settings import Settings
 from plinth.store.database import open_database
@@ -50,8 +51,6 @@ def serve(
     host: str | None, port: int | None, data_dir: Path | None, log_level: str | None, root_path: str
 ) -> None:
     """Start the OpenAI-compatible server on the bundled and added models."""
-    import uvicorn
-
     from plinth.app import create_app
 
     settings = settings_or_exit(host=host, port=port, data_dir=data_dir, log_level=log_level)
@@ -59,7 +58,7 @@ def serve(
     preflight(settings)
     app = create_app(settings)
     click.echo(f"Plinth data dir: {settings.data_dir}", err=True)
-    uvicorn.run(
+    serve_app(
         app,
         host=settings.host,
         port=settings.port,
