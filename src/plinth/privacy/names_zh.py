@@ -148,6 +148,9 @@ def _title_start(text: str, match: re.Match[str]) -> int:
     return start - 1 if is_title and start > 1 and text[start - 1] == " " else start
 
 
+_CLEAR_CUE_ENDS = ("人", "名", "叫", "是", "字", "：", ":")
+
+
 def _after_cue(text: str, cue: re.Match[str]) -> Finding | None:
     """联系人：张伟 — the name right after a cue; a title behind it joins the span."""
     if (
@@ -161,7 +164,8 @@ def _after_cue(text: str, cue: re.Match[str]) -> Finding | None:
     if not surname:
         return None
     # 用户信息 is not 信息 the person: an everyday-word surname needs a clear cue.
-    clear_cue = start > cue.end() or cue.group(0).endswith(("人", "名", "叫", "是", "字"))
+    # A label ending in a colon (记录人：原野) is as clear as a gap after the cue.
+    clear_cue = start > cue.end() or cue.group(0).endswith(_CLEAR_CUE_ENDS)
     if surname == 1 and text[start] in _AMBIGUOUS and not clear_cue:
         return None
     stop = start + surname + _given_length(text, start + surname)
