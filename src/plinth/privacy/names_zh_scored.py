@@ -285,13 +285,20 @@ def _in_closing(text: str, start: int, end: int) -> bool:
     return False
 
 
+def _better_inside(text: str, start: int, reading: tuple[float, int]) -> bool:
+    """A reading from the next character scores higher (由|殷志刚牵头: 由 is a surname
+    too, and a function word): the scan then moves on to it."""
+    inside = best_reading(text, start + 1) if text[start + 1 : start + 2] in SURNAMES else None
+    return inside is not None and inside[0] > reading[0]
+
+
 def find_scored_names(text: str) -> Iterator[Finding]:
     position = 0
     while (match := _CANDIDATE.search(text, position)) is not None:
         start = match.start()
         reading = best_reading(text, start)
         if reading is not None and reading[0] >= THRESHOLD:
-            if _in_closing(text, start, reading[1]):
+            if _in_closing(text, start, reading[1]) or _better_inside(text, start, reading):
                 position = start + 1
                 continue
             yield Finding("PERSON", start, reading[1], text[start : reading[1]])
