@@ -115,3 +115,8 @@ def test_other_fields_hold_no_names(text: str) -> None:
 
 def test_a_compound_surname_that_is_no_word_still_needs_no_cue() -> None:
     assert people("欧阳娜娜下午到") == ["欧阳娜娜"]
+
+
+def test_an_english_given_name_that_is_a_word_mid_sentence() -> None:
+    assert people("Please loop in Grace Kim from legal.") == ["Grace Kim"]
+    assert people("Grace Kim called.") == []  # at a sentence's start: no cue, no name

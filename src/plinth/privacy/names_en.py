@@ -159,6 +159,9 @@ WORDLIKE_GIVEN_NAMES = frozenset(n[1:] for n in _GIVEN if n.startswith("*"))
 SURNAMES = _names("english_surnames.txt")
 
 
+_LOWERCASE_BEFORE = re.compile(r"(?<![A-Za-z])[a-z]+ $")
+
+
 def _known_full_name(text: str, start: int, parts: list[str]) -> bool:
     """First and last word a known given name and surname: "Laura Chen"; "Mark Davies"
     after a comma or "and" (Mark alone is a verb, but in a list of people it is a name)."""
@@ -167,7 +170,10 @@ def _known_full_name(text: str, start: int, parts: list[str]) -> bool:
     if parts[0] in GIVEN_NAMES:
         return True
     listed = text[max(0, start - 5) : start].endswith((", ", "; ", " and ", "、"))
-    return listed and parts[0] in WORDLIKE_GIVEN_NAMES
+    # Capitalised after a lowercase word, mid-sentence, a word such as Grace or Mark is a
+    # name's start ("loop in Grace Kim"): at a sentence's start it may be the verb.
+    mid_sentence = _LOWERCASE_BEFORE.search(text, max(0, start - 24), start) is not None
+    return (listed or mid_sentence) and parts[0] in WORDLIKE_GIVEN_NAMES
 
 
 # A syllable of Hanyu Pinyin (without tones): Chinese names written in Latin script,
