@@ -174,6 +174,8 @@ def _features(
     if text[start:end] in _PLACES:
         return None
     after = text[end] if end < len(text) else ""
+    if after == names[-1]:
+        return None  # a name does not end inside a doubled character (杨柳依|依)
     right_edge = not after or not _is_han(after)
     right = 0.0
     if not right_edge:
