@@ -270,8 +270,9 @@ _POST_TOWN = (
 )
 _COUNTRY = rf"(?:, ?{_CAPITALIZED})?"
 _ENGLISH = re.compile(
-    # A digit first, the look-behinds after it: the engine skips to digits at once.
-    rf"[0-9](?:(?<![0-9A-Za-z].)[0-9]{{0,5}}(?:"
+    # A digit first, the look-behinds after it: the engine skips to digits at once. The
+    # digits are possessive (what follows them is no digit): no backtracking into a run.
+    rf"[0-9](?:(?<![0-9A-Za-z].)[0-9]{{0,5}}+(?:"
     rf"[A-Z]?,? (?:[NSEW]\.? )?"
     rf"(?:(?:{_WORD}) ){{1,4}}{_STREET}\.?"
     r"(?:,? (?:Apt|Apartment|Suite|Ste|Unit|Floor|Fl|#)\.? ?#?[0-9A-Z-]+)?"
@@ -282,7 +283,7 @@ _ENGLISH = re.compile(
     r")(?![0-9A-Za-z])"
     # …or a number after a word (Hauptstraße 5, Via Roma 12): the words before it are
     # read in Python (``_street_start``), only for these few numbers.
-    r"|(?<=[a-zäöüß.] [0-9])(?P<after_name>[0-9]{0,3}(?: ?[a-z])?(?![0-9A-Za-z])"
+    r"|(?<=[a-zäöüß.] [0-9])(?P<after_name>[0-9]{0,3}+(?: ?[a-z])?(?![0-9A-Za-z])"
     rf"{_POST_TOWN}{_COUNTRY}))"
 )
 # The name ends in its kind (Hauptstraße, Karl-Marx-Allee, Keizersgracht, Drottninggatan),

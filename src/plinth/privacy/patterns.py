@@ -44,6 +44,11 @@ class PatternDetector:
     # only there, from ``reach[0]`` characters before a run to ``reach[1]`` after it.
     numeric: bool = False
     reach: tuple[int, int] = (4, 1)
+    # Cheaper tests of a run first, for detectors whose matches say more about it: a
+    # character the run holds (the dots of an IPv4 address), or one of the characters
+    # right before it (a passport's letter).
+    holds: str = ""
+    after: str = ""
 
     def find(
         self, text: str, windows: list[tuple[int, int]], widened: dict[tuple[int, int], Spans]
@@ -51,7 +56,10 @@ class PatternDetector:
         """Matches in ``text``; numeric ones only around ``windows`` (``widened`` caches
         the windows widened per reach, shared by the detectors of one text)."""
         spans = [(0, len(text))]
-        if self.numeric:
+        if self.numeric and (self.holds or self.after):
+            runs = [(start, end) for start, end in windows if self._may_match(text, start, end)]
+            spans = _widen(runs, self.reach, len(text))
+        elif self.numeric:
             if self.reach not in widened:
                 widened[self.reach] = _widen(windows, self.reach, len(text))
             spans = widened[self.reach]
@@ -60,6 +68,11 @@ class PatternDetector:
                 value = match.group(0)
                 if self.validate is None or self.validate(value):
                     yield Finding(self.entity, match.start(), match.end(), value)
+
+    def _may_match(self, text: str, start: int, end: int) -> bool:
+        if self.holds and text.find(self.holds, start, end) == -1:
+            return False
+        return not self.after or (start > 0 and text[start - 1] in self.after)
 
 
 def _widen(runs: list[tuple[int, int]], reach: tuple[int, int], size: int) -> list[tuple[int, int]]:
@@ -104,6 +117,7 @@ PATTERNS: tuple[PatternDetector, ...] = (
         "CN_PASSPORT",
         _p(_lead("[EG]", r"(?:\d{8}|(?<=E)[A-HJ-NP-Z]\d{7})" + _R)),
         numeric=True,
+        after="ABCDEFGHJKLMNPQRSTUVWXYZ",  # E or G, or E's second letter: E12345678, EA1234567
     ),
     PatternDetector(
         "CN_PLATE",
@@ -124,7 +138,12 @@ PATTERNS: tuple[PatternDetector, ...] = (
         reach=(42, 42),  # at most 34 characters plus 8 group spaces
     ),
     PatternDetector(
-        "US_SSN", _p(_lead(r"\d", r"\d{2}-\d{2}-\d{4}" + _R)), checks.us_ssn, ("-",), numeric=True
+        "US_SSN",
+        _p(_lead(r"\d", r"\d{2}-\d{2}-\d{4}" + _R)),
+        checks.us_ssn,
+        ("-",),
+        numeric=True,
+        holds="-",
     ),
     PatternDetector(
         # A sentence may end right after the address: "…to 10.0.0.1."
@@ -132,6 +151,7 @@ PATTERNS: tuple[PatternDetector, ...] = (
         _p(_lead(r"\d", r"\d{0,2}\.(?:\d{1,3}\.){2}\d{1,3}(?!\.?[0-9A-Za-z])")),
         checks.ip_address,
         numeric=True,
+        holds=".",
     ),
     PatternDetector(
         "CLOUD_ACCESS_KEY",
@@ -156,6 +176,7 @@ PATTERNS: tuple[PatternDetector, ...] = (
 # runs with a colon come back to Python.
 _HEX_RUN = re.compile(r"(?<![0-9A-Fa-f:])[0-9A-Fa-f]{0,4}:[0-9A-Fa-f:]*")
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+_HEX_OR_COLON = frozenset("0123456789abcdefABCDEF:")
 
 
 def find_ipv6(text: str) -> Iterator[Finding]:
@@ -165,6 +186,11 @@ def find_ipv6(text: str) -> Iterator[Finding]:
         return
     colon = text.find(":")
     while colon != -1:
+        if text[colon + 1 : colon + 2] not in _HEX_OR_COLON:
+            # An address's first colon has a hex digit or a colon after it: from a colon
+            # followed by neither ("SSN: ", "note:"), no pattern is tried.
+            colon = text.find(":", colon + 1)
+            continue
         start = colon
         while start > 0 and colon - start < 4 and text[start - 1] in _HEX_DIGITS:
             start -= 1
