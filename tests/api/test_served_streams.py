@@ -3,7 +3,8 @@
 In-process tests (``TestClient``) never reach the protocol's held response
 heads nor the ``plinth.on_disconnect`` extension that streams use instead of
 a watcher task (``plinth.server.protocol``, ``plinth.server.event_stream``);
-these run a real server on a loopback port, in front of a fake upstream.
+nor its per-connection deadlines; these run a real server on a loopback
+port, in front of a fake upstream.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -31,7 +33,7 @@ PROMPT = "one two three four five six seven"
 
 
 class Served:
-    def __init__(self, data_dir: Path, upstream: FakeUpstream):
+    def __init__(self, data_dir: Path, upstream: FakeUpstream, limits: ServerLimits | None = None):
         settings = Settings(
             data_dir=data_dir,
             admin_key=ADMIN,  # type: ignore[arg-type]
@@ -45,7 +47,7 @@ class Served:
             host="127.0.0.1",
             port=0,
             log_level="warning",
-            **uvicorn_options(ServerLimits()),
+            **uvicorn_options(limits or ServerLimits()),
         )
         self.server = uvicorn.Server(config)
         self.loop = asyncio.new_event_loop()
@@ -67,13 +69,12 @@ class Served:
         return answer.json() if answer.status_code == 200 else None
 
 
-@pytest.fixture
-def served(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@contextmanager
+def _serving(
+    data_dir: Path, limits: ServerLimits | None = None
 ) -> Iterator[tuple[Served, FakeUpstream]]:
-    monkeypatch.setenv("FAKE_UPSTREAM_API_KEY", UPSTREAM_KEY)
     with FakeUpstream() as upstream:
-        live = Served(tmp_path, upstream)
+        live = Served(data_dir, upstream, limits)
         live.thread.start()
         for _ in range(500):
             if live.server.started:
@@ -87,10 +88,21 @@ def served(
             live.thread.join(10)
 
 
-def _raw_post(base_url: str, body: dict[str, object]) -> socket.socket:
-    """The request written on a plain socket: the test sees the response's exact bytes."""
+@pytest.fixture
+def served(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Served, FakeUpstream]]:
+    monkeypatch.setenv("FAKE_UPSTREAM_API_KEY", UPSTREAM_KEY)
+    with _serving(tmp_path) as both:
+        yield both
+
+
+def _connect(base_url: str) -> socket.socket:
     host, port = base_url.removeprefix("http://").split(":")
-    sock = socket.create_connection((host, int(port)), timeout=10)
+    return socket.create_connection((host, int(port)), timeout=10)
+
+
+def _post(sock: socket.socket, body: dict[str, object]) -> None:
     payload = json.dumps(body).encode()
     sock.sendall(
         b"POST /v1/chat/completions HTTP/1.1\r\nhost: plinth\r\n"
@@ -98,7 +110,25 @@ def _raw_post(base_url: str, body: dict[str, object]) -> socket.socket:
         + f"content-length: {len(payload)}\r\n\r\n".encode()
         + payload
     )
+
+
+def _raw_post(base_url: str, body: dict[str, object]) -> socket.socket:
+    """The request written on a plain socket: the test sees the response's exact bytes."""
+    sock = _connect(base_url)
+    _post(sock, body)
     return sock
+
+
+def _read_response(sock: socket.socket) -> bytes:
+    """One response with a content-length: its head and body."""
+    data = _read_until(sock, b"\r\n\r\n", anywhere=True)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(head.lower().split(b"content-length: ", 1)[1].split(b"\r\n", 1)[0])
+    while len(body) < length:
+        piece = sock.recv(65536)
+        assert piece, "closed mid-body"
+        body += piece
+    return head + b"\r\n\r\n" + body
 
 
 def _read_until(sock: socket.socket, end: bytes, *, anywhere: bool = False) -> bytes:
@@ -192,3 +222,34 @@ def test_a_client_hanging_up_mid_stream_ends_it_at_once(
         timeout=10,
     )
     assert answer.json()["choices"][0]["message"]["content"] == PROMPT
+
+
+def test_deadlines_move_with_each_phase_and_still_fire(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One deadline per connection (headers, body, keep-alive), moved rather than re-timed:
+    a busy connection outlives every timeout, an idle one is closed at its keep-alive
+    timeout, a stalled one gets its 408 at the header timeout."""
+    monkeypatch.setenv("FAKE_UPSTREAM_API_KEY", UPSTREAM_KEY)
+    limits = ServerLimits(header_timeout_s=0.6, body_timeout_s=0.6, keep_alive_timeout_s=0.6)
+    with _serving(tmp_path, limits) as (live, _):
+        body = {"model": "gpt-fake", "messages": [{"role": "user", "content": PROMPT}]}
+        sock = _raw_post(live.base_url, body)
+        with sock:
+            assert b"200 OK" in _read_response(sock)
+            started = time.monotonic()
+            answered = 1
+            while time.monotonic() - started < 2.0:  # over three times every timeout
+                _post(sock, body)
+                assert b"200 OK" in _read_response(sock)
+                answered += 1
+                time.sleep(0.05)
+            assert answered > 10
+            idle_from = time.monotonic()
+            assert sock.recv(1) == b""  # closed by the server: the keep-alive ran out
+            assert 0.4 < time.monotonic() - idle_from < 5
+        with _connect(live.base_url) as stalled:
+            stalled.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nhost: plinth\r\n")
+            since = time.monotonic()
+            assert _read_response(stalled).startswith(b"HTTP/1.1 408")
+            assert 0.4 < time.monotonic() - since < 5
