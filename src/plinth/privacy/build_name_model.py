@@ -14,7 +14,7 @@ no evaluation case is read. Rows are ``kind<TAB>key<TAB>value``:
 - ``G`` given-name likelihood, per character: log of (share of the given-name
   positions of those names) over (share of the other words' characters, by count);
   at least ``HAND_LIKELIHOOD`` for the hand-written ``HAND_GIVEN_NAME_CHARS`` (modern
-  names: jieba's are older), at most -3 for 老 and 阿 (forms of address), -5 for the last
+  names: jieba's are older), at most -5 for 老 and 阿 (forms of address) and for the last
   characters of place names (镇, 县, 站).
 - ``F`` surnames that are function words (和, 于, 向, 那, 都: jieba tags the character
   alone a conjunction, preposition, adverb, pronoun, particle or time word):
@@ -151,10 +151,8 @@ def build(entries: list[tuple[str, int, str]]) -> list[tuple[str, str, float]]:
         ratio = math.log((seen + 1) / total_given) - math.log((chars[ch] + 50) / total_chars)
         if ch in HAND_GIVEN_NAME_CHARS:  # common in modern names, whatever jieba's names say
             ratio = max(ratio, HAND_LIKELIHOOD)
-        if ch in FORMS_OF_ADDRESS:
-            ratio = min(ratio, -3.0)
-        if ch in PLACE_SUFFIXES:  # as unlike a given name as any character (蒋坝镇)
-            ratio = min(ratio, -5.0)
+        if ch in FORMS_OF_ADDRESS or ch in PLACE_SUFFIXES:
+            ratio = min(ratio, -5.0)  # as unlike a given name as any (王老吉, 蒋坝镇)
         if seen >= 3 or ch in HAND_GIVEN_NAME_CHARS:
             rows.append(("G", ch, round(ratio, 2)))
     for word, count, tag in entries:  # surnames that are function words: 和, 于, 向, 都
