@@ -34,6 +34,9 @@ _COUNTER_KEY = re.compile(
     r"(?i)\b(?:build|count|bytes|size|total|length|offset|seq|elapsed|duration|version"
     r"|timestamp|ts|nanos|millis|micros)\b[\"']?[ \t]*[:=#]?[ \t]*[\"']?\Z"
 )
+# What may stand right before a number that a key counts (the key's last letter, a
+# quote, a space, tab, ":", "=" or "#"): elsewhere the key pattern is not tried.
+_KEY_END = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ\"' \t:=#")
 # "+86 ", "(+86) ", "0086-", "86 " right before a mobile number.
 _COUNTRY_PREFIX = re.compile(r"(?:\(\+?(?:0086|86)\)|\+\s?86|0086|(?<![0-9A-Za-z])86)[ .\-]?$")
 _MIN_DIGITS = 10  # a landline with a three-digit area code is the shortest
@@ -77,9 +80,13 @@ def _candidates(text: str, start: int, end: int, strict_phones: bool) -> Iterato
             continue  # a chunk may be a lone dash: "139 - 0000 - 1111"
         entity = classify(digits, strict_phones)
         if entity == "CN_MOBILE":
-            if _IP_LIKE.fullmatch(value) and checks.ip_address(value):
+            if "." in value and _IP_LIKE.fullmatch(value) and checks.ip_address(value):
                 continue  # 139.159.123.45 is an IPv4 address
-            if value.isdigit() and _COUNTER_KEY.search(text, max(0, span_start - 24), span_start):
+            if (
+                value.isdigit()
+                and text[span_start - 1 : span_start] in _KEY_END
+                and _COUNTER_KEY.search(text, max(0, span_start - 24), span_start)
+            ):
                 continue  # build 13800138000, "bytes": 13912345678: a count, not a phone
             span_start = _with_country_prefix(text, span_start)
         if entity is not None:
@@ -131,5 +138,7 @@ def _with_country_prefix(text: str, start: int) -> int:
     if text.startswith(("86", "0086"), start) and start > 0 and text[start - 1] == "+":
         return start - 1  # +8613800138000
     before = text[max(0, start - 8) : start]
+    if "86" not in before:
+        return start
     prefix = _COUNTRY_PREFIX.search(before)
     return start - (len(before) - prefix.start()) if prefix else start
