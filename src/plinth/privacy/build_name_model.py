@@ -65,8 +65,9 @@ COMPOUND_WORD_COUNT = 1000
 HAND_LIKELIHOOD = 1.0  # the least G of a character in the hand-written given-name list
 # 老/阿 after a surname make a form of address (王老吉, 阿 in 王阿姨), not a given name.
 FORMS_OF_ADDRESS = frozenset("老阿氏")  # 氏: a clan or a company (邵氏), not a given name
-# Characters that end a place or building name (蒋坝镇, 洪泽县, 唐山站), not a given name.
-PLACE_SUFFIXES = frozenset("镇县村乡区市省州路街站桥港寺庙宫殿庄屯寨堡厂店馆院")
+# Characters that end a place's, a building's or an office's name (蒋坝镇, 唐山站, 文化厅,
+# 宣传处), not a given name.
+PLACE_SUFFIXES = frozenset("镇县村乡区市省州路街站桥港寺庙宫殿庄屯寨堡厂店馆院厅处局部组社委队署办")
 NR_WORD_FREQUENCY = 150  # as in build_common_words: above it a two-character nr word is a word
 # Tags of words that are no given name when they stand after a surname (于|凌晨, 于|是):
 # time words, adverbs, prepositions, conjunctions, verbs, numerals, pronouns.

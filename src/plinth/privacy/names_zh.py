@@ -35,7 +35,8 @@ from plinth.privacy.gazetteer import (
     words,
 )
 from plinth.privacy.names_surnames import SURNAMES
-from plinth.privacy.names_zh_scored import NAME_WORDS
+from plinth.privacy.names_zh_scored import GIVEN as GIVEN_LIKELIHOOD
+from plinth.privacy.names_zh_scored import NAME_WORDS, across_start
 from plinth.privacy.names_zh_scored import WORDS as EVERYDAY_WORDS
 
 # Characters that end a given name: function words, and ones rare in names.
@@ -232,7 +233,14 @@ def _word_not_name(text: str, start: int, title: re.Match[str]) -> bool:
     # 项目经理, 车间主任, 国务院副总: what stands before the title is a word, not a name
     # (jieba's frequent names, 李娜女士, are words too but tagged as names).
     before = text[start : _title_start(text, title)]
-    return EVERYDAY_WORDS.get(before, 0.0) >= WORD_BEFORE_TITLE and before not in NAME_WORDS
+    if EVERYDAY_WORDS.get(before, 0.0) >= WORD_BEFORE_TITLE and before not in NAME_WORDS:
+        return True
+    # 文化厅助理, 唐山站站长: an office's or a place's last character is no given name's;
+    # 中国|体育记者, 担任|部长: the surname ends a word that starts before it.
+    surname = _surname_at(text, start)
+    if any(GIVEN_LIKELIHOOD.get(ch, 0.0) <= -5.0 for ch in before[surname:]):
+        return True
+    return across_start(text, start) >= WORD_BEFORE_TITLE
 
 
 def find_chinese_names(text: str) -> Iterator[Finding]:

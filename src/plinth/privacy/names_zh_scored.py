@@ -115,7 +115,7 @@ def _is_han(ch: str) -> bool:
     return "\u3400" <= ch <= "\u9fff"
 
 
-def _across_start(text: str, start: int) -> float:
+def across_start(text: str, start: int) -> float:
     """The strongest word that starts before the surname and holds it (这张, 相当于):
     the same for every reading at ``start``."""
     strongest, get = 0.0, WORDS.get
@@ -152,7 +152,7 @@ class _Start:
             self.surnames.append((1, _PRIOR.get(text[start], 0.0)))
         self.before = text[start - 1] if start else ""
         self.left_edge = not self.before or not _is_han(self.before)
-        self.across = 0.0 if self.left_edge else _across_start(text, start)
+        self.across = 0.0 if self.left_edge else across_start(text, start)
         self.left = 0.0
         if not self.left_edge:
             get = LEFT.get
