@@ -87,6 +87,7 @@ def test_transliterated_names(text: str, name: str) -> None:
     [
         "我在布达佩斯转机",  # a place after 在
         "晚上不加班了",  # everyday characters, however often in foreign names
+        "说得特别特别不容易",  # a run of transliteration characters that are words
         "班主任让家长签字",  # 班 + 主任 is one word
         "东方树叶卖完了",  # 东方 starts words far more often than names
         "宣传工作是中心",  # 工 is a title (王工) but starts 工作 here

@@ -29,6 +29,9 @@ MIN_RUN = 4  # three (阿勒泰, 莫斯科) are too often places and brands
 STRONG_FOREIGN = 1.0
 _STRONG = {ch for ch, value in FOREIGN.items() if value >= STRONG_FOREIGN}
 _CHARS = "".join(sorted(_STRONG | TRANSLIT))
+# At most this many characters of a run may be words on their own (a verb, an adverb:
+# 依, 扎 in 阿依努尔, 古力娜扎); more is everyday text (次不得不, 说得特别特别).
+MOST_WORDS = 1
 # A whole run, four to eight long; the class first lets the engine skip to candidates.
 _RUN = re.compile(rf"[{_CHARS}](?<![{_CHARS}].)[{_CHARS}]{{{MIN_RUN - 1},7}}(?![{_CHARS}])")
 # Before a place: 在布达佩斯, 去乌鲁木齐; after one: 阿克苏市, 阿拉善盟.
@@ -59,6 +62,11 @@ def _right_ok(text: str, end: int) -> bool:
     return get(text[end], 0.0) >= 1.0 or get(text[end : end + 2], 0.0) >= 1.0
 
 
+def _words_in(value: str) -> int:
+    """How many characters of ``value`` are strong context words alone (不, 得, 说)."""
+    return sum(LEFT.get(ch, 0.0) >= 1.0 or RIGHT.get(ch, 0.0) >= 1.0 for ch in value)
+
+
 def find_transliterated_names(text: str) -> Iterator[Finding]:
     for match in _RUN.finditer(text):
         start = match.start()
@@ -68,6 +76,8 @@ def find_transliterated_names(text: str) -> Iterator[Finding]:
         # character too): the longest reading a person's word follows.
         for end in range(match.end(), start + MIN_RUN - 1, -1):
             value = text[start:end]
+            if _words_in(value) > MOST_WORDS:
+                continue
             if _right_ok(text, end) and not any(place in value for place in _PLACES):
                 yield Finding("PERSON", start, end, value)
                 break
