@@ -23,8 +23,6 @@ _STOP = (
     "的了是在和与及或我你他她它们这那有不也都就还说对把被让给从向到于为以而但吗呢吧啊个些每"
     "住寄送发往收址请近旁边附各全等去来至"
 )
-# Words that end one clause: never inside a gap between two pieces of one address.
-_GAP_BREAK = "的了是在到从往至寄送住我你他她们"
 
 
 def _han_except(excluded: str) -> str:
@@ -58,7 +56,7 @@ _PARTS = {
     r"(?:省|市|自治区|特别行政区|壮族自治区|回族自治区|维吾尔自治区|(?![路街道巷大]))"
     rf"|{_UNIT}{{2,6}}?(?:省|自治区)",
     "city": rf"(?:{'|'.join(CITIES)})(?:市|(?![路街道巷大]))|{_UNIT}{{1,6}}?(?:市|自治州|地区|盟)",
-    "district": rf"{_UNIT}{{1,6}}?(?:新区|区|县|旗)",
+    "district": rf"{_UNIT}{{1,6}}?(?:自治县|自治旗|新区|区|县|旗)",  # 长阳土家族自治县
     "town": rf"{_H}{{1,6}}?(?:街道|镇|乡)|{_H}{{1,5}}?村",
     "road": rf"{_ROAD}(?:[与和]{_ROAD}(?:交叉口|交口|路口)|(?:{_NUM}段|[东西南北中]段)?"
     rf"(?:[甲乙丙]?{_NUM}(?:[-之]\d+)?号(?:院)?)?)",
@@ -158,13 +156,13 @@ Part = tuple[str, int, int]  # kind, start, end
 
 def find_chinese_addresses(text: str) -> Iterator[Finding]:
     """Chains of parts that make an address. A chain that goes on with finer parts
-    after a short gap (a comma, or a name no part pattern reads: 珞喻路152号 融创智谷
+    after a short gap (a comma; a name no part pattern reads: 珞喻路152号 融创智谷
     B3栋1604; 天津市 和 平区…, where 和 ends a name) is the same address, reported
     as one finding."""
     address: list[Part] = []
     for start, end in _windows(text):
         for parts in _chains(text, start, end):
-            if address and _continues(text, address[-1], parts[0]):
+            if address and _continues(text, address, parts[0]):
                 address += parts
                 continue
             if _reported(text, address):
@@ -190,23 +188,34 @@ def _reported(text: str, parts: list[Part]) -> bool:
 
 # How fine each kind of part is: an address goes from the largest to the smallest.
 _RANK = {kind: rank for rank, kind in enumerate(_PARTS)}
-# What may stand between two pieces of one address: a comma or spaces, or a short name
-# that no part pattern reads (an estate with no estate word: 融创智谷, 麓谷信息港). A
-# name of three or more characters holds no function word; two characters may (丰和).
+# What may stand between two pieces of one address: a comma or spaces; a name cut at
+# a function word that also stands inside place names (丰和|中大道, 天津市|和|平区,
+# 沈阳|于|洪区, 兴发|南路); or a name of up to ten characters that no part pattern reads, before a
+# number, an estate, a building or a room (融创智谷|B3栋, 东四十条甲|22号院, 建新街|东首|38号)
+# -- never a word between two places at large (河北省|重点|建设项目…跑道).
 _SEPARATOR_GAP = re.compile(r"[ \u3000]*[,，]?[ \u3000]*")
-_NAME_GAP = re.compile(rf"(?:{_H}|[A-Za-z0-9]){{3,10}}|[^{_GAP_BREAK}\W]{{1,2}}")
+_CUT_NAME_GAP = re.compile(rf"{_H}?[和向于发]|[和向于发]{_H}")
+_NAME_GAP = re.compile(rf"(?:{_H}|[A-Za-z0-9]){{1,10}}")
+_FINER = _FINE | {"floor"}
 
 
-def _continues(text: str, last: Part, first: Part) -> bool:
-    """Whether a chain starting with ``first`` goes on with the address ending in
-    ``last``: a short gap, and a finer part than ``last`` (a second address starts
-    over from a city or a road: 长治路227号，庆阳路46号 are two)."""
+def _continues(text: str, address: list[Part], first: Part) -> bool:
+    """Whether a chain starting with ``first`` goes on with ``address``: a finer part
+    than the address's last (a second address starts over from a city or a road:
+    长治路227号，庆阳路46号 are two), after a gap that one address may hold, and an
+    address so far (or a city's or province's name before a cut name: 天津市|和|平区)."""
+    last = address[-1]
+    if _RANK[first[0]] <= _rank(text, last):
+        return False
     gap_start, gap_end = last[2], first[1]
+    if _CUT_NAME_GAP.fullmatch(text, gap_start, gap_end) is not None:
+        named = last[0] in ("province", "city") and _GAZETTEER.match(text, last[1]) is not None
+        return named or _reported(text, address)
     if _SEPARATOR_GAP.fullmatch(text, gap_start, gap_end) is None and (
-        _NAME_GAP.fullmatch(text, gap_start, gap_end) is None
+        first[0] not in _FINER or _NAME_GAP.fullmatch(text, gap_start, gap_end) is None
     ):
         return False
-    return _RANK[first[0]] > _rank(text, last)
+    return _reported(text, address)
 
 
 def _rank(text: str, part: Part) -> int:
