@@ -35,8 +35,8 @@ from plinth.privacy.gazetteer import (
     words,
 )
 from plinth.privacy.names_surnames import SURNAMES
+from plinth.privacy.names_zh_scored import FUNCTION_WORDS, NAME_WORDS, across_start
 from plinth.privacy.names_zh_scored import GIVEN as GIVEN_LIKELIHOOD
-from plinth.privacy.names_zh_scored import NAME_WORDS, across_start
 from plinth.privacy.names_zh_scored import WORDS as EVERYDAY_WORDS
 
 # Characters that end a given name: function words, and ones rare in names.
@@ -240,6 +240,8 @@ def _word_not_name(text: str, start: int, title: re.Match[str]) -> bool:
     surname = _surname_at(text, start)
     if any(GIVEN_LIKELIHOOD.get(ch, 0.0) <= -5.0 for ch in before[surname:]):
         return True
+    if FUNCTION_WORDS.get(before[:1]) and EVERYDAY_WORDS.get(before[surname:], 0.0) > 0:
+        return True  # 和|值班经理: a conjunction, then a word
     return across_start(text, start) >= WORD_BEFORE_TITLE
 
 

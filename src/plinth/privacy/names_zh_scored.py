@@ -175,8 +175,8 @@ def _features(
         if not "\u3400" <= ch <= "\u9fff":
             return None
         likelihood += _GIVEN.get(ch, UNKNOWN_GIVEN)
-    if text[start:end] in _PLACES:
-        return None
+    if text[start:end] in _PLACES or names in _PLACES:
+        return None  # 来|长春: the given part is a city
     after = text[end] if end < len(text) else ""
     if after == names[-1]:
         return None  # a name does not end inside a doubled character (杨柳依|依)
