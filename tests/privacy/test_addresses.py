@@ -50,6 +50,26 @@ def test_two_addresses_stay_two(text: str, expected: list[str]) -> None:
     assert addresses(text) == expected
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "要搞好文明小区，也要建设农民新村",  # two estates after a comma, no address before
+        "从3号换到11楼去了",  # a number and a floor joined by a verb
+        "城市和乡村都在变",
+    ],
+)
+def test_pieces_that_are_no_address_stay_apart(text: str) -> None:
+    assert addresses(text) == []
+
+
+def test_an_unread_word_does_not_join_two_places() -> None:
+    assert addresses("河北省重点建设项目石家庄机场跑道开工") != ["河北省重点建设项目石家庄机场跑道"]
+
+
+def test_autonomous_county() -> None:
+    assert addresses("寄到湖北长阳土家族自治县龙舟坪镇") == ["湖北长阳土家族自治县龙舟坪镇"]
+
+
 def test_a_bed_number_before_a_name_is_no_address() -> None:
     assert addresses("病房3 床位12 患者苑某") == []
 
