@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from itertools import repeat
+from operator import mul
 from pathlib import Path
 
 from plinth.privacy.findings import Finding
@@ -108,6 +110,7 @@ _LIKELY = "".join(sorted(ch for ch, value in GIVEN.items() if value > LIKELY_FLO
 _SECOND_LIKELY = "".join(sorted(ch for ch, value in GIVEN.items() if value > SECOND_FLOOR))
 _CANDIDATE = re.compile(rf"[{_FIRSTS}](?=[{_LIKELY}{_SECONDS}]|[\u3400-\u9fff][{_SECOND_LIKELY}])")
 _LIST = "、，,;；"
+_ZEROS = repeat(0.0)  # the default of each FOREIGN.get in map()
 UNKNOWN_GIVEN = -5.0  # a character never in jieba's names as a given one (很, 的)
 
 
@@ -164,8 +167,10 @@ class _Start:
 
 
 def _features(
-    text: str, start: int, at: _Start, surname: int, prior: float, given: int
+    text: str, start: int, at: _Start, surname: int, prior: float, given: int, prune: bool
 ) -> list[float] | None:
+    """The features of one reading; with ``prune``, None also where the reading cannot
+    reach ``THRESHOLD`` even with no competing word (the costliest feature to find)."""
     end = start + surname + given
     names = text[start + surname : end]
     if len(names) < given:
@@ -194,14 +199,14 @@ def _features(
     # ("" is in every string: the text's edges are no list separators.)
     listed = bool(at.before and after) and (at.before in _LIST and after in _LIST)
     listed = listed or at.before == "、" or after == "、"
-    return [
+    values = [
         1.0,
         prior,
         likelihood,
         float(given == 1),
-        max(at.across, _from_start(text, start, start + surname, end), phrase),
+        0.0,  # the competing word, below
         NOT_GIVEN_WORDS.get(names, 0.0) if given == 2 else 0.0,
-        sum(FOREIGN.get(ch, 0.0) for ch in text[start:end]) + FOREIGN.get(after, 0.0),
+        sum(map(FOREIGN.get, text[start:end], _ZEROS)) + FOREIGN.get(after, 0.0),
         float(at.left_edge),
         at.left,
         float(right_edge),
@@ -210,6 +215,10 @@ def _features(
         FUNCTION_WORDS.get(text[start], 0.0) if surname == 1 else 0.0,
         float((at.left_edge or at.left >= 1.0) and (right_edge or right >= 1.0)),
     ]
+    if prune and score_of(values) < THRESHOLD:
+        return None  # a competing word only lowers the score (its weight is negative)
+    values[4] = max(at.across, _from_start(text, start, start + surname, end), phrase)
+    return values
 
 
 def _may_win(text: str, start: int) -> bool:
@@ -243,7 +252,7 @@ def _may_win_here(at: _Start) -> bool:
 
 def readings(text: str, start: int, *, prune: bool = True) -> Iterator[tuple[int, list[float]]]:
     """Every reading at ``start`` with its features (``FEATURES``): (end, features);
-    ``prune``: none where no reading could reach the threshold."""
+    ``prune``: only readings that can reach the threshold."""
     if prune and not _may_win(text, start):
         return
     at = _Start(text, start)
@@ -251,7 +260,7 @@ def readings(text: str, start: int, *, prune: bool = True) -> Iterator[tuple[int
         return
     for surname, prior in at.surnames:
         for given in (2, 1):
-            values = _features(text, start, at, surname, prior, given)
+            values = _features(text, start, at, surname, prior, given, prune)
             if values is not None:
                 yield start + surname + given, values
 
@@ -265,7 +274,8 @@ def features(text: str, start: int, surname: int, given: int) -> list[float] | N
 
 
 def score_of(values: list[float]) -> float:
-    return sum(w * v for w, v in zip(WEIGHTS, values, strict=True))
+    # map(mul) runs in C: a third of the cost of a generator over zip.
+    return sum(map(mul, WEIGHTS, values))
 
 
 def best_reading(text: str, start: int) -> tuple[float, int] | None:
