@@ -124,20 +124,23 @@ def _pair(text: str, at: int, following: int) -> tuple[int, int] | None:
     ``following``, or a gazetteer name before or after), if there is one."""
     if 0 <= following - at - 1 <= _NEAR and text.find("\n", at, following) == -1:
         return at, following + 1
-    low = max(text.rfind("\n", 0, at) + 1, at - _NEAR - _LONGEST_NAME)
+    # Every look is bounded (a body of megabytes may have no line break at all).
+    low = max(0, at - _NEAR - _LONGEST_NAME)
+    low = text.rfind("\n", low, at) + 1 or low
     names = list(_GAZETTEER.finditer(text, low, at))
     if names and at - names[-1].end() <= _NEAR:  # the last name before the suffix
         return names[-1].start(), at + 1
-    high = min(_line_end(text, at), at + 1 + _NEAR + _LONGEST_NAME)
+    high = min(len(text), at + 1 + _NEAR + _LONGEST_NAME)
+    high = _line_end(text, at, high)
     after = _GAZETTEER.search(text, at + 1, high)
     if after is not None and after.start() - at - 1 <= _NEAR:
         return at, after.end()
     return None
 
 
-def _line_end(text: str, at: int) -> int:
-    end = text.find("\n", at)
-    return len(text) if end == -1 else end
+def _line_end(text: str, at: int, high: int) -> int:
+    end = text.find("\n", at, high)
+    return high if end == -1 else end
 
 
 def _is_address(kinds: list[str]) -> bool:
@@ -321,7 +324,8 @@ def find_english_addresses(text: str) -> Iterator[Finding]:
 
 def _street_start(text: str, end: int) -> int | None:
     """Where a continental street name that ends at ``end`` begins, if it is one."""
-    low = max(text.rfind("\n", 0, end) + 1, end - 60)
+    low = max(0, end - 60)
+    low = text.rfind("\n", low, end) + 1 or low
     words = text[low:end].split(" ")[-5:]
     starts, position = [], end
     for word in reversed(words):  # the last word first
