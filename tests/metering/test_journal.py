@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from plinth.metering.journal import decode, encode, read_rows
+from plinth.metering.journal import HEADER, Journal, decode, encode, read_rows
 from plinth.metering.recorder import UsageRecorder
 from plinth.store.audit import AuditRecord
 from plinth.store.database import open_database
@@ -67,7 +67,7 @@ def stored_ids(db: Engine) -> list[str]:
         return [r[0] for r in conn.exec_driver_sql("SELECT request_id FROM usage")]
 
 
-def test_a_journal_line_holds_the_whole_row() -> None:
+def test_a_journal_line_holds_the_whole_row(tmp_path: Path) -> None:
     when = datetime(2026, 12, 7, 12, 0, 0, 123456, tzinfo=UTC)
     full = row("req_full", model="m\ud800")  # a lone surrogate survives the journal
     full.created_at = when
@@ -81,6 +81,18 @@ def test_a_journal_line_holds_the_whole_row() -> None:
     line = encode(full)
     assert line.endswith(b"\n") and line.count(b"\n") == 1
     assert decode(line) == full
+    # What the journal writes: a header naming the fields, then the row as an array.
+    journal = Journal(tmp_path / "journal")
+    journal.open()
+    segment = journal.append(full)
+    journal.append(row("req_next"))
+    lines = segment.path.read_bytes().splitlines(keepends=True)
+    assert lines[0] == HEADER and lines[1].startswith(b'["req_full",')
+    assert len(lines[1]) < len(line) / 1.5  # the field names are not repeated
+    replayed = read_rows(segment.path)
+    assert [r.request_id for r in replayed] == ["req_full", "req_next"]
+    assert replayed[0] == full
+    journal.close()
 
 
 async def test_a_row_is_journaled_before_its_future_resolves(db: Engine, tmp_path: Path) -> None:
