@@ -3,10 +3,15 @@
 A Chinese address is written from the largest unit to the smallest: province,
 city, district, town, road and number, estate or building, unit, floor, room.
 Each part is a short name plus a suffix (省, 市, 区, 路, 号, 小区, 栋, 室 …), and
-province and big-city names may drop theirs ("北京朝阳区"). One pattern matches a
-chain of such parts; a chain counts as an address when it reaches street level
-(a road, a number, an estate, a building, a room or a village), or names a
-district or town under a city. A lone part ("市场", "小区") is not an address.
+province and big-city names may drop theirs ("北京朝阳区"). One pattern reads the
+parts one after the other into a chain; a chain counts as an address when it
+reaches street level (a road, a number, an estate, a building, a room or a
+village), or names a district or town under a city. A lone part ("市场", "小区")
+is not an address. Pieces of one address that something unread stands between
+(an estate name with no estate word, a comma) are joined into one finding.
+
+English addresses are a house number and a street (221B Baker Street, London),
+or the continental forms (17 Rue des Lilas, 69003 Lyon; Hauptstraße 5; Via Roma 12).
 """
 
 from __future__ import annotations
