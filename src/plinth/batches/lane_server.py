@@ -15,17 +15,18 @@ runner puts the line back in the queue instead.
 
 from __future__ import annotations
 
+import http.client
 import json
 from collections.abc import Callable
 from typing import Any
-
-import httpx
+from urllib.parse import urlsplit
 
 Json = dict[str, Any]
 PATHS = {
     "handle_chat_completions": "/v1/chat/completions",
     "handle_completions": "/v1/completions",
 }
+CONNECT_TIMEOUT_S = 10.0
 
 
 class LaneLost(ConnectionError):
@@ -33,14 +34,20 @@ class LaneLost(ConnectionError):
 
 
 class RemoteServer:
+    """Blocking calls from the engine's worker threads, one loopback connection each.
+
+    The standard library's client is enough here (and keeps an HTTP client
+    library out of the install): llama.cpp's server closes a streamed
+    connection at its end anyway, and a fresh loopback connection costs tens
+    of microseconds against a line's seconds.
+    """
+
     def __init__(self, base_url: str, key: str):
-        # No read timeout: a line at idle priority waits as long as interactive
-        # traffic keeps the CPU; the child's death ends the call at once.
-        self._client = httpx.Client(
-            base_url=base_url,
-            headers={"authorization": f"Bearer {key}"},
-            timeout=httpx.Timeout(None, connect=10.0),
-        )
+        url = urlsplit(base_url)
+        if url.scheme != "http" or not url.hostname or url.port is None:
+            raise ValueError(f"the idle lane's URL must be http://host:port, not {base_url!r}")
+        self._host, self._port = url.hostname, url.port
+        self._headers = {"authorization": f"Bearer {key}", "content-type": "application/json"}
 
     def handle_chat_completions(
         self, body: Json, callback: Callable[[Json], bool] | None = None
@@ -53,31 +60,50 @@ class RemoteServer:
         return self._send(PATHS["handle_completions"], body, callback)
 
     def close(self) -> None:
-        self._client.close()
+        """Nothing is held between calls."""
 
     def _send(self, path: str, body: Json, callback: Callable[[Json], bool] | None) -> Json | None:
+        conn = http.client.HTTPConnection(self._host, self._port, timeout=CONNECT_TIMEOUT_S)
         try:
+            conn.connect()
+            # No read timeout: a line at idle priority waits as long as interactive
+            # traffic keeps the CPU; the child's death ends the call at once.
+            assert conn.sock is not None
+            conn.sock.settimeout(None)
+            conn.request("POST", path, body=json.dumps(body).encode(), headers=self._headers)
+            response = conn.getresponse()
             if callback is None:
-                return _json(self._client.post(path, json=body))
-            with self._client.stream("POST", path, json=body) as response:
-                if response.status_code >= 400:
-                    response.read()
-                    callback(_json(response))  # an error before any chunk, as in-process
+                return _json(response.status, response.read())
+            if response.status >= 400:
+                callback(_json(response.status, response.read()))  # before any chunk, as in-process
+                return None
+            failed = False
+            while line := response.readline():
+                text = line.decode("utf-8", "replace")
+                if text.startswith("data: [DONE]"):
                     return None
-                for line in response.iter_lines():
-                    chunk = _event(line)
-                    if chunk is not None and callback(chunk):
-                        break  # closing the response stops llama.cpp at its next token
-            return None
-        except httpx.TransportError as exc:
-            raise LaneLost(f"the idle lane's llama.cpp server is gone: {exc}") from exc
+                chunk = _event(text)
+                if chunk is not None and callback(chunk):
+                    return None  # closing the connection stops llama.cpp at its next token
+                failed = failed or text.startswith("error:")
+            if failed:
+                return None  # the error event was the stream's answer
+            # The end of the body before [DONE]: the child died mid-stream (the
+            # standard library reads a cut chunked body as a plain end).
+            raise LaneLost("the idle lane's stream ended before [DONE]")
+        except LaneLost:
+            raise
+        except (OSError, http.client.HTTPException) as exc:
+            raise LaneLost(f"the idle lane's llama.cpp server is gone: {exc!r}") from exc
+        finally:
+            conn.close()
 
 
-def _json(response: httpx.Response) -> Json:
+def _json(status: int, raw: bytes) -> Json:
     try:
-        result = response.json()
+        result = json.loads(raw)
     except ValueError as exc:
-        raise LaneLost(f"the idle lane answered {response.status_code} without JSON") from exc
+        raise LaneLost(f"the idle lane answered {status} without JSON") from exc
     if not isinstance(result, dict):
         raise LaneLost("the idle lane answered with something other than an object")
     return result
