@@ -13,6 +13,11 @@ the library's on the test corpus (tests/catalog/test_bert_wordpiece.py).
 Each token carries the original text's character offsets, as the library's
 ``Encoding.offsets`` do: every normalized character remembers the character it
 came from.
+
+Speed (ingestion tokenizes every chunk): runs of ASCII letters and digits are
+taken whole rather than character by character, and each word's pieces are
+remembered; 0.63 -> 0.29 ms per ~330-piece SciFact text, the same ids and
+offsets on 30,000 SciFact, XQuAD and random Unicode texts as before.
 """
 
 from __future__ import annotations
@@ -41,6 +46,12 @@ _DROP, _SPACE, _ALONE = 0, 1, 2  # _ALONE: punctuation and CJK ideographs, a wor
 
 # (id, start, end): a token and the original text's characters it covers.
 Token = tuple[int, int, int]
+
+# A run of ASCII letters and digits, a run of spaces, or any one other character.
+_RUNS = re.compile(r"[A-Za-z0-9]+| +|.", re.DOTALL)
+_ASCII_ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+# Words whose pieces are remembered (per tokenizer); past it the memory starts over.
+_WORDS_CACHED = 65536
 
 
 def _in(ranges: tuple[int, ...], cp: int) -> bool:
@@ -111,6 +122,8 @@ class BertWordPiece:
         )
         self._added = {t["content"]: t["id"] for t in spec.get("added_tokens", [])}
         self._specials = re.compile("|".join(map(re.escape, specials))) if specials else None
+        # word -> its pieces as (id, first, last) character positions in the word.
+        self._pieces_of: dict[str, tuple[tuple[int, int, int], ...]] = {}
 
     def encode_batch(self, texts: list[str]) -> list[list[Token]]:
         return [self.encode(text) for text in texts]
@@ -130,8 +143,23 @@ class BertWordPiece:
     def _encode_plain(self, text: str, start: int, end: int, tokens: list[Token]) -> None:
         word: list[str] = []
         origin: list[int] = []
-        for index in range(start, end):
-            normalized = _normalize_char(text[index])
+        # Runs of ASCII letters and digits (most of most text) normalize to themselves
+        # lowercased and stay in the word, and runs of spaces end it: whole runs at a
+        # time instead of character by character. Any other character goes alone
+        # through the normalizer, as before.
+        for run in _RUNS.finditer(text, start, end):
+            index = run.start()
+            first = text[index]
+            if first in _ASCII_ALNUM:
+                word.append(run.group().lower())
+                origin.extend(range(index, run.end()))
+                continue
+            if first == " ":
+                if word:
+                    self._word_pieces("".join(word), origin, tokens)
+                    word, origin = [], []
+                continue
+            normalized = _normalize_char(first)
             if normalized == _DROP:
                 continue
             if normalized == _SPACE:
@@ -162,12 +190,26 @@ class BertWordPiece:
             self._word_pieces("".join(word), origin, tokens)
 
     def _word_pieces(self, word: str, origin: list[int], tokens: list[Token]) -> None:
-        """Greedy longest match, as WordPiece; a word with an unknown part is [UNK] whole."""
+        """The word's pieces, placed at the characters they came from (``origin``)."""
+        pieces = self._pieces_of.get(word)
+        if pieces is None:
+            pieces = self._split(word)
+            if len(self._pieces_of) >= _WORDS_CACHED:
+                self._pieces_of.clear()  # a bound, not an LRU: words repeat within a text
+            self._pieces_of[word] = pieces
+        for found, first, last in pieces:
+            tokens.append((found, origin[first], origin[last] + 1))
+
+    def _split(self, word: str) -> tuple[tuple[int, int, int], ...]:
+        """Greedy longest match, as WordPiece; a word with an unknown part is [UNK] whole.
+
+        (id, first, last): the piece covers ``word[first:last + 1]``.
+        """
         length = len(word)
+        whole = ((self._unk, 0, length - 1),)
         if length > self._max_word_chars:
-            tokens.append((self._unk, origin[0], origin[-1] + 1))
-            return
-        pieces: list[Token] = []
+            return whole
+        pieces: list[tuple[int, int, int]] = []
         start = 0
         while start < length:
             end = min(length, start + self._longest)
@@ -179,8 +221,7 @@ class BertWordPiece:
                     break
                 end -= 1
             if found is None:
-                tokens.append((self._unk, origin[0], origin[-1] + 1))
-                return
-            pieces.append((found, origin[start], origin[end - 1] + 1))
+                return whole
+            pieces.append((found, start, end - 1))
             start = end
-        tokens.extend(pieces)
+        return tuple(pieces)
