@@ -14,7 +14,7 @@ from plinth.bootstrap import spare_copies
 from plinth.engines.base import EmbeddingResult, Engine
 from plinth.engines.llamacpp import _lower_priority
 from plinth.engines.spare_core_embedder import SpareCoreEmbedder
-from plinth.errors import EngineError
+from plinth.errors import ContextLengthExceeded, EngineError
 from plinth.settings import Settings
 
 
@@ -39,7 +39,8 @@ class Copy(Engine):
         await asyncio.sleep(0)
         if self.fail_on in texts:
             raise EngineError("boom")
-        return EmbeddingResult([[float(self.name), float(t)] for t in texts], 10 * len(texts))
+        values = [float(t) if isinstance(t, str) else float(t[0]) for t in inputs]
+        return EmbeddingResult([[float(self.name), v] for v in values], 10 * len(texts))
 
 
 @pytest.mark.anyio
@@ -92,16 +93,62 @@ async def test_a_starved_spare_holds_up_only_the_text_it_took() -> None:
 
 
 @pytest.mark.anyio
-async def test_a_busy_copy_gets_the_whole_call() -> None:
+async def test_a_busy_copy_gets_no_second_text() -> None:
+    """Texts wait for a free copy instead of piling onto a busy one (where llama.cpp
+    would pack them into one decode, or the free copy would sit idle)."""
     primary, spare = Copy(0), Copy(1)
     embedder = SpareCoreEmbedder(primary, [spare])
     primary.gate.clear()
     first = asyncio.ensure_future(embedder.embed(["1"]))
     await asyncio.sleep(0)
-    result = await embedder.embed(["2", "3"])  # one copy free: no sharing out
-    assert spare.calls == [["2", "3"]] and result.prompt_tokens == 20
+    result = await embedder.embed(["2", "3"])  # only the spare is free: it takes both in turn
+    assert spare.calls == [["2"], ["3"]] and result.prompt_tokens == 20
+    assert primary.calls == [["1"]]
     primary.gate.set()
     await first
+
+
+@pytest.mark.anyio
+async def test_calls_take_turns_so_a_query_waits_for_one_text_not_a_whole_call() -> None:
+    primary = Copy(0)
+    embedder = SpareCoreEmbedder(primary, [])
+    primary.gate.clear()
+    bulk = asyncio.ensure_future(embedder.embed([str(i) for i in range(10)]))
+    await asyncio.sleep(0)
+    query = asyncio.ensure_future(embedder.embed(["99"]))
+    await asyncio.sleep(0)
+    primary.gate.set()
+    assert (await query).vectors == [[0.0, 99.0]]
+    # The query ran second: right after the text the copy held when it came.
+    assert primary.calls[:2] == [["0"], ["99"]]
+    assert [v[1] for v in (await bulk).vectors] == [float(i) for i in range(10)]
+
+
+@pytest.mark.anyio
+async def test_a_cancelled_call_hands_out_no_more_texts() -> None:
+    primary = Copy(0)
+    embedder = SpareCoreEmbedder(primary, [])
+    primary.gate.clear()
+    call = asyncio.ensure_future(embedder.embed([str(i) for i in range(5)]))
+    await asyncio.sleep(0)
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    primary.gate.set()
+    assert (await embedder.embed(["7"])).vectors == [[0.0, 7.0]]
+    assert primary.calls == [["0"], ["7"]]
+    assert embedder.in_flight == [0]
+
+
+@pytest.mark.anyio
+async def test_one_calls_failure_leaves_the_others() -> None:
+    primary, spare = Copy(0, fail_on="2"), Copy(1, fail_on="2")
+    embedder = SpareCoreEmbedder(primary, [spare])
+    bad = asyncio.ensure_future(embedder.embed(["1", "2", "3", "4", "5", "6"]))
+    good = asyncio.ensure_future(embedder.embed(["10", "11", "12"]))
+    with pytest.raises(EngineError, match="boom"):
+        await bad
+    assert [v[1] for v in (await good).vectors] == [10.0, 11.0, 12.0]
 
 
 @pytest.mark.anyio
@@ -113,6 +160,28 @@ async def test_a_failure_is_raised_and_stops_the_rest() -> None:
     await asyncio.sleep(0)
     assert len(primary.calls) + len(spare.calls) < 10
     assert embedder.in_flight == [0, 0]
+
+
+class TokenizingCopy(Copy):
+    """A copy with a tokenizer: texts become [length] ids; longer than 3 is refused."""
+
+    async def token_ids(self, inputs: list[str] | list[list[int]]) -> list[list[int]]:
+        ids = [[len(str(t))] for t in inputs]
+        for index, one in enumerate(ids):
+            if one[0] > 3:
+                raise ContextLengthExceeded(f"input[{index}] is too long", param="input")
+        return ids
+
+
+@pytest.mark.anyio
+async def test_a_call_is_tokenized_once_and_refused_with_the_inputs_own_index() -> None:
+    primary, spare = TokenizingCopy(0), TokenizingCopy(1)
+    embedder = SpareCoreEmbedder(primary, [spare])
+    result = await embedder.embed(["a", "bb", "ccc"])
+    assert [v[1] for v in result.vectors] == [1.0, 2.0, 3.0]  # the copies got the ids
+    with pytest.raises(ContextLengthExceeded, match=r"input\[2\]"):
+        await embedder.embed(["a", "bb", "dddd"])
+    assert len(primary.calls) + len(spare.calls) == 3
 
 
 def test_worker_threads_and_the_threads_they_start_run_at_the_given_nice() -> None:

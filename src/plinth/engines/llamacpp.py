@@ -390,12 +390,9 @@ class LlamaCppEngine(Engine):
     async def embed(self, inputs: list[str] | list[list[int]]) -> EmbeddingResult:
         self._require("embedding", "embeddings")
         if not isinstance(inputs[0], str):
-            check_token_ids(inputs, "input")
+            check_token_ids(inputs, "input")  # before a lazy load
         await self._ensure_loaded()
-        if self.tokenizer is not None:
-            if isinstance(inputs[0], str):
-                inputs = await self._tokenize(self.tokenizer, inputs)
-            check_input_lengths(inputs, self.tokenizer.max_tokens, self.model_id)
+        inputs = await self.token_ids(inputs)
         result = await self._call("handle_embeddings", {"input": inputs})
         data = sorted(result["data"], key=lambda item: item["index"])
         usage = result.get("usage") or {}
@@ -403,6 +400,18 @@ class LlamaCppEngine(Engine):
             vectors=[item["embedding"] for item in data],
             prompt_tokens=int(usage.get("prompt_tokens") or 0),
         )
+
+    async def token_ids(self, inputs: list[str] | list[list[int]]) -> list[str] | list[list[int]]:
+        """The model's own token ids for texts, length-checked (texts as they are where
+        llama.cpp's built-in tokenizer is used); spare_core_embedder calls it once per call."""
+        if not isinstance(inputs[0], str):
+            check_token_ids(inputs, "input")
+        if self.tokenizer is None:
+            return inputs
+        if isinstance(inputs[0], str):
+            inputs = await self._tokenize(self.tokenizer, inputs)
+        check_input_lengths(inputs, self.tokenizer.max_tokens, self.model_id)
+        return inputs
 
     async def _tokenize(self, tokenizer: TextTokenizer, texts: list[str]) -> list[list[int]]:
         """Token ids, on a worker thread: megabytes of input take seconds to tokenize,
