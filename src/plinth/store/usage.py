@@ -64,6 +64,20 @@ class UsageRecord:
         return values
 
 
+#: The largest chunk of one multi-row INSERT (a power of two).
+MAX_CHUNK = 256
+
+
+def _power_of_two_chunks(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """``rows`` in order, in chunks of 256, 128, ..., 1 rows: at most 9 statement sizes."""
+    chunks, start = [], 0
+    while start < len(rows):
+        size = min(MAX_CHUNK, 1 << ((len(rows) - start).bit_length() - 1))
+        chunks.append(rows[start : start + size])
+        start += size
+    return chunks
+
+
 class UsageStore:
     def __init__(self, engine: Engine):
         self._engine = engine
@@ -80,7 +94,13 @@ class UsageStore:
                 # statement and sums its rows per rollup key (console_rollup).
                 # Not insert().values(rows): compiled anew for every batch, it
                 # cost 30 ms of CPU per 100 rows.
-                conn.execute(usage.insert().returning(usage.c.request_id), rows)
+                # In chunks of power-of-two sizes: each distinct row count is another
+                # statement text, and SQLite keeps each prepared (Python's sqlite3
+                # caches 128 per connection) at a size that grows with its rows;
+                # batches of every size up to 300 held ~90 MiB per connection
+                # (benchmarks/results/memory_soak.md), these chunks a few MiB.
+                for chunk in _power_of_two_chunks(rows):
+                    conn.execute(usage.insert().returning(usage.c.request_id), chunk)
                 if attempts:
                     conn.execute(usage_attempts.insert(), attempts)
                 if audits:
