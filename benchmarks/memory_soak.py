@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/memory_soak.py                # writes results/memory_soak.{json,md}
     .venv/bin/python benchmarks/memory_soak.py --tracemalloc  # + where Python's memory grew
-    .venv/bin/python benchmarks/memory_soak.py --quick        # 1,000 requests x 2, prints only
+    .venv/bin/python benchmarks/memory_soak.py --quick        # 1,000 requests x 3, prints only
     .venv/bin/python benchmarks/memory_soak.py --prompt-cache-mib 8192  # llama.cpp's default
 
 One ``plinth serve`` at its defaults (bundled models loaded: the local chat
@@ -28,13 +28,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
+import ctypes
+import gc
 import itertools
 import json
 import os
 import platform
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -139,21 +141,143 @@ def mock_upstream(port: int) -> None:
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
 
 
-def serve_plinth(port: int, data: str, snapshots: str) -> None:
-    """``plinth serve`` in this process; with ``snapshots``, tracemalloc on and SIGUSR1
-    dumping a snapshot to ``<snapshots>/<n>.snap``."""
-    if snapshots:
+class _MallInfo2(ctypes.Structure):
+    """glibc's ``struct mallinfo2`` (all arenas summed), in bytes."""
+
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena",  # bytes the arenas took from the system with brk/mmap
+            "ordblks",
+            "smblks",
+            "hblks",
+            "hblkhd",  # bytes in chunks mmapped one by one (large blocks)
+            "usmblks",
+            "fsmblks",
+            "uordblks",  # bytes in use in the arenas
+            "fordblks",  # bytes free in the arenas: held, not returned to the system
+            "keepcost",
+        )
+    ]
+
+
+def _mallinfo(libc: Any) -> dict[str, float]:
+    info = _MallInfo2()
+    if hasattr(libc, "mallinfo2"):
+        libc.mallinfo2.restype = _MallInfo2
+        info = libc.mallinfo2()
+    mib = 1024 * 1024
+    return {
+        "malloc_in_use": round((info.uordblks + info.hblkhd) / mib, 1),
+        "malloc_free_held": round(info.fordblks / mib, 1),
+    }
+
+
+def _sqlite_memory() -> dict[str, float]:
+    """MiB SQLite holds in this process: all of it, and its page caches' part
+    (``SQLITE_STATUS_PAGECACHE_OVERFLOW``: page caches come from malloc here), from the
+    library the sqlite3 module is linked to (the same loaded copy: dlopen finds it)."""
+    try:
+        lib = ctypes.CDLL("libsqlite3.so.0")
+    except OSError:
+        return {}
+    lib.sqlite3_memory_used.restype = ctypes.c_int64
+    current, highest = ctypes.c_int(), ctypes.c_int()
+    lib.sqlite3_status(2, ctypes.byref(current), ctypes.byref(highest), 0)
+    return {
+        "sqlite_mib": round(lib.sqlite3_memory_used() / 2**20, 2),
+        "sqlite_page_cache_mib": round(current.value / 2**20, 2),
+    }
+
+
+def _open_databases() -> int:
+    """Open SQLite connections: file descriptors on a ``.db`` file (one per connection)."""
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            count += os.readlink(f"/proc/self/fd/{fd}").endswith((".db", ".sqlite", ".sqlite3"))
+        except OSError:
+            continue
+    return count
+
+
+def _exceptions_held(objects: list[Any], limit: int = 3) -> list[str]:
+    """What keeps the newest few live exceptions alive: their referrers, three levels up
+    (an exception kept past its request keeps its traceback's frames and their locals)."""
+    found = [o for o in objects if isinstance(o, BaseException)][-limit:]
+    chains = []
+    for exc in found:
+        chain, current = [type(exc).__qualname__], exc
+        for _ in range(3):
+            holders = [r for r in gc.get_referrers(current) if r is not objects and r is not found]
+            if not holders:
+                break
+            current = holders[0]
+            chain.append(type(current).__qualname__)
+        chains.append(" <- ".join(chain))
+    return chains
+
+
+def probe(folder: Path, number: int, traced: bool) -> None:
+    """What one process's memory is made of, to ``<folder>/<number>.json`` (and with
+    ``traced`` a tracemalloc snapshot to ``<number>.snap``). Runs in the server's main
+    thread, between two steps of its event loop: the server is idle when it is asked.
+
+    RSS is read before and after ``malloc_trim(0)``: what the trim gives back was free
+    but held by glibc's arenas, not in use; growth that survives it is memory in use.
+    """
+    libc = ctypes.CDLL("libc.so.6")
+    before = rss(os.getpid())
+    malloc = _mallinfo(libc)
+    # Garbage in reference cycles (an exception, its traceback and frames) waits for the
+    # cyclic collector, whose thresholds serve raises (server/run.py): collect it first so
+    # what follows is memory still referenced.
+    uncollected = len(gc.get_objects())
+    gc.collect()
+    libc.malloc_trim(0)
+    loop = asyncio.events._get_running_loop()
+    objects = gc.get_objects()
+    types = collections.Counter(type(o).__qualname__ for o in objects)
+    record: dict[str, Any] = {
+        "rss": before,
+        "rss_trimmed": rss(os.getpid()),
+        **malloc,
+        "gc_objects_uncollected": uncollected,
+        "gc_objects": len(objects),
+        "gc_types": dict(types.most_common(400)),
+        "asyncio_tasks": len(asyncio.all_tasks(loop)) if loop else None,
+        "threads": len(os.listdir("/proc/self/task")),
+        "python_allocated_blocks": sys.getallocatedblocks(),
+        **_sqlite_memory(),
+        "sqlite_connections": _open_databases(),
+    }
+    record["exceptions_held"] = _exceptions_held(objects)
+    del objects
+    if traced:
+        record["python_traced_mib"] = round(tracemalloc.get_traced_memory()[0] / 2**20, 2)
+        record["tracemalloc_own_mib"] = round(tracemalloc.get_tracemalloc_memory() / 2**20, 2)
+        snapshot = tracemalloc.take_snapshot().filter_traces(
+            [tracemalloc.Filter(False, tracemalloc.__file__)]
+        )
+        snapshot.dump(str(folder / f"{number}.snap"))
+    tmp = folder / f"{number}.json.tmp"
+    tmp.write_text(json.dumps(record))
+    os.rename(tmp, folder / f"{number}.json")
+
+
+def serve_plinth(port: int, data: str, probes: str, traced: bool) -> None:
+    """``plinth serve`` in this process, SIGUSR1 writing a probe (``probe``) to
+    ``<probes>/<n>.json``; with ``traced``, tracemalloc on (25 frames)."""
+    if traced:
         tracemalloc.start(25)
-        taken = 0
+    taken = 0
 
-        def dump(_signum: int, _frame: object) -> None:
-            nonlocal taken
-            taken += 1
-            path = Path(snapshots) / f"{taken}.snap"
-            tracemalloc.take_snapshot().dump(str(path) + ".tmp")
-            os.rename(str(path) + ".tmp", path)
+    def on_signal(_signum: int, _frame: object) -> None:
+        nonlocal taken
+        taken += 1
+        probe(Path(probes), taken, traced)
 
-        signal.signal(signal.SIGUSR1, dump)
+    signal.signal(signal.SIGUSR1, on_signal)
     from plinth.cli import main as plinth
 
     sys.argv = ["plinth", "serve", "--port", str(port), "--data-dir", data]
@@ -258,7 +382,9 @@ async def _one(session: Any, base: str, key: str, kind: str, n: int) -> None:
         raise RuntimeError("local: no choices")
 
 
-async def _run(base: str, key: str, requests: int, concurrency: int, offset: int) -> float:
+async def _run(
+    base: str, key: str, requests: int, concurrency: int, offset: int, mix: list[str]
+) -> float:
     """Send ``requests`` of the mix at ``concurrency``; the wall time in seconds."""
     import aiohttp
 
@@ -269,7 +395,7 @@ async def _run(base: str, key: str, requests: int, concurrency: int, offset: int
 
         async def worker() -> None:
             for n in counter:
-                await _one(session, base, key, MIX[n % len(MIX)], offset + n)
+                await _one(session, base, key, mix[n % len(mix)], offset + n)
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
     return time.perf_counter() - started
@@ -278,26 +404,42 @@ async def _run(base: str, key: str, requests: int, concurrency: int, offset: int
 # --- the soak ----------------------------------------------------------------------------
 
 
-def _snapshot(pid: int, folder: Path, number: int) -> Path:
+def _probe(pid: int, folder: Path, number: int) -> dict[str, Any]:
+    """Ask the server for a probe (SIGUSR1) and wait for it."""
     os.kill(pid, signal.SIGUSR1)
-    path = folder / f"{number}.snap"
+    path = folder / f"{number}.json"
     deadline = time.monotonic() + 120
     while not path.exists():
         if time.monotonic() > deadline:
-            raise RuntimeError("no tracemalloc snapshot")
+            raise RuntimeError("the server wrote no probe")
         time.sleep(0.2)
-    return path
+    return dict(json.loads(path.read_text()))
 
 
-def _top_growth(first: Path, last: Path, limit: int = 15) -> list[str]:
+def _where(frames: Any, depth: int = 4) -> str:
+    """The innermost frames of a traceback (tracemalloc lists them oldest first), the
+    allocating line first."""
+    inner = list(frames)[-depth:][::-1]
+    return " <- ".join(f"{f.filename.split('site-packages/')[-1]}:{f.lineno}" for f in inner)
+
+
+def _top_growth(first: Path, last: Path, limit: int = 12) -> list[str]:
+    """The biggest growths of Python memory between two snapshots, by allocation site
+    (the whole 25-frame traceback, shown by its innermost frames)."""
     before = tracemalloc.Snapshot.load(str(first))
     after = tracemalloc.Snapshot.load(str(last))
-    lines = []
-    for stat in after.compare_to(before, "traceback")[:limit]:
-        frames = [f"{f.filename.split('site-packages/')[-1]}:{f.lineno}" for f in stat.traceback]
-        where = " ← ".join(frames[:4])
-        lines.append(f"{stat.size_diff / 1024:+.1f} KiB ({stat.count_diff:+d} blocks): {where}")
-    return lines
+    return [
+        f"{stat.size_diff / 1024:+.1f} KiB ({stat.count_diff:+d} blocks, "
+        f"{stat.size / 1024:.0f} KiB now): {_where(stat.traceback)}"
+        for stat in after.compare_to(before, "traceback")[:limit]
+    ]
+
+
+def _type_growth(first: dict[str, int], last: dict[str, int], limit: int = 15) -> list[str]:
+    """The object types whose live count grew most (gc-tracked objects)."""
+    grew = {t: last.get(t, 0) - first.get(t, 0) for t in set(first) | set(last)}
+    top = sorted(grew.items(), key=lambda item: -item[1])[:limit]
+    return [f"{name} {diff:+d} ({last.get(name, 0)} live)" for name, diff in top if diff > 0]
 
 
 def soak(args: argparse.Namespace, work: Path) -> dict[str, Any]:
@@ -324,46 +466,54 @@ def soak(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             f'[[deployments]]\nmodel = "mock-gpt"\nbase_url = "http://127.0.0.1:{up_port}/v1"\n'
             'api_key_env = "MOCK_UPSTREAM_API_KEY"\n'
         )
-        snapshots = work / "snapshots" if args.tracemalloc else None
-        if snapshots:
-            snapshots.mkdir()
+        probes = work / "probes"
+        probes.mkdir()
         env = {
             "PLINTH_CONFIG": str(config),
             "PLINTH_ADMIN_KEY": ADMIN,
             "MOCK_UPSTREAM_API_KEY": "x",
             "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "passive"),
         }
-        argv = ["--serve-plinth", str(port), str(work / "data"), str(snapshots or "")]
+        traced = "1" if args.tracemalloc else ""
+        argv = ["--serve-plinth", str(port), str(work / "data"), str(probes), traced]
         server = start(argv, env, "plinth.log")
         base = f"http://127.0.0.1:{port}"
         _wait_ready(base, server)
         key = _client_key(base)
-        time.sleep(3)
-        points = [{"when": "idle after start-up", **rss(server.pid)}]
-        print(json.dumps(points[-1]), flush=True)
-        wall = asyncio.run(_run(base, key, args.warmup, args.concurrency, 0))
-        time.sleep(2)
-        points.append({"when": f"after a warm-up of {args.warmup:,}", **rss(server.pid)})
-        print(json.dumps(points[-1]), flush=True)
-        snaps = []
+        mix = [kind for kind in MIX if not args.only or kind in args.only.split(",")]
+        points: list[dict[str, Any]] = []
+        types: list[dict[str, int]] = []
+
+        def measure(when: str, extra: dict[str, Any]) -> None:
+            time.sleep(2)  # let the last responses' tasks and callbacks finish
+            found = _probe(server.pid, probes, len(points) + 1)
+            types.append(found.pop("gc_types"))
+            points.append({"when": when, **extra, **found})
+            print(json.dumps(points[-1]), flush=True)
+
+        time.sleep(1)
+        measure("idle after start-up", {})
+        asyncio.run(_run(base, key, args.warmup, args.concurrency, 0, mix))
+        measure(f"after a warm-up of {args.warmup:,}", {})
         for run in range(1, args.runs + 1):
             wall = asyncio.run(
-                _run(base, key, args.requests, args.concurrency, run * args.requests)
+                _run(base, key, args.requests, args.concurrency, run * args.requests, mix)
             )
-            time.sleep(2)
-            points.append(
-                {
-                    "when": f"after run {run} ({args.requests:,} requests)",
-                    "wall_s": round(wall, 1),
-                    "requests_per_s": round(args.requests / wall, 1),
-                    **rss(server.pid),
-                }
+            measure(
+                f"after run {run} ({args.requests:,} requests)",
+                {"wall_s": round(wall, 1), "requests_per_s": round(args.requests / wall, 1)},
             )
-            print(json.dumps(points[-1]), flush=True)
-            if snapshots:
-                snaps.append(_snapshot(server.pid, snapshots, run))
-        growth = _top_growth(snaps[0], snaps[-1]) if len(snaps) > 1 else []
-        return {"points": points, "tracemalloc_top_growth": growth}
+        first_run, last = len(points) - args.runs, len(points)
+        growth: dict[str, list[str]] = {"types_first_to_last_run": [], "sites_last_runs": []}
+        growth["types_first_to_last_run"] = _type_growth(types[first_run], types[-1])
+        if args.tracemalloc and args.runs > 1:
+            growth["sites_first_to_last_run"] = _top_growth(
+                probes / f"{first_run + 1}.snap", probes / f"{last}.snap"
+            )
+            growth["sites_last_runs"] = _top_growth(
+                probes / f"{last - 1}.snap", probes / f"{last}.snap"
+            )
+        return {"points": points, "growth": growth}
     finally:
         for proc in processes:
             if proc.poll() is None:
@@ -374,7 +524,47 @@ def soak(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                     os.killpg(proc.pid, signal.SIGKILL)
 
 
-TRACED = "The server ran with tracemalloc on (25 frames), which adds to its RSS. "
+# The leak criterion, per 10,000 requests between the last two runs (see the module's
+# docstring for where the numbers come from).
+PYTHON_STEP_MIB = 1.0
+RSS_STEP_MIB = 4.0
+
+
+def verdict(points: list[dict[str, Any]], requests: int, cache_mib: int) -> tuple[bool, str]:
+    """Whether the soak shows a leak: memory in use that still grows between the last two
+    runs, in Python's heap or outside it, beyond what the prompt cache's bound allows."""
+    runs = [p for p in points if p["when"].startswith("after run")]
+    if len(runs) < 3:
+        return True, "not assessed: fewer than 3 runs"
+    scale = requests / 10_000
+    a, b = runs[-2], runs[-1]
+    rss_step = b["rss_trimmed"]["RssAnon"] - a["rss_trimmed"]["RssAnon"]
+    rss_limit = RSS_STEP_MIB * scale
+    # The prompt cache may still be filling: its growth is allowed up to the bound.
+    filled = b["rss_trimmed"]["RssAnon"] - points[1]["rss_trimmed"]["RssAnon"]
+    cache_left = max(0.0, cache_mib - (filled - rss_step))
+    allowed = rss_limit + min(cache_left, max(0.0, rss_step - rss_limit))
+    checks = [
+        (
+            rss_step <= allowed,
+            f"RssAnon after malloc_trim, last step {rss_step:+.1f} MiB <= {allowed:.1f} "
+            f"({RSS_STEP_MIB:g} MiB per 10,000 requests"
+            + (f" + up to {cache_left:.0f} MiB of prompt cache not yet full" if cache_left else "")
+            + ")",
+        )
+    ]
+    if "python_traced_mib" in b:
+        py_step = b["python_traced_mib"] - a["python_traced_mib"]
+        checks.append(
+            (
+                py_step <= PYTHON_STEP_MIB * scale,
+                f"Python heap (tracemalloc), last step {py_step:+.2f} MiB "
+                f"<= {PYTHON_STEP_MIB * scale:.2f}",
+            )
+        )
+    ok = all(passed for passed, _ in checks)
+    text = "; ".join(f"{'pass' if passed else 'FAIL'}: {what}" for passed, what in checks)
+    return ok, text
 
 
 def _report(result: dict[str, Any], meta: dict[str, Any]) -> str:
@@ -397,29 +587,48 @@ def _report(result: dict[str, Any], meta: dict[str, Any]) -> str:
             if meta["tracemalloc"]
             else ""
         )
-        + "RSS from `/proc/<pid>/status`, 2 s after each run. llama.cpp's prompt cache "
+        + "Each row is read inside the server, 2 s after the run: RSS from "
+        "`/proc/self/status`, glibc's `mallinfo2` (bytes in use; free but held), then "
+        "`malloc_trim(0)` and RSS again, live gc-tracked objects, asyncio tasks, threads. "
+        "llama.cpp's prompt cache "
         f"(`llamacpp.prompt_cache_mib`, {meta['prompt_cache_mib']} MiB here) fills with the "
         "local chat requests' prompts up to its bound: RSS may rise until it is full.",
         "",
-        "| when | VmRSS MiB | RssAnon MiB | VmHWM MiB | requests/s |",
-        "|---|---|---|---|---|",
+        "| when | VmRSS | RssAnon | RssAnon trimmed | malloc in use | malloc free held "
+        "| Python traced | gc objects | tasks | threads | req/s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for p in points:
         lines.append(
-            f"| {p['when']} | {p['VmRSS']} | {p['RssAnon']} | {p['VmHWM']} "
-            f"| {p.get('requests_per_s', '')} |"
+            f"| {p['when']} | {p['rss']['VmRSS']} | {p['rss']['RssAnon']} "
+            f"| {p['rss_trimmed']['RssAnon']} | {p['malloc_in_use']} | {p['malloc_free_held']} "
+            f"| {p.get('python_traced_mib', '')} | {p['gc_objects']:,} | {p['asyncio_tasks']} "
+            f"| {p['threads']} | {p.get('requests_per_s', '')} |"
         )
+    lines.append("")
+    lines.append("MiB except counts.")
     if len(runs) > 1:
-        steps = [b["VmRSS"] - a["VmRSS"] for a, b in itertools.pairwise(runs)]
+        steps = [
+            b["rss_trimmed"]["RssAnon"] - a["rss_trimmed"]["RssAnon"]
+            for a, b in itertools.pairwise(runs)
+        ]
         lines += [
             "",
-            f"RSS from the first run to the last: {runs[-1]['VmRSS'] - runs[0]['VmRSS']:+.1f} MiB "
-            f"(run to run: {', '.join(f'{s:+.1f}' for s in steps)} MiB; "
-            f"median step {statistics.median(steps):+.1f} MiB).",
+            f"RssAnon after malloc_trim, run to run: {', '.join(f'{s:+.1f}' for s in steps)} MiB.",
         ]
-    if result["tracemalloc_top_growth"]:
-        lines += ["", "## tracemalloc: biggest growth from the first run to the last", ""]
-        lines += [f"- {line}" for line in result["tracemalloc_top_growth"]]
+    ok, text = verdict(points, meta["requests"], meta["prompt_cache_mib"])
+    lines += ["", f"**Leak check: {'pass' if ok else 'FAIL'}** ({text})."]
+    growth = result["growth"]
+    if growth.get("types_first_to_last_run"):
+        lines += ["", "## Live objects: biggest growth from the first run to the last", ""]
+        lines += [f"- {line}" for line in growth["types_first_to_last_run"]]
+    for key, title in (
+        ("sites_first_to_last_run", "from the first run to the last"),
+        ("sites_last_runs", "between the last two runs"),
+    ):
+        if growth.get(key):
+            lines += ["", f"## tracemalloc: biggest growth {title}, by allocation site", ""]
+            lines += [f"- {line}" for line in growth[key]]
     return "\n".join(lines) + "\n"
 
 
@@ -435,28 +644,34 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--requests", type=int, default=10_000)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--tracemalloc", action="store_true")
+    parser.add_argument(
+        "--only",
+        help="only these kinds of the mix (comma-separated: mock, mock_stream, embed, local, "
+        "local_stream, unknown_model, bad_body, bad_key), to find which one grows; prints only",
+    )
     parser.add_argument(
         "--prompt-cache-mib",
         type=int,
         help="the server's llamacpp.prompt_cache_mib (8192 is llama.cpp's own default); "
         "results then go to memory_soak_prompt_cache_<N>.*",
     )
-    parser.add_argument("--quick", action="store_true", help="1,000 requests x 2, prints only")
+    parser.add_argument("--quick", action="store_true", help="1,000 requests x 3, prints only")
     parser.add_argument("--mock-upstream", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--serve-plinth", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--serve-plinth", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.mock_upstream:
         mock_upstream(args.mock_upstream)
         return
     if args.serve_plinth:
-        serve_plinth(int(args.serve_plinth[0]), args.serve_plinth[1], args.serve_plinth[2])
+        port, data, probes, traced = args.serve_plinth
+        serve_plinth(int(port), data, probes, bool(traced))
         return
     if args.quick:
-        args.requests, args.runs, args.warmup = 1000, 2, 200
+        args.requests, args.runs, args.warmup = 1000, 3, 200
     if args.prompt_cache_mib is not None:  # the server inherits the environment
         os.environ["PLINTH_LLAMACPP__PROMPT_CACHE_MIB"] = str(args.prompt_cache_mib)
     load_before = " / ".join(f"{x:.1f}" for x in os.getloadavg())
@@ -469,6 +684,10 @@ def main() -> None:
         command += f" --prompt-cache-mib {args.prompt_cache_mib}"
     if args.requests != 10_000:
         command += f" --requests {args.requests}"
+    if args.runs != 5:
+        command += f" --runs {args.runs}"
+    if args.warmup != 500:
+        command += f" --warmup {args.warmup}"
     meta = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "python": platform.python_version(),
@@ -477,17 +696,22 @@ def main() -> None:
         "load_before": load_before,
         "load_after": " / ".join(f"{x:.1f}" for x in os.getloadavg()),
         "concurrency": args.concurrency,
+        "requests": args.requests,
         "tracemalloc": args.tracemalloc,
         "prompt_cache_mib": _prompt_cache_mib(),
-        "command": command if not args.quick else command + " --quick",
+        "command": command
+        + (" --quick" if args.quick else "")
+        + (f" --only {args.only}" if args.only else ""),
     }
     report = _report(result, meta)
     print(report)
-    if args.quick:
+    if args.quick or args.only:
         return
-    name = "memory_soak_tracemalloc" if args.tracemalloc else "memory_soak"
+    name = "memory_soak"
     if args.prompt_cache_mib is not None:
-        name = f"memory_soak_prompt_cache_{args.prompt_cache_mib}"
+        name += f"_prompt_cache_{args.prompt_cache_mib}"
+    if args.tracemalloc:
+        name += "_tracemalloc"
     (RESULTS / f"{name}.json").write_text(json.dumps({"meta": meta, **result}, indent=2) + "\n")
     (RESULTS / f"{name}.md").write_text(report)
 
