@@ -49,6 +49,7 @@ from plinth.errors import (
     UnsupportedParameter,
     error_body,
 )
+from plinth.json_encode import compact_encoder
 from plinth.server.event_stream import DONE
 
 if TYPE_CHECKING:  # services.py imports BodyParser from here
@@ -73,7 +74,7 @@ def new_request_id() -> str:
 
 
 # One encoder for every body: json.dumps with arguments builds a new one per call.
-_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_ENCODE = compact_encoder(ensure_ascii=False)
 
 
 def _dumps(data: Any) -> bytes:

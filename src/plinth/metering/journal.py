@@ -41,6 +41,7 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
+from plinth.json_encode import compact_encoder
 from plinth.paths import FILE_MODE, private_dir
 from plinth.store.audit import AuditRecord
 from plinth.store.usage import AttemptRecord, UsageRecord
@@ -53,7 +54,7 @@ SEGMENT_BYTES = 4 << 20
 
 
 # One encoder for every line: json.dumps with arguments builds a new one per call.
-_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
+_ENCODE = compact_encoder(ensure_ascii=True)
 
 
 def encode(row: UsageRecord) -> bytes:
