@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from gguf.quants import quantize
 
-from plinth.catalog import embedding_gguf
+from plinth.catalog import embedding_gguf, gguf_file
 from plinth.catalog.bundled import package_dir
 from plinth.catalog.e5_gguf import convert_e5_pack, gguf_name, pack_path
 from plinth.catalog.e5_pack import read_pack
@@ -297,6 +297,9 @@ HOSTILE = {
     "too many dimensions": _header(1, 0) + _key("t") + struct.pack("<I", 5) + bytes(64),
     "tensor past the end": _header(1, 0) + _key("t") + struct.pack("<IQIQ", 1, 2**40, 0, 0),
     "unaligned tensor": _header(1, 0) + _key("t") + struct.pack("<IQIQ", 1, 1, 0, 3) + bytes(64),
+    "a tensor twice": _header(2, 0)
+    + (_key("t") + struct.pack("<IQIQ", 1, 1, 0, 0)) * 2
+    + bytes(64),
 }
 
 
@@ -313,3 +316,39 @@ def test_every_truncation_of_a_real_header_raises_a_clear_error(tmp_path: Path) 
     for cut in sorted({0, 3, 4, 8, 23, 24, *rng.integers(24, header_end, 40).tolist()}):
         with pytest.raises(GGUFFormatError):
             read_gguf(_write(tmp_path, data[:cut]))
+
+
+def _string_arrays(arrays: int, strings: int) -> bytes:
+    inner = struct.pack("<IQ", 8, strings) + _key("x") * strings
+    return _header(0, 1) + _key("k") + struct.pack("<IIQ", 9, 9, arrays) + inner * arrays
+
+
+def test_a_header_holds_a_bounded_number_of_values(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each value is a Python object: a hostile file of tiny values (12 bytes an empty
+    # array) cost ~10x its size in memory, and seconds per 32 MB, before the cap.
+    monkeypatch.setattr(gguf_file, "MAX_HEADER_VALUES", 1_000)
+    assert len(read_gguf(_write(tmp_path, _string_arrays(4, 200))).metadata["k"]) == 4
+    with pytest.raises(GGUFFormatError, match="values"):
+        read_gguf(_write(tmp_path, _string_arrays(10, 200)))
+
+
+def test_a_header_holds_a_bounded_number_of_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(gguf_file, "MAX_KEYS", 100)
+    keys = b"".join(_key(f"k{i}") + struct.pack("<IB", 0, 1) for i in range(101))
+    assert len(read_gguf(_write(tmp_path, _header(0, 100) + keys)).metadata) == 100
+    with pytest.raises(GGUFFormatError):
+        read_gguf(_write(tmp_path, _header(0, 101) + keys))
+
+
+def test_a_header_holds_a_bounded_number_of_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(gguf_file, "MAX_HEADER_BYTES", 4096)
+    text = "x" * 5000
+    data = _header(0, 1) + _key("k") + struct.pack("<I", 8) + _key(text)
+    with pytest.raises(GGUFFormatError, match="header may take"):
+        read_gguf(_write(tmp_path, data))

@@ -16,7 +16,9 @@ reader agrees with ``gguf.GGUFReader``.
 
 The reader takes any file, possibly hostile: each length and count is checked
 against the bytes the file still has before anything is read or allocated, so
-a truncated file or one claiming 2**64 entries raises ``GGUFFormatError``.
+a truncated file or one claiming 2**64 entries raises ``GGUFFormatError``. The
+header itself is capped (``MAX_HEADER_BYTES``, ``MAX_HEADER_VALUES``, ``MAX_KEYS``),
+so a multi-GB file of tiny values costs bounded memory and time too.
 """
 
 from __future__ import annotations
@@ -37,6 +39,16 @@ DEFAULT_ALIGNMENT = 32
 ALIGNMENT_KEY = "general.alignment"
 MAX_DIMS = 4  # ggml's GGML_MAX_DIMS
 _MAX_ARRAY_NESTING = 4
+# What a header (everything before the tensor data) may hold, so that reading a hostile
+# multi-GB file costs bounded memory and time: a real one is a few MB (a 256 K-token
+# vocabulary with its merges), well under 1 M strings. Without these, 32 MB of empty
+# nested arrays took ~6 s and ~320 MB (a Python object per 12 bytes of file); at the
+# caps a hostile header costs at most a few seconds and ~250 MB.
+MAX_HEADER_BYTES = 256 * 1024 * 1024
+MAX_HEADER_VALUES = 2_000_000
+# Keys are a few dozen in a real file (arrays hold the vocabulary); 1.6 M keys in 28 MB
+# took ~6 s to read.
+MAX_KEYS = 65_536
 
 
 class GGUFFormatError(ValueError):
@@ -159,15 +171,24 @@ class _Cursor:
         self._handle = handle
         self.size = size
         self.pos = 0
+        self.values = 0
 
     @property
     def remaining(self) -> int:
-        return self.size - self.pos
+        """What is left to read: of the file, and of what a header may hold."""
+        return min(self.size, MAX_HEADER_BYTES) - self.pos
+
+    def value(self, what: str) -> None:
+        """Counts one more key, string, array or tensor against MAX_HEADER_VALUES."""
+        self.values += 1
+        if self.values > MAX_HEADER_VALUES:
+            raise GGUFFormatError(f"{what}: the header holds over {MAX_HEADER_VALUES} values")
 
     def take(self, n: int, what: str) -> bytes:
         if n < 0 or n > self.remaining:
             raise GGUFFormatError(
                 f"{what} needs {n} bytes at offset {self.pos}, the file has {self.remaining} left"
+                f" (a header may take {MAX_HEADER_BYTES})"
             )
         data = self._handle.read(n)
         if len(data) != n:  # the file shrank while being read
@@ -195,9 +216,11 @@ def _value_type(raw: int, what: str) -> ValueType:
 
 def _read_value(cursor: _Cursor, vtype: ValueType, what: str, depth: int = 0) -> Value:
     if vtype == ValueType.STRING:
+        cursor.value(what)
         return cursor.string(what)
     if vtype != ValueType.ARRAY:
         return cursor.unpack(_SCALAR_FORMATS[vtype], what)
+    cursor.value(what)
     if depth >= _MAX_ARRAY_NESTING:
         raise GGUFFormatError(f"{what} nests arrays more than {_MAX_ARRAY_NESTING} deep")
     item_type = _value_type(cursor.unpack("<I", what), what)
@@ -208,8 +231,11 @@ def _read_value(cursor: _Cursor, vtype: ValueType, what: str, depth: int = 0) ->
         raw = cursor.take(count * item_size, f"{what} ({count} items)")
         return np.frombuffer(raw, dtype=np.dtype(_SCALAR_FORMATS[item_type]))
     # Strings and arrays take at least 8 bytes each (a length or a type and a count).
-    if count * 8 > cursor.remaining:
-        raise GGUFFormatError(f"{what} claims {count} items, more than the file can hold")
+    if count * 8 > cursor.remaining or cursor.values + count > MAX_HEADER_VALUES:
+        raise GGUFFormatError(
+            f"{what} claims {count} items, more than the file (or a header's"
+            f" {MAX_HEADER_VALUES} values) can hold"
+        )
     return [_read_value(cursor, item_type, what, depth + 1) for _ in range(count)]
 
 
@@ -226,14 +252,16 @@ def read_gguf(path: str | os.PathLike[str]) -> GGUFFile:
         n_tensors = cursor.unpack("<Q", "the tensor count")
         n_kv = cursor.unpack("<Q", "the key count")
         # A key-value pair takes at least 13 bytes, a tensor description 24.
-        if n_kv * 13 + n_tensors * 24 > cursor.remaining:
+        too_many = n_kv > MAX_KEYS or n_kv + n_tensors > MAX_HEADER_VALUES
+        if n_kv * 13 + n_tensors * 24 > cursor.remaining or too_many:
             raise GGUFFormatError(
                 f"the header claims {n_kv} keys and {n_tensors} tensors, "
-                "more than the file can hold"
+                "more than the file (or a header's limits) can hold"
             )
         metadata: dict[str, Value] = {}
         value_types: dict[str, ValueType] = {}
         for index in range(n_kv):
+            cursor.value(f"key {index}")
             key = cursor.string(f"key {index}")
             vtype = _value_type(cursor.unpack("<I", f"key {key!r}"), f"key {key!r}")
             if key in metadata:
@@ -244,7 +272,9 @@ def read_gguf(path: str | os.PathLike[str]) -> GGUFFile:
         if not isinstance(alignment, int) or alignment <= 0 or alignment & (alignment - 1):
             raise GGUFFormatError(f"{ALIGNMENT_KEY} = {alignment!r} is not a power of two")
         infos: list[tuple[str, tuple[int, ...], int, int]] = []
+        names: set[str] = set()
         for index in range(n_tensors):
+            cursor.value(f"tensor {index}")
             name = cursor.string(f"tensor {index}'s name")
             n_dims = cursor.unpack("<I", f"tensor {name!r}")
             if n_dims > MAX_DIMS:
@@ -254,6 +284,9 @@ def read_gguf(path: str | os.PathLike[str]) -> GGUFFile:
             offset = cursor.unpack("<Q", f"tensor {name!r}")
             if offset % alignment:
                 raise GGUFFormatError(f"tensor {name!r}'s offset {offset} is not aligned")
+            if name in names:  # as ggml's reader: a name must find one tensor
+                raise GGUFFormatError(f"tensor {name!r} appears twice")
+            names.add(name)
             infos.append((name, shape, ttype, offset))
         data_offset = _aligned(cursor.pos, alignment)
     tensors = [
