@@ -1,0 +1,211 @@
+"""A BERT sentence embedder in plain numpy (fp32, the BLAS numpy ships with).
+
+The bundled all-MiniLM-L6-v2 is small enough (6 layers, 384 wide) that its
+forward pass is a handful of matrix products per layer; numpy hands those to
+OpenBLAS, which picks the widest vector unit the CPU has (AVX-512 where
+present), whereas the xllamacpp build runs AVX2 only. This computes what
+sentence-transformers computes for the model: embeddings (word + position +
+token type 0), LayerNorm, N encoder layers (self-attention, GELU feed-forward,
+post-LayerNorm), mean pooling, L2 normalisation.
+
+One text per forward pass, unpadded: the attention mask is all ones, so it
+drops out, and no work is spent on padding.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from plinth.catalog.safetensors_read import load_file
+
+_F32 = np.float32
+
+# Abramowitz & Stegun 7.1.26: |erf(x) - approximation| <= 1.5e-7 for x >= 0.
+_ERF_P = 0.3275911
+_ERF_A = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
+
+
+# GELU(x) = max(x, 0) - |x| * q(|x|), q(a) = (1 - erf(a / sqrt 2)) / 2, with erf from
+# the A&S form above: the 1/sqrt 2 folded into p, the 1/2 into the coefficients.
+_GELU_P = _F32(_ERF_P / np.sqrt(2))
+_GELU_A = tuple(_F32(c / 2) for c in _ERF_A)
+# exp() of a float32 below about -87 is subnormal, and subnormal arithmetic is
+# many times slower on x86: clamp exponents here (exp(-80) ~ 2e-35, nothing).
+_EXP_FLOOR = _F32(-80)
+# Rows per GELU block: each numpy pass then sweeps a block that stays in cache
+# (32 x 1536 floats, 192 KiB), about 2.5x faster than whole-matrix passes.
+_GELU_ROWS = 32
+
+
+def _gelu_block(h: np.ndarray) -> None:
+    a = np.abs(h)
+    t = a * _GELU_P
+    t += _F32(1)
+    np.reciprocal(t, out=t)
+    q = t * _GELU_A[4]
+    for coeff in reversed(_GELU_A[:4]):
+        q += coeff
+        q *= t
+    e = a * a
+    e *= _F32(-0.5)
+    np.maximum(e, _EXP_FLOOR, out=e)
+    np.exp(e, out=e)
+    q *= e
+    q *= a
+    np.maximum(h, _F32(0), out=h)
+    h -= q
+
+
+def _gelu_inplace(h: np.ndarray) -> None:
+    """BERT's GELU, x * Phi(x) (the erf form, to about 5e-7), in place on float32 rows."""
+    for start in range(0, h.shape[0], _GELU_ROWS):
+        _gelu_block(h[start : start + _GELU_ROWS])
+
+
+def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float) -> np.ndarray:
+    mean = x.mean(axis=-1, keepdims=True)
+    x = x - mean
+    var = np.einsum("ij,ij->i", x, x)[:, None] / _F32(x.shape[-1])
+    x *= 1 / np.sqrt(var + _F32(eps))
+    x *= weight
+    x += bias
+    return x
+
+
+@dataclass(frozen=True)
+class _Layer:
+    qkv_w: np.ndarray  # (hidden, 3*hidden): query (pre-scaled by 1/sqrt(head)), key, value
+    qkv_b: np.ndarray
+    out_w: np.ndarray
+    out_b: np.ndarray
+    ln1_w: np.ndarray
+    ln1_b: np.ndarray
+    up_w: np.ndarray
+    up_b: np.ndarray
+    down_w: np.ndarray
+    down_b: np.ndarray
+    ln2_w: np.ndarray
+    ln2_b: np.ndarray
+
+
+def _matrix(w: np.ndarray) -> np.ndarray:
+    """A torch Linear's (out, in) weight as a contiguous (in, out) float32 matrix."""
+    return np.ascontiguousarray(np.asarray(w, _F32).T)
+
+
+def _vector(b: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(np.asarray(b, _F32))
+
+
+class NumpyBert:
+    """A BERT encoder's weights, ready for one-text forward passes."""
+
+    def __init__(self, tensors: dict[str, np.ndarray], config: dict[str, object]):
+        def num(key: str) -> int:
+            value = config[key]
+            assert isinstance(value, int), key
+            return value
+
+        self.hidden = num("hidden_size")
+        self.heads = num("num_attention_heads")
+        self.max_tokens = num("max_position_embeddings")
+        eps = config.get("layer_norm_eps", 1e-12)
+        assert isinstance(eps, float), "layer_norm_eps"
+        self.eps = eps
+        if config.get("hidden_act", "gelu") != "gelu":
+            raise ValueError(f"unsupported activation {config.get('hidden_act')!r}")
+        prefix = "bert." if "bert.embeddings.word_embeddings.weight" in tensors else ""
+
+        def t(name: str) -> np.ndarray:
+            return tensors[prefix + name]
+
+        self.word = np.ascontiguousarray(t("embeddings.word_embeddings.weight"), _F32)
+        self.position = np.ascontiguousarray(t("embeddings.position_embeddings.weight"), _F32)
+        # Token type 0 for every token: a single-segment input.
+        self.position_type0 = self.position + t("embeddings.token_type_embeddings.weight")[0]
+        self.emb_ln = (
+            _vector(t("embeddings.LayerNorm.weight")),
+            _vector(t("embeddings.LayerNorm.bias")),
+        )
+        scale = _F32(1 / np.sqrt(self.hidden // self.heads))
+        self.layers: list[_Layer] = []
+        for i in range(num("num_hidden_layers")):
+            p = f"encoder.layer.{i}."
+            att = p + "attention."
+            q_w = _matrix(t(att + "self.query.weight")) * scale
+            q_b = _vector(t(att + "self.query.bias")) * scale
+            k_w, v_w = _matrix(t(att + "self.key.weight")), _matrix(t(att + "self.value.weight"))
+            k_b, v_b = _vector(t(att + "self.key.bias")), _vector(t(att + "self.value.bias"))
+            self.layers.append(
+                _Layer(
+                    qkv_w=np.ascontiguousarray(np.concatenate([q_w, k_w, v_w], axis=1)),
+                    qkv_b=np.concatenate([q_b, k_b, v_b]),
+                    out_w=_matrix(t(att + "output.dense.weight")),
+                    out_b=_vector(t(att + "output.dense.bias")),
+                    ln1_w=_vector(t(att + "output.LayerNorm.weight")),
+                    ln1_b=_vector(t(att + "output.LayerNorm.bias")),
+                    up_w=_matrix(t(p + "intermediate.dense.weight")),
+                    up_b=_vector(t(p + "intermediate.dense.bias")),
+                    down_w=_matrix(t(p + "output.dense.weight")),
+                    down_b=_vector(t(p + "output.dense.bias")),
+                    ln2_w=_vector(t(p + "output.LayerNorm.weight")),
+                    ln2_b=_vector(t(p + "output.LayerNorm.bias")),
+                )
+            )
+
+    @classmethod
+    def from_model_dir(cls, model_dir: Path) -> NumpyBert:
+        """A sentence-transformers folder: ``config.json`` and ``model.safetensors``."""
+        config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+        return cls(load_file(model_dir / "model.safetensors"), config)
+
+    def _attention(self, qkv: np.ndarray, n: int) -> np.ndarray:
+        """Softmax attention, head by head: one head's n x n scores (400 KiB at 320
+        tokens) stay in cache through the passes over them, 12 heads at once did not."""
+        heads, width = self.heads, self.hidden // self.heads
+        # (n, 3 * hidden) -> query, key, value, each (heads, n, width), contiguous.
+        q, k, v = np.ascontiguousarray(qkv.reshape(n, 3, heads, width).transpose(1, 2, 0, 3))
+        context = np.empty((heads, n, width), _F32)
+        for head in range(heads):
+            scores = q[head] @ k[head].T
+            scores -= scores.max(axis=1, keepdims=True)
+            np.maximum(scores, _EXP_FLOOR, out=scores)
+            np.exp(scores, out=scores)
+            total = scores.sum(axis=1, keepdims=True)
+            np.matmul(scores, v[head], out=context[head])
+            # Normalising the (n, width) output costs less than the (n, n) weights.
+            context[head] /= total
+        return context.transpose(1, 0, 2).reshape(n, self.hidden)
+
+    def embed_ids(self, ids: Sequence[int]) -> np.ndarray:
+        """The L2-normalised mean-pooled embedding of one text's token ids."""
+        n = len(ids)
+        if not 0 < n <= self.max_tokens:
+            raise ValueError(f"{n} tokens; the model reads 1 to {self.max_tokens}")
+        x = self.word[np.asarray(ids, np.int64)]
+        x += self.position_type0[:n]
+        x = _layer_norm(x, *self.emb_ln, self.eps)
+        for layer in self.layers:
+            qkv = x @ layer.qkv_w
+            qkv += layer.qkv_b
+            context = self._attention(qkv, n)
+            attended = context @ layer.out_w
+            attended += layer.out_b
+            attended += x
+            x = _layer_norm(attended, layer.ln1_w, layer.ln1_b, self.eps)
+            h = x @ layer.up_w
+            h += layer.up_b
+            _gelu_inplace(h)
+            out = h @ layer.down_w
+            out += layer.down_b
+            out += x
+            x = _layer_norm(out, layer.ln2_w, layer.ln2_b, self.eps)
+        pooled = x.mean(axis=0)
+        norm = float(np.linalg.norm(pooled))
+        normalised: np.ndarray = pooled / _F32(max(norm, 1e-12))
+        return normalised
