@@ -1,0 +1,208 @@
+"""Hostile clients against a real ``plinth serve`` protocol on loopback.
+
+Runs uvicorn with Plinth's protocol in front of the tests' fake upstream (the
+harness of ``tests/api/test_served_streams.py``) and measures what one client can
+make the server hold:
+
+- ``pipeline``: N tiny GETs written back to back on one connection while the
+  client reads every answer: the longest queue of parsed, unanswered requests
+  and the process's peak RSS (server and client share the process);
+- ``drip``: a body sent one byte per 0.4 s with ``body_timeout_s`` 0.5: how long
+  the connection stays open (the timeout bounds a pause, not the whole body);
+- ``noread``: a long stream the client does not read for 2 s: the server's
+  write buffer (bounded by uvicorn's flow control) and whether the stream
+  completes once read;
+- ``loop``: 4 concurrent chat requests of 32,000 characters (under the privacy
+  scan's inline limit) to a cloud deployment, and the slowest ``/health`` answer
+  meanwhile: Han surname runs against English words.
+
+    .venv/bin/python benchmarks/server_hostile_clients.py            # all
+    .venv/bin/python benchmarks/server_hostile_clients.py pipeline --requests 400000
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+_TESTS = Path(__file__).resolve().parent.parent / "tests"
+sys.path[:0] = [str(_TESTS), str(_TESTS / "api")]
+
+import httpx  # noqa: E402
+import test_served_streams as served  # noqa: E402
+
+import gatewaysupport  # noqa: E402
+from plinth.server.limits import ServerLimits  # noqa: E402
+
+os.environ["FAKE_UPSTREAM_API_KEY"] = gatewaysupport.UPSTREAM_KEY
+# Every deployment of the harness in the cloud, so prompts are screened for personal data.
+served.deployment = lambda up, **fields: gatewaysupport.deployment(up, locality="cloud", **fields)
+
+
+def rss_mb() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS"):
+                return int(line.split()[1]) // 1024
+    return 0
+
+
+def _protocols(live: Any) -> list[Any]:
+    return list(live.server.server_state.connections)
+
+
+def pipeline(live: Any, requests: int) -> None:
+    sock = served._connect(live.base_url)
+    sock.settimeout(30)
+    before, peak, stop = rss_mb(), [0, 0], threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            for protocol in _protocols(live):
+                peak[0] = max(peak[0], len(protocol.pipeline))
+            peak[1] = max(peak[1], rss_mb())
+            time.sleep(0.005)
+
+    answered = [0]
+
+    def read() -> None:
+        while True:
+            try:
+                data = sock.recv(1 << 16)
+            except OSError:
+                return
+            if not data:
+                return
+            answered[0] += data.count(b"HTTP/1.1 ")
+
+    threads = [threading.Thread(target=sample), threading.Thread(target=read)]
+    for thread in threads:
+        thread.start()
+    one = b"GET /health HTTP/1.1\r\nhost: x\r\n\r\n"
+    started = time.time()
+    try:
+        for _ in range(requests // 2000):
+            sock.sendall(one * 2000)
+    except OSError as exc:
+        print("  sending stopped:", exc)
+    threads[1].join(60)
+    stop.set()
+    threads[0].join()
+    sock.close()
+    print(
+        f"pipeline: {requests} GETs ({requests * len(one) / 1e6:.1f} MB) on one connection:"
+        f" {answered[0]} answered, longest queue {peak[0]}, RSS {before} -> {peak[1]} MB,"
+        f" {time.time() - started:.1f} s"
+    )
+
+
+def drip(live: Any) -> None:
+    sock = served._connect(live.base_url)
+    sock.sendall(
+        b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+        b"content-length: 100000\r\n\r\n"
+    )
+    started = time.time()
+    while time.time() - started < 5:
+        try:
+            sock.sendall(b" ")
+        except OSError:
+            break
+        time.sleep(0.4)
+    print(f"drip: a byte every 0.4 s, body timeout 0.5 s: open after {time.time() - started:.1f} s")
+    sock.close()
+
+
+def noread(live: Any) -> None:
+    sock = served._connect(live.base_url)
+    prompt = "word " * 150_000
+    served._post(
+        sock,
+        {"model": "gpt-fake", "stream": True, "messages": [{"role": "user", "content": prompt}]},
+    )
+    buffers = []
+    for _ in range(4):
+        time.sleep(0.5)
+        buffers.append(
+            max(
+                (p.transport.get_write_buffer_size() for p in _protocols(live) if p.transport),
+                default=0,
+            )
+        )
+    sock.settimeout(20)
+    got, started = 0, time.time()
+    while time.time() - started < 60:
+        data = sock.recv(1 << 20)
+        if not data:
+            break
+        got += len(data)
+        if data.endswith(b"0\r\n\r\n"):
+            break
+    sock.close()
+    print(f"noread: server write buffer while unread {buffers} bytes; then {got / 1e6:.1f} MB read")
+
+
+def _post_chat(url: str, body: dict[str, Any], statuses: list[int]) -> None:
+    answer = httpx.post(
+        url + "/v1/chat/completions",
+        json=body,
+        headers={"authorization": f"Bearer {gatewaysupport.ADMIN}"},
+        timeout=120,
+    )
+    statuses.append(answer.status_code)
+
+
+def loop(live: Any) -> None:
+    for unit in ("王李", "hello world "):
+        text = (unit * 32_000)[:32_000]
+        message = {"role": "user", "content": text}
+        body = {"model": "gpt-fake", "max_tokens": 1, "messages": [message]}
+        statuses: list[int] = []
+        slowest = 0.0
+        with httpx.Client() as client:
+            client.get(live.base_url + "/health")
+            posts = [
+                threading.Thread(target=_post_chat, args=(live.base_url, body, statuses))
+                for _ in range(4)
+            ]
+            for thread in posts:
+                thread.start()
+            while any(thread.is_alive() for thread in posts):
+                started = time.time()
+                client.get(live.base_url + "/health")
+                slowest = max(slowest, time.time() - started)
+        print(
+            f"loop: 4 x 32,000 characters of {unit!r}: {statuses}, slowest /health"
+            f" {slowest * 1000:.0f} ms"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("probes", nargs="*", default=["pipeline", "drip", "noread", "loop"])
+    parser.add_argument("--requests", type=int, default=200_000)
+    args = parser.parse_args()
+    print(f"load average {os.getloadavg()[0]:.1f}")
+    limits = ServerLimits(body_timeout_s=0.5)
+    with (
+        tempfile.TemporaryDirectory() as data_dir,
+        served._serving(Path(data_dir), limits) as (
+            live,
+            _,
+        ),
+    ):
+        for probe in args.probes:
+            if probe == "pipeline":
+                pipeline(live, args.requests)
+            else:
+                globals()[probe](live)
+
+
+if __name__ == "__main__":
+    main()
