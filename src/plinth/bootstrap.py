@@ -7,6 +7,7 @@ import logging
 import os
 import secrets
 import sys
+from pathlib import Path
 
 from plinth.billing.guard import Billing
 from plinth.billing.meter import LocalMeter, Meter, RedisMeter
@@ -85,6 +86,22 @@ def build_engines(settings: Settings, models: ModelStore) -> list[Engine]:
         options = chat_options if spec.kind == "chat" else embed_options
         if spec.chat_template:
             options = dataclasses.replace(options, chat_template=spec.chat_template)
+        if spec.kind == "embedding" and numpy_backend(settings, spec.tokenizer_dir):
+            from plinth.engines.numpy_bert_engine import numpy_embedder
+            from plinth.engines.spare_core_embedder import SPARE_NICE
+
+            assert spec.tokenizer_dir is not None
+            engines.append(
+                numpy_embedder(
+                    spec.id,
+                    spec.tokenizer_dir,
+                    spares=spare_copies(settings),
+                    threads=llama.embedding_threads,
+                    spare_nice=SPARE_NICE,
+                    load_on_first_use=llama.load == "on_first_use",
+                )
+            )
+            continue
         tokenizer = load_tokenizer(spec.tokenizer_dir) if spec.tokenizer_dir else None
         engine = factory(spec.id, spec.kind, spec.path, options, tokenizer=tokenizer)
         if spec.kind == "embedding":
@@ -100,6 +117,13 @@ def build_engines(settings: Settings, models: ModelStore) -> list[Engine]:
                 engine = SpareCoreEmbedder(engine, copies)
         engines.append(engine)
     return engines
+
+
+def numpy_backend(settings: Settings, model_dir: Path | None) -> bool:
+    """Whether an embedder runs on numpy: asked for, and a BERT safetensors folder."""
+    if settings.llamacpp.embedding_backend != "numpy" or model_dir is None:
+        return False
+    return (model_dir / "model.safetensors").is_file() and (model_dir / "config.json").is_file()
 
 
 def spare_copies(settings: Settings) -> int:

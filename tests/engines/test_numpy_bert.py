@@ -1,0 +1,172 @@
+"""The numpy BERT embedder: its GELU, its vectors (against sentence-transformers' and
+llama.cpp's), and its Engine contract (errors, token ids, copies, BLAS threads)."""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import math
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from plinth.bootstrap import numpy_backend
+from plinth.catalog.embedding_gguf import (
+    bundled_embedding_model_dir,
+    ensure_bundled_embedding_gguf,
+)
+from plinth.catalog.wordpiece import WordPieceTokenizer
+from plinth.engines.llamacpp import LlamaCppEngine, LlamaCppOptions
+from plinth.engines.numpy_bert import NumpyBert, _gelu_inplace
+from plinth.engines.numpy_bert_engine import (
+    NumpyBertEngine,
+    SharedBert,
+    numpy_embedder,
+    set_blas_threads,
+)
+from plinth.engines.spare_core_embedder import SpareCoreEmbedder
+from plinth.errors import ContextLengthExceeded, InvalidRequest
+from plinth.settings import Settings
+
+REFERENCE = json.loads(
+    (Path(__file__).parent.parent / "data" / "embedding_reference.json").read_text("utf-8")
+)["items"]
+TEXTS: list[str] = [item["text"] for item in REFERENCE]
+WANT = np.array([item["embedding"] for item in REFERENCE], np.float32)
+
+
+def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    result: np.ndarray = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+    return result
+
+
+@pytest.fixture(scope="module")
+def model() -> NumpyBert:
+    return NumpyBert.from_model_dir(bundled_embedding_model_dir())
+
+
+@pytest.fixture
+async def engine() -> AsyncIterator[NumpyBertEngine]:
+    engine = NumpyBertEngine("all-minilm-l6-v2", SharedBert(bundled_embedding_model_dir()))
+    await engine.start()
+    yield engine
+    await engine.close()
+
+
+def test_gelu_is_the_erf_form_to_1e_6() -> None:
+    x = np.concatenate([np.linspace(-12, 12, 20001), [-40.0, -1e4, 0.0, 40.0, 1e4]])
+    h = x.astype(np.float32)
+    _gelu_inplace(h)
+    exact = np.array([v * 0.5 * (1 + math.erf(v / math.sqrt(2))) for v in x])
+    # float32 rounding of values up to 1e4 is ~1e-3 absolute: compare relative there.
+    assert np.all(np.abs(h - exact) <= 1e-6 + 1e-6 * np.abs(exact))
+
+
+def test_vectors_are_sentence_transformers(model: NumpyBert) -> None:
+    tokenizer = WordPieceTokenizer.from_model_dir(bundled_embedding_model_dir())
+    ids = tokenizer.encode_batch(TEXTS)
+    assert [len(i) for i in ids] == [item["tokens"] for item in REFERENCE]
+    got = np.stack([model.embed_ids(i) for i in ids])
+    assert got.dtype == np.float32
+    assert np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-6)
+    assert _cosines(got, WANT).min() >= 0.99999
+
+
+@pytest.mark.anyio
+async def test_engine_vectors_equal_the_llamacpp_embedders(
+    engine: NumpyBertEngine, tmp_path: Path
+) -> None:
+    llama = LlamaCppEngine(
+        "all-minilm-l6-v2",
+        "embedding",
+        ensure_bundled_embedding_gguf(tmp_path, show_progress=False),
+        LlamaCppOptions(parallel_slots=2, context_per_slot=512),
+        tokenizer=WordPieceTokenizer.from_model_dir(bundled_embedding_model_dir()),
+    )
+    await llama.start()
+    try:
+        theirs = await llama.embed(TEXTS)
+    finally:
+        await llama.close()
+    mine = await engine.embed(TEXTS)
+    assert mine.prompt_tokens == theirs.prompt_tokens == sum(i["tokens"] for i in REFERENCE)
+    assert _cosines(np.array(mine.vectors), np.array(theirs.vectors)).min() >= 0.999
+
+
+@pytest.mark.anyio
+async def test_token_ids_give_the_texts_vectors(engine: NumpyBertEngine) -> None:
+    ids = await engine.token_ids(TEXTS[:3])
+    by_ids, by_text = await engine.embed(ids), await engine.embed(TEXTS[:3])
+    assert by_ids.vectors == by_text.vectors
+    assert by_ids.prompt_tokens == sum(len(i) for i in ids)
+    assert (await engine.embed([])).vectors == []
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("inputs", "error", "says"),
+    [
+        (["fine", "word " * 600], ContextLengthExceeded, "input[1] is at least"),
+        ([[101, 30522, 102]], InvalidRequest, "input[0] is not a token id"),
+        ([[101, 102], [101, -1, 102]], InvalidRequest, "input[1]"),
+        ([[101, 102], []], InvalidRequest, "input[1] has no tokens"),
+        ([[101] * 513], ContextLengthExceeded, "at most 512"),
+    ],
+)
+async def test_refusals_are_the_llamacpp_embedders(
+    engine: NumpyBertEngine, inputs: list[str] | list[list[int]], error: type, says: str
+) -> None:
+    with pytest.raises(error) as refused:
+        await engine.embed(inputs)
+    assert says in str(refused.value)
+
+
+@pytest.mark.anyio
+async def test_copies_share_weights_and_spares_run_at_the_given_nice() -> None:
+    embedder = numpy_embedder(
+        "all-minilm-l6-v2",
+        bundled_embedding_model_dir(),
+        spares=1,
+        threads=1,
+        spare_nice=19,
+        load_on_first_use=True,
+    )
+    assert isinstance(embedder, SpareCoreEmbedder)
+    primary, spare = embedder.copies
+    assert isinstance(primary, NumpyBertEngine) and isinstance(spare, NumpyBertEngine)
+    assert primary.shared is spare.shared and not primary.loaded
+    await embedder.start()
+    try:
+        result = await embedder.embed(TEXTS[:4])
+        assert _cosines(np.array(result.vectors), WANT[:4]).min() >= 0.99999
+        assert primary.loaded and spare.loaded
+        nices = [
+            await copy._run(lambda: os.getpriority(os.PRIO_PROCESS, 0)) for copy in (primary, spare)
+        ]
+        assert nices[1] == 19 and nices[0] < 19
+    finally:
+        await embedder.close()
+
+
+def test_blas_threads_are_set_in_the_loaded_openblas() -> None:
+    paths = {line.split()[-1] for line in Path("/proc/self/maps").read_text().splitlines()}
+    library = next(ctypes.CDLL(p) for p in sorted(paths) if "openblas" in p.lower())
+    get = library.scipy_openblas_get_num_threads64_
+    before = get()
+    try:
+        assert set_blas_threads(1) and get() == 1
+        assert set_blas_threads(2) and get() == min(2, os.cpu_count() or 1)
+    finally:
+        set_blas_threads(before)
+
+
+def test_the_setting_picks_numpy_only_for_a_bert_folder(tmp_path: Path) -> None:
+    folder = bundled_embedding_model_dir()
+    chosen = Settings(data_dir=tmp_path, llamacpp={"embedding_backend": "numpy"})
+    assert numpy_backend(chosen, folder)
+    assert not numpy_backend(chosen, tmp_path)  # no safetensors (e5's folder, say)
+    assert not numpy_backend(chosen, None)
+    assert not numpy_backend(Settings(data_dir=tmp_path), folder)  # llama.cpp by default
