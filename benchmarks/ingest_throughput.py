@@ -22,6 +22,10 @@ one after the other:
   in the same run.
 * ``plinth-threads-all``: Q8_0, the embedder on all cores in one llama.cpp
   (``embedding_threads`` 0; no copies then).
+* ``plinth-numpy``: as ``plinth``, with ``llamacpp.embedding_backend`` numpy:
+  the fp32 safetensors through ``engines/numpy_bert.py`` (OpenBLAS, one thread
+  per copy), the same copies at nice 19; its native threads are OpenBLAS's
+  (none at one thread), the forward passes run on ``numpy-bert`` threads.
 * ``llamacpp-engine-only``: the floor under the plinth sides: the Q8_0
   embedder alone (``LlamaCppEngine``, one thread, no app), one window per call,
   the same windows ingestion embeds; CPU per text here is what the whole path
@@ -135,6 +139,7 @@ def side_plinth(
     spare_copies: int = -1,
     name: str = "plinth",
     weights: str = "q8_0",
+    backend: str = "llamacpp",
 ) -> tuple[dict[str, Any], np.ndarray]:
     import io
 
@@ -152,6 +157,7 @@ def side_plinth(
         llamacpp={
             "embedding_threads": embedding_threads,
             "embedding_spare_copies": spare_copies,
+            "embedding_backend": backend,
             "load": "on_start",
         },
     )
@@ -185,8 +191,9 @@ def side_plinth(
         ]
     copies = spare_copies if spare_copies >= 0 else (os.cpu_count() or 1) - 1
     copies = copies if embedding_threads == 1 else 0
+    runtime = f"GGUF {weights.upper()}, llama.cpp" if backend == "llamacpp" else "fp32, numpy"
     report = {
-        "embedder": f"{model} (GGUF {weights.upper()}, llama.cpp, embedding_threads "
+        "embedder": f"{model} ({runtime}, embedding_threads "
         f"{embedding_threads}, spare-core copies {copies})",
         "path": "SDK upload -> vector store -> parse/chunk/embed/index -> completed",
         "seconds": round(elapsed, 2),
@@ -351,10 +358,16 @@ def side_plinth_before(texts: list[str], work: Path) -> tuple[dict[str, Any], np
     return side_plinth(texts, work, spare_copies=0, name="plinth-before", weights="f16")
 
 
+def side_plinth_numpy(texts: list[str], work: Path) -> tuple[dict[str, Any], np.ndarray]:
+    """Plinth as ``plinth`` but with ``llamacpp.embedding_backend`` numpy (numpy_bert)."""
+    return side_plinth(texts, work, name="plinth-numpy", backend="numpy")
+
+
 SIDES = {
     "plinth-before": side_plinth_before,
     "plinth": side_plinth,
     "plinth-threads-all": side_plinth_two_threads,
+    "plinth-numpy": side_plinth_numpy,
     "llamacpp-engine-only": side_engine_only,
     "sentence-transformers": side_sentence_transformers,
     "onnxruntime": side_onnxruntime,
