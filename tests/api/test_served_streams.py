@@ -253,3 +253,75 @@ def test_deadlines_move_with_each_phase_and_still_fire(
             since = time.monotonic()
             assert _read_response(stalled).startswith(b"HTTP/1.1 408")
             assert 0.4 < time.monotonic() - since < 5
+
+
+def _read_to_close(sock: socket.socket) -> bytes:
+    """Everything until the server closes (a reset too: it closed with our requests
+    unread); a server that keeps the connection open fails on the socket timeout."""
+    data = b""
+    try:
+        while piece := sock.recv(65536):
+            data += piece
+    except ConnectionResetError:
+        pass
+    return data
+
+
+def _read_responses(sock: socket.socket, count: int) -> list[bytes]:
+    """``count`` responses with a content-length, as they arrive (one read may hold several)."""
+    data, answers = b"", []
+    while len(answers) < count:
+        head_end = data.find(b"\r\n\r\n")
+        if head_end >= 0:
+            head = data[:head_end]
+            length = int(head.lower().split(b"content-length: ", 1)[1].split(b"\r\n", 1)[0])
+            end = head_end + 4 + length
+            if len(data) >= end:
+                answers.append(data[:end])
+                data = data[end:]
+                continue
+        piece = sock.recv(65536)
+        assert piece, f"closed after {len(answers)} of {count} answers"
+        data += piece
+    return answers
+
+
+def test_pipelined_requests_are_answered_in_order(served: tuple[Served, FakeUpstream]) -> None:
+    live, _ = served
+    sock = _connect(live.base_url)
+    paths = ["/health", "/v1/models", "/health"]
+    sock.sendall(
+        b"".join(
+            f"GET {path} HTTP/1.1\r\nhost: plinth\r\nauthorization: Bearer {ADMIN}\r\n\r\n".encode()
+            for path in paths
+        )
+    )
+    answers = _read_responses(sock, len(paths))
+    assert all(answer.startswith(b"HTTP/1.1 200") for answer in answers)
+    assert b'"object":"list"' in answers[1].replace(b" ", b"")  # the models list, in its place
+    sock.close()
+
+
+def test_a_flood_of_pipelined_requests_is_cut_off(served: tuple[Served, FakeUpstream]) -> None:
+    """A client that pipelines thousands of requests without reading gets a few
+    answers and a closed connection, not every request parsed and queued."""
+    from plinth.server.protocol import MAX_PIPELINED
+
+    live, _ = served
+    sock = _connect(live.base_url)
+    # One answered request first: between requests no header cap counts the bytes,
+    # so the flood after it reaches the pipeline (not the 431 of an oversized head).
+    sock.sendall(b"GET /health HTTP/1.1\r\nhost: plinth\r\n\r\n")
+    assert _read_response(sock).startswith(b"HTTP/1.1 200")
+    count = 5000
+    sock.sendall(b"GET /health HTTP/1.1\r\nhost: plinth\r\n\r\n" * count)
+    answered = _read_to_close(sock).count(b"HTTP/1.1 200")
+    sock.close()
+    # Without the bound: ~1,000 answered (the per-connection request cap) and every
+    # other request parsed and queued meanwhile.
+    assert MAX_PIPELINED < 100 and answered <= 2 * MAX_PIPELINED
+    # The server is fine for everyone else.
+    other = _connect(live.base_url)
+    other.sendall(b"GET /health HTTP/1.1\r\nhost: plinth\r\n\r\n")
+    assert _read_response(other).startswith(b"HTTP/1.1 200")
+    other.close()

@@ -10,7 +10,10 @@ would hold every file descriptor. This subclass adds, per connection:
 - a header timeout (408) and a header size cap (431), from the first byte of
   each request (from the connection's start for the first);
 - a body timeout: the longest pause between two pieces of a body (408);
-- a request count, after which the response says ``Connection: close``.
+- a request count, after which the response says ``Connection: close``;
+- a bound on pipelined requests: reading waits until the queue is empty, and a
+  connection that still queues over :data:`MAX_PIPELINED` is closed after the
+  request under way.
 
 Refusals and timeouts answer in OpenAI's error shape, like every other error.
 
@@ -46,6 +49,11 @@ _REASONS = {
 _REFUSED_LINGER_S = 1.0
 #: A timer may fire this early (uvloop counts whole milliseconds).
 _TIMER_SLACK_S = 0.002
+#: Requests one connection may have parsed and waiting behind the one under way.
+#: Browsers and HTTP clients pipeline a handful at most; a client that sends
+#: thousands without reading an answer would otherwise have every one of them
+#: parsed and queued (a 6.6 MB burst of GETs held ~500 MB).
+MAX_PIPELINED = 32
 
 
 def _nothing() -> None:
@@ -139,6 +147,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._header_bytes = 0
         self._requests = 0
         self._refused = False
+        self._overrun = False  # pipelined past MAX_PIPELINED: closes after the answer under way
         self._writes: HeldHead | None = None
         self._on_disconnect: Callable[[], None] | None = None
         self._watch = self.watch_disconnect  # bound once, handed to every request's scope
@@ -183,11 +192,18 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.transport.close()
 
     def data_received(self, data: bytes) -> None:
-        if self._refused:
-            return  # discarded; the 503 is already on its way
+        if self._refused or self._overrun:
+            return  # discarded; the 503 is already on its way, or the connection closes
         if self._reading_headers:
             self._header_bytes += len(data)
         super().data_received(data)
+        if len(self.pipeline) > MAX_PIPELINED:
+            # The requests queued are dropped unanswered: the client never read,
+            # and a pipelining client must be ready to send them again.
+            self._overrun = True
+            self.pipeline.clear()
+            self.flow.pause_reading()
+            return
         limit = self.guard.limits.max_header_bytes
         if self._reading_headers and self._header_bytes > limit and not self._closing():
             self._answer_and_close(HeadersTooLarge(f"Request headers exceed {limit} bytes"))
@@ -230,12 +246,17 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.server_state.total_requests += 1
         if self.transport.is_closing():
             return
+        if self._overrun:
+            self.transport.close()
+            return
         self._unset_keepalive_if_required()
-        self.flow.resume_reading()
         if self.pipeline:  # pipelined requests: the next one starts
             cycle, app = self.pipeline.pop()
             self._start_asgi_task(cycle, app)
+            if not self.pipeline:  # not before: each read may queue more requests
+                self.flow.resume_reading()
         else:
+            self.flow.resume_reading()
             self._arm(self.timeout_keep_alive, self.timeout_keep_alive_handler)
             self.guard.idle_again(self)
 
