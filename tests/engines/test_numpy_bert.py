@@ -153,7 +153,9 @@ async def test_copies_share_weights_and_spares_run_at_the_given_nice() -> None:
 
 def test_blas_threads_are_set_in_the_loaded_openblas() -> None:
     paths = {line.split()[-1] for line in Path("/proc/self/maps").read_text().splitlines()}
-    library = next(ctypes.CDLL(p) for p in sorted(paths) if "openblas" in p.lower())
+    # numpy's own build (faiss, loaded by the Milvus tests, brings another OpenBLAS).
+    libraries = (ctypes.CDLL(p) for p in sorted(paths) if "openblas" in p.lower())
+    library = next(lib for lib in libraries if hasattr(lib, "scipy_openblas_get_num_threads64_"))
     get = library.scipy_openblas_get_num_threads64_
     before = get()
     try:

@@ -51,14 +51,19 @@ def set_blas_threads(threads: int) -> bool:
     the library loads: find the loaded library in the process's memory map
     and call its setter. False where numpy uses another BLAS.
     """
-    import numpy  # noqa: F401 - loads its BLAS first
+    import numpy  # loads its BLAS first
 
     try:
         maps = Path("/proc/self/maps").read_text()
     except OSError:
         return False
     paths = {line.split()[-1] for line in maps.splitlines() if "openblas" in line.lower()}
-    for path in sorted(paths):
+    # numpy's own copy (its wheel keeps it in numpy.libs beside the package, or
+    # inside it): another library's OpenBLAS (faiss, with the Milvus extra) may
+    # be loaded too, and setting that one would leave numpy's as it was.
+    home = Path(numpy.__file__).resolve().parent
+    own = [p for p in paths if p.startswith((str(home), str(home.parent / "numpy.libs")))]
+    for path in sorted(own) or sorted(paths):
         try:
             library = ctypes.CDLL(path)
         except OSError:
