@@ -82,7 +82,7 @@ def test_health_answers_while_the_largest_body_is_screened(
 
 
 def test_one_key_gets_a_bounded_number_of_large_scans() -> None:
-    pool = ScanPool(inline_limit=10, workers=4, per_key=2)
+    pool = ScanPool(inline_limit=10, queue_limit=50, workers=4, per_key=2)
     release = threading.Event()
     started = threading.Semaphore(0)
 
@@ -100,6 +100,8 @@ def test_one_key_gets_a_bounded_number_of_large_scans() -> None:
             await pool.run(100, "k1", slow)  # a third from the same key: refused at once
         other = asyncio.ensure_future(pool.run(100, "k2", slow))  # another key: accepted
         assert await pool.run(5, "k1", lambda: "inline") == "inline"  # small: never limited
+        # Mid-sized: off the loop, but queued rather than refused.
+        assert await pool.run(40, "k1", threading.current_thread) is not threading.main_thread()
         release.set()
         assert list(await asyncio.gather(first, second, other)) == ["done"] * 3
         assert await pool.run(100, "k1", lambda: "again") == "again"  # slots came back
