@@ -98,7 +98,7 @@ class UsageStore:
                 # statement text, and SQLite keeps each prepared (Python's sqlite3
                 # caches 128 per connection) at a size that grows with its rows;
                 # batches of every size up to 300 held ~90 MiB per connection
-                # (benchmarks/results/memory_soak.md), these chunks a few MiB.
+                # (benchmarks/results/memory_soak_diagnosis.md), these chunks ~6 MiB.
                 for chunk in _power_of_two_chunks(rows):
                     conn.execute(usage.insert().returning(usage.c.request_id), chunk)
                 if attempts:
