@@ -82,13 +82,15 @@ def parse_line(line: str) -> tuple[str, str, list[Span]]:
 # Held-out batches scored apart, each on its own, so the estimate on unseen text is
 # not mixed with batches whose misses have since prompted fixes (see the README:
 # batch 6 was written before the issue-14 names work, batch 7 after it, batch 8 before
-# the second names work; batch 8's misses then guided the scored names work, so it is
-# no longer clean either).
-FRESH = ("heldout6.tsv", "heldout7.tsv", "heldout8.tsv")
+# the second names work; batch 8's misses then guided the scored names work, and
+# batches 9 and 10's the fourth names work and the address joining, so none of them
+# is clean any more).
+FRESH = ("heldout6.tsv", "heldout7.tsv", "heldout8.tsv", "heldout9.tsv", "heldout10.tsv")
 # Batches never looked at while tuning, each reported apart as ``clean <file>``
-# (``--no-clean`` leaves them out while tuning): batches 9 and 10, written by a hand
-# that never opened the detectors, committed before their first scoring.
-CLEAN: tuple[str, ...] = ("heldout9.tsv", "heldout10.tsv")
+# (``--no-clean`` leaves them out while tuning): batches 11 and 12, written by a hand
+# that never opened the detectors, committed sealed (dda3aa7, outside this script's
+# reach) before the lead moved them here for their first scoring.
+CLEAN: tuple[str, ...] = ("heldout11.tsv", "heldout12.tsv")
 
 
 def handwritten(*, held_out: bool = False, only: str | None = None) -> list[Case]:
