@@ -96,3 +96,30 @@ def test_continental_street_addresses(text: str, address: str) -> None:
 )
 def test_no_continental_address_in_plain_english(text: str) -> None:
     assert addresses(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [
+        # Spaces typed between Han and numbers ("pangu spacing") are inside one address.
+        (
+            "快递寄到南京市鼓楼区中山北路 301 号金陵大厦 16 楼",
+            "南京市鼓楼区中山北路 301 号金陵大厦 16 楼",
+        ),
+        ("住在长沙市岳麓区麓山南路 88 号 5 栋 1203 室", "长沙市岳麓区麓山南路 88 号 5 栋 1203 室"),
+        ("开会地点：紫荆大厦 B 座 2208", "紫荆大厦 B 座 2208"),
+        ("钥匙在9 栋 3 单元 602，物业代收", "9 栋 3 单元 602"),
+        # 都 inside an estate's name (大都会) does not cut the address.
+        (
+            "发到青岛市市南区香港中路 36 号新都会广场 8 楼",
+            "青岛市市南区香港中路 36 号新都会广场 8 楼",
+        ),
+    ],
+)
+def test_spaces_between_han_and_numbers(text: str, address: str) -> None:
+    assert addresses(text) == [address]
+
+
+def test_a_phone_number_glued_by_spaces_is_no_road_name() -> None:
+    # A long digit run keeps its spaces: 13912345678 广州市 is no road "…678广州市…".
+    assert addresses("寄给 13912345678 广州市天河区体育西路 9 号") == ["广州市天河区体育西路 9 号"]

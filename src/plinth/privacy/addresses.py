@@ -8,7 +8,8 @@ parts one after the other into a chain; a chain counts as an address when it
 reaches street level (a road, a number, an estate, a building, a room or a
 village), or names a district or town under a city. A lone part ("市场", "小区")
 is not an address. Pieces of one address that something unread stands between
-(an estate name with no estate word, a comma) are joined into one finding.
+(an estate name with no estate word, a comma) are joined into one finding. Spaces
+typed between Han and numbers (张杨路 500 号 12 楼) are read as if absent.
 
 English addresses are a house number and a street (221B Baker Street, London),
 or the continental forms (17 Rue des Lilas, 69003 Lyon; Hauptstraße 5; Via Roma 12).
@@ -17,6 +18,7 @@ or the continental forms (17 Rue des Lilas, 69003 Lyon; Hauptstraße 5; Via Roma
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 
 from plinth.privacy.findings import Finding
@@ -96,7 +98,7 @@ _PART_START = re.compile(
 # address has two parts at least, one of them ending in a suffix (two gazetteer names
 # alone, 广东深圳, make no address): only stretches where a suffix has another suffix
 # or a name close by are handed to the (slower) part pattern.
-_SUFFIXES = "省市区县旗镇乡村路街巷弄道号院楼园厦苑栋幢座室"
+_SUFFIXES = "省市区县旗镇乡村路街巷弄道号院楼园厦苑栋幢座元层室"  # 单元, 层
 _SUFFIX = re.compile(f"[{_SUFFIXES}]")  # one class: the cheapest scan the engine has
 _NEAR = 10  # at most this many characters between two anchors of one address
 _LONGEST_NAME = max(map(len, [*PROVINCES, *CITIES]))
@@ -162,7 +164,55 @@ def _is_address(kinds: list[str]) -> bool:
 Part = tuple[str, int, int]  # kind, start, end
 
 
+# Spaces typed between Han and a short run of digits or Latin letters ("pangu spacing":
+# 张杨路 500 号, 7 栋 2 单元 1801, B 座) are no boundary of an address: they are taken out
+# before the chain is read, so every part pattern sees 张杨路500号, and each finding is
+# mapped back to the text as written (spaces included). Three spaces at most (a wider gap
+# is layout), and a run of five characters at most: no house, floor or room number is
+# longer, and a phone number or an ID glued to a place would read as a road's name.
+_SHORT_RUN = 5
+_PANGU_GAP = re.compile(
+    r"(?<=[0-9A-Za-z])[ \u3000]{1,3}(?=[\u3400-\u9fff])"
+    rf"|(?<=[\u3400-\u9fff])[ \u3000]{{1,3}}(?=[0-9A-Za-z]{{1,{_SHORT_RUN}}}(?![0-9A-Za-z]))"
+)
+
+
+def _pangu_gaps(text: str) -> Iterator[tuple[int, int]]:
+    """The spaces between Han and a short run of digits or letters, in either order."""
+    for gap in _PANGU_GAP.finditer(text):
+        start = low = gap.start()
+        while low > 0 and text[low - 1].isascii() and text[low - 1].isalnum():
+            low -= 1  # the run before the gap, if any, must be short too
+            if start - low > _SHORT_RUN:
+                break
+        if start - low <= _SHORT_RUN:
+            yield start, gap.end()
+
+
 def find_chinese_addresses(text: str) -> Iterator[Finding]:
+    """Addresses as :func:`_find_compact` reads them, in text written with or without
+    spaces between Han and digits."""
+    if _PANGU_GAP.search(text) is None:
+        yield from _find_compact(text)
+        return
+    # (position in the compact text, characters removed before it) at each gap.
+    pieces, shifts, removed, last = [], [0], [0], 0
+    for gap_start, gap_end in _pangu_gaps(text):
+        pieces.append(text[last:gap_start])
+        removed.append(removed[-1] + gap_end - gap_start)
+        shifts.append(gap_start - removed[-2])
+        last = gap_end
+    pieces.append(text[last:])
+    compact = "".join(pieces)
+    for found in _find_compact(compact):
+        # A start at a gap's position is the character after the gap; an end there is
+        # the character before it.
+        start = found.start + removed[bisect_right(shifts, found.start) - 1]
+        end = found.end + removed[bisect_left(shifts, found.end) - 1]
+        yield Finding("ADDRESS", start, end, text[start:end])
+
+
+def _find_compact(text: str) -> Iterator[Finding]:
     """Chains of parts that make an address. A chain that goes on with finer parts
     after a short gap (a comma; a name no part pattern reads: 珞喻路152号 融创智谷
     B3栋1604; 天津市 和 平区…, where 和 ends a name) is the same address, reported
@@ -198,11 +248,12 @@ def _reported(text: str, parts: list[Part]) -> bool:
 _RANK = {kind: rank for rank, kind in enumerate(_PARTS)}
 # What may stand between two pieces of one address: a comma or spaces; a name cut at
 # a function word that also stands inside place names (丰和|中大道, 天津市|和|平区,
-# 沈阳|于|洪区, 兴发|南路); or a name of up to ten characters that no part pattern reads, before a
-# number, an estate, a building or a room (融创智谷|B3栋, 东四十条甲|22号院, 建新街|东首|38号)
-# -- never a word between two places at large (河北省|重点|建设项目…跑道).
+# 沈阳|于|洪区, 兴发|南路, 大都|会广场); or a name of up to ten characters that no part
+# pattern reads, before a number, an estate, a building or a room (融创智谷|B3栋,
+# 东四十条甲|22号院, 建新街|东首|38号) -- never a word between two places at large
+# (河北省|重点|建设项目…跑道).
 _SEPARATOR_GAP = re.compile(r"[ \u3000]*[,，]?[ \u3000]*")
-_CUT_NAME_GAP = re.compile(rf"{_H}?[和向于发]|[和向于发]{_H}")
+_CUT_NAME_GAP = re.compile(rf"{_H}?[和向于发都]|[和向于发都]{_H}")
 _NAME_GAP = re.compile(rf"(?:{_H}|[A-Za-z0-9]){{1,10}}")
 _FINER = _FINE | {"floor"}
 
