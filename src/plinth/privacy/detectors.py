@@ -22,12 +22,13 @@ from collections.abc import Callable, Iterable, Iterator
 
 from plinth.privacy.addresses import find_chinese_addresses, find_english_addresses
 from plinth.privacy.findings import ENTITIES, Finding
+from plinth.privacy.names_columns import find_column_names
 from plinth.privacy.names_en import find_english_names
 from plinth.privacy.names_familiar import find_familiar_names
 from plinth.privacy.names_fields import find_field_names
 from plinth.privacy.names_lists import find_listed_names
 from plinth.privacy.names_translit import find_transliterated_names
-from plinth.privacy.names_zh import find_chinese_names, find_column_names, find_record_names
+from plinth.privacy.names_zh import find_chinese_names, find_record_names
 from plinth.privacy.names_zh_scored import find_scored_names
 from plinth.privacy.names_zh_uncued import find_uncued_names
 from plinth.privacy.numbers import find_numbers
