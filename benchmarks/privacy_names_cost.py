@@ -33,6 +33,7 @@ NAME_FINDERS = (
     "find_familiar_names",
     "find_transliterated_names",
     "find_field_names",
+    "find_roster_names",
     "find_column_names",
     "find_english_names",
     "find_record_names",

@@ -27,6 +27,7 @@ from plinth.privacy.names_en import find_english_names
 from plinth.privacy.names_familiar import find_familiar_names
 from plinth.privacy.names_fields import find_field_names
 from plinth.privacy.names_lists import find_listed_names
+from plinth.privacy.names_rosters import find_roster_names
 from plinth.privacy.names_translit import find_transliterated_names
 from plinth.privacy.names_zh import find_chinese_names, find_record_names
 from plinth.privacy.names_zh_scored import find_scored_names
@@ -65,6 +66,7 @@ _HAN_FINDERS: tuple[Finder, ...] = (
     find_familiar_names,
     find_transliterated_names,
     find_field_names,
+    find_roster_names,
 )
 
 

@@ -1,0 +1,112 @@
+"""Names listed after a roster label: 参会：邵总、殷晓鹏、暴雨晴; 缺席：揭晓（请假）.
+
+Minutes, sign-up threads and notices list people after a label that says who they
+are: those present (参会, 出席, 与会, 到场, 列席), absent (缺席, 请假), taking part
+(参与, 参加, 报名, 参赛), on duty (值班) or copied (抄送). The label is a short Han
+run before a colon that holds one of ``ROSTER_CUES`` (报名的有：, 参会人员：). The
+items after it, up to the end of the line or sentence and separated by 、 ，, / or
+spaces, are names when they have a person's shape: a surname and one or two given
+characters, or two or three characters that are no everyday word (a surname the
+gazetteer lacks), none of them a collective word (全体, 各部门); or Firstname
+Lastname (Jake Sorensen-Park). A note in brackets after an item is not
+part of it. The label is the evidence, so a name that is also a word (a given name
+chosen for its meaning) is taken here, and nowhere else.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from plinth.privacy.findings import Finding
+from plinth.privacy.gazetteer import CITIES, COMPOUND_SURNAMES, PROVINCES, words
+from plinth.privacy.names_fields import WORD_WEIGHT
+from plinth.privacy.names_surnames import SURNAMES
+from plinth.privacy.names_zh_scored import WORDS
+
+ROSTER_CUES = tuple(
+    words(
+        "参会 与会 出席 列席 到场 到会 签到 缺席 请假 参与 参加 报名 参赛 值班 抄送 "
+        "参训 随行 陪同 获奖"
+    )
+)
+_LABEL_LONGEST = 8  # 参会人员名单 and the like
+_COLON = re.compile(r"[：:]")
+# An item: Han with a bracketed note after it, or Latin words; the rest ends it.
+_ITEM_SPLIT = re.compile(r"[ \t\u3000]*[、，,/／][ \t\u3000]*")
+_SEGMENT_END = re.compile(r"[\n。；;！!？?]")
+_NOTE = re.compile(r"[（(][^）)]{0,12}[）)]$")
+_ENGLISH_NAME = re.compile(r"[A-Z][a-z]+(?:[ -][A-Z][a-z]+){1,2}")
+_HAN_ITEM = re.compile(r"[\u3400-\u9fff]{2,4}")
+# Given characters that make a group or a unit, not a person (全体, 各部门, 财务组).
+_COLLECTIVE = frozenset("们体部组科处室队班司等各全员人位家方届院系所局厅")
+_PLACES = frozenset([*PROVINCES, *CITIES])
+_REACH = 200  # an item list is read this far at most
+
+
+def _is_han(ch: str) -> bool:
+    return "\u3400" <= ch <= "\u9fff"
+
+
+def _labelled(text: str, colon: int) -> bool:
+    """Whether the Han run before ``colon`` is a roster label."""
+    start = colon
+    while start > 0 and colon - start < _LABEL_LONGEST and _is_han(text[start - 1]):
+        start -= 1
+    if start > 0 and _is_han(text[start - 1]):
+        return False  # a longer run: a sentence, not a label
+    label = text[start:colon]
+    return any(cue in label for cue in ROSTER_CUES)
+
+
+def _person_shaped(item: str) -> bool:
+    if _ENGLISH_NAME.fullmatch(item):
+        return True
+    if _HAN_ITEM.fullmatch(item) is None or item in _PLACES:
+        return False
+    if _COLLECTIVE.intersection(item[1:]):
+        return False
+    surname = 2 if item[:2] in COMPOUND_SURNAMES else 1 if item[0] in SURNAMES else 0
+    if surname:
+        return 1 <= len(item) - surname <= 2
+    # A surname the gazetteer lacks (宦, 暴): two or three characters, no everyday word.
+    return len(item) <= 3 and WORDS.get(item, 0.0) < WORD_WEIGHT
+
+
+def find_roster_names(text: str) -> Iterator[Finding]:
+    if "：" not in text and ":" not in text:
+        return
+    for colon in _COLON.finditer(text):
+        at = colon.end()
+        if not _labelled(text, colon.start()):
+            continue
+        stop = min(len(text), at + _REACH)
+        end = _SEGMENT_END.search(text, at, stop)
+        segment_end = end.start() if end is not None else stop
+        for piece in _pieces(text, at, segment_end):
+            start, finish = piece
+            item = text[start:finish]
+            if _person_shaped(item):
+                yield Finding("PERSON", start, finish, item)
+
+
+def _pieces(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
+    """The items between ``start`` and ``end``, spaces and notes taken off; Han items
+    with spaces between them (张三 李四) are items each."""
+    position = start
+    for separator in [*_ITEM_SPLIT.finditer(text, start, end), None]:
+        stop = separator.start() if separator is not None else end
+        item = text[position:stop]
+        note = _NOTE.search(item)
+        if note is not None:
+            item = item[: note.start()]
+        offset = position + len(item) - len(item.lstrip())
+        item = item.strip()
+        if item and not item.isascii() and " " in item:
+            for word in re.finditer(r"\S+", item):
+                yield offset + word.start(), offset + word.end()
+        elif item:
+            yield offset, offset + len(item)
+        if separator is None:
+            break
+        position = separator.end()
