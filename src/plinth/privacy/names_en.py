@@ -9,7 +9,11 @@ so a run of one to three of them counts as a name only after an honorific
 name and ends with a known surname ("Claire Dubois will cover", "Attendees:
 Laura Chen"): both lists come from Faker's name data (``build_english_names``),
 less the given names that are everyday words (Will, May, Grant); or when two
-pinyin-shaped words stand alone and one is a Chinese surname ("Zhang Wei"). The scan looks
+pinyin-shaped words stand alone and one is a Chinese surname ("Zhang Wei"); or when
+a given name starts a signature line before a bar or a dash ("Ruth Ellery | Counsel")
+or stands alone on a line next to a line with a number or an e-mail address. A
+hyphenated surname counts as known when one of its halves is (Tanner-Hall), and a
+possessive 's is no part of the name ("Ruth Ellery's desk"). The scan looks
 at capitalised runs, which are rare in most prompts, and checks the few
 characters in front of each.
 """
@@ -165,7 +169,7 @@ _LOWERCASE_BEFORE = re.compile(r"(?<![A-Za-z])[a-z]+ $")
 def _known_full_name(text: str, start: int, parts: list[str]) -> bool:
     """First and last word a known given name and surname: "Laura Chen"; "Mark Davies"
     after a comma or "and" (Mark alone is a verb, but in a list of people it is a name)."""
-    if len(parts) < 2 or parts[-1] not in SURNAMES or parts[-1] in _NOT_NAMES:
+    if len(parts) < 2 or not _surname(parts[-1]) or parts[-1] in _NOT_NAMES:
         return False
     if parts[0] in GIVEN_NAMES:
         return True
@@ -174,6 +178,38 @@ def _known_full_name(text: str, start: int, parts: list[str]) -> bool:
     # name's start ("loop in Grace Kim"): at a sentence's start it may be the verb.
     mid_sentence = _LOWERCASE_BEFORE.search(text, max(0, start - 24), start) is not None
     return (listed or mid_sentence) and parts[0] in WORDLIKE_GIVEN_NAMES
+
+
+def _surname(word: str) -> bool:
+    """A known surname, or a hyphenated one with a known surname in it (Tanner-Hall)."""
+    return word in SURNAMES or ("-" in word and any(p in SURNAMES for p in word.split("-")))
+
+
+# What follows a name on a signature line: a bar or a dash, then a title or a company.
+_AFTER_SIGNATURE = re.compile(r"[ \t]*(?:[|｜]|[-–—][ \t])")
+_CONTACT = re.compile(r"[0-9@]")
+
+
+def _contact_line(text: str, start: int, parts: list[str]) -> bool:
+    """A given name and one or two more words at the start of a line, then a bar or a
+    dash (a signature: "Ruth Ellery | Counsel"), or alone on the line next to a line
+    with a number or an address (a contact block)."""
+    if len(parts) < 2 or (parts[0] not in GIVEN_NAMES and parts[0] not in WORDLIKE_GIVEN_NAMES):
+        return False
+    line_start = text.rfind("\n", 0, start) + 1
+    if text[line_start:start].strip():
+        return False
+    end = start + len(" ".join(parts))
+    if _AFTER_SIGNATURE.match(text, end) is not None:
+        return True
+    line_end = text.find("\n", end)
+    line_end = len(text) if line_end == -1 else line_end
+    if text[end:line_end].strip():
+        return False
+    above = text[text.rfind("\n", 0, max(0, line_start - 1)) + 1 : max(0, line_start - 1)]
+    below_end = text.find("\n", line_end + 1)
+    below = text[line_end + 1 : len(text) if below_end == -1 else below_end]
+    return _CONTACT.search(above) is not None or _CONTACT.search(below) is not None
 
 
 # A syllable of Hanyu Pinyin (without tones): Chinese names written in Latin script,
@@ -209,12 +245,14 @@ def find_english_names(text: str) -> Iterator[Finding]:
             parts.pop(0)  # "Passenger Nguyen Van An": the cue is capitalised too
         while parts and parts[-1] in _NOT_NAMES:
             parts.pop()
-        if not parts:
+        if parts and parts[-1].endswith("'s"):
+            parts[-1] = parts[-1][:-2]  # a possessive: "David Kim's flight"
+        if not parts or not parts[-1]:
             continue
         value = " ".join(parts)
         start = match.start() + match.group(0).index(value)
         known = _known_full_name(text, start, parts) or _pinyin_name(match.group(0), parts)
-        if known or _cued(text, start, value):
+        if known or _cued(text, start, value) or _contact_line(text, start, parts):
             yield Finding("PERSON", start, start + len(value), value)
 
 

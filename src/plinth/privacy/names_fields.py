@@ -7,7 +7,8 @@ what the value is. A key means a person when one of its words (split at ``_``,
 words for people and their roles, not of any case's keys (``patient_name``,
 ``targetAgent``, ``assigned_to``; not ``team`` or ``city``). The value must
 then be two to four Han characters starting with a surname, and be no everyday
-word (a department or a brand: {"owner":"华为"}) nor a place.
+word (a department or a brand: {"owner":"华为"}) nor a place. An e-mail header at a
+line's start (``To: 温家乐``, ``Cc:``) is such a key too.
 
 The scan starts at each ``:`` or ``=`` followed by Han text (the only places a
 value can start), so text with no such field costs one failed search.
@@ -61,12 +62,21 @@ def _name_like(value: str) -> bool:
     )
 
 
+# An e-mail header line names people by its key alone: "To: 温家乐", "Cc: 顾北".
+_MAIL_KEYS = frozenset(words("To From Cc CC Bcc BCC Attn Reply-To"))
+
+
+def _mail_header(text: str, key: re.Match[str]) -> bool:
+    at_line_start = key.start() == 0 or text[key.start() - 1] == "\n"
+    return at_line_start and key.group(1) in _MAIL_KEYS
+
+
 def find_field_names(text: str) -> Iterator[Finding]:
     if ":" not in text and "=" not in text:
         return
     for match in _VALUE.finditer(text):
         key = _KEY.search(text, max(0, match.start() - 44), match.start())
-        if key is None or not _means_a_person(key.group(1)):
+        if key is None or not (_means_a_person(key.group(1)) or _mail_header(text, key)):
             continue
         value = match.group(1)
         if _name_like(value):

@@ -1,0 +1,47 @@
+"""English names from how they are written: possessives, hyphenated surnames,
+signature lines and contact blocks; Chinese names after e-mail header keys."""
+
+from __future__ import annotations
+
+import pytest
+
+from plinth.privacy.detectors import detect
+
+
+def people(text: str) -> list[str]:
+    return [f.text for f in detect(text) if f.entity == "PERSON"]
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        # A possessive 's is no part of the name, and no longer hides it.
+        ("Can you forward Laura Chen's slides before noon?", "Laura Chen"),
+        ("Liu Yang's badge still does not open the lab door", "Liu Yang"),
+        # A hyphenated surname with one known half.
+        ("麻烦 Emma Fairbairn-Wood 周五前回复", "Emma Fairbairn-Wood"),
+    ],
+)
+def test_possessives_and_hyphenated_surnames(text: str, name: str) -> None:
+    assert people(text) == [name]
+
+
+def test_a_signature_line_before_a_bar() -> None:
+    text = "Best,\nThomas Quillfeather | Head of Procurement\nAcme Ltd"
+    assert people(text) == ["Thomas Quillfeather"]
+
+
+def test_a_name_alone_in_a_contact_block() -> None:
+    text = "Ship to:\n88 Harbour Road, Leeds LS1 4AB\nMark Oxenbury\n"
+    assert people(text) == ["Mark Oxenbury"]
+
+
+def test_a_heading_alone_is_no_name() -> None:
+    # No given name first, or no contact line next to it.
+    assert people("Quarterly Review\nAgenda items below") == []
+    assert people("Grace Period\nPayments made within the grace period are accepted") == []
+
+
+def test_a_chinese_name_after_a_mail_header_key() -> None:
+    assert people("From: ops@example.com\nTo: 常安\nSubject: 月报") == ["常安"]
+    assert people("Please send it to: 财务部") == []
