@@ -171,40 +171,46 @@ Part = tuple[str, int, int]  # kind, start, end
 # is layout), and a run of five characters at most: no house, floor or room number is
 # longer, and a phone number or an ID glued to a place would read as a road's name.
 _SHORT_RUN = 5
+# A space first (the engine skips to spaces at once), then what stands on either side.
 _PANGU_GAP = re.compile(
-    r"(?<=[0-9A-Za-z])[ \u3000]{1,3}(?=[\u3400-\u9fff])"
-    rf"|(?<=[\u3400-\u9fff])[ \u3000]{{1,3}}(?=[0-9A-Za-z]{{1,{_SHORT_RUN}}}(?![0-9A-Za-z]))"
+    r"[ \u3000](?:(?<=[0-9A-Za-z][ \u3000])[ \u3000]{0,2}+(?=[\u3400-\u9fff])"
+    r"|(?<=[\u3400-\u9fff][ \u3000])[ \u3000]{0,2}+"
+    rf"(?=[0-9A-Za-z]{{1,{_SHORT_RUN}}}+(?![0-9A-Za-z])))"
 )
 
 
-def _pangu_gaps(text: str) -> Iterator[tuple[int, int]]:
+def _pangu_gaps(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
     """The spaces between Han and a short run of digits or letters, in either order."""
-    for gap in _PANGU_GAP.finditer(text):
-        start = low = gap.start()
+    for gap in _PANGU_GAP.finditer(text, start, end):
+        at = low = gap.start()
         while low > 0 and text[low - 1].isascii() and text[low - 1].isalnum():
             low -= 1  # the run before the gap, if any, must be short too
-            if start - low > _SHORT_RUN:
+            if at - low > _SHORT_RUN:
                 break
-        if start - low <= _SHORT_RUN:
-            yield start, gap.end()
+        if at - low <= _SHORT_RUN:
+            yield at, gap.end()
 
 
 def find_chinese_addresses(text: str) -> Iterator[Finding]:
     """Addresses as :func:`_find_compact` reads them, in text written with or without
     spaces between Han and digits."""
-    if _PANGU_GAP.search(text) is None:
-        yield from _find_compact(text)
+    # Gaps are looked for only where an address may be (a scan of every space of an
+    # English text cost more than the address search itself).
+    windows = list(_windows(text))
+    gaps = [gap for start, end in windows for gap in _pangu_gaps(text, start, end)]
+    if not gaps:
+        yield from _find_compact(text, windows)
         return
     # (position in the compact text, characters removed before it) at each gap.
     pieces, shifts, removed, last = [], [0], [0], 0
-    for gap_start, gap_end in _pangu_gaps(text):
+    for gap_start, gap_end in gaps:
         pieces.append(text[last:gap_start])
         removed.append(removed[-1] + gap_end - gap_start)
         shifts.append(gap_start - removed[-2])
         last = gap_end
     pieces.append(text[last:])
     compact = "".join(pieces)
-    for found in _find_compact(compact):
+    for found in _find_compact(compact, list(_windows(compact))):
         # A start at a gap's position is the character after the gap; an end there is
         # the character before it.
         start = found.start + removed[bisect_right(shifts, found.start) - 1]
@@ -212,13 +218,13 @@ def find_chinese_addresses(text: str) -> Iterator[Finding]:
         yield Finding("ADDRESS", start, end, text[start:end])
 
 
-def _find_compact(text: str) -> Iterator[Finding]:
+def _find_compact(text: str, windows: list[tuple[int, int]]) -> Iterator[Finding]:
     """Chains of parts that make an address. A chain that goes on with finer parts
     after a short gap (a comma; a name no part pattern reads: 珞喻路152号 融创智谷
     B3栋1604; 天津市 和 平区…, where 和 ends a name) is the same address, reported
     as one finding."""
     address: list[Part] = []
-    for start, end in _windows(text):
+    for start, end in windows:
         for parts in _chains(text, start, end):
             if address and _continues(text, address, parts[0]):
                 address += parts

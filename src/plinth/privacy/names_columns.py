@@ -32,15 +32,16 @@ _HAN_HEADERS = frozenset(
 _HAN_HEADER = re.compile(
     r"[\u3400-\u9fff]{0,4}(?:姓名|名字)|[\u3400-\u9fff]{1,4}[人员者]|[业户车房雇店船债物]主"
 )
+_HEADER_ENDS = frozenset("人员者主名字")
 # Words for a kind of name in English headers (Full Name, Last Name).
 _NAME_KINDS = frozenset(words("full first last given family display real legal sur"))
 _NOT_A_ROLE = frozenset(words("人数 人口 人次 员数 人均 成员数"))
 _CELL_SEPARATORS = "|,，\t;；"
-# A cell that ends at a separator or the line's end: a header candidate.
-_CELL = re.compile(
-    r"(?:^|(?<=[|,，\t;；]))[ \t]*([^\s|,，\t;；][^|,，\t;；\n]{0,23}?)[ \t]*(?=[|,，\t;；]|$)",
-    re.MULTILINE,
-)
+# A short cell after a separator or a line break (the text's first cell apart): a
+# header candidate. A separator first, so the engine skips to separators at once.
+# (Possessive: a clause longer than a cell fails at once, with no backtracking.)
+_CELL = re.compile(r"[|,，\t;；\n][ \t]*+([^|,，\t;；\n]{1,16}+)(?=[|,，\t;；\n]|\Z)")
+_FIRST_CELL = re.compile(r"[ \t]*+([^|,，\t;；\n]{1,16}+)(?=[|,，\t;；\n]|\Z)")
 _SPLIT = re.compile(r"\s*[|,，\t;；]\s*")
 _WORD_SPLIT = re.compile(r"[ _\-]+")
 _PLACES = frozenset([*PROVINCES, *CITIES])
@@ -59,8 +60,12 @@ def means_a_person(cell: str) -> bool:
         if parts[-1] == "name" or parts[-1] == "names":
             return all(p in PERSON_KEYS or p in _NAME_KINDS for p in parts[:-1])
         return all(p in PERSON_KEYS for p in parts)
-    return cell in _HAN_HEADERS or (
-        _HAN_HEADER.fullmatch(cell) is not None and cell not in _NOT_A_ROLE
+    if cell in _HAN_HEADERS:
+        return True
+    return (
+        cell[-1] in _HEADER_ENDS
+        and _HAN_HEADER.fullmatch(cell) is not None
+        and (cell not in _NOT_A_ROLE)
     )
 
 
@@ -68,12 +73,14 @@ def find_column_names(text: str) -> Iterator[Finding]:
     if "\n" not in text:
         return
     position = 0
-    while (cell := _CELL.search(text, position)) is not None:
-        position = cell.end() + 1
-        if not means_a_person(cell.group(1)):
+    cell = _FIRST_CELL.match(text)
+    while cell is not None or (cell := _CELL.search(text, position)) is not None:
+        position = cell.end()
+        header, cell = cell.group(1).rstrip(" \t"), None
+        if not means_a_person(header):
             continue
-        start = text.rfind("\n", 0, cell.start()) + 1
-        end = _line_end(text, cell.end())
+        start = text.rfind("\n", 0, position - 1) + 1
+        end = _line_end(text, position)
         cells = _cells(text[start:end])
         column = next((i for i, c in enumerate(cells) if means_a_person(c)), None)
         position = end + 1

@@ -30,8 +30,12 @@ ROSTER_CUES = tuple(
         "参训 随行 陪同 获奖"
     )
 )
-_LABEL_LONGEST = 8  # 参会人员名单 and the like
-_COLON = re.compile(r"[：:]")
+_LABEL_LONGEST = 8
+# A cue, the rest of its label, a colon: one search of the text (a look behind every
+# colon of a JSON or log text cost twice as much).
+_LABEL = re.compile(
+    "(?:" + "|".join(ROSTER_CUES) + rf")[\u3400-\u9fff]{{0,{_LABEL_LONGEST - 2}}}[：:]"
+)  # 参会人员名单 and the like
 # An item: Han with a bracketed note after it, or Latin words; the rest ends it.
 _ITEM_SPLIT = re.compile(r"[ \t\u3000]*[、，,/／][ \t\u3000]*")
 _SEGMENT_END = re.compile(r"[\n。；;！!？?]")
@@ -49,14 +53,12 @@ def _is_han(ch: str) -> bool:
 
 
 def _labelled(text: str, colon: int) -> bool:
-    """Whether the Han run before ``colon`` is a roster label."""
+    """Whether the Han run before ``colon`` (which holds a cue) is short enough to be
+    a label, not the end of a sentence."""
     start = colon
-    while start > 0 and colon - start < _LABEL_LONGEST and _is_han(text[start - 1]):
+    while start > 0 and colon - start <= _LABEL_LONGEST and _is_han(text[start - 1]):
         start -= 1
-    if start > 0 and _is_han(text[start - 1]):
-        return False  # a longer run: a sentence, not a label
-    label = text[start:colon]
-    return any(cue in label for cue in ROSTER_CUES)
+    return colon - start <= _LABEL_LONGEST
 
 
 def _person_shaped(item: str) -> bool:
@@ -76,9 +78,9 @@ def _person_shaped(item: str) -> bool:
 def find_roster_names(text: str) -> Iterator[Finding]:
     if "：" not in text and ":" not in text:
         return
-    for colon in _COLON.finditer(text):
-        at = colon.end()
-        if not _labelled(text, colon.start()):
+    for label in _LABEL.finditer(text):
+        at = label.end()
+        if not _labelled(text, at - 1):
             continue
         stop = min(len(text), at + _REACH)
         end = _SEGMENT_END.search(text, at, stop)
