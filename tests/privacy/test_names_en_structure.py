@@ -45,3 +45,9 @@ def test_a_heading_alone_is_no_name() -> None:
 def test_a_chinese_name_after_a_mail_header_key() -> None:
     assert people("From: ops@example.com\nTo: 常安\nSubject: 月报") == ["常安"]
     assert people("Please send it to: 财务部") == []
+
+
+def test_a_person_keyed_field_with_a_surname_the_gazetteer_lacks() -> None:
+    # 贝 is a surname the gazetteer does not hold; the key says a person stands here.
+    assert people("2026-03-01 WARN retry operator=贝书遥 attempt=2") == ["贝书遥"]
+    assert people('{"owner": "运维组", "reviewer": "平台部"}') == []

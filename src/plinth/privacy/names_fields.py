@@ -6,8 +6,9 @@ what the value is. A key means a person when one of its words (split at ``_``,
 ``-``, ``.`` and camelCase) is in ``PERSON_KEYS``, a general vocabulary of English
 words for people and their roles, not of any case's keys (``patient_name``,
 ``targetAgent``, ``assigned_to``; not ``team`` or ``city``). The value must
-then be two to four Han characters starting with a surname, and be no everyday
-word (a department or a brand: {"owner":"华为"}) nor a place. An e-mail header at a
+then be two to four Han characters starting with a surname (or two or three
+with no surname the gazetteer knows), not ending like a unit's name (平台部), and be
+no everyday word (a department or a brand: {"owner":"华为"}) nor a place. An e-mail header at a
 line's start (``To: 温家乐``, ``Cc:``) is such a key too.
 
 The scan starts at each ``:`` or ``=`` followed by Han text (the only places a
@@ -52,14 +53,18 @@ def _means_a_person(key: str) -> bool:
     return any(part.lower() in PERSON_KEYS for part in parts)
 
 
+# Characters that end a group's or a unit's name, not a person's (研发部, 客服组).
+_UNITS = frozenset("们部组科处室队班司局厅系所")
+
+
 def _name_like(value: str) -> bool:
     surname = 2 if value[:2] in COMPOUND_SURNAMES else 1 if value[0] in SURNAMES else 0
-    return (
-        bool(surname)
-        and 1 <= len(value) - surname <= 2
-        and value not in _PLACES
-        and WORDS.get(value, 0.0) < WORD_WEIGHT
-    )
+    if value in _PLACES or WORDS.get(value, 0.0) >= WORD_WEIGHT or value[-1] in _UNITS:
+        return False
+    if surname:
+        return 1 <= len(value) - surname <= 2
+    # The key is the evidence a surname the gazetteer lacks (贝, 鄂) does not give.
+    return len(value) <= 3
 
 
 # An e-mail header line names people by its key alone: "To: 温家乐", "Cc: 顾北".
