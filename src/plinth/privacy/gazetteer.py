@@ -124,6 +124,8 @@ CITIES = words(
     "柳州 北海 海口 三亚 贵阳 遵义 昆明 大理 丽江 拉萨 兰州 西宁 银川 乌鲁木齐 "
     "呼和浩特 包头 鄂尔多斯"
 )
+# A place's name is no person's name (海南, 长春): the name detectors' shared check.
+PLACES = frozenset([*PROVINCES, *CITIES])
 
 # Plate prefixes: one character per province-level division.
 PLATE_PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"

@@ -20,9 +20,9 @@ import re
 from collections.abc import Iterator
 
 from plinth.privacy.findings import Finding
-from plinth.privacy.gazetteer import CITIES, COMPOUND_SURNAMES, PROVINCES, words
+from plinth.privacy.gazetteer import PLACES, words
 from plinth.privacy.names_fields import PERSON_KEYS, WORD_WEIGHT
-from plinth.privacy.names_surnames import SURNAMES
+from plinth.privacy.names_surnames import surname_length
 from plinth.privacy.names_zh_scored import WORDS
 
 _HAN_HEADERS = frozenset(
@@ -44,7 +44,6 @@ _CELL = re.compile(r"[|,，\t;；\n][ \t]*+([^|,，\t;；\n]{1,16}+)(?=[|,，\t;
 _FIRST_CELL = re.compile(r"[ \t]*+([^|,，\t;；\n]{1,16}+)(?=[|,，\t;；\n]|\Z)")
 _SPLIT = re.compile(r"\s*[|,，\t;；]\s*")
 _WORD_SPLIT = re.compile(r"[ _\-]+")
-_PLACES = frozenset([*PROVINCES, *CITIES])
 _NOT_GIVEN = frozenset(
     "的了是在和与及或我你他她们这那有不也都就还说对把被让给从向到于为以而无未待暂"
 )
@@ -114,11 +113,11 @@ def _looks_like_a_name(value: str) -> bool:
     characters, a surname and a given name or no everyday word, no place."""
     if _ENGLISH_NAME.fullmatch(value):
         return True
-    if not 2 <= len(value) <= 4 or value in _PLACES:
+    if not 2 <= len(value) <= 4 or value in PLACES:
         return False
     if any(not "\u3400" <= ch <= "\u9fff" for ch in value):
         return False
-    surname = 2 if value[:2] in COMPOUND_SURNAMES else 1 if value[0] in SURNAMES else 0
+    surname = surname_length(value)
     if any(ch in _NOT_GIVEN for ch in value[max(surname, 1) :]):
         return False
     if surname and 1 <= len(value) - surname <= 2:

@@ -21,8 +21,8 @@ import re
 from collections.abc import Iterator
 
 from plinth.privacy.findings import Finding
-from plinth.privacy.gazetteer import CITIES, COMPOUND_SURNAMES, PROVINCES, words
-from plinth.privacy.names_surnames import SURNAMES
+from plinth.privacy.gazetteer import PLACES, words
+from plinth.privacy.names_surnames import surname_length
 from plinth.privacy.names_zh_scored import WORDS
 
 PERSON_KEYS = frozenset(
@@ -43,7 +43,6 @@ PERSON_KEYS = frozenset(
 _VALUE = re.compile(r"[:=][ \t]*[\"'“]?([\u3400-\u9fff]{2,4})(?=[\"'”&,;，；}\]\s|]|$)")
 _KEY = re.compile(r"[\"']?([A-Za-z][A-Za-z0-9_.\-]{0,40})[\"']?[ \t]*$")
 _CAMEL = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
-_PLACES = frozenset([*PROVINCES, *CITIES])
 # An everyday word of at least this weight (log10 of jieba's count) is no name here.
 WORD_WEIGHT = 2.5
 
@@ -58,8 +57,8 @@ _UNITS = frozenset("们部组科处室队班司局厅系所")
 
 
 def _name_like(value: str) -> bool:
-    surname = 2 if value[:2] in COMPOUND_SURNAMES else 1 if value[0] in SURNAMES else 0
-    if value in _PLACES or WORDS.get(value, 0.0) >= WORD_WEIGHT or value[-1] in _UNITS:
+    surname = surname_length(value)
+    if value in PLACES or WORDS.get(value, 0.0) >= WORD_WEIGHT or value[-1] in _UNITS:
         return False
     if surname:
         return 1 <= len(value) - surname <= 2

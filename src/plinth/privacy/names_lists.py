@@ -20,8 +20,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from plinth.privacy.findings import Finding
-from plinth.privacy.gazetteer import CITIES, COMPOUND_SURNAMES, PROVINCES
-from plinth.privacy.names_surnames import SURNAMES
+from plinth.privacy.gazetteer import PLACES
+from plinth.privacy.names_surnames import surname_length
 from plinth.privacy.names_zh_scored import RIGHT, features, score_of
 
 # The lowest score a listed neighbour may have, by the separator before or after it:
@@ -33,24 +33,17 @@ _SPACES = " \t\u3000"
 # What ends an item besides a non-Han character.
 _ITEM_END = frozenset("、，,和与及；;：:")
 _NOT_GIVEN = frozenset("的了是在和与及或等我你他她们这那有不也都就还说对把被让给从向到于为以而")
-_PLACES = frozenset([*PROVINCES, *CITIES])
 
 
 def _is_han(ch: str) -> bool:
     return "\u3400" <= ch <= "\u9fff"
 
 
-def _surname(text: str, start: int) -> int:
-    if text[start : start + 2] in COMPOUND_SURNAMES:
-        return 2
-    return 1 if text[start] in SURNAMES else 0
-
-
 def _score(text: str, start: int, end: int) -> float | None:
     """The scored model's view of ``text[start:end]`` as surname + given name."""
-    surname = _surname(text, start)
+    surname = surname_length(text, start)
     given = end - start - surname
-    if not surname or not 1 <= given <= 2 or text[start:end] in _PLACES:
+    if not surname or not 1 <= given <= 2 or text[start:end] in PLACES:
         return None
     if any(not _is_han(ch) or ch in _NOT_GIVEN for ch in text[start + surname : end]):
         return None
@@ -85,7 +78,7 @@ def _followed(text: str, end: int) -> bool:
 
 
 def _item_after(text: str, start: int, size: int, floor: float) -> tuple[int, int] | None:
-    if start >= len(text) or not _surname(text, start):
+    if start >= len(text) or not surname_length(text, start):
         return None
     run = _run_end(text, start)
     if 2 <= run - start <= 4:
@@ -102,11 +95,11 @@ def _item_after(text: str, start: int, size: int, floor: float) -> tuple[int, in
 
 def _item_before(text: str, end: int, size: int, floor: float) -> tuple[int, int] | None:
     run = _run_start(text, end)
-    if 2 <= end - run <= 4 and _surname(text, run):
+    if 2 <= end - run <= 4 and surname_length(text, run):
         spans = [(run, end)]
     else:  # 请沙宇轩: the run holds a word before the name; try the listed size first
         sizes = sorted({2, 3}, key=lambda n: n != size)
-        spans = [(end - n, end) for n in sizes if end - n >= run and _surname(text, end - n)]
+        spans = [(end - n, end) for n in sizes if end - n >= run and surname_length(text, end - n)]
     for span in spans:
         value = _score(text, *span)
         if value is not None and value >= floor:

@@ -19,9 +19,9 @@ import re
 from collections.abc import Iterator
 
 from plinth.privacy.findings import Finding
-from plinth.privacy.gazetteer import CITIES, COMPOUND_SURNAMES, PROVINCES, words
+from plinth.privacy.gazetteer import PLACES, words
 from plinth.privacy.names_fields import WORD_WEIGHT
-from plinth.privacy.names_surnames import SURNAMES
+from plinth.privacy.names_surnames import surname_length
 from plinth.privacy.names_zh_scored import WORDS
 
 ROSTER_CUES = tuple(
@@ -44,7 +44,6 @@ _ENGLISH_NAME = re.compile(r"[A-Z][a-z]+(?:[ -][A-Z][a-z]+){1,2}")
 _HAN_ITEM = re.compile(r"[\u3400-\u9fff]{2,4}")
 # Given characters that make a group or a unit, not a person (全体, 各部门, 财务组).
 _COLLECTIVE = frozenset("们体部组科处室队班司等各全员人位家方届院系所局厅")
-_PLACES = frozenset([*PROVINCES, *CITIES])
 _REACH = 200  # an item list is read this far at most
 
 
@@ -64,11 +63,11 @@ def _labelled(text: str, colon: int) -> bool:
 def _person_shaped(item: str) -> bool:
     if _ENGLISH_NAME.fullmatch(item):
         return True
-    if _HAN_ITEM.fullmatch(item) is None or item in _PLACES:
+    if _HAN_ITEM.fullmatch(item) is None or item in PLACES:
         return False
     if _COLLECTIVE.intersection(item[1:]):
         return False
-    surname = 2 if item[:2] in COMPOUND_SURNAMES else 1 if item[0] in SURNAMES else 0
+    surname = surname_length(item)
     if surname:
         return 1 <= len(item) - surname <= 2
     # A surname the gazetteer lacks (宦, 暴): two or three characters, no everyday word.

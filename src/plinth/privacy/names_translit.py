@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterator
 
 from plinth.privacy.findings import Finding
-from plinth.privacy.gazetteer import CITIES, PROVINCES
+from plinth.privacy.gazetteer import PLACES
 from plinth.privacy.names_zh import TRANSLIT
 from plinth.privacy.names_zh_scored import FOREIGN, LEFT, RIGHT
 
@@ -37,7 +37,6 @@ _RUN = re.compile(rf"[{_CHARS}](?<![{_CHARS}].)[{_CHARS}]{{{MIN_RUN - 1},7}}(?![
 # Before a place: 在布达佩斯, 去乌鲁木齐; after one: 阿克苏市, 阿拉善盟.
 _LOCATIVE = frozenset("在去到从往赴飞抵住于")
 _PLACE_AFTER = frozenset("市县州省区盟旗镇乡村路街山河湖岛港站国")
-_PLACES = frozenset([*PROVINCES, *CITIES])
 
 
 def _is_han(ch: str) -> bool:
@@ -78,6 +77,6 @@ def find_transliterated_names(text: str) -> Iterator[Finding]:
             value = text[start:end]
             if _words_in(value) > MOST_WORDS:
                 continue
-            if _right_ok(text, end) and not any(place in value for place in _PLACES):
+            if _right_ok(text, end) and not any(place in value for place in PLACES):
                 yield Finding("PERSON", start, end, value)
                 break

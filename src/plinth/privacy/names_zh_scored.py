@@ -32,7 +32,7 @@ from operator import mul
 from pathlib import Path
 
 from plinth.privacy.findings import Finding
-from plinth.privacy.gazetteer import CITIES, COMPOUND_SURNAMES, PROVINCES
+from plinth.privacy.gazetteer import COMPOUND_SURNAMES, PLACES
 from plinth.privacy.names_surnames import SURNAMES
 from plinth.privacy.names_zh_uncued import CLOSINGS
 
@@ -85,7 +85,6 @@ BOTH = 1.0
 WEIGHTS = (-6.0, 0.5, 1.0, -2.5, -1.5, -1.5, -2.0, 2.0, 2.0, 2.0, 2.0, 1.0, -1.5, BOTH)
 THRESHOLD = -0.5
 
-_PLACES = frozenset([*PROVINCES, *CITIES])
 # The most the context can add: a bound that spares most candidates the full look.
 # (An edge and a context word on the same side exclude each other.)
 _BEST_CONTEXT = (
@@ -180,7 +179,7 @@ def _features(
         if not "\u3400" <= ch <= "\u9fff":
             return None
         likelihood += _GIVEN.get(ch, UNKNOWN_GIVEN)
-    if text[start:end] in _PLACES or names in _PLACES:
+    if text[start:end] in PLACES or names in PLACES:
         return None  # 来|长春: the given part is a city
     after = text[end] if end < len(text) else ""
     if after == names[-1]:
