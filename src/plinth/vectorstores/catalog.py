@@ -223,17 +223,28 @@ class VectorStoreCatalog:
             conn.execute(stores.delete().where(stores.c.id == store_id))
 
     def refresh_usage(self, store_id: str) -> int:
-        """Sum the completed files' bytes into the store's ``usage_bytes``; return it."""
+        """Sum the completed files' bytes into the store's ``usage_bytes``; return it.
+
+        Two files finishing together each refresh the store. Read-then-write
+        would let the refresh that summed first write last and drop the other
+        file from the total, so the sum is taken inside the UPDATE, after the
+        store's row is locked (PostgreSQL: a new statement snapshot after the
+        lock; SQLite: one writer at a time, and no FOR UPDATE to render).
+        """
+        completed = (
+            select(func.coalesce(func.sum(vs_files.c.usage_bytes), 0))
+            .where(vs_files.c.vector_store_id == store_id, vs_files.c.status == "completed")
+            .scalar_subquery()
+        )
         with self.engine.begin() as conn:
-            total = conn.execute(
-                select(func.coalesce(func.sum(vs_files.c.usage_bytes), 0)).where(
-                    vs_files.c.vector_store_id == store_id, vs_files.c.status == "completed"
-                )
-            ).scalar_one()
+            conn.execute(select(stores.c.id).where(stores.c.id == store_id).with_for_update())
             conn.execute(
-                update(stores).where(stores.c.id == store_id).values(usage_bytes=int(total))
+                update(stores).where(stores.c.id == store_id).values(usage_bytes=completed)
             )
-        return int(total)
+            total = conn.execute(
+                select(stores.c.usage_bytes).where(stores.c.id == store_id)
+            ).scalar_one_or_none()
+        return int(total or 0)
 
     # -- files ------------------------------------------------------------------
 
