@@ -31,6 +31,25 @@ class ServerLimits(BaseModel):
     body_timeout_s: float = Field(
         30.0, gt=0, le=3600, description="Longest pause between two pieces of a request body."
     )
+    # A pause bound alone lets a client hold a connection, and what the app has
+    # buffered of its body, for ever by sending a byte every few seconds. A floor
+    # on the body's average rate bounds that by what the client actually sends,
+    # while a big upload over a slow link (4 KiB/s is slower than a GPRS uplink)
+    # still goes through: its deadline moves with every byte it sends.
+    body_min_rate_bytes_s: int = Field(
+        4096,
+        ge=0,
+        le=1 << 30,
+        description="After body_rate_grace_s, a body must have arrived at this average rate "
+        "(bytes/s, counted from the end of its headers) or the request gets a 408. 0: off.",
+    )
+    body_rate_grace_s: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="Time a body's rate is not checked for (the client's own start-up, a "
+        "100-continue round trip); the rate's deadline starts from it.",
+    )
     max_header_bytes: int = Field(
         64 * 1024, ge=1024, le=16 * 1024 * 1024, description="Request line and headers, in all."
     )

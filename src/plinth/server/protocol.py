@@ -9,7 +9,11 @@ would hold every file descriptor. This subclass adds, per connection:
   (global and per-address caps; a refused peer gets a 503);
 - a header timeout (408) and a header size cap (431), from the first byte of
   each request (from the connection's start for the first);
-- a body timeout: the longest pause between two pieces of a body (408);
+- two body deadlines (408): the longest pause between two pieces of a body,
+  and a floor on its average rate after a grace period (a body sent a byte
+  every few seconds would otherwise hold its connection, and what the app
+  buffered of it, for ever); each byte moves the rate's deadline on by
+  ``1 / body_min_rate_bytes_s`` seconds, so a big upload on a slow link passes;
 - a request count, after which the response says ``Connection: close``;
 - a bound on pipelined requests: reading waits until the queue is empty, and a
   connection that still queues over :data:`MAX_PIPELINED` is closed after the
@@ -30,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -143,6 +148,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._timer_at = 0.0  # when the pending timer fires
         self._deadline = 0.0  # when the armed phase runs out; 0: none armed
         self._expired: Callable[[], None] = _nothing
+        self._rate_deadline = math.inf  # the body's average rate falls under the floor then
         self._reading_headers = False
         self._header_bytes = 0
         self._requests = 0
@@ -221,13 +227,19 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.guard.busy(self)
         self.scope["extensions"] = {ON_DISCONNECT: self._watch}  # type: ignore[dict-item]
         super().on_headers_complete()
-        if self._requests >= self.guard.limits.max_requests_per_connection and self.cycle:
+        limits = self.guard.limits
+        if self._requests >= limits.max_requests_per_connection and self.cycle:
             self.cycle.keep_alive = False
-        self._arm(self.guard.limits.body_timeout_s, self._body_timed_out)
+        grace = limits.body_rate_grace_s
+        self._rate_deadline = self.loop.time() + grace if limits.body_min_rate_bytes_s else math.inf
+        self._arm_body()
 
     def on_body(self, body: bytes) -> None:
         super().on_body(body)
-        self._arm(self.guard.limits.body_timeout_s, self._body_timed_out)
+        rate = self.guard.limits.body_min_rate_bytes_s
+        if rate:
+            self._rate_deadline += len(body) / rate
+        self._arm_body()
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
@@ -267,8 +279,16 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._header_bytes = 0
         self._arm(self.guard.limits.header_timeout_s, self._headers_timed_out)
 
+    def _arm_body(self) -> None:
+        """The body's deadline: its pause bound or its rate's, whichever comes first."""
+        pause = self.loop.time() + self.guard.limits.body_timeout_s
+        self._arm_at(min(pause, self._rate_deadline), self._body_timed_out)
+
     def _arm(self, seconds: float, callback: Callable[[], None]) -> None:
-        """Run ``callback`` in ``seconds`` unless re-armed or disarmed before.
+        self._arm_at(self.loop.time() + seconds, callback)
+
+    def _arm_at(self, deadline: float, callback: Callable[[], None]) -> None:
+        """Run ``callback`` at loop time ``deadline`` unless re-armed or disarmed before.
 
         One deadline per connection, and a loop timer only when the deadline
         comes sooner than the pending one: moving it later (the usual case: a
@@ -277,7 +297,6 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         it finds the deadline moved. Three timers set and cancelled per request
         were 2 to 3 % of the CPU of a proxied request.
         """
-        deadline = self.loop.time() + seconds
         self._deadline, self._expired = deadline, callback
         if self._timer is None or self._timer_at > deadline:
             if self._timer is not None:
@@ -314,12 +333,21 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def _body_timed_out(self) -> None:
         if self._closing():
             return
-        if self.flow.read_paused:  # the app is slow to read, not the client to send
-            self._arm(self.guard.limits.body_timeout_s, self._body_timed_out)
+        limits = self.guard.limits
+        now = self.loop.time()
+        if self.flow.read_paused:
+            # The app is slow to read, not the client to send: the client gets a
+            # fresh grace for its rate (the time paused is not its own).
+            self._rate_deadline = max(self._rate_deadline, now + limits.body_rate_grace_s)
+            self._arm_body()
             return
         if self.cycle is not None and not self.cycle.response_started:
-            seconds = self.guard.limits.body_timeout_s
-            self._answer_and_close(RequestTimeout(f"The request body paused over {seconds:g} s"))
+            if now + _TIMER_SLACK_S >= self._rate_deadline:
+                rate = limits.body_min_rate_bytes_s
+                message = f"The request body arrived slower than {rate} bytes/s"
+            else:
+                message = f"The request body paused over {limits.body_timeout_s:g} s"
+            self._answer_and_close(RequestTimeout(message))
         else:
             self.transport.close()
 
