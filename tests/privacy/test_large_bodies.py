@@ -111,3 +111,104 @@ def test_one_key_gets_a_bounded_number_of_large_scans() -> None:
     finally:
         release.set()
         pool.close()
+
+
+class Gated:
+    """Scan work that records when it starts and, if gated, blocks until released."""
+
+    def __init__(self) -> None:
+        self.order: list[str] = []
+        self.gates: dict[str, threading.Event] = {}
+        self.started = threading.Semaphore(0)
+
+    def work(self, name: str, gated: bool = True) -> Callable[[], str]:
+        gate = self.gates.setdefault(name, threading.Event())
+        if not gated:
+            gate.set()
+
+        def scan() -> str:
+            self.order.append(name)
+            self.started.release()
+            gate.wait()
+            return name
+
+        return scan
+
+    async def next_start(self) -> None:
+        loop = asyncio.get_running_loop()
+        # A bound on a wait that would otherwise hang the suite, not a timing assertion.
+        assert await loop.run_in_executor(None, self.started.acquire, True, 30)
+
+    def release_all(self) -> None:
+        for gate in self.gates.values():
+            gate.set()
+
+
+LONG, SHORT = 100, 40  # over and under queue_limit=50
+
+
+def test_a_long_scan_leaves_a_worker_to_others_and_keys_take_turns() -> None:
+    """Two 8 MiB bodies of surnames from one key held both workers for ~50 s; now one
+    long scan runs at a time, a worker stays free for shorter ones, and the next long
+    scan goes to the key that has had none, not the one that has had one."""
+    pool = ScanPool(inline_limit=10, queue_limit=50, workers=2, per_key=2, per_key_short=2)
+    scans = Gated()
+
+    async def scenario() -> None:
+        a1 = asyncio.ensure_future(pool.run(LONG, "a", scans.work("a1")))
+        await scans.next_start()
+        a2 = asyncio.ensure_future(pool.run(LONG, "a", scans.work("a2")))
+        # Another key's shorter scan runs while a1 holds its worker and a2 waits.
+        b1 = pool.run(SHORT, "b", scans.work("b1", gated=False))
+        assert await asyncio.wait_for(b1, 30) == "b1"
+        assert scans.order == ["a1", "b1"]
+        b2 = asyncio.ensure_future(pool.run(LONG, "b", scans.work("b2")))
+        with pytest.raises(RateLimited) as refused:  # a third long scan of "a"
+            await pool.run(LONG, "a", scans.work("a3"))
+        assert refused.value.retry_after_s == 1.0
+        scans.gates["a1"].set()
+        assert await a1 == "a1"
+        await scans.next_start()
+        assert scans.order == ["a1", "b1", "b2"]  # b's turn before a's second
+        scans.release_all()
+        assert list(await asyncio.gather(a2, b2)) == ["a2", "b2"]
+        assert scans.order == ["a1", "b1", "b2", "a2"]
+        assert await pool.run(LONG, "a", lambda: "again") == "again"  # slots came back
+        assert not pool._served and not pool._held  # nothing kept per key once idle
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        scans.release_all()
+        pool.close()
+
+
+def test_shorter_scans_are_capped_per_key_and_a_cancelled_wait_frees_its_slot() -> None:
+    """Texts between the inline and the long limit had no per-key cap: one key could
+    queue thousands of them ahead of everyone."""
+    pool = ScanPool(inline_limit=10, queue_limit=50, workers=2, per_key=2, per_key_short=2)
+    scans = Gated()
+
+    async def scenario() -> None:
+        held = [asyncio.ensure_future(pool.run(SHORT, "a", scans.work(f"a{i}"))) for i in (1, 2)]
+        for _ in held:
+            await scans.next_start()
+        with pytest.raises(RateLimited):
+            await pool.run(SHORT, "a", scans.work("a3"))
+        waiting = asyncio.ensure_future(pool.run(SHORT, "b", scans.work("b1")))
+        await asyncio.sleep(0)  # submitted: both workers are busy, so it waits
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        scans.release_all()
+        assert list(await asyncio.gather(*held)) == ["a1", "a2"]
+        # b1 never ran, and its slot is free: "b" may hold two again.
+        both = [pool.run(SHORT, "b", scans.work(f"b{i}", gated=False)) for i in (2, 3)]
+        assert list(await asyncio.gather(*both)) == ["b2", "b3"]
+        assert "b1" not in scans.order
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        scans.release_all()
+        pool.close()

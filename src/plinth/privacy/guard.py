@@ -6,39 +6,26 @@ embedding inputs — and returns an :class:`Inspection`: the action the key's
 policy takes, the entity types and counts, keyed hashes of the values for the
 audit trail (never the values), and for ``redact`` the redacted body.
 
-Texts beyond a short prompt are inspected off the event loop (:class:`ScanPool`).
-Detection is linear in the text, but its cost per character varies fifty-fold:
-~0.1 us for English, ~1 us for Chinese prose, ~16 us for a run of surnames
-(every character starts a name to score). On the event loop a 32 K-character
-run of surnames stopped every other request (and ``/health``) for half a
-second, so only texts up to ``inline_limit`` characters (2,048: at most ~30 ms
-even at the worst rate) are scanned inline, where a hand-off to a thread would
-cost more than the scan. Up to ``queue_limit`` characters a text waits its turn
-in a small thread pool. Above it (an 8 MiB body takes seconds of CPU) one key
-may have at most ``per_key`` inspections in flight; another one is refused at
-once with a 429 (``RateLimited``, retry after a second) rather than queued, so
-one key cannot fill the pool and the queue behind it (waiting would hold the
-request's body in memory meanwhile). A thread does not run beside the event
-loop (detection holds the interpreter lock), but the loop gets its turn every
-few milliseconds instead of after the whole scan.
+Texts beyond a short prompt are inspected off the event loop, on a pool shared
+fairly among keys, with a cap per key (:class:`~plinth.privacy.scan_pool.ScanPool`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import hashlib
 import hmac
 from collections import Counter
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
-from plinth.errors import InvalidRequest, RateLimited
+from plinth.errors import InvalidRequest
 from plinth.privacy.detectors import Finding, detect
 from plinth.privacy.policy import BUILT_IN, Action, PrivacyPolicy
 from plinth.privacy.redaction import Redactor
+from plinth.privacy.scan_pool import ScanPool
+
+__all__ = ["Inspection", "PrivacyGuard", "ScanPool", "text_fields"]
 
 Json = dict[str, Any]
 # (container, key, is_json_string): container[key] is one piece of request text.
@@ -79,71 +66,6 @@ def text_fields(body: Json) -> list[TextField]:
     return fields
 
 
-T = TypeVar("T")
-
-INLINE_LIMIT = 2 * 1024  # characters scanned on the loop: ~30 ms at the worst rate
-QUEUE_LIMIT = 32 * 1024  # characters that wait for the pool without a per-key cap
-WORKERS = 2
-PER_KEY = 2
-
-
-class ScanPool:
-    """Inspections of longer texts in a small thread pool; the largest a few at a time per key."""
-
-    def __init__(
-        self,
-        *,
-        inline_limit: int = INLINE_LIMIT,
-        queue_limit: int = QUEUE_LIMIT,
-        workers: int = WORKERS,
-        per_key: int = PER_KEY,
-    ):
-        self.inline_limit = inline_limit
-        self.queue_limit = max(queue_limit, inline_limit)
-        self.per_key = per_key
-        self._workers = workers
-        self._executor: ThreadPoolExecutor | None = None
-        self._active: Counter[str] = Counter()
-
-    async def run(self, size: int, key: str | None, work: Callable[[], T]) -> T:
-        """``work()``, inline when ``size`` is small, otherwise in the pool."""
-        if size <= self.inline_limit:
-            return work()
-        if size <= self.queue_limit:
-            # Cancelling the request does not stop the thread; shielded as below.
-            return await asyncio.shield(
-                asyncio.get_running_loop().run_in_executor(self._pool(), work)
-            )
-        owner = key or "anonymous"
-        if self._active[owner] >= self.per_key:
-            raise RateLimited(
-                f"This key already has {self.per_key} large requests being screened for "
-                "personal data; retry when one has finished",
-                retry_after_s=1.0,
-            )
-        self._active[owner] += 1
-        future = asyncio.get_running_loop().run_in_executor(self._pool(), work)
-        # Released when the scan ends, not when the request does: a client that
-        # hangs up does not stop the thread, so it must not free the slot early.
-        future.add_done_callback(lambda _: self._release(owner))
-        return await asyncio.shield(future)
-
-    def _release(self, owner: str) -> None:
-        self._active[owner] -= 1
-        if not self._active[owner]:
-            del self._active[owner]
-
-    def _pool(self) -> ThreadPoolExecutor:
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(self._workers, thread_name_prefix="privacy-scan")
-        return self._executor
-
-    def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = None
-
-
 class PrivacyGuard:
     def __init__(
         self,
@@ -179,7 +101,7 @@ class PrivacyGuard:
     async def inspect_async(
         self, body: Json, policy_name: str | None, key: str | None = None
     ) -> Inspection:
-        """:meth:`inspect`, off the event loop when the body's text is large (see ``offload``)."""
+        """:meth:`inspect`, off the event loop when the body's text is large (``ScanPool``)."""
         places = text_fields(body)
         size = sum(len(container[name]) for container, name, _ in places)
         return await self.scans.run(size, key, lambda: self.inspect(body, policy_name, places))
