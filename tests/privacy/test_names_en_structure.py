@@ -51,3 +51,38 @@ def test_a_person_keyed_field_with_a_surname_the_gazetteer_lacks() -> None:
     # 贝 is a surname the gazetteer does not hold; the key says a person stands here.
     assert people("2026-03-01 WARN retry operator=贝书遥 attempt=2") == ["贝书遥"]
     assert people('{"owner": "运维组", "reviewer": "平台部"}') == []
+
+
+def test_a_display_name_before_an_address_in_angle_brackets() -> None:
+    # Neither word is in the name lists: the mail header's shape says who it is.
+    text = "To: Kwame Osei-Tutu <k.osei@example.gh>; Priyanka Raghunathan <pr@example.in>"
+    assert people(text) == ["Kwame Osei-Tutu", "Priyanka Raghunathan"]
+    assert people("Support Team <help@example.com>") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        # A Latin full name inside Chinese text, starting with a known given name or surname.
+        ("Tran Thi Mai 这周在河内出差", ["Tran Thi Mai"]),
+        ("新加坡那边 Tan Wei Ming 13912345678", ["Tan Wei Ming"]),
+        # A lone given name after a word that takes a person, or paired with another.
+        ("明天让Oliver和Sophie去机场接人", ["Oliver", "Sophie"]),
+        ("这份报告发给Daniel看一下", ["Daniel"]),
+    ],
+)
+def test_latin_names_inside_chinese_text(text: str, names: list[str]) -> None:
+    assert people(text) == names
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我用Visual Studio Code写代码",
+        "这台Apple Watch续航一般",
+        "新买的Chanel包到了",  # a given name alone, after no person's word: a brand
+        "Python和Java哪个好学",
+    ],
+)
+def test_latin_words_inside_chinese_text_that_are_no_names(text: str) -> None:
+    assert people(text) == []

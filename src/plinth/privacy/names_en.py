@@ -239,6 +239,7 @@ def _pinyin_name(raw: str, parts: list[str]) -> bool:
 
 
 def find_english_names(text: str) -> Iterator[Finding]:
+    angle = "<" in text  # tested once: most texts hold no mail header
     for match in _RUN.finditer(text):
         parts = match.group(0).split(" ")
         while parts and (parts[0] in _NOT_NAMES or parts[0].lower() in _INTRODUCTIONS):
@@ -252,8 +253,80 @@ def find_english_names(text: str) -> Iterator[Finding]:
         value = " ".join(parts)
         start = match.start() + match.group(0).index(value)
         known = _known_full_name(text, start, parts) or _pinyin_name(match.group(0), parts)
-        if known or _cued(text, start, value) or _contact_line(text, start, parts):
+        shaped = (angle and _before_address(text, start + len(value), parts)) or (
+            _han_left(text, start) and _amid_han(text, start, parts)
+        )
+        if known or _cued(text, start, value) or _contact_line(text, start, parts) or shaped:
             yield Finding("PERSON", start, start + len(value), value)
+
+
+# "Ahmad Faiz <ahmad.faiz@maybank.com.my>": a mail header's display name.
+_ANGLE_ADDRESS = re.compile(r" ?<[^<>@\s]{1,64}@[^<>\s]{1,255}>")
+
+
+def _before_address(text: str, end: int, parts: list[str]) -> bool:
+    """Two or three words right before an address in angle brackets: the way mail
+    headers (From, To, Cc) name a person, whatever the name's origin."""
+    return len(parts) >= 2 and _ANGLE_ADDRESS.match(text, end) is not None
+
+
+# Han characters after which a person is often named (导游Somchai, 和Zoe, 找Jack), as
+# in ``names_zh_uncued``: a verb or preposition that takes a person, a role's last
+# character.
+_HAN_LEFT = frozenset("跟让问找叫由被和与同对向请给替帮派告知员长师生人手士友游哥姐弟妹约催谢陪喊")
+
+
+def _han(ch: str) -> bool:
+    return "\u3400" <= ch <= "\u9fff"
+
+
+def _neighbour(text: str, position: int, step: int) -> str:
+    """The first character from ``position`` on (``step`` -1: before it), spaces skipped."""
+    while 0 <= position < len(text) and text[position] in " \t":
+        position += step
+    return text[position] if 0 <= position < len(text) else ""
+
+
+def _han_left(text: str, start: int) -> bool:
+    """Han text (or the text's start) right before ``start``, across one space: the
+    cheap test that spares English prose's capitalised words the rest."""
+    left = text[start - 1 : start]
+    if left == " ":
+        left = text[start - 2 : start - 1]
+    return not left or "\u3400" <= left <= "\u9fff"
+
+
+def _amid_han(text: str, start: int, parts: list[str]) -> bool:
+    """A Latin name inside Chinese text, where Latin words are rare and mostly names,
+    brands or terms: "Rahul Mehta 在印度那边", "吉隆坡 Lim Siew Ling +60 …" (two or
+    three words starting with a known given name or surname, Han text or the text's
+    edge on the left, Han text, a number or the edge on the right); or a known given
+    name alone after a word that takes a person (导游Somchai, 孟凡和Zoe) or paired with
+    another (Jack和Lily). Given names that are words (Mark, Lily) count only paired."""
+    end = start + len(" ".join(parts))
+    right = _neighbour(text, end, 1)
+    if len(parts) >= 2:
+        known = parts[0] in GIVEN_NAMES or parts[0] in SURNAMES
+        return known and (not right or _han(right) or right in "+(（0123456789")
+    word = parts[0]
+    if word not in GIVEN_NAMES and word not in WORDLIKE_GIVEN_NAMES:
+        return False
+    paired = _paired_given_name(text, start, end)
+    return paired or (word in GIVEN_NAMES and text[start - 1 : start] in _HAN_LEFT)
+
+
+_NEXT_GIVEN = re.compile(r"[ \t]*[和与、][ \t]*([A-Z][a-z]+)(?![A-Za-z])")
+_PREVIOUS_GIVEN = re.compile(r"([A-Z][a-z]+)[ \t]*[和与、][ \t]*$")
+
+
+def _paired_given_name(text: str, start: int, end: int) -> bool:
+    """Jack和Lily: two given names joined by 和, 与 or 、 (one may be a word too)."""
+    after = _NEXT_GIVEN.match(text, end)
+    before = _PREVIOUS_GIVEN.search(text, max(0, start - 24), start)
+    names = GIVEN_NAMES | WORDLIKE_GIVEN_NAMES
+    return (after is not None and after.group(1) in names) or (
+        before is not None and before.group(1) in names
+    )
 
 
 def _cued(text: str, start: int, value: str) -> bool:
