@@ -8,7 +8,6 @@ llama.cpp only.
 from __future__ import annotations
 
 import importlib.util
-import json
 import secrets
 import shutil
 import sys
@@ -22,6 +21,7 @@ import numpy as np
 import pytest
 import xllamacpp
 
+from embeddingreference import REFERENCE, TEXTS, reference_vectors
 from plinth.catalog import embedding_gguf
 from plinth.catalog.embedding_gguf import (
     CONVERTER_VERSION,
@@ -33,11 +33,6 @@ from plinth.catalog.embedding_gguf import (
 from plinth.catalog.wordpiece import WordPieceTokenizer
 from plinth.engines.llamacpp import LlamaCppEngine, LlamaCppOptions
 from plinth.errors import ContextLengthExceeded, EmbeddingConversionError
-
-REFERENCE = json.loads(
-    (Path(__file__).parent.parent / "data" / "embedding_reference.json").read_text("utf-8")
-)["items"]
-TEXTS: list[str] = [item["text"] for item in REFERENCE]
 
 
 @pytest.fixture(scope="session")
@@ -80,7 +75,7 @@ def _embed(server: Any, inputs: list[str] | list[list[int]]) -> tuple[np.ndarray
 
 
 def _cosines(got: np.ndarray) -> np.ndarray:
-    want = np.array([item["embedding"] for item in REFERENCE])
+    want = reference_vectors()
     norms = np.linalg.norm(got, axis=1) * np.linalg.norm(want, axis=1)
     result: np.ndarray = (got * want).sum(axis=1) / norms
     return result

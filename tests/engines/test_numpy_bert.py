@@ -4,7 +4,6 @@ llama.cpp's), and its Engine contract (errors, token ids, copies, BLAS threads).
 from __future__ import annotations
 
 import ctypes
-import json
 import math
 import os
 from collections.abc import AsyncIterator
@@ -13,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from embeddingreference import REFERENCE, TEXTS, reference_vectors
 from plinth.bootstrap import numpy_backend
 from plinth.catalog.embedding_gguf import (
     bundled_embedding_model_dir,
@@ -31,11 +31,7 @@ from plinth.engines.spare_core_embedder import SpareCoreEmbedder
 from plinth.errors import ContextLengthExceeded, InvalidRequest
 from plinth.settings import Settings
 
-REFERENCE = json.loads(
-    (Path(__file__).parent.parent / "data" / "embedding_reference.json").read_text("utf-8")
-)["items"]
-TEXTS: list[str] = [item["text"] for item in REFERENCE]
-WANT = np.array([item["embedding"] for item in REFERENCE], np.float32)
+WANT = reference_vectors()
 
 
 def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
