@@ -16,12 +16,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from typing import Protocol
 
 import aiohttp
 
 from plinth.deployment import Deployment
 from plinth.engines.base import Inbound, Json
+from plinth.engines.lean_http import BadHttp, ConnectFailed, Disconnected, LeanPool
 from plinth.errors import (
     InvalidRequest,
     PlinthError,
@@ -53,14 +55,33 @@ class _NoUserAgentRequest(aiohttp.ClientRequest):
                 headers[name] = value
 
 
+class _Answer(Protocol):
+    """What the error mapping reads of an answer: aiohttp's or the lean client's."""
+
+    @property
+    def status(self) -> int: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+
 class UpstreamClient:
-    """One deployment's connection pool and the calls engines make through it."""
+    """One deployment's connection pools and the calls engines make through them.
+
+    JSON requests (``post_json``) go through the lean client
+    (:mod:`plinth.engines.lean_http`); the rest through aiohttp.
+    """
 
     def __init__(self, deployment: Deployment, auth_headers: dict[str, str]):
         self.deployment = deployment
         self.base_url = deployment.base_url or ""
         self._headers = {"content-type": "application/json", **deployment.headers, **auth_headers}
         self._session: aiohttp.ClientSession | None = None
+        self._lean: LeanPool | None = None
+        try:
+            self._lean = LeanPool(self.base_url, deployment.connect_timeout_s, self._headers)
+        except ValueError as exc:  # a URL or header it does not take: aiohttp's then
+            log.info("deployment %s: JSON calls through aiohttp (%s)", deployment.id, exc)
 
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -79,6 +100,8 @@ class UpstreamClient:
         return self._session
 
     async def close(self) -> None:
+        if self._lean is not None:
+            self._lean.close()
         if self._session is not None:
             await self._session.close()
 
@@ -105,6 +128,20 @@ class UpstreamClient:
         d = self.deployment
         loop = asyncio.get_running_loop()
         total_at = loop.time() + d.total_timeout_s
+        lean = self._lean
+        if lean is not None and (headers is None or _plain(headers)):
+            try:
+                first_at = min(total_at, loop.time() + d.first_token_timeout_s)
+                conn = await lean.post(path, _dumps(body), headers, first_at)
+                # The body within the idle timeout of the head, all within the total.
+                raw = await lean.read_all(conn, min(total_at, loop.time() + d.idle_timeout_s))
+                if conn.status >= 400:
+                    raise upstream_status_error(conn, raw, self._where())
+                return parse_json_object(conn, raw, self._where())
+            except PlinthError:
+                raise
+            except Exception as exc:
+                raise transport_error(exc, self._where()) from exc
         try:
             # One timer for the exchange (each is a loop timer and a context, per
             # request): the headers within the first-token timeout, then the body
@@ -333,7 +370,12 @@ def _dumps(body: Json) -> bytes:
     return _ENCODE(body).encode()
 
 
-def parse_json_object(response: aiohttp.ClientResponse, raw: bytes, where: str) -> Json:
+def _plain(headers: dict[str, str]) -> bool:
+    """Headers the lean client writes as they are (no line breaks to split a request)."""
+    return not any("\r" in k or "\n" in k or "\r" in v or "\n" in v for k, v in headers.items())
+
+
+def parse_json_object(response: _Answer, raw: bytes, where: str) -> Json:
     content_type = response.headers.get("content-type", "")
     if "json" not in content_type:
         raise UpstreamBadResponse(
@@ -376,7 +418,7 @@ def _error_message(raw: bytes) -> tuple[str, str | None, str | None]:
     return _snippet(raw) or "no details", None, None
 
 
-def _retry_after(response: aiohttp.ClientResponse) -> float | None:
+def _retry_after(response: _Answer) -> float | None:
     value = response.headers.get("retry-after")
     try:
         return max(0.0, float(value)) if value is not None else None
@@ -384,7 +426,7 @@ def _retry_after(response: aiohttp.ClientResponse) -> float | None:
         return None  # an HTTP date: rare from APIs; the router's own backoff applies
 
 
-def upstream_status_error(response: aiohttp.ClientResponse, raw: bytes, where: str) -> PlinthError:
+def upstream_status_error(response: _Answer, raw: bytes, where: str) -> PlinthError:
     """Map an upstream HTTP error status to the error the client (or the router) sees."""
     status = response.status
     message, param, code = _error_message(raw)
@@ -417,10 +459,12 @@ def upstream_status_error(response: aiohttp.ClientResponse, raw: bytes, where: s
 def transport_error(exc: BaseException, where: str) -> UpstreamError:
     if isinstance(exc, TimeoutError | asyncio.TimeoutError | aiohttp.ServerTimeoutError):
         return UpstreamTimeout(f"Upstream {where} did not answer in time")
-    if isinstance(exc, aiohttp.ClientConnectorError):
+    if isinstance(exc, aiohttp.ClientConnectorError | ConnectFailed):
         return UpstreamUnreachable(f"Cannot connect to upstream {where}: {exc.os_error}")
-    if isinstance(exc, aiohttp.ClientPayloadError | aiohttp.ServerDisconnectedError):
+    if isinstance(exc, aiohttp.ClientPayloadError | aiohttp.ServerDisconnectedError | Disconnected):
         return UpstreamUnreachable(f"Upstream {where} closed the connection mid-response")
+    if isinstance(exc, BadHttp):
+        return UpstreamBadResponse(f"Upstream {where} sent an unreadable HTTP answer: {exc}")
     if isinstance(exc, aiohttp.ClientError | ConnectionError | OSError):
         return UpstreamUnreachable(f"Connection to upstream {where} failed: {exc}")
     log.exception("unexpected error talking to upstream %s", where, exc_info=exc)

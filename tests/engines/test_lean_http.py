@@ -1,0 +1,379 @@
+"""The lean upstream client (plinth.engines.lean_http) against a scripted raw
+HTTP server: body framings, keep-alive reuse, bounds, timeouts and failures,
+and TLS; and UpstreamClient's mapping of its failures to Plinth's errors."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import shutil
+import ssl
+import subprocess
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from plinth.deployment import Deployment
+from plinth.engines import lean_http
+from plinth.engines.lean_http import BadHttp, ConnectFailed, Disconnected, LeanPool
+from plinth.engines.upstream_http import UpstreamClient
+from plinth.errors import (
+    InvalidRequest,
+    UpstreamBadResponse,
+    UpstreamRateLimited,
+    UpstreamTimeout,
+    UpstreamUnreachable,
+)
+
+# One answer per request: the bytes to write, or a callable that writes them itself.
+Script = bytes | Callable[[asyncio.StreamWriter], Awaitable[None]]
+
+
+class RawServer:
+    """Answers each request read on a connection with the next scripted answer."""
+
+    def __init__(self, *answers: Script, tls: ssl.SSLContext | None = None):
+        self.answers = list(answers)
+        self.connections = 0
+        self.requests: list[tuple[bytes, bytes]] = []  # (head, body)
+        self.tls = tls
+        self.server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> RawServer:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.tls)
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        assert self.server is not None
+        self.server.close()
+
+    @property
+    def port(self) -> int:
+        assert self.server is not None
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            while self.answers:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = next(
+                    int(line.split(b":", 1)[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                )
+                self.requests.append((head, await reader.readexactly(length)))
+                answer = self.answers.pop(0)
+                if isinstance(answer, bytes):
+                    writer.write(answer)
+                    await writer.drain()
+                else:
+                    await answer(writer)
+                    if writer.is_closing():
+                        return
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+
+def ok(body: bytes, *extra: str) -> bytes:
+    head = "".join(f"{h}\r\n" for h in extra)
+    return (
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+        + head.encode()
+        + b"content-length: %d\r\n\r\n" % len(body)
+        + body
+    )
+
+
+def run(coro: Awaitable[Any]) -> Any:
+    async def main() -> Any:
+        return await coro
+
+    return asyncio.run(main())
+
+
+async def post(pool: LeanPool, path: str = "/v1/x", body: bytes = b"{}", wait: float = 5) -> Any:
+    loop = asyncio.get_running_loop()
+    conn = await pool.post(path, body, None, loop.time() + wait)
+    raw = await pool.read_all(conn, loop.time() + wait)
+    return conn.status, dict(conn.headers), raw
+
+
+def test_content_length_keep_alive_reuses_one_connection() -> None:
+    async def go() -> None:
+        async with RawServer(ok(b'{"a":1}'), ok(b'{"b":2}')) as server:
+            pool = LeanPool(f"http://127.0.0.1:{server.port}/v1/", 5, {"authorization": "Bearer k"})
+            assert await post(pool, "/chat") == (
+                200,
+                {"content-type": "application/json", "content-length": "7"},
+                b'{"a":1}',
+            )
+            assert (await post(pool, "/chat"))[2] == b'{"b":2}'
+            assert server.connections == 1
+            head, body = server.requests[0]
+            assert head.startswith(b"POST /v1/chat HTTP/1.1\r\n")
+            assert b"\r\nhost: 127.0.0.1:%d\r\n" % server.port in head
+            assert b"\r\nauthorization: Bearer k\r\n" in head and body == b"{}"
+            pool.close()
+
+    run(go())
+
+
+def test_chunked_interim_and_read_to_close_bodies() -> None:
+    chunked = (
+        b"HTTP/1.1 100 Continue\r\n\r\n"
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
+        b'4\r\n{"a"\r\n3\r\n:1}\r\n0\r\n\r\n'
+    )
+
+    async def to_close(writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nuntil the end")
+        await writer.drain()
+        writer.close()
+
+    async def go() -> None:
+        async with RawServer(chunked, to_close, ok(b"again")) as server:
+            pool = LeanPool(f"http://127.0.0.1:{server.port}", 5, {})
+            assert (await post(pool))[::2] == (200, b'{"a":1}')
+            assert (await post(pool))[::2] == (200, b"until the end")
+            assert (await post(pool))[2] == b"again"  # on a new connection
+            assert server.connections == 2
+            pool.close()
+
+    run(go())
+
+
+def test_gzip_body_is_decoded() -> None:
+    async def go() -> None:
+        async with RawServer(ok(gzip.compress(b'{"z":1}'), "content-encoding: gzip")) as s:
+            pool = LeanPool(f"http://127.0.0.1:{s.port}", 5, {})
+            assert (await post(pool))[2] == b'{"z":1}'
+            pool.close()
+
+    run(go())
+
+
+def test_failures() -> None:
+    async def reset_mid_body(writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\npartial")
+        await writer.drain()
+        writer.transport.abort()
+
+    async def silent(writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(5)
+
+    async def go() -> None:
+        async with RawServer(reset_mid_body, b"NOT HTTP AT ALL\r\n\r\n", silent) as server:
+            port = server.port
+            pool = LeanPool(f"http://127.0.0.1:{server.port}", 5, {})
+            with pytest.raises(Disconnected):
+                await post(pool)
+            with pytest.raises(BadHttp):
+                await post(pool)
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            with pytest.raises(TimeoutError):
+                await post(pool, wait=0.2)
+            assert loop.time() - started < 2
+            assert not pool._idle  # nothing half-read goes back to the pool
+        closed = LeanPool(f"http://127.0.0.1:{port}", 5, {})
+        with pytest.raises(ConnectFailed):
+            await post(closed)
+
+    run(go())
+
+
+def test_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lean_http, "MAX_BODY_BYTES", 1000)
+    monkeypatch.setattr(lean_http, "MAX_HEAD_BYTES", 500)
+
+    async def go() -> None:
+        big_head = ok(b"{}", "x-long: " + "a" * 600)
+        async with RawServer(ok(b"a" * 1001), big_head, ok(b"b" * 1000)) as server:
+            pool = LeanPool(f"http://127.0.0.1:{server.port}", 5, {})
+            with pytest.raises(BadHttp, match="body is over 1000"):
+                await post(pool)
+            with pytest.raises(BadHttp, match="head is over 500"):
+                await post(pool)
+            assert len((await post(pool))[2]) == 1000
+            pool.close()
+
+    run(go())
+
+
+def test_streamed_reads_and_back_pressure(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lean_http, "STREAM_HIGH_WATER", 10)
+
+    async def drip(writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
+        for part in (b"first", b"second part", b"third"):
+            writer.write(b"%x\r\n%s\r\n" % (len(part), part))
+            await writer.drain()
+            await asyncio.sleep(0.02)
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+
+    async def go() -> None:
+        async with RawServer(drip, ok(b"next")) as server:
+            pool = LeanPool(f"http://127.0.0.1:{server.port}", 5, {})
+            loop = asyncio.get_running_loop()
+            conn = await pool.post("/s", b"{}", None, loop.time() + 5, stream=True)
+            got = []
+            while data := await pool.read_some(conn, loop.time() + 5):
+                got.append(data)
+            assert b"".join(got) == b"firstsecond partthird" and len(got) >= 2
+            pool.release(conn)
+            assert (await post(pool))[2] == b"next" and server.connections == 1
+            pool.close()
+
+    run(go())
+
+
+def test_header_values_cannot_split_the_request() -> None:
+    with pytest.raises(ValueError):
+        LeanPool("http://127.0.0.1:1", 5, {"x-key": "a\r\nx-evil: 1"})
+    with pytest.raises(ValueError):
+        LeanPool("ftp://127.0.0.1:1", 5, {})
+
+
+def _tls_contexts(tmp: Path) -> tuple[ssl.SSLContext, ssl.SSLContext] | None:
+    if shutil.which("openssl") is None:
+        return None
+    key, cert = tmp / "key.pem", tmp / "cert.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(cert, key)
+    client = ssl.create_default_context(cafile=str(cert))
+    return server, client
+
+
+def test_tls_checks_the_certificate(tmp_path: Path) -> None:
+    contexts = _tls_contexts(tmp_path)
+    if contexts is None:
+        pytest.skip("no openssl to make a certificate")
+    server_ctx, trusting = contexts
+
+    async def go() -> None:
+        async with RawServer(ok(b'{"tls":1}'), tls=server_ctx) as server:
+            untrusting = LeanPool(f"https://localhost:{server.port}", 5, {})
+            with pytest.raises(ConnectFailed):  # self-signed: not in the system's store
+                await post(untrusting)
+            pool = LeanPool(f"https://localhost:{server.port}", 5, {})
+            pool.ssl = trusting
+            assert (await post(pool))[2] == b'{"tls":1}'
+            pool.close()
+
+    run(go())
+
+
+def deployment(port: int, **timeouts: float) -> Deployment:
+    return Deployment(
+        model="m", engine="openai", base_url=f"http://127.0.0.1:{port}/v1", **timeouts
+    )
+
+
+def test_upstream_client_maps_lean_failures() -> None:
+    async def hang_up(writer: asyncio.StreamWriter) -> None:
+        writer.transport.abort()
+
+    async def slow(writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(3)
+
+    error = json.dumps({"error": {"message": "slow down"}}).encode()
+    answers: list[Script] = [
+        b"HTTP/1.1 429 Too Many\r\nretry-after: 2\r\ncontent-length: %d\r\n\r\n%s"
+        % (len(error), error),
+        b"HTTP/1.1 400 Bad\r\ncontent-length: 2\r\n\r\n{}",
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: 2\r\n\r\nhi",
+        ok(b"[1]"),
+        hang_up,
+        slow,
+    ]
+
+    async def go() -> None:
+        async with RawServer(*answers) as server:
+            port = server.port
+            client = UpstreamClient(deployment(server.port, first_token_timeout_s=0.3), {})
+            with pytest.raises(UpstreamRateLimited) as limited:
+                await client.post_json("/chat/completions", {})
+            assert limited.value.retry_after_s == 2
+            with pytest.raises(InvalidRequest):
+                await client.post_json("/chat/completions", {})
+            with pytest.raises(UpstreamBadResponse, match="content type 'text/html'"):
+                await client.post_json("/chat/completions", {})
+            with pytest.raises(UpstreamBadResponse, match="not an object"):
+                await client.post_json("/chat/completions", {})
+            with pytest.raises(UpstreamUnreachable, match="closed the connection"):
+                await client.post_json("/chat/completions", {})
+            with pytest.raises(UpstreamTimeout):
+                await client.post_json("/chat/completions", {})
+            await client.close()
+        refused = UpstreamClient(deployment(port), {})
+        with pytest.raises(UpstreamUnreachable, match="Cannot connect"):
+            await refused.post_json("/chat/completions", {})
+        await refused.close()
+
+    run(go())
+
+
+def test_cancelled_request_closes_its_connection() -> None:
+    async def slow(writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(2)
+
+    async def go() -> None:
+        async with RawServer(slow, ok(b"{}")) as server:
+            pool = LeanPool(f"http://127.0.0.1:{server.port}", 5, {})
+            task = asyncio.ensure_future(post(pool))
+            await asyncio.sleep(0.1)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert not pool._idle
+            pool.close()
+
+    run(go())
+
+
+def test_a_kept_connection_the_upstream_closed_is_not_reused() -> None:
+    async def answer_then_close(writer: asyncio.StreamWriter) -> None:
+        writer.write(ok(b"one"))
+        await writer.drain()
+        await asyncio.sleep(0.05)
+        writer.close()  # the upstream's keep-alive timeout, while the pool holds it
+
+    async def go() -> None:
+        async with RawServer(answer_then_close, ok(b"two")) as server:
+            pool = LeanPool(f"http://127.0.0.1:{server.port}", 5, {})
+            assert (await post(pool))[2] == b"one"
+            await asyncio.sleep(0.2)
+            assert (await post(pool))[2] == b"two"
+            assert server.connections == 2
+            pool.close()
+
+    run(go())
