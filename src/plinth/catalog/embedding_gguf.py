@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import re
 import struct
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +28,7 @@ from plinth.catalog.gguf_file import (
     TensorType,
     ValueType,
     quantize_q8_0,
+    write_gguf_file,
 )
 from plinth.errors import EmbeddingConversionError
 from plinth.paths import private_dir
@@ -284,11 +283,7 @@ def convert_sentence_transformer(
         )
     pooling = _read_json(model_dir / "1_Pooling" / "config.json")
     model_name = model_name or config.get("_name_or_path") or model_dir.name
-    private_dir(out_path.parent)  # mkstemp makes the file itself 0600
-    # A temp file in the same folder, then os.replace: a crash or a concurrent
-    # reader never sees half a model under the final name.
-    handle, tmp_name = tempfile.mkstemp(dir=out_path.parent, suffix=".partial")
-    os.close(handle)
+    private_dir(out_path.parent)
     progress = tqdm(
         desc=f"Converting {model_name} to GGUF", unit="tensor", disable=not show_progress
     )
@@ -300,17 +295,9 @@ def convert_sentence_transformer(
         _write_hparams(writer, config, pooling, weights)
         _write_vocab(writer, model_dir)
         _write_tensors(writer, model_dir, config["num_hidden_layers"], progress, weights)
-        with open(tmp_name, "wb") as written:
-            writer.write(written)
-            written.flush()
-            # On disk before the rename: the version marker is all the reuse check reads.
-            os.fsync(written.fileno())
-        os.replace(tmp_name, out_path)
     finally:
         progress.close()
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
-    return out_path
+    return write_gguf_file(writer, out_path)  # atomically: never half a model under its name
 
 
 def converter_version_of(path: Path) -> int | None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import struct
+import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -469,7 +470,19 @@ def _write_all(out: IO[bytes], parts: Iterable[bytes]) -> int:
     return total
 
 
-def write_gguf_file(writer: GGUFWriter, path: str | os.PathLike[str]) -> Path:
-    with open(path, "wb") as out:
-        writer.write(out)
-    return Path(path)
+def write_gguf_file(writer: GGUFWriter, path: Path) -> Path:
+    """Write ``writer``'s file to ``path`` atomically: a temp file in the same folder
+    (made 0600), flushed to disk, then renamed over ``path``. A crash or a concurrent
+    reader never sees half a model under the final name, and the bytes are on disk
+    before the rename (a converter's reuse check reads only the version marker)."""
+    handle, tmp_name = tempfile.mkstemp(dir=path.parent, suffix=".partial")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            writer.write(out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp_name, path)
+    finally:
+        if os.path.exists(tmp_name):
+            os.unlink(tmp_name)
+    return path
