@@ -22,7 +22,7 @@ from plinth.privacy.findings import Finding
 from plinth.privacy.gazetteer import PLACES, words
 from plinth.privacy.names_fields import WORD_WEIGHT
 from plinth.privacy.names_surnames import surname_length
-from plinth.privacy.names_zh_scored import WORDS
+from plinth.privacy.names_zh_scored import GIVEN, WORDS
 
 ROSTER_CUES = tuple(
     words(
@@ -45,6 +45,7 @@ _HAN_ITEM = re.compile(r"[\u3400-\u9fff]{2,4}")
 # Given characters that make a group or a unit, not a person (全体, 各部门, 财务组).
 _COLLECTIVE = frozenset("们体部组科处室队班司等各全员人位家方届院系所局厅")
 _REACH = 200  # an item list is read this far at most
+NOT_GIVEN = -1.0  # a given-name likelihood below it: a character of verbs and nouns
 
 
 def _is_han(ch: str) -> bool:
@@ -70,7 +71,10 @@ def _person_shaped(item: str) -> bool:
     surname = surname_length(item)
     if surname:
         return 1 <= len(item) - surname <= 2
-    # A surname the gazetteer lacks (宦, 暴): two or three characters, no everyday word.
+    # A surname the gazetteer lacks (宦, 暴): two or three characters, no everyday word,
+    # the others no characters names seldom hold (婚假: 假 is -1.7 in name_model.tsv).
+    if any(GIVEN.get(ch, 0.0) < NOT_GIVEN for ch in item[1:]):
+        return False
     return len(item) <= 3 and WORDS.get(item, 0.0) < WORD_WEIGHT
 
 

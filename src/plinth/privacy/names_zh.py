@@ -35,6 +35,7 @@ from plinth.privacy.gazetteer import (
     words,
 )
 from plinth.privacy.names_surnames import SURNAMES
+from plinth.privacy.names_values import longer_value
 from plinth.privacy.names_zh_scored import FUNCTION_WORDS, NAME_WORDS, across_start
 from plinth.privacy.names_zh_scored import GIVEN as GIVEN_LIKELIHOOD
 from plinth.privacy.names_zh_scored import WORDS as EVERYDAY_WORDS
@@ -177,8 +178,8 @@ def _after_cue(text: str, cue: re.Match[str]) -> Finding | None:
     title = next((t for t in TITLES if text.startswith(t, stop)), None)
     if title is not None:
         stop += len(title)
-    elif stop == start + surname:
-        return None
+    elif stop == start + surname or longer_value(text, start, stop):
+        return None  # "name":"<brand>剪刀礼盒": a product's maker, not a person
     return Finding("PERSON", start, stop, text[start:stop])
 
 
@@ -203,6 +204,8 @@ def _before(text: str, end: int, *, possessive: bool, short_title: bool) -> int 
     for start in clean or options:
         if text[start:end] in _PLACES:
             continue
+        if possessive and _thing_before_possessive(text, start, end):
+            continue
         if text[start] in _AMBIGUOUS:
             # 时总是…, 我和总经理…, 市场部区域经理, 路由器的号码: the "surname" starts a word.
             bare = start + _surname_at(text, start) == end  # 高老师: surname and title only
@@ -215,6 +218,22 @@ def _before(text: str, end: int, *, possessive: bool, short_title: bool) -> int 
                 continue
         return start
     return None
+
+
+# A two-character given part that is an everyday word this often (log10 of jieba's
+# count) and whose characters together are this unlike a given name's is a noun.
+THING_WORD = 1.5
+THING_GIVEN = 1.0
+
+
+def _thing_before_possessive(text: str, start: int, end: int) -> bool:
+    """修|水管的电话: the "given name" is an everyday noun made of characters names
+    seldom hold (水管: G -0.02 and -1.14), so the reading is a verb and its object.
+    (Given names that are words, 海燕 and 建国, are made of name characters.)"""
+    given = text[start + _surname_at(text, start) : end]
+    if len(given) != 2 or EVERYDAY_WORDS.get(given, 0.0) < THING_WORD:
+        return False
+    return sum(GIVEN_LIKELIHOOD.get(ch, -5.0) for ch in given) < THING_GIVEN
 
 
 # An everyday word seen this often (log10 of jieba's count) before a title is no name.
@@ -332,6 +351,9 @@ def _translit_end(text: str, position: int) -> int:
 _CELL = re.compile(r"[\u3400-\u9fff](?<![\u3400-\u9fff].)[\u3400-\u9fff]{1,3}(?![\u3400-\u9fff])")
 
 
+CELL_WORD = 3.0  # log10 of jieba's count: a word seen 1,000 times is no record's name
+
+
 def find_record_names(text: str, anchors: list[Finding]) -> Iterator[Finding]:
     """Names standing alone in a record next to an identifier: "张三，13912345678" or a
     table row "杨磊 研发部 13800005555". A cell (2-4 Han characters between
@@ -351,6 +373,9 @@ def find_record_names(text: str, anchors: list[Finding]) -> Iterator[Finding]:
                 continue
             given = value[surname:]
             if not 1 <= len(given) <= 2 or any(ch in _NOT_GIVEN for ch in given):
+                continue
+            # （母亲）, 父亲: a frequent everyday word (jieba's names excepted) is no name.
+            if EVERYDAY_WORDS.get(value, 0.0) >= CELL_WORD and value not in NAME_WORDS:
                 continue
             if value not in _PLACES:
                 yield Finding("PERSON", cell.start(), cell.end(), value)

@@ -34,6 +34,7 @@ from pathlib import Path
 from plinth.privacy.findings import Finding
 from plinth.privacy.gazetteer import COMPOUND_SURNAMES, PLACES
 from plinth.privacy.names_surnames import SURNAMES
+from plinth.privacy.names_values import longer_value
 from plinth.privacy.names_zh_uncued import CLOSINGS
 
 
@@ -314,7 +315,11 @@ def find_scored_names(text: str) -> Iterator[Finding]:
         start = match.start()
         reading = best_reading(text, start)
         if reading is not None and reading[0] >= THRESHOLD:
-            if _in_closing(text, start, reading[1]) or _better_inside(text, start, reading):
+            if (
+                _in_closing(text, start, reading[1])
+                or _better_inside(text, start, reading)
+                or longer_value(text, start, reading[1])
+            ):
                 position = start + 1
                 continue
             yield Finding("PERSON", start, reading[1], text[start : reading[1]])

@@ -35,6 +35,7 @@ from plinth.privacy.gazetteer import (
     words,
 )
 from plinth.privacy.names_surnames import SURNAMES
+from plinth.privacy.names_values import longer_value
 
 _HAN = "\u3400-\u9fff"
 # Single characters that end a word after which a person is often named: 跟/让/问/找
@@ -177,5 +178,7 @@ def _judge(text: str, start: int, end: int) -> Finding | None:
             continue
         if surname == 1 and text[start] in WORDLIKE and not clear and not _full_name(value):
             continue
+        if longer_value(text, start, stop):
+            return None  # "name":"<brand>剪刀礼盒": a product's maker
         return Finding("PERSON", start, stop, value)
     return None
