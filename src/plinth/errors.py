@@ -201,6 +201,19 @@ class EngineUnavailable(EngineError):
     default_code = "engine_unavailable"
 
 
+#: The longest wait an error asks for. An upstream's Retry-After is a number it
+#: chose: ``inf`` made the answer's header a 500 (``round(inf)``), and a billion
+#: seconds held the deployment's circuit breaker open for decades.
+MAX_RETRY_AFTER_S = 3600.0
+
+
+def bounded_retry_after(seconds: float | None) -> float | None:
+    """``seconds`` within 0 and :data:`MAX_RETRY_AFTER_S`; None for none or NaN."""
+    if seconds is None or seconds != seconds:
+        return None
+    return min(max(0.0, seconds), MAX_RETRY_AFTER_S)
+
+
 class RateLimited(PlinthError):
     status_code = 429
     error_type = "rate_limit_error"
@@ -208,7 +221,7 @@ class RateLimited(PlinthError):
 
     def __init__(self, message: str, *, retry_after_s: float | None = None):
         super().__init__(message)
-        self.retry_after_s = retry_after_s
+        self.retry_after_s = bounded_retry_after(retry_after_s)
 
 
 class Refused(Exception):
@@ -276,7 +289,7 @@ class UpstreamError(EngineError):
         same_deployment_ok: bool = True,
     ):
         super().__init__(message, param=param, code=code)
-        self.retry_after_s = retry_after_s
+        self.retry_after_s = bounded_retry_after(retry_after_s)
         self.same_deployment_ok = same_deployment_ok
 
 
