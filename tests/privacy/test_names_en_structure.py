@@ -86,3 +86,9 @@ def test_latin_names_inside_chinese_text(text: str, names: list[str]) -> None:
 )
 def test_latin_words_inside_chinese_text_that_are_no_names(text: str) -> None:
     assert people(text) == []
+
+
+def test_a_role_then_a_comma_names_a_region_not_a_person() -> None:
+    text = "Kind regards,\nPriya Natarajan\nAccount Director, Northern Europe\n"
+    assert people(text) == ["Priya Natarajan"]
+    assert people("I spoke to my manager Laura Chen today") == ["Laura Chen"]

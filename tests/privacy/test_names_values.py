@@ -53,3 +53,7 @@ def test_a_name_that_fills_its_value_or_goes_on_as_a_person_does(
 )
 def test_everyday_words_where_a_name_may_stand(text: str, names: list[str]) -> None:
     assert people(text) == names
+
+
+def test_a_numeral_before_a_measure_word_is_no_given_name() -> None:
+    assert people("白芷二两，当归一两") == []

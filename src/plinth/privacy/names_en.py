@@ -97,6 +97,12 @@ _INTRODUCTIONS = (
     "professor",
 )
 _ZH_CUES = tuple(cue for cue in NAME_CUES if not cue.isascii())
+_ROLES = words(
+    "colleague coworker co-worker manager boss supervisor landlord landlady tenant "
+    "friend wife husband partner brother sister mother father son daughter neighbour "
+    "neighbor teacher doctor lawyer attorney agent director assistant nurse engineer"
+)
+_ROLE_CUES = tuple(_ROLES)
 _FULL_NAME_CUES = (
     "contact",
     "ask",
@@ -120,15 +126,7 @@ _FULL_NAME_CUES = (
     "thanks",
     "per",
     # Roles and relations: "my colleague Tom Baker", "my landlord is Brian Walsh".
-    *(
-        f"{role}{verb}"
-        for role in words(
-            "colleague coworker co-worker manager boss supervisor landlord landlady tenant "
-            "friend wife husband partner brother sister mother father son daughter neighbour "
-            "neighbor teacher doctor lawyer attorney agent director assistant nurse engineer"
-        )
-        for verb in ("", " is", " was")
-    ),
+    *(f"{role}{verb}" for role in _ROLES for verb in ("", " is", " was")),
 )
 _SIGN_OFF = re.compile(
     r"(?:Regards|Best|Thanks|Sincerely|Cheers|Best wishes|Thank you|Yours|Warmly|"
@@ -348,6 +346,8 @@ def _cued(text: str, start: int, value: str) -> bool:
             or " " in value
             or lead.endswith(("my name is", "dear", "hi", "hello", "i am", "i'm"))
         )
+    if before.rstrip(" \t").endswith(",") and lead.endswith(_ROLE_CUES):
+        return False  # "Sales Manager, Asia Pacific": a role's region or team, after a comma
     return " " in value and lead.endswith(_FULL_NAME_CUES) and _word_starts(lead, _FULL_NAME_CUES)
 
 

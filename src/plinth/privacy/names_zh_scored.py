@@ -110,6 +110,9 @@ _LIKELY = "".join(sorted(ch for ch, value in GIVEN.items() if value > LIKELY_FLO
 _SECOND_LIKELY = "".join(sorted(ch for ch, value in GIVEN.items() if value > SECOND_FLOOR))
 _CANDIDATE = re.compile(rf"[{_FIRSTS}](?=[{_LIKELY}{_SECONDS}]|[\u3400-\u9fff][{_SECOND_LIKELY}])")
 _LIST = "、，,;；"
+# A numeral then one of the common measure words (二两, 三斤, 五个) is a quantity.
+NUMERALS = frozenset("一二三四五六七八九十两")
+MEASURE_WORDS = frozenset("两斤个只件条张本瓶盒袋包箱杯碗份块元次天年月克米")
 _ZEROS = repeat(0.0)  # the default of each FOREIGN.get in map()
 UNKNOWN_GIVEN = -5.0  # a character never in jieba's names as a given one (很, 的)
 
@@ -185,6 +188,8 @@ def _features(
     after = text[end] if end < len(text) else ""
     if after == names[-1]:
         return None  # a name does not end inside a doubled character (杨柳依|依)
+    if names[-1] in NUMERALS and after in MEASURE_WORDS:
+        return None  # 毛峰|二两: a number and its measure word, not a given name
     right_edge = not after or not _is_han(after)
     right = 0.0
     if not right_edge:
