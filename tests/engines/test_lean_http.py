@@ -23,6 +23,7 @@ from plinth.engines.upstream_http import UpstreamClient
 from plinth.errors import (
     InvalidRequest,
     UpstreamBadResponse,
+    UpstreamError,
     UpstreamRateLimited,
     UpstreamTimeout,
     UpstreamUnreachable,
@@ -375,5 +376,54 @@ def test_a_kept_connection_the_upstream_closed_is_not_reused() -> None:
             assert (await post(pool))[2] == b"two"
             assert server.connections == 2
             pool.close()
+
+    run(go())
+
+
+def sse_answer(*events: bytes, content_type: str = "text/event-stream") -> bytes:
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(e), e) for e in events)
+    return (
+        f"HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\n"
+        "transfer-encoding: chunked\r\n\r\n".encode()
+        + chunks
+        + b"0\r\n\r\n"
+    )
+
+
+def test_upstream_client_streams_events_through_the_lean_client() -> None:
+    async def dripping(writer: asyncio.StreamWriter) -> None:
+        whole = sse_answer(b"data: 1\n\n", b"data: 2\n\n")
+        cut = whole.index(b"data: 2") - 4
+        writer.write(whole[:cut])
+        await writer.drain()
+        await asyncio.sleep(1)
+        writer.write(whole[cut:])
+
+    answers: list[Script] = [
+        sse_answer(b'data: {"a":1}\n\n', b'data: {"b"', b":2}\n\ndata: [DONE]\n\n"),
+        sse_answer(b"data: 1\n\n"),  # reused connection
+        b"HTTP/1.1 503 Busy\r\ncontent-length: 2\r\n\r\n{}",
+        sse_answer(b"{}", content_type="application/json"),
+        dripping,  # left after one event
+    ]
+
+    async def go() -> None:
+        async with RawServer(*answers) as server:
+            client = UpstreamClient(deployment(server.port), {})
+            got = [data async for _e, data, _m in client.post_sse_bytes("/chat/completions", {})]
+            assert got == [b'{"a":1}', b'{"b":2}', b"[DONE]"]
+            got = [data async for _e, data, _m in client.post_sse_bytes("/chat/completions", {})]
+            assert got == [b"1"] and server.connections == 1
+            with pytest.raises(UpstreamError, match="failed \\(503\\)"):
+                async for _ in client.post_sse_bytes("/chat/completions", {}):
+                    pass
+            with pytest.raises(UpstreamBadResponse, match="not text/event-stream"):
+                async for _ in client.post_sse_bytes("/chat/completions", {}):
+                    pass
+            events = client.post_sse_bytes("/chat/completions", {})
+            assert (await anext(events))[1] == b"1"
+            await events.aclose()  # the client went away mid-stream: not reused
+            assert client._lean is not None and not client._lean._idle
+            await client.close()
 
     run(go())

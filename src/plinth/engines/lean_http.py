@@ -280,6 +280,11 @@ class LeanPool:
     async def read_all(self, conn: _Connection, deadline: float) -> bytes:
         """The whole body (decoded if compressed), by ``deadline``; the connection
         goes back to the pool."""
+        if conn.streaming:  # read whole after all (an error's body): no pause in between
+            conn.streaming = False
+            if conn.paused and conn.transport is not None:
+                conn.paused = False
+                conn.transport.resume_reading()
         try:
             await conn.wait(deadline, "complete")
             raw = conn.take()

@@ -185,6 +185,59 @@ class UpstreamClient:
         all within ``total_timeout_s``.
         """
         d = self.deployment
+        lean = self._lean if headers is None or _plain(headers) else None
+        if lean is None:
+            async for item in self._aiohttp_sse(path, body, headers):
+                yield item
+            return
+        loop = asyncio.get_running_loop()
+        total_at = loop.time() + d.total_timeout_s
+        conn = None
+        try:
+            first_at = min(total_at, loop.time() + d.first_token_timeout_s)
+            conn = await lean.post(path, _dumps(body), headers, first_at, stream=True)
+            if conn.status >= 400:
+                raw = await lean.read_all(conn, min(total_at, loop.time() + d.idle_timeout_s))
+                raise upstream_status_error(conn, raw, self._where())
+            self._check_event_stream(conn)
+            if conn.headers.get("content-encoding", "identity") != "identity":
+                raise UpstreamBadResponse(
+                    f"Upstream {self._where()} compressed its event stream, unasked"
+                )
+            reader = EventReader(self._where())
+            limit = d.first_token_timeout_s
+            while True:
+                event = reader.take()
+                if event is None:
+                    deadline = min(total_at, loop.time() + limit)
+                    while event is None and not reader.ended:
+                        reader.feed(await lean.read_some(conn, deadline))
+                        event = reader.take()
+                if event is None:
+                    return
+                limit = d.idle_timeout_s
+                yield event[0], event[1], reader.has_event()
+        except PlinthError:
+            raise
+        except Exception as exc:
+            raise transport_error(exc, self._where()) from exc
+        finally:
+            if conn is not None:  # kept if read to its end; closed if left early
+                lean.release(conn)
+
+    def _check_event_stream(self, answer: _Answer) -> None:
+        content_type = answer.headers.get("content-type", "")
+        if not content_type.startswith("text/event-stream"):
+            raise UpstreamBadResponse(
+                f"Upstream {self._where()} answered a stream request with "
+                f"content type '{content_type or 'none'}', not text/event-stream"
+            )
+
+    async def _aiohttp_sse(
+        self, path: str, body: Json, headers: dict[str, str] | None
+    ) -> AsyncIterator[tuple[bytes, bytes, bool]]:
+        """:meth:`post_sse_bytes` through aiohttp (headers the lean client refuses)."""
+        d = self.deployment
         loop = asyncio.get_running_loop()
         try:
             response, total_at = await self._send(path, body, headers)
@@ -193,12 +246,7 @@ class UpstreamClient:
                     async with asyncio.timeout(d.idle_timeout_s):
                         raw = await response.read()
                     raise upstream_status_error(response, raw, self._where())
-                content_type = response.headers.get("content-type", "")
-                if not content_type.startswith("text/event-stream"):
-                    raise UpstreamBadResponse(
-                        f"Upstream {self._where()} answered a stream request with "
-                        f"content type '{content_type or 'none'}', not text/event-stream"
-                    )
+                self._check_event_stream(response)
                 reader = EventReader(self._where())
                 limit = d.first_token_timeout_s
                 while True:
