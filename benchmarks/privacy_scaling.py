@@ -5,7 +5,9 @@ over findings, lists or windows per finding): repeated surnames, surname+title r
 address-suffix runs, digit runs with and without separators, list-separator runs,
 '·' runs, JSON with person keys, key=value runs, capitalised Latin runs, random Han.
 Each is timed (CPU, ``time.process_time``) at 2 KB, 20 KB, 200 KB and 1 MB and the
-CPU per KB is printed; a case whose per-KB cost grows with size is flagged.
+CPU per KB is printed; a case whose per-KB cost grows with size is flagged, and so is
+one that is linear but far above the documented worst rate (``COSTLY_MS_PER_KB``):
+an 8 MiB body of it would hold a scan worker for minutes.
 
     .venv/bin/python benchmarks/privacy_scaling.py            # all cases, all sizes
     .venv/bin/python benchmarks/privacy_scaling.py --case digits_dash --sizes 2,200
@@ -107,7 +109,15 @@ CASES: dict[str, Callable[[int], str]] = {
     "english_name_column": lambda n: ("Name\n" + "Mark Grace\n" * n)[:n],
     "cue_run": _repeat("姓名："),
     "old_young": _repeat("老王小李"),
+    # Latin names by shape (names_en): each unit is one candidate checked against the lists.
+    "given_after_han": _repeat("我们和Zoe"),
+    "paired_given_names": _repeat("Jack和Lily，"),
+    "mail_header_run": _repeat("Ahmad Faiz <a@b.my>, "),
+    "latin_name_amid_han": _repeat("Lim Siew Ling 是"),
 }
+#: CPU per KB above which a case is flagged even if linear: the scan's documented worst
+#: is ~16 us a character (a run of surnames), ~16 ms a KB.
+COSTLY_MS_PER_KB = 40.0
 
 
 def cpu_of(text: str) -> float:
@@ -138,6 +148,8 @@ def main() -> None:
         rest = per_kb[1:] if len(per_kb) > 2 else per_kb
         growth = max(rest) / max(rest[0], 1e-3)
         mark = "  SUPER-LINEAR?" if growth > args.ratio else ""
+        if max(per_kb) > COSTLY_MS_PER_KB:
+            mark += f"  COSTLY (over {COSTLY_MS_PER_KB:g} ms/KB)"
         if mark:
             flagged.append(name)
         print(f"{name:24s} " + " ".join(f"{v:8.3f}" for v in per_kb) + mark, flush=True)
