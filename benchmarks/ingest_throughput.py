@@ -24,8 +24,9 @@ one after the other:
   (``embedding_threads`` 0; no copies then).
 * ``plinth-numpy``: as ``plinth``, with ``llamacpp.embedding_backend`` numpy:
   the fp32 safetensors through ``engines/numpy_bert.py`` (OpenBLAS, one thread
-  per copy), the same copies at nice 19; its native threads are OpenBLAS's
-  (none at one thread), the forward passes run on ``numpy-bert`` threads.
+  per copy), the same copies at nice 19; the forward passes run in a child
+  process (``engines/numpy_bert_worker.py``), whose CPU is counted in the
+  side's (``child processes`` in the split by thread).
 * ``llamacpp-engine-only``: the floor under the plinth sides: the Q8_0
   embedder alone (``LlamaCppEngine``, one thread, no app), one window per call,
   the same windows ingestion embeds; CPU per text here is what the whole path
@@ -110,7 +111,23 @@ def thread_cpu_s() -> dict[int, float]:
     return seconds
 
 
-def cpu_by_thread_kind(before: dict[int, float], texts: int) -> dict[str, float]:
+def children_cpu_s() -> float:
+    """CPU seconds (user + system) of this process's live child processes: the numpy
+    embedder's forward passes run in one (``engines/numpy_bert_worker.py``)."""
+    tick, me, total = os.sysconf("SC_CLK_TCK"), str(os.getpid()), 0.0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if fields[1] == me:
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def cpu_by_thread_kind(
+    before: dict[int, float], texts: int, children_before: float = 0.0
+) -> dict[str, float]:
     """Process CPU per text since ``before``, by kind of thread: llama.cpp's own threads
     (not started by Python: the compute loops of the embedder and its copies) and
     Python's thread pools by name (database, parsing, tokenizing, the event loop)."""
@@ -125,6 +142,7 @@ def cpu_by_thread_kind(before: dict[int, float], texts: int) -> dict[str, float]
         else:  # numbered or addressed: plinth-db_0, asyncio-portal-7f6a2c…
             kind = "python: " + re.sub(r"[-_][0-9a-f]+$", "", name)
         kinds[kind] = kinds.get(kind, 0.0) + seconds - before.get(tid, 0.0)
+    kinds["child processes (numpy forward passes)"] = children_cpu_s() - children_before
     per_text = {k: round(v / texts, 4) for k, v in sorted(kinds.items(), key=lambda kv: -kv[1])}
     return {k: v for k, v in per_text.items() if v > 0}
 
@@ -167,8 +185,8 @@ def side_plinth(
         )
         model = settings.knowledge.embedding_model
         client.embeddings.create(model=model, input=["warm up the engine"])
-        threads0 = thread_cpu_s()
-        cpu0, started = time.process_time(), time.perf_counter()
+        threads0, children0 = thread_cpu_s(), children_cpu_s()
+        cpu0, started = time.process_time() + children0, time.perf_counter()
         ids = [
             client.files.create(
                 file=(f"doc{i}.txt", io.BytesIO(t.encode())), purpose="assistants"
@@ -181,8 +199,9 @@ def side_plinth(
             if counts.in_progress == 0:
                 break
             time.sleep(0.2)
-        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu0
-        by_thread = cpu_by_thread_kind(threads0, len(texts))
+        elapsed = time.perf_counter() - started
+        cpu = time.process_time() + children_cpu_s() - cpu0
+        by_thread = cpu_by_thread_kind(threads0, len(texts), children0)
         assert counts.completed == len(texts), counts
         vectors = [
             d.embedding

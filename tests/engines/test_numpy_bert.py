@@ -1,9 +1,11 @@
 """The numpy BERT embedder: its GELU, its vectors (against sentence-transformers' and
-llama.cpp's), and its Engine contract (errors, token ids, copies, BLAS threads)."""
+llama.cpp's), and its Engine contract (errors, token ids, copies in a child process,
+lazy start, a dead child, BLAS threads)."""
 
 from __future__ import annotations
 
 import ctypes
+import json
 import math
 import os
 from collections.abc import AsyncIterator
@@ -20,15 +22,11 @@ from plinth.catalog.embedding_gguf import (
 )
 from plinth.catalog.wordpiece import WordPieceTokenizer
 from plinth.engines.llamacpp import LlamaCppEngine, LlamaCppOptions
-from plinth.engines.numpy_bert import NumpyBert, _gelu_inplace
-from plinth.engines.numpy_bert_engine import (
-    NumpyBertEngine,
-    SharedBert,
-    numpy_embedder,
-    set_blas_threads,
-)
+from plinth.engines.numpy_bert import NumpyBert, _gelu_inplace, check_model_dir
+from plinth.engines.numpy_bert_engine import BertProcess, NumpyBertEngine, numpy_embedder
+from plinth.engines.numpy_bert_worker import set_blas_threads
 from plinth.engines.spare_core_embedder import SpareCoreEmbedder
-from plinth.errors import ContextLengthExceeded, InvalidRequest
+from plinth.errors import ContextLengthExceeded, EngineUnavailable, InvalidRequest
 from plinth.settings import Settings
 
 WANT = reference_vectors()
@@ -46,7 +44,7 @@ def model() -> NumpyBert:
 
 @pytest.fixture
 async def engine() -> AsyncIterator[NumpyBertEngine]:
-    engine = NumpyBertEngine("all-minilm-l6-v2", SharedBert(bundled_embedding_model_dir()))
+    engine = NumpyBertEngine("all-minilm-l6-v2", BertProcess(bundled_embedding_model_dir(), [0]))
     await engine.start()
     yield engine
     await engine.close()
@@ -120,8 +118,17 @@ async def test_refusals_are_the_llamacpp_embedders(
     assert says in str(refused.value)
 
 
+def _thread_nices(pid: int) -> list[int]:
+    """The nice value of each thread of process ``pid``."""
+    nices = []
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+        nices.append(int(stat.rsplit(")", 1)[1].split()[16]))
+    return nices
+
+
 @pytest.mark.anyio
-async def test_copies_share_weights_and_spares_run_at_the_given_nice() -> None:
+async def test_copies_share_one_child_and_spares_run_at_the_given_nice() -> None:
     embedder = numpy_embedder(
         "all-minilm-l6-v2",
         bundled_embedding_model_dir(),
@@ -133,18 +140,76 @@ async def test_copies_share_weights_and_spares_run_at_the_given_nice() -> None:
     assert isinstance(embedder, SpareCoreEmbedder)
     primary, spare = embedder.copies
     assert isinstance(primary, NumpyBertEngine) and isinstance(spare, NumpyBertEngine)
-    assert primary.shared is spare.shared and not primary.loaded
+    assert primary.process is spare.process and not primary.loaded
     await embedder.start()
     try:
+        assert primary.process.pid is None  # on first use: no child yet
         result = await embedder.embed(TEXTS[:4])
         assert _cosines(np.array(result.vectors), WANT[:4]).min() >= 0.99999
         assert primary.loaded and spare.loaded
-        nices = [
-            await copy._run(lambda: os.getpriority(os.PRIO_PROCESS, 0)) for copy in (primary, spare)
-        ]
-        assert nices[1] == 19 and nices[0] < 19
+        pid = primary.process.pid
+        assert pid is not None
+        # The child's main thread and the primary's at 0, the spare's at 19.
+        assert sorted(_thread_nices(pid)) == [0, 0, 19]
     finally:
         await embedder.close()
+    assert primary.process.pid is None
+
+
+@pytest.mark.anyio
+async def test_a_dead_child_fails_its_texts_and_the_next_call_starts_another(
+    engine: NumpyBertEngine,
+) -> None:
+    first = await engine.embed(TEXTS[:2])
+    pid = engine.process.pid
+    assert pid is not None
+    os.kill(pid, 9)
+    with pytest.raises(EngineUnavailable, match="process exited"):
+        await engine.embed(TEXTS[:2])
+    again = await engine.embed(TEXTS[:2])
+    assert engine.process.pid not in (None, pid)
+    assert _cosines(np.array(again.vectors), np.array(first.vectors)).min() >= 0.999999
+
+
+def _copy_model(tmp_path: Path, cut: int = 0) -> Path:
+    """The bundled model's config and safetensors in ``tmp_path``, the latter ``cut``
+    bytes short."""
+    source = bundled_embedding_model_dir()
+    (tmp_path / "config.json").write_bytes((source / "config.json").read_bytes())
+    data = (source / "model.safetensors").read_bytes()
+    (tmp_path / "model.safetensors").write_bytes(data[: len(data) - cut])
+    for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json"):
+        if (source / name).is_file():
+            (tmp_path / name).write_bytes((source / name).read_bytes())
+    return tmp_path
+
+
+def test_the_files_are_checked_without_loading(tmp_path: Path) -> None:
+    check_model_dir(bundled_embedding_model_dir())
+    with pytest.raises(ValueError, match="truncated"):
+        check_model_dir(_copy_model(tmp_path, cut=1000))
+    (tmp_path / "model.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(ValueError, match="not a readable safetensors"):
+        check_model_dir(tmp_path)
+    _copy_model(tmp_path)  # the whole file again, and a config asking for one layer more
+    config = json.loads((tmp_path / "config.json").read_text())
+    config["num_hidden_layers"] += 1
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match=r"encoder\.layer\.6\."):
+        check_model_dir(tmp_path)
+
+
+@pytest.mark.anyio
+async def test_a_bad_file_stops_a_lazy_start_and_fails_a_load(tmp_path: Path) -> None:
+    folder = _copy_model(tmp_path, cut=1000)
+    lazy = NumpyBertEngine("all-minilm-l6-v2", BertProcess(folder, [0]), load_on_first_use=True)
+    with pytest.raises(ValueError, match="truncated"):
+        await lazy.start()
+    eager = NumpyBertEngine("all-minilm-l6-v2", BertProcess(folder, [0]))
+    with pytest.raises(RuntimeError):  # the child's own error, reported by the load
+        await eager.start()
+    await eager.close()
+    assert eager.process.pid is None
 
 
 def test_blas_threads_are_set_in_the_loaded_openblas() -> None:

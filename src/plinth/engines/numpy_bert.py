@@ -15,6 +15,7 @@ drops out, and no work is spent on padding.
 from __future__ import annotations
 
 import json
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,8 +39,9 @@ _GELU_A = tuple(_F32(c / 2) for c in _ERF_A)
 # many times slower on x86: clamp exponents here (exp(-80) ~ 2e-35, nothing).
 _EXP_FLOOR = _F32(-80)
 # Rows per GELU block: each numpy pass then sweeps a block that stays in cache
-# (32 x 1536 floats, 192 KiB), about 2.5x faster than whole-matrix passes.
-_GELU_ROWS = 32
+# (64 x 1536 floats, 384 KiB; its four temporaries 1.5 MiB, within a 2 MiB L2),
+# about 4x faster than whole-matrix passes, and half the calls of 32 rows.
+_GELU_ROWS = 64
 
 
 def _gelu_block(h: np.ndarray) -> None:
@@ -75,6 +77,62 @@ def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float)
     x *= weight
     x += bias
     return x
+
+
+def _shapes(config: dict[str, object], vocab: int) -> dict[str, tuple[int, ...]]:
+    """Every tensor the forward pass reads, by name (without ``bert.``), with its shape."""
+    hidden, inner = config["hidden_size"], config["intermediate_size"]
+    positions, layers = config["max_position_embeddings"], config["num_hidden_layers"]
+    assert isinstance(hidden, int) and isinstance(inner, int), "config sizes"
+    assert isinstance(positions, int) and isinstance(layers, int), "config sizes"
+    shapes: dict[str, tuple[int, ...]] = {
+        "embeddings.word_embeddings.weight": (vocab, hidden),
+        "embeddings.position_embeddings.weight": (positions, hidden),
+        "embeddings.LayerNorm.weight": (hidden,),
+        "embeddings.LayerNorm.bias": (hidden,),
+    }
+    for i in range(layers):
+        p = f"encoder.layer.{i}."
+        for name, out, width in [
+            ("attention.self.query", hidden, hidden),
+            ("attention.self.key", hidden, hidden),
+            ("attention.self.value", hidden, hidden),
+            ("attention.output.dense", hidden, hidden),
+            ("intermediate.dense", inner, hidden),
+            ("output.dense", hidden, inner),
+        ]:
+            shapes[f"{p}{name}.weight"] = (out, width)
+            shapes[f"{p}{name}.bias"] = (out,)
+        for norm in ("attention.output.LayerNorm", "output.LayerNorm"):
+            shapes[f"{p}{norm}.weight"] = (hidden,)
+            shapes[f"{p}{norm}.bias"] = (hidden,)
+    return shapes
+
+
+def check_model_dir(model_dir: Path) -> None:
+    """Raise ValueError unless the folder holds what ``NumpyBert`` loads: the config, and a
+    safetensors file whose header lists every tensor with its shape and whose data is all
+    there. Reads the header only, so nothing is loaded (``load = "on_first_use"``)."""
+    config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+    path = model_dir / "model.safetensors"
+    try:
+        with path.open("rb") as f:
+            (size,) = struct.unpack("<Q", f.read(8))
+            if size > path.stat().st_size:
+                raise ValueError(f"a header of {size} bytes")
+            header = json.loads(f.read(size))
+        prefix = "bert." if "bert.embeddings.word_embeddings.weight" in header else ""
+        vocab = header[prefix + "embeddings.word_embeddings.weight"]["shape"][0]
+        end = max(info["data_offsets"][1] for key, info in header.items() if key != "__metadata__")
+    except (OSError, ValueError, KeyError, TypeError, IndexError, struct.error) as exc:
+        raise ValueError(f"{path} is not a readable safetensors file: {exc}") from exc
+    for name, shape in _shapes(config, int(vocab)).items():
+        info = header.get(prefix + name)
+        if info is None or tuple(info["shape"]) != shape:
+            got = "missing" if info is None else f"shape {tuple(info['shape'])}"
+            raise ValueError(f"{path}: tensor {prefix + name} is {got}, the model needs {shape}")
+    if path.stat().st_size < 8 + size + end:
+        raise ValueError(f"{path} is truncated ({path.stat().st_size} bytes)")
 
 
 @dataclass(frozen=True)
@@ -165,24 +223,29 @@ class NumpyBert:
         return cls(load_file(model_dir / "model.safetensors"), config)
 
     def _attention(self, qkv: np.ndarray, n: int) -> np.ndarray:
-        """Softmax attention, head by head: one head's n x n scores (400 KiB at 320
-        tokens) stay in cache through the passes over them, 12 heads at once did not."""
+        """Softmax attention, all heads in each numpy call: a dozen calls per layer
+        instead of a dozen per head. Each call gives up the interpreter lock and
+        takes it back, and the copies of the model share one interpreter; the
+        (heads, n, n) scores (4.7 MiB at 320 tokens) cost no more than head by
+        head here (benchmarks/results/numpy_bert_embed.md)."""
         heads, width = self.heads, self.hidden // self.heads
-        # (n, 3 * hidden) -> query, key, value, each (heads, n, width), contiguous.
-        q, k, v = np.ascontiguousarray(qkv.reshape(n, 3, heads, width).transpose(1, 2, 0, 3))
-        context = np.empty((heads, n, width), _F32)
-        for head in range(heads):
-            scores = q[head] @ k[head].T
-            scores -= scores.max(axis=1, keepdims=True)
-            np.maximum(scores, _EXP_FLOOR, out=scores)
-            np.exp(scores, out=scores)
-            total = scores.sum(axis=1, keepdims=True)
-            np.matmul(scores, v[head], out=context[head])
-            # Normalising the (n, width) output costs less than the (n, n) weights.
-            context[head] /= total
-        return context.transpose(1, 0, 2).reshape(n, self.hidden)
+        # (n, 3 * hidden) -> strided views, no copies: BLAS reads them as they are.
+        parts = qkv.reshape(n, 3, heads, width)
+        query = parts[:, 0].transpose(1, 0, 2)  # (heads, n, width)
+        key_t = parts[:, 1].transpose(1, 2, 0)  # (heads, width, n)
+        value = parts[:, 2].transpose(1, 0, 2)
+        scores = np.matmul(query, key_t)
+        scores -= scores.max(axis=2, keepdims=True)
+        np.maximum(scores, _EXP_FLOOR, out=scores)
+        np.exp(scores, out=scores)
+        total = scores.sum(axis=2, keepdims=True)
+        context = np.matmul(scores, value)
+        # Normalising the (n, width) outputs costs less than the (n, n) weights.
+        context /= total
+        merged: np.ndarray = context.transpose(1, 0, 2).reshape(n, self.hidden)
+        return merged
 
-    def embed_ids(self, ids: Sequence[int]) -> np.ndarray:
+    def embed_ids(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:
         """The L2-normalised mean-pooled embedding of one text's token ids."""
         n = len(ids)
         if not 0 < n <= self.max_tokens:

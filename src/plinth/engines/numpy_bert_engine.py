@@ -1,98 +1,149 @@
 """The bundled BERT embedder on numpy (``numpy_bert``) instead of llama.cpp, as an Engine.
 
 Chosen with ``llamacpp.embedding_backend: numpy``. It serves the same model
-from the package's fp32 safetensors: one text per forward pass on a worker
-thread of its own, with the model's own WordPiece ids, and refuses what the
-llama.cpp embedder refuses (over-long inputs with their index, token ids out
-of range) with the same errors.
+from the package's fp32 safetensors, with the model's own WordPiece ids, and
+refuses what the llama.cpp embedder refuses (over-long inputs with their
+index, token ids out of range) with the same errors.
 
-Cores are shared the way the llama.cpp embedder shares them: one copy at
-normal priority plus one nice-19 copy per further core, behind
-``SpareCoreEmbedder``'s one queue. The copies share one set of weights; each
-is a single worker thread, and OpenBLAS is set to one thread for the whole
-process (its own pool threads would otherwise run a nice-19 copy's work at
-normal priority, and two copies calling it at once wait on each other).
+The forward passes run in a child process (``numpy_bert_worker``: why there
+and not on a thread here), started at the first load and shared by the
+model's copies: one copy at normal priority plus one nice-19 copy per
+further core, behind ``SpareCoreEmbedder``'s one queue, as the llama.cpp
+embedder's copies. Each copy is one thread in the child (one BLAS thread
+each, so two copies never wait on each other's OpenBLAS pool) and one socket
+here; tokenizing and the checks stay in this process.
+
+``load = "on_first_use"`` starts no child until an embedding is asked for;
+start-up then only reads the safetensors' header against the config, so a
+missing or wrong file still stops start-up. A child that dies fails the
+texts it held; the next text starts a new one.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import json
 import logging
+import os
+import socket
+import subprocess
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from plinth.catalog.model_tokenizer import load_tokenizer
 from plinth.engines.base import EmbeddingResult, Engine, Json
 from plinth.engines.lazy_load import LoadOnFirstUse
-from plinth.engines.llamacpp import TextTokenizer, _lower_priority
+from plinth.engines.llamacpp import TextTokenizer
 from plinth.engines.llamacpp_errors import check_input_lengths, check_token_ids
-from plinth.engines.numpy_bert import NumpyBert
-from plinth.errors import InvalidRequest
+from plinth.engines.numpy_bert import check_model_dir
+from plinth.engines.numpy_bert_worker import OK, read_reply, send_ids
+from plinth.errors import EngineUnavailable, InvalidRequest
 
 log = logging.getLogger(__name__)
 
-# The setters numpy's OpenBLAS builds export (scipy-openblas wheels prefix theirs).
-_BLAS_SETTERS = (
-    "scipy_openblas_set_num_threads64_",
-    "scipy_openblas_set_num_threads",
-    "openblas_set_num_threads64_",
-    "openblas_set_num_threads",
-)
+# Loading the weights takes about a second; a child that has not answered by
+# then is stuck (or the machine is swapping), and start-up must not hang on it.
+LOAD_TIMEOUT_S = 120.0
+# How long close() waits for the child to leave by itself before killing it.
+_EXIT_WAIT_S = 5.0
 
 
-def set_blas_threads(threads: int) -> bool:
-    """Set the thread count of the OpenBLAS numpy has loaded (process-wide).
+class BertProcess:
+    """The child process of one model, with one socket per copy (``numpy_bert_worker``)."""
 
-    numpy offers no call for it, and ``OPENBLAS_NUM_THREADS`` is read only when
-    the library loads: find the loaded library in the process's memory map
-    and call its setter. False where numpy uses another BLAS.
-    """
-    import numpy  # loads its BLAS first
-
-    try:
-        maps = Path("/proc/self/maps").read_text()
-    except OSError:
-        return False
-    paths = {line.split()[-1] for line in maps.splitlines() if "openblas" in line.lower()}
-    # numpy's own copy (its wheel keeps it in numpy.libs beside the package, or
-    # inside it): another library's OpenBLAS (faiss, with the Milvus extra) may
-    # be loaded too, and setting that one would leave numpy's as it was.
-    home = Path(numpy.__file__).resolve().parent
-    own = [p for p in paths if p.startswith((str(home), str(home.parent / "numpy.libs")))]
-    for path in sorted(own) or sorted(paths):
-        try:
-            library = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for name in _BLAS_SETTERS:
-            setter = getattr(library, name, None)
-            if setter is not None:
-                setter.argtypes = [ctypes.c_int]
-                setter(threads)
-                return True
-    return False
-
-
-class SharedBert:
-    """One model's weights for all its copies, loaded once, at the first copy's load."""
-
-    def __init__(self, model_dir: Path, blas_threads: int = 1):
+    def __init__(self, model_dir: Path, nices: list[int], blas_threads: int = 1):
         self.model_dir = model_dir
+        self.nices = nices
         self.blas_threads = blas_threads
-        self._model: NumpyBert | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
 
-    def get(self) -> NumpyBert:
+    @property
+    def pid(self) -> int | None:
+        return None if self._proc is None else self._proc.pid
+
+    def socket_for(self, copy: int) -> socket.socket:
+        """Copy ``copy``'s socket; starts the child (blocking, until it has loaded) if
+        none is running. Raises RuntimeError with the child's message if it cannot load."""
         with self._lock:
-            if self._model is None:
-                if not set_blas_threads(self.blas_threads):
-                    log.warning("numpy embedder: could not set the BLAS thread count")
-                self._model = NumpyBert.from_model_dir(self.model_dir)
-            return self._model
+            if self._proc is None or self._proc.poll() is not None:
+                self._stop()
+                self._start()
+            return self._sockets[copy]
+
+    def _start(self) -> None:
+        pairs = [socket.socketpair() for _ in self.nices]
+        theirs = [child for _, child in pairs]
+        mine = [own for own, _ in pairs]
+        import plinth
+
+        source = str(Path(plinth.__file__).resolve().parent.parent)
+        path = os.pathsep.join(p for p in (source, os.environ.get("PYTHONPATH")) if p)
+        # OpenBLAS reads its thread count when it loads: no pool of idle threads.
+        env = {**os.environ, "OPENBLAS_NUM_THREADS": str(self.blas_threads), "PYTHONPATH": path}
+        args = [
+            sys.executable,
+            "-m",
+            "plinth.engines.numpy_bert_worker",
+            str(self.model_dir),
+            str(self.blas_threads),
+            *(f"{sock.fileno()}:{nice}" for sock, nice in zip(theirs, self.nices, strict=True)),
+        ]
+        try:
+            proc = subprocess.Popen(
+                args, pass_fds=[sock.fileno() for sock in theirs], env=env, stdin=subprocess.DEVNULL
+            )
+        except OSError:
+            for sock in mine:
+                sock.close()
+            raise
+        finally:
+            for sock in theirs:
+                sock.close()
+        try:
+            for sock in mine:
+                sock.settimeout(LOAD_TIMEOUT_S)
+                status, payload = read_reply(sock)
+                sock.settimeout(None)
+                if status != OK:
+                    raise RuntimeError(payload.decode(errors="replace"))
+        except (OSError, EOFError) as exc:
+            self._proc, self._sockets = proc, mine
+            self._stop()
+            raise RuntimeError(f"the numpy embedder's process did not load: {exc}") from exc
+        except RuntimeError:
+            self._proc, self._sockets = proc, mine
+            self._stop()
+            raise
+        self._proc, self._sockets = proc, mine
+
+    def _stop(self) -> None:
+        for sock in self._sockets:
+            sock.close()  # the child's threads read EOF and it exits
+        self._sockets = []
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            try:
+                proc.wait(_EXIT_WAIT_S)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def discard(self, sock: socket.socket) -> None:
+        """A copy's socket failed: stop the child it belonged to (the next use starts one)."""
+        with self._lock:
+            if sock in self._sockets:
+                self._stop()
+
+    def close(self) -> None:
+        with self._lock:
+            self._stop()
 
 
 class NumpyBertEngine(Engine):
@@ -101,48 +152,47 @@ class NumpyBertEngine(Engine):
     def __init__(
         self,
         model_id: str,
-        shared: SharedBert,
+        process: BertProcess,
+        copy: int = 0,
         *,
-        nice: int = 0,
         load_on_first_use: bool = False,
         tokenizer: TextTokenizer | None = None,
     ):
         super().__init__(model_id, "embedding")
-        self.shared = shared
+        self.process = process
+        self.copy = copy
         self.load_on_first_use = load_on_first_use
-        config = json.loads((shared.model_dir / "config.json").read_text(encoding="utf-8"))
+        config = json.loads((process.model_dir / "config.json").read_text(encoding="utf-8"))
         self.vocab_size = int(config["vocab_size"])
-        self.tokenizer = tokenizer or load_tokenizer(shared.model_dir)
-        self._model: NumpyBert | None = None
+        self.tokenizer = tokenizer or load_tokenizer(process.model_dir)
         self._loader = LoadOnFirstUse(model_id, self._load)
-        # One thread: one text at a time per copy; more texts go to more copies.
-        self._pool = ThreadPoolExecutor(
-            1,
-            thread_name_prefix=f"numpy-bert-{model_id}",
-            initializer=_lower_priority,
-            initargs=(nice,),
-        )
+        # One thread: it waits on this copy's socket, one call at a time.
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"numpy-bert-{model_id}")
 
     async def _run(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
     async def _load(self) -> None:
-        self._model = await self._run(self.shared.get)
+        await self._run(self.process.socket_for, self.copy)
 
     async def start(self) -> None:
-        if not self.load_on_first_use:
+        if self.load_on_first_use:
+            # Nothing loaded, but a missing or malformed file stops start-up now.
+            check_model_dir(self.process.model_dir)
+        else:
             await self._load()
             self._loader.loaded = True
 
     async def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        await asyncio.to_thread(self.process.close)
 
     @property
     def loaded(self) -> bool:
         return self._loader.loaded
 
     def describe(self) -> Json:
-        return {"kind": self.kind, "engine": "numpy", "path": str(self.shared.model_dir)}
+        return {"kind": self.kind, "engine": "numpy", "path": str(self.process.model_dir)}
 
     async def token_ids(self, inputs: list[str] | list[list[int]]) -> list[list[int]]:
         """Token ids for texts (the model's WordPiece), every input checked: length,
@@ -150,7 +200,7 @@ class NumpyBertEngine(Engine):
         if isinstance(inputs[0], str):
             texts = [str(text) for text in inputs]
             max_tokens = self.tokenizer.max_tokens
-            # Not on the copy's own thread: that may be busy with a text.
+            # Not on the copy's own thread: that may be waiting for a text.
             ids = await asyncio.to_thread(self.tokenizer.encode_batch, texts, stop_over=max_tokens)
         else:
             ids = [list(map(int, item)) for item in inputs if isinstance(item, list)]
@@ -178,8 +228,40 @@ class NumpyBertEngine(Engine):
         return EmbeddingResult(vectors, sum(len(item) for item in ids))
 
     def _forward(self, ids: list[list[int]]) -> list[list[float]]:
-        assert self._model is not None
-        return [self._model.embed_ids(item).tolist() for item in ids]
+        """The texts' vectors from the child, two requests in flight so that it
+        never waits for the next text (a copy answers its socket in order)."""
+        try:
+            sock = self.process.socket_for(self.copy)
+        except RuntimeError as exc:
+            raise EngineUnavailable(
+                f"Model '{self.model_id}' could not be loaded: {exc}", code="model_unavailable"
+            ) from exc
+        vectors: list[list[float]] = []
+        failure = ""
+        sent = 0
+        try:
+            while sent < min(2, len(ids)):
+                send_ids(sock, ids[sent])
+                sent += 1
+            for index in range(len(ids)):
+                status, payload = read_reply(sock)
+                if status != OK and not failure:
+                    failure = payload.decode(errors="replace")
+                if not failure:
+                    vectors.append(np.frombuffer(payload, np.float32).tolist())
+                    if sent < len(ids):
+                        send_ids(sock, ids[sent])
+                        sent += 1
+                elif index + 1 == sent:
+                    break  # every text sent has its reply: the socket stays in step
+        except (OSError, EOFError) as exc:
+            self.process.discard(sock)
+            raise EngineUnavailable(
+                f"Model '{self.model_id}': the numpy embedder's process exited ({exc})"
+            ) from exc
+        if failure:
+            raise RuntimeError(f"numpy embedder failed: {failure}")
+        return vectors
 
 
 def numpy_embedder(
@@ -194,24 +276,22 @@ def numpy_embedder(
     """The model on numpy: one copy plus ``spares`` nice copies behind one queue
     (``SpareCoreEmbedder``), one BLAS thread each; or, with ``threads`` other
     than 1 (0 = all cores), one copy whose BLAS calls use that many threads."""
-    import os
-
     blas_threads = 1 if threads == 1 else threads or os.cpu_count() or 1
-    shared = SharedBert(model_dir, blas_threads)
+    nices = [0] + [spare_nice] * spares
+    process = BertProcess(model_dir, nices, blas_threads)
     tokenizer = load_tokenizer(model_dir)
-
-    def copy(nice: int) -> NumpyBertEngine:
-        return NumpyBertEngine(
+    copies = [
+        NumpyBertEngine(
             model_id,
-            shared,
-            nice=nice,
+            process,
+            index,
             load_on_first_use=load_on_first_use,
             tokenizer=tokenizer,
         )
-
-    primary = copy(0)
+        for index in range(len(nices))
+    ]
     if not spares:
-        return primary
+        return copies[0]
     from plinth.engines.spare_core_embedder import SpareCoreEmbedder
 
-    return SpareCoreEmbedder(primary, [copy(spare_nice) for _ in range(spares)])
+    return SpareCoreEmbedder(copies[0], copies[1:])
