@@ -145,3 +145,24 @@ def test_a_long_list_of_names_is_taken_in_linear_time() -> None:
     large, found_large = _listed_cpu(20_000)
     assert (found_small, found_large) == (1_999, 19_999)
     assert large < 30 * max(small, 0.005), (small, large)
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        # A surname that is also a word (车, 项, 关) after 老 at a clause's start.
+        ("老车说今晚加班", ["老车"]),
+        ("分工：老项跟进合同", ["老项"]),
+        ("老关又迟到了", ["老关"]),
+        ("老钱明天请假", ["老钱"]),
+    ],
+)
+def test_familiar_names_with_wordlike_surnames_at_a_clause_start(
+    text: str, names: list[str]
+) -> None:
+    assert [f.text for f in detect(text) if f.entity == "PERSON"] == names
+
+
+@pytest.mark.parametrize("text", ["周末奔小康", "小白菜多少钱一斤", "小康住宅推荐产品"])
+def test_familiar_look_alikes_inside_a_phrase(text: str) -> None:
+    assert [f.text for f in detect(text) if f.entity == "PERSON"] == []

@@ -20,7 +20,7 @@ from plinth.privacy.names_zh_scored import RIGHT, WORDS
 from plinth.privacy.names_zh_uncued import WORDLIKE
 
 # 老/小 + surname words that are not people: 小米 (the brand), 小钱, 老牛.
-_NOT_FAMILIAR = frozenset(["小米", "小钱", "老牛", "小牛", "老钱"])
+_NOT_FAMILIAR = frozenset(["小米", "小钱", "老牛", "小牛"])
 # jieba lists some forms of address (老王 and 小张, a few hundred times): a 老/小 word
 # seen more than that is a thing or an idea (小康, 小时), log10 of its count above this.
 WORD_ABOVE = 2.7
@@ -31,14 +31,30 @@ def _person_may_end(text: str, end: int) -> bool:
     follows, or a word a person is often followed by (说, 又, 先, 迟到)."""
     if end >= len(text) or not "\u3400" <= text[end] <= "\u9fff":
         return True
+    # The longest word there decides: 小康|住宅 goes on with a noun, though 住 is a verb.
     get = RIGHT.get
-    return get(text[end], 0.0) >= 1.0 or get(text[end : end + 2], 0.0) >= 1.0
+    for size in (3, 2, 1):
+        value = get(text[end : end + size])
+        if value is not None:
+            return value >= 1.0
+    return False
 
 
 def _starts_a_word(text: str, start: int) -> bool:
     """The surname starts a word with what follows (老|胡同): no name."""
     get = WORDS.get
     return get(text[start : start + 2], 0.0) > 0 or get(text[start : start + 3], 0.0) > 0
+
+
+def _clause_start(text: str, at: int) -> bool:
+    """``at`` starts a clause: the text's start, or after punctuation or a space."""
+    return at == 0 or not "\u3400" <= text[at - 1] <= "\u9fff"
+
+
+def _wordlike_clear(text: str, at: int) -> bool:
+    """老包, 老麦: a surname that is also a word (包, 麦) after 老/小 is a name where the
+    pair is no word at all and starts a clause (小白菜 and 小金库 go on in a phrase)."""
+    return WORDS.get(text[at : at + 2], 0.0) == 0.0 and _clause_start(text, at)
 
 
 def find_familiar_names(text: str) -> Iterator[Finding]:
@@ -49,7 +65,7 @@ def find_familiar_names(text: str) -> Iterator[Finding]:
             if (
                 len(value) == 2
                 and value[1] in SURNAMES
-                and value[1] not in WORDLIKE
+                and (value[1] not in WORDLIKE or _wordlike_clear(text, at))
                 and value not in _NOT_FAMILIAR
                 and WORDS.get(value, 0.0) < WORD_ABOVE
                 and not _starts_a_word(text, at + 1)
