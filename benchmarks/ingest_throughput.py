@@ -6,27 +6,26 @@ one text on every side) go through three embedders, each in its own process,
 one after the other:
 
 * ``plinth``: a real app (``create_app`` with its defaults: the bundled
-  all-MiniLM-L6-v2 GGUF (Q8_0) on llama.cpp, one thread plus a nice-19
-  one-thread copy per further core (``engines/spare_core_embedder.py``),
+  all-MiniLM-L6-v2 as a numpy fp32 forward pass (``engines/numpy_bert.py``) in
+  a child process (``engines/numpy_bert_worker.py``), one BLAS thread per copy,
+  one copy plus a nice-19 copy per further core (``engines/spare_core_embedder.py``),
   SQLite, the embedded index) driven by the
   ``openai`` SDK: every text uploaded as a ``.txt`` file, one vector store
   created with all the file ids, then polled until every file is ``completed``
   (upload → parse → chunk → embed → index). Its vectors are then read back
-  through ``/v1/embeddings`` for the agreement check (not timed). The process
-  CPU is also split by thread (``cpu_s_per_text_by_thread``): llama.cpp's own
-  threads (the embedder's compute) against Python's pools (database, parsing,
-  tokenizing, the event loop, and the SDK client itself, which runs in this
-  process too).
-* ``plinth-before``: the same app as it was before the Q8_0 GGUF and the
-  spare-core copies (F16 GGUF, one embedding thread, no copies): the baseline,
-  in the same run.
-* ``plinth-threads-all``: Q8_0, the embedder on all cores in one llama.cpp
-  (``embedding_threads`` 0; no copies then).
-* ``plinth-numpy``: as ``plinth``, with ``llamacpp.embedding_backend`` numpy:
-  the fp32 safetensors through ``engines/numpy_bert.py`` (OpenBLAS, one thread
-  per copy), the same copies at nice 19; the forward passes run in a child
-  process (``engines/numpy_bert_worker.py``), whose CPU is counted in the
-  side's (``child processes`` in the split by thread).
+  through ``/v1/embeddings`` for the agreement check (not timed). The CPU
+  counted is this process's and its children's (the numpy child), split by
+  thread (``cpu_s_per_text_by_thread``): llama.cpp's own threads, the child
+  processes, and Python's pools (database, parsing, tokenizing, the event
+  loop, and the SDK client itself, which runs in this process too).
+* ``plinth-before``: the same app as it was before the Q8_0 GGUF, the
+  spare-core copies and the numpy embedder (F16 GGUF on llama.cpp, one
+  embedding thread, no copies): the baseline, in the same run.
+* ``plinth-llamacpp``: the defaults before the numpy embedder:
+  ``llamacpp.embedding_backend`` llamacpp, the Q8_0 GGUF, one thread plus the
+  nice-19 one-thread copies.
+* ``plinth-threads-all``: llama.cpp Q8_0, the embedder on all cores in one
+  llama.cpp (``embedding_threads`` 0; no copies then).
 * ``llamacpp-engine-only``: the floor under the plinth sides: the Q8_0
   embedder alone (``LlamaCppEngine``, one thread, no app), one window per call,
   the same windows ingestion embeds; CPU per text here is what the whole path
@@ -157,7 +156,7 @@ def side_plinth(
     spare_copies: int = -1,
     name: str = "plinth",
     weights: str = "q8_0",
-    backend: str = "llamacpp",
+    backend: str | None = None,
 ) -> tuple[dict[str, Any], np.ndarray]:
     import io
 
@@ -168,17 +167,20 @@ def side_plinth(
     from plinth.settings import Settings
 
     admin = "sk-admin-ingest-throughput-0000000000"
+    llamacpp: dict[str, Any] = {
+        "embedding_threads": embedding_threads,
+        "embedding_spare_copies": spare_copies,
+        "load": "on_start",
+    }
+    if backend is not None:  # else the default's
+        llamacpp["embedding_backend"] = backend
     settings = Settings(
         data_dir=work / name,
         admin_key=admin,
         routing={"health_interval_s": 0},
-        llamacpp={
-            "embedding_threads": embedding_threads,
-            "embedding_spare_copies": spare_copies,
-            "embedding_backend": backend,
-            "load": "on_start",
-        },
+        llamacpp=llamacpp,
     )
+    backend = settings.llamacpp.embedding_backend
     with TestClient(create_app(settings)) as http:
         client = openai.OpenAI(
             api_key=admin, base_url="http://testserver/v1", http_client=http, max_retries=0
@@ -356,7 +358,9 @@ def side_engine_only(texts: list[str], work: Path) -> tuple[dict[str, Any], np.n
 
 def side_plinth_two_threads(texts: list[str], work: Path) -> tuple[dict[str, Any], np.ndarray]:
     """Plinth with the embedder on all cores in one llama.cpp (OpenMP team), no copies."""
-    return side_plinth(texts, work, embedding_threads=0, name="plinth-threads-all")
+    return side_plinth(
+        texts, work, embedding_threads=0, name="plinth-threads-all", backend="llamacpp"
+    )
 
 
 def side_plinth_before(texts: list[str], work: Path) -> tuple[dict[str, Any], np.ndarray]:
@@ -374,19 +378,21 @@ def side_plinth_before(texts: list[str], work: Path) -> tuple[dict[str, Any], np
 
     # catalog/bundled.py looks the function up at each call: the app gets the F16 file.
     embedding_gguf.ensure_bundled_embedding_gguf = f16_gguf
-    return side_plinth(texts, work, spare_copies=0, name="plinth-before", weights="f16")
+    return side_plinth(
+        texts, work, spare_copies=0, name="plinth-before", weights="f16", backend="llamacpp"
+    )
 
 
-def side_plinth_numpy(texts: list[str], work: Path) -> tuple[dict[str, Any], np.ndarray]:
-    """Plinth as ``plinth`` but with ``llamacpp.embedding_backend`` numpy (numpy_bert)."""
-    return side_plinth(texts, work, name="plinth-numpy", backend="numpy")
+def side_plinth_llamacpp(texts: list[str], work: Path) -> tuple[dict[str, Any], np.ndarray]:
+    """The defaults before the numpy embedder: llama.cpp on the Q8_0 GGUF, spare copies."""
+    return side_plinth(texts, work, name="plinth-llamacpp", backend="llamacpp")
 
 
 SIDES = {
     "plinth-before": side_plinth_before,
     "plinth": side_plinth,
+    "plinth-llamacpp": side_plinth_llamacpp,
     "plinth-threads-all": side_plinth_two_threads,
-    "plinth-numpy": side_plinth_numpy,
     "llamacpp-engine-only": side_engine_only,
     "sentence-transformers": side_sentence_transformers,
     "onnxruntime": side_onnxruntime,

@@ -17,6 +17,7 @@ from plinth.catalog.model_tokenizer import load_tokenizer
 from plinth.engine_kinds import CATALOG_ENGINE
 from plinth.engines.base import Engine
 from plinth.engines.registry import engine_factory
+from plinth.errors import BundledModelMissing
 from plinth.extras import require_redis
 from plinth.paths import private_dir
 from plinth.privacy.guard import PrivacyGuard
@@ -80,6 +81,7 @@ def build_engines(settings: Settings, models: ModelStore) -> list[Engine]:
         include_bundled=settings.load_bundled_models,
         progress=sys.stderr.isatty(),
         wanted=frozenset({settings.knowledge.embedding_model}),
+        no_gguf=numpy_served(settings),
     )
     engines = []
     for spec in specs:
@@ -124,6 +126,21 @@ def numpy_backend(settings: Settings, model_dir: Path | None) -> bool:
     if settings.llamacpp.embedding_backend != "numpy" or model_dir is None:
         return False
     return (model_dir / "model.safetensors").is_file() and (model_dir / "config.json").is_file()
+
+
+def numpy_served(settings: Settings) -> frozenset[str]:
+    """The bundled embedders numpy serves (``numpy_backend``): no GGUF is made for them."""
+    from plinth.catalog.bundled import BUNDLED_MODELS
+
+    served = set()
+    for model in BUNDLED_MODELS:
+        if model.kind == "embedding" and model.tokenizer_dir is not None:
+            try:
+                if numpy_backend(settings, model.tokenizer_dir()):
+                    served.add(model.id)
+            except BundledModelMissing:
+                continue  # model_specs says so
+    return frozenset(served)
 
 
 def spare_copies(settings: Settings) -> int:

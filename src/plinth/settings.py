@@ -101,14 +101,16 @@ class LlamaCppSettings(BaseModel):
         "priority, for cores that nothing else is using; -1 = one per core beyond the "
         "first, 0 = none.",
     )
-    # numpy: the bundled all-MiniLM-L6-v2 as a numpy fp32 forward pass on its
-    # safetensors (engines/numpy_bert.py): OpenBLAS uses AVX-512 where the CPU
-    # has it, the xllamacpp build AVX2 only (benchmarks/results/numpy_bert_embed.json).
-    # Other embedders always run on llama.cpp.
+    # numpy (the default): the bundled all-MiniLM-L6-v2 as a numpy fp32 forward
+    # pass on its safetensors, in a child process (engines/numpy_bert.py,
+    # numpy_bert_worker.py): OpenBLAS uses AVX-512 where the CPU has it, the
+    # xllamacpp build AVX2 only, and fp32 is the model's own vectors, not Q8_0's
+    # (benchmarks/results/ingest_throughput.md). Other embedders always run on llama.cpp.
     embedding_backend: Literal["llamacpp", "numpy"] = Field(
-        "llamacpp",
-        description="What runs the bundled all-minilm-l6-v2 embedder: llama.cpp on its "
-        "Q8_0 GGUF, or numpy (fp32, OpenBLAS set to one thread per copy, process-wide).",
+        "numpy",
+        description="What runs the bundled all-minilm-l6-v2 embedder: numpy (fp32, in a "
+        "child process started at first use, one BLAS thread per copy), or llama.cpp on "
+        "its Q8_0 GGUF.",
     )
 
 

@@ -232,4 +232,32 @@ def test_the_setting_picks_numpy_only_for_a_bert_folder(tmp_path: Path) -> None:
     assert numpy_backend(chosen, folder)
     assert not numpy_backend(chosen, tmp_path)  # no safetensors (e5's folder, say)
     assert not numpy_backend(chosen, None)
-    assert not numpy_backend(Settings(data_dir=tmp_path), folder)  # llama.cpp by default
+    assert numpy_backend(Settings(data_dir=tmp_path), folder)  # numpy by default
+    llama = Settings(data_dir=tmp_path, llamacpp={"embedding_backend": "llamacpp"})
+    assert not numpy_backend(llama, folder)
+
+
+@pytest.mark.anyio
+async def test_the_default_embedder_is_numpy_and_starts_nothing_and_makes_no_gguf(
+    tmp_path: Path,
+) -> None:
+    from plinth.bootstrap import build_engines, numpy_served
+    from plinth.store.database import open_database
+    from plinth.store.models import ModelStore
+
+    settings = Settings(data_dir=tmp_path)
+    assert numpy_served(settings) == frozenset({"all-minilm-l6-v2"})
+    llama = Settings(data_dir=tmp_path, llamacpp={"embedding_backend": "llamacpp"})
+    assert numpy_served(llama) == frozenset()
+    store = ModelStore(open_database(f"sqlite:///{tmp_path / 'plinth.db'}"))
+    (embedder,) = [e for e in build_engines(settings, store) if e.kind == "embedding"]
+    assert not list(tmp_path.rglob("*.gguf"))  # no GGUF made for a model numpy serves
+    assert isinstance(embedder, SpareCoreEmbedder | NumpyBertEngine)
+    # Its width is known unloaded (vector stores read it at start-up without a probe).
+    assert embedder.dims == 384  # type: ignore[attr-defined]
+    await embedder.start()
+    try:
+        copies = embedder.copies if isinstance(embedder, SpareCoreEmbedder) else [embedder]
+        assert all(isinstance(c, NumpyBertEngine) and c.process.pid is None for c in copies)
+    finally:
+        await embedder.close()

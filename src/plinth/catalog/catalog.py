@@ -31,10 +31,13 @@ def model_specs(
     include_bundled: bool = True,
     progress: bool = True,
     wanted: frozenset[str] = frozenset(),
+    no_gguf: frozenset[str] = frozenset(),
 ) -> list[ModelSpec]:
     """Resolve every model to a GGUF path; a missing bundled package is skipped with a warning.
 
     Optional bundled models (the multilingual embedder) are served only if ``wanted``.
+    Bundled models in ``no_gguf`` run from their own folder (the numpy embedder): no
+    GGUF is made for them, and their path is that folder.
     """
     specs: list[ModelSpec] = []
     if include_bundled:
@@ -42,8 +45,11 @@ def model_specs(
             if bundled.optional and bundled.id not in wanted:
                 continue
             try:
-                path = bundled.locate(data_dir, progress)
                 tokenizer_dir = bundled.tokenizer_dir() if bundled.tokenizer_dir else None
+                if bundled.id in no_gguf and tokenizer_dir is not None:
+                    path = tokenizer_dir
+                else:
+                    path = bundled.locate(data_dir, progress)
             except (BundledModelMissing, EmbeddingConversionError) as exc:
                 log.warning("not serving %s: %s", bundled.id, exc)
                 continue

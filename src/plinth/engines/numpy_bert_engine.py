@@ -164,6 +164,8 @@ class NumpyBertEngine(Engine):
         self.load_on_first_use = load_on_first_use
         config = json.loads((process.model_dir / "config.json").read_text(encoding="utf-8"))
         self.vocab_size = int(config["vocab_size"])
+        # The vectors' width, known without loading (vector stores read it at start-up).
+        self.dims = int(config["hidden_size"])
         self.tokenizer = tokenizer or load_tokenizer(process.model_dir)
         self._loader = LoadOnFirstUse(model_id, self._load)
         # One thread: it waits on this copy's socket, one call at a time.

@@ -83,6 +83,8 @@ class SpareCoreEmbedder(Engine):
         self._running: set[asyncio.Task[None]] = set()
         # The primary's llama.cpp options (slots, context), read by the console.
         self.options = getattr(primary, "options", None)
+        # The vectors' width where the primary knows it unloaded (vectorstores/build.py).
+        self.dims = getattr(primary, "dims", None)
 
     async def start(self) -> None:
         await asyncio.gather(*(copy.start() for copy in self.copies))

@@ -73,7 +73,11 @@ async def _embedder(
         return None, None
     # The engine's own embed, no adapter in between: its result has ``vectors``.
     embedder = windowed(settings.embedding_model, pool, tokenizer)
-    dims = int((await embedder.embed(["dimension probe"])).shape[1])
+    # An engine that knows its width from its config (the numpy embedder) is not
+    # asked: a probe would load it at start-up, before anything needs it.
+    dims = getattr(pool.get(settings.embedding_model), "dims", None)
+    if not isinstance(dims, int):
+        dims = int((await embedder.embed(["dimension probe"])).shape[1])
     return embedder, dims
 
 
