@@ -16,9 +16,11 @@ sides interleaved, and the spread is reported:
    place (``plinth.streaming``).
 2. **Per streamed request, the client library.** One process reads streamed
    chat completions (20 content chunks, 1 ms apart) from
-   ``gateway_mock_upstream.py`` with 16 in flight, through aiohttp (what
-   Plinth uses), httpx, and a minimal HTTP/1.1 client on asyncio streams;
-   CPU per request of the reading process, the events cut the same way.
+   ``gateway_mock_upstream.py`` with 16 in flight, through Plinth's own
+   ``UpstreamClient.post_sse_bytes`` (the lean client, ``engines/lean_http.py``,
+   with its per-event timeouts: what Plinth uses), aiohttp (what it used
+   before), httpx, and a minimal HTTP/1.1 client on asyncio streams; CPU per
+   request of the reading process, the events cut the same way.
 """
 
 from __future__ import annotations
@@ -239,7 +241,27 @@ async def _closed_loop(one: Callable[[], Awaitable[None]], n: int, c: int) -> No
     await asyncio.gather(*(worker() for _ in range(c)))
 
 
-CLIENTS = {"aiohttp": _aiohttp_client, "httpx": _httpx_client, "raw asyncio": _raw_client}
+async def _plinth_client(url: str, n: int, c: int) -> None:
+    from plinth.deployment import Deployment
+    from plinth.engines.upstream_http import UpstreamClient
+
+    upstream = UpstreamClient(Deployment(model="m", engine="openai", base_url=url + "/v1"), {})
+    body = json.loads(BODY)
+
+    async def one() -> None:
+        events = [data async for _, data, _ in upstream.post_sse_bytes("/chat/completions", body)]
+        _check(events)
+
+    await _closed_loop(one, n, c)
+    await upstream.close()
+
+
+CLIENTS = {
+    "plinth lean_http": _plinth_client,
+    "aiohttp": _aiohttp_client,
+    "httpx": _httpx_client,
+    "raw asyncio": _raw_client,
+}
 
 
 def client_main(args: argparse.Namespace) -> None:

@@ -195,9 +195,13 @@ def test_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
 
     async def go() -> None:
         big_head = ok(b"{}", "x-long: " + "a" * 600)
-        async with RawServer(ok(b"a" * 1001), big_head, ok(b"b" * 1000)) as server:
+        endless_head = b"HTTP/1.1 200 OK\r\nx-long: " + b"a" * 600
+        answers = (ok(b"a" * 1001), big_head, endless_head, ok(b"b" * 1000))
+        async with RawServer(*answers) as server:
             pool = LeanPool(f"http://127.0.0.1:{server.port}", 5, {})
             with pytest.raises(BadHttp, match="body is over 1000"):
+                await post(pool)
+            with pytest.raises(BadHttp, match="head is over 500"):
                 await post(pool)
             with pytest.raises(BadHttp, match="head is over 500"):
                 await post(pool)

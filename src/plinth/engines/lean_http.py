@@ -81,6 +81,7 @@ class _Connection(asyncio.Protocol):
     def _reset(self) -> None:
         self.status = 0
         self.headers: dict[str, str] = {}
+        self.raw_headers: list[tuple[bytes, bytes]] = []
         self.head_bytes = 0
         self.head_done = False
         self.complete = False
@@ -104,13 +105,19 @@ class _Connection(asyncio.Protocol):
         if not self.in_exchange or self.complete:
             self._fail(BadHttp("the upstream sent bytes nobody asked for"))
             return
+        if not self.head_done:  # a head that never ends (its exact size: on_headers_complete)
+            self.head_bytes += len(data)
         try:
             self.parser.feed_data(data)
+            if not self.head_done and self.head_bytes > MAX_HEAD_BYTES:
+                raise BadHttp(f"the answer's head is over {MAX_HEAD_BYTES} bytes")
         except httptools.HttpParserCallbackError as exc:
             cause = exc.__context__
             self._fail(cause if isinstance(cause, LeanError) else BadHttp(str(exc)))
         except httptools.HttpParserError as exc:
             self._fail(BadHttp(f"unreadable HTTP answer: {exc}"))
+        except BadHttp as exc:
+            self._fail(exc)
 
     def eof_received(self) -> bool:
         return False  # the transport closes; connection_lost ends the answer
@@ -133,16 +140,20 @@ class _Connection(asyncio.Protocol):
     # --- httptools callbacks -----------------------------------------------------------
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.head_bytes += len(name) + len(value) + 4
-        if self.head_bytes > MAX_HEAD_BYTES:
-            raise BadHttp(f"the answer's head is over {MAX_HEAD_BYTES} bytes")
-        self.headers.setdefault(name.decode("latin-1").lower(), value.decode("latin-1"))
+        self.raw_headers.append((name, value))  # decoded once, at the head's end
 
     def on_headers_complete(self) -> None:
         status = self.parser.get_status_code()
         if 100 <= status < 200:
             return  # interim (100 Continue): its on_message_complete resets for the real one
+        raw = self.raw_headers
+        if sum(len(name) + len(value) + 4 for name, value in raw) > MAX_HEAD_BYTES:
+            raise BadHttp(f"the answer's head is over {MAX_HEAD_BYTES} bytes")
         self.status = status
+        # Of a repeated name the first (set last here), as aiohttp's headers.get gives.
+        self.headers = {
+            name.decode("latin-1").lower(): value.decode("latin-1") for name, value in reversed(raw)
+        }
         self.head_done = True
         self._wake()
 
@@ -160,7 +171,7 @@ class _Connection(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         if not self.head_done:  # the end of an interim answer
-            self.headers, self.head_bytes = {}, 0
+            self.raw_headers, self.head_bytes = [], 0
             return
         self.complete = True
         self.keep_alive = self.parser.should_keep_alive()
@@ -245,6 +256,7 @@ class LeanPool:
         fields = {name.lower(): value for name, value in fields.items()}
         self._head_fields = _header_block(fields)
         self._idle: list[_Connection] = []
+        self._starts: dict[str, bytes] = {}  # the request line and fixed headers, by path
 
     async def post(
         self,
@@ -257,9 +269,16 @@ class LeanPool:
     ) -> _Connection:
         """Send a POST; the connection once the answer's head is read (by ``first_at``,
         loop time). The caller reads the body, then calls :meth:`release`."""
+        start = self._starts.get(path)
+        if start is None:
+            if len(self._starts) >= 64:  # paths come from code, but bound it anyway
+                self._starts.clear()
+            line = f"POST {self.prefix}{path} HTTP/1.1\r\n"
+            if any(c in line[5:-11] for c in " \r\n"):
+                raise ValueError(f"a path with a space or line break: {path!r}")
+            start = self._starts[path] = line.encode("latin-1") + self._head_fields
         head = (
-            f"POST {self.prefix}{path} HTTP/1.1\r\n".encode("latin-1")
-            + self._head_fields
+            start
             + (_header_block(headers) if headers else b"")
             + b"content-length: %d\r\n\r\n" % len(body)
         )
