@@ -40,6 +40,19 @@ def test_events_split_across_reads_and_line_endings() -> None:
     ]
 
 
+def test_events_read_in_pieces_of_any_size() -> None:
+    stream = (
+        b"data: first\r\n\r\n: note\n\nevent: e\ndata: " + b"x" * 5000 + b"\n\n"
+        b"data: a\rdata: b\r\rdata: last"
+    )
+    whole = events(stream)
+    assert [e[1][:5] for e in whole] == [b"first", b"xxxxx", b"a\nb", b"last"]
+    assert whole[1] == (b"e", b"x" * 5000)
+    for size in (1, 2, 3, 7, 1448):
+        pieces = [stream[i : i + size] for i in range(0, len(stream), size)]
+        assert events(*pieces) == whole, size
+
+
 def test_an_event_that_never_ends_is_refused() -> None:
     reader = EventReader("deployment 'x'")
     reader.feed(b"data: " + b"a" * (MAX_EVENT_BYTES // 2))

@@ -333,17 +333,22 @@ class EventReader:
     def __init__(self, where: str):
         self.where = where
         self.ended = False
-        self._buf = b""
+        self._buf = b""  # read data; the events before _pos are taken
         self._pos = 0
+        # Reads after _buf that hold no event's end, not yet joined to it: an
+        # event in many reads is joined once, at its end, not once per read
+        # (which made one large event cost quadratic time on the event loop).
+        self._parts: list[bytes] = []
+        self._parts_size = 0
+        self._last_lf = False  # the data so far ends in LF (an end may straddle reads)
         self._cr = False  # the last read ended in CR
 
     def feed(self, data: bytes) -> None:
         """The next read; an empty one is the end of the stream."""
         if not data:
             self.ended = True
-            if self._cr:
-                self._buf += b"\n"
-            self._buf += b"\n\n"  # whatever is left is the last event
+            # Whatever is left is the last event.
+            self._join(b"\n\n\n" if self._cr else b"\n\n")
             return
         if self._cr:
             data, self._cr = b"\r" + data, False
@@ -351,12 +356,27 @@ class EventReader:
             if data.endswith(b"\r"):
                 data, self._cr = data[:-1], True
             data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        rest = self._buf[self._pos :]
-        if len(rest) + len(data) > MAX_EVENT_BYTES:
-            raise UpstreamBadResponse(
-                f"Upstream {self.where} sent over {MAX_EVENT_BYTES} bytes without ending an event"
-            )
-        self._buf, self._pos = rest + data, 0
+            if not data:
+                return
+        pending = len(self._buf) - self._pos + self._parts_size
+        if not pending:  # the common case: no event half read
+            self._buf, self._pos = data, 0
+        else:
+            if pending + len(data) > MAX_EVENT_BYTES:
+                raise UpstreamBadResponse(
+                    f"Upstream {self.where} sent over {MAX_EVENT_BYTES} bytes without"
+                    " ending an event"
+                )
+            if b"\n\n" in data or (self._last_lf and data.startswith(b"\n")):
+                self._join(data)
+            else:
+                self._parts.append(data)
+                self._parts_size += len(data)
+        self._last_lf = data.endswith(b"\n")
+
+    def _join(self, data: bytes) -> None:
+        self._buf = b"".join((self._buf[self._pos :], *self._parts, data))
+        self._pos, self._parts, self._parts_size = 0, [], 0
 
     def has_event(self) -> bool:
         """Whether a whole event is already buffered (it may prove to be empty)."""
