@@ -50,6 +50,13 @@ class ServerLimits(BaseModel):
         description="Time a body's rate is not checked for (the client's own start-up, a "
         "100-continue round trip); the rate's deadline starts from it.",
     )
+    write_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        description="Longest a response may wait for the client to read (the connection's send "
+        "buffer full the whole time); then the connection is closed (aborted).",
+    )
     max_header_bytes: int = Field(
         64 * 1024, ge=1024, le=16 * 1024 * 1024, description="Request line and headers, in all."
     )

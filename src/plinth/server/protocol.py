@@ -14,6 +14,12 @@ would hold every file descriptor. This subclass adds, per connection:
   every few seconds would otherwise hold its connection, and what the app
   buffered of it, for ever); each byte moves the rate's deadline on by
   ``1 / body_min_rate_bytes_s`` seconds, so a big upload on a slow link passes;
+- a write timeout: a client that reads nothing of its answer for
+  ``write_timeout_s`` (the send buffer full all along) has its connection
+  aborted, which frees the buffered response and tells the route (as a
+  hang-up); closing it would wait for the buffer to drain, which a client that
+  never reads never lets happen (a non-reading client held its answer, a file
+  or an upstream stream, for ever);
 - a request count, after which the response says ``Connection: close``;
 - a bound on pipelined requests: reading waits until the queue is empty, and a
   connection that still queues over :data:`MAX_PIPELINED` is closed after the
@@ -155,6 +161,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._refused = False
         self._overrun = False  # pipelined past MAX_PIPELINED: closes after the answer under way
         self._writes: HeldHead | None = None
+        self._write_stall: asyncio.TimerHandle | None = None  # while writing is paused
         self._on_disconnect: Callable[[], None] | None = None
         self._watch = self.watch_disconnect  # bound once, handed to every request's scope
 
@@ -177,6 +184,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._drop_timer()
+        self._writing_again()
         self.guard.release(self)
         callback, self._on_disconnect = self._on_disconnect, None
         if callback is not None and self.cycle is not None and not self.cycle.response_complete:
@@ -213,6 +221,28 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         limit = self.guard.limits.max_header_bytes
         if self._reading_headers and self._header_bytes > limit and not self._closing():
             self._answer_and_close(HeadersTooLarge(f"Request headers exceed {limit} bytes"))
+
+    # --- a client that does not read --------------------------------------------------
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        if self._write_stall is None:  # its own timer: pauses are rare, and any phase's
+            seconds = self.guard.limits.write_timeout_s
+            self._write_stall = self.loop.call_later(seconds, self._write_stalled)
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        self._writing_again()
+
+    def _writing_again(self) -> None:
+        if self._write_stall is not None:
+            self._write_stall.cancel()
+            self._write_stall = None
+
+    def _write_stalled(self) -> None:
+        self._write_stall = None
+        if self.transport is not None:
+            self.transport.abort()  # not close(): that waits for the client to read
 
     # --- request phases (httptools parser callbacks) ------------------------------------
 
