@@ -8,6 +8,7 @@ scans in flight.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import random
 import threading
@@ -212,3 +213,34 @@ def test_shorter_scans_are_capped_per_key_and_a_cancelled_wait_frees_its_slot() 
     finally:
         scans.release_all()
         pool.close()
+
+
+def test_a_cancelled_request_whose_scan_fails_leaves_no_unretrieved_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    pool = ScanPool(inline_limit=10, queue_limit=50, workers=2)
+    release = threading.Event()
+    started = threading.Event()
+
+    def failing() -> str:
+        started.set()
+        release.wait()
+        raise ValueError("detector bug")
+
+    async def scenario() -> None:
+        request = asyncio.ensure_future(pool.run(SHORT, "a", failing))
+        assert await asyncio.get_running_loop().run_in_executor(None, started.wait, 30)
+        request.cancel()  # the client hung up; the scan goes on in its thread
+        with pytest.raises(asyncio.CancelledError):
+            await request
+        release.set()
+        # The scan's end frees the key's slot; a new scan of the key runs.
+        assert await pool.run(SHORT, "a", lambda: "next") == "next"
+
+    try:
+        asyncio.run(scenario())
+        gc.collect()  # an unretrieved future's error is logged when it is collected
+    finally:
+        release.set()
+        pool.close()
+    assert "exception was never retrieved" not in caplog.text

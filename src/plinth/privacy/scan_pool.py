@@ -62,6 +62,11 @@ class _Scan(Generic[T]):
     started: bool = field(default=False)
 
 
+def _consume(result: asyncio.Future[Any]) -> None:
+    if not result.cancelled():
+        result.exception()
+
+
 class ScanPool:
     """Scans of longer texts on ``workers`` threads, fairly among keys (see the module)."""
 
@@ -114,6 +119,8 @@ class ScanPool:
         except asyncio.CancelledError:
             if not scan.started:
                 self._withdraw(scan)
+            else:  # nobody awaits its end now: an error it raises is not worth a warning
+                scan.result.add_done_callback(_consume)
             raise
 
     def _dispatch(self) -> None:
