@@ -7,8 +7,9 @@ make the server hold:
 - ``pipeline``: N tiny GETs written back to back on one connection while the
   client reads every answer: the longest queue of parsed, unanswered requests
   and the process's peak RSS (server and client share the process);
-- ``drip``: a body sent one byte per 0.4 s with ``body_timeout_s`` 0.5: how long
-  the connection stays open (the timeout bounds a pause, not the whole body);
+- ``drip``: a body sent one byte per 0.4 s with ``body_timeout_s`` 0.5 and
+  ``body_rate_grace_s`` 2: how long the connection stays open (the pause bound
+  never fires; the rate floor, 4,096 bytes/s by default, does after the grace);
 - ``noread``: a long stream the client does not read for 2 s: the server's
   write buffer (bounded by uvicorn's flow control) and whether the stream
   completes once read;
@@ -115,7 +116,10 @@ def drip(live: Any) -> None:
         except OSError:
             break
         time.sleep(0.4)
-    print(f"drip: a byte every 0.4 s, body timeout 0.5 s: open after {time.time() - started:.1f} s")
+    print(
+        f"drip: a byte every 0.4 s, body timeout 0.5 s, rate grace 2 s: closed after"
+        f" {time.time() - started:.1f} s (5 s of dripping at most)"
+    )
     sock.close()
 
 
@@ -189,7 +193,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200_000)
     args = parser.parse_args()
     print(f"load average {os.getloadavg()[0]:.1f}")
-    limits = ServerLimits(body_timeout_s=0.5)
+    limits = ServerLimits(body_timeout_s=0.5, body_rate_grace_s=2.0)
     with (
         tempfile.TemporaryDirectory() as data_dir,
         served._serving(Path(data_dir), limits) as (
