@@ -244,6 +244,14 @@ def test_header_values_cannot_split_the_request() -> None:
         LeanPool("http://127.0.0.1:1", 5, {"x-key": "a\r\nx-evil: 1"})
     with pytest.raises(ValueError):
         LeanPool("ftp://127.0.0.1:1", 5, {})
+    assert not lean_http.writable({"x-a: b": "c"}) and not lean_http.writable({"x": "снег"})
+    assert lean_http.writable({"x-api-key": "k", "anthropic-version": "2023-06-01"})
+    # The Host header: the port only when not the scheme's own; IPv6 in brackets.
+    assert b"host: [::1]\r\n" in LeanPool("https://[::1]/v1", 5, {})._head_fields
+    assert b"host: [::1]:8080\r\n" in LeanPool("http://[::1]:8080", 5, {})._head_fields
+    assert (
+        b"host: api.example.com\r\n" in LeanPool("https://api.example.com:443", 5, {})._head_fields
+    )
 
 
 def _tls_contexts(tmp: Path) -> tuple[ssl.SSLContext, ssl.SSLContext] | None:

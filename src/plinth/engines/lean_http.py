@@ -251,7 +251,8 @@ class LeanPool:
         )
         self.prefix = parts.path.rstrip("/")
         self.connect_timeout_s = connect_timeout_s
-        authority = parts.netloc if parts.port and parts.port != default_port else self.host
+        host = f"[{self.host}]" if ":" in self.host else self.host  # an IPv6 literal
+        authority = f"{host}:{self.port}" if self.port != default_port else host
         fields = {"host": authority, "accept": "*/*", **headers}
         fields = {name.lower(): value for name, value in fields.items()}
         self._head_fields = _header_block(fields)
@@ -370,14 +371,24 @@ class LeanPool:
         self._idle.clear()
 
 
+def writable(headers: dict[str, str]) -> bool:
+    """Whether these headers can be written as they are: a CR or LF would split the
+    request, a colon in a name would change it, and the head is Latin-1."""
+    try:
+        for name, value in headers.items():
+            if any(c in name for c in "\r\n: ") or "\r" in value or "\n" in value:
+                return False
+            name.encode("latin-1"), value.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _header_block(headers: dict[str, str]) -> bytes:
-    """``name: value`` lines; a CR or LF in either would split the request (refused)."""
-    lines = []
-    for name, value in headers.items():
-        if any(c in name for c in "\r\n:") or "\r" in value or "\n" in value:
-            raise ValueError(f"header {name!r} holds a line break or a colon in its name")
-        lines.append(f"{name}: {value}\r\n")
-    return "".join(lines).encode("latin-1")
+    """``name: value`` lines (ValueError for headers not :func:`writable`)."""
+    if not writable(headers):
+        raise ValueError(f"headers that cannot be written as they are: {sorted(headers)}")
+    return "".join(f"{name}: {value}\r\n" for name, value in headers.items()).encode("latin-1")
 
 
 def _decoded(raw: bytes, encoding: str) -> bytes:

@@ -23,7 +23,7 @@ import aiohttp
 
 from plinth.deployment import Deployment
 from plinth.engines.base import Inbound, Json
-from plinth.engines.lean_http import BadHttp, ConnectFailed, Disconnected, LeanPool
+from plinth.engines.lean_http import BadHttp, ConnectFailed, Disconnected, LeanPool, writable
 from plinth.errors import (
     InvalidRequest,
     PlinthError,
@@ -129,7 +129,7 @@ class UpstreamClient:
         loop = asyncio.get_running_loop()
         total_at = loop.time() + d.total_timeout_s
         lean = self._lean
-        if lean is not None and (headers is None or _plain(headers)):
+        if lean is not None and (headers is None or writable(headers)):
             try:
                 first_at = min(total_at, loop.time() + d.first_token_timeout_s)
                 conn = await lean.post(path, _dumps(body), headers, first_at)
@@ -185,7 +185,7 @@ class UpstreamClient:
         all within ``total_timeout_s``.
         """
         d = self.deployment
-        lean = self._lean if headers is None or _plain(headers) else None
+        lean = self._lean if headers is None or writable(headers) else None
         if lean is None:
             async for item in self._aiohttp_sse(path, body, headers):
                 yield item
@@ -436,11 +436,6 @@ _ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 def _dumps(body: Json) -> bytes:
     return _ENCODE(body).encode()
-
-
-def _plain(headers: dict[str, str]) -> bool:
-    """Headers the lean client writes as they are (no line breaks to split a request)."""
-    return not any("\r" in k or "\n" in k or "\r" in v or "\n" in v for k, v in headers.items())
 
 
 def parse_json_object(response: _Answer, raw: bytes, where: str) -> Json:
