@@ -13,6 +13,9 @@ make the server hold:
 - ``noread``: a long stream the client does not read for 2 s: the server's
   write buffer (bounded by uvicorn's flow control) and whether the stream
   completes once read;
+- ``starve``: one key sends two chat requests of 400,000 characters of
+  surnames (long privacy scans, seconds each); another key meanwhile one of
+  20,000: how long the second key waits (``privacy/scan_pool.py``);
 - ``loop``: 4 concurrent chat requests of 32,000 characters (under the privacy
   scan's inline limit) to a cloud deployment, and the slowest ``/health`` answer
   meanwhile: Han surname runs against English words.
@@ -162,6 +165,39 @@ def _post_chat(url: str, body: dict[str, Any], statuses: list[int]) -> None:
     statuses.append(answer.status_code)
 
 
+def starve(live: Any) -> None:
+    admin = {"authorization": f"Bearer {gatewaysupport.ADMIN}"}
+    with httpx.Client(base_url=live.base_url, timeout=600) as client:
+        other = client.post("/admin/keys", json={"name": "other"}, headers=admin).json()["key"]
+
+        def chat(key: str, chars: int, out: list[tuple[int, float]]) -> None:
+            text = ("王李" * chars)[:chars]
+            body = {"model": "gpt-fake", "max_tokens": 1}
+            body["messages"] = [{"role": "user", "content": text}]
+            started = time.time()
+            answer = client.post(
+                "/v1/chat/completions", json=body, headers={"authorization": f"Bearer {key}"}
+            )
+            out.append((answer.status_code, time.time() - started))
+
+        heavy: list[tuple[int, float]] = []
+        posts = [
+            threading.Thread(target=chat, args=(gatewaysupport.ADMIN, 400_000, heavy))
+            for _ in range(2)
+        ]
+        for thread in posts:
+            thread.start()
+        time.sleep(2.0)  # both bodies sent and parsed: their scans hold the pool
+        light: list[tuple[int, float]] = []
+        chat(other, 20_000, light)
+        for thread in posts:
+            thread.join()
+    print(
+        f"starve: key A 2 x 400,000 surname characters {[(s, round(t, 1)) for s, t in heavy]};"
+        f" key B's 20,000 meanwhile: {light[0][0]} in {light[0][1]:.2f} s"
+    )
+
+
 def loop(live: Any) -> None:
     for unit in ("王李", "hello world "):
         text = (unit * 32_000)[:32_000]
@@ -189,7 +225,9 @@ def loop(live: Any) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("probes", nargs="*", default=["pipeline", "drip", "noread", "loop"])
+    parser.add_argument(
+        "probes", nargs="*", default=["pipeline", "drip", "noread", "starve", "loop"]
+    )
     parser.add_argument("--requests", type=int, default=200_000)
     args = parser.parse_args()
     print(f"load average {os.getloadavg()[0]:.1f}")
