@@ -166,3 +166,22 @@ def test_familiar_names_with_wordlike_surnames_at_a_clause_start(
 @pytest.mark.parametrize("text", ["周末奔小康", "小白菜多少钱一斤", "小康住宅推荐产品"])
 def test_familiar_look_alikes_inside_a_phrase(text: str) -> None:
     assert [f.text for f in detect(text) if f.entity == "PERSON"] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("阿芬你下班了吗", ["阿芬"]),
+        ("会议改到三点，山本さん也参加", ["山本"]),
+    ],
+)
+def test_ah_names_and_japanese_honorifics(text: str, names: list[str]) -> None:
+    assert [f.text for f in detect(text) if f.entity == "PERSON"] == names
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["阿姨今天不来了", "阿尔及利亚发生地震", "皆さん、おはようございます", "店員さんに聞いた"],
+)
+def test_ah_words_and_honorifics_after_no_name(text: str) -> None:
+    assert [f.text for f in detect(text) if f.entity == "PERSON"] == []

@@ -321,9 +321,12 @@ def _paired_given_name(text: str, start: int, end: int) -> bool:
     """Jack和Lily: two given names joined by 和, 与 or 、 (one may be a word too)."""
     after = _NEXT_GIVEN.match(text, end)
     before = _PREVIOUS_GIVEN.search(text, max(0, start - 24), start)
-    names = GIVEN_NAMES | WORDLIKE_GIVEN_NAMES
-    return (after is not None and after.group(1) in names) or (
-        before is not None and before.group(1) in names
+    # Two lookups, not a union: building GIVEN_NAMES | WORDLIKE_GIVEN_NAMES (20,000
+    # names) per candidate made a text full of "和Zoe" cost ~80 ms per KB.
+    return any(
+        match is not None
+        and (match.group(1) in GIVEN_NAMES or match.group(1) in WORDLIKE_GIVEN_NAMES)
+        for match in (after, before)
     )
 
 

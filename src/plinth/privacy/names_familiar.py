@@ -8,6 +8,11 @@ from jieba's part-of-speech tags), or with no Han character at all. Surnames
 that are also everyday words (小白, 小金库: ``WORDLIKE``), a surname that starts
 a word with what follows (老胡同), and 老/小 words that are things (小米, 小康)
 are left out.
+
+Also 阿X, the southern form of address (阿芳你家…, 叫阿杰来): 阿 and a character
+common in given names (G ≥ ``AH_GIVEN``) and in no transliteration (T: 阿尔及利亚),
+no word of jieba's (阿姨, 阿里, 阿拉), then a word a person is followed by; and
+a Japanese surname or given name before an honorific (佐藤さん, 田中様).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from collections.abc import Iterator
 
 from plinth.privacy.findings import Finding
 from plinth.privacy.names_surnames import SURNAMES
-from plinth.privacy.names_zh_scored import RIGHT, WORDS
+from plinth.privacy.names_zh_scored import FOREIGN, GIVEN, RIGHT, WORDS
 from plinth.privacy.names_zh_uncued import WORDLIKE
 
 # 老/小 + surname words that are not people: 小米 (the brand), 小钱, 老牛.
@@ -57,7 +62,46 @@ def _wordlike_clear(text: str, at: int) -> bool:
     return WORDS.get(text[at : at + 2], 0.0) == 0.0 and _clause_start(text, at)
 
 
+AH_GIVEN = 2.0  # 芳 4.1, 杰 4.3, 明 1.7: only characters clearly made for names
+# Japanese honorifics: two to four Han characters right before one are a name (皆さん,
+# お客さん: one character is a word; 店員さん, 運転手さん: a role, by its last character).
+_HONORIFICS = ("さん", "くん", "ちゃん")  # all end in ん: one character's test first
+_ROLE_ENDS = frozenset("員员手者師师長长人生客医")
+
+
+def _ah_names(text: str) -> Iterator[Finding]:
+    at = text.find("阿")
+    while at != -1:
+        value = text[at : at + 2]
+        if (
+            len(value) == 2
+            and GIVEN.get(value[1], 0.0) >= AH_GIVEN
+            and value[1] not in FOREIGN  # 阿尔及利亚: a transliteration's character
+            and not _starts_a_word(text, at)
+            and _person_may_end(text, at + 2)
+        ):
+            yield Finding("PERSON", at, at + 2, value)
+        at = text.find("阿", at + 1)
+
+
+def _honorific_names(text: str, honorific: str) -> Iterator[Finding]:
+    at = text.find(honorific)
+    while at != -1:
+        start = at
+        while start > 0 and at - start < 4 and "\u3400" <= text[start - 1] <= "\u9fff":
+            start -= 1
+        if at - start >= 2 and text[at - 1] not in _ROLE_ENDS:
+            yield Finding("PERSON", start, at, text[start:at])
+        at = text.find(honorific, at + 1)
+
+
 def find_familiar_names(text: str) -> Iterator[Finding]:
+    if "阿" in text:
+        yield from _ah_names(text)
+    if "ん" in text:  # a one-character test is ~20x cheaper than one for a pair
+        for honorific in _HONORIFICS:
+            if honorific in text:
+                yield from _honorific_names(text, honorific)
     for mark in "老小":  # str.find is several times cheaper than a regex scan here
         at = text.find(mark)
         while at != -1:
