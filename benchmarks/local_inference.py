@@ -4,7 +4,9 @@ The reference is a lone bare server: llama.cpp's own HTTP server on xllamacpp
 in a process of its own with nothing else loaded, driven by the same HTTP
 client as Plinth, which runs at its defaults (bundled embedder loaded). The
 same streamed chat requests (same prompts, temperature 0, same seed, same
-max_tokens) go to each; reported per concurrency level: aggregate output
+max_tokens, and the lone server given the repetition penalty Plinth adds by
+default, so llama.cpp decodes the same tokens on both: ``request_body``) go to
+each; reported per concurrency level: aggregate output
 tokens/s, TTFT p50/p95, Plinth's ratio and TTFT overhead. The two sides never
 run at the same time (they would share the CPU) and alternate A-B, B-A, ...
 over the repeats; every repeat is kept to show the spread.
@@ -48,6 +50,7 @@ import httpx
 
 from plinth.catalog.bundled import BUNDLED_MODELS
 from plinth.engines.llamacpp import LlamaCppEngine, LlamaCppOptions
+from plinth.engines.llamacpp_sampling import REPEAT_LAST_N, REPEAT_PENALTY
 
 MODEL = "smollm2-135m-instruct"
 ADMIN_KEY = "sk-plinth-bench-0123456789"
@@ -125,8 +128,27 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-def request_body(i: int, max_tokens: int) -> dict[str, Any]:
-    return {
+#: The sides that are llama.cpp without Plinth in front (its own HTTP server, or
+#: xllamacpp called in this process).
+BARE_SIDES = ("lone", "bare")
+
+
+def request_body(i: int, max_tokens: int, side: str) -> dict[str, Any]:
+    """The request ``side`` gets; llama.cpp decodes the same thing on every side.
+
+    Plinth adds its repetition penalty (``llamacpp_sampling``) to a request that
+    names none; llama.cpp's own server adds none. So the sides used to sample
+    differently: other texts and lengths (985 against 952 tokens per c=1
+    level), another KV cache left in each slot and so other prompt-cache reuse
+    and slot choices for the next requests (a 38-token cache hit answers in
+    ~16 ms, a 24-token one in ~100), and the penalty's own cost (~1 % of
+    llama.cpp's samples in ``perf``) on Plinth's side only. The bare sides get
+    the penalty Plinth gives llama.cpp by default, in llama.cpp's own fields
+    (Plinth's OpenAI API refuses them); Plinth gets the request as before, at
+    its defaults. Nothing else of Plinth's body for llama.cpp is copied
+    (``timings_per_token`` is Plinth's bookkeeping, at its cost).
+    """
+    body: dict[str, Any] = {
         "model": MODEL,
         "messages": [{"role": "user", "content": PROMPTS[i % len(PROMPTS)]}],
         "max_tokens": max_tokens,
@@ -135,6 +157,9 @@ def request_body(i: int, max_tokens: int) -> dict[str, Any]:
         "stream": True,
         "stream_options": {"include_usage": True},
     }
+    if side in BARE_SIDES:
+        body |= {"repeat_penalty": REPEAT_PENALTY, "repeat_last_n": REPEAT_LAST_N}
+    return body
 
 
 def has_content(chunk: dict[str, Any]) -> bool:
@@ -225,7 +250,7 @@ def bare_driver(engine: LlamaCppEngine, max_tokens: int) -> Driver:
                 usage.update(chunk["usage"])
             return False
 
-        body = request_body(i, max_tokens)
+        body = request_body(i, max_tokens, "bare")
         del body["model"]
         server.handle_chat_completions(body, on_chunk)
         end = time.perf_counter()
@@ -243,7 +268,7 @@ def engine_driver(engine: LlamaCppEngine, max_tokens: int) -> Driver:
     """Plinth's engine without HTTP: separates the engine's cost from the server's."""
 
     async def one(i: int) -> Sample:
-        body = request_body(i, max_tokens)
+        body = request_body(i, max_tokens, "engine")
         del body["model"]
         started = time.perf_counter()
         first = 0.0
@@ -267,7 +292,7 @@ def http_driver(
         first = 0.0
         tokens = 0
         async with client.stream(
-            "POST", "/v1/chat/completions", json=request_body(i, max_tokens)
+            "POST", "/v1/chat/completions", json=request_body(i, max_tokens, side)
         ) as response:
             answered.append(True)  # a status line came: from here on, no retry
             response.raise_for_status()
@@ -311,7 +336,7 @@ async def ready_request(
     """
     deadline = time.monotonic() + READY_TIMEOUT_S
     failed = 0
-    body = {**request_body(0, 1), "stream": False}
+    body = {**request_body(0, 1, side), "stream": False}
     del body["stream_options"]
     while True:
         try:
@@ -697,7 +722,7 @@ def closed_after_response(port: int, stream: bool) -> dict[str, Any]:
     and whether the server closed the socket once the response was complete."""
     import socket
 
-    body = json.dumps({**request_body(0, 4), "stream": stream}).encode()
+    body = json.dumps({**request_body(0, 4, "lone"), "stream": stream}).encode()
     head = (
         b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)

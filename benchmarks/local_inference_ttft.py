@@ -236,12 +236,12 @@ def start_stamped_plinth(args: Any, data_dir: Path, port: int, stamps: Path) -> 
     return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
 
 
-async def ttfts(client: httpx.AsyncClient, args: Any) -> tuple[list[float], list[float]]:
+async def ttfts(client: httpx.AsyncClient, args: Any, name: str) -> tuple[list[float], list[float]]:
     """One request at a time: TTFT in ms from the request's send to its first content,
     and llama.cpp's own prompt time (``timings.prompt_ms``) where the server sends it."""
     out, prompt_ms = [], []
     for i in range(args.requests):
-        body = li.request_body(i, args.max_tokens)
+        body = li.request_body(i, args.max_tokens, name)
         started = time.perf_counter()
         first = 0.0
         timing: float | None = None
@@ -274,12 +274,12 @@ async def side(
         async with li.http_client(f"http://127.0.0.1:{port}", name) as client:
             await li.ready_request(name, client, process)
             for i in range(2):  # warm-up, as the throughput sweeps do
-                body = li.request_body(i, args.max_tokens)
+                body = li.request_body(i, args.max_tokens, name)
                 async with client.stream("POST", "/v1/chat/completions", json=body) as r:
                     await r.aread()
             if name == "plinth":
                 stamps.write_text("")  # only the measured requests' stamps
-            values, prompt_ms = await ttfts(client, args)
+            values, prompt_ms = await ttfts(client, args, name)
             if name == "plinth":  # llama.cpp's prompt time, as the stamped engine saw it
                 lines = stamps.read_text().splitlines()
                 prompt_ms = [json.loads(x)["llama_prompt_ms"] for x in lines if "llama_prompt" in x]
