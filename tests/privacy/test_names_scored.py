@@ -107,3 +107,9 @@ def test_english_full_names_with_no_cue(text: str, names: list[str]) -> None:
 )
 def test_english_capitalised_words_that_are_no_names(text: str) -> None:
     assert people(text) == []
+
+
+def test_a_particle_before_a_name_is_weak_context() -> None:
+    # 的 ends a phrase ("the one upstairs"), so a person may stand next: with the
+    # role word after, 仲建平 reaches the threshold.
+    assert [f.text for f in detect("楼上的仲建平老人") if f.entity == "PERSON"] == ["仲建平"]

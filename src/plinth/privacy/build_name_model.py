@@ -35,8 +35,9 @@ no evaluation case is read. Rows are ``kind<TAB>key<TAB>value``:
   conjunctions, adverbs, time words, pronouns: 催, 碰到, 听说, 跟, 昨天) or right
   before them (``R``: verbs, adverbs, prepositions, conjunctions, particles, time
   and place words: 说, 商量, 已经, 的, 下午). Nouns count too, weaker (``L`` 同事,
-  客户; ``R`` 奶奶, 老人家): the value is the weight of the tag's class; a noun for
-  a person (ending in ``PERSON_NOUN_ENDS``: 村民, 被告人, 妈妈, 女士) counts as strong.
+  客户; ``R`` 奶奶, 老人家), and on the left particles (的, 了, 等) too: the value is the
+  weight of the tag's class; a noun for a person (ending in ``PERSON_NOUN_ENDS``: 村民,
+  被告人, 妈妈, 女士) counts as strong.
 
 Rebuild after changing the surname or given-name lists:
 
@@ -76,6 +77,11 @@ NOT_A_GIVEN_NAME = ("t", "d", "p", "c", "v", "m", "r", "f", "q")
 STRONG_LEFT = ("v", "p", "c", "d", "t", "r")
 STRONG_RIGHT = ("v", "p", "c", "d", "t", "u", "f", "r")
 WEAK = ("n", "vn", "a")
+# Particles (的, 了, 等, 着: jieba's u, uj, ul …) end a phrase, so a person may stand next
+# (隔壁床的|逯长贵, 等|白建平到了): weak left context. (As strong, the newspaper sample
+# lost precision: 0.858 -> 0.855 for recall 0.776 -> 0.779; as weak, P 0.858 and R
+# 0.773 -> 0.776.) On the right they are strong already (的, 了: STRONG_RIGHT).
+WEAK_LEFT = (*WEAK, "u", "uj", "ul", "uz", "ug", "ud", "uv")
 # Last characters of nouns that name a person: roles (村民, 被告人, 同事 is no such
 # noun, 记者, 班长, 医师, 学生, 快递员), kin and forms of address (妈妈, 大爷, 女士).
 PERSON_NOUN_ENDS = frozenset("人员民者长师生工友手士爷妈爸奶姐哥弟妹叔姨婆嫂舅")
@@ -100,12 +106,12 @@ def _everyday(word: str, count: int, tag: str) -> bool:
     return tag == "nrt" or count >= NR_WORD_FREQUENCY
 
 
-def _class(word: str, tag: str, strong: tuple[str, ...]) -> float:
+def _class(word: str, tag: str, strong: tuple[str, ...], weak: tuple[str, ...] = WEAK) -> float:
     if tag in strong or (tag[:1] in strong and tag not in ("nr", "ns", "nt", "nz")):
         return 1.0
     if tag == "n" and len(word) >= 2 and word[-1] in PERSON_NOUN_ENDS:
         return 1.0  # a noun for a person (村民, 被告人, 妈妈) stands beside names
-    return 0.5 if tag in WEAK else 0.0
+    return 0.5 if tag in weak else 0.0
 
 
 def build(entries: list[tuple[str, int, str]]) -> list[tuple[str, str, float]]:
@@ -179,7 +185,7 @@ def build(entries: list[tuple[str, int, str]]) -> list[tuple[str, str, float]]:
     for word, count, tag in entries:
         if count < MIN_CONTEXT or len(word) > 3 or tag.startswith("nr"):
             continue
-        if left := _class(word, tag, STRONG_LEFT):
+        if left := _class(word, tag, STRONG_LEFT, WEAK_LEFT):
             rows.append(("L", word, left))
         if right := _class(word, tag, STRONG_RIGHT):
             rows.append(("R", word, right))
