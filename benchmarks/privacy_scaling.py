@@ -114,6 +114,10 @@ CASES: dict[str, Callable[[int], str]] = {
     "paired_given_names": _repeat("Jack和Lily，"),
     "mail_header_run": _repeat("Ahmad Faiz <a@b.my>, "),
     "latin_name_amid_han": _repeat("Lim Siew Ling 是"),
+    # 阿X and 老X/小X names, Japanese surnames before さん.
+    "a_prefix_run": _repeat("阿芬你"),
+    "old_word_surname_run": _repeat("老包配合"),
+    "japanese_san_run": _repeat("田中さん"),
 }
 #: CPU per KB above which a case is flagged even if linear: the scan's documented worst
 #: is ~16 us a character (a run of surnames), ~16 ms a KB.
