@@ -27,13 +27,12 @@ would hold every file descriptor. This subclass adds, per connection:
 
 Refusals and timeouts answer in OpenAI's error shape, like every other error.
 
-Two savings per response, on every route (:class:`HeldHead`): a response's
-status line and headers are held until its first body bytes and leave with
-them in one write (one system call and one TCP segment instead of two; held
-at most until the end of the event loop's turn, should the body be late).
-And a route that streams its own response can ask, through the
-``plinth.on_disconnect`` scope extension, to be told when the client hangs
-up (:mod:`plinth.server.event_stream`): no watcher task per stream.
+Two savings per response, on every route: a response's status line and
+headers are held until its first body bytes and leave with them in one write
+(:class:`~plinth.server.held_head.HeldHead`). And a route that streams its
+own response can ask, through the ``plinth.on_disconnect`` scope extension,
+to be told when the client hangs up (:mod:`plinth.server.event_stream`): no
+watcher task per stream.
 """
 
 from __future__ import annotations
@@ -48,6 +47,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResp
 
 from plinth.errors import HeadersTooLarge, PlinthError, RequestTimeout, ServiceBusy, error_body
 from plinth.server.guard import ConnectionGuard
+from plinth.server.held_head import HeldHead
 
 _REASONS = {
     408: "Request Timeout",
@@ -84,57 +84,6 @@ def raw_error(exc: PlinthError) -> bytes:
     if status == 503:
         head += "retry-after: 1\r\n"
     return (head + "\r\n").encode() + payload
-
-
-class HeldHead:
-    """A connection's transport as its request cycles write to it: the first write of
-    each response (its status line and headers, or a ``100 Continue``) is held and
-    goes out with the next write, or at the end of the loop's turn if none comes.
-
-    uvicorn writes a response's head as soon as the app sends
-    ``http.response.start``, and the body in a second write; an app that sends
-    both in one go (every JSON answer, and a stream whose first chunk is ready)
-    now costs one ``send`` system call, and the client one wake-up, instead of
-    two. A cycle always ends with a write (uvicorn writes even an empty body),
-    so nothing held outlives its response.
-    """
-
-    __slots__ = ("_held", "_hold", "_loop", "transport")
-
-    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop):
-        self.transport = transport
-        self._loop = loop
-        self._hold = False
-        self._held = b""
-
-    def hold_next(self) -> None:
-        """Hold the next write (a new response's head)."""
-        self._hold = True
-
-    def write(self, data: bytes) -> None:
-        if self._held:
-            data, self._held = self._held + data, b""
-        elif self._hold:
-            self._hold, self._held = False, data
-            self._loop.call_soon(self.flush)
-            return
-        self.transport.write(data)
-
-    def flush(self) -> None:
-        if self._held:
-            data, self._held = self._held, b""
-            if not self.transport.is_closing():  # as uvicorn: no writes after a hang-up
-                self.transport.write(data)
-
-    def close(self) -> None:
-        self.flush()
-        self.transport.close()
-
-    def is_closing(self) -> bool:
-        return self.transport.is_closing()
-
-    def __getattr__(self, name: str) -> Any:  # the rest of the transport's interface
-        return getattr(self.transport, name)
 
 
 #: The scope extension a streaming route registers its hang-up callback with:
