@@ -69,6 +69,27 @@ def test_vectors_are_sentence_transformers(model: NumpyBert) -> None:
     assert _cosines(got, WANT).min() >= 0.99999
 
 
+def test_the_short_softmax_and_its_fallback_agree(
+    model: NumpyBert, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from plinth.engines import numpy_bert
+
+    tokenizer = WordPieceTokenizer.from_model_dir(bundled_embedding_model_dir())
+    ids = tokenizer.encode_batch(TEXTS)
+    short = np.stack([model.embed_ids(i) for i in ids])
+    # Every layer refused by the short form: each is redone with rows shifted.
+    monkeypatch.setattr(numpy_bert, "_SUM_HIGH", np.float32(0))
+    shifted = np.stack([model.embed_ids(i) for i in ids])
+    assert _cosines(short, shifted).min() >= 0.9999999
+    assert _cosines(shifted, WANT).min() >= 0.99999
+    # The rows' sums: an overflowing row (a score at the clip) is over _SUM_HIGH.
+    rows = np.array([[[0.0, 90.0, -200.0]]], np.float32)
+    assert numpy_bert._exp_rows(rows.copy(), shift=False)[0, 0, 0] >= np.exp(81.0)
+    shifted_rows = rows.copy()
+    total = numpy_bert._exp_rows(shifted_rows, shift=True)
+    assert np.allclose(shifted_rows / total, [[[np.exp(-90.0), 1.0, 0.0]]], atol=1e-30)
+
+
 @pytest.mark.anyio
 async def test_engine_vectors_equal_the_llamacpp_embedders(
     engine: NumpyBertEngine, tmp_path: Path

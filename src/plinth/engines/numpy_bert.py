@@ -44,6 +44,34 @@ _EXP_FLOOR = _F32(-80)
 _GELU_ROWS = 64
 
 
+# Softmax without the row maximum subtracted, when no row needs it: scores are
+# clipped to [-80, 82] (exp stays a normal float32, and a row's sum of at most
+# 512 of them stays below float32's largest, 512 e^82 < 3.4e38) and
+# exponentiated as they are. That is softmax exactly (it does not depend on a
+# shift) as long as nothing was clipped that mattered: a sum at most e^81 means
+# no score reached 82, and a sum at least e^-50 means the row's maximum is above
+# -57, so a score clipped up to -80 weighs under e^-23 of it, below float32's
+# resolution. A layer with a row outside those bounds is redone the usual way
+# (the layer's [CLS] rows reach e^80.7 on a few SciFact texts: about 1 layer in
+# 50 there). The short form is two passes over the (heads, n, n) scores, not four.
+_CLIP_LOW, _CLIP_HIGH = _F32(-80), _F32(82)
+_SUM_LOW = _F32(np.exp(-50.0))
+_SUM_HIGH = _F32(np.exp(81.0))
+
+
+def _exp_rows(scores: np.ndarray, *, shift: bool) -> np.ndarray:
+    """exp() of the scores in place (shifted by each row's maximum, or clipped to
+    [-80, 82]), returning each row's sum, (..., 1)."""
+    if shift:
+        scores -= scores.max(axis=-1, keepdims=True)
+        np.maximum(scores, _EXP_FLOOR, out=scores)
+    else:
+        np.clip(scores, _CLIP_LOW, _CLIP_HIGH, out=scores)
+    np.exp(scores, out=scores)
+    total: np.ndarray = scores.sum(axis=-1, keepdims=True)
+    return total
+
+
 def _gelu_block(h: np.ndarray) -> None:
     a = np.abs(h)
     t = a * _GELU_P
@@ -227,7 +255,7 @@ class NumpyBert:
         instead of a dozen per head. Each call gives up the interpreter lock and
         takes it back, and the copies of the model share one interpreter; the
         (heads, n, n) scores (4.7 MiB at 320 tokens) cost no more than head by
-        head here (benchmarks/results/numpy_bert_embed.md)."""
+        head here (benchmarks/results/ingest_throughput.md, run 9)."""
         heads, width = self.heads, self.hidden // self.heads
         # (n, 3 * hidden) -> strided views, no copies: BLAS reads them as they are.
         parts = qkv.reshape(n, 3, heads, width)
@@ -235,10 +263,12 @@ class NumpyBert:
         key_t = parts[:, 1].transpose(1, 2, 0)  # (heads, width, n)
         value = parts[:, 2].transpose(1, 0, 2)
         scores = np.matmul(query, key_t)
-        scores -= scores.max(axis=2, keepdims=True)
-        np.maximum(scores, _EXP_FLOOR, out=scores)
-        np.exp(scores, out=scores)
-        total = scores.sum(axis=2, keepdims=True)
+        total = _exp_rows(scores, shift=False)
+        if not (total.min() >= _SUM_LOW and total.max() <= _SUM_HIGH):
+            # A row too large or too small for the short form: the layer's scores
+            # again, each row shifted by its maximum.
+            scores = np.matmul(query, key_t)
+            total = _exp_rows(scores, shift=True)
         context = np.matmul(scores, value)
         # Normalising the (n, width) outputs costs less than the (n, n) weights.
         context /= total
