@@ -119,3 +119,27 @@ def test_keep_alive_ends_after_the_request_limit(served: Served) -> None:
         answers = [client.get("/health") for _ in range(3)]
     assert [a.status_code for a in answers] == [200, 200, 200]
     assert [a.headers.get("connection") for a in answers] == [None, None, "close"]
+
+
+def test_endless_trailers_are_cut_off(served: Served) -> None:
+    """A chunked body's trailers were appended to the request's headers with no bound
+    (uvicorn's parser callback): they now count against max_header_bytes."""
+    head = (
+        b"POST /v1/embeddings HTTP/1.1\r\nHost: plinth\r\ncontent-type: application/json\r\n"
+        b"authorization: Bearer " + ADMIN_KEY.encode() + b"\r\n"
+        b"transfer-encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n"
+    )
+    (sock,) = open_stalled(served, "127.0.0.62", 1, head)
+    trailers = b"x-trailer: aaaaaaaaaaaaaaaaaaaa\r\n" * 30_000  # ~1 MB a send
+    sent = 0
+    with sock:
+        try:
+            while sent < 32 * 1024 * 1024:
+                sock.sendall(trailers)
+                sent += len(trailers)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        closed = read_until_closed([sock], deadline_s=20)
+    assert sent < 32 * 1024 * 1024, "the server read 32 MB of trailers"
+    (data,) = closed.values()
+    assert not data or data.startswith(b"HTTP/1.1 431 ")  # a reset may drop the answer
