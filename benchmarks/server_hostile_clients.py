@@ -10,6 +10,8 @@ make the server hold:
 - ``drip``: a body sent one byte per 0.4 s with ``body_timeout_s`` 0.5 and
   ``body_rate_grace_s`` 2: how long the connection stays open (the pause bound
   never fires; the rate floor, 4,096 bytes/s by default, does after the grace);
+- ``trailers``: a chunked body followed by up to 200 MB of trailer lines: how
+  much is sent before the server closes, and the process's RSS after;
 - ``noread``: a long stream the client does not read for 2 s: the server's
   write buffer (bounded by uvicorn's flow control) and whether the stream
   completes once read;
@@ -126,6 +128,27 @@ def drip(live: Any) -> None:
     sock.close()
 
 
+def trailers(live: Any) -> None:
+    sock = served._connect(live.base_url)
+    sock.sendall(
+        b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+        b"transfer-encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n"
+    )
+    lines = b"x-trailer: aaaaaaaaaaaaaaaaaaaa\r\n" * 30_000
+    before, sent, started = rss_mb(), 0, time.time()
+    try:
+        while sent < 200 * 1024 * 1024:
+            sock.sendall(lines)
+            sent += len(lines)
+    except OSError:
+        pass
+    sock.close()
+    print(
+        f"trailers: {sent / 1e6:.1f} MB sent before the server closed (200 MB at most) in"
+        f" {time.time() - started:.1f} s; RSS {before} -> {rss_mb()} MB"
+    )
+
+
 def noread(live: Any) -> None:
     sock = served._connect(live.base_url)
     prompt = "word " * 150_000
@@ -226,7 +249,9 @@ def loop(live: Any) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "probes", nargs="*", default=["pipeline", "drip", "noread", "starve", "loop"]
+        "probes",
+        nargs="*",
+        default=["pipeline", "drip", "trailers", "noread", "starve", "loop"],
     )
     parser.add_argument("--requests", type=int, default=200_000)
     args = parser.parse_args()
