@@ -143,3 +143,29 @@ def test_endless_trailers_are_cut_off(served: Served) -> None:
     assert sent < 32 * 1024 * 1024, "the server read 32 MB of trailers"
     (data,) = closed.values()
     assert not data or data.startswith(b"HTTP/1.1 431 ")  # a reset may drop the answer
+
+
+def test_websocket_upgrade_attempts_do_not_use_up_connection_slots(served: Served) -> None:
+    """uvicorn handed an upgraded socket to its WebSocket protocol, out of the guard's
+    sight: each attempt kept a slot, and past the per-address cap came 503s."""
+    upgrade = (
+        b"GET /v1/models HTTP/1.1\r\nHost: plinth\r\nconnection: Upgrade\r\n"
+        b"upgrade: websocket\r\nsec-websocket-version: 13\r\n"
+        b"sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    )
+    for _ in range(PER_CLIENT + 10):
+        (sock,) = open_stalled(served, "127.0.0.63", 1, upgrade)
+        with sock:
+            sock.settimeout(10)
+            answer = sock.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 401 "), answer[:80]  # plain HTTP: no key
+
+
+def test_a_request_that_is_not_http_gets_400_in_openai_shape(served: Served) -> None:
+    (sock,) = open_stalled(served, "127.0.0.64", 1, b"NOT HTTP AT ALL\x00\r\n\r\n")
+    with sock:
+        closed = read_until_closed([sock], deadline_s=20)
+    (data,) = closed.values()
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 ")
+    assert json.loads(body)["error"]["type"] == "invalid_request_error"

@@ -46,11 +46,19 @@ from typing import Any, ClassVar
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
-from plinth.errors import HeadersTooLarge, PlinthError, RequestTimeout, ServiceBusy, error_body
+from plinth.errors import (
+    HeadersTooLarge,
+    InvalidRequest,
+    PlinthError,
+    RequestTimeout,
+    ServiceBusy,
+    error_body,
+)
 from plinth.server.guard import ConnectionGuard
 from plinth.server.held_head import HeldHead
 
 _REASONS = {
+    400: "Bad Request",
     408: "Request Timeout",
     431: "Request Header Fields Too Large",
     503: "Service Unavailable",
@@ -171,6 +179,23 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         limit = self.guard.limits.max_header_bytes
         if self._reading_headers and self._header_bytes > limit and not self._closing():
             self._answer_and_close(HeadersTooLarge(f"Request headers exceed {limit} bytes"))
+
+    # --- what uvicorn answers itself ----------------------------------------------------
+
+    def send_400_response(self, msg: str) -> None:
+        """An unparsable request: 400 in OpenAI's shape (uvicorn's is plain text)."""
+        if self._closing():
+            return
+        if self.cycle is not None and self.cycle.response_started:
+            self.transport.close()  # an answer is under way: a 400 would corrupt it
+        else:
+            self._answer_and_close(InvalidRequest("The request is not valid HTTP/1.1"))
+
+    def _unsupported_upgrade_warning(self) -> None:
+        # No upgraded protocol is spoken (run.py: ws "none"); the request is answered
+        # as plain HTTP. uvicorn logged two warnings for it, and two more for every
+        # later read on the connection: a log line per packet a client sends.
+        pass
 
     # --- a client that does not read --------------------------------------------------
 

@@ -72,6 +72,13 @@ def uvicorn_options(limits: ServerLimits) -> dict[str, Any]:
         # The guard refuses beyond its caps in OpenAI's shape; uvicorn's own
         # limit_concurrency would answer a plain-text 503 instead.
         "limit_concurrency": None,
+        # No route speaks WebSocket. With uvicorn's default ("auto", and the
+        # websockets package installed by a dependency) an upgrade request moved
+        # the socket to uvicorn's WebSocket protocol, out of the guard's sight:
+        # its slot was never released, so ~1,000 upgrade attempts (each answered
+        # 403 and closed) locked every client out with 503s. Refused, an upgrade
+        # request is an ordinary HTTP request.
+        "ws": "none",
     }
 
 
