@@ -57,3 +57,10 @@ def test_everyday_words_where_a_name_may_stand(text: str, names: list[str]) -> N
 
 def test_a_numeral_before_a_measure_word_is_no_given_name() -> None:
     assert people("白芷二两，当归一两") == []
+
+
+def test_a_reading_glued_to_an_address_names_what_stands_there() -> None:
+    # Right after 大厦 / 号 / 室 with nothing a person does next: a locker or a shop.
+    assert people("包裹在科技大厦韩云柜，取件码 3321") == []
+    # A person's word after it (那边: over there): someone at that room.
+    assert people("放到1203室孟佳慧那边") == ["孟佳慧"]

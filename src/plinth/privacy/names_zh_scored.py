@@ -294,6 +294,20 @@ def best_reading(text: str, start: int) -> tuple[float, int] | None:
     return best
 
 
+# The last characters of an address's finest parts (88号, 1604室, 3栋, 大厦, A座): a
+# reading glued right after one names what stands there (a locker, a shop), not a person.
+ADDRESS_ENDS = frozenset("号室栋厦座")
+
+
+def _after_address(text: str, start: int, end: int) -> bool:
+    """Glued to an address's last part and not followed by a word a person is
+    (大厦|<locker>，取件码; but 1203室|孟佳慧|那边 is someone's place)."""
+    if not start or text[start - 1] not in ADDRESS_ENDS:
+        return False
+    get = RIGHT.get
+    return max(get(text[end : end + n], 0.0) for n in (1, 2, 3)) < 1.0
+
+
 # Sign-offs hold surname characters and name-like ones (顺祝商祺, 此致敬礼): no names.
 _CLOSING = re.compile(CLOSINGS)
 
@@ -321,7 +335,8 @@ def find_scored_names(text: str) -> Iterator[Finding]:
         reading = best_reading(text, start)
         if reading is not None and reading[0] >= THRESHOLD:
             if (
-                _in_closing(text, start, reading[1])
+                _after_address(text, start, reading[1])
+                or _in_closing(text, start, reading[1])
                 or _better_inside(text, start, reading)
                 or longer_value(text, start, reading[1])
             ):
