@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import signal
 import socket
 import struct
 import sys
@@ -125,15 +126,22 @@ def _serve_copy(model: object, sock: socket.socket, nice: int) -> None:
             try:
                 vector = model.embed_ids(ids)
             except Exception as exc:  # noqa: BLE001 - reported to the caller, the copy goes on
-                send_reply(sock, FAILED, f"{type(exc).__name__}: {exc}".encode())
+                status, payload = FAILED, f"{type(exc).__name__}: {exc}".encode()
             else:
-                send_reply(sock, OK, np.asarray(vector, np.float32).tobytes())
+                status, payload = OK, np.asarray(vector, np.float32).tobytes()
+            try:
+                send_reply(sock, status, payload)
+            except OSError:  # the server went away while the text was embedding
+                return
 
 
 def serve(model_dir: Path, copies: list[tuple[int, int]], blas_threads: int) -> None:
     """The child: load the model, then answer each copy's socket (fd, nice) on a thread."""
     from plinth.engines.numpy_bert import NumpyBert
 
+    # Ctrl-C reaches the whole process group: the server shuts down and closes
+    # the sockets, which ends this process; it must not die first mid-text.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     sockets = [socket.socket(fileno=fd) for fd, _ in copies]
     set_blas_threads(blas_threads)
     try:
