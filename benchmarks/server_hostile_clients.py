@@ -12,6 +12,9 @@ make the server hold:
   never fires; the rate floor, 4,096 bytes/s by default, does after the grace);
 - ``trailers``: a chunked body followed by up to 200 MB of trailer lines: how
   much is sent before the server closes, and the process's RSS after;
+- ``tinychunks``: a chat body of 1 MB sent chunked, one byte per chunk (6 MB on
+  the wire), against the same body in 64 KiB chunks: the process's CPU
+  (``time.process_time``, server and client) until the answer's first bytes;
 - ``noread``: a long stream the client does not read for 2 s: the server's
   write buffer (bounded by uvicorn's flow control) and whether the stream
   completes once read;
@@ -29,6 +32,7 @@ make the server hold:
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -149,6 +153,35 @@ def trailers(live: Any) -> None:
     )
 
 
+def _chunked_cpu(live: Any, body: bytes, chunk: int) -> float:
+    sock = served._connect(live.base_url)
+    sock.settimeout(60)
+    wire = b"".join(
+        b"%x\r\n" % len(body[i : i + chunk]) + body[i : i + chunk] + b"\r\n"
+        for i in range(0, len(body), chunk)
+    )
+    started = time.process_time()
+    sock.sendall(
+        b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+        b"transfer-encoding: chunked\r\n\r\n" + wire + b"0\r\n\r\n"
+    )
+    sock.recv(100)
+    cpu = time.process_time() - started
+    sock.close()
+    return cpu
+
+
+def tinychunks(live: Any) -> None:
+    text = "x" * 1_000_000
+    body = json.dumps({"model": "none", "messages": [{"role": "user", "content": text}]}).encode()
+    whole = _chunked_cpu(live, body, 65536)
+    tiny = _chunked_cpu(live, body, 1)
+    print(
+        f"tinychunks: a {len(body) / 1e6:.1f} MB body, CPU {whole:.3f} s in 64 KiB chunks,"
+        f" {tiny:.3f} s in 1-byte chunks"
+    )
+
+
 def noread(live: Any) -> None:
     sock = served._connect(live.base_url)
     prompt = "word " * 150_000
@@ -251,7 +284,7 @@ def main() -> None:
     parser.add_argument(
         "probes",
         nargs="*",
-        default=["pipeline", "drip", "trailers", "noread", "starve", "loop"],
+        default=["pipeline", "drip", "trailers", "tinychunks", "noread", "starve", "loop"],
     )
     parser.add_argument("--requests", type=int, default=200_000)
     args = parser.parse_args()

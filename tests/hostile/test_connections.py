@@ -169,3 +169,27 @@ def test_a_request_that_is_not_http_gets_400_in_openai_shape(served: Served) -> 
     head, _, body = data.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 400 ")
     assert json.loads(body)["error"]["type"] == "invalid_request_error"
+
+
+def test_a_body_in_one_byte_chunks_arrives_whole_and_the_next_request_too(served: Served) -> None:
+    """The protocol joins a read's pieces of a body before uvicorn buffers them (one
+    append per read instead of one per chunk): the body, and a request pipelined
+    right behind it, must come through unchanged."""
+    payload = b'{"model": "no-such-model-7f3a", "input": "hello"}'
+    chunked = b"".join(b"1\r\n" + payload[i : i + 1] + b"\r\n" for i in range(len(payload)))
+    requests = (
+        b"POST /v1/embeddings HTTP/1.1\r\nHost: plinth\r\ncontent-type: application/json\r\n"
+        b"authorization: Bearer " + ADMIN_KEY.encode() + b"\r\n"
+        b"transfer-encoding: chunked\r\n\r\n" + chunked + b"0\r\n\r\n"
+        b"GET /health HTTP/1.1\r\nHost: plinth\r\nconnection: close\r\n\r\n"
+    )
+    (sock,) = open_stalled(served, "127.0.0.65", 1, requests)
+    with sock:
+        closed = read_until_closed([sock], deadline_s=20)
+    (data,) = closed.values()
+    first, _, rest = data.partition(b"\r\n\r\n")
+    length = int(first.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+    error = json.loads(rest[:length])["error"]
+    assert first.startswith(b"HTTP/1.1 404 ")
+    assert "no-such-model-7f3a" in error["message"]  # the body was read intact
+    assert rest[length:].startswith(b"HTTP/1.1 200 ")
