@@ -14,6 +14,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -244,3 +245,40 @@ def test_a_cancelled_request_whose_scan_fails_leaves_no_unretrieved_error(
         release.set()
         pool.close()
     assert "exception was never retrieved" not in caplog.text
+
+
+def test_over_the_cap_a_key_gets_429_with_retry_after_in_openai_shape(
+    gateway_app: AppFactory, upstreams: Callable[[], FakeUpstream]
+) -> None:
+    client = gateway_app([deployment(upstreams(), locality="cloud")])
+    guard = client.app.state.services.privacy  # type: ignore[attr-defined]
+    guard.scans = ScanPool(inline_limit=10, queue_limit=50, workers=2, per_key=1)
+    inspect, release, started = guard.inspect, threading.Event(), threading.Event()
+
+    def held_inspect(*args: Any, **kwargs: Any) -> Any:
+        started.set()
+        release.wait(30)
+        return inspect(*args, **kwargs)
+
+    guard.inspect = held_inspect
+    body = {"model": "gpt-fake", "max_tokens": 1, "messages": [{"role": "user", "content": ""}]}
+    body["messages"][0]["content"] = "long text " * 20  # over queue_limit: a long scan
+    first: dict[str, int] = {}
+
+    def post_first() -> None:
+        first["status"] = client.post("/v1/chat/completions", json=body).status_code
+
+    worker = threading.Thread(target=post_first)
+    worker.start()
+    try:
+        assert started.wait(30)
+        refused = client.post("/v1/chat/completions", json=body)
+    finally:
+        release.set()
+        worker.join(60)
+    assert refused.status_code == 429, refused.text
+    assert refused.headers["retry-after"] == "1"
+    error = refused.json()["error"]
+    assert (error["type"], error["code"]) == ("rate_limit_error", "rate_limit_exceeded")
+    assert "screened for personal data" in error["message"]
+    assert first["status"] == 200
