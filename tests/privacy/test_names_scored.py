@@ -113,3 +113,10 @@ def test_a_particle_before_a_name_is_weak_context() -> None:
     # 的 ends a phrase ("the one upstairs"), so a person may stand next: with the
     # role word after, 仲建平 reaches the threshold.
     assert [f.text for f in detect("楼上的仲建平老人") if f.entity == "PERSON"] == ["仲建平"]
+
+
+def test_a_role_word_too_rare_for_the_tables_is_strong_context() -> None:
+    # 搬运工 is rare in jieba's counts, but 工 ends a role: a person may stand next.
+    assert [f.text for f in detect("搬运工宫小军下午到") if f.entity == "PERSON"] == ["宫小军"]
+    # 人 and kin characters end other words too (给人, 哥白尼): no strong context.
+    assert [f.text for f in detect("感觉给人安静祥和") if f.entity == "PERSON"] == []

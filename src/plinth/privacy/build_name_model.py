@@ -52,7 +52,7 @@ from pathlib import Path
 
 import jieba  # type: ignore[import-untyped]
 
-from plinth.privacy.gazetteer import COMPOUND_SURNAMES, HAND_GIVEN_NAME_CHARS
+from plinth.privacy.gazetteer import COMPOUND_SURNAMES, HAND_GIVEN_NAME_CHARS, PERSON_NOUN_ENDS
 from plinth.privacy.names_surnames import RARE_SURNAMES, SURNAMES
 
 MIN_WORD = 20  # jieba's counts; rarer words are mostly names and noise
@@ -82,9 +82,6 @@ WEAK = ("n", "vn", "a")
 # lost precision: 0.858 -> 0.855 for recall 0.776 -> 0.779; as weak, P 0.858 and R
 # 0.773 -> 0.776.) On the right they are strong already (的, 了: STRONG_RIGHT).
 WEAK_LEFT = (*WEAK, "u", "uj", "ul", "uz", "ug", "ud", "uv")
-# Last characters of nouns that name a person: roles (村民, 被告人, 同事 is no such
-# noun, 记者, 班长, 医师, 学生, 快递员), kin and forms of address (妈妈, 大爷, 女士).
-PERSON_NOUN_ENDS = frozenset("人员民者长师生工友手士爷妈爸奶姐哥弟妹叔姨婆嫂舅")
 HERE = Path(__file__).parent
 
 

@@ -124,6 +124,13 @@ CITIES = words(
     "柳州 北海 海口 三亚 贵阳 遵义 昆明 大理 丽江 拉萨 兰州 西宁 银川 乌鲁木齐 "
     "呼和浩特 包头 鄂尔多斯"
 )
+# Last characters of nouns that name a person: roles (村民, 被告人, 记者, 班长, 医师,
+# 学生, 快递员, 骑手), kin and forms of address (妈妈, 大爷, 女士). A person may stand
+# right after such a noun, and the name model counts one as strong context.
+PERSON_NOUN_ENDS = frozenset("人员民者长师生工友手士爷妈爸奶姐哥弟妹叔姨婆嫂舅")
+# The ones that end a role and little else (骑手, 保洁员, 技师): trusted even for a word
+# too rare for the name model's tables. (人 ends 给人 and 个人, 哥 starts 哥白尼.)
+ROLE_ENDS = frozenset("员手师长生士工")
 # A place's name is no person's name (海南, 长春): the name detectors' shared check.
 PLACES = frozenset([*PROVINCES, *CITIES])
 

@@ -32,7 +32,7 @@ from operator import mul
 from pathlib import Path
 
 from plinth.privacy.findings import Finding
-from plinth.privacy.gazetteer import COMPOUND_SURNAMES, PLACES
+from plinth.privacy.gazetteer import COMPOUND_SURNAMES, PLACES, ROLE_ENDS
 from plinth.privacy.names_surnames import SURNAMES
 from plinth.privacy.names_values import longer_value
 from plinth.privacy.names_zh_uncued import CLOSINGS
@@ -167,6 +167,11 @@ class _Start:
                 get(text[max(0, start - 2) : start], 0.0),
                 get(text[max(0, start - 3) : start], 0.0),
             )
+            # A word ending like a role (骑手, 保洁员), though too rare for the LEFT
+            # table (count < 100), is strong context too.
+            role = self.before in ROLE_ENDS and start > 1 and _is_han(text[start - 2])
+            if role:
+                self.left = 1.0
 
 
 def _features(
