@@ -439,3 +439,23 @@ def test_upstream_client_streams_events_through_the_lean_client() -> None:
             await client.close()
 
     run(go())
+
+
+def test_a_connection_in_use_when_its_pool_closes_is_not_kept() -> None:
+    async def slow(writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(0.2)
+        writer.write(ok(b"late"))
+        await writer.drain()
+
+    async def go() -> None:
+        async with RawServer(slow, ok(b"again")) as server:
+            pool = LeanPool(f"http://127.0.0.1:{server.port}", 5, {})
+            task = asyncio.ensure_future(post(pool))
+            await asyncio.sleep(0.05)
+            pool.close()  # the engine is closed while a request is in flight
+            assert (await task)[2] == b"late" and not pool._idle
+            assert (await post(pool))[2] == b"again"  # used again: it opens anew
+            assert server.connections == 2 and len(pool._idle) == 1
+            pool.close()
+
+    run(go())

@@ -258,6 +258,7 @@ class LeanPool:
         self._head_fields = _header_block(fields)
         self._idle: list[_Connection] = []
         self._starts: dict[str, bytes] = {}  # the request line and fixed headers, by path
+        self._closed = False  # closed pool: connections in use are closed when released
 
     async def post(
         self,
@@ -283,6 +284,7 @@ class LeanPool:
             + (_header_block(headers) if headers else b"")
             + b"content-length: %d\r\n\r\n" % len(body)
         )
+        self._closed = False  # used again after close (an engine restarted): open again
         conn = self._idle_connection() or await self._connect(first_at)
         conn.streaming = stream
         conn.in_exchange = True
@@ -332,7 +334,7 @@ class LeanPool:
         if not (conn.complete and conn.keep_alive and not conn.closed and not conn.unread):
             conn.close()
             return
-        if len(self._idle) >= MAX_IDLE:
+        if len(self._idle) >= MAX_IDLE or self._closed:
             conn.close()
             return
         conn.in_exchange = False  # its answer's status and headers stay readable
@@ -366,6 +368,7 @@ class LeanPool:
         return conn
 
     def close(self) -> None:
+        self._closed = True
         for conn in self._idle:
             conn.close()
         self._idle.clear()
