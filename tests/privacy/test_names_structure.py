@@ -185,3 +185,18 @@ def test_ah_names_and_japanese_honorifics(text: str, names: list[str]) -> None:
 )
 def test_ah_words_and_honorifics_after_no_name(text: str) -> None:
     assert [f.text for f in detect(text) if f.entity == "PERSON"] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("参会：邵雨辰、Kevin、鲍晓婷", ["邵雨辰", "Kevin", "鲍晓婷"]),
+        ("邵雨辰 Kevin 鲍晓婷 周日去爬山", ["邵雨辰", "Kevin", "鲍晓婷"]),
+    ],
+)
+def test_a_latin_given_name_listed_beside_chinese_names(text: str, names: list[str]) -> None:
+    assert [f.text for f in detect(text) if f.entity == "PERSON"] == names
+
+
+def test_a_latin_word_that_is_no_given_name_beside_a_name() -> None:
+    assert [f.text for f in detect("邵雨辰 Python 写得不错") if f.entity == "PERSON"] == ["邵雨辰"]

@@ -17,10 +17,12 @@ preferring the length of the name it is listed with.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 
 from plinth.privacy.findings import Finding
 from plinth.privacy.gazetteer import PLACES
+from plinth.privacy.names_en import GIVEN_NAMES, WORDLIKE_GIVEN_NAMES
 from plinth.privacy.names_surnames import surname_length
 from plinth.privacy.names_zh_scored import RIGHT, features, score_of
 
@@ -129,6 +131,24 @@ def _separator_before(text: str, position: int) -> tuple[str, int] | None:
     return None
 
 
+# A Latin given name listed beside a Chinese one (张伟、Kevin; 师雨桐 Kevin 韩笑): across a
+# list separator or spaces, the name lists of ``names_en`` decide (a word such as Grace
+# too: the list says "a person").
+_LATIN_AFTER = re.compile(r"[ \t]*[、，,/和与及]?[ \t]*([A-Z][a-z]+)(?![A-Za-z])")
+_LATIN_BEFORE = re.compile(r"(?<![A-Za-z])([A-Z][a-z]+)[ \t]*[、，,/和与及]?[ \t]*$")
+
+
+def _latin_neighbours(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
+    after = _LATIN_AFTER.match(text, end)
+    before = _LATIN_BEFORE.search(text, max(0, start - 24), start)
+    for match in (after, before):
+        if match is None or match.start(1) == end or match.end(1) == start:
+            continue  # glued to the name with no separator: one run, not a list
+        word = match.group(1)
+        if word in GIVEN_NAMES or word in WORDLIKE_GIVEN_NAMES:
+            yield match.start(1), match.end(1)
+
+
 def find_listed_names(text: str, found: Iterable[Finding]) -> Iterator[Finding]:
     """Names listed next to the Chinese names in ``found`` (every finder's findings)."""
     # One flag per character a finding covers: an overlap test per new item against a
@@ -157,3 +177,7 @@ def find_listed_names(text: str, found: Iterable[Finding]) -> Iterator[Finding]:
             taken[span[0] : span[1]] = b"\x01" * (span[1] - span[0])
             queue.append(span)
             yield Finding("PERSON", span[0], span[1], text[span[0] : span[1]])
+        for span in _latin_neighbours(text, start, end):
+            if not any(taken[span[0] : span[1]]):
+                taken[span[0] : span[1]] = b"\x01" * (span[1] - span[0])
+                yield Finding("PERSON", span[0], span[1], text[span[0] : span[1]])
