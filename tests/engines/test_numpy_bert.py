@@ -23,7 +23,12 @@ from plinth.catalog.embedding_gguf import (
 from plinth.catalog.wordpiece import WordPieceTokenizer
 from plinth.engines.llamacpp import LlamaCppEngine, LlamaCppOptions
 from plinth.engines.numpy_bert import NumpyBert, _gelu_inplace, check_model_dir
-from plinth.engines.numpy_bert_engine import BertProcess, NumpyBertEngine, numpy_embedder
+from plinth.engines.numpy_bert_engine import (
+    BertProcess,
+    NumpyBertEngine,
+    blas_core_type,
+    numpy_embedder,
+)
 from plinth.engines.numpy_bert_worker import set_blas_threads
 from plinth.engines.spare_core_embedder import SpareCoreEmbedder
 from plinth.errors import ContextLengthExceeded, EngineUnavailable, InvalidRequest
@@ -282,3 +287,15 @@ async def test_the_default_embedder_is_numpy_and_starts_nothing_and_makes_no_ggu
         assert all(isinstance(c, NumpyBertEngine) and c.process.pid is None for c in copies)
     finally:
         await embedder.close()
+
+
+def test_the_blas_kernels_are_chosen_only_for_zen_4() -> None:
+    def cpu(vendor: str, family: str, flags: str) -> str:
+        one = f"vendor_id\t: {vendor}\ncpu family\t: {family}\nflags\t\t: fpu {flags}\n"
+        return one + "\n" + one.replace(vendor, "other")  # only the first CPU counts
+
+    assert blas_core_type(cpu("AuthenticAMD", "25", "avx2 avx512f")) == "Haswell"
+    assert blas_core_type(cpu("AuthenticAMD", "25", "avx2")) is None  # Zen 3
+    assert blas_core_type(cpu("AuthenticAMD", "26", "avx2 avx512f")) is None  # Zen 5
+    assert blas_core_type(cpu("GenuineIntel", "6", "avx2 avx512f")) is None
+    assert blas_core_type("") is None

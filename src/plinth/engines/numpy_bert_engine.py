@@ -53,6 +53,36 @@ LOAD_TIMEOUT_S = 120.0
 _EXIT_WAIT_S = 5.0
 
 
+# OpenBLAS's kernels by CPU where its own pick is not the fastest for this model's
+# products: on AMD Zen 4 (family 25 with AVX-512, which Zen 4 runs as two
+# 256-bit halves) it picks SkylakeX, and its AVX2 Haswell kernels are faster:
+# sgemm of the model's shapes 96-98 -> 102-105 GFLOP/s, a forward pass 102.7-106.5
+# -> 99.6-101.8 ms (one core, 24 SciFact texts, interleaved; vectors at cosine
+# 0.9999999). On Intel's AVX-512 cores SkylakeX is the faster (run 7 of
+# benchmarks/results/ingest_throughput.md); a set OPENBLAS_CORETYPE is left alone.
+_CORE_BY_CPU = {("AuthenticAMD", "25"): "Haswell"}
+
+
+def blas_core_type(cpuinfo: str) -> str | None:
+    """The OPENBLAS_CORETYPE to give the child for this ``/proc/cpuinfo``, or None."""
+    fields: dict[str, str] = {}
+    for line in cpuinfo.splitlines():
+        if not line.strip():
+            break  # the first CPU is enough
+        key, _, value = line.partition(":")
+        fields[key.strip()] = value.strip()
+    if "avx512f" not in fields.get("flags", "").split():
+        return None  # OpenBLAS picks AVX2 kernels itself
+    return _CORE_BY_CPU.get((fields.get("vendor_id", ""), fields.get("cpu family", "")))
+
+
+def _cpuinfo() -> str:
+    try:
+        return Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ""
+
+
 class BertProcess:
     """The child process of one model, with one socket per copy (``numpy_bert_worker``)."""
 
@@ -87,6 +117,9 @@ class BertProcess:
         path = os.pathsep.join(p for p in (source, os.environ.get("PYTHONPATH")) if p)
         # OpenBLAS reads its thread count when it loads: no pool of idle threads.
         env = {**os.environ, "OPENBLAS_NUM_THREADS": str(self.blas_threads), "PYTHONPATH": path}
+        core = blas_core_type(_cpuinfo())
+        if core is not None and "OPENBLAS_CORETYPE" not in os.environ:
+            env["OPENBLAS_CORETYPE"] = core
         args = [
             sys.executable,
             "-m",
