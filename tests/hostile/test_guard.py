@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from plinth.server.guard import ConnectionGuard
+from plinth.server.guard import ConnectionGuard, client_key
 from plinth.server.limits import ServerLimits
 
 
@@ -51,3 +51,18 @@ def test_the_per_address_cap_is_strict_and_released_on_close() -> None:
     guard.release(a1)  # twice (evicted, then lost): counted once
     assert guard.per_client["a"] == 1
     assert guard.admit(Conn("a")) is None
+
+
+def test_ipv6_clients_are_capped_per_64_network() -> None:
+    """One IPv6 host commonly has a /64: counted per address, its 2^64 addresses would
+    each have had their own cap."""
+    assert client_key("2001:db8:1:2:aaaa::1") == client_key("2001:db8:1:2:ffff::9")
+    assert client_key("2001:db8:1:2::1") != client_key("2001:db8:1:3::1")
+    assert client_key("::ffff:192.0.2.7") == "192.0.2.7" == client_key("192.0.2.7")
+    assert client_key("fe80::1%eth0") == client_key("fe80::2")
+    guard = ConnectionGuard(ServerLimits(max_connections=100, max_connections_per_client=2))
+    hosts = ["2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:ffff::3"]
+    answers = [guard.admit(Conn(client_key(host))) for host in hosts]
+    assert answers[:2] == [None, None]
+    assert answers[2] == "Too many connections from your address; close some and retry"
+    assert guard.admit(Conn(client_key("2001:db8:1:3::1"))) is None  # another network

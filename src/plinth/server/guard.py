@@ -5,15 +5,32 @@ reading a request's headers, or waiting between keep-alive requests. At the
 global cap a newcomer does not simply get refused, or a few thousand stalled
 sockets would lock everyone out: the connection idle the longest is closed
 for it. Only when every open connection is serving a request does the
-newcomer get a 503. Per address, the cap is strict: beyond it, 503.
+newcomer get a 503. Per address (per /64 network for IPv6: :func:`client_key`),
+the cap is strict: beyond it, 503.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections import Counter
 from typing import Protocol
 
 from plinth.server.limits import ServerLimits
+
+
+def client_key(host: str) -> str:
+    """What the per-address cap counts by: an IPv4 address; for IPv6 the /64 network
+    (one host commonly gets a whole /64, so its 2^64 addresses would each have had
+    their own cap); an IPv4-mapped IPv6 address as its IPv4 address."""
+    if ":" not in host:
+        return host
+    try:
+        address = ipaddress.IPv6Address(host.split("%", 1)[0])  # no zone (fe80::1%eth0)
+    except ValueError:
+        return host
+    if address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(ipaddress.IPv6Network((address, 64), strict=False))
 
 
 class Guarded(Protocol):

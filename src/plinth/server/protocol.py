@@ -54,7 +54,7 @@ from plinth.errors import (
     ServiceBusy,
     error_body,
 )
-from plinth.server.guard import ConnectionGuard
+from plinth.server.guard import ConnectionGuard, client_key
 from plinth.server.held_head import HeldHead
 
 _REASONS = {
@@ -129,7 +129,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._writes = HeldHead(transport, self.loop)
-        self.client_host = self.client[0] if self.client else ""
+        self.client_host = client_key(self.client[0]) if self.client else ""
         reason = self.guard.admit(self)
         if reason is None:
             self._start_headers()
