@@ -140,11 +140,12 @@ def _listed_cpu(items: int) -> tuple[float, int]:
 def test_a_long_list_of_names_is_taken_in_linear_time() -> None:
     # Each listed item was tested for overlap against every item taken before it: a
     # 200 KB list cost minutes. Ten times the items may cost about ten times the CPU
-    # (a quadratic walk costs a hundred times); the bound leaves room for a loaded machine.
-    small, found_small = _listed_cpu(2_000)
-    large, found_large = _listed_cpu(20_000)
-    assert (found_small, found_large) == (1_999, 19_999)
-    assert large < 30 * max(small, 0.005), (small, large)
+    # (a quadratic walk costs a hundred times); the bound leaves room for a loaded machine,
+    # and the least of three runs of each size keeps a GC pause or a preemption out of it.
+    small = min(_listed_cpu(2_000) for _ in range(3))
+    large = min(_listed_cpu(20_000) for _ in range(3))
+    assert (small[1], large[1]) == (1_999, 19_999)
+    assert large[0] < 40 * max(small[0], 0.005), (small[0], large[0])
 
 
 @pytest.mark.parametrize(
