@@ -227,7 +227,10 @@ class NumpyBertEngine(Engine):
         return self._loader.loaded
 
     def describe(self) -> Json:
-        return {"kind": self.kind, "engine": "numpy", "path": str(self.process.model_dir)}
+        # The weights' file, as the llama.cpp engines name their GGUF (Ollama's /api/ps
+        # lists a local model by it, and its size).
+        weights = self.process.model_dir / "model.safetensors"
+        return {"kind": self.kind, "engine": "numpy", "path": str(weights)}
 
     async def token_ids(self, inputs: list[str] | list[list[int]]) -> list[list[int]]:
         """Token ids for texts (the model's WordPiece), every input checked: length,
