@@ -118,6 +118,8 @@ CASES: dict[str, Callable[[int], str]] = {
     "a_prefix_run": _repeat("阿芬你"),
     "old_word_surname_run": _repeat("老包配合"),
     "japanese_san_run": _repeat("田中さん"),
+    "mixed_name_list": _repeat("王芳、Kevin、"),
+    "mixed_name_spaces": _repeat("王芳 Kevin 李娜 "),
 }
 #: CPU per KB above which a case is flagged even if linear: the scan's documented worst
 #: is ~16 us a character (a run of surnames), ~16 ms a KB.
