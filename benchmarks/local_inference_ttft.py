@@ -236,10 +236,15 @@ def start_stamped_plinth(args: Any, data_dir: Path, port: int, stamps: Path) -> 
     return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
 
 
-async def ttfts(client: httpx.AsyncClient, args: Any, name: str) -> tuple[list[float], list[float]]:
+async def ttfts(
+    client: httpx.AsyncClient, args: Any, name: str
+) -> tuple[list[float], list[float], list[int]]:
     """One request at a time: TTFT in ms from the request's send to its first content,
-    and llama.cpp's own prompt time (``timings.prompt_ms``) where the server sends it."""
-    out, prompt_ms = [], []
+    llama.cpp's own prompt time (``timings.prompt_ms``) where the server sends it, and
+    how many prompt tokens llama.cpp took from its cache (``cached_tokens``: a 38-token
+    hit answers several times sooner than a 24-token one, so the sides' TTFTs compare
+    only where these match request by request)."""
+    out, prompt_ms, cached = [], [], []
     for i in range(args.requests):
         body = li.request_body(i, args.max_tokens, name)
         started = time.perf_counter()
@@ -255,15 +260,18 @@ async def ttfts(client: httpx.AsyncClient, args: Any, name: str) -> tuple[list[f
                     first = time.perf_counter()
                 if "prompt_ms" in (chunk.get("timings") or {}):
                     timing = float(chunk["timings"]["prompt_ms"])
+                if chunk.get("usage"):
+                    details = chunk["usage"].get("prompt_tokens_details") or {}
+                    cached.append(int(details.get("cached_tokens") or 0))
         if timing is not None:
             prompt_ms.append(timing)
         out.append((first - started) * 1000)
-    return out, prompt_ms
+    return out, prompt_ms, cached
 
 
 async def side(
     name: str, args: Any, data_dir: Path, stamps: Path
-) -> tuple[list[float], list[float]]:
+) -> tuple[list[float], list[float], list[int]]:
     port = li.free_port()
     if name == "lone":
         process = li.start_lone_bare(args, data_dir, port)
@@ -279,11 +287,11 @@ async def side(
                     await r.aread()
             if name == "plinth":
                 stamps.write_text("")  # only the measured requests' stamps
-            values, prompt_ms = await ttfts(client, args, name)
+            values, prompt_ms, cached = await ttfts(client, args, name)
             if name == "plinth":  # llama.cpp's prompt time, as the stamped engine saw it
                 lines = stamps.read_text().splitlines()
                 prompt_ms = [json.loads(x)["llama_prompt_ms"] for x in lines if "llama_prompt" in x]
-            return values, prompt_ms
+            return values, prompt_ms, cached
     finally:
         li.stop(process)
 
@@ -322,12 +330,14 @@ async def main(args: Any) -> None:
     work = Path(tempfile.mkdtemp(prefix="plinth-ttft-"))
     measured: dict[str, list[list[float]]] = {"lone": [], "plinth": []}
     prompt: dict[str, list[list[float]]] = {"lone": [], "plinth": []}
+    cached: dict[str, list[list[int]]] = {"lone": [], "plinth": []}
     for repeat in range(args.repeats):
         order = ("lone", "plinth") if repeat % 2 == 0 else ("plinth", "lone")
         for name in order:
             stamps = work / f"stamps_{repeat}.jsonl"
-            values, prompt_ms = await side(name, args, data_dir, stamps)
+            values, prompt_ms, cache_hits = await side(name, args, data_dir, stamps)
             measured[name].append(values)
+            cached[name].append(cache_hits)
             prompt[name].append(prompt_ms)
             print(
                 f"repeat {repeat + 1}: {name:6} TTFT p50 {median(values):.2f} ms, "
@@ -359,6 +369,11 @@ async def main(args: Any) -> None:
             round(p - lo, 2) for lo, p in zip(lone, plinth, strict=True)
         ],
         "llama_prompt_ms_p50_per_repeat": prompt_p50,
+        "cached_prompt_tokens_per_request": cached,
+        "requests_whose_cache_hit_differs_per_repeat": [
+            sum(a != b for a, b in zip(lo, p, strict=False))
+            for lo, p in zip(cached["lone"], cached["plinth"], strict=True)
+        ],
         "stamps": rows,
         "raw_ttft_ms": measured,
     }
@@ -376,6 +391,8 @@ async def main(args: Any) -> None:
         f"{out['ttft_p50_overhead_ms_per_repeat']} ms",
         f"- llama.cpp's own prompt time (timings.prompt_ms) p50 per repeat: lone "
         f"{prompt_p50['lone']} ms, Plinth {prompt_p50['plinth']} ms",
+        "- requests whose prompt-cache hit (cached_tokens) differs between the sides, per "
+        f"repeat: {out['requests_whose_cache_hit_differs_per_repeat']} of {args.requests}",
         "",
         "| stamp | since the previous, p50 ms | since the ASGI call, p50 ms |",
         "| --- | --- | --- |",

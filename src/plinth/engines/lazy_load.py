@@ -42,33 +42,48 @@ async def check_loads(model_id: str, path: Path, make_params: Callable[[], Any])
     load it. The memory llama.cpp used is returned to the system afterwards
     (the weights are a file mapping; its heap is trimmed), so the process idles
     as if the model had never been loaded.
+
+    The server is made and dropped on one thread of its own, then the heap is
+    trimmed: always in that order, and never on the event loop. Before, the
+    load went through ``asyncio.to_thread``, whose future also held the server:
+    when the loop freed that future last, the destructor (which joins
+    llama.cpp's threads, holding the GIL) ran on the loop after the trim, and
+    once it never returned: ``plinth serve`` hung at start-up (twice in a row
+    under the TTFT benchmark, 2026-12-07; py-spy showed the loop thread in
+    ``~Server`` -> ``std::thread::join``, the trimming thread waiting for the GIL).
     """
     import xllamacpp
 
-    def load_small() -> Any:
-        params = make_params()
-        params.n_parallel = 1
-        params.n_ctx = CHECK_CONTEXT
-        params.cache_ram_mib = 0
-        return xllamacpp.Server(params)
-
-    try:
-        server = await asyncio.to_thread(load_small)
-    except RuntimeError as exc:
-        raise RuntimeError(
-            f"llama.cpp could not load '{model_id}' from {path}: {exc}"
-            " (rerun with --log-level debug for llama.cpp's own log)"
-        ) from exc
-    holder = [server]
-    del server
+    failure: list[BaseException] = []
+    loaded = threading.Event()
     released = threading.Event()
 
-    def release() -> None:
-        holder.clear()
+    def check() -> None:
+        try:
+            params = make_params()
+            params.n_parallel = 1
+            params.n_ctx = CHECK_CONTEXT
+            params.cache_ram_mib = 0
+            server = xllamacpp.Server(params)
+        except BaseException as exc:  # noqa: BLE001 - raised on the event loop below
+            failure.append(exc)
+            loaded.set()
+            released.set()
+            return
+        loaded.set()
+        del server  # the only reference: the destructor runs here, on this thread
         _trim_heap()
         released.set()
 
-    threading.Thread(target=release, name=f"llamacpp-check-{model_id}", daemon=True).start()
+    threading.Thread(target=check, name=f"llamacpp-check-{model_id}", daemon=True).start()
+    await asyncio.to_thread(loaded.wait)
+    if failure:
+        if isinstance(failure[0], RuntimeError):
+            raise RuntimeError(
+                f"llama.cpp could not load '{model_id}' from {path}: {failure[0]}"
+                " (rerun with --log-level debug for llama.cpp's own log)"
+            ) from failure[0]
+        raise failure[0]
     if not await asyncio.to_thread(released.wait, _RELEASE_TIMEOUT_S):
         log.warning("llama.cpp did not release the check load of '%s' in time", model_id)
 
