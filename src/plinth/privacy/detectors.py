@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 from plinth.privacy.addresses import find_chinese_addresses, find_english_addresses
 from plinth.privacy.findings import ENTITIES, Finding
+from plinth.privacy.gazetteer import TRADITIONAL
 from plinth.privacy.names_columns import find_column_names
 from plinth.privacy.names_en import find_english_names
 from plinth.privacy.names_familiar import find_familiar_names
@@ -217,6 +218,7 @@ _SEPARATORS = {
 }
 _TABLE: dict[int, str | int] = {**_FULL_WIDTH, **_SEPARATORS}
 _MAP = {chr(code): chr(v) if isinstance(v, int) else v for code, v in _TABLE.items()}
+_MAP.update(TRADITIONAL)  # 陳 -> 陈, 號 -> 号: one character for one (gazetteer)
 _ANY = re.compile("[" + "".join(re.escape(ch) for ch in _MAP) + "]")
 
 

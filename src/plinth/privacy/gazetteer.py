@@ -167,3 +167,14 @@ GIVEN_NAME_CHARS = HAND_GIVEN_NAME_CHARS | frozenset(
 COMMON_WORDS = frozenset(
     (Path(__file__).with_name("common_words.txt")).read_text(encoding="utf-8").split()
 )
+
+# Traditional characters and their one simplified form (陳 -> 陈, 號 -> 号), only those
+# never written in simplified text (build_traditional.py): ``detectors.normalize``
+# maps them so that Hong Kong and Taiwan script meets the simplified tables.
+TRADITIONAL = {
+    line[0]: line[1]
+    for line in (Path(__file__).with_name("traditional_chars.txt"))
+    .read_text(encoding="utf-8")
+    .splitlines()
+    if len(line) == 2
+}
