@@ -44,3 +44,25 @@ def test_no_roster_or_no_person_shaped_items(text: str) -> None:
 def test_roster_names_reach_detect() -> None:
     found = [f.text for f in detect("签到：郗远航、安静") if f.entity == "PERSON"]
     assert found == ["郗远航", "安静"]
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        # A role or a name field before the colon says who follows: names without a
+        # listed surname (其木格, 萨仁) and names that are words (田野) are taken there.
+        ("收货人：其木格\n收货地址：内蒙古锡林浩特市团结大街28号", ["其木格"]),
+        ("寄件人：萨仁 13308647592", ["萨仁"]),
+        ("群主：邵大海，管理员：田野、方圆", ["邵大海", "田野", "方圆"]),
+        ("姓名：庹红梅  年龄：52", ["庹红梅"]),
+        # A role's items end at a space: the form's next field is no item.
+        ("取件人：毛俊杰 取件码 5-2-3017", ["毛俊杰"]),
+    ],
+)
+def test_items_after_a_role_label(text: str, names: list[str]) -> None:
+    assert roster(text) == names
+
+
+@pytest.mark.parametrize("text", ["负责人：待定", "联系人：本人", "收件人：同上", "老师：你好"])
+def test_role_label_with_no_person_after_it(text: str) -> None:
+    assert roster(text) == []

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Iterator
 
 from plinth.privacy.findings import Finding
 from plinth.privacy.gazetteer import PLACES
+from plinth.privacy.names_cells import find_cell_names
 from plinth.privacy.names_en import GIVEN_NAMES, WORDLIKE_GIVEN_NAMES
 from plinth.privacy.names_surnames import surname_length
 from plinth.privacy.names_zh_scored import RIGHT, features, score_of
@@ -163,6 +164,10 @@ def find_listed_names(text: str, found: Iterable[Finding]) -> Iterator[Finding]:
     ]
     if not queue:
         return
+    # 方圆,行政 above 夏雪,法务: a found name's column in a table (names_cells).
+    for cell in find_cell_names(text, list(queue), taken):
+        queue.append((cell.start, cell.end))
+        yield cell
     while queue:
         start, end = queue.pop()
         size = end - start

@@ -61,7 +61,8 @@ def _labelled(text: str, colon: int) -> bool:
     return colon - start <= _LABEL_LONGEST
 
 
-def _person_shaped(item: str) -> bool:
+def person_shaped(item: str) -> bool:
+    """A list item or table cell shaped like a person's name (see the module's text)."""
     if _ENGLISH_NAME.fullmatch(item):
         return True
     if _HAN_ITEM.fullmatch(item) is None or item in PLACES:
@@ -78,20 +79,56 @@ def _person_shaped(item: str) -> bool:
     return len(item) <= 3 and WORDS.get(item, 0.0) < WORD_WEIGHT
 
 
+# A label that names the role of whoever follows it (收货人：, 管理员：, 报案人：, 群主：)
+# or asks for a name (姓名：): its last character before the colon. Colons are found
+# by str.find and the characters before them looked at (a regex scan of the text
+# cost 8 us per 2 KB prompt).
+_ROLE_ENDS = frozenset("人员长师生工士手主")
+_NAME_FIELDS = ("姓名", "名字")
+
+
+def _role_labels(text: str) -> Iterator[int]:
+    """Where the items after each role's colon start."""
+    for colon in ("：", ":"):
+        at = text.find(colon, 1)
+        while at != -1:
+            if text[at - 1] in _ROLE_ENDS or text[at - 2 : at] in _NAME_FIELDS:
+                yield at + 1
+            at = text.find(colon, at + 1)
+
+
+# A role's items end at a space or another label: a form's fields follow on the line
+# (取件人：毛俊杰 取件码 5-2-3017), where a roster's names are spaced (张三 李四).
+_ROLE_ITEMS_END = re.compile(r"(?<=\S)[ \t\u3000]|[：:]")
+
+
+def _labels(text: str) -> Iterator[tuple[int, bool]]:
+    """Where each label's items start (after its colon), and whether it is a role's."""
+    cues = [(label.end(), False) for label in _LABEL.finditer(text)]
+    roles = [(colon, True) for colon in _role_labels(text)]
+    if not roles:
+        yield from cues
+        return
+    ends = dict(roles)
+    ends.update(cues)  # a roster cue's label that ends like a role (值班人员：) is a roster's
+    yield from sorted(ends.items())
+
+
 def find_roster_names(text: str) -> Iterator[Finding]:
     if "：" not in text and ":" not in text:
         return
-    for label in _LABEL.finditer(text):
-        at = label.end()
+    for at, role in _labels(text):
         if not _labelled(text, at - 1):
             continue
         stop = min(len(text), at + _REACH)
         end = _SEGMENT_END.search(text, at, stop)
         segment_end = end.start() if end is not None else stop
+        if role and (field_end := _ROLE_ITEMS_END.search(text, at, segment_end)) is not None:
+            segment_end = field_end.start()
         for piece in _pieces(text, at, segment_end):
             start, finish = piece
             item = text[start:finish]
-            if _person_shaped(item):
+            if person_shaped(item):
                 yield Finding("PERSON", start, finish, item)
 
 

@@ -175,12 +175,39 @@ def _after_cue(text: str, cue: re.Match[str]) -> Finding | None:
         return None  # 下次联系：周三
     if "\t" in text[cue.end() : start] and EVERYDAY_WORDS.get(text[start:stop], 0.0) >= 3.0:
         return None  # a table's header row: 学生<TAB>成绩
+    if _header_cell(text, cue.end(), start, stop):
+        return None  # 车主<TAB>车位 above a row of as many cells: 车位 names a column
     title = next((t for t in TITLES if text.startswith(t, stop)), None)
     if title is not None:
         stop += len(title)
     elif stop == start + surname or longer_value(text, start, stop):
         return None  # "name":"<brand>剪刀礼盒": a product's maker, not a person
     return Finding("PERSON", start, stop, text[start:stop])
+
+
+def _header_cell(text: str, cue_end: int, start: int, stop: int) -> bool:
+    """The value after a cue is the next cell of a table's header row: a tab or a space
+    between them, the next line split into as many cells by that separator, and either
+    the value is an everyday word (jieba's names aside: 学号 姓名 成绩 above 2023011 党一鸣
+    92) or the cell below it holds no Han (车主<TAB>车位 above 钟伟杰<TAB>B-117)."""
+    gap = text[cue_end:start]
+    separator = "\t" if "\t" in gap else " " if " " in gap else ""
+    value = text[start:stop]
+    if not separator or value in NAME_WORDS:
+        return False
+    line_start = text.rfind("\n", 0, cue_end) + 1
+    line_end = text.find("\n", stop)
+    if line_end == -1:
+        return False
+    next_end = text.find("\n", line_end + 1)
+    below = text[line_end + 1 : len(text) if next_end == -1 else next_end].split(separator)
+    cells = text.count(separator, line_start, line_end)
+    if cells == 0 or len(below) != cells + 1:
+        return False
+    if EVERYDAY_WORDS.get(value, 0.0) > 0:
+        return True
+    under = below[text.count(separator, line_start, start)]
+    return not any(_is_han(ch) for ch in under)
 
 
 def _before(text: str, end: int, *, possessive: bool, short_title: bool) -> int | None:
