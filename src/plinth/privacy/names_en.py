@@ -145,7 +145,11 @@ _NOT_NAMES = frozenset(
         "Afternoon Evening Here There Today Tomorrow Yesterday China Chinese English "
         "Beijing Shanghai Street Lane Drive Payment Invoice Ticket Issue Bug Error "
         "Warning Info Debug User Client Server Group Office Center Hospital University "
-        "School Bank Card Number Id Api Key Mr Mrs Ms Dr Prof Miss Mx Professor"
+        "School Bank Card Number Id Api Key Mr Mrs Ms Dr Prof Miss Mx Professor "
+        # Places and bodies a capitalised pair ends with (Washington Square, Penn
+        # Station, Air Force); not Park, Hall or Court, which are surnames as well.
+        "Square Station Plaza Airport Terminal Tower Mall Building Museum Library "
+        "Stadium Airlines Force Navy Boulevard Heights Gardens Bay Valley"
     )
 )
 

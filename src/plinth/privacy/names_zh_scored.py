@@ -333,6 +333,29 @@ def _better_inside(text: str, start: int, reading: tuple[float, int]) -> bool:
     return inside is not None and inside[0] > reading[0]
 
 
+# An item of a 、 list beside an everyday word this common (log10 of jieba's count,
+# jieba's names aside) is one of a list of things: 黄瓜、毛豆、金针菇.
+LISTED_THING = 2.0
+
+
+def _among_things(text: str, start: int, end: int) -> bool:
+    """The reading is an item of a 、 list whose neighbouring item is an everyday word."""
+    neighbours = []
+    if start > 1 and text[start - 1] == "、":
+        first = start - 1
+        while first > 0 and start - 1 - first < 4 and _is_han(text[first - 1]):
+            first -= 1
+        neighbours.append(text[first : start - 1])
+    if end < len(text) and text[end] == "、":
+        last = end + 1
+        while last < len(text) and last - end - 1 < 4 and _is_han(text[last]):
+            last += 1
+        neighbours.append(text[end + 1 : last])
+    return any(
+        WORDS.get(item, 0.0) >= LISTED_THING and item not in NAME_WORDS for item in neighbours
+    )
+
+
 def find_scored_names(text: str) -> Iterator[Finding]:
     position = 0
     while (match := _CANDIDATE.search(text, position)) is not None:
@@ -344,6 +367,7 @@ def find_scored_names(text: str) -> Iterator[Finding]:
                 or _in_closing(text, start, reading[1])
                 or _better_inside(text, start, reading)
                 or longer_value(text, start, reading[1])
+                or _among_things(text, start, reading[1])
             ):
                 position = start + 1
                 continue

@@ -155,6 +155,18 @@ def _full_name(value: str) -> bool:
     )
 
 
+def _across_start(text: str, start: int) -> float:
+    # names_zh_scored imports this module (CLOSINGS), so it is imported here, at call time.
+    from plinth.privacy.names_zh_scored import across_start
+
+    return across_start(text, start)
+
+
+# A word this common (log10 of jieba's count) that holds the surname and starts before
+# it (天门 in 去天门山, 4,627) says the surname is no name's first character.
+WORD_ACROSS = 3.0
+
+
 def _judge(text: str, start: int, end: int) -> Finding | None:
     """The name a candidate holds, if any: the longest reading whose right side is a
     boundary (朱晓燕在 → 朱晓燕, not 朱晓), and that is no everyday word."""
@@ -162,6 +174,8 @@ def _judge(text: str, start: int, end: int) -> Finding | None:
     if not surname:
         return None
     plain_left = start == 0 or not _is_han(text[start - 1])
+    if not plain_left and _across_start(text, start) >= WORD_ACROSS:
+        return None  # 天门|山: the surname ends a common word that starts before it
     for stop in range(min(end, start + surname + 2), start + surname, -1):
         if any(ch not in GIVEN_NAME_CHARS for ch in text[start + surname : stop]):
             continue
