@@ -20,6 +20,9 @@ import asyncio
 import ctypes
 import logging
 import threading
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -33,6 +36,8 @@ log = logging.getLogger(__name__)
 CHECK_CONTEXT = 256
 # llama.cpp's destructor joins its threads; one seen hanging must not hang start-up.
 _RELEASE_TIMEOUT_S = 15.0
+# How long the check waits for llama.cpp's own HTTP listener before dropping it.
+_LISTENER_WAIT_S = 5.0
 
 
 async def check_loads(model_id: str, path: Path, make_params: Callable[[], Any]) -> None:
@@ -43,14 +48,16 @@ async def check_loads(model_id: str, path: Path, make_params: Callable[[], Any])
     (the weights are a file mapping; its heap is trimmed), so the process idles
     as if the model had never been loaded.
 
-    The server is made and dropped on one thread of its own, then the heap is
-    trimmed: always in that order, and never on the event loop. Before, the
-    load went through ``asyncio.to_thread``, whose future also held the server:
-    when the loop freed that future last, the destructor (which joins
-    llama.cpp's threads, holding the GIL) ran on the loop after the trim, and
-    once it never returned: ``plinth serve`` hung at start-up (twice in a row
-    under the TTFT benchmark, 2026-12-07; py-spy showed the loop thread in
-    ``~Server`` -> ``std::thread::join``, the trimming thread waiting for the GIL).
+    The server is dropped only once its own HTTP listener answers
+    (:func:`_until_listening`): llama.cpp's destructor stops that listener and
+    joins its thread, and a server dropped right after it was made could be
+    stopped before the listener started, which then waited in ``accept`` for
+    ever while the destructor joined it, holding the GIL: ``plinth serve``
+    hung at start-up (three times on 2026-12-07 under the TTFT benchmark;
+    py-spy: ``~Server`` -> ``std::thread::join``, a thread in ``accept``).
+    Made and dropped at once in a loop, the bundled chat model hung within 3
+    rounds in each of two runs; with the wait, 60 rounds passed. The server is
+    made and dropped on a thread of its own, never on the event loop.
     """
     import xllamacpp
 
@@ -71,6 +78,7 @@ async def check_loads(model_id: str, path: Path, make_params: Callable[[], Any])
             released.set()
             return
         loaded.set()
+        _until_listening(server.listening_address)
         del server  # the only reference: the destructor runs here, on this thread
         _trim_heap()
         released.set()
@@ -86,6 +94,29 @@ async def check_loads(model_id: str, path: Path, make_params: Callable[[], Any])
         raise failure[0]
     if not await asyncio.to_thread(released.wait, _RELEASE_TIMEOUT_S):
         log.warning("llama.cpp did not release the check load of '%s' in time", model_id)
+
+
+def _until_listening(address: str) -> None:
+    """Return once llama.cpp's HTTP listener at ``address`` answers (its public
+    ``/health``), or after a few seconds; a server whose listener has not started
+    must not be dropped (see :func:`check_loads`)."""
+    if not address:
+        return
+    # Straight to loopback, whatever proxy the environment names.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    deadline = time.monotonic() + _LISTENER_WAIT_S
+    while time.monotonic() < deadline:
+        try:
+            with opener.open(f"{address}/health", timeout=1.0) as answer:
+                answer.read()
+            return
+        except urllib.error.HTTPError:  # any HTTP answer: the listener runs
+            return
+        except OSError:  # not listening yet
+            time.sleep(0.01)
+    log.warning(
+        "llama.cpp's listener at %s did not answer; dropping the check load anyway", address
+    )
 
 
 def _trim_heap() -> None:
