@@ -97,6 +97,10 @@ def main() -> None:
     args = parser.parse_args()
     import gateway_overhead as bench
 
+    # SIGTERM, SIGHUP and a closed output pipe unwind like Ctrl-C: the finally
+    # below kills the mock and the server (each in its own session).
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE):
+        signal.signal(sig, lambda *_: sys.exit(130))
     procs = bench.Processes()
     work = Path(tempfile.mkdtemp(prefix="gw-cprofile-"))
     stats_path = args.stats or work / "plinth.prof"
