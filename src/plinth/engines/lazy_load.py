@@ -49,7 +49,7 @@ async def check_loads(model_id: str, path: Path, make_params: Callable[[], Any])
     as if the model had never been loaded.
 
     The server is dropped only once its own HTTP listener answers
-    (:func:`_until_listening`): llama.cpp's destructor stops that listener and
+    (:func:`until_listening`): llama.cpp's destructor stops that listener and
     joins its thread, and a server dropped right after it was made could be
     stopped before the listener started, which then waited in ``accept`` for
     ever while the destructor joined it, holding the GIL: ``plinth serve``
@@ -78,7 +78,7 @@ async def check_loads(model_id: str, path: Path, make_params: Callable[[], Any])
             released.set()
             return
         loaded.set()
-        _until_listening(server.listening_address)
+        until_listening(server.listening_address)
         del server  # the only reference: the destructor runs here, on this thread
         _trim_heap()
         released.set()
@@ -96,7 +96,7 @@ async def check_loads(model_id: str, path: Path, make_params: Callable[[], Any])
         log.warning("llama.cpp did not release the check load of '%s' in time", model_id)
 
 
-def _until_listening(address: str) -> None:
+def until_listening(address: str) -> None:
     """Return once llama.cpp's HTTP listener at ``address`` answers (its public
     ``/health``), or after a few seconds; a server whose listener has not started
     must not be dropped (see :func:`check_loads`)."""

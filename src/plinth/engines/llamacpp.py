@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from plinth.engines import llamacpp_tools
 from plinth.engines.base import EmbeddingResult, Engine, Json, ModelKind, closing_stream
-from plinth.engines.lazy_load import LoadOnFirstUse, check_loads
+from plinth.engines.lazy_load import LoadOnFirstUse, check_loads, until_listening
 from plinth.engines.llamacpp_errors import (
     check_input_lengths,
     check_token_ids,
@@ -238,6 +238,9 @@ class LlamaCppEngine(Engine):
                 f"llama.cpp could not load '{self.model_id}' from {self.path}: {exc}"
                 " (rerun with --log-level debug for llama.cpp's own log)"
             ) from exc
+        # Until llama.cpp's own listener runs, its destructor (close()) could hang
+        # for ever joining it (lazy_load.check_loads); a few ms, once per load.
+        await self._run(until_listening, self._server.listening_address)
         if self.kind == "chat":
             self.native_tools = await self._run(native_tool_calls, self._server, params)
 
