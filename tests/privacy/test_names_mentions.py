@@ -53,3 +53,19 @@ def test_english_place_words_end_no_name() -> None:
 
 def test_a_common_word_across_the_surname() -> None:
     assert _people("要不要去天门山看看") == []
+
+
+def test_latin_names_as_quoted_values_of_person_keys() -> None:
+    assert _people('{"contact_person": "Lim Wei Jie", "country": "MY"}') == ["Lim Wei Jie"]
+    assert _people('waybill=JT30572 consignee="Nguyen Thi Hoa" dest="HCMC"') == ["Nguyen Thi Hoa"]
+    assert _people('{"company": "Acme Corp", "owner": "Blue Ocean Ltd"}') != ["Blue Ocean Ltd"]
+
+
+def test_two_minority_name_parts_need_no_boundary() -> None:
+    assert _people("藏族同事次仁曲珍和扎西尼玛下周回拉萨") == ["次仁曲珍", "扎西尼玛"]
+    assert _people("扎西德勒！草原上开满了格桑花") == []
+
+
+def test_a_form_of_address_listed_beside_names() -> None:
+    assert _people("来帮忙的：大刘、小潘、阿强，记得请吃饭") == ["大刘", "小潘", "阿强"]
+    assert _people("大家、小王都到了") == ["小王"]

@@ -154,6 +154,9 @@ _NOT_NAMES = frozenset(
 )
 
 
+NOT_NAMES = _NOT_NAMES  # for names_fields' quoted values
+
+
 def _names(file: str) -> frozenset[str]:
     return frozenset(Path(__file__).with_name(file).read_text(encoding="utf-8").split())
 
@@ -241,6 +244,11 @@ def _pinyin_name(raw: str, parts: list[str]) -> bool:
 
 
 def find_english_names(text: str) -> Iterator[Finding]:
+    if ('"' in text or "'" in text) and (":" in text or "=" in text):
+        # names_fields imports this module (its name lists): imported at call time.
+        from plinth.privacy.names_fields import latin_values
+
+        yield from latin_values(text)  # "contact_person": "Lim Wei Jie"
     angle = "<" in text  # tested once: most texts hold no mail header
     for match in _RUN.finditer(text):
         parts = match.group(0).split(" ")

@@ -24,8 +24,8 @@ from plinth.privacy.findings import Finding
 from plinth.privacy.gazetteer import PLACES
 from plinth.privacy.names_cells import find_cell_names
 from plinth.privacy.names_en import GIVEN_NAMES, WORDLIKE_GIVEN_NAMES
-from plinth.privacy.names_surnames import surname_length
-from plinth.privacy.names_zh_scored import RIGHT, features, score_of
+from plinth.privacy.names_surnames import SURNAMES, surname_length
+from plinth.privacy.names_zh_scored import RIGHT, WORDS, features, score_of
 
 # The lowest score a listed neighbour may have, by the separator before or after it:
 # an enumeration comma (、) or a slash says "a list" by itself; a comma or a
@@ -80,7 +80,23 @@ def _followed(text: str, end: int) -> bool:
     return RIGHT.get(text[end : end + 1], 0.0) >= 1.0 or RIGHT.get(text[end : end + 2], 0.0) >= 1.0
 
 
+# 大刘、小潘、老谭: a form of address (大/小/老 and a surname) listed beside a name.
+_FAMILIAR_PREFIXES = frozenset("大小老")
+
+
+def _familiar(text: str, start: int, end: int) -> bool:
+    return (
+        end - start == 2
+        and text[start] in _FAMILIAR_PREFIXES
+        and text[start + 1] in SURNAMES
+        and text[start:end] not in WORDS
+    )
+
+
 def _item_after(text: str, start: int, size: int, floor: float) -> tuple[int, int] | None:
+    if start < len(text) and text[start] in _FAMILIAR_PREFIXES:
+        run = _run_end(text, start)
+        return (start, run) if _familiar(text, start, run) else None
     if start >= len(text) or not surname_length(text, start):
         return None
     run = _run_end(text, start)
@@ -98,6 +114,8 @@ def _item_after(text: str, start: int, size: int, floor: float) -> tuple[int, in
 
 def _item_before(text: str, end: int, size: int, floor: float) -> tuple[int, int] | None:
     run = _run_start(text, end)
+    if _familiar(text, run, end):
+        return run, end
     if 2 <= end - run <= 4 and surname_length(text, run):
         spans = [(run, end)]
     else:  # 请沙宇轩: the run holds a word before the name; try the listed size first

@@ -95,7 +95,9 @@ _PART = alternation(_MINORITY_PARTS)
 # often are alone (巴特尔, 其其格): too long to be an everyday word's start (a match
 # shorter than three characters is one short part, left out by the caller). One
 # pattern with the literals first keeps the engine's fast skip to their first characters.
-_MINORITY = re.compile(rf"(?:{_PART})(?:{_PART}){{0,2}}{_BOUNDARY}")
+# Two or three parts in a row are a name whatever follows (扎西顿珠寒假…, 次仁曲珍和…):
+# no everyday word is made of them; one part alone needs the boundary.
+_MINORITY = re.compile(rf"(?:{_PART})(?:(?:{_PART}){{1,2}}|{_BOUNDARY})")
 
 
 # A Chinese sign-off, then a line that holds only a name: the signature.
@@ -126,7 +128,8 @@ def find_uncued_names(text: str) -> Iterator[Finding]:
         if len(match.group(0)) < 3:
             continue
         before = text[match.start() - 1] if match.start() else ""
-        if not before or not _is_han(before) or before in _LEFT:  # 给额尔敦巴雅尔订机票
+        # 给额尔敦巴雅尔订机票; four characters or more (two parts: 同事次仁曲珍) need no left.
+        if not before or not _is_han(before) or before in _LEFT or len(match.group(0)) >= 4:
             yield Finding("PERSON", match.start(), match.end(), match.group(0))
     if "\n" in text:
         for match in _SIGNATURE.finditer(text):
