@@ -459,3 +459,21 @@ def test_a_connection_in_use_when_its_pool_closes_is_not_kept() -> None:
             pool.close()
 
     run(go())
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [("2", 2.0), ("inf", 3600.0), ("1e400", 3600.0), ("-5", 0.0), ("nan", None), ("soon", None)],
+)
+def test_retry_after_is_bounded_like_errors_bound_it(header: str, seconds: float | None) -> None:
+    from plinth.engines.upstream_http import _retry_after, upstream_status_error
+
+    class Answer:
+        def __init__(self) -> None:
+            self.status = 429
+            self.headers = {"retry-after": header}
+
+    # The parsed value itself, not only the error built from it: NaN was 0 (retry at once).
+    assert _retry_after(Answer()) == seconds
+    error = upstream_status_error(Answer(), b"{}", "deployment 'd'")
+    assert isinstance(error, UpstreamRateLimited) and error.retry_after_s == seconds

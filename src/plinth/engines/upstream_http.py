@@ -32,6 +32,7 @@ from plinth.errors import (
     UpstreamRateLimited,
     UpstreamTimeout,
     UpstreamUnreachable,
+    bounded_retry_after,
 )
 
 log = logging.getLogger(__name__)
@@ -482,9 +483,11 @@ def _error_message(raw: bytes) -> tuple[str, str | None, str | None]:
 
 
 def _retry_after(response: _Answer) -> float | None:
+    """The answer's Retry-After in seconds, within 0..3600 (``inf`` is the longest;
+    NaN, as ``max(0.0, nan)`` made it, was 0: retry at once); None if absent."""
     value = response.headers.get("retry-after")
     try:
-        return max(0.0, float(value)) if value is not None else None
+        return bounded_retry_after(float(value)) if value is not None else None
     except ValueError:
         return None  # an HTTP date: rare from APIs; the router's own backoff applies
 
