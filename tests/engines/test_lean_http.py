@@ -477,3 +477,25 @@ def test_retry_after_is_bounded_like_errors_bound_it(header: str, seconds: float
     assert _retry_after(Answer()) == seconds
     error = upstream_status_error(Answer(), b"{}", "deployment 'd'")
     assert isinstance(error, UpstreamRateLimited) and error.retry_after_s == seconds
+
+
+def test_a_connect_timeout_is_a_timeout_as_with_aiohttp() -> None:
+    """aiohttp's connect timeout (ConnectionTimeoutError) is UpstreamTimeout, 504; the
+    lean client's deadline was caught as an OSError: 'Cannot connect', 502."""
+
+    async def never_connects(*_: object, **__: object) -> None:
+        await asyncio.Event().wait()
+
+    async def go() -> None:
+        asyncio.get_running_loop().create_connection = never_connects  # type: ignore[method-assign,assignment]
+        pool = LeanPool("http://127.0.0.1:9", 0.1, {})
+        with pytest.raises(TimeoutError):
+            await post(pool)
+        client = UpstreamClient(deployment(9, connect_timeout_s=0.1), {})
+        assert client._lean is not None
+        with pytest.raises(UpstreamTimeout) as timed_out:
+            await client.post_json("/chat/completions", {})
+        assert timed_out.value.status_code == 504
+        await client.close()
+
+    run(go())

@@ -364,6 +364,10 @@ class LeanPool:
                     server_hostname=self.host if self.ssl else None,
                 )
         except OSError as exc:  # refused, unresolvable, TLS failure (ssl.SSLError is one)
+            # The deadline's TimeoutError is an OSError too (no errno): a timeout, as
+            # aiohttp's connect timeout is (UpstreamTimeout, 504), not a refusal.
+            if isinstance(exc, TimeoutError) and exc.errno is None:
+                raise
             raise ConnectFailed(exc) from exc
         return conn
 
