@@ -499,3 +499,39 @@ def test_a_connect_timeout_is_a_timeout_as_with_aiohttp() -> None:
         await client.close()
 
     run(go())
+
+
+def test_bytes_after_a_whole_answer_change_nothing_and_close_the_connection() -> None:
+    second = b"HTTP/1.1 500 Oops\r\ncontent-length: 5\r\n\r\nextra"
+
+    async def go() -> None:
+        # The unasked second answer in the same write as the first, then after it.
+        async with RawServer(ok(b"{}") + second, ok(b"{}"), ok(b"again")) as server:
+            pool = LeanPool(f"http://127.0.0.1:{server.port}", 5, {})
+            status, headers, body = await post(pool)
+            assert (status, headers["content-type"], body) == (200, "application/json", b"{}")
+            assert not pool._idle  # never pooled
+            assert (await post(pool))[::2] == (200, b"{}")  # on a new connection
+            assert server.connections == 2
+            pool.close()
+
+    run(go())
+
+
+def test_streamed_answer_followed_by_bytes_is_not_pooled() -> None:
+    async def go() -> None:
+        answer = sse_answer(b"data: 1\n\n") + b"HTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\nx"
+        async with RawServer(answer, ok(b"again")) as server:
+            pool = LeanPool(f"http://127.0.0.1:{server.port}", 5, {})
+            loop = asyncio.get_running_loop()
+            conn = await pool.post("/s", b"{}", None, loop.time() + 5, stream=True)
+            got = []
+            while data := await pool.read_some(conn, loop.time() + 5):
+                got.append(data)
+            assert b"".join(got) == b"data: 1\n\n" and conn.status == 200
+            pool.release(conn)
+            assert not pool._idle
+            assert (await post(pool))[2] == b"again" and server.connections == 2
+            pool.close()
+
+    run(go())

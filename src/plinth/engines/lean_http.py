@@ -139,6 +139,14 @@ class _Connection(asyncio.Protocol):
 
     # --- httptools callbacks -----------------------------------------------------------
 
+    def on_message_begin(self) -> None:
+        # llhttp reads on after a whole answer: a second, unasked one in the same read
+        # would replace this one's status and headers and add to its body. Stop here:
+        # the answer stays as delivered and the connection is never pooled (the error
+        # closes it). Empty lines between answers llhttp skips without a new message.
+        if self.complete:
+            raise BadHttp("the upstream sent bytes after its answer")
+
     def on_header(self, name: bytes, value: bytes) -> None:
         self.raw_headers.append((name, value))  # decoded once, at the head's end
 
