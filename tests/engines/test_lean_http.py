@@ -542,3 +542,55 @@ def test_streamed_answer_followed_by_bytes_is_not_pooled() -> None:
             pool.close()
 
     run(go())
+
+
+async def _until(condition: Callable[[], bool], limit_s: float = 10) -> None:
+    """Wait (polling) until ``condition`` holds; fail if it never does."""
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + limit_s
+    while not condition():
+        assert loop.time() < give_up, "the condition never held"
+        await asyncio.sleep(0.01)
+
+
+def test_expired_idle_connections_are_closed_without_another_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(lean_http, "KEEP_IDLE_S", 0.2)
+
+    async def go() -> None:
+        async with RawServer(ok(b"1"), ok(b"2")) as server:
+            pool = LeanPool(f"http://127.0.0.1:{server.port}", 5, {})
+            loop = asyncio.get_running_loop()
+            # Two exchanges at once: two connections, both kept when done.
+            conns = [await pool.post("/x", b"{}", None, loop.time() + 5) for _ in range(2)]
+            for conn in conns:
+                await pool.read_all(conn, loop.time() + 5)
+            assert len(pool._idle) == 2 and server.connections == 2
+            await _until(lambda: not pool._idle)  # no request came: the sweep closed them
+            assert all(conn.closed for conn in conns)
+            assert pool._sweep is None  # and no timer left while nothing is idle
+            pool.close()
+
+    run(go())
+
+
+def test_the_idle_pool_is_bounded_and_expired_ones_go_at_checkout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(lean_http, "MAX_IDLE", 1)
+
+    async def go() -> None:
+        async with RawServer(ok(b"1"), ok(b"2"), ok(b"3")) as server:
+            pool = LeanPool(f"http://127.0.0.1:{server.port}", 5, {})
+            loop = asyncio.get_running_loop()
+            first, second = [await pool.post("/x", b"{}", None, loop.time() + 5) for _ in range(2)]
+            await pool.read_all(first, loop.time() + 5)
+            await pool.read_all(second, loop.time() + 5)
+            assert list(pool._idle) == [second] and first.closed  # the older one made room
+            # Expired by checkout (the sweep's timer is not what closes it here).
+            monkeypatch.setattr(lean_http, "KEEP_IDLE_S", 0.0)
+            assert pool._idle_connection() is None and second.closed
+            pool.close()
+
+    run(go())

@@ -17,7 +17,9 @@ asked, 1xx interim answers, keep-alive reuse (a connection goes back to the
 pool only after a whole answer that allows it). Bounds: the head
 (``MAX_HEAD_BYTES``), a whole body (``MAX_BODY_BYTES``), the unread part of a
 streamed body (reading pauses above ``STREAM_HIGH_WATER``), idle connections
-kept (``MAX_IDLE``, each for ``KEEP_IDLE_S``).
+kept (``MAX_IDLE``, each for ``KEEP_IDLE_S``: an expired one is closed when the
+pool is next used, or by the pool's one sweep timer, which runs only while
+connections are idle).
 
 Timeouts are deadlines on the loop's clock, one timer per wait (not per read),
 set by the caller: a deadline that passes closes the connection and raises
@@ -31,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import zlib
+from collections import deque
 from urllib.parse import urlsplit
 
 import httptools
@@ -264,7 +267,11 @@ class LeanPool:
         fields = {"host": authority, "accept": "*/*", **headers}
         fields = {name.lower(): value for name, value in fields.items()}
         self._head_fields = _header_block(fields)
-        self._idle: list[_Connection] = []
+        # Oldest first (released in turn): the expired ones are a prefix.
+        self._idle: deque[_Connection] = deque()
+        # One timer per pool, set while connections are idle, at the oldest's expiry.
+        self._sweep: asyncio.TimerHandle | None = None
+        self._sweep_loop: asyncio.AbstractEventLoop | None = None
         self._starts: dict[str, bytes] = {}  # the request line and fixed headers, by path
         self._closed = False  # closed pool: connections in use are closed when released
 
@@ -342,22 +349,51 @@ class LeanPool:
         if not (conn.complete and conn.keep_alive and not conn.closed and not conn.unread):
             conn.close()
             return
-        if len(self._idle) >= MAX_IDLE or self._closed:
+        if self._closed:
             conn.close()
             return
+        idle = self._idle
+        if len(idle) >= MAX_IDLE:
+            idle.popleft().close()  # the oldest: the nearest its expiry
         conn.in_exchange = False  # its answer's status and headers stay readable
         conn.idle_since = conn.loop.time()
-        self._idle.append(conn)
+        idle.append(conn)
+        if self._sweep is None or self._sweep_loop is not conn.loop:
+            self._schedule_sweep(conn.loop)
 
     def _idle_connection(self) -> _Connection | None:
+        self._drop_expired()
         idle = self._idle
         while idle:
             conn = idle.pop()  # the most recently used: the least likely to be closed
-            if not conn.closed and conn.loop.time() - conn.idle_since < KEEP_IDLE_S:
+            if not conn.closed:
                 conn._reset()
                 return conn
-            conn.close()
         return None
+
+    def _drop_expired(self) -> None:
+        """Close the idle connections kept ``KEEP_IDLE_S`` or more (or closed meanwhile)."""
+        idle = self._idle
+        while idle:
+            conn = idle[0]
+            if not conn.closed and conn.loop.time() - conn.idle_since < KEEP_IDLE_S:
+                return
+            idle.popleft().close()
+
+    def _schedule_sweep(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._sweep is not None:
+            self._sweep.cancel()
+        self._sweep_loop = loop
+        oldest = self._idle[0].idle_since
+        self._sweep = loop.call_at(oldest + KEEP_IDLE_S, self._swept)
+
+    def _swept(self) -> None:
+        """The sweep timer: expired connections closed even when no request comes;
+        set again for the next expiry while any connection stays idle."""
+        self._sweep = None
+        self._drop_expired()
+        if self._idle and self._sweep_loop is not None:
+            self._schedule_sweep(self._sweep_loop)
 
     async def _connect(self, first_at: float) -> _Connection:
         loop = asyncio.get_running_loop()
@@ -381,6 +417,9 @@ class LeanPool:
 
     def close(self) -> None:
         self._closed = True
+        if self._sweep is not None:
+            self._sweep.cancel()
+            self._sweep = None
         for conn in self._idle:
             conn.close()
         self._idle.clear()
