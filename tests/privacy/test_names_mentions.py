@@ -69,3 +69,14 @@ def test_two_minority_name_parts_need_no_boundary() -> None:
 def test_a_form_of_address_listed_beside_names() -> None:
     assert _people("来帮忙的：大刘、小潘、阿强，记得请吃饭") == ["大刘", "小潘", "阿强"]
     assert _people("大家、小王都到了") == ["小王"]
+
+
+def test_two_given_names_make_a_name() -> None:
+    assert _people("Meeting w/ Ahmed Farouk re: lease renewal") == ["Ahmed Farouk"]
+    assert _people("Is Jordan Brand owned by Nike?") == []
+
+
+def test_a_pet_name_given_by_oneself() -> None:
+    assert _people("妈，我是小雨，换号了") == ["小雨"]
+    assert _people("我是小白，请问怎么安装") == []  # 白 is no name's character
+    assert _people("我是小学生") == []

@@ -174,8 +174,12 @@ _LOWERCASE_BEFORE = re.compile(r"(?<![A-Za-z])[a-z]+ $")
 def _known_full_name(text: str, start: int, parts: list[str]) -> bool:
     """First and last word a known given name and surname: "Laura Chen"; "Mark Davies"
     after a comma or "and" (Mark alone is a verb, but in a list of people it is a name)."""
-    if len(parts) < 2 or not _surname(parts[-1]) or parts[-1] in _NOT_NAMES:
+    if len(parts) < 2 or parts[-1] in _NOT_NAMES:
         return False
+    if not _surname(parts[-1]):
+        # Two given names, neither an everyday word: Arabic, Malay and Persian names are
+        # often a given name and a father's (Ahmed Farouk, Hafiz Rahman).
+        return len(parts) == 2 and parts[0] in GIVEN_NAMES and parts[1] in GIVEN_NAMES
     if parts[0] in GIVEN_NAMES:
         return True
     listed = text[max(0, start - 5) : start].endswith((", ", "; ", " and ", "、"))
