@@ -11,6 +11,8 @@ import json
 import shutil
 import ssl
 import subprocess
+import threading
+import zlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -591,6 +593,95 @@ def test_the_idle_pool_is_bounded_and_expired_ones_go_at_checkout(
             # Expired by checkout (the sweep's timer is not what closes it here).
             monkeypatch.setattr(lean_http, "KEEP_IDLE_S", 0.0)
             assert pool._idle_connection() is None and second.closed
+            pool.close()
+
+    run(go())
+
+
+class _SpyZlib:
+    """zlib as lean_http uses it, recording each decompress call's thread and limit."""
+
+    error = zlib.error
+    MAX_WBITS = zlib.MAX_WBITS
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[int, int, int]] = []  # (thread, max_length, bytes out)
+
+    def decompressobj(self, wbits: int) -> Any:
+        spy, real = self, zlib.decompressobj(wbits)
+
+        class Decoder:
+            def decompress(self, data: bytes, max_length: int = 0) -> bytes:
+                out = real.decompress(data, max_length)
+                spy.calls.append((threading.get_ident(), max_length, len(out)))
+                return out
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(real, name)
+
+        return Decoder()
+
+
+def test_a_large_compressed_body_is_inflated_in_bounded_steps_off_the_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    spy = _SpyZlib()
+    monkeypatch.setattr(lean_http, "zlib", spy)
+    whole = json.dumps({"data": [[i * 0.5 for i in range(64)]] * 4000}).encode()  # ~1.3 MB
+
+    async def go() -> None:
+        async with RawServer(ok(gzip.compress(whole), "content-encoding: gzip")) as server:
+            pool = LeanPool(f"http://127.0.0.1:{server.port}", 5, {})
+            assert (await post(pool))[2] == whole
+            pool.close()
+
+    run(go())
+    loop_thread = threading.get_ident()
+    assert all(0 < limit <= lean_http.INFLATE_STEP for _, limit, _ in spy.calls)
+    on_loop = sum(out for thread, _, out in spy.calls if thread == loop_thread)
+    assert on_loop <= lean_http.INFLATE_ON_LOOP + lean_http.INFLATE_STEP
+    assert any(thread != loop_thread for thread, _, _ in spy.calls)
+
+
+def test_a_body_over_the_bound_once_decompressed_is_a_bad_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(lean_http, "MAX_BODY_BYTES", 100_000)
+    bomb = gzip.compress(b"0" * 1_000_000)  # ~1 kB that inflates to 1 MB
+
+    async def go() -> None:
+        async with RawServer(
+            ok(bomb, "content-encoding: gzip"), ok(bomb, "content-encoding: gzip")
+        ) as server:
+            pool = LeanPool(f"http://127.0.0.1:{server.port}", 5, {})
+            with pytest.raises(BadHttp, match="over 100000 bytes, decompressed"):
+                await post(pool)
+            pool.close()
+            client = UpstreamClient(deployment(server.port), {})
+            with pytest.raises(UpstreamBadResponse, match="decompressed") as refused:
+                await client.post_json("/chat/completions", {})
+            assert refused.value.status_code == 502
+            await client.close()
+
+    run(go())
+
+
+def test_deflate_bodies_with_and_without_zlibs_header() -> None:
+    body = b'{"deflated":true}'
+    bare = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    answers = (
+        ok(zlib.compress(body), "content-encoding: deflate"),
+        ok(bare.compress(body) + bare.flush(), "content-encoding: deflate"),
+        ok(b"not compressed at all", "content-encoding: deflate"),
+    )
+
+    async def go() -> None:
+        async with RawServer(*answers) as server:
+            pool = LeanPool(f"http://127.0.0.1:{server.port}", 5, {})
+            assert (await post(pool))[2] == body
+            assert (await post(pool))[2] == body
+            with pytest.raises(BadHttp, match="does not decompress"):
+                await post(pool)
             pool.close()
 
     run(go())

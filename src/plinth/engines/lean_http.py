@@ -13,8 +13,9 @@ Python calls. aiohttp stays the client for everything this one does not do
 What it handles: ``http://`` and ``https://`` (TLS through asyncio's ``ssl``,
 the system's trust store, the host's name checked), Content-Length, chunked
 and read-to-close bodies, gzip/deflate if an upstream compresses without being
-asked, 1xx interim answers, keep-alive reuse (a connection goes back to the
-pool only after a whole answer that allows it). Bounds: the head
+asked (inflated in bounded steps, all past the first MiB on a thread), 1xx
+interim answers, keep-alive reuse (a connection goes back to the pool only
+after a whole answer that allows it). Bounds: the head
 (``MAX_HEAD_BYTES``), a whole body (``MAX_BODY_BYTES``), the unread part of a
 streamed body (reading pauses above ``STREAM_HIGH_WATER``), idle connections
 kept (``MAX_IDLE``, each for ``KEEP_IDLE_S``: an expired one is closed when the
@@ -330,7 +331,7 @@ class LeanPool:
             raise
         self.release(conn)
         encoding = conn.headers.get("content-encoding")
-        return _decoded(raw, encoding) if encoding else raw
+        return await _decoded(raw, encoding) if encoding else raw
 
     async def read_some(self, conn: _Connection, deadline: float) -> bytes:
         """The body bytes read so far, waiting (by ``deadline``) if none; b"" at its end."""
@@ -445,25 +446,61 @@ def _header_block(headers: dict[str, str]) -> bytes:
     return "".join(f"{name}: {value}\r\n" for name, value in headers.items()).encode("latin-1")
 
 
-def _decoded(raw: bytes, encoding: str) -> bytes:
+# Decompressed output per zlib call, and how much of it the event loop itself
+# produces before the rest moves to a thread: a small answer costs no thread
+# hop, a large one (up to MAX_BODY_BYTES: seconds of inflating) never holds
+# the loop for more than about a millisecond.
+INFLATE_STEP = 256 * 1024
+INFLATE_ON_LOOP = 1024 * 1024
+
+
+async def _decoded(raw: bytes, encoding: str) -> bytes:
     encoding = encoding.strip().lower()
     if encoding in ("identity", ""):
         return raw
-    if encoding in ("gzip", "x-gzip", "deflate"):
-        try:
-            # gzip: a gzip header; deflate: zlib's (or, from some servers, none).
-            wbits = 16 + zlib.MAX_WBITS if "gzip" in encoding else zlib.MAX_WBITS
+    if encoding not in ("gzip", "x-gzip", "deflate"):
+        raise BadHttp(f"the answer is in content encoding '{encoding}', which is not read here")
+    inflater = _Inflater(raw, encoding)
+    if not inflater.run(INFLATE_ON_LOOP):
+        await asyncio.to_thread(inflater.run, None)
+    return b"".join(inflater.parts)
+
+
+class _Inflater:
+    """A gzip or deflate body decompressed in steps of ``INFLATE_STEP`` bytes out,
+    ``MAX_BODY_BYTES`` in all (a small body can inflate a thousandfold)."""
+
+    def __init__(self, raw: bytes, encoding: str):
+        self.raw = raw
+        self.encoding = encoding
+        self.gzip = "gzip" in encoding
+        # gzip: a gzip header; deflate: zlib's (or, from some servers, none: see run).
+        self.decoder = zlib.decompressobj(16 + zlib.MAX_WBITS if self.gzip else zlib.MAX_WBITS)
+        self.pending = raw
+        self.parts: list[bytes] = []
+        self.size = 0
+        self.done = False
+        self.bare_tried = False
+
+    def run(self, budget: int | None) -> bool:
+        """Decompress up to ``budget`` bytes more (None: to the end); whether done."""
+        produced = 0
+        while not self.done and (budget is None or produced < budget):
             try:
-                decoder = zlib.decompressobj(wbits)
-                out = decoder.decompress(raw, MAX_BODY_BYTES)
-            except zlib.error:
-                if "gzip" in encoding:
-                    raise
-                decoder = zlib.decompressobj(-zlib.MAX_WBITS)
-                out = decoder.decompress(raw, MAX_BODY_BYTES)
-        except zlib.error as exc:
-            raise BadHttp(f"the {encoding} body does not decompress: {exc}") from None
-        if decoder.unconsumed_tail:
-            raise BadHttp(f"the answer's body is over {MAX_BODY_BYTES} bytes, decompressed")
-        return out
-    raise BadHttp(f"the answer is in content encoding '{encoding}', which is not read here")
+                out = self.decoder.decompress(self.pending, INFLATE_STEP)
+            except zlib.error as exc:
+                if self.gzip or self.size or self.bare_tried:
+                    raise BadHttp(f"the {self.encoding} body does not decompress: {exc}") from None
+                # A deflate body without zlib's header: raw deflate, from the start.
+                self.decoder = zlib.decompressobj(-zlib.MAX_WBITS)
+                self.pending, self.bare_tried = self.raw, True
+                continue
+            self.pending = self.decoder.unconsumed_tail
+            produced += len(out)
+            self.size += len(out)
+            if self.size > MAX_BODY_BYTES:
+                raise BadHttp(f"the answer's body is over {MAX_BODY_BYTES} bytes, decompressed")
+            self.parts.append(out)
+            # Less than a step out with no input left: zlib holds nothing more.
+            self.done = self.decoder.eof or (not self.pending and len(out) < INFLATE_STEP)
+        return self.done
