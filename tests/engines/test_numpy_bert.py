@@ -4,10 +4,13 @@ lazy start, a dead child, BLAS threads)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ctypes
 import json
 import math
 import os
+import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -21,6 +24,7 @@ from plinth.catalog.embedding_gguf import (
     ensure_bundled_embedding_gguf,
 )
 from plinth.catalog.wordpiece import WordPieceTokenizer
+from plinth.engines import numpy_bert_engine
 from plinth.engines.llamacpp import LlamaCppEngine, LlamaCppOptions
 from plinth.engines.numpy_bert import NumpyBert, _gelu_inplace, check_model_dir
 from plinth.engines.numpy_bert_engine import (
@@ -299,3 +303,29 @@ def test_the_blas_kernels_are_chosen_only_for_zen_4() -> None:
     assert blas_core_type(cpu("AuthenticAMD", "26", "avx2 avx512f")) is None  # Zen 5
     assert blas_core_type(cpu("GenuineIntel", "6", "avx2 avx512f")) is None
     assert blas_core_type("") is None
+
+
+@pytest.mark.anyio
+async def test_a_hung_child_is_killed_its_texts_fail_and_the_next_call_starts_another(
+    engine: NumpyBertEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = await engine.embed(TEXTS[:2])
+    pid = engine.process.pid
+    assert pid is not None
+    monkeypatch.setattr(numpy_bert_engine, "FORWARD_FLOOR_S", 0.5)
+    monkeypatch.setattr(numpy_bert_engine, "FORWARD_PER_TOKEN_S", 0.0)
+    os.kill(pid, signal.SIGSTOP)  # hung: alive, holds its socket, never answers
+    try:
+        # The guard only turns a hang (the fault) into a failure instead of a stuck test.
+        with pytest.raises(EngineUnavailable, match=r"gave no vectors in 0\.5 s"):
+            await asyncio.wait_for(engine.embed(TEXTS[:2]), 60)
+        assert engine.process.pid is None
+        with pytest.raises(ProcessLookupError):  # killed and reaped
+            os.kill(pid, 0)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    monkeypatch.setattr(numpy_bert_engine, "FORWARD_FLOOR_S", 60.0)
+    again = await engine.embed(TEXTS[:2])
+    assert engine.process.pid not in (None, pid)
+    assert _cosines(np.array(again.vectors), np.array(first.vectors)).min() >= 0.999999

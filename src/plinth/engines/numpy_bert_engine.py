@@ -15,8 +15,9 @@ here; tokenizing and the checks stay in this process.
 
 ``load = "on_first_use"`` starts no child until an embedding is asked for;
 start-up then only reads the safetensors' header against the config, so a
-missing or wrong file still stops start-up. A child that dies fails the
-texts it held; the next text starts a new one.
+missing or wrong file still stops start-up. A child that dies, or gives no
+answer within ``FORWARD_FLOOR_S`` plus ``FORWARD_PER_TOKEN_S`` a token (then it
+is killed), fails the texts it held; the next text starts a new one.
 """
 
 from __future__ import annotations
@@ -51,6 +52,13 @@ log = logging.getLogger(__name__)
 LOAD_TIMEOUT_S = 120.0
 # How long close() waits for the child to leave by itself before killing it.
 _EXIT_WAIT_S = 5.0
+# The longest wait for one text's vectors (per socket wait, not per call). A
+# pass takes ~0.1 s per SciFact abstract on one core (ingest_throughput.md); a
+# nice-19 copy on a busy machine may get a few percent of a core. A
+# child that has not answered in this long is stuck (a hang in BLAS, a stopped
+# process): it is killed, its texts fail, and the next call starts another.
+FORWARD_FLOOR_S = 60.0
+FORWARD_PER_TOKEN_S = 0.1
 
 
 # OpenBLAS's kernels by CPU where its own pick is not the fastest for this model's
@@ -168,10 +176,13 @@ class BertProcess:
                 proc.kill()
                 proc.wait()
 
-    def discard(self, sock: socket.socket) -> None:
-        """A copy's socket failed: stop the child it belonged to (the next use starts one)."""
+    def discard(self, sock: socket.socket, *, kill: bool = False) -> None:
+        """A copy's socket failed: stop the child it belonged to (the next use starts
+        one); ``kill``: at once (a stuck child would not leave when its sockets close)."""
         with self._lock:
             if sock in self._sockets:
+                if kill and self._proc is not None:
+                    self._proc.kill()
                 self._stop()
 
     def close(self) -> None:
@@ -277,7 +288,10 @@ class NumpyBertEngine(Engine):
         vectors: list[list[float]] = []
         failure = ""
         sent = 0
+        # Each wait is for at most the two texts in flight (recv and sendall alike).
+        limit = FORWARD_FLOOR_S + FORWARD_PER_TOKEN_S * 2 * max(len(item) for item in ids)
         try:
+            sock.settimeout(limit)
             while sent < min(2, len(ids)):
                 send_ids(sock, ids[sent])
                 sent += 1
@@ -292,6 +306,12 @@ class NumpyBertEngine(Engine):
                         sent += 1
                 elif index + 1 == sent:
                     break  # every text sent has its reply: the socket stays in step
+        except TimeoutError as exc:
+            self.process.discard(sock, kill=True)
+            raise EngineUnavailable(
+                f"Model '{self.model_id}': the numpy embedder's process gave no vectors in"
+                f" {limit:g} s and was stopped; the next request starts it again"
+            ) from exc
         except (OSError, EOFError) as exc:
             self.process.discard(sock)
             raise EngineUnavailable(
