@@ -132,6 +132,20 @@ def _whole_cell(text: str, start: int, end: int, separator: str, line: tuple[int
     return left_ok and right_ok and (left > line[0] or right < line[1])
 
 
+def _separators_around(text: str, start: int, end: int, line: tuple[int, int]) -> set[str]:
+    """The separators that may bound ``text[start:end]`` as a cell: the characters next
+    to it, spaces skipped (a space itself only right next to it)."""
+    left, right = start, end
+    while left > line[0] and text[left - 1] == " ":
+        left -= 1
+    while right < line[1] and text[right] == " ":
+        right += 1
+    found = {text[left - 1] if left > line[0] else "", text[right] if right < line[1] else ""}
+    if (start > line[0] and text[start - 1] == " ") or (end < line[1] and text[end] == " "):
+        found.add(" ")
+    return found.intersection(_SEPARATORS)
+
+
 def _first_row_name(value: str) -> bool:
     """A first row of Han cells may be a header all the same (城市<TAB>门店<TAB>店长):
     there a cell must start with a surname and not end like a noun for a person."""
@@ -152,7 +166,7 @@ def find_cell_names(
         line = _line_bounds(text, start)
         if line[1] - line[0] > _ROW_LONGEST:
             continue  # prose, not a table's row
-        for separator in _SEPARATORS:
+        for separator in _separators_around(text, start, end, line):
             if not _whole_cell(text, start, end, separator, line):
                 continue
             if separator == " " and _LATIN.search(text, *line) is not None:

@@ -154,9 +154,6 @@ _NOT_NAMES = frozenset(
 )
 
 
-NOT_NAMES = _NOT_NAMES  # for names_fields' quoted values
-
-
 def _names(file: str) -> frozenset[str]:
     return frozenset(Path(__file__).with_name(file).read_text(encoding="utf-8").split())
 
@@ -248,11 +245,6 @@ def _pinyin_name(raw: str, parts: list[str]) -> bool:
 
 
 def find_english_names(text: str) -> Iterator[Finding]:
-    if ('"' in text or "'" in text) and (":" in text or "=" in text):
-        # names_fields imports this module (its name lists): imported at call time.
-        from plinth.privacy.names_fields import latin_values
-
-        yield from latin_values(text)  # "contact_person": "Lim Wei Jie"
     angle = "<" in text  # tested once: most texts hold no mail header
     for match in _RUN.finditer(text):
         parts = match.group(0).split(" ")
@@ -270,8 +262,26 @@ def find_english_names(text: str) -> Iterator[Finding]:
         shaped = (angle and _before_address(text, start + len(value), parts)) or (
             _han_left(text, start) and _amid_han(text, start, parts)
         )
+        if not (known or shaped) and _quoted(text, start, start + len(value)):
+            known = _person_value(text, start)  # "contact_person": "Lim Wei Jie"
         if known or _cued(text, start, value) or _contact_line(text, start, parts) or shaped:
             yield Finding("PERSON", start, start + len(value), value)
+
+
+def _quoted(text: str, start: int, end: int) -> bool:
+    """The words fill a quoted value: a quote on each side, ``:`` or ``=`` before it."""
+    quote = text[start - 1] if start else ""
+    if not quote or quote not in "\"'" or text[end : end + 1] != quote:
+        return False
+    return text[: start - 1].rstrip(" \t")[-1:] in (":", "=")
+
+
+def _person_value(text: str, start: int) -> bool:
+    """The key before a quoted value means a person (names_fields' vocabulary)."""
+    # names_fields imports this module (its name lists): imported here, at call time.
+    from plinth.privacy.names_fields import person_key_before
+
+    return person_key_before(text, start - 1)
 
 
 # "Ahmad Faiz <ahmad.faiz@maybank.com.my>": a mail header's display name.

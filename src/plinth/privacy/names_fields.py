@@ -23,7 +23,6 @@ from collections.abc import Iterator
 from plinth.privacy.findings import Finding
 from plinth.privacy.gazetteer import PLACES, ROLE_ENDS, words
 from plinth.privacy.names_en import GIVEN_NAMES, WORDLIKE_GIVEN_NAMES
-from plinth.privacy.names_en import NOT_NAMES as NOT_LATIN_NAMES
 from plinth.privacy.names_surnames import surname_length
 from plinth.privacy.names_zh_scored import GIVEN, WORDS
 
@@ -150,20 +149,12 @@ def _is_han(ch: str) -> bool:
     return "\u3400" <= ch <= "\u9fff"
 
 
-# A Latin value: two to four capitalised words in quotes ("contact_person": "Lim Wei
-# Jie", consignee="Nguyen Thi Hoa"); the key says a person, the quotes end the value.
-_LATIN_VALUE = re.compile(r"[:=][ \t]*[\"']([A-Z][a-z]+(?:[ \-][A-Z][a-z]+){1,3})[\"']")
-
-
-def latin_values(text: str) -> Iterator[Finding]:
-    """Latin names as quoted values of person keys (called by ``names_en``)."""
-    for match in _LATIN_VALUE.finditer(text):
-        key = _KEY.search(text, max(0, match.start() - 44), match.start())
-        if key is None or not _means_a_person(key.group(1)):
-            continue
-        if not NOT_LATIN_NAMES.isdisjoint(match.group(1).split()):
-            continue  # "owner": "Blue Ocean Ltd": a company
-        yield Finding("PERSON", match.start(1), match.end(1), match.group(1))
+def person_key_before(text: str, quote: int) -> bool:
+    """The key before the value whose opening quote is at ``quote`` means a person
+    ("contact_person": "Lim Wei Jie", consignee="Nguyen Thi Hoa"; for ``names_en``)."""
+    colon = len(text[:quote].rstrip(" \t")) - 1
+    key = _KEY.search(text, max(0, colon - 44), colon)
+    return key is not None and _means_a_person(key.group(1))
 
 
 def find_field_names(text: str) -> Iterator[Finding]:
