@@ -105,6 +105,16 @@ def open_stalled(served: Served, source: str, count: int, partial: bytes) -> lis
     return sockets
 
 
+def answer_until_closed(served: Served, source: str, request: bytes) -> bytes:
+    """What one connection from ``source`` that sends ``request`` receives before the
+    server closes it (fails if the server has not closed it within 20 s)."""
+    (sock,) = open_stalled(served, source, 1, request)
+    with sock:
+        closed = read_until_closed([sock], deadline_s=20)
+    (data,) = closed.values()
+    return data
+
+
 def read_until_closed(sockets: list[socket.socket], deadline_s: float) -> dict[int, bytes]:
     """What each socket received before the server closed it; open ones are left out."""
     received = {sock.fileno(): b"" for sock in sockets}

@@ -15,6 +15,7 @@ import pytest
 from serversupport import (
     ADMIN_KEY,
     Served,
+    answer_until_closed,
     open_stalled,
     plinth_serve,
     raise_own_file_limit,
@@ -95,10 +96,7 @@ def test_a_stalled_body_gets_408(served: Served) -> None:
         b"authorization: Bearer " + ADMIN_KEY.encode() + b"\r\n"
         b"content-length: 100\r\n\r\n" + b'{"model": "x"'
     )
-    (sock,) = open_stalled(served, "127.0.0.60", 1, partial)
-    with sock:
-        closed = read_until_closed([sock], deadline_s=20)
-    (data,) = closed.values()
+    data = answer_until_closed(served, "127.0.0.60", partial)
     head, _, body = data.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 408 ")
     assert json.loads(body)["error"]["code"] == "request_timeout"
@@ -106,10 +104,7 @@ def test_a_stalled_body_gets_408(served: Served) -> None:
 
 def test_oversized_headers_get_431(served: Served) -> None:
     huge = b"GET /health HTTP/1.1\r\nHost: plinth\r\n" + b"x-junk: " + b"a" * 100_000 + b"\r\n"
-    (sock,) = open_stalled(served, "127.0.0.61", 1, huge)
-    with sock:
-        closed = read_until_closed([sock], deadline_s=20)
-    (data,) = closed.values()
+    data = answer_until_closed(served, "127.0.0.61", huge)
     assert data.startswith(b"HTTP/1.1 431 ")
     assert b'"headers_too_large"' in data
 
@@ -162,10 +157,7 @@ def test_websocket_upgrade_attempts_do_not_use_up_connection_slots(served: Serve
 
 
 def test_a_request_that_is_not_http_gets_400_in_openai_shape(served: Served) -> None:
-    (sock,) = open_stalled(served, "127.0.0.64", 1, b"NOT HTTP AT ALL\x00\r\n\r\n")
-    with sock:
-        closed = read_until_closed([sock], deadline_s=20)
-    (data,) = closed.values()
+    data = answer_until_closed(served, "127.0.0.64", b"NOT HTTP AT ALL\x00\r\n\r\n")
     head, _, body = data.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 400 ")
     assert json.loads(body)["error"]["type"] == "invalid_request_error"
@@ -183,10 +175,7 @@ def test_a_body_in_one_byte_chunks_arrives_whole_and_the_next_request_too(served
         b"transfer-encoding: chunked\r\n\r\n" + chunked + b"0\r\n\r\n"
         b"GET /health HTTP/1.1\r\nHost: plinth\r\nconnection: close\r\n\r\n"
     )
-    (sock,) = open_stalled(served, "127.0.0.65", 1, requests)
-    with sock:
-        closed = read_until_closed([sock], deadline_s=20)
-    (data,) = closed.values()
+    data = answer_until_closed(served, "127.0.0.65", requests)
     first, _, rest = data.partition(b"\r\n\r\n")
     length = int(first.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
     error = json.loads(rest[:length])["error"]
