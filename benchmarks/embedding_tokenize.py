@@ -14,6 +14,7 @@ rows are a 5 MB single "word", which has 3 tokens and must be tokenized whole
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
@@ -111,4 +112,7 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
+    argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    ).parse_args()  # no options: --help prints what the script measures, and runs nothing
     asyncio.run(main())

@@ -14,6 +14,7 @@ event loop is not blocked, but the slot is.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -109,4 +110,7 @@ def write(rows: list[dict[str, Any]]) -> None:
 
 
 if __name__ == "__main__":
+    argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    ).parse_args()  # no options: --help prints what the script measures, and runs nothing
     write(run())

@@ -19,9 +19,9 @@ results/request_path.json and rewrites results/request_path.md.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -182,4 +182,8 @@ def main(label: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "now")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("label", nargs="?", default="now", help="this run's name in the results")
+    main(parser.parse_args().label)
