@@ -27,6 +27,7 @@ from plinth.privacy.names_columns import find_column_names
 from plinth.privacy.names_en import find_english_names
 from plinth.privacy.names_familiar import find_familiar_names
 from plinth.privacy.names_fields import find_field_names
+from plinth.privacy.names_frames import find_framed_names
 from plinth.privacy.names_lists import find_listed_names
 from plinth.privacy.names_rosters import find_roster_names
 from plinth.privacy.names_translit import find_transliterated_names
@@ -65,6 +66,7 @@ _HAN_FINDERS: tuple[Finder, ...] = (
     find_uncued_names,
     find_scored_names,
     find_familiar_names,
+    find_framed_names,
     find_transliterated_names,
     find_field_names,
     find_roster_names,
