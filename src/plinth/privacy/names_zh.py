@@ -35,9 +35,10 @@ from plinth.privacy.gazetteer import (
     words,
 )
 from plinth.privacy.names_surnames import SURNAMES
-from plinth.privacy.names_values import longer_value
+from plinth.privacy.names_values import counted_thing, longer_value
 from plinth.privacy.names_zh_scored import FUNCTION_WORDS, NAME_WORDS, across_start
 from plinth.privacy.names_zh_scored import GIVEN as GIVEN_LIKELIHOOD
+from plinth.privacy.names_zh_scored import LEFT as LEFT_WORDS
 from plinth.privacy.names_zh_scored import WORDS as EVERYDAY_WORDS
 
 # Characters that end a given name: function words, and ones rare in names.
@@ -173,6 +174,8 @@ def _after_cue(text: str, cue: re.Match[str]) -> Finding | None:
     stop = start + surname + _given_length(text, start + surname)
     if text[start:stop] in _PLACES or text[start:stop] in _NOT_NAMES:
         return None  # 下次联系：周三
+    if not clear_cue and _word_after_cue(text[start:stop], surname):
+        return None  # ——班主任, 本人查收: a word, where no label says "a name"
     if "\t" in text[cue.end() : start] and EVERYDAY_WORDS.get(text[start:stop], 0.0) >= 3.0:
         return None  # a table's header row: 学生<TAB>成绩
     if _header_cell(text, cue.end(), start, stop):
@@ -183,6 +186,27 @@ def _after_cue(text: str, cue: re.Match[str]) -> Finding | None:
     elif stop == start + surname or longer_value(text, start, stop):
         return None  # "name":"<brand>剪刀礼盒": a product's maker, not a person
     return Finding("PERSON", start, stop, text[start:stop])
+
+
+def _word_after_cue(value: str, surname: int) -> bool:
+    """After a cue that is no label (——, 本人, 交给), an everyday word seen this often
+    (jieba's names aside), or given characters all far commoner in words than in names
+    (查|收: G -1.8), is what the text says, not a name. (One such character is not
+    enough: 钱一多, 孙悟空.)"""
+    given, get = value[surname:], GIVEN_LIKELIHOOD.get
+    count = EVERYDAY_WORDS.get(value, 0.0)
+    if count >= WORD_BEFORE_TITLE and value not in NAME_WORDS:
+        # Unless made of name characters and not that common (记者|严明, 丈夫|富贵).
+        return count >= WORD_AFTER_CUE or sum(get(ch, -5.0) for ch in given) < NAME_LIKE_GIVEN
+    return bool(given) and all(get(ch, 0.0) <= UNLIKE_GIVEN for ch in given)
+
+
+# A given character whose likelihood (G) is this low or lower is far commoner in words.
+UNLIKE_GIVEN = -1.5
+# After such a cue, a word seen 1,000 times is a word (严格, 房子), a rarer one only if
+# its given characters sum below this G (领导|班子, 学生|谈心; not 记者|严明).
+WORD_AFTER_CUE = 3.0
+NAME_LIKE_GIVEN = 1.5
 
 
 def _header_cell(text: str, cue_end: int, start: int, stop: int) -> bool:
@@ -257,7 +281,11 @@ def _thing_before_possessive(text: str, start: int, end: int) -> bool:
     """修|水管的电话: the "given name" is an everyday noun made of characters names
     seldom hold (水管: G -0.02 and -1.14), so the reading is a verb and its object.
     (Given names that are words, 海燕 and 建国, are made of name characters.)"""
-    given = text[start + _surname_at(text, start) : end]
+    return _thing_given(text[start + _surname_at(text, start) : end])
+
+
+def _thing_given(given: str) -> bool:
+    """Two given characters that make an everyday noun of characters names seldom hold."""
     if len(given) != 2 or EVERYDAY_WORDS.get(given, 0.0) < THING_WORD:
         return False
     return sum(GIVEN_LIKELIHOOD.get(ch, -5.0) for ch in given) < THING_GIVEN
@@ -291,6 +319,25 @@ def _word_not_name(text: str, start: int, title: re.Match[str]) -> bool:
     return across_start(text, start) >= WORD_BEFORE_TITLE
 
 
+# Last characters of an office's or a body's name (政务司, 财政局, 三班): a person of it
+# may follow with no boundary between.
+_OFFICE_ENDS = frozenset("司局处部厅院所办队组社委校厂店馆站班科室")
+
+
+def _inside_a_word(text: str, start: int, title: re.Match[str]) -> bool:
+    """A bare surname before a title (宿老板) glued to a Han character that is no
+    context a person follows (no ``LEFT`` word ends there, no clause boundary): the
+    surname most likely ends a word begun before it (民宿, too rare for the tables)."""
+    if start == 0 or not _is_han(text[start - 1]) or text[start - 1] in _NOT_GIVEN:
+        return False
+    if start + _surname_at(text, start) != _title_start(text, title):
+        return False  # a given name between: 赵|晓梅经理 is judged by its characters
+    if text[start - 1] in _OFFICE_ENDS:
+        return False  # 政务司|黄小姐: an office's name, then its person
+    get = LEFT_WORDS.get
+    return max(get(text[max(0, start - n) : start], 0.0) for n in (1, 2, 3)) == 0.0
+
+
 def find_chinese_names(text: str) -> Iterator[Finding]:
     for match in _TRIGGER.finditer(text):
         kind = _KINDS[match.group(0)]
@@ -302,14 +349,18 @@ def find_chinese_names(text: str) -> Iterator[Finding]:
         elif kind == "compound":
             stop = match.end() + _given_length(text, match.end())
             found = Finding("PERSON", match.start(), stop, text[match.start() : stop])
-            if stop == match.end() or (
-                match.group(0) in _VERB_COMPOUNDS and text[match.end()] not in GIVEN_NAME_CHARS
+            if (
+                stop == match.end()
+                or (match.group(0) in _VERB_COMPOUNDS and text[match.end()] not in GIVEN_NAME_CHARS)
+                or _thing_given(text[match.end() : stop])
             ):
-                found = None
+                found = None  # 诸葛|八卦村, 司马|台长城: the "given name" is a noun
         elif not _surname_near(text, _title_start(text, match)):
             found = _after_cue(text, match) if len(match.group(0)) > 1 else None
         else:
             short = kind == "title" and match.group(0) in _SHORT_TITLES
+            if short and text.startswith(match.group(0), match.end()):
+                continue  # 林林总总: a doubled character, no title
             start = _before(
                 text, _title_start(text, match), possessive=kind == "possessive", short_title=short
             )
@@ -317,6 +368,10 @@ def find_chinese_names(text: str) -> Iterator[Finding]:
             found = None if start is None else Finding("PERSON", start, stop, text[start:stop])
             if found is not None and kind == "title" and _word_not_name(text, found.start, match):
                 found = None  # 班主任: a word, not a surname before a title
+            if found is not None and kind == "title" and _inside_a_word(text, found.start, match):
+                found = None  # 民|宿老板: the surname ends a word the text began before it
+            if found is not None and counted_thing(text, found.start):
+                found = None  # 一家|<brand>大妈: a shop counted like goods
             if found is None and kind == "title" and len(match.group(0)) > 1:
                 found = _after_cue(text, match)  # 护士蔡晓燕, 老板吕布: a role in front
         if found is not None:

@@ -34,7 +34,7 @@ from pathlib import Path
 from plinth.privacy.findings import Finding
 from plinth.privacy.gazetteer import COMPOUND_SURNAMES, PLACES, ROLE_ENDS
 from plinth.privacy.names_surnames import SURNAMES
-from plinth.privacy.names_values import longer_value
+from plinth.privacy.names_values import counted_thing, longer_value
 from plinth.privacy.names_zh_uncued import CLOSINGS
 
 
@@ -368,6 +368,7 @@ def find_scored_names(text: str) -> Iterator[Finding]:
                 or _better_inside(text, start, reading)
                 or longer_value(text, start, reading[1])
                 or _among_things(text, start, reading[1])
+                or counted_thing(text, start)
             ):
                 position = start + 1
                 continue
