@@ -29,6 +29,9 @@ def _framed(text: str) -> list[str]:
         ("秦川请了事假，明天不来", "秦川"),  # the subject of a leave
         ("昨天温暖请病假了", "温暖"),  # after a time word
         ("向阳你先把门关上", "向阳"),  # the one spoken to
+        ("白云把钥匙带走了", "白云"),  # the subject of 把 / 负责 / 说, starting a clause
+        ("会上定了：安宁负责对接客户", "安宁"),
+        ("方圆今天说不来了", "方圆"),  # a time word between
     ],
 )
 def test_a_person_frame_takes_an_everyday_word(text: str, name: str) -> None:
@@ -49,6 +52,8 @@ def test_a_person_frame_takes_an_everyday_word(text: str, name: str) -> None:
         "退休和申请病假都要审批",  # the reading would cut 申请
         "谢谢你们的支持，谢谢你！",  # 你 as an object
         "他和周恩来都去了",  # 和 joins two nouns; 来 alone is no frame
+        "时间把一切都冲淡了",  # a word of unlike characters as the subject
+        "项目由高山负责人审批",  # 负责人 is a noun
     ],
 )
 def test_no_frame_or_no_name(text: str) -> None:

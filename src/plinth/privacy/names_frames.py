@@ -13,6 +13,8 @@ hardly anything else.
 - **The subject of a leave**: 请假, 请了婚假, 今天请病假 after the reading, which
   starts a clause or follows a word a person may follow (a time word: 今天|文静).
 - **The one spoken to**: a clause start, the reading, then 你 (向东你过来).
+- **The subject of 负责, 把 or 说** at a clause start, a time word or an adverb
+  between or not (常青把车借走了, 黄河负责音响, 方圆今天说…).
 
 The frame says "a person"; the reading must still look like a name rather than
 another person (房东, 司机) or an organisation (公司, 平台): a surname, then one or
@@ -76,6 +78,11 @@ _LEAVE = re.compile(
     r"(?:今天|明天|昨天|又|也|已经|要)?请了?(?:[一两三四五六七八九十几]天)?的?[病事婚产年丧]?假"
 )
 _SPOKEN_TO = "你"
+# Verbs whose subject is a person, after a name that starts a clause (常青把车借走了,
+# 黄河负责音响); a time word or an adverb may stand between (常青今天把…).
+_AGENT_VERBS = ("负责", "把", "说")
+_NOT_AGENT = ("负责人", "说明", "说服", "说法", "把握", "把关")
+_BETWEEN = ("今天", "明天", "昨天", "刚才", "已经", "又", "也", "先", "就")
 
 
 def _is_han(ch: str) -> bool:
@@ -130,6 +137,20 @@ def _addressed(text: str, you: int) -> bool:
     return max(get(text[after : after + n], 0.0) for n in (1, 2, 3)) >= 1.0
 
 
+def _subject(text: str, verb: int) -> Iterator[tuple[int, int]]:
+    """The reading that starts a clause and is the subject of the verb at ``verb``."""
+    ends = [verb]
+    for word in _BETWEEN:
+        if text.startswith(word, verb - len(word)):
+            ends.append(verb - len(word))
+    for end in ends:
+        for start in (end - 2, end - 3):  # the clause's start first: the cheap test
+            clause = start == 0 or (start > 0 and not _is_han(text[start - 1]))
+            if clause and name_like(text, start, end):
+                yield start, end
+                return
+
+
 def find_framed_names(text: str) -> Iterator[Finding]:
     spans: list[tuple[int, int]] = []
     find, match_at = text.find, _OBJECT_THEN_SPEECH.match
@@ -143,6 +164,12 @@ def find_framed_names(text: str) -> Iterator[Finding]:
     if "假" in text:
         for match in _LEAVE.finditer(text):
             spans.extend(_before(text, match.start()))
+    for verb in _AGENT_VERBS:
+        position = text.find(verb, 2)
+        while position >= 0:
+            if not text.startswith(_NOT_AGENT, position):
+                spans.extend(_subject(text, position))
+            position = text.find(verb, position + 1)
     position = text.find(_SPOKEN_TO)
     while position > 0:
         if _addressed(text, position):
