@@ -71,3 +71,17 @@ def test_a_doubled_title_character_is_no_title() -> None:
 )
 def test_an_everyday_word_after_a_cue_that_is_no_label(text: str, names: list[str]) -> None:
     assert _people(text) == names
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("早饭吃了一碗杨辣汤", []),  # a dish's last character
+        ("中午去吴福记吃饭", []),  # a shop's
+        ("周末去刘文坊逛逛", []),
+        ("这把梳子是沈木匠做的", ["沈木匠"]),  # a craftsman: a person
+        ("这道菜是杨建华做的", ["杨建华"]),
+    ],
+)
+def test_a_reading_that_ends_like_a_dish_or_a_shop(text: str, names: list[str]) -> None:
+    assert _people(text) == names

@@ -63,3 +63,8 @@ def test_no_frame_or_no_name(text: str) -> None:
 def test_a_word_across_the_left_edge_blocks_the_reading() -> None:
     # 天文 crosses 今天|文静: the frame cannot tell which word the text meant.
     assert _framed("今天文静请病假") == []
+
+
+def test_a_conjunction_before_a_name_is_no_surname() -> None:
+    # 但 is a surname too; the clause starts with the conjunction, then the name.
+    assert _people("他想回家，但王飞说不行") == ["王飞"]

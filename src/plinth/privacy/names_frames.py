@@ -35,6 +35,7 @@ from plinth.privacy.gazetteer import NAME_CUES, PERSON_NOUN_ENDS, PLACES, TITLES
 from plinth.privacy.names_surnames import surname_length
 from plinth.privacy.names_zh_scored import (
     _FIRSTS,
+    FUNCTION_WORDS,
     GIVEN,
     LEFT,
     NOT_GIVEN_WORDS,
@@ -146,7 +147,9 @@ def _subject(text: str, verb: int) -> Iterator[tuple[int, int]]:
     for end in ends:
         for start in (end - 2, end - 3):  # the clause's start first: the cheap test
             clause = start == 0 or (start > 0 and not _is_han(text[start - 1]))
-            if clause and name_like(text, start, end):
+            # 但|王飞说: a conjunction that starts the clause, before a name of its own.
+            joined = text[start] in FUNCTION_WORDS and name_like(text, start + 1, end)
+            if clause and not joined and name_like(text, start, end):
                 yield start, end
                 return
 

@@ -34,7 +34,7 @@ from pathlib import Path
 from plinth.privacy.findings import Finding
 from plinth.privacy.gazetteer import COMPOUND_SURNAMES, PLACES, ROLE_ENDS
 from plinth.privacy.names_surnames import SURNAMES
-from plinth.privacy.names_values import counted_thing, longer_value
+from plinth.privacy.names_values import THING_ENDS, counted_thing, longer_value
 from plinth.privacy.names_zh_uncued import CLOSINGS
 
 
@@ -369,6 +369,7 @@ def find_scored_names(text: str) -> Iterator[Finding]:
                 or longer_value(text, start, reading[1])
                 or _among_things(text, start, reading[1])
                 or counted_thing(text, start)
+                or text[reading[1] - 1] in THING_ENDS
             ):
                 position = start + 1
                 continue
