@@ -85,3 +85,9 @@ def test_an_everyday_word_after_a_cue_that_is_no_label(text: str, names: list[st
 )
 def test_a_reading_that_ends_like_a_dish_or_a_shop(text: str, names: list[str]) -> None:
     assert _people(text) == names
+
+
+def test_an_uncued_reading_that_ends_inside_a_word() -> None:
+    # 大会 (jieba: ~9,700 times) starts at the reading's last character: 楼|大会议室.
+    assert _people("地点：5楼大会议室") == []
+    assert _people("地点：5楼，联系人华小明") == ["华小明"]

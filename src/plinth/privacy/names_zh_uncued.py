@@ -166,8 +166,16 @@ def _across_start(text: str, start: int) -> float:
 
 
 # A word this common (log10 of jieba's count) that holds the surname and starts before
-# it (天门 in 去天门山, 4,627) says the surname is no name's first character.
+# it (天门 in 去天门山, 4,627) says the surname is no name's first character; one that
+# the reading's last character starts with what follows (大会 in 楼大|会议室) says the
+# reading ends inside a word.
 WORD_ACROSS = 3.0
+
+
+def _cuts_a_word(text: str, stop: int) -> bool:
+    from plinth.privacy.names_zh_scored import WORDS
+
+    return WORDS.get(text[stop - 1 : stop + 1], 0.0) >= WORD_ACROSS
 
 
 def _judge(text: str, start: int, end: int) -> Finding | None:
@@ -188,6 +196,8 @@ def _judge(text: str, start: int, end: int) -> Finding | None:
         value = text[start:stop]
         if value in _NOT_NAMES:
             continue
+        if not plain_right and _cuts_a_word(text, stop):
+            continue  # 3楼|大会议室: the last character starts a word with what follows
         clear = plain_left or plain_right
         # 王国栋 is a name although 王国 is a word: then one side must be plain.
         prefix_is_a_word = text[start : start + surname + 1] in _NOT_NAMES
