@@ -148,9 +148,10 @@ def _from_start(text: str, start: int, given: int, end: int) -> float:
 class _Start:
     """What every reading at one start shares: the surnames there and the left side."""
 
-    __slots__ = ("across", "before", "left", "left_edge", "surnames")
+    __slots__ = ("across", "before", "first", "left", "left_edge", "surnames")
 
     def __init__(self, text: str, start: int) -> None:
+        self.first = text[start]
         self.surnames: list[tuple[int, float]] = []
         if (pair := text[start : start + 2]) in COMPOUND_SURNAMES:
             self.surnames.append((2, _PRIOR.get(pair, 6.0)))
@@ -188,6 +189,8 @@ def _features(
         if not "\u3400" <= ch <= "\u9fff":
             return None
         likelihood += _GIVEN.get(ch, UNKNOWN_GIVEN)
+    if prune and _known_part(at, surname, prior, likelihood, given) + _BEST_RIGHT < THRESHOLD:
+        return None  # cannot reach it even with the best right side: spare the rest
     if text[start:end] in PLACES or names in PLACES:
         return None  # 来|长春: the given part is a city
     after = text[end] if end < len(text) else ""
@@ -229,6 +232,25 @@ def _features(
         return None  # a competing word only lowers the score (its weight is negative)
     values[4] = max(at.across, _from_start(text, start, start + surname, end), phrase)
     return values
+
+
+# The most the right side can add: an edge or a context word, a list, both sides.
+_BEST_RIGHT = max(WEIGHTS[9], WEIGHTS[10], 0) + max(WEIGHTS[11], 0) + max(WEIGHTS[13], 0)
+
+
+def _known_part(at: _Start, surname: int, prior: float, likelihood: float, given: int) -> float:
+    """The score's terms known before the right side is looked at; the others it leaves
+    out (the given part as a word, transliteration, the competing word) only lower it."""
+    function = FUNCTION_WORDS.get(at.first, 0.0) if surname == 1 else 0.0
+    return (
+        WEIGHTS[0]
+        + WEIGHTS[1] * prior
+        + WEIGHTS[2] * likelihood
+        + WEIGHTS[3] * (given == 1)
+        + WEIGHTS[7] * at.left_edge
+        + WEIGHTS[8] * at.left
+        + WEIGHTS[12] * function
+    )
 
 
 def _may_win(text: str, start: int) -> bool:
