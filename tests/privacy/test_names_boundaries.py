@@ -91,3 +91,9 @@ def test_an_uncued_reading_that_ends_inside_a_word() -> None:
     # 大会 (jieba: ~9,700 times) starts at the reading's last character: 楼|大会议室.
     assert _people("地点：5楼大会议室") == []
     assert _people("地点：5楼，联系人华小明") == ["华小明"]
+
+
+def test_a_record_cell_is_not_glued_to_latin_letters() -> None:
+    # A record line (it holds an e-mail): 权限 glued to VPN is a term, 陶子涵 a cell.
+    text = "请开通邮箱 a.b@example.com 和VPN权限，联系 陶子涵"
+    assert _people(text) == ["陶子涵"]

@@ -430,7 +430,10 @@ def _translit_end(text: str, position: int) -> int:
 
 
 # A Han character first, the look-behind after it: the engine skips to Han text at once.
-_CELL = re.compile(r"[\u3400-\u9fff](?<![\u3400-\u9fff].)[\u3400-\u9fff]{1,3}(?![\u3400-\u9fff])")
+# Latin letters glued to a side make a term, not a cell (VPN权限, 权限ID).
+_CELL = re.compile(
+    r"[\u3400-\u9fff](?<![\u3400-\u9fffA-Za-z].)[\u3400-\u9fff]{1,3}(?![\u3400-\u9fffA-Za-z])"
+)
 
 
 CELL_WORD = 3.0  # log10 of jieba's count: a word seen 1,000 times is no record's name
