@@ -68,3 +68,16 @@ def test_a_word_across_the_left_edge_blocks_the_reading() -> None:
 def test_a_conjunction_before_a_name_is_no_surname() -> None:
     # 但 is a surname too; the clause starts with the conjunction, then the name.
     assert _people("他想回家，但王飞说不行") == ["王飞"]
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("这是我们部门的同事江涛，做后端的", ["江涛"]),  # after a cue, before a clause end
+        ("我同事高山在楼下等你", ["高山"]),  # before a word a person is followed by
+        ("恭喜以下同事晋升：", []),  # a colon makes the reading a label
+        ("让我们同事都满意", []),  # 都 is a function word before the reading
+    ],
+)
+def test_an_everyday_word_surname_after_a_cue(text: str, names: list[str]) -> None:
+    assert _people(text) == names

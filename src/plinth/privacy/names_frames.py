@@ -128,6 +128,20 @@ def _before(text: str, end: int) -> Iterator[tuple[int, int]]:
             return
 
 
+def person_follows(text: str, end: int) -> bool:
+    """The text ends at ``end``, a non-Han character follows (not a colon: 同事晋升：
+    is a label), or a word a person is followed by (``RIGHT`` class 1, the longest word
+    there deciding: 是, 在, 说)."""
+    if end >= len(text) or not _is_han(text[end]):
+        return end >= len(text) or text[end] not in ":："
+    get = RIGHT.get
+    for size in (3, 2, 1):
+        value = get(text[end : end + size])
+        if value is not None:
+            return value >= 1.0
+    return False
+
+
 def _addressed(text: str, you: int) -> bool:
     """你 at ``you`` is spoken to, not an object: a verb or an adverb follows (你过来,
     你把, 你先), not 们, 的 or a clause end (谢谢你们, 谢谢你的, 祝福你！)."""

@@ -169,9 +169,13 @@ def _after_cue(text: str, cue: re.Match[str]) -> Finding | None:
     # 用户信息 is not 信息 the person: an everyday-word surname needs a clear cue.
     # A label ending in a colon (记录人：原野) is as clear as a gap after the cue.
     clear_cue = start > cue.end() or cue.group(0).endswith(_CLEAR_CUE_ENDS)
-    if surname == 1 and text[start] in _AMBIGUOUS and not clear_cue:
-        return None
     stop = start + surname + _given_length(text, start + surname)
+    if surname == 1 and text[start] in _AMBIGUOUS and not clear_cue:
+        # 同事安宁是…: an everyday-word name where a person may stand on both sides
+        # (not after 找, which takes things as often: 找|门子; nor a function word: 都, 和).
+        if cue.group(0) in _THING_CUES or text[start] in FUNCTION_WORDS:
+            return None
+        return _framed_after_cue(text, start, stop)
     if text[start:stop] in _PLACES or text[start:stop] in _NOT_NAMES:
         return None  # 下次联系：周三
     if not clear_cue and _word_after_cue(text[start:stop], surname):
@@ -186,6 +190,22 @@ def _after_cue(text: str, cue: re.Match[str]) -> Finding | None:
     elif stop == start + surname or longer_value(text, start, stop):
         return None  # "name":"<brand>剪刀礼盒": a product's maker, not a person
     return Finding("PERSON", start, stop, text[start:stop])
+
+
+_THING_CUES = frozenset(["找", "联系", "叫"])
+
+
+def _framed_after_cue(text: str, start: int, stop: int) -> Finding | None:
+    """After a cue that is no label, a reading whose surname is also a word (安, 麦) is a
+    name where it reads like one (``names_frames.name_like``) and what follows is a word
+    a person is followed by (是, 在, 说) or no Han character."""
+    from plinth.privacy.names_frames import name_like, person_follows
+
+    # The whole run of given characters only: a shorter reading would leave part of a
+    # name outside (吉佩|定).
+    if name_like(text, start, stop) and person_follows(text, stop):
+        return Finding("PERSON", start, stop, text[start:stop])
+    return None
 
 
 def _word_after_cue(value: str, surname: int) -> bool:
