@@ -93,13 +93,16 @@ _KINDS = {
 #
 # ASCII cues ("name": "董宇", --) are kept out of it: their first letters are
 # everywhere in English text, and trying them at each one tripled the scan's cost.
-# They are looked for only where Han text follows ASCII (_HAN_AFTER_ASCII).
+# They are looked for one by one (_after_ascii_cues), and kept where Han text follows.
 _TRIGGER = re.compile(alternation(word for word in _KINDS if not word.isascii()))
 _ASCII_CUES = tuple(word for word in _KINDS if word.isascii())
-# Han text right after an ASCII cue's last letter or the gap behind it.
-_HAN_AFTER_ASCII = re.compile(r"[\u3400-\u9fff](?<=[A-Za-z\- \t\r\n:：=\"'“”「」].)")
+# An ASCII cue whose end is followed by nothing but a gap (up to the name: ``endpos``).
 _ASCII_CUE = re.compile(rf"(?:{alternation(_ASCII_CUES)})(?=[ \t\r\n:：=\"'“”「」]*$)")
 _GAP_CHARS = frozenset(" \t\r\n:：=\"'“”「」是为叫")
+# What may stand between an ASCII cue and the Han name after it, and how far back from
+# the name the cue may start.
+_ASCII_GAP = frozenset(" \t\r\n:：=\"'“”「」")
+_ASCII_WINDOW = 16
 _CUE_GAP = re.compile(r"[ \t\r\n:：=\"'“”「」]*(?:是|为|叫)?[ \t:：\"'“”「」]*")
 _DOT = re.compile(r"(?<=[\u3400-\u9fff])[·・•](?=[\u3400-\u9fff])")
 # Characters of transliterated names; a dotted phrase mostly made of them is a name.
@@ -397,12 +400,26 @@ def find_chinese_names(text: str) -> Iterator[Finding]:
         if found is not None:
             yield found
     yield from _dotted_names(text)
-    if not any(word in text for word in _ASCII_CUES):
-        return  # a substring test per cue is far cheaper than the loop below
-    for han in _HAN_AFTER_ASCII.finditer(text):
-        cue = _ASCII_CUE.search(text, max(0, han.start() - 16), han.start())
-        if cue is not None and (found := _after_cue(text, cue)) is not None:
-            yield found
+    yield from _after_ascii_cues(text)
+
+
+def _after_ascii_cues(text: str) -> Iterator[Finding]:
+    """ "name": "董宇", owner=张伟: a Han name after an ASCII cue and a gap. Each cue's
+    occurrences are found with str.find and the gap skipped: a scan for every Han
+    character after ASCII text, then a look back from each, cost ~15 µs on a mixed
+    2 KB prompt (English prose holds "by" and "name"), this ~2 µs."""
+    for word in _ASCII_CUES:
+        position = text.find(word)
+        while position >= 0:
+            end = position + len(word)
+            han = end
+            while han < len(text) and text[han] in _ASCII_GAP:
+                han += 1
+            if han < len(text) and _is_han(text[han]) and han - position <= _ASCII_WINDOW:
+                cue = _ASCII_CUE.match(text, position, han)
+                if cue is not None and (found := _after_cue(text, cue)) is not None:
+                    yield found
+            position = text.find(word, position + 1)
 
 
 def _dotted_names(text: str) -> Iterator[Finding]:
