@@ -112,21 +112,45 @@ class _Serving:
 
     async def __aexit__(self, _type: object, exc: BaseException | None, _tb: object) -> None:
         gw, acct = self.gateway, self.acct
+        if exc is None:
+            # Served: the ledger row is written now, before the answer's last bytes. The
+            # rest of the close (metrics, the gauges, the deployment's count of calls in
+            # progress, the billing settlement) waits for the loop's next turn: the
+            # answer is written in this one, and at one request in flight every
+            # microsecond spent before that write is latency the client sees.
+            booked = False
+            try:
+                booked = gw._book(acct, "ok")
+            finally:
+                # The row's future knows the loop (get_running_loop is a getpid call in 3.11).
+                stored = acct.stored
+                loop = stored.get_loop() if stored is not None else asyncio.get_running_loop()
+                loop.call_soon(self._after_ok, booked)
+            await gw.wait_for_ledger_row(acct)
+            return
         try:
             if isinstance(exc, Exception):
                 gw._finish(acct, "error", exc)
-            elif exc is not None:  # cancelled, or a stream closed by its client
+            else:  # cancelled, or a stream closed by its client
                 gw._finish(acct, "client_disconnected", None if acct.stream else exc)
         finally:
-            self.in_flight.dec()
-            gw.interactive_in_flight -= self.interactive
-            if self.interactive and not gw.interactive_in_flight:
-                gw.interactive_idle_since = time.monotonic()
-            if self.served.attempt is not None:
-                self.served.attempt.close()
-        if exc is None:
-            gw._finish(acct, "ok")
-            await gw.wait_for_ledger_row(acct)
+            self._release()
+
+    def _after_ok(self, booked: bool) -> None:
+        try:
+            if booked:
+                self.gateway._after(self.acct, "ok")
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        gw = self.gateway
+        self.in_flight.dec()
+        gw.interactive_in_flight -= self.interactive
+        if self.interactive and not gw.interactive_in_flight:
+            gw.interactive_idle_since = time.monotonic()
+        if self.served.attempt is not None:
+            self.served.attempt.close()
 
 
 class Gateway:
@@ -165,14 +189,25 @@ class Gateway:
         return model if self.router.has(model) else "unknown"
 
     def _finish(self, acct: Accounting, status: str, exc: BaseException | None = None) -> None:
+        if self._book(acct, status, exc):
+            self._after(acct, status)
+
+    def _book(self, acct: Accounting, status: str, exc: BaseException | None = None) -> bool:
+        """Charge the request and write its ledger row; False if it was booked already.
+        :meth:`_after` completes the close."""
         if acct.closed:
-            return
+            return False
         if acct.withdrawn:  # a batch line stopped to run again later: booked by that run
             acct.closed, acct.cost_micros = True, 0
         else:
             acct.cost_micros = acct.charge(exc)
-            label = self._label(acct.model)
-            acct.close(self.recorder, self.metrics, status, exc, model_label=label)
+            acct.book(self.recorder, status, exc)
+        return True
+
+    def _after(self, acct: Accounting, status: str) -> None:
+        """A booked request's metrics, and its reservation settled at its cost."""
+        if not acct.withdrawn:
+            acct.observe(self.metrics, status, self._label(acct.model))
         if acct.reservation is not None:
             tokens = 0 if acct.withdrawn else acct.prompt_tokens + acct.completion_tokens
             settle = self.billing.settle(acct.reservation, acct.cost_micros, tokens)

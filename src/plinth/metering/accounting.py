@@ -139,8 +139,16 @@ class Accounting:
         *,
         model_label: str,
     ) -> None:
+        """Book the ledger row and observe the metrics (once)."""
+        if self.book(recorder, status, exc):
+            self.observe(metrics, status, model_label)
+
+    def book(self, recorder: UsageRecorder, status: str, exc: BaseException | None = None) -> bool:
+        """Write the ledger row (journaled at once; see ``stored``); False if the request
+        was booked already. :meth:`observe` completes the close: a successful answer's
+        metrics are observed after its bytes are written (``Gateway``), not before."""
         if self.closed:
-            return
+            return False
         self.closed = True
         latency = self.latency_s()
         http_status, error_code = 200, None
@@ -195,9 +203,13 @@ class Accounting:
                 audit=audit,
             )
         )
+        return True
+
+    def observe(self, metrics: Metrics, status: str, model_label: str) -> None:
+        """The request's metric observations (after :meth:`book`, with its latency)."""
         series = _series(metrics, self.endpoint, model_label, status)
         series.requests.inc()
-        series.latency.observe(latency)
+        series.latency.observe(self.latency_s())
         if self.ttft_s is not None:
             series.ttft.observe(self.ttft_s)
         series.prompt_tokens.inc(self.prompt_tokens)
