@@ -7,12 +7,16 @@ province and big-city names may drop theirs ("北京朝阳区"). One pattern rea
 parts one after the other into a chain; a chain counts as an address when it
 reaches street level (a road, a number, an estate, a building, a room or a
 village), or names a district or town under a city. A lone part ("市场", "小区")
-is not an address. Pieces of one address that something unread stands between
+is not an address. A chain with no road, number or village is then weighed by the
+words around it (``address_cues``): a district or a landmark talked about, a
+company's registered name or a meeting room is none; after a cue (地址, 住在, 寄到) it
+is one. Pieces of one address that something unread stands between
 (an estate name with no estate word, a comma) are joined into one finding. Spaces
 typed between Han and numbers (张杨路 500 号 12 楼) are read as if absent.
 
 English addresses are a house number and a street (221B Baker Street, London),
-or the continental forms (17 Rue des Lilas, 69003 Lyon; Hauptstraße 5; Via Roma 12).
+or the continental forms (17 Rue des Lilas, 69003 Lyon; Hauptstraße 5; Via Roma 12),
+or any street before a British or Canadian postcode (22 Deansgate, Manchester M3 1RH).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 
+from plinth.privacy.address_cues import stands as _stands
 from plinth.privacy.findings import Finding
 from plinth.privacy.gazetteer import CITIES, PROVINCES, alternation
 
@@ -69,12 +74,16 @@ _PARTS = {
     rf"(?:[甲乙丙]?{_NUM}(?:[-之]\d+)?号(?:院)?)?)",
     "number": r"[甲乙丙]?\d+(?:[-之]\d+)?号(?:院|楼)?",
     "estate": rf"(?:{_NAME}|[A-Za-z\d]){{1,10}}?(?:{_ESTATES}|园|苑|期|城)|(?:{_STANDALONE})",
-    # 3号楼, B座, B3栋, 2门 (an entrance of a block, as Tianjin numbers them).
-    "building": rf"(?:[A-Za-z]?{_NUM}|[A-Za-z])(?:号楼|栋|幢|座|号院|区|门)",
+    # 3号楼, B座, B3栋, TB-1栋, 2门 (an entrance of a block, as Tianjin numbers them).
+    "building": rf"(?:(?:[A-Za-z]{{1,2}}-?)?{_NUM}|[A-Za-z])(?:号楼|栋|幢|座|号院|区|门)",
     "unit": rf"{_NUM}单元",
     "floor": rf"{_NUM}(?:层|楼)",
     # Never the tail of a longer number (a window may start inside a phone number).
-    "room": r"(?<![0-9])[A-Za-z]?\d{2,5}(?:室|房|号房)?",
+    # Building, unit and room joined by dashes (23-4-502, 188号18-3): the first groups
+    # short, so a date (2024-11-20) or a phone number (0755-86001234) is none, and no
+    # quantity after it (30-40分钟, 5-10元: a range).
+    "room": r"(?<![0-9])(?:[A-Za-z]?\d{1,3}-(?:\d{1,3}-)?\d{1,4}"
+    r"(?![0-9-]|[分秒元块岁米个天年月日周小公千万%])|[A-Za-z]?\d{2,5})(?:室|房|号房)?",
 }
 _FINE = frozenset({"number", "estate", "building", "unit", "room"})
 _ADMIN = frozenset({"province", "city"})
@@ -229,10 +238,10 @@ def _find_compact(text: str, windows: list[tuple[int, int]]) -> Iterator[Finding
             if address and _continues(text, address, parts[0]):
                 address += parts
                 continue
-            if _reported(text, address):
+            if _reported(text, address) and _stands(text, address):
                 yield _finding(text, address)
             address = parts
-    if _reported(text, address):
+    if _reported(text, address) and _stands(text, address):
         yield _finding(text, address)
 
 
@@ -260,7 +269,11 @@ _RANK = {kind: rank for rank, kind in enumerate(_PARTS)}
 # (河北省|重点|建设项目…跑道).
 _SEPARATOR_GAP = re.compile(r"[ \u3000]*[,，]?[ \u3000]*")
 _CUT_NAME_GAP = re.compile(rf"{_H}?[和向于发都]|[和向于发都]{_H}")
-_NAME_GAP = re.compile(rf"(?:{_H}|[A-Za-z0-9]){{1,10}}")
+# The name in such a gap may hold characters that ``_STOP`` keeps out of a chain's start
+# (颐和国际, 十全街: 和 and 全 stand in names) and a Latin block's dash (TB-1栋); only words
+# that end a clause (的, 是, 我, 在 …) end it.
+_GAP_H = _han_except("的了是我你他她它们这那有不也就还说把被让给吗呢吧啊在到从往请")
+_NAME_GAP = re.compile(rf"(?:{_GAP_H}|[A-Za-z0-9-]){{1,10}}")
 _FINER = _FINE | {"floor"}
 
 
@@ -374,7 +387,32 @@ _KINDS_BEFORE = frozenset(
 _PARTICLES = frozenset({"de", "la", "del", "della", "di", "da", "do", "dos", "das", "des", "du"})
 
 
+# A British or Canadian postcode (M3 1RH, SE24 9NU; V5H 2A9) says that the house number
+# and words before it are an address even where the street has no kind word (22
+# Deansgate, 4508 Kingsway): a flat or unit, a number, the street, the town, a province.
+_POSTCODE = re.compile(
+    r"\b(?:[A-Z]{1,2}[0-9][A-Z0-9]? [0-9][A-Z]{2}|[A-Z][0-9][A-Z] [0-9][A-Z][0-9])\b"
+)
+_CAP = r"[A-Z][a-z]+"
+_BEFORE_POSTCODE = re.compile(
+    r"(?:(?:Flat|Apartment|Apt|Unit|Suite|Level|Floor|Block|Blk)\.? ?[0-9A-Z]{1,5}, ?)?"
+    rf"\b[0-9]{{1,5}}[A-Z]?,? (?:{_CAP} ){{0,3}}{_CAP}, ?(?:{_CAP} ){{0,2}}{_CAP},? "
+    r"(?:[A-Z]{2},? )?\Z"
+)
+_POSTCODE_REACH = 90
+
+
+def _postcode_addresses(text: str) -> Iterator[Finding]:
+    for code in _POSTCODE.finditer(text):
+        low = max(0, code.start() - _POSTCODE_REACH)
+        low = text.rfind("\n", low, code.start()) + 1 or low
+        before = _BEFORE_POSTCODE.search(text, low, code.start())
+        if before is not None:
+            yield Finding("ADDRESS", before.start(), code.end(), text[before.start() : code.end()])
+
+
 def find_english_addresses(text: str) -> Iterator[Finding]:
+    yield from _postcode_addresses(text)
     for match in _ENGLISH.finditer(text):
         if match.lastgroup != "after_name":
             yield Finding("ADDRESS", match.start(), match.end(), match.group(0))

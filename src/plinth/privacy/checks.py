@@ -59,6 +59,10 @@ def card_network(digits: str) -> str | None:
     # and Chinese resident IDs and credit codes have 18.
     if size in (17, 18):
         return None
+    # 13 digits are only ever Visa's (old 4… cards): an EAN-13 barcode (690… for China,
+    # 45/49 for Japan are the exception that Luhn may still pass) is no card.
+    if size == 13 and digits[0] != "4":
+        return None
     if digits[0] in "3456" or (size == 16 and "222100" <= digits[:6] <= "272099"):
         return "PAYMENT_CARD"  # …including Mastercard's 2-series
     return None

@@ -39,6 +39,12 @@ _COUNTER_KEY = re.compile(
 _KEY_END = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ\"' \t:=#")
 # "+86 ", "(+86) ", "0086-", "86 " right before a mobile number.
 _COUNTRY_PREFIX = re.compile(r"(?:\(\+?(?:0086|86)\)|\+\s?86|0086|(?<![0-9A-Za-z])86)[ .\-]?$")
+# A label that names a code, not a line: 发票代码 044031900111 (a 12-digit invoice code
+# reads as a 0440 area code), 编号, 单号. Only landline look-alikes are let off: people give
+# their mobile number as a member or order number, and a leak is worse than a false alarm.
+_CODE_LABEL = re.compile(
+    r"(?:代码|编码|编号|单号|票号|发票号码|流水号|批次号|序列号|条码)[ \t:：#=]*\Z"
+)
 _MIN_DIGITS = 10  # a landline with a three-digit area code is the shortest
 _MAX_DIGITS = 21  # 0086 and a mobile number; cards have at most 19
 _ASCII_ALNUM = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
@@ -89,6 +95,10 @@ def _candidates(text: str, start: int, end: int, strict_phones: bool) -> Iterato
             ):
                 continue  # build 13800138000, "bytes": 13912345678: a count, not a phone
             span_start = _with_country_prefix(text, span_start)
+        if entity == "CN_LANDLINE" and _CODE_LABEL.search(
+            text, max(0, span_start - 10), span_start
+        ):
+            continue
         if entity is not None:
             yield Finding(entity, span_start, span_end, text[span_start:span_end])
 

@@ -1,0 +1,74 @@
+"""Whether a chain of address parts is an address someone lives at or sends to.
+
+``addresses`` reads chains of parts (province, city, district, town, road, number,
+estate, building, unit, floor, room); this module decides, from the kinds of parts and
+the words around the chain, whether one that names no street is an address or a place
+talked about (a district's house prices, a company's registered name, a landmark, a
+meeting room).
+"""
+
+from __future__ import annotations
+
+import re
+
+Part = tuple[str, int, int]  # kind, start, end
+
+_STREET_LEVEL = frozenset({"road", "number"})
+_BLOCKS = frozenset({"building", "unit", "floor", "room"})
+_CUE_REACH = 12  # a cue stands this close before the chain, on its line
+_CUE = re.compile(
+    r"(?:地址|住址|住|寄|送|收货|收件|家|老家|户籍|籍贯|坐落|位于|搬到|搬去|所在地|场所|到站|"
+    r"目的地|在|(?i:address|addr))[\"'\s:：=是为在到至往]*\Z"
+)
+_HOME_CUE = re.compile(
+    r"(?:地址|住址|住|寄|送|收货|收件|家|(?i:address|addr))[\"'\s:：=是为在到至往]*\Z"
+)
+_RESIDENTIAL = (
+    "小区", "花园", "公寓", "家园", "新村", "宿舍", "山庄",
+    "雅居", "华庭", "名都", "公馆", "大院", "苑",
+)  # fmt: skip
+# A record's field after a number (…,13682219043,天津市南开区华苑小区): a separator, then
+# the chain; a chain glued to its number or in brackets after it is no field.
+_FIELD_AFTER_NUMBER = re.compile(r"[0-9][ \t,，|;；/]+\Z")
+_ORGANISATION = re.compile(
+    r"[^\s，,。；;：:（(）)、\"']{0,14}?(?:有限公司|公司|集团|研究院|研究所|协会|委员会|事务所|"
+    r"银行|办事处|管理局|分局|支行|大学|学院)"
+)
+_LANDMARK = re.compile(r"[ \u3000]?(?:对面|附近|旁边|周边|隔壁|门口|楼下|站|一带|那边|这边)")
+
+
+def stands(text: str, parts: list[Part]) -> bool:
+    """Whether a chain that reads as an address is one someone lives at or sends to, not
+    a place talked about. A chain that reaches a road, a number or a village is (leaking
+    is worse than over-redacting). Without one, the text around it decides:
+
+    - administrative names alone (上海徐汇区, 天津港保税区) and named places (宁波文化广场,
+      自治区人民医院, a hotel) are addresses only after a cue (地址, 住在, 寄到, 老家, 在 …)
+      or as a record's field after a number; a residential estate (…小区, …公寓) is one
+      without;
+    - before a company's or an office's name (佛山市顺德区|美辰家居有限公司) they are its
+      registered name; before 对面, 附近, 站 … a landmark;
+    - blocks, floors and rooms with no place before them (3楼305会议室, A座12楼) are an
+      address only with a unit (单元: a block of flats) or after a cue that says so
+      (地址, 住, 寄, 送, 收货): a meeting room (地点：…) or an office move (搬到) is none.
+    """
+    kinds = {kind for kind, _, _ in parts}
+    start, end = parts[0][1], parts[-1][2]
+    if kinds & _STREET_LEVEL or any(kind == "town" and text[b - 1] == "村" for kind, _, b in parts):
+        return True
+    low = max(0, start - _CUE_REACH)
+    low = text.rfind("\n", low, start) + 1 or low
+    if kinds <= _BLOCKS:  # a unit (单元) is a stairwell of a block of flats: a home
+        return "unit" in kinds or _HOME_CUE.search(text, low, start) is not None
+    if kinds & _BLOCKS:  # 阳光小区5栋, 翠苑一区12幢3单元201室: an estate and its blocks
+        return True
+    if _ORGANISATION.match(text, end, min(len(text), end + 20)) is not None:
+        return False
+    if _LANDMARK.match(text, end) is not None and _HOME_CUE.search(text, low, start) is None:
+        return False
+    if text.endswith(_RESIDENTIAL, start, end):
+        return True
+    return (
+        _CUE.search(text, low, start) is not None
+        or _FIELD_AFTER_NUMBER.search(text, low, start) is not None
+    )
