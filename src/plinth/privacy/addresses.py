@@ -390,8 +390,12 @@ _PARTICLES = frozenset({"de", "la", "del", "della", "di", "da", "do", "dos", "da
 # A British or Canadian postcode (M3 1RH, SE24 9NU; V5H 2A9) says that the house number
 # and words before it are an address even where the street has no kind word (22
 # Deansgate, 4508 Kingsway): a flat or unit, a number, the street, the town, a province.
+# The scan looks for the inward part after its space (" 1RH", " 2A9": one literal
+# character first, which the engine skips to at once); the whole code is checked only
+# there. A pattern led by a word boundary cost ~25 µs on a 2 KB prompt.
+_INWARD = re.compile(r" [0-9][A-Z][A-Z0-9](?![A-Za-z0-9])")
 _POSTCODE = re.compile(
-    r"\b(?:[A-Z]{1,2}[0-9][A-Z0-9]? [0-9][A-Z]{2}|[A-Z][0-9][A-Z] [0-9][A-Z][0-9])\b"
+    r"(?<![A-Za-z0-9])(?:[A-Z]{1,2}[0-9][A-Z0-9]? [0-9][A-Z]{2}|[A-Z][0-9][A-Z] [0-9][A-Z][0-9])\Z"
 )
 _CAP = r"[A-Z][a-z]+"
 _BEFORE_POSTCODE = re.compile(
@@ -403,7 +407,10 @@ _POSTCODE_REACH = 90
 
 
 def _postcode_addresses(text: str) -> Iterator[Finding]:
-    for code in _POSTCODE.finditer(text):
+    for inward in _INWARD.finditer(text):
+        code = _POSTCODE.search(text, max(0, inward.start() - 4), inward.end())
+        if code is None:
+            continue
         low = max(0, code.start() - _POSTCODE_REACH)
         low = text.rfind("\n", low, code.start()) + 1 or low
         before = _BEFORE_POSTCODE.search(text, low, code.start())

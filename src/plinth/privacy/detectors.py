@@ -107,7 +107,7 @@ def _detect(text: str, strict_phones: bool) -> list[Finding]:
         found.extend(findings)
     if not found:
         return found
-    return _in_text(non_overlapping(_phones_first(found, plain), _PRIORITY), text, plain)
+    return _in_text(non_overlapping(found, _PRIORITY), text, plain)
 
 
 def _in_text(kept: list[Finding], text: str, plain: str) -> list[Finding]:
@@ -185,7 +185,7 @@ def detect_timed(text: str, times: dict[str, int], *, strict_phones: bool = Fals
         found.extend(findings)
         mark = clock()
         times[name] = times.get(name, 0) + mark - begun
-    result = _in_text(non_overlapping(_phones_first(found, plain), _PRIORITY), text, plain)
+    result = _in_text(non_overlapping(found, _PRIORITY), text, plain)
     times["resolve"] = times.get("resolve", 0) + clock() - mark
     return result
 
@@ -236,33 +236,20 @@ _PHONES = frozenset({"CN_MOBILE", "CN_LANDLINE", "INTL_PHONE"})
 _TRIM = " \u3000\t,，、;；:："
 
 
-def _phones_first(found: list[Finding], text: str) -> list[Finding]:
+def _cut_before(address: Finding, phone: Finding) -> Finding | None:
     """An address that runs into a phone number after it ends where the number starts:
     the room pattern reads 0755 in "…A座1805 0755-86001234" as one more room, and the
     longer address would win the overlap, hiding a validated number. The number wins
     (the address ends at 1805); an address left with nothing is dropped."""
-    phones = [f for f in found if f.entity in _PHONES]
-    if not phones or not any(f.entity == "ADDRESS" for f in found):
-        return found
-    kept: list[Finding] = []
-    for finding in found:
-        if finding.entity == "ADDRESS":
-            cut = min(
-                (p.start for p in phones if finding.start < p.start < finding.end),
-                default=finding.end,
-            )
-            if cut < finding.end:
-                while cut > finding.start and text[cut - 1] in _TRIM:
-                    cut -= 1
-                if cut - finding.start < 2:
-                    continue
-                finding = Finding("ADDRESS", finding.start, cut, text[finding.start : cut])
-        kept.append(finding)
-    return kept
+    value = address.text[: phone.start - address.start].rstrip(_TRIM)
+    if len(value) < 2:
+        return None
+    return Finding("ADDRESS", address.start, address.start + len(value), value)
 
 
 def non_overlapping(found: list[Finding], priority: dict[str, int]) -> list[Finding]:
-    """The longest findings first (ties: lower ``priority``), none overlapping, in text order.
+    """The longest findings first (ties: lower ``priority``), none overlapping, in text order;
+    but a phone number that an address runs into cuts the address short (``_cut_before``).
 
     Kept spans are a sorted list searched by bisection, so thousands of findings
     in a large body cost n log n, not n².
@@ -272,10 +259,22 @@ def non_overlapping(found: list[Finding], priority: dict[str, int]) -> list[Find
     kept: list[Finding] = []
     for finding in ranked:
         at = bisect_right(starts, finding.start)
-        if at > 0 and kept[at - 1].end > finding.start:
-            continue
         if at < len(kept) and kept[at].start < finding.end:
             continue
+        if at > 0 and kept[at - 1].end > finding.start:
+            before = kept[at - 1]
+            if not (
+                finding.entity in _PHONES
+                and before.entity == "ADDRESS"
+                and before.start < finding.start
+            ):
+                continue
+            cut = _cut_before(before, finding)  # a phone number wins over an address
+            if cut is None:
+                del kept[at - 1], starts[at - 1]
+                at -= 1
+            else:
+                kept[at - 1] = cut
         starts.insert(at, finding.start)
         kept.insert(at, finding)
     return kept
