@@ -48,6 +48,9 @@ def test_places_talked_about_are_no_addresses(text: str) -> None:
         # A residential estate needs no cue; a unit (单元) is a home's.
         ("合肥市蜀山区翡翠湖小区的房子卖了", "合肥市蜀山区翡翠湖小区"),
         ("楼上 9 栋 1 单元 702 又在装修", "9 栋 1 单元 702"),
+        # A postal cue further back, a name between; a birthplace.
+        ("收件人：刘洋，北京市朝阳区望京SOHO", "北京市朝阳区"),
+        ("1962年出生于甘肃省会宁县", "甘肃省会宁县"),
         # A field after a phone number in a record.
         ("客户,13912345678,南昌市红谷滩区丽景花园", "南昌市红谷滩区丽景花园"),
         # A street or a number still makes an address without a cue.

@@ -17,12 +17,16 @@ _STREET_LEVEL = frozenset({"road", "number"})
 _BLOCKS = frozenset({"building", "unit", "floor", "room"})
 _CUE_REACH = 12  # a cue stands this close before the chain, on its line
 _CUE = re.compile(
-    r"(?:地址|住址|住|寄|送|收货|收件|家|老家|户籍|籍贯|坐落|位于|搬到|搬去|所在地|场所|到站|"
-    r"目的地|在|(?i:address|addr))[\"'\s:：=是为在到至往]*\Z"
+    r"(?:地址|住址|住|居|寄|送|收货|收件|家|老家|家乡|户籍|户口|籍贯|原籍|出生|生于|来自|坐落|"
+    r"位于|搬到|搬去|所在地|场所|到站|目的地|在|(?i:address|addr))[\"'\s:：=是为在到至往于]*\Z"
 )
 _HOME_CUE = re.compile(
     r"(?:地址|住址|住|寄|送|收货|收件|家|(?i:address|addr))[\"'\s:：=是为在到至往]*\Z"
 )
+# A postal cue further back on the line, with a name or a phone between (收件人：张三，
+# 北京市朝阳区望京SOHO: the part after the district is one no part pattern reads).
+_FAR_REACH = 30
+_FAR_CUE = re.compile(r"地址|住址|收件|收货|寄件|寄到|寄往|送货|送到|家住|住在|(?i:address|addr)")
 _RESIDENTIAL = (
     "小区", "花园", "公寓", "家园", "新村", "宿舍", "山庄",
     "雅居", "华庭", "名都", "公馆", "大院", "苑",
@@ -43,8 +47,9 @@ def stands(text: str, parts: list[Part]) -> bool:
     is worse than over-redacting). Without one, the text around it decides:
 
     - administrative names alone (上海徐汇区, 天津港保税区) and named places (宁波文化广场,
-      自治区人民医院, a hotel) are addresses only after a cue (地址, 住在, 寄到, 老家, 在 …)
-      or as a record's field after a number; a residential estate (…小区, …公寓) is one
+      自治区人民医院, a hotel) are addresses only after a cue (地址, 住在, 寄到, 老家, 在 …),
+      as a record's field after a number, or after a postal cue further back on the
+      line (收件人：张三，…); a residential estate (…小区, …公寓) is one
       without;
     - before a company's or an office's name (佛山市顺德区|美辰家居有限公司) they are its
       registered name; before 对面, 附近, 站 … a landmark;
@@ -68,7 +73,11 @@ def stands(text: str, parts: list[Part]) -> bool:
         return False
     if text.endswith(_RESIDENTIAL, start, end):
         return True
-    return (
+    if (
         _CUE.search(text, low, start) is not None
         or _FIELD_AFTER_NUMBER.search(text, low, start) is not None
-    )
+    ):
+        return True
+    far = max(0, start - _FAR_REACH)
+    far = text.rfind("\n", far, start) + 1 or far
+    return _FAR_CUE.search(text, far, start) is not None

@@ -77,7 +77,8 @@ _PARTS = {
     # 3号楼, B座, B3栋, TB-1栋, 2门 (an entrance of a block, as Tianjin numbers them).
     "building": rf"(?:(?:[A-Za-z]{{1,2}}-?)?{_NUM}|[A-Za-z])(?:号楼|栋|幢|座|号院|区|门)",
     "unit": rf"{_NUM}单元",
-    "floor": rf"{_NUM}(?:层|楼)",
+    # 16F: the floor as office buildings write it.
+    "floor": rf"{_NUM}(?:层|楼)|\d{{1,3}}[Ff](?![A-Za-z0-9])",
     # Never the tail of a longer number (a window may start inside a phone number).
     # Building, unit and room joined by dashes (23-4-502, 188号18-3): the first groups
     # short, so a date (2024-11-20) or a phone number (0755-86001234) is none, and no
@@ -342,12 +343,12 @@ _STREET = (
     r"Terrace|Parkway|Pkwy|Highway|Hwy|Square|Sq|Circle|Cir|Trail|Crescent|Close|Loop|Row|Plaza)"
 )
 _WORD = r"[A-Z][a-z]+|[0-9]+(?:st|nd|rd|th)"
-# Continental addresses name the kind of street first (17 Rue des Lilas, 69003 Lyon;
+# Continental (and Malay) addresses name the kind of street first (17 Rue des Lilas, 69003 Lyon;
 # Via Roma 12 is the other order, below): the kind, small words, then the name.
 _KIND_FIRST = (
     r"(?:[Rr]ue|[Aa]venue|[Bb]oulevard|[Bb]d|[Pp]lace|[Aa]llée|[Cc]hemin|[Ii]mpasse|[Qq]uai|"
     r"[Cc]ours|[Rr]oute|Via|Viale|Piazza|Piazzale|Corso|Calle|Avenida|Avda\.?|Paseo|Plaza|"
-    r"Carrer|Rua|Travessa|Largo)"
+    r"Carrer|Rua|Travessa|Largo|Jalan|Jln\.?|Jl\.)"
 )
 _CAPITALIZED = r"[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ'’]+(?:-[A-ZÀ-ÖØ-Þa-zß-öø-ÿ][a-zß-öø-ÿ'’]+)*"
 _PARTICLE = r"(?:de la|de l'|des|de|du|d'|del|della|delle|dei|di|da|do|dos|das|la|le|les|l')"
@@ -383,6 +384,7 @@ _KINDS_AFTER = frozenset({"Straße", "Strasse", "Weg", "Platz", "Allee", "Gasse"
 # or a word before it (Via Roma 12, Calle de la Paz 5, Rua Augusta 100).
 _KINDS_BEFORE = frozenset(
     {"Via", "Viale", "Piazza", "Corso", "Calle", "Avenida", "Paseo", "Carrer", "Rua", "Travessa"}
+    | {"Jalan", "Jln.", "Jl."}  # Malay and Indonesian: Jalan Ampang 12, Jl. Thamrin 5
 )
 _PARTICLES = frozenset({"de", "la", "del", "della", "di", "da", "do", "dos", "das", "des", "du"})
 
@@ -433,6 +435,8 @@ def _street_start(text: str, end: int) -> int | None:
     """Where a continental street name that ends at ``end`` begins, if it is one."""
     low = max(0, end - 60)
     low = text.rfind("\n", low, end) + 1 or low
+    # A JSON value or a field starts after its quote or colon ("address":"Torstraße 112).
+    low = max(low, *(text.rfind(mark, low, end) + 1 for mark in '":：(（'))
     words = text[low:end].split(" ")[-5:]
     starts, position = [], end
     for word in reversed(words):  # the last word first
