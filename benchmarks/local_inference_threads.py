@@ -6,7 +6,7 @@ outside llama.cpp's compute threads (the worker thread's callback, the event
 loop's hand-off, shaping, the SSE frame and its write, the ledger) is what
 its throughput loses against the lone server (whose own HTTP thread does the
 same job in C++). This script measures that, per side, from
-``/proc/<pid>/task/*/stat`` and ``status`` around one c=1 level: CPU ms per
+``/proc/<pid>/task/*/schedstat`` and ``status`` around one c=1 level: CPU ms per
 output token of the ``threads`` busiest threads (llama.cpp's compute team)
 and of all the others together ("serving"), and the voluntary context
 switches per token of both groups. CPU time does not depend on how loaded
@@ -33,7 +33,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import local_inference as li
 
 RESULTS = Path(__file__).parent / "results"
-TICK = os.sysconf("SC_CLK_TCK")
 
 
 def thread_counters(pid: int) -> dict[str, tuple[float, int]]:
@@ -41,12 +40,13 @@ def thread_counters(pid: int) -> dict[str, tuple[float, int]]:
     out = {}
     for tid in os.listdir(f"/proc/{pid}/task"):
         try:
-            stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+            # schedstat's first field: time on a CPU in nanoseconds (stat's utime
+            # and stime count 10 ms ticks: a thread's ~50 ms per level read as 40-60).
+            schedstat = Path(f"/proc/{pid}/task/{tid}/schedstat").read_text()
             status = Path(f"/proc/{pid}/task/{tid}/status").read_text()
         except (FileNotFoundError, ProcessLookupError):
             continue  # the thread ended meanwhile
-        fields = stat[stat.rindex(")") + 2 :].split()
-        cpu = (int(fields[11]) + int(fields[12])) / TICK
+        cpu = int(schedstat.split()[0]) / 1e9
         switches = next(
             int(line.split()[1])
             for line in status.splitlines()
