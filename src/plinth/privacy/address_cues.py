@@ -79,5 +79,6 @@ def stands(text: str, parts: list[Part]) -> bool:
     ):
         return True
     far = max(0, start - _FAR_REACH)
-    far = text.rfind("\n", far, start) + 1 or far
+    # On its line and in its sentence.
+    far = max(far, *(text.rfind(end_mark, far, start) + 1 for end_mark in "\n。！？!?"))
     return _FAR_CUE.search(text, far, start) is not None
