@@ -21,7 +21,7 @@ _CUE = re.compile(
     r"位于|搬到|搬去|所在地|场所|到站|目的地|在|(?i:address|addr))[\"'\s:：=是为在到至往于]*\Z"
 )
 _HOME_CUE = re.compile(
-    r"(?:地址|住址|住|寄|送|收货|收件|家|(?i:address|addr))[\"'\s:：=是为在到至往]*\Z"
+    r"(?:地址|住址|住|寄|送|放|收货|收件|家|(?i:address|addr))[\"'\s:：=是为在到至往]*\Z"
 )
 # A postal cue further back on the line, with a name or a phone between (收件人：张三，
 # 北京市朝阳区望京SOHO: the part after the district is one no part pattern reads).
@@ -52,7 +52,8 @@ def stands(text: str, parts: list[Part]) -> bool:
       line (收件人：张三，…); a residential estate (…小区, …公寓) is one
       without;
     - before a company's or an office's name (佛山市顺德区|美辰家居有限公司) they are its
-      registered name; before 对面, 附近, 站 … a landmark;
+      registered name; before 对面, 附近, 站 … a landmark (unless a home cue such as
+      住在 or 地址 stands right before them);
     - blocks, floors and rooms with no place before them (3楼305会议室, A座12楼) are an
       address only with a unit (单元: a block of flats) or after a cue that says so
       (地址, 住, 寄, 送, 收货): a meeting room (地点：…) or an office move (搬到) is none.
@@ -67,9 +68,12 @@ def stands(text: str, parts: list[Part]) -> bool:
         return "unit" in kinds or _HOME_CUE.search(text, low, start) is not None
     if kinds & _BLOCKS:  # 阳光小区5栋, 翠苑一区12幢3单元201室: an estate and its blocks
         return True
+    home = _HOME_CUE.search(text, low, start) is not None
+    if home:  # 住在深圳市南山区的…公司宿舍: a home cue outweighs what follows
+        return True
     if _ORGANISATION.match(text, end, min(len(text), end + 20)) is not None:
         return False
-    if _LANDMARK.match(text, end) is not None and _HOME_CUE.search(text, low, start) is None:
+    if _LANDMARK.match(text, end) is not None:
         return False
     if text.endswith(_RESIDENTIAL, start, end):
         return True
