@@ -53,6 +53,8 @@ def test_places_talked_about_are_no_addresses(text: str) -> None:
         # A postal cue further back, a name between; a birthplace.
         ("收件人：刘洋，北京市朝阳区望京SOHO", "北京市朝阳区"),
         ("1962年出生于甘肃省会宁县", "甘肃省会宁县"),
+        ("样品寄一份给我，江西省赣州市章贡区", "江西省赣州市章贡区"),
+        ("申请人户籍地为安徽省阜阳市颍州区", "安徽省阜阳市颍州区"),
         # A field after a phone number in a record.
         ("客户,13912345678,南昌市红谷滩区丽景花园", "南昌市红谷滩区丽景花园"),
         # A street or a number still makes an address without a cue.

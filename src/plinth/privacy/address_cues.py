@@ -18,7 +18,7 @@ _BLOCKS = frozenset({"building", "unit", "floor", "room"})
 _CUE_REACH = 12  # a cue stands this close before the chain, on its line
 _CUE = re.compile(
     r"(?:地址|住址|住|居|寄|送|收货|收件|家|老家|家乡|户籍|户口|籍贯|原籍|出生|生于|来自|坐落|"
-    r"位于|搬到|搬去|所在地|场所|到站|目的地|在|(?i:address|addr))[\"'\s:：=是为在到至往于]*\Z"
+    r"位于|搬到|搬去|所在地|场所|到站|目的地|快递|在|(?i:address|addr))[\"'\s:：=是为在到至往于地]*\Z"
 )
 _HOME_CUE = re.compile(
     r"(?:地址|住址|住|寄|送|放|收货|收件|家|(?i:address|addr))[\"'\s:：=是为在到至往]*\Z"
@@ -26,7 +26,7 @@ _HOME_CUE = re.compile(
 # A postal cue further back on the line, with a name or a phone between (收件人：张三，
 # 北京市朝阳区望京SOHO: the part after the district is one no part pattern reads).
 _FAR_REACH = 30
-_FAR_CUE = re.compile(r"地址|住址|收件|收货|寄件|寄到|寄往|送货|送到|家住|住在|(?i:address|addr)")
+_FAR_CUE = re.compile(r"地址|住址|收件|收货|寄|快递|送货|送到|家住|住在|(?i:address|addr)")
 _RESIDENTIAL = (
     "小区", "花园", "公寓", "家园", "新村", "宿舍", "山庄",
     "雅居", "华庭", "名都", "公馆", "大院", "苑",
