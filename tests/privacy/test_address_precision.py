@@ -28,6 +28,9 @@ def found(text: str, entity: str) -> list[str]:
         '{"venue": "厦门海湾国际大酒店", "guests": 40}',
         "下午转到省人民医院复查",
         "就在苏州金鸡湖广场对面",  # a landmark: 对面 after it
+        # A road with no number, no cue: a street talked about, or a shop's name.
+        "深圳福田区深南大道今早很堵",
+        "店名：越秀区北京路小吃坊",
         # Floors and rooms with no place before them, in an office notice.
         "培训改到 5 楼 502 培训室",
         "会议地点：C座 8 楼第二会议室",
@@ -45,6 +48,7 @@ def test_places_talked_about_are_no_addresses(text: str) -> None:
         ("老家地址：河北省保定市清苑区", "河北省保定市清苑区"),
         ("周日在武汉市江汉区中山公园南门见", "武汉市江汉区中山公园"),
         ("寄到：7栋3楼302", "7栋3楼302"),
+        ("我住在济南市历下区泉城路", "济南市历下区泉城路"),
         ("快递放 B座 12 楼 1203 就行", "B座 12 楼 1203"),
         ("住在杭州市余杭区的阿里巴巴公司宿舍", "杭州市余杭区"),
         # A residential estate needs no cue; a unit (单元) is a home's.

@@ -13,7 +13,7 @@ import re
 
 Part = tuple[str, int, int]  # kind, start, end
 
-_STREET_LEVEL = frozenset({"road", "number"})
+_NUMBERED = re.compile(r"[0-9一二三四五六七八九十百零〇两]号")
 _BLOCKS = frozenset({"building", "unit", "floor", "room"})
 _CUE_REACH = 12  # a cue stands this close before the chain, on its line
 _CUE = re.compile(
@@ -43,14 +43,15 @@ _LANDMARK = re.compile(r"[ \u3000]?(?:对面|附近|旁边|周边|隔壁|门口|
 
 def stands(text: str, parts: list[Part]) -> bool:
     """Whether a chain that reads as an address is one someone lives at or sends to, not
-    a place talked about. A chain that reaches a road, a number or a village is (leaking
-    is worse than over-redacting). Without one, the text around it decides:
+    a place talked about. A chain that reaches a house number (建国路88号), a block or a
+    village is (leaking is worse than over-redacting). Without one, the text around it
+    decides:
 
-    - administrative names alone (上海徐汇区, 天津港保税区) and named places (宁波文化广场,
-      自治区人民医院, a hotel) are addresses only after a cue (地址, 住在, 寄到, 老家, 在 …),
-      as a record's field after a number, or after a postal cue further back on the
-      line (收件人：张三，…); a residential estate (…小区, …公寓) is one
-      without;
+    - administrative names and roads alone (上海徐汇区, 天津港保税区, 锦江区老巷子…) and
+      named places (宁波文化广场, 自治区人民医院, a hotel) are addresses only after a cue
+      (地址, 住在, 寄到, 老家, 在 …), as a record's field after a number, or after a
+      postal cue further back in the line and sentence (收件人：张三，…); a residential
+      estate (…小区, …公寓) is one without;
     - before a company's or an office's name (佛山市顺德区|美辰家居有限公司) they are its
       registered name; before 对面, 附近, 站 … a landmark (unless a home cue such as
       住在 or 地址 stands right before them);
@@ -60,7 +61,11 @@ def stands(text: str, parts: list[Part]) -> bool:
     """
     kinds = {kind for kind, _, _ in parts}
     start, end = parts[0][1], parts[-1][2]
-    if kinds & _STREET_LEVEL or any(kind == "town" and text[b - 1] == "村" for kind, _, b in parts):
+    if "number" in kinds or any(
+        (kind == "town" and text[b - 1] == "村")
+        or (kind == "road" and _NUMBERED.search(text, a, b) is not None)
+        for kind, a, b in parts
+    ):
         return True
     low = max(0, start - _CUE_REACH)
     low = text.rfind("\n", low, start) + 1 or low
