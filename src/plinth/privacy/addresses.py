@@ -7,9 +7,9 @@ province and big-city names may drop theirs ("北京朝阳区"). One pattern rea
 parts one after the other into a chain; a chain counts as an address when it
 reaches street level (a road, a number, an estate, a building, a room or a
 village), or names a district or town under a city. A lone part ("市场", "小区")
-is not an address. A chain with no road, number or village is then weighed by the
-words around it (``address_cues``): a district or a landmark talked about, a
-company's registered name or a meeting room is none; after a cue (地址, 住在, 寄到) it
+is not an address. A chain with no house number, block or village is then weighed
+by the words around it (``address_cues``): a district, a road or a landmark talked
+about, a company's registered name or a meeting room is none; after a cue (地址, 住在, 寄到) it
 is one. Pieces of one address that something unread stands between
 (an estate name with no estate word, a comma) are joined into one finding. Spaces
 typed between Han and numbers (张杨路 500 号 12 楼) are read as if absent.
