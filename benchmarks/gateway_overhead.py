@@ -826,7 +826,8 @@ def main() -> None:
             args.concurrency = "1,16"
     levels = [int(c) for c in args.concurrency.split(",")]
     modes = [m == "yes" for m in args.modes.split(",")]
-    sides = [s for s in args.sides.split(",") if s]
+    # "direct" always runs (the baseline); naming it too must not start it as a side.
+    sides = [s for s in args.sides.split(",") if s and s != "direct"]
     out_dir = args.out_dir or (
         Path(tempfile.mkdtemp(prefix="gw-quick-")) if args.quick else RESULTS
     )
