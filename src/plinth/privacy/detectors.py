@@ -31,6 +31,7 @@ from plinth.privacy.names_frames import find_framed_names
 from plinth.privacy.names_lists import find_listed_names
 from plinth.privacy.names_rosters import find_roster_names
 from plinth.privacy.names_translit import find_transliterated_names
+from plinth.privacy.names_veto import vet
 from plinth.privacy.names_zh import find_chinese_names, find_record_names
 from plinth.privacy.names_zh_scored import find_scored_names
 from plinth.privacy.names_zh_uncued import find_uncued_names
@@ -151,9 +152,10 @@ def _stages(plain: str, strict_phones: bool, found: list[Finding]) -> Iterator[S
         yield "ipv6", find_ipv6(plain)
     if han:
         for finder in _HAN_FINDERS:
-            yield finder.__name__, finder(plain)
+            # Time words, forms of address, cuts, company names: no finder's name.
+            yield finder.__name__, vet(plain, finder(plain))
     if "\n" in plain:
-        yield "column_names", find_column_names(plain)  # headed 姓名 or Name
+        yield "column_names", vet(plain, find_column_names(plain))  # headed 姓名 or Name
     if _CAPITAL.search(plain) is not None:
         yield "english_names", find_english_names(plain)
         if _DIGIT.search(plain) is not None:
@@ -162,10 +164,10 @@ def _stages(plain: str, strict_phones: bool, found: list[Finding]) -> Iterator[S
         f for f in found if f.entity == "ADDRESS"
     ]
     if anchors and han:
-        yield "record_names", find_record_names(plain, anchors)
+        yield "record_names", vet(plain, find_record_names(plain, anchors))
     if han and found:
         # 高俊、白露、林一鸣: the list's others
-        yield "listed_names", find_listed_names(plain, found)
+        yield "listed_names", vet(plain, find_listed_names(plain, found))
 
 
 def detect_timed(text: str, times: dict[str, int], *, strict_phones: bool = False) -> list[Finding]:

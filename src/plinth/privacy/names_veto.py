@@ -1,0 +1,135 @@
+"""Readings no name finder should return, whichever found them: the last word on a
+person finding before the findings are merged.
+
+Each finder judges a reading by its own signal (a cue, a table column, a list, the
+scored model), and each can be fooled by the same few kinds of words, so they are
+turned down once here, by kind, not by string:
+
+- a time word (周一 … 周日, 星期三, 明天, 明早), alone or with the part of the day
+  that follows it (周一上|午, 明天早|上): weekdays stand beside names in tables and
+  notices, and 周 and 明 are surnames;
+- a form of address or a customer's role used as a speaker's label or a vocative
+  (阿姨, 顾客: 租客: 阿姨，… / 顾客: 工商银行…), which names nobody;
+- a cut across a word after a function word that is also a rare surname (但|施工队,
+  那张|卡, 原|浦东): 但, 那, 都 and 原 followed by one of jieba's everyday words, or
+  那/这 and a measure word (那张卡, 这个月);
+- a reading inside a company's name (宁波海|纳进出口有限公司, 深圳市前|海云帆|供应链管理有限公司):
+  its run of Han characters goes on to 有限 / 集团 / 股份 and a place leads it;
+- an item of a list set off with 、 whose neighbour is a province or a big city
+  (福州、宁德、莆田; not a comma: a CSV row puts a city column beside a name).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from plinth.privacy.findings import Finding
+from plinth.privacy.gazetteer import PLACES
+from plinth.privacy.names_zh_scored import NAME_WORDS, WORDS
+
+_DAYS = "一二三四五六日天末"
+TIME_WORDS = frozenset(
+    [f"周{d}" for d in _DAYS]
+    + [f"星期{d}" for d in _DAYS[:-1]]
+    + ["明天", "明早", "明晚", "明日", "明年", "明后天"]
+)
+DAY_PARTS = frozenset("早晚上下中午前后")
+# Forms of address and a shop's or a service's parties: nouns for someone unnamed.
+ADDRESS_NOUNS = frozenset(
+    ["阿姨", "叔叔", "大爷", "大妈", "大姐", "大哥", "顾客", "客户", "客人", "买家", "卖家"]
+)
+# Function words that are also rare surnames, and the demonstratives before a measure word.
+_CUT_FIRSTS = frozenset("但那都原")
+_DEMONSTRATIVES = frozenset("那这")
+_MEASURES = frozenset("张个位件条本份次种家间台辆")
+EVERYDAY = 2.0  # log10 of jieba's count for the word after a cut first character
+COMPANY_WORDS = ("有限", "集团", "股份")
+_LOOK = 12  # Han characters around a reading searched for a company word or a place
+# Characters of a person's clause between a name and a company's (为 的 在 是 创办 兴办).
+_CLAUSE = frozenset("的在是为和与办到任个")
+
+
+def _han(ch: str) -> bool:
+    return "\u3400" <= ch <= "\u9fff"
+
+
+def _is_time(reading: str) -> bool:
+    if reading in TIME_WORDS:
+        return True
+    return reading[-1] in DAY_PARTS and reading[:-1] in TIME_WORDS
+
+
+def _is_cut(reading: str) -> bool:
+    if len(reading) < 3:
+        return False
+    if reading[0] in _DEMONSTRATIVES and reading[1] in _MEASURES:
+        return True
+    word = reading[1:3]
+    return reading[0] in _CUT_FIRSTS and WORDS.get(word, 0.0) >= EVERYDAY and word not in NAME_WORDS
+
+
+def _in_company(text: str, start: int, end: int) -> bool:
+    """The reading sits inside a company's name: a company word follows in its run
+    of Han characters with no word between that a person's clause would hold
+    (李志坚为…有限公司, 顾雏军创办的…集团), and a place leads the name: the reading
+    starts with one (宁波|港泰…), or its run holds a city or 市 / 省 before it
+    (深圳市前|海云帆…)."""
+    stop = end
+    limit = min(len(text), end + _LOOK)
+    while stop < limit and _han(text[stop]):
+        stop += 1
+    run = text[end:stop]
+    at = min((i for i in (run.find(w) for w in COMPANY_WORDS) if i >= 0), default=-1)
+    if at < 0 or any(ch in _CLAUSE for ch in run[:at]):
+        return False
+    if text[start : start + 2] in PLACES or text[start : start + 3] in PLACES:
+        return True
+    begin = start
+    while begin > max(0, start - _LOOK) and _han(text[begin - 1]):
+        begin -= 1
+    before = text[begin:start]
+    return "市" in before or "省" in before or any(p in before for p in PLACES)
+
+
+def _item_before(text: str, start: int) -> str:
+    if start < 2 or text[start - 1] != "、":
+        return ""
+    begin = start - 1
+    while begin > 0 and _han(text[begin - 1]):
+        begin -= 1
+    return text[begin : start - 1]
+
+
+def _item_after(text: str, end: int) -> str:
+    if end + 1 >= len(text) or text[end] != "、":
+        return ""
+    stop = end + 1
+    while stop < len(text) and _han(text[stop]):
+        stop += 1
+    return text[end + 1 : stop]
+
+
+def _among_places(text: str, finding: Finding) -> bool:
+    for item in (_item_before(text, finding.start), _item_after(text, finding.end)):
+        if item in PLACES or item.removesuffix("市") in PLACES:
+            return True
+    return False
+
+
+def vetoed(text: str, finding: Finding) -> bool:
+    """Whether a person finding is one of the kinds of words above."""
+    reading = finding.text
+    if not reading or not _han(reading[0]):
+        return False
+    return (
+        _is_time(reading)
+        or reading in ADDRESS_NOUNS
+        or _is_cut(reading)
+        or _in_company(text, finding.start, finding.end)
+        or _among_places(text, finding)
+    )
+
+
+def vet(text: str, findings: Iterable[Finding]) -> list[Finding]:
+    """``findings`` less the person findings ``vetoed`` turns down."""
+    return [f for f in findings if f.entity != "PERSON" or not vetoed(text, f)]
