@@ -13,12 +13,25 @@ import re
 
 Part = tuple[str, int, int]  # kind, start, end
 
-_NUMBERED = re.compile(r"[0-9一二三四五六七八九十百零〇两]号")
+# A road's own number stands after its kind (中山路88号, 人民路一段3号); a number inside the
+# name (黄大爷反映3号楼门口路: a building, then 路灯) is no house number.
+_NUMBERED = re.compile(
+    r"[路街巷同弄道段][甲乙丙]?(?:[0-9]+|[一二三四五六七八九十百零〇两]+)(?:[-之][0-9]+)?号"
+)
 _BLOCKS = frozenset({"building", "unit", "floor", "room"})
 _CUE_REACH = 12  # a cue stands this close before the chain, on its line
 _CUE = re.compile(
-    r"(?:地址|住址|住|居|寄|送|收货|收件|家|老家|家乡|户籍|户口|籍贯|原籍|出生|生于|来自|坐落|"
-    r"位于|搬到|搬去|所在地|场所|到站|目的地|快递|在|(?i:address|addr))[\"'\s:：=是为在到至往于地]*\Z"
+    r"(?:地址|住址|住|居|寄|送|收货|收件|家|老家|家乡|户籍|户口|籍贯|原籍|出生|生于|"
+    r"搬到|搬去|所在地|到站|目的地|快递|(?i:address|addr))[\"'\s:：=是为在到至往于地]*\Z"
+)
+# Words that place something without saying anyone lives or receives there (供应商在东莞
+# 长安镇, 活动在人民公园…): enough for a road or a named place, not for administrative names
+# alone (a city, district or town is no address on its own).
+_WEAK_CUE = re.compile(r"(?:在|位于|坐落|来自|场所)[\"'\s:：=是为在到至往于地]*\Z")
+# …unless a person is placed there (我在厦门市湖里区上班, 她来自…): where someone works or
+# comes from is about them.
+_PERSON_BEFORE = re.compile(
+    r"(?:我|我们|你|你们|他|她|他们|她们|本人|家人)(?:现在|现|一直|也|都)?(?:在|来自)\Z"
 )
 _HOME_CUE = re.compile(
     r"(?:地址|住址|住|寄|送|放|收货|收件|家|(?i:address|addr))[\"'\s:：=是为在到至往]*\Z"
@@ -39,6 +52,9 @@ _ORGANISATION = re.compile(
     r"银行|办事处|管理局|分局|支行|大学|学院)"
 )
 _LANDMARK = re.compile(r"[ \u3000]?(?:对面|附近|旁边|周边|隔壁|门口|楼下|站|一带|那边|这边)")
+# A venue: something is held there (义诊在人民公园东门广场举行), nobody lives there.
+_EVENT = re.compile(r"[ \u3000]?(?:举行|举办|召开|开幕|集合|开会)")
+_ADMIN_ONLY = frozenset({"province", "city", "district", "town"})
 
 
 def stands(text: str, parts: list[Part]) -> bool:
@@ -69,22 +85,39 @@ def stands(text: str, parts: list[Part]) -> bool:
         return True
     low = max(0, start - _CUE_REACH)
     low = text.rfind("\n", low, start) + 1 or low
-    if kinds <= _BLOCKS:  # a unit (单元) is a stairwell of a block of flats: a home
-        return "unit" in kinds or _HOME_CUE.search(text, low, start) is not None
-    if kinds & _BLOCKS:  # 阳光小区5栋, 翠苑一区12幢3单元201室: an estate and its blocks
-        return True
     home = _HOME_CUE.search(text, low, start) is not None
+    if kinds <= _BLOCKS:
+        # No place is named before them: a flat (7栋2单元1801: block, stairwell and room)
+        # is someone's home; a block and its stairwell (9号楼2单元电梯) or an office floor
+        # (A座12楼) is an address only after a home cue.
+        return home or {"unit", "room"} <= kinds
+    if kinds & _BLOCKS and not kinds & _ADMIN_ONLY:
+        # 阳光小区5栋, 翠苑一区12幢3单元201室: a home and its blocks, and a named building's
+        # room (紫荆大厦B座2208: one door); 总部大楼B座5层 (a meeting place), 市民中心B区2楼
+        # (an office's floor): a building and a floor, no place before them.
+        return (
+            home
+            or "unit" in kinds
+            or "room" in kinds
+            or any(kind == "estate" and text.endswith(_RESIDENTIAL, a, b) for kind, a, b in parts)
+        )
+    if kinds & _BLOCKS:
+        return True
     if home:  # 住在深圳市南山区的…公司宿舍: a home cue outweighs what follows
         return True
     if _ORGANISATION.match(text, end, min(len(text), end + 20)) is not None:
         return False
-    if _LANDMARK.match(text, end) is not None:
+    if _LANDMARK.match(text, end) is not None or _EVENT.match(text, end) is not None:
         return False
     if text.endswith(_RESIDENTIAL, start, end):
         return True
     if (
         _CUE.search(text, low, start) is not None
         or _FIELD_AFTER_NUMBER.search(text, low, start) is not None
+        or (
+            (not kinds <= _ADMIN_ONLY or _PERSON_BEFORE.search(text, low, start) is not None)
+            and _WEAK_CUE.search(text, low, start) is not None
+        )
     ):
         return True
     far = max(0, start - _FAR_REACH)

@@ -84,9 +84,13 @@ _PARTS = {
     # short, so a date (2024-11-20) or a phone number (0755-86001234) is none, and no
     # quantity after it (30-40分钟, 5-10元: a range).
     "room": r"(?<![0-9])(?:[A-Za-z]?\d{1,3}-(?:\d{1,3}-)?\d{1,4}"
-    r"(?![0-9-]|[分秒元块岁米个天年月日周小公千万%])|[A-Za-z]?\d{2,5})(?:室|房|号房)?",
+    r"(?![0-9-]|[分秒元块岁米个天年月日周小公千万%])|[A-Za-z]?\d{2,5}+(?![.．][0-9]|[%％]))"
+    r"(?:室|房|号房)?",  # 西南区 101.2%: a figure, no room
 }
 _FINE = frozenset({"number", "estate", "building", "unit", "room"})
+_FINE_PART = re.compile(
+    "|".join(f"(?P<{name}>{rx})" for name, rx in _PARTS.items() if name in _FINE | {"floor"})
+)
 _ADMIN = frozenset({"province", "city"})
 _ADMIN_ANY = frozenset({"province", "city", "district", "town"})
 # One pattern for every part, each kind a named group: a match says which kind it is
@@ -284,7 +288,9 @@ def _continues(text: str, address: list[Part], first: Part) -> bool:
     长治路227号，庆阳路46号 are two), after a gap that one address may hold, and an
     address so far (or a city's or province's name before a cut name: 天津市|和|平区)."""
     last = address[-1]
-    if _RANK[first[0]] <= _rank(text, last):
+    rank, last_rank = _RANK[first[0]], _rank(text, last)
+    # An estate's name cut by a word a part reads (万科城|市|花园11号楼) goes on as one.
+    if rank < last_rank or (rank == last_rank and first[0] != "estate"):
         return False
     gap_start, gap_end = last[2], first[1]
     if _CUT_NAME_GAP.fullmatch(text, gap_start, gap_end) is not None:
@@ -294,7 +300,10 @@ def _continues(text: str, address: list[Part], first: Part) -> bool:
         first[0] not in _FINER or _NAME_GAP.fullmatch(text, gap_start, gap_end) is None
     ):
         return False
-    return _reported(text, address)
+    # 朝阳区|团结湖北里|2号楼3单元502: a district, a name no part reads, then its blocks.
+    return _reported(text, address) or (
+        first[0] in _FINER and all(kind in _ADMIN_ANY for kind, _, _ in address)
+    )
 
 
 def _rank(text: str, part: Part) -> int:
@@ -316,7 +325,11 @@ def _chains(text: str, start: int, end: int) -> Iterator[list[Part]]:
             part = _PART.match(text, at, end)
             if part is None:
                 break
-            parts.append((str(part.lastgroup), at, part.end()))
+            if _RANK[str(part.lastgroup)] < _rank(text, parts[-1]):
+                # A place's name after a number is an estate's (江汉路1785号|双城国际4号楼:
+                # 双城 is also a district): the finer parts are tried there.
+                part = _FINE_PART.match(text, at, end) or part
+            parts.append((_kind(text, str(part.lastgroup), part.end()), at, part.end()))
             position = part.end()
         while parts and parts[0][0] == "room" and text[parts[0][1] : parts[0][2]].isdigit():
             parts = parts[1:]  # digits before a place are a number's tail: 1501111 2222 广州市
@@ -325,8 +338,14 @@ def _chains(text: str, start: int, end: int) -> Iterator[list[Part]]:
         start = position
 
 
+def _kind(text: str, kind: str, end: int) -> str:
+    """3号楼 reads as a number (号) but is a block (楼): as fine as one, and no house number."""
+    return "building" if kind == "number" and text[end - 1] == "楼" else kind
+
+
 def _first_part(text: str, kind: str, start: int, end: int) -> Part:
     """A province or city read from the word before its name (写天津市) starts at the name."""
+    kind = _kind(text, kind, end)
     if kind in ("province", "city"):
         name = _GAZETTEER.search(text, start + 1, end)
         if name is not None:
@@ -335,7 +354,9 @@ def _first_part(text: str, kind: str, start: int, end: int) -> Part:
 
 
 _GAZETTEER = re.compile(alternation([*PROVINCES, *CITIES]))
-_NUMBERED = re.compile(r"\d号|号院")
+# A road's number after its kind (长治路227号), not a number inside what reads as its
+# name (黄大爷反映3号楼门口路: a building, and 路灯 after it).
+_NUMBERED = re.compile(r"[路街巷同弄道段]\d[^路街巷弄道]*号|号院")
 
 
 _STREET = (
@@ -420,15 +441,47 @@ def _postcode_addresses(text: str) -> Iterator[Finding]:
             yield Finding("ADDRESS", before.start(), code.end(), text[before.start() : code.end()])
 
 
+# A suite, unit or floor written before the house number, as US addresses put it (Suite
+# 400, 1200 Smith Street, Houston, TX 77002).
+_UNIT_BEFORE = re.compile(
+    r"(?:Suite|Ste|Unit|Apt|Apartment|Room|Rm|Floor|Fl|#)\.? ?#?[0-9A-Z-]{1,6},? \Z"
+)
+# Pieces of one address that only a comma stands between (Tower 2, Times Square, 1
+# Matheson Street, Causeway Bay: the building and the street) are one finding.
+_PIECE_GAP = re.compile(r",? ?")
+
+
 def find_english_addresses(text: str) -> Iterator[Finding]:
-    yield from _postcode_addresses(text)
-    for match in _ENGLISH.finditer(text):
-        if match.lastgroup != "after_name":
-            yield Finding("ADDRESS", match.start(), match.end(), match.group(0))
+    last: Finding | None = None
+    for found in sorted(_english_addresses(text), key=lambda f: f.start):
+        if last is not None and (
+            found.start < last.end or _PIECE_GAP.fullmatch(text, last.end, found.start)
+        ):
+            end = max(last.end, found.end)
+            last = Finding("ADDRESS", last.start, end, text[last.start : end])
             continue
-        start = _street_start(text, match.start() - 1)
-        if start is not None:
+        if last is not None:
+            yield last
+        last = found
+    if last is not None:
+        yield last
+
+
+def _english_addresses(text: str) -> Iterator[Finding]:
+    yield from _postcode_addresses(text)
+    position = 0
+    while (match := _ENGLISH.search(text, position)) is not None:
+        position = match.end()
+        if match.lastgroup != "after_name":
+            unit = _UNIT_BEFORE.search(text, max(0, match.start() - 20), match.start())
+            start = match.start() if unit is None else unit.start()
             yield Finding("ADDRESS", start, match.end(), text[start : match.end()])
+            continue
+        street = _street_start(text, match.start() - 1)
+        if street is not None:
+            yield Finding("ADDRESS", street, match.end(), text[street : match.end()])
+        else:  # Suite 400, 1200 Smith Street: ", 1200 Smith" read as a postcode and town
+            position = match.start() + 1
 
 
 def _street_start(text: str, end: int) -> int | None:

@@ -79,6 +79,10 @@ def _candidates(text: str, start: int, end: int, strict_phones: bool) -> Iterato
             for k, chunk in enumerate(chunks)
             if not (k == 0 and glued_left) and not (k == last and glued_right)
         ]
+    landline = _international_landline(text, start, end)
+    if landline is not None:
+        yield landline
+        return
     for span_start, span_end in spans:
         value = text[span_start:span_end]
         digits = _SEPARATORS.sub("", value).upper()
@@ -101,6 +105,27 @@ def _candidates(text: str, start: int, end: int, strict_phones: bool) -> Iterato
             continue
         if entity is not None:
             yield Finding(entity, span_start, span_end, text[span_start:span_end])
+
+
+def _international_landline(text: str, start: int, end: int) -> Finding | None:
+    """A Chinese landline written for callers abroad: the country code, then the area code
+    without its trunk 0 (+86 10 8518 2063, 0086-755-86001234, (+86) 21 6288 1234)."""
+    digits = _SEPARATORS.sub("", text[start:end])
+    if text[start - 1 : start] == "+" and digits.startswith("86"):
+        national, span_start = digits[2:], start - 1
+    elif digits.startswith("0086"):
+        national, span_start = digits[4:], start
+    elif _COUNTRY_PREFIX.search(text[max(0, start - 8) : start]) and (
+        digits[:1] in "23456789" or digits[:2] == "10"
+    ):
+        national, span_start = digits, _with_country_prefix(text, start)
+    else:
+        return None
+    if national[:1] in ("", "0", "1") and national[:2] != "10":
+        return None  # a mobile number (or a trunk 0 kept: read as written, below)
+    if not checks.cn_landline("0" + national):
+        return None
+    return Finding("CN_LANDLINE", span_start, end, text[span_start:end])
 
 
 def _glued(text: str, at: int, step: int) -> bool:

@@ -268,5 +268,27 @@ def find_international_phones(text: str) -> Iterator[Finding]:
             number = phonenumbers.parse(match.group(0), None)
         except phonenumbers.NumberParseException:
             continue
-        if number.country_code != 86 and phonenumbers.is_valid_number(number):
+        if number.country_code != 86 and (
+            phonenumbers.is_valid_number(number) or _grouped_possible(match.group(0), number)
+        ):
             yield Finding("INTL_PHONE", match.start(), match.end(), match.group(0))
+
+
+# The country code as its own group, then groups of digits as phones are written (+44
+# 7700 900418, +1 555-010-0199, +33 1 23 45 67 89): ranges a library calls unassigned
+# (kept for fiction, newly opened) are still phones, where the length fits the country;
+# a real number that leaks is worse than a false alarm. A one-digit group only first
+# (+1 2 3 4 5 6 7 is no phone).
+_PHONE_GROUPS = re.compile(r"\+([0-9]{1,3})[ -]\(?[0-9]{1,4}\)?(?:[ -][0-9]{2,8})+")
+
+
+def _grouped_possible(value: str, number: phonenumbers.PhoneNumber) -> bool:
+    groups = _PHONE_GROUPS.fullmatch(value)
+    return (
+        groups is not None
+        and number.country_code is not None
+        and groups.group(1) == str(number.country_code)
+        and phonenumbers.region_code_for_country_code(number.country_code) != "ZZ"
+        and phonenumbers.is_possible_number_with_reason(number)
+        == phonenumbers.ValidationResult.IS_POSSIBLE
+    )
