@@ -68,3 +68,20 @@ def test_names_beside_vetoed_words_still_found() -> None:
     table = "| 日期 | 值日家长 |\n| --- | --- |\n| 11/4 周一 | 逄立平 |\n| 11/5 周二 | 韦春燕 |"
     assert _people(table) == ["逄立平", "韦春燕"]
     assert "邹建华" in _people("顾客: 工商银行卡，开户名邹建华")
+
+
+@pytest.mark.parametrize(
+    ("text", "word"),
+    [
+        ("学生：扎西顿珠  班级：高二(4)班", "高二"),  # a school grade
+        ("B2-09\t空置\t-\t-", "空置"),  # an empty cell
+        ("【平安好医生】验证码 482913，5分钟内有效", "平安好医生"),  # an SMS sender's tag
+    ],
+)
+def test_field_words_and_sender_tags_vetoed(text: str, word: str) -> None:
+    assert vetoed(text, _reading(text, word))
+
+
+def test_name_in_an_sms_is_kept() -> None:
+    text = "【顺丰速运】快递员张建华 13800138000 正在派送"
+    assert "张建华" in _people(text)

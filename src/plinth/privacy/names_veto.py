@@ -15,6 +15,8 @@ turned down once here, by kind, not by string:
   那/这 and a measure word (那张卡, 这个月);
 - a reading inside a company's name (宁波海|纳进出口有限公司, 深圳市前|海云帆|供应链管理有限公司):
   its run of Han characters goes on to 有限 / 集团 / 股份 and a place leads it;
+- a school grade or an empty cell's word (高二, 空置, 待定), a reading that fills an
+  SMS sender's tag (【平安好医生】);
 - an item of a list set off with 、 whose neighbour is a province or a big city
   (福州、宁德、莆田; not a comma: a CSV row puts a city column beside a name).
 """
@@ -37,6 +39,11 @@ DAY_PARTS = frozenset("早晚上下中午前后")
 # Forms of address and a shop's or a service's parties: nouns for someone unnamed.
 ADDRESS_NOUNS = frozenset(
     ["阿姨", "叔叔", "大爷", "大妈", "大姐", "大哥", "顾客", "客户", "客人", "买家", "卖家"]
+)
+# Words of a form or a table that name no one: school grades (高二(4)班) and what an
+# empty cell says (空置, 待定); 高, 初 and 空 are surnames.
+FIELD_WORDS = frozenset(
+    ["高一", "高二", "高三", "初一", "初二", "初三", "空置", "空缺", "待定", "暂无", "未定"]
 )
 # Function words that are also rare surnames, and the demonstratives before a measure word.
 _CUT_FIRSTS = frozenset("但那都原")
@@ -116,6 +123,11 @@ def _among_places(text: str, finding: Finding) -> bool:
     return False
 
 
+def _in_sender_tag(text: str, start: int, end: int) -> bool:
+    """The reading fills an SMS sender's tag (【平安好医生】): a brand or a service."""
+    return start > 0 and end < len(text) and text[start - 1] == "【" and text[end] == "】"
+
+
 def vetoed(text: str, finding: Finding) -> bool:
     """Whether a person finding is one of the kinds of words above."""
     reading = finding.text
@@ -124,6 +136,8 @@ def vetoed(text: str, finding: Finding) -> bool:
     return (
         _is_time(reading)
         or reading in ADDRESS_NOUNS
+        or reading in FIELD_WORDS
+        or _in_sender_tag(text, finding.start, finding.end)
         or _is_cut(reading)
         or _in_company(text, finding.start, finding.end)
         or _among_places(text, finding)
