@@ -30,6 +30,9 @@ def found(text: str) -> list[str]:
         # A town or a venue mentioned in passing.
         "那家模具厂在佛山北滘镇，规模不小",
         "颁奖典礼在市体育中心南广场举行",
+        # A province, words, then an estate or a number: no block of that place.
+        "一封封来自浙江省内各大专院校贫困女大学生的来信",
+        "深圳航空公司1234号航班延误",
     ],
 )
 def test_no_address(text: str) -> None:

@@ -300,9 +300,10 @@ def _continues(text: str, address: list[Part], first: Part) -> bool:
         first[0] not in _FINER or _NAME_GAP.fullmatch(text, gap_start, gap_end) is None
     ):
         return False
-    # 朝阳区|团结湖北里|2号楼3单元502: a district, a name no part reads, then its blocks.
+    # 朝阳区|团结湖北里|2号楼3单元502: a district, a name no part reads, then a block
+    # (not an estate or a number: 广东省|内各|大专院校…大学 and 上海|航空公司|2810号 are none).
     return _reported(text, address) or (
-        first[0] in _FINER and all(kind in _ADMIN_ANY for kind, _, _ in address)
+        first[0] in ("building", "unit") and all(kind in _ADMIN_ANY for kind, _, _ in address)
     )
 
 
