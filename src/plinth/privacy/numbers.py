@@ -110,17 +110,21 @@ def _candidates(text: str, start: int, end: int, strict_phones: bool) -> Iterato
 def _international_landline(text: str, start: int, end: int) -> Finding | None:
     """A Chinese landline written for callers abroad: the country code, then the area code
     without its trunk 0 (+86 10 8518 2063, 0086-755-86001234, (+86) 21 6288 1234)."""
-    digits = _SEPARATORS.sub("", text[start:end])
-    if text[start - 1 : start] == "+" and digits.startswith("86"):
-        national, span_start = digits[2:], start - 1
-    elif digits.startswith("0086"):
-        national, span_start = digits[4:], start
-    elif _COUNTRY_PREFIX.search(text[max(0, start - 8) : start]) and (
-        digits[:1] in "23456789" or digits[:2] == "10"
-    ):
-        national, span_start = digits, _with_country_prefix(text, start)
+    # Cheap tests first: most runs have no country code at all (+6 µs a 2 KB prompt when
+    # every run was stripped of its separators here).
+    if text[start - 1 : start] == "+":
+        if not text.startswith("86", start):
+            return None
+        prefix, span_start = 2, start - 1
+    elif text.startswith("0086", start):
+        prefix, span_start = 4, start
+    elif "86" in text[max(0, start - 8) : start] and text[start] in "123456789":
+        prefix, span_start = 0, _with_country_prefix(text, start)
+        if span_start == start:
+            return None
     else:
         return None
+    national = _SEPARATORS.sub("", text[start:end])[prefix:]
     if national[:1] in ("", "0", "1") and national[:2] != "10":
         return None  # a mobile number (or a trunk 0 kept: read as written, below)
     if not checks.cn_landline("0" + national):
