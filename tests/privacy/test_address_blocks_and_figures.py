@@ -72,6 +72,8 @@ def test_address(text: str, address: str) -> None:
             "Please bill Suite 210, 455 Market Street, San Francisco, CA 94105 from now on.",
             "Suite 210, 455 Market Street, San Francisco, CA 94105",
         ),
+        # A street with no kind word before a postcode grouped 3 + 2 and its town.
+        ("Deliver to Vinohradská 12, 120 00 Praha 2 please", "Vinohradská 12, 120 00 Praha 2"),
         # Pieces that only a comma stands between: a building and its street.
         (
             "Office: Tower 1, Pacific Place, 88 Harcourt Road, Admiralty",
@@ -81,3 +83,14 @@ def test_address(text: str, address: str) -> None:
 )
 def test_english_address(text: str, address: str) -> None:
     assert found(text) == [address]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Windows 10, 2004 Update broke the driver",  # a four-digit number reads as a year
+        "see Chapter 12, 110 00 Praha 1 in the guide",  # a unit's or a book's word
+    ],
+)
+def test_no_english_address(text: str) -> None:
+    assert found(text) == []

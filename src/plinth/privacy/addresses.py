@@ -14,9 +14,8 @@ is one. Pieces of one address that something unread stands between
 (an estate name with no estate word, a comma) are joined into one finding. Spaces
 typed between Han and numbers (张杨路 500 号 12 楼) are read as if absent.
 
-English addresses are a house number and a street (221B Baker Street, London),
-or the continental forms (17 Rue des Lilas, 69003 Lyon; Hauptstraße 5; Via Roma 12),
-or any street before a British or Canadian postcode (22 Deansgate, Manchester M3 1RH).
+English and continental street addresses are read in ``addresses_en`` (re-exported
+here, where the detectors import both finders from).
 """
 
 from __future__ import annotations
@@ -26,6 +25,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 
 from plinth.privacy.address_cues import stands as _stands
+from plinth.privacy.addresses_en import find_english_addresses as find_english_addresses
 from plinth.privacy.findings import Finding
 from plinth.privacy.gazetteer import CITIES, PROVINCES, alternation
 
@@ -358,157 +358,3 @@ _GAZETTEER = re.compile(alternation([*PROVINCES, *CITIES]))
 # A road's number after its kind (长治路227号), not a number inside what reads as its
 # name (黄大爷反映3号楼门口路: a building, and 路灯 after it).
 _NUMBERED = re.compile(r"[路街巷同弄道段]\d[^路街巷弄道]*号|号院")
-
-
-_STREET = (
-    r"(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Way|Court|Ct|Place|Pl|"
-    r"Terrace|Parkway|Pkwy|Highway|Hwy|Square|Sq|Circle|Cir|Trail|Crescent|Close|Loop|Row|Plaza)"
-)
-_WORD = r"[A-Z][a-z]+|[0-9]+(?:st|nd|rd|th)"
-# Continental (and Malay) addresses name the kind of street first (17 Rue des Lilas, 69003 Lyon;
-# Via Roma 12 is the other order, below): the kind, small words, then the name.
-_KIND_FIRST = (
-    r"(?:[Rr]ue|[Aa]venue|[Bb]oulevard|[Bb]d|[Pp]lace|[Aa]llée|[Cc]hemin|[Ii]mpasse|[Qq]uai|"
-    r"[Cc]ours|[Rr]oute|Via|Viale|Piazza|Piazzale|Corso|Calle|Avenida|Avda\.?|Paseo|Plaza|"
-    r"Carrer|Rua|Travessa|Largo|Jalan|Jln\.?|Jl\.)"
-)
-_CAPITALIZED = r"[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ'’]+(?:-[A-ZÀ-ÖØ-Þa-zß-öø-ÿ][a-zß-öø-ÿ'’]+)*"
-_PARTICLE = r"(?:de la|de l'|des|de|du|d'|del|della|delle|dei|di|da|do|dos|das|la|le|les|l')"
-# ", 69003 Lyon", ", D-10115 Berlin", ", 1015 CJ Amsterdam"
-_POST_TOWN = (
-    rf"(?:, ?(?:[A-Z]{{1,2}}-)?\d{{4,5}}(?: [A-Z]{{2}})? {_CAPITALIZED}(?: {_CAPITALIZED})?)?"
-)
-_COUNTRY = rf"(?:, ?{_CAPITALIZED})?"
-_ENGLISH = re.compile(
-    # A digit first, the look-behinds after it: the engine skips to digits at once. The
-    # digits are possessive (what follows them is no digit): no backtracking into a run.
-    rf"[0-9](?:(?<![0-9A-Za-z].)[0-9]{{0,5}}+(?:"
-    rf"[A-Z]?,? (?:[NSEW]\.? )?"
-    rf"(?:(?:{_WORD}) ){{1,4}}{_STREET}\.?"
-    r"(?:,? (?:Apt|Apartment|Suite|Ste|Unit|Floor|Fl|#)\.? ?#?[0-9A-Z-]+)?"
-    r"(?:, ?[A-Z][a-z]+(?: [A-Z][a-z]+){0,2})?"
-    r"(?:, ?[A-Z]{2}(?: \d{5}(?:-\d{4})?)?| \d{5}(?:-\d{4})?)?"
-    rf"|(?: ?(?:bis|ter|[A-Za-z]))?,? {_KIND_FIRST} (?:{_PARTICLE} ?)*{_CAPITALIZED}"
-    rf"(?: {_CAPITALIZED}){{0,2}}{_POST_TOWN}{_COUNTRY}"
-    r")(?![0-9A-Za-z])"
-    # …or a number after a word (Hauptstraße 5, Via Roma 12): the words before it are
-    # read in Python (``_street_start``), only for these few numbers.
-    r"|(?<=[a-zäöüß.] [0-9])(?P<after_name>[0-9]{0,3}+(?: ?[a-z])?(?![0-9A-Za-z])"
-    rf"{_POST_TOWN}{_COUNTRY}))"
-)
-# The name ends in its kind (Hauptstraße, Karl-Marx-Allee, Keizersgracht, Drottninggatan),
-_GLUED_KINDS = (
-    "straße", "strasse", "str.", "weg", "platz", "allee", "gasse", "damm", "straat", "laan",
-    "gracht", "plein", "steeg", "gatan", "vägen", "veien",
-)  # fmt: skip
-# or the kind is a word after the name (Berliner Straße),
-_KINDS_AFTER = frozenset({"Straße", "Strasse", "Weg", "Platz", "Allee", "Gasse", "Damm"})
-# or a word before it (Via Roma 12, Calle de la Paz 5, Rua Augusta 100).
-_KINDS_BEFORE = frozenset(
-    {"Via", "Viale", "Piazza", "Corso", "Calle", "Avenida", "Paseo", "Carrer", "Rua", "Travessa"}
-    | {"Jalan", "Jln.", "Jl."}  # Malay and Indonesian: Jalan Ampang 12, Jl. Thamrin 5
-)
-_PARTICLES = frozenset({"de", "la", "del", "della", "di", "da", "do", "dos", "das", "des", "du"})
-
-
-# A British or Canadian postcode (M3 1RH, SE24 9NU; V5H 2A9) says that the house number
-# and words before it are an address even where the street has no kind word (22
-# Deansgate, 4508 Kingsway): a flat or unit, a number, the street, the town, a province.
-# The scan looks for the inward part after its space (" 1RH", " 2A9": one literal
-# character first, which the engine skips to at once); the whole code is checked only
-# there. A pattern led by a word boundary cost ~25 µs on a 2 KB prompt.
-_INWARD = re.compile(r" [0-9][A-Z][A-Z0-9](?![A-Za-z0-9])")
-_POSTCODE = re.compile(
-    r"(?<![A-Za-z0-9])(?:[A-Z]{1,2}[0-9][A-Z0-9]? [0-9][A-Z]{2}|[A-Z][0-9][A-Z] [0-9][A-Z][0-9])\Z"
-)
-_CAP = r"[A-Z][a-z]+"
-_BEFORE_POSTCODE = re.compile(
-    r"(?:(?:Flat|Apartment|Apt|Unit|Suite|Level|Floor|Block|Blk)\.? ?[0-9A-Z]{1,5}, ?)?"
-    rf"\b[0-9]{{1,5}}[A-Z]?,? (?:{_CAP} ){{0,3}}{_CAP}, ?(?:{_CAP} ){{0,2}}{_CAP},? "
-    r"(?:[A-Z]{2},? )?\Z"
-)
-_POSTCODE_REACH = 90
-
-
-def _postcode_addresses(text: str) -> Iterator[Finding]:
-    for inward in _INWARD.finditer(text):
-        code = _POSTCODE.search(text, max(0, inward.start() - 4), inward.end())
-        if code is None:
-            continue
-        low = max(0, code.start() - _POSTCODE_REACH)
-        low = text.rfind("\n", low, code.start()) + 1 or low
-        before = _BEFORE_POSTCODE.search(text, low, code.start())
-        if before is not None:
-            yield Finding("ADDRESS", before.start(), code.end(), text[before.start() : code.end()])
-
-
-# A suite, unit or floor written before the house number, as US addresses put it (Suite
-# 400, 1200 Smith Street, Houston, TX 77002).
-_UNIT_BEFORE = re.compile(
-    r"(?:Suite|Ste|Unit|Apt|Apartment|Room|Rm|Floor|Fl|#)\.? ?#?[0-9A-Z-]{1,6},? \Z"
-)
-# Pieces of one address that only a comma stands between (Tower 2, Times Square, 1
-# Matheson Street, Causeway Bay: the building and the street) are one finding.
-_PIECE_GAP = re.compile(r",? ?")
-
-
-def find_english_addresses(text: str) -> Iterator[Finding]:
-    last: Finding | None = None
-    for found in sorted(_english_addresses(text), key=lambda f: f.start):
-        if last is not None and (
-            found.start < last.end or _PIECE_GAP.fullmatch(text, last.end, found.start)
-        ):
-            end = max(last.end, found.end)
-            last = Finding("ADDRESS", last.start, end, text[last.start : end])
-            continue
-        if last is not None:
-            yield last
-        last = found
-    if last is not None:
-        yield last
-
-
-def _english_addresses(text: str) -> Iterator[Finding]:
-    yield from _postcode_addresses(text)
-    position = 0
-    while (match := _ENGLISH.search(text, position)) is not None:
-        position = match.end()
-        if match.lastgroup != "after_name":
-            unit = _UNIT_BEFORE.search(text, max(0, match.start() - 20), match.start())
-            start = match.start() if unit is None else unit.start()
-            yield Finding("ADDRESS", start, match.end(), text[start : match.end()])
-            continue
-        street = _street_start(text, match.start() - 1)
-        if street is not None:
-            yield Finding("ADDRESS", street, match.end(), text[street : match.end()])
-        else:  # Suite 400, 1200 Smith Street: ", 1200 Smith" read as a postcode and town
-            position = match.start() + 1
-
-
-def _street_start(text: str, end: int) -> int | None:
-    """Where a continental street name that ends at ``end`` begins, if it is one."""
-    low = max(0, end - 60)
-    low = text.rfind("\n", low, end) + 1 or low
-    # A JSON value or a field starts after its quote or colon ("address":"Torstraße 112).
-    low = max(low, *(text.rfind(mark, low, end) + 1 for mark in '":：(（'))
-    words = text[low:end].split(" ")[-5:]
-    starts, position = [], end
-    for word in reversed(words):  # the last word first
-        position -= len(word)
-        starts.append(position)
-        position -= 1
-    last = words[-1]
-    if not last[:1].isupper():
-        return None
-    kind = next((k for k in _GLUED_KINDS if last.lower().endswith(k)), None)
-    if kind is not None and len(last) > len(kind):
-        return starts[0]
-    if last in _KINDS_AFTER:
-        return starts[1] if len(words) > 1 and words[-2][:1].isupper() else None
-    for k in range(2, len(words) + 1):
-        word = words[-k]
-        if word in _KINDS_BEFORE:
-            return starts[k - 1]
-        if not (word[:1].isupper() or word in _PARTICLES):
-            return None
-    return None
