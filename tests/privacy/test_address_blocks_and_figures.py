@@ -30,6 +30,10 @@ def found(text: str) -> list[str]:
         # A town or a venue mentioned in passing.
         "那家模具厂在佛山北滘镇，规模不小",
         "颁奖典礼在市体育中心南广场举行",
+        # A gate of a park (号门 is no house number), a count or a year after a place.
+        "大家周日在植物园2号门集合",
+        "无锡新吴区 2022 年 GDP 增长",
+        "湖南省 2025 年高考报名人数",
         # A province, words, then an estate or a number: no block of that place.
         "一封封来自浙江省内各大专院校贫困女大学生的来信",
         "深圳航空公司1234号航班延误",
@@ -74,6 +78,11 @@ def test_address(text: str, address: str) -> None:
         ),
         # A street with no kind word before a postcode grouped 3 + 2 and its town.
         ("Deliver to Vinohradská 12, 120 00 Praha 2 please", "Vinohradská 12, 120 00 Praha 2"),
+        # An Australian state and postcode after the town.
+        (
+            "Level 3, 100 King Street, Melbourne VIC 3000",
+            "Level 3, 100 King Street, Melbourne VIC 3000",
+        ),
         # Pieces that only a comma stands between: a building and its street.
         (
             "Office: Tower 1, Pacific Place, 88 Harcourt Road, Admiralty",

@@ -72,7 +72,7 @@ _PARTS = {
     "town": rf"{_H}{{1,6}}?(?:街道|镇|乡)|{_H}{{1,5}}?村",
     "road": rf"{_ROAD}(?:[与和]{_ROAD}(?:交叉口|交口|路口)|(?:{_NUM}段|[东西南北中]段)?"
     rf"(?:[甲乙丙]?{_NUM}(?:[-之]\d+)?号(?:院)?)?)",
-    "number": r"[甲乙丙]?\d+(?:[-之]\d+)?号(?:院|楼)?",
+    "number": r"[甲乙丙]?\d+(?:[-之]\d+)?号(?:院|楼|门)?",
     "estate": rf"(?:{_NAME}|[A-Za-z\d]){{1,10}}?(?:{_ESTATES}|园|苑|期|城)|(?:{_STANDALONE})",
     # 3号楼, B座, B3栋, TB-1栋, 2门 (an entrance of a block, as Tianjin numbers them).
     "building": rf"(?:(?:[A-Za-z]{{1,2}}-?)?{_NUM}|[A-Za-z])(?:号楼|栋|幢|座|号院|区|门)",
@@ -84,8 +84,8 @@ _PARTS = {
     # short, so a date (2024-11-20) or a phone number (0755-86001234) is none, and no
     # quantity after it (30-40分钟, 5-10元: a range).
     "room": r"(?<![0-9])(?:[A-Za-z]?\d{1,3}-(?:\d{1,3}-)?\d{1,4}"
-    r"(?![0-9-]|[分秒元块岁米个天年月日周小公千万%])|[A-Za-z]?\d{2,5}+(?![.．][0-9]|[%％]))"
-    r"(?:室|房|号房)?",  # 西南区 101.2%: a figure, no room
+    r"(?![0-9-]|[分秒元块岁米个天年月日周小公千万%])|[A-Za-z]?\d{2,5}+(?![.．][0-9]|[%％分秒元块岁米个天年月日周千万亿户人名次件台辆]|小时|公里))"
+    r"(?:室|房|号房)?",  # 西南区 101.2%, 苏州工业园区 2023 年: a figure or a year, no room
 }
 _FINE = frozenset({"number", "estate", "building", "unit", "room"})
 _FINE_PART = re.compile(
@@ -340,8 +340,9 @@ def _chains(text: str, start: int, end: int) -> Iterator[list[Part]]:
 
 
 def _kind(text: str, kind: str, end: int) -> str:
-    """3号楼 reads as a number (号) but is a block (楼): as fine as one, and no house number."""
-    return "building" if kind == "number" and text[end - 1] == "楼" else kind
+    """3号楼 and 3号门 read as a number (号) but are a block (楼) or a gate (门): as fine as
+    a block, and no house number (活动在世纪公园3号门集合 names no address)."""
+    return "building" if kind == "number" and text[end - 1] in "楼门" else kind
 
 
 def _first_part(text: str, kind: str, start: int, end: int) -> Part:

@@ -42,7 +42,9 @@ _ENGLISH = re.compile(
     rf"(?:(?:{_WORD}) ){{1,4}}{_STREET}\.?"
     r"(?:,? (?:Apt|Apartment|Suite|Ste|Unit|Floor|Fl|#)\.? ?#?[0-9A-Z-]+)?"
     r"(?:, ?[A-Z][a-z]+(?: [A-Z][a-z]+){0,2})?"
-    r"(?:, ?[A-Z]{2}(?: \d{5}(?:-\d{4})?)?| \d{5}(?:-\d{4})?)?"
+    r"(?:, ?[A-Z]{2}(?: \d{5}(?:-\d{4})?)?| \d{5}(?:-\d{4})?"
+    # An Australian state and postcode (Sydney NSW 2000).
+    r"|,? (?:NSW|VIC|QLD|SA|WA|TAS|NT|ACT) \d{4})?"
     rf"|(?: ?(?:bis|ter|[A-Za-z]))?,? {_KIND_FIRST} (?:{_PARTICLE} ?)*{_CAPITALIZED}"
     rf"(?: {_CAPITALIZED}){{0,2}}{_POST_TOWN}{_COUNTRY}"
     r")(?![0-9A-Za-z])"
@@ -100,7 +102,7 @@ def _postcode_addresses(text: str) -> Iterator[Finding]:
 # A suite, unit or floor written before the house number, as US addresses put it (Suite
 # 400, 1200 Smith Street, Houston, TX 77002).
 _UNIT_BEFORE = re.compile(
-    r"(?:Suite|Ste|Unit|Apt|Apartment|Room|Rm|Floor|Fl|#)\.? ?#?[0-9A-Z-]{1,6},? \Z"
+    r"(?:Suite|Ste|Unit|Apt|Apartment|Room|Rm|Floor|Fl|Level|#)\.? ?#?[0-9A-Z-]{1,6},? \Z"
 )
 # Pieces of one address that only a comma stands between (Tower 2, Times Square, 1
 # Matheson Street, Causeway Bay: the building and the street) are one finding.
