@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -128,3 +131,34 @@ async def test_integers_llama_cpp_cannot_hold_are_fitted_or_refused(engine: Llam
     with pytest.raises(InvalidRequest) as token:
         await engine.complete({"prompt": [1, 2**40], "max_tokens": 2})
     assert token.value.param == "prompt" and "prompt[1]" in token.value.message
+
+
+def _thread_nices() -> dict[int, int]:
+    """The nice value of each thread of this process, by thread id."""
+    nices = {}
+    for tid in os.listdir("/proc/self/task"):
+        with contextlib.suppress(FileNotFoundError):  # a thread that ended meanwhile
+            stat = Path(f"/proc/self/task/{tid}/stat").read_text()
+            nices[int(tid)] = int(stat.rsplit(")", 1)[1].split()[16])
+    return nices
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="per-thread nice: Linux")
+async def test_llama_cpp_threads_run_compute_nice_steps_below_the_workers(tmp_path: Path) -> None:
+    base = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())  # tests may run niced
+    before = set(_thread_nices())
+    chat = next(m for m in BUNDLED_MODELS if m.kind == "chat")
+    options = LlamaCppOptions(parallel_slots=1, threads=2, compute_nice=3)
+    engine = LlamaCppEngine(chat.id, "chat", chat.locate(tmp_path, False), options)
+    await engine.start()
+    try:
+        async for _chunk in engine.chat_stream(body("Say hi.", 4)):  # the compute team starts
+            pass
+        new = {tid: nice for tid, nice in _thread_nices().items() if tid not in before}
+        workers = {t.native_id for t in engine._pool._threads}
+        assert {nice for tid, nice in new.items() if tid in workers} == {base}
+        llama = [nice for tid, nice in new.items() if tid not in workers]
+        assert len(llama) >= 2  # its loop, its HTTP listener, its compute threads
+        assert set(llama) == {min(19, base + 3)}
+    finally:
+        await engine.close()

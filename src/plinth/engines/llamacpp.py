@@ -138,12 +138,42 @@ class LlamaCppOptions:
     # The nice value of the engine's threads, llama.cpp's included (they inherit
     # it from the worker thread that starts the server); 19 for spare_core_embedder.
     nice: int = 0
+    # How many nice steps below that llama.cpp's own threads run (its decode loop
+    # and compute team, made on a thread of their own at nice + compute_nice): on
+    # cores they fill, the event loop and the threads that hand tokens over then
+    # run as soon as they wake instead of waiting behind the compute.
+    compute_nice: int = 0
 
 
 def _lower_priority(nice: int) -> None:
     """A worker thread's initializer: on Linux nice is per thread, and inherited."""
     if nice:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+
+
+def _make_server(params: Any, nice: int) -> Any:
+    """``xllamacpp.Server(params)``; above this worker thread's nice, made on a thread
+    of its own at ``nice``: the threads llama.cpp starts (its loop, which decodes,
+    and its compute team) inherit that thread's nice, the worker threads keep theirs."""
+    import xllamacpp
+
+    if nice <= os.getpriority(os.PRIO_PROCESS, threading.get_native_id()):
+        return xllamacpp.Server(params)
+    made: list[Any] = []
+
+    def make() -> None:
+        try:
+            _lower_priority(nice)
+            made.append(xllamacpp.Server(params))
+        except BaseException as exc:  # noqa: BLE001 - raised on the calling thread below
+            made.append(exc)
+
+    thread = threading.Thread(target=make, name="llamacpp-load")
+    thread.start()
+    thread.join()
+    if isinstance(made[0], BaseException):
+        raise made[0]
+    return made[0]
 
 
 class LlamaCppEngine(Engine):
@@ -228,11 +258,9 @@ class LlamaCppEngine(Engine):
         return self._loader.loaded
 
     async def _load(self) -> None:
-        import xllamacpp
-
         params = self._params()
         try:
-            self._server = await self._run(xllamacpp.Server, params)
+            self._server = await self._run(_make_server, params, self._compute_nice())
         except RuntimeError as exc:
             raise RuntimeError(
                 f"llama.cpp could not load '{self.model_id}' from {self.path}: {exc}"
@@ -243,6 +271,9 @@ class LlamaCppEngine(Engine):
         await self._run(until_listening, self._server.listening_address)
         if self.kind == "chat":
             self.native_tools = await self._run(native_tool_calls, self._server, params)
+
+    def _compute_nice(self) -> int:
+        return min(19, self.options.nice + self.options.compute_nice)
 
     async def close(self) -> None:
         # Dropping the last reference runs llama.cpp's destructor, which joins its
