@@ -25,6 +25,7 @@ from plinth.privacy.findings import ENTITIES, Finding
 from plinth.privacy.gazetteer import TRADITIONAL
 from plinth.privacy.names_columns import find_column_names
 from plinth.privacy.names_en import find_english_names
+from plinth.privacy.names_en_given import find_lone_given_names
 from plinth.privacy.names_familiar import find_familiar_names
 from plinth.privacy.names_fields import find_field_names
 from plinth.privacy.names_frames import find_framed_names
@@ -158,6 +159,9 @@ def _stages(plain: str, strict_phones: bool, found: list[Finding]) -> Iterator[S
         yield "column_names", vet(plain, find_column_names(plain))  # headed 姓名 or Name
     if _CAPITAL.search(plain) is not None:
         yield "english_names", find_english_names(plain)
+        if found or han or "-" in plain or ":" in plain:
+            # Emily again after Emily Chen, — Leo, Amy老师, - Alex： (none in "Say hi")
+            yield "english_given_names", find_lone_given_names(plain, found)
         if _DIGIT.search(plain) is not None:
             yield "english_addresses", find_english_addresses(plain)
     anchors = [f for f in found if f.entity not in ("PERSON", "ADDRESS")] or [

@@ -133,7 +133,7 @@ _SIGN_OFF = re.compile(
     r"Best regards|Kind regards|Warm regards|Many thanks|Yours sincerely|Yours truly),?[ \t]*\n"
     r"(?:[ \t]*--[ \t]*\n)?[ \t]*$"
 )
-_NOT_NAMES = frozenset(
+NOT_NAMES = frozenset(
     words(
         "Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February March "
         "April May June July August September October November December The This That "
@@ -171,7 +171,7 @@ _LOWERCASE_BEFORE = re.compile(r"(?<![A-Za-z])[a-z]+ $")
 def _known_full_name(text: str, start: int, parts: list[str]) -> bool:
     """First and last word a known given name and surname: "Laura Chen"; "Mark Davies"
     after a comma or "and" (Mark alone is a verb, but in a list of people it is a name)."""
-    if len(parts) < 2 or parts[-1] in _NOT_NAMES:
+    if len(parts) < 2 or parts[-1] in NOT_NAMES:
         return False
     if not _surname(parts[-1]):
         # Two given names, neither an everyday word: Arabic, Malay and Persian names are
@@ -248,9 +248,9 @@ def find_english_names(text: str) -> Iterator[Finding]:
     angle = "<" in text  # tested once: most texts hold no mail header
     for match in _RUN.finditer(text):
         parts = match.group(0).split(" ")
-        while parts and (parts[0] in _NOT_NAMES or parts[0].lower() in _INTRODUCTIONS):
+        while parts and (parts[0] in NOT_NAMES or parts[0].lower() in _INTRODUCTIONS):
             parts.pop(0)  # "Passenger Nguyen Van An": the cue is capitalised too
-        while parts and parts[-1] in _NOT_NAMES:
+        while parts and parts[-1] in NOT_NAMES:
             parts.pop()
         if parts and parts[-1].endswith("'s"):
             parts[-1] = parts[-1][:-2]  # a possessive: "David Kim's flight"

@@ -1,0 +1,82 @@
+"""English given names standing alone, where the text itself says a person is meant.
+
+``names_en`` takes a lone capitalised word only after a cue (Hi, Dear, Mr.) or a
+Chinese verb that takes a person; chats, e-mails and notes name people by their
+given name in a few more places:
+
+- again, after the full name: "To: Emily Chen … Emily, the landlord's agent agreed":
+  the first word of a full English name found in the same text, repeated alone;
+- on a sign-off line after a dash: "Bank details unchanged. — Leo";
+- right before a Chinese title or a greeting (Amy老师, Tiffany您好, Kevin 说), or before
+  你 at a line's start (Jenny 你帮我查下);
+- as a speaker's label at a line's start, after a list mark or a short capitalised
+  role (``- Alex：CRM 数据迁移完成``, ``HR Cindy: 新同事…``).
+
+The word must be a known given name (Faker's list, ``english_given_names.txt``) and
+not one that is an everyday word as well (Mark, Will, Grace: ``WORDLIKE_GIVEN_NAMES``
+in ``names_en``), nor a month, a label, a place or an assistant's name (``_NOT_LONE``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+
+from plinth.privacy.findings import Finding
+from plinth.privacy.gazetteer import words
+from plinth.privacy.names_en import GIVEN_NAMES, NOT_NAMES
+
+_GIVEN = r"[A-Z][a-z]{1,11}"
+# A dash that signs a message off, at a line's start or after a sentence's end, then
+# the name alone up to the line's end. ``normalize`` turns — into -.
+_SIGN_OFF = re.compile(
+    rf"(?:^|\n|[.!?。！？][ \t]+)[ \t]*(?:—|–|--?)[ \t]*({_GIVEN})[ \t]*(?=$|\n)"
+)
+# Chinese titles and greetings a given name is put before (Amy老师, Tiffany您好).
+_TITLED = re.compile(
+    rf"(?<![A-Za-z])({_GIVEN})[ \t]?(?=老师|您好|你好|同学|经理|总监|主管|医生|律师|姐|哥|说)"
+)
+# A line's start: a list mark or a short capitalised role (HR, PM) may come first;
+# then a speaker's colon, or 你 (the one spoken to).
+_LINE_HEAD = re.compile(
+    rf"(?:^|\n)[ \t]*(?:[-*•][ \t]*)?(?:[A-Z]{{2,4}}[ \t]+)?({_GIVEN})(?:[ \t]*[:：]|[ \t，,]*你)"
+)
+
+
+# Faker's given names hold words a line or a title starts with as often: month
+# abbreviations (Jan:), field and log labels (Link:, Trace:), places (China说, Houston)
+# and voice assistants (Siri, Alexa): never a lone given name here.
+_NOT_LONE = frozenset(
+    words(
+        "Jan Mar Sep Link Trace Journey Charity China America Asia Africa Israel India "
+        "Houston Dallas Denver Phoenix Brooklyn Camden Chelsea Washington Florence "
+        "Georgia Virginia Carolina Siri Alexa Claude Gemini"
+    )
+)
+
+
+def _given(word: str) -> bool:
+    return word in GIVEN_NAMES and word not in _NOT_LONE and word not in NOT_NAMES
+
+
+def _echoes(text: str, found: Sequence[Finding]) -> Iterator[Finding]:
+    people = [f for f in found if f.entity == "PERSON"]
+    firsts = {f.text.split(" ", 1)[0] for f in people if " " in f.text and f.text[:1].isupper()}
+    taken = {f.start for f in people}  # a set: a long text's many names stay linear
+    for first in firsts:
+        if not _given(first):  # not Will or Mark: "Will Smith … Will you check"
+            continue
+        for match in re.finditer(rf"(?<![A-Za-z]){re.escape(first)}(?![A-Za-z])", text):
+            if match.start() not in taken:
+                yield Finding("PERSON", match.start(), match.end(), first)
+
+
+def find_lone_given_names(text: str, found: Sequence[Finding]) -> list[Finding]:
+    """Given names alone where the text marks a person (see the module's docstring).
+    A list, not a generator: the caller extends ``found`` with what this returns."""
+    names = list(_echoes(text, found))
+    for pattern in (_SIGN_OFF, _TITLED, _LINE_HEAD):
+        for match in pattern.finditer(text):
+            if _given(match.group(1)):
+                names.append(Finding("PERSON", match.start(1), match.end(1), match.group(1)))
+    return names

@@ -1,0 +1,54 @@
+"""English given names alone where the text marks a person (names_en_given): a full
+name's first word again, a dash sign-off, before a Chinese title or greeting, a
+speaker's label; and the capitalised words in those places that are no names."""
+
+from __future__ import annotations
+
+import pytest
+
+from plinth.privacy.detectors import detect
+from plinth.privacy.names_en_given import find_lone_given_names
+
+
+def _people(text: str) -> list[str]:
+    return [f.text for f in detect(text) if f.entity == "PERSON"]
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("To: Emily Chen\nSubject: Lease\n\nEmily, the agent agreed to 6%.", "Emily"),
+        ("Attendees: Priya Nair, 潘伟\n- Priya proposed a new index", "Priya"),
+        ("Bank details unchanged. — Leo", "Leo"),  # normalize turns — into -
+        ("Thanks for the update.\n-- Nathan", "Nathan"),
+        ("兴趣班群 Amy老师: 本周六的乐高课改到B203教室", "Amy"),
+        ("旅行社: Tiffany您好，出发前需提供护照首页照片", "Tiffany"),
+        ("Jenny 你帮我查下上个月的报销", "Jenny"),
+        ("周会记录\n- Alex：CRM 数据迁移完成 85%", "Alex"),
+        ("HR Cindy: 新同事入职资料请发我邮箱", "Cindy"),
+    ],
+)
+def test_lone_given_names_found(text: str, name: str) -> None:
+    assert name in _people(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Link: https://example.com/report",  # a field label that Faker lists as a name
+        "Jan: 120\nFeb: 98",  # a month
+        "China说要加关税",  # a place
+        "Siri: 好的，已为你设置闹钟",  # a voice assistant
+        "Note: the build is green. - Done",  # no given name after the dash
+        "Mark: 请假一天",  # a given name that is a word too, with no full name before
+        "The release went out today.\n- Summary: all green",
+    ],
+)
+def test_no_lone_given_name(text: str) -> None:
+    assert find_lone_given_names(text, []) == []
+    assert _people(text) == []
+
+
+def test_a_wordlike_first_name_is_not_echoed() -> None:
+    text = "Cc: Will Turner\nWill you check the invoice?"
+    assert find_lone_given_names(text, [f for f in detect(text) if f.entity == "PERSON"]) == []
