@@ -45,10 +45,11 @@ def test_lone_given_names_found(text: str, name: str) -> None:
     ],
 )
 def test_no_lone_given_name(text: str) -> None:
-    assert find_lone_given_names(text, []) == []
+    assert list(find_lone_given_names(text, [])) == []
     assert _people(text) == []
 
 
 def test_a_wordlike_first_name_is_not_echoed() -> None:
     text = "Cc: Will Turner\nWill you check the invoice?"
-    assert find_lone_given_names(text, [f for f in detect(text) if f.entity == "PERSON"]) == []
+    people = [f for f in detect(text) if f.entity == "PERSON"]
+    assert list(find_lone_given_names(text, people)) == []

@@ -71,12 +71,12 @@ def _echoes(text: str, found: Sequence[Finding]) -> Iterator[Finding]:
                 yield Finding("PERSON", match.start(), match.end(), first)
 
 
-def find_lone_given_names(text: str, found: Sequence[Finding]) -> list[Finding]:
+def find_lone_given_names(text: str, found: Sequence[Finding]) -> Iterator[Finding]:
     """Given names alone where the text marks a person (see the module's docstring).
-    A list, not a generator: the caller extends ``found`` with what this returns."""
-    names = list(_echoes(text, found))
+    Reads ``found`` (the earlier stages' findings) before yielding the first name, so the
+    caller may extend ``found`` with what this yields."""
+    yield from list(_echoes(text, found))
     for pattern in (_SIGN_OFF, _TITLED, _LINE_HEAD):
         for match in pattern.finditer(text):
             if _given(match.group(1)):
-                names.append(Finding("PERSON", match.start(1), match.end(1), match.group(1)))
-    return names
+                yield Finding("PERSON", match.start(1), match.end(1), match.group(1))
