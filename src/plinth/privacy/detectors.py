@@ -109,7 +109,8 @@ def _detect(text: str, strict_phones: bool) -> list[Finding]:
         found.extend(findings)
     if not found:
         return found
-    return _in_text(non_overlapping(found, _PRIORITY), text, plain)
+    # Time words, forms of address, cuts, company names: no finder's name (names_veto).
+    return _in_text(non_overlapping(vet(plain, found), _PRIORITY), text, plain)
 
 
 def _in_text(kept: list[Finding], text: str, plain: str) -> list[Finding]:
@@ -153,10 +154,9 @@ def _stages(plain: str, strict_phones: bool, found: list[Finding]) -> Iterator[S
         yield "ipv6", find_ipv6(plain)
     if han:
         for finder in _HAN_FINDERS:
-            # Time words, forms of address, cuts, company names: no finder's name.
-            yield finder.__name__, vet(plain, finder(plain))
+            yield finder.__name__, finder(plain)
     if "\n" in plain:
-        yield "column_names", vet(plain, find_column_names(plain))  # headed 姓名 or Name
+        yield "column_names", find_column_names(plain)  # headed 姓名 or Name
     if _CAPITAL.search(plain) is not None:
         yield "english_names", find_english_names(plain)
         if found or han or "-" in plain or ":" in plain:
@@ -168,10 +168,10 @@ def _stages(plain: str, strict_phones: bool, found: list[Finding]) -> Iterator[S
         f for f in found if f.entity == "ADDRESS"
     ]
     if anchors and han:
-        yield "record_names", vet(plain, find_record_names(plain, anchors))
+        yield "record_names", find_record_names(plain, anchors)
     if han and found:
         # 高俊、白露、林一鸣: the list's others
-        yield "listed_names", vet(plain, find_listed_names(plain, found))
+        yield "listed_names", find_listed_names(plain, found)
 
 
 def detect_timed(text: str, times: dict[str, int], *, strict_phones: bool = False) -> list[Finding]:
@@ -191,7 +191,7 @@ def detect_timed(text: str, times: dict[str, int], *, strict_phones: bool = Fals
         found.extend(findings)
         mark = clock()
         times[name] = times.get(name, 0) + mark - begun
-    result = _in_text(non_overlapping(found, _PRIORITY), text, plain)
+    result = _in_text(non_overlapping(vet(plain, found), _PRIORITY), text, plain)
     times["resolve"] = times.get("resolve", 0) + clock() - mark
     return result
 

@@ -7,7 +7,7 @@ given name in a few more places:
 - again, after the full name: "To: Emily Chen … Emily, the landlord's agent agreed":
   the first word of a full English name found in the same text, repeated alone;
 - on a sign-off line after a dash: "Bank details unchanged. — Leo";
-- right before a Chinese title or a greeting (Amy老师, Tiffany您好, Kevin 说), or before
+- right before 老师, 经理, a greeting or 说 (Amy老师, Tiffany您好, Kevin 说), or before
   你 at a line's start (Jenny 你帮我查下);
 - as a speaker's label at a line's start, after a list mark or a short capitalised
   role (``- Alex：CRM 数据迁移完成``, ``HR Cindy: 新同事…``).
@@ -26,20 +26,22 @@ from plinth.privacy.findings import Finding
 from plinth.privacy.gazetteer import words
 from plinth.privacy.names_en import GIVEN_NAMES, NOT_NAMES
 
+# Each form is looked for from its rare part (a dash, a title, a line's start) with
+# ``str.find`` and checked with an anchored match there: three scans of the whole text
+# for a capitalised word cost ~75 µs per 2 KB prompt, this a tenth of that.
 _GIVEN = r"[A-Z][a-z]{1,11}"
 # A dash that signs a message off, at a line's start or after a sentence's end, then
 # the name alone up to the line's end. ``normalize`` turns — into -.
-_SIGN_OFF = re.compile(
-    rf"(?:^|\n|[.!?。！？][ \t]+)[ \t]*(?:—|–|--?)[ \t]*({_GIVEN})[ \t]*(?=$|\n)"
-)
+_DASHES = ("-", "—", "–")
+_SIGNED = re.compile(rf"-?[ \t]*({_GIVEN})[ \t]*(?:$|\n)")
 # Chinese titles and greetings a given name is put before (Amy老师, Tiffany您好).
-_TITLED = re.compile(
-    rf"(?<![A-Za-z])({_GIVEN})[ \t]?(?=老师|您好|你好|同学|经理|总监|主管|医生|律师|姐|哥|说)"
-)
+# The commonest five, found in one scan (~4 µs per 2 KB prompt; each more adds ~1 µs).
+_TITLE = re.compile("老师|您好|你好|经理|说")
+_BEFORE_TITLE = re.compile(rf"(?<![A-Za-z])({_GIVEN}) ?$")
 # A line's start: a list mark or a short capitalised role (HR, PM) may come first;
 # then a speaker's colon, or 你 (the one spoken to).
 _LINE_HEAD = re.compile(
-    rf"(?:^|\n)[ \t]*(?:[-*•][ \t]*)?(?:[A-Z]{{2,4}}[ \t]+)?({_GIVEN})(?:[ \t]*[:：]|[ \t，,]*你)"
+    rf"[ \t]*(?:[-*•][ \t]*)?(?:[A-Z]{{2,4}}[ \t]+)?({_GIVEN})(?:[ \t]*[:：]|[ \t，,]*你)"
 )
 
 
@@ -66,9 +68,52 @@ def _echoes(text: str, found: Sequence[Finding]) -> Iterator[Finding]:
     for first in firsts:
         if not _given(first):  # not Will or Mark: "Will Smith … Will you check"
             continue
-        for match in re.finditer(rf"(?<![A-Za-z]){re.escape(first)}(?![A-Za-z])", text):
-            if match.start() not in taken:
-                yield Finding("PERSON", match.start(), match.end(), first)
+        at = text.find(first)
+        while at != -1:
+            end = at + len(first)
+            if (
+                at not in taken
+                and not text[at - 1 : at].isalpha()
+                and not text[end : end + 1].isalpha()
+            ):
+                yield Finding("PERSON", at, end, first)
+            at = text.find(first, end)
+
+
+def _signed(text: str) -> Iterator[re.Match[str]]:
+    for dash in _DASHES:
+        at = text.find(dash)
+        while at != -1:
+            before = text[max(0, at - 2) : at]
+            opens = at == 0 or before[-1:] == "\n" or before.rstrip(" \t")[-1:] in ".!?。！？"
+            if opens and before[-1:] != "-":
+                match = _SIGNED.match(text, at + 1)
+                if match is not None:
+                    yield match
+            at = text.find(dash, at + 1)
+
+
+def _titled(text: str) -> Iterator[re.Match[str]]:
+    for title in _TITLE.finditer(text):
+        at = title.start()
+        if text[at - 1 : at].isascii():
+            match = _BEFORE_TITLE.search(text, max(0, at - 13), at)
+            if match is not None:
+                yield match
+
+
+_HEAD_STARTS = frozenset("-*• \tABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def _line_heads(text: str) -> Iterator[re.Match[str]]:
+    at = 0
+    while at != -1:
+        if text[at : at + 1] in _HEAD_STARTS:  # most lines start otherwise: no match tried
+            match = _LINE_HEAD.match(text, at)
+            if match is not None:
+                yield match
+        at = text.find("\n", at)
+        at = at if at == -1 else at + 1
 
 
 def find_lone_given_names(text: str, found: Sequence[Finding]) -> Iterator[Finding]:
@@ -76,7 +121,7 @@ def find_lone_given_names(text: str, found: Sequence[Finding]) -> Iterator[Findi
     Reads ``found`` (the earlier stages' findings) before yielding the first name, so the
     caller may extend ``found`` with what this yields."""
     yield from list(_echoes(text, found))
-    for pattern in (_SIGN_OFF, _TITLED, _LINE_HEAD):
-        for match in pattern.finditer(text):
+    for matches in (_signed(text), _titled(text), _line_heads(text)):
+        for match in matches:
             if _given(match.group(1)):
                 yield Finding("PERSON", match.start(1), match.end(1), match.group(1))
