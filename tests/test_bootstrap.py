@@ -43,3 +43,21 @@ def test_admin_key_from_settings(tmp_path: Path, capsys: pytest.CaptureFixture[s
     store.revoke(found.id)
     with pytest.raises(RevokedKeyReused, match="revoked"):
         bootstrap_admin_key(store, settings)
+
+
+def test_compute_nice_reaches_chat_engines_only(tmp_path: Path) -> None:
+    """``llamacpp.compute_nice`` is a chat-model option: embedders keep their own."""
+    from plinth.bootstrap import build_engines
+    from plinth.engines.llamacpp import LlamaCppEngine
+    from plinth.store.database import open_database
+    from plinth.store.models import ModelStore
+
+    settings = Settings(data_dir=tmp_path, llamacpp={"compute_nice": 3})
+    store = ModelStore(open_database(f"sqlite:///{tmp_path / 'plinth.db'}"))
+    engines = build_engines(settings, store)
+    chats = [e for e in engines if isinstance(e, LlamaCppEngine) and e.kind == "chat"]
+    assert chats and all(e.options.compute_nice == 3 for e in chats)
+    others = [e for e in engines if isinstance(e, LlamaCppEngine) and e.kind != "chat"]
+    assert all(e.options.compute_nice == 0 for e in others)
+    with pytest.raises(ValueError):
+        Settings(data_dir=tmp_path, llamacpp={"compute_nice": 20})

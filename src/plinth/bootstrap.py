@@ -62,6 +62,7 @@ def build_engines(settings: Settings, models: ModelStore) -> list[Engine]:
         default_max_tokens=llama.default_max_tokens,
         prompt_cache_mib=llama.prompt_cache_mib,
         load_on_first_use=llama.load == "on_first_use",
+        compute_nice=llama.compute_nice,
     )
     # Embedders get their own thread count (default 1): see embedding_threads.
     # Embedders sleep between batches (poll 0) instead of spinning: on shared

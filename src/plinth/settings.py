@@ -60,6 +60,16 @@ class LlamaCppSettings(BaseModel):
         description="Output limit of a local chat/completion request that sets none; 0 = none.",
     )
     threads: int = Field(0, ge=0, description="CPU threads; 0 = all cores.")
+    # Off by default until a quiet A/B shows a gain (benchmarks/results/
+    # local_inference_per_token_2026-12-07.md): llama.cpp's compute threads this
+    # many nice steps below the event loop and the token hand-off.
+    compute_nice: int = Field(
+        0,
+        ge=0,
+        le=19,
+        description="Nice steps below the server's own threads for chat models' llama.cpp "
+        "compute threads, so the event loop wins the CPU; 0 = the same priority.",
+    )
     # on_first_use (the default) keeps a server that is only asked for remote
     # models or the knowledge base at ~200 MB instead of ~510 until a local chat
     # model is used (benchmarks/results/light_install.md); the first chat waits
