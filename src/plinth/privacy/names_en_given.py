@@ -29,14 +29,15 @@ from plinth.privacy.names_en import GIVEN_NAMES, NOT_NAMES
 # Each form is looked for from its rare part (a dash, a title, a line's start) with
 # ``str.find`` and checked with an anchored match there: three scans of the whole text
 # for a capitalised word cost ~75 µs per 2 KB prompt, this a tenth of that.
-_GIVEN = r"[A-Z][a-z]{1,11}"
+_GIVEN = r"[A-Z][a-z]{1,11}+"  # possessive: a failed match does not back off letter by letter
 # A dash that signs a message off, at a line's start or after a sentence's end, then
 # the name alone up to the line's end. ``normalize`` turns — into -.
 _DASHES = ("-", "—", "–")
 _SIGNED = re.compile(rf"-?[ \t]*({_GIVEN})[ \t]*(?:$|\n)")
 # Chinese titles and greetings a given name is put before (Amy老师, Tiffany您好).
-# The commonest five, found in one scan (~4 µs per 2 KB prompt; each more adds ~1 µs).
-_TITLE = re.compile("老师|您好|你好|经理|说")
+# The commonest five, each a literal pattern: a regex search for a literal is a fast
+# scan (~0.5 µs per 2 KB prompt), an alternation of them is not (~4 µs).
+_TITLES = tuple(re.compile(title) for title in ("老师", "您好", "你好", "经理", "说"))
 _BEFORE_TITLE = re.compile(rf"(?<![A-Za-z])({_GIVEN}) ?$")
 # A line's start: a list mark or a short capitalised role (HR, PM) may come first;
 # then a speaker's colon, or 你 (the one spoken to).
@@ -94,26 +95,29 @@ def _signed(text: str) -> Iterator[re.Match[str]]:
 
 
 def _titled(text: str) -> Iterator[re.Match[str]]:
-    for title in _TITLE.finditer(text):
-        at = title.start()
-        if text[at - 1 : at].isascii():
-            match = _BEFORE_TITLE.search(text, max(0, at - 13), at)
-            if match is not None:
-                yield match
+    for title in _TITLES:
+        for found in title.finditer(text):
+            at = found.start()
+            if text[at - 1 : at].isascii():
+                match = _BEFORE_TITLE.search(text, max(0, at - 13), at)
+                if match is not None:
+                    yield match
 
 
+# A line that may start with a speaker's label: its first character (after the newline)
+# a list mark, a space or a capital. A literal first, so the scan is a fast search.
 _HEAD_STARTS = frozenset("-*• \tABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_CANDIDATE_LINE = re.compile("\n(?=[-*• \tA-Z])")
 
 
 def _line_heads(text: str) -> Iterator[re.Match[str]]:
-    at = 0
-    while at != -1:
-        if text[at : at + 1] in _HEAD_STARTS:  # most lines start otherwise: no match tried
-            match = _LINE_HEAD.match(text, at)
-            if match is not None:
-                yield match
-        at = text.find("\n", at)
-        at = at if at == -1 else at + 1
+    starts = [m.end() for m in _CANDIDATE_LINE.finditer(text)]
+    if text[:1] in _HEAD_STARTS:
+        starts.insert(0, 0)
+    for at in starts:
+        match = _LINE_HEAD.match(text, at)
+        if match is not None:
+            yield match
 
 
 def find_lone_given_names(text: str, found: Sequence[Finding]) -> Iterator[Finding]:

@@ -25,7 +25,6 @@ turned down once here, by kind, not by string:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 
 from plinth.privacy.findings import Finding
 from plinth.privacy.gazetteer import PLACES
@@ -145,19 +144,21 @@ def vetoed(text: str, finding: Finding) -> bool:
     )
 
 
-def vet(text: str, findings: Iterable[Finding]) -> list[Finding]:
+def vet(text: str, findings: list[Finding]) -> list[Finding]:
     """``findings`` less the person findings ``vetoed`` turns down: once, over every
     stage's findings before overlaps are resolved (a filter per stage cost ~8 µs more
     per 2 KB prompt)."""
+    people = [f for f in findings if f.entity == "PERSON"]
+    if not people:
+        return findings
     verdicts: dict[tuple[int, int], bool] = {}  # several finders often find one reading
-    kept = []
-    for f in findings:
-        if f.entity == "PERSON":
-            span = (f.start, f.end)
-            verdict = verdicts.get(span)
-            if verdict is None:
-                verdict = verdicts[span] = vetoed(text, f)
-            if verdict:
-                continue
-        kept.append(f)
-    return kept
+    dropped = set()
+    for f in people:
+        span = (f.start, f.end)
+        if span not in verdicts:
+            verdicts[span] = vetoed(text, f)
+        if verdicts[span]:
+            dropped.add(span)
+    if not dropped:
+        return findings
+    return [f for f in findings if f.entity != "PERSON" or (f.start, f.end) not in dropped]
