@@ -159,8 +159,7 @@ def _stages(plain: str, strict_phones: bool, found: list[Finding]) -> Iterator[S
         yield "column_names", find_column_names(plain)  # headed 姓名 or Name
     if _CAPITAL.search(plain) is not None:
         yield "english_names", find_english_names(plain)
-        if found or han or "-" in plain or ":" in plain:
-            # Emily again after Emily Chen, — Leo, Amy老师, - Alex： (none in "Say hi")
+        if found:  # Emily again after Emily Chen (none in "Say hi")
             yield "english_given_names", find_lone_given_names(plain, found)
         if _DIGIT.search(plain) is not None:
             yield "english_addresses", find_english_addresses(plain)

@@ -266,6 +266,20 @@ def find_english_names(text: str) -> Iterator[Finding]:
             known = _person_value(text, start)  # "contact_person": "Lim Wei Jie"
         if known or _cued(text, start, value) or _contact_line(text, start, parts) or shaped:
             yield Finding("PERSON", start, start + len(value), value)
+        elif (
+            len(parts) == 1
+            and value in GIVEN_NAMES
+            and _marked_alone(text, start, start + len(value))
+        ):
+            yield Finding("PERSON", start, start + len(value), value)  # Amy老师, - Alex：
+
+
+def _marked_alone(text: str, start: int, end: int) -> bool:
+    """A lone given name before a Chinese title, as a speaker's label, after a sign-off
+    dash (``names_en_given``, which imports this module's name lists: imported here)."""
+    from plinth.privacy.names_en_given import marked_alone
+
+    return marked_alone(text, start, end)
 
 
 def _quoted(text: str, start: int, end: int) -> bool:

@@ -7,14 +7,17 @@ given name in a few more places:
 - again, after the full name: "To: Emily Chen … Emily, the landlord's agent agreed":
   the first word of a full English name found in the same text, repeated alone;
 - on a sign-off line after a dash: "Bank details unchanged. — Leo";
-- right before 老师, 经理, a greeting or 说 (Amy老师, Tiffany您好, Kevin 说), or before
-  你 at a line's start (Jenny 你帮我查下);
+- right before a Chinese title or greeting (Amy老师, Tiffany您好, Lily姐, Kevin 说), or
+  before 你 at a line's start (Jenny 你帮我查下);
 - as a speaker's label at a line's start, after a list mark or a short capitalised
   role (``- Alex：CRM 数据迁移完成``, ``HR Cindy: 新同事…``).
 
-The word must be a known given name (Faker's list, ``english_given_names.txt``) and
-not one that is an everyday word as well (Mark, Will, Grace: ``WORDLIKE_GIVEN_NAMES``
-in ``names_en``), nor a month, a label, a place or an assistant's name (``_NOT_LONE``).
+The echoes are a stage of their own (``find_lone_given_names``: they need the full
+names found); the other forms are checked by ``marked_alone`` on each lone capitalised
+word ``names_en`` visits anyway. The word must be a known given name (Faker's list,
+``english_given_names.txt``) and not one that is an everyday word as well (Mark, Will,
+Grace: ``WORDLIKE_GIVEN_NAMES`` in ``names_en``), nor a month, a label, a place or an
+assistant's name (``_NOT_LONE``).
 """
 
 from __future__ import annotations
@@ -26,24 +29,16 @@ from plinth.privacy.findings import Finding
 from plinth.privacy.gazetteer import words
 from plinth.privacy.names_en import GIVEN_NAMES, NOT_NAMES
 
-# Each form is looked for from its rare part (a dash, a title, a line's start) with
-# ``str.find`` and checked with an anchored match there: three scans of the whole text
-# for a capitalised word cost ~75 µs per 2 KB prompt, this a tenth of that.
-_GIVEN = r"[A-Z][a-z]{1,11}+"  # possessive: a failed match does not back off letter by letter
-# A dash that signs a message off, at a line's start or after a sentence's end, then
+# Chinese titles and greetings a given name is put before (Amy老师, Tiffany您好, Lily姐).
+_TITLES = ("老师", "您好", "你好", "同学", "经理", "总监", "主管", "医生", "律师", "姐", "哥", "说")
+# Before the name on its line: nothing, a list mark or a short capitalised role (HR,
+# PM); after it, a speaker's colon or 你 (the one spoken to).
+_HEAD_BEFORE = re.compile(r"[ \t]*(?:[-*•][ \t]*)?(?:[A-Z]{2,4}[ \t]+)?")
+_HEAD_AFTER = re.compile(r"[ \t]*[:：]|[ \t，,]*你")
+# A dash that signs a message off, at a line's start or after a sentence's end, and
 # the name alone up to the line's end. ``normalize`` turns — into -.
-_DASHES = ("-", "—", "–")
-_SIGNED = re.compile(rf"-?[ \t]*({_GIVEN})[ \t]*(?:$|\n)")
-# Chinese titles and greetings a given name is put before (Amy老师, Tiffany您好).
-# The commonest five, each a literal pattern: a regex search for a literal is a fast
-# scan (~0.5 µs per 2 KB prompt), an alternation of them is not (~4 µs).
-_TITLES = tuple(re.compile(title) for title in ("老师", "您好", "你好", "经理", "说"))
-_BEFORE_TITLE = re.compile(rf"(?<![A-Za-z])({_GIVEN}) ?$")
-# A line's start: a list mark or a short capitalised role (HR, PM) may come first;
-# then a speaker's colon, or 你 (the one spoken to).
-_LINE_HEAD = re.compile(
-    rf"[ \t]*(?:[-*•][ \t]*)?(?:[A-Z]{{2,4}}[ \t]+)?({_GIVEN})(?:[ \t]*[:：]|[ \t，,]*你)"
-)
+_DASH_BEFORE = re.compile(r"(?:^|[.!?。！？])[ \t]*(?:--?|—|–)[ \t]*$")
+_LINE_END = re.compile(r"[ \t]*(?:$|\n)")
 
 
 # Faker's given names hold words a line or a title starts with as often: month
@@ -63,12 +58,12 @@ def _given(word: str) -> bool:
 
 
 def _echoes(text: str, found: Sequence[Finding]) -> Iterator[Finding]:
-    people = [f for f in found if f.entity == "PERSON"]
-    firsts = {f.text.split(" ", 1)[0] for f in people if " " in f.text and f.text[:1].isupper()}
-    taken = {f.start for f in people}  # a set: a long text's many names stay linear
+    firsts = {f.text[: f.text.index(" ")] for f in found if f.entity == "PERSON" and " " in f.text}
+    firsts = {first for first in firsts if _given(first)}  # not Will: "Will you check"
+    if not firsts:
+        return
+    taken = {f.start for f in found if f.entity == "PERSON"}  # a set: stays linear
     for first in firsts:
-        if not _given(first):  # not Will or Mark: "Will Smith … Will you check"
-            continue
         at = text.find(first)
         while at != -1:
             end = at + len(first)
@@ -81,51 +76,25 @@ def _echoes(text: str, found: Sequence[Finding]) -> Iterator[Finding]:
             at = text.find(first, end)
 
 
-def _signed(text: str) -> Iterator[re.Match[str]]:
-    for dash in _DASHES:
-        at = text.find(dash)
-        while at != -1:
-            before = text[max(0, at - 2) : at]
-            opens = at == 0 or before[-1:] == "\n" or before.rstrip(" \t")[-1:] in ".!?。！？"
-            if opens and before[-1:] != "-":
-                match = _SIGNED.match(text, at + 1)
-                if match is not None:
-                    yield match
-            at = text.find(dash, at + 1)
-
-
-def _titled(text: str) -> Iterator[re.Match[str]]:
-    for title in _TITLES:
-        for found in title.finditer(text):
-            at = found.start()
-            if text[at - 1 : at].isascii():
-                match = _BEFORE_TITLE.search(text, max(0, at - 13), at)
-                if match is not None:
-                    yield match
-
-
-# A line that may start with a speaker's label: its first character (after the newline)
-# a list mark, a space or a capital. A literal first, so the scan is a fast search.
-_HEAD_STARTS = frozenset("-*• \tABCDEFGHIJKLMNOPQRSTUVWXYZ")
-_CANDIDATE_LINE = re.compile("\n(?=[-*• \tA-Z])")
-
-
-def _line_heads(text: str) -> Iterator[re.Match[str]]:
-    starts = [m.end() for m in _CANDIDATE_LINE.finditer(text)]
-    if text[:1] in _HEAD_STARTS:
-        starts.insert(0, 0)
-    for at in starts:
-        match = _LINE_HEAD.match(text, at)
-        if match is not None:
-            yield match
+def marked_alone(text: str, start: int, end: int) -> bool:
+    """A lone capitalised word at ``start:end`` is a given name the text marks as a
+    person's: before a Chinese title or greeting, as a speaker's label or before 你 at
+    a line's start, or signing off after a dash. ``names_en`` asks this of each lone
+    capitalised word it visits (no scan of its own: three such scans cost ~75 µs per
+    2 KB prompt, the veto and this together ~2)."""
+    if not _given(text[start:end]):
+        return False
+    after = end + 1 if text[end : end + 1] == " " else end
+    if text.startswith(_TITLES, after):
+        return True
+    line_start = text.rfind("\n", 0, start) + 1
+    if _HEAD_BEFORE.fullmatch(text, line_start, start) and _HEAD_AFTER.match(text, end):
+        return True
+    before = text[max(line_start, start - 6) : start]
+    return _DASH_BEFORE.search(before) is not None and _LINE_END.match(text, end) is not None
 
 
 def find_lone_given_names(text: str, found: Sequence[Finding]) -> Iterator[Finding]:
-    """Given names alone where the text marks a person (see the module's docstring).
-    Reads ``found`` (the earlier stages' findings) before yielding the first name, so the
-    caller may extend ``found`` with what this yields."""
+    """The first words of full English names in ``found``, repeated alone elsewhere.
+    Reads ``found`` before yielding the first, so the caller may extend it meanwhile."""
     yield from list(_echoes(text, found))
-    for matches in (_signed(text), _titled(text), _line_heads(text)):
-        for match in matches:
-            if _given(match.group(1)):
-                yield Finding("PERSON", match.start(1), match.end(1), match.group(1))
