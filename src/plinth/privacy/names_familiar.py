@@ -12,14 +12,17 @@ are left out.
 Also 阿X, the southern form of address (阿芳你家…, 叫阿杰来): 阿 and a character
 common in given names (G ≥ ``AH_GIVEN``) and in no transliteration (T: 阿尔及利亚),
 no word of jieba's (阿姨, 阿里, 阿拉), then a word a person is followed by; and
-a Japanese surname or given name before an honorific (佐藤さん, 田中様).
+a Japanese surname or given name before an honorific (佐藤さん, 田中様); a given
+name alone as a chat's speaker label at a line's start (晓燕: …).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from plinth.privacy.findings import Finding
+from plinth.privacy.gazetteer import PERSON_NOUN_ENDS
 from plinth.privacy.names_surnames import SURNAMES
 from plinth.privacy.names_zh_scored import FOREIGN, GIVEN, RIGHT, WORDS
 from plinth.privacy.names_zh_uncued import WORDLIKE
@@ -117,7 +120,36 @@ def _self_named(text: str) -> Iterator[Finding]:
             at = text.find(cue, at + 1)
 
 
+# A given name alone as a chat's speaker label (晓燕: 我家那个陈阿姨挺好的): two Han
+# characters at a line's start before a colon, each common in given names (G ≥
+# SPEAKER_GIVEN), no word of jieba's (客服, 物业, 家长) and not ending like a noun for a
+# person (群友, 室友); in a text with two such labels at least (a chat, not a headline).
+# A literal newline first, so the scan is a fast search.
+SPEAKER_GIVEN = 1.0
+_SPEAKER = re.compile("\n([\u3400-\u9fff]{2})[:：]")
+_FIRST_SPEAKER = re.compile("([\u3400-\u9fff]{2})[:：]")
+
+
+def _speaker_given_names(text: str) -> Iterator[Finding]:
+    labels = list(_SPEAKER.finditer(text))
+    first = _FIRST_SPEAKER.match(text)
+    if first is not None:
+        labels.insert(0, first)
+    if len(labels) < 2:  # one line "承德：科技良种…" is a headline, not a chat
+        return
+    for match in labels:
+        value = match.group(1)
+        if (
+            GIVEN.get(value[0], -9.0) >= SPEAKER_GIVEN
+            and GIVEN.get(value[1], -9.0) >= SPEAKER_GIVEN
+            and value not in WORDS
+            and value[1] not in PERSON_NOUN_ENDS
+        ):
+            yield Finding("PERSON", match.start(1), match.end(1), value)
+
+
 def find_familiar_names(text: str) -> Iterator[Finding]:
+    yield from _speaker_given_names(text)
     if "我" in text:
         yield from _self_named(text)
     if "阿" in text:
