@@ -160,9 +160,17 @@ def _invalid(entity: str, value: str) -> str | None:
         "IBAN": lambda: iban.is_valid(plain),
         # Possible, not valid: writers use ranges reserved for fiction (+44 7700 900xxx,
         # +1 555-01xx), which are well-formed but never allocated; a typo is caught anyway.
-        "INTL_PHONE": lambda: phonenumbers.is_possible_number(phonenumbers.parse(value, None)),
+        "INTL_PHONE": lambda: _possible_phone(value),
     }.get(entity)
     return None if ok is None or ok() else f"{entity} {value!r} fails its own check"
+
+
+def _possible_phone(value: str) -> bool:
+    """With a + it must be a possible number of its country; written nationally
+    (``(847) 555-0163``) the country is not in the text, so only its length is checked."""
+    if value.lstrip().startswith("+"):
+        return bool(phonenumbers.is_possible_number(phonenumbers.parse(value, None)))
+    return 7 <= sum(c.isdigit() for c in value) <= 15
 
 
 def _ric_digit_ok(number: str) -> bool:
