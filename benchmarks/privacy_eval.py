@@ -119,12 +119,20 @@ FRESH = (
     # mobiles and plates 1.0. Then read for the eighth names and second address work.
     "heldout20.tsv",
     "heldout21.tsv",
+    # Written blind by helpers W22 and W23 (committed sealed 7b57286, 32a0bf5), scored
+    # once clean at e8e3b82: names P/R 0.960/0.955 and 0.985/0.897 (pooled 0.972/0.926);
+    # addresses 0.923/0.96 and 0.938/1.0; INTL_PHONE R 0.917 in 23 ((847) 555-0163,
+    # written without its country); checksummed types, mobiles, landlines and plates
+    # 1.0. Then read for the ninth names and the third address work.
+    "heldout22.tsv",
+    "heldout23.tsv",
 )
 # Batches never looked at while tuning, each reported apart as ``clean <file>``
-# (``--no-clean`` leaves them out while tuning). Batches 22 and 23: written blind by
-# helpers W22 and W23 (committed sealed 7b57286, 32a0bf5) while the eighth names and
-# the second address work ran, never opened by them; first scored at e8e3b82.
-CLEAN: tuple[str, ...] = ("heldout22.tsv", "heldout23.tsv")
+# (``--no-clean`` leaves them out while tuning). None now: batches 22 and 23, the last
+# clean ones, were scored once and then read for the ninth names and third address
+# work (``FRESH``); new batches written apart (``privacy_data/sealed/``) come here for
+# their first score.
+CLEAN: tuple[str, ...] = ()
 
 
 def handwritten(*, held_out: bool = False, only: str | None = None) -> list[Case]:
