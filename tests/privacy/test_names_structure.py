@@ -77,6 +77,50 @@ def test_old_and_little_words_are_no_names(text: str) -> None:
 @pytest.mark.parametrize(
     ("text", "name"),
     [
+        ("喂，老马啊，晚上一起吃饭", "老马"),  # a vocative particle after the name
+        ("大陈，明天你值早班", "大陈"),
+        ("大孔：我在北门等你们", "大孔"),
+        ("大邹你到哪了？", "大邹"),
+    ],
+)
+def test_called_and_big_before_a_surname(text: str, name: str) -> None:
+    assert people(text) == [name]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "大胡子来了",  # 胡子 is a word
+        "大宋的皇帝很多",  # a dynasty
+        "大王叫我来巡山",  # jieba counts 大王
+        "这个大方案还没定",  # 大 inside a clause, 方 an everyday word
+        "很大陈列馆",  # 大 ends a word before it: no clause start
+    ],
+)
+def test_big_words_are_no_names(text: str) -> None:
+    # Other detectors' readings of the rest (来巡山) are not this test's business.
+    assert not any("大" in name for name in people(text))
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("那个欧阳总的报价你看了没", "欧阳总"),
+        ("您好 上官老师，", "上官老师"),
+        ("问问司徒经理", "司徒经理"),
+    ],
+)
+def test_compound_surname_and_title(text: str, name: str) -> None:
+    assert people(text) == [name]
+
+
+def test_compound_surname_before_a_word_is_no_title() -> None:
+    assert people("欧阳总是迟到") == []  # 总是 (always), not 总 the title
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
         ("阿依古丽今天请假", "阿依古丽"),
         ("努尔江·哈力克下周回来", "努尔江·哈力克"),
         ("给额尔敦巴雅尔订一张机票", "额尔敦巴雅尔"),

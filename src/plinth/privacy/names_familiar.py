@@ -28,10 +28,17 @@ from plinth.privacy.names_zh_scored import FOREIGN, GIVEN, RIGHT, WORDS
 from plinth.privacy.names_zh_uncued import WORDLIKE
 
 # 老/小 + surname words that are not people: 小米 (the brand), 小钱, 老牛.
-_NOT_FAMILIAR = frozenset(["小米", "小钱", "老牛", "小牛"])
+# 大宋, 大秦: dynasties' names (大 + a surname) that jieba does not count.
+_NOT_FAMILIAR = frozenset(
+    ["小米", "小钱", "老牛", "小牛", "大宋", "大秦", "大汉", "大清", "大元", "大夏"]
+)
 # jieba lists some forms of address (老王 and 小张, a few hundred times): a 老/小 word
 # seen more than that is a thing or an idea (小康, 小时), log10 of its count above this.
 WORD_ABOVE = 2.7
+
+
+# Particles that follow a name called out (老周啊, 小王呀); the tables hold none of them.
+_VOCATIVE = frozenset("啊呀")
 
 
 def _person_may_end(text: str, end: int) -> bool:
@@ -39,6 +46,8 @@ def _person_may_end(text: str, end: int) -> bool:
     follows, or a word a person is often followed by (说, 又, 先, 迟到)."""
     if end >= len(text) or not "\u3400" <= text[end] <= "\u9fff":
         return True
+    if text[end] in _VOCATIVE:
+        return True  # 喂，老周啊: a call to a person (jieba's tables tag 啊 as no follower)
     # The longest word there decides: 小康|住宅 goes on with a noun, though 住 is a verb.
     get = RIGHT.get
     for size in (3, 2, 1):
@@ -148,12 +157,35 @@ def _speaker_given_names(text: str) -> Iterator[Finding]:
             yield Finding("PERSON", match.start(1), match.end(1), value)
 
 
+def _big_names(text: str) -> Iterator[Finding]:
+    """大刘, 大陈: 大 (big) and a surname is a nickname, but 大 starts many words (大王,
+    大明, 大连, 大方), so only a pair jieba never counts, of a surname that is no everyday
+    word, at a clause's start (大刘，明天…; 大刘：我在…), with a person's follower after."""
+    at = text.find("大")
+    while at != -1:
+        value = text[at : at + 2]
+        if (
+            len(value) == 2
+            and value[1] in SURNAMES
+            and value[1] not in WORDLIKE
+            and value not in WORDS
+            and value not in _NOT_FAMILIAR
+            and _clause_start(text, at)
+            and not _starts_a_word(text, at + 1)
+            and _person_may_end(text, at + 2)
+        ):
+            yield Finding("PERSON", at, at + 2, value)
+        at = text.find("大", at + 1)
+
+
 def find_familiar_names(text: str) -> Iterator[Finding]:
     yield from _speaker_given_names(text)
     if "我" in text:
         yield from _self_named(text)
     if "阿" in text:
         yield from _ah_names(text)
+    if "大" in text:
+        yield from _big_names(text)
     if "ん" in text:  # a one-character test is ~20x cheaper than one for a pair
         for honorific in _HONORIFICS:
             if honorific in text:

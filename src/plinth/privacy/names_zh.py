@@ -361,6 +361,24 @@ def _inside_a_word(text: str, start: int, title: re.Match[str]) -> bool:
     return max(get(text[max(0, start - n) : start], 0.0) for n in (1, 2, 3)) == 0.0
 
 
+_TITLE_AFTER = re.compile(alternation(sorted(TITLES, key=len, reverse=True)))
+
+
+def _compound_titled(text: str, compound: re.Match[str]) -> Finding | None:
+    """A compound surname right before a title (欧阳总, 上官老师): the trigger scan took
+    the surname, so the title after it was never a match of its own. A one-character
+    title that starts a word with what follows (欧阳|总是) is no title."""
+    title = _TITLE_AFTER.match(text, compound.end())
+    if title is None:
+        return None
+    if (
+        title.end() - title.start() == 1
+        and EVERYDAY_WORDS.get(text[title.start() : title.end() + 1], 0.0) > 0
+    ):
+        return None
+    return Finding("PERSON", compound.start(), title.end(), text[compound.start() : title.end()])
+
+
 def find_chinese_names(text: str) -> Iterator[Finding]:
     for match in _TRIGGER.finditer(text):
         kind = _KINDS[match.group(0)]
@@ -378,6 +396,8 @@ def find_chinese_names(text: str) -> Iterator[Finding]:
                 or _thing_given(text[match.end() : stop])
             ):
                 found = None  # 诸葛|八卦村, 司马|台长城: the "given name" is a noun
+            if stop == match.end():
+                found = _compound_titled(text, match)  # 欧阳总, 欧阳老师
         elif not _surname_near(text, _title_start(text, match)):
             found = _after_cue(text, match) if len(match.group(0)) > 1 else None
         else:
