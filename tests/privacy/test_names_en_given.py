@@ -27,6 +27,9 @@ def _people(text: str) -> list[str]:
         ("周会记录\n- Alex：CRM 数据迁移完成 85%", "Alex"),
         ("HR Cindy: 新同事入职资料请发我邮箱", "Cindy"),
         ("这个问题问Kevin哥就行", "Kevin"),
+        ("刚才Nathan问我周五是不是线上", "Nathan"),  # the subject of 问
+        ("Jenny 我这边报价发你了", "Jenny"),  # a line spoken to the name
+        ("Offer accepted. @Priya please order a laptop", "Priya"),  # a mention, no Han
     ],
 )
 def test_lone_given_names_found(text: str, name: str) -> None:
@@ -43,6 +46,8 @@ def test_lone_given_names_found(text: str, name: str) -> None:
         "Note: the build is green. - Done",  # no given name after the dash
         "Mark: 请假一天",  # a given name that is a word too, with no full name before
         "The release went out today.\n- Summary: all green",
+        "Python 我不太熟",  # no given name before 我
+        "write to priya@example.com or @Override it",  # an address; a word no name
     ],
 )
 def test_no_lone_given_name(text: str) -> None:

@@ -102,6 +102,12 @@ def test_big_words_are_no_names(text: str) -> None:
     assert not any("大" in name for name in people(text))
 
 
+def test_ah_and_a_transliteration_character() -> None:
+    # 杰 spells foreign words too (杰克逊): 阿杰 is a name where the clause ends after it.
+    assert people("有问题找我们技术阿杰，他微信就是手机号") == ["阿杰"]
+    assert people("阿尔及利亚的首都") == []
+
+
 @pytest.mark.parametrize(
     ("text", "name"),
     [

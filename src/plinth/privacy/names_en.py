@@ -272,6 +272,15 @@ def find_english_names(text: str) -> Iterator[Finding]:
             and _marked_alone(text, start, start + len(value))
         ):
             yield Finding("PERSON", start, start + len(value), value)  # Amy老师, - Alex：
+    if "@" in text:  # @Jonas please…: a chat mention, Han text or none (names_fields)
+        yield from _latin_mentions(text)
+
+
+def _latin_mentions(text: str) -> Iterator[Finding]:
+    # names_fields imports this module (its name lists): imported here, at call time.
+    from plinth.privacy.names_fields import latin_mentions
+
+    return latin_mentions(text)
 
 
 def _marked_alone(text: str, start: int, end: int) -> bool:

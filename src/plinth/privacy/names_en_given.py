@@ -7,8 +7,10 @@ given name in a few more places:
 - again, after the full name: "To: Emily Chen … Emily, the landlord's agent agreed":
   the first word of a full English name found in the same text, repeated alone;
 - on a sign-off line after a dash: "Bank details unchanged. — Leo";
-- right before a Chinese title or greeting (Amy老师, Tiffany您好, Lily姐, Kevin 说), or
-  before 你 at a line's start (Jenny 你帮我查下);
+- right before a Chinese title or greeting (Amy老师, Tiffany您好, Lily姐, Kevin 说,
+  Jason问我), or before 你 or 我 at a line's start (Jenny 你帮我查下, Jason 我这边…);
+- after @ in a chat mention, in a text with no Han too (@Jonas please…: the Han
+  finders, ``names_fields`` among them, are not run on such a text; ``names_en`` asks);
 - as a speaker's label at a line's start, after a list mark or a short capitalised
   role (``- Alex：CRM 数据迁移完成``, ``HR Cindy: 新同事…``).
 
@@ -30,11 +32,27 @@ from plinth.privacy.gazetteer import words
 from plinth.privacy.names_en import GIVEN_NAMES, NOT_NAMES
 
 # Chinese titles and greetings a given name is put before (Amy老师, Tiffany您好, Lily姐).
-_TITLES = ("老师", "您好", "你好", "同学", "经理", "总监", "主管", "医生", "律师", "姐", "哥", "说")
+# 说 and 问 (Kevin 说, Jason问我): the name is the subject of speech.
+_TITLES = (
+    "老师",
+    "您好",
+    "你好",
+    "同学",
+    "经理",
+    "总监",
+    "主管",
+    "医生",
+    "律师",
+    "姐",
+    "哥",
+    "说",
+    "问",
+)
 # Before the name on its line: nothing, a list mark or a short capitalised role (HR,
-# PM); after it, a speaker's colon or 你 (the one spoken to).
+# PM); after it, a speaker's colon, or 你 or 我 (a line spoken to the name:
+# Jenny 你帮我查下, Jason 我这边报价发你了).
 _HEAD_BEFORE = re.compile(r"[ \t]*(?:[-*•][ \t]*)?(?:[A-Z]{2,4}[ \t]+)?")
-_HEAD_AFTER = re.compile(r"[ \t]*[:：]|[ \t，,]*你")
+_HEAD_AFTER = re.compile(r"[ \t]*[:：]|[ \t，,]*[你我]")
 # A dash that signs a message off, at a line's start or after a sentence's end, and
 # the name alone up to the line's end. ``normalize`` turns — into -.
 _DASH_BEFORE = re.compile(r"(?:^|[.!?。！？])[ \t]*(?:--?|—|–)[ \t]*$")

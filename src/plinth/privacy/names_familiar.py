@@ -9,9 +9,12 @@ that are also everyday words (小白, 小金库: ``WORDLIKE``), a surname that s
 a word with what follows (老胡同), and 老/小 words that are things (小米, 小康)
 are left out.
 
+Also 大X (大刘，明天…): 大 and a surname, only at a clause's start and where jieba
+never counts the pair (大王, 大连 are words); 啊/呀 after a name called out (老周啊).
 Also 阿X, the southern form of address (阿芳你家…, 叫阿杰来): 阿 and a character
-common in given names (G ≥ ``AH_GIVEN``) and in no transliteration (T: 阿尔及利亚),
-no word of jieba's (阿姨, 阿里, 阿拉), then a word a person is followed by; and
+common in given names (G ≥ ``AH_GIVEN``), not a transliteration's character with Han
+text going on (T: 阿尔及利亚; 阿杰，他 is a name), no word of jieba's (阿姨, 阿里,
+阿拉), then a word a person is followed by; and
 a Japanese surname or given name before an honorific (佐藤さん, 田中様); a given
 name alone as a chat's speaker label at a line's start (晓燕: …).
 """
@@ -81,6 +84,13 @@ _HONORIFICS = ("さん", "くん", "ちゃん")  # all end in ん: one character
 _ROLE_ENDS = frozenset("員员手者師师長长人生客医")
 
 
+def _transliteration_runs(text: str, at: int) -> bool:
+    """阿尔及利亚, 阿森纳: the character after 阿 is a transliteration's and Han text goes
+    on, a foreign word spelled on; 阿杰 or 阿丽 then a comma or the text's end is a name."""
+    after = text[at + 2 : at + 3]
+    return text[at + 1] in FOREIGN and after != "" and "\u3400" <= after <= "\u9fff"
+
+
 def _ah_names(text: str) -> Iterator[Finding]:
     at = text.find("阿")
     while at != -1:
@@ -88,7 +98,7 @@ def _ah_names(text: str) -> Iterator[Finding]:
         if (
             len(value) == 2
             and GIVEN.get(value[1], 0.0) >= AH_GIVEN
-            and value[1] not in FOREIGN  # 阿尔及利亚: a transliteration's character
+            and not _transliteration_runs(text, at)
             and not _starts_a_word(text, at)
             and _person_may_end(text, at + 2)
         ):
