@@ -54,6 +54,29 @@ def test_no_lone_given_name(text: str) -> None:
     assert _people(text) == []
 
 
+@pytest.mark.parametrize(
+    ("text", "pinyin"),
+    [
+        ("Beneficiary name: 邵思琪 / SHAO SIQI\nAccount: 6217", "SHAO SIQI"),
+        ("Applicant: TANG Yuhang (唐宇航)\nAddress: Room 5", "TANG Yuhang"),
+    ],
+)
+def test_pinyin_beside_a_chinese_name(text: str, pinyin: str) -> None:
+    assert pinyin in _people(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "联系人：张伟 / HONG KONG office",  # a place, pinyin-shaped
+        "负责人：李娜（IT DEPT）",  # no pinyin
+        "SHAO SIQI / order 6217",  # no Chinese name beside it
+    ],
+)
+def test_no_pinyin_name(text: str) -> None:
+    assert not any(name.isascii() for name in _people(text))
+
+
 def test_a_wordlike_first_name_is_not_echoed() -> None:
     text = "Cc: Will Turner\nWill you check the invoice?"
     people = [f for f in detect(text) if f.entity == "PERSON"]

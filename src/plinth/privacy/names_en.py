@@ -232,7 +232,7 @@ _NOT_PINYIN_NAMES = frozenset(
 )
 
 
-def _pinyin_name(raw: str, parts: list[str]) -> bool:
+def pinyin_name(raw: str, parts: list[str]) -> bool:
     """Two words alone, both pinyin-shaped, one a Chinese surname: "Zhang Wei", "Wei Zhang",
     "Xiaoming Li" (a capitalised run of three is more likely a title: "The Long Run")."""
     return (
@@ -258,7 +258,7 @@ def find_english_names(text: str) -> Iterator[Finding]:
             continue
         value = " ".join(parts)
         start = match.start() + match.group(0).index(value)
-        known = _known_full_name(text, start, parts) or _pinyin_name(match.group(0), parts)
+        known = _known_full_name(text, start, parts) or pinyin_name(match.group(0), parts)
         shaped = (angle and _before_address(text, start + len(value), parts)) or (
             _han_left(text, start) and _amid_han(text, start, parts)
         )

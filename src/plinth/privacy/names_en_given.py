@@ -12,10 +12,12 @@ given name in a few more places:
 - after @ in a chat mention, in a text with no Han too (@Jonas please…: the Han
   finders, ``names_fields`` among them, are not run on such a text; ``names_en`` asks);
 - as a speaker's label at a line's start, after a list mark or a short capitalised
-  role (``- Alex：CRM 数据迁移完成``, ``HR Cindy: 新同事…``).
+  role (``- Alex：CRM 数据迁移完成``, ``HR Cindy: 新同事…``);
+- upper-case pinyin beside a Chinese name found (贾若曦 / JIA RUOXI, ZHOU Haoyu (周浩宇)),
+  which ``names_en``'s scan of capitalised words does not see.
 
-The echoes are a stage of their own (``find_lone_given_names``: they need the full
-names found); the other forms are checked by ``marked_alone`` on each lone capitalised
+The echoes and the pinyin are a stage of their own (``find_lone_given_names``: they
+need the names found); the other forms are checked by ``marked_alone`` on each lone capitalised
 word ``names_en`` visits anyway. The word must be a known given name (Faker's list,
 ``english_given_names.txt``) and not one that is an everyday word as well (Mark, Will,
 Grace: ``WORDLIKE_GIVEN_NAMES`` in ``names_en``), nor a month, a label, a place or an
@@ -29,7 +31,7 @@ from collections.abc import Iterator, Sequence
 
 from plinth.privacy.findings import Finding
 from plinth.privacy.gazetteer import words
-from plinth.privacy.names_en import GIVEN_NAMES, NOT_NAMES
+from plinth.privacy.names_en import GIVEN_NAMES, NOT_NAMES, pinyin_name
 
 # Chinese titles and greetings a given name is put before (Amy老师, Tiffany您好, Lily姐).
 # 说 and 问 (Kevin 说, Jason问我): the name is the subject of speech.
@@ -112,7 +114,48 @@ def marked_alone(text: str, start: int, end: int) -> bool:
     return _DASH_BEFORE.search(before) is not None and _LINE_END.match(text, end) is not None
 
 
+# A Chinese name with its pinyin beside it, as forms and letters write it (贾若曦 / JIA
+# RUOXI, ZHOU Haoyu (周浩宇)): upper-case words are no capitalised run to ``names_en``.
+# Two words after a slash or an opening parenthesis, or before one, all pinyin-shaped
+# and one a Chinese surname in Latin letters; only beside a Han name already found.
+_LATIN_PAIR = r"([A-Z][A-Za-z]+ [A-Z][A-Za-z]+)"
+_PINYIN_AFTER = re.compile(rf"[ \t]*[/／(（][ \t]*{_LATIN_PAIR}(?![A-Za-z])")
+_PINYIN_BEFORE = re.compile(rf"(?<![A-Za-z]){_LATIN_PAIR}[ \t]*[/／(（][ \t]*$")
+
+
+_OPENERS = frozenset("/／(（")
+
+
+def _pinyin(pair: str) -> bool:
+    parts = [part.capitalize() for part in pair.split(" ")]
+    return pinyin_name(" ".join(parts), parts)
+
+
+def _pinyin_beside(text: str, found: Sequence[Finding]) -> Iterator[Finding]:
+    # The brackets and slashes first (str.find, few in a text), then only the names
+    # beside one: a regex search per name cost ~5 us per 2 KB prompt.
+    spots: set[int] = set()
+    for opener in _OPENERS:
+        at = text.find(opener)
+        while at != -1:
+            spots.update((at, at - 1, at + 1, at + 2))  # one space or tab between
+            at = text.find(opener, at + 1)
+    if not spots:
+        return
+    for f in found:
+        if f.entity != "PERSON" or (f.end not in spots and f.start - 1 not in spots):
+            continue
+        if not "\u3400" <= f.text[0] <= "\u9fff":
+            continue
+        after = _PINYIN_AFTER.match(text, f.end)
+        before = _PINYIN_BEFORE.search(text, max(0, f.start - 40), f.start)
+        for match in (after, before):
+            if match is not None and _pinyin(match.group(1)):
+                yield Finding("PERSON", match.start(1), match.end(1), match.group(1))
+
+
 def find_lone_given_names(text: str, found: Sequence[Finding]) -> Iterator[Finding]:
-    """The first words of full English names in ``found``, repeated alone elsewhere.
-    Reads ``found`` before yielding the first, so the caller may extend it meanwhile."""
-    yield from list(_echoes(text, found))
+    """The first words of full English names in ``found``, repeated alone elsewhere, and
+    the pinyin written beside a Chinese name. Reads ``found`` before yielding the first,
+    so the caller may extend it meanwhile."""
+    yield from [*_echoes(text, found), *_pinyin_beside(text, found)]
