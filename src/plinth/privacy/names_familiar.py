@@ -16,7 +16,8 @@ common in given names (G ≥ ``AH_GIVEN``), not a transliteration's character wi
 text going on (T: 阿尔及利亚; 阿杰，他 is a name), no word of jieba's (阿姨, 阿里,
 阿拉), then a word a person is followed by; and
 a Japanese surname or given name before an honorific (佐藤さん, 田中様); a given
-name alone as a chat's speaker label at a line's start (晓燕: …).
+name alone as a chat's speaker label at a line's start (晓燕: …), or a pet name
+there (小曼: …, 俊哥: …).
 """
 
 from __future__ import annotations
@@ -158,13 +159,29 @@ def _speaker_given_names(text: str) -> Iterator[Finding]:
         return
     for match in labels:
         value = match.group(1)
-        if (
+        if value in WORDS:
+            continue  # 客服, 物业, 大哥, 表哥
+        given = (
             GIVEN.get(value[0], -9.0) >= SPEAKER_GIVEN
             and GIVEN.get(value[1], -9.0) >= SPEAKER_GIVEN
-            and value not in WORDS
             and value[1] not in PERSON_NOUN_ENDS
-        ):
+        )
+        if given or _pet_name(value):
             yield Finding("PERSON", match.start(1), match.end(1), value)
+
+
+# Before 哥/姐 a character clearly made for names (俊 4.5, 丽 3.2), not a word of praise
+# that names hold too (帅哥 2.35: "handsome", how a shop's staff address anyone).
+PET_GIVEN = 2.5
+
+
+def _pet_name(value: str) -> bool:
+    """小曼, 阿杰, 俊哥, 丽姐: a character made for names after 小 or 阿 (G ≥
+    ``SELF_GIVEN``) or before 哥 or 姐 (G ≥ ``PET_GIVEN``), the way colleagues label
+    themselves in a group chat."""
+    if value[0] in "小阿":
+        return GIVEN.get(value[1], -9.0) >= SELF_GIVEN
+    return value[1] in "哥姐" and GIVEN.get(value[0], -9.0) >= PET_GIVEN
 
 
 def _big_names(text: str) -> Iterator[Finding]:
