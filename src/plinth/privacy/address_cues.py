@@ -20,8 +20,10 @@ _NUMBERED = re.compile(
 )
 _BLOCKS = frozenset({"building", "unit", "floor", "room"})
 _CUE_REACH = 12  # a cue stands this close before the chain, on its line
+# 家 is a home, not a count of shops (跑了三家：南京西路那家门店).
+_HOME = r"(?<![一二三四五六七八九十几两那这哪每某多0-9])家"
 _CUE = re.compile(
-    r"(?:地址|住址|住|居|寄|送|收货|收件|家|老家|家乡|户籍|户口|籍贯|原籍|出生|生于|"
+    r"(?:地址|住址|住|居|寄|送|收货|收件|" + _HOME + r"|老家|家乡|户籍|户口|籍贯|原籍|出生|生于|"
     r"搬到|搬去|所在地|到站|目的地|快递|(?i:address|addr))[\"'\s:：=是为在到至往于地]*\Z"
 )
 # Words that place something without saying anyone lives or receives there (供应商在东莞
@@ -34,7 +36,9 @@ _PERSON_BEFORE = re.compile(
     r"(?:我|我们|你|你们|他|她|他们|她们|本人|家人)(?:现在|现|一直|也|都)?(?:在|来自)\Z"
 )
 _HOME_CUE = re.compile(
-    r"(?:地址|住址|住|寄|送|放|收货|收件|家|(?i:address|addr))[\"'\s:：=是为在到至往]*\Z"
+    r"(?:地址|住址|住|寄|送|放|收货|收件|"
+    + _HOME
+    + r"|(?i:address|addr))[\"'\s:：=是为在到至往]*\Z"
 )
 # A postal cue further back on the line, with a name or a phone between (收件人：张三，
 # 北京市朝阳区望京SOHO: the part after the district is one no part pattern reads).
@@ -49,11 +53,17 @@ _RESIDENTIAL = (
 _FIELD_AFTER_NUMBER = re.compile(r"[0-9][ \t,，|;；/]+\Z")
 _ORGANISATION = re.compile(
     r"[^\s，,。；;：:（(）)、\"']{0,14}?(?:有限公司|公司|集团|研究院|研究所|协会|委员会|事务所|"
-    r"银行|办事处|管理局|分局|支行|大学|学院)"
+    r"银行|办事处|管理局|分局|支行|大学|学院|"
+    # A shop, a workshop or a courier's station named after its place (昆山市玉山镇德睿五金
+    # 经营部, 成都高新区网点, 南京西路那家门店): a business, not where anyone lives.
+    r"经营部|营业部|门市部|商行|网点|营业厅|工作室|厂|店)"
 )
 _LANDMARK = re.compile(r"[ \u3000]?(?:对面|附近|旁边|周边|隔壁|门口|楼下|站|一带|那边|这边)")
 # A venue: something is held there (义诊在人民公园东门广场举行), nobody lives there.
-_EVENT = re.compile(r"[ \u3000]?(?:举行|举办|召开|开幕|集合|开会)")
+# 在小区中心广场有社区电影放映: what is on there, said after 有.
+_EVENT = re.compile(
+    r"[ \u3000]?(?:有[^，。,\n]{0,10}?)?(?:举行|举办|召开|开幕|集合|开会|放映|演出|表演|讲座|活动)"
+)
 _ADMIN_ONLY = frozenset({"province", "city", "district", "town"})
 
 
@@ -68,9 +78,10 @@ def stands(text: str, parts: list[Part]) -> bool:
       (地址, 住在, 寄到, 老家, 在 …), as a record's field after a number, or after a
       postal cue further back in the line and sentence (收件人：张三，…); a residential
       estate (…小区, …公寓) is one without;
-    - before a company's or an office's name (佛山市顺德区|美辰家居有限公司) they are its
-      registered name; before 对面, 附近, 站 … a landmark (unless a home cue such as
-      住在 or 地址 stands right before them);
+    - before a company's, an office's or a shop's name (佛山市顺德区|美辰家居有限公司,
+      …五金经营部, …网点, …那家门店) they are its registered name; before 对面, 附近, 站 …
+      a landmark, before what is on there (举行, 有…放映) a venue (unless a home cue such
+      as 住在 or 地址 stands right before them);
     - blocks, floors and rooms with no place before them (3楼305会议室, A座12楼) are an
       address only with a unit (单元: a block of flats) or after a cue that says so
       (地址, 住, 寄, 送, 收货): a meeting room (地点：…) or an office move (搬到) is none.

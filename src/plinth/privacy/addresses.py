@@ -61,6 +61,9 @@ _ESTATES = (
 # Estate words that are a place on their own, without a name in front (…号德基广场 / 大厦1101室).
 _STANDALONE = "大厦|大楼|广场|写字楼|科技园|产业园|工业园"
 _NUM = r"(?:\d+|[一二三四五六七八九十百零〇两]+)"
+# 号 before these names a room, a metro line or a station, not a house: 1号会议室, 2号线.
+_NOT_HOUSE = "会议|会客|厅|线|站"
+_HALL = r"[\u4e00-\u9fff]{0,3}[室厅]"
 # A road's name and kind (中山路, 丰和中大道); a crossing of two is one place (友谊路与平江道交口).
 _ROAD = rf"(?:{_H}|\d){{1,10}}?(?:大道|大街|路|街|巷|胡同|弄|道)"
 _PARTS = {
@@ -71,8 +74,10 @@ _PARTS = {
     "district": rf"{_UNIT}{{1,6}}?(?:自治县|自治旗|新区|区|县|旗)",  # 长阳土家族自治县
     "town": rf"{_H}{{1,6}}?(?:街道|镇|乡)|{_H}{{1,5}}?村",
     "road": rf"{_ROAD}(?:[与和]{_ROAD}(?:交叉口|交口|路口)|(?:{_NUM}段|[东西南北中]段)?"
-    rf"(?:[甲乙丙]?{_NUM}(?:[-之]\d+)?号(?:院)?)?)",
-    "number": r"[甲乙丙]?\d+(?:[-之]\d+)?号(?:院|楼|门)?",
+    # A Shanghai lane (弄) and its house: 共和新路4727弄12号 is one road's number.
+    rf"(?:\d+弄)?(?:[甲乙丙]?{_NUM}(?:[-之]\d+)?号(?!{_NOT_HOUSE})(?:院)?)?)",
+    # …nor before a room's name (1号报告厅, 2号多功能厅): a hall is no house.
+    "number": rf"[甲乙丙]?\d+(?:[-之]\d+)?号(?!{_NOT_HOUSE}|{_HALL})(?:院|楼|门)?",
     "estate": rf"(?:{_NAME}|[A-Za-z\d]){{1,10}}?(?:{_ESTATES}|园|苑|期|城)|(?:{_STANDALONE})",
     # 3号楼, B座, B3栋, TB-1栋, 2门 (an entrance of a block, as Tianjin numbers them).
     "building": rf"(?:(?:[A-Za-z]{{1,2}}-?)?{_NUM}|[A-Za-z])(?:号楼|栋|幢|座|号院|区|门)",
@@ -83,8 +88,9 @@ _PARTS = {
     # Building, unit and room joined by dashes (23-4-502, 188号18-3): the first groups
     # short, so a date (2024-11-20) or a phone number (0755-86001234) is none, and no
     # quantity after it (30-40分钟, 5-10元: a range).
-    "room": r"(?<![0-9])(?:[A-Za-z]?\d{1,3}-(?:\d{1,3}-)?\d{1,4}"
-    r"(?![0-9-]|[分秒元块岁米个天年月日周小公千万%])|[A-Za-z]?\d{2,5}+(?![.．][0-9]|[%％分秒元块岁米个天年月日周千万亿户人名次件台辆]|小时|公里))"
+    # Never the minutes of a time either (8:00-18:00), nor a range of blocks (1-6栋).
+    "room": r"(?<![0-9:：])(?:[A-Za-z]?\d{1,3}-(?:\d{1,3}-)?\d{1,4}"
+    r"(?![0-9:：-]|[分秒元块岁米个天年月日周小公千万%栋幢])|[A-Za-z]?\d{2,5}+(?![.．][0-9]|[%％分秒元块岁米个天年月日周千万亿户人名次件台辆]|小时|公里))"
     r"(?:室|房|号房)?",  # 西南区 101.2%, 苏州工业园区 2023 年: a figure or a year, no room
 }
 _FINE = frozenset({"number", "estate", "building", "unit", "room"})
@@ -295,7 +301,11 @@ def _continues(text: str, address: list[Part], first: Part) -> bool:
     gap_start, gap_end = last[2], first[1]
     if _CUT_NAME_GAP.fullmatch(text, gap_start, gap_end) is not None:
         named = last[0] in ("province", "city") and _GAZETTEER.match(text, last[1]) is not None
-        return named or _reported(text, address)
+        # 宝山区|共和|新路4727弄12号: a numbered road under a district, its name cut at 和.
+        numbered = last[0] in _ADMIN_ANY and first[0] == "road" and _reported(text, [first])
+        return named or numbered or _reported(text, address)
+    if gap_end - gap_start >= 2 and text[gap_end - 2].isdigit() and text[gap_end - 1] in "-~～至到":
+        return False  # 东区2-5幢: a range of blocks, not a block's name
     if _SEPARATOR_GAP.fullmatch(text, gap_start, gap_end) is None and (
         first[0] not in _FINER or _NAME_GAP.fullmatch(text, gap_start, gap_end) is None
     ):
@@ -311,6 +321,8 @@ def _rank(text: str, part: Part) -> int:
     kind, start, end = part
     if kind == "road" and text.find("号", start, end) != -1:
         return _RANK["number"]  # 珞喻路152号: as fine as its number
+    if kind == "estate" and text.endswith("社区", start, end):
+        return _RANK["town"]  # 乌沙社区|兴发南路16号: a community has roads in it
     return _RANK[kind]
 
 
@@ -342,6 +354,8 @@ def _chains(text: str, start: int, end: int) -> Iterator[list[Part]]:
 def _kind(text: str, kind: str, end: int) -> str:
     """3号楼 and 3号门 read as a number (号) but are a block (楼) or a gate (门): as fine as
     a block, and no house number (活动在世纪公园3号门集合 names no address)."""
+    if kind == "district" and text[end - 2 : end] == "社区":
+        return "estate"  # a community (德和社区) is finer than a district, like an estate
     return "building" if kind == "number" and text[end - 1] in "楼门" else kind
 
 

@@ -57,6 +57,11 @@ def find_numbers(
     """Numbers in ``text``; only inside ``windows`` when given (stretches of digits and
     separators that hold every run long enough to be a number, see ``detectors``)."""
     for start, end in [(0, len(text))] if windows is None else windows:
+        if start > 0 and text[start - 1] in _LABEL_END:
+            national = _labelled_nanp(text, start, end)
+            if national is not None:
+                yield national
+                start = national.end  # more numbers may follow in the window
         for run in _RUN.finditer(text, start, end):
             if run.end() - run.start() >= _MIN_DIGITS:  # most runs are short: "2024", "3"
                 yield from _candidates(text, run.start(), run.end(), strict_phones)
@@ -105,6 +110,27 @@ def _candidates(text: str, start: int, end: int, strict_phones: bool) -> Iterato
             continue
         if entity is not None:
             yield Finding(entity, span_start, span_end, text[span_start:span_end])
+
+
+# A North American number written nationally, (847) 555-0163 or 847-555-0163, is a
+# phone only after a phone label (Phone:, Tel, Cell #): alone, ten digits in 3-3-4 are as
+# likely an order or account number. The area and exchange codes start with 2-9 (a
+# Chinese 0 or 1 never does), and an N00 area code (400-820-8820, 800-…) is a hotline.
+_NANP = re.compile(r"\(?[2-9](?!00)[0-9]{2}\)?[ .-]?[2-9][0-9]{2}[ .-][0-9]{4}(?![0-9.-]?[0-9])")
+_PHONE_LABEL = re.compile(
+    r"(?i:\b(?:phone|tel|telephone|mobile|cell|fax|ph)\.?(?: ?(?:no\.?|number|#))?)"
+    r"[ \t]*[:：#]?[ \t]*\(?\Z"
+)
+_LABEL_END = frozenset(" \t:：#(")  # what stands right before a labelled number
+
+
+def _labelled_nanp(text: str, start: int, end: int) -> Finding | None:
+    low = start - 1 if text[start - 1 : start] == "(" else start
+    # The anchored shape first: it fails at the first digit of most runs (1 of a mobile).
+    match = _NANP.match(text, low, min(len(text), end + 2))  # the look-ahead sees past it
+    if match is None or _PHONE_LABEL.search(text, max(0, low - 24), low) is None:
+        return None
+    return Finding("INTL_PHONE", match.start(), match.end(), match.group())
 
 
 def _international_landline(text: str, start: int, end: int) -> Finding | None:
