@@ -49,6 +49,8 @@ def test_addresses_found_whole(text: str, address: str) -> None:
         "评审会在研发中心大楼5层2号会议室，下午三点开始",
         "培训改在行政楼3楼1号报告厅",
         "坐地铁4号线体育馆站D口出来就到",
+        "请在1号楼2层5号窗口取号",
+        "住院部8楼12号床的家属请到护士站",
         # A business named after its place is its name, not an address.
         "| 1 | 东莞市虎门镇鑫达服装商行 | 92441900MA4W |",
         "供货方：佛山市南海区大沥镇宏发五金厂",

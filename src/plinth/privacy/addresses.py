@@ -61,8 +61,9 @@ _ESTATES = (
 # Estate words that are a place on their own, without a name in front (…号德基广场 / 大厦1101室).
 _STANDALONE = "大厦|大楼|广场|写字楼|科技园|产业园|工业园"
 _NUM = r"(?:\d+|[一二三四五六七八九十百零〇两]+)"
-# 号 before these names a room, a metro line or a station, not a house: 1号会议室, 2号线.
-_NOT_HOUSE = "会议|会客|厅|线|站"
+# 号 before these names a room, a metro line, a station, a counter, an exit, a bed or a
+# stall, not a house: 1号会议室, 2号线, 3号窗口, B2号出口, 12号床, 5号展位.
+_NOT_HOUSE = "会议|会客|厅|线|站|窗口|柜台|出口|入口|通道|车厢|车位|展位|摊位|床"
 _HALL = r"[\u4e00-\u9fff]{0,3}[室厅]"
 # A road's name and kind (中山路, 丰和中大道); a crossing of two is one place (友谊路与平江道交口).
 _ROAD = rf"(?:{_H}|\d){{1,10}}?(?:大道|大街|路|街|巷|胡同|弄|道)"
