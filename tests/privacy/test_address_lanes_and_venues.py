@@ -57,6 +57,9 @@ def test_addresses_found_whole(text: str, address: str) -> None:
         "快件已到【杭州余杭区网点】，请保持电话畅通",
         # A road named in passing, a shop on it, after a count of shops.
         "这周逛了两家：淮海中路那家店人少，新天地的人多",
+        # A road named after a village (中关村) or a village's roads in general, no number.
+        "老王在中关村大街那边上班",
+        "基本实现乡乡村村通公路",
         # What is on at a venue.
         "今晚8点在小区东门广场有露天电影放映，欢迎参加",
     ],
@@ -70,6 +73,9 @@ def test_places_talked_about_are_no_address(text: str) -> None:
     [
         # A cue still makes a plain district and road an address, shop or not.
         "收货地址：杭州市余杭区文一西路，店里有人收",
+        # A village is still an address, and its road after a cue.
+        "寄到河北省保定市清苑区东闾乡南王庄村",
+        "地址：山东省临沂市兰山区枣园镇大岭村东大街",
         # A lane address after a time.
         "明早8:00-9:00 送到长宁区愚园路1088弄6号",
     ],

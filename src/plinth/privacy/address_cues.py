@@ -70,8 +70,8 @@ _ADMIN_ONLY = frozenset({"province", "city", "district", "town"})
 def stands(text: str, parts: list[Part]) -> bool:
     """Whether a chain that reads as an address is one someone lives at or sends to, not
     a place talked about. A chain that reaches a house number (建国路88号), a block or a
-    village is (leaking is worse than over-redacting). Without one, the text around it
-    decides:
+    village (not one followed by an unnumbered road: 中关村大街, 村村通公路) is (leaking is
+    worse than over-redacting). Without one, the text around it decides:
 
     - administrative names and roads alone (上海徐汇区, 天津港保税区, 锦江区老巷子…) and
       named places (宁波文化广场, 自治区人民医院, a hotel) are addresses only after a cue
@@ -89,10 +89,12 @@ def stands(text: str, parts: list[Part]) -> bool:
     kinds = {kind for kind, _, _ in parts}
     start, end = parts[0][1], parts[-1][2]
     if "number" in kinds or any(
-        (kind == "town" and text[b - 1] == "村")
+        (kind == "town" and text[b - 1] == "村" and parts[-1][0] != "road")
         or (kind == "road" and _NUMBERED.search(text, a, b) is not None)
         for kind, a, b in parts
     ):
+        # A village is a place someone lives, but a 村 whose road ends the chain with no
+        # number is a quarter named after it (在中关村大街那边上班): the words decide.
         return True
     low = max(0, start - _CUE_REACH)
     low = text.rfind("\n", low, start) + 1 or low
