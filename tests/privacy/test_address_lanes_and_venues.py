@@ -60,6 +60,10 @@ def test_addresses_found_whole(text: str, address: str) -> None:
         # A road named after a village (中关村) or a village's roads in general, no number.
         "老王在中关村大街那边上班",
         "基本实现乡乡村村通公路",
+        # The countryside (农村, 乡村) is no village, and a figure after a place no room.
+        "要加大对贵州农村的投入",
+        "西部地区农村电价偏高",
+        "北京 88 家医院参加，朝阳区 250 户受益",
         # What is on at a venue.
         "今晚8点在小区东门广场有露天电影放映，欢迎参加",
     ],

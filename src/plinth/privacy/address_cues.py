@@ -65,6 +65,8 @@ _EVENT = re.compile(
     r"[ \u3000]?(?:有[^，。,\n]{0,10}?)?(?:举行|举办|召开|开幕|集合|开会|放映|演出|表演|讲座|活动)"
 )
 _ADMIN_ONLY = frozenset({"province", "city", "district", "town"})
+# 农村 and 乡村 are the countryside (贵州农村, 贫困地区农村), not a village's name.
+_COUNTRYSIDE = ("农村", "乡村")
 
 
 def stands(text: str, parts: list[Part]) -> bool:
@@ -89,13 +91,20 @@ def stands(text: str, parts: list[Part]) -> bool:
     kinds = {kind for kind, _, _ in parts}
     start, end = parts[0][1], parts[-1][2]
     if "number" in kinds or any(
-        (kind == "town" and text[b - 1] == "村" and parts[-1][0] != "road")
+        (
+            kind == "town"
+            and text[b - 1] == "村"
+            and parts[-1][0] != "road"
+            and not text.endswith(_COUNTRYSIDE, a, b)
+        )
         or (kind == "road" and _NUMBERED.search(text, a, b) is not None)
         for kind, a, b in parts
     ):
         # A village is a place someone lives, but a 村 whose road ends the chain with no
         # number is a quarter named after it (在中关村大街那边上班): the words decide.
         return True
+    if kinds - {"room"} <= _ADMIN_ONLY and text[parts[-1][1] : parts[-1][2]].isdigit():
+        return False  # 北京 88, 朝阳区 250 (a figure after a place): no room without a building
     low = max(0, start - _CUE_REACH)
     low = text.rfind("\n", low, start) + 1 or low
     home = _HOME_CUE.search(text, low, start) is not None
