@@ -64,6 +64,8 @@ def test_addresses_found_whole(text: str, address: str) -> None:
         "要加大对贵州农村的投入",
         "西部地区农村电价偏高",
         "北京 88 家医院参加，朝阳区 250 户受益",
+        # 一座 is a count, not block A.
+        "当年县城东郊建起一座新桥",
         # What is on at a venue.
         "今晚8点在小区东门广场有露天电影放映，欢迎参加",
     ],

@@ -81,7 +81,9 @@ _PARTS = {
     "number": rf"[甲乙丙]?\d+(?:[-之]\d+)?号(?!{_NOT_HOUSE}|{_HALL})(?:院|楼|门)?",
     "estate": rf"(?:{_NAME}|[A-Za-z\d]){{1,10}}?(?:{_ESTATES}|园|苑|期|城)|(?:{_STANDALONE})",
     # 3号楼, B座, B3栋, TB-1栋, 2门 (an entrance of a block, as Tianjin numbers them).
-    "building": rf"(?:(?:[A-Za-z]{{1,2}}-?)?{_NUM}|[A-Za-z])(?:号楼|栋|幢|座|号院|区|门)",
+    # 一座 and 两座 are a count (建起一座…), not block A.
+    "building": rf"(?![一两]座)(?:(?:[A-Za-z]{{1,2}}-?)?{_NUM}|[A-Za-z])"
+    r"(?:号楼|栋|幢|座|号院|区|门)",
     "unit": rf"{_NUM}单元",
     # 16F: the floor as office buildings write it.
     "floor": rf"{_NUM}(?:层|楼)|\d{{1,3}}[Ff](?![A-Za-z0-9])",
