@@ -66,6 +66,8 @@ def test_addresses_found_whole(text: str, address: str) -> None:
         "北京 88 家医院参加，朝阳区 250 户受益",
         # 一座 is a count, not block A.
         "当年县城东郊建起一座新桥",
+        # 时期 is a period, not an estate's phase.
+        "这是陆军学院时期的老照片",
         # What is on at a venue.
         "今晚8点在小区东门广场有露天电影放映，欢迎参加",
     ],
@@ -82,6 +84,8 @@ def test_places_talked_about_are_no_address(text: str) -> None:
         # A village is still an address, and its road after a cue.
         "寄到河北省保定市清苑区东闾乡南王庄村",
         "地址：山东省临沂市兰山区枣园镇大岭村东大街",
+        # An estate's phase after its number.
+        "地址：杭州市滨江区星耀城3期2幢1501",
         # A lane address after a time.
         "明早8:00-9:00 送到长宁区愚园路1088弄6号",
     ],

@@ -79,7 +79,9 @@ _PARTS = {
     rf"(?:\d+弄)?(?:[甲乙丙]?{_NUM}(?:[-之]\d+)?号(?!{_NOT_HOUSE})(?:院)?)?)",
     # …nor before a room's name (1号报告厅, 2号多功能厅): a hall is no house.
     "number": rf"[甲乙丙]?\d+(?:[-之]\d+)?号(?!{_NOT_HOUSE}|{_HALL})(?:院|楼|门)?",
-    "estate": rf"(?:{_NAME}|[A-Za-z\d]){{1,10}}?(?:{_ESTATES}|园|苑|期|城)|(?:{_STANDALONE})",
+    # 期 is an estate's phase only after its number (万科城二期), not 时期 or 学期.
+    "estate": rf"(?:{_NAME}|[A-Za-z\d]){{1,10}}?(?:{_ESTATES}|园|苑|(?<=[一二三四五六七八九十\d])期|城)"
+    rf"|(?:{_STANDALONE})",
     # 3号楼, B座, B3栋, TB-1栋, 2门 (an entrance of a block, as Tianjin numbers them).
     # 一座 and 两座 are a count (建起一座…), not block A.
     "building": rf"(?![一两]座)(?:(?:[A-Za-z]{{1,2}}-?)?{_NUM}|[A-Za-z])"
