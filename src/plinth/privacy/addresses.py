@@ -65,6 +65,7 @@ _NUM = r"(?:\d+|[一二三四五六七八九十百零〇两]+)"
 # stall, not a house: 1号会议室, 2号线, 3号窗口, B2号出口, 12号床, 5号展位.
 _NOT_HOUSE = "会议|会客|厅|线|站|窗口|柜台|出口|入口|通道|车厢|车位|展位|摊位|床"
 _HALL = r"[\u4e00-\u9fff]{0,3}[室厅]"
+_PHASE = r"(?<=[一二三四五六七八九十\d])期"
 # A road's name and kind (中山路, 丰和中大道); a crossing of two is one place (友谊路与平江道交口).
 _ROAD = rf"(?:{_H}|\d){{1,10}}?(?:大道|大街|路|街|巷|胡同|弄|道)"
 _PARTS = {
@@ -80,8 +81,7 @@ _PARTS = {
     # …nor before a room's name (1号报告厅, 2号多功能厅): a hall is no house.
     "number": rf"[甲乙丙]?\d+(?:[-之]\d+)?号(?!{_NOT_HOUSE}|{_HALL})(?:院|楼|门)?",
     # 期 is an estate's phase only after its number (万科城二期), not 时期 or 学期.
-    "estate": rf"(?:{_NAME}|[A-Za-z\d]){{1,10}}?(?:{_ESTATES}|园|苑|(?<=[一二三四五六七八九十\d])期|城)"
-    rf"|(?:{_STANDALONE})",
+    "estate": rf"(?:{_NAME}|[A-Za-z\d]){{1,10}}?(?:{_ESTATES}|园|苑|{_PHASE}|城)|(?:{_STANDALONE})",
     # 3号楼, B座, B3栋, TB-1栋, 2门 (an entrance of a block, as Tianjin numbers them).
     # 一座 and 两座 are a count (建起一座…), not block A.
     "building": rf"(?![一两]座)(?:(?:[A-Za-z]{{1,2}}-?)?{_NUM}|[A-Za-z])"
