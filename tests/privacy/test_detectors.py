@@ -111,6 +111,8 @@ def test_evaluation_set_meets_the_quality_targets() -> None:
         ("卡622549 145244 106466", [("CN_BANK_CARD", "622549 145244 106466")]),  # 18 digits
         ("万事达2221 1164 9415 7715", [("PAYMENT_CARD", "2221 1164 9415 7715")]),
         ("车牌粤BD12345", [("CN_PLATE", "粤BD12345")]),  # new energy: 8 characters
+        ("车牌苏EF·K0213已登记", [("CN_PLATE", "苏EF·K0213")]),  # its D/F split off
+        ("车牌苏E·D31024已登记", [("CN_PLATE", "苏E·D31024")]),
         ("挪车：京A·12345", [("CN_PLATE", "京A·12345")]),
         ("联系人：欧阳娜娜", [("PERSON", "欧阳娜娜")]),
         ("请找王经理签字", [("PERSON", "王经理")]),

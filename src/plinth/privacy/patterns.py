@@ -123,7 +123,8 @@ PATTERNS: tuple[PatternDetector, ...] = (
         "CN_PLATE",
         _p(
             f"[{PLATE_PROVINCES}][A-HJ-NP-Z][·・• -]?"
-            r"(?:[DF]" + _PLATE_TAIL + r"\d{4}|\d{5}[DF]|"
+            # A new-energy plate's D/F is sometimes split off like the city letter: 粤BF·06528.
+            r"(?:[DF][·・• -]?" + _PLATE_TAIL + r"\d{4}|\d{5}[DF]|"
             r"(?=[A-HJ-NP-Z]{0,4}\d)" + _PLATE_TAIL + r"{4}[A-HJ-NP-Z0-9挂学警港澳])" + _R
         ),
         # No ``needs``: the pattern starts with a character class, which the regex engine
