@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from plinth.privacy import names_lists
 from plinth.privacy.detectors import detect
 from plinth.privacy.findings import Finding
 from plinth.privacy.names_lists import find_listed_names
@@ -251,3 +252,22 @@ def test_a_latin_given_name_listed_beside_chinese_names(text: str, names: list[s
 
 def test_a_latin_word_that_is_no_given_name_beside_a_name() -> None:
     assert [f.text for f in detect("邵雨辰 Python 写得不错") if f.entity == "PERSON"] == ["邵雨辰"]
+
+
+def test_a_list_of_found_names_is_not_scored_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every item of 、廖华、廖华… is found by the name finders already: scoring their
+    # neighbours again (each one taken) was half of this stage's cost on a 2 KB list.
+    calls = 0
+    score = names_lists._score
+
+    def counted(text: str, start: int, end: int) -> float | None:
+        nonlocal calls
+        calls += 1
+        return score(text, start, end)
+
+    monkeypatch.setattr(names_lists, "_score", counted)
+    assert people("、廖华" * 200) == ["廖华"] * 200
+    assert calls == 0
+    # A neighbour no other finder found is still scored, and taken.
+    assert people("张伟和白露在排练") == ["张伟", "白露"]
+    assert calls == 1

@@ -93,7 +93,9 @@ def _familiar(text: str, start: int, end: int) -> bool:
     )
 
 
-def _item_after(text: str, start: int, size: int, floor: float) -> tuple[int, int] | None:
+def _item_after(
+    text: str, start: int, size: int, floor: float, taken: bytearray
+) -> tuple[int, int] | None:
     if start < len(text) and text[start] in _FAMILIAR_PREFIXES:
         run = _run_end(text, start)
         return (start, run) if _familiar(text, start, run) else None
@@ -105,14 +107,12 @@ def _item_after(text: str, start: int, size: int, floor: float) -> tuple[int, in
     else:  # more text follows: cut where a person's word begins, the listed size first
         sizes = sorted({2, 3}, key=lambda n: n != size)
         spans = [(start, start + n) for n in sizes if _followed(text, start + n)]
-    for span in spans:
-        value = _score(text, *span)
-        if value is not None and value >= floor:
-            return span
-    return None
+    return _first_scored(text, spans, floor, taken)
 
 
-def _item_before(text: str, end: int, size: int, floor: float) -> tuple[int, int] | None:
+def _item_before(
+    text: str, end: int, size: int, floor: float, taken: bytearray
+) -> tuple[int, int] | None:
     run = _run_start(text, end)
     if _familiar(text, run, end):
         return run, end
@@ -121,7 +121,19 @@ def _item_before(text: str, end: int, size: int, floor: float) -> tuple[int, int
     else:  # 请沙宇轩: the run holds a word before the name; try the listed size first
         sizes = sorted({2, 3}, key=lambda n: n != size)
         spans = [(end - n, end) for n in sizes if end - n >= run and surname_length(text, end - n)]
-    for span in spans:
+    return _first_scored(text, spans, floor, taken)
+
+
+def _first_scored(
+    text: str, spans: list[tuple[int, int]], floor: float, taken: bytearray
+) -> tuple[int, int] | None:
+    """The first of ``spans`` the scored model puts at ``floor`` or above. The last one
+    left is not scored when it is already taken: whatever its score, the caller adds
+    nothing (in a list of found names every neighbour is, and scoring each cost half
+    of this stage on a 2 KB list: 、廖华、廖华…)."""
+    for k, span in enumerate(spans):
+        if k == len(spans) - 1 and any(taken[span[0] : span[1]]):
+            return None
         value = _score(text, *span)
         if value is not None and value >= floor:
             return span
@@ -186,14 +198,17 @@ def find_listed_names(text: str, found: Iterable[Finding]) -> Iterator[Finding]:
     for cell in find_cell_names(text, list(queue), taken):
         queue.append((cell.start, cell.end))
         yield cell
+    # Every finder's finding is in ``found``: one span may come several times. Only its
+    # last copy is kept (the first one popped); the others would find nothing new.
+    queue = list(dict.fromkeys(reversed(queue)))[::-1]
     while queue:
         start, end = queue.pop()
         size = end - start
         neighbours = []
         if (after := _separator_after(text, end)) is not None:
-            neighbours.append(_item_after(text, after[1], size, FLOORS[after[0]]))
+            neighbours.append(_item_after(text, after[1], size, FLOORS[after[0]], taken))
         if (before := _separator_before(text, start)) is not None:
-            neighbours.append(_item_before(text, before[1], size, FLOORS[before[0]]))
+            neighbours.append(_item_before(text, before[1], size, FLOORS[before[0]], taken))
         for span in neighbours:
             if span is None or any(taken[span[0] : span[1]]):
                 continue
