@@ -85,3 +85,35 @@ def test_field_words_and_sender_tags_vetoed(text: str, word: str) -> None:
 def test_name_in_an_sms_is_kept() -> None:
     text = "【顺丰速运】快递员张建华 13800138000 正在派送"
     assert "张建华" in _people(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "word"),
+    [
+        # A person listed beside one named like a city (金华): the scored model takes 王芳
+        # with a margin on its own; 宁德 beside 福州 (above) it does not.
+        ("参会人员：金华、王芳、李明。", "王芳"),
+        ("抄送：王芳、金华", "王芳"),
+        # A person's verb after the name, then a company word: no company's name.
+        ("杭州市民王芳起诉集团要求赔偿", "王芳"),
+        ("市长李明调研股份制改革", "李明"),
+        ("浙江省消保委王芳表示集团应当退款", "王芳"),
+        # A form's field or a self-introduction before 那/原/都: a surname, not a cut.
+        ("负责人：那家伟", "那家伟"),
+        ("联系人：那家豪", "那家豪"),
+        ("收件人：原文华", "原文华"),
+        # 周天 and a given character that is no part of the day's word (中 not before 午).
+        ("值班：周一鸣、周五洲、周天中", "周天中"),
+    ],
+)
+def test_names_the_vetoes_once_dropped(text: str, word: str) -> None:
+    assert not vetoed(text, _reading(text, word))
+    assert word in _people(text)
+
+
+def test_a_place_anywhere_before_a_company_reading() -> None:
+    # 宁波 inside the run before the reading (no 市 or 省): a place leads the company's name.
+    text = "客户：宁波前海云帆供应链管理有限公司"
+    assert vetoed(text, _reading(text, "海云帆"))
+    no_place = "客户：前海云帆供应链管理有限公司"
+    assert not vetoed(no_place, _reading(no_place, "海云帆"))
