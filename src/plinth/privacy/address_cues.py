@@ -24,7 +24,7 @@ _CUE_REACH = 12  # a cue stands this close before the chain, on its line
 _HOME = r"(?<![一二三四五六七八九十几两那这哪每某多0-9])家"
 _CUE = re.compile(
     r"(?:地址|住址|住|居|寄|送|收货|收件|" + _HOME + r"|老家|家乡|户籍|户口|籍贯|原籍|出生|生于|"
-    r"搬到|搬去|所在地|到站|目的地|快递|(?i:address|addr))[\"'\s:：=是为在到至往于地]*\Z"
+    r"搬到|搬去|所在地|到站|目的地|快递|发到|发往|发至|发货|上门|定位|(?i:address|addr))[\"'\s:：=是为在到至往于地]*\Z"
 )
 # Words that place something without saying anyone lives or receives there (供应商在东莞
 # 长安镇, 活动在人民公园…): enough for a road or a named place, not for administrative names
@@ -43,7 +43,10 @@ _HOME_CUE = re.compile(
 # A postal cue further back on the line, with a name or a phone between (收件人：张三，
 # 北京市朝阳区望京SOHO: the part after the district is one no part pattern reads).
 _FAR_REACH = 30
-_FAR_CUE = re.compile(r"地址|住址|收件|收货|寄|快递|送货|送到|家住|住在|(?i:address|addr)")
+# (发货, 发到, 顺丰: where a parcel is sent, as 寄 and 快递 say.)
+_FAR_CUE = re.compile(
+    r"地址|住址|收件|收货|寄|快递|送货|送到|发货|发到|顺丰|家住|住在|(?i:address|addr)"
+)
 _RESIDENTIAL = (
     "小区", "花园", "公寓", "家园", "新村", "宿舍", "山庄",
     "雅居", "华庭", "名都", "公馆", "大院", "苑",
@@ -85,8 +88,9 @@ def stands(text: str, parts: list[Part]) -> bool:
       a landmark, before what is on there (举行, 有…放映) a venue (unless a home cue such
       as 住在 or 地址 stands right before them);
     - blocks, floors and rooms with no place before them (3楼305会议室, A座12楼) are an
-      address only with a unit (单元: a block of flats) or after a cue that says so
-      (地址, 住, 寄, 送, 收货): a meeting room (地点：…) or an office move (搬到) is none.
+      address only with a unit (单元: a block of flats), as a block and its door
+      (12号楼1203), or after a cue that says so (地址, 住, 寄, 送, 收货): a meeting room
+      (地点：…) or an office move (搬到) is none.
     """
     kinds = {kind for kind, _, _ in parts}
     start, end = parts[0][1], parts[-1][2]
@@ -109,10 +113,10 @@ def stands(text: str, parts: list[Part]) -> bool:
     low = text.rfind("\n", low, start) + 1 or low
     home = _HOME_CUE.search(text, low, start) is not None
     if kinds <= _BLOCKS:
-        # No place is named before them: a flat (7栋2单元1801: block, stairwell and room)
-        # is someone's home; a block and its stairwell (9号楼2单元电梯) or an office floor
-        # (A座12楼) is an address only after a home cue.
-        return home or {"unit", "room"} <= kinds
+        # No place is named before them: a flat (7栋2单元1801: block, stairwell and room;
+        # 12号楼1203: block and door) is someone's home; a block and its stairwell
+        # (9号楼2单元电梯) or an office floor (A座12楼) is an address only after a home cue.
+        return home or ("room" in kinds and bool(kinds & {"unit", "building"}))
     if kinds & _BLOCKS and not kinds & _ADMIN_ONLY:
         # 阳光小区5栋, 翠苑一区12幢3单元201室: a home and its blocks, and a named building's
         # room (紫荆大厦B座2208: one door); 总部大楼B座5层 (a meeting place), 市民中心B区2楼
