@@ -120,6 +120,24 @@ CASES: dict[str, Callable[[int], str]] = {
     "japanese_san_run": _repeat("田中さん"),
     "mixed_name_list": _repeat("王芳、Kevin、"),
     "mixed_name_spaces": _repeat("王芳 Kevin 李娜 "),
+    # Today's rules (names_frames, names_veto, address_cues, +86 landlines, phone groups):
+    # each unit hits one of them at every repeat.
+    "frame_object_speech": _repeat("跟王芳说"),
+    "frame_agent": _repeat("常青把车借走了。"),
+    "frame_spoken_to": _repeat("王芳你"),
+    "frame_leave": _repeat("蓝海请了婚假。"),
+    "veto_company_run": _repeat("王芳有限"),
+    "veto_place_list": _repeat("福州、王芳、宁德、"),
+    "veto_sender_tag": _repeat("【王芳】"),
+    "address_cue_run": _repeat("住在地址寄快递"),
+    "block_chain": _repeat("1栋2单元3号楼4楼"),
+    "estate_commas": _repeat("阳光小区，"),
+    "cn_landline_intl": _repeat("+86 10 8518 2063 "),
+    "phone_groups": _repeat("+1 23 45 "),
+    # Found by a hill climb on 2 KB texts (units of surnames, titles, list marks):
+    # the dearest shapes per character.
+    "listed_surnames": _repeat("、廖华"),
+    "surname_title_pairs": _repeat("桂顾董"),
 }
 #: CPU per KB above which a case is flagged even if linear: the scan's documented worst
 #: is ~16 us a character (a run of surnames), ~16 ms a KB.
