@@ -2,10 +2,11 @@
 
 Detection is linear in the text, but its cost per character varies fifty-fold:
 ~0.1 us for English, ~1 us for Chinese prose, ~16 us for a run of surnames
-(every character starts a name to score). On the event loop a 32 K-character
+(every character starts a name to score), ~25 us for surnames before a title
+(邓顾董邓顾董…, the worst shape a search found). On the event loop a 32 K-character
 run of surnames stopped every other request (and ``/health``) for half a
-second, so only texts up to ``inline_limit`` characters (2,048: at most ~30 ms
-even at the worst rate) are scanned inline, where a hand-off to a thread would
+second, so only texts up to ``inline_limit`` characters (2,048: ~30 ms for a run
+of surnames, ~50 ms at the worst shape) are scanned inline, where a hand-off to a thread would
 cost more than the scan. Longer texts go to ``workers`` threads. A thread does
 not run beside the event loop (detection holds the interpreter lock), but the
 loop gets its turn every few milliseconds instead of after the whole scan.
@@ -45,7 +46,7 @@ from plinth.errors import RateLimited
 
 T = TypeVar("T")
 
-INLINE_LIMIT = 2 * 1024  # characters scanned on the loop: ~30 ms at the worst rate
+INLINE_LIMIT = 2 * 1024  # characters scanned on the loop: ~30-50 ms at the worst rates
 QUEUE_LIMIT = 32 * 1024  # longer texts are "long": capped per key, never on every worker
 WORKERS = 2
 PER_KEY = 2  # long scans one key may hold
