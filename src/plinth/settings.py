@@ -60,11 +60,13 @@ class LlamaCppSettings(BaseModel):
         description="Output limit of a local chat/completion request that sets none; 0 = none.",
     )
     threads: int = Field(0, ge=0, description="CPU threads; 0 = all cores.")
-    # Off by default until a quiet A/B shows a gain (benchmarks/results/
-    # local_inference_per_token_2026-12-07.md): llama.cpp's compute threads this
-    # many nice steps below the event loop and the token hand-off.
+    # llama.cpp's compute threads this many nice steps below the event loop and
+    # the token hand-off: on cores they fill, a token's hand-off and a new
+    # request's path to llama.cpp then run when they wake instead of queueing
+    # behind the compute (quiet A/B, 0 vs 2: TTFT p50 overhead +6.3/+0.7/-2.1 ms
+    # vs -3.1/-14.4/-15.0 ms at c=1/4/8; benchmarks/results/local_inference_compute_nice.md).
     compute_nice: int = Field(
-        0,
+        2,
         ge=0,
         le=19,
         description="Nice steps below the server's own threads for chat models' llama.cpp "
