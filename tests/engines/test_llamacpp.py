@@ -143,6 +143,26 @@ def _thread_nices() -> dict[int, int]:
     return nices
 
 
+def test_without_per_thread_nice_priorities_are_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Elsewhere than Linux a thread id is no process id: the default compute_nice (2)
+    must not make setpriority fail, which would stop every chat model from loading."""
+    import sys
+    import types
+
+    from plinth.engines import llamacpp
+
+    def refuse(*_args: object) -> None:
+        raise ProcessLookupError("no such process")
+
+    monkeypatch.setattr(llamacpp, "PER_THREAD_NICE", False)
+    monkeypatch.setattr(os, "setpriority", refuse)
+    monkeypatch.setattr(os, "getpriority", refuse)
+    fake = types.SimpleNamespace(Server=lambda params: ("server", params))
+    monkeypatch.setitem(sys.modules, "xllamacpp", fake)
+    llamacpp._lower_priority(2)
+    assert llamacpp._make_server("params", 2) == ("server", "params")
+
+
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="per-thread nice: Linux")
 async def test_llama_cpp_threads_run_compute_nice_steps_below_the_workers(tmp_path: Path) -> None:
     base = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())  # tests may run niced

@@ -15,6 +15,7 @@ import functools
 import logging
 import os
 import secrets
+import sys
 import threading
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -145,9 +146,14 @@ class LlamaCppOptions:
     compute_nice: int = 0
 
 
+# Nice is per thread (and inherited by the threads it starts) only on Linux; elsewhere
+# PRIO_PROCESS takes a process id, and a thread id there is none: priorities are left alone.
+PER_THREAD_NICE = sys.platform.startswith("linux")
+
+
 def _lower_priority(nice: int) -> None:
     """A worker thread's initializer: on Linux nice is per thread, and inherited."""
-    if nice:
+    if nice and PER_THREAD_NICE:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
 
 
@@ -157,7 +163,7 @@ def _make_server(params: Any, nice: int) -> Any:
     and its compute team) inherit that thread's nice, the worker threads keep theirs."""
     import xllamacpp
 
-    if nice <= os.getpriority(os.PRIO_PROCESS, threading.get_native_id()):
+    if not PER_THREAD_NICE or nice <= os.getpriority(os.PRIO_PROCESS, threading.get_native_id()):
         return xllamacpp.Server(params)
     made: list[Any] = []
 

@@ -115,7 +115,7 @@ def _serve_copy(model: object, sock: socket.socket, nice: int) -> None:
     from plinth.engines.numpy_bert import NumpyBert
 
     assert isinstance(model, NumpyBert)
-    if nice:
+    if nice and sys.platform.startswith("linux"):  # per-thread nice exists only there
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
     with sock:
         while True:
