@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from plinth.privacy.findings import Finding
 from plinth.privacy.gazetteer import PERSON_NOUN_ENDS
 from plinth.privacy.names_surnames import SURNAMES
-from plinth.privacy.names_zh_scored import FOREIGN, GIVEN, RIGHT, WORDS
+from plinth.privacy.names_zh_scored import FOREIGN, GIVEN, WORDS, person_follower
 from plinth.privacy.names_zh_uncued import WORDLIKE
 
 # 老/小 + surname words that are not people: 小米 (the brand), 小钱, 老牛.
@@ -52,13 +52,7 @@ def _person_may_end(text: str, end: int) -> bool:
         return True
     if text[end] in _VOCATIVE:
         return True  # 喂，老周啊: a call to a person (jieba's tables tag 啊 as no follower)
-    # The longest word there decides: 小康|住宅 goes on with a noun, though 住 is a verb.
-    get = RIGHT.get
-    for size in (3, 2, 1):
-        value = get(text[end : end + size])
-        if value is not None:
-            return value >= 1.0
-    return False
+    return person_follower(text, end)
 
 
 def _starts_a_word(text: str, start: int) -> bool:

@@ -42,6 +42,7 @@ from plinth.privacy.names_zh_scored import (
     RIGHT,
     WORDS,
     across_start,
+    person_follower,
 )
 
 # log10 of jieba's count at and above which a reading is a word first (高兴 3.7,
@@ -134,12 +135,7 @@ def person_follows(text: str, end: int) -> bool:
     there deciding: 是, 在, 说)."""
     if end >= len(text) or not _is_han(text[end]):
         return end >= len(text) or text[end] not in ":："
-    get = RIGHT.get
-    for size in (3, 2, 1):
-        value = get(text[end : end + size])
-        if value is not None:
-            return value >= 1.0
-    return False
+    return person_follower(text, end)
 
 
 def _addressed(text: str, you: int) -> bool:

@@ -58,6 +58,19 @@ WORDS, NOT_GIVEN_WORDS = _TABLES["W"], _TABLES["X"]
 NAME_WORDS = _TABLES["P"]  # the WORDS that jieba tags as person names
 LEFT, RIGHT = _TABLES["L"], _TABLES["R"]
 
+
+def person_follower(text: str, end: int) -> bool:
+    """The longest word of ``RIGHT`` at ``end`` (3, 2 or 1 characters) is one a person
+    is followed by (class 1: 是, 在, 说); the longest decides (小康|住宅 goes on with a
+    noun, though 住 is a verb). False where none is listed."""
+    get = RIGHT.get
+    for size in (3, 2, 1):
+        value = get(text[end : end + size])
+        if value is not None:
+            return value >= 1.0
+    return False
+
+
 FEATURES = (
     "bias",
     "surname prior",  # S, clipped to [-3, 6]; compound surnames too (东方 low, 欧阳 6)
