@@ -26,6 +26,7 @@ from pathlib import Path
 
 from plinth.privacy.findings import Finding
 from plinth.privacy.gazetteer import NAME_CUES, words
+from plinth.privacy.han import is_han
 
 _WORD = r"[A-Z](?:'[A-Z])?[a-zà-öø-ÿ]+(?:[-'][A-Z]?[a-zà-öø-ÿ]+)?"
 # A capital first, then the look-behind: a pattern that starts with a character class
@@ -323,10 +324,6 @@ def _before_address(text: str, end: int, parts: list[str]) -> bool:
 _HAN_LEFT = frozenset("跟让问找叫由被和与同对向请给替帮派告知员长师生人手士友游哥姐弟妹约催谢陪喊")
 
 
-def _han(ch: str) -> bool:
-    return "\u3400" <= ch <= "\u9fff"
-
-
 def _neighbour(text: str, position: int, step: int) -> str:
     """The first character from ``position`` on (``step`` -1: before it), spaces skipped."""
     while 0 <= position < len(text) and text[position] in " \t":
@@ -354,7 +351,7 @@ def _amid_han(text: str, start: int, parts: list[str]) -> bool:
     right = _neighbour(text, end, 1)
     if len(parts) >= 2:
         known = parts[0] in GIVEN_NAMES or parts[0] in SURNAMES
-        return known and (not right or _han(right) or right in "+(（0123456789")
+        return known and (not right or is_han(right) or right in "+(（0123456789")
     word = parts[0]
     if word not in GIVEN_NAMES and word not in WORDLIKE_GIVEN_NAMES:
         return False

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 
 from plinth.privacy.findings import Finding
 from plinth.privacy.gazetteer import PLACES, ROLE_ENDS, words
+from plinth.privacy.han import is_han
 from plinth.privacy.names_en import GIVEN_NAMES, WORDLIKE_GIVEN_NAMES
 from plinth.privacy.names_surnames import surname_length
 from plinth.privacy.names_zh_scored import GIVEN, WORDS
@@ -133,7 +134,7 @@ def _mention_handles(text: str) -> Iterator[re.Match[str]]:
 def _mentions(text: str) -> Iterator[Finding]:
     for match in _mention_handles(text):
         handle = match.group(1)
-        if _is_han(handle[0]):
+        if is_han(handle[0]):
             if handle in _GROUP_MENTIONS or handle[-1] in _NOT_PERSON_ENDS or handle in PLACES:
                 continue
         else:
@@ -149,12 +150,8 @@ def latin_mentions(text: str) -> Iterator[Finding]:
     """@Jonas in a text of no Han at all (the Han finders, this module's among them,
     are not run on it): the Latin mentions only, for ``names_en``."""
     for found in _mentions(text):
-        if not _is_han(found.text[0]):
+        if not is_han(found.text[0]):
             yield found
-
-
-def _is_han(ch: str) -> bool:
-    return "\u3400" <= ch <= "\u9fff"
 
 
 def person_key_before(text: str, quote: int) -> bool:

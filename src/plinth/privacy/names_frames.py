@@ -32,6 +32,7 @@ from collections.abc import Iterator
 
 from plinth.privacy.findings import Finding
 from plinth.privacy.gazetteer import NAME_CUES, PERSON_NOUN_ENDS, PLACES, TITLES, words
+from plinth.privacy.han import is_han
 from plinth.privacy.names_surnames import surname_length
 from plinth.privacy.names_zh_scored import (
     _FIRSTS,
@@ -87,10 +88,6 @@ _NOT_AGENT = ("负责人", "说明", "说服", "说法", "把握", "把关")
 _BETWEEN = ("今天", "明天", "昨天", "刚才", "已经", "又", "也", "先", "就")
 
 
-def _is_han(ch: str) -> bool:
-    return "\u3400" <= ch <= "\u9fff"
-
-
 def name_like(text: str, start: int, end: int) -> bool:
     """``text[start:end]`` reads as a surname and a given name, not as a word."""
     surname = surname_length(text, start)
@@ -114,7 +111,7 @@ def name_like(text: str, start: int, end: int) -> bool:
 
 def _clause_or_person_left(text: str, start: int) -> bool:
     """A clause starts at ``start``, or a word a person may follow ends there (今天)."""
-    if not start or not _is_han(text[start - 1]):
+    if not start or not is_han(text[start - 1]):
         return True
     get = LEFT.get
     return max(get(text[max(0, start - n) : start], 0.0) for n in (1, 2, 3)) >= 1.0
@@ -133,7 +130,7 @@ def person_follows(text: str, end: int) -> bool:
     """The text ends at ``end``, a non-Han character follows (not a colon: 同事晋升：
     is a label), or a word a person is followed by (``RIGHT`` class 1, the longest word
     there deciding: 是, 在, 说)."""
-    if end >= len(text) or not _is_han(text[end]):
+    if end >= len(text) or not is_han(text[end]):
         return end >= len(text) or text[end] not in ":："
     return person_follower(text, end)
 
@@ -156,7 +153,7 @@ def _subject(text: str, verb: int) -> Iterator[tuple[int, int]]:
             ends.append(verb - len(word))
     for end in ends:
         for start in (end - 2, end - 3):  # the clause's start first: the cheap test
-            clause = start == 0 or (start > 0 and not _is_han(text[start - 1]))
+            clause = start == 0 or (start > 0 and not is_han(text[start - 1]))
             # 但|王飞说: a conjunction that starts the clause, before a name of its own.
             joined = text[start] in FUNCTION_WORDS and name_like(text, start + 1, end)
             if clause and not joined and name_like(text, start, end):
@@ -187,7 +184,7 @@ def find_framed_names(text: str) -> Iterator[Finding]:
     while position > 0:
         if _addressed(text, position):
             for start, end in _before(text, position):
-                if not start or not _is_han(text[start - 1]):
+                if not start or not is_han(text[start - 1]):
                     spans.append((start, end))
         position = text.find(_SPOKEN_TO, position + 1)
     for start, end in sorted(set(spans)):

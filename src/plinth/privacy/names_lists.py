@@ -22,6 +22,7 @@ from collections.abc import Iterable, Iterator
 
 from plinth.privacy.findings import Finding
 from plinth.privacy.gazetteer import PLACES
+from plinth.privacy.han import is_han
 from plinth.privacy.names_cells import find_cell_names
 from plinth.privacy.names_en import GIVEN_NAMES, WORDLIKE_GIVEN_NAMES
 from plinth.privacy.names_surnames import SURNAMES, surname_length
@@ -38,17 +39,13 @@ _ITEM_END = frozenset("、，,和与及；;：:")
 _NOT_GIVEN = frozenset("的了是在和与及或等我你他她们这那有不也都就还说对把被让给从向到于为以而")
 
 
-def _is_han(ch: str) -> bool:
-    return "\u3400" <= ch <= "\u9fff"
-
-
 def _score(text: str, start: int, end: int) -> float | None:
     """The scored model's view of ``text[start:end]`` as surname + given name."""
     surname = surname_length(text, start)
     given = end - start - surname
     if not surname or not 1 <= given <= 2 or text[start:end] in PLACES:
         return None
-    if any(not _is_han(ch) or ch in _NOT_GIVEN for ch in text[start + surname : end]):
+    if any(not is_han(ch) or ch in _NOT_GIVEN for ch in text[start + surname : end]):
         return None
     values = features(text, start, surname, given)
     return None if values is None else score_of(values)
@@ -62,7 +59,7 @@ _RUN_LOOK = 5
 def _run_end(text: str, start: int) -> int:
     end = start
     stop = min(len(text), start + _RUN_LOOK)
-    while end < stop and _is_han(text[end]) and text[end] not in _ITEM_END:
+    while end < stop and is_han(text[end]) and text[end] not in _ITEM_END:
         end += 1
     return end
 
@@ -70,7 +67,7 @@ def _run_end(text: str, start: int) -> int:
 def _run_start(text: str, end: int) -> int:
     start = end
     stop = max(0, end - _RUN_LOOK)
-    while start > stop and _is_han(text[start - 1]) and text[start - 1] not in _ITEM_END:
+    while start > stop and is_han(text[start - 1]) and text[start - 1] not in _ITEM_END:
         start -= 1
     return start
 
@@ -190,7 +187,7 @@ def find_listed_names(text: str, found: Iterable[Finding]) -> Iterator[Finding]:
     queue = [
         (f.start, f.end)
         for f in found
-        if f.entity == "PERSON" and f.text and _is_han(f.text[0]) and len(f.text) <= 4
+        if f.entity == "PERSON" and f.text and is_han(f.text[0]) and len(f.text) <= 4
     ]
     if not queue:
         return

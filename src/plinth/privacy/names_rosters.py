@@ -20,6 +20,7 @@ from collections.abc import Iterator
 
 from plinth.privacy.findings import Finding
 from plinth.privacy.gazetteer import PLACES, words
+from plinth.privacy.han import is_han
 from plinth.privacy.names_fields import WORD_WEIGHT
 from plinth.privacy.names_surnames import surname_length
 from plinth.privacy.names_zh_scored import GIVEN, WORDS
@@ -48,15 +49,11 @@ _REACH = 200  # an item list is read this far at most
 NOT_GIVEN = -1.0  # a given-name likelihood below it: a character of verbs and nouns
 
 
-def _is_han(ch: str) -> bool:
-    return "\u3400" <= ch <= "\u9fff"
-
-
 def _labelled(text: str, colon: int) -> bool:
     """Whether the Han run before ``colon`` (which holds a cue) is short enough to be
     a label, not the end of a sentence."""
     start = colon
-    while start > 0 and colon - start <= _LABEL_LONGEST and _is_han(text[start - 1]):
+    while start > 0 and colon - start <= _LABEL_LONGEST and is_han(text[start - 1]):
         start -= 1
     return colon - start <= _LABEL_LONGEST
 

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 
 from plinth.privacy.findings import Finding
 from plinth.privacy.gazetteer import PLACES
+from plinth.privacy.han import is_han
 from plinth.privacy.names_zh import TRANSLIT
 from plinth.privacy.names_zh_scored import FOREIGN, LEFT, RIGHT
 
@@ -39,12 +40,8 @@ _LOCATIVE = frozenset("在去到从往赴飞抵住于")
 _PLACE_AFTER = frozenset("市县州省区盟旗镇乡村路街山河湖岛港站国")
 
 
-def _is_han(ch: str) -> bool:
-    return "\u3400" <= ch <= "\u9fff"
-
-
 def _left_ok(text: str, start: int) -> bool:
-    if start == 0 or not _is_han(text[start - 1]):
+    if start == 0 or not is_han(text[start - 1]):
         return True
     if text[start - 1] in _LOCATIVE:
         return False
@@ -53,7 +50,7 @@ def _left_ok(text: str, start: int) -> bool:
 
 
 def _right_ok(text: str, end: int) -> bool:
-    if end >= len(text) or not _is_han(text[end]):
+    if end >= len(text) or not is_han(text[end]):
         return True
     if text[end] in _PLACE_AFTER:
         return False

@@ -14,15 +14,12 @@ surname.
 from __future__ import annotations
 
 from plinth.privacy.gazetteer import TITLES
+from plinth.privacy.han import is_han
 from plinth.privacy.names_surnames import surname_length
 
 # Characters that open a value in structured text. (Chinese punctuation is prose.)
 _VALUE_OPENERS = frozenset(",|\t\"'")
 _SPACES = " \u3000"
-
-
-def _is_han(ch: str) -> bool:
-    return "\u3400" <= ch <= "\u9fff"
 
 
 def starts_a_value(text: str, start: int) -> bool:
@@ -53,7 +50,7 @@ def longer_value(text: str, start: int, end: int) -> bool:
     after = end
     while after < len(text) and text[after] in _SPACES:
         after += 1
-    if after >= len(text) or not _is_han(text[after]):
+    if after >= len(text) or not is_han(text[after]):
         return False  # the value ends with the name
     if after > end:  # a space: another name may follow (张伟 李娜)
         return not surname_length(text, after)

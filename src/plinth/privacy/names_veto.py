@@ -32,6 +32,7 @@ import re
 
 from plinth.privacy.findings import Finding
 from plinth.privacy.gazetteer import PLACES, alternation, words
+from plinth.privacy.han import is_han
 from plinth.privacy.names_frames import person_follows
 from plinth.privacy.names_surnames import surname_length
 from plinth.privacy.names_zh_scored import NAME_WORDS, WORDS, features, score_of
@@ -65,10 +66,6 @@ _CLAUSE = frozenset("的在是为和与办到任个")
 # Any place name inside a run: one regex scan, where a substring test per place cost
 # ~3.6 µs a reading (124 names).
 _PLACE = re.compile(alternation(PLACES))
-
-
-def _han(ch: str) -> bool:
-    return "\u3400" <= ch <= "\u9fff"
 
 
 def _is_time(reading: str, after: str) -> bool:
@@ -126,7 +123,7 @@ def _in_company(text: str, start: int, end: int) -> bool:
     if person_follows(text, end):
         return False  # 王芳|起诉集团, 李明|调研股份制: a verb a person is the subject of
     begin = start
-    while begin > max(0, start - _LOOK) and _han(text[begin - 1]):
+    while begin > max(0, start - _LOOK) and is_han(text[begin - 1]):
         begin -= 1
     before = text[begin:start]
     return "市" in before or "省" in before or _PLACE.search(before) is not None
@@ -136,7 +133,7 @@ def _item_before(text: str, start: int) -> str:
     if start < 2 or text[start - 1] != "、":
         return ""
     begin = start - 1
-    while begin > 0 and _han(text[begin - 1]):
+    while begin > 0 and is_han(text[begin - 1]):
         begin -= 1
     return text[begin : start - 1]
 
@@ -145,7 +142,7 @@ def _item_after(text: str, end: int) -> str:
     if end + 1 >= len(text) or text[end] != "、":
         return ""
     stop = end + 1
-    while stop < len(text) and _han(text[stop]):
+    while stop < len(text) and is_han(text[stop]):
         stop += 1
     return text[end + 1 : stop]
 
@@ -178,7 +175,7 @@ def _in_sender_tag(text: str, start: int, end: int) -> bool:
 def vetoed(text: str, finding: Finding) -> bool:
     """Whether a person finding is one of the kinds of words above."""
     reading = finding.text
-    if not reading or not _han(reading[0]):
+    if not reading or not is_han(reading[0]):
         return False
     return (
         _is_time(reading, text[finding.end : finding.end + 1])

@@ -34,6 +34,7 @@ from plinth.privacy.gazetteer import (
     alternation,
     words,
 )
+from plinth.privacy.han import is_han
 from plinth.privacy.names_surnames import SURNAMES
 from plinth.privacy.names_values import counted_thing, longer_value
 from plinth.privacy.names_zh_scored import FUNCTION_WORDS, NAME_WORDS, across_start
@@ -118,10 +119,6 @@ TRANSLIT = frozenset(
 _PLACES = frozenset([*PROVINCES, *CITIES, "敬礼", "同事", "师傅", "单位"])
 
 
-def _is_han(ch: str) -> bool:
-    return "\u3400" <= ch <= "\u9fff"
-
-
 def _surname_at(text: str, position: int) -> int:
     """Length of the surname starting at ``position`` (2, 1), or 0."""
     if text[position : position + 2] in COMPOUND_SURNAMES:
@@ -133,7 +130,7 @@ def _given_length(text: str, start: int, most: int = 2) -> int:
     size = 0
     while size < most and start + size < len(text):
         ch = text[start + size]
-        if not _is_han(ch) or ch in _NOT_GIVEN:
+        if not is_han(ch) or ch in _NOT_GIVEN:
             break
         size += 1
     return size
@@ -254,7 +251,7 @@ def _header_cell(text: str, cue_end: int, start: int, stop: int) -> bool:
     if EVERYDAY_WORDS.get(value, 0.0) > 0:
         return True
     under = below[text.count(separator, line_start, start)]
-    return not any(_is_han(ch) for ch in under)
+    return not any(is_han(ch) for ch in under)
 
 
 def _before(text: str, end: int, *, possessive: bool, short_title: bool) -> int | None:
@@ -274,7 +271,7 @@ def _before(text: str, end: int, *, possessive: bool, short_title: bool) -> int 
             if _given_length(text, start + surname, given) != given:
                 continue
             options.append(start)
-    clean = [s for s in options if s == 0 or not _is_han(text[s - 1]) or text[s - 1] in _NOT_GIVEN]
+    clean = [s for s in options if s == 0 or not is_han(text[s - 1]) or text[s - 1] in _NOT_GIVEN]
     for start in clean or options:
         if text[start:end] in _PLACES:
             continue
@@ -283,7 +280,7 @@ def _before(text: str, end: int, *, possessive: bool, short_title: bool) -> int 
         if text[start] in _AMBIGUOUS:
             # 时总是…, 我和总经理…, 市场部区域经理, 路由器的号码: the "surname" starts a word.
             bare = start + _surname_at(text, start) == end  # 高老师: surname and title only
-            joined = start > 0 and _is_han(text[start - 1])
+            joined = start > 0 and is_han(text[start - 1])
             if (
                 possessive
                 or (bare and (short_title or joined))
@@ -351,7 +348,7 @@ def _inside_a_word(text: str, start: int, title: re.Match[str]) -> bool:
     """A bare surname before a title (宿老板) glued to a Han character that is no
     context a person follows (no ``LEFT`` word ends there, no clause boundary): the
     surname most likely ends a word begun before it (民宿, too rare for the tables)."""
-    if start == 0 or not _is_han(text[start - 1]) or text[start - 1] in _NOT_GIVEN:
+    if start == 0 or not is_han(text[start - 1]) or text[start - 1] in _NOT_GIVEN:
         return False
     if start + _surname_at(text, start) != _title_start(text, title):
         return False  # a given name between: 赵|晓梅经理 is judged by its characters
@@ -435,7 +432,7 @@ def _after_ascii_cues(text: str) -> Iterator[Finding]:
             han = end
             while han < len(text) and text[han] in _ASCII_GAP:
                 han += 1
-            if han < len(text) and _is_han(text[han]) and han - position <= _ASCII_WINDOW:
+            if han < len(text) and is_han(text[han]) and han - position <= _ASCII_WINDOW:
                 cue = _ASCII_CUE.match(text, position, han)
                 if cue is not None and (found := _after_cue(text, cue)) is not None:
                     yield found
@@ -456,7 +453,7 @@ def _dotted_names(text: str) -> Iterator[Finding]:
             yield Finding("PERSON", left, right, text[left:right])
             continue
         start = middle  # otherwise a cue must come before: 我叫丹增·次仁
-        while start > 0 and middle - start < 6 and _is_han(text[start - 1]):
+        while start > 0 and middle - start < 6 and is_han(text[start - 1]):
             start -= 1
             if text[max(0, start - 10) : start].rstrip(" \t:：是为叫").endswith(NAME_CUES):
                 end = middle + 1 + _given_length(text, middle + 1, 8)
@@ -472,7 +469,7 @@ def _translit_at(text: str, position: int, step: int) -> bool:
     if ch in TRANSLIT:
         return True
     further = position + step
-    return _is_han(ch) and 0 <= further < len(text) and text[further] in TRANSLIT
+    return is_han(ch) and 0 <= further < len(text) and text[further] in TRANSLIT
 
 
 def _translit_end(text: str, position: int) -> int:

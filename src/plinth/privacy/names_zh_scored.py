@@ -33,6 +33,7 @@ from pathlib import Path
 
 from plinth.privacy.findings import Finding
 from plinth.privacy.gazetteer import COMPOUND_SURNAMES, PLACES, ROLE_ENDS
+from plinth.privacy.han import is_han
 from plinth.privacy.names_surnames import SURNAMES
 from plinth.privacy.names_values import THING_ENDS, counted_thing, longer_value
 from plinth.privacy.names_zh_uncued import CLOSINGS
@@ -130,10 +131,6 @@ _ZEROS = repeat(0.0)  # the default of each FOREIGN.get in map()
 UNKNOWN_GIVEN = -5.0  # a character never in jieba's names as a given one (很, 的)
 
 
-def _is_han(ch: str) -> bool:
-    return "\u3400" <= ch <= "\u9fff"
-
-
 def across_start(text: str, start: int) -> float:
     """The strongest word that starts before the surname and holds it (这张, 相当于):
     the same for every reading at ``start``."""
@@ -171,7 +168,7 @@ class _Start:
         if text[start] in SURNAMES:
             self.surnames.append((1, _PRIOR.get(text[start], 0.0)))
         self.before = text[start - 1] if start else ""
-        self.left_edge = not self.before or not _is_han(self.before)
+        self.left_edge = not self.before or not is_han(self.before)
         self.across = 0.0 if self.left_edge else across_start(text, start)
         self.left = 0.0
         if not self.left_edge:
@@ -183,7 +180,7 @@ class _Start:
             )
             # A word ending like a role (骑手, 保洁员), though too rare for the LEFT
             # table (count < 100), is strong context too.
-            role = self.before in ROLE_ENDS and start > 1 and _is_han(text[start - 2])
+            role = self.before in ROLE_ENDS and start > 1 and is_han(text[start - 2])
             if role:
                 self.left = 1.0
 
@@ -211,7 +208,7 @@ def _features(
         return None  # a name does not end inside a doubled character (杨柳依|依)
     if names[-1] in NUMERALS and after in MEASURE_WORDS:
         return None  # 毛峰|二两: a number and its measure word, not a given name
-    right_edge = not after or not _is_han(after)
+    right_edge = not after or not is_han(after)
     right = 0.0
     if not right_edge:
         get = RIGHT.get
@@ -378,12 +375,12 @@ def _among_things(text: str, start: int, end: int) -> bool:
     neighbours = []
     if start > 1 and text[start - 1] == "、":
         first = start - 1
-        while first > 0 and start - 1 - first < 4 and _is_han(text[first - 1]):
+        while first > 0 and start - 1 - first < 4 and is_han(text[first - 1]):
             first -= 1
         neighbours.append(text[first : start - 1])
     if end < len(text) and text[end] == "、":
         last = end + 1
-        while last < len(text) and last - end - 1 < 4 and _is_han(text[last]):
+        while last < len(text) and last - end - 1 < 4 and is_han(text[last]):
             last += 1
         neighbours.append(text[end + 1 : last])
     return any(

@@ -34,6 +34,7 @@ from plinth.privacy.gazetteer import (
     alternation,
     words,
 )
+from plinth.privacy.han import is_han
 from plinth.privacy.names_surnames import SURNAMES
 from plinth.privacy.names_values import longer_value
 
@@ -129,16 +130,12 @@ def find_uncued_names(text: str) -> Iterator[Finding]:
             continue
         before = text[match.start() - 1] if match.start() else ""
         # 给额尔敦巴雅尔订机票; four characters or more (two parts: 同事次仁曲珍) need no left.
-        if not before or not _is_han(before) or before in _LEFT or len(match.group(0)) >= 4:
+        if not before or not is_han(before) or before in _LEFT or len(match.group(0)) >= 4:
             yield Finding("PERSON", match.start(), match.end(), match.group(0))
     if "\n" in text:
         for match in _SIGNATURE.finditer(text):
             if _surname_length(match.group(1)):
                 yield Finding("PERSON", match.start(1), match.end(1), match.group(1))
-
-
-def _is_han(ch: str) -> bool:
-    return "\u3400" <= ch <= "\u9fff"
 
 
 def _surname_length(text: str) -> int:
@@ -184,13 +181,13 @@ def _judge(text: str, start: int, end: int) -> Finding | None:
     surname = _surname_length(text[start : start + 2])
     if not surname:
         return None
-    plain_left = start == 0 or not _is_han(text[start - 1])
+    plain_left = start == 0 or not is_han(text[start - 1])
     if not plain_left and _across_start(text, start) >= WORD_ACROSS:
         return None  # 天门|山: the surname ends a common word that starts before it
     for stop in range(min(end, start + surname + 2), start + surname, -1):
         if any(ch not in GIVEN_NAME_CHARS for ch in text[start + surname : stop]):
             continue
-        plain_right = stop == len(text) or not _is_han(text[stop])
+        plain_right = stop == len(text) or not is_han(text[stop])
         if not plain_right and text[stop] not in _RIGHT:
             continue
         value = text[start:stop]
