@@ -6,16 +6,27 @@ client as Plinth, which runs at its defaults (bundled embedder loaded). The
 same streamed chat requests (same prompts, temperature 0, same seed, same
 max_tokens, and the lone server given the repetition penalty Plinth adds by
 default, so llama.cpp decodes the same tokens on both: ``request_body``) go to
-each; reported per concurrency level: aggregate output
-tokens/s, TTFT p50/p95, Plinth's ratio and TTFT overhead. The two sides never
-run at the same time (they would share the CPU) and alternate A-B, B-A, ...
-over the repeats; every repeat is kept to show the spread.
+each; reported per concurrency level: aggregate output tokens/s, TTFT p50/p95,
+Plinth's ratio and TTFT overhead.
+
+How the sides share the machine: the two never serve at the same time (they
+would share the CPU). Each repeat starts both processes afresh and keeps them
+up; then at each concurrency level they take turns in blocks, A-B-B-A (which
+side goes first alternates by level and by repeat), so that a drift of the
+machine within a level (another VM on the host, a warming CPU) falls on both
+sides alike. Per level and side, the blocks of every repeat are pooled:
+tokens/s is all tokens over all block time, TTFT p50 the median of all
+requests. The spread is shown per pair of blocks that ran next to each other
+(Plinth / lone of each pair, and the TTFT overhead of each pair), and as a
+90 % bootstrap interval of the pooled ratio over those pairs. Short blocks in
+turn, rather than one long sweep per side and repeat, matter on a small VM:
+back-to-back sweeps of the same lone server differed by 10-20 %.
 
 ``--breakdown`` adds two in-process sides (bare ``xllamacpp.Server`` built with
 exactly the parameters Plinth's engine uses, and Plinth's engine without
 HTTP); they double the run's length, so they are off by default.
 
-A transport error must not lose a run: each sweep starts on a fresh client
+A transport error must not lose a run: each side starts on a fresh client
 with a readiness request (retried until the server answers), a request that
 failed before any byte of its response arrived is retried (and counted, per
 side, in the results), and a run that fails anyway writes what it has to
@@ -30,10 +41,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import json
 import os
 import platform
+import random
 import subprocess
 import sys
 import tempfile
@@ -92,6 +105,13 @@ class Level:
     latency_p50_ms: float
     # Requests sent again after a transport error before any byte of their answer.
     retries: int = 0
+    # Every request's TTFT and latency: blocks are pooled per side (``pooled``).
+    ttfts_ms: list[float] = field(default_factory=list)
+    latencies_ms: list[float] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        """The level without its per-request lists (those stay in the raw results)."""
+        return {k: v for k, v in asdict(self).items() if k not in ("ttfts_ms", "latencies_ms")}
 
 
 @dataclass
@@ -167,6 +187,47 @@ def has_content(chunk: dict[str, Any]) -> bool:
     return bool(choices and (choices[0].get("delta") or {}).get("content"))
 
 
+class StreamReader:
+    """A streamed answer's first-content time and its usage, read with little CPU.
+
+    The client shares the two cores with the server it drives, and on a core that
+    llama.cpp's threads fill, CPU it spends per token stalls a compute thread (and
+    its partner, waiting at the next barrier): so it decodes events only until the
+    first content, then keeps bytes and decodes the usage event at the end.
+    """
+
+    #: Enough of the stream's end to hold its usage event and [DONE].
+    TAIL = 16384
+
+    def __init__(self) -> None:
+        self.first = 0.0
+        self._head = b""
+        self._tail = b""
+
+    def feed(self, piece: bytes) -> None:
+        if self.first:
+            self._tail = (self._tail + piece)[-self.TAIL :]
+            return
+        self._head += piece
+        events = self._head.split(b"\n\n")
+        for event in events[:-1]:
+            data = event.strip()
+            if data.startswith(b"data: {") and has_content(json.loads(data[6:])):
+                self.first = time.perf_counter()
+                self._tail = b"\n\n".join(events[events.index(event) + 1 :])[-self.TAIL :]
+                return
+
+    def tokens(self) -> int:
+        """completion_tokens of the stream's usage event (0 if it sent none)."""
+        for event in reversed((self._head + self._tail).split(b"\n\n")):
+            data = event.strip()
+            if data.startswith(b"data: {") and b'"usage"' in data:
+                usage = json.loads(data[6:]).get("usage")
+                if usage:
+                    return int(usage["completion_tokens"])
+        return 0
+
+
 class Driver:
     """One request at a time per call; ``retries`` counts requests sent again."""
 
@@ -192,19 +253,54 @@ async def run_level(side: str, concurrency: int, requests: int, driver: Driver) 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     wall = time.perf_counter() - started
-    tokens = sum(s.output_tokens for s in samples)
-    ttfts = [s.ttft_s * 1000 for s in samples]
+    return level_of(
+        side,
+        concurrency,
+        wall,
+        [s.output_tokens for s in samples],
+        [s.ttft_s * 1000 for s in samples],
+        [s.latency_s * 1000 for s in samples],
+        driver.retries - retries_before,
+    )
+
+
+def level_of(
+    side: str,
+    concurrency: int,
+    wall: float,
+    tokens: list[int],
+    ttfts_ms: list[float],
+    latencies_ms: list[float],
+    retries: int,
+) -> Level:
     return Level(
         side=side,
         concurrency=concurrency,
-        requests=requests,
+        requests=len(tokens),
         wall_s=round(wall, 3),
-        output_tokens=tokens,
-        tokens_per_s=round(tokens / wall, 2),
-        ttft_p50_ms=round(percentile(ttfts, 50), 2),
-        ttft_p95_ms=round(percentile(ttfts, 95), 2),
-        latency_p50_ms=round(percentile([s.latency_s * 1000 for s in samples], 50), 2),
-        retries=driver.retries - retries_before,
+        output_tokens=sum(tokens),
+        tokens_per_s=round(sum(tokens) / wall, 2),
+        ttft_p50_ms=round(percentile(ttfts_ms, 50), 2),
+        ttft_p95_ms=round(percentile(ttfts_ms, 95), 2),
+        latency_p50_ms=round(percentile(latencies_ms, 50), 2),
+        retries=retries,
+        ttfts_ms=[round(t, 2) for t in ttfts_ms],
+        latencies_ms=[round(t, 2) for t in latencies_ms],
+    )
+
+
+def pooled(blocks: list[Level]) -> Level:
+    """One side's blocks at one level as one: all tokens over all block time, and the
+    percentiles of all requests."""
+    first = blocks[0]
+    return level_of(
+        first.side,
+        first.concurrency,
+        sum(b.wall_s for b in blocks),
+        [b.output_tokens for b in blocks],
+        [t for b in blocks for t in b.ttfts_ms],
+        [t for b in blocks for t in b.latencies_ms],
+        sum(b.retries for b in blocks),
     )
 
 
@@ -289,22 +385,15 @@ def http_driver(
     """Streamed requests over HTTP; one that failed before any byte is sent again."""
 
     async def attempt(i: int, started: float, answered: list[bool]) -> Sample:
-        first = 0.0
-        tokens = 0
+        reader = StreamReader()
         async with client.stream(
             "POST", "/v1/chat/completions", json=request_body(i, max_tokens, side)
         ) as response:
             answered.append(True)  # a status line came: from here on, no retry
             response.raise_for_status()
-            async for line in response.aiter_lines():
-                if not line.startswith("data: ") or line == "data: [DONE]":
-                    continue
-                chunk = json.loads(line[6:])
-                if not first and has_content(chunk):
-                    first = time.perf_counter()
-                if chunk.get("usage"):
-                    tokens = int(chunk["usage"]["completion_tokens"])
-        return Sample(first - started, time.perf_counter() - started, tokens)
+            async for piece in response.aiter_raw():
+                reader.feed(piece)
+        return Sample(reader.first - started, time.perf_counter() - started, reader.tokens())
 
     async def one(i: int) -> Sample:
         # The clock starts at the first try: a retried request's time includes the
@@ -355,7 +444,8 @@ async def sweep(side: str, driver: Driver, args: Any) -> list[Level]:
     await run_level(side, 2, 2, driver)  # warm-up: page in weights, fill caches
     levels = []
     for concurrency in args.concurrency:
-        requests = args.requests_per_level or max(8, 4 * concurrency)
+        # One sweep per repeat: as many requests as the HTTP sides' blocks together.
+        requests = (args.requests_per_block or max(4, 2 * concurrency)) * args.blocks
         level = await run_level(side, concurrency, requests, driver)
         retried = f", {level.retries} retried" if level.retries else ""
         print(
@@ -416,24 +506,6 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-async def sweep_http(
-    side: str, process: subprocess.Popen[bytes], port: int, args: Any
-) -> tuple[list[Level], int]:
-    """Start-up already begun; wait for it, sweep over HTTP, stop the process.
-
-    Returns the levels and how many readiness tries failed."""
-    try:
-        base_url = f"http://127.0.0.1:{port}"
-        await wait_ready(base_url, process)
-        async with http_client(base_url, side) as client:
-            not_ready = await ready_request(side, client, process)
-            return await sweep(
-                side, http_driver(side, client, args.max_tokens, process), args
-            ), not_ready
-    finally:
-        stop(process)
-
-
 def start_plinth(args: Any, data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
@@ -479,30 +551,83 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+#: The two HTTP sides, in the order that goes first on even-numbered levels of
+#: even-numbered repeats.
+HTTP_SIDES = ("lone", "plinth")
+
+
 @dataclass
 class Runs:
-    """Every repeat's levels per side, as the run goes (what a failed run still writes)."""
+    """Every repeat's blocks per side, as the run goes (what a failed run still writes).
 
-    lone: list[list[Level]] = field(default_factory=list)
-    plinth: list[list[Level]] = field(default_factory=list)
+    ``lone`` and ``plinth``: per repeat, per level, the side's blocks in the order they
+    ran; block k of one side ran next to block k of the other. ``bare`` and ``engine``
+    (``--breakdown``): per repeat, per level, one sweep.
+    """
+
+    lone: list[list[list[Level]]] = field(default_factory=list)
+    plinth: list[list[list[Level]]] = field(default_factory=list)
     bare: list[list[Level]] = field(default_factory=list)
     engine: list[list[Level]] = field(default_factory=list)
     not_ready: dict[str, list[int]] = field(default_factory=lambda: {"lone": [], "plinth": []})
 
     def raw(self) -> dict[str, Any]:
-        sides = {"lone_bare": self.lone, "plinth": self.plinth}
+        out: dict[str, Any] = {
+            "lone_bare": [[[asdict(b) for b in lv] for lv in run] for run in self.lone],
+            "plinth": [[[asdict(b) for b in lv] for lv in run] for run in self.plinth],
+        }
         if self.bare:
-            sides |= {"bare": self.bare, "engine": self.engine}
-        return {side: [[asdict(lv) for lv in run] for run in runs] for side, runs in sides.items()}
+            for side, runs in (("bare", self.bare), ("engine", self.engine)):
+                out[side] = [[asdict(lv) for lv in run] for run in runs]
+        return out
 
 
-async def http_side(side: str, args: Any, data_dir: Path, runs: Runs, repeat: int) -> None:
-    print(f"repeat {repeat + 1}/{args.repeats}: {side}", file=sys.stderr)
-    port = free_port()
-    start = start_lone_bare if side == "lone" else start_plinth
-    levels, not_ready = await sweep_http(side, start(args, data_dir, port), port, args)
-    (runs.lone if side == "lone" else runs.plinth).append(levels)
-    runs.not_ready[side].append(not_ready)
+def block_order(repeat: int, level: int, blocks: int) -> list[str]:
+    """A-B, B-A, A-B, ... with A the side that goes first at this level of this repeat."""
+    a, b = HTTP_SIDES if (repeat + level) % 2 == 0 else HTTP_SIDES[::-1]
+    order: list[str] = []
+    for k in range(blocks):
+        order += [a, b] if k % 2 == 0 else [b, a]
+    return order
+
+
+async def http_repeat(args: Any, data_dir: Path, runs: Runs, repeat: int) -> None:
+    """Both servers started afresh and kept up; every level in blocks, in turns."""
+    print(f"repeat {repeat + 1}/{args.repeats}: starting both servers", file=sys.stderr)
+    ports = {side: free_port() for side in HTTP_SIDES}
+    processes = {
+        "lone": start_lone_bare(args, data_dir, ports["lone"]),
+        "plinth": start_plinth(args, data_dir, ports["plinth"]),
+    }
+    mine = {"lone": runs.lone, "plinth": runs.plinth}
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            drivers: dict[str, Driver] = {}
+            for side, process in processes.items():
+                base_url = f"http://127.0.0.1:{ports[side]}"
+                await wait_ready(base_url, process)
+                client = await stack.enter_async_context(http_client(base_url, side))
+                runs.not_ready[side].append(await ready_request(side, client, process))
+                drivers[side] = http_driver(side, client, args.max_tokens, process)
+                await run_level(side, 2, 2, drivers[side])  # warm-up: page in, fill caches
+                mine[side].append([])
+            per_block = args.requests_per_block
+            for i, concurrency in enumerate(args.concurrency):
+                requests = per_block or max(4, 2 * concurrency)
+                for side in HTTP_SIDES:
+                    mine[side][-1].append([])
+                for side in block_order(repeat, i, args.blocks):
+                    level = await run_level(side, concurrency, requests, drivers[side])
+                    mine[side][-1][-1].append(level)
+                    retried = f", {level.retries} retried" if level.retries else ""
+                    print(
+                        f"  {side:6} c={concurrency}: {level.tokens_per_s} tok/s, "
+                        f"TTFT p50 {level.ttft_p50_ms} ms{retried}",
+                        file=sys.stderr,
+                    )
+    finally:
+        for process in processes.values():
+            stop(process)
 
 
 async def in_process_sides(args: Any, chat_path: Path, runs: Runs, repeat: int) -> None:
@@ -525,11 +650,7 @@ async def main(args: Any, runs: Runs) -> None:
     data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="plinth-bench-"))
     chat_path = chat.locate(data_dir, False)
     for repeat in range(args.repeats):
-        # The two sides alternate, lone first on even repeats (A-B, B-A, ...), so
-        # drift over the run (a warming CPU, other load) does not favour one side.
-        order = ("lone", "plinth") if repeat % 2 == 0 else ("plinth", "lone")
-        for side in order:
-            await http_side(side, args, data_dir, runs, repeat)
+        await http_repeat(args, data_dir, runs, repeat)
         if args.breakdown:
             await in_process_sides(args, chat_path, runs, repeat)
 
@@ -540,47 +661,76 @@ def median_level(runs: list[list[Level]], index: int) -> Level:
     return candidates[len(candidates) // 2]
 
 
+def paired_blocks(runs: Runs, index: int) -> list[tuple[Level, Level]]:
+    """(lone, Plinth) blocks of level ``index`` that ran next to each other."""
+    pairs: list[tuple[Level, Level]] = []
+    for lone_run, plinth_run in zip(runs.lone, runs.plinth, strict=False):
+        if index < len(lone_run) and index < len(plinth_run):
+            pairs += zip(lone_run[index], plinth_run[index], strict=False)
+    return pairs
+
+
+def bootstrap_intervals(
+    pairs: list[tuple[Level, Level]], rounds: int = 2000
+) -> tuple[list[float], list[float]]:
+    """90 % intervals of the pooled ratio (%) and TTFT p50 overhead (ms), the pairs
+    resampled with replacement (seeded: the same run gives the same interval)."""
+    rng = random.Random(0)
+    ratios, overheads = [], []
+    for _ in range(rounds):
+        pick = [rng.choice(pairs) for _ in pairs]
+        lone, plinth = pooled([p[0] for p in pick]), pooled([p[1] for p in pick])
+        ratios.append(plinth.tokens_per_s / lone.tokens_per_s * 100)
+        overheads.append(plinth.ttft_p50_ms - lone.ttft_p50_ms)
+    return (
+        [round(percentile(ratios, 5), 1), round(percentile(ratios, 95), 1)],
+        [round(percentile(overheads, 5), 2), round(percentile(overheads, 95), 2)],
+    )
+
+
 def level_rows(args: Any, runs: Runs) -> list[dict[str, Any]]:
     rows = []
-    complete = min(len(runs.lone), len(runs.plinth))
-    if not complete:
-        return rows
-    lone_runs, plinth_runs = runs.lone[:complete], runs.plinth[:complete]
     for i, concurrency in enumerate(args.concurrency):
-        plinth, lone = median_level(plinth_runs, i), median_level(lone_runs, i)
+        pairs = paired_blocks(runs, i)
+        if not pairs:
+            continue
+        lone, plinth = pooled([p[0] for p in pairs]), pooled([p[1] for p in pairs])
         ratio = plinth.tokens_per_s / lone.tokens_per_s * 100
         overhead = plinth.ttft_p50_ms - lone.ttft_p50_ms
-        # Per repeat, the pair that ran next to each other (same repeat): the spread
-        # of the ratio and of the TTFT overhead, not only of each side.
-        pairs = list(zip(lone_runs, plinth_runs, strict=True))
+        ratio_interval, overhead_interval = bootstrap_intervals(pairs)
         row: dict[str, Any] = {
             "concurrency": concurrency,
-            "lone_bare": asdict(lone),
-            "plinth": asdict(plinth),
+            "blocks_per_side": len(pairs),
+            "lone_bare": lone.summary(),
+            "plinth": plinth.summary(),
             "lone_ratio_pct": round(ratio, 1),
+            "lone_ratio_interval_90_pct": ratio_interval,
             "lone_ttft_p50_overhead_ms": round(overhead, 2),
-            "per_repeat_ratio_pct": [
-                round(p[i].tokens_per_s / lo[i].tokens_per_s * 100, 1) for lo, p in pairs
+            "lone_ttft_p50_overhead_interval_90_ms": overhead_interval,
+            "per_pair_ratio_pct": [
+                round(p.tokens_per_s / lo.tokens_per_s * 100, 1) for lo, p in pairs
             ],
-            "per_repeat_ttft_p50_overhead_ms": [
-                round(p[i].ttft_p50_ms - lo[i].ttft_p50_ms, 2) for lo, p in pairs
+            "per_pair_ttft_p50_overhead_ms": [
+                round(p.ttft_p50_ms - lo.ttft_p50_ms, 2) for lo, p in pairs
             ],
             "spread_tokens_per_s": {
-                side: [min(r[i].tokens_per_s for r in rs), max(r[i].tokens_per_s for r in rs)]
-                for side, rs in (("lone", lone_runs), ("plinth", plinth_runs))
+                side: [min(b.tokens_per_s for b in bs), max(b.tokens_per_s for b in bs)]
+                for side, bs in (
+                    ("lone", [p[0] for p in pairs]),
+                    ("plinth", [p[1] for p in pairs]),
+                )
             },
-            "retries": {
-                "lone": sum(r[i].retries for r in lone_runs),
-                "plinth": sum(r[i].retries for r in plinth_runs),
-            },
+            "retries": {"lone": lone.retries, "plinth": plinth.retries},
             "throughput_target_met": ratio >= 95.0,
             "ttft_target_met": overhead <= 5.0,
         }
-        if runs.bare and runs.engine:
-            bare, engine = median_level(runs.bare, i), median_level(runs.engine, i)
+        complete = [run for run in runs.bare if i < len(run)]
+        engines = [run for run in runs.engine if i < len(run)]
+        if complete and engines:
+            bare, engine = median_level(complete, i), median_level(engines, i)
             row |= {
-                "bare": asdict(bare),
-                "engine": asdict(engine),
+                "bare": bare.summary(),
+                "engine": engine.summary(),
                 "engine_ratio_pct": round(engine.tokens_per_s / bare.tokens_per_s * 100, 1),
                 "throughput_ratio_pct": round(plinth.tokens_per_s / bare.tokens_per_s * 100, 1),
                 "ttft_p50_overhead_ms": round(plinth.ttft_p50_ms - bare.ttft_p50_ms, 2),
@@ -617,7 +767,8 @@ def facts_of(args: Any, started: float) -> dict[str, Any]:
             "threads": args.threads or "Plinth's default (all cores)",
             "max_tokens": args.max_tokens,
             "repeats": args.repeats,
-            "requests_per_level": args.requests_per_level or "max(8, 4 x concurrency)",
+            "blocks_per_side_per_repeat": args.blocks,
+            "requests_per_block": args.requests_per_block or "max(4, 2 x concurrency)",
             "temperature": 0,
             "seed": 42,
         },
@@ -631,7 +782,7 @@ def write_partial(args: Any, runs: Runs, started: float, exc: BaseException) -> 
     out = {
         "facts": facts_of(args, started),
         "error": "".join(traceback.format_exception_only(type(exc), exc)).strip(),
-        "levels_of_complete_repeats": level_rows(args, runs),
+        "levels_so_far": level_rows(args, runs),
         "transport_errors": TRANSPORT.events,
         "readiness_failures": runs.not_ready,
         "raw": runs.raw(),
@@ -666,8 +817,12 @@ def report(args: Any, runs: Runs, started: float) -> None:
         f"- model: `{MODEL}`; {args.slots} slots × {args.context} context; "
         f"max_tokens {args.max_tokens}, temperature 0, seed 42; streamed; "
         f"llama.cpp threads: {facts['settings']['threads']}",
-        f"- {args.repeats} repeats, sides alternating (lone first on odd-numbered repeats);"
-        " per level the repeat with the median throughput, min–max over the repeats",
+        f"- {args.repeats} repeats, each with both servers started afresh; at each level"
+        f" {args.blocks} blocks per side per repeat, in turns A-B-B-A (the side going first"
+        " alternates by level and repeat); per level and side the blocks pooled (all tokens"
+        " over all block time, the median of all requests' TTFTs), min–max over the blocks;"
+        " per pair: Plinth / lone and the TTFT overhead of two blocks that ran next to each"
+        " other; [a, b]: 90 % bootstrap interval over the pairs",
         f"- command: `{facts['command']}`; {facts['run_s']} s; load average at the start "
         f"{facts['load_average_at_start']}, at the end {facts['load_average_at_end']} "
         f"on {facts['cores']} cores",
@@ -679,21 +834,24 @@ def report(args: Any, runs: Runs, started: float) -> None:
         f"readiness tries that failed: {runs.not_ready})",
         "",
         "| concurrency | lone bare tok/s (min–max) | Plinth tok/s (min–max) | Plinth / lone "
-        "(per repeat) | lone TTFT p50 ms | Plinth TTFT p50 ms | TTFT p50 overhead ms "
-        "(per repeat) | targets (≥ 95 %, ≤ 5 ms) |",
+        "[90 % interval] (per pair) | lone TTFT p50 ms | Plinth TTFT p50 ms | TTFT p50 "
+        "overhead ms [90 % interval] (per pair) | targets (≥ 95 %, ≤ 5 ms) |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in rows:
         lone, plinth, spread = row["lone_bare"], row["plinth"], row["spread_tokens_per_s"]
         verdict = "pass" if row["throughput_target_met"] and row["ttft_target_met"] else "FAIL"
-        per_ratio = ", ".join(f"{x}" for x in row["per_repeat_ratio_pct"])
-        per_ttft = ", ".join(f"{x:+}" for x in row["per_repeat_ttft_p50_overhead_ms"])
+        per_ratio = ", ".join(f"{x}" for x in row["per_pair_ratio_pct"])
+        per_ttft = ", ".join(f"{x:+}" for x in row["per_pair_ttft_p50_overhead_ms"])
+        low, high = row["lone_ratio_interval_90_pct"]
+        t_low, t_high = row["lone_ttft_p50_overhead_interval_90_ms"]
         lines.append(
             f"| {row['concurrency']} | {lone['tokens_per_s']} ({spread['lone'][0]}–"
             f"{spread['lone'][1]}) | {plinth['tokens_per_s']} ({spread['plinth'][0]}–"
-            f"{spread['plinth'][1]}) | {row['lone_ratio_pct']} % ({per_ratio}) "
+            f"{spread['plinth'][1]}) | {row['lone_ratio_pct']} % [{low}, {high}] ({per_ratio}) "
             f"| {lone['ttft_p50_ms']} | {plinth['ttft_p50_ms']} "
-            f"| {row['lone_ttft_p50_overhead_ms']:+} ({per_ttft}) | {verdict} |"
+            f"| {row['lone_ttft_p50_overhead_ms']:+} [{t_low:+}, {t_high:+}] ({per_ttft}) "
+            f"| {verdict} |"
         )
     if runs.bare and runs.engine:
         lines += [
@@ -792,7 +950,10 @@ def parse_args() -> Any:
         "--concurrency", type=lambda s: [int(x) for x in s.split(",")], default=[1, 4, 8]
     )
     parser.add_argument(
-        "--requests-per-level", type=int, default=0, help="default: max(8, 4 × concurrency)"
+        "--requests-per-block", type=int, default=0, help="default: max(4, 2 × concurrency)"
+    )
+    parser.add_argument(
+        "--blocks", type=int, default=2, help="blocks per side per level in each repeat"
     )
     parser.add_argument("--max-tokens", type=int, default=128)
     parser.add_argument("--slots", type=int, default=8)
@@ -823,7 +984,7 @@ def parse_args() -> Any:
     parser.add_argument("--out-dir", type=Path, help="where to write (default results/)")
     args = parser.parse_args()
     if args.quick:
-        args.repeats, args.requests_per_level, args.max_tokens = 1, 4, 32
+        args.repeats, args.requests_per_block, args.max_tokens = 1, 2, 32
     args.load_at_start = [round(x, 2) for x in os.getloadavg()]
     return args
 
