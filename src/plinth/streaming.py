@@ -29,6 +29,7 @@ from plinth.engines.upstream_http import RawChunk
 from plinth.metering.accounting import Accounting
 from plinth.privacy.redaction import ChunkRestorer
 from plinth.routing.state import DeploymentState
+from plinth.server.direct_body import DIRECT_BODY, DirectBody
 from plinth.tokens import chunk_text
 
 # A chunk's head: its "id" first, then only scalar top-level fields (object,
@@ -75,8 +76,14 @@ async def sse_batches(
     that a batch is only ever extended with a chunk that is already here (an
     upstream's ``RawChunk.more``; a local engine's stream saying it has more
     ``buffered``), so nothing waits for company.
+
+    Once frames are out, a local engine's stream is diverted where the server
+    allows it (:func:`_divert`): its worker thread shapes the chunks and writes
+    their frames to the socket itself, and this generator waits for the end.
     """
     batch: list[bytes] = []
+    direct: DirectBody | None = None
+    may_divert = shaper.restorer is None and hasattr(chunks, "divert")
 
     def add(chunk: Json | RawChunk) -> bool:
         """Shape ``chunk`` into the batch; True if the next chunk is already here."""
@@ -86,6 +93,8 @@ async def sse_batches(
         return bool(getattr(chunks, "buffered", 0))
 
     def flush() -> bytes:
+        if direct is not None:
+            direct.send_unsent()  # what the worker's last write left goes first
         out = b"".join(batch)
         batch.clear()
         return out
@@ -96,16 +105,46 @@ async def sse_batches(
             ready = add(chunk)
         if batch and not ready:
             yield flush()
+            if may_divert:
+                direct = _divert(shaper, chunks)
         async for chunk in chunks:
             if not add(chunk) and batch:
                 yield flush()
+                if may_divert and direct is None:
+                    direct = _divert(shaper, chunks)
     except Exception:
         if batch:  # what was read before the failure still goes out, then the error
             yield flush()
         raise
+    finally:
+        if direct is not None:
+            # No more direct writes (one under way ends first); its rest goes out.
+            await chunks.aclose()  # type: ignore[attr-defined]
+            direct.close()
     batch.extend(sse_frame(piece) for piece in shaper.leftovers())
     if batch:
         yield flush()
+
+
+def _divert(shaper: StreamShaper, chunks: AsyncIterator[Json | RawChunk]) -> DirectBody | None:
+    """The rest of a local engine's stream written by the thread its chunks arrive
+    on (:mod:`plinth.server.direct_body`), if the server offers that now."""
+    opener = DIRECT_BODY.get()
+    waiting: int = getattr(chunks, "buffered", 0)
+    if opener is None or waiting:
+        return None  # chunks are waiting for this loop: they go first, try at the next flush
+    body = opener()
+    if body is None:
+        return None
+
+    def take(chunk: Json) -> bool:
+        frames = b"".join(sse_frame(piece) for piece in shaper.shape(chunk))
+        return body.write(frames) if frames else True
+
+    if not chunks.divert(take):  # type: ignore[attr-defined]
+        body.close()
+        return None
+    return body
 
 
 def has_output(chunk: Json) -> bool:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import threading
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -85,3 +87,111 @@ async def test_a_chunk_stream_closes_at_its_end_and_on_an_error() -> None:
         with pytest.raises(raised):
             await anext(stream)
         assert closed == [1]
+
+
+def _numbered(item: Any) -> dict[str, Any]:
+    return {"n": item}
+
+
+def _stream(handoff: Handoff, check: Callable[[Any], dict[str, Any]] = _numbered) -> ChunkStream:
+    return ChunkStream(handoff, start=lambda: None, check=check, on_close=lambda: None)
+
+
+async def test_a_diverted_stream_hands_chunks_to_the_sink_and_its_end_to_the_loop() -> None:
+    handoff = Handoff(asyncio.get_running_loop())
+    stream = _stream(handoff)
+    handoff.offer(0)
+    assert await anext(stream) == {"n": 0}  # started; the first chunk came the usual way
+    taken: list[tuple[int, str]] = []
+
+    def take(chunk: dict[str, int]) -> bool:
+        taken.append((chunk["n"], threading.current_thread().name))
+        return True
+
+    assert stream.divert(take)
+
+    def produce() -> None:
+        for i in range(1, 500):
+            handoff.offer(i)
+        handoff.put(STREAM_END)
+
+    thread = threading.Thread(target=produce, name="worker")
+    thread.start()
+    assert [x async for x in stream] == []  # nothing else came through the loop
+    thread.join()
+    assert taken == [(i, "worker") for i in range(1, 500)]
+
+
+async def test_a_stream_is_not_diverted_while_chunks_wait_for_the_loop() -> None:
+    handoff = Handoff(asyncio.get_running_loop())
+    stream = _stream(handoff)
+    handoff.offer(0)
+    await anext(stream)
+    handoff.offer(1)  # arrived, not yet taken: it must leave before any sunk chunk
+    assert not stream.divert(lambda chunk: True)
+    assert await anext(stream) == {"n": 1}
+    assert stream.divert(lambda chunk: True)
+
+
+async def test_after_a_sink_stops_later_chunks_come_through_the_loop_in_order() -> None:
+    handoff = Handoff(asyncio.get_running_loop())
+    stream = _stream(handoff)
+    handoff.offer(0)
+    await anext(stream)
+    taken: list[int] = []
+
+    def take(chunk: dict[str, int]) -> bool:
+        taken.append(chunk["n"])
+        return chunk["n"] < 3  # the write of chunk 3 did not go out whole: no more
+
+    assert stream.divert(take)
+    for i in range(1, 7):
+        handoff.offer(i)
+    handoff.put(STREAM_END)
+    assert [x["n"] async for x in stream] == [4, 5, 6]
+    assert taken == [1, 2, 3]
+
+
+async def test_a_chunk_that_fails_its_check_is_not_sunk_and_raises_in_order() -> None:
+    def check(item: object) -> dict[str, object]:
+        if item == "error":
+            raise RuntimeError("engine error")
+        return {"n": item}
+
+    handoff = Handoff(asyncio.get_running_loop())
+    stream = _stream(handoff, check)
+    handoff.offer(0)
+    await anext(stream)
+    taken: list[object] = []
+    assert stream.divert(lambda chunk: taken.append(chunk["n"]) is None)
+    for item in (1, 2, "error", 3):
+        handoff.offer(item)
+    with pytest.raises(RuntimeError, match="engine error"):
+        await anext(stream)
+    assert taken == [1, 2]
+
+
+async def test_closing_a_diverted_stream_waits_for_the_chunk_being_taken() -> None:
+    handoff = Handoff(asyncio.get_running_loop())
+    stream = _stream(handoff)
+    handoff.offer(0)
+    await anext(stream)
+    inside, release = threading.Event(), threading.Event()
+    taken: list[int] = []
+
+    def take(chunk: dict[str, int]) -> bool:
+        inside.set()
+        release.wait(5)
+        taken.append(chunk["n"])
+        return True
+
+    assert stream.divert(take)
+    worker = threading.Thread(target=lambda: (handoff.offer(1), handoff.offer(2)))
+    worker.start()
+    await asyncio.to_thread(inside.wait, 5)
+    threading.Timer(0.2, release.set).start()
+    await stream.aclose()  # returns only once no chunk is being taken
+    at_close = list(taken)
+    assert at_close[:1] == [1]  # chunk 1 was finished (chunk 2 may have won the lock first)
+    worker.join()
+    assert taken == at_close  # nothing taken after the close returned

@@ -338,7 +338,7 @@ class LlamaCppEngine(Engine):
                 with self._counters_lock:
                     self.tokens_after_cancel += 1
                 return True
-            handoff.put(chunk)
+            handoff.offer(chunk)
             return False
 
         def run() -> None:

@@ -16,7 +16,9 @@ Under another server (or a test transport) without the extension it falls
 back to ``StreamingResponse``.
 
 The stream's end (``data: [DONE]`` and the chunked encoding's last chunk)
-leaves in one write.
+leaves in one write. While the frames are produced, :data:`~plinth.server.direct_body.DIRECT_BODY`
+offers their producer the ``plinth.direct_body`` extension (a local model's
+stream is then written by the thread its tokens arrive on).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any
 
 from starlette.responses import Response, StreamingResponse
 
+from plinth.server.direct_body import DIRECT_BODY, DIRECT_BODY_EXTENSION
 from plinth.server.protocol import ON_DISCONNECT
 
 Scope = MutableMapping[str, Any]
@@ -74,6 +77,8 @@ class EventStream(Response):
             task.cancel()
 
         unwatch = watch(lost)
+        # The frames' producer may write the body's middle from another thread.
+        direct = DIRECT_BODY.set(scope["extensions"].get(DIRECT_BODY_EXTENSION))
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
             end = b""
@@ -88,5 +93,6 @@ class EventStream(Response):
                 raise
             task.uncancel()  # ours, for the hang-up: the stream is over, nobody to tell
         finally:
+            DIRECT_BODY.reset(direct)
             unwatch()
             await self.frames.aclose()  # type: ignore[attr-defined]

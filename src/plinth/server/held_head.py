@@ -45,6 +45,10 @@ class HeldHead:
             return
         self.transport.write(data)
 
+    def holding(self) -> bool:
+        """Whether a write is held, or the next one will be."""
+        return self._hold or bool(self._held)
+
     def flush(self) -> None:
         if self._held:
             data, self._held = self._held, b""

@@ -33,7 +33,8 @@ headers are held until its first body bytes and leave with them in one write
 (:class:`~plinth.server.held_head.HeldHead`). And a route that streams its
 own response can ask, through the ``plinth.on_disconnect`` scope extension,
 to be told when the client hangs up (:mod:`plinth.server.event_stream`): no
-watcher task per stream.
+watcher task per stream; and, through ``plinth.direct_body``, for a way to
+write the rest of its body from another thread (:mod:`plinth.server.direct_body`).
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ from plinth.errors import (
     ServiceBusy,
     error_body,
 )
+from plinth.server.direct_body import DIRECT_BODY_EXTENSION, DirectBody, open_direct_body
 from plinth.server.guard import ConnectionGuard, client_key
 from plinth.server.held_head import HeldHead
 
@@ -123,6 +125,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._write_stall: asyncio.TimerHandle | None = None  # while writing is paused
         self._on_disconnect: Callable[[], None] | None = None
         self._watch = self.watch_disconnect  # bound once, handed to every request's scope
+        self._direct_body = self.direct_body
 
     # --- connection lifetime ----------------------------------------------------------
 
@@ -158,6 +161,18 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def _unwatch(self) -> None:
         self._on_disconnect = None
+
+    def direct_body(self) -> DirectBody | None:
+        """The ``plinth.direct_body`` extension: the response under way's body, for
+        another thread to write straight to the socket, where that is safe."""
+        cycle, writes = self.cycle, self._writes
+        if cycle is None or writes is None or not cycle.response_started:
+            return None
+        if cycle.response_complete or self.transport is None:
+            return None
+        return open_direct_body(
+            self.transport, chunked=bool(cycle.chunked_encoding), nothing_held=not writes.holding()
+        )
 
     def evict(self) -> None:
         """Closed by the guard to make room: it had no request under way."""
@@ -250,7 +265,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._reading_headers = False
         self._requests += 1
         self.guard.busy(self)
-        self.scope["extensions"] = {ON_DISCONNECT: self._watch}  # type: ignore[dict-item]
+        extensions: Any = {ON_DISCONNECT: self._watch, DIRECT_BODY_EXTENSION: self._direct_body}
+        self.scope["extensions"] = extensions
         super().on_headers_complete()
         limits = self.guard.limits
         if self._requests >= limits.max_requests_per_connection and self.cycle:
