@@ -243,7 +243,7 @@ class Gateway:
             acct.request_id,
             acct.principal,
             self.router.resolve(model, _tenant(acct)),  # an alias costs what its target costs
-            estimate.prompt_tokens,
+            lambda: estimate.prompt_tokens,  # counted only if a limit applies
             int(limit) if isinstance(limit, int) else (0 if "input" in body else None),
         )
 

@@ -131,11 +131,12 @@ class Billing:
         request_id: str,
         principal: Principal | None,
         model: str,
-        prompt_tokens_estimate: int,
+        prompt_tokens_estimate: int | Callable[[], int],
         max_tokens: int | None,
         units: tuple[str, int] | None = None,
     ) -> tuple[Reservation | None, Price | None]:
-        """Hold the worst case; ``units`` is a pass-through request's (unit, most units)."""
+        """Hold the worst case; ``units`` is a pass-through request's (unit, most units).
+        ``prompt_tokens_estimate`` may be a function: it is called only if a limit applies."""
         if not self.prices.read_once:  # read off the event loop before the first answer
             await self.db.run(self.prices.all)
         elif self.prices.stale:  # re-read behind this request (prices a few seconds old)
@@ -143,6 +144,22 @@ class Billing:
         price = self.prices.cached_price_for(model)
         if principal is None:
             return None, price
+        subjects = [f"key:{principal.key_id}"]
+        if principal.tenant_id:
+            subjects.append(f"tenant:{principal.tenant_id}")
+        limited: list[tuple[str, Limits]] = []
+        for subject in subjects:
+            limits: Limits | None = await self._cached(
+                "limits:" + subject, functools.partial(self.limits.get, subject)
+            )
+            if limits is not None:
+                limited.append((subject, limits))
+        if not limited and not principal.tenant_id:
+            # A key with no limits and no tenant (most keys): nothing to hold, so the
+            # worst case is not worked out (its arithmetic was ~2 % of a proxied request).
+            return None, price
+        if callable(prompt_tokens_estimate):
+            prompt_tokens_estimate = prompt_tokens_estimate()
         prompt = int(prompt_tokens_estimate * self.prompt_margin) + 16
         output = max_tokens if max_tokens is not None else self.assumed_max_tokens
         worst = 0
@@ -150,17 +167,9 @@ class Billing:
             worst = price.cost(prompt, output) + price.compute_cost(self.longest_request_ms)
             if units is not None:
                 worst += price.unit_cost(*units)
-        subjects = [f"key:{principal.key_id}"]
-        if principal.tenant_id:
-            subjects.append(f"tenant:{principal.tenant_id}")
         demand = Demand(request_id, tokens=prompt + output)
         now = datetime.now(UTC)
-        for subject in subjects:
-            limits: Limits | None = await self._cached(
-                "limits:" + subject, functools.partial(self.limits.get, subject)
-            )
-            if limits is None:
-                continue
+        for subject, limits in limited:
             if limits.spend_micros is not None and worst > 0:
                 period_id, start = period_bounds(limits.spend_period, limits.timezone, now)
                 end = period_end(limits.spend_period, limits.timezone, now)

@@ -1,0 +1,108 @@
+"""Where ``plinth serve``'s main thread spends a c=1 non-streamed request, by py-spy.
+
+    .venv/bin/pip install py-spy    # not a dependency
+    .venv/bin/python benchmarks/gateway_pyspy_c1.py /tmp/raw.txt 12
+
+The same setup as ``gateway_overhead.py`` (mock upstream, default ``plinth
+serve``, a client key); one request in flight for the given seconds while
+``py-spy record -r 1000 --nonblocking --threads`` samples the server. Prints
+each thread's sample count, then the main thread's inclusive and self shares
+(frames as py-spy names them). Unlike ``gateway_cprofile.py`` it adds no cost
+per Python call, so C code (uvloop, the JSON encoder, pydantic) keeps its real
+share; 1,000 samples a second on ~1 ms of CPU per request is a coarse picture:
+compare shares above ~1 %.
+"""
+
+from __future__ import annotations
+
+import collections
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import gateway_overhead as bench  # noqa: E402
+
+
+def record(out: Path, seconds: float) -> int:
+    procs = bench.Processes()
+    work = Path(tempfile.mkdtemp(prefix="gw-pyspy-"))
+    try:
+        mock_port = bench.free_port()
+        upstream = f"http://127.0.0.1:{mock_port}"
+        mock = procs.start(
+            [sys.executable, str(HERE / "gateway_mock_upstream.py"), "--port", str(mock_port)],
+            log=work / "mock.log",
+        )
+        bench.wait_ready(upstream + "/v1/models", mock)
+        config = work / "plinth.toml"
+        config.write_text(
+            '[[deployments]]\nmodel = "mock-gpt"\nengine = "openai"\n'
+            f'base_url = "{upstream}/v1"\n'
+            'api_key_env = "MOCK_UPSTREAM_API_KEY"\nlocality = "cloud"\n'
+        )
+        port = bench.free_port()
+        base = f"http://127.0.0.1:{port}"
+        env = {"PLINTH_CONFIG": str(config), "PLINTH_ADMIN_KEY": bench.KEY}
+        env["MOCK_UPSTREAM_API_KEY"] = "x"
+        command = [str(bench.BIN / "plinth"), "serve", "--port", str(port)]
+        proc = procs.start(
+            [*command, "--data-dir", str(work / "data")], env=env, log=work / "plinth.log"
+        )
+        bench.wait_ready(base + "/v1/models", proc, timeout=300)
+        key = bench.client_key(base)
+        url = base + "/v1/chat/completions"
+        bench.run_loadgen(url, 1, False, 2.0, 0.3, {}, key=key)  # warm-up
+        spy = [str(bench.BIN / "py-spy"), "record", "-p", str(proc.pid)]
+        spy += ["-d", str(int(seconds) + 2), "-r", "1000", "--nonblocking", "--threads"]
+        recorder = subprocess.Popen(
+            [*spy, "-f", "raw", "-o", str(out)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(1)
+        result = bench.run_loadgen(url, 1, False, seconds, 0.0, {}, key=key)
+        recorder.wait(60)
+        return len(result["latencies"])
+    finally:
+        procs.stop_all()
+
+
+def report(raw: Path) -> None:
+    inclusive: collections.Counter[str] = collections.Counter()
+    own: collections.Counter[str] = collections.Counter()
+    threads: collections.Counter[str] = collections.Counter()
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        n = int(count)
+        frames = stack.split(";")
+        threads[frames[0]] += n
+        if "MainThread" not in frames[0]:
+            continue
+        total += n
+        for frame in set(frames[1:]):
+            inclusive[frame] += n
+        own[frames[-1]] += n
+    print("samples by thread:", dict(threads.most_common(8)))
+    print(f"main thread: {total} samples\n\n## inclusive, top 60")
+    for frame, n in inclusive.most_common(60):
+        print(f"{n / total * 100:5.1f}%  {frame}")
+    print("\n## self, top 30")
+    for frame, n in own.most_common(30):
+        print(f"{n / total * 100:5.1f}%  {frame}")
+
+
+def main() -> None:
+    out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.mkdtemp()) / "raw.txt"
+    seconds = float(sys.argv[2]) if len(sys.argv) > 2 else 12.0
+    print("requests:", record(out, seconds))
+    report(out)
+
+
+if __name__ == "__main__":
+    main()
