@@ -16,6 +16,7 @@ real path, after the mock's 10 ms idle, each step costs more.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import inspect
 import sys
@@ -87,6 +88,7 @@ async def reserve_us() -> tuple[float, str]:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()
     print("tree:", sys.modules["plinth"].__file__)
     us, kind = asyncio.run(reserve_us())
     print(f"_reserve, key without limits ({kind}): {us:.2f} us")

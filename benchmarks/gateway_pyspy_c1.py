@@ -15,6 +15,7 @@ compare shares above ~1 %.
 
 from __future__ import annotations
 
+import argparse
 import collections
 import subprocess
 import sys
@@ -98,9 +99,14 @@ def report(raw: Path) -> None:
 
 
 def main() -> None:
-    out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.mkdtemp()) / "raw.txt"
-    seconds = float(sys.argv[2]) if len(sys.argv) > 2 else 12.0
-    print("requests:", record(out, seconds))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "out", nargs="?", type=Path, help="py-spy's raw output (default: a temp file)"
+    )
+    parser.add_argument("seconds", nargs="?", type=float, default=12.0, help="how long to sample")
+    args = parser.parse_args()
+    out = args.out or Path(tempfile.mkdtemp()) / "raw.txt"
+    print("requests:", record(out, args.seconds))
     report(out)
 
 

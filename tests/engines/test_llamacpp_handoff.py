@@ -195,3 +195,21 @@ async def test_closing_a_diverted_stream_waits_for_the_chunk_being_taken() -> No
     assert at_close[:1] == [1]  # chunk 1 was finished (chunk 2 may have won the lock first)
     worker.join()
     assert taken == at_close  # nothing taken after the close returned
+
+
+async def test_a_fault_while_taking_a_chunk_hands_it_and_the_rest_to_the_loop() -> None:
+    handoff = Handoff(asyncio.get_running_loop())
+    stream = _stream(handoff)
+    handoff.offer(0)
+    await anext(stream)
+
+    def take(chunk: dict[str, int]) -> bool:
+        if chunk["n"] == 2:
+            raise ValueError("a bug in shaping")
+        return True
+
+    assert stream.divert(take)
+    for i in range(1, 5):
+        handoff.offer(i)
+    handoff.put(STREAM_END)
+    assert [x["n"] async for x in stream] == [2, 3, 4]

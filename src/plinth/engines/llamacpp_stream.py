@@ -171,7 +171,10 @@ class ChunkStream:
                 chunk = check(item)
             except Exception:  # noqa: BLE001 - the iterator raises it, in order
                 return DECLINED
-            return TAKEN if take(chunk) else STOPPED
+            try:
+                return TAKEN if take(chunk) else STOPPED
+            except Exception:  # noqa: BLE001 - a fault in ``take``: the loop meets it too
+                return DECLINED
 
         return self._handoff.divert(sink)
 

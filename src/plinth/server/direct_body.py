@@ -84,10 +84,10 @@ class DirectBody:
 
     def send_unsent(self) -> None:
         """On the loop: what the socket did not take, through the transport."""
-        if self.unsent:
+        with self._lock:
             unsent, self.unsent = self.unsent, b""
-            if not self._transport.is_closing():
-                self._transport.write(unsent)
+        if unsent and not self._transport.is_closing():
+            self._transport.write(unsent)
 
     def close(self) -> None:
         """On the loop, before anything else is written: no more direct writes (one
