@@ -158,8 +158,12 @@ class BatchRunner:
                 except Exception:
                     log.exception("the batch runner's pass failed; trying again")
             wait = YIELD_POLL_S if self._yielding else self.settings.poll_s
+            # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancel that
+            # lands as the event is set, and close() then awaited this loop for ever
+            # (seen once, a test's teardown hung).
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), wait)
+                async with asyncio.timeout(wait):
+                    await self._wake.wait()
 
     async def _tick(self) -> None:
         for batch in await self.svc.db.run(self.store.active):

@@ -183,8 +183,10 @@ class UsageRecorder:
             if journaled and not self._full.is_set():
                 # Nobody waits for these commits: let more rows join the batch, up
                 # to a full one (see LINGER_S).
+                # asyncio.timeout: wait_for (3.11) can swallow close()'s cancel.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._full.wait(), self._linger_s)
+                    async with asyncio.timeout(self._linger_s):
+                        await self._full.wait()
             self._full.clear()
             self._pending.clear()
             try:
