@@ -105,19 +105,8 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="gw-cprofile-"))
     stats_path = args.stats or work / "plinth.prof"
     try:
-        mock_port = bench.free_port()
-        upstream = f"http://127.0.0.1:{mock_port}"
-        mock = procs.start(
-            [sys.executable, str(HERE / "gateway_mock_upstream.py"), "--port", str(mock_port)],
-            log=work / "mock.log",
-        )
-        bench.wait_ready(upstream + "/v1/models", mock)
-        config = work / "plinth.toml"
-        config.write_text(
-            '[[deployments]]\nmodel = "mock-gpt"\nengine = "openai"\n'
-            f'base_url = "{upstream}/v1"\n'
-            'api_key_env = "MOCK_UPSTREAM_API_KEY"\nlocality = "cloud"\n'
-        )
+        _, upstream = bench.start_mock(procs, work)
+        config = bench.write_plinth_config(work / "plinth.toml", upstream)
         port = bench.free_port()
         base = f"http://127.0.0.1:{port}"
         env = {

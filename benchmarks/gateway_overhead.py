@@ -192,6 +192,30 @@ def litellm_version() -> str:
     )
 
 
+def start_mock(procs: Processes, work: Path, *options: str) -> tuple[subprocess.Popen[bytes], str]:
+    """The mock upstream (``gateway_mock_upstream.py`` with ``options``), ready: its
+    process and its URL."""
+    port = free_port()
+    upstream = f"http://127.0.0.1:{port}"
+    mock = procs.start(
+        [PYTHON, str(HERE / "gateway_mock_upstream.py"), "--port", str(port), *options],
+        log=work / "mock.log",
+    )
+    wait_ready(upstream + "/v1/models", mock)
+    return mock, upstream
+
+
+def write_plinth_config(path: Path, upstream: str) -> Path:
+    """Plinth's config file for these benchmarks: defaults everywhere, only the
+    ``mock-gpt`` deployment at ``upstream`` (its key from MOCK_UPSTREAM_API_KEY)."""
+    path.write_text(
+        '[[deployments]]\nmodel = "mock-gpt"\nengine = "openai"\n'
+        f'base_url = "{upstream}/v1"\n'
+        'api_key_env = "MOCK_UPSTREAM_API_KEY"\nlocality = "cloud"\n'
+    )
+    return path
+
+
 def start_side(
     side: str, procs: Processes, upstream: str, work: Path
 ) -> tuple[subprocess.Popen[bytes], str, str]:
@@ -214,13 +238,7 @@ def start_side(
         )
         wait_ready(base + "/v1/models", proc)
     elif side == "plinth" or side.startswith("plinth@"):
-        config = work / f"{slug}.toml"
-        # Defaults everywhere: only the deployment is configured.
-        config.write_text(
-            '[[deployments]]\nmodel = "mock-gpt"\nengine = "openai"\n'
-            f'base_url = "{upstream}/v1"\n'
-            'api_key_env = "MOCK_UPSTREAM_API_KEY"\nlocality = "cloud"\n'
-        )
+        config = write_plinth_config(work / f"{slug}.toml", upstream)
         data = work / f"{slug}-data"
         shutil.rmtree(data, ignore_errors=True)
         env = {"PLINTH_CONFIG": str(config), "PLINTH_ADMIN_KEY": KEY, "MOCK_UPSTREAM_API_KEY": "x"}
@@ -839,22 +857,9 @@ def main() -> None:
     points: list[Point] = []
     failed: dict[str, str] = {}
     try:
-        mock_port = free_port()
-        upstream = f"http://127.0.0.1:{mock_port}"
-        mock = procs.start(
-            [
-                PYTHON,
-                str(HERE / "gateway_mock_upstream.py"),
-                "--port",
-                str(mock_port),
-                "--latency-ms",
-                str(args.latency_ms),
-                "--gap-ms",
-                str(args.gap_ms),
-            ],
-            log=work / "mock.log",
+        mock, upstream = start_mock(
+            procs, work, "--latency-ms", str(args.latency_ms), "--gap-ms", str(args.gap_ms)
         )
-        wait_ready(upstream + "/v1/models", mock)
         running: dict[str, tuple[subprocess.Popen[bytes], str, str]] = {}
         for side in sides:
             try:

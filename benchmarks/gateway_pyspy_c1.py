@@ -33,29 +33,9 @@ def record(out: Path, seconds: float) -> int:
     procs = bench.Processes()
     work = Path(tempfile.mkdtemp(prefix="gw-pyspy-"))
     try:
-        mock_port = bench.free_port()
-        upstream = f"http://127.0.0.1:{mock_port}"
-        mock = procs.start(
-            [sys.executable, str(HERE / "gateway_mock_upstream.py"), "--port", str(mock_port)],
-            log=work / "mock.log",
-        )
-        bench.wait_ready(upstream + "/v1/models", mock)
-        config = work / "plinth.toml"
-        config.write_text(
-            '[[deployments]]\nmodel = "mock-gpt"\nengine = "openai"\n'
-            f'base_url = "{upstream}/v1"\n'
-            'api_key_env = "MOCK_UPSTREAM_API_KEY"\nlocality = "cloud"\n'
-        )
-        port = bench.free_port()
-        base = f"http://127.0.0.1:{port}"
-        env = {"PLINTH_CONFIG": str(config), "PLINTH_ADMIN_KEY": bench.KEY}
-        env["MOCK_UPSTREAM_API_KEY"] = "x"
-        command = [str(bench.BIN / "plinth"), "serve", "--port", str(port)]
-        proc = procs.start(
-            [*command, "--data-dir", str(work / "data")], env=env, log=work / "plinth.log"
-        )
-        bench.wait_ready(base + "/v1/models", proc, timeout=300)
-        key = bench.client_key(base)
+        # Exactly gateway_overhead.py's mock and its "plinth" side.
+        _, upstream = bench.start_mock(procs, work)
+        proc, base, key = bench.start_side("plinth", procs, upstream, work)
         url = base + "/v1/chat/completions"
         bench.run_loadgen(url, 1, False, 2.0, 0.3, {}, key=key)  # warm-up
         spy = [str(bench.BIN / "py-spy"), "record", "-p", str(proc.pid)]
